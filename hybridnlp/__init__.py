@@ -1,0 +1,20 @@
+"""hybridnlp: classical NLP and Transformers, combined.
+
+Classical features are scikit-learn transformers in :mod:`hybridnlp.features`; data sets load
+through :mod:`hybridnlp.datasets`.
+"""
+
+__version__ = "0.1.0"
+
+from hybridnlp.datasets import load_dataset, load_texts
+from hybridnlp.features import NBFeatures, TfidfFeatures, TopicFeatures, Word2VecFeatures
+
+__all__ = [
+    "NBFeatures",
+    "TfidfFeatures",
+    "TopicFeatures",
+    "Word2VecFeatures",
+    "__version__",
+    "load_dataset",
+    "load_texts",
+]

@@ -1,0 +1,189 @@
+"""One reader per data set. Each returns a dict of split name -> (texts, targets) plus metadata.
+
+Decoding follows each data set's PROVENANCE.md: MR and Subj are cp1252, TREC is latin-1, the rest
+UTF-8; lines are split on "\\n" only.
+"""
+
+from __future__ import annotations
+
+import re
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+from hybridnlp.datasets._paths import bundled_text, decode_lines, read_bundled
+
+__all__ = ["READERS"]
+
+
+def _strip(lines: list[str]) -> list[str]:
+    return [line.strip() for line in lines]
+
+
+def read_mr(data_dir: Path | None) -> dict:
+    neg = _strip(decode_lines(read_bundled("mr/rt-polarity.neg.gz"), "cp1252"))
+    pos = _strip(decode_lines(read_bundled("mr/rt-polarity.pos.gz"), "cp1252"))
+    target = np.array([0] * len(neg) + [1] * len(pos))
+    return {"splits": {None: (neg + pos, target)}, "target_names": ["neg", "pos"]}
+
+
+def read_subj(data_dir: Path | None) -> dict:
+    subj = _strip(decode_lines(read_bundled("subj/subj.subjective.gz"), "cp1252"))
+    obj = _strip(decode_lines(read_bundled("subj/subj.objective.gz"), "cp1252"))
+    target = np.array([0] * len(subj) + [1] * len(obj))
+    return {"splits": {None: (subj + obj, target)}, "target_names": ["subjective", "objective"]}
+
+
+def _read_trec_raw() -> dict[str, list[tuple[str, str]]]:
+    """(label "COARSE:fine", question) pairs per split."""
+    out = {}
+    for split, fname in (("train", "TREC.train"), ("test", "TREC.test")):
+        lines = decode_lines(read_bundled(f"trec/{fname}.gz"), "latin-1")
+        pairs = []
+        for line in lines:
+            label, _, question = line.partition(" ")
+            pairs.append((label, question.strip()))
+        out[split] = pairs
+    return out
+
+
+def _read_trec(fine: bool) -> dict:
+    raw = _read_trec_raw()
+
+    def label_of(label: str) -> str:
+        return label if fine else label.split(":")[0]
+
+    names = sorted({label_of(label) for pairs in raw.values() for label, _ in pairs})
+    index = {name: i for i, name in enumerate(names)}
+    splits = {}
+    for split, pairs in raw.items():
+        texts = [q for _, q in pairs]
+        splits[split] = (texts, np.array([index[label_of(label)] for label, _ in pairs]))
+    return {"splits": splits, "target_names": names}
+
+
+def read_trec(data_dir: Path | None) -> dict:
+    return _read_trec(fine=False)
+
+
+def read_trec_fine(data_dir: Path | None) -> dict:
+    return _read_trec(fine=True)
+
+
+def _read_stsa(prefix: str, target_names: list[str]) -> dict:
+    splits = {}
+    for split in ("train", "dev", "test"):
+        lines = decode_lines(read_bundled(f"{prefix}.{split}.gz"), "utf-8")
+        labels, texts = [], []
+        for line in lines:
+            label, _, sentence = line.partition(" ")
+            labels.append(int(label))
+            texts.append(sentence.strip())
+        splits[split] = (texts, np.array(labels))
+    return {"splits": splits, "target_names": target_names}
+
+
+def read_sst2(data_dir: Path | None) -> dict:
+    return _read_stsa("sst2/stsa.binary", ["negative", "positive"])
+
+
+def read_sst5(data_dir: Path | None) -> dict:
+    names = ["very negative", "negative", "neutral", "positive", "very positive"]
+    return _read_stsa("sst5/stsa.fine", names)
+
+
+def read_tinyshakespeare(data_dir: Path | None) -> dict:
+    text = bundled_text("tinyshakespeare/input.txt.gz", "utf-8")
+    cut = int(len(text) * 0.9)  # protocol: first 90% of characters train, last 10% validation
+    return {
+        "splits": {"train": ([text[:cut]], None), "dev": ([text[cut:]], None)},
+        "whole": ([text], None),
+        "target_names": [],
+    }
+
+
+def read_wikitext2(data_dir: Path) -> dict:
+    import gzip
+
+    splits = {}
+    for split, fname in (("train", "train.txt.gz"), ("dev", "valid.txt"), ("test", "test.txt")):
+        raw = (data_dir / fname).read_bytes()
+        if fname.endswith(".gz"):
+            raw = gzip.decompress(raw)
+        splits[split] = (decode_lines(raw, "utf-8"), None)
+    return {"splits": splits, "target_names": []}
+
+
+def read_multi30k(data_dir: Path) -> dict:
+    import gzip
+
+    splits = {}
+    for split, stem in (("train", "train"), ("dev", "val"), ("test", "test_2016_flickr")):
+        en = decode_lines(gzip.decompress((data_dir / f"{stem}.en.gz").read_bytes()), "utf-8")
+        de = decode_lines(gzip.decompress((data_dir / f"{stem}.de.gz").read_bytes()), "utf-8")
+        if len(en) != len(de):
+            raise ValueError(
+                f"multi30k {stem}: {len(en)} English and {len(de)} German lines; the files in "
+                f"{data_dir} are not line-aligned (check them against PROVENANCE.md)."
+            )
+        splits[split] = (en, np.array(de, dtype=object))
+    return {"splits": splits, "target_names": [], "source_lang": "en", "target_lang": "de"}
+
+
+_IMDB_MEMBER = re.compile(r"aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
+
+
+def read_imdb(data_dir: Path) -> dict:
+    rows = {"train": [], "test": []}
+    with tarfile.open(data_dir / "aclImdb_labeled_steven66.tar.gz", mode="r:gz") as tar:
+        for member in tar:
+            match = _IMDB_MEMBER.match(member.name)
+            if not match or not member.isfile():
+                continue
+            split, polarity, doc_id, rating = match.groups()
+            text = tar.extractfile(member).read().decode("utf-8")
+            rows[split].append((polarity == "pos", int(doc_id), int(rating), text))
+    splits, ratings = {}, {}
+    for split, items in rows.items():
+        items.sort()  # neg before pos, then by id: independent of archive order
+        splits[split] = ([t for *_, t in items], np.array([int(p) for p, *_ in items]))
+        ratings[split] = np.array([r for _, _, r, _ in items])
+    return {"splits": splits, "target_names": ["neg", "pos"], "rating": ratings}
+
+
+_NEWS_MEMBER = re.compile(r"20news-bydate-(train|test)/([^/]+)/([^/]+)$")
+
+
+def read_20newsgroups(data_dir: Path) -> dict:
+    rows = {"train": [], "test": []}
+    with tarfile.open(data_dir / "20news-bydate_julenminer.tar.gz", mode="r:gz") as tar:
+        for member in tar:
+            match = _NEWS_MEMBER.match(member.name)
+            if not match or not member.isfile():
+                continue
+            split, group, _ = match.groups()
+            text = tar.extractfile(member).read().decode("latin-1")
+            rows[split].append((group, member.name, text))
+    names = sorted({group for items in rows.values() for group, _, _ in items})
+    index = {name: i for i, name in enumerate(names)}
+    splits = {}
+    for split, items in rows.items():
+        items.sort()
+        splits[split] = ([t for *_, t in items], np.array([index[g] for g, _, _ in items]))
+    return {"splits": splits, "target_names": names}
+
+
+READERS = {
+    "mr": read_mr,
+    "subj": read_subj,
+    "trec": read_trec,
+    "trec_fine": read_trec_fine,
+    "sst2": read_sst2,
+    "sst5": read_sst5,
+    "tinyshakespeare": read_tinyshakespeare,
+    "wikitext2": read_wikitext2,
+    "multi30k": read_multi30k,
+    "imdb": read_imdb,
+    "20newsgroups": read_20newsgroups,
+}

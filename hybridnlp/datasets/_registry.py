@@ -1,0 +1,203 @@
+"""The catalogue of known data sets and ``load_dataset``."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from hybridnlp.datasets._paths import bundled_text, candidate_dirs, find_data_dir
+from hybridnlp.datasets._readers import READERS
+from hybridnlp.exceptions import DataNotFoundError
+
+__all__ = ["DATASETS", "DatasetInfo", "list_datasets", "load_dataset"]
+
+SPLIT_ALIASES = {"valid": "dev", "validation": "dev", "val": "dev"}
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a data set is and where its files are."""
+
+    name: str
+    folder: str  # folder under the bundled data or the data directory
+    task: str  # "classification", "language_modeling" or "translation"
+    splits: tuple[str, ...]  # () when the protocol is cross-validation over the whole set
+    bundled: bool
+    files: tuple[str, ...] = ()  # files required in the data directory (not bundled sets)
+    description: str = ""
+
+
+DATASETS = {
+    info.name: info
+    for info in [
+        DatasetInfo("mr", "mr", "classification", (), True,
+                    description="MR sentence polarity (Pang & Lee 2005), 10,662 sentences"),
+        DatasetInfo("subj", "subj", "classification", (), True,
+                    description="Subjectivity (Pang & Lee 2004), 10,000 sentences"),
+        DatasetInfo("trec", "trec", "classification", ("train", "test"), True,
+                    description="TREC question type, 6 coarse classes (Li & Roth 2002)"),
+        DatasetInfo("trec_fine", "trec", "classification", ("train", "test"), True,
+                    description="TREC question type, 50 fine classes (Li & Roth 2002)"),
+        DatasetInfo("sst2", "sst2", "classification", ("train", "dev", "test"), True,
+                    description="SST-2 sentence level, Kim 2014 split (Socher et al. 2013)"),
+        DatasetInfo("sst5", "sst5", "classification", ("train", "dev", "test"), True,
+                    description="SST-1 fine grained, 5 classes (Socher et al. 2013)"),
+        DatasetInfo("tinyshakespeare", "tinyshakespeare", "language_modeling",
+                    ("train", "dev"), True,
+                    description="Tiny Shakespeare, 1,115,394 characters (char-rnn)"),
+        DatasetInfo("imdb", "imdb", "classification", ("train", "test"), False,
+                    ("aclImdb_labeled_steven66.tar.gz",),
+                    description="IMDB movie reviews (Maas et al. 2011), 25,000 / 25,000"),
+        DatasetInfo("20newsgroups", "20newsgroups", "classification", ("train", "test"), False,
+                    ("20news-bydate_julenminer.tar.gz",),
+                    description="20 Newsgroups by date, 11,314 / 7,532 (Lang 1995)"),
+        DatasetInfo("wikitext2", "wikitext2", "language_modeling", ("train", "dev", "test"),
+                    False, ("train.txt.gz", "valid.txt", "test.txt"),
+                    description="WikiText-2 tokenised (Merity et al. 2017)"),
+        DatasetInfo("multi30k", "multi30k", "translation", ("train", "dev", "test"), False,
+                    tuple(f"{s}.{lang}.gz" for s in ("train", "val", "test_2016_flickr")
+                          for lang in ("en", "de")),
+                    description="Multi30k En-De, test = test2016 flickr (Elliott et al. 2016)"),
+    ]
+}
+
+
+def _check_name(name: str) -> DatasetInfo:
+    if not isinstance(name, str) or name.lower() not in DATASETS:
+        close = difflib.get_close_matches(str(name).lower(), DATASETS, n=1, cutoff=0.5)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"unknown data set name={name!r}; known data sets are "
+            f"{', '.join(sorted(DATASETS))}.{hint} For your own files use load_texts(path)."
+        )
+    return DATASETS[name.lower()]
+
+
+def _check_split(info: DatasetInfo, split: str | None) -> str | None:
+    if split is None:
+        return None
+    if not info.splits:
+        raise ValueError(
+            f"{info.name} has no predefined splits (its protocol is cross-validation over the "
+            f"whole set); got split={split!r}. Use split=None."
+        )
+    canonical = SPLIT_ALIASES.get(split, split)
+    if canonical not in info.splits:
+        raise ValueError(
+            f"unknown split={split!r} for {info.name}; allowed: "
+            f"{', '.join(repr(s) for s in info.splits)} or None for all of them."
+        )
+    return canonical
+
+
+@lru_cache(maxsize=8)
+def _read(name: str, data_dir: str | None) -> dict:
+    return READERS[name](Path(data_dir) if data_dir else None)
+
+
+def _descr(info: DatasetInfo, data_dir: Path | None) -> str:
+    if info.bundled:
+        return bundled_text(f"{info.folder}/PROVENANCE.md")
+    provenance = data_dir / "PROVENANCE.md"
+    return provenance.read_text("utf-8") if provenance.is_file() else info.description
+
+
+def load_dataset(
+    name: str, split: str | None = None, *, data_home: str | os.PathLike | None = None
+) -> Bunch:
+    """Load a data set as a scikit-learn ``Bunch``.
+
+    Parameters
+    ----------
+    name : str
+        One of ``mr``, ``subj``, ``trec``, ``trec_fine``, ``sst2``, ``sst5``, ``tinyshakespeare``
+        (bundled with the package), ``imdb``, ``20newsgroups``, ``wikitext2``, ``multi30k`` (read
+        from the data directory).
+    split : str or None, default=None
+        ``"train"``, ``"dev"`` (aliases ``"valid"``, ``"validation"``) or ``"test"`` where the data
+        set has that split. None returns every split concatenated, with ``split`` naming each
+        example's split (for MR and Subj, whose protocol is cross-validation, the only choice).
+    data_home : path, optional
+        Folder holding ``<name>/`` for the sets that are not bundled; otherwise the
+        ``HYBRIDNLP_DATA`` environment variable, then ``~/hybridnlp_data``.
+
+    Returns
+    -------
+    Bunch
+        ``data`` (list of str), ``target`` (int ndarray indexing ``target_names`` for
+        classification; the German sentences for ``multi30k``; None for language modelling),
+        ``target_names``, ``DESCR`` (the PROVENANCE.md text), ``name`` and ``split``.
+
+    Examples
+    --------
+    >>> mr = load_dataset("mr")
+    >>> len(mr.data), mr.target_names
+    (10662, ['neg', 'pos'])
+    """
+    info = _check_name(name)
+    split = _check_split(info, split)
+    data_dir = None
+    if not info.bundled:
+        data_dir = find_data_dir(info.folder, list(info.files), data_home)
+    raw = _read(info.name, str(data_dir) if data_dir else None)
+    bunch = Bunch(
+        target_names=list(raw["target_names"]),
+        DESCR=_descr(info, data_dir),
+        name=info.name,
+        task=info.task,
+    )
+    for key in ("source_lang", "target_lang"):
+        if key in raw:
+            bunch[key] = raw[key]
+    if split is not None or not info.splits:
+        data, target = raw["splits"][split]
+        bunch.update(data=list(data), target=_copy(target), split=split)
+        if "rating" in raw:
+            bunch.rating = raw["rating"][split].copy()
+        return bunch
+    if "whole" in raw:  # a corpus whose splits are slices of one text
+        data, target = raw["whole"]
+        bunch.update(data=list(data), target=target, split=None)
+        return bunch
+    data, targets, names = [], [], []
+    for s in info.splits:
+        texts, target = raw["splits"][s]
+        data.extend(texts)
+        names.extend([s] * len(texts))
+        targets.append(target)
+    target = None if targets[0] is None else np.concatenate(targets)
+    bunch.update(data=data, target=target, split=np.array(names))
+    if "rating" in raw:
+        bunch.rating = np.concatenate([raw["rating"][s] for s in info.splits])
+    return bunch
+
+
+def _copy(target):
+    return None if target is None else target.copy()
+
+
+def list_datasets(data_home: str | os.PathLike | None = None) -> list[dict]:
+    """Every known data set: name, task, splits, bundled or not, and whether it loads now."""
+    rows = []
+    for info in DATASETS.values():
+        if info.bundled:
+            available, where = True, "bundled"
+        else:
+            try:
+                where = str(find_data_dir(info.folder, list(info.files), data_home))
+                available = True
+            except DataNotFoundError:
+                where = "not found in " + ", ".join(str(d) for d in candidate_dirs(data_home))
+                available = False
+        rows.append({
+            "name": info.name, "task": info.task, "splits": list(info.splits),
+            "bundled": info.bundled, "available": available, "location": where,
+            "description": info.description,
+        })
+    return rows

@@ -1,0 +1,194 @@
+"""``load_texts``: users' own CSV, TSV, JSONL and one-text-per-line files."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import gzip
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from hybridnlp.utils.validation import is_missing
+
+__all__ = ["load_texts"]
+
+FORMATS = {
+    ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt",
+}
+
+
+def _format_of(path: Path, fmt: str | None) -> str:
+    if fmt is not None:
+        if fmt not in set(FORMATS.values()):
+            raise ValueError(
+                f"unknown format={fmt!r}; allowed: 'csv', 'tsv', 'jsonl', 'txt' or None to "
+                f"infer it from the file name."
+            )
+        return fmt
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    if suffixes and suffixes[-1] in FORMATS:
+        return FORMATS[suffixes[-1]]
+    raise ValueError(
+        f"cannot tell the format of {path.name!r} from its extension; name it .csv, .tsv, "
+        f".jsonl or .txt (optionally .gz), or pass format='csv' / 'tsv' / 'jsonl' / 'txt'."
+    )
+
+
+def _read_text(path: Path, encoding: str) -> str:
+    raw = path.read_bytes()
+    if path.suffix.lower() == ".gz":
+        raw = gzip.decompress(raw)
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{path.name} is not valid {encoding} (byte {err.object[err.start]:#04x} at offset "
+            f"{err.start}); pass the file's encoding, e.g. encoding='cp1252' or 'latin-1'."
+        ) from None
+
+
+def _column(columns: list[str], wanted: str, param: str, path: Path) -> str:
+    if wanted in columns:
+        return wanted
+    close = difflib.get_close_matches(wanted, columns, n=1)
+    hint = f" Did you mean {param}={close[0]!r}?" if close else ""
+    raise ValueError(
+        f"{param}={wanted!r} is not a column of {path.name}; its columns are {columns}.{hint}"
+    )
+
+
+def _rows_delimited(text: str, delimiter: str, path: Path) -> tuple[list[str], list[dict]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    columns = list(reader.fieldnames or [])
+    rows = []
+    for row in reader:
+        if None in row.values() or None in row:
+            raise ValueError(
+                f"{path.name} line {reader.line_num}: expected {len(columns)} fields "
+                f"({columns}), found a different number; check the delimiter and quoting."
+            )
+        rows.append(row)
+    return columns, rows
+
+
+def _rows_jsonl(text: str, path: Path) -> tuple[list[str], list[dict]]:
+    rows, columns = [], {}
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path.name} line {lineno} is not valid JSON: {err.msg}.") from None
+        if not isinstance(row, dict):
+            raise ValueError(
+                f"{path.name} line {lineno} is a JSON {type(row).__name__}, not an object; "
+                f"each line must be an object such as {{\"text\": ..., \"label\": ...}}."
+            )
+        columns.update(dict.fromkeys(row))
+        rows.append(row)
+    return list(columns), rows
+
+
+def _texts_from_rows(rows, text_col, label_col, path) -> tuple[list[str], list | None]:
+    texts, labels = [], ([] if label_col else None)
+    for i, row in enumerate(rows):
+        text = row.get(text_col)
+        if not isinstance(text, str):
+            what = "missing" if is_missing(text) else f"a {type(text).__name__}"
+            raise ValueError(
+                f"{path.name} row {i}: {text_col!r} is {what}, not a string; every row needs "
+                f"a text."
+            )
+        texts.append(text)
+        if label_col:
+            label = row.get(label_col)
+            if is_missing(label) or label == "":
+                raise ValueError(
+                    f"{path.name} row {i}: {label_col!r} is missing; drop unlabelled rows or "
+                    f"pass label_column=None."
+                )
+            labels.append(label)
+    return texts, labels
+
+
+def load_texts(
+    path: str | os.PathLike,
+    *,
+    text_column: str = "text",
+    label_column: str | None = None,
+    format: str | None = None,
+    encoding: str = "utf-8",
+) -> Bunch:
+    """Read texts (and optionally labels) from a CSV, TSV, JSONL or plain-text file.
+
+    Parameters
+    ----------
+    path : path
+        ``.csv``, ``.tsv``, ``.jsonl`` / ``.ndjson`` or ``.txt`` (one text per line, split on
+        "\\n" only), each optionally gzip-compressed (``.csv.gz`` ...).
+    text_column : str, default="text"
+        Column (CSV/TSV header or JSON key) holding the texts. Ignored for ``.txt``.
+    label_column : str, optional
+        Column holding the labels; None reads texts only.
+    format : {"csv", "tsv", "jsonl", "txt"}, optional
+        Overrides the format inferred from the file name.
+    encoding : str, default="utf-8"
+
+    Returns
+    -------
+    Bunch
+        ``data`` (list of str), ``target`` (ndarray of the labels as read, or None),
+        ``target_names`` (sorted distinct labels), ``DESCR``.
+
+    Examples
+    --------
+    >>> reviews = load_texts("reviews.csv", text_column="review", label_column="stars")
+    ... # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {str(path)!r}")
+    fmt = _format_of(path, format)
+    text = _read_text(path, encoding)
+    if fmt == "txt":
+        if label_column is not None:
+            raise ValueError(
+                f"label_column={label_column!r} cannot be used with a one-text-per-line file; "
+                f"store labels in a CSV/TSV/JSONL file instead."
+            )
+        texts = text.split("\n")
+        if texts and texts[-1] == "":
+            texts.pop()
+        labels = None
+    else:
+        if fmt == "jsonl":
+            columns, rows = _rows_jsonl(text, path)
+        else:
+            columns, rows = _rows_delimited(text, "," if fmt == "csv" else "\t", path)
+        text_col = _column(columns, text_column, "text_column", path)
+        label_col = _column(columns, label_column, "label_column", path) if label_column else None
+        texts, labels = _texts_from_rows(rows, text_col, label_col, path)
+    if not texts:
+        raise ValueError(f"{path.name} holds no texts; the file is empty or has only a header.")
+    target = None
+    target_names = []
+    if labels is not None:
+        target = np.empty(len(labels), dtype=object)
+        target[:] = labels
+        if all(isinstance(v, str) for v in labels) or all(
+            isinstance(v, int | float) for v in labels
+        ):
+            target = np.asarray(labels)
+        target_names = sorted({str(v) if not isinstance(v, str) else v for v in labels})
+    return Bunch(
+        data=texts, target=target, target_names=target_names,
+        DESCR=f"{len(texts)} texts read from {path} ({fmt})", name=path.name,
+    )

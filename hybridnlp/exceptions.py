@@ -1,0 +1,20 @@
+"""Exceptions raised by hybridnlp.
+
+Every user-facing error is a ``ValueError`` or ``TypeError`` (or a subclass), so callers can catch
+the built-in types; the subclasses here exist to be caught precisely.
+"""
+
+from sklearn.exceptions import NotFittedError
+
+__all__ = ["DataNotFoundError", "HybridNLPError", "NotFittedError"]
+
+
+class HybridNLPError(Exception):
+    """Base class of the errors defined by hybridnlp."""
+
+
+class DataNotFoundError(HybridNLPError, FileNotFoundError):
+    """A data set that is not bundled was asked for and its files were not found.
+
+    The message names every directory searched and how to point hybridnlp at the data.
+    """

@@ -1,0 +1,8 @@
+"""Classical features: scikit-learn transformers on lists of texts."""
+
+from hybridnlp.features.nb import NBFeatures
+from hybridnlp.features.tfidf import TfidfFeatures
+from hybridnlp.features.topics import TopicFeatures
+from hybridnlp.features.word2vec import Word2VecFeatures
+
+__all__ = ["NBFeatures", "TfidfFeatures", "TopicFeatures", "Word2VecFeatures"]

@@ -1,0 +1,137 @@
+"""TF-IDF over word and/or character n-grams, with sublinear term frequency."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.utils.validation import check_is_fitted
+
+from hybridnlp.features._base import TextTransformer
+from hybridnlp.text import WORD_PATTERN
+from hybridnlp.utils.validation import check_choice, check_ngram_range
+
+__all__ = ["TfidfFeatures"]
+
+ANALYZERS = ("word", "char", "char_wb", "both")
+
+
+class TfidfFeatures(TextTransformer):
+    """TF-IDF features of word n-grams, character n-grams, or both side by side.
+
+    Wraps scikit-learn's ``TfidfVectorizer``; ``analyzer="both"`` fits one word and one
+    ``char_wb`` vectorizer and stacks their (separately normalised) columns.
+
+    Parameters
+    ----------
+    analyzer : {"word", "char", "char_wb", "both"}, default="word"
+    word_ngram_range : tuple (min_n, max_n), default=(1, 2)
+    char_ngram_range : tuple (min_n, max_n), default=(2, 5)
+    lowercase : bool, default=True
+    token_pattern : str, default=hybridnlp.text.WORD_PATTERN
+        Regex of a word token (words and single punctuation marks).
+    min_df, max_df : int or float, default=1 and 1.0
+        Document-frequency cut-offs, as in scikit-learn.
+    max_features : int, optional
+        Keep the most frequent n-grams (per analyzer).
+    sublinear_tf : bool, default=True
+        Use ``1 + log(tf)``.
+    norm : {"l2", "l1", None}, default="l2"
+    stop_words : "english", list or None, default=None
+    dtype : numpy dtype, default=np.float64
+
+    Attributes
+    ----------
+    vectorizers_ : list of (name, TfidfVectorizer)
+    n_features_out_ : int
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> clf = make_pipeline(TfidfFeatures(analyzer="both"), LogisticRegression())
+    >>> clf.fit(["good film", "bad film", "great", "awful"], [1, 0, 1, 0]).predict(["good"])
+    array([1])
+    """
+
+    def __init__(
+        self,
+        *,
+        analyzer="word",
+        word_ngram_range=(1, 2),
+        char_ngram_range=(2, 5),
+        lowercase=True,
+        token_pattern=WORD_PATTERN,
+        min_df=1,
+        max_df=1.0,
+        max_features=None,
+        sublinear_tf=True,
+        norm="l2",
+        stop_words=None,
+        dtype=np.float64,
+    ):
+        self.analyzer = analyzer
+        self.word_ngram_range = word_ngram_range
+        self.char_ngram_range = char_ngram_range
+        self.lowercase = lowercase
+        self.token_pattern = token_pattern
+        self.min_df = min_df
+        self.max_df = max_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+        self.norm = norm
+        self.stop_words = stop_words
+        self.dtype = dtype
+
+    def _make_vectorizers(self) -> list[tuple[str, TfidfVectorizer]]:
+        check_choice("analyzer", self.analyzer, ANALYZERS)
+        common = dict(
+            lowercase=self.lowercase, min_df=self.min_df, max_df=self.max_df,
+            max_features=self.max_features, sublinear_tf=self.sublinear_tf, norm=self.norm,
+            dtype=self.dtype,
+        )
+        vectorizers = []
+        if self.analyzer in ("word", "both"):
+            ngrams = check_ngram_range("word_ngram_range", self.word_ngram_range)
+            vectorizers.append(("word", TfidfVectorizer(
+                analyzer="word", ngram_range=ngrams, token_pattern=self.token_pattern,
+                stop_words=self.stop_words, **common,
+            )))
+        if self.analyzer != "word":
+            ngrams = check_ngram_range("char_ngram_range", self.char_ngram_range)
+            kind = "char_wb" if self.analyzer == "both" else self.analyzer
+            char = TfidfVectorizer(analyzer=kind, ngram_range=ngrams, **common)
+            vectorizers.append(("char", char))
+        return vectorizers
+
+    def fit(self, X, y=None):
+        """Learn the n-gram vocabularies and inverse document frequencies. Returns self."""
+        self.fit_transform(X, y)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit and return the TF-IDF matrix, shape (n_texts, n_features_out_), CSR."""
+        texts, _ = self._validate_fit(X, y)
+        self.vectorizers_ = self._make_vectorizers()
+        blocks = [vec.fit_transform(texts) for _, vec in self.vectorizers_]
+        self.n_features_out_ = sum(block.shape[1] for block in blocks)
+        return _stack(blocks)
+
+    def transform(self, X):
+        """TF-IDF matrix of new texts, shape (n_texts, n_features_out_), CSR."""
+        texts = self._validate_transform(X)
+        return _stack([vec.transform(texts) for _, vec in self.vectorizers_])
+
+    def get_feature_names_out(self, input_features=None):
+        """N-gram names, prefixed ``word__`` / ``char__`` when both analyzers are used."""
+        check_is_fitted(self)
+        if len(self.vectorizers_) == 1:
+            return self.vectorizers_[0][1].get_feature_names_out()
+        names = []
+        for prefix, vec in self.vectorizers_:
+            names.extend(f"{prefix}__{v}" for v in vec.get_feature_names_out())
+        return np.asarray(names, dtype=object)
+
+
+def _stack(blocks):
+    return blocks[0].tocsr() if len(blocks) == 1 else sp.hstack(blocks, format="csr")

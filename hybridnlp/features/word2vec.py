@@ -1,0 +1,194 @@
+"""Document vectors from word2vec: trained with gensim inside ``fit``, or loaded from a file."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from hybridnlp.features._base import TextTransformer
+from hybridnlp.text import WORD_PATTERN, WordTokenizer
+from hybridnlp.utils.validation import check_choice
+
+__all__ = ["Word2VecFeatures"]
+
+POOLINGS = ("mean", "tfidf")
+OOV_POLICIES = ("ignore", "mean")
+NORMS = (None, "l2")
+
+
+class Word2VecFeatures(TextTransformer):
+    """Mean (or TF-IDF-weighted mean) of the word2vec vectors of a text's words.
+
+    The word2vec model is trained with gensim in ``fit`` on the texts given (never in
+    ``__init__``), or, with ``pretrained``, loaded from a local file in word2vec format and used
+    as is.
+
+    Parameters
+    ----------
+    vector_size : int, default=100
+    window : int, default=5
+    min_count : int, default=1
+    sg : {0, 1}, default=0
+        0 for CBOW, 1 for skip-gram.
+    negative : int, default=5
+    epochs : int, default=5
+    sample : float, default=1e-3
+    pooling : {"mean", "tfidf"}, default="mean"
+        ``"tfidf"`` weights each word by its inverse document frequency in the training texts.
+    oov : {"ignore", "mean"}, default="ignore"
+        Words without a vector: ``"ignore"`` skips them (a text with no known word maps to the
+        zero vector); ``"mean"`` counts each as the average vector of the vocabulary.
+    norm : {None, "l2"}, default=None
+    lowercase : bool, default=True
+    token_pattern : str, default=hybridnlp.text.WORD_PATTERN
+    pretrained : path, optional
+        A word2vec-format file (text, or binary with ``pretrained_binary=True``).
+    pretrained_binary : bool, default=False
+    workers : int, default=1
+        gensim worker threads; more than one makes training non-deterministic.
+    random_state : int, RandomState or None
+
+    Attributes
+    ----------
+    vectors_ : gensim.models.KeyedVectors
+    idf_ : ndarray of shape (V,), inverse document frequencies aligned with ``vectors_``
+    n_features_out_ : int
+
+    Examples
+    --------
+    >>> w2v = Word2VecFeatures(vector_size=50, random_state=0).fit(texts)  # doctest: +SKIP
+    >>> w2v.vectors_.most_similar("good")                                  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        vector_size=100,
+        window=5,
+        min_count=1,
+        sg=0,
+        negative=5,
+        epochs=5,
+        sample=1e-3,
+        pooling="mean",
+        oov="ignore",
+        norm=None,
+        lowercase=True,
+        token_pattern=WORD_PATTERN,
+        pretrained=None,
+        pretrained_binary=False,
+        workers=1,
+        random_state=None,
+    ):
+        self.vector_size = vector_size
+        self.window = window
+        self.min_count = min_count
+        self.sg = sg
+        self.negative = negative
+        self.epochs = epochs
+        self.sample = sample
+        self.pooling = pooling
+        self.oov = oov
+        self.norm = norm
+        self.lowercase = lowercase
+        self.token_pattern = token_pattern
+        self.pretrained = pretrained
+        self.pretrained_binary = pretrained_binary
+        self.workers = workers
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Train (or load) the word vectors and the IDF weights. Returns self."""
+        texts, _ = self._validate_fit(X, y)
+        check_choice("pooling", self.pooling, POOLINGS)
+        check_choice("oov", self.oov, OOV_POLICIES)
+        check_choice("norm", self.norm, NORMS)
+        self.tokenizer_ = WordTokenizer(self.token_pattern, lowercase=self.lowercase)
+        tokens = self.tokenizer_.tokenize_batch(texts)
+        if self.pretrained is not None:
+            self.vectors_ = self._load_pretrained()
+        else:
+            self.vectors_ = self._train(tokens)
+        counts, _ = self._counts(tokens)  # (n, V)
+        df = np.bincount(counts.indices, minlength=counts.shape[1])  # (V,)
+        self.idf_ = np.log((1 + len(texts)) / (1 + df)) + 1.0  # smooth idf, as scikit-learn
+        self.n_features_out_ = int(self.vectors_.vector_size)
+        return self
+
+    def _train(self, tokens: list[list[str]]):
+        from gensim.models import Word2Vec
+
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        model = Word2Vec(
+            vector_size=self.vector_size, window=self.window, min_count=self.min_count,
+            sg=self.sg, negative=self.negative, sample=self.sample, workers=self.workers,
+            seed=seed,
+        )
+        model.build_vocab(tokens)
+        if len(model.wv) == 0:
+            raise ValueError(
+                f"no word occurs min_count={self.min_count} times in the {len(tokens)} texts, "
+                f"so word2vec has no vocabulary; lower min_count or pass more text."
+            )
+        model.train(tokens, total_examples=model.corpus_count, epochs=self.epochs)
+        return model.wv
+
+    def _load_pretrained(self):
+        from gensim.models import KeyedVectors
+
+        path = os.fspath(self.pretrained)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"pretrained={path!r} does not exist; pass the path of a local word2vec-format "
+                f"file (nothing is downloaded)."
+            )
+        try:
+            return KeyedVectors.load_word2vec_format(path, binary=self.pretrained_binary)
+        except (ValueError, UnicodeDecodeError, EOFError) as err:
+            raise ValueError(
+                f"pretrained={path!r} could not be read as a word2vec "
+                f"{'binary' if self.pretrained_binary else 'text'} file ({err}); check the file, "
+                f"or set pretrained_binary={not self.pretrained_binary}."
+            ) from None
+
+    def _counts(self, tokens: list[list[str]]):
+        """Sparse counts of in-vocabulary words (n, V) and each text's number of OOV tokens."""
+        index = self.vectors_.key_to_index
+        indptr, indices, n_oov = [0], [], np.zeros(len(tokens))
+        for i, toks in enumerate(tokens):
+            known = [index[t] for t in toks if t in index]
+            indices.extend(known)
+            indptr.append(len(indices))
+            n_oov[i] = len(toks) - len(known)
+        data = np.ones(len(indices))
+        shape = (len(tokens), len(index))
+        counts = sp.csr_matrix((data, np.asarray(indices, dtype=np.int64), indptr), shape=shape)
+        counts.sum_duplicates()
+        return counts, n_oov
+
+    def transform(self, X):
+        """Pooled vectors, shape (n_texts, vector_size), float32."""
+        texts = self._validate_transform(X)
+        counts, n_oov = self._counts(self.tokenizer_.tokenize_batch(texts))
+        weights = counts @ sp.diags(self.idf_) if self.pooling == "tfidf" else counts  # (n, V)
+        vectors = self.vectors_.vectors.astype(np.float64)  # (V, D)
+        summed = weights @ vectors  # (n, D)
+        total = np.asarray(weights.sum(axis=1)).ravel()  # (n,)
+        if self.oov == "mean":
+            oov_weight = n_oov * (self.idf_.max() if self.pooling == "tfidf" else 1.0)
+            summed += oov_weight[:, None] * vectors.mean(axis=0)[None, :]
+            total += oov_weight
+        pooled = np.divide(summed, total[:, None], out=np.zeros_like(summed),
+                           where=total[:, None] > 0)
+        if self.norm == "l2":
+            lengths = np.linalg.norm(pooled, axis=1, keepdims=True)
+            pooled = np.divide(pooled, lengths, out=np.zeros_like(pooled), where=lengths > 0)
+        return pooled.astype(np.float32)
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self)
+        return np.asarray([f"w2v{k}" for k in range(self.n_features_out_)], dtype=object)

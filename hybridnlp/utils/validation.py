@@ -1,0 +1,193 @@
+"""Validation of the text and label inputs every estimator receives.
+
+Errors name the argument, the index of the first bad item, what was received and the fix, so that
+``fit(texts, y)`` on a list with one ``None`` in it says where the ``None`` is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "check_choice",
+    "check_labels",
+    "check_ngram_range",
+    "check_texts",
+    "check_texts_labels",
+    "is_missing",
+]
+
+
+def is_missing(value: Any) -> bool:
+    """True for None, float NaN (numpy or Python) and pandas' NA/NaT."""
+    if value is None:
+        return True
+    if isinstance(value, float | np.floating):
+        return math.isnan(value)
+    return type(value).__name__ in {"NAType", "NaTType"}
+
+
+def _as_sequence(values: Any, name: str, what: str) -> Sequence:
+    """Turn list/tuple/ndarray/Series input into an indexable sequence, rejecting a lone string."""
+    if isinstance(values, str | bytes):
+        raise TypeError(
+            f"{name} must be a list of {what}, got a single {type(values).__name__}; "
+            f"wrap it in a list: [{name}]."
+        )
+    if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):  # pandas
+        values = values.to_numpy(dtype=object)
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1:
+            raise ValueError(
+                f"{name} must be one-dimensional (one item per example), "
+                f"got an array of shape {values.shape}."
+            )
+        return values
+    if isinstance(values, Sequence):
+        return values
+    if isinstance(values, Iterable):
+        raise TypeError(
+            f"{name} must be a list, tuple, numpy array or pandas Series of {what}, "
+            f"got a {type(values).__name__}; materialise it first, e.g. list({name})."
+        )
+    raise TypeError(
+        f"{name} must be a list, tuple, numpy array or pandas Series of {what}, "
+        f"got {type(values).__name__}."
+    )
+
+
+def check_texts(texts: Any, *, name: str = "X", require_words: bool = False) -> list[str]:
+    """Validate a collection of texts and return it as a ``list[str]``.
+
+    Parameters
+    ----------
+    texts : list, tuple, numpy array or pandas Series of str
+        The texts.
+    name : str, default="X"
+        The argument name used in error messages.
+    require_words : bool, default=False
+        Also reject input in which every text is empty or whitespace (used by ``fit``: a model
+        cannot learn a vocabulary from nothing).
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    TypeError
+        A single string instead of a list, bytes, or a non-string item.
+    ValueError
+        Empty input, a missing value (None, NaN), or (with ``require_words``) only blank texts.
+
+    Examples
+    --------
+    >>> check_texts(["a good film", "a bad one"])
+    ['a good film', 'a bad one']
+    """
+    seq = _as_sequence(texts, name, "str")
+    if len(seq) == 0:
+        raise ValueError(f"{name} is empty: got 0 texts; pass at least one text.")
+    out = []
+    for i, text in enumerate(seq):
+        if isinstance(text, str):
+            out.append(str(text))  # np.str_ -> str
+            continue
+        if is_missing(text):
+            raise ValueError(
+                f"{name} contains a missing value ({text!r}) at index {i}; drop those examples "
+                f"or fill them with a string (e.g. '') first."
+            )
+        if isinstance(text, bytes | bytearray):
+            raise TypeError(
+                f"{name}[{i}] is bytes, not str; decode the texts first, "
+                f"e.g. text.decode('utf-8')."
+            )
+        raise TypeError(
+            f"{name}[{i}] has type {type(text).__name__}; every text must be a str "
+            f"(got {text!r:.50})."
+        )
+    if require_words and not any(text.strip() for text in out):
+        raise ValueError(
+            f"{name} contains only empty or whitespace-only texts ({len(out)} of them, "
+            f"first at index 0); at least one text must contain a word."
+        )
+    return out
+
+
+def check_labels(y: Any, *, name: str = "y", min_classes: int = 2) -> np.ndarray:
+    """Validate labels and return them as a 1-d numpy array.
+
+    Labels may be any hashable (str, int, bool ...). A missing label (None, NaN) is an error,
+    and so is fewer than ``min_classes`` distinct classes.
+    """
+    seq = _as_sequence(y, name, "labels")
+    if len(seq) == 0:
+        raise ValueError(f"{name} is empty: got 0 labels; pass one label per text.")
+    for i, label in enumerate(seq):
+        if is_missing(label):
+            raise ValueError(
+                f"{name} contains a missing label ({label!r}) at index {i}; drop those "
+                f"examples before fitting."
+            )
+    arr = np.asarray(seq)
+    if arr.ndim != 1:
+        arr = np.empty(len(seq), dtype=object)
+        arr[:] = list(seq)
+    n_classes = len(np.unique(arr))
+    if n_classes < min_classes:
+        first = arr[0].item() if isinstance(arr[0], np.generic) else arr[0]
+        found = f"a single class ({first!r})" if n_classes == 1 else f"{n_classes} classes"
+        raise ValueError(
+            f"{name} contains {found}; a classifier needs at least {min_classes} classes. "
+            f"Check that the labels were read from the right column."
+        )
+    return arr
+
+
+def check_texts_labels(
+    texts: Any, y: Any, *, min_classes: int = 2, require_words: bool = True
+) -> tuple[list[str], np.ndarray]:
+    """Validate texts and labels: each on its own, then their lengths against each other."""
+    texts = check_texts(texts, name="X", require_words=require_words)
+    seq = _as_sequence(y, "y", "labels")
+    if len(seq) != len(texts):
+        raise ValueError(
+            f"X and y have different lengths: {len(texts)} texts and {len(seq)} labels; "
+            f"pass one label per text."
+        )
+    return texts, check_labels(seq, min_classes=min_classes)
+
+
+def check_choice(name: str, value: Any, allowed: Sequence) -> Any:
+    """Raise a ValueError naming the parameter, the allowed values and the closest one."""
+    if value in allowed:
+        return value
+    import difflib
+
+    close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"{name}={value!r} is not allowed; choose one of "
+        f"{', '.join(repr(a) for a in allowed)}.{hint}"
+    )
+
+
+def check_ngram_range(name: str, value: Any) -> tuple[int, int]:
+    """An (min_n, max_n) pair with 1 <= min_n <= max_n."""
+    ok = (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in value)
+        and 1 <= value[0] <= value[1]
+    )
+    if not ok:
+        raise ValueError(
+            f"{name}={value!r} is not a valid n-gram range; pass (min_n, max_n) with "
+            f"1 <= min_n <= max_n, e.g. (1, 2)."
+        )
+    return int(value[0]), int(value[1])

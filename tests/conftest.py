@@ -1,0 +1,39 @@
+"""Shared fixtures: small, seeded slices of real bundled data."""
+
+import os
+
+import numpy as np
+import pytest
+
+from hybridnlp.datasets import load_dataset
+
+
+@pytest.fixture(scope="session")
+def mr_small():
+    """200 MR sentences (100 per class), drawn with a fixed seed, and their string labels."""
+    mr = load_dataset("mr")
+    rng = np.random.RandomState(0)
+    neg = rng.choice(np.flatnonzero(mr.target == 0), 100, replace=False)
+    pos = rng.choice(np.flatnonzero(mr.target == 1), 100, replace=False)
+    idx = rng.permutation(np.concatenate([neg, pos]))
+    texts = [mr.data[i] for i in idx]
+    labels = np.array(mr.target_names)[mr.target[idx]]
+    return texts, labels
+
+
+@pytest.fixture(scope="session")
+def trec_small():
+    """300 TREC training questions over the 6 coarse classes."""
+    trec = load_dataset("trec", split="train")
+    idx = np.random.RandomState(0).choice(len(trec.data), 300, replace=False)
+    return [trec.data[i] for i in idx], np.array(trec.target_names)[trec.target[idx]]
+
+
+def data_dir_available() -> bool:
+    return bool(os.environ.get("HYBRIDNLP_DATA")) and os.path.isdir(os.environ["HYBRIDNLP_DATA"])
+
+
+requires_data_dir = pytest.mark.skipif(
+    not data_dir_available(),
+    reason="HYBRIDNLP_DATA is not set to the shared data directory (make test sets it)",
+)

@@ -1,0 +1,214 @@
+import collections
+import hashlib
+import re
+from importlib import resources
+
+import numpy as np
+import pytest
+from conftest import requires_data_dir
+
+from hybridnlp.datasets import DATASETS, list_datasets, load_dataset
+from hybridnlp.datasets._paths import read_bundled
+from hybridnlp.exceptions import DataNotFoundError
+
+BUNDLED = resources.files("hybridnlp.datasets").joinpath("data")
+
+
+def bundled_files():
+    for folder in sorted(p for p in BUNDLED.iterdir() if p.is_dir()):
+        for f in sorted(folder.iterdir()):
+            if f.name.endswith(".gz"):
+                yield f"{folder.name}/{f.name}"
+
+
+@pytest.mark.parametrize("relpath", list(bundled_files()))
+def test_bundled_file_matches_provenance_sha256(relpath):
+    folder, fname = relpath.split("/")
+    provenance = BUNDLED.joinpath(folder, "PROVENANCE.md").read_text("utf-8")
+    row = re.search(rf"\| `{re.escape(fname[:-3])}` \|.*`([0-9a-f]{{64}})` \|", provenance)
+    assert row, f"{fname[:-3]} has no sha256 row in {folder}/PROVENANCE.md"
+    assert hashlib.sha256(read_bundled(relpath)).hexdigest() == row.group(1)
+
+
+def test_every_bundled_set_has_provenance_and_citation():
+    index = BUNDLED.joinpath("PROVENANCE.md").read_text("utf-8")
+    for info in DATASETS.values():
+        if info.bundled:
+            descr = load_dataset(info.name).DESCR
+            assert "citation" in descr.lower() and "license" in descr.lower(), info.name
+            assert f"`{info.folder}/`" in index
+
+
+def counts(target):
+    return dict(sorted(collections.Counter(target.tolist()).items()))
+
+
+def test_mr_counts_and_decoding():
+    mr = load_dataset("mr")
+    assert len(mr.data) == 10662
+    assert counts(mr.target) == {0: 5331, 1: 5331}
+    assert mr.target_names == ["neg", "pos"]
+    assert mr.split is None and mr.task == "classification"
+    assert mr.data[0] == "simplistic , silly and tedious ."
+    joined = "".join(mr.data)
+    # cp1252, not latin-1: 0x85/0x91/0x96/0x97 become real punctuation, never C1 controls.
+    assert "\x85" not in joined and "\u0085" not in joined and "\x97" not in joined
+    assert "é" in joined and "…" in joined and "—" in joined
+    assert all(not t.endswith(" ") for t in mr.data)
+
+
+def test_subj_counts():
+    subj = load_dataset("subj")
+    assert len(subj.data) == 10000
+    assert counts(subj.target) == {0: 5000, 1: 5000}
+    assert subj.target_names == ["subjective", "objective"]
+    assert "\x85" not in "".join(subj.data)
+
+
+def test_trec_coarse_and_fine():
+    train, test = load_dataset("trec", split="train"), load_dataset("trec", split="test")
+    assert (len(train.data), len(test.data)) == (5452, 500)
+    names = train.target_names
+    assert names == ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]
+    expected_train = {"DESC": 1162, "ENTY": 1250, "ABBR": 86, "HUM": 1223, "LOC": 835, "NUM": 896}
+    expected_test = {"DESC": 138, "ENTY": 94, "ABBR": 9, "HUM": 65, "LOC": 81, "NUM": 113}
+    assert {names[k]: v for k, v in counts(train.target).items()} == expected_train
+    assert {names[k]: v for k, v in counts(test.target).items()} == expected_test
+    assert train.data[0] == "How did serfdom develop in and then leave Russia ?"
+    assert "sister\u00f0city" in train.data[65]  # the one 0xF0 byte, decoded as latin-1
+    fine = load_dataset("trec_fine", split="train")
+    assert len(fine.target_names) == 50 and len(np.unique(fine.target)) == 50
+    assert fine.target_names[fine.target[0]] == "DESC:manner"
+    assert len(np.unique(load_dataset("trec_fine", split="test").target)) == 42
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("sst2", {"train": {0: 3310, 1: 3610}, "dev": {0: 428, 1: 444}, "test": {0: 912, 1: 909}}),
+        ("sst5", {"train": {0: 1092, 1: 2218, 2: 1624, 3: 2322, 4: 1288},
+                  "dev": {0: 139, 1: 289, 2: 229, 3: 279, 4: 165},
+                  "test": {0: 279, 1: 633, 2: 389, 3: 510, 4: 399}}),
+    ],
+)
+def test_sst_splits(name, expected):
+    for split, label_counts in expected.items():
+        bunch = load_dataset(name, split=split)
+        assert counts(bunch.target) == label_counts
+        assert len(bunch.data) == sum(label_counts.values())
+        assert bunch.split == split
+    assert load_dataset(name, split="valid").data == load_dataset(name, split="dev").data
+
+
+def test_split_none_concatenates_with_split_names():
+    whole = load_dataset("sst2")
+    assert len(whole.data) == 6920 + 872 + 1821
+    assert whole.split.tolist() == ["train"] * 6920 + ["dev"] * 872 + ["test"] * 1821
+    test_part = [t for t, s in zip(whole.data, whole.split) if s == "test"]
+    assert test_part == load_dataset("sst2", split="test").data
+    assert whole.data[0].startswith("a stirring , funny and finally transporting")
+
+
+def test_tinyshakespeare():
+    whole = load_dataset("tinyshakespeare").data[0]
+    train = load_dataset("tinyshakespeare", split="train").data[0]
+    dev = load_dataset("tinyshakespeare", split="dev").data[0]
+    assert len(whole) == 1115394 and len(set(whole)) == 65
+    assert whole.startswith("First Citizen:\nBefore we proceed any further, hear me speak.")
+    assert train + dev == whole and len(train) == 1003854
+    assert load_dataset("tinyshakespeare").target is None
+
+
+def test_returned_lists_are_copies():
+    a = load_dataset("mr")
+    a.data[0] = "changed"
+    a.target[0] = 1
+    b = load_dataset("mr")
+    assert b.data[0] == "simplistic , silly and tedious ." and b.target[0] == 0
+
+
+def test_unknown_name_suggests():
+    message = (
+        "unknown data set name='rm'; known data sets are 20newsgroups, imdb, mr, multi30k, "
+        "sst2, sst5, subj, tinyshakespeare, trec, trec_fine, wikitext2. Did you mean 'mr'? "
+        "For your own files use load_texts(path)."
+    )
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        load_dataset("rm")
+
+
+def test_split_errors():
+    message = (
+        "mr has no predefined splits (its protocol is cross-validation over the whole set); "
+        "got split='train'. Use split=None."
+    )
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        load_dataset("mr", split="train")
+    message = "unknown split='tset' for sst2; allowed: 'train', 'dev', 'test' or None for all of them."
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        load_dataset("sst2", split="tset")
+
+
+def test_missing_data_dir_names_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.delenv("HYBRIDNLP_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(DataNotFoundError) as info:
+        load_dataset("imdb", data_home=tmp_path)
+    message = str(info.value)
+    assert message.startswith("data set 'imdb' is not bundled and was not found; searched ")
+    assert str(tmp_path / "imdb") in message and str(tmp_path / "home/hybridnlp_data/imdb") in message
+    assert "load_dataset('imdb', data_home=PATH)" in message and "HYBRIDNLP_DATA" in message
+    assert isinstance(info.value, FileNotFoundError)
+
+
+def test_list_datasets(tmp_path, monkeypatch):
+    monkeypatch.delenv("HYBRIDNLP_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    rows = {row["name"]: row for row in list_datasets(data_home=tmp_path)}
+    assert set(rows) == set(DATASETS)
+    assert rows["mr"]["available"] and rows["mr"]["location"] == "bundled"
+    assert not rows["imdb"]["available"] and rows["imdb"]["location"].startswith("not found in")
+
+
+@requires_data_dir
+def test_imdb():
+    imdb = load_dataset("imdb")
+    assert collections.Counter(imdb.split.tolist()) == {"train": 25000, "test": 25000}
+    train = load_dataset("imdb", split="train")
+    assert counts(train.target) == {0: 12500, 1: 12500}
+    assert counts(train.rating[train.target == 0]) == {1: 5100, 2: 2284, 3: 2420, 4: 2696}
+    assert counts(train.rating[train.target == 1]) == {7: 2496, 8: 3009, 9: 2263, 10: 4732}
+    assert sum("<br />" in t for t in imdb.data) == 29200
+
+
+@requires_data_dir
+def test_20newsgroups():
+    train = load_dataset("20newsgroups", split="train")
+    test = load_dataset("20newsgroups", split="test")
+    assert (len(train.data), len(test.data)) == (11314, 7532)
+    assert len(train.target_names) == 20 and train.target_names[0] == "alt.atheism"
+    by_name = {train.target_names[k]: v for k, v in counts(train.target).items()}
+    assert by_name["alt.atheism"] == 480 and by_name["talk.religion.misc"] == 377
+    assert counts(test.target)[19] == 251
+
+
+@requires_data_dir
+def test_wikitext2():
+    expected = {"train": (36718, 2088628), "dev": (3760, 217646), "test": (4358, 245569)}
+    for split, (n_lines, n_tokens) in expected.items():
+        lines = load_dataset("wikitext2", split=split).data
+        assert len(lines) == n_lines
+        assert sum(len(line.split()) + 1 for line in lines) == n_tokens  # one <eos> per line
+    assert load_dataset("wikitext2", split="train").data[1] == " = Valkyria Chronicles III = "
+
+
+@requires_data_dir
+def test_multi30k_pairs():
+    sizes = {"train": 29000, "dev": 1014, "test": 1000}
+    for split, n in sizes.items():
+        pairs = load_dataset("multi30k", split=split)
+        assert len(pairs.data) == len(pairs.target) == n
+    train = load_dataset("multi30k", split="train")
+    assert train.data[0] == "Two young, White males are outside near many bushes."
+    assert train.target[0] == "Zwei junge weiße Männer sind im Freien in der Nähe vieler Büsche."
+    assert (train.source_lang, train.target_lang) == ("en", "de")
