@@ -1,0 +1,37 @@
+# The README's two commands: `make run` (set up, then run the quickstart) and `make test`
+# (set up, then lint and run the test suite). Both are idempotent and quick once installed.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.hybridnlp-installed
+SHARED_DATA := $(abspath ../shared/data)
+# The larger data sets (IMDB, 20 Newsgroups, WikiText-2, Multi30k) are read from here.
+export HYBRIDNLP_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
+
+.PHONY: run test install benchmarks clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned to the CPU build on this machine's disk: a bare `torch` requirement
+# would pull a multi-GB CUDA build. pyproject keeps a range (torch>=2.2) for GPU users.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install torch==2.13.0
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python experiments/quickstart.py
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+benchmarks: install
+	$(BIN)/python benchmarks/classical.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

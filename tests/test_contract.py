@@ -1,0 +1,167 @@
+"""The scikit-learn contract, checked for every text estimator of hybridnlp.
+
+scikit-learn's ``check_estimator`` feeds numeric arrays, so text estimators need their own suite.
+Add each new estimator (tiny, seeded configuration) to ``CASES``.
+"""
+
+import inspect
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline
+
+from hybridnlp import NBFeatures, TfidfFeatures, TopicFeatures, Word2VecFeatures
+
+# (id, estimator, a parameter grid of two values for GridSearchCV)
+CASES = [
+    ("tfidf-word", TfidfFeatures(), {"min_df": [1, 2]}),
+    ("tfidf-both", TfidfFeatures(analyzer="both", char_ngram_range=(2, 3)),
+     {"sublinear_tf": [True, False]}),
+    ("nb", NBFeatures(), {"alpha": [0.5, 1.0]}),
+    ("topics-sklearn", TopicFeatures(n_topics=3, max_iter=3, min_df=1, random_state=0),
+     {"n_topics": [2, 3]}),
+    ("topics-gensim",
+     TopicFeatures(n_topics=3, max_iter=2, min_df=1, backend="gensim", random_state=0),
+     {"n_topics": [2, 3]}),
+    ("w2v-mean", Word2VecFeatures(vector_size=8, epochs=2, random_state=0), {"window": [2, 5]}),
+    ("w2v-tfidf",
+     Word2VecFeatures(vector_size=8, epochs=2, pooling="tfidf", oov="mean", norm="l2",
+                      random_state=0),
+     {"vector_size": [4, 8]}),
+]
+IDS = [case[0] for case in CASES]
+ESTIMATORS = [case[1] for case in CASES]
+
+
+def output(est, X):
+    """What an estimator produces: transform output as a dense array, or class probabilities."""
+    out = est.predict_proba(X) if is_classifier(est) else est.transform(X)
+    return out.toarray() if sp.issparse(out) else np.asarray(out)
+
+
+def as_pipeline(est):
+    if is_classifier(est):
+        return Pipeline([("model", clone(est))])
+    return Pipeline([("features", clone(est)), ("clf", LogisticRegression(max_iter=500))])
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_init_is_keyword_only_and_stores_verbatim(est):
+    params = inspect.signature(type(est).__init__).parameters
+    for name, param in params.items():
+        if name != "self":
+            assert param.kind is inspect.Parameter.KEYWORD_ONLY, name
+    fresh = type(est)(**est.get_params(deep=False))
+    for name, value in est.get_params(deep=False).items():
+        assert getattr(fresh, name) is value, name
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_clone_and_params_round_trip(est):
+    cloned = clone(est)
+    assert cloned is not est
+    assert cloned.get_params() == est.get_params()
+    assert clone(cloned).set_params(**est.get_params()).get_params() == est.get_params()
+    with pytest.raises(ValueError, match="Invalid parameter 'not_a_param'"):
+        clone(est).set_params(not_a_param=1)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_fit_returns_self_and_sets_only_trailing_underscore_state(est, mr_small):
+    texts, y = mr_small
+    est = clone(est)
+    before = set(vars(est))
+    assert est.fit(texts, y) is est
+    learned = {k for k in set(vars(est)) - before if not k.startswith("_")}
+    assert learned and all(k.endswith("_") for k in learned), learned
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_not_fitted_error(est, mr_small):
+    message = f"This {type(est).__name__} instance is not fitted yet"
+    with pytest.raises(NotFittedError, match=message):
+        output(clone(est), mr_small[0][:3])
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_output_shape_and_feature_names(est, mr_small):
+    texts, y = mr_small
+    est = clone(est).fit(texts, y)
+    out = output(est, texts[:7])
+    assert out.shape[0] == 7 and np.isfinite(out).all()
+    if hasattr(est, "get_feature_names_out"):
+        assert len(est.get_feature_names_out()) == out.shape[1] == est.n_features_out_
+    fit_transform = clone(est).fit_transform(texts, y)
+    fit_transform = fit_transform.toarray() if sp.issparse(fit_transform) else fit_transform
+    assert np.allclose(fit_transform[:7], out, atol=1e-6)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_pickle_round_trip_gives_identical_output(est, mr_small):
+    texts, y = mr_small
+    est = clone(est).fit(texts, y)
+    expected = output(est, texts[:20])
+    restored = pickle.loads(pickle.dumps(est))
+    assert np.array_equal(output(restored, texts[:20]), expected)
+    assert np.array_equal(output(est, texts[:20]), expected)  # output does not drift
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_refit_equals_fresh_fit(est, mr_small):
+    texts, y = mr_small
+    first = clone(est).fit(texts, y)
+    expected = output(first, texts[:20])
+    first.fit(texts[:50], y[:50]).fit(texts, y)  # refit after fitting on other data
+    assert np.array_equal(output(first, texts[:20]), expected)
+    assert np.array_equal(output(clone(est).fit(texts, y), texts[:20]), expected)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_pipeline_equals_manual_composition(est, mr_small):
+    texts, y = mr_small
+    pipe = as_pipeline(est).fit(texts, y)
+    if is_classifier(est):
+        manual = clone(est).fit(texts, y).predict(texts)
+    else:
+        features = clone(est)
+        lr = LogisticRegression(max_iter=500).fit(features.fit_transform(texts, y), y)
+        manual = lr.predict(features.transform(texts))
+    assert np.array_equal(pipe.predict(texts), manual)
+    assert set(np.unique(manual)) <= set(np.unique(y))
+
+
+@pytest.mark.parametrize("est, grid", [(c[1], c[2]) for c in CASES], ids=IDS)
+def test_grid_search(est, grid, mr_small):
+    texts, y = mr_small
+    pipe = as_pipeline(est)
+    step = pipe.steps[0][0]
+    search = GridSearchCV(pipe, {f"{step}__{k}": v for k, v in grid.items()}, cv=2)
+    search.fit(texts, y)
+    assert len(search.cv_results_["params"]) == 2
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    (key, values), = grid.items()
+    assert search.best_params_[f"{step}__{key}"] in values
+    assert search.predict(texts[:5]).shape == (5,)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_cross_val_score(est, mr_small):
+    texts, y = mr_small
+    scores = cross_val_score(as_pipeline(est), texts, y, cv=3)
+    assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
+def test_accepts_numpy_and_pandas_input(est, mr_small):
+    pd = pytest.importorskip("pandas")
+    texts, y = mr_small
+    expected = output(clone(est).fit(texts, y), texts[:10])
+    as_array = output(clone(est).fit(np.array(texts, dtype=object), y), np.array(texts[:10]))
+    as_series = output(clone(est).fit(pd.Series(texts), pd.Series(y)), pd.Series(texts[:10]))
+    assert np.allclose(as_array, expected) and np.allclose(as_series, expected)

@@ -1,0 +1,227 @@
+"""Behaviour of each classical feature: values against scikit-learn/gensim and hand computation."""
+
+import re
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+
+from hybridnlp import NBFeatures, TfidfFeatures, TopicFeatures, Word2VecFeatures
+from hybridnlp.datasets import load_dataset
+from hybridnlp.text import WORD_PATTERN, WordTokenizer
+
+
+def raises(exc, message):
+    return pytest.raises(exc, match="^" + re.escape(message) + "$")
+
+
+# ---------------------------------------------------------------- TF-IDF
+
+
+def test_tfidf_equals_sklearn_vectorizer(mr_small):
+    texts, _ = mr_small
+    ours = TfidfFeatures().fit_transform(texts)
+    ref = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=WORD_PATTERN)
+    expected = ref.fit_transform(texts)
+    assert ours.shape == expected.shape
+    assert abs(ours - expected).max() < 1e-12
+    assert list(TfidfFeatures().fit(texts).get_feature_names_out()[:3]) == list(
+        ref.get_feature_names_out()[:3]
+    )
+
+
+def test_tfidf_both_stacks_word_and_char_blocks(mr_small):
+    texts, _ = mr_small
+    feats = TfidfFeatures(analyzer="both", char_ngram_range=(2, 3)).fit(texts)
+    out = feats.transform(texts)
+    n_word = len(feats.vectorizers_[0][1].vocabulary_)
+    assert out.shape == (len(texts), feats.n_features_out_)
+    assert np.allclose(np.sqrt(out[:, :n_word].multiply(out[:, :n_word]).sum(1)), 1.0)
+    assert np.allclose(np.sqrt(out[:, n_word:].multiply(out[:, n_word:]).sum(1)), 1.0)
+    names = feats.get_feature_names_out()
+    assert names[0].startswith("word__") and names[-1].startswith("char__")
+    assert len(names) == out.shape[1]
+
+
+def test_tfidf_bad_analyzer(mr_small):
+    message = (
+        "analyzer='words' is not allowed; choose one of 'word', 'char', 'char_wb', 'both'. "
+        "Did you mean 'word'?"
+    )
+    with raises(ValueError, message):
+        TfidfFeatures(analyzer="words").fit(mr_small[0])
+
+
+# ---------------------------------------------------------------- NB log-count ratios
+
+
+def test_nb_ratios_by_hand():
+    texts, y = ["good good", "good bad", "bad"], [1, 1, 0]
+    nb = NBFeatures(ngram_range=(1, 1)).fit(texts, y)
+    assert list(nb.get_feature_names_out()) == ["bad", "good"]
+    # binary counts: positives p = 1 + [bad 1, good 2] = [2, 3]; negatives q = 1 + [1, 0] = [2, 1]
+    expected = np.log(np.array([2, 3]) / 5) - np.log(np.array([2, 1]) / 3)
+    assert np.allclose(nb.ratios_, [expected])
+    out = nb.transform(["good good bad", "unknown"]).toarray()
+    assert np.allclose(out, [expected, [0, 0]])  # binary: "good" counted once
+
+
+def test_nb_multiclass_is_one_vs_rest_blocks(trec_small):
+    texts, y = trec_small
+    nb = NBFeatures().fit(texts, y)
+    n_vocab = len(nb.vectorizer_.vocabulary_)
+    assert nb.ratios_.shape == (6, n_vocab)
+    out = nb.transform(texts[:5])
+    assert out.shape == (5, 6 * n_vocab)
+    for k, c in enumerate(nb.classes_):
+        binary = NBFeatures().fit(texts, y == c)
+        assert np.allclose(binary.ratios_[0], nb.ratios_[k])  # class c (True) against the rest
+    assert nb.get_feature_names_out()[0].startswith(f"{nb.classes_[0]}__")
+
+
+def test_nbsvm_learns_sentiment():
+    mr = load_dataset("mr")
+    idx = np.random.RandomState(1).choice(len(mr.data), 3000, replace=False)
+    texts, y = [mr.data[i] for i in idx], mr.target[idx]
+    scores = cross_val_score(make_pipeline(NBFeatures(), LogisticRegression()), texts, y, cv=3)
+    assert scores.mean() > 0.70  # chance is 0.5; all of MR gives ~0.79
+
+
+def test_nb_alpha_must_be_positive(mr_small):
+    message = "alpha=0 must be a positive number (the smoothing count), e.g. 1.0."
+    with raises(ValueError, message):
+        NBFeatures(alpha=0).fit(*mr_small)
+
+
+def test_nb_needs_y(mr_small):
+    message = "NBFeatures is supervised: fit(X, y) needs labels y, got None."
+    with raises(ValueError, message):
+        NBFeatures().fit(mr_small[0], None)
+
+
+# ---------------------------------------------------------------- LDA topics
+
+SPORT = "goal match team player score league coach stadium referee season".split()
+FOOD = "recipe oven flour butter sugar bake dough salt pepper garlic".split()
+
+
+def two_topic_corpus(n=60, seed=0):
+    rng = np.random.RandomState(seed)
+    docs = []
+    for i in range(n):
+        vocab = SPORT if i % 2 == 0 else FOOD
+        docs.append(" ".join(rng.choice(vocab, 12)))
+    return docs
+
+
+@pytest.mark.parametrize("backend", ["sklearn", "gensim"])
+def test_topics_separate_two_vocabularies(backend):
+    docs = two_topic_corpus()
+    topics = TopicFeatures(n_topics=2, backend=backend, max_iter=20, random_state=0).fit(docs)
+    theta = topics.transform(docs)
+    assert theta.shape == (60, 2)
+    assert np.allclose(theta.sum(axis=1), 1.0)
+    words = topics.top_words(5)
+    assert len(words) == 2 and all(len(w) == 5 for w in words)
+    assert {frozenset(set(w) <= set(SPORT) for w in words)} == {frozenset({True, False})}
+    sport_topic = 0 if set(words[0]) <= set(SPORT) else 1
+    assert (theta[0::2, sport_topic] > 0.8).all() and (theta[1::2, sport_topic] < 0.2).all()
+    npmi = topics.coherence(docs, measure="c_npmi", top_n=5, per_topic=True)
+    assert npmi.shape == (2,) and np.all(npmi > 0)  # words of a topic co-occur: positive NPMI
+    assert -1 <= topics.coherence(docs, measure="c_npmi", top_n=5) <= 1
+    assert np.isfinite(topics.coherence(docs, measure="u_mass", top_n=5))
+
+
+def test_topic_coherence_beats_shuffled_topics():
+    docs = two_topic_corpus()
+    topics = TopicFeatures(n_topics=2, max_iter=20, random_state=0).fit(docs)
+    good = topics.coherence(docs, top_n=6)
+    topics.topic_word_ = topics.topic_word_[:, np.random.RandomState(0).permutation(20)]
+    mixed = [w for w in topics.top_words(6)]
+    assert any(set(m) & set(SPORT) and set(m) & set(FOOD) for m in mixed)
+    assert topics.coherence(docs, top_n=6) < good
+
+
+def test_topics_errors():
+    docs = two_topic_corpus()
+    topics = TopicFeatures(n_topics=2, random_state=0).fit(docs)
+    message = (
+        "measure='npmi' is not allowed; choose one of 'c_npmi', 'c_v', 'c_uci', 'u_mass'. "
+        "Did you mean 'c_npmi'?"
+    )
+    with raises(ValueError, message):
+        topics.coherence(docs, measure="npmi")
+    with pytest.raises(ValueError, match="^TopicFeatures found no words to model"):
+        TopicFeatures(min_df=1).fit(["the and of", "a an the"])
+    with raises(ValueError, "n_topics=0 must be a positive integer, e.g. 10."):
+        TopicFeatures(n_topics=0).fit(docs)
+
+
+# ---------------------------------------------------------------- word2vec
+
+
+def test_w2v_mean_pooling_by_hand(mr_small):
+    texts, _ = mr_small
+    w2v = Word2VecFeatures(vector_size=16, epochs=2, random_state=0).fit(texts)
+    assert w2v.vectors_.vector_size == 16
+    tokens = WordTokenizer()(texts[3])
+    expected = np.mean([w2v.vectors_[t] for t in tokens], axis=0)
+    assert np.allclose(w2v.transform([texts[3]])[0], expected, atol=1e-6)
+
+
+def test_w2v_tfidf_pooling_and_oov(mr_small):
+    texts, _ = mr_small
+    w2v = Word2VecFeatures(vector_size=8, epochs=1, pooling="tfidf", random_state=0).fit(texts)
+    kv, idf = w2v.vectors_, w2v.idf_
+    tokens = WordTokenizer()(texts[0]) + ["zzzunseen"]
+    known = [t for t in tokens if t in kv.key_to_index]
+    weights = np.array([idf[kv.key_to_index[t]] for t in known])
+    expected = (weights[:, None] * np.array([kv[t] for t in known])).sum(0) / weights.sum()
+    assert np.allclose(w2v.transform([" ".join(tokens)])[0], expected, atol=1e-6)
+    assert np.all(w2v.transform(["zzzunseen qqqunseen"]) == 0)  # oov="ignore"
+    w2v.set_params(oov="mean", pooling="mean")
+    assert np.allclose(w2v.transform(["zzzunseen"])[0], kv.vectors.mean(0), atol=1e-6)
+
+
+def test_w2v_l2_norm(mr_small):
+    w2v = Word2VecFeatures(vector_size=8, epochs=1, norm="l2", random_state=0).fit(mr_small[0])
+    assert np.allclose(np.linalg.norm(w2v.transform(mr_small[0][:10]), axis=1), 1.0, atol=1e-5)
+
+
+def test_w2v_pretrained_file(tmp_path, mr_small):
+    texts, _ = mr_small
+    trained = Word2VecFeatures(vector_size=8, epochs=1, random_state=0).fit(texts)
+    path = tmp_path / "vectors.txt"
+    trained.vectors_.save_word2vec_format(str(path), binary=False)
+    loaded = Word2VecFeatures(pretrained=path).fit(texts[:5])
+    assert loaded.vectors_.index_to_key == trained.vectors_.index_to_key
+    assert np.allclose(loaded.transform(texts[:20]), trained.transform(texts[:20]), atol=1e-5)
+    binary = tmp_path / "vectors.bin"
+    trained.vectors_.save_word2vec_format(str(binary), binary=True)
+    out = Word2VecFeatures(pretrained=binary, pretrained_binary=True).fit(texts[:5])
+    assert np.allclose(out.transform(texts[:20]), trained.transform(texts[:20]), atol=1e-6)
+
+
+def test_w2v_errors(tmp_path, mr_small):
+    missing = tmp_path / "none.txt"
+    message = (
+        f"pretrained={str(missing)!r} does not exist; pass the path of a local word2vec-format "
+        f"file (nothing is downloaded)."
+    )
+    with raises(FileNotFoundError, message):
+        Word2VecFeatures(pretrained=missing).fit(["a b"])
+    garbage = tmp_path / "bad.txt"
+    garbage.write_text("not a header\n")
+    with pytest.raises(ValueError, match="could not be read as a word2vec text file"):
+        Word2VecFeatures(pretrained=garbage).fit(["a b"])
+    message = (
+        "no word occurs min_count=50 times in the 2 texts, so word2vec has no vocabulary; "
+        "lower min_count or pass more text."
+    )
+    with raises(ValueError, message):
+        Word2VecFeatures(min_count=50).fit(["a b", "c d"])
+    with pytest.raises(ValueError, match="^pooling='max' is not allowed"):
+        Word2VecFeatures(pooling="max").fit(["a b"])
