@@ -87,7 +87,8 @@ def test_bad_json_line(tmp_path):
 def test_null_text_and_missing_label(tmp_path):
     path = tmp_path / "d.jsonl"
     path.write_text('{"text": "a", "y": 1}\n{"text": null, "y": 0}\n')
-    with raises(ValueError, "d.jsonl row 1: 'text' is missing, not a string; every row needs a text."):
+    message = "d.jsonl row 1: 'text' is missing, not a string; every row needs a text."
+    with raises(ValueError, message):
         load_texts(path)
     path.write_text('{"text": "a", "y": 1}\n{"text": "b"}\n')
     message = "d.jsonl row 1: 'y' is missing; drop unlabelled rows or pass label_column=None."

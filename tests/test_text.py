@@ -9,7 +9,10 @@ from hybridnlp.text import WORD_PATTERN, WordTokenizer
     "text, tokens",
     [
         ("It isn't bad, it's GREAT!", ["it", "isn't", "bad", ",", "it's", "great", "!"]),
-        ("the film 's charm wo n't fade .", ["the", "film", "'s", "charm", "wo", "n't", "fade", "."]),
+        (
+            "the film 's charm wo n't fade .",
+            ["the", "film", "'s", "charm", "wo", "n't", "fade", "."],
+        ),
         ("Who wrote `` Hamlet '' ?", ["who", "wrote", "`", "`", "hamlet", "'", "'", "?"]),
         ("café naïve 1930s", ["café", "naïve", "1930s"]),
         ("", []),
