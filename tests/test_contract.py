@@ -24,6 +24,7 @@ CASES = [
     ("tfidf-both", TfidfFeatures(analyzer="both", char_ngram_range=(2, 3)),
      {"sublinear_tf": [True, False]}),
     ("nb", NBFeatures(), {"alpha": [0.5, 1.0]}),
+    ("nb-both", NBFeatures(analyzer="both", char_ngram_range=(2, 3)), {"binary": [True, False]}),
     ("topics-sklearn", TopicFeatures(n_topics=3, max_iter=3, min_df=1, random_state=0),
      {"n_topics": [2, 3]}),
     ("topics-gensim",

@@ -60,7 +60,7 @@ def test_tfidf_bad_analyzer(mr_small):
 
 def test_nb_ratios_by_hand():
     texts, y = ["good good", "good bad", "bad"], [1, 1, 0]
-    nb = NBFeatures(ngram_range=(1, 1)).fit(texts, y)
+    nb = NBFeatures(word_ngram_range=(1, 1)).fit(texts, y)
     assert list(nb.get_feature_names_out()) == ["bad", "good"]
     # binary counts: positives p = 1 + [bad 1, good 2] = [2, 3]; negatives q = 1 + [1, 0] = [2, 1]
     expected = np.log(np.array([2, 3]) / 5) - np.log(np.array([2, 1]) / 3)
@@ -72,7 +72,7 @@ def test_nb_ratios_by_hand():
 def test_nb_multiclass_is_one_vs_rest_blocks(trec_small):
     texts, y = trec_small
     nb = NBFeatures().fit(texts, y)
-    n_vocab = len(nb.vectorizer_.vocabulary_)
+    n_vocab = len(nb.vectorizers_[0][1].vocabulary_)
     assert nb.ratios_.shape == (6, n_vocab)
     out = nb.transform(texts[:5])
     assert out.shape == (5, 6 * n_vocab)
@@ -80,6 +80,18 @@ def test_nb_multiclass_is_one_vs_rest_blocks(trec_small):
         binary = NBFeatures().fit(texts, y == c)
         assert np.allclose(binary.ratios_[0], nb.ratios_[k])  # class c (True) against the rest
     assert nb.get_feature_names_out()[0].startswith(f"{nb.classes_[0]}__")
+
+
+def test_nb_both_concatenates_per_block_ratios(mr_small):
+    texts, y = mr_small
+    both = NBFeatures(analyzer="both", char_ngram_range=(2, 3)).fit(texts, y)
+    word = NBFeatures(analyzer="word").fit(texts, y)
+    char = NBFeatures(analyzer="char_wb", char_ngram_range=(2, 3)).fit(texts, y)
+    assert np.allclose(both.ratios_, np.hstack([word.ratios_, char.ratios_]))
+    expected = np.hstack([word.transform(texts[:5]).toarray(), char.transform(texts[:5]).toarray()])
+    assert np.allclose(both.transform(texts[:5]).toarray(), expected)
+    names = both.get_feature_names_out()
+    assert names[0].startswith("word__") and names[-1].startswith("char__")
 
 
 def test_nbsvm_learns_sentiment():

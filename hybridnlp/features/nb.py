@@ -8,8 +8,8 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.features._base import TextTransformer
+from hybridnlp.features._ngrams import feature_names, make_vectorizers, stack
 from hybridnlp.text import WORD_PATTERN
-from hybridnlp.utils.validation import check_ngram_range
 
 __all__ = ["NBFeatures", "log_count_ratios"]
 
@@ -44,7 +44,11 @@ class NBFeatures(TextTransformer):
 
     Parameters
     ----------
-    ngram_range : tuple (min_n, max_n), default=(1, 2)
+    analyzer : {"word", "char", "char_wb", "both"}, default="word"
+        ``"both"`` adds character n-grams within word boundaries to the word n-grams; each
+        block gets its own ratios.
+    word_ngram_range : tuple (min_n, max_n), default=(1, 2)
+    char_ngram_range : tuple (min_n, max_n), default=(2, 5)
     alpha : float, default=1.0
         Additive smoothing of the counts.
     binary : bool, default=True
@@ -53,12 +57,13 @@ class NBFeatures(TextTransformer):
     token_pattern : str, default=hybridnlp.text.WORD_PATTERN
     min_df : int or float, default=1
     max_features : int, optional
+        Per analyzer.
 
     Attributes
     ----------
     classes_ : ndarray
-    vectorizer_ : CountVectorizer
-    ratios_ : ndarray of shape (1 or K, V)
+    vectorizers_ : list of (name, CountVectorizer)
+    ratios_ : ndarray of shape (1 or K, V), V summed over the vectorizers
     n_features_out_ : int
 
     Examples
@@ -76,7 +81,9 @@ class NBFeatures(TextTransformer):
     def __init__(
         self,
         *,
-        ngram_range=(1, 2),
+        analyzer="word",
+        word_ngram_range=(1, 2),
+        char_ngram_range=(2, 5),
         alpha=1.0,
         binary=True,
         lowercase=True,
@@ -84,7 +91,9 @@ class NBFeatures(TextTransformer):
         min_df=1,
         max_features=None,
     ):
-        self.ngram_range = ngram_range
+        self.analyzer = analyzer
+        self.word_ngram_range = word_ngram_range
+        self.char_ngram_range = char_ngram_range
         self.alpha = alpha
         self.binary = binary
         self.lowercase = lowercase
@@ -107,29 +116,31 @@ class NBFeatures(TextTransformer):
             raise ValueError(
                 f"alpha={self.alpha!r} must be a positive number (the smoothing count), e.g. 1.0."
             )
-        self.vectorizer_ = CountVectorizer(
-            ngram_range=check_ngram_range("ngram_range", self.ngram_range),
-            binary=self.binary, lowercase=self.lowercase, token_pattern=self.token_pattern,
+        self.vectorizers_ = make_vectorizers(
+            CountVectorizer, self.analyzer, self.word_ngram_range, self.char_ngram_range,
+            self.token_pattern, None, binary=self.binary, lowercase=self.lowercase,
             min_df=self.min_df, max_features=self.max_features, dtype=np.float64,
         )
-        counts = self.vectorizer_.fit_transform(texts).tocsr()  # (n, V)
+        blocks = [vec.fit_transform(texts).tocsr() for _, vec in self.vectorizers_]  # (n, V_b)
         self.classes_ = np.unique(y)
-        self.ratios_ = log_count_ratios(counts, y, self.classes_, float(self.alpha))
+        # Ratios per block: each block's p and q are normalised over its own vocabulary.
+        ratios = [log_count_ratios(b, y, self.classes_, float(self.alpha)) for b in blocks]
+        self.ratios_ = np.hstack(ratios)  # (1 or K, V)
         self.n_features_out_ = self.ratios_.size
-        return counts
+        return stack(blocks)
 
     def transform(self, X):
         """NB-scaled features, shape (n_texts, n_features_out_), CSR."""
         texts = self._validate_transform(X)
-        return self._scale(self.vectorizer_.transform(texts))
+        return self._scale(stack([vec.transform(texts) for _, vec in self.vectorizers_]))
 
     def _scale(self, counts):
         blocks = [counts @ sp.diags(r) for r in self.ratios_]  # each (n, V)
-        return blocks[0].tocsr() if len(blocks) == 1 else sp.hstack(blocks, format="csr")
+        return stack(blocks)
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
-        vocab = self.vectorizer_.get_feature_names_out()
+        vocab = feature_names(self.vectorizers_)
         if len(self.ratios_) == 1:
-            return vocab
+            return np.asarray(vocab, dtype=object)
         return np.asarray([f"{c}__{v}" for c in self.classes_ for v in vocab], dtype=object)

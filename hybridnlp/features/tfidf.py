@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.features._base import TextTransformer
+from hybridnlp.features._ngrams import feature_names, make_vectorizers, stack
 from hybridnlp.text import WORD_PATTERN
-from hybridnlp.utils.validation import check_choice, check_ngram_range
 
 __all__ = ["TfidfFeatures"]
-
-ANALYZERS = ("word", "char", "char_wb", "both")
 
 
 class TfidfFeatures(TextTransformer):
@@ -84,25 +81,12 @@ class TfidfFeatures(TextTransformer):
         self.dtype = dtype
 
     def _make_vectorizers(self) -> list[tuple[str, TfidfVectorizer]]:
-        check_choice("analyzer", self.analyzer, ANALYZERS)
-        common = dict(
-            lowercase=self.lowercase, min_df=self.min_df, max_df=self.max_df,
-            max_features=self.max_features, sublinear_tf=self.sublinear_tf, norm=self.norm,
-            dtype=self.dtype,
+        return make_vectorizers(
+            TfidfVectorizer, self.analyzer, self.word_ngram_range, self.char_ngram_range,
+            self.token_pattern, self.stop_words, lowercase=self.lowercase, min_df=self.min_df,
+            max_df=self.max_df, max_features=self.max_features, sublinear_tf=self.sublinear_tf,
+            norm=self.norm, dtype=self.dtype,
         )
-        vectorizers = []
-        if self.analyzer in ("word", "both"):
-            ngrams = check_ngram_range("word_ngram_range", self.word_ngram_range)
-            vectorizers.append(("word", TfidfVectorizer(
-                analyzer="word", ngram_range=ngrams, token_pattern=self.token_pattern,
-                stop_words=self.stop_words, **common,
-            )))
-        if self.analyzer != "word":
-            ngrams = check_ngram_range("char_ngram_range", self.char_ngram_range)
-            kind = "char_wb" if self.analyzer == "both" else self.analyzer
-            char = TfidfVectorizer(analyzer=kind, ngram_range=ngrams, **common)
-            vectorizers.append(("char", char))
-        return vectorizers
 
     def fit(self, X, y=None):
         """Learn the n-gram vocabularies and inverse document frequencies. Returns self."""
@@ -115,23 +99,14 @@ class TfidfFeatures(TextTransformer):
         self.vectorizers_ = self._make_vectorizers()
         blocks = [vec.fit_transform(texts) for _, vec in self.vectorizers_]
         self.n_features_out_ = sum(block.shape[1] for block in blocks)
-        return _stack(blocks)
+        return stack(blocks)
 
     def transform(self, X):
         """TF-IDF matrix of new texts, shape (n_texts, n_features_out_), CSR."""
         texts = self._validate_transform(X)
-        return _stack([vec.transform(texts) for _, vec in self.vectorizers_])
+        return stack([vec.transform(texts) for _, vec in self.vectorizers_])
 
     def get_feature_names_out(self, input_features=None):
         """N-gram names, prefixed ``word__`` / ``char__`` when both analyzers are used."""
         check_is_fitted(self)
-        if len(self.vectorizers_) == 1:
-            return self.vectorizers_[0][1].get_feature_names_out()
-        names = []
-        for prefix, vec in self.vectorizers_:
-            names.extend(f"{prefix}__{v}" for v in vec.get_feature_names_out())
-        return np.asarray(names, dtype=object)
-
-
-def _stack(blocks):
-    return blocks[0].tocsr() if len(blocks) == 1 else sp.hstack(blocks, format="csr")
+        return np.asarray(feature_names(self.vectorizers_), dtype=object)

@@ -1,0 +1,72 @@
+"""Shared by the benchmark scripts: machine description, timing, and writing one section of
+RESULTS.md without touching the sections other scripts own."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+HEADER = """# Benchmark results
+
+Written by the scripts in `benchmarks/`; each section names the command that produced it, the
+machine and the date. Speed is given as a ratio against a peer measured in the same run
+(absolute times are context only: these machines are shared and noisy). Protocols and targets:
+`../shared/BENCHMARKS.md`.
+"""
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    gpu = "no GPU"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return f"{cpu}, {cores} cores, {gpu}, Python {platform.python_version()}"
+
+
+def stamp(command: str) -> str:
+    today = datetime.date.today().isoformat()
+    return f"Command: `{command}`  \nMachine: {machine()}  \nDate: {today}\n"
+
+
+def timed(fn, repeats: int = 1):
+    """(result of the last call, median seconds over ``repeats`` calls)."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return result, statistics.median(times)
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace (or append) the section between this script's markers in RESULTS.md."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = RESULTS.read_text("utf-8") if RESULTS.exists() else HEADER
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        text = before + block + after
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    tmp = RESULTS.with_suffix(".md.tmp")
+    tmp.write_text(text, "utf-8")
+    tmp.replace(RESULTS)  # atomic: a crash never leaves a half-written file
