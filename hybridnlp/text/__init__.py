@@ -1,5 +1,19 @@
-"""Tokenizers: the regex word tokenizer shared by the classical features."""
+"""Tokenizers: the regex word tokenizer of the classical features, and the vocabulary
+tokenizers of the neural models (characters, words, byte-level BPE)."""
 
+from hybridnlp.text._base import SPECIAL_TOKENS, Tokenizer, load_tokenizer
+from hybridnlp.text.bpe import BPETokenizer
+from hybridnlp.text.char import CharTokenizer
+from hybridnlp.text.vocab import WordVocabTokenizer
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 
-__all__ = ["WORD_PATTERN", "WordTokenizer"]
+__all__ = [
+    "SPECIAL_TOKENS",
+    "WORD_PATTERN",
+    "BPETokenizer",
+    "CharTokenizer",
+    "Tokenizer",
+    "WordTokenizer",
+    "WordVocabTokenizer",
+    "load_tokenizer",
+]
