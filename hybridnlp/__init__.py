@@ -7,12 +7,14 @@ through :mod:`hybridnlp.datasets`.
 __version__ = "0.1.0"
 
 from hybridnlp.datasets import load_dataset, load_texts
+from hybridnlp.estimators import TransformerClassifier
 from hybridnlp.features import NBFeatures, TfidfFeatures, TopicFeatures, Word2VecFeatures
 
 __all__ = [
     "NBFeatures",
     "TfidfFeatures",
     "TopicFeatures",
+    "TransformerClassifier",
     "Word2VecFeatures",
     "__version__",
     "load_dataset",

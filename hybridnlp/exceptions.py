@@ -6,7 +6,7 @@ the built-in types; the subclasses here exist to be caught precisely.
 
 from sklearn.exceptions import NotFittedError
 
-__all__ = ["DataNotFoundError", "HybridNLPError", "NotFittedError"]
+__all__ = ["DataNotFoundError", "HybridNLPError", "NonFiniteLossError", "NotFittedError"]
 
 
 class HybridNLPError(Exception):
@@ -18,3 +18,8 @@ class DataNotFoundError(HybridNLPError, FileNotFoundError):
 
     The message names every directory searched and how to point hybridnlp at the data.
     """
+
+
+class NonFiniteLossError(HybridNLPError, FloatingPointError):
+    """The training loss became NaN or infinite; the message names the step and where the last
+    good checkpoint is."""

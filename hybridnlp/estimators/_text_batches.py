@@ -1,0 +1,80 @@
+"""Token-id batches for the text estimators: truncation, a leading <bos>, length buckets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from hybridnlp.train.data import BucketBatchSampler, pad_sequences
+
+__all__ = ["TextBatches", "embedding_matrix"]
+
+
+class TextBatches:
+    """Iterable of batch dicts ``{"idx", "mask", "targets"?, "features"?}``.
+
+    Each text becomes ``[<bos>, *ids]`` cut to ``max_len`` (``<bos>`` is the CLS token and keeps
+    empty texts non-empty). Batches group texts of similar length (``BucketBatchSampler``);
+    ``set_epoch`` makes the shuffled order a function of (seed, epoch).
+    """
+
+    def __init__(self, ids: list[list[int]], targets: np.ndarray | None,
+                 features: np.ndarray | None, *, max_len: int, batch_size: int,
+                 shuffle: bool, seed: int, bos_id: int, pad_id: int):
+        keep = max_len - 1
+        self.n_truncated = sum(len(s) > keep for s in ids)
+        self.seqs = [[bos_id, *s[:keep]] for s in ids]
+        self.targets = None if targets is None else torch.as_tensor(targets, dtype=torch.long)
+        self.features = features
+        self._features_t = (None if features is None
+                            else torch.as_tensor(np.asarray(features), dtype=torch.float32))
+        self.pad_id = pad_id
+        self.sampler = BucketBatchSampler([len(s) for s in self.seqs], batch_size,
+                                          shuffle=shuffle, seed=seed)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def _batch(self, index: list[int]) -> dict:
+        idx, mask = pad_sequences([self.seqs[i] for i in index], self.pad_id)  # (B, T)
+        batch = {"idx": idx, "mask": mask}
+        if self.targets is not None:
+            batch["targets"] = self.targets[index]  # (B,)
+        if self._features_t is not None:
+            batch["features"] = self._features_t[index]  # (B, F)
+        return batch
+
+    def __iter__(self) -> Iterator[dict]:
+        for index in self.sampler:
+            yield self._batch(index)
+
+    def indexed(self) -> Iterator[tuple[list[int], dict]]:
+        """(positions in the input, batch) pairs, for putting predictions back in order."""
+        for index in self.sampler:
+            yield index, self._batch(index)
+
+
+def embedding_matrix(tokenizer, vectors, current: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Token embeddings with word2vec vectors where the word has one.
+
+    Vectors are rescaled to the standard deviation of ``current`` (the random initialisation),
+    so initialised and random rows start on the same scale. Returns (matrix, rows replaced).
+    """
+    matrix = current.clone()
+    offset = tokenizer.vocab_size - len(tokenizer.words)
+    rows, found = [], []
+    for i, word in enumerate(tokenizer.words):
+        if word in vectors.key_to_index:
+            rows.append(offset + i)
+            found.append(vectors[word])
+    if not rows:
+        return matrix, 0
+    found = torch.as_tensor(np.stack(found), dtype=matrix.dtype)  # (n, D)
+    found = (found - found.mean()) / found.std() * current.std()
+    matrix[rows] = found
+    return matrix, len(rows)

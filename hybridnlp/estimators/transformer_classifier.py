@@ -1,0 +1,336 @@
+"""``TransformerClassifier``: a Transformer encoder trained from scratch, as a scikit-learn
+classifier."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import check_is_fitted
+
+from hybridnlp.estimators._params import DunderParamsMixin
+from hybridnlp.estimators._text_batches import TextBatches, embedding_matrix
+from hybridnlp.nn import EncoderConfig, SequenceClassifier
+from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WordVocabTokenizer
+from hybridnlp.train import Trainer
+from hybridnlp.utils.device import resolve_device
+from hybridnlp.utils.validation import check_choice, check_texts, check_texts_labels
+
+__all__ = ["TransformerClassifier"]
+
+_SET_BY_FIT = ("vocab_size", "max_len", "n_classes", "n_extra", "pad_id")
+MODULE_PARAMS = tuple(
+    f.name for f in dataclasses.fields(EncoderConfig) if f.name not in _SET_BY_FIT
+)
+OPTIMIZER_PARAMS = ("lr", "weight_decay", "betas", "eps")
+TRAINER_PARAMS = ("warmup", "min_lr_ratio", "grad_clip", "grad_accum", "monitor")
+TOKENIZERS = ("word", "bpe", "char")
+
+
+def _accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    return float((logits.argmax(dim=-1) == targets).float().mean())
+
+
+class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
+    """Text classifier: tokenizer + Transformer encoder + linear head, trained with ``Trainer``.
+
+    Parameters
+    ----------
+    tokenizer : {"word", "bpe", "char"} or Tokenizer, default="word"
+        Trained on the training texts in ``fit``; a trained Tokenizer instance is used as is.
+    vocab_size : int, default=30000
+        Most words kept ("word") or BPE vocabulary size ("bpe").
+    min_freq : int, default=1
+        Words seen fewer times become ``<unk>`` ("word").
+    preset : {"tiny", "small", "base", "bert-base"}, default="small"
+        Size of the encoder; ``module__*`` parameters override single fields.
+    max_len : int, default=128
+        Tokens per text (a leading ``<bos>`` included); longer texts are truncated, with one
+        warning per call saying how many.
+    max_epochs : int, default=20
+    batch_size : int, default=32
+    max_time : float, optional
+        Training time budget in seconds.
+    validation_fraction : float, default=0.1
+        Held out (stratified) for early stopping when ``fit`` gets no ``validation_data``;
+        0 trains on everything for ``max_epochs``.
+    patience : int or None, default=3
+        Epochs without improvement of the monitored validation metric before stopping; the best
+        weights are restored.
+    class_weight : "balanced", dict or None
+    embedding_init : Word2VecFeatures, gensim KeyedVectors or None
+        Initialise the token embeddings of words that have a word2vec vector.
+    precision : {"auto", "bf16", "fp32"}, default="auto"
+    device : str, default="auto"
+        cuda, then mps, then cpu.
+    warm_start : bool, default=False
+        Keep the tokenizer and weights of a previous ``fit`` and continue training them.
+    random_state : int, RandomState or None
+        With an int, refitting on CPU gives identical predictions.
+    verbose : int, default=0
+        1 shows a progress bar per epoch.
+    **kwargs
+        ``module__<field>`` (``EncoderConfig``: n_layer, n_head, n_embd, dropout, pooling ...),
+        ``optimizer__<name>`` (lr, weight_decay, betas, eps) and ``trainer__<name>`` (warmup,
+        min_lr_ratio, grad_clip, grad_accum, monitor).
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    tokenizer_ : Tokenizer
+    module_ : SequenceClassifier
+    history_ : History
+    n_truncated_ : int
+        Training texts cut to ``max_len``.
+
+    Examples
+    --------
+    >>> clf = TransformerClassifier(module__n_layer=1, max_epochs=5, random_state=0)
+    >>> clf.fit(texts, labels).predict(["a gripping film"])   # doctest: +SKIP
+    """
+
+    _dunder_params = {"module": MODULE_PARAMS, "optimizer": OPTIMIZER_PARAMS,
+                      "trainer": TRAINER_PARAMS}
+
+    def __init__(self, *, tokenizer="word", vocab_size=30000, min_freq=1, preset="small",
+                 max_len=128, max_epochs=20, batch_size=32, max_time=None,
+                 validation_fraction=0.1, patience=3, class_weight=None, embedding_init=None,
+                 precision="auto", device="auto", warm_start=False, random_state=None,
+                 verbose=0, **kwargs):
+        self.tokenizer = tokenizer
+        self.vocab_size = vocab_size
+        self.min_freq = min_freq
+        self.preset = preset
+        self.max_len = max_len
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.max_time = max_time
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.class_weight = class_weight
+        self.embedding_init = embedding_init
+        self.precision = precision
+        self.device = device
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self._set_dunder(kwargs)
+
+    # ------------------------------------------------------------------ pieces
+
+    def _make_tokenizer(self, texts: list[str]) -> Tokenizer:
+        if isinstance(self.tokenizer, Tokenizer):
+            tok = copy.deepcopy(self.tokenizer)
+            return tok if tok.is_trained else tok.train(texts)
+        check_choice("tokenizer", self.tokenizer, TOKENIZERS)
+        if self.tokenizer == "word":
+            return WordVocabTokenizer(min_freq=self.min_freq, max_size=self.vocab_size).train(texts)
+        if self.tokenizer == "bpe":
+            return BPETokenizer(vocab_size=self.vocab_size).train(texts)
+        return CharTokenizer(unknown="unk").train(texts)
+
+    def _make_config(self, n_extra: int = 0) -> EncoderConfig:
+        return EncoderConfig.from_preset(
+            self.preset, vocab_size=self.tokenizer_.vocab_size, max_len=self.max_len,
+            n_classes=len(self.classes_), n_extra=n_extra, pad_id=Tokenizer.pad_id,
+            **self._dunder("module"),
+        )
+
+    def _make_trainer(self, seed: int, has_val: bool) -> Trainer:
+        trainer_kw = self._dunder("trainer")
+        monitor = trainer_kw.pop("monitor", "val_loss")
+        return Trainer(
+            max_epochs=self.max_epochs, max_time=self.max_time, precision=self.precision,
+            device=self.device, patience=self.patience if has_val else None, monitor=monitor,
+            metrics={"accuracy": _accuracy}, progress=bool(self.verbose), seed=seed,
+            **self._dunder("optimizer"), **trainer_kw,
+        )
+
+    def _class_weights(self, y_idx: np.ndarray) -> torch.Tensor:
+        n = len(self.classes_)
+        if self.class_weight is None:
+            return torch.ones(n)
+        if isinstance(self.class_weight, str):
+            check_choice("class_weight", self.class_weight, ("balanced",))
+        weights = compute_class_weight(
+            self.class_weight if isinstance(self.class_weight, str) else
+            {i: self.class_weight.get(c, 1.0) for i, c in enumerate(self.classes_)},
+            classes=np.arange(n), y=y_idx,
+        )
+        return torch.as_tensor(weights, dtype=torch.float32)
+
+    def _extra_features(self, texts: list[str], fit: bool) -> np.ndarray | None:
+        """Dense features for the head (none here; FusionClassifier supplies them)."""
+        return None
+
+    def _batches(self, texts, y_idx=None, *, shuffle=False, seed=0, fit=False) -> TextBatches:
+        ids = self.tokenizer_.encode_batch(texts)
+        return TextBatches(ids, y_idx, self._extra_features(texts, fit), max_len=self.max_len,
+                           batch_size=self.batch_size, shuffle=shuffle, seed=seed,
+                           bos_id=Tokenizer.bos_id, pad_id=Tokenizer.pad_id)
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, X, y, *, validation_data=None):
+        """Train on texts ``X`` and labels ``y``. Returns self.
+
+        Parameters
+        ----------
+        validation_data : (texts, labels), optional
+            Used for early stopping instead of a split of the training data.
+        """
+        texts, y = check_texts_labels(X, y)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        continuing = self.warm_start and hasattr(self, "module_")
+        if continuing:
+            unknown = set(np.unique(y)) - set(self.classes_)
+            if unknown:
+                raise ValueError(f"warm_start=True but y has classes unseen in the first fit: "
+                                 f"{sorted(unknown)}; fit a new classifier instead.")
+        else:
+            self.classes_ = np.unique(y)
+        y_idx = np.searchsorted(self.classes_, y)
+        train_texts, train_y, val_texts, val_y = self._split(texts, y_idx, validation_data, seed)
+        torch.manual_seed(seed)
+        if not continuing:
+            self.tokenizer_ = self._make_tokenizer(train_texts)
+            train = self._batches(train_texts, train_y, shuffle=True, seed=seed, fit=True)
+            n_extra = 0 if train.features is None else train.features.shape[1]
+            self.module_ = SequenceClassifier(self._make_config(n_extra))
+            if self.embedding_init is not None:
+                self._init_embeddings()
+        else:
+            train = self._batches(train_texts, train_y, shuffle=True, seed=seed, fit=True)
+        self.module_.class_weight.copy_(self._class_weights(train_y))
+        self.n_truncated_ = train.n_truncated
+        val = None if val_texts is None else self._batches(val_texts, val_y)
+        trainer = self._make_trainer(seed, has_val=val is not None)
+        self.history_ = trainer.fit(self.module_, train, val,
+                                    config=self.module_.config.to_dict())
+        self.module_.to("cpu").eval()
+        self._warn_truncated(train.n_truncated, len(train_texts))
+        return self
+
+    def _split(self, texts, y_idx, validation_data, seed):
+        if validation_data is not None:
+            val_texts, val_y = check_texts_labels(*validation_data, require_words=False,
+                                                  min_classes=1)
+            unknown = set(np.unique(val_y)) - set(self.classes_)
+            if unknown:
+                raise ValueError(f"validation_data has labels unseen in y: {sorted(unknown)}.")
+            return texts, y_idx, val_texts, np.searchsorted(self.classes_, val_y)
+        if not self.validation_fraction or self.patience is None:
+            return texts, y_idx, None, None
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction={self.validation_fraction!r} must be in "
+                             f"(0, 1), or 0 to train without a validation split.")
+        idx = np.arange(len(texts))
+        counts = np.bincount(y_idx)
+        stratify = y_idx if counts.min() >= 2 else None
+        tr, va = train_test_split(idx, test_size=self.validation_fraction, random_state=seed,
+                                  stratify=stratify)
+        return ([texts[i] for i in tr], y_idx[tr], [texts[i] for i in va], y_idx[va])
+
+    def _init_embeddings(self) -> None:
+        vectors = getattr(self.embedding_init, "vectors_", self.embedding_init)
+        if not hasattr(vectors, "key_to_index"):
+            raise TypeError("embedding_init must be a fitted Word2VecFeatures or gensim "
+                            f"KeyedVectors, got {type(self.embedding_init).__name__}.")
+        if not isinstance(self.tokenizer_, WordVocabTokenizer):
+            raise ValueError("embedding_init needs tokenizer='word' (word2vec vectors are per "
+                             f"word), got tokenizer={self.tokenizer!r}.")
+        emb = self.module_.encoder.tok_emb.weight
+        if vectors.vector_size != emb.shape[1]:
+            raise ValueError(
+                f"embedding_init vectors have {vectors.vector_size} dimensions but the module "
+                f"has n_embd={emb.shape[1]}; pass module__n_embd={vectors.vector_size} (and an "
+                f"n_head that divides it)."
+            )
+        matrix, found = embedding_matrix(self.tokenizer_, vectors, emb.detach())
+        with torch.no_grad():
+            emb.copy_(matrix)
+        self.n_embeddings_initialised_ = found
+
+    # ------------------------------------------------------------------ predict
+
+    @torch.no_grad()
+    def _logits(self, X) -> torch.Tensor:
+        check_is_fitted(self)
+        texts = check_texts(X, name="X")
+        batches = self._batches(texts)
+        self._warn_truncated(batches.n_truncated, len(texts))
+        device = resolve_device(self.device)
+        module = self.module_.to(device).eval()
+        out = torch.empty(len(texts), len(self.classes_))
+        for index, batch in batches.indexed():
+            batch = {k: v.to(device) for k, v in batch.items()}
+            logits, _ = module(**batch)
+            out[index] = logits.float().cpu()
+        self.module_.to("cpu")
+        return out
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n_texts, n_classes), columns in ``classes_`` order."""
+        return torch.softmax(self._logits(X), dim=-1).numpy()
+
+    def decision_function(self, X) -> np.ndarray:
+        """Logits; for two classes, the logit of ``classes_[1]`` minus that of ``classes_[0]``."""
+        logits = self._logits(X).numpy()
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self._logits(X).argmax(dim=-1).numpy()]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy. Labels never seen in ``fit`` are an error, not a silent miss."""
+        check_is_fitted(self)
+        texts, y = check_texts_labels(X, y, require_words=False, min_classes=1)
+        known = set(self.classes_.tolist())
+        unseen = [i for i, label in enumerate(y.tolist()) if label not in known]
+        if unseen:
+            raise ValueError(
+                f"y contains labels unseen at fit time: {sorted({y[i] for i in unseen})} "
+                f"(first at index {unseen[0]}); the classifier knows {self.classes_.tolist()}."
+            )
+        return super().score(texts, y, sample_weight=sample_weight)
+
+    def _warn_truncated(self, n_truncated: int, n_texts: int) -> None:
+        if n_truncated:
+            warnings.warn(
+                f"{n_truncated} of {n_texts} texts are longer than max_len={self.max_len} tokens "
+                f"and were truncated; raise max_len to keep them whole.", stacklevel=3,
+            )
+
+    # ------------------------------------------------------------------ pickling
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        module = state.pop("module_", None)
+        if module is not None:  # tensors on CPU, so a GPU-fitted model unpickles anywhere
+            state["_module_config"] = module.config.to_dict()
+            state["_module_state"] = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        config = state.pop("_module_config", None)
+        weights = state.pop("_module_state", None)
+        self.__dict__.update(state)
+        if config is not None:
+            module = SequenceClassifier(EncoderConfig.from_dict(config))
+            module.load_state_dict(weights)
+            self.module_ = module.eval()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.non_deterministic = self.random_state is None
+        return tags

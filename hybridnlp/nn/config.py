@@ -1,0 +1,78 @@
+"""Model configurations: plain dataclasses with named presets."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass
+
+__all__ = ["ENCODER_PRESETS", "EncoderConfig"]
+
+
+@dataclass
+class EncoderConfig:
+    """A Transformer encoder with a classification head."""
+
+    vocab_size: int = 30000
+    max_len: int = 256  # positions the model can embed
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 128
+    mlp_ratio: int = 4  # MLP hidden width = mlp_ratio * n_embd
+    dropout: float = 0.1  # after attention and MLP
+    attn_dropout: float = 0.0  # on attention weights
+    emb_dropout: float = 0.1  # on token + position embeddings
+    head_dropout: float = 0.1  # on the pooled vector, before the classifier
+    pooling: str = "mean"  # "mean" over real tokens, "cls" (first token) or "max"
+    bias: bool = True
+    n_classes: int = 2
+    n_extra: int = 0  # width of extra dense features joined to the pooled vector
+    pad_id: int = 0
+    norm_eps: float = 1e-5
+
+    def __post_init__(self):
+        if self.n_embd % self.n_head:
+            raise ValueError(
+                f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}; pick n_head "
+                f"among {[h for h in range(1, 17) if self.n_embd % h == 0]}."
+            )
+        if self.pooling not in ("mean", "cls", "max"):
+            raise ValueError(
+                f"pooling={self.pooling!r} is not allowed; choose 'mean', 'cls' or 'max'."
+            )
+        for name in ("vocab_size", "max_len", "n_layer", "n_head", "n_embd", "n_classes"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be a positive integer.")
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> EncoderConfig:
+        """A preset (``"tiny"``, ``"small"``, ``"base"``, ``"bert-base"``) with overrides."""
+        if name not in ENCODER_PRESETS:
+            close = difflib.get_close_matches(name, ENCODER_PRESETS, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"unknown preset={name!r}; choose one of {', '.join(ENCODER_PRESETS)}.{hint}"
+            )
+        return cls.from_dict({**ENCODER_PRESETS[name], **overrides})
+
+    @classmethod
+    def from_dict(cls, values: dict) -> EncoderConfig:
+        """Build from a dict, rejecting unknown keys with a suggestion."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        for key in values:
+            if key not in fields:
+                close = difflib.get_close_matches(key, fields, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ValueError(f"{cls.__name__} has no field {key!r}.{hint}")
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+ENCODER_PRESETS = {
+    "tiny": dict(n_layer=1, n_head=2, n_embd=32),  # tests
+    "small": dict(n_layer=2, n_head=4, n_embd=128),  # sentence classification on CPU
+    "base": dict(n_layer=4, n_head=8, n_embd=256),
+    "bert-base": dict(n_layer=12, n_head=12, n_embd=768, max_len=512),
+}

@@ -1,0 +1,20 @@
+"""The training loop shared by every neural model, with its callbacks, schedule and checkpoints.
+Knows nothing of GPT or classification."""
+
+from hybridnlp.train.callbacks import Callback, History, LambdaCallback
+from hybridnlp.train.checkpoint import load_checkpoint, save_checkpoint
+from hybridnlp.train.data import BucketBatchSampler, pad_sequences
+from hybridnlp.train.schedule import cosine_lr
+from hybridnlp.train.trainer import Trainer
+
+__all__ = [
+    "BucketBatchSampler",
+    "Callback",
+    "History",
+    "LambdaCallback",
+    "Trainer",
+    "cosine_lr",
+    "load_checkpoint",
+    "pad_sequences",
+    "save_checkpoint",
+]

@@ -1,0 +1,149 @@
+"""Checkpoints: safetensors for tensors, JSON for everything else. No pickle anywhere.
+
+A checkpoint is a folder:
+
+- ``model.safetensors``      the model's state dict
+- ``best.safetensors``       the best weights so far (early stopping), when there are any
+- ``optimizer.safetensors``  the optimizer's tensors (Adam moments, step counts)
+- ``optimizer.json``         the optimizer's param groups and non-tensor state
+- ``trainer.json``           epoch, step, history, early-stopping state, RNG state
+- ``config.json``            the model config, to rebuild the module
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
+
+from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json, read_json
+
+__all__ = [
+    "load_state_dict_file",
+    "load_checkpoint",
+    "optimizer_from_flat",
+    "optimizer_to_flat",
+    "save_checkpoint",
+    "save_state_dict_file",
+]
+
+
+def save_state_dict_file(path: str | os.PathLike, state_dict: dict) -> None:
+    """Write tensors to safetensors, atomically (CPU copies, so tied weights are fine)."""
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
+    atomic_write_bytes(path, safetensors_bytes(tensors))
+
+
+def load_state_dict_file(path: str | os.PathLike, expected: dict | None = None) -> dict:
+    """Read a safetensors file; with ``expected`` (a state dict), check names and shapes.
+
+    Raises ValueError naming the file and the first offending tensor.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file not found: {str(path)!r}")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ValueError(f"checkpoint file {str(path)!r} is corrupt: {err}.") from None
+    if expected is not None:
+        missing = [k for k in expected if k not in tensors]
+        unexpected = [k for k in tensors if k not in expected]
+        if missing or unexpected:
+            raise ValueError(
+                f"checkpoint file {str(path)!r} does not match the model: missing tensors "
+                f"{missing[:3]}, unexpected tensors {unexpected[:3]}; was it saved from another "
+                f"architecture or config?"
+            )
+        for k, v in expected.items():
+            if tuple(tensors[k].shape) != tuple(v.shape):
+                raise ValueError(
+                    f"checkpoint file {str(path)!r} does not match the model: tensor {k!r} has "
+                    f"shape {tuple(tensors[k].shape)}, the model expects {tuple(v.shape)}."
+                )
+    return tensors
+
+
+def optimizer_to_flat(optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """Split an optimizer state dict into (tensors, JSON-able rest)."""
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for pid, pstate in state["state"].items():
+        for key, value in pstate.items():
+            if torch.is_tensor(value):
+                tensors[f"{pid}.{key}"] = value
+            else:
+                scalars[f"{pid}.{key}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_flat(tensors: dict, rest: dict) -> dict:
+    """Inverse of ``optimizer_to_flat``: an optimizer state dict."""
+    state: dict[int, dict] = {}
+    for flat, value in [*tensors.items(), *rest["scalars"].items()]:
+        pid, key = flat.split(".", 1)
+        state.setdefault(int(pid), {})[key] = value
+    return {"state": state, "param_groups": rest["param_groups"]}
+
+
+def save_checkpoint(directory: str | os.PathLike, *, model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer | None, trainer_state: dict,
+                    config: dict | None = None, best_state: dict | None = None) -> None:
+    """Write a checkpoint folder. Written beside the old one, then swapped in, so a crash
+    mid-write leaves the previous checkpoint intact."""
+    directory = Path(directory)
+    tmp = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_state_dict_file(tmp / "model.safetensors", model.state_dict())
+    if best_state is not None:
+        save_state_dict_file(tmp / "best.safetensors", best_state)
+    if optimizer is not None:
+        tensors, rest = optimizer_to_flat(optimizer)
+        save_state_dict_file(tmp / "optimizer.safetensors", tensors)
+        atomic_write_json(tmp / "optimizer.json", rest)
+    rng = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state()
+    save_state_dict_file(tmp / "rng.safetensors", rng)
+    atomic_write_json(tmp / "trainer.json", trainer_state)
+    if config is not None:
+        atomic_write_json(tmp / "config.json", config)
+    old = directory.with_name(directory.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if directory.exists():
+        directory.rename(old)
+    tmp.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(directory: str | os.PathLike, *, model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer | None = None) -> dict:
+    """Restore model (and optimizer, RNG) from a checkpoint folder; return the trainer state,
+    with ``best_state`` added (the best weights, or None)."""
+    directory = Path(directory)
+    weights = load_state_dict_file(directory / "model.safetensors", model.state_dict())
+    model.load_state_dict(weights)
+    if optimizer is not None:
+        tensors = load_state_dict_file(directory / "optimizer.safetensors")
+        rest = read_json(directory / "optimizer.json", what="checkpoint file")
+        try:
+            optimizer.load_state_dict(optimizer_from_flat(tensors, rest))
+        except (KeyError, ValueError) as err:
+            raise ValueError(
+                f"checkpoint file {str(directory / 'optimizer.json')!r} does not match the "
+                f"optimizer: {err}."
+            ) from None
+    rng = load_state_dict_file(directory / "rng.safetensors")
+    torch.set_rng_state(rng["torch"])
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state(rng["cuda"])
+    state = read_json(directory / "trainer.json", what="checkpoint file")
+    best = directory / "best.safetensors"
+    state["best_state"] = load_state_dict_file(best, model.state_dict()) if best.exists() else None
+    return state

@@ -1,0 +1,280 @@
+"""One training loop for every neural model in hybridnlp.
+
+The Trainer knows nothing of the model but its contract: ``model(**batch) -> (logits, loss)``,
+where a batch is a dict of tensors (``targets`` among them for evaluation metrics).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+
+from hybridnlp.exceptions import NonFiniteLossError
+from hybridnlp.train.callbacks import Callback, History
+from hybridnlp.train.checkpoint import load_checkpoint, save_checkpoint
+from hybridnlp.train.schedule import cosine_lr
+from hybridnlp.utils.device import autocast_context, resolve_device, resolve_precision
+
+__all__ = ["Trainer"]
+
+logger = logging.getLogger(__name__)
+
+
+class Trainer:
+    """AdamW, warmup + cosine schedule, clipping, accumulation, bf16 autocast, early stopping,
+    time budget, callbacks, checkpoints with exact resume.
+
+    Parameters
+    ----------
+    max_epochs : int, default=10
+    max_steps : int, optional
+        Stop after this many optimizer steps (the schedule then spans ``max_steps``).
+    max_time : float, optional
+        Stop after this many seconds of training; checked after every optimizer step.
+    lr, weight_decay, betas, eps : AdamW settings (weight decay on matrices only).
+    warmup : float, default=0.1
+        Warmup length: a fraction of the total steps if < 1, else a number of steps.
+    min_lr_ratio : float, default=0.1
+        Final learning rate as a fraction of ``lr``.
+    grad_clip : float or None, default=1.0
+        Clip the global gradient norm.
+    grad_accum : int, default=1
+        Batches per optimizer step.
+    precision : {"auto", "bf16", "fp32"}, default="auto"
+    device : str, default="auto"
+    patience : int, optional
+        Early stopping: stop after this many epochs without improvement of ``monitor``. With
+        validation data the best weights are restored at the end, whether or not it stopped early.
+    monitor : str, default="val_loss"
+    mode : {"min", "max"}, optional
+        Inferred from ``monitor``: "min" for losses, "max" otherwise.
+    metrics : dict of name -> fn(logits, targets) -> float, optional
+        Computed on validation data, logged as ``val_<name>``.
+    callbacks : list of Callback
+    progress : bool, default=False
+        A tqdm progress bar per epoch.
+    checkpoint_dir : path, optional
+        Written at the end of every epoch (and when a time or step budget ends training).
+    seed : int, default=0
+        Seeds the torch RNG at the start of a fresh fit.
+    """
+
+    def __init__(self, *, max_epochs: int = 10, max_steps: int | None = None,
+                 max_time: float | None = None, lr: float = 1e-3, weight_decay: float = 0.01,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 warmup: float = 0.1, min_lr_ratio: float = 0.1,
+                 grad_clip: float | None = 1.0, grad_accum: int = 1, precision: str = "auto",
+                 device: str = "auto", patience: int | None = None, monitor: str = "val_loss",
+                 mode: str | None = None,
+                 metrics: dict[str, Callable] | None = None,
+                 callbacks: Iterable[Callback] = (), progress: bool = False,
+                 checkpoint_dir: str | None = None, seed: int = 0):
+        self.max_epochs = max_epochs
+        self.max_steps = max_steps
+        self.max_time = max_time
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.betas = tuple(betas)
+        self.eps = eps
+        self.warmup = warmup
+        self.min_lr_ratio = min_lr_ratio
+        self.grad_clip = grad_clip
+        self.grad_accum = grad_accum
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.patience = patience
+        self.monitor = monitor
+        self.mode = mode or ("min" if "loss" in monitor else "max")
+        self.metrics = dict(metrics or {})
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.seed = seed
+        self.should_stop = False
+        self.history = History()
+
+    # ------------------------------------------------------------------ set-up
+
+    def make_optimizer(self, model: torch.nn.Module) -> torch.optim.AdamW:
+        decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+        no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+        groups = [{"params": decay, "weight_decay": self.weight_decay},
+                  {"params": no_decay, "weight_decay": 0.0}]
+        fused = self.device.type == "cuda"
+        return torch.optim.AdamW(groups, lr=self.lr, betas=self.betas, eps=self.eps, fused=fused)
+
+    def _total_steps(self, n_batches: int) -> int:
+        if self.max_steps is not None:
+            return self.max_steps
+        return self.max_epochs * math.ceil(n_batches / self.grad_accum)
+
+    def _warmup_steps(self, total: int) -> int:
+        return int(self.warmup * total) if self.warmup < 1 else int(self.warmup)
+
+    def _to_device(self, batch: dict) -> dict:
+        return {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v
+                for k, v in batch.items()}
+
+    def _call(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+    # ------------------------------------------------------------------ evaluation
+
+    @torch.no_grad()
+    def evaluate(self, model: torch.nn.Module, loader: Iterable[dict]) -> dict:
+        """Mean loss over ``loader`` (weighted by batch size) and the configured metrics."""
+        was_training = model.training
+        model.eval()
+        total, count, all_logits, all_targets = 0.0, 0, [], []
+        for batch in loader:
+            batch = self._to_device(batch)
+            with autocast_context(self.device, self.precision):
+                logits, loss = model(**batch)
+            n = len(next(iter(batch.values())))
+            total += float(loss) * n
+            count += n
+            if self.metrics:
+                all_logits.append(logits.float().cpu())
+                all_targets.append(batch["targets"].cpu())
+        model.train(was_training)
+        out = {"val_loss": total / max(count, 1)}
+        if self.metrics:
+            logits, targets = torch.cat(all_logits), torch.cat(all_targets)
+            for name, fn in self.metrics.items():
+                out[f"val_{name}"] = float(fn(logits, targets))
+        return out
+
+    def _improved(self, value: float, best: float | None) -> bool:
+        if best is None:
+            return True
+        return value < best if self.mode == "min" else value > best
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, model: torch.nn.Module, train_loader, val_loader=None, *,
+            resume: bool = False, config: dict | None = None) -> History:
+        """Train ``model`` in place and return the History.
+
+        With ``resume=True`` and a checkpoint in ``checkpoint_dir``, training continues from it
+        and ends with the weights an uninterrupted run would have reached (same data order,
+        same dropout masks).
+        """
+        model.to(self.device)
+        optimizer = self.make_optimizer(model)
+        state = {"epoch": 0, "step": 0, "elapsed": 0.0, "best": None, "best_epoch": None,
+                 "bad_epochs": 0, "history": []}
+        best_state = None
+        if resume and self.checkpoint_dir and (self.checkpoint_dir / "trainer.json").exists():
+            state = load_checkpoint(self.checkpoint_dir, model=model, optimizer=optimizer)
+            best_state = state.pop("best_state")
+            logger.info("resumed from %s at epoch %d", self.checkpoint_dir, state["epoch"])
+        else:
+            torch.manual_seed(self.seed)
+        self.history = History(state["history"])
+        self.should_stop = False
+        total_steps = self._total_steps(len(train_loader))
+        warmup_steps = self._warmup_steps(total_steps)
+        start = time.perf_counter() - state["elapsed"]
+        self._call("on_fit_start", model)
+        while state["epoch"] < self.max_epochs and not self.should_stop:
+            epoch = state["epoch"]
+            sampler = getattr(train_loader, "batch_sampler", None)
+            for obj in (sampler, getattr(train_loader, "sampler", None), train_loader):
+                if hasattr(obj, "set_epoch"):
+                    obj.set_epoch(epoch)
+                    break
+            self._call("on_epoch_start", model, epoch)
+            train_loss = self._train_epoch(model, optimizer, train_loader, state, start,
+                                           total_steps, warmup_steps, best_state)
+            row = {"epoch": epoch + 1, "step": state["step"], "train_loss": train_loss,
+                   "lr": optimizer.param_groups[0]["lr"]}
+            if val_loader is not None:
+                row.update(self.evaluate(model, val_loader))
+                value = row[self.monitor]
+                if self._improved(value, state["best"]):
+                    state.update(best=value, best_epoch=epoch + 1, bad_epochs=0)
+                    best_state = _snapshot(model)
+                else:
+                    state["bad_epochs"] += 1
+                if self.patience is not None and state["bad_epochs"] >= self.patience:
+                    self.should_stop = True
+            state["elapsed"] = time.perf_counter() - start
+            row["time"] = state["elapsed"]
+            self.history.append(row)
+            state["history"] = list(self.history)
+            state["epoch"] = epoch + 1
+            self._call("on_epoch_end", model, row)
+            if self._budget_spent(state):
+                self.should_stop = True
+            if self.checkpoint_dir:
+                save_checkpoint(self.checkpoint_dir, model=model, optimizer=optimizer,
+                                trainer_state=state, config=config, best_state=best_state)
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        self._call("on_fit_end", model)
+        return self.history
+
+    def _budget_spent(self, state: dict) -> bool:
+        if self.max_steps is not None and state["step"] >= self.max_steps:
+            return True
+        return self.max_time is not None and state["elapsed"] >= self.max_time
+
+    def _train_epoch(self, model, optimizer, loader, state, start, total_steps,
+                     warmup_steps, best_state) -> float:
+        model.train()
+        batches = loader
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(loader, desc=f"epoch {state['epoch'] + 1}", leave=False)
+        total, count, n_batches = 0.0, 0, len(loader)
+        optimizer.zero_grad(set_to_none=True)
+        for i, batch in enumerate(batches):
+            batch = self._to_device(batch)
+            with autocast_context(self.device, self.precision):
+                _, loss = model(**batch)
+            if not torch.isfinite(loss):
+                self._stop_on_nan(model, loss, state, best_state)
+            (loss / self.grad_accum).backward()
+            total += float(loss)
+            count += 1
+            if (i + 1) % self.grad_accum and i + 1 < n_batches:
+                continue
+            lr = cosine_lr(state["step"], base_lr=self.lr, warmup_steps=warmup_steps,
+                           total_steps=total_steps, min_lr_ratio=self.min_lr_ratio)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            if self.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            state["step"] += 1
+            self._call("on_batch_end", model, state["step"], float(loss))
+            if self.progress:
+                batches.set_postfix(loss=f"{total / count:.4f}")
+            state["elapsed"] = time.perf_counter() - start
+            if self._budget_spent(state) or self.should_stop:
+                break
+        return total / max(count, 1)
+
+    def _stop_on_nan(self, model, loss, state, best_state) -> None:
+        where = (f"kept in {str(self.checkpoint_dir)!r}" if self.checkpoint_dir
+                 else "not kept (no checkpoint_dir was given)")
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        raise NonFiniteLossError(
+            f"loss is {float(loss)} at step {state['step'] + 1} (epoch {state['epoch'] + 1}); "
+            f"training stopped. The last good checkpoint is {where}. Lower the learning rate, "
+            f"keep grad_clip on, or check the inputs for inf/NaN."
+        )
+
+
+def _snapshot(model: torch.nn.Module) -> dict:
+    """A CPU copy of the model's weights."""
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
