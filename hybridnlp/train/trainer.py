@@ -242,7 +242,8 @@ class Trainer:
             if not torch.isfinite(loss):
                 self._stop_on_nan(model, loss, state, best_state)
             (loss / self.grad_accum).backward()
-            total += float(loss)
+            loss_value = loss.item()
+            total += loss_value
             count += 1
             if (i + 1) % self.grad_accum and i + 1 < n_batches:
                 continue
@@ -255,7 +256,7 @@ class Trainer:
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             state["step"] += 1
-            self._call("on_batch_end", model, state["step"], float(loss))
+            self._call("on_batch_end", model, state["step"], loss_value)
             if self.progress:
                 batches.set_postfix(loss=f"{total / count:.4f}")
             state["elapsed"] = time.perf_counter() - start

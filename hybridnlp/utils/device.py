@@ -1,0 +1,67 @@
+"""Device and precision selection."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+__all__ = ["autocast_context", "resolve_device", "resolve_precision"]
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks cuda, then mps, then cpu; anything else is passed to ``torch.device``."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device={device!r} is not a device; use 'auto', 'cpu', 'cuda', 'cuda:0' or 'mps'."
+        ) from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but CUDA is not available here; use device='auto'.")
+    return resolved
+
+
+def _cpu_bf16_works() -> bool:
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.ones(2, 2) @ torch.ones(2, 2)
+        return True
+    except RuntimeError:
+        return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``"auto"``: bf16 on CUDA cards that support it, else fp32. ``"bf16"`` falls back to fp32,
+    with a warning, where bf16 autocast does not work."""
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(
+            f"precision={precision!r} is not allowed; choose 'auto', 'bf16' or 'fp32'."
+        )
+    if device.type == "cuda":
+        supported = torch.cuda.is_bf16_supported()
+    elif device.type == "cpu":
+        supported = _cpu_bf16_works()
+    else:
+        supported = False
+    if precision == "auto":
+        return "bf16" if device.type == "cuda" and supported else "fp32"
+    if precision == "bf16" and not supported:
+        warnings.warn(f"bf16 autocast is not supported on {device}; training in fp32.",
+                      stacklevel=3)
+        return "fp32"
+    return precision
+
+
+def autocast_context(device: torch.device, precision: str):
+    """Autocast to bf16 where asked; a disabled (no-op) autocast for fp32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")

@@ -1,0 +1,82 @@
+import math
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hybridnlp.nn import EncoderConfig, SequenceClassifier, TransformerEncoder
+from hybridnlp.nn.layers import SelfAttention
+
+
+def tiny(**kw):
+    return EncoderConfig.from_preset("tiny", vocab_size=50, max_len=16, **kw)
+
+
+def test_presets_and_config_errors():
+    assert EncoderConfig.from_preset("small").n_embd == 128
+    assert EncoderConfig.from_preset("small", n_layer=3).n_layer == 3
+    with pytest.raises(ValueError, match=re.escape(
+            "unknown preset='smal'; choose one of tiny, small, base, bert-base. "
+            "Did you mean 'small'?")):
+        EncoderConfig.from_preset("smal")
+    with pytest.raises(ValueError, match=re.escape(
+            "EncoderConfig has no field 'n_layers'. Did you mean 'n_layer'?")):
+        EncoderConfig.from_dict({"n_layers": 2})
+    with pytest.raises(ValueError, match=r"^n_embd=30 is not divisible by n_head=4; pick n_head"):
+        EncoderConfig(n_embd=30, n_head=4)
+    assert EncoderConfig.from_dict(tiny().to_dict()) == tiny()
+
+
+def test_attention_matches_manual_computation():
+    torch.manual_seed(0)
+    attn = SelfAttention(n_embd=8, n_head=2, attn_dropout=0.0, dropout=0.0).eval()
+    x = torch.randn(3, 5, 8)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]], dtype=torch.bool)
+    got = attn(x, mask[:, None, None, :])
+    q, k, v = attn.qkv(x).split(8, dim=2)
+    q, k, v = (t.view(3, 5, 2, 4).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(4)  # (B, nh, T, T)
+    scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
+    y = (scores.softmax(-1) @ v).transpose(1, 2).reshape(3, 5, 8)
+    assert torch.allclose(got, attn.proj(y), atol=1e-6)
+
+
+def test_padding_does_not_change_the_encoding():
+    torch.manual_seed(0)
+    enc = TransformerEncoder(tiny(n_layer=2)).eval()
+    seq = torch.tensor([[1, 7, 9, 11]])  # (1, 4)
+    padded = torch.tensor([[1, 7, 9, 11, 0, 0, 0], [1, 5, 0, 0, 0, 0, 0]])  # (2, 7)
+    mask = padded != 0
+    alone = enc(seq)  # (1, 4, C)
+    batch = enc(padded, mask)  # (2, 7, C)
+    assert torch.allclose(batch[0, :4], alone[0], atol=1e-5)
+    for how in ("mean", "max"):
+        assert torch.allclose(enc.pool(batch, mask, how)[0], enc.pool(alone, None, how)[0],
+                              atol=1e-5)
+    assert torch.equal(enc.pool(batch, mask, "cls"), batch[:, 0])
+
+
+def test_classifier_forward_loss_and_extra_features():
+    torch.manual_seed(0)
+    model = SequenceClassifier(tiny(n_classes=3, n_extra=4)).eval()
+    idx = torch.randint(5, 50, (6, 9))
+    targets = torch.tensor([0, 1, 2, 0, 1, 2])
+    feats = torch.randn(6, 4)
+    logits, loss = model(idx, features=feats, targets=targets)
+    assert logits.shape == (6, 3)
+    assert torch.allclose(loss, F.cross_entropy(logits, targets))
+    assert model(idx, features=feats)[1] is None
+    with pytest.raises(ValueError, match=r"^this head expects 4 extra features per example"):
+        model(idx)
+    model.class_weight.copy_(torch.tensor([1.0, 2.0, 3.0]))
+    _, weighted = model(idx, features=feats, targets=targets)
+    assert torch.allclose(weighted, F.cross_entropy(logits, targets, weight=model.class_weight))
+
+
+def test_too_long_sequence():
+    enc = TransformerEncoder(tiny())
+    message = ("sequence length 17 exceeds max_len=16; truncate the input or build the model "
+               "with a larger max_len.")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        enc(torch.zeros(1, 17, dtype=torch.long))

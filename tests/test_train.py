@@ -1,0 +1,283 @@
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from hybridnlp.exceptions import NonFiniteLossError
+from hybridnlp.train import (
+    BucketBatchSampler,
+    LambdaCallback,
+    Trainer,
+    cosine_lr,
+    load_checkpoint,
+    pad_sequences,
+)
+from hybridnlp.train.checkpoint import (
+    load_state_dict_file,
+    optimizer_from_flat,
+    optimizer_to_flat,
+    save_state_dict_file,
+)
+
+
+class Toy(nn.Module):
+    """A small MLP classifier with dropout, honouring the (logits, loss) contract."""
+
+    def __init__(self, dropout=0.2):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 2))
+
+    def forward(self, x, targets=None):
+        logits = self.net(x)
+        loss = None if targets is None else nn.functional.cross_entropy(logits, targets)
+        return logits, loss
+
+
+class Loader:
+    """Shuffled mini-batches whose order is a function of (seed, epoch)."""
+
+    def __init__(self, x, y, batch_size, seed=0):
+        self.x, self.y, self.batch_size, self.seed, self.epoch = x, y, batch_size, seed, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __iter__(self):
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+        for i in range(0, len(order), self.batch_size):
+            b = order[i: i + self.batch_size]
+            yield {"x": self.x[b], "targets": self.y[b]}
+
+
+def toy_data(n=96, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
+    return x, y
+
+
+def accuracy(logits, targets):
+    return (logits.argmax(-1) == targets).float().mean()
+
+
+def make(**kw):
+    kw = {"max_epochs": 4, "lr": 1e-2, "device": "cpu", "seed": 0, **kw}
+    return Trainer(**kw)
+
+
+def weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_cosine_schedule():
+    lrs = [cosine_lr(s, base_lr=1.0, warmup_steps=10, total_steps=110, min_lr_ratio=0.1)
+           for s in range(120)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert lrs[60] == pytest.approx(0.55)  # halfway through the cosine: (1 + 0.1) / 2
+    assert lrs[110] == lrs[119] == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
+
+
+def test_bucket_sampler_covers_everything_and_buckets_lengths():
+    lengths = np.random.default_rng(0).integers(1, 60, 1000)
+    sampler = BucketBatchSampler(lengths, 16, seed=3, pool_batches=10)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 63
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    padded = sum(len(b) * max(lengths[b]) for b in batches)
+    random_order = np.random.default_rng(1).permutation(1000)
+    random_padded = sum(16 * max(lengths[random_order[i: i + 16]]) for i in range(0, 1000, 16))
+    assert padded < 0.7 * random_padded
+    assert list(sampler) == batches  # same epoch, same order
+    sampler.set_epoch(1)
+    assert list(sampler) != batches
+
+
+def test_pad_sequences():
+    idx, mask = pad_sequences([[5, 6, 7], [8]], pad_id=0)
+    assert idx.tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert mask.tolist() == [[True, True, True], [True, False, False]]
+
+
+def test_training_learns_and_records_history():
+    x, y = toy_data()
+    model = Toy()
+    trainer = make(max_epochs=8, metrics={"accuracy": accuracy})
+    history = trainer.fit(model, Loader(x, y, 16), Loader(x, y, 32))
+    assert [row["epoch"] for row in history] == list(range(1, 9))
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1]["val_accuracy"] > 0.9
+    assert history[-1]["step"] == 8 * 6
+    assert history.get("epoch") == list(range(1, 9))
+
+
+def test_early_stopping_restores_best_weights():
+    x, y = toy_data()
+    xv, yv = toy_data(seed=1)
+    yv = 1 - yv  # validation labels flipped: val loss rises as the model learns
+    model = Toy(dropout=0.0)
+    trainer = make(max_epochs=20, patience=2)
+    history = trainer.fit(model, Loader(x, y, 16), Loader(xv, yv, 32))
+    losses = history.get("val_loss")
+    best = int(np.argmin(losses))
+    assert len(history) == best + 3  # stopped two epochs after the best
+    assert trainer.evaluate(model, Loader(xv, yv, 32))["val_loss"] == pytest.approx(losses[best])
+
+
+def test_budgets():
+    x, y = toy_data()
+    model = Toy()
+    history = make(max_epochs=50, max_steps=7).fit(model, Loader(x, y, 16))
+    assert history[-1]["step"] == 7 and len(history) == 2
+    history = make(max_epochs=50, max_time=0.0).fit(Toy(), Loader(x, y, 16))
+    assert len(history) == 1 and history[-1]["step"] == 1
+
+
+def test_gradient_accumulation_equals_bigger_batches():
+    x, y = toy_data(n=64)
+
+    class Fixed:  # the same batches every epoch, in order
+        def __init__(self, size):
+            self.size = size
+
+        def __len__(self):
+            return 64 // self.size
+
+        def __iter__(self):
+            for i in range(0, 64, self.size):
+                yield {"x": x[i: i + self.size], "targets": y[i: i + self.size]}
+
+    torch.manual_seed(0)
+    a, b = Toy(dropout=0.0), Toy(dropout=0.0)
+    b.load_state_dict(a.state_dict())
+    make(max_epochs=3, grad_clip=None).fit(a, Fixed(16))
+    make(max_epochs=3, grad_clip=None, grad_accum=2).fit(b, Fixed(8))
+    for k, v in a.state_dict().items():
+        assert torch.allclose(v, b.state_dict()[k], atol=1e-6), k
+
+
+def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path):
+    x, y = toy_data()
+    xv, yv = toy_data(seed=1)
+    torch.manual_seed(0)
+    init = weights(Toy(dropout=0.3))
+
+    full = Toy(dropout=0.3)
+    full.load_state_dict(init)
+    make(max_epochs=5, patience=10).fit(full, Loader(x, y, 16), Loader(xv, yv, 32))
+
+    stop_after_two = LambdaCallback(
+        on_epoch_end=lambda t, m, row: setattr(t, "should_stop", row["epoch"] == 2))
+    part = Toy(dropout=0.3)
+    part.load_state_dict(init)
+    first = make(max_epochs=5, patience=10, checkpoint_dir=tmp_path / "ckpt",
+                 callbacks=[stop_after_two])
+    assert len(first.fit(part, Loader(x, y, 16), Loader(xv, yv, 32))) == 2
+    assert json.loads((tmp_path / "ckpt" / "trainer.json").read_text())["epoch"] == 2
+
+    resumed = Toy(dropout=0.3)  # fresh weights: everything must come from the checkpoint
+    torch.manual_seed(123)  # and a disturbed RNG
+    second = make(max_epochs=5, patience=10, checkpoint_dir=tmp_path / "ckpt")
+    history = second.fit(resumed, Loader(x, y, 16), Loader(xv, yv, 32), resume=True)
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4, 5]
+    for k, v in full.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+
+
+class Exploding(Toy):
+    def forward(self, x, targets=None):
+        logits, loss = super().forward(x, targets)
+        if self.training and bool((x[:, 3] > 100).any()):
+            loss = loss * float("nan")
+        return logits, loss
+
+
+def test_nan_loss_names_the_step_and_keeps_the_checkpoint(tmp_path):
+    x, y = toy_data(n=64)
+    poisoned = x.clone()
+    poisoned[:, 3] = 1000.0
+
+    class TwoEpochs:
+        def __init__(self):
+            self.epoch = 0
+
+        def set_epoch(self, epoch):
+            self.epoch = epoch
+
+        def __len__(self):
+            return 4
+
+        def __iter__(self):
+            for i in range(4):
+                bad = self.epoch == 1 and i == 2
+                xs = poisoned if bad else x
+                yield {"x": xs[i * 16: (i + 1) * 16], "targets": y[i * 16: (i + 1) * 16]}
+
+    model = Exploding(dropout=0.0)
+    trainer = make(max_epochs=3, checkpoint_dir=tmp_path / "ckpt")
+    message = ("loss is nan at step 7 (epoch 2); training stopped. The last good checkpoint is "
+               f"kept in {str(tmp_path / 'ckpt')!r}. Lower the learning rate, keep grad_clip "
+               "on, or check the inputs for inf/NaN.")
+    with pytest.raises(NonFiniteLossError, match=re.escape(message)):
+        trainer.fit(model, TwoEpochs())
+    restored = Exploding(dropout=0.0)
+    state = load_checkpoint(tmp_path / "ckpt", model=restored)
+    assert state["epoch"] == 1 and state["step"] == 4
+    assert all(torch.isfinite(v).all() for v in restored.state_dict().values())
+
+
+def test_checkpoint_file_errors(tmp_path):
+    model = Toy()
+    path = tmp_path / "model.safetensors"
+    save_state_dict_file(path, model.state_dict())
+    assert set(load_state_dict_file(path, model.state_dict())) == set(model.state_dict())
+    other = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(), nn.Linear(8, 2))
+    message = (f"checkpoint file {str(path)!r} does not match the model: tensor 'net.0.weight' "
+               f"has shape (16, 4), the model expects (8, 4).")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_state_dict_file(path, {("net." + k): v for k, v in other.state_dict().items()})
+    with pytest.raises(ValueError, match=r"does not match the model: missing tensors \['extra'\]"):
+        load_state_dict_file(path, {**model.state_dict(), "extra": torch.zeros(1)})
+    path.write_bytes(b"\x00garbage")
+    corrupt = rf"^checkpoint file {re.escape(repr(str(path)))} is corrupt"
+    with pytest.raises(ValueError, match=corrupt):
+        load_state_dict_file(path)
+
+
+def test_optimizer_state_round_trip():
+    x, y = toy_data()
+    model = Toy()
+    trainer = make(max_epochs=1)
+    opt = trainer.make_optimizer(model)
+    _, loss = model(x, y)
+    loss.backward()
+    opt.step()
+    tensors, rest = optimizer_to_flat(opt)
+    json.dumps(rest)  # the non-tensor part is plain JSON
+    fresh = trainer.make_optimizer(model)
+    fresh.load_state_dict(optimizer_from_flat(tensors, rest))
+    for a, b in zip(opt.state.values(), fresh.state.values()):
+        assert all(torch.equal(a[k], b[k]) for k in ("exp_avg", "exp_avg_sq"))
+
+
+def test_bf16_on_cpu_trains():
+    x, y = toy_data()
+    trainer = make(max_epochs=3, precision="bf16")
+    history = trainer.fit(Toy(), Loader(x, y, 16))
+    assert trainer.precision in ("bf16", "fp32")
+    assert np.isfinite(history[-1]["train_loss"])
+
+
+def test_bad_settings():
+    with pytest.raises(ValueError, match=r"^precision='fp16' is not allowed"):
+        Trainer(precision="fp16", device="cpu")
+    with pytest.raises(ValueError, match=r"^device='gpu' is not a device"):
+        Trainer(device="gpu")
+    with pytest.raises(ValueError, match=r"^unknown hook 'on_step'"):
+        LambdaCallback(on_step=print)
