@@ -16,7 +16,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
 
-from hybridnlp import NBFeatures, TfidfFeatures, TopicFeatures, Word2VecFeatures
+from hybridnlp import (
+    NBFeatures,
+    TfidfFeatures,
+    TopicFeatures,
+    TransformerClassifier,
+    Word2VecFeatures,
+)
 
 # (id, estimator, a parameter grid of two values for GridSearchCV)
 CASES = [
@@ -35,6 +41,14 @@ CASES = [
      Word2VecFeatures(vector_size=8, epochs=2, pooling="tfidf", oov="mean", norm="l2",
                       random_state=0),
      {"vector_size": [4, 8]}),
+    ("transformer",
+     TransformerClassifier(preset="tiny", max_epochs=2, batch_size=16, random_state=0),
+     {"module__n_layer": [1, 2]}),
+    ("transformer-bpe-cls",
+     TransformerClassifier(tokenizer="bpe", vocab_size=300, preset="tiny", max_epochs=1,
+                           max_len=512, validation_fraction=0, module__pooling="cls",
+                           random_state=0),
+     {"optimizer__lr": [1e-3, 3e-3]}),
 ]
 IDS = [case[0] for case in CASES]
 ESTIMATORS = [case[1] for case in CASES]
@@ -56,8 +70,8 @@ def as_pipeline(est):
 def test_init_is_keyword_only_and_stores_verbatim(est):
     params = inspect.signature(type(est).__init__).parameters
     for name, param in params.items():
-        if name != "self":
-            assert param.kind is inspect.Parameter.KEYWORD_ONLY, name
+        if name != "self":  # **kwargs carries dunder parameters such as module__n_layer
+            assert param.kind in (param.KEYWORD_ONLY, param.VAR_KEYWORD), name
     fresh = type(est)(**est.get_params(deep=False))
     for name, value in est.get_params(deep=False).items():
         assert getattr(fresh, name) is value, name
@@ -96,8 +110,11 @@ def test_output_shape_and_feature_names(est, mr_small):
     est = clone(est).fit(texts, y)
     out = output(est, texts[:7])
     assert out.shape[0] == 7 and np.isfinite(out).all()
-    if hasattr(est, "get_feature_names_out"):
-        assert len(est.get_feature_names_out()) == out.shape[1] == est.n_features_out_
+    if is_classifier(est):
+        assert out.shape[1] == len(est.classes_) and np.allclose(out.sum(axis=1), 1.0)
+        assert set(est.predict(texts[:7])) <= set(est.classes_)
+        return
+    assert len(est.get_feature_names_out()) == out.shape[1] == est.n_features_out_
     fit_transform = clone(est).fit_transform(texts, y)
     fit_transform = fit_transform.toarray() if sp.issparse(fit_transform) else fit_transform
     assert np.allclose(fit_transform[:7], out, atol=1e-6)

@@ -294,10 +294,11 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         texts, y = check_texts_labels(X, y, require_words=False, min_classes=1)
         known = set(self.classes_.tolist())
-        unseen = [i for i, label in enumerate(y.tolist()) if label not in known]
+        labels = y.tolist()
+        unseen = [i for i, label in enumerate(labels) if label not in known]
         if unseen:
             raise ValueError(
-                f"y contains labels unseen at fit time: {sorted({y[i] for i in unseen})} "
+                f"y contains labels unseen at fit time: {sorted({labels[i] for i in unseen})} "
                 f"(first at index {unseen[0]}); the classifier knows {self.classes_.tolist()}."
             )
         return super().score(texts, y, sample_weight=sample_weight)

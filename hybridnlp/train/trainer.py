@@ -270,7 +270,7 @@ class Trainer:
         if best_state is not None:
             model.load_state_dict(best_state)
         raise NonFiniteLossError(
-            f"loss is {float(loss)} at step {state['step'] + 1} (epoch {state['epoch'] + 1}); "
+            f"loss is {loss.item()} at step {state['step'] + 1} (epoch {state['epoch'] + 1}); "
             f"training stopped. The last good checkpoint is {where}. Lower the learning rate, "
             f"keep grad_clip on, or check the inputs for inf/NaN."
         )
