@@ -31,7 +31,9 @@ test: install
 	$(BIN)/python -m pytest
 
 benchmarks: install
+	$(BIN)/python -m pip install -e ".[dev,bench]"
 	$(BIN)/python benchmarks/classical.py
+	$(BIN)/python benchmarks/neural.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
