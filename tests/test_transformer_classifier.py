@@ -176,3 +176,24 @@ def test_validation_data_and_early_stopping():
     accs = clf.history_.get("val_accuracy")
     assert len(accs) < 30 and "val_loss" in clf.history_[0]
     assert clf.score(val_texts, val_y) == pytest.approx(max(accs))
+
+
+def test_interrupted_fit_resumes_to_the_same_model(tmp_path):
+    from hybridnlp.train import LambdaCallback
+
+    texts, y = keyword_task(80)
+    params = dict(max_epochs=4, validation_fraction=0.25, patience=10, module__dropout=0.2)
+    full = tiny(**params).fit(texts, y)
+    stop = LambdaCallback(
+        on_epoch_end=lambda t, m, row: setattr(t, "should_stop", row["epoch"] == 2))
+    first = tiny(**params, checkpoint_dir=tmp_path, callbacks=[stop]).fit(texts, y)
+    assert len(first.history_) == 2
+    resumed = tiny(**params, checkpoint_dir=tmp_path).fit(texts, y, resume=True)
+    assert len(resumed.history_) == 4
+    assert np.array_equal(resumed.predict_proba(texts), full.predict_proba(texts))
+    other = keyword_task(80, seed=5)[0]
+    with pytest.raises(ValueError, match=r"was trained with another vocabulary"):
+        tiny(**params, checkpoint_dir=tmp_path).fit(other + ["zebra"] * 3, list(y) + ["pos"] * 3,
+                                                    resume=True)
+    with raises(ValueError, "resume=True needs checkpoint_dir, the folder of the checkpoint."):
+        tiny(**params).fit(texts, y, resume=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -72,6 +73,12 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         cuda, then mps, then cpu.
     warm_start : bool, default=False
         Keep the tokenizer and weights of a previous ``fit`` and continue training them.
+    checkpoint_dir : path, optional
+        Save the tokenizer and a training checkpoint (safetensors + JSON) after every epoch;
+        ``fit(X, y, resume=True)`` with the same data and an int ``random_state`` continues an
+        interrupted fit where it stopped.
+    callbacks : list of hybridnlp.train.Callback, optional
+        Hooks called by the Trainer (``on_epoch_end`` ...).
     random_state : int, RandomState or None
         With an int, refitting on CPU gives identical predictions.
     verbose : int, default=0
@@ -102,8 +109,8 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
     def __init__(self, *, tokenizer="word", vocab_size=30000, min_freq=1, preset="small",
                  max_len=128, max_epochs=20, batch_size=32, max_time=None,
                  validation_fraction=0.1, patience=3, class_weight=None, embedding_init=None,
-                 precision="auto", device="auto", warm_start=False, random_state=None,
-                 verbose=0, **kwargs):
+                 precision="auto", device="auto", warm_start=False, checkpoint_dir=None,
+                 callbacks=None, random_state=None, verbose=0, **kwargs):
         self.tokenizer = tokenizer
         self.vocab_size = vocab_size
         self.min_freq = min_freq
@@ -119,6 +126,8 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         self.precision = precision
         self.device = device
         self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
+        self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
         self._set_dunder(kwargs)
@@ -146,7 +155,9 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
     def _make_trainer(self, seed: int, has_val: bool) -> Trainer:
         trainer_kw = self._dunder("trainer")
         monitor = trainer_kw.pop("monitor", "val_loss")
+        checkpoints = None if self.checkpoint_dir is None else Path(self.checkpoint_dir) / "trainer"
         return Trainer(
+            checkpoint_dir=checkpoints, callbacks=list(self.callbacks or []),
             max_epochs=self.max_epochs, max_time=self.max_time, precision=self.precision,
             device=self.device, patience=self.patience if has_val else None, monitor=monitor,
             metrics={"accuracy": _accuracy}, progress=bool(self.verbose), seed=seed,
@@ -178,13 +189,15 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, X, y, *, validation_data=None):
+    def fit(self, X, y, *, validation_data=None, resume=False):
         """Train on texts ``X`` and labels ``y``. Returns self.
 
         Parameters
         ----------
         validation_data : (texts, labels), optional
             Used for early stopping instead of a split of the training data.
+        resume : bool, default=False
+            Continue from the checkpoint in ``checkpoint_dir`` (same X, y and random_state).
         """
         texts, y = check_texts_labels(X, y)
         rng = check_random_state(self.random_state)
@@ -213,11 +226,26 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         self.n_truncated_ = train.n_truncated
         val = None if val_texts is None else self._batches(val_texts, val_y)
         trainer = self._make_trainer(seed, has_val=val is not None)
-        self.history_ = trainer.fit(self.module_, train, val,
+        self._checkpoint_tokenizer(resume)
+        self.history_ = trainer.fit(self.module_, train, val, resume=resume,
                                     config=self.module_.config.to_dict())
         self.module_.to("cpu").eval()
         self._warn_truncated(train.n_truncated, len(train_texts))
         return self
+
+    def _checkpoint_tokenizer(self, resume: bool) -> None:
+        """Keep the tokenizer beside the checkpoint; on resume, check it is the same one."""
+        if self.checkpoint_dir is None:
+            if resume:
+                raise ValueError("resume=True needs checkpoint_dir, the folder of the checkpoint.")
+            return
+        path = Path(self.checkpoint_dir) / "tokenizer.json"
+        if resume and path.exists() and Tokenizer.load(path) != self.tokenizer_:
+            raise ValueError(
+                f"the checkpoint in {str(self.checkpoint_dir)!r} was trained with another "
+                f"vocabulary; resume with the same X, y and random_state as the interrupted fit."
+            )
+        self.tokenizer_.save(path)
 
     def _split(self, texts, y_idx, validation_data, seed):
         if validation_data is not None:
