@@ -51,7 +51,8 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
     min_freq : int, default=1
         Words seen fewer times become ``<unk>`` ("word").
     preset : {"tiny", "small", "base", "bert-base"}, default="small"
-        Size of the encoder; ``module__*`` parameters override single fields.
+        Size of the encoder ("small": 1 layer, 4 heads, 128 wide, embedding and head dropout
+        0.3); ``module__*`` parameters override single fields.
     max_len : int, default=128
         Tokens per text (a leading ``<bos>`` included); longer texts are truncated, with one
         warning per call saying how many.
@@ -63,8 +64,8 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         Held out (stratified) for early stopping when ``fit`` gets no ``validation_data``;
         0 trains on everything for ``max_epochs``.
     patience : int or None, default=3
-        Epochs without improvement of the monitored validation metric before stopping; the best
-        weights are restored.
+        Epochs without improvement of the monitored validation metric (accuracy, unless
+        ``trainer__monitor="val_loss"``) before stopping; the best weights are restored.
     class_weight : "balanced", dict or None
     embedding_init : Word2VecFeatures, gensim KeyedVectors or None
         Initialise the token embeddings of words that have a word2vec vector.
@@ -154,7 +155,7 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
 
     def _make_trainer(self, seed: int, has_val: bool) -> Trainer:
         trainer_kw = self._dunder("trainer")
-        monitor = trainer_kw.pop("monitor", "val_loss")
+        monitor = trainer_kw.pop("monitor", "val_accuracy")
         checkpoints = None if self.checkpoint_dir is None else Path(self.checkpoint_dir) / "trainer"
         return Trainer(
             checkpoint_dir=checkpoints, callbacks=list(self.callbacks or []),
