@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from hybridnlp.utils.io import atomic_write_json, read_json
 
-__all__ = ["SPECIAL_TOKENS", "Tokenizer", "load_tokenizer"]
+__all__ = ["SPECIAL_TOKENS", "TableTokenizer", "Tokenizer", "load_tokenizer"]
 
 # Ids 0..4 in every tokenizer, in this order.
 SPECIAL_TOKENS = {"pad": "<pad>", "bos": "<bos>", "eos": "<eos>", "unk": "<unk>", "sep": "<sep>"}
@@ -86,3 +86,45 @@ def load_tokenizer(path, expected: type | None = None) -> Tokenizer:
         raise ValueError(
             f"tokenizer file {str(path)!r} is corrupt: {type(err).__name__}: {err}."
         ) from None
+
+
+class TableTokenizer(Tokenizer):
+    """A tokenizer whose vocabulary is a list of strings after the special tokens.
+
+    Subclasses split text into pieces and join decoded pieces with ``joiner``; ``keep_unk``
+    says whether decoding shows ``<unk>`` (words) or drops it with the other special tokens.
+    """
+
+    joiner = ""
+    keep_unk = False
+
+    def __init__(self):
+        self.tokens: list[str] = []
+        self._index: dict[str, int] = {}
+
+    @property
+    def is_trained(self) -> bool:
+        return bool(self.tokens)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(SPECIAL_TOKENS) + len(self.tokens)
+
+    def _set_tokens(self, tokens: list[str]) -> None:
+        self.tokens = list(tokens)
+        offset = len(SPECIAL_TOKENS)
+        self._index = {t: i + offset for i, t in enumerate(self.tokens)}
+
+    def decode(self, ids: Iterable[int], *, skip_special_tokens: bool = True) -> str:
+        """The text of ``ids``; special tokens are dropped (or shown, as ``<pad>`` ...)."""
+        self._check_trained()
+        specials = list(SPECIAL_TOKENS.values())
+        offset = len(specials)
+        out = []
+        for i in ids:
+            i = int(i)
+            if i >= offset:
+                out.append(self.tokens[i - offset])
+            elif not skip_special_tokens or (self.keep_unk and i == self.unk_id):
+                out.append(specials[i])
+        return self.joiner.join(out)

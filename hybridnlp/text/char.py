@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hybridnlp.text._base import SPECIAL_TOKENS, Tokenizer
+from hybridnlp.text._base import TableTokenizer
 
 __all__ = ["CharTokenizer"]
 
 
-class CharTokenizer(Tokenizer):
+class CharTokenizer(TableTokenizer):
     """Characters as tokens; the vocabulary is every character of the training texts.
 
     Parameters
@@ -30,17 +30,12 @@ class CharTokenizer(Tokenizer):
     def __init__(self, unknown: str = "error"):
         if unknown not in ("error", "unk"):
             raise ValueError(f"unknown={unknown!r} is not allowed; choose 'error' or 'unk'.")
+        super().__init__()
         self.unknown = unknown
-        self.chars: list[str] = []
-        self._index: dict[str, int] = {}
 
     @property
-    def is_trained(self) -> bool:
-        return bool(self.chars)
-
-    @property
-    def vocab_size(self) -> int:
-        return len(SPECIAL_TOKENS) + len(self.chars)
+    def chars(self) -> list[str]:
+        return self.tokens
 
     def train(self, texts: Iterable[str]) -> CharTokenizer:
         """Collect the characters of ``texts`` (a list of str, or one str). Returns self."""
@@ -51,13 +46,8 @@ class CharTokenizer(Tokenizer):
             seen.update(text)
         if not seen:
             raise ValueError("CharTokenizer.train got no characters; pass non-empty texts.")
-        self._set_chars(sorted(seen))
+        self._set_tokens(sorted(seen))
         return self
-
-    def _set_chars(self, chars: list[str]) -> None:
-        self.chars = list(chars)
-        offset = len(SPECIAL_TOKENS)
-        self._index = {c: i + offset for i, c in enumerate(self.chars)}
 
     def _encode(self, text: str) -> list[int]:
         index = self._index
@@ -75,25 +65,11 @@ class CharTokenizer(Tokenizer):
             f"or a BPE tokenizer, which can encode any text."
         )
 
-    def decode(self, ids: Iterable[int], *, skip_special_tokens: bool = True) -> str:
-        """The text of ``ids``; special tokens are dropped (or shown as ``<pad>`` ...)."""
-        self._check_trained()
-        specials = list(SPECIAL_TOKENS.values())
-        offset = len(specials)
-        out = []
-        for i in ids:
-            i = int(i)
-            if i >= offset:
-                out.append(self.chars[i - offset])
-            elif not skip_special_tokens:
-                out.append(specials[i])
-        return "".join(out)
-
     def _state(self) -> dict:
         return {"unknown": self.unknown, "chars": self.chars}
 
     @classmethod
     def _from_state(cls, state: dict) -> CharTokenizer:
         tok = cls(unknown=state["unknown"])
-        tok._set_chars(state["chars"])
+        tok._set_tokens(state["chars"])
         return tok

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from hybridnlp.text._base import SPECIAL_TOKENS, Tokenizer
+from hybridnlp.text._base import TableTokenizer
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 
 __all__ = ["WordVocabTokenizer"]
 
 
-class WordVocabTokenizer(Tokenizer):
+class WordVocabTokenizer(TableTokenizer):
     """Words (``WordTokenizer``) as tokens; unseen and rare words map to ``<unk>``.
 
     Decoding joins words with spaces, so it does not restore the original spacing or case.
@@ -33,24 +33,21 @@ class WordVocabTokenizer(Tokenizer):
     """
 
     kind = "word"
+    joiner = " "
+    keep_unk = True
 
     def __init__(self, min_freq: int = 1, max_size: int | None = None, lowercase: bool = True,
                  pattern: str = WORD_PATTERN):
+        super().__init__()
         self.min_freq = min_freq
         self.max_size = max_size
         self.lowercase = lowercase
         self.pattern = pattern
-        self.words: list[str] = []
-        self._index: dict[str, int] = {}
         self._split = WordTokenizer(pattern, lowercase=lowercase)
 
     @property
-    def is_trained(self) -> bool:
-        return bool(self.words)
-
-    @property
-    def vocab_size(self) -> int:
-        return len(SPECIAL_TOKENS) + len(self.words)
+    def words(self) -> list[str]:
+        return self.tokens
 
     def train(self, texts: Iterable[str]) -> WordVocabTokenizer:
         """Count words; keep those seen ``min_freq`` times, most frequent first. Returns self."""
@@ -69,13 +66,8 @@ class WordVocabTokenizer(Tokenizer):
                 f"WordVocabTokenizer.train found no word seen min_freq={self.min_freq} times; "
                 f"pass more text or lower min_freq."
             )
-        self._set_words(words)
+        self._set_tokens(words)
         return self
-
-    def _set_words(self, words: list[str]) -> None:
-        self.words = list(words)
-        offset = len(SPECIAL_TOKENS)
-        self._index = {w: i + offset for i, w in enumerate(self.words)}
 
     def tokenize(self, text: str) -> list[str]:
         return self._split(text)
@@ -84,19 +76,6 @@ class WordVocabTokenizer(Tokenizer):
         index, unk = self._index, self.unk_id
         return [index.get(w, unk) for w in self._split(text)]
 
-    def decode(self, ids: Iterable[int], *, skip_special_tokens: bool = True) -> str:
-        self._check_trained()
-        specials = list(SPECIAL_TOKENS.values())
-        offset = len(specials)
-        out = []
-        for i in ids:
-            i = int(i)
-            if i >= offset:
-                out.append(self.words[i - offset])
-            elif i == self.unk_id or not skip_special_tokens:
-                out.append(specials[i])
-        return " ".join(out)
-
     def _state(self) -> dict:
         return {"min_freq": self.min_freq, "max_size": self.max_size,
                 "lowercase": self.lowercase, "pattern": self.pattern, "words": self.words}
@@ -104,5 +83,5 @@ class WordVocabTokenizer(Tokenizer):
     @classmethod
     def _from_state(cls, state: dict) -> WordVocabTokenizer:
         tok = cls(state["min_freq"], state["max_size"], state["lowercase"], state["pattern"])
-        tok._set_words(state["words"])
+        tok._set_tokens(state["words"])
         return tok

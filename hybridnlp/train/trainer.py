@@ -242,10 +242,10 @@ class Trainer:
             batch = self._to_device(batch)
             with autocast_context(self.device, self.precision):
                 _, loss = model(**batch)
-            if not torch.isfinite(loss):
-                self._stop_on_nan(model, loss, state, best_state)
+            loss_value = loss.item()  # one host sync per batch, shared by the NaN check and logs
+            if not math.isfinite(loss_value):
+                self._stop_on_nan(model, loss_value, state, best_state)
             (loss / self.grad_accum).backward()
-            loss_value = loss.item()
             total += loss_value
             count += 1
             if (i + 1) % self.grad_accum and i + 1 < n_batches:
@@ -267,13 +267,13 @@ class Trainer:
                 break
         return total / max(count, 1)
 
-    def _stop_on_nan(self, model, loss, state, best_state) -> None:
+    def _stop_on_nan(self, model, loss: float, state, best_state) -> None:
         where = (f"kept in {str(self.checkpoint_dir)!r}" if self.checkpoint_dir
                  else "not kept (no checkpoint_dir was given)")
         if best_state is not None:
             model.load_state_dict(best_state)
         raise NonFiniteLossError(
-            f"loss is {loss.item()} at step {state['step'] + 1} (epoch {state['epoch'] + 1}); "
+            f"loss is {loss} at step {state['step'] + 1} (epoch {state['epoch'] + 1}); "
             f"training stopped. The last good checkpoint is {where}. Lower the learning rate, "
             f"keep grad_clip on, or check the inputs for inf/NaN."
         )

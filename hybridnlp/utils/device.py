@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import torch
@@ -63,5 +64,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 
 def autocast_context(device: torch.device, precision: str):
-    """Autocast to bf16 where asked; a disabled (no-op) autocast for fp32."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    """Autocast to bf16 where asked; for fp32 a null context (no per-batch autocast cost)."""
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
