@@ -9,8 +9,18 @@ __version__ = "0.1.0"
 from hybridnlp.datasets import load_dataset, load_texts
 from hybridnlp.estimators import TransformerClassifier
 from hybridnlp.features import NBFeatures, TfidfFeatures, TopicFeatures, Word2VecFeatures
+from hybridnlp.hybrid import (
+    FusionClassifier,
+    HybridClassifier,
+    StackingClassifier,
+    WeightedEnsemble,
+)
 
 __all__ = [
+    "FusionClassifier",
+    "HybridClassifier",
+    "StackingClassifier",
+    "WeightedEnsemble",
     "NBFeatures",
     "TfidfFeatures",
     "TopicFeatures",

@@ -17,12 +17,28 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
 
 from hybridnlp import (
+    FusionClassifier,
+    HybridClassifier,
     NBFeatures,
+    StackingClassifier,
     TfidfFeatures,
     TopicFeatures,
     TransformerClassifier,
+    WeightedEnsemble,
     Word2VecFeatures,
 )
+
+
+def _nbsvm():
+    return Pipeline([("nb", NBFeatures()), ("lr", LogisticRegression(max_iter=500))])
+
+
+def _tfidf_lr():
+    return Pipeline([("tfidf", TfidfFeatures()), ("lr", LogisticRegression(C=10))])
+
+
+def _tiny_transformer(**kw):
+    return TransformerClassifier(preset="tiny", max_epochs=1, batch_size=16, random_state=0, **kw)
 
 # (id, estimator, a parameter grid of two values for GridSearchCV)
 CASES = [
@@ -49,6 +65,18 @@ CASES = [
                            max_len=512, validation_fraction=0, module__pooling="cls",
                            random_state=0),
      {"optimizer__lr": [1e-3, 3e-3]}),
+    ("stacking", StackingClassifier(estimators=[("nb", _nbsvm()), ("tfidf", _tfidf_lr())], cv=3,
+                                    random_state=0),
+     {"nb__lr__C": [0.5, 1.0]}),
+    ("ensemble-gated",
+     WeightedEnsemble(estimators=[("nb", _nbsvm()), ("tfidf", _tfidf_lr())], cv=3, gating=True,
+                      random_state=0),
+     {"gate_alpha": [0.1, 1.0]}),
+    ("fusion", FusionClassifier(preset="tiny", max_epochs=1, feature_cv=3, random_state=0),
+     {"feature_cv": [2, 3]}),
+    ("hybrid", HybridClassifier(estimators=[("nbsvm", _nbsvm()),
+                                            ("transformer", _tiny_transformer())], cv=3),
+     {"transformer__module__n_embd": [16, 32]}),
 ]
 IDS = [case[0] for case in CASES]
 ESTIMATORS = [case[1] for case in CASES]
@@ -77,12 +105,25 @@ def test_init_is_keyword_only_and_stores_verbatim(est):
         assert getattr(fresh, name) is value, name
 
 
+def same_params(a, b) -> bool:
+    """Parameters equal, comparing nested estimators by type and parameters, not identity."""
+    if hasattr(a, "get_params") and not isinstance(a, type):
+        return type(a) is type(b) and same_params(a.get_params(deep=False),
+                                                  b.get_params(deep=False))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_params(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(same_params(x, z) for x, z in zip(a, b))
+    return a == b
+
+
 @pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
 def test_clone_and_params_round_trip(est):
     cloned = clone(est)
     assert cloned is not est
-    assert cloned.get_params() == est.get_params()
-    assert clone(cloned).set_params(**est.get_params()).get_params() == est.get_params()
+    assert same_params(cloned.get_params(), est.get_params())
+    restored = clone(cloned).set_params(**est.get_params(deep=False))
+    assert same_params(restored.get_params(), est.get_params())
     with pytest.raises(ValueError, match="Invalid parameter 'not_a_param'"):
         clone(est).set_params(not_a_param=1)
 

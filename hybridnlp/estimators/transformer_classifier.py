@@ -178,13 +178,16 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         )
         return torch.as_tensor(weights, dtype=torch.float32)
 
-    def _extra_features(self, texts: list[str], fit: bool) -> np.ndarray | None:
-        """Dense features for the head (none here; FusionClassifier supplies them)."""
+    def _extra_features(self, texts: list[str], y_idx: np.ndarray | None,
+                        fit: bool) -> np.ndarray | None:
+        """Dense features for the head (none here; FusionClassifier supplies them). With
+        ``fit``, ``texts`` are the training texts and ``y_idx`` their class indices."""
         return None
 
     def _batches(self, texts, y_idx=None, *, shuffle=False, seed=0, fit=False) -> TextBatches:
         ids = self.tokenizer_.encode_batch(texts)
-        return TextBatches(ids, y_idx, self._extra_features(texts, fit), max_len=self.max_len,
+        extra = self._extra_features(texts, y_idx, fit)
+        return TextBatches(ids, y_idx, extra, max_len=self.max_len,
                            batch_size=self.batch_size, shuffle=shuffle, seed=seed,
                            bos_id=Tokenizer.bos_id, pad_id=Tokenizer.pad_id)
 
@@ -263,7 +266,9 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
                              f"(0, 1), or 0 to train without a validation split.")
         idx = np.arange(len(texts))
         counts = np.bincount(y_idx)
-        stratify = y_idx if counts.min() >= 2 else None
+        n_val = int(np.ceil(self.validation_fraction * len(texts)))
+        # Stratify where every class can appear on both sides (not on a handful of texts).
+        stratify = y_idx if counts.min() >= 2 and n_val >= len(counts) else None
         tr, va = train_test_split(idx, test_size=self.validation_fraction, random_state=seed,
                                   stratify=stratify)
         return ([texts[i] for i in tr], y_idx[tr], [texts[i] for i in va], y_idx[va])

@@ -1,0 +1,17 @@
+"""Hybrid classifiers: feature fusion, out-of-fold stacking, learned ensembling and gating,
+and per-example attribution of which component wins where."""
+
+from hybridnlp.hybrid.ensemble import WeightedEnsemble
+from hybridnlp.hybrid.fusion import FusionClassifier
+from hybridnlp.hybrid.hybrid import HybridClassifier, default_components
+from hybridnlp.hybrid.report import component_report
+from hybridnlp.hybrid.stacking import StackingClassifier
+
+__all__ = [
+    "FusionClassifier",
+    "HybridClassifier",
+    "StackingClassifier",
+    "WeightedEnsemble",
+    "component_report",
+    "default_components",
+]

@@ -1,0 +1,160 @@
+"""Soft voting with weights learned on held-out predictions, and per-example gating."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import logsumexp, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.metaestimators import _BaseComposition
+from sklearn.utils.validation import check_is_fitted
+
+from hybridnlp.hybrid._heldout import _aligned, held_out_proba
+from hybridnlp.hybrid.report import ComponentReportMixin
+from hybridnlp.text import WordTokenizer
+from hybridnlp.utils.validation import check_texts, check_texts_labels
+
+__all__ = ["WeightedEnsemble"]
+
+EPS = 1e-12
+
+
+def _mixture_nll(log_gate: np.ndarray, probas: np.ndarray, y_idx: np.ndarray) -> float:
+    """Mean negative log-likelihood of sum_k gate_k * p_k(y). log_gate (n, M), probas (M, n, K)."""
+    p_true = probas[:, np.arange(len(y_idx)), y_idx].T  # (n, M)
+    return -float(np.mean(logsumexp(log_gate + np.log(p_true + EPS), axis=1)))
+
+
+def fit_simplex_weights(probas: np.ndarray, y_idx: np.ndarray) -> np.ndarray:
+    """Weights on the simplex minimising the log loss of the weighted average of ``probas``."""
+    M = probas.shape[0]
+
+    def loss(theta):
+        log_w = theta - logsumexp(theta)
+        return _mixture_nll(np.broadcast_to(log_w, (len(y_idx), M)), probas, y_idx)
+
+    result = minimize(loss, np.zeros(M), method="L-BFGS-B")
+    return softmax(result.x)
+
+
+class WeightedEnsemble(ComponentReportMixin, ClassifierMixin, _BaseComposition, BaseEstimator):
+    """Weighted soft voting; weights minimise log loss on held-out predictions.
+
+    With ``gating=True`` the weights depend on the text: a small multinomial model of cheap
+    features (log length, rate of words unseen in training, each component's confidence and
+    entropy) gives each component's share per example, fit (with an L2 penalty) to minimise
+    the log loss of the mixture on held-out predictions.
+
+    Parameters
+    ----------
+    estimators : list of (name, classifier)
+    cv : int, float or splitter, default=5
+        How held-out predictions are made (see ``StackingClassifier``).
+    estimator_cv : dict of name -> cv, optional
+    gating : bool, default=False
+    gate_alpha : float, default=1.0
+        L2 penalty of the gate (per held-out text).
+    random_state : int or None
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_estimators,)
+        Global weights (the gate's starting point when ``gating``).
+    gate_coef_ : ndarray of shape (n_gate_features + 1, n_estimators) or None
+    """
+
+    def __init__(self, *, estimators, cv=5, estimator_cv=None, gating=False, gate_alpha=1.0,
+                 random_state=None):
+        self.estimators = estimators
+        self.cv = cv
+        self.estimator_cv = estimator_cv
+        self.gating = gating
+        self.gate_alpha = gate_alpha
+        self.random_state = random_state
+
+    def get_params(self, deep=True):
+        return self._get_params("estimators", deep=deep)
+
+    def set_params(self, **params):
+        self._set_params("estimators", **params)
+        return self
+
+    def fit(self, X, y):
+        texts, y = check_texts_labels(X, y)
+        names = [name for name, _ in self.estimators]
+        self.classes_ = np.unique(y)
+        y_idx = np.searchsorted(self.classes_, y)
+        held = [held_out_proba(est, texts, y, self.classes_,
+                               (self.estimator_cv or {}).get(name, self.cv), self.random_state)
+                for name, est in self.estimators]
+        rows = np.logical_and.reduce([h.rows for h in held])
+        probas = np.stack([h.proba[rows] for h in held])  # (M, n, K)
+        self.named_estimators_ = dict(zip(names, [h.fitted for h in held]))
+        self.estimators_ = list(self.named_estimators_.values())
+        self.weights_ = fit_simplex_weights(probas, y_idx[rows])
+        self.gate_coef_ = None
+        if self.gating:
+            self.vocabulary_ = {w for t in texts for w in WordTokenizer()(t)}
+            feats = self._gate_features([t for t, k in zip(texts, rows) if k], probas, fit=True)
+            self.gate_coef_ = self._fit_gate(feats, probas, y_idx[rows])
+        return self
+
+    def _gate_features(self, texts: list[str], probas: np.ndarray, fit: bool) -> np.ndarray:
+        """(n, F): log length, OOV rate, and per component max probability and entropy."""
+        tokens = [WordTokenizer()(t) for t in texts]
+        length = np.log1p([len(t) for t in tokens])
+        oov = np.array([np.mean([w not in self.vocabulary_ for w in t]) if t else 1.0
+                        for t in tokens])
+        confidence = probas.max(axis=2).T  # (n, M)
+        entropy = -(probas * np.log(probas + EPS)).sum(axis=2).T  # (n, M)
+        feats = np.column_stack([length, oov, confidence, entropy])
+        if fit:
+            self.gate_mean_, self.gate_scale_ = feats.mean(0), feats.std(0) + 1e-6
+        feats = (feats - self.gate_mean_) / self.gate_scale_
+        return np.column_stack([np.ones(len(texts)), feats])  # bias first
+
+    def _fit_gate(self, feats: np.ndarray, probas: np.ndarray, y_idx: np.ndarray) -> np.ndarray:
+        F, M = feats.shape[1], probas.shape[0]
+        start = np.zeros((F, M))
+        start[0] = np.log(self.weights_ + EPS)  # begin at the global weights
+
+        def loss(flat):
+            coef = flat.reshape(F, M)
+            logits = feats @ coef  # (n, M)
+            log_gate = logits - logsumexp(logits, axis=1, keepdims=True)
+            penalty = self.gate_alpha * np.sum(coef[1:] ** 2) / len(y_idx)
+            return _mixture_nll(log_gate, probas, y_idx) + penalty
+
+        return minimize(loss, start.ravel(), method="L-BFGS-B").x.reshape(F, M)
+
+    def component_proba(self, X) -> dict[str, np.ndarray]:
+        check_is_fitted(self)
+        texts = check_texts(X)
+        return {name: _aligned(est, est.predict_proba(texts), self.classes_)
+                for name, est in self.named_estimators_.items()}
+
+    def gate(self, X) -> np.ndarray:
+        """Each component's weight per text, shape (n_texts, n_estimators)."""
+        texts = check_texts(X)
+        probas = np.stack(list(self.component_proba(texts).values()))
+        return self._gate(texts, probas)
+
+    def _gate(self, texts, probas) -> np.ndarray:
+        if self.gate_coef_ is None:
+            return np.broadcast_to(self.weights_, (len(texts), len(self.weights_)))
+        return softmax(self._gate_features(texts, probas, fit=False) @ self.gate_coef_, axis=1)
+
+    def predict_proba(self, X) -> np.ndarray:
+        texts = check_texts(X)
+        probas = np.stack(list(self.component_proba(texts).values()))  # (M, n, K)
+        weights = self._gate(texts, probas)  # (n, M)
+        return np.einsum("nm,mnk->nk", weights, probas)
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags

@@ -1,0 +1,70 @@
+"""Per-example attribution: which component of a hybrid is right on which texts."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from hybridnlp.text import WordTokenizer
+from hybridnlp.utils.validation import check_texts_labels
+
+__all__ = ["ComponentReportMixin", "component_report"]
+
+
+def _length_buckets(lengths: np.ndarray, n_buckets: int = 4) -> list[tuple[int, int]]:
+    """Token-length ranges holding about equal numbers of texts."""
+    edges = np.unique(np.quantile(lengths, np.linspace(0, 1, n_buckets + 1)).astype(int))
+    return [(int(lo) + (i > 0), int(hi)) for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))]
+
+
+def component_report(components: dict[str, np.ndarray], final: np.ndarray, classes: np.ndarray,
+                     texts: list[str], y: np.ndarray) -> Bunch:
+    """Attribution from class probabilities of each component and of the final model.
+
+    Returns
+    -------
+    Bunch
+        ``examples``: columns (dict of arrays, ``pandas.DataFrame(report.examples)`` works):
+        text, length, true, and per component and ``final``: ``<name>_pred``,
+        ``<name>_confidence``, ``<name>_correct``.
+        ``summary``: ``accuracy`` per component and final; ``only_right`` (fraction of texts
+        where this component alone is right); ``oracle`` (some component is right);
+        ``final_beats_best`` (final accuracy minus the best component's); ``by_length`` (list of
+        dicts: token-length range, n, accuracy per component and final).
+    """
+    lengths = np.array([len(WordTokenizer()(t)) for t in texts])
+    examples = {"text": list(texts), "length": lengths, "true": y}
+    correct = {}
+    for name, proba in {**components, "final": final}.items():
+        pred = classes[proba.argmax(axis=1)]
+        examples[f"{name}_pred"] = pred
+        examples[f"{name}_confidence"] = proba.max(axis=1)
+        examples[f"{name}_correct"] = correct[name] = pred == y
+    names = list(components)
+    right = np.vstack([correct[n] for n in names])  # (M, n)
+    accuracy = {name: float(c.mean()) for name, c in correct.items()}
+    only_right = {n: float((right[i] & (right.sum(0) == 1)).mean()) for i, n in enumerate(names)}
+    by_length = []
+    for lo, hi in _length_buckets(lengths):
+        mask = (lengths >= lo) & (lengths <= hi)
+        if mask.any():
+            by_length.append({"tokens": f"{lo}-{hi}", "n": int(mask.sum()),
+                              "accuracy": {n: float(c[mask].mean()) for n, c in correct.items()}})
+    summary = {
+        "accuracy": accuracy, "only_right": only_right, "oracle": float(right.any(0).mean()),
+        "final_beats_best": accuracy["final"] - max(accuracy[n] for n in names),
+        "by_length": by_length,
+    }
+    return Bunch(examples=examples, summary=summary)
+
+
+class ComponentReportMixin:
+    """``component_report(X, y)`` for hybrids that define ``component_proba`` and
+    ``predict_proba``."""
+
+    def component_report(self, X, y) -> Bunch:
+        """Per-example predictions and confidences of every component and of the hybrid, with
+        a summary (accuracies, who is right when the others are wrong, accuracy by length)."""
+        texts, y = check_texts_labels(X, y, require_words=False, min_classes=1)
+        return component_report(self.component_proba(texts), self.predict_proba(texts),
+                                self.classes_, texts, y)

@@ -1,0 +1,166 @@
+"""Out-of-fold stacking of classical and neural text classifiers."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.utils.metaestimators import _BaseComposition
+from sklearn.utils.validation import check_is_fitted
+
+from hybridnlp.hybrid._heldout import held_out_proba
+from hybridnlp.hybrid.report import ComponentReportMixin
+from hybridnlp.utils.validation import check_texts, check_texts_labels
+
+__all__ = ["StackingClassifier"]
+
+
+def _with_memory(est, memory):
+    """A clone whose Pipelines (at any depth of the top level) cache fitted transformers."""
+    est = clone(est)
+    if isinstance(est, Pipeline) and memory is not None:
+        est.set_params(memory=memory)
+    return est
+
+
+class StackingClassifier(ComponentReportMixin, ClassifierMixin, _BaseComposition, BaseEstimator):
+    """A meta learner over held-out class probabilities of base learners.
+
+    Each base learner's probabilities for the meta learner come from texts it was not trained
+    on (``cv``), then it is refit on all the data for prediction. So a base learner that only
+    memorises its training labels brings nothing to the meta learner, and gets no weight.
+
+    Parameters
+    ----------
+    estimators : list of (name, estimator)
+        Classifiers with ``predict_proba`` taking lists of texts (pipelines of our features and a
+        linear model, ``TransformerClassifier``, ...).
+    final_estimator : classifier, default=LogisticRegression(max_iter=1000)
+    cv : int, float, "prefit" or splitter, default=5
+        Folds (stratified, shuffled); a float in (0, 1) holds out that fraction once (blending,
+        for expensive neural learners); "prefit" uses already fitted learners as they are.
+    estimator_cv : dict of name -> cv, optional
+        Per-learner ``cv`` overriding ``cv`` (e.g. ``{"transformer": 0.2}``). The meta learner is
+        trained on the texts every learner held out.
+    passthrough : transformer or None, default=None
+        Its output on the texts (e.g. ``TfidfFeatures()``) is appended to the meta features.
+    cache : bool, default=True
+        Pipelines share a cache of fitted transformers, so identical feature steps (the same
+        n-gram vocabulary in two learners) are computed once per fold.
+    random_state : int or None
+        Seeds the folds.
+
+    Attributes
+    ----------
+    estimators_ : list of fitted base learners (refit on all data)
+    named_estimators_ : dict name -> fitted base learner
+    final_estimator_ : fitted meta learner
+    classes_ : ndarray
+    n_meta_rows_ : int
+        Texts the meta learner was trained on.
+    """
+
+    def __init__(self, *, estimators, final_estimator=None, cv=5, estimator_cv=None,
+                 passthrough=None, cache=True, random_state=None):
+        self.estimators = estimators
+        self.final_estimator = final_estimator
+        self.cv = cv
+        self.estimator_cv = estimator_cv
+        self.passthrough = passthrough
+        self.cache = cache
+        self.random_state = random_state
+
+    def get_params(self, deep=True):
+        return self._get_params("estimators", deep=deep)
+
+    def set_params(self, **params):
+        self._set_params("estimators", **params)
+        return self
+
+    def _components(self) -> list[tuple[str, object]]:
+        estimators = list(self.estimators or [])
+        if not estimators:
+            raise ValueError("estimators is empty; pass a list of (name, classifier) pairs.")
+        names = [name for name, _ in estimators]
+        if len(set(names)) != len(names):
+            raise ValueError(f"estimator names must be unique, got {names}.")
+        unknown = set(self._estimator_cv()) - set(names)
+        if unknown:
+            raise ValueError(f"estimator_cv names {sorted(unknown)} are not among the "
+                             f"estimators {names}.")
+        return estimators
+
+    def _estimator_cv(self) -> dict:
+        return dict(self.estimator_cv or {})
+
+    def fit(self, X, y):
+        """Held-out probabilities of every learner -> meta learner; learners refit on all."""
+        texts, y = check_texts_labels(X, y)
+        components = self._components()
+        self.classes_ = np.unique(y)
+        cache_dir = tempfile.mkdtemp(prefix="hybridnlp-stack-") if self.cache else None
+        try:
+            held = []
+            for name, est in components:
+                cv = self._estimator_cv().get(name, self.cv)
+                if not (isinstance(cv, str) and cv == "prefit"):  # prefit learners stay as given
+                    est = _with_memory(est, cache_dir)
+                held.append(held_out_proba(est, texts, y, self.classes_, cv, self.random_state))
+        finally:
+            if cache_dir:
+                shutil.rmtree(cache_dir, ignore_errors=True)
+        rows = np.logical_and.reduce([h.rows for h in held])
+        if rows.sum() < 2 or len(np.unique(y[rows])) < 2:
+            raise ValueError("the held-out parts leave too few texts for the meta learner; "
+                             "use more folds or a larger holdout fraction.")
+        self.estimators_ = [h.fitted for h in held]
+        for est in self.estimators_:  # the cache folder is gone: predict without it
+            if isinstance(est, Pipeline) and est.memory == cache_dir:
+                est.set_params(memory=None)
+        self.named_estimators_ = dict(zip([n for n, _ in components], self.estimators_))
+        row_texts = [t for t, keep in zip(texts, rows) if keep]
+        self.passthrough_ = None
+        if self.passthrough is not None:
+            self.passthrough_ = clone(self.passthrough).fit(texts, y)
+        meta = self._meta_features([h.proba[rows] for h in held], row_texts)
+        final = self.final_estimator or LogisticRegression(max_iter=1000)
+        self.final_estimator_ = clone(final).fit(meta, y[rows])
+        self.n_meta_rows_ = int(rows.sum())
+        return self
+
+    def _meta_features(self, probas: list[np.ndarray], texts: list[str]):
+        # Two classes: one column per learner suffices (the other is 1 - p).
+        blocks = [p[:, 1:] if p.shape[1] == 2 else p for p in probas]
+        meta = np.hstack(blocks)
+        if self.passthrough_ is not None:
+            extra = self.passthrough_.transform(texts)
+            return sp.hstack([sp.csr_matrix(meta), sp.csr_matrix(extra)], format="csr")
+        return meta
+
+    def component_proba(self, X) -> dict[str, np.ndarray]:
+        """Each base learner's class probabilities, columns in ``classes_`` order."""
+        check_is_fitted(self)
+        texts = check_texts(X)
+        from hybridnlp.hybrid._heldout import _aligned
+
+        return {name: _aligned(est, est.predict_proba(texts), self.classes_)
+                for name, est in self.named_estimators_.items()}
+
+    def predict_proba(self, X) -> np.ndarray:
+        texts = check_texts(X)
+        probas = list(self.component_proba(texts).values())
+        return self.final_estimator_.predict_proba(self._meta_features(probas, texts))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags

@@ -1,0 +1,206 @@
+import re
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.decomposition import TruncatedSVD
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from hybridnlp import (
+    FusionClassifier,
+    HybridClassifier,
+    NBFeatures,
+    StackingClassifier,
+    TfidfFeatures,
+    TopicFeatures,
+    TransformerClassifier,
+    WeightedEnsemble,
+)
+from hybridnlp.hybrid.ensemble import fit_simplex_weights
+
+
+class Memoriser(ClassifierMixin, BaseEstimator):
+    """Perfect on texts seen in fit, a coin toss on anything else."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        self.seen_ = dict(zip(X, y))
+        return self
+
+    def predict_proba(self, X):
+        out = np.full((len(X), len(self.classes_)), 1.0 / len(self.classes_))
+        for i, text in enumerate(X):
+            if text in self.seen_:
+                out[i] = (self.classes_ == self.seen_[text]).astype(float)
+        return out
+
+
+def nbsvm():
+    return make_pipeline(NBFeatures(), LogisticRegression(max_iter=1000))
+
+
+def tfidf():
+    return make_pipeline(TfidfFeatures(), LogisticRegression(C=10, max_iter=1000))
+
+
+def test_meta_learner_only_sees_out_of_fold_predictions(mr_small):
+    texts, y = mr_small
+    stack = StackingClassifier(estimators=[("real", nbsvm()), ("memo", Memoriser())], cv=5,
+                               random_state=0).fit(texts, y)
+    real, memo = stack.final_estimator_.coef_[0]
+    # held out, the memoriser says 0.5 everywhere: a constant column, worth (almost) nothing
+    assert abs(memo) < 0.01 * abs(real)
+    assert stack.n_meta_rows_ == len(texts)
+    # in-sample, the memoriser would have looked perfect and taken all the weight
+    insample = LogisticRegression().fit(
+        np.column_stack([nbsvm().fit(texts, y).predict_proba(texts)[:, 1],
+                         Memoriser().fit(texts, y).predict_proba(texts)[:, 1]]), y)
+    assert abs(insample.coef_[0][1]) > abs(insample.coef_[0][0])
+
+
+def test_stacking_cv_modes(mr_small):
+    texts, y = mr_small
+    blend = StackingClassifier(estimators=[("a", nbsvm()), ("b", tfidf())], cv=0.25,
+                               random_state=0).fit(texts, y)
+    assert blend.n_meta_rows_ == 50
+    mixed = StackingClassifier(estimators=[("a", nbsvm()), ("b", tfidf())], cv=4,
+                               estimator_cv={"b": 0.3}, random_state=0).fit(texts, y)
+    assert mixed.n_meta_rows_ == 60
+    prefit = [("a", nbsvm().fit(texts, y)), ("b", tfidf().fit(texts, y))]
+    stack = StackingClassifier(estimators=prefit, cv="prefit").fit(texts, y)
+    assert stack.named_estimators_["a"] is prefit[0][1]
+    proba = stack.predict_proba(texts[:5])
+    assert proba.shape == (5, 2) and np.allclose(proba.sum(1), 1)
+    with pytest.raises(ValueError, match=r"^cv='loo' is not allowed"):
+        StackingClassifier(estimators=prefit, cv="loo").fit(texts, y)
+    with pytest.raises(ValueError, match=re.escape("estimator_cv names ['c'] are not among")):
+        StackingClassifier(estimators=prefit, estimator_cv={"c": 0.2}).fit(texts, y)
+
+
+def test_stacking_passthrough_and_nested_params(mr_small):
+    texts, y = mr_small
+    stack = StackingClassifier(estimators=[("a", nbsvm())], passthrough=TfidfFeatures(),
+                               cv=3, random_state=0).fit(texts, y)
+    n_tfidf = stack.passthrough_.n_features_out_
+    assert stack.final_estimator_.coef_.shape == (1, 1 + n_tfidf)
+    stack.set_params(a__logisticregression__C=0.5)
+    assert stack.get_params()["a__logisticregression__C"] == 0.5
+
+
+class CountingTfidf(TfidfFeatures):
+    fits = 0
+
+    def fit_transform(self, X, y=None):
+        type(self).fits += 1
+        return super().fit_transform(X, y)
+
+
+def test_shared_features_are_computed_once_per_fold(mr_small):
+    texts, y = mr_small
+    learners = [("lr", make_pipeline(CountingTfidf(), LogisticRegression())),
+                ("lr_strong", make_pipeline(CountingTfidf(), LogisticRegression(C=100)))]
+    CountingTfidf.fits = 0
+    StackingClassifier(estimators=learners, cv=3, cache=True, random_state=0).fit(texts, y)
+    assert CountingTfidf.fits == 3 + 1  # one per fold and one on all data, shared by both
+    CountingTfidf.fits = 0
+    StackingClassifier(estimators=learners, cv=3, cache=False, random_state=0).fit(texts, y)
+    assert CountingTfidf.fits == 2 * (3 + 1)
+
+
+def test_simplex_weights_prefer_the_better_component():
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 2, 500)
+    good = np.where(y[:, None] == [0, 1], 0.9, 0.1)
+    noise = rng.dirichlet([1, 1], 500)
+    weights = fit_simplex_weights(np.stack([good, noise]), y)
+    assert weights.sum() == pytest.approx(1) and weights[0] > 0.9
+
+
+def test_weighted_ensemble_and_gating(mr_small):
+    texts, y = mr_small
+    learners = [("nb", nbsvm()), ("memo", Memoriser())]
+    ens = WeightedEnsemble(estimators=learners, cv=4, random_state=0).fit(texts, y)
+    # Held out, the memoriser is uniform: it can only temper NBSVM's confidence, which lowers
+    # log loss on 200 texts, but it never changes a decision.
+    assert ens.weights_[0] > ens.weights_[1] and ens.weights_.sum() == pytest.approx(1)
+    unseen = [t + " !" for t in texts[:40]]
+    assert np.array_equal(ens.predict(unseen), ens.named_estimators_["nb"].predict(unseen))
+    gated = WeightedEnsemble(estimators=learners, cv=4, gating=True, random_state=0)
+    gated.fit(texts, y)
+    gate = gated.gate(texts[:10])
+    assert gate.shape == (10, 2) and np.allclose(gate.sum(1), 1)
+    proba = gated.predict_proba(texts[:10])
+    assert proba.shape == (10, 2) and np.allclose(proba.sum(1), 1)
+    assert gated.gate_coef_.shape == (1 + 2 + 2 * 2, 2)
+
+
+def test_component_report(mr_small):
+    texts, y = mr_small
+    stack = StackingClassifier(estimators=[("nb", nbsvm()), ("tfidf", tfidf())], cv=3,
+                               random_state=0).fit(texts[:150], y[:150])
+    report = stack.component_report(texts[150:], y[150:])
+    ex, summary = report.examples, report.summary
+    assert len(ex["text"]) == 50
+    for name in ("nb", "tfidf", "final"):
+        assert ex[f"{name}_pred"].shape == (50,)
+        assert summary["accuracy"][name] == pytest.approx(np.mean(ex[f"{name}_correct"]))
+    alone = ex["nb_correct"] & ~ex["tfidf_correct"]
+    assert summary["only_right"]["nb"] == pytest.approx(alone.mean())
+    assert summary["oracle"] >= max(summary["accuracy"]["nb"], summary["accuracy"]["tfidf"])
+    assert sum(b["n"] for b in summary["by_length"]) == 50
+
+
+def test_fusion_uses_out_of_fold_features(mr_small):
+    texts, y = mr_small
+    fusion = FusionClassifier(preset="tiny", max_epochs=2, validation_fraction=0,
+                              random_state=0, feature_cv=4).fit(texts, y)
+    assert fusion.module_.config.n_extra == 2  # NBSVM log-probabilities of the two classes
+    insample = fusion._apply(fusion.features_, texts)
+    oof = fusion._extra_features(texts, np.searchsorted(fusion.classes_, y), fit=True)
+    in_acc = (insample.argmax(1) == np.searchsorted(fusion.classes_, y)).mean()
+    oof_acc = (oof.argmax(1) == np.searchsorted(fusion.classes_, y)).mean()
+    assert in_acc == 1.0 and oof_acc < 0.9  # in-sample NB features are too good to be true
+    assert fusion.predict_proba(texts[:3]).shape == (3, 2)
+
+
+def test_fusion_with_transformers_and_errors(mr_small):
+    texts, y = mr_small
+    topics = FusionClassifier(features=TopicFeatures(n_topics=4, min_df=1, random_state=0),
+                              feature_cv=None, preset="tiny", max_epochs=1,
+                              validation_fraction=0, random_state=0).fit(texts, y)
+    assert topics.module_.config.n_extra == 4
+    svd = make_pipeline(TfidfFeatures(), TruncatedSVD(16, random_state=0))
+    fused = FusionClassifier(features=svd, preset="tiny", max_epochs=1, validation_fraction=0,
+                             random_state=0).fit(texts, y)
+    assert fused.module_.config.n_extra == 16
+    assert clone(fused).get_params()["features"] is not None
+    with pytest.raises(ValueError, match=r"^features produce \d+ sparse columns; fusion takes"):
+        FusionClassifier(features=TfidfFeatures(), preset="tiny", max_epochs=1).fit(texts, y)
+
+
+def test_hybrid_defaults_and_dunder_params(mr_small):
+    texts, y = mr_small
+    hybrid = HybridClassifier()
+    params = hybrid.get_params()
+    assert "transformer__module__n_layer" not in params  # dunder module params are explicit
+    assert params["nbsvm__logisticregression__C"] == 0.3
+    hybrid.set_params(transformer__preset="tiny", transformer__max_epochs=1,
+                      transformer__module__n_layer=1)
+    assert dict(hybrid.estimators)["transformer"].get_params()["module__n_layer"] == 1
+    hybrid.fit(texts, y)
+    assert set(hybrid.named_estimators_) == {"nbsvm", "tfidf", "transformer"}
+    assert hybrid.n_meta_rows_ == 40  # the transformer's 20% holdout
+    assert hybrid.predict(texts[:4]).shape == (4,)
+
+
+def test_hybrid_grid_search(mr_small):
+    texts, y = mr_small
+    hybrid = HybridClassifier(estimators=[
+        ("nbsvm", nbsvm()),
+        ("transformer", TransformerClassifier(preset="tiny", max_epochs=1, random_state=0)),
+    ], cv=3)
+    search = GridSearchCV(hybrid, {"transformer__optimizer__lr": [1e-3, 3e-3]}, cv=2)
+    search.fit(texts, y)
+    assert len(search.cv_results_["params"]) == 2
