@@ -34,6 +34,7 @@ benchmarks: install
 	$(BIN)/python -m pip install -e ".[dev,bench]"
 	$(BIN)/python benchmarks/classical.py
 	$(BIN)/python benchmarks/neural.py
+	$(BIN)/python benchmarks/hybrid.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -63,6 +63,8 @@ class StackingClassifier(ComponentReportMixin, ClassifierMixin, _BaseComposition
     classes_ : ndarray
     n_meta_rows_ : int
         Texts the meta learner was trained on.
+    held_out_ : dict name -> ndarray (n_meta_rows_, n_classes)
+        Each learner's held-out probabilities on those texts; ``held_out_y_`` their labels.
     """
 
     def __init__(self, *, estimators, final_estimator=None, cv=5, estimator_cv=None,
@@ -127,6 +129,9 @@ class StackingClassifier(ComponentReportMixin, ClassifierMixin, _BaseComposition
         self.passthrough_ = None
         if self.passthrough is not None:
             self.passthrough_ = clone(self.passthrough).fit(texts, y)
+        names = [n for n, _ in components]
+        self.held_out_ = {n: h.proba[rows] for n, h in zip(names, held)}
+        self.held_out_y_ = y[rows]
         meta = self._meta_features([h.proba[rows] for h in held], row_texts)
         final = self.final_estimator or LogisticRegression(max_iter=1000)
         self.final_estimator_ = clone(final).fit(meta, y[rows])
