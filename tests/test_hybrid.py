@@ -204,3 +204,17 @@ def test_hybrid_grid_search(mr_small):
     search = GridSearchCV(hybrid, {"transformer__optimizer__lr": [1e-3, 3e-3]}, cv=2)
     search.fit(texts, y)
     assert len(search.cv_results_["params"]) == 2
+
+
+def test_sklearn_stacking_accepts_our_estimators(mr_small):
+    from sklearn.ensemble import StackingClassifier as SklearnStacking
+
+    texts, y = mr_small
+    stack = SklearnStacking(
+        estimators=[("nbsvm", nbsvm()),
+                    ("transformer", TransformerClassifier(preset="tiny", max_epochs=1,
+                                                          random_state=0))],
+        final_estimator=LogisticRegression(), cv=3,
+    ).fit(texts, y)
+    assert stack.predict_proba(texts[:4]).shape == (4, 2)
+    assert set(stack.predict(texts[:4])) <= set(y)
