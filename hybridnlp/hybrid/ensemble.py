@@ -5,12 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp, softmax
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.metaestimators import _BaseComposition
-from sklearn.utils.validation import check_is_fitted
 
-from hybridnlp.hybrid._heldout import _aligned, held_out_proba
-from hybridnlp.hybrid.report import ComponentReportMixin
+from hybridnlp.hybrid._base import TextEnsemble
+from hybridnlp.hybrid._heldout import held_out_proba
 from hybridnlp.text import WordTokenizer
 from hybridnlp.utils.validation import check_texts, check_texts_labels
 
@@ -37,7 +34,7 @@ def fit_simplex_weights(probas: np.ndarray, y_idx: np.ndarray) -> np.ndarray:
     return softmax(result.x)
 
 
-class WeightedEnsemble(ComponentReportMixin, ClassifierMixin, _BaseComposition, BaseEstimator):
+class WeightedEnsemble(TextEnsemble):
     """Weighted soft voting; weights minimise log loss on held-out predictions.
 
     With ``gating=True`` the weights depend on the text: a small multinomial model of cheap
@@ -71,13 +68,6 @@ class WeightedEnsemble(ComponentReportMixin, ClassifierMixin, _BaseComposition, 
         self.gating = gating
         self.gate_alpha = gate_alpha
         self.random_state = random_state
-
-    def get_params(self, deep=True):
-        return self._get_params("estimators", deep=deep)
-
-    def set_params(self, **params):
-        self._set_params("estimators", **params)
-        return self
 
     def fit(self, X, y):
         texts, y = check_texts_labels(X, y)
@@ -127,11 +117,6 @@ class WeightedEnsemble(ComponentReportMixin, ClassifierMixin, _BaseComposition, 
 
         return minimize(loss, start.ravel(), method="L-BFGS-B").x.reshape(F, M)
 
-    def component_proba(self, X) -> dict[str, np.ndarray]:
-        check_is_fitted(self)
-        texts = check_texts(X)
-        return {name: _aligned(est, est.predict_proba(texts), self.classes_)
-                for name, est in self.named_estimators_.items()}
 
     def gate(self, X) -> np.ndarray:
         """Each component's weight per text, shape (n_texts, n_estimators)."""
@@ -149,12 +134,3 @@ class WeightedEnsemble(ComponentReportMixin, ClassifierMixin, _BaseComposition, 
         probas = np.stack(list(self.component_proba(texts).values()))  # (M, n, K)
         weights = self._gate(texts, probas)  # (n, M)
         return np.einsum("nm,mnk->nk", weights, probas)
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags

@@ -7,14 +7,12 @@ import tempfile
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.utils.metaestimators import _BaseComposition
-from sklearn.utils.validation import check_is_fitted
 
+from hybridnlp.hybrid._base import TextEnsemble
 from hybridnlp.hybrid._heldout import held_out_proba
-from hybridnlp.hybrid.report import ComponentReportMixin
 from hybridnlp.utils.validation import check_texts, check_texts_labels
 
 __all__ = ["StackingClassifier"]
@@ -28,7 +26,7 @@ def _with_memory(est, memory):
     return est
 
 
-class StackingClassifier(ComponentReportMixin, ClassifierMixin, _BaseComposition, BaseEstimator):
+class StackingClassifier(TextEnsemble):
     """A meta learner over held-out class probabilities of base learners.
 
     Each base learner's probabilities for the meta learner come from texts it was not trained
@@ -76,13 +74,6 @@ class StackingClassifier(ComponentReportMixin, ClassifierMixin, _BaseComposition
         self.passthrough = passthrough
         self.cache = cache
         self.random_state = random_state
-
-    def get_params(self, deep=True):
-        return self._get_params("estimators", deep=deep)
-
-    def set_params(self, **params):
-        self._set_params("estimators", **params)
-        return self
 
     def _components(self) -> list[tuple[str, object]]:
         estimators = list(self.estimators or [])
@@ -147,25 +138,8 @@ class StackingClassifier(ComponentReportMixin, ClassifierMixin, _BaseComposition
             return sp.hstack([sp.csr_matrix(meta), sp.csr_matrix(extra)], format="csr")
         return meta
 
-    def component_proba(self, X) -> dict[str, np.ndarray]:
-        """Each base learner's class probabilities, columns in ``classes_`` order."""
-        check_is_fitted(self)
-        texts = check_texts(X)
-        from hybridnlp.hybrid._heldout import _aligned
-
-        return {name: _aligned(est, est.predict_proba(texts), self.classes_)
-                for name, est in self.named_estimators_.items()}
 
     def predict_proba(self, X) -> np.ndarray:
         texts = check_texts(X)
         probas = list(self.component_proba(texts).values())
         return self.final_estimator_.predict_proba(self._meta_features(probas, texts))
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags

@@ -1,0 +1,44 @@
+"""What the text ensembles share: nested parameters over named base learners, their
+per-component probabilities, prediction, and text-input tags."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.metaestimators import _BaseComposition
+from sklearn.utils.validation import check_is_fitted
+
+from hybridnlp.hybrid._heldout import _aligned
+from hybridnlp.hybrid.report import ComponentReportMixin
+from hybridnlp.utils.validation import check_texts
+
+__all__ = ["TextEnsemble"]
+
+
+class TextEnsemble(ComponentReportMixin, ClassifierMixin, _BaseComposition, BaseEstimator):
+    """Base of StackingClassifier and WeightedEnsemble: ``estimators`` is a list of
+    (name, classifier); fitted learners are in ``named_estimators_``; subclasses define
+    ``fit`` and ``predict_proba``."""
+
+    def get_params(self, deep=True):
+        return self._get_params("estimators", deep=deep)
+
+    def set_params(self, **params):
+        self._set_params("estimators", **params)
+        return self
+
+    def component_proba(self, X) -> dict[str, np.ndarray]:
+        """Each base learner's class probabilities, columns in ``classes_`` order."""
+        check_is_fitted(self)
+        texts = check_texts(X)
+        return {name: _aligned(est, est.predict_proba(texts), self.classes_)
+                for name, est in self.named_estimators_.items()}
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
