@@ -7,11 +7,11 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
+from test_contract import _nbsvm, _tfidf_lr
 
 from hybridnlp import (
     FusionClassifier,
     HybridClassifier,
-    NBFeatures,
     StackingClassifier,
     TfidfFeatures,
     TopicFeatures,
@@ -37,12 +37,7 @@ class Memoriser(ClassifierMixin, BaseEstimator):
         return out
 
 
-def nbsvm():
-    return make_pipeline(NBFeatures(), LogisticRegression(max_iter=1000))
-
-
-def tfidf():
-    return make_pipeline(TfidfFeatures(), LogisticRegression(C=10, max_iter=1000))
+nbsvm, tfidf = _nbsvm, _tfidf_lr  # the contract suite's small learners
 
 
 def test_meta_learner_only_sees_out_of_fold_predictions(mr_small):
@@ -85,8 +80,8 @@ def test_stacking_passthrough_and_nested_params(mr_small):
                                cv=3, random_state=0).fit(texts, y)
     n_tfidf = stack.passthrough_.n_features_out_
     assert stack.final_estimator_.coef_.shape == (1, 1 + n_tfidf)
-    stack.set_params(a__logisticregression__C=0.5)
-    assert stack.get_params()["a__logisticregression__C"] == 0.5
+    stack.set_params(a__lr__C=0.5)
+    assert stack.get_params()["a__lr__C"] == 0.5
 
 
 class CountingTfidf(TfidfFeatures):

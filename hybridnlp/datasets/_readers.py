@@ -6,6 +6,7 @@ UTF-8; lines are split on "\\n" only.
 
 from __future__ import annotations
 
+import gzip
 import re
 import tarfile
 from pathlib import Path
@@ -104,8 +105,6 @@ def read_tinyshakespeare(data_dir: Path | None) -> dict:
 
 
 def read_wikitext2(data_dir: Path) -> dict:
-    import gzip
-
     splits = {}
     for split, fname in (("train", "train.txt.gz"), ("dev", "valid.txt"), ("test", "test.txt")):
         raw = (data_dir / fname).read_bytes()
@@ -116,8 +115,6 @@ def read_wikitext2(data_dir: Path) -> dict:
 
 
 def read_multi30k(data_dir: Path) -> dict:
-    import gzip
-
     splits = {}
     for split, stem in (("train", "train"), ("dev", "val"), ("test", "test_2016_flickr")):
         en = decode_lines(gzip.decompress((data_dir / f"{stem}.en.gz").read_bytes()), "utf-8")

@@ -219,13 +219,12 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         torch.manual_seed(seed)
         if not continuing:
             self.tokenizer_ = self._make_tokenizer(train_texts)
-            train = self._batches(train_texts, train_y, shuffle=True, seed=seed, fit=True)
+        train = self._batches(train_texts, train_y, shuffle=True, seed=seed, fit=True)
+        if not continuing:
             n_extra = 0 if train.features is None else train.features.shape[1]
             self.module_ = SequenceClassifier(self._make_config(n_extra))
             if self.embedding_init is not None:
                 self._init_embeddings()
-        else:
-            train = self._batches(train_texts, train_y, shuffle=True, seed=seed, fit=True)
         self.module_.class_weight.copy_(self._class_weights(train_y))
         self.n_truncated_ = train.n_truncated
         val = None if val_texts is None else self._batches(val_texts, val_y)

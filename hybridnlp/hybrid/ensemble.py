@@ -14,6 +14,7 @@ from hybridnlp.utils.validation import check_texts, check_texts_labels
 __all__ = ["WeightedEnsemble"]
 
 EPS = 1e-12
+_TOKENIZE = WordTokenizer()
 
 
 def _mixture_nll(log_gate: np.ndarray, probas: np.ndarray, y_idx: np.ndarray) -> float:
@@ -84,14 +85,16 @@ class WeightedEnsemble(TextEnsemble):
         self.weights_ = fit_simplex_weights(probas, y_idx[rows])
         self.gate_coef_ = None
         if self.gating:
-            self.vocabulary_ = {w for t in texts for w in WordTokenizer()(t)}
-            feats = self._gate_features([t for t, k in zip(texts, rows) if k], probas, fit=True)
+            tokens = _TOKENIZE.tokenize_batch(texts)
+            self.vocabulary_ = {w for toks in tokens for w in toks}
+            kept = [toks for toks, keep in zip(tokens, rows) if keep]
+            feats = self._gate_features(kept, probas, fit=True)
             self.gate_coef_ = self._fit_gate(feats, probas, y_idx[rows])
         return self
 
-    def _gate_features(self, texts: list[str], probas: np.ndarray, fit: bool) -> np.ndarray:
+    def _gate_features(self, tokens: list[list[str]], probas: np.ndarray,
+                       fit: bool) -> np.ndarray:
         """(n, F): log length, OOV rate, and per component max probability and entropy."""
-        tokens = [WordTokenizer()(t) for t in texts]
         length = np.log1p([len(t) for t in tokens])
         oov = np.array([np.mean([w not in self.vocabulary_ for w in t]) if t else 1.0
                         for t in tokens])
@@ -101,7 +104,7 @@ class WeightedEnsemble(TextEnsemble):
         if fit:
             self.gate_mean_, self.gate_scale_ = feats.mean(0), feats.std(0) + 1e-6
         feats = (feats - self.gate_mean_) / self.gate_scale_
-        return np.column_stack([np.ones(len(texts)), feats])  # bias first
+        return np.column_stack([np.ones(len(tokens)), feats])  # bias first
 
     def _fit_gate(self, feats: np.ndarray, probas: np.ndarray, y_idx: np.ndarray) -> np.ndarray:
         F, M = feats.shape[1], probas.shape[0]
@@ -127,7 +130,8 @@ class WeightedEnsemble(TextEnsemble):
     def _gate(self, texts, probas) -> np.ndarray:
         if self.gate_coef_ is None:
             return np.broadcast_to(self.weights_, (len(texts), len(self.weights_)))
-        return softmax(self._gate_features(texts, probas, fit=False) @ self.gate_coef_, axis=1)
+        feats = self._gate_features(_TOKENIZE.tokenize_batch(texts), probas, fit=False)
+        return softmax(feats @ self.gate_coef_, axis=1)
 
     def predict_proba(self, X) -> np.ndarray:
         texts = check_texts(X)

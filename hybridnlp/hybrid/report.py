@@ -32,7 +32,7 @@ def component_report(components: dict[str, np.ndarray], final: np.ndarray, class
         ``final_beats_best`` (final accuracy minus the best component's); ``by_length`` (list of
         dicts: token-length range, n, accuracy per component and final).
     """
-    lengths = np.array([len(WordTokenizer()(t)) for t in texts])
+    lengths = np.array([len(tokens) for tokens in WordTokenizer().tokenize_batch(texts)])
     examples = {"text": list(texts), "length": lengths, "true": y}
     correct = {}
     for name, proba in {**components, "final": final}.items():
