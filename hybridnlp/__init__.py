@@ -15,8 +15,12 @@ from hybridnlp.hybrid import (
     StackingClassifier,
     WeightedEnsemble,
 )
+from hybridnlp.lm import CausalLM, InterpolatedLM, NGramLM
 
 __all__ = [
+    "CausalLM",
+    "InterpolatedLM",
+    "NGramLM",
     "FusionClassifier",
     "HybridClassifier",
     "StackingClassifier",

@@ -40,28 +40,38 @@ class SelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    def __init__(self, n_embd: int, hidden: int, dropout: float, bias: bool = True):
+    """Linear, GELU (exact, or GPT-2's tanh approximation), linear, dropout."""
+
+    def __init__(self, n_embd: int, hidden: int, dropout: float, bias: bool = True,
+                 approximate: str = "none"):
         super().__init__()
         self.fc = nn.Linear(n_embd, hidden, bias=bias)
         self.proj = nn.Linear(hidden, n_embd, bias=bias)
         self.drop = nn.Dropout(dropout)
+        self.approximate = approximate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.proj(F.gelu(self.fc(x))))  # (B, T, C)
+        return self.drop(self.proj(F.gelu(self.fc(x), approximate=self.approximate)))
 
 
 class Block(nn.Module):
-    """Pre-norm Transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
+    """Pre-norm Transformer block: x + attn(ln(x)), then x + mlp(ln(x)).
+
+    Extra keyword arguments of ``forward`` (a KV cache, rotary tables) go to the attention.
+    """
+
+    attention_class = SelfAttention
 
     def __init__(self, n_embd: int, n_head: int, mlp_ratio: int, dropout: float,
                  attn_dropout: float, bias: bool = True, causal: bool = False,
-                 norm_eps: float = 1e-5):
+                 norm_eps: float = 1e-5, approximate: str = "none"):
         super().__init__()
         self.ln_1 = nn.LayerNorm(n_embd, eps=norm_eps, bias=bias)
-        self.attn = SelfAttention(n_embd, n_head, attn_dropout, dropout, bias, causal)
+        self.attn = self.attention_class(n_embd, n_head, attn_dropout, dropout, bias, causal)
         self.ln_2 = nn.LayerNorm(n_embd, eps=norm_eps, bias=bias)
-        self.mlp = MLP(n_embd, mlp_ratio * n_embd, dropout, bias)
+        self.mlp = MLP(n_embd, mlp_ratio * n_embd, dropout, bias, approximate)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), attn_mask)  # (B, T, C)
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None,
+                **attn_kwargs) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), attn_mask, **attn_kwargs)  # (B, T, C)
         return x + self.mlp(self.ln_2(x))  # (B, T, C)

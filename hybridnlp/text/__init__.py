@@ -4,7 +4,7 @@ tokenizers of the neural models (characters, words, byte-level BPE)."""
 from hybridnlp.text._base import SPECIAL_TOKENS, Tokenizer, load_tokenizer
 from hybridnlp.text.bpe import BPETokenizer
 from hybridnlp.text.char import CharTokenizer
-from hybridnlp.text.vocab import WordVocabTokenizer
+from hybridnlp.text.vocab import WhitespaceTokenizer, WordVocabTokenizer
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "BPETokenizer",
     "CharTokenizer",
     "Tokenizer",
+    "WhitespaceTokenizer",
     "WordTokenizer",
     "WordVocabTokenizer",
     "load_tokenizer",

@@ -65,9 +65,10 @@ class Tokenizer:
 def load_tokenizer(path, expected: type | None = None) -> Tokenizer:
     from hybridnlp.text.bpe import BPETokenizer
     from hybridnlp.text.char import CharTokenizer
-    from hybridnlp.text.vocab import WordVocabTokenizer
+    from hybridnlp.text.vocab import WhitespaceTokenizer, WordVocabTokenizer
 
-    kinds = {k.kind: k for k in (CharTokenizer, BPETokenizer, WordVocabTokenizer)}
+    kinds = {k.kind: k for k in (CharTokenizer, BPETokenizer, WordVocabTokenizer,
+                                 WhitespaceTokenizer)}
     state = read_json(path, what="tokenizer file")
     kind = state.pop("kind", None)
     if kind not in kinds:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from hybridnlp.text._base import TableTokenizer
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 
-__all__ = ["WordVocabTokenizer"]
+__all__ = ["WhitespaceTokenizer", "WordVocabTokenizer"]
 
 
 class WordVocabTokenizer(TableTokenizer):
@@ -83,5 +83,94 @@ class WordVocabTokenizer(TableTokenizer):
     @classmethod
     def _from_state(cls, state: dict) -> WordVocabTokenizer:
         tok = cls(state["min_freq"], state["max_size"], state["lowercase"], state["pattern"])
+        tok._set_tokens(state["words"])
+        return tok
+
+
+class WhitespaceTokenizer(TableTokenizer):
+    """Whitespace-separated words as tokens, each line break as ``<eos>``: the word level of
+    language modelling (Penn Treebank, WikiText). Case and punctuation are kept as written.
+
+    A word written ``<unk>`` in the text (WikiText marks rare words so) is the ``<unk>`` id.
+    Decoding joins words with spaces and turns ``<eos>`` back into a line break.
+
+    Parameters
+    ----------
+    min_freq : int, default=1
+        Words seen fewer times in training are ``<unk>``.
+    max_size : int, optional
+        Keep at most this many words (the most frequent).
+
+    Examples
+    --------
+    >>> tok = WhitespaceTokenizer().train("the cat sat\nthe dog")
+    >>> tok.decode(tok.encode("the dog sat\nthe bird"))
+    'the dog sat\nthe <unk>'
+    """
+
+    kind = "whitespace"
+    keep_unk = True
+
+    def __init__(self, min_freq: int = 1, max_size: int | None = None):
+        super().__init__()
+        self.min_freq = min_freq
+        self.max_size = max_size
+
+    @staticmethod
+    def tokenize(text: str) -> list[str]:
+        """Words, with ``"<eos>"`` for every line break."""
+        lines = text.split("\n")
+        out = []
+        for i, line in enumerate(lines):
+            out.extend(line.split())
+            if i < len(lines) - 1:
+                out.append("<eos>")
+        return out
+
+    def train(self, texts: Iterable[str]) -> WhitespaceTokenizer:
+        """Count words; keep those seen ``min_freq`` times, most frequent first. Returns self."""
+        if isinstance(texts, str):
+            texts = [texts]
+        counts = Counter()
+        for text in texts:
+            counts.update(text.split())
+        counts.pop("<unk>", None)
+        words = sorted((w for w, c in counts.items() if c >= self.min_freq),
+                       key=lambda w: (-counts[w], w))
+        if self.max_size is not None:
+            words = words[: self.max_size]
+        if not words:
+            raise ValueError(
+                f"WhitespaceTokenizer.train found no word seen min_freq={self.min_freq} "
+                f"times; pass more text or lower min_freq."
+            )
+        self._set_tokens(words)
+        return self
+
+    def _set_tokens(self, tokens: list[str]) -> None:
+        super()._set_tokens(tokens)
+        self._index["<eos>"] = self.eos_id
+        self._index["<unk>"] = self.unk_id
+
+    def _encode(self, text: str) -> list[int]:
+        index, unk = self._index, self.unk_id
+        return [index.get(w, unk) for w in self.tokenize(text)]
+
+    def decode(self, ids: Iterable[int], *, skip_special_tokens: bool = True) -> str:
+        """The text of ``ids``: words joined by spaces, ``<eos>`` as a line break."""
+        lines: list[list[str]] = [[]]
+        for i in ids:
+            if int(i) == self.eos_id:
+                lines.append([])
+            elif piece := super().decode([i], skip_special_tokens=skip_special_tokens):
+                lines[-1].append(piece)
+        return "\n".join(" ".join(words) for words in lines)
+
+    def _state(self) -> dict:
+        return {"min_freq": self.min_freq, "max_size": self.max_size, "words": self.tokens}
+
+    @classmethod
+    def _from_state(cls, state: dict) -> WhitespaceTokenizer:
+        tok = cls(state["min_freq"], state["max_size"])
         tok._set_tokens(state["words"])
         return tok

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["cosine_lr"]
+__all__ = ["cosine_lr", "cosine_lr_by_progress"]
 
 
 def cosine_lr(step: int, *, base_lr: float, warmup_steps: int, total_steps: int,
@@ -21,3 +21,21 @@ def cosine_lr(step: int, *, base_lr: float, warmup_steps: int, total_steps: int,
         return min_lr
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (base_lr - min_lr)
+
+
+def cosine_lr_by_progress(progress: float, step: int, *, base_lr: float, warmup: float,
+                          min_lr_ratio: float = 0.1) -> float:
+    """Learning rate when the length of training is a time budget: ``progress`` in [0, 1] is
+    the share of the budget spent. ``warmup`` < 1 is a share of the budget, else a number of
+    steps; the half cosine then runs over the rest of the budget."""
+    min_lr = min_lr_ratio * base_lr
+    progress = min(max(progress, 0.0), 1.0)
+    if warmup >= 1:
+        if step < warmup:
+            return base_lr * (step + 1) / warmup
+        decay = progress
+    else:
+        if progress < warmup:
+            return base_lr * max(progress / warmup, 1e-3)
+        decay = (progress - warmup) / (1.0 - warmup)
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * decay)) * (base_lr - min_lr)

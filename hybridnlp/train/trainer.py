@@ -17,7 +17,7 @@ import torch
 from hybridnlp.exceptions import NonFiniteLossError
 from hybridnlp.train.callbacks import Callback, History
 from hybridnlp.train.checkpoint import load_checkpoint, save_checkpoint
-from hybridnlp.train.schedule import cosine_lr
+from hybridnlp.train.schedule import cosine_lr, cosine_lr_by_progress
 from hybridnlp.utils.device import autocast_context, resolve_device, resolve_precision
 
 __all__ = ["Trainer"]
@@ -35,7 +35,9 @@ class Trainer:
     max_steps : int, optional
         Stop after this many optimizer steps (the schedule then spans ``max_steps``).
     max_time : float, optional
-        Stop after this many seconds of training; checked after every optimizer step.
+        Stop after this many seconds of training; checked after every optimizer step. The
+        learning-rate schedule then follows the time spent (or the steps, if they run out
+        first), so the rate has decayed when the budget ends.
     lr, weight_decay, betas, eps : AdamW settings (weight decay on matrices only).
     warmup : float, default=0.1
         Warmup length: a fraction of the total steps if < 1, else a number of steps.
@@ -223,6 +225,17 @@ class Trainer:
         self._call("on_fit_end", model)
         return self.history
 
+    def _learning_rate(self, step: int, warmup_steps: int, total_steps: int,
+                       elapsed: float) -> float:
+        """Warmup + cosine over the steps; under a time budget, over whichever of steps and
+        time runs out first, so the rate has decayed when ``max_time`` stops training."""
+        if self.max_time is None:
+            return cosine_lr(step, base_lr=self.lr, warmup_steps=warmup_steps,
+                             total_steps=total_steps, min_lr_ratio=self.min_lr_ratio)
+        progress = max(step / max(total_steps, 1), elapsed / self.max_time)
+        return cosine_lr_by_progress(progress, step, base_lr=self.lr, warmup=self.warmup,
+                                     min_lr_ratio=self.min_lr_ratio)
+
     def _budget_spent(self, state: dict) -> bool:
         if self.max_steps is not None and state["step"] >= self.max_steps:
             return True
@@ -250,8 +263,8 @@ class Trainer:
             count += 1
             if (i + 1) % self.grad_accum and i + 1 < n_batches:
                 continue
-            lr = cosine_lr(state["step"], base_lr=self.lr, warmup_steps=warmup_steps,
-                           total_steps=total_steps, min_lr_ratio=self.min_lr_ratio)
+            lr = self._learning_rate(state["step"], warmup_steps, total_steps,
+                                     time.perf_counter() - start)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             if self.grad_clip:

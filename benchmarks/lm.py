@@ -1,0 +1,344 @@
+"""Language modelling (../shared/BENCHMARKS.md section 2) -> benchmarks/RESULTS.md.
+
+Sections (each writes its own part of RESULTS.md; run any subset):
+
+* ``shakespeare``: Tiny Shakespeare, characters, first 90% train / last 10% validation.
+  ``CausalLM`` with ``max_time=90``; the peer in the same run is Hugging Face
+  ``GPT2LMHeadModel`` at nanoGPT's baby-GPT config trained with nanoGPT's recipe for the same
+  90 s. Then a character Kneser-Ney n-gram and the interpolation of both (mixture weight
+  cross-fitted on the two halves of the validation text), and a sample.
+* ``wikitext2``: word level (the data set's own tokens, ``<eos>`` per line). KN5, a word GPT
+  trained for ``--wt2-minutes``, and KN5 + GPT (weight fit on valid, reported on test).
+* ``speed``: the baby config (4 layers, 4 heads, 128 wide, context 64, batch 12) against
+  ``GPT2LMHeadModel`` at the same config: training tokens/s, and generation tokens/s with a KV
+  cache at batch 1 and batch 8, alternating runs, medians.
+* ``gpu`` (CUDA only): GPT-2 124M config, bf16, training tokens/s and MFU.
+
+Run: ``.venv/bin/python benchmarks/lm.py [shakespeare] [wikitext2] [speed] [gpu]``
+(needs ``transformers``, in the dev extra; WikiText-2 from ../shared/data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import stamp, write_section  # noqa: E402
+
+from hybridnlp import CausalLM, InterpolatedLM, NGramLM, load_dataset  # noqa: E402
+from hybridnlp.lm import SequentialWindows, Stepper, sample  # noqa: E402
+from hybridnlp.lm._corpus import token_stream  # noqa: E402
+from hybridnlp.lm.interpolated import fit_mixture_weight  # noqa: E402
+from hybridnlp.nn import GPT, GPTConfig  # noqa: E402
+
+# Our defaults for a 90-second character model, chosen on Tiny Shakespeare validation loss
+# (see RESULTS.md for the runs that chose them).
+SHAKESPEARE = dict(model="baby", max_time=90)
+
+
+def hf_baby(vocab_size: int, block_size: int = 64):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    cfg = GPT2Config(vocab_size=vocab_size, n_positions=block_size, n_embd=128, n_layer=4,
+                     n_head=4, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    return GPT2LMHeadModel(cfg)
+
+
+def train_hf_nanogpt_recipe(train_ids, val_ids, vocab_size, seconds=90.0):
+    """nanoGPT's baby recipe on HF GPT2LMHeadModel: AdamW lr 1e-3, betas (0.9, 0.99),
+    weight decay 0.1, warmup 100, cosine to 1e-4 over 2,000 iterations, batch 12, context 64,
+    clip 1.0; stopped after ``seconds``."""
+    torch.manual_seed(0)
+    model = hf_baby(vocab_size)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+    rng = np.random.default_rng(0)
+    start, it = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds and it < 2000:
+        lr = 1e-3 * (it + 1) / 100 if it < 100 else 1e-4 + 0.5 * (1 + math.cos(
+            math.pi * (it - 100) / 1900)) * (1e-3 - 1e-4)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        s = rng.integers(0, len(train_ids) - 65, 12)
+        x = torch.from_numpy(train_ids[s[:, None] + np.arange(65)].astype(np.int64))
+        loss = model(input_ids=x[:, :-1], labels=x[:, :-1]).loss  # HF shifts labels itself
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        it += 1
+    wall = time.perf_counter() - start
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for batch in SequentialWindows(val_ids, 64):
+            logits = model(input_ids=batch["idx"]).logits
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                                     batch["targets"].reshape(-1))
+            total += float(loss) * len(batch["idx"])
+            count += len(batch["idx"])
+    return total / count, it, wall
+
+
+def cross_fit_mixture(p_a, p_b):
+    """Mean log-likelihood of the mixture with the weight fit on the other half."""
+    half = len(p_a) // 2
+    out = []
+    for fit, ev in ((slice(0, half), slice(half, None)), (slice(half, None), slice(0, half))):
+        lam = fit_mixture_weight(p_a[fit], p_b[fit])
+        out.append(np.log(lam * p_a[ev] + (1 - lam) * p_b[ev]))
+    return float(np.concatenate(out).mean()), lam
+
+
+def shakespeare(args) -> None:
+    text = load_dataset("tinyshakespeare").data[0]
+    cut = int(len(text) * 0.9)
+    train, val = text[:cut], text[cut:]
+    start = time.perf_counter()
+    lm = CausalLM(**SHAKESPEARE, random_state=0).fit(train, validation_data=val)
+    ours_wall = time.perf_counter() - start
+    steps = lm.history_[-1]["step"]
+    train_ids = token_stream(lm.tokenizer_, train)
+    val_ids = token_stream(lm.tokenizer_, val)
+    hf_loss, hf_steps, hf_wall = train_hf_nanogpt_recipe(train_ids, val_ids,
+                                                         lm.tokenizer_.vocab_size)
+    rows = []
+    ng_start = time.perf_counter()
+    ngram = NGramLM(order=args.char_order, tokenizer=lm.tokenizer_).fit(train)
+    lp_ng = ngram.token_log_probs(val_ids)
+    ng_wall = time.perf_counter() - ng_start
+    lp_nn = lm.token_log_probs(val_ids)  # sliding window, at least half a window of context
+    mix, lam = cross_fit_mixture(np.exp(lp_nn), np.exp(lp_ng))
+    sample_text = lm.generate("ROMEO:", 300, temperature=0.8, top_k=40, seed=0)
+    rows = [
+        f"| HF `GPT2LMHeadModel`, baby config, nanoGPT recipe, 90 s | {hf_loss:.4f} | - | "
+        f"{hf_steps} steps, {hf_wall:.0f} s |",
+        f"| `CausalLM(model='baby', max_time=90)` | **{lm.val_loss_:.4f}** | "
+        f"{-lp_nn.mean():.4f} | {steps} steps, {ours_wall:.0f} s (incl. evals) |",
+        f"| `NGramLM(order={args.char_order}, tokenizer='char')` (KN) | - | {-lp_ng.mean():.4f} | "
+        f"{ng_wall:.0f} s |",
+        f"| `InterpolatedLM` (weight cross-fitted on val halves, last {lam:.2f}) | - | "
+        f"**{-mix:.4f}** | - |",
+    ]
+    body = (
+        "## Language modelling: Tiny Shakespeare (characters)\n\n"
+        + stamp("python benchmarks/lm.py shakespeare")
+        + "\nValidation loss in nats per character on the last 10% of the text. *Windows*: "
+        "non-overlapping 64-character windows, the protocol of nanoGPT's estimate (anchor: "
+        "1.886 for nanoGPT's baby GPT in 88 s; target <= 1.75). *Sliding*: every character "
+        "scored once with at least 32 characters of context (the protocol the interpolation "
+        "needs, since it mixes per-character probabilities; target for the mixture <= 1.72).\n\n"
+        "| model | val loss (windows) | val loss (sliding) | cost |\n|---|---|---|---|\n"
+        + "\n".join(rows)
+        + f"\n\nSample (`lm.generate('ROMEO:', 300, temperature=0.8, top_k=40, seed=0)`):\n\n"
+        + "```text\nROMEO:" + sample_text + "\n```\n"
+    )
+    write_section("lm-shakespeare", body)
+    print(body)
+
+
+def wikitext2(args) -> None:
+    train = "\n".join(load_dataset("wikitext2", "train").data) + "\n"
+    valid = "\n".join(load_dataset("wikitext2", "dev").data) + "\n"
+    test = "\n".join(load_dataset("wikitext2", "test").data) + "\n"
+    start_all = time.perf_counter()
+    start = time.perf_counter()
+    kn = NGramLM(order=5, tokenizer="word").fit(train)
+    kn_fit = time.perf_counter() - start
+    tok = kn.tokenizer_
+    v_ids, t_ids = token_stream(tok, valid), token_stream(tok, test)
+    lp_kn_v, lp_kn_t = kn.token_log_probs(v_ids), kn.token_log_probs(t_ids)
+    start = time.perf_counter()
+    lm = CausalLM(model=args.wt2_model, tokenizer=tok, max_time=args.wt2_minutes * 60,
+                  block_size=args.wt2_block, batch_size=args.wt2_batch, lr=args.wt2_lr,
+                  dropout=args.wt2_dropout, eval_interval=500, eval_windows=100,
+                  random_state=0).fit(train, validation_data=valid)
+    gpt_fit = time.perf_counter() - start
+    lp_nn_v, lp_nn_t = lm.token_log_probs(v_ids), lm.token_log_probs(t_ids)
+    lam = fit_mixture_weight(np.exp(lp_nn_v), np.exp(lp_kn_v))
+
+    def mix(a, b):
+        return np.log(lam * np.exp(a) + (1 - lam) * np.exp(b))
+
+    def ppl(lp):
+        return math.exp(-lp.mean())
+
+    total = time.perf_counter() - start_all
+    c = lm.config_
+    body = (
+        "## Language modelling: WikiText-2 (word level)\n\n"
+        + stamp("python benchmarks/lm.py wikitext2")
+        + f"\nWord level: the data set's tokens split on whitespace, `<eos>` at every line end "
+        f"(valid {len(v_ids) - 1:,} and test {len(t_ids) - 1:,} predicted tokens), vocabulary "
+        f"of the training text ({tok.vocab_size:,} ids), so perplexity per token is per word. "
+        f"GPT: `{args.wt2_model}` with block {c.block_size}, {c.n_layer} layers, {c.n_embd} wide, "
+        f"trained {gpt_fit / 60:.1f} min ({lm.history_[-1]['step']} steps of "
+        f"{args.wt2_batch} x {c.block_size} tokens); scored with a sliding window (stride half "
+        f"a block). Mixture weight fit on valid: {lam:.3f}. Whole run {total / 60:.1f} min "
+        f"(target < 30).\n\n"
+        "| model | valid ppl | test ppl | fit time |\n|---|---|---|---|\n"
+        f"| KN5 (`NGramLM(order=5)`, modified KN) | {ppl(lp_kn_v):.1f} | {ppl(lp_kn_t):.1f} | "
+        f"{kn_fit:.0f} s |\n"
+        f"| GPT (`CausalLM`) | {ppl(lp_nn_v):.1f} | {ppl(lp_nn_t):.1f} | {gpt_fit:.0f} s |\n"
+        f"| KN5 + GPT (`InterpolatedLM`) | {ppl(mix(lp_nn_v, lp_kn_v)):.1f} | "
+        f"**{ppl(mix(lp_nn_t, lp_kn_t)):.1f}** | - |\n"
+    )
+    write_section("lm-wikitext2", body)
+    print(body)
+
+
+def _median_ratio(fn_a, fn_b, repeats=3):
+    a, b = [], []
+    for _ in range(repeats):  # alternate, so drift in machine load hits both
+        a.append(fn_a())
+        b.append(fn_b())
+    return statistics.median(a), statistics.median(b)
+
+
+def speed(args) -> None:
+    torch.manual_seed(0)
+    V = 65
+    ours = GPT(GPTConfig.from_preset("baby", vocab_size=V))
+    hf = hf_baby(V)
+    x = torch.randint(0, V, (12, 65))
+
+    def train_rate(model, is_hf, steps=60):
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
+
+        def step():
+            if is_hf:
+                loss = model(input_ids=x[:, :-1], labels=x[:, :-1]).loss
+            else:
+                loss = model(x[:, :-1], x[:, 1:])[1]
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            return loss.item()
+
+        model.train()
+        for _ in range(5):
+            step()
+        t = time.perf_counter()
+        for _ in range(steps):
+            step()
+        return steps * 12 * 64 / (time.perf_counter() - t)
+
+    tr_ours, tr_hf = _median_ratio(lambda: train_rate(ours, False),
+                                   lambda: train_rate(hf, True))
+    ours.eval()
+    hf.eval()
+    n_new = 63
+
+    def gen_ours(batch):
+        def run():
+            seq = torch.zeros(batch, 1 + n_new, dtype=torch.long)
+            t = time.perf_counter()
+            for _ in range(5):
+                st = Stepper(ours, batch)
+                list(sample(st.logits, seq, 1, n_new, do_sample=False))
+            return 5 * n_new * batch / (time.perf_counter() - t)
+        return run
+
+    def gen_hf(batch):
+        def run():
+            prompt = torch.zeros(batch, 1, dtype=torch.long)
+            t = time.perf_counter()
+            for _ in range(5):
+                with torch.no_grad():
+                    out = hf.generate(prompt, max_new_tokens=n_new, min_new_tokens=n_new,
+                                      do_sample=False, use_cache=True, pad_token_id=V - 1)
+            assert out.shape[1] == 1 + n_new
+            return 5 * n_new * batch / (time.perf_counter() - t)
+        return run
+
+    with torch.no_grad():
+        g1_ours, g1_hf = _median_ratio(gen_ours(1), gen_hf(1))
+        g8_ours, g8_hf = _median_ratio(gen_ours(8), gen_hf(8))
+    body = (
+        "## Language modelling: speed against Hugging Face GPT-2 code (CPU)\n\n"
+        + stamp("python benchmarks/lm.py speed")
+        + "\nThe baby config for both (4 layers, 4 heads, 128 wide, context 64, vocabulary 65, "
+        "no dropout): ours `GPT(GPTConfig.from_preset('baby'))` (exact GELU, no biases), "
+        "`transformers.GPT2LMHeadModel` (GELU tanh, biases). Same fused AdamW and clipping for "
+        "both; generation is greedy, 63 new tokens from a 1-token prompt, KV cache on (ours: "
+        "`Stepper` + `sample`; HF: `generate(use_cache=True)`). Medians of 3 alternating runs.\n\n"
+        "| measure | ours (tokens/s) | HF (tokens/s) | ratio | target |\n|---|---|---|---|---|\n"
+        f"| training, batch 12 x 64 | {tr_ours:,.0f} | {tr_hf:,.0f} | "
+        f"**{tr_ours / tr_hf:.2f}x** | >= 1.5x |\n"
+        f"| generation, batch 1 | {g1_ours:,.0f} | {g1_hf:,.0f} | **{g1_ours / g1_hf:.2f}x** | "
+        f">= 3x |\n"
+        f"| generation, batch 8 | {g8_ours:,.0f} | {g8_hf:,.0f} | {g8_ours / g8_hf:.2f}x | - |\n"
+    )
+    write_section("lm-speed", body)
+    print(body)
+
+
+def gpu(args) -> None:
+    if not torch.cuda.is_available():
+        print("gpu: no CUDA device; skipped")
+        return
+    torch.manual_seed(0)
+    config = GPTConfig.from_preset("gpt2", vocab_size=50304)
+    model = GPT(config).cuda()
+    opt = torch.optim.AdamW(model.parameters(), lr=6e-4, fused=True)
+    B, T = args.gpu_batch, 1024
+    x = torch.randint(0, 50304, (B, T + 1), device="cuda")
+    compiled = torch.compile(model)
+
+    def step():
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            loss = compiled(x[:, :-1], x[:, 1:])[1]
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    for _ in range(5):
+        step()
+    torch.cuda.synchronize()
+    t = time.perf_counter()
+    n = 20
+    for _ in range(n):
+        step()
+    torch.cuda.synchronize()
+    rate = n * B * T / (time.perf_counter() - t)
+    mfu = model.estimate_mfu(rate, args.peak_tflops * 1e12, seq_len=T)
+    body = (
+        "## Language modelling: GPU, GPT-2 124M config\n\n"
+        + stamp("python benchmarks/lm.py gpu")
+        + f"\nbf16 autocast, torch.compile, fused AdamW, batch {B} x {T}. Peak taken as "
+        f"{args.peak_tflops:.0f} TFLOP/s (dense bf16).\n\n"
+        f"| tokens/s | MFU | target |\n|---|---|---|\n| {rate:,.0f} | **{mfu:.1%}** | >= 50% |\n"
+    )
+    write_section("lm-gpu", body)
+    print(body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sections", nargs="*",
+                        default=["shakespeare", "wikitext2", "speed", "gpu"])
+    parser.add_argument("--char-order", type=int, default=8)
+    parser.add_argument("--wt2-model", default="gpt-micro")
+    parser.add_argument("--wt2-minutes", type=float, default=16.0)
+    parser.add_argument("--wt2-block", type=int, default=128)
+    parser.add_argument("--wt2-batch", type=int, default=16)
+    parser.add_argument("--wt2-lr", type=float, default=2e-3)
+    parser.add_argument("--wt2-dropout", type=float, default=0.1)
+    parser.add_argument("--gpu-batch", type=int, default=16)
+    parser.add_argument("--peak-tflops", type=float, default=989.0)
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    for name in args.sections:
+        {"shakespeare": shakespeare, "wikitext2": wikitext2, "speed": speed, "gpu": gpu}[name](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Language models: the GPT estimator ``CausalLM``, the Kneser-Ney ``NGramLM``, their mixture
+``InterpolatedLM``, the generation engine, token streams, and GPT-2 checkpoint interop."""
+
+from hybridnlp.lm.causal_lm import CausalLM
+from hybridnlp.lm.data import RandomWindows, SequentialWindows, encode_to_file, open_token_file
+from hybridnlp.lm.generate import Stepper, beam_search, process_logits, sample
+from hybridnlp.lm.gpt2 import load_gpt2, save_gpt2
+from hybridnlp.lm.interpolated import InterpolatedLM, fit_mixture_weight
+from hybridnlp.lm.ngram import NGramLM
+
+__all__ = [
+    "CausalLM",
+    "InterpolatedLM",
+    "NGramLM",
+    "RandomWindows",
+    "SequentialWindows",
+    "Stepper",
+    "beam_search",
+    "encode_to_file",
+    "fit_mixture_weight",
+    "load_gpt2",
+    "open_token_file",
+    "process_logits",
+    "sample",
+    "save_gpt2",
+]

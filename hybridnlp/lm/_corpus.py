@@ -1,0 +1,111 @@
+"""What every language model here shares: reading a corpus, choosing a tokenizer, turning
+text into one token stream, and counting words for per-word perplexity.
+
+A corpus is one string (one stream), a list of strings (documents), or a path to a text file.
+Streams start with ``<eos>`` (the "start of a document" context) and each document of a list
+ends with ``<eos>``, so every real token and every document end is predicted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WhitespaceTokenizer
+from hybridnlp.utils.validation import is_missing
+
+__all__ = ["count_words", "make_tokenizer", "read_corpus", "split_corpus", "token_stream"]
+
+TOKENIZERS = ("char", "word", "bpe")
+
+
+def read_corpus(corpus, what: str = "corpus") -> str | list[str]:
+    """A string, a list of strings, or the text of a file (``Path``, or a str naming an
+    existing file; ``.gz`` is decompressed)."""
+    if isinstance(corpus, os.PathLike) or (
+        isinstance(corpus, str) and "\n" not in corpus and len(corpus) < 4096
+        and os.path.isfile(corpus)
+    ):
+        path = Path(corpus)
+        if not path.is_file():
+            raise FileNotFoundError(f"{what} file {str(path)!r} does not exist.")
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as f:
+            corpus = f.read()
+    if isinstance(corpus, str):
+        if not corpus:
+            raise ValueError(f"{what} is empty; pass a non-empty string, list of strings or "
+                             f"text file.")
+        return corpus
+    if corpus is None or isinstance(corpus, bytes | dict):
+        raise TypeError(f"{what} must be a string, a list of strings or a path, got "
+                        f"{type(corpus).__name__}.")
+    texts = list(corpus)
+    for i, text in enumerate(texts):
+        if is_missing(text):
+            raise ValueError(f"{what}[{i}] is {text!r}; drop missing texts or fill them with "
+                             f"'' before fitting.")
+        if not isinstance(text, str):
+            raise TypeError(f"{what}[{i}] is a {type(text).__name__}, not a str.")
+    if not any(texts):
+        raise ValueError(f"{what} is empty (no text in {len(texts)} documents); pass "
+                         f"non-empty text.")
+    return texts
+
+
+def split_corpus(corpus: str | list[str], fraction: float):
+    """The first ``1 - fraction`` of a corpus and the rest: characters of a string (as
+    nanoGPT splits Tiny Shakespeare), documents of a list."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation={fraction!r} must be a fraction in (0, 1), 0 or None.")
+    if isinstance(corpus, str):
+        cut = int(len(corpus) * (1.0 - fraction))
+        return corpus[:cut], corpus[cut:]
+    if len(corpus) < 2:
+        raise ValueError("validation needs at least 2 documents to split off a fraction; "
+                         "pass validation_data= or one string.")
+    cut = min(len(corpus) - 1, max(1, int(math.floor(len(corpus) * (1.0 - fraction)))))
+    return corpus[:cut], corpus[cut:]
+
+
+def make_tokenizer(spec, bpe_vocab_size: int = 4096) -> Tokenizer:
+    """``"char"``, ``"word"`` (whitespace words, line breaks as ``<eos>``), ``"bpe"``
+    (byte-level, trained in fit), or a Tokenizer instance (used as is when trained)."""
+    if isinstance(spec, Tokenizer):
+        return spec
+    if spec == "char":
+        return CharTokenizer()
+    if spec == "word":
+        return WhitespaceTokenizer()
+    if spec == "bpe":
+        return BPETokenizer(vocab_size=bpe_vocab_size)
+    raise ValueError(f"tokenizer={spec!r} is not allowed; choose one of {TOKENIZERS} or pass "
+                     f"a hybridnlp.text Tokenizer.")
+
+
+def _dtype(vocab_size: int):
+    return np.uint16 if vocab_size <= 65536 else np.uint32
+
+
+def token_stream(tokenizer: Tokenizer, corpus: str | list[str]) -> np.ndarray:
+    """``[eos] + ids`` for a string; ``[eos] + doc_1 + [eos] + doc_2 + [eos] ...`` for a list."""
+    eos = tokenizer.eos_id
+    if isinstance(corpus, str):
+        parts = [[eos], tokenizer.encode(corpus)]
+    else:
+        parts = [[eos]]
+        for ids in tokenizer.encode_batch(corpus):
+            parts.extend((ids, [eos]))
+    return np.fromiter((i for part in parts for i in part), dtype=_dtype(tokenizer.vocab_size))
+
+
+def count_words(corpus: str | list[str]) -> int:
+    """Words for per-word perplexity: whitespace words plus line ends (plus one end per
+    document of a list), the convention of Penn Treebank and WikiText."""
+    if isinstance(corpus, str):
+        return len(corpus.split()) + corpus.count("\n")
+    return sum(len(t.split()) + t.count("\n") + 1 for t in corpus)

@@ -1,0 +1,451 @@
+"""``CausalLM``: a GPT trained from scratch on a corpus, as a scikit-learn style estimator:
+``fit(corpus)``, ``perplexity``, ``score``, ``generate`` (batched, streamed), ``save``/``load``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from sklearn.base import BaseEstimator
+
+from hybridnlp.estimators._params import DunderParamsMixin
+from hybridnlp.lm._corpus import make_tokenizer, read_corpus, split_corpus, token_stream
+from hybridnlp.lm._scoring import LMScoringMixin
+from hybridnlp.lm.data import RandomWindows, SequentialWindows
+from hybridnlp.lm.generate import Stepper, beam_search, sample
+from hybridnlp.nn.gpt import GPT, GPTConfig
+from hybridnlp.text import load_tokenizer
+from hybridnlp.train import Trainer
+from hybridnlp.utils.io import atomic_write_json, read_json
+
+__all__ = ["CausalLM"]
+
+_GPT_FIELDS = tuple(f for f in GPTConfig.__dataclass_fields__ if f != "vocab_size")
+_TRAINER_FIELDS = ("betas", "eps", "grad_accum", "callbacks", "checkpoint_dir", "progress")
+
+
+class CausalLM(LMScoringMixin, DunderParamsMixin, BaseEstimator):
+    """A GPT language model, p(y) = prod_t p(y_t | y_<t), trained from scratch.
+
+    Parameters
+    ----------
+    model : str or dict, default="baby"
+        A preset of :data:`hybridnlp.nn.GPT_PRESETS` or a dict of :class:`GPTConfig` fields;
+        ``module__<field>=`` overrides one field (``module__n_layer=2``).
+    tokenizer : {"char", "word", "bpe"} or Tokenizer, default="char"
+        ``"word"``: whitespace words with line breaks as ``<eos>`` and ``<unk>`` for words not
+        in the training text; ``"bpe"``: byte-level BPE trained in fit (``bpe_vocab_size``).
+    block_size : int, optional
+        Context window in tokens (the preset's by default).
+    batch_size : int, default=12
+    lr, weight_decay, warmup, min_lr_ratio, grad_clip : optimisation (warmup in steps if >= 1,
+        else a share of the budget).
+    max_steps : int, optional
+        Optimizer steps; 2,000 when neither ``max_steps`` nor ``max_time`` is given.
+    max_time : float, optional
+        Training budget in seconds; the learning rate decays over it.
+    eval_interval : int, default=250
+        Steps between validation estimates (and checkpoints, and early-stopping checks).
+    eval_windows : int, default=200
+        Windows of the validation stream used for the estimate during training; the full
+        validation loss is computed once at the end (``val_loss_``).
+    validation : float or None, default=0.1
+        Share of the corpus held out (the last characters of a string, the last documents of
+        a list) when ``fit`` gets no ``validation_data``; None or 0 trains on everything.
+    patience : int, optional
+        Stop after this many evaluations without improvement; the best weights are kept.
+    dropout : float, optional
+        Overrides the preset's dropout.
+    bpe_vocab_size : int, default=4096
+    device, precision : see :class:`hybridnlp.train.Trainer`.
+    random_state : int, default=0
+    **kwargs : ``module__<GPTConfig field>`` and ``trainer__<name>`` (betas, eps, grad_accum,
+        callbacks, checkpoint_dir, progress).
+
+    Attributes
+    ----------
+    model_ : GPT
+    tokenizer_ : Tokenizer
+    config_ : GPTConfig
+    history_ : list of dict, one row per evaluation
+    val_loss_ : float, mean loss per token on the validation windows (nats), or None
+
+    Examples
+    --------
+    >>> lm = CausalLM(model="gpt-nano", max_steps=20).fit("to be or not to be " * 50)
+    >>> text = lm.generate("to be", max_new_tokens=10, seed=0)
+    """
+
+    _dunder_params = {"module": _GPT_FIELDS, "trainer": _TRAINER_FIELDS}
+    _fitted_attr = "model_"
+
+    def __init__(self, model="baby", tokenizer="char", *, block_size: int | None = None,
+                 batch_size: int = 12, lr: float = 1e-3, weight_decay: float = 0.1,
+                 warmup: float = 100, min_lr_ratio: float = 0.1,
+                 grad_clip: float | None = 1.0, max_steps: int | None = None,
+                 max_time: float | None = None, eval_interval: int = 250,
+                 eval_windows: int = 200, validation: float | None = 0.1,
+                 patience: int | None = None, dropout: float | None = None,
+                 bpe_vocab_size: int = 4096, device: str = "auto", precision: str = "auto",
+                 random_state: int = 0, **kwargs):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.block_size = block_size
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.warmup = warmup
+        self.min_lr_ratio = min_lr_ratio
+        self.grad_clip = grad_clip
+        self.max_steps = max_steps
+        self.max_time = max_time
+        self.eval_interval = eval_interval
+        self.eval_windows = eval_windows
+        self.validation = validation
+        self.patience = patience
+        self.dropout = dropout
+        self.bpe_vocab_size = bpe_vocab_size
+        self.device = device
+        self.precision = precision
+        self.random_state = random_state
+        self._set_dunder(kwargs)
+
+    # ------------------------------------------------------------------ fit
+
+    def _config(self, vocab_size: int) -> GPTConfig:
+        overrides = dict(self._dunder("module"))
+        if self.block_size is not None:
+            overrides["block_size"] = self.block_size
+        if self.dropout is not None:
+            overrides["dropout"] = self.dropout
+        if isinstance(self.model, GPTConfig):
+            base = self.model.to_dict()
+        elif isinstance(self.model, dict):
+            base = dict(self.model)
+        else:
+            base = GPTConfig.from_preset(self.model).to_dict()
+        return GPTConfig.from_dict({**base, **overrides, "vocab_size": vocab_size})
+
+    def _trainer(self, max_epochs: int) -> Trainer:
+        kw = self._dunder("trainer")
+        return Trainer(max_epochs=max_epochs, max_steps=self._steps(), max_time=self.max_time,
+                       lr=self.lr, weight_decay=self.weight_decay, warmup=self.warmup,
+                       min_lr_ratio=self.min_lr_ratio, grad_clip=self.grad_clip,
+                       precision=self.precision, device=self.device, patience=self.patience,
+                       monitor="val_loss", seed=self.random_state, **kw)
+
+    def _steps(self) -> int | None:
+        if self.max_steps is None and self.max_time is None:
+            return 2000
+        return self.max_steps
+
+    def fit(self, corpus, y=None, *, validation_data=None, resume: bool = False) -> CausalLM:
+        """Train on ``corpus`` (a string, a list of strings, or a text file path).
+
+        ``validation_data`` (same kinds) is used for validation loss and early stopping;
+        without it, ``validation`` of the corpus is held out. With ``resume=True`` and a
+        checkpoint in ``trainer__checkpoint_dir``, training continues from it.
+        """
+        corpus = read_corpus(corpus)
+        if validation_data is not None:
+            train, val = corpus, read_corpus(validation_data, what="validation_data")
+        elif self.validation:
+            train, val = split_corpus(corpus, self.validation)
+        else:
+            train, val = corpus, None
+        tok = make_tokenizer(self.tokenizer, self.bpe_vocab_size)
+        if not getattr(tok, "is_trained", False):
+            tok.train(train if isinstance(train, list) else [train])
+        train_ids = token_stream(tok, train)
+        val_ids = token_stream(tok, val) if val is not None else None
+        config = self._config(tok.vocab_size)
+        if len(train_ids) < config.block_size + 1:
+            raise ValueError(
+                f"the training corpus has {len(train_ids)} tokens (with the leading <eos>), "
+                f"fewer than one window of block_size+1={config.block_size + 1}; pass a longer "
+                f"corpus or a smaller block_size."
+            )
+        torch.manual_seed(self.random_state)
+        model = GPT(config)
+        steps = self._steps()
+        epochs = math.ceil(steps / self.eval_interval) if steps else 10**9
+        loader = RandomWindows(train_ids, config.block_size, self.batch_size,
+                               self.eval_interval, seed=self.random_state)
+        val_loader = None
+        if val_ids is not None and len(val_ids) >= 2:
+            val_loader = SequentialWindows(val_ids, config.block_size,
+                                           max_windows=self.eval_windows)
+        trainer = self._trainer(epochs)
+        trainer.fit(model, loader, val_loader, resume=resume,
+                    config={"gpt": config.to_dict()})
+        model.eval()
+        self.model_, self.tokenizer_, self.config_ = model, tok, config
+        self.history_ = list(trainer.history)
+        self.n_train_tokens_ = len(train_ids)
+        self.val_loss_ = None
+        if val_ids is not None and len(val_ids) >= 2:
+            full = SequentialWindows(val_ids, config.block_size)
+            self.val_loss_ = trainer.evaluate(model, full)["val_loss"]
+        return self
+
+    # ------------------------------------------------------------------ scoring
+
+    @property
+    def _device(self) -> torch.device:
+        return next(self.model_.parameters()).device
+
+    @torch.no_grad()
+    def token_log_probs(self, ids, *, stride: int | None = None,
+                        batch_tokens: int = 2**22) -> np.ndarray:
+        """log p(ids[j] | ids[:j]) for j >= 1 (float64, len(ids) - 1), the context truncated
+        to a sliding window: windows of ``block_size`` move by ``stride`` (half a window by
+        default), and each token is scored once, in the first window that holds it with
+        ``block_size - stride`` tokens of context (all in the first window)."""
+        self._check_fitted()
+        ids = np.asarray(ids, dtype=np.int64)
+        n, T = len(ids), self.config_.block_size
+        stride = stride or max(1, T // 2)
+        if not 1 <= stride <= T:
+            raise ValueError(f"stride={stride!r} must be between 1 and block_size={T}.")
+        out = np.empty(max(n - 1, 0), dtype=np.float64)
+        if n < 2:
+            return out
+        jobs, begin, done = [], 0, 0  # window [begin, end) predicts targets [done, end)
+        while done < n - 1:
+            end = min(begin + T, n - 1)
+            jobs.append((begin, end, done))
+            done = end
+            begin = min(begin + stride, max(n - 1 - T, 0)) if end < n - 1 else begin
+        rows = max(1, batch_tokens // (T * self.config_.vocab_size))
+        device = self._device
+        for i in range(0, len(jobs), rows):
+            chunk = jobs[i:i + rows]
+            width = max(e - b for b, e, _ in chunk)
+            x = np.zeros((len(chunk), width), dtype=np.int64)
+            y = np.zeros((len(chunk), width), dtype=np.int64)
+            for r, (b, e, _) in enumerate(chunk):
+                x[r, :e - b] = ids[b:e]
+                y[r, :e - b] = ids[b + 1:e + 1]
+            logits, _ = self.model_(torch.from_numpy(x).to(device))
+            lp = torch.log_softmax(logits.float(), dim=-1)
+            lp = lp.gather(2, torch.from_numpy(y).to(device)[..., None])[..., 0]
+            lp = lp.double().cpu().numpy()
+            for r, (b, e, d) in enumerate(chunk):
+                out[d:e] = lp[r, d - b:e - b]
+        return out
+
+    # ------------------------------------------------------------------ generation
+
+    def _suppress(self) -> list[int]:
+        t = self.tokenizer_
+        return [t.pad_id, t.bos_id, t.sep_id]
+
+    def _prompt_batch(self, prompts: list[str]):
+        tok = self.tokenizer_
+        encoded = [[tok.eos_id, *tok.encode(p)] for p in prompts]
+        longest = max(len(e) for e in encoded)
+        return encoded, longest
+
+    def generate(self, prompt: str | list[str] = "", max_new_tokens: int = 100, *,
+                 temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, repetition_penalty: float = 1.0,
+                 do_sample: bool = True, num_beams: int = 1, stop: str | list[str] | None = None,
+                 num_return_sequences: int = 1, seed: int | None = None,
+                 stream: bool = False, use_cache: bool = True, include_prompt: bool = False):
+        """Continue ``prompt`` (or each of a list of prompts, in one batch).
+
+        Returns the new text (with the prompt when ``include_prompt``): a str for one prompt,
+        a list for ``num_return_sequences > 1`` or a list of prompts (a list of lists when
+        both). ``stop`` ends a sequence at the first of these strings (left out of the text).
+        ``stream=True`` (one prompt, one sequence) returns an iterator of text pieces.
+        ``temperature=0`` or ``do_sample=False`` is greedy; ``num_beams > 1`` is beam search.
+        Past the context window the window slides; the model sees the last ``block_size``
+        tokens.
+        """
+        self._check_fitted()
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens={max_new_tokens!r} must be a non-negative int.")
+        if num_return_sequences < 1:
+            raise ValueError(f"num_return_sequences={num_return_sequences!r} must be >= 1.")
+        single = isinstance(prompt, str)
+        prompts = [prompt] if single else list(prompt)
+        if not prompts or not all(isinstance(p, str) for p in prompts):
+            raise TypeError("prompt must be a str or a non-empty list of str.")
+        stops = [stop] if isinstance(stop, str) else list(stop or [])
+        if stream:
+            if not single or num_return_sequences != 1 or num_beams != 1:
+                raise ValueError("stream=True streams one sequence: pass one prompt, "
+                                 "num_return_sequences=1 and num_beams=1.")
+            return self._stream(prompt, max_new_tokens, stops, include_prompt,
+                                dict(temperature=temperature, top_k=top_k, top_p=top_p,
+                                     repetition_penalty=repetition_penalty,
+                                     do_sample=do_sample, seed=seed, use_cache=use_cache))
+        if num_beams > 1:
+            texts = [self._beam(p, max_new_tokens, num_beams, num_return_sequences,
+                                use_cache) for p in prompts]
+        else:
+            rows = [p for p in prompts for _ in range(num_return_sequences)]
+            new_ids = list(self._sample_ids(rows, max_new_tokens, temperature=temperature,
+                                            top_k=top_k, top_p=top_p,
+                                            repetition_penalty=repetition_penalty,
+                                            do_sample=do_sample, seed=seed,
+                                            use_cache=use_cache))
+            cols = torch.stack(new_ids, 1).tolist() if new_ids else [[] for _ in rows]
+            flat = [self.tokenizer_.decode(c) for c in cols]
+            k = num_return_sequences
+            texts = [flat[i * k:(i + 1) * k] for i in range(len(prompts))]
+        texts = [[_cut(t, stops) for t in group] for group in texts]
+        if include_prompt:
+            texts = [[p + t for t in group] for p, group in zip(prompts, texts, strict=True)]
+        texts = [group[0] if num_return_sequences == 1 else group for group in texts]
+        return texts[0] if single else texts
+
+    def _sample_ids(self, prompts: list[str], max_new_tokens: int, *, seed, use_cache,
+                    **sampling) -> Iterator[torch.Tensor]:
+        encoded, longest = self._prompt_batch(prompts)
+        device = self._device
+        B = len(encoded)
+        seq = torch.full((B, longest + max_new_tokens), self.tokenizer_.pad_id,
+                         dtype=torch.long, device=device)
+        key_mask = None
+        if any(len(e) < longest for e in encoded):  # left-pad to a common length
+            key_mask = torch.ones(B, longest + max_new_tokens, dtype=torch.bool, device=device)
+        for r, e in enumerate(encoded):
+            seq[r, longest - len(e):longest] = torch.tensor(e)
+            if key_mask is not None:
+                key_mask[r, :longest - len(e)] = False
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(device=device).manual_seed(seed)
+        stepper = Stepper(self.model_, B, use_cache=use_cache, key_mask=key_mask)
+        yield from sample(stepper.logits, seq, longest, max_new_tokens,
+                          suppress=self._suppress(), generator=generator,
+                          penalty_from=1, **sampling)
+
+    def _beam(self, prompt: str, max_new_tokens: int, num_beams: int, k: int,
+              use_cache: bool) -> list[str]:
+        tok = self.tokenizer_
+        ids = torch.tensor([tok.eos_id, *tok.encode(prompt)], device=self._device)
+        if len(ids) > self.config_.block_size:
+            ids = ids[-self.config_.block_size:]
+        found = beam_search(self.model_, ids, max_new_tokens, num_beams=num_beams,
+                            suppress=self._suppress(), use_cache=use_cache,
+                            num_return_sequences=k)
+        return [tok.decode(ids) for ids, _ in found]
+
+    def _stream(self, prompt, max_new_tokens, stops, include_prompt, sampling):
+        """Yield text pieces as tokens arrive; a piece is held back while it could still be
+        the start of a stop string or an incomplete multi-byte character."""
+        if include_prompt:
+            yield prompt
+        ids: list[int] = []
+        sent = 0
+        hold = max((len(s) for s in stops), default=1) - 1
+        for col in self._sample_ids([prompt], max_new_tokens, **sampling):
+            ids.append(int(col[0]))
+            text = self.tokenizer_.decode(ids)
+            cut = _cut(text, stops)
+            if len(cut) < len(text):  # a stop string appeared
+                if len(cut) > sent:
+                    yield cut[sent:]
+                return
+            safe = len(text) - hold
+            while safe > sent and text[safe - 1] == "\ufffd":
+                safe -= 1
+            if safe > sent:
+                yield text[sent:safe]
+                sent = safe
+        text = self.tokenizer_.decode(ids)
+        if len(text) > sent:
+            yield text[sent:]
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``model.safetensors``, ``config.json`` and ``tokenizer.json`` into ``path``
+        (a directory, created if needed); each file is written atomically."""
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()
+                 if not (self.config_.tie_weights and k == "lm_head.weight")}
+        fd, tmp = tempfile.mkstemp(dir=path, suffix=".tmp")
+        os.close(fd)
+        save_file(state, tmp, metadata={"format": "hybridnlp.CausalLM"})
+        os.replace(tmp, path / "model.safetensors")
+        self.tokenizer_.save(path / "tokenizer.json")
+        params = {k: v for k, v in self.get_params(deep=False).items()
+                  if isinstance(v, str | int | float | bool | type(None))}
+        atomic_write_json(path / "config.json", {
+            "kind": "CausalLM", "gpt": self.config_.to_dict(), "params": params,
+            "val_loss": self.val_loss_, "history": self.history_,
+        })
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, device: str = "cpu") -> CausalLM:
+        """Read a model written by ``save`` (weights via safetensors; nothing is unpickled)."""
+        path = Path(path)
+        meta = read_json(path / "config.json", what="CausalLM config")
+        if meta.get("kind") != "CausalLM":
+            raise ValueError(f"{str(path / 'config.json')!r}: field 'kind' is "
+                             f"{meta.get('kind')!r}, expected 'CausalLM'.")
+        try:
+            config = GPTConfig.from_dict(meta["gpt"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{str(path / 'config.json')!r}: field 'gpt' is invalid: "
+                             f"{err}") from None
+        tok = load_tokenizer(path / "tokenizer.json")
+        if tok.vocab_size != config.vocab_size:
+            raise ValueError(f"{str(path / 'tokenizer.json')!r} has {tok.vocab_size} tokens "
+                             f"but the model's vocab_size is {config.vocab_size}; the files "
+                             f"come from different models.")
+        model = GPT(config)
+        load_weights(model, path / "model.safetensors")
+        params = {k: v for k, v in meta.get("params", {}).items() if "__" not in k}
+        lm = cls(**{**params, "device": device})
+        lm.model_ = model.to(torch.device(device)).eval()
+        lm.tokenizer_, lm.config_ = tok, config
+        lm.history_ = meta.get("history", [])
+        lm.val_loss_ = meta.get("val_loss")
+        return lm
+
+
+def load_weights(model: torch.nn.Module, file: str | os.PathLike) -> None:
+    """Load a safetensors file into ``model``, naming the file and tensor on any mismatch."""
+    file = str(file)
+    try:
+        state = load_file(file)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"weights file {file!r} does not exist.") from None
+    except Exception as err:  # safetensors raises its own error types for corrupt headers
+        raise ValueError(f"weights file {file!r} is corrupt: {err}") from None
+    expected = model.state_dict()
+    tied = getattr(getattr(model, "config", None), "tie_weights", False)
+    missing = [k for k in expected if k not in state and not (tied and k == "lm_head.weight")]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise ValueError(f"weights file {file!r} does not match the model: missing "
+                         f"{missing[:5]}, unexpected {unexpected[:5]}.")
+    for k, v in state.items():
+        if v.shape != expected[k].shape:
+            raise ValueError(f"weights file {file!r}: tensor {k!r} has shape "
+                             f"{tuple(v.shape)}, the model expects {tuple(expected[k].shape)}.")
+    model.load_state_dict(state, strict=False)
+
+
+def _cut(text: str, stops: list[str]) -> str:
+    """``text`` up to the first stop string."""
+    cut = len(text)
+    for s in stops:
+        i = text.find(s)
+        if i != -1:
+            cut = min(cut, i)
+    return text[:cut]
+

@@ -1,0 +1,140 @@
+"""``InterpolatedLM``: p(w | h) = lambda * p_neural(w | h) + (1 - lambda) * p_ngram(w | h), the
+mixture of Mikolov et al. (KN5 + RNN LM), with lambda fit on validation text by EM; optionally
+one lambda per n-gram confidence level (the highest order whose context the n-gram has seen).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+
+from hybridnlp.lm._scoring import LMScoringMixin
+from hybridnlp.lm.generate import Stepper, sample
+
+__all__ = ["InterpolatedLM", "fit_mixture_weight"]
+
+
+def fit_mixture_weight(p_a: np.ndarray, p_b: np.ndarray, *, n_iter: int = 200,
+                       tol: float = 1e-9) -> float:
+    """The lambda in [0, 1] maximising sum log(lambda p_a + (1 - lambda) p_b), by EM."""
+    lam = 0.5
+    for _ in range(n_iter):
+        mix = lam * p_a + (1.0 - lam) * p_b
+        new = float(np.mean(lam * p_a / np.maximum(mix, 1e-300)))
+        if abs(new - lam) < tol:
+            return new
+        lam = new
+    return lam
+
+
+class InterpolatedLM(LMScoringMixin, BaseEstimator):
+    """Linear interpolation of a fitted :class:`CausalLM` and a fitted :class:`NGramLM` that
+    share one tokenizer.
+
+    Parameters
+    ----------
+    neural : CausalLM (fitted)
+    ngram : NGramLM (fitted with ``tokenizer=neural.tokenizer_``)
+    weight : float, optional
+        The neural model's weight; None fits it in ``fit(validation_texts)``.
+    per_context : bool, default=False
+        One weight per n-gram confidence level (matched order 1..order), each fit by EM on
+        the validation tokens of that level (levels with under ``min_tokens`` tokens use the
+        global weight).
+
+    Attributes
+    ----------
+    weight_ : float, the global neural weight
+    weights_ : ndarray (order + 1,), the weight per matched order (all ``weight_`` unless
+        ``per_context``)
+    """
+
+    def __init__(self, neural, ngram, *, weight: float | None = None,
+                 per_context: bool = False, min_tokens: int = 100):
+        self.neural = neural
+        self.ngram = ngram
+        self.weight = weight
+        self.per_context = per_context
+        self.min_tokens = min_tokens
+
+    def _check_components(self) -> None:
+        self.neural._check_fitted()
+        self.ngram._check_fitted()
+        if self.neural.tokenizer_ != self.ngram.tokenizer_:
+            raise ValueError(
+                "the neural and n-gram models use different tokenizers, so their token "
+                "probabilities cannot be mixed; fit the n-gram with "
+                "NGramLM(tokenizer=neural.tokenizer_)."
+            )
+        if self.weight is not None and not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"weight={self.weight!r} must be in [0, 1] or None.")
+
+    @property
+    def tokenizer_(self):
+        return self.neural.tokenizer_
+
+    def _parts(self, ids) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p_nn = np.exp(self.neural.token_log_probs(ids))
+        lp_ng, orders = self.ngram.token_log_probs(ids, return_orders=True)
+        return p_nn, np.exp(lp_ng), orders
+
+    def fit(self, texts=None, y=None) -> InterpolatedLM:
+        """Fit the mixture weight(s) on ``texts`` (validation text, not training text: the
+        n-gram model has memorised its training text). With ``weight`` set, nothing is fit."""
+        self._check_components()
+        n_levels = self.ngram.order + 1
+        if self.weight is not None:
+            self.weight_ = float(self.weight)
+            self.weights_ = np.full(n_levels, self.weight_)
+            return self
+        if texts is None:
+            raise ValueError("fit needs validation texts to fit the weight, or pass weight=.")
+        p_nn, p_ng, orders = self._parts(self.stream(texts))
+        self.weight_ = fit_mixture_weight(p_nn, p_ng)
+        self.weights_ = np.full(n_levels, self.weight_)
+        if self.per_context:
+            for k in range(1, n_levels):
+                sel = orders == k
+                if sel.sum() >= self.min_tokens:
+                    self.weights_[k] = fit_mixture_weight(p_nn[sel], p_ng[sel])
+        return self
+
+    def token_log_probs(self, ids, **_) -> np.ndarray:
+        """log of the mixture probability of ids[j] given ids[:j], j >= 1."""
+        if not hasattr(self, "weights_"):
+            self.fit()
+        p_nn, p_ng, orders = self._parts(ids)
+        lam = self.weights_[orders]
+        return np.log(np.maximum(lam * p_nn + (1.0 - lam) * p_ng, 1e-300))
+
+    @torch.no_grad()
+    def generate(self, prompt: str = "", max_new_tokens: int = 100, *,
+                 temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, seed: int | None = None) -> str:
+        """Sample from the mixture, token by token (the neural part keeps its KV cache)."""
+        if not hasattr(self, "weights_"):
+            self.fit()
+        lm, ng = self.neural, self.ngram
+        tok = lm.tokenizer_
+        ids = [tok.eos_id, *tok.encode(prompt)]
+        device = lm._device
+        seq = torch.zeros(1, len(ids) + max_new_tokens, dtype=torch.long, device=device)
+        seq[0, :len(ids)] = torch.tensor(ids)
+        stepper = Stepper(lm.model_, 1)
+        history = max(ng.order - 1, 0)
+
+        def step(seq: torch.Tensor, cur: int) -> torch.Tensor:
+            p_nn = stepper.logits(seq, cur).softmax(dim=1)[0].double().cpu().numpy()
+            hist = seq[0, max(0, cur - history):cur].tolist() if history else []
+            p_ng = ng.next_token_probs(hist)
+            _, k = ng.prob(0, hist)  # the matched order of this context
+            lam = self.weights_[k]
+            p = lam * p_nn + (1.0 - lam) * p_ng
+            return torch.from_numpy(np.log(np.maximum(p, 1e-300))).float()[None].to(device)
+
+        generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
+        out = [int(c[0]) for c in sample(step, seq, len(ids), max_new_tokens,
+                                         temperature=temperature, top_k=top_k, top_p=top_p,
+                                         suppress=lm._suppress(), generator=generator)]
+        return tok.decode(out)

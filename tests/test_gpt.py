@@ -1,0 +1,167 @@
+"""GPT module, KV cache, generation engine: shapes, cache parity, masks, sampling, beams."""
+
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hybridnlp.lm import Stepper, beam_search, process_logits, sample
+from hybridnlp.nn import GPT, GPTConfig, KVCache
+
+
+def nano(positions="learned", vocab_size=11, block_size=16, seed=0, **kw):
+    torch.manual_seed(seed)
+    config = GPTConfig.from_preset("gpt-nano", vocab_size=vocab_size, block_size=block_size,
+                                   positions=positions, **kw)
+    return GPT(config).eval()
+
+
+def test_config_errors_name_the_fix():
+    with pytest.raises(ValueError, match="n_embd=50 is not divisible by n_head=3"):
+        GPTConfig(n_embd=50, n_head=3)
+    with pytest.raises(ValueError, match="positions='alibi' is not allowed"):
+        GPTConfig(positions="alibi")
+    with pytest.raises(ValueError, match="unknown GPT preset 'babby'.*Did you mean 'baby'"):
+        GPTConfig.from_preset("babby")
+    with pytest.raises(ValueError, match="GPTConfig has no field 'n_layers'. Did you mean "
+                                         "'n_layer'"):
+        GPTConfig.from_dict({"n_layers": 2})
+    with pytest.raises(ValueError, match="block_size=0 must be a positive integer"):
+        GPTConfig(block_size=0)
+
+
+def test_forward_shapes_loss_and_tied_weights():
+    model = nano()
+    idx = torch.randint(0, 11, (3, 10))
+    logits, loss = model(idx)
+    assert logits.shape == (3, 10, 11) and loss is None
+    targets = idx.clone()
+    targets[:, :5] = -1  # ignored
+    logits, loss = model(idx, targets)
+    expected = F.cross_entropy(logits[:, 5:].reshape(-1, 11), idx[:, 5:].reshape(-1))
+    assert torch.allclose(loss, expected)
+    assert model.lm_head.weight is model.wte.weight
+    with pytest.raises(ValueError, match="sequence of 17 tokens is longer than the context "
+                                         "window \\(block_size=16\\)"):
+        model(torch.zeros(1, 17, dtype=torch.long))
+
+
+def test_flops_per_token_formula():
+    model = nano()
+    c = model.config
+    n = sum(p.numel() for p in model.parameters()) - model.wpe.weight.numel()
+    assert model.num_params() == n
+    assert model.flops_per_token() == 6 * n + 12 * c.n_layer * c.n_head * c.head_size * 16
+    assert model.estimate_mfu(1000.0, 1e12) == pytest.approx(model.flops_per_token() * 1e-9)
+
+
+@pytest.mark.parametrize("positions", ["learned", "rotary"])
+def test_kv_cache_matches_full_forward(positions):
+    model = nano(positions)
+    idx = torch.randint(0, 11, (2, 14))
+    full, _ = model(idx)
+    cache = KVCache(model.config, 2)
+    first, _ = model(idx[:, :6], kv_cache=cache)  # prefill
+    assert torch.allclose(first[:, -1], full[:, 5], atol=1e-5)
+    middle, _ = model(idx[:, 6:9], kv_cache=cache)  # a chunk of 3 after the prefill
+    assert torch.allclose(middle[:, -1], full[:, 8], atol=1e-5)
+    for t in range(9, 14):
+        step, _ = model(idx[:, t:t + 1], kv_cache=cache)
+        assert torch.allclose(step[:, 0], full[:, t], atol=1e-5)
+    assert cache.pos == 14
+    with pytest.raises(ValueError, match="sequence of 17 tokens is longer than the context"):
+        model(idx[:, :3], kv_cache=cache)
+    small = KVCache(model.config, 2, max_len=4)
+    with pytest.raises(ValueError, match="KV cache is full: 6 positions needed, 4 allocated"):
+        model(idx[:, :6], kv_cache=small)
+
+
+@pytest.mark.parametrize("positions", ["learned", "rotary"])
+def test_left_padding_with_key_mask_matches_the_prompt_alone(positions):
+    model = nano(positions)
+    short = torch.randint(5, 11, (1, 4))
+    alone, _ = model(short)
+    padded = torch.cat([torch.zeros(1, 3, dtype=torch.long), short], 1)
+    mask = torch.tensor([[False] * 3 + [True] * 4])
+    pos = (mask.long().cumsum(1) - 1).clamp(min=0)
+    out, _ = model(padded, positions=pos, key_mask=mask)
+    assert torch.allclose(out[:, 3:], alone, atol=1e-5)
+
+
+def _greedy(model, prompt, n, use_cache, key_mask=None):
+    B, T = prompt.shape
+    seq = torch.zeros(B, T + n, dtype=torch.long)
+    seq[:, :T] = prompt
+    stepper = Stepper(model, B, use_cache=use_cache, key_mask=key_mask)
+    list(sample(stepper.logits, seq, T, n, do_sample=False))
+    return seq[:, T:]
+
+
+@pytest.mark.parametrize("positions", ["learned", "rotary"])
+def test_cached_and_uncached_decoding_give_identical_tokens_past_the_window(positions):
+    model = nano(positions, block_size=8, vocab_size=50, seed=3)
+    prompt = torch.randint(5, 50, (3, 5))
+    cached = _greedy(model, prompt, 30, use_cache=True)  # 35 tokens through an 8-token window
+    uncached = _greedy(model, prompt, 30, use_cache=False)
+    assert torch.equal(cached, uncached)
+
+    def sampled(use_cache):
+        seq = torch.zeros(3, 35, dtype=torch.long)
+        seq[:, :5] = prompt
+        st = Stepper(model, 3, use_cache=use_cache)
+        list(sample(st.logits, seq, 5, 30, generator=torch.Generator().manual_seed(0)))
+        return seq
+
+    assert torch.equal(sampled(True), sampled(False))
+    assert len(set(sampled(True)[0].tolist())) > 5
+
+
+def test_process_logits_top_k_top_p_penalty_and_suppress():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    top2 = process_logits(logits, top_k=2)
+    assert torch.isinf(top2[0, 2:]).all() and torch.isfinite(top2[0, :2]).all()
+    nucleus = process_logits(logits, top_p=0.7)  # 0.5 < 0.7, then 0.8 >= 0.7: keep two
+    assert torch.isfinite(nucleus[0, :2]).all() and torch.isinf(nucleus[0, 2:]).all()
+    assert torch.isfinite(process_logits(logits, top_p=0.4)[0]).sum() == 1
+    x = torch.tensor([[2.0, -2.0, 1.0]])
+    pen = process_logits(x, torch.tensor([[0, 1]]), repetition_penalty=2.0)
+    assert pen.tolist() == [[1.0, -4.0, 1.0]]
+    assert torch.isinf(process_logits(x, suppress=[2])[0, 2])
+    assert torch.allclose(process_logits(x, temperature=0.5), x * 2)
+
+
+def test_sampling_is_seeded_and_respects_eos():
+    model = nano(vocab_size=30, seed=1)
+    prompt = torch.randint(5, 30, (2, 3))
+
+    def run(seed):
+        seq = torch.zeros(2, 23, dtype=torch.long)
+        seq[:, :3] = prompt
+        st = Stepper(model, 2)
+        g = torch.Generator().manual_seed(seed)
+        list(sample(st.logits, seq, 3, 20, generator=g, temperature=1.5))
+        return seq
+
+    assert torch.equal(run(0), run(0))
+    assert not torch.equal(run(0), run(1))
+    greedy_first = _greedy(model, prompt[:1], 1, True)[0, 0].item()
+    seq = torch.zeros(1, 13, dtype=torch.long)
+    seq[:, :3] = prompt[:1]
+    st = Stepper(model, 1)
+    out = list(sample(st.logits, seq, 3, 10, do_sample=False, eos_id=greedy_first))
+    assert len(out) == 1  # the first token was eos: generation ends
+
+
+def test_beam_search_is_exact_when_the_beam_holds_every_sequence():
+    model = nano(vocab_size=6, seed=2)
+    prompt = torch.tensor([1, 4, 3])
+    found = beam_search(model, prompt, 2, num_beams=36, length_penalty=0.0)
+    best = max(itertools.product(range(6), repeat=2), key=lambda ys: sum(
+        F.log_softmax(model(torch.cat([prompt, torch.tensor(ys[:i], dtype=torch.long)])[None])[0][0, -1], -1)[
+            ys[i]].item() for i in range(2)))
+    assert found[0][0] == list(best)
+    one = beam_search(model, prompt, 5, num_beams=1)[0][0]
+    assert one == _greedy(model, prompt[None], 5, True)[0].tolist()
+    uncached = beam_search(model, prompt, 5, num_beams=3, use_cache=False)
+    assert beam_search(model, prompt, 5, num_beams=3)[0][0] == uncached[0][0]
