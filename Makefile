@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: install
-	$(BIN)/python experiments/quickstart.py
+	$(BIN)/hybridnlp run experiments/quickstart.yaml
 
 test: install
 	$(BIN)/ruff check .

@@ -157,9 +157,14 @@ def test_beam_search_is_exact_when_the_beam_holds_every_sequence():
     model = nano(vocab_size=6, seed=2)
     prompt = torch.tensor([1, 4, 3])
     found = beam_search(model, prompt, 2, num_beams=36, length_penalty=0.0)
-    best = max(itertools.product(range(6), repeat=2), key=lambda ys: sum(
-        F.log_softmax(model(torch.cat([prompt, torch.tensor(ys[:i], dtype=torch.long)])[None])[0][0, -1], -1)[
-            ys[i]].item() for i in range(2)))
+    def log_prob(ys):
+        total = 0.0
+        for i in range(len(ys)):
+            ctx = torch.cat([prompt, torch.tensor(ys[:i], dtype=torch.long)])[None]
+            total += F.log_softmax(model(ctx)[0][0, -1], -1)[ys[i]].item()
+        return total
+
+    best = max(itertools.product(range(6), repeat=2), key=log_prob)
     assert found[0][0] == list(best)
     one = beam_search(model, prompt, 5, num_beams=1)[0][0]
     assert one == _greedy(model, prompt[None], 5, True)[0].tolist()

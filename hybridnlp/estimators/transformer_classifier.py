@@ -348,9 +348,11 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         module = state.pop("module_", None)
-        if module is not None:  # tensors on CPU, so a GPU-fitted model unpickles anywhere
+        if module is not None:  # NumPy arrays: a GPU-fitted model unpickles anywhere, and
+            # skops (hybridnlp.persistence) stores them without pickle
             state["_module_config"] = module.config.to_dict()
-            state["_module_state"] = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+            state["_module_state"] = {k: v.detach().cpu().float().numpy()
+                                      for k, v in module.state_dict().items()}
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -359,7 +361,7 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         self.__dict__.update(state)
         if config is not None:
             module = SequenceClassifier(EncoderConfig.from_dict(config))
-            module.load_state_dict(weights)
+            module.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in weights.items()})
             self.module_ = module.eval()
 
     def __sklearn_tags__(self):

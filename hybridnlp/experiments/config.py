@@ -1,0 +1,275 @@
+"""Experiment configs: YAML (safe loader) validated into dataclasses.
+
+Every key is checked against the schema; an unknown key or a wrong type raises
+:class:`ConfigError` naming the key's path (``models[1].params.lr``) and, for a misspelt key,
+the closest valid one. Nothing in a config is evaluated as code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "EvaluationConfig",
+    "ExperimentConfig",
+    "ModelConfig",
+    "apply_overrides",
+    "load_config",
+]
+
+TASKS = ("classification", "topic_modeling", "language_modeling")
+
+
+class ConfigError(ValueError):
+    """A config that does not match the schema; the message starts with the key's path."""
+
+
+@dataclass
+class DataConfig:
+    """Where the texts come from: a data set by ``name`` (``hybridnlp.datasets``) or a file
+    by ``path`` with ``text_column`` / ``label_column``."""
+
+    name: str | None = None
+    path: str | None = None
+    text_column: str = "text"
+    label_column: str | None = "label"
+    train_split: str = "train"
+    test_split: str | None = None  # None: cross-validation on the train split
+    limit: int | None = None  # quick runs: a seeded sample of N texts per split (LM: N chars)
+    data_home: str | None = None
+
+
+@dataclass
+class ModelConfig:
+    """A registered model (``hybridnlp.experiments.MODELS``) and its parameters."""
+
+    type: str
+    name: str | None = None  # its label in reports; defaults to the type
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class EvaluationConfig:
+    cv: int = 5  # folds when the data has no test split
+    metrics: list[str] = field(default_factory=lambda: ["accuracy", "macro_f1"])
+    per: str = "token"  # language modelling: perplexity per "token" or "word"
+    validation: float = 0.1  # language modelling: share held out when there is no dev split
+    samples: int = 1  # language modelling: generated samples in the report
+    prompt: str = ""
+    max_new_tokens: int = 200
+    top_words: int = 10  # topic modelling
+    save_models: bool = True  # write each fitted model into the run directory
+
+
+@dataclass
+class ExperimentConfig:
+    name: str
+    task: str
+    data: DataConfig
+    models: list[ModelConfig]
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    seed: int = 0
+    output: str = "runs"
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+METRICS = {"classification": ("accuracy", "macro_f1", "log_loss"),
+           "language_modeling": ("perplexity", "loss"),
+           "topic_modeling": ("coherence",)}
+
+
+def _hint(key: str, options) -> str:
+    close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def _convert(value, tp, path: str):
+    """Check ``value`` against the annotation ``tp`` (and build nested dataclasses)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _convert(value, arg, path)
+            except ConfigError as err:
+                errors.append(err)
+        raise errors[0]
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {type(value).__name__} "
+                              f"{value!r}.")
+        return _build(tp, value, path)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {type(value).__name__} {value!r}.")
+        (item,) = typing.get_args(tp)
+        return [_convert(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+    if tp is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {type(value).__name__} "
+                              f"{value!r}.")
+        return dict(value)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float) and isinstance(value, bool) or not isinstance(value, tp):
+        raise ConfigError(f"{path}: expected {_type_name(tp)}, got {type(value).__name__} "
+                          f"{value!r}.")
+    return value
+
+
+def _build(cls, values: dict, path: str):
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in fields:
+            where = f"{path}.{key}" if path else key
+            raise ConfigError(f"{where}: unknown key.{_hint(str(key), fields)} "
+                              f"Allowed keys: {', '.join(fields)}.")
+    kwargs = {}
+    for name, f in fields.items():
+        where = f"{path}.{name}" if path else name
+        if name in values:
+            kwargs[name] = _convert(values[name], hints[name], where)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{where}: required key is missing.")
+    return cls(**kwargs)
+
+
+def _check(config: ExperimentConfig) -> ExperimentConfig:
+    if config.task not in TASKS:
+        raise ConfigError(f"task: {config.task!r} is not a task.{_hint(config.task, TASKS)} "
+                          f"Choose one of {', '.join(TASKS)}.")
+    d = config.data
+    if (d.name is None) == (d.path is None):
+        raise ConfigError("data: give exactly one of 'name' (a data set) and 'path' (a file).")
+    if not config.models:
+        raise ConfigError("models: the list is empty; name at least one model.")
+    from hybridnlp.experiments.registry import MODELS, TASK_OF, build_model
+
+    names = set()
+    for i, m in enumerate(config.models):
+        if m.type not in MODELS:
+            raise ConfigError(f"models[{i}].type: unknown model {m.type!r}."
+                              f"{_hint(m.type, MODELS)} Registered: {', '.join(MODELS)}.")
+        if TASK_OF[m.type] != config.task:
+            raise ConfigError(f"models[{i}].type: {m.type!r} is a {TASK_OF[m.type]} model, "
+                              f"but task is {config.task!r}.")
+        build_model(m.type, m.params, f"models[{i}]")  # checks every parameter now
+        m.name = m.name or m.type
+        if m.name in names:
+            raise ConfigError(f"models[{i}].name: {m.name!r} is used twice; give each model "
+                              f"a distinct name.")
+        names.add(m.name)
+    allowed = METRICS[config.task]
+    for i, metric in enumerate(config.evaluation.metrics):
+        if config.task == "classification" and metric not in allowed:
+            raise ConfigError(f"evaluation.metrics[{i}]: unknown metric {metric!r}."
+                              f"{_hint(metric, allowed)} Choose from {', '.join(allowed)}.")
+    if config.evaluation.per not in ("token", "word"):
+        raise ConfigError(f"evaluation.per: {config.evaluation.per!r} must be 'token' or "
+                          f"'word'.")
+    if config.evaluation.cv < 2:
+        raise ConfigError(f"evaluation.cv: {config.evaluation.cv} folds; use at least 2.")
+    return config
+
+
+def from_dict(values: dict) -> ExperimentConfig:
+    """Validate a plain dict (as YAML gives it). ``model:`` (one) is accepted for ``models:``."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"config: expected a mapping at the top level, got "
+                          f"{type(values).__name__}.")
+    values = dict(values)
+    if "model" in values:
+        if "models" in values:
+            raise ConfigError("model: give either 'model' (one) or 'models' (a list), not both.")
+        values["models"] = [values.pop("model")]
+    return _check(_build(ExperimentConfig, values, ""))
+
+
+def load_config(source) -> ExperimentConfig:
+    """An :class:`ExperimentConfig` from a YAML file path, a YAML string, a dict or a config."""
+    if isinstance(source, ExperimentConfig):
+        return _check(source)
+    if isinstance(source, dict):
+        return from_dict(source)
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source
+                                           and source.endswith((".yaml", ".yml"))):
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {str(path)!r} does not exist.")
+        source = path.read_text("utf-8")
+    try:
+        values = yaml.safe_load(source)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config: not valid YAML: {err}") from None
+    return from_dict(values)
+
+
+def apply_overrides(values: dict, overrides: list[str]) -> dict:
+    """``key.path=value`` strings (``models[0].params.lr=1e-3``, values parsed as YAML
+    scalars) applied to a config dict (a copy)."""
+    import copy
+
+    values = copy.deepcopy(values)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item}: expected KEY=VALUE, e.g. seed=1.")
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw) if raw else ""
+        node = values
+        parts = _split_key(key)
+        for j, part in enumerate(parts[:-1]):
+            if isinstance(part, int):
+                if not isinstance(node, list) or part >= len(node):
+                    raise ConfigError(f"--set {key}: {'.'.join(map(str, parts[:j + 1]))} is "
+                                      f"not an existing list item.")
+                node = node[part]
+            else:
+                if part == "model" and "models" in node and "model" not in node:
+                    part = "models"
+                if part not in node or node[part] is None:
+                    node[part] = {}
+                node = node[part]
+                if isinstance(node, list) and not isinstance(parts[j + 1], int) and len(
+                        node) == 1:
+                    node = node[0]  # model.params.x with a single model
+        last = parts[-1]
+        if isinstance(last, int):
+            node[last] = value
+        else:
+            node[last] = value
+    return values
+
+
+def _split_key(key: str) -> list:
+    parts: list = []
+    for piece in key.split("."):
+        while "[" in piece:
+            head, _, rest = piece.partition("[")
+            if head:
+                parts.append(head)
+            index, _, piece = rest.partition("]")
+            parts.append(int(index))
+        if piece:
+            parts.append(piece)
+    return parts

@@ -1,0 +1,145 @@
+"""Model names a config can use, and how their parameters are checked and set.
+
+Each name maps to a factory of a default estimator; a config's ``params`` are checked against
+that estimator's ``get_params(deep=True)`` keys (so ``features__ngram_range`` reaches a
+pipeline step) and set with ``set_params``. A parameter value may itself be a model spec,
+``{type: nbsvm, params: {...}}`` (or a list of them), for the members of a stacking or
+ensemble and the parts of an interpolated LM.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from hybridnlp.experiments.config import ConfigError
+
+__all__ = ["MODELS", "TASK_OF", "build_model"]
+
+
+def _tfidf_lr():
+    from hybridnlp.features import TfidfFeatures
+
+    return Pipeline([("features", TfidfFeatures()),
+                     ("clf", LogisticRegression(C=10, max_iter=1000))])
+
+
+def _nbsvm():
+    from hybridnlp.features import NBFeatures
+
+    return Pipeline([("features", NBFeatures()), ("clf", LogisticRegression(max_iter=1000))])
+
+
+def _transformer():
+    from hybridnlp.estimators import TransformerClassifier
+
+    return TransformerClassifier()
+
+
+def _fusion():
+    from hybridnlp.hybrid import FusionClassifier
+
+    return FusionClassifier()
+
+
+def _stacking():
+    from hybridnlp.hybrid import StackingClassifier
+
+    return StackingClassifier(estimators=[("nbsvm", _nbsvm()), ("tfidf_lr", _tfidf_lr())])
+
+
+def _ensemble():
+    from hybridnlp.hybrid import WeightedEnsemble
+
+    return WeightedEnsemble(estimators=[("nbsvm", _nbsvm()), ("tfidf_lr", _tfidf_lr())])
+
+
+def _hybrid():
+    from hybridnlp.hybrid import HybridClassifier
+
+    return HybridClassifier()
+
+
+def _causal_lm():
+    from hybridnlp.lm import CausalLM
+
+    return CausalLM()
+
+
+def _ngram_lm():
+    from hybridnlp.lm import NGramLM
+
+    return NGramLM()
+
+
+def _interpolated_lm():
+    from hybridnlp.lm import CausalLM, InterpolatedLM, NGramLM
+
+    return InterpolatedLM(CausalLM(), NGramLM())
+
+
+def _topics():
+    from hybridnlp.features import TopicFeatures
+
+    return TopicFeatures()
+
+
+MODELS = {
+    "tfidf_lr": _tfidf_lr, "nbsvm": _nbsvm, "transformer": _transformer, "fusion": _fusion,
+    "stacking": _stacking, "ensemble": _ensemble, "hybrid": _hybrid,
+    "causal_lm": _causal_lm, "ngram_lm": _ngram_lm, "interpolated_lm": _interpolated_lm,
+    "topics": _topics,
+}
+TASK_OF = {**{k: "classification" for k in ("tfidf_lr", "nbsvm", "transformer", "fusion",
+                                              "stacking", "ensemble", "hybrid")},
+           "causal_lm": "language_modeling", "ngram_lm": "language_modeling",
+           "interpolated_lm": "language_modeling", "topics": "topic_modeling"}
+
+
+def _is_spec(value) -> bool:
+    return isinstance(value, dict) and "type" in value and set(value) <= {"type", "params",
+                                                                         "name"}
+
+
+def _value(value, default, path: str):
+    if _is_spec(value):
+        return build_model(value["type"], value.get("params", {}), path)
+    if isinstance(value, list) and value and all(_is_spec(v) for v in value):
+        return [(v.get("name") or v["type"], build_model(v["type"], v.get("params", {}),
+                                                          f"{path}[{i}]"))
+                for i, v in enumerate(value)]
+    if isinstance(default, tuple) and isinstance(value, list):
+        return tuple(value)  # YAML has no tuples: ngram_range: [1, 2]
+    return value
+
+
+def build_model(type_: str, params: dict, path: str = "model"):
+    """A fresh estimator of registered type ``type_`` with ``params`` set."""
+    if type_ not in MODELS:
+        close = difflib.get_close_matches(type_, MODELS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{path}.type: unknown model {type_!r}.{hint} Registered: "
+                          f"{', '.join(MODELS)}.")
+    model = MODELS[type_]()
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}.params: expected a mapping, got {type(params).__name__}.")
+    valid = model.get_params(deep=True)
+    resolved = {}
+    for key, value in params.items():
+        where = f"{path}.params.{key}"
+        prefix = key.partition("__")[0]
+        dunder_ok = "__" in key and hasattr(model, "_dunder_params") and (
+            prefix in model._dunder_params)
+        if key not in valid and not dunder_ok:
+            close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{where}: {type(model).__name__} has no parameter "
+                              f"{key!r}.{hint}")
+        resolved[key] = _value(value, valid.get(key), where)
+    try:
+        model.set_params(**resolved)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{path}.params: {err}") from None
+    return model

@@ -1,0 +1,188 @@
+"""Markdown reports with PNG plots (matplotlib, headless) from run directories, and one
+comparison table over several runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["FIGSIZE", "compare_runs", "write_report"]
+
+FIGSIZE, DPI = (6.4, 4.0), 100  # every plot is 640 x 400 pixels
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=DPI)
+    _plt().close(fig)
+    tmp.replace(path)
+
+
+def _metrics(run_dir) -> dict:
+    path = Path(run_dir) / "metrics.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{str(run_dir)!r} is not a run directory (no metrics.json).")
+    return json.loads(path.read_text("utf-8"))
+
+
+def _bar(names, values, errors, ylabel, path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    best = max(range(len(values)), key=values.__getitem__)
+    colors = ["#c44e52" if i == best else "#4c72b0" for i in range(len(values))]
+    ax.bar(range(len(values)), values, yerr=errors, color=colors, capsize=4)
+    ax.set_xticks(range(len(values)), names, rotation=20, ha="right")
+    low = min(values)
+    ax.set_ylim(max(0.0, low - 0.1 * (max(values) - low + 0.05) - 0.02), None)
+    ax.set_ylabel(ylabel)
+    for i, v in enumerate(values):
+        ax.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _curves(histories: dict, keys: tuple[str, ...], xkey: str, path: Path, ylabel: str) -> bool:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    drawn = False
+    for name, history in histories.items():
+        for key in keys:
+            xs = [row[xkey] for row in history if key in row and row[key] is not None]
+            ys = [row[key] for row in history if key in row and row[key] is not None]
+            if ys:
+                ax.plot(xs, ys, marker="o", markersize=3, label=f"{name} {key}")
+                drawn = True
+    ax.set_xlabel(xkey)
+    ax.set_ylabel(ylabel)
+    if drawn:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+    return drawn
+
+
+def _confusion(name: str, conf: dict, path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    mat, labels = conf["matrix"], conf["labels"]
+    ax.imshow(mat, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for i, row in enumerate(mat):
+        for j, v in enumerate(row):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"confusion matrix: {name}")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _classification(m: dict, run_dir: Path) -> list[str]:
+    rows = m["models"]
+    names = list(rows)
+    metric_names = [k for k in ("accuracy", "macro_f1", "log_loss") if k in rows[names[0]]]
+    lines = [f"Protocol: {m['protocol']}.", "",
+             "| model | " + " | ".join(metric_names) + " | fit time (s) |",
+             "|---" * (len(metric_names) + 2) + "|"]
+    for name in names:
+        r = rows[name]
+        cells = [f"{r[k]:.4f} ± {r.get(k + '_std', 0):.4f}" for k in metric_names]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {r['fit_time']:.1f} |")
+    lines.append("")
+    _bar(names, [rows[n]["accuracy"] for n in names],
+         [rows[n].get("accuracy_std", 0) for n in names], "accuracy", run_dir / "accuracy.png")
+    lines += ["![accuracy per model](accuracy.png)", ""]
+    best = max(names, key=lambda n: rows[n]["accuracy"])
+    if m.get("confusion", {}).get(best):
+        _confusion(best, m["confusion"][best], run_dir / "confusion.png")
+        lines += [f"Confusion matrix of the best model ({best}), all evaluated examples:", "",
+                  "![confusion matrix](confusion.png)", ""]
+    histories = {n: rows[n]["history"] for n in names if rows[n].get("history")}
+    if histories and _curves(histories, ("train_loss", "val_loss"), "epoch",
+                             run_dir / "learning_curves.png", "loss"):
+        lines += ["Learning curves (last fold):", "", "![learning curves](learning_curves.png)",
+                  ""]
+    att = m.get("attribution")
+    if att:
+        s = att["summary"]
+        lines += [f"## Which component wins where ({att['model']})", "",
+                  "| component | accuracy | right when all others are wrong |", "|---|---|---|"]
+        for comp, acc in s.get("accuracy", {}).items():
+            lines.append(f"| {comp} | {acc:.4f} | {s.get('only_right', {}).get(comp, '-')} |")
+        lines += ["", f"Oracle (any component right): {s.get('oracle', '-')}", ""]
+    return lines
+
+
+def _language_modeling(m: dict, run_dir: Path) -> list[str]:
+    rows = m["models"]
+    lines = [f"Protocol: {m['protocol']}.", "",
+             "| model | loss (nats/token) | perplexity | per | fit time (s) |",
+             "|---|---|---|---|---|"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['loss']:.4f} | {r['perplexity']:.3f} | {r['per']} | "
+                     f"{r['fit_time']:.1f} |")
+    lines.append("")
+    histories = {n: r["history"] for n, r in rows.items() if r.get("history")}
+    if histories and _curves(histories, ("train_loss", "val_loss"), "step",
+                             run_dir / "loss_curves.png", "loss (nats/token)"):
+        lines += ["![loss curves](loss_curves.png)", ""]
+    for name, r in rows.items():
+        for i, sample in enumerate(r.get("samples", [])):
+            lines += [f"Sample {i + 1} from {name}:", "", "```text", sample, "```", ""]
+    return lines
+
+
+def _topic_modeling(m: dict, run_dir: Path) -> list[str]:
+    lines = [f"Protocol: {m['protocol']}.", "", "| model | coherence (c_v) | fit time (s) |",
+             "|---|---|---|"]
+    for name, r in m["models"].items():
+        lines.append(f"| {name} | {r['coherence']:.4f} | {r['fit_time']:.1f} |")
+    lines.append("")
+    for name, r in m["models"].items():
+        lines += [f"Top words of {name}:", ""]
+        lines += [f"{i}. {' '.join(words)}" for i, words in enumerate(r["top_words"])]
+        lines.append("")
+    return lines
+
+
+def write_report(run_dir) -> Path:
+    """Write ``report.md`` (and its PNGs) into ``run_dir`` from its ``metrics.json``."""
+    run_dir = Path(run_dir)
+    m = _metrics(run_dir)
+    env = m.get("environment", {})
+    lines = [f"# {m['name']}", "",
+             f"Task: {m['task']}. Seed {m['seed']}. Wall time {m['wall_time']:.1f} s. "
+             f"hybridnlp {env.get('hybridnlp')}, torch {env.get('torch')}, scikit-learn "
+             f"{env.get('scikit-learn')}; {env.get('cpu')} ({env.get('cpu_cores')} cores), "
+             f"GPU: {env.get('gpu') or 'none'}. Finished {m.get('finished')}.", ""]
+    lines += {"classification": _classification, "language_modeling": _language_modeling,
+              "topic_modeling": _topic_modeling}[m["task"]](m, run_dir)
+    path = run_dir / "report.md"
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(lines) + "\n", "utf-8")
+    tmp.replace(path)
+    return path
+
+
+def compare_runs(run_dirs) -> str:
+    """One Markdown table comparing the models of several runs side by side."""
+    lines = ["| run | task | model | main metric | value | fit time (s) |",
+             "|---|---|---|---|---|---|"]
+    for run_dir in run_dirs:
+        m = _metrics(run_dir)
+        key = {"classification": "accuracy", "language_modeling": "perplexity",
+               "topic_modeling": "coherence"}[m["task"]]
+        for name, r in m["models"].items():
+            lines.append(f"| {m['name']} ({Path(run_dir).name}) | {m['task']} | {name} | "
+                         f"{key} | {r[key]:.4f} | {r['fit_time']:.1f} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,249 @@
+"""Experiment configs, the runner, reports, persistence and the CLI."""
+
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+from hybridnlp import load_dataset
+from hybridnlp.cli import main
+from hybridnlp.experiments import (
+    ConfigError,
+    apply_overrides,
+    build_model,
+    compare_runs,
+    load_config,
+    run,
+)
+from hybridnlp.persistence import load_model, save_model
+
+EXPERIMENTS = sorted((Path(__file__).parents[1] / "experiments").glob("*.yaml"))
+
+BASE = {"name": "t", "task": "classification", "data": {"name": "mr", "limit": 300},
+        "models": [{"type": "nbsvm"}], "evaluation": {"cv": 3}}
+
+
+def _with(**changes):
+    values = json.loads(json.dumps(BASE))
+    for key, value in changes.items():
+        node = values
+        *head, last = key.split(".")
+        for part in head:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[last] = value
+    return values
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
+def test_every_experiment_config_validates(path):
+    config = load_config(path)
+    assert config.models and config.name
+
+
+def test_experiments_folder_has_the_quickstart_and_benchmarks():
+    names = {p.name for p in EXPERIMENTS}
+    assert {"quickstart.yaml", "shakespeare_char.yaml", "sst2_hybrid.yaml"} <= names
+
+
+@pytest.mark.parametrize("values, message", [
+    (_with(**{"data.nmae": "mr"}), "data.nmae: unknown key. Did you mean 'name'?"),
+    (_with(seed="one"), "seed: expected int, got str 'one'."),
+    (_with(**{"evaluation.cv": 1.5}), "evaluation.cv: expected int, got float 1.5."),
+    (_with(**{"models.0.type": "nbsmv"}), "models[0].type: unknown model 'nbsmv'. Did you mean "
+                                          "'nbsvm'?"),
+    (_with(**{"models.0.params": {"clf__c": 4}}), "models[0].params.clf__c: Pipeline has no "
+                                                  "parameter 'clf__c'. Did you mean 'clf__C'?"),
+    (_with(**{"models.0.type": "causal_lm"}), "models[0].type: 'causal_lm' is a "
+                                              "language_modeling model, but task is "
+                                              "'classification'."),
+    (_with(task="clasification"), "task: 'clasification' is not a task. Did you mean "
+                                  "'classification'?"),
+    (_with(**{"evaluation.metrics": ["acuracy"]}), "evaluation.metrics[0]: unknown metric "
+                                                   "'acuracy'. Did you mean 'accuracy'?"),
+    (_with(**{"data.path": "x.csv"}), "data: give exactly one of 'name' (a data set) and "
+                                      "'path' (a file)."),
+    ({"name": "t", "task": "classification", "models": []}, "data: required key is missing."),
+    (_with(models=[]), "models: the list is empty"),
+    (_with(models=[{"type": "nbsvm"}, {"type": "nbsvm"}]), "models[1].name: 'nbsvm' is used "
+                                                          "twice"),
+])
+def test_bad_configs_get_the_exact_message(values, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(values)
+    assert str(err.value).startswith(message)
+
+
+def test_yaml_is_loaded_safely():
+    evil = "name: x\ntask: !!python/object/apply:os.system ['echo pwned']\n"
+    with pytest.raises(ConfigError, match="config: not valid YAML"):
+        load_config(evil)
+
+
+def test_overrides_reach_nested_keys():
+    values = apply_overrides(BASE, ["seed=3", "models[0].params.clf__C=4",
+                                    "evaluation.metrics=[accuracy]"])
+    config = load_config(values)
+    assert config.seed == 3 and config.models[0].params == {"clf__C": 4}
+    assert config.evaluation.metrics == ["accuracy"]
+    assert "seed" not in BASE  # the input is not modified
+    with pytest.raises(ConfigError, match="--set seed: expected KEY=VALUE"):
+        apply_overrides(BASE, ["seed"])
+
+
+def test_nested_model_specs_build_members():
+    stack = build_model("stacking", {"estimators": [{"type": "nbsvm", "name": "a"},
+                                                    {"type": "tfidf_lr", "name": "b"}]})
+    assert [name for name, _ in stack.estimators] == ["a", "b"]
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_run_matches_the_direct_api_and_writes_a_full_run_directory(tmp_path):
+    result = run(_with(output=str(tmp_path), **{"evaluation.metrics": ["accuracy"]}),
+                 quiet=True)
+    d = result.run_dir
+    metrics = json.loads((d / "metrics.json").read_text())
+    mr = load_dataset("mr")
+    keep = np.sort(np.random.default_rng(0).choice(len(mr.data), 300, replace=False))
+    X, y = [mr.data[i] for i in keep], mr.target[keep]
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    direct = cross_val_score(build_model("nbsvm", {}), X, y, cv=cv)
+    assert metrics["models"]["nbsvm"]["accuracy"] == pytest.approx(direct.mean(), abs=1e-12)
+    assert [f["accuracy"] for f in metrics["models"]["nbsvm"]["folds"]] == pytest.approx(direct)
+    for name in ("config.yaml", "predictions.csv", "log.txt", "report.md"):
+        assert (d / name).stat().st_size > 0
+    assert metrics["environment"]["torch"] and metrics["wall_time"] > 0
+    report = (d / "report.md").read_text()
+    for png in ("accuracy.png", "confusion.png"):
+        assert f"]({png})" in report
+        assert _png_size(d / png) == (640, 400)
+    lines = (d / "predictions.csv").read_text().splitlines()
+    assert lines[0] == "index,text,label,nbsvm" and len(lines) == 301
+    table = compare_runs([d, d])
+    assert table.count("| nbsvm |") == 2
+
+
+def test_saved_model_loads_in_a_fresh_process_and_predicts_identically(tmp_path):
+    result = run(_with(output=str(tmp_path), **{"data.test_split": "test", "data.name": "sst2",
+                                                "data.limit": 400}), quiet=True)
+    model_dir = result.run_dir / "models" / "nbsvm"
+    texts = list(load_dataset("sst2", split="test").data[:50])  # any texts
+    expected = result.models["nbsvm"].predict_proba(texts)
+    (tmp_path / "texts.json").write_text(json.dumps(texts))
+    code = ("import json, numpy as np; from hybridnlp.persistence import load_model; "
+            f"m = load_model({str(model_dir)!r}); "
+            f"t = json.load(open({str(tmp_path / 'texts.json')!r})); "
+            "print(json.dumps(m.predict_proba(t).tolist()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert np.array_equal(np.array(json.loads(out)), expected)
+
+
+def test_persistence_of_a_transformer_and_refusal_of_foreign_types(tmp_path):
+    mr = load_dataset("mr")
+    idx = np.random.default_rng(0).permutation(len(mr.data))[:200]
+    X, y = [mr.data[i] for i in idx], mr.target[idx]
+    clf = build_model("transformer", {"max_epochs": 1, "module__n_layer": 1}).fit(X, y)
+    save_model(clf, tmp_path / "clf")
+    assert np.array_equal(load_model(tmp_path / "clf").predict_proba(X), clf.predict_proba(X))
+    import skops.io as sio
+
+    sio.dump({"f": Path("x")}, tmp_path / "clf" / "model.skops")
+    with pytest.raises(ValueError, match="holds types outside scikit-learn, NumPy, SciPy and "
+                                         "hybridnlp: \\['pathlib"):
+        load_model(tmp_path / "clf")
+    with pytest.raises(FileNotFoundError, match="holds no model"):
+        load_model(tmp_path)
+
+
+def test_language_modeling_and_topic_runs(tmp_path):
+    lm = run({"name": "lm", "task": "language_modeling", "output": str(tmp_path),
+              "data": {"name": "tinyshakespeare", "limit": 20000},
+              "models": [{"type": "causal_lm", "params": {"model": "gpt-nano",
+                                                          "max_steps": 20,
+                                                          "eval_interval": 10}},
+                         {"type": "ngram_lm", "params": {"order": 3, "tokenizer": "char"}}],
+              "evaluation": {"max_new_tokens": 20}}, quiet=True)
+    rows = lm.metrics["models"]
+    assert rows["causal_lm"]["perplexity"] > rows["ngram_lm"]["perplexity"] > 1
+    assert 0 < len(rows["causal_lm"]["samples"][0]) <= 20  # ends early at <eos>
+    assert _png_size(lm.run_dir / "loss_curves.png") == (640, 400)
+    assert load_model(lm.run_dir / "models" / "ngram_lm").perplexity("First Citizen") == \
+        pytest.approx(lm.models["ngram_lm"].perplexity("First Citizen"))
+    topics = run({"name": "tp", "task": "topic_modeling", "output": str(tmp_path),
+                  "data": {"name": "mr", "limit": 300},
+                  "models": [{"type": "topics", "params": {"n_topics": 3, "random_state": 0}}],
+                  "evaluation": {"top_words": 5}}, quiet=True)
+    row = topics.metrics["models"]["topics"]
+    assert len(row["top_words"]) == 3 and all(len(w) == 5 for w in row["top_words"])
+    assert "Top words of topics" in (topics.run_dir / "report.md").read_text()
+
+
+# ---------------------------------------------------------------------- CLI
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["report", "--help"],
+                                  ["predict", "--help"], ["train-lm", "--help"],
+                                  ["generate", "--help"], ["datasets", "--help"]])
+def test_every_command_has_help(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 0
+    assert "usage: hybridnlp" in capsys.readouterr().out
+
+
+def test_bad_arguments_exit_2_with_one_line(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        main(["frobnicate"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid choice: 'frobnicate'" in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ntask: classification\ndata: {name: mr}\nmodels: [{type: nbsmv}]\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", str(bad)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err == ("hybridnlp run: error: models[0].type: unknown model 'nbsmv'. Did you mean "
+                   "'nbsvm'? Registered: " + err.split("Registered: ")[1])
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", str(tmp_path / "missing.yaml")])
+    assert exit_.value.code == 2
+
+
+def test_cli_run_predict_train_lm_generate_and_datasets(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "name: cli\ntask: classification\ndata: {name: sst2, test_split: test, limit: 300}\n"
+        f"models: [{{type: nbsvm}}]\noutput: {tmp_path / 'runs'}\n")
+    assert main(["run", str(config), "--quiet", "--set", "models[0].params.clf__C=2"]) == 0
+    run_dir = next((tmp_path / "runs").iterdir())
+    assert "clf__C: 2" in (run_dir / "config.yaml").read_text()
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("a wonderful , moving film\na dull , lifeless mess\n")
+    assert main(["predict", str(run_dir / "models" / "nbsvm"), "--input", str(inputs)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "text,prediction" and len(out) == 3
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(load_dataset("tinyshakespeare").data[0][:5000])
+    assert main(["train-lm", str(corpus), "--output", str(tmp_path / "lm"), "--max-steps", "3",
+                 "--quiet"]) == 0
+    assert main(["generate", str(tmp_path / "lm"), "--prompt", "ROMEO:", "--max-new-tokens",
+                 "10", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "ROMEO:" in out
+    assert main(["datasets"]) == 0
+    assert "mr" in capsys.readouterr().out
+    assert main(["report", str(run_dir)]) == 0
+    help_run = subprocess.run([sys.executable, "-m", "hybridnlp.cli", "--help"],
+                              capture_output=True, text=True)
+    assert help_run.returncode == 0 and "usage: hybridnlp" in help_run.stdout
