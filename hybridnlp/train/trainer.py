@@ -232,7 +232,8 @@ class Trainer:
         if self.max_time is None:
             return cosine_lr(step, base_lr=self.lr, warmup_steps=warmup_steps,
                              total_steps=total_steps, min_lr_ratio=self.min_lr_ratio)
-        progress = max(step / max(total_steps, 1), elapsed / self.max_time)
+        progress = max(step / max(total_steps, 1), elapsed / self.max_time
+                       if self.max_time > 0 else 1.0)
         return cosine_lr_by_progress(progress, step, base_lr=self.lr, warmup=self.warmup,
                                      min_lr_ratio=self.min_lr_ratio)
 
