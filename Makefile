@@ -35,6 +35,7 @@ benchmarks: install
 	$(BIN)/python benchmarks/classical.py
 	$(BIN)/python benchmarks/neural.py
 	$(BIN)/python benchmarks/hybrid.py
+	$(BIN)/python benchmarks/lm.py shakespeare wikitext2 speed
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -43,6 +43,11 @@ def _report(args) -> int:
     for d in args.run_dirs:
         if not (Path(d) / "metrics.json").is_file():
             raise _UsageError(f"{d!r} is not a run directory (no metrics.json)")
+    if args.results:
+        from hybridnlp.experiments.report import write_results_section
+
+        print(write_results_section(args.run_dirs, args.results, args.section))
+        return 0
     if len(args.run_dirs) == 1 and not args.output:
         print(write_report(args.run_dirs[0]))
         return 0
@@ -123,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="rewrite a run's report, or compare several runs")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--output", help="write the comparison table to this file")
+    p.add_argument("--results", metavar="RESULTS_MD",
+                   help="put the comparison table into a marked section of this file "
+                        "(e.g. benchmarks/RESULTS.md)")
+    p.add_argument("--section", default="runs", help="marker name of that section")
     p.set_defaults(func=_report)
     p = sub.add_parser("predict", help="predict labels for texts with a saved model")
     p.add_argument("model_dir", metavar="MODEL_DIR")

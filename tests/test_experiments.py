@@ -155,6 +155,13 @@ def test_persistence_of_a_transformer_and_refusal_of_foreign_types(tmp_path):
     clf = build_model("transformer", {"max_epochs": 1, "module__n_layer": 1}).fit(X, y)
     save_model(clf, tmp_path / "clf")
     assert np.array_equal(load_model(tmp_path / "clf").predict_proba(X), clf.predict_proba(X))
+    for kind, params in (("stacking", {}), ("ensemble", {"gating": True}),
+                         ("fusion", {"max_epochs": 1})):
+        model = build_model(kind, params).fit(X, y)
+        save_model(model, tmp_path / kind)
+        restored = load_model(tmp_path / kind)
+        assert type(restored) is type(model)
+        assert np.array_equal(restored.predict_proba(X), model.predict_proba(X))
     import skops.io as sio
 
     sio.dump({"f": Path("x")}, tmp_path / "clf" / "model.skops")
@@ -244,6 +251,12 @@ def test_cli_run_predict_train_lm_generate_and_datasets(tmp_path, capsys):
     assert main(["datasets"]) == 0
     assert "mr" in capsys.readouterr().out
     assert main(["report", str(run_dir)]) == 0
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n\n<!-- other:start -->\nkept\n<!-- other:end -->\n")
+    for _ in range(2):  # idempotent: the section is replaced, not appended
+        assert main(["report", str(run_dir), "--results", str(results), "--section", "cli"]) == 0
+    text = results.read_text()
+    assert "kept" in text and text.count("<!-- cli:start -->") == 1 and "| nbsvm |" in text
     help_run = subprocess.run([sys.executable, "-m", "hybridnlp.cli", "--help"],
                               capture_output=True, text=True)
     assert help_run.returncode == 0 and "usage: hybridnlp" in help_run.stdout

@@ -226,6 +226,13 @@ def test_token_file_roundtrip_and_random_windows(tmp_path):
     a, b = list(windows), list(windows)
     assert all(torch.equal(x["idx"], y["idx"]) for x, y in zip(a, b, strict=True))
     assert torch.equal(a[0]["idx"][:, 1:], a[0]["targets"][:, :-1])
+    corpus = load_dataset("tinyshakespeare").data[0][:20000].split("\n\n")
+    big = CharTokenizer().train(corpus)
+    ids = encode_to_file(big, corpus, tmp_path / "big.bin")  # memory-mapped
+    lm = CausalLM("gpt-nano", tokenizer=big, max_steps=4, eval_interval=2).fit(ids)
+    assert lm.val_loss_ is not None and lm.n_train_tokens_ == int(len(ids) * 0.9)
+    with pytest.raises(ValueError, match="fit got token ids, so tokenizer= must be the trained"):
+        CausalLM("gpt-nano").fit(ids)
     (tmp_path / "tok.bin").write_bytes(b"\x00" * 5)
     with pytest.raises(ValueError, match="holds 5 bytes, but its metadata says 13 uint16"):
         open_token_file(tmp_path / "tok.bin")

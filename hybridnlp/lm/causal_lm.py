@@ -21,7 +21,7 @@ from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm.data import RandomWindows, SequentialWindows
 from hybridnlp.lm.generate import Stepper, beam_search, sample
 from hybridnlp.nn.gpt import GPT, GPTConfig
-from hybridnlp.text import load_tokenizer
+from hybridnlp.text import Tokenizer, load_tokenizer
 from hybridnlp.train import Trainer
 from hybridnlp.utils.io import atomic_write_json, read_json
 
@@ -150,13 +150,7 @@ class CausalLM(LMScoringMixin, DunderParamsMixin, BaseEstimator):
             return 2000
         return self.max_steps
 
-    def fit(self, corpus, y=None, *, validation_data=None, resume: bool = False) -> CausalLM:
-        """Train on ``corpus`` (a string, a list of strings, or a text file path).
-
-        ``validation_data`` (same kinds) is used for validation loss and early stopping;
-        without it, ``validation`` of the corpus is held out. With ``resume=True`` and a
-        checkpoint in ``trainer__checkpoint_dir``, training continues from it.
-        """
+    def _texts(self, corpus, validation_data):
         corpus = read_corpus(corpus)
         if validation_data is not None:
             train, val = corpus, read_corpus(validation_data, what="validation_data")
@@ -170,8 +164,43 @@ class CausalLM(LMScoringMixin, DunderParamsMixin, BaseEstimator):
             if self.tokenizer == "char" and val is not None:  # the character inventory
                 texts = texts + (val if isinstance(val, list) else [val])  # as nanoGPT
             tok.train(texts)
-        train_ids = token_stream(tok, train)
         val_ids = token_stream(tok, val) if val is not None else None
+        return tok, token_stream(tok, train), val_ids
+
+    def _token_ids(self, ids: np.ndarray, validation_data):
+        tok = self.tokenizer
+        if not (isinstance(tok, Tokenizer) and tok.is_trained):
+            raise ValueError("fit got token ids, so tokenizer= must be the trained Tokenizer "
+                             "that produced them (e.g. the one given to encode_to_file).")
+        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"token ids must be a 1-D integer array, got shape {ids.shape} "
+                             f"and dtype {ids.dtype}.")
+        if len(ids) and int(ids.max()) >= tok.vocab_size:  # one pass, no copy of a memmap
+            raise ValueError(f"token id {int(ids.max())} is outside the tokenizer's "
+                             f"vocabulary of {tok.vocab_size}.")
+        if isinstance(validation_data, np.ndarray):
+            return tok, ids, validation_data
+        if validation_data is not None:
+            val = read_corpus(validation_data, what="validation_data")
+            return tok, ids, token_stream(tok, val)
+        if self.validation:
+            cut = int(len(ids) * (1.0 - self.validation))
+            return tok, ids[:cut], ids[cut:]  # views: nothing is copied
+        return tok, ids, None
+
+    def fit(self, corpus, y=None, *, validation_data=None, resume: bool = False) -> CausalLM:
+        """Train on ``corpus``: a string, a list of strings, a text file path, or token ids
+        (a NumPy array or the memory map of :func:`hybridnlp.lm.open_token_file`, for corpora
+        larger than memory; ``tokenizer`` must then be the trained Tokenizer that made them).
+
+        ``validation_data`` (same kinds) is used for validation loss and early stopping;
+        without it, ``validation`` of the corpus is held out. With ``resume=True`` and a
+        checkpoint in ``trainer__checkpoint_dir``, training continues from it.
+        """
+        if isinstance(corpus, np.ndarray):
+            tok, train_ids, val_ids = self._token_ids(corpus, validation_data)
+        else:
+            tok, train_ids, val_ids = self._texts(corpus, validation_data)
         config = self._config(tok.vocab_size)
         if len(train_ids) < config.block_size + 1:
             raise ValueError(

@@ -183,6 +183,12 @@ class CausalSelfAttention(SelfAttention):
         if kv_cache is not None:
             k, v = kv_cache.write(layer, k, v)  # (B, nh, Tk, hs)
         Tk = k.shape[2]
+        if T == 1 and not self.training:  # one decoding step: two small matmuls beat SDPA
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nh, 1, Tk)
+            if attn_mask is not None:
+                att = att.masked_fill(~attn_mask, float("-inf"))
+            y = (att.softmax(dim=-1) @ v).transpose(1, 2).reshape(B, T, C)
+            return self.resid_drop(self.proj(y))
         is_causal = False
         if attn_mask is None and T > 1:
             if Tk == T:
