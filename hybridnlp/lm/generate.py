@@ -9,7 +9,6 @@ window it slides forward by half a window (the cache is then re-filled once).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator
 
 import torch
@@ -18,21 +17,6 @@ import torch.nn.functional as F
 from hybridnlp.nn.gpt import GPT, KVCache
 
 __all__ = ["Stepper", "beam_search", "process_logits", "sample"]
-
-
-@contextlib.contextmanager
-def _few_threads(device: torch.device, single_step: bool):
-    """One intra-op thread for a one-token step on CPU: its tensors are so small that waking
-    the other threads costs more than it saves (measured in benchmarks/lm.py speed)."""
-    if device.type != "cpu" or not single_step or torch.get_num_threads() == 1:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class Stepper:
@@ -82,9 +66,8 @@ class Stepper:
             new = slice(cur - 1, cur)
         if positions is not None:
             positions = positions[:, new.start - s:]
-        with _few_threads(self.cache.k.device, new.stop - new.start == 1):
-            logits, _ = self.model(seq[:, new], kv_cache=self.cache, positions=positions,
-                                   key_mask=mask)
+        logits, _ = self.model(seq[:, new], kv_cache=self.cache, positions=positions,
+                               key_mask=mask)
         self.filled = cur
         return logits[:, -1].float()
 
