@@ -386,6 +386,11 @@ def run(config, *, output: str | None = None, quiet: bool = False) -> RunResult:
 
         write_report(run_dir)
         if not quiet:
+            key = {"classification": "accuracy", "language_modeling": "perplexity",
+                   "topic_modeling": "coherence"}[config.task]
+            for name, row in metrics["models"].items():
+                spread = f" (+/- {row[key + '_std']:.4f})" if key + "_std" in row else ""
+                print(f"{name:<28} {key} {row[key]:.4f}{spread}  fit {row['fit_time']:.1f} s")
             print(f"run directory: {run_dir}\nreport: {run_dir / 'report.md'}")
         return result
     finally:
