@@ -237,3 +237,17 @@ def test_w2v_errors(tmp_path, mr_small):
         Word2VecFeatures(min_count=50).fit(["a b", "c d"])
     with pytest.raises(ValueError, match="^pooling='max' is not allowed"):
         Word2VecFeatures(pooling="max").fit(["a b"])
+
+
+def test_vocabulary_is_packed_for_pickle_and_skops_without_mutating_the_model():
+    import pickle
+
+    texts = ["good film", "bad film", "a great film", "an awful film"]
+    feats = NBFeatures().fit(texts, [1, 0, 1, 0])
+    state = feats.__getstate__()
+    name, vec, data, offsets = state["vectorizers_"][0]
+    assert "vocabulary_" not in vec.__dict__ and data.dtype == np.uint8
+    assert len(offsets) == len(feats.vectorizers_[0][1].vocabulary_) + 1  # model untouched
+    back = pickle.loads(pickle.dumps(feats))
+    assert back.vectorizers_[0][1].vocabulary_ == feats.vectorizers_[0][1].vocabulary_
+    assert (back.transform(texts) != feats.transform(texts)).nnz == 0

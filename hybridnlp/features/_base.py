@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+
+import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -32,9 +35,46 @@ class TextTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         return check_texts(X, name="X")
 
+    # A fitted n-gram vocabulary is a dict of up to millions of strings; stored as one UTF-8
+    # byte array and offsets it pickles and skops-saves compactly (skops writes a dict item by
+    # item) and without object arrays. ``stop_words_`` (pruned terms, introspection only) goes.
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())  # object.__getstate__ is __dict__ itself
+        if "vectorizers_" in state:
+            state["vectorizers_"] = [_pack(name, vec) for name, vec in state["vectorizers_"]]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if "vectorizers_" in state:
+            state = dict(state)
+            state["vectorizers_"] = [_unpack(*item) for item in state["vectorizers_"]]
+        super().__setstate__(state)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         tags.target_tags.required = self._requires_y
         return tags
+
+
+def _pack(name: str, vec):
+    vec = copy.copy(vec)
+    vocab = vec.__dict__.pop("vocabulary_", None)
+    vec.__dict__.pop("stop_words_", None)
+    if vocab is None:
+        return (name, vec, None, None)
+    terms = sorted(vocab, key=vocab.__getitem__)  # column order
+    encoded = [t.encode("utf-8") for t in terms]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return (name, vec, np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(), offsets)
+
+
+def _unpack(name: str, vec, data, offsets):
+    if data is not None:
+        raw = data.tobytes()
+        bounds = offsets.tolist()
+        vec.vocabulary_ = {raw[bounds[i]:bounds[i + 1]].decode("utf-8"): i
+                           for i in range(len(bounds) - 1)}
+    return (name, vec)

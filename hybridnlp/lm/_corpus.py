@@ -8,6 +8,7 @@ ends with ``<eos>``, so every real token and every document end is predicted.
 
 from __future__ import annotations
 
+import copy
 import gzip
 import math
 import os
@@ -75,8 +76,8 @@ def split_corpus(corpus: str | list[str], fraction: float):
 def make_tokenizer(spec, bpe_vocab_size: int = 4096) -> Tokenizer:
     """``"char"``, ``"word"`` (whitespace words, line breaks as ``<eos>``), ``"bpe"``
     (byte-level, trained in fit), or a Tokenizer instance (used as is when trained)."""
-    if isinstance(spec, Tokenizer):
-        return spec
+    if isinstance(spec, Tokenizer):  # an untrained one is trained on a copy, not in place
+        return spec if spec.is_trained else copy.deepcopy(spec)
     if spec == "char":
         return CharTokenizer()
     if spec == "word":
