@@ -330,6 +330,9 @@ def test_interpolated_lm_beats_both_parts_where_fit(char_lm, shakespeare):
     assert per.weights_.shape == (5,)
     assert per.perplexity(val) <= mix.perplexity(val) * (1 + 1e-8)
     assert isinstance(mix.generate("ROMEO:", 10, seed=0), str)
+    total, n = InterpolatedLM(char_lm, ngram).cross_fit_log_likelihood(val)
+    assert n == len(val) and math.isfinite(total)
+    assert -total / n >= math.log(mix.perplexity(val)) - 1e-9  # weights fit on other halves
     fixed = InterpolatedLM(char_lm, ngram, weight=1.0).fit()
     assert fixed.perplexity(val[:500]) == pytest.approx(char_lm.perplexity(val[:500]))
 

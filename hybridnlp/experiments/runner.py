@@ -279,6 +279,7 @@ def _corpus(config):
 
 
 def _language_modeling(config, run_dir, result, progress) -> dict:
+    from hybridnlp.lm._corpus import count_words
     from hybridnlp.text import CharTokenizer
 
     ev = config.evaluation
@@ -297,19 +298,20 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
             if model.ngram.tokenizer in ("char", "word", "bpe"):
                 model.ngram.set_params(tokenizer=model.neural.tokenizer_)
             model.ngram.fit(train)
-            half = len(val) // 2
-            model.fit(val[:half])
-            eval_text = val[half:]
+            eval_text = val
         elif spec.type == "causal_lm":
             model.fit(train, validation_data=val)
             eval_text = val
         else:
             model.fit(train)
             eval_text = val
+        if spec.type == "interpolated_lm":  # weights cross-fitted on the held-out halves
+            total, n = model.cross_fit_log_likelihood(eval_text)
+        else:
+            total, n = model.log_likelihood(eval_text)
         fit_time = time.perf_counter() - start
-        total, n = model.log_likelihood(eval_text)
-        row = {"loss": -total / max(n, 1),
-               "perplexity": model.perplexity(eval_text, per=ev.per),
+        per_n = n if ev.per == "token" else count_words(eval_text)
+        row = {"loss": -total / max(n, 1), "perplexity": math.exp(-total / max(per_n, 1)),
                "per": ev.per, "eval_tokens": n, "fit_time": fit_time}
         if getattr(model, "val_loss_", None) is not None:
             row["val_loss_windows"] = model.val_loss_
@@ -322,7 +324,10 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
         if ev.save_models and hasattr(model, "save"):
             model.save(run_dir / "models" / spec.name)
     result.models.update(fitted)
-    return {"models": rows, "protocol": f"perplexity per {ev.per} on the held-out text"}
+    held_out = config.data.test_split or f"the last {ev.validation:.0%} of the training text"
+    return {"models": rows, "protocol": (
+        f"perplexity per {ev.per} on the held-out text ({held_out}); an interpolation's "
+        f"weights are cross-fitted on its two halves")}
 
 
 # ---------------------------------------------------------------------- topic modelling

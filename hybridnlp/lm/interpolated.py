@@ -91,14 +91,37 @@ class InterpolatedLM(LMScoringMixin, BaseEstimator):
         if texts is None:
             raise ValueError("fit needs validation texts to fit the weight, or pass weight=.")
         p_nn, p_ng, orders = self._parts(self.stream(texts))
-        self.weight_ = fit_mixture_weight(p_nn, p_ng)
-        self.weights_ = np.full(n_levels, self.weight_)
+        self.weights_ = self._fit_weights(p_nn, p_ng, orders)
+        self.weight_ = float(fit_mixture_weight(p_nn, p_ng))
+        return self
+
+    def cross_fit_log_likelihood(self, texts) -> tuple[float, int]:
+        """Honest held-out score on text that also fits the weights: the weight(s) fit on
+        each half score the other half. Returns (total log-likelihood, tokens); afterwards the
+        weights are those fit on all of ``texts``."""
+        self._check_components()
+        p_nn, p_ng, orders = self._parts(self.stream(texts))
+        half = len(p_nn) // 2
+        total = 0.0
+        for fit, ev in ((slice(0, half), slice(half, None)), (slice(half, None), slice(0, half))):
+            lam = self._fit_weights(p_nn[fit], p_ng[fit], orders[fit])[orders[ev]]
+            total += float(np.log(np.maximum(lam * p_nn[ev] + (1 - lam) * p_ng[ev],
+                                             1e-300)).sum())
+        self.weights_ = self._fit_weights(p_nn, p_ng, orders)
+        self.weight_ = float(self.weights_[0])
+        return total, len(p_nn)
+
+    def _fit_weights(self, p_nn, p_ng, orders) -> np.ndarray:
+        n_levels = self.ngram.order + 1
+        if self.weight is not None:
+            return np.full(n_levels, float(self.weight))
+        weights = np.full(n_levels, fit_mixture_weight(p_nn, p_ng))
         if self.per_context:
             for k in range(1, n_levels):
                 sel = orders == k
                 if sel.sum() >= self.min_tokens:
-                    self.weights_[k] = fit_mixture_weight(p_nn[sel], p_ng[sel])
-        return self
+                    weights[k] = fit_mixture_weight(p_nn[sel], p_ng[sel])
+        return weights
 
     def token_log_probs(self, ids, **_) -> np.ndarray:
         """log of the mixture probability of ids[j] given ids[:j], j >= 1."""
