@@ -56,15 +56,9 @@ def environment() -> dict:
     import torch
 
     import hybridnlp
+    from hybridnlp.utils.device import cpu_name
 
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {"python": platform.python_version(), "hybridnlp": hybridnlp.__version__,
             "torch": torch.__version__, "scikit-learn": sklearn.__version__,

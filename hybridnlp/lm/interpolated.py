@@ -83,16 +83,13 @@ class InterpolatedLM(LMScoringMixin, BaseEstimator):
         """Fit the mixture weight(s) on ``texts`` (validation text, not training text: the
         n-gram model has memorised its training text). With ``weight`` set, nothing is fit."""
         self._check_components()
-        n_levels = self.ngram.order + 1
         if self.weight is not None:
-            self.weight_ = float(self.weight)
-            self.weights_ = np.full(n_levels, self.weight_)
-            return self
-        if texts is None:
+            self.weights_ = self._fit_weights(None, None, None)
+        elif texts is None:
             raise ValueError("fit needs validation texts to fit the weight, or pass weight=.")
-        p_nn, p_ng, orders = self._parts(self.stream(texts))
-        self.weights_ = self._fit_weights(p_nn, p_ng, orders)
-        self.weight_ = float(fit_mixture_weight(p_nn, p_ng))
+        else:
+            self.weights_ = self._fit_weights(*self._parts(self.stream(texts)))
+        self.weight_ = float(self.weights_[0])  # level 0 (never matched) keeps the global one
         return self
 
     def cross_fit_log_likelihood(self, texts) -> tuple[float, int]:
@@ -151,8 +148,7 @@ class InterpolatedLM(LMScoringMixin, BaseEstimator):
             p_nn = stepper.logits(seq, cur).softmax(dim=1)[0].double().cpu().numpy()
             hist = seq[0, max(0, cur - history):cur].tolist() if history else []
             p_ng = ng.next_token_probs(hist)
-            _, k = ng.prob(0, hist)  # the matched order of this context
-            lam = self.weights_[k]
+            lam = self.weights_[ng.matched_order(hist)]
             p = lam * p_nn + (1.0 - lam) * p_ng
             return torch.from_numpy(np.log(np.maximum(p, 1e-300))).float()[None].to(device)
 

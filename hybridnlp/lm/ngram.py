@@ -174,18 +174,27 @@ class NGramLM(LMScoringMixin, BaseEstimator):
         if token in self._excluded:
             p = 0.0
         matched = 1
-        for k in range(2, self.order + 1):
-            if len(history) < k - 1:
-                break
-            ctx = history[len(history) - (k - 1):]
-            stats = self._contexts[k].get(ctx)
-            if stats is None:
-                break
-            _, _, total, gamma = stats
+        for k, ctx, (_, _, total, gamma) in self._seen_contexts(history):
             c = self._counts[k].get((*ctx, token), 0)
             p = max(c - self._d(k, c), 0.0) / total + gamma / total * p
             matched = k
         return p, matched
+
+    def _seen_contexts(self, history: tuple):
+        """(order k >= 2, context, its stats) for the seen contexts of ``history``, shortest
+        first; stops at the first unseen one (every longer context is unseen too)."""
+        for k in range(2, min(self.order, len(history) + 1) + 1):
+            ctx = history[len(history) - (k - 1):]
+            stats = self._contexts[k].get(ctx)
+            if stats is None:
+                return
+            yield k, ctx, stats
+
+    def matched_order(self, history) -> int:
+        """The highest order whose context in ``history`` was seen in training (1 = none)."""
+        self._check_fitted()
+        history = tuple(int(h) for h in history)
+        return 1 + sum(1 for _ in self._seen_contexts(history))
 
     def token_log_probs(self, ids, *, return_orders: bool = False):
         """log p(ids[j] | ids[:j]) for j >= 1 (float64); with ``return_orders``, also the
@@ -215,14 +224,7 @@ class NGramLM(LMScoringMixin, BaseEstimator):
         else:
             p = c / total
         p[self._excluded] = 0.0
-        for k in range(2, self.order + 1):
-            if len(history) < k - 1:
-                break
-            ctx = history[len(history) - (k - 1):]
-            stats = self._contexts[k].get(ctx)
-            if stats is None:
-                break
-            s, e, total, gamma = stats
+        for k, _, (s, e, total, gamma) in self._seen_contexts(history):
             types, counts = self._tables[k]
             c = np.zeros(V)
             c[types[s:e, -1]] = counts[s:e]

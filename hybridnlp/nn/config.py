@@ -6,11 +6,43 @@ import dataclasses
 import difflib
 from dataclasses import dataclass
 
-__all__ = ["ENCODER_PRESETS", "EncoderConfig"]
+__all__ = ["ENCODER_PRESETS", "EncoderConfig", "PresetConfig"]
+
+
+class PresetConfig:
+    """``from_preset``, ``from_dict`` (unknown keys rejected with a suggestion) and
+    ``to_dict`` for a config dataclass whose presets are the dict ``_presets``."""
+
+    _presets: dict = {}
+    _unknown_preset = "unknown preset={name!r}"
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides):
+        """A named preset with fields overridden."""
+        if name not in cls._presets:
+            close = difflib.get_close_matches(name, cls._presets, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"{cls._unknown_preset.format(name=name)}; choose one of "
+                             f"{', '.join(cls._presets)}.{hint}")
+        return cls.from_dict({**cls._presets[name], **overrides})
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        """Build from a dict, rejecting unknown keys with a suggestion."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        for key in values:
+            if key not in fields:
+                close = difflib.get_close_matches(key, fields, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ValueError(f"{cls.__name__} has no field {key!r}.{hint}")
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 @dataclass
-class EncoderConfig:
+class EncoderConfig(PresetConfig):
     """A Transformer encoder with a classification head."""
 
     vocab_size: int = 30000
@@ -44,32 +76,6 @@ class EncoderConfig:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be a positive integer.")
 
-    @classmethod
-    def from_preset(cls, name: str, **overrides) -> EncoderConfig:
-        """A preset (``"tiny"``, ``"small"``, ``"base"``, ``"bert-base"``) with overrides."""
-        if name not in ENCODER_PRESETS:
-            close = difflib.get_close_matches(name, ENCODER_PRESETS, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(
-                f"unknown preset={name!r}; choose one of {', '.join(ENCODER_PRESETS)}.{hint}"
-            )
-        return cls.from_dict({**ENCODER_PRESETS[name], **overrides})
-
-    @classmethod
-    def from_dict(cls, values: dict) -> EncoderConfig:
-        """Build from a dict, rejecting unknown keys with a suggestion."""
-        fields = {f.name for f in dataclasses.fields(cls)}
-        for key in values:
-            if key not in fields:
-                close = difflib.get_close_matches(key, fields, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise ValueError(f"{cls.__name__} has no field {key!r}.{hint}")
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
 ENCODER_PRESETS = {
     "tiny": dict(n_layer=1, n_head=2, n_embd=32),  # tests
     # Sentence classification from a few thousand examples on CPU: one wide-enough layer and
@@ -79,3 +85,4 @@ ENCODER_PRESETS = {
     "base": dict(n_layer=4, n_head=8, n_embd=256),
     "bert-base": dict(n_layer=12, n_head=12, n_embd=768, max_len=512),
 }
+EncoderConfig._presets = ENCODER_PRESETS

@@ -7,8 +7,6 @@ so :mod:`hybridnlp.lm.gpt2` can map Hugging Face checkpoints onto it one tensor 
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import math
 from dataclasses import dataclass
 
@@ -16,14 +14,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hybridnlp.nn.config import PresetConfig
 from hybridnlp.nn.layers import Block, SelfAttention
 
 __all__ = ["GPT", "GPT_PRESETS", "GPTConfig", "KVCache"]
 
 
 @dataclass
-class GPTConfig:
+class GPTConfig(PresetConfig):
     """Shape of a GPT. ``block_size`` is the context window in tokens."""
+
+    _unknown_preset = "unknown GPT preset {name!r}"
 
     vocab_size: int = 50257
     block_size: int = 1024
@@ -66,31 +67,6 @@ class GPTConfig:
     def head_size(self) -> int:
         return self.n_embd // self.n_head
 
-    @classmethod
-    def from_preset(cls, name: str, **overrides) -> GPTConfig:
-        """A preset from :data:`GPT_PRESETS` with fields overridden."""
-        if name not in GPT_PRESETS:
-            close = difflib.get_close_matches(name, GPT_PRESETS, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(
-                f"unknown GPT preset {name!r}; choose one of {', '.join(GPT_PRESETS)}.{hint}"
-            )
-        return cls.from_dict({**GPT_PRESETS[name], **overrides})
-
-    @classmethod
-    def from_dict(cls, values: dict) -> GPTConfig:
-        """Build from a dict, rejecting unknown keys with a suggestion."""
-        fields = {f.name for f in dataclasses.fields(cls)}
-        for key in values:
-            if key not in fields:
-                close = difflib.get_close_matches(key, fields, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise ValueError(f"GPTConfig has no field {key!r}.{hint}")
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 # vocab_size of the small presets is replaced by the tokenizer's when a CausalLM fits. The
 # small presets train from scratch on CPU: no biases and exact GELU (as nanoGPT), which is
@@ -113,6 +89,9 @@ GPT_PRESETS = {
     "gpt2-large": dict(n_layer=36, n_head=20, n_embd=1280, block_size=1024, vocab_size=50257),
     "gpt2-xl": dict(n_layer=48, n_head=25, n_embd=1600, block_size=1024, vocab_size=50257),
 }
+
+
+GPTConfig._presets = GPT_PRESETS
 
 
 class KVCache:

@@ -11,6 +11,18 @@ from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 __all__ = ["WhitespaceTokenizer", "WordVocabTokenizer"]
 
 
+def _frequent(counts: Counter, min_freq: int, max_size: int | None, owner: str) -> list[str]:
+    """Words seen ``min_freq`` times, most frequent first (ties alphabetically, so the
+    vocabulary is reproducible), at most ``max_size``."""
+    words = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
+    if max_size is not None:
+        words = words[:max_size]
+    if not words:
+        raise ValueError(f"{owner}.train found no word seen min_freq={min_freq} times; pass "
+                         f"more text or lower min_freq.")
+    return words
+
+
 class WordVocabTokenizer(TableTokenizer):
     """Words (``WordTokenizer``) as tokens; unseen and rare words map to ``<unk>``.
 
@@ -56,17 +68,7 @@ class WordVocabTokenizer(TableTokenizer):
         counts = Counter()
         for text in texts:
             counts.update(self._split(text))
-        # Most frequent first; ties broken alphabetically so the vocabulary is reproducible.
-        words = sorted((w for w, c in counts.items() if c >= self.min_freq),
-                       key=lambda w: (-counts[w], w))
-        if self.max_size is not None:
-            words = words[: self.max_size]
-        if not words:
-            raise ValueError(
-                f"WordVocabTokenizer.train found no word seen min_freq={self.min_freq} times; "
-                f"pass more text or lower min_freq."
-            )
-        self._set_tokens(words)
+        self._set_tokens(_frequent(counts, self.min_freq, self.max_size, type(self).__name__))
         return self
 
     def tokenize(self, text: str) -> list[str]:
@@ -135,16 +137,7 @@ class WhitespaceTokenizer(TableTokenizer):
         for text in texts:
             counts.update(text.split())
         counts.pop("<unk>", None)
-        words = sorted((w for w, c in counts.items() if c >= self.min_freq),
-                       key=lambda w: (-counts[w], w))
-        if self.max_size is not None:
-            words = words[: self.max_size]
-        if not words:
-            raise ValueError(
-                f"WhitespaceTokenizer.train found no word seen min_freq={self.min_freq} "
-                f"times; pass more text or lower min_freq."
-            )
-        self._set_tokens(words)
+        self._set_tokens(_frequent(counts, self.min_freq, self.max_size, type(self).__name__))
         return self
 
     def _set_tokens(self, tokens: list[str]) -> None:

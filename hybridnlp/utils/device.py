@@ -7,7 +7,7 @@ import warnings
 
 import torch
 
-__all__ = ["autocast_context", "resolve_device", "resolve_precision"]
+__all__ = ["autocast_context", "resolve_device", "resolve_precision", "cpu_name"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -68,3 +68,17 @@ def autocast_context(device: torch.device, precision: str):
     if precision != "bf16":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def cpu_name() -> str:
+    """The CPU model as /proc/cpuinfo names it (``platform.processor()`` elsewhere)."""
+    import platform
+    from pathlib import Path
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
