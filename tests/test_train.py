@@ -274,7 +274,25 @@ def test_bf16_on_cpu_trains():
     assert np.isfinite(history[-1]["train_loss"])
 
 
+def test_compiled_forward_trains_the_plain_module_to_the_same_weights():
+    # dynamo's "eager" backend traces the forward without code generation: the same arithmetic,
+    # so the weights match exactly, and the model handed back is the plain module.
+    x, y = toy_data()
+    torch.manual_seed(0)
+    a, b = Toy(), Toy()
+    b.load_state_dict(a.state_dict())
+    make(max_epochs=2).fit(a, Loader(x, y, 16), Loader(x, y, 32))
+    history = make(max_epochs=2, compile={"backend": "eager"}).fit(
+        b, Loader(x, y, 16), Loader(x, y, 32))
+    assert type(b) is Toy and not any("_orig_mod" in k for k in b.state_dict())
+    assert history[-1]["val_loss"] > 0
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k]), k
+
+
 def test_bad_settings():
+    with pytest.raises(TypeError, match=r"^compile='yes' is not allowed; use True, False"):
+        Trainer(compile="yes", device="cpu")
     with pytest.raises(ValueError, match=r"^precision='fp16' is not allowed"):
         Trainer(precision="fp16", device="cpu")
     with pytest.raises(ValueError, match=r"^device='gpu' is not a device"):

@@ -31,7 +31,7 @@ MODULE_PARAMS = tuple(
     f.name for f in dataclasses.fields(EncoderConfig) if f.name not in _SET_BY_FIT
 )
 OPTIMIZER_PARAMS = ("lr", "weight_decay", "betas", "eps")
-TRAINER_PARAMS = ("warmup", "min_lr_ratio", "grad_clip", "grad_accum", "monitor")
+TRAINER_PARAMS = ("warmup", "min_lr_ratio", "grad_clip", "grad_accum", "monitor", "compile")
 TOKENIZERS = ("word", "bpe", "char")
 
 
@@ -87,7 +87,7 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
     **kwargs
         ``module__<field>`` (``EncoderConfig``: n_layer, n_head, n_embd, dropout, pooling ...),
         ``optimizer__<name>`` (lr, weight_decay, betas, eps) and ``trainer__<name>`` (warmup,
-        min_lr_ratio, grad_clip, grad_accum, monitor).
+        min_lr_ratio, grad_clip, grad_accum, monitor, compile: ``torch.compile`` the forward).
 
     Attributes
     ----------

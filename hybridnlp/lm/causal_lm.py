@@ -27,7 +27,8 @@ from hybridnlp.utils.io import atomic_write_json, read_json
 __all__ = ["CausalLM"]
 
 _GPT_FIELDS = tuple(f for f in GPTConfig.__dataclass_fields__ if f != "vocab_size")
-_TRAINER_FIELDS = ("betas", "eps", "grad_accum", "callbacks", "checkpoint_dir", "progress")
+_TRAINER_FIELDS = ("betas", "eps", "grad_accum", "callbacks", "checkpoint_dir", "progress",
+                   "compile")
 
 
 class CausalLM(TextGenerationMixin, LMScoringMixin, DunderParamsMixin, BaseEstimator):
@@ -70,7 +71,7 @@ class CausalLM(TextGenerationMixin, LMScoringMixin, DunderParamsMixin, BaseEstim
     device, precision : see :class:`hybridnlp.train.Trainer`.
     random_state : int, default=0
     **kwargs : ``module__<GPTConfig field>`` and ``trainer__<name>`` (betas, eps, grad_accum,
-        callbacks, checkpoint_dir, progress).
+        callbacks, checkpoint_dir, progress, compile: ``torch.compile`` the forward, for GPUs).
 
     Attributes
     ----------

@@ -64,6 +64,10 @@ class Trainer:
         Written at the end of every epoch (and when a time or step budget ends training).
     seed : int, default=0
         Seeds the torch RNG at the start of a fresh fit.
+    compile : bool or dict, default=False
+        Run the forward passes through ``torch.compile`` (a dict is passed to it as keyword
+        arguments, e.g. ``{"mode": "max-autotune"}``). Worth it on GPUs; the weights, the
+        checkpoints and the returned model stay the plain, uncompiled module.
     """
 
     def __init__(self, *, max_epochs: int = 10, max_steps: int | None = None,
@@ -75,7 +79,8 @@ class Trainer:
                  mode: str | None = None,
                  metrics: dict[str, Callable] | None = None,
                  callbacks: Iterable[Callback] = (), progress: bool = False,
-                 checkpoint_dir: str | None = None, seed: int = 0):
+                 checkpoint_dir: str | None = None, seed: int = 0,
+                 compile: bool | dict = False):
         self.max_epochs = max_epochs
         self.max_steps = max_steps
         self.max_time = max_time
@@ -97,6 +102,10 @@ class Trainer:
         self.progress = progress
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.seed = seed
+        if not isinstance(compile, (bool, dict)):
+            raise TypeError(f"compile={compile!r} is not allowed; use True, False or a dict of "
+                            f"torch.compile keyword arguments.")
+        self.compile = compile
         self.should_stop = False
         self.history = History()
 
@@ -125,6 +134,12 @@ class Trainer:
         return {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v
                 for k, v in batch.items()}
 
+    def _forward_module(self, model: torch.nn.Module):
+        """``model``, or a compiled view of it sharing its parameters."""
+        if not self.compile:
+            return model
+        return torch.compile(model, **(self.compile if isinstance(self.compile, dict) else {}))
+
     def _call(self, hook: str, *args) -> None:
         for cb in self.callbacks:
             getattr(cb, hook)(self, *args)
@@ -132,15 +147,18 @@ class Trainer:
     # ------------------------------------------------------------------ evaluation
 
     @torch.no_grad()
-    def evaluate(self, model: torch.nn.Module, loader: Iterable[dict]) -> dict:
-        """Mean loss over ``loader`` (weighted by batch size) and the configured metrics."""
+    def evaluate(self, model: torch.nn.Module, loader: Iterable[dict], *,
+                 forward: Callable | None = None) -> dict:
+        """Mean loss over ``loader`` (weighted by batch size) and the configured metrics.
+        ``forward`` (default ``model``) computes ``(logits, loss)``, e.g. a compiled view."""
         was_training = model.training
         model.eval()
+        forward = model if forward is None else forward
         total, count, all_logits, all_targets = 0.0, 0, [], []
         for batch in loader:
             batch = self._to_device(batch)
             with autocast_context(self.device, self.precision):
-                logits, loss = model(**batch)
+                logits, loss = forward(**batch)
             n = len(next(iter(batch.values())))
             total += float(loss) * n
             count += n
@@ -171,6 +189,7 @@ class Trainer:
         same dropout masks).
         """
         model.to(self.device)
+        forward = self._forward_module(model)
         optimizer = self.make_optimizer(model)
         state = {"epoch": 0, "step": 0, "elapsed": 0.0, "best": None, "best_epoch": None,
                  "bad_epochs": 0, "history": []}
@@ -195,12 +214,12 @@ class Trainer:
                     obj.set_epoch(epoch)
                     break
             self._call("on_epoch_start", model, epoch)
-            train_loss = self._train_epoch(model, optimizer, train_loader, state, start,
-                                           total_steps, warmup_steps, best_state)
+            train_loss = self._train_epoch(model, forward, optimizer, train_loader, state,
+                                           start, total_steps, warmup_steps, best_state)
             row = {"epoch": epoch + 1, "step": state["step"], "train_loss": train_loss,
                    "lr": optimizer.param_groups[0]["lr"]}
             if val_loader is not None:
-                row.update(self.evaluate(model, val_loader))
+                row.update(self.evaluate(model, val_loader, forward=forward))
                 value = row[self.monitor]
                 if self._improved(value, state["best"]):
                     state.update(best=value, best_epoch=epoch + 1, bad_epochs=0)
@@ -242,7 +261,7 @@ class Trainer:
             return True
         return self.max_time is not None and state["elapsed"] >= self.max_time
 
-    def _train_epoch(self, model, optimizer, loader, state, start, total_steps,
+    def _train_epoch(self, model, forward, optimizer, loader, state, start, total_steps,
                      warmup_steps, best_state) -> float:
         model.train()
         batches = loader
@@ -255,7 +274,7 @@ class Trainer:
         for i, batch in enumerate(batches):
             batch = self._to_device(batch)
             with autocast_context(self.device, self.precision):
-                _, loss = model(**batch)
+                _, loss = forward(**batch)
             loss_value = loss.item()  # one host sync per batch, shared by the NaN check and logs
             if not math.isfinite(loss_value):
                 self._stop_on_nan(model, loss_value, state, best_state)
