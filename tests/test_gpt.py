@@ -151,6 +151,10 @@ def test_sampling_is_seeded_and_respects_eos():
     st = Stepper(model, 1)
     out = list(sample(st.logits, seq, 3, 10, do_sample=False, eos_id=greedy_first))
     assert len(out) == 1  # the first token was eos: generation ends
+    st = Stepper(model, 1)
+    out = list(sample(st.logits, seq, 3, 10, do_sample=False, eos_id=greedy_first,
+                      min_new_tokens=4))
+    assert len(out) >= 4 and greedy_first not in [int(c[0]) for c in out[:4]]
 
 
 def test_beam_search_is_exact_when_the_beam_holds_every_sequence():

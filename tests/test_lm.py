@@ -65,9 +65,10 @@ def test_sliding_window_scores_each_token_with_the_stated_context(char_lm, shake
     T = char_lm.config_.block_size
     lp = char_lm.token_log_probs(ids, stride=1)
     model = char_lm.model_
+    device = next(model.parameters()).device
     for t in (0, 10, T - 1, T, 100, len(ids) - 2):  # target t predicts ids[t + 1]
         ctx = ids[max(0, t - T + 1):t + 1]
-        logits, _ = model(torch.from_numpy(ctx)[None])
+        logits, _ = model(torch.from_numpy(ctx)[None].to(device))
         ref = torch.log_softmax(logits[0, -1], -1)[ids[t + 1]].item()
         assert lp[t] == pytest.approx(ref, abs=1e-5)
     short = ids[:T]  # one window: the stride does not matter
@@ -76,12 +77,20 @@ def test_sliding_window_scores_each_token_with_the_stated_context(char_lm, shake
 
 
 def test_generate_forms_and_options(char_lm):
-    one = char_lm.generate("ROMEO:", 20, seed=0)
+    # <eos> (end of document) ends a sequence early, except within min_new_tokens; which
+    # tokens a seed draws depends on the device's generator, so the lengths are pinned by it.
+    one = char_lm.generate("ROMEO:", 20, seed=0, min_new_tokens=20)
     assert isinstance(one, str) and len(one) == 20
-    assert char_lm.generate("ROMEO:", 20, seed=0) == one
-    assert char_lm.generate("ROMEO:", 20, seed=0, include_prompt=True) == "ROMEO:" + one
-    many = char_lm.generate("ROMEO:", 10, num_return_sequences=3, seed=1)
+    assert char_lm.generate("ROMEO:", 20, seed=0, min_new_tokens=20) == one
+    assert char_lm.generate("ROMEO:", 20, seed=0, min_new_tokens=20,
+                            include_prompt=True) == "ROMEO:" + one
+    assert len(char_lm.generate("ROMEO:", 20, seed=0)) <= 20
+    many = char_lm.generate("ROMEO:", 10, num_return_sequences=3, seed=1, min_new_tokens=10)
     assert len(many) == 3 and all(len(t) == 10 for t in many)
+    assert len(char_lm.generate("ROMEO:", 10, num_beams=2, min_new_tokens=10)) == 10
+    with pytest.raises(ValueError, match=r"^min_new_tokens=11 must be an int between 0 and "
+                                         r"max_new_tokens=10\.$"):
+        char_lm.generate("ROMEO:", 10, min_new_tokens=11)
     batch = char_lm.generate(["ROMEO:", "O"], 8, seed=0)
     assert isinstance(batch, list) and len(batch) == 2
     nested = char_lm.generate(["a", "b"], 5, num_return_sequences=2, seed=0)

@@ -34,7 +34,7 @@ class TextGenerationMixin:
         return encoded, longest
 
     def generate(self, prompt: str | list[str] = "", max_new_tokens: int = 100, *,
-                 temperature: float = 1.0, top_k: int | None = None,
+                 min_new_tokens: int = 0, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, repetition_penalty: float = 1.0,
                  do_sample: bool = True, num_beams: int = 1, stop: str | list[str] | None = None,
                  num_return_sequences: int = 1, seed: int | None = None,
@@ -45,7 +45,8 @@ class TextGenerationMixin:
         a list for ``num_return_sequences > 1`` or a list of prompts (a list of lists when
         both). ``stop`` ends a sequence at the first of these strings (left out of the text).
         ``stream=True`` (one prompt, one sequence) returns an iterator of text pieces.
-        A sequence also ends at ``<eos>`` (end of document) for char and BPE models.
+        A sequence also ends at ``<eos>`` (end of document) for char and BPE models, but not
+        before ``min_new_tokens`` tokens (as in Hugging Face's ``generate``).
         ``temperature=0`` or ``do_sample=False`` is greedy; ``num_beams > 1`` is beam search.
         Past the context window the window slides; the model sees the last ``block_size``
         tokens.
@@ -53,6 +54,9 @@ class TextGenerationMixin:
         self._check_fitted()
         if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens={max_new_tokens!r} must be a non-negative int.")
+        if not isinstance(min_new_tokens, int) or not 0 <= min_new_tokens <= max_new_tokens:
+            raise ValueError(f"min_new_tokens={min_new_tokens!r} must be an int between 0 and "
+                             f"max_new_tokens={max_new_tokens}.")
         if num_return_sequences < 1:
             raise ValueError(f"num_return_sequences={num_return_sequences!r} must be >= 1.")
         single = isinstance(prompt, str)
@@ -67,17 +71,19 @@ class TextGenerationMixin:
             return self._stream(prompt, max_new_tokens, stops, include_prompt,
                                 dict(temperature=temperature, top_k=top_k, top_p=top_p,
                                      repetition_penalty=repetition_penalty,
-                                     do_sample=do_sample, seed=seed, use_cache=use_cache))
+                                     do_sample=do_sample, seed=seed, use_cache=use_cache,
+                                     min_new_tokens=min_new_tokens))
         if num_beams > 1:
             texts = [self._beam(p, max_new_tokens, num_beams, num_return_sequences,
-                                use_cache) for p in prompts]
+                                use_cache, min_new_tokens) for p in prompts]
         else:
             rows = [p for p in prompts for _ in range(num_return_sequences)]
             new_ids = list(self._sample_ids(rows, max_new_tokens, temperature=temperature,
                                             top_k=top_k, top_p=top_p,
                                             repetition_penalty=repetition_penalty,
                                             do_sample=do_sample, seed=seed,
-                                            use_cache=use_cache))
+                                            use_cache=use_cache,
+                                            min_new_tokens=min_new_tokens))
             cols = torch.stack(new_ids, 1).tolist() if new_ids else [[] for _ in rows]
             flat = [self.tokenizer_.decode(c) for c in cols]
             k = num_return_sequences
@@ -111,14 +117,14 @@ class TextGenerationMixin:
                           penalty_from=1, **sampling)
 
     def _beam(self, prompt: str, max_new_tokens: int, num_beams: int, k: int,
-              use_cache: bool) -> list[str]:
+              use_cache: bool, min_new_tokens: int) -> list[str]:
         tok = self.tokenizer_
         ids = torch.tensor([tok.eos_id, *tok.encode(prompt)], device=self._device)
         if len(ids) > self.config_.block_size:
             ids = ids[-self.config_.block_size:]
         found = beam_search(self.model_, ids, max_new_tokens, num_beams=num_beams,
                             suppress=self._suppress(), eos_id=self._eos(), use_cache=use_cache,
-                            num_return_sequences=k)
+                            num_return_sequences=k, min_new_tokens=min_new_tokens)
         return [tok.decode(ids) for ids, _ in found]
 
     def _stream(self, prompt, max_new_tokens, stops, include_prompt, sampling):

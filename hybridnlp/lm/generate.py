@@ -116,23 +116,25 @@ def sample(step: Callable[[torch.Tensor, int], torch.Tensor], seq: torch.Tensor,
            top_p: float | None = None, repetition_penalty: float = 1.0,
            do_sample: bool = True, suppress: list[int] | None = None,
            eos_id: int | None = None, generator: torch.Generator | None = None,
-           penalty_from: int = 0) -> Iterator[torch.Tensor]:
+           penalty_from: int = 0, min_new_tokens: int = 0) -> Iterator[torch.Tensor]:
     """Fill ``seq[:, cur:cur + max_new_tokens]`` one position at a time and yield each new
     column (B,). ``step(seq, cur)`` gives the next-token logits. Greedy when ``do_sample`` is
     False or ``temperature`` is 0. Rows that produced ``eos_id`` keep producing it; the loop
-    ends early when every row has."""
+    ends early when every row has. ``eos_id`` is suppressed for the first ``min_new_tokens``."""
     _check_sampling(temperature, top_k, top_p, repetition_penalty)
     if seq.shape[1] < cur + max_new_tokens:
         raise ValueError(f"seq has room for {seq.shape[1] - cur} new tokens, "
                          f"{max_new_tokens} were asked for.")
     done = torch.zeros(seq.shape[0], dtype=torch.bool, device=seq.device)
     greedy = not do_sample or temperature == 0
+    early = [*(suppress or []), *([] if eos_id is None else [eos_id])]
     for t in range(cur, cur + max_new_tokens):
         logits = process_logits(step(seq, t), seq[:, penalty_from:t],
                                 temperature=1.0 if greedy else temperature,
                                 top_k=None if greedy else top_k,
                                 top_p=None if greedy else top_p,
-                                repetition_penalty=repetition_penalty, suppress=suppress)
+                                repetition_penalty=repetition_penalty,
+                                suppress=early if t - cur < min_new_tokens else suppress)
         if greedy:
             nxt = logits.argmax(dim=1)
         else:
@@ -151,9 +153,11 @@ def sample(step: Callable[[torch.Tensor, int], torch.Tensor], seq: torch.Tensor,
 def beam_search(model: GPT, prompt: torch.Tensor, max_new_tokens: int, *, num_beams: int = 4,
                 length_penalty: float = 1.0, eos_id: int | None = None,
                 suppress: list[int] | None = None, use_cache: bool = True,
-                num_return_sequences: int = 1) -> list[tuple[list[int], float]]:
+                num_return_sequences: int = 1,
+                min_new_tokens: int = 0) -> list[tuple[list[int], float]]:
     """Beam search from one prompt (1-D ids). Returns ``(new token ids, score)`` pairs, best
-    first; score = sum of log-probabilities / length ** length_penalty."""
+    first; score = sum of log-probabilities / length ** length_penalty. No hypothesis ends
+    (at ``eos_id``) before ``min_new_tokens``."""
     if num_beams < 1:
         raise ValueError(f"num_beams={num_beams!r} must be a positive integer.")
     if num_return_sequences > num_beams:
@@ -171,6 +175,8 @@ def beam_search(model: GPT, prompt: torch.Tensor, max_new_tokens: int, *, num_be
         logp = F.log_softmax(stepper.logits(seq, t), dim=1)  # (beams, V)
         if suppress:
             logp[:, suppress] = float("-inf")
+        if eos_id is not None and t - T0 < min_new_tokens:
+            logp[:, eos_id] = float("-inf")
         V = logp.shape[1]
         cand = (scores[:, None] + logp).view(-1)
         top_scores, top_idx = torch.topk(cand, min(2 * num_beams, cand.numel()))
