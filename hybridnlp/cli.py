@@ -24,6 +24,20 @@ def _run(args) -> int:
     from hybridnlp.experiments.config import apply_overrides, load_config
     from hybridnlp.experiments.runner import run
 
+    if args.resume:
+        if args.set or args.output:
+            raise _UsageError("--resume continues a run with its own config and directory; "
+                              "--set and --output start a new run instead")
+        if not (Path(args.resume) / "config.yaml").is_file():
+            raise _UsageError(f"--resume {args.resume!r} is not a run directory "
+                              f"(no config.yaml)")
+        try:
+            run(args.config, quiet=args.quiet, resume=args.resume)
+        except ValueError as err:  # the config differs from the run's
+            raise _UsageError(str(err)) from None
+        return 0
+    if args.config is None:
+        raise _UsageError("give a config file, or --resume RUN_DIR")
     path = Path(args.config)
     if not path.is_file():
         raise _UsageError(f"config file {str(path)!r} does not exist")
@@ -119,7 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "run experiment configs, compare runs, use saved models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("run", help="run an experiment config (YAML)")
-    p.add_argument("config", help="path to a YAML config, e.g. experiments/quickstart.yaml")
+    p.add_argument("config", nargs="?",
+                   help="path to a YAML config, e.g. experiments/quickstart.yaml")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue an interrupted run in RUN_DIR (its folds and models that "
+                        "finished are not redone)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set models[0].params.clf__C=4")
     p.add_argument("--output", help="parent folder of the run directory (default: config's)")

@@ -172,6 +172,60 @@ def test_persistence_of_a_transformer_and_refusal_of_foreign_types(tmp_path):
         load_model(tmp_path)
 
 
+def _comparable(metrics: dict) -> dict:
+    """metrics.json without the fields that depend on when and how long it ran."""
+    drop = {"wall_time", "finished", "environment", "fit_time", "fit_time_std"}
+    out = {k: v for k, v in metrics.items() if k not in drop}
+    out["models"] = {name: {k: v for k, v in row.items() if k not in drop}
+                     for name, row in metrics["models"].items()}
+    return out
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_path,
+                                                                         monkeypatch):
+    import hybridnlp.experiments.runner as runner
+
+    config = _with(output=str(tmp_path / "a"), models=[{"type": "nbsvm"}, {"type": "tfidf_lr"}])
+    whole = run(config, quiet=True)
+    real_fit, fits = runner._fit, []
+
+    def fit_then_stop(model, *args, **kwargs):  # the 5th fit (tfidf_lr, fold 1) is cut off
+        fits.append(type(model).__name__)
+        if len(fits) == 5:
+            raise Interrupted
+        return real_fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "_fit", fit_then_stop)
+    config["output"] = str(tmp_path / "b")
+    with pytest.raises(Interrupted):
+        run(config, quiet=True)
+    (run_dir,) = (tmp_path / "b").iterdir()
+    assert not (run_dir / "metrics.json").exists()
+    assert sorted(p.name for p in (run_dir / "progress").iterdir()) == [
+        "0-nbsvm.json", "1-tfidf_lr-fold0.json"]  # the last fold is kept with its model
+    fits.clear()
+    resumed = run(resume=run_dir, quiet=True)
+    assert len(fits) == 2  # tfidf_lr folds 1 and 2; nbsvm and fold 0 come from the records
+    assert resumed.run_dir == run_dir and resumed.metrics["resumed"]
+    assert _comparable(resumed.metrics) == _comparable(whole.metrics) | {"resumed": True}
+    assert (run_dir / "predictions.csv").read_text() == \
+        (whole.run_dir / "predictions.csv").read_text()
+    assert set(resumed.models) == {"nbsvm", "tfidf_lr"}  # nbsvm loaded from models/
+    fits.clear()
+    run(config, quiet=True, resume=run_dir)  # everything recorded: nothing is refit
+    assert fits == []
+    config["data"]["limit"] = 200
+    with pytest.raises(ValueError, match=r"the config differs from the one in .*config.yaml' "
+                                         r"at data\.limit \(200 vs 300\); resume with the same"):
+        run(config, resume=run_dir)
+    with pytest.raises(FileNotFoundError, match="is not a run directory"):
+        run(resume=tmp_path)
+
+
 def test_language_modeling_and_topic_runs(tmp_path):
     lm = run({"name": "lm", "task": "language_modeling", "output": str(tmp_path),
               "data": {"name": "tinyshakespeare", "limit": 20000},
@@ -225,6 +279,16 @@ def test_bad_arguments_exit_2_with_one_line(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_:
         main(["run", str(tmp_path / "missing.yaml")])
     assert exit_.value.code == 2
+    capsys.readouterr()
+    for argv, message in (
+            (["run"], "give a config file, or --resume RUN_DIR"),
+            (["run", "--resume", str(tmp_path)], "is not a run directory (no config.yaml)"),
+            (["run", "--resume", str(tmp_path), "--set", "seed=1"], "--set and --output start")):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err
 
 
 def test_cli_run_predict_train_lm_generate_and_datasets(tmp_path, capsys):

@@ -1,6 +1,10 @@
 """``run(config) -> RunResult``: fit and evaluate every model of a config, and write a run
 directory: the resolved config, ``metrics.json``, per-fold and per-example predictions, the
-fitted models, the environment, a log, and ``report.md`` with its plots."""
+fitted models, the environment, a log, and ``report.md`` with its plots.
+
+Each finished unit of work (a model's fold, a whole model) is recorded in ``progress/`` as it
+ends, so ``run(resume=run_dir)`` (``hybridnlp run --resume RUN_DIR``) continues an interrupted
+run where it stopped and gives the metrics an uninterrupted run would have written."""
 
 from __future__ import annotations
 
@@ -81,6 +85,37 @@ def _run_dir(config: ExperimentConfig, output: str | None) -> Path:
     return path
 
 
+class _Progress:
+    """Finished units of work of a run, one JSON file each under ``run_dir/progress``."""
+
+    def __init__(self, run_dir: Path):
+        self.dir = run_dir / "progress"
+        self.dir.mkdir(exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.dir / (re.sub(r"[^A-Za-z0-9_.-]+", "-", key) + ".json")
+
+    def get(self, key: str):
+        path = self._path(key)
+        if not path.exists():
+            return None
+        try:
+            return json.loads(path.read_text("utf-8"))
+        except json.JSONDecodeError:  # writes are atomic; a damaged file is redone
+            logger.warning("progress record %s is unreadable; redoing that part", path)
+            return None
+
+    def put(self, key: str, value) -> None:
+        atomic_write_json(self._path(key), _jsonable(value))
+
+    def drop(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+
+def _fit(model, *args, **kwargs):
+    return model.fit(*args, **kwargs)
+
+
 # ---------------------------------------------------------------------- data
 
 
@@ -137,73 +172,107 @@ def _classification(config, run_dir, result, progress) -> dict:
     else:
         splitter = StratifiedKFold(ev.cv, shuffle=True, random_state=config.seed)
         folds = list(splitter.split(texts, y))
-    models, rows = {}, {}
+    models, rows, attribution = {}, {}, None
     per_example = {"index": [], "text": [], "label": []}
-    for spec in config.models:
-        est = build_model(spec.type, spec.params, f"models[{config.models.index(spec)}]")
-        fold_metrics, preds, fit_times = [], {}, []
-        iterator = progress(folds, desc=spec.name) if progress else folds
-        for k, (train_idx, test_idx) in enumerate(iterator):
-            seed_everything(config.seed + k)
-            model = clone(est)
-            if test_idx is None:
-                X_tr, y_tr, X_te, y_te = texts, y, test_texts, y_test
-                ids = np.arange(len(test_texts))
-            else:
-                X_tr = [texts[i] for i in train_idx]
-                y_tr, X_te, y_te = y[train_idx], [texts[i] for i in test_idx], y[test_idx]
-                ids = test_idx
-            start = time.perf_counter()
-            model.fit(X_tr, y_tr)
-            fit_times.append(time.perf_counter() - start)
-            pred = model.predict(X_te)
-            proba = model.predict_proba(X_te) if hasattr(model, "predict_proba") else None
-            m = _class_metrics(ev.metrics, y_te, pred, proba, model.classes_)
-            m["fold"] = k
-            fold_metrics.append(m)
-            for i, p in zip(ids.tolist(), pred.tolist(), strict=True):
-                preds[i] = p
-            logger.info("%s fold %d: %s", spec.name, k, m)
-        models[spec.name] = model
-        summary = {name: float(np.mean([f[name] for f in fold_metrics]))
-                   for name in fold_metrics[0] if name != "fold"}
-        summary.update({f"{name}_std": float(np.std([f[name] for f in fold_metrics]))
-                        for name in list(summary)})
-        summary["fit_time"] = float(np.sum(fit_times))
-        summary["folds"] = fold_metrics
-        history = getattr(model, "history_", None)
-        if history:
-            summary["history"] = [dict(r) for r in history]
-        rows[spec.name] = summary
+    done = _Progress(run_dir)
+    for i, spec in enumerate(config.models):
+        key = f"{i}-{spec.name}"
+        record = done.get(key)
+        if record is None:
+            record = _classification_model(config, run_dir, spec, i, key, done, texts, y,
+                                           folds, test_texts if config.data.test_split else
+                                           None, y_test if config.data.test_split else None,
+                                           progress, models)
+        else:
+            _load_saved(run_dir, spec.name, models)
+        rows[spec.name] = record["summary"]
+        preds = dict(record["predictions"])
         per_example[spec.name] = [preds[i] for i in sorted(preds)]
+        if attribution is None and record.get("attribution"):
+            attribution = record["attribution"]
         if not per_example["index"]:
             per_example["index"] = sorted(preds)
             source_texts = test_texts if config.data.test_split else texts
             source_y = y_test if config.data.test_split else y
             per_example["text"] = [source_texts[i] for i in per_example["index"]]
             per_example["label"] = [source_y[i] for i in per_example["index"]]
-        if ev.save_models:
-            from hybridnlp.persistence import save_model
-
-            try:
-                save_model(model, run_dir / "models" / spec.name)
-            except NotImplementedError as err:
-                logger.warning("model %s not saved: %s", spec.name, err)
-                summary["saved"] = str(err)
     _write_predictions(run_dir / "predictions.csv", per_example)
     result.models.update(models)
-    attribution = None
-    for name, model in models.items():
-        if hasattr(model, "component_report") and config.data.test_split:
-            rep = model.component_report(test_texts, y_test)
-            attribution = {"model": name, "summary": _jsonable(rep.summary)}
-            break
     return {"models": rows, "target_names": [str(t) for t in target_names],
             "attribution": attribution,
             "protocol": (f"train on {config.data.train_split}, test on "
                          f"{config.data.test_split}" if config.data.test_split
                          else f"{ev.cv}-fold stratified CV (seed {config.seed})"),
             "n_train": len(texts), "confusion": _confusions(per_example)}
+
+
+def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, test_texts,
+                          y_test, progress, models) -> dict:
+    """Fit and score one model over the folds (skipping folds recorded in ``done``); record
+    and return its summary, per-example predictions and attribution."""
+    ev = config.evaluation
+    est = build_model(spec.type, spec.params, f"models[{i}]")
+    fold_metrics, preds, fit_times, model = [], {}, [], None
+    iterator = progress(folds, desc=spec.name) if progress else folds
+    for k, (train_idx, test_idx) in enumerate(iterator):
+        last = k == len(folds) - 1  # the last fold's model is kept: it is never skipped
+        fold_record = None if last else done.get(f"{key}-fold{k}")
+        if fold_record is not None:
+            fold_metrics.append(fold_record["metrics"])
+            fit_times.append(fold_record["fit_time"])
+            preds.update(dict(fold_record["predictions"]))
+            continue
+        seed_everything(config.seed + k)
+        model = clone(est)
+        if test_idx is None:
+            X_tr, y_tr, X_te, y_te = texts, y, test_texts, y_test
+            ids = np.arange(len(test_texts))
+        else:
+            X_tr = [texts[j] for j in train_idx]
+            y_tr, X_te, y_te = y[train_idx], [texts[j] for j in test_idx], y[test_idx]
+            ids = test_idx
+        start = time.perf_counter()
+        _fit(model, X_tr, y_tr)
+        fit_times.append(time.perf_counter() - start)
+        pred = model.predict(X_te)
+        proba = model.predict_proba(X_te) if hasattr(model, "predict_proba") else None
+        m = _class_metrics(ev.metrics, y_te, pred, proba, model.classes_)
+        m["fold"] = k
+        fold_metrics.append(m)
+        fold_preds = list(zip(ids.tolist(), pred.tolist(), strict=True))
+        preds.update(fold_preds)
+        logger.info("%s fold %d: %s", spec.name, k, m)
+        if not last:
+            done.put(f"{key}-fold{k}", {"metrics": m, "fit_time": fit_times[-1],
+                                        "predictions": fold_preds})
+    models[spec.name] = model
+    summary = {name: float(np.mean([f[name] for f in fold_metrics]))
+               for name in fold_metrics[0] if name != "fold"}
+    summary.update({f"{name}_std": float(np.std([f[name] for f in fold_metrics]))
+                    for name in list(summary)})
+    summary["fit_time"] = float(np.sum(fit_times))
+    summary["folds"] = fold_metrics
+    history = getattr(model, "history_", None)
+    if history:
+        summary["history"] = [dict(r) for r in history]
+    attribution = None
+    if hasattr(model, "component_report") and test_texts is not None:
+        rep = model.component_report(test_texts, y_test)
+        attribution = {"model": spec.name, "summary": _jsonable(rep.summary)}
+    if ev.save_models:
+        from hybridnlp.persistence import save_model
+
+        try:
+            save_model(model, run_dir / "models" / spec.name)
+        except NotImplementedError as err:
+            logger.warning("model %s not saved: %s", spec.name, err)
+            summary["saved"] = str(err)
+    record = {"summary": summary, "predictions": sorted(preds.items()),
+              "attribution": attribution}
+    done.put(key, record)
+    for k in range(len(folds) - 1):  # the model's record holds its folds now
+        done.drop(f"{key}-fold{k}")
+    return _jsonable(record)
 
 
 def _confusions(per_example: dict) -> dict:
@@ -281,7 +350,10 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
     if config.data.limit is not None:
         train, val = train[:config.data.limit], val[:max(config.data.limit // 10, 1000)]
     rows, fitted = {}, {}
+    done = _Progress(run_dir)
     for i, spec in enumerate(config.models):
+        if _resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, fitted):
+            continue
         seed_everything(config.seed)
         model = build_model(spec.type, spec.params, f"models[{i}]")
         if spec.type == "ngram_lm" and model.tokenizer == "char":  # same inventory as GPT
@@ -317,6 +389,7 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
         fitted[spec.name] = model
         if ev.save_models and hasattr(model, "save"):
             model.save(run_dir / "models" / spec.name)
+        done.put(f"{i}-{spec.name}", row)
     result.models.update(fitted)
     held_out = config.data.test_split or f"the last {ev.validation:.0%} of the training text"
     return {"models": rows, "protocol": (
@@ -330,7 +403,10 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
 def _topic_modeling(config, run_dir, result, progress) -> dict:
     texts, _, _ = _load(config, config.data.train_split)
     rows = {}
+    done = _Progress(run_dir)
     for i, spec in enumerate(config.models):
+        if _resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, result.models):
+            continue
         seed_everything(config.seed)
         model = build_model(spec.type, spec.params, f"models[{i}]")
         start = time.perf_counter()
@@ -343,16 +419,78 @@ def _topic_modeling(config, run_dir, result, progress) -> dict:
             from hybridnlp.persistence import save_model
 
             save_model(model, run_dir / "models" / spec.name)
+        done.put(f"{i}-{spec.name}", rows[spec.name])
     return {"models": rows, "protocol": "topics fit on the train split; c_v coherence there"}
+
+
+def _load_saved(run_dir: Path, name: str, models: dict) -> None:
+    if (run_dir / "models" / name).is_dir():
+        from hybridnlp.persistence import load_model
+
+        models[name] = load_model(run_dir / "models" / name)
+
+
+def _resumed(done: _Progress, key: str, run_dir: Path, name: str, rows: dict,
+             models: dict) -> bool:
+    """Take a model's row from an earlier, interrupted run of this directory (and the model,
+    if it was saved); False when that model has to be fit."""
+    row = done.get(key)
+    if row is None:
+        return False
+    rows[name] = row
+    _load_saved(run_dir, name, models)
+    logger.info("%s: taken from the earlier run (progress/%s.json)", name, key)
+    return True
 
 
 # ---------------------------------------------------------------------- run
 
 
-def run(config, *, output: str | None = None, quiet: bool = False) -> RunResult:
-    """Run an experiment config (path, YAML string, dict or ExperimentConfig)."""
+def _resume_dir(config, resume) -> tuple[ExperimentConfig, Path]:
+    run_dir = Path(resume)
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():
+        raise FileNotFoundError(f"resume={str(run_dir)!r} is not a run directory (no "
+                                f"config.yaml); pass the directory an earlier run created.")
+    recorded = load_config(saved)
+    if config is None:
+        return recorded, run_dir
     config = load_config(config)
-    run_dir = _run_dir(config, output)
+    if config.to_dict() != recorded.to_dict():
+        a, b = _flatten(config.to_dict()), _flatten(recorded.to_dict())
+        key = next(k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+        raise ValueError(f"the config differs from the one in {str(saved)!r} at {key} "
+                         f"({a.get(key)!r} vs {b.get(key)!r}); resume with the same config, "
+                         f"or start a new run.")
+    return config, run_dir
+
+
+def _flatten(value, prefix: str = "") -> dict:
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items()
+                for k, v in _flatten(item, f"{prefix}.{key}" if prefix else key).items()}
+    if isinstance(value, list):
+        return {k: v for i, item in enumerate(value)
+                for k, v in _flatten(item, f"{prefix}[{i}]").items()}
+    return {prefix: value}
+
+
+def run(config=None, *, output: str | None = None, quiet: bool = False,
+        resume: str | os.PathLike | None = None) -> RunResult:
+    """Run an experiment config (path, YAML string, dict or ExperimentConfig).
+
+    ``resume``: the directory of an interrupted run. Work it recorded (folds, models) is
+    taken from it, the rest is done, and its metrics and report are written as an
+    uninterrupted run would have written them. ``config`` may then be omitted; if given, it
+    must equal the run's ``config.yaml``.
+    """
+    if resume is not None:
+        config, run_dir = _resume_dir(config, resume)
+    elif config is None:
+        raise TypeError("run() needs a config, or resume= with the directory of a run.")
+    else:
+        config = load_config(config)
+        run_dir = _run_dir(config, output)
     handler = logging.FileHandler(run_dir / "log.txt", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("hybridnlp")
@@ -376,6 +514,7 @@ def run(config, *, output: str | None = None, quiet: bool = False) -> RunResult:
                 "topic_modeling": _topic_modeling}[config.task]
         metrics = task(config, run_dir, result, progress)
         metrics.update(name=config.name, task=config.task, seed=config.seed,
+                       resumed=resume is not None,
                        wall_time=time.perf_counter() - start, environment=env,
                        finished=datetime.datetime.now().isoformat(timespec="seconds"))
         metrics = _jsonable(metrics)
