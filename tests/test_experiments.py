@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.model_selection import StratifiedKFold, cross_val_score
+from yaml import safe_dump as yaml_dump
+from yaml import safe_load as yaml_load
 
 from hybridnlp import load_dataset
 from hybridnlp.cli import main
@@ -224,6 +226,42 @@ def test_an_interrupted_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_p
         run(config, resume=run_dir)
     with pytest.raises(FileNotFoundError, match="is not a run directory"):
         run(resume=tmp_path)
+
+
+def test_hybrid_components_targets_and_the_results_section_of_one_run(tmp_path):
+    from hybridnlp.experiments.report import write_results_section
+
+    tiny = {"transformer__max_epochs": 1, "transformer__preset": "tiny"}
+    config = tmp_path / "h.yaml"
+    config.write_text(yaml_dump({
+        "name": "h", "task": "classification", "output": str(tmp_path / "runs"),
+        "description": "A tiny hybrid.", "data": {"name": "sst2", "test_split": "test",
+                                                  "limit": 240},
+        "models": [{"type": "hybrid", "params": tiny}, {"type": "nbsvm"}],
+        "evaluation": {"metrics": ["accuracy"], "targets": {"hybrid": 0.0, "nbsvm": 1.0}}}))
+    result = run(config, quiet=True)
+    row = result.metrics["models"]["hybrid"]
+    test = load_dataset("sst2", split="test")
+    keep = np.sort(np.random.default_rng(0).choice(len(test.data), 240, replace=False))
+    X, y = [test.data[i] for i in keep], test.target[keep]
+    direct = result.models["hybrid"].component_report(X, y).summary["accuracy"]
+    assert row["components"] == pytest.approx(direct) and set(direct) == {
+        "nbsvm", "tfidf", "transformer", "final"}
+    assert row["accuracy"] == pytest.approx(direct["final"])
+    results = tmp_path / "RESULTS.md"
+    write_results_section([result.run_dir], results, "tiny")
+    text = results.read_text()
+    assert f"Command: `hybridnlp run {config}`" in text and "A tiny hybrid." in text
+    for comp in ("nbsvm", "tfidf", "transformer"):
+        assert f"| hybrid: component {comp} | {direct[comp]:.4f} | - | - | - |" in text
+    assert f"| hybrid | **{direct['final']:.4f}** | 0.0000 |" in text
+    assert "| 0: met |" in text
+    nbsvm = result.metrics["models"]["nbsvm"]["accuracy"]
+    assert f"| 1: missed by {1 - nbsvm:.4g} |" in text
+    assert "![h](tiny.png)" in text and _png_size(tmp_path / "tiny.png") == (640, 400)
+    with pytest.raises(ConfigError, match=r"^evaluation.targets.hybird: no model is named "
+                                          r"'hybird'. Did you mean 'hybrid'\?"):
+        load_config({**yaml_load(config.read_text()), "evaluation": {"targets": {"hybird": 1}}})
 
 
 def test_language_modeling_and_topic_runs(tmp_path):

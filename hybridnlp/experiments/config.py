@@ -69,6 +69,9 @@ class EvaluationConfig:
     max_new_tokens: int = 200
     top_words: int = 10  # topic modelling
     save_models: bool = True  # write each fitted model into the run directory
+    # model name -> target of the task's main metric (accuracy, perplexity, coherence), shown
+    # in reports as met or missed (perplexity: at most the target; the others: at least)
+    targets: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -188,6 +191,13 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
     if config.evaluation.per not in ("token", "word"):
         raise ConfigError(f"evaluation.per: {config.evaluation.per!r} must be 'token' or "
                           f"'word'.")
+    for name, value in config.evaluation.targets.items():
+        if name not in names:
+            raise ConfigError(f"evaluation.targets.{name}: no model is named {name!r}."
+                              f"{_hint(str(name), names)} Models: {', '.join(sorted(names))}.")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"evaluation.targets.{name}: expected a number, got "
+                              f"{type(value).__name__} {value!r}.")
     if config.evaluation.cv < 2:
         raise ConfigError(f"evaluation.cv: {config.evaluation.cv} folds; use at least 2.")
     return config

@@ -56,6 +56,15 @@ def _ensemble():
     return WeightedEnsemble(estimators=[("nbsvm", _nbsvm()), ("tfidf_lr", _tfidf_lr())])
 
 
+def _hybrid_ensemble():
+    """Soft voting (or gating) over the HybridClassifier's own components, the Transformer's
+    held-out predictions from a 20% holdout as in the hybrid: its alternative to stacking."""
+    from hybridnlp.hybrid import WeightedEnsemble, default_components
+
+    return WeightedEnsemble(estimators=default_components(0), estimator_cv={"transformer": 0.2},
+                            random_state=0)
+
+
 def _hybrid():
     from hybridnlp.hybrid import HybridClassifier
 
@@ -88,12 +97,14 @@ def _topics():
 
 MODELS = {
     "tfidf_lr": _tfidf_lr, "nbsvm": _nbsvm, "transformer": _transformer, "fusion": _fusion,
-    "stacking": _stacking, "ensemble": _ensemble, "hybrid": _hybrid,
+    "stacking": _stacking, "ensemble": _ensemble, "hybrid_ensemble": _hybrid_ensemble,
+    "hybrid": _hybrid,
     "causal_lm": _causal_lm, "ngram_lm": _ngram_lm, "interpolated_lm": _interpolated_lm,
     "topics": _topics,
 }
 TASK_OF = {**{k: "classification" for k in ("tfidf_lr", "nbsvm", "transformer", "fusion",
-                                              "stacking", "ensemble", "hybrid")},
+                                              "stacking", "ensemble", "hybrid_ensemble",
+                                              "hybrid")},
            "causal_lm": "language_modeling", "ngram_lm": "language_modeling",
            "interpolated_lm": "language_modeling", "topics": "topic_modeling"}
 

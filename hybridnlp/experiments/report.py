@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["FIGSIZE", "compare_runs", "write_report", "write_results_section"]
+__all__ = ["FIGSIZE", "compare_runs", "main_rows", "run_section", "write_report",
+           "write_results_section"]
 
 FIGSIZE, DPI = (6.4, 4.0), 100  # every plot is 640 x 400 pixels
 
@@ -87,20 +88,57 @@ def _confusion(name: str, conf: dict, path: Path) -> None:
     _save(fig, path)
 
 
+MAIN_METRIC = {"classification": "accuracy", "language_modeling": "perplexity",
+               "topic_modeling": "coherence"}
+
+
+def _target_cell(m: dict, name: str, value: float) -> str:
+    target = (m.get("targets") or {}).get(name)
+    if target is None:
+        return "-"
+    lower_is_better = m["task"] == "language_modeling"
+    met = value <= target if lower_is_better else value >= target
+    gap = abs(value - target)
+    return f"{target:g}: met" if met else f"{target:g}: missed by {gap:.4g}"
+
+
+def main_rows(m: dict) -> list[dict]:
+    """One row per model of a run (and per component of a hybrid, measured inside its fit):
+    label, the task's main metric, its spread over folds, fit time, target."""
+    key = MAIN_METRIC[m["task"]]
+    out = []
+    for name, r in m["models"].items():
+        for comp, value in (r.get("components") or {}).items():
+            if comp != "final":
+                out.append({"label": f"{name}: component {comp}", "value": value,
+                            "std": None, "fit_time": None, "target": "-", "component": True})
+        out.append({"label": name, "value": r[key], "std": r.get(key + "_std"),
+                    "fit_time": r["fit_time"], "target": _target_cell(m, name, r[key]),
+                    "component": False})
+    return out
+
+
 def _classification(m: dict, run_dir: Path) -> list[str]:
     rows = m["models"]
     names = list(rows)
     metric_names = [k for k in ("accuracy", "macro_f1", "log_loss") if k in rows[names[0]]]
     lines = [f"Protocol: {m['protocol']}.", "",
-             "| model | " + " | ".join(metric_names) + " | fit time (s) |",
-             "|---" * (len(metric_names) + 2) + "|"]
+             "| model | " + " | ".join(metric_names) + " | fit time (s) | target |",
+             "|---" * (len(metric_names) + 3) + "|"]
     for name in names:
         r = rows[name]
         cells = [f"{r[k]:.4f} ± {r.get(k + '_std', 0):.4f}" for k in metric_names]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {r['fit_time']:.1f} |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {r['fit_time']:.1f} | "
+                     f"{_target_cell(m, name, r['accuracy'])} |")
     lines.append("")
-    _bar(names, [rows[n]["accuracy"] for n in names],
-         [rows[n].get("accuracy_std", 0) for n in names], "accuracy", run_dir / "accuracy.png")
+    for name in names:
+        comps = rows[name].get("components")
+        if comps:
+            lines += [f"Components of {name}, each measured inside the same fits (mean over "
+                      f"folds): " + ", ".join(f"{c} {v:.4f}" for c, v in comps.items()), ""]
+    bars = main_rows(m)
+    _bar([b["label"].replace(": component ", ": ") for b in bars], [b["value"] for b in bars],
+         [b["std"] or 0 for b in bars], "accuracy", run_dir / "accuracy.png")
     lines += ["![accuracy per model](accuracy.png)", ""]
     best = max(names, key=lambda n: rows[n]["accuracy"])
     if m.get("confusion", {}).get(best):
@@ -160,8 +198,10 @@ def write_report(run_dir) -> Path:
     run_dir = Path(run_dir)
     m = _metrics(run_dir)
     env = m.get("environment", {})
-    lines = [f"# {m['name']}", "",
-             f"Task: {m['task']}. Seed {m['seed']}. Wall time {m['wall_time']:.1f} s. "
+    lines = [f"# {m['name']}", ""]
+    if m.get("description"):
+        lines += [m["description"].strip(), ""]
+    lines += [f"Task: {m['task']}. Seed {m['seed']}. Wall time {m['wall_time']:.1f} s. "
              f"hybridnlp {env.get('hybridnlp')}, torch {env.get('torch')}, scikit-learn "
              f"{env.get('scikit-learn')}; {env.get('cpu')} ({env.get('cpu_cores')} cores), "
              f"GPU: {env.get('gpu') or 'none'}. Finished {m.get('finished')}.", ""]
@@ -180,23 +220,62 @@ def compare_runs(run_dirs) -> str:
              "|---|---|---|---|---|---|"]
     for run_dir in run_dirs:
         m = _metrics(run_dir)
-        key = {"classification": "accuracy", "language_modeling": "perplexity",
-               "topic_modeling": "coherence"}[m["task"]]
+        key = MAIN_METRIC[m["task"]]
         for name, r in m["models"].items():
             lines.append(f"| {m['name']} ({Path(run_dir).name}) | {m['task']} | {name} | "
                          f"{key} | {r[key]:.4f} | {r['fit_time']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
+def run_section(run_dir, results_path, name: str) -> str:
+    """The RESULTS.md section of one run: what was run and where, every model (and every
+    component of a hybrid) with its main metric and target, and the run's plot, copied
+    beside ``results_path`` as ``<name>.png``."""
+    import shutil
+
+    run_dir, results_path = Path(run_dir), Path(results_path)
+    m = _metrics(run_dir)
+    env = m.get("environment", {})
+    key = MAIN_METRIC[m["task"]]
+    command = f"hybridnlp run {m['source']}" if m.get("source") else "hybridnlp run CONFIG"
+    lines = [f"## {m['name']}", "",
+             f"Command: `{command}`, then `hybridnlp report RUN_DIR --results "
+             f"{results_path.name} --section {name}` (run `{run_dir.name}`).  ",
+             f"Machine: {env.get('cpu')}, {env.get('cpu_cores')} cores, "
+             f"{env.get('gpu') or 'no GPU'}, Python {env.get('python')}, torch "
+             f"{env.get('torch')}.  ",
+             f"Finished: {m.get('finished')}; wall time {m['wall_time'] / 60:.1f} min"
+             + (" (this part of a resumed run)" if m.get("resumed") else "") + ".", ""]
+    if m.get("description"):
+        lines += [m["description"].strip(), ""]
+    lines += [f"Protocol: {m['protocol']}.", "",
+              f"| model | {key} | ± (folds) | fit time (s) | target |", "|---|---|---|---|---|"]
+    for r in main_rows(m):
+        std = "-" if r["std"] is None else f"{r['std']:.4f}"
+        fit = "-" if r["fit_time"] is None else f"{r['fit_time']:.1f}"
+        value = f"{r['value']:.4f}" if r["component"] else f"**{r['value']:.4f}**"
+        lines.append(f"| {r['label']} | {value} | {std} | {fit} | {r['target']} |")
+    plot = run_dir / "accuracy.png"
+    if plot.exists():
+        shutil.copyfile(plot, results_path.with_name(f"{name}.png"))
+        lines += ["", f"![{m['name']}]({name}.png)"]
+    return "\n".join(lines) + "\n"
+
+
 def write_results_section(run_dirs, results_path, name: str = "runs") -> Path:
-    """Put the comparison table of ``run_dirs`` between ``<!-- name:start -->`` and
-    ``<!-- name:end -->`` in ``results_path`` (benchmarks/RESULTS.md uses these markers), so
-    results regenerate from run directories; other sections are left as they are."""
+    """Put the section of one run (:func:`run_section`), or the comparison table of several,
+    between ``<!-- name:start -->`` and ``<!-- name:end -->`` in ``results_path``
+    (benchmarks/RESULTS.md uses these markers), so results regenerate from run directories;
+    other sections are left as they are."""
     results_path = Path(results_path)
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     dirs = ", ".join(f"`{Path(d).name}`" for d in run_dirs)
-    body = (f"## Runs: {name}\n\nRegenerated by `hybridnlp report --results "
-            f"{results_path.name} --section {name}` from {dirs}.\n\n" + compare_runs(run_dirs))
+    if len(run_dirs) == 1:
+        body = run_section(run_dirs[0], results_path, name)
+    else:
+        body = (f"## Runs: {name}\n\nRegenerated by `hybridnlp report --results "
+                f"{results_path.name} --section {name}` from {dirs}.\n\n"
+                + compare_runs(run_dirs))
     text = results_path.read_text("utf-8") if results_path.exists() else "# Results\n"
     block = f"{start}\n{body.rstrip()}\n{end}"
     if start in text and end in text:

@@ -237,6 +237,8 @@ def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, 
         pred = model.predict(X_te)
         proba = model.predict_proba(X_te) if hasattr(model, "predict_proba") else None
         m = _class_metrics(ev.metrics, y_te, pred, proba, model.classes_)
+        if hasattr(model, "component_report"):  # each component's accuracy, from this fit
+            m["components"] = model.component_report(X_te, y_te).summary["accuracy"]
         m["fold"] = k
         fold_metrics.append(m)
         fold_preds = list(zip(ids.tolist(), pred.tolist(), strict=True))
@@ -247,9 +249,12 @@ def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, 
                                         "predictions": fold_preds})
     models[spec.name] = model
     summary = {name: float(np.mean([f[name] for f in fold_metrics]))
-               for name in fold_metrics[0] if name != "fold"}
+               for name in fold_metrics[0] if name not in ("fold", "components")}
     summary.update({f"{name}_std": float(np.std([f[name] for f in fold_metrics]))
                     for name in list(summary)})
+    if "components" in fold_metrics[0]:
+        summary["components"] = {c: float(np.mean([f["components"][c] for f in fold_metrics]))
+                                 for c in fold_metrics[0]["components"]}
     summary["fit_time"] = float(np.sum(fit_times))
     summary["folds"] = fold_metrics
     history = getattr(model, "history_", None)
@@ -484,6 +489,11 @@ def run(config=None, *, output: str | None = None, quiet: bool = False,
     uninterrupted run would have written them. ``config`` may then be omitted; if given, it
     must equal the run's ``config.yaml``.
     """
+    source = None  # the config file, for the report's command line
+    if isinstance(config, str | os.PathLike) and "\n" not in str(config) and \
+            Path(config).is_file():
+        rel = os.path.relpath(config)
+        source = str(config) if rel.startswith("..") else rel
     if resume is not None:
         config, run_dir = _resume_dir(config, resume)
     elif config is None:
@@ -514,18 +524,18 @@ def run(config=None, *, output: str | None = None, quiet: bool = False,
                 "topic_modeling": _topic_modeling}[config.task]
         metrics = task(config, run_dir, result, progress)
         metrics.update(name=config.name, task=config.task, seed=config.seed,
-                       resumed=resume is not None,
+                       description=config.description, targets=config.evaluation.targets,
+                       source=source, resumed=resume is not None,
                        wall_time=time.perf_counter() - start, environment=env,
                        finished=datetime.datetime.now().isoformat(timespec="seconds"))
         metrics = _jsonable(metrics)
         atomic_write_json(run_dir / "metrics.json", metrics)
         result.metrics = metrics
-        from hybridnlp.experiments.report import write_report
+        from hybridnlp.experiments.report import MAIN_METRIC, write_report
 
         write_report(run_dir)
         if not quiet:
-            key = {"classification": "accuracy", "language_modeling": "perplexity",
-                   "topic_modeling": "coherence"}[config.task]
+            key = MAIN_METRIC[config.task]
             for name, row in metrics["models"].items():
                 spread = f" (+/- {row[key + '_std']:.4f})" if key + "_std" in row else ""
                 print(f"{name:<28} {key} {row[key]:.4f}{spread}  fit {row['fit_time']:.1f} s")
