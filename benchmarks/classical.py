@@ -1,82 +1,47 @@
 """Classical baselines (../shared/BENCHMARKS.md sections 1 and 4) -> benchmarks/RESULTS.md.
 
-Accuracy of TF-IDF + logistic regression and NBSVM (NBFeatures + logistic regression) on MR and
-Subj (10-fold stratified CV) and on TREC and SST-2 (train -> test), beside the figures measured
-on this kind of machine and the published ones; then the time overhead of ``TfidfFeatures``
-against the same scikit-learn pipeline written by hand, and of ``Word2VecFeatures`` against
-gensim's ``Word2Vec`` called directly.
+Accuracy of TF-IDF + logistic regression and NBSVM (NBFeatures + logistic regression), word and
+word+char, on MR and Subj (10-fold stratified CV) and on TREC and SST-2 (train -> test): the
+configs ``experiments/classical_*.yaml`` are run (run directories under ``runs/benchmarks``)
+and the ``classical_accuracy`` section is written from those run directories, as
+``hybridnlp report RUN_DIR ... --results benchmarks/RESULTS.md --section classical_accuracy``
+would. Reference figures (BENCHMARKS.md): measured on this kind of machine TF-IDF+LR / NBSVM
+MR 77.6 / 78.7, Subj 91.6 / 91.8, TREC 89.0 / 88.0, SST-2 81.0 / 81.2; published NBSVM-bi /
+CNN-rand MR 79.4 / 76.1, Subj 93.2 / 89.6, TREC - / 91.2, SST-2 - / 82.7.
 
-Run: ``.venv/bin/python benchmarks/classical.py`` (about 5 minutes on 2 cores).
+Then the time overhead of ``TfidfFeatures`` against the same scikit-learn pipeline written by
+hand, and of ``Word2VecFeatures`` against gensim's ``Word2Vec`` called directly (section
+``classical``: timings against a peer are not a config's job).
+
+Run: ``.venv/bin/python benchmarks/classical.py`` (about 8 minutes on 2 cores).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import stamp, timed, write_section  # noqa: E402
+from _report import RESULTS, stamp, timed, write_section  # noqa: E402
 
-from hybridnlp import NBFeatures, TfidfFeatures, Word2VecFeatures, load_dataset  # noqa: E402
+from hybridnlp import TfidfFeatures, Word2VecFeatures, load_dataset  # noqa: E402
+from hybridnlp.experiments import run  # noqa: E402
+from hybridnlp.experiments.report import write_results_section  # noqa: E402
 from hybridnlp.text import WORD_PATTERN, WordTokenizer  # noqa: E402
 
-# Reference figures from ../shared/BENCHMARKS.md section 1.
-MEASURED_HERE = {  # TF-IDF+LR / NBSVM measured on a 2-core machine of this kind
-    "mr": (77.6, 78.7), "subj": (91.6, 91.8), "trec": (89.0, 88.0), "sst2": (81.0, 81.2),
-}
-PUBLISHED = {  # NBSVM-bi (Wang & Manning 2012), CNN-rand (Kim 2014)
-    "mr": ("79.4", "76.1"), "subj": ("93.2", "89.6"), "trec": ("-", "91.2"), "sst2": ("-", "82.7"),
-}
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def models() -> dict:
-    return {
-        "TF-IDF + LR": make_pipeline(TfidfFeatures(), LogisticRegression(C=10, max_iter=2000)),
-        "TF-IDF word+char + LR": make_pipeline(
-            TfidfFeatures(analyzer="both"), LogisticRegression(C=10, max_iter=2000)
-        ),
-        "NBSVM": make_pipeline(NBFeatures(), LogisticRegression(C=1, max_iter=2000)),
-        "NBSVM word+char": make_pipeline(
-            NBFeatures(analyzer="both"), LogisticRegression(C=0.3, max_iter=2000)
-        ),
-    }
-
-
-def evaluate(name: str, model) -> float:
-    if name in ("mr", "subj"):
-        data = load_dataset(name)
-        cv = StratifiedKFold(n_splits=10, shuffle=True, random_state=0)
-        return cross_val_score(model, data.data, data.target, cv=cv, n_jobs=2).mean()
-    train, test = load_dataset(name, split="train"), load_dataset(name, split="test")
-    return model.fit(train.data, train.target).score(test.data, test.target)
-
-
-def accuracy_table() -> str:
-    names = list(models())
-    rows = [
-        "| data | protocol | " + " | ".join(names)
-        + " | measured here: TF-IDF+LR / NBSVM | published: NBSVM-bi / CNN-rand | wall time |",
-        "| --- | --- | " + " | ".join("---:" for _ in names) + " | ---: | ---: | ---: |",
-    ]
-    for data in ("mr", "subj", "trec", "sst2"):
-        start = time.perf_counter()
-        scores = [100 * evaluate(data, model) for model in models().values()]
-        elapsed = time.perf_counter() - start
-        protocol = "10-fold CV" if data in ("mr", "subj") else "train -> test"
-        here, published = MEASURED_HERE[data], PUBLISHED[data]
-        rows.append(
-            f"| {data} | {protocol} | " + " | ".join(f"{s:.1f}" for s in scores)
-            + f" | {here[0]} / {here[1]} | {published[0]} / {published[1]} | {elapsed:.0f} s |"
-        )
-        print(rows[-1], flush=True)
-    return "\n".join(rows)
+def accuracy_runs(output: str) -> list[Path]:
+    """Run the configs ``experiments/classical_<data>.yaml``: one run directory each."""
+    return [run(ROOT / "experiments" / f"classical_{data}.yaml", output=output).run_dir
+            for data in ("mr", "subj", "trec", "sst2")]
 
 
 def tfidf_overhead(repeats: int = 5) -> tuple[float, float, float]:
@@ -126,23 +91,18 @@ def word2vec_overhead(repeats: int = 3) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    table = accuracy_table()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", default=str(ROOT / "runs" / "benchmarks"))
+    args = parser.parse_args()
+    run_dirs = accuracy_runs(args.output)
+    write_results_section(run_dirs, RESULTS, "classical_accuracy")
     tfidf_ratio, tfidf_ours, tfidf_hand = tfidf_overhead()
     print(f"TfidfFeatures overhead {tfidf_ratio:.3f}x", flush=True)
     w2v_ratio, w2v_ours, w2v_direct = word2vec_overhead()
     print(f"Word2VecFeatures overhead {w2v_ratio:.3f}x", flush=True)
-    body = f"""## Classical baselines (accuracy, %)
+    body = f"""## Classical layer overhead (target <= 1.1x)
 
 {stamp("python benchmarks/classical.py")}
-Fixed settings, chosen on MR cross-validation before any test score was seen: TF-IDF word 1-2
-grams, sublinear tf, C=10; word+char adds char_wb 2-5 grams; NBSVM = `NBFeatures` (binary word
-1-2 grams, alpha=1) + logistic regression, C=1; NBSVM word+char = `NBFeatures(analyzer="both")`
-(word 1-2 and char_wb 2-5 grams, ratios per block) + logistic regression, C=0.3. SST-2 trains on
-train only (dev unused). CV folds: `StratifiedKFold(10, shuffle=True, random_state=0)`.
-
-{table}
-
-## Classical layer overhead (target <= 1.1x)
 
 | what | ours | peer | ratio |
 | --- | ---: | ---: | ---: |
