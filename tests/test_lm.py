@@ -106,6 +106,13 @@ def test_batched_left_padded_prompts_decode_like_single_prompts(char_lm):
     batch = char_lm.generate(prompts, 25, temperature=0)
     assert batch == [char_lm.generate(p, 25, temperature=0) for p in prompts]
     assert batch == char_lm.generate(prompts, 25, temperature=0, use_cache=False)
+    # the compiled decoding step (here traced by dynamo's eager backend) decodes the same
+    traced = {"backend": "eager"}
+    assert batch == char_lm.generate(prompts, 25, temperature=0, compile=traced)
+    assert char_lm.generate("ROMEO:", 40, seed=3, compile=traced) == \
+        char_lm.generate("ROMEO:", 40, seed=3)
+    with pytest.raises(ValueError, match="beam search .* runs uncompiled"):
+        char_lm.generate("ROMEO:", 5, num_beams=2, compile=True)
 
 
 def test_generation_past_the_context_window_slides(char_lm):

@@ -9,14 +9,78 @@ window it slides forward by half a window (the cache is then re-filled once).
 
 from __future__ import annotations
 
+import functools
+import math
+import types
+import weakref
 from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 
-from hybridnlp.nn.gpt import GPT, KVCache
+from hybridnlp.nn.gpt import GPT, KVCache, apply_rotary
 
-__all__ = ["Stepper", "beam_search", "process_logits", "sample"]
+__all__ = ["Stepper", "beam_search", "decode_step", "process_logits", "sample"]
+
+
+def decode_step(model: GPT, idx: torch.Tensor, pos: torch.Tensor, k_cache: torch.Tensor,
+                v_cache: torch.Tensor, positions: torch.Tensor | None = None,
+                key_valid: torch.Tensor | None = None) -> torch.Tensor:
+    """One decoding step with static shapes, for ``torch.compile``: the new token ``idx``
+    (B, 1) at cache slot ``pos`` (a 0-dim tensor), keys and values written into the
+    preallocated ``k_cache`` / ``v_cache`` (n_layer, B, nh, max_len, hs) in place, attention
+    over every slot with the unfilled ones (and, with ``key_valid`` (B, max_len), padding)
+    masked. ``positions`` (B, 1) overrides the position ``pos``. Returns logits (B, V), float.
+    The same arithmetic as ``model(idx, kv_cache=...)``, without shapes that change per step."""
+    c = model.config
+    B, C, nh, hs = idx.shape[0], c.n_embd, c.n_head, c.head_size
+    where = pos.view(1) if positions is None else positions  # (1,) or (B, 1)
+    x = model.wte(idx)  # (B, 1, C)
+    rotary = None
+    if model.wpe is not None:
+        x = x + model.wpe(where).view(-1, 1, C)
+    else:
+        rotary = (model.rope_cos[where].view(-1, 1, 1, hs // 2),
+                  model.rope_sin[where].view(-1, 1, 1, hs // 2))
+    slots = torch.arange(k_cache.shape[3], device=idx.device)
+    valid = (slots <= pos).view(1, 1, 1, -1)  # (1, 1, 1, max_len)
+    if key_valid is not None:
+        valid = valid & key_valid[:, None, None, :]
+    index = pos.view(1)
+    for i, block in enumerate(model.blocks):
+        attn = block.attn
+        q, k, v = attn.qkv(block.ln_1(x)).split(C, dim=2)
+        q = q.view(B, 1, nh, hs).transpose(1, 2)  # (B, nh, 1, hs)
+        k = k.view(B, 1, nh, hs).transpose(1, 2)
+        v = v.view(B, 1, nh, hs).transpose(1, 2)
+        if rotary is not None:
+            q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
+        k_cache[i].index_copy_(2, index, k)
+        v_cache[i].index_copy_(2, index, v)
+        att = (q @ k_cache[i].transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nh, 1, L)
+        att = att.masked_fill(~valid, float("-inf"))
+        y = (att.softmax(dim=-1) @ v_cache[i]).transpose(1, 2).reshape(B, 1, C)
+        x = x + attn.proj(y)
+        x = x + block.mlp(block.ln_2(x))
+    return model.lm_head(model.ln_f(x))[:, -1].float()
+
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _compiled_decode(model: GPT, options: dict) -> Callable:
+    """``decode_step`` compiled once per model and options (static shapes: no recompiles
+    while the cache fills; a new batch size or padding mask compiles once more). Each model
+    gets its own copy of the function's code, because dynamo keeps compiled variants, and
+    their limit, per code object; past that limit it falls back to eager, still correct."""
+    per_model = _COMPILED.setdefault(model, {})
+    key = tuple(sorted(options.items()))
+    if key not in per_model:
+        code = decode_step.__code__.replace(co_name=f"decode_step_{id(model):x}")
+        fn = types.FunctionType(code, decode_step.__globals__, code.co_name,
+                                decode_step.__defaults__)
+        per_model[key] = torch.compile(functools.partial(fn, model), dynamic=False, **options)
+    return per_model[key]
 
 
 class Stepper:
@@ -28,7 +92,15 @@ class Stepper:
     """
 
     def __init__(self, model: GPT, batch_size: int, *, use_cache: bool = True,
-                 key_mask: torch.Tensor | None = None):
+                 key_mask: torch.Tensor | None = None, compile: bool | dict = False):
+        if compile and not use_cache:
+            raise ValueError("compile=True compiles the cached decoding step; it needs "
+                             "use_cache=True.")
+        if not isinstance(compile, bool | dict):
+            raise TypeError(f"compile={compile!r} is not allowed; use True, False or a dict of "
+                            f"torch.compile keyword arguments.")
+        self.step = (_compiled_decode(model, compile if isinstance(compile, dict) else {})
+                     if compile else None)
         self.model = model
         self.block = model.config.block_size
         self.key_mask = key_mask
@@ -66,10 +138,25 @@ class Stepper:
             new = slice(cur - 1, cur)
         if positions is not None:
             positions = positions[:, new.start - s:]
+        if self.step is not None and new.stop - new.start == 1:
+            return self._static_step(seq, cur, positions, mask)
         logits, _ = self.model(seq[:, new], kv_cache=self.cache, positions=positions,
                                key_mask=mask)
         self.filled = cur
         return logits[:, -1].float()
+
+    def _static_step(self, seq, cur, positions, mask) -> torch.Tensor:
+        cache = self.cache
+        key_valid = None
+        if mask is not None:  # (B, filled + 1) real tokens -> (B, max_len) slots
+            key_valid = torch.zeros(mask.shape[0], cache.max_len, dtype=torch.bool,
+                                    device=mask.device)
+            key_valid[:, :mask.shape[1]] = mask
+        pos = torch.tensor(cache.pos, device=seq.device)
+        logits = self.step(seq[:, cur - 1:cur], pos, cache.k, cache.v, positions, key_valid)
+        cache.pos += 1
+        self.filled = cur
+        return logits
 
 
 def process_logits(logits: torch.Tensor, seq: torch.Tensor | None = None, *,
