@@ -99,20 +99,23 @@ def _target_cell(m: dict, name: str, value: float) -> str:
     lower_is_better = m["task"] == "language_modeling"
     met = value <= target if lower_is_better else value >= target
     gap = abs(value - target)
-    return f"{target:g}: met" if met else f"{target:g}: missed by {gap:.4g}"
+    return f"{target:g}: met" if met else f"{target:g}: missed by {gap:.4f}"
 
 
 def main_rows(m: dict) -> list[dict]:
     """One row per model of a run (and per component of a hybrid, measured inside its fit):
     label, the task's main metric, its spread over folds, fit time, target."""
     key = MAIN_METRIC[m["task"]]
-    out = []
+    out, seen = [], set()
     for name, r in m["models"].items():
         for comp, value in (r.get("components") or {}).items():
-            if comp != "final":
+            if comp != "final" and (comp, value) not in seen:  # shared components: once
+                seen.add((comp, value))
                 out.append({"label": f"{name}: component {comp}", "value": value,
                             "std": None, "fit_time": None, "target": "-", "component": True})
-        out.append({"label": name, "value": r[key], "std": r.get(key + "_std"),
+        folds = len(r.get("folds") or [None, None])
+        out.append({"label": name, "value": r[key],
+                    "std": r.get(key + "_std") if folds > 1 else None,
                     "fit_time": r["fit_time"], "target": _target_cell(m, name, r[key]),
                     "component": False})
     return out
@@ -231,16 +234,19 @@ def run_section(run_dir, results_path, name: str) -> str:
     """The RESULTS.md section of one run: what was run and where, every model (and every
     component of a hybrid) with its main metric and target, and the run's plot, copied
     beside ``results_path`` as ``<name>.png``."""
+    import os
     import shutil
 
     run_dir, results_path = Path(run_dir), Path(results_path)
     m = _metrics(run_dir)
+    shown = os.path.relpath(results_path)
+    shown = results_path.name if shown.startswith("..") else shown
     env = m.get("environment", {})
     key = MAIN_METRIC[m["task"]]
     command = f"hybridnlp run {m['source']}" if m.get("source") else "hybridnlp run CONFIG"
     lines = [f"## {m['name']}", "",
              f"Command: `{command}`, then `hybridnlp report RUN_DIR --results "
-             f"{results_path.name} --section {name}` (run `{run_dir.name}`).  ",
+             f"{shown} --section {name}` (run `{run_dir.name}`).  ",
              f"Machine: {env.get('cpu')}, {env.get('cpu_cores')} cores, "
              f"{env.get('gpu') or 'no GPU'}, Python {env.get('python')}, torch "
              f"{env.get('torch')}.  ",
