@@ -332,7 +332,7 @@ def _gpu_train_rate(config, device, B, T, steps, compile_model):
     torch.manual_seed(0)
     model = GPT(config).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=6e-4, betas=(0.9, 0.95), fused=True)
-    fwd = torch.compile(model, dynamic=False) if compile_model else model
+    fwd = torch.compile(model, dynamic=False, **compile_model) if compile_model else model
     x = torch.randint(0, config.vocab_size, (B, T + 1), device=device)
 
     def step():
@@ -362,7 +362,7 @@ def _gpu_train_rate(config, device, B, T, steps, compile_model):
                 mfu_flops=model.flops_per_token(T) * rate)
 
 
-def _gpu_generation(preset, device, block_size, n_new=128):
+def _gpu_generation(preset, device, block_size, n_new=128, compile_step=None):
     """Greedy decoding with a KV cache, bf16 weights: ours (Stepper + sample) against HF
     GPT2LMHeadModel.generate at the same config, batch 1 and 8."""
     from transformers import GPT2Config, GPT2LMHeadModel
@@ -376,11 +376,12 @@ def _gpu_generation(preset, device, block_size, n_new=128):
                                     n_head=config.n_head)).to(device, torch.bfloat16).eval()
     rows = {}
     for batch in (1, 8):
-        def run_ours(batch=batch):
+        def run_ours(batch=batch, compile=False):
             seq = torch.zeros(batch, 1 + n_new, dtype=torch.long, device=device)
             _sync(device)
             t = time.perf_counter()
-            list(sample(Stepper(ours, batch).logits, seq, 1, n_new, do_sample=False))
+            st = Stepper(ours, batch, compile=compile)
+            list(sample(st.logits, seq, 1, n_new, do_sample=False))
             _sync(device)
             return n_new * batch / (time.perf_counter() - t)
 
@@ -397,6 +398,10 @@ def _gpu_generation(preset, device, block_size, n_new=128):
         with torch.no_grad():
             run_ours(), run_hf()  # warm-up
             rows[batch] = _median_ratio(run_ours, run_hf)
+            if compile_step is not None:  # compiled decoding step; compiled outside the timing
+                run_ours(compile=compile_step)
+                rows[f"{batch}, compiled step"] = _median_ratio(
+                    lambda b=batch: run_ours(b, compile=compile_step), run_hf)
     return rows
 
 
@@ -432,15 +437,18 @@ def gpu(args) -> None:
                                    block_size=args.gpu_block)
     T = config.block_size
     runs = []
-    plan = [(args.gpu_batches[0], False)] + [(b, not args.no_gpu_compile)
-                                              for b in args.gpu_batches]
+    compile_kw = {} if args.no_gpu_compile else (
+        {"mode": args.gpu_compile_mode} if args.gpu_compile_mode else {"mode": "default"})
+    plan = [(args.gpu_batches[0], False)] + [(b, compile_kw) for b in args.gpu_batches]
     for B, comp in plan:
         r = _gpu_train_rate(config, device, B, T, args.gpu_steps, comp)
         runs.append(r)
         if device.type == "cuda":
             torch.cuda.empty_cache()
         print({k: v for k, v in r.items()}, flush=True)
-    gen = _gpu_generation(args.gpu_preset, device, args.gpu_block)
+    gen = _gpu_generation(args.gpu_preset, device, args.gpu_block, compile_step=(
+        None if args.no_gpu_compile else
+        {"mode": args.gpu_decode_mode} if args.gpu_decode_mode else True))
     print("generation", gen, flush=True)
     lm = _gpu_shakespeare(device, args.gpu_lm_seconds)
     print({k: v for k, v in lm.items() if k != "sample"}, flush=True)
@@ -448,7 +456,8 @@ def gpu(args) -> None:
 
     peak = args.peak_tflops * 1e12
     rows = "".join(
-        f"| {r['batch']} x {T} | {'compile' if r['compiled'] else 'eager'} | "
+        f"| {r['batch']} x {T} | "
+        f"{'compile ' + r['compiled']['mode'] if r['compiled'] else 'eager'} | "
         f"{r['tokens_per_s']:,.0f} | **{r['mfu_flops'] / peak:.1%}** | "
         f"{r['mfu_flops'] / (peak_measured * 1e12):.1%} | {r['peak_mem_gib']:.1f} | "
         f"{r['warmup_s']:.0f} s |\n" for r in runs)
@@ -514,6 +523,10 @@ def main() -> None:
     parser.add_argument("--gpu-lm-seconds", type=float, default=60.0)
     parser.add_argument("--gpu-json", help="also write the section's figures to this JSON file")
     parser.add_argument("--no-gpu-compile", action="store_true")
+    parser.add_argument("--gpu-compile-mode", default=None,
+                        help="torch.compile mode for training, e.g. max-autotune-no-cudagraphs")
+    parser.add_argument("--gpu-decode-mode", default=None,
+                        help="torch.compile mode of the decoding step, e.g. reduce-overhead")
     parser.add_argument("--peak-tflops", type=float, default=989.0)
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
