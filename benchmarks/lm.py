@@ -213,6 +213,37 @@ def _median_ratio(fn_a, fn_b, repeats=3):
     return statistics.median(a), statistics.median(b)
 
 
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def ours_generation_rate(model, batch, n_new, device, *, compile=False, reps=1) -> float:
+    """Tokens/s of greedy decoding with our ``Stepper`` + ``sample`` (KV cache), from a
+    1-token prompt."""
+    seq = torch.zeros(batch, 1 + n_new, dtype=torch.long, device=device)
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(reps):
+        st = Stepper(model, batch, compile=compile)
+        list(sample(st.logits, seq, 1, n_new, do_sample=False))
+    _sync(device)
+    return reps * n_new * batch / (time.perf_counter() - t)
+
+
+def hf_generation_rate(hf, batch, n_new, device, *, pad_id, reps=1) -> float:
+    """Tokens/s of HF ``generate`` (greedy, KV cache, exactly ``n_new`` tokens)."""
+    prompt = torch.zeros(batch, 1, dtype=torch.long, device=device)
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(reps):
+        out = hf.generate(prompt, max_new_tokens=n_new, min_new_tokens=n_new,
+                          do_sample=False, use_cache=True, pad_token_id=pad_id)
+    _sync(device)
+    assert out.shape[1] == 1 + n_new
+    return reps * n_new * batch / (time.perf_counter() - t)
+
+
 def speed(args) -> None:
     torch.manual_seed(0)
     V = 65
@@ -248,27 +279,13 @@ def speed(args) -> None:
     hf.eval()
     n_new = 63
 
+    cpu = torch.device("cpu")
+
     def gen_ours(batch, compile=False):
-        def run():
-            seq = torch.zeros(batch, 1 + n_new, dtype=torch.long)
-            t = time.perf_counter()
-            for _ in range(5):
-                st = Stepper(ours, batch, compile=compile)
-                list(sample(st.logits, seq, 1, n_new, do_sample=False))
-            return 5 * n_new * batch / (time.perf_counter() - t)
-        return run
+        return lambda: ours_generation_rate(ours, batch, n_new, cpu, compile=compile, reps=5)
 
     def gen_hf(batch):
-        def run():
-            prompt = torch.zeros(batch, 1, dtype=torch.long)
-            t = time.perf_counter()
-            for _ in range(5):
-                with torch.no_grad():
-                    out = hf.generate(prompt, max_new_tokens=n_new, min_new_tokens=n_new,
-                                      do_sample=False, use_cache=True, pad_token_id=V - 1)
-            assert out.shape[1] == 1 + n_new
-            return 5 * n_new * batch / (time.perf_counter() - t)
-        return run
+        return lambda: hf_generation_rate(hf, batch, n_new, cpu, pad_id=V - 1, reps=5)
 
     with torch.no_grad():
         g1_ours, g1_hf = _median_ratio(gen_ours(1), gen_hf(1))
@@ -306,11 +323,6 @@ def speed(args) -> None:
     )
     write_section("lm-speed", body)
     print(body)
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def _matmul_tflops(device, n=8192, repeats=10) -> float:
@@ -377,23 +389,10 @@ def _gpu_generation(preset, device, block_size, n_new=128, compile_step=None):
     rows = {}
     for batch in (1, 8):
         def run_ours(batch=batch, compile=False):
-            seq = torch.zeros(batch, 1 + n_new, dtype=torch.long, device=device)
-            _sync(device)
-            t = time.perf_counter()
-            st = Stepper(ours, batch, compile=compile)
-            list(sample(st.logits, seq, 1, n_new, do_sample=False))
-            _sync(device)
-            return n_new * batch / (time.perf_counter() - t)
+            return ours_generation_rate(ours, batch, n_new, device, compile=compile)
 
         def run_hf(batch=batch):
-            prompt = torch.zeros(batch, 1, dtype=torch.long, device=device)
-            _sync(device)
-            t = time.perf_counter()
-            out = hf.generate(prompt, max_new_tokens=n_new, min_new_tokens=n_new,
-                              do_sample=False, use_cache=True, pad_token_id=50256)
-            _sync(device)
-            assert out.shape[1] == 1 + n_new
-            return n_new * batch / (time.perf_counter() - t)
+            return hf_generation_rate(hf, batch, n_new, device, pad_id=50256)
 
         with torch.no_grad():
             run_ours(), run_hf()  # warm-up

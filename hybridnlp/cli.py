@@ -28,13 +28,13 @@ def _run(args) -> int:
         if args.set or args.output:
             raise _UsageError("--resume continues a run with its own config and directory; "
                               "--set and --output start a new run instead")
-        if not (Path(args.resume) / "config.yaml").is_file():
-            raise _UsageError(f"--resume {args.resume!r} is not a run directory "
-                              f"(no config.yaml)")
-        try:
-            run(args.config, quiet=args.quiet, resume=args.resume)
-        except ValueError as err:  # the config differs from the run's
+        from hybridnlp.experiments.progress import resume_dir
+
+        try:  # not a run directory, or a config other than the run's: a usage error
+            resume_dir(args.config, args.resume)
+        except (FileNotFoundError, ValueError) as err:
             raise _UsageError(str(err)) from None
+        run(args.config, quiet=args.quiet, resume=args.resume)  # the path, for the report
         return 0
     if args.config is None:
         raise _UsageError("give a config file, or --resume RUN_DIR")

@@ -16,7 +16,6 @@ import math
 import os
 import platform
 import random
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,16 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sklearn.model_selection import StratifiedKFold
 
 from hybridnlp.experiments.config import ExperimentConfig, load_config
+from hybridnlp.experiments.progress import (
+    Progress,
+    jsonable,
+    load_saved,
+    resume_dir,
+    resumed,
+    slug,
+)
 from hybridnlp.experiments.registry import build_model
+from hybridnlp.experiments.report import MAIN_METRIC, shown_path, write_report
 from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json
 
 __all__ = ["RunResult", "run"]
@@ -75,41 +83,14 @@ def environment() -> dict:
 def _run_dir(config: ExperimentConfig, output: str | None) -> Path:
     root = Path(output or config.output)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", config.name).strip("-") or "run"
-    path = root / f"{stamp}_{slug}"
+    name = slug(config.name).strip("-") or "run"
+    path = root / f"{stamp}_{name}"
     n = 1
     while path.exists():
         n += 1
-        path = root / f"{stamp}_{slug}-{n}"
+        path = root / f"{stamp}_{name}-{n}"
     path.mkdir(parents=True)
     return path
-
-
-class _Progress:
-    """Finished units of work of a run, one JSON file each under ``run_dir/progress``."""
-
-    def __init__(self, run_dir: Path):
-        self.dir = run_dir / "progress"
-        self.dir.mkdir(exist_ok=True)
-
-    def _path(self, key: str) -> Path:
-        return self.dir / (re.sub(r"[^A-Za-z0-9_.-]+", "-", key) + ".json")
-
-    def get(self, key: str):
-        path = self._path(key)
-        if not path.exists():
-            return None
-        try:
-            return json.loads(path.read_text("utf-8"))
-        except json.JSONDecodeError:  # writes are atomic; a damaged file is redone
-            logger.warning("progress record %s is unreadable; redoing that part", path)
-            return None
-
-    def put(self, key: str, value) -> None:
-        atomic_write_json(self._path(key), _jsonable(value))
-
-    def drop(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
 
 
 def _fit(model, *args, **kwargs):
@@ -174,7 +155,7 @@ def _classification(config, run_dir, result, progress) -> dict:
         folds = list(splitter.split(texts, y))
     models, rows, attribution = {}, {}, None
     per_example = {"index": [], "text": [], "label": []}
-    done = _Progress(run_dir)
+    done = Progress(run_dir)
     for i, spec in enumerate(config.models):
         key = f"{i}-{spec.name}"
         record = done.get(key)
@@ -184,7 +165,7 @@ def _classification(config, run_dir, result, progress) -> dict:
                                            None, y_test if config.data.test_split else None,
                                            progress, models)
         else:
-            _load_saved(run_dir, spec.name, models)
+            load_saved(run_dir, spec.name, models)
         rows[spec.name] = record["summary"]
         preds = dict(record["predictions"])
         per_example[spec.name] = [preds[i] for i in sorted(preds)]
@@ -212,7 +193,7 @@ def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, 
     and return its summary, per-example predictions and attribution."""
     ev = config.evaluation
     est = build_model(spec.type, spec.params, f"models[{i}]")
-    fold_metrics, preds, fit_times, model = [], {}, [], None
+    fold_metrics, preds, fit_times, model, report = [], {}, [], None, None
     iterator = progress(folds, desc=spec.name) if progress else folds
     for k, (train_idx, test_idx) in enumerate(iterator):
         last = k == len(folds) - 1  # the last fold's model is kept: it is never skipped
@@ -238,7 +219,8 @@ def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, 
         proba = model.predict_proba(X_te) if hasattr(model, "predict_proba") else None
         m = _class_metrics(ev.metrics, y_te, pred, proba, model.classes_)
         if hasattr(model, "component_report"):  # each component's accuracy, from this fit
-            m["components"] = model.component_report(X_te, y_te).summary["accuracy"]
+            report = model.component_report(X_te, y_te)
+            m["components"] = report.summary["accuracy"]
         m["fold"] = k
         fold_metrics.append(m)
         fold_preds = list(zip(ids.tolist(), pred.tolist(), strict=True))
@@ -260,10 +242,9 @@ def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, 
     history = getattr(model, "history_", None)
     if history:
         summary["history"] = [dict(r) for r in history]
-    attribution = None
+    attribution = None  # on a test split the one fold's report is the test set's
     if hasattr(model, "component_report") and test_texts is not None:
-        rep = model.component_report(test_texts, y_test)
-        attribution = {"model": spec.name, "summary": _jsonable(rep.summary)}
+        attribution = {"model": spec.name, "summary": jsonable(report.summary)}
     if ev.save_models:
         from hybridnlp.persistence import save_model
 
@@ -277,7 +258,7 @@ def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, 
     done.put(key, record)
     for k in range(len(folds) - 1):  # the model's record holds its folds now
         done.drop(f"{key}-fold{k}")
-    return _jsonable(record)
+    return jsonable(record)
 
 
 def _confusions(per_example: dict) -> dict:
@@ -308,20 +289,6 @@ def _write_predictions(path: Path, per_example: dict) -> None:
 
 def _scalar(v):
     return v.item() if hasattr(v, "item") else v
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if hasattr(obj, "to_dict"):
-        return _jsonable(obj.to_dict())
-    if hasattr(obj, "item"):
-        return obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 # ---------------------------------------------------------------------- language modelling
@@ -355,9 +322,9 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
     if config.data.limit is not None:
         train, val = train[:config.data.limit], val[:max(config.data.limit // 10, 1000)]
     rows, fitted = {}, {}
-    done = _Progress(run_dir)
+    done = Progress(run_dir)
     for i, spec in enumerate(config.models):
-        if _resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, fitted):
+        if resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, fitted):
             continue
         seed_everything(config.seed)
         model = build_model(spec.type, spec.params, f"models[{i}]")
@@ -408,9 +375,9 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
 def _topic_modeling(config, run_dir, result, progress) -> dict:
     texts, _, _ = _load(config, config.data.train_split)
     rows = {}
-    done = _Progress(run_dir)
+    done = Progress(run_dir)
     for i, spec in enumerate(config.models):
-        if _resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, result.models):
+        if resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, result.models):
             continue
         seed_everything(config.seed)
         model = build_model(spec.type, spec.params, f"models[{i}]")
@@ -428,56 +395,7 @@ def _topic_modeling(config, run_dir, result, progress) -> dict:
     return {"models": rows, "protocol": "topics fit on the train split; c_v coherence there"}
 
 
-def _load_saved(run_dir: Path, name: str, models: dict) -> None:
-    if (run_dir / "models" / name).is_dir():
-        from hybridnlp.persistence import load_model
-
-        models[name] = load_model(run_dir / "models" / name)
-
-
-def _resumed(done: _Progress, key: str, run_dir: Path, name: str, rows: dict,
-             models: dict) -> bool:
-    """Take a model's row from an earlier, interrupted run of this directory (and the model,
-    if it was saved); False when that model has to be fit."""
-    row = done.get(key)
-    if row is None:
-        return False
-    rows[name] = row
-    _load_saved(run_dir, name, models)
-    logger.info("%s: taken from the earlier run (progress/%s.json)", name, key)
-    return True
-
-
 # ---------------------------------------------------------------------- run
-
-
-def _resume_dir(config, resume) -> tuple[ExperimentConfig, Path]:
-    run_dir = Path(resume)
-    saved = run_dir / "config.yaml"
-    if not saved.is_file():
-        raise FileNotFoundError(f"resume={str(run_dir)!r} is not a run directory (no "
-                                f"config.yaml); pass the directory an earlier run created.")
-    recorded = load_config(saved)
-    if config is None:
-        return recorded, run_dir
-    config = load_config(config)
-    if config.to_dict() != recorded.to_dict():
-        a, b = _flatten(config.to_dict()), _flatten(recorded.to_dict())
-        key = next(k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
-        raise ValueError(f"the config differs from the one in {str(saved)!r} at {key} "
-                         f"({a.get(key)!r} vs {b.get(key)!r}); resume with the same config, "
-                         f"or start a new run.")
-    return config, run_dir
-
-
-def _flatten(value, prefix: str = "") -> dict:
-    if isinstance(value, dict):
-        return {k: v for key, item in value.items()
-                for k, v in _flatten(item, f"{prefix}.{key}" if prefix else key).items()}
-    if isinstance(value, list):
-        return {k: v for i, item in enumerate(value)
-                for k, v in _flatten(item, f"{prefix}[{i}]").items()}
-    return {prefix: value}
 
 
 def run(config=None, *, output: str | None = None, quiet: bool = False,
@@ -492,10 +410,9 @@ def run(config=None, *, output: str | None = None, quiet: bool = False,
     source = None  # the config file, for the report's command line
     if isinstance(config, str | os.PathLike) and "\n" not in str(config) and \
             Path(config).is_file():
-        rel = os.path.relpath(config)
-        source = str(config) if rel.startswith("..") else rel
+        source = shown_path(config)
     if resume is not None:
-        config, run_dir = _resume_dir(config, resume)
+        config, run_dir = resume_dir(config, resume)
     elif config is None:
         raise TypeError("run() needs a config, or resume= with the directory of a run.")
     else:
@@ -528,10 +445,9 @@ def run(config=None, *, output: str | None = None, quiet: bool = False,
                        source=source, resumed=resume is not None,
                        wall_time=time.perf_counter() - start, environment=env,
                        finished=datetime.datetime.now().isoformat(timespec="seconds"))
-        metrics = _jsonable(metrics)
+        metrics = jsonable(metrics)
         atomic_write_json(run_dir / "metrics.json", metrics)
         result.metrics = metrics
-        from hybridnlp.experiments.report import MAIN_METRIC, write_report
 
         write_report(run_dir)
         if not quiet:

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from hybridnlp.nn.gpt import GPT, KVCache, apply_rotary
+from hybridnlp.utils.device import compile_options
 
 __all__ = ["Stepper", "beam_search", "decode_step", "process_logits", "sample"]
 
@@ -93,14 +94,11 @@ class Stepper:
 
     def __init__(self, model: GPT, batch_size: int, *, use_cache: bool = True,
                  key_mask: torch.Tensor | None = None, compile: bool | dict = False):
-        if compile and not use_cache:
+        options = compile_options(compile)
+        if options is not None and not use_cache:
             raise ValueError("compile=True compiles the cached decoding step; it needs "
                              "use_cache=True.")
-        if not isinstance(compile, bool | dict):
-            raise TypeError(f"compile={compile!r} is not allowed; use True, False or a dict of "
-                            f"torch.compile keyword arguments.")
-        self.step = (_compiled_decode(model, compile if isinstance(compile, dict) else {})
-                     if compile else None)
+        self.step = None if options is None else _compiled_decode(model, options)
         self.model = model
         self.block = model.config.block_size
         self.key_mask = key_mask

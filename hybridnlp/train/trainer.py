@@ -18,7 +18,12 @@ from hybridnlp.exceptions import NonFiniteLossError
 from hybridnlp.train.callbacks import Callback, History
 from hybridnlp.train.checkpoint import load_checkpoint, save_checkpoint
 from hybridnlp.train.schedule import cosine_lr, cosine_lr_by_progress
-from hybridnlp.utils.device import autocast_context, resolve_device, resolve_precision
+from hybridnlp.utils.device import (
+    autocast_context,
+    compile_options,
+    resolve_device,
+    resolve_precision,
+)
 
 __all__ = ["Trainer"]
 
@@ -102,9 +107,7 @@ class Trainer:
         self.progress = progress
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.seed = seed
-        if not isinstance(compile, (bool, dict)):
-            raise TypeError(f"compile={compile!r} is not allowed; use True, False or a dict of "
-                            f"torch.compile keyword arguments.")
+        compile_options(compile)  # a bad setting fails here, not at fit
         self.compile = compile
         self.should_stop = False
         self.history = History()
@@ -136,9 +139,8 @@ class Trainer:
 
     def _forward_module(self, model: torch.nn.Module):
         """``model``, or a compiled view of it sharing its parameters."""
-        if not self.compile:
-            return model
-        return torch.compile(model, **(self.compile if isinstance(self.compile, dict) else {}))
+        options = compile_options(self.compile)
+        return model if options is None else torch.compile(model, **options)
 
     def _call(self, hook: str, *args) -> None:
         for cb in self.callbacks:

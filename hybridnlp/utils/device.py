@@ -7,7 +7,19 @@ import warnings
 
 import torch
 
-__all__ = ["autocast_context", "resolve_device", "resolve_precision", "cpu_name"]
+__all__ = ["autocast_context", "compile_options", "cpu_name", "resolve_device",
+           "resolve_precision"]
+
+
+def compile_options(compile) -> dict | None:
+    """The ``torch.compile`` keyword arguments a ``compile`` setting asks for: None (do not
+    compile) for False, ``{}`` for True, a dict as given."""
+    if not isinstance(compile, bool | dict):
+        raise TypeError(f"compile={compile!r} is not allowed; use True, False or a dict of "
+                        f"torch.compile keyword arguments.")
+    if not compile:
+        return None
+    return dict(compile) if isinstance(compile, dict) else {}
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
