@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hybridnlp.utils.io import atomic_write_json, read_json
+from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 
 __all__ = ["TRUSTED_PREFIXES", "load_model", "save_model"]
 
@@ -38,9 +38,8 @@ def save_model(estimator, path: str | os.PathLike) -> Path:
         return path
     import skops.io as sio
 
-    tmp = path / "model.skops.tmp"
-    sio.dump(estimator, tmp)
-    os.replace(tmp, path / "model.skops")
+    with atomic_path(path / "model.skops") as tmp:
+        sio.dump(estimator, tmp)
     atomic_write_json(path / "model.json", {
         "kind": "skops", "class": f"{type(estimator).__module__}.{type(estimator).__name__}",
         "hybridnlp": hybridnlp.__version__, "scikit-learn": sklearn.__version__,

@@ -73,6 +73,24 @@ def test_experiments_folder_has_the_quickstart_and_benchmarks():
     (_with(models=[]), "models: the list is empty"),
     (_with(models=[{"type": "nbsvm"}, {"type": "nbsvm"}]), "models[1].name: 'nbsvm' is used "
                                                           "twice"),
+    (_with(pretrain={"word2vec": {"corpus": ["subj", "mr"]}}),
+     "pretrain.word2vec.corpus[1]: 'mr' holds the texts 'mr' is scored on, so pretraining "
+     "would see them; use other data sets (it is cross-validated, so every text is a test "
+     "text once)."),
+    ({**_with(pretrain={"word2vec": {"corpus": ["sst5"]}}), "data": {
+        "name": "sst2", "test_split": "test"}},
+     "pretrain.word2vec.corpus[0]: 'sst5' holds the texts 'sst2' is scored on, so pretraining "
+     "would see them; use sst2:train or other data sets."),
+    (_with(pretrain={"word2vec": {"corpus": ["trec:dev"]}}),
+     "pretrain.word2vec.corpus[0]: 'trec' has no split 'dev'; its splits are train, test."),
+    (_with(pretrain={"word2vec": {"corpus": ["imbd"]}}),
+     "pretrain.word2vec.corpus[0]: 'imbd' is neither a data set"),
+    (_with(pretrain={"word2vec": {"corpus": []}}), "pretrain.word2vec.corpus: the list is "
+                                                   "empty"),
+    (_with(**{"models.0.type": "hybrid", "models.0.params": {"embeddings": {
+        "pretrained": "word2vec"}}}),
+     "models[0].params.embeddings: {pretrained: word2vec} names nothing the config pretrains "
+     "(pretrain sections: none); add pretrain.word2vec."),
 ])
 def test_bad_configs_get_the_exact_message(values, message):
     with pytest.raises(ConfigError) as err:
@@ -362,3 +380,41 @@ def test_cli_run_predict_train_lm_generate_and_datasets(tmp_path, capsys):
     help_run = subprocess.run([sys.executable, "-m", "hybridnlp.cli", "--help"],
                               capture_output=True, text=True)
     assert help_run.returncode == 0 and "usage: hybridnlp" in help_run.stdout
+
+
+def test_pretrained_word_vectors_reach_the_models_and_the_report(tmp_path):
+    from hybridnlp.experiments import pretrain as pretrain_module
+
+    tiny = {"preset": "tiny", "max_epochs": 1, "module__n_embd": 16,
+            "embedding_init": {"pretrained": "word2vec"}}
+    values = {**_with(models=[{"type": "transformer", "params": tiny}]),
+              "output": str(tmp_path / "runs"),
+              "pretrain": {"word2vec": {"corpus": ["subj", "trec:train"], "vector_size": 16,
+                                        "epochs": 1}}}
+    result = run(values, quiet=True)
+    info = result.metrics["pretrain"]["word2vec"]
+    assert info["n_texts"] == 10000 + 5452 and info["corpus"] == ["subj", "trec:train"]
+    assert info["vector_size"] == 16 and info["method"] == "CBOW"
+    path = result.run_dir / "pretrain" / "word2vec.bin"
+    assert result.pretrained == {"word2vec": str(path)}
+    model = result.models["transformer"]
+    assert model.embedding_init == str(path)
+    from hybridnlp.features import load_word_vectors
+
+    assert len(load_word_vectors(path)) == info["vocabulary"]
+    assert model.n_embeddings_initialised_ > 100  # most MR words occur in Subj or TREC
+    report = (result.run_dir / "report.md").read_text()
+    assert ("Unsupervised pretraining: word2vec (CBOW, 16 dimensions, 1 epochs) on the "
+            "unlabelled texts of subj, trec:train (15,452 texts,") in report
+    # a resumed run reuses the vectors of its first attempt
+    calls = []
+    original = pretrain_module._word2vec
+    pretrain_module._word2vec = lambda *a: calls.append(a) or original(*a)
+    try:
+        (result.run_dir / "progress" / "0-transformer.json").unlink()
+        again = run(resume=result.run_dir, quiet=True)
+    finally:
+        pretrain_module._word2vec = original
+    assert calls == [] and again.metrics["pretrain"] == result.metrics["pretrain"]
+    first, second = result.metrics["models"], again.metrics["models"]
+    assert second["transformer"]["accuracy"] == pytest.approx(first["transformer"]["accuracy"])

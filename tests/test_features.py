@@ -227,7 +227,9 @@ def test_w2v_errors(tmp_path, mr_small):
         Word2VecFeatures(pretrained=missing).fit(["a b"])
     garbage = tmp_path / "bad.txt"
     garbage.write_text("not a header\n")
-    with pytest.raises(ValueError, match="could not be read as a word2vec text file"):
+    message = (f"pretrained={str(garbage)!r} could not be read as a word2vec file (its first "
+               f"line is not \"<number of words> <dimensions>\"); check the file.")
+    with raises(ValueError, message):
         Word2VecFeatures(pretrained=garbage).fit(["a b"])
     message = (
         "no word occurs min_count=50 times in the 2 texts, so word2vec has no vocabulary; "
@@ -251,3 +253,34 @@ def test_vocabulary_is_packed_for_pickle_and_skops_without_mutating_the_model():
     back = pickle.loads(pickle.dumps(feats))
     assert back.vectorizers_[0][1].vocabulary_ == feats.vectorizers_[0][1].vocabulary_
     assert (back.transform(texts) != feats.transform(texts)).nnz == 0
+
+
+def test_word_vectors_save_and_load(tmp_path, mr_small):
+    from hybridnlp.features import load_word_vectors, save_word_vectors
+
+    texts, _ = mr_small
+    trained = Word2VecFeatures(vector_size=8, epochs=1, random_state=0).fit(texts)
+    for name in ("vectors.bin", "vectors.txt"):  # the format follows the suffix
+        path = save_word_vectors(trained, tmp_path / name)
+        loaded = load_word_vectors(path)
+        assert loaded.index_to_key == trained.vectors_.index_to_key
+        assert np.allclose(loaded.vectors, trained.vectors_.vectors, atol=1e-6)
+        assert load_word_vectors(str(path)) is loaded  # read once per version of the file
+    assert (tmp_path / "vectors.bin").read_bytes()[:1] != b"\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vectors.bin", "vectors.txt"]
+    # in memory: fitted features or KeyedVectors, as Word2VecFeatures(pretrained=...) takes
+    assert load_word_vectors(trained) is trained.vectors_
+    from_memory = Word2VecFeatures(pretrained=trained.vectors_).fit(texts[:5])
+    assert np.allclose(from_memory.transform(texts[:20]), trained.transform(texts[:20]))
+    with raises(TypeError, "embedding_init must be a fitted Word2VecFeatures, gensim "
+                           "KeyedVectors or the path of a word2vec-format file, got int."):
+        load_word_vectors(3, name="embedding_init")
+    text_named_bin = tmp_path / "text.bin"  # the format is read from the file, not its name
+    text_named_bin.write_bytes((tmp_path / "vectors.txt").read_bytes())
+    assert load_word_vectors(text_named_bin).index_to_key == trained.vectors_.index_to_key
+    message = (f"embedding_init={str(text_named_bin)!r} could not be read as a word2vec text "
+               f"file (binary=True was given; leave it None to detect the format); check the "
+               f"file.")
+    with raises(ValueError, message):
+        load_word_vectors(text_named_bin, binary=True, name="embedding_init")
+

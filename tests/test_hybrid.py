@@ -213,3 +213,24 @@ def test_sklearn_stacking_accepts_our_estimators(mr_small):
     ).fit(texts, y)
     assert stack.predict_proba(texts[:4]).shape == (4, 2)
     assert set(stack.predict(texts[:4])) <= set(y)
+
+
+def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small):
+    from hybridnlp.features import Word2VecFeatures, save_word_vectors
+
+    texts, y = mr_small
+    w2v = Word2VecFeatures(vector_size=32, epochs=1, random_state=0).fit(texts)
+    path = save_word_vectors(w2v, tmp_path / "vectors.bin")
+    hybrid = HybridClassifier(embeddings=str(path))
+    # embeddings is applied before the nested parameters, whatever the order of the keys
+    hybrid.set_params(transformer__preset="tiny", transformer__max_epochs=1,
+                      transformer__module__n_embd=32, embeddings=str(path))
+    assert [name for name, _ in hybrid.estimators] == ["nbsvm", "tfidf", "transformer",
+                                                        "word2vec"]
+    hybrid.fit(texts, y)
+    transformer = hybrid.named_estimators_["transformer"]
+    assert transformer.n_embeddings_initialised_ > 0
+    word2vec = hybrid.named_estimators_["word2vec"]
+    assert word2vec[0].vectors_.index_to_key == w2v.vectors_.index_to_key
+    assert hybrid.final_estimator_.coef_.shape == (1, 4)  # one column per component
+    assert "word2vec" not in dict(HybridClassifier().get_params())  # only with embeddings

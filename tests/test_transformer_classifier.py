@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from hybridnlp import TransformerClassifier, Word2VecFeatures
@@ -145,6 +146,24 @@ def test_embedding_init_from_word2vec():
                "module__n_embd=32 (and an n_head that divides it).")
     with raises(ValueError, message):
         tiny(max_epochs=0, embedding_init=w2v, module__n_embd=16).fit(texts, y)
+
+
+def test_embedding_init_from_a_word2vec_file(tmp_path):
+    from hybridnlp.features import save_word_vectors
+
+    texts, y = keyword_task(60)
+    w2v = Word2VecFeatures(vector_size=32, epochs=2, random_state=0).fit(texts)
+    path = save_word_vectors(w2v, tmp_path / "vectors.bin")
+    from_file = tiny(max_epochs=0, embedding_init=str(path), module__n_embd=32).fit(texts, y)
+    in_memory = tiny(max_epochs=0, embedding_init=w2v, module__n_embd=32).fit(texts, y)
+    assert torch.allclose(from_file.module_.encoder.tok_emb.weight,
+                          in_memory.module_.encoder.tok_emb.weight)
+    assert clone(from_file).get_params()["embedding_init"] == str(path)  # a plain parameter
+    missing = tmp_path / "none.bin"
+    with raises(FileNotFoundError, f"embedding_init={str(missing)!r} does not exist; pass the "
+                                   f"path of a local word2vec-format file (nothing is "
+                                   f"downloaded)."):
+        tiny(max_epochs=0, embedding_init=missing, module__n_embd=32).fit(texts, y)
 
 
 def test_pickle_moves_tensors_to_cpu_and_round_trips():

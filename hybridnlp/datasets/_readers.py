@@ -140,6 +140,7 @@ def read_imdb(data_dir: Path) -> dict:
                 continue
             split, polarity, doc_id, rating = match.groups()
             text = tar.extractfile(member).read().decode("utf-8")
+            text = text.replace("<br />", "\n")  # HTML line breaks, markup not words
             rows[split].append((polarity == "pos", int(doc_id), int(rating), text))
     splits, ratings = {}, {}
     for split, items in rows.items():

@@ -31,6 +31,12 @@ class DatasetInfo:
     bundled: bool
     files: tuple[str, ...] = ()  # files required in the data directory (not bundled sets)
     description: str = ""
+    texts_of: str = ""  # the collection its sentences come from, when another set shares them
+
+    @property
+    def collection(self) -> str:
+        """Sets with the same collection share texts (SST-2 and SST-5; TREC and TREC fine)."""
+        return self.texts_of or self.folder
 
 
 DATASETS = {
@@ -45,9 +51,11 @@ DATASETS = {
         DatasetInfo("trec_fine", "trec", "classification", ("train", "test"), True,
                     description="TREC question type, 50 fine classes (Li & Roth 2002)"),
         DatasetInfo("sst2", "sst2", "classification", ("train", "dev", "test"), True,
-                    description="SST-2 sentence level, Kim 2014 split (Socher et al. 2013)"),
+                    description="SST-2 sentence level, Kim 2014 split (Socher et al. 2013)",
+                    texts_of="sst"),
         DatasetInfo("sst5", "sst5", "classification", ("train", "dev", "test"), True,
-                    description="SST-1 fine grained, 5 classes (Socher et al. 2013)"),
+                    description="SST-1 fine grained, 5 classes (Socher et al. 2013)",
+                    texts_of="sst"),
         DatasetInfo("tinyshakespeare", "tinyshakespeare", "language_modeling",
                     ("train", "dev"), True,
                     description="Tiny Shakespeare, 1,115,394 characters (char-rnn)"),
@@ -130,8 +138,9 @@ def load_dataset(
     Returns
     -------
     Bunch
-        ``data`` (list of str), ``target`` (int ndarray indexing ``target_names`` for
-        classification; the German sentences for ``multi30k``; None for language modelling),
+        ``data`` (list of str; IMDB's HTML line breaks ``<br />`` read as newlines),
+        ``target`` (int ndarray indexing ``target_names`` for classification; the German
+        sentences for ``multi30k``; None for language modelling),
         ``target_names``, ``DESCR`` (the PROVENANCE.md text), ``name`` and ``split``.
 
     Examples

@@ -67,8 +67,11 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         Epochs without improvement of the monitored validation metric (accuracy, unless
         ``trainer__monitor="val_loss"``) before stopping; the best weights are restored.
     class_weight : "balanced", dict or None
-    embedding_init : Word2VecFeatures, gensim KeyedVectors or None
-        Initialise the token embeddings of words that have a word2vec vector.
+    embedding_init : path, Word2VecFeatures, gensim KeyedVectors or None
+        Initialise the token embeddings of words that have a word2vec vector (e.g. vectors
+        pretrained on unlabelled text, saved with ``hybridnlp.features.save_word_vectors``;
+        a path names a word2vec-format file, text or binary). Their size
+        must be the module's ``n_embd``.
     precision : {"auto", "bf16", "fp32"}, default="auto"
     device : str, default="auto"
         cuda, then mps, then cpu.
@@ -273,10 +276,9 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         return ([texts[i] for i in tr], y_idx[tr], [texts[i] for i in va], y_idx[va])
 
     def _init_embeddings(self) -> None:
-        vectors = getattr(self.embedding_init, "vectors_", self.embedding_init)
-        if not hasattr(vectors, "key_to_index"):
-            raise TypeError("embedding_init must be a fitted Word2VecFeatures or gensim "
-                            f"KeyedVectors, got {type(self.embedding_init).__name__}.")
+        from hybridnlp.features.word2vec import load_word_vectors
+
+        vectors = load_word_vectors(self.embedding_init, name="embedding_init")
         if not isinstance(self.tokenizer_, WordVocabTokenizer):
             raise ValueError("embedding_init needs tokenizer='word' (word2vec vectors are per "
                              f"word), got tokenizer={self.tokenizer!r}.")

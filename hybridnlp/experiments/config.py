@@ -23,6 +23,8 @@ __all__ = [
     "EvaluationConfig",
     "ExperimentConfig",
     "ModelConfig",
+    "PretrainConfig",
+    "Word2VecPretrainConfig",
     "apply_overrides",
     "load_config",
 ]
@@ -59,6 +61,27 @@ class ModelConfig:
 
 
 @dataclass
+class Word2VecPretrainConfig:
+    """Word vectors trained on unlabelled text before any model (``Word2VecFeatures``), once
+    per run; a model parameter ``{pretrained: word2vec}`` receives the file."""
+
+    # data set names (every split, e.g. "imdb"), "name:split" (e.g. "wikitext2:train") or
+    # text files (one text per line); never the experiment's own test texts
+    corpus: list[str]
+    vector_size: int = 128  # the width of TransformerClassifier's "small" encoder
+    window: int = 5
+    min_count: int = 3
+    sg: int = 0  # 0: CBOW, 1: skip-gram
+    epochs: int = 5
+    workers: int = 1  # gensim threads; more than one is faster but not reproducible
+
+
+@dataclass
+class PretrainConfig:
+    word2vec: Word2VecPretrainConfig | None = None
+
+
+@dataclass
 class EvaluationConfig:
     cv: int = 5  # folds when the data has no test split
     metrics: list[str] = field(default_factory=lambda: ["accuracy", "macro_f1"])
@@ -81,6 +104,7 @@ class ExperimentConfig:
     data: DataConfig
     models: list[ModelConfig]
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     seed: int = 0
     output: str = "runs"
     description: str = ""
@@ -177,7 +201,8 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
         if TASK_OF[m.type] != config.task:
             raise ConfigError(f"models[{i}].type: {m.type!r} is a {TASK_OF[m.type]} model, "
                               f"but task is {config.task!r}.")
-        build_model(m.type, m.params, f"models[{i}]")  # checks every parameter now
+        # checks every parameter now; {pretrained: NAME} must name a configured pretraining
+        build_model(m.type, m.params, f"models[{i}]", pretrained=_pretrained_names(config))
         m.name = m.name or m.type
         if m.name in names:
             raise ConfigError(f"models[{i}].name: {m.name!r} is used twice; give each model "
@@ -198,9 +223,46 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"evaluation.targets.{name}: expected a number, got "
                               f"{type(value).__name__} {value!r}.")
+    if config.pretrain.word2vec is not None:
+        _check_corpus(config, "pretrain.word2vec.corpus", config.pretrain.word2vec.corpus)
     if config.evaluation.cv < 2:
         raise ConfigError(f"evaluation.cv: {config.evaluation.cv} folds; use at least 2.")
     return config
+
+
+def _pretrained_names(config: ExperimentConfig) -> dict:
+    """Names a model parameter can take as ``{pretrained: NAME}`` (values filled in by the
+    runner once trained; None while checking)."""
+    return {f.name: None for f in dataclasses.fields(config.pretrain)
+            if getattr(config.pretrain, f.name) is not None}
+
+
+def _check_corpus(config: ExperimentConfig, path: str, corpus: list[str]) -> None:
+    """Pretraining text must not include the texts the experiment is scored on."""
+    from hybridnlp.datasets import DATASETS
+
+    if not corpus:
+        raise ConfigError(f"{path}: the list is empty; name data sets (e.g. imdb, "
+                          f"wikitext2:train) or text files.")
+    own = config.data.name
+    for i, entry in enumerate(corpus):
+        name, _, split = entry.partition(":")
+        if name not in DATASETS:
+            if split or not entry.endswith((".txt", ".gz")):
+                raise ConfigError(f"{path}[{i}]: {entry!r} is neither a data set "
+                                  f"({', '.join(DATASETS)}, optionally NAME:SPLIT) nor a .txt "
+                                  f"file.{_hint(name, DATASETS)}")
+            continue
+        if split and split not in DATASETS[name].splits:
+            raise ConfigError(f"{path}[{i}]: {name!r} has no split {split!r}; its splits are "
+                              f"{', '.join(DATASETS[name].splits) or 'none (one set)'}.")
+        same = own in DATASETS and DATASETS[name].collection == DATASETS[own].collection
+        if same and (not config.data.test_split or split != config.data.train_split):
+            fix = (f"use {own}:{config.data.train_split} or other data sets"
+                   if config.data.test_split else "use other data sets (it is cross-validated, "
+                   "so every text is a test text once)")
+            raise ConfigError(f"{path}[{i}]: {entry!r} holds the texts {own!r} is scored on, "
+                              f"so pretraining would see them; {fix}.")
 
 
 def from_dict(values: dict) -> ExperimentConfig:

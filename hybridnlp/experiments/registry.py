@@ -4,7 +4,9 @@ Each name maps to a factory of a default estimator; a config's ``params`` are ch
 that estimator's ``get_params(deep=True)`` keys (so ``features__ngram_range`` reaches a
 pipeline step) and set with ``set_params``. A parameter value may itself be a model spec,
 ``{type: nbsvm, params: {...}}`` (or a list of them), for the members of a stacking or
-ensemble and the parts of an interpolated LM.
+ensemble and the parts of an interpolated LM. ``{pretrained: word2vec}`` stands for what the
+config's ``pretrain`` section trains (the path of the word vectors), e.g.
+``HybridClassifier(embeddings=...)``.
 """
 
 from __future__ import annotations
@@ -114,20 +116,28 @@ def _is_spec(value) -> bool:
                                                                          "name"}
 
 
-def _value(value, default, path: str):
+def _value(value, default, path: str, pretrained: dict | None):
     if _is_spec(value):
-        return build_model(value["type"], value.get("params", {}), path)
+        return build_model(value["type"], value.get("params", {}), path, pretrained)
     if isinstance(value, list) and value and all(_is_spec(v) for v in value):
         return [(v.get("name") or v["type"], build_model(v["type"], v.get("params", {}),
-                                                          f"{path}[{i}]"))
+                                                          f"{path}[{i}]", pretrained))
                 for i, v in enumerate(value)]
+    if isinstance(value, dict) and set(value) == {"pretrained"}:
+        name = value["pretrained"]
+        if name not in (pretrained or {}):
+            have = ", ".join(pretrained or {}) or "none"
+            raise ConfigError(f"{path}: {{pretrained: {name}}} names nothing the config "
+                              f"pretrains (pretrain sections: {have}); add pretrain.{name}.")
+        return pretrained[name]
     if isinstance(default, tuple) and isinstance(value, list):
         return tuple(value)  # YAML has no tuples: ngram_range: [1, 2]
     return value
 
 
-def build_model(type_: str, params: dict, path: str = "model"):
-    """A fresh estimator of registered type ``type_`` with ``params`` set."""
+def build_model(type_: str, params: dict, path: str = "model", pretrained: dict | None = None):
+    """A fresh estimator of registered type ``type_`` with ``params`` set; ``pretrained``
+    maps the names of the config's pretraining sections to their outputs."""
     if type_ not in MODELS:
         close = difflib.get_close_matches(type_, MODELS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -148,7 +158,7 @@ def build_model(type_: str, params: dict, path: str = "model"):
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigError(f"{where}: {type(model).__name__} has no parameter "
                               f"{key!r}.{hint}")
-        resolved[key] = _value(value, valid.get(key), where)
+        resolved[key] = _value(value, valid.get(key), where, pretrained)
     try:
         model.set_params(**resolved)
     except (TypeError, ValueError) as err:

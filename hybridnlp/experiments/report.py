@@ -204,6 +204,19 @@ def _topic_modeling(m: dict, run_dir: Path) -> list[str]:
     return lines
 
 
+def _pretraining(m: dict) -> list[str]:
+    """What the run trained on unlabelled text before its models, if anything."""
+    lines = []
+    for name, p in (m.get("pretrain") or {}).items():
+        if name == "word2vec":
+            lines.append(f"Unsupervised pretraining: word2vec ({p['method']}, "
+                         f"{p['vector_size']} dimensions, {p['epochs']} epochs) on the "
+                         f"unlabelled texts of {', '.join(p['corpus'])} ({p['n_texts']:,} "
+                         f"texts, {p['vocabulary']:,} words kept), {p['time']:.0f} s, "
+                         f"included in the wall time; no labels are used.")
+    return lines + [""] if lines else []
+
+
 def write_report(run_dir) -> Path:
     """Write ``report.md`` (and its PNGs) into ``run_dir`` from its ``metrics.json``."""
     run_dir = Path(run_dir)
@@ -216,6 +229,7 @@ def write_report(run_dir) -> Path:
              f"hybridnlp {env.get('hybridnlp')}, torch {env.get('torch')}, scikit-learn "
              f"{env.get('scikit-learn')}; {env.get('cpu')} ({env.get('cpu_cores')} cores), "
              f"GPU: {env.get('gpu') or 'none'}. Finished {m.get('finished')}.", ""]
+    lines += _pretraining(m)
     lines += {"classification": _classification, "language_modeling": _language_modeling,
               "topic_modeling": _topic_modeling}[m["task"]](m, run_dir)
     path = run_dir / "report.md"
@@ -260,8 +274,8 @@ def run_section(run_dir, results_path, name: str) -> str:
              + (" (this part of a resumed run)" if m.get("resumed") else "") + ".", ""]
     if m.get("description"):
         lines += [m["description"].strip(), ""]
-    lines += [f"Protocol: {m['protocol']}.", "",
-              f"| model | {key} | ± (folds) | fit time (s) | target |", "|---|---|---|---|---|"]
+    lines += [f"Protocol: {m['protocol']}.", ""] + _pretraining(m)
+    lines += [f"| model | {key} | ± (folds) | fit time (s) | target |", "|---|---|---|---|---|"]
     for r in main_rows(m):
         std = "-" if r["std"] is None else f"{r['std']:.4f}"
         fit = "-" if r["fit_time"] is None else f"{r['fit_time']:.1f}"

@@ -27,6 +27,7 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sklearn.model_selection import StratifiedKFold
 
 from hybridnlp.experiments.config import ExperimentConfig, load_config
+from hybridnlp.experiments.pretrain import pretrain
 from hybridnlp.experiments.progress import (
     Progress,
     jsonable,
@@ -37,7 +38,7 @@ from hybridnlp.experiments.progress import (
 )
 from hybridnlp.experiments.registry import build_model
 from hybridnlp.experiments.report import MAIN_METRIC, shown_path, write_report
-from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json
+from hybridnlp.utils.io import atomic_path, atomic_write_bytes, atomic_write_json
 
 __all__ = ["RunResult", "run"]
 
@@ -50,6 +51,7 @@ class RunResult:
     metrics: dict
     config: ExperimentConfig
     models: dict = field(default_factory=dict)  # name -> fitted estimator (last fit)
+    pretrained: dict = field(default_factory=dict)  # pretrain section -> its file
 
 
 def seed_everything(seed: int) -> None:
@@ -163,7 +165,7 @@ def _classification(config, run_dir, result, progress) -> dict:
             record = _classification_model(config, run_dir, spec, i, key, done, texts, y,
                                            folds, test_texts if config.data.test_split else
                                            None, y_test if config.data.test_split else None,
-                                           progress, models)
+                                           progress, models, result.pretrained)
         else:
             load_saved(run_dir, spec.name, models)
         rows[spec.name] = record["summary"]
@@ -188,11 +190,11 @@ def _classification(config, run_dir, result, progress) -> dict:
 
 
 def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, test_texts,
-                          y_test, progress, models) -> dict:
+                          y_test, progress, models, pretrained) -> dict:
     """Fit and score one model over the folds (skipping folds recorded in ``done``); record
     and return its summary, per-example predictions and attribution."""
     ev = config.evaluation
-    est = build_model(spec.type, spec.params, f"models[{i}]")
+    est = build_model(spec.type, spec.params, f"models[{i}]", pretrained)
     fold_metrics, preds, fit_times, model, report = [], {}, [], None, None
     iterator = progress(folds, desc=spec.name) if progress else folds
     for k, (train_idx, test_idx) in enumerate(iterator):
@@ -278,13 +280,11 @@ def _confusions(per_example: dict) -> dict:
 
 def _write_predictions(path: Path, per_example: dict) -> None:
     keys = list(per_example)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(keys)
         for row in zip(*(per_example[k] for k in keys), strict=True):
             w.writerow([_scalar(v) for v in row])
-    os.replace(tmp, path)
 
 
 def _scalar(v):
@@ -327,7 +327,7 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
         if resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, fitted):
             continue
         seed_everything(config.seed)
-        model = build_model(spec.type, spec.params, f"models[{i}]")
+        model = build_model(spec.type, spec.params, f"models[{i}]", result.pretrained)
         if spec.type == "ngram_lm" and model.tokenizer == "char":  # same inventory as GPT
             model.set_params(tokenizer=CharTokenizer().train([train, val]))
         start = time.perf_counter()
@@ -380,7 +380,7 @@ def _topic_modeling(config, run_dir, result, progress) -> dict:
         if resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, result.models):
             continue
         seed_everything(config.seed)
-        model = build_model(spec.type, spec.params, f"models[{i}]")
+        model = build_model(spec.type, spec.params, f"models[{i}]", result.pretrained)
         start = time.perf_counter()
         model.fit(texts)
         rows[spec.name] = {"fit_time": time.perf_counter() - start,
@@ -437,9 +437,12 @@ def run(config=None, *, output: str | None = None, quiet: bool = False,
         seed_everything(config.seed)
         result = RunResult(run_dir=run_dir, metrics={}, config=config)
         start = time.perf_counter()
+        result.pretrained, pretrained = pretrain(config, run_dir)
         task = {"classification": _classification, "language_modeling": _language_modeling,
                 "topic_modeling": _topic_modeling}[config.task]
         metrics = task(config, run_dir, result, progress)
+        if pretrained:
+            metrics["pretrain"] = pretrained
         metrics.update(name=config.name, task=config.task, seed=config.seed,
                        description=config.description, targets=config.evaluation.targets,
                        source=source, resumed=resume is not None,

@@ -3,6 +3,7 @@
 from hybridnlp.features.nb import NBFeatures
 from hybridnlp.features.tfidf import TfidfFeatures
 from hybridnlp.features.topics import TopicFeatures
-from hybridnlp.features.word2vec import Word2VecFeatures
+from hybridnlp.features.word2vec import Word2VecFeatures, load_word_vectors, save_word_vectors
 
-__all__ = ["NBFeatures", "TfidfFeatures", "TopicFeatures", "Word2VecFeatures"]
+__all__ = ["NBFeatures", "TfidfFeatures", "TopicFeatures", "Word2VecFeatures", "load_word_vectors",
+           "save_word_vectors"]

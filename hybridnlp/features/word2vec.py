@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -11,9 +13,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.features._base import TextTransformer
 from hybridnlp.text import WORD_PATTERN, WordTokenizer
+from hybridnlp.utils.io import atomic_path
 from hybridnlp.utils.validation import check_choice
 
-__all__ = ["Word2VecFeatures"]
+__all__ = ["Word2VecFeatures", "load_word_vectors", "save_word_vectors"]
 
 POOLINGS = ("mean", "tfidf")
 OOV_POLICIES = ("ignore", "mean")
@@ -45,9 +48,11 @@ class Word2VecFeatures(TextTransformer):
     norm : {None, "l2"}, default=None
     lowercase : bool, default=True
     token_pattern : str, default=hybridnlp.text.WORD_PATTERN
-    pretrained : path, optional
-        A word2vec-format file (text, or binary with ``pretrained_binary=True``).
-    pretrained_binary : bool, default=False
+    pretrained : path, KeyedVectors or fitted Word2VecFeatures, optional
+        Vectors trained elsewhere (e.g. on unlabelled text, see ``save_word_vectors``): a
+        word2vec-format file, text or binary, or vectors in memory.
+    pretrained_binary : bool or None, default=None
+        Whether the file is in the binary word2vec format; None detects it.
     workers : int, default=1
         gensim worker threads; more than one makes training non-deterministic.
     random_state : int, RandomState or None
@@ -80,7 +85,7 @@ class Word2VecFeatures(TextTransformer):
         lowercase=True,
         token_pattern=WORD_PATTERN,
         pretrained=None,
-        pretrained_binary=False,
+        pretrained_binary=None,
         workers=1,
         random_state=None,
     ):
@@ -138,22 +143,7 @@ class Word2VecFeatures(TextTransformer):
         return model.wv
 
     def _load_pretrained(self):
-        from gensim.models import KeyedVectors
-
-        path = os.fspath(self.pretrained)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"pretrained={path!r} does not exist; pass the path of a local word2vec-format "
-                f"file (nothing is downloaded)."
-            )
-        try:
-            return KeyedVectors.load_word2vec_format(path, binary=self.pretrained_binary)
-        except (ValueError, UnicodeDecodeError, EOFError) as err:
-            raise ValueError(
-                f"pretrained={path!r} could not be read as a word2vec "
-                f"{'binary' if self.pretrained_binary else 'text'} file ({err}); check the file, "
-                f"or set pretrained_binary={not self.pretrained_binary}."
-            ) from None
+        return load_word_vectors(self.pretrained, self.pretrained_binary)
 
     def _counts(self, tokens: list[list[str]]):
         """Sparse counts of in-vocabulary words (n, V) and each text's number of OOV tokens."""
@@ -192,3 +182,81 @@ class Word2VecFeatures(TextTransformer):
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
         return np.asarray([f"w2v{k}" for k in range(self.n_features_out_)], dtype=object)
+
+
+def _sniff_binary(path: str) -> bool:
+    """Whether a word2vec file is binary: both formats start with a "<words> <dimensions>"
+    line; a text file's next line is a word and that many decimal numbers."""
+    with open(path, "rb") as f:
+        header = f.readline(256).split()
+        if len(header) != 2 or not all(part.isdigit() for part in header):
+            raise ValueError('its first line is not "<number of words> <dimensions>"')
+        dim = int(header[1])
+        first = f.readline(32 * (dim + 1) + 1024)
+    try:
+        fields = first.decode("utf-8").split()
+        [float(x) for x in fields[-dim:]]
+    except (UnicodeDecodeError, ValueError):
+        return True
+    return len(fields) < dim + 1
+
+
+@lru_cache(maxsize=4)
+def _read(path: str, binary: bool, mtime_ns: int, size: int):
+    """One read per file version: cross-validation loads the same vectors in every fit."""
+    from gensim.models import KeyedVectors
+
+    return KeyedVectors.load_word2vec_format(path, binary=binary)
+
+
+def load_word_vectors(source, binary: bool | None = None, *, name: str = "pretrained"):
+    """Word vectors (gensim ``KeyedVectors``) from any of the forms the estimators accept.
+
+    Parameters
+    ----------
+    source : path, gensim KeyedVectors or fitted Word2VecFeatures
+        A path names a word2vec-format file (never a pickle); it is read once per version of
+        the file, and the same read-only vectors are shared by later calls.
+    binary : bool or None, default=None
+        For a path: whether the file is in the binary word2vec format (checked against the
+        file); None detects it.
+    name : str
+        The parameter's name in error messages.
+    """
+    if isinstance(source, Word2VecFeatures):
+        check_is_fitted(source, "vectors_")
+        return source.vectors_
+    if hasattr(source, "key_to_index") and hasattr(source, "vector_size"):
+        return source
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a fitted Word2VecFeatures, gensim KeyedVectors or the "
+                        f"path of a word2vec-format file, got {type(source).__name__}.")
+    path = os.fspath(source)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{name}={path!r} does not exist; pass the path of a local "
+                                f"word2vec-format file (nothing is downloaded).")
+    kind = ""
+    try:
+        is_binary = _sniff_binary(path)
+        kind = "binary " if is_binary else "text "
+        if binary is not None and bool(binary) != is_binary:
+            raise ValueError(f"binary={binary} was given; leave it None to detect the format")
+        stat = os.stat(path)
+        return _read(os.path.abspath(path), is_binary, stat.st_mtime_ns, stat.st_size)
+    except (ValueError, UnicodeDecodeError, EOFError) as err:
+        raise ValueError(f"{name}={path!r} could not be read as a word2vec {kind}file ({err}); "
+                         f"check the file.") from None
+
+
+def save_word_vectors(vectors, path, binary: bool | None = None) -> Path:
+    """Write word vectors in word2vec format, atomically: binary when ``binary`` is True, or
+    when it is None and the name ends in ``.bin``; text otherwise.
+
+    ``vectors`` is anything ``load_word_vectors`` accepts. Returns the path.
+    """
+    vectors = load_word_vectors(vectors, name="vectors")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        as_binary = path.suffix == ".bin" if binary is None else bool(binary)
+        vectors.save_word2vec_format(str(tmp), binary=as_binary)
+    return path

@@ -6,22 +6,32 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from hybridnlp.estimators import TransformerClassifier
-from hybridnlp.features import NBFeatures, TfidfFeatures
+from hybridnlp.features import NBFeatures, TfidfFeatures, Word2VecFeatures
 from hybridnlp.hybrid.stacking import StackingClassifier
 
 __all__ = ["HybridClassifier", "default_components"]
 
 
-def default_components(random_state=None) -> list[tuple[str, object]]:
+def default_components(random_state=None, embeddings=None) -> list[tuple[str, object]]:
     """NBSVM on word + char n-grams, TF-IDF word + char logistic regression, and a Transformer
-    trained from scratch."""
-    return [
+    trained from scratch.
+
+    With ``embeddings`` (word vectors pretrained on unlabelled text: a word2vec-format path,
+    KeyedVectors or a fitted ``Word2VecFeatures``), the Transformer's token embeddings start
+    from them and a fourth component, logistic regression on the texts' mean vectors, joins.
+    """
+    components = [
         ("nbsvm", make_pipeline(NBFeatures(analyzer="both"),
                                 LogisticRegression(C=0.3, max_iter=1000))),
         ("tfidf", make_pipeline(TfidfFeatures(analyzer="both"),
                                 LogisticRegression(C=10, max_iter=1000))),
-        ("transformer", TransformerClassifier(random_state=random_state)),
+        ("transformer", TransformerClassifier(embedding_init=embeddings,
+                                              random_state=random_state)),
     ]
+    if embeddings is not None:
+        components.append(("word2vec", make_pipeline(Word2VecFeatures(pretrained=embeddings),
+                                                     LogisticRegression(C=1, max_iter=2000))))
+    return components
 
 
 class HybridClassifier(StackingClassifier):
@@ -39,6 +49,13 @@ class HybridClassifier(StackingClassifier):
     ----------
     estimators : list of (name, classifier), optional
         Replaces the default components.
+    embeddings : path, KeyedVectors or fitted Word2VecFeatures, optional
+        Word vectors pretrained on unlabelled text (``Word2VecFeatures().fit(unlabelled)``,
+        saved with ``hybridnlp.features.save_word_vectors``; a path names a word2vec-format
+        file), of the Transformer's width (128). The
+        Transformer starts from them and a fourth component, ``word2vec`` (logistic
+        regression on mean word vectors), joins the stack. Only used with the default
+        components.
     final_estimator, cv, estimator_cv, passthrough, cache
         As in ``StackingClassifier``; ``estimator_cv`` defaults to ``{"transformer": 0.2}``.
     random_state : int or None, default=0
@@ -49,37 +66,44 @@ class HybridClassifier(StackingClassifier):
     >>> clf.component_report(test_texts, test_labels).summary         # doctest: +SKIP
     """
 
-    def __init__(self, *, estimators=None, final_estimator=None, cv=5, estimator_cv=None,
-                 passthrough=None, cache=True, random_state=0):
+    def __init__(self, *, estimators=None, embeddings=None, final_estimator=None, cv=5,
+                 estimator_cv=None, passthrough=None, cache=True, random_state=0):
         super().__init__(estimators=estimators, final_estimator=final_estimator, cv=cv,
                          estimator_cv=estimator_cv, passthrough=passthrough, cache=cache,
                          random_state=random_state)
+        self.embeddings = embeddings
 
     def _materialise(self) -> None:
         if self.estimators is None:
-            self.estimators = default_components(self.random_state)
+            self.estimators = default_components(self.random_state, self.embeddings)
 
     def get_params(self, deep=True):
         if self.estimators is None and deep:
-            params = HybridClassifier(estimators=default_components(self.random_state),
-                                      random_state=self.random_state).get_params(deep=True)
+            params = HybridClassifier(
+                estimators=default_components(self.random_state, self.embeddings),
+                embeddings=self.embeddings, random_state=self.random_state,
+            ).get_params(deep=True)
             params.update(super().get_params(deep=False))
             return params
         return super().get_params(deep=deep)
 
     def set_params(self, **params):
-        if any("__" in key for key in params):
+        own = {k: v for k, v in params.items() if "__" not in k}
+        nested = {k: v for k, v in params.items() if "__" in k}
+        super().set_params(**own)  # embeddings first: it decides the default components
+        if nested:
             self._materialise()
-        return super().set_params(**params)
+            super().set_params(**nested)
+        return self
 
     def _components(self):
         if self.estimators is None:
-            return default_components(self.random_state)
+            return default_components(self.random_state, self.embeddings)
         return super()._components()
 
     def _estimator_cv(self) -> dict:
         if self.estimator_cv is not None:
             return dict(self.estimator_cv)
-        estimators = self.estimators or default_components(self.random_state)
+        estimators = self.estimators or default_components(self.random_state, self.embeddings)
         names = [name for name, _ in estimators]
         return {"transformer": 0.2} if "transformer" in names else {}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from hybridnlp.lm.data import RandomWindows, SequentialWindows
 from hybridnlp.nn.gpt import GPT, GPTConfig
 from hybridnlp.text import Tokenizer, load_tokenizer
 from hybridnlp.train import Trainer
-from hybridnlp.utils.io import atomic_write_json, read_json
+from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 
 __all__ = ["CausalLM"]
 
@@ -287,10 +286,8 @@ class CausalLM(TextGenerationMixin, LMScoringMixin, DunderParamsMixin, BaseEstim
         path.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()
                  if not (self.config_.tie_weights and k == "lm_head.weight")}
-        fd, tmp = tempfile.mkstemp(dir=path, suffix=".tmp")
-        os.close(fd)
-        save_file(state, tmp, metadata={"format": "hybridnlp.CausalLM"})
-        os.replace(tmp, path / "model.safetensors")
+        with atomic_path(path / "model.safetensors") as tmp:
+            save_file(state, tmp, metadata={"format": "hybridnlp.CausalLM"})
         self.tokenizer_.save(path / "tokenizer.json")
         params = {k: v for k, v in self.get_params(deep=False).items()
                   if isinstance(v, str | int | float | bool | type(None))}

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from hybridnlp.text import Tokenizer
-from hybridnlp.utils.io import atomic_write_json, read_json
+from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 
 __all__ = ["RandomWindows", "SequentialWindows", "encode_to_file", "open_token_file"]
 
@@ -28,18 +28,14 @@ def encode_to_file(tokenizer: Tokenizer, texts: Iterable[str], path: str | os.Pa
     """
     path = Path(path)
     dtype = np.uint16 if tokenizer.vocab_size <= 65536 else np.uint32
-    tmp = path.with_name(path.name + ".tmp")
     n = 0
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         for text in texts:
             ids = tokenizer.encode(text)
             if separator:
                 ids = [tokenizer.eos_id, *ids]
             np.asarray(ids, dtype=dtype).tofile(f)
             n += len(ids)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
     atomic_write_json(path.with_name(path.name + ".json"),
                       {"dtype": np.dtype(dtype).name, "length": n,
                        "vocab_size": tokenizer.vocab_size})

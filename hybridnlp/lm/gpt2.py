@@ -10,14 +10,13 @@ with (out, in), so those four matrices per block are transposed on the way.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from hybridnlp.nn.gpt import GPT, GPTConfig
-from hybridnlp.utils.io import atomic_write_json, read_json
+from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 
 __all__ = ["load_gpt2", "save_gpt2"]
 
@@ -133,10 +132,8 @@ def save_gpt2(model: GPT, path: str | os.PathLike) -> None:
         if hf_module in _CONV1D and leaf == "weight":
             value = value.t()
         out[f"transformer.h.{layer}.{hf_module}.{leaf}"] = value.contiguous()
-    fd, tmp = tempfile.mkstemp(dir=path, suffix=".tmp")
-    os.close(fd)
-    save_file(out, tmp, metadata={"format": "pt"})
-    os.replace(tmp, path / "model.safetensors")
+    with atomic_path(path / "model.safetensors") as tmp:
+        save_file(out, tmp, metadata={"format": "pt"})
     atomic_write_json(path / "config.json", {
         "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
         "vocab_size": c.vocab_size, "n_positions": c.block_size, "n_embd": c.n_embd,

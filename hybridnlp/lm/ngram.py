@@ -20,7 +20,7 @@ from hybridnlp.lm._corpus import make_tokenizer, read_corpus, token_stream
 from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm.generate import process_logits
 from hybridnlp.text import load_tokenizer
-from hybridnlp.utils.io import atomic_write_json, read_json
+from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 
 __all__ = ["NGramLM"]
 
@@ -271,9 +271,8 @@ class NGramLM(LMScoringMixin, BaseEstimator):
         arrays = {}
         for k, (types, counts) in self._tables.items():
             arrays[f"types_{k}"], arrays[f"counts_{k}"] = types, counts
-        tmp = path / "ngrams.tmp.npz"
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path / "ngrams.npz")
+        with atomic_path(path / "ngrams.npz") as tmp:
+            np.savez_compressed(tmp, **arrays)
         self.tokenizer_.save(path / "tokenizer.json")
         atomic_write_json(path / "config.json", {
             "kind": "NGramLM", "order": self.order, "discount": self.discount,

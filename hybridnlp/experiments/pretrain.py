@@ -1,0 +1,75 @@
+"""A config's ``pretrain`` section: unsupervised training on unlabelled text, done once per run
+before any model, whose output (a file in ``RUN_DIR/pretrain``) model parameters receive as
+``{pretrained: NAME}``. A resumed run reuses what its first attempt trained."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import time
+from pathlib import Path
+
+from hybridnlp.experiments.config import ExperimentConfig, Word2VecPretrainConfig
+from hybridnlp.experiments.progress import Progress
+
+__all__ = ["corpus_texts", "pretrain"]
+
+logger = logging.getLogger("hybridnlp.experiments")
+
+
+def corpus_texts(corpus: list[str], data_home=None) -> list[str]:
+    """The texts of ``corpus`` entries: data set names (every split), ``NAME:SPLIT``, or text
+    files with one text per line (``.txt`` or ``.txt.gz``). Labels are not read."""
+    from hybridnlp.datasets import DATASETS, load_dataset
+
+    texts: list[str] = []
+    for entry in corpus:
+        name, _, split = entry.partition(":")
+        if name in DATASETS:
+            texts.extend(load_dataset(name, split=split or None, data_home=data_home).data)
+            continue
+        path = Path(entry)
+        if not path.is_file():
+            raise FileNotFoundError(f"pretraining corpus file {entry!r} does not exist; name "
+                                    f"a data set or a local text file with one text per line.")
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as f:
+            texts.extend(line for line in f.read().split("\n") if line.strip())
+    return texts
+
+
+def _word2vec(spec: Word2VecPretrainConfig, config: ExperimentConfig, path: Path) -> dict:
+    from hybridnlp.features import Word2VecFeatures, save_word_vectors
+
+    start = time.perf_counter()
+    texts = corpus_texts(spec.corpus, config.data.data_home)
+    w2v = Word2VecFeatures(vector_size=spec.vector_size, window=spec.window,
+                           min_count=spec.min_count, sg=spec.sg, epochs=spec.epochs,
+                           workers=spec.workers, random_state=config.seed)
+    w2v.fit(texts)
+    save_word_vectors(w2v, path)
+    info = {"path": path.name, "corpus": list(spec.corpus), "n_texts": len(texts),
+            "vocabulary": len(w2v.vectors_), "vector_size": spec.vector_size,
+            "method": "skip-gram" if spec.sg else "CBOW", "epochs": spec.epochs,
+            "time": time.perf_counter() - start}
+    logger.info("pretrained word2vec: %s", info)
+    return info
+
+
+def pretrain(config: ExperimentConfig, run_dir: Path) -> tuple[dict, dict]:
+    """Train each configured section once (reused on resume). Returns (name -> path for the
+    model parameters, name -> what was trained, for metrics.json)."""
+    done = Progress(run_dir)
+    paths, infos = {}, {}
+    trainers = {"word2vec": (_word2vec, "word2vec.bin")}
+    for name, (train, filename) in trainers.items():
+        spec = getattr(config.pretrain, name)
+        if spec is None:
+            continue
+        path = run_dir / "pretrain" / filename
+        info = done.get(f"pretrain-{name}")
+        if info is None or not path.is_file():
+            info = train(spec, config, path)
+            done.put(f"pretrain-{name}", info)
+        paths[name], infos[name] = str(path), info
+    return paths, infos
