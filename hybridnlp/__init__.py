@@ -12,6 +12,7 @@ from hybridnlp.features import NBFeatures, TfidfFeatures, TopicFeatures, Word2Ve
 from hybridnlp.hybrid import (
     FusionClassifier,
     HybridClassifier,
+    HybridEnsemble,
     StackingClassifier,
     WeightedEnsemble,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "NGramLM",
     "FusionClassifier",
     "HybridClassifier",
+    "HybridEnsemble",
     "StackingClassifier",
     "WeightedEnsemble",
     "NBFeatures",

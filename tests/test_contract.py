@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from hybridnlp import (
     FusionClassifier,
     HybridClassifier,
+    HybridEnsemble,
     NBFeatures,
     StackingClassifier,
     TfidfFeatures,
@@ -77,6 +78,9 @@ CASES = [
     ("hybrid", HybridClassifier(estimators=[("nbsvm", _nbsvm()),
                                             ("transformer", _tiny_transformer())], cv=3),
      {"transformer__module__n_embd": [16, 32]}),
+    ("hybrid-ensemble", HybridEnsemble(estimators=[("nbsvm", _nbsvm()),
+                                                   ("transformer", _tiny_transformer())], cv=3),
+     {"gating": [False, True]}),
 ]
 IDS = [case[0] for case in CASES]
 ESTIMATORS = [case[1] for case in CASES]

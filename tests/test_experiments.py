@@ -73,7 +73,7 @@ def test_experiments_folder_has_the_quickstart_and_benchmarks():
     (_with(models=[]), "models: the list is empty"),
     (_with(models=[{"type": "nbsvm"}, {"type": "nbsvm"}]), "models[1].name: 'nbsvm' is used "
                                                           "twice"),
-    (_with(pretrain={"word2vec": {"corpus": ["subj", "mr"]}}),
+    (_with(pretrain={"word2vec": {"corpus": ["trec", "mr"]}}),
      "pretrain.word2vec.corpus[1]: 'mr' holds the texts 'mr' is scored on, so pretraining "
      "would see them; use other data sets (it is cross-validated, so every text is a test "
      "text once)."),
@@ -81,6 +81,8 @@ def test_experiments_folder_has_the_quickstart_and_benchmarks():
         "name": "sst2", "test_split": "test"}},
      "pretrain.word2vec.corpus[0]: 'sst5' holds the texts 'sst2' is scored on, so pretraining "
      "would see them; use sst2:train or other data sets."),
+    (_with(pretrain={"word2vec": {"corpus": ["subj"]}}),  # Subj shares MR's snippets
+     "pretrain.word2vec.corpus[0]: 'subj' holds the texts 'mr' is scored on"),
     (_with(pretrain={"word2vec": {"corpus": ["trec:dev"]}}),
      "pretrain.word2vec.corpus[0]: 'trec' has no split 'dev'; its splits are train, test."),
     (_with(pretrain={"word2vec": {"corpus": ["imbd"]}}),
@@ -388,12 +390,14 @@ def test_pretrained_word_vectors_reach_the_models_and_the_report(tmp_path):
     tiny = {"preset": "tiny", "max_epochs": 1, "module__n_embd": 16,
             "embedding_init": {"pretrained": "word2vec"}}
     values = {**_with(models=[{"type": "transformer", "params": tiny}]),
+              "data": {"name": "trec", "test_split": "test", "limit": 300},
               "output": str(tmp_path / "runs"),
-              "pretrain": {"word2vec": {"corpus": ["subj", "trec:train"], "vector_size": 16,
-                                        "epochs": 1}}}
+              "pretrain": {"word2vec": {"corpus": ["mr", "subj", "trec:train"],
+                                        "vector_size": 16, "epochs": 1}}}
     result = run(values, quiet=True)
     info = result.metrics["pretrain"]["word2vec"]
-    assert info["n_texts"] == 10000 + 5452 and info["corpus"] == ["subj", "trec:train"]
+    assert info["n_texts"] == 10662 + 10000 + 5452
+    assert info["corpus"] == ["mr", "subj", "trec:train"]
     assert info["vector_size"] == 16 and info["method"] == "CBOW"
     path = result.run_dir / "pretrain" / "word2vec.bin"
     assert result.pretrained == {"word2vec": str(path)}
@@ -402,10 +406,10 @@ def test_pretrained_word_vectors_reach_the_models_and_the_report(tmp_path):
     from hybridnlp.features import load_word_vectors
 
     assert len(load_word_vectors(path)) == info["vocabulary"]
-    assert model.n_embeddings_initialised_ > 100  # most MR words occur in Subj or TREC
+    assert model.n_embeddings_initialised_ > 100
     report = (result.run_dir / "report.md").read_text()
     assert ("Unsupervised pretraining: word2vec (CBOW, 16 dimensions, 1 epochs) on the "
-            "unlabelled texts of subj, trec:train (15,452 texts,") in report
+            "unlabelled texts of mr, subj, trec:train (26,114 texts,") in report
     # a resumed run reuses the vectors of its first attempt
     calls = []
     original = pretrain_module._word2vec

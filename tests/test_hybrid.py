@@ -12,6 +12,7 @@ from test_contract import _nbsvm, _tfidf_lr
 from hybridnlp import (
     FusionClassifier,
     HybridClassifier,
+    HybridEnsemble,
     StackingClassifier,
     TfidfFeatures,
     TopicFeatures,
@@ -215,13 +216,14 @@ def test_sklearn_stacking_accepts_our_estimators(mr_small):
     assert set(stack.predict(texts[:4])) <= set(y)
 
 
-def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small):
+@pytest.mark.parametrize("cls", [HybridClassifier, HybridEnsemble])
+def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small, cls):
     from hybridnlp.features import Word2VecFeatures, save_word_vectors
 
     texts, y = mr_small
     w2v = Word2VecFeatures(vector_size=32, epochs=1, random_state=0).fit(texts)
     path = save_word_vectors(w2v, tmp_path / "vectors.bin")
-    hybrid = HybridClassifier(embeddings=str(path))
+    hybrid = cls(embeddings=str(path))
     # embeddings is applied before the nested parameters, whatever the order of the keys
     hybrid.set_params(transformer__preset="tiny", transformer__max_epochs=1,
                       transformer__module__n_embd=32, embeddings=str(path))
@@ -232,5 +234,9 @@ def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small):
     assert transformer.n_embeddings_initialised_ > 0
     word2vec = hybrid.named_estimators_["word2vec"]
     assert word2vec[0].vectors_.index_to_key == w2v.vectors_.index_to_key
-    assert hybrid.final_estimator_.coef_.shape == (1, 4)  # one column per component
-    assert "word2vec" not in dict(HybridClassifier().get_params())  # only with embeddings
+    if cls is HybridClassifier:
+        assert hybrid.final_estimator_.coef_.shape == (1, 4)  # one column per component
+    else:
+        assert hybrid.weights_.shape == (4,) and hybrid.weights_.sum() == pytest.approx(1)
+    assert "word2vec" not in dict(cls().get_params())  # only with embeddings
+    assert cls().get_params()["nbsvm__logisticregression__C"] == 0.3

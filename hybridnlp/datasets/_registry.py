@@ -35,7 +35,9 @@ class DatasetInfo:
 
     @property
     def collection(self) -> str:
-        """Sets with the same collection share texts (SST-2 and SST-5; TREC and TREC fine)."""
+        """Sets of one collection may share texts: SST's sentences are MR's Rotten Tomatoes
+        snippets, Subj's subjective half comes from the same snippets; TREC and TREC fine
+        are one set."""
         return self.texts_of or self.folder
 
 
@@ -43,19 +45,21 @@ DATASETS = {
     info.name: info
     for info in [
         DatasetInfo("mr", "mr", "classification", (), True,
-                    description="MR sentence polarity (Pang & Lee 2005), 10,662 sentences"),
+                    description="MR sentence polarity (Pang & Lee 2005), 10,662 sentences",
+                    texts_of="rotten tomatoes"),
         DatasetInfo("subj", "subj", "classification", (), True,
-                    description="Subjectivity (Pang & Lee 2004), 10,000 sentences"),
+                    description="Subjectivity (Pang & Lee 2004), 10,000 sentences",
+                    texts_of="rotten tomatoes"),
         DatasetInfo("trec", "trec", "classification", ("train", "test"), True,
                     description="TREC question type, 6 coarse classes (Li & Roth 2002)"),
         DatasetInfo("trec_fine", "trec", "classification", ("train", "test"), True,
                     description="TREC question type, 50 fine classes (Li & Roth 2002)"),
         DatasetInfo("sst2", "sst2", "classification", ("train", "dev", "test"), True,
                     description="SST-2 sentence level, Kim 2014 split (Socher et al. 2013)",
-                    texts_of="sst"),
+                    texts_of="rotten tomatoes"),
         DatasetInfo("sst5", "sst5", "classification", ("train", "dev", "test"), True,
                     description="SST-1 fine grained, 5 classes (Socher et al. 2013)",
-                    texts_of="sst"),
+                    texts_of="rotten tomatoes"),
         DatasetInfo("tinyshakespeare", "tinyshakespeare", "language_modeling",
                     ("train", "dev"), True,
                     description="Tiny Shakespeare, 1,115,394 characters (char-rnn)"),

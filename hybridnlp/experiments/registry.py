@@ -61,10 +61,9 @@ def _ensemble():
 def _hybrid_ensemble():
     """Soft voting (or gating) over the HybridClassifier's own components, the Transformer's
     held-out predictions from a 20% holdout as in the hybrid: its alternative to stacking."""
-    from hybridnlp.hybrid import WeightedEnsemble, default_components
+    from hybridnlp.hybrid import HybridEnsemble
 
-    return WeightedEnsemble(estimators=default_components(0), estimator_cv={"transformer": 0.2},
-                            random_state=0)
+    return HybridEnsemble()
 
 
 def _hybrid():

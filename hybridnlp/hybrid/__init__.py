@@ -3,13 +3,14 @@ and per-example attribution of which component wins where."""
 
 from hybridnlp.hybrid.ensemble import WeightedEnsemble
 from hybridnlp.hybrid.fusion import FusionClassifier
-from hybridnlp.hybrid.hybrid import HybridClassifier, default_components
+from hybridnlp.hybrid.hybrid import HybridClassifier, HybridEnsemble, default_components
 from hybridnlp.hybrid.report import component_report
 from hybridnlp.hybrid.stacking import StackingClassifier
 
 __all__ = [
     "FusionClassifier",
     "HybridClassifier",
+    "HybridEnsemble",
     "StackingClassifier",
     "WeightedEnsemble",
     "component_report",

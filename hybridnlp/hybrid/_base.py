@@ -27,6 +27,23 @@ class TextEnsemble(ComponentReportMixin, ClassifierMixin, _BaseComposition, Base
         self._set_params("estimators", **params)
         return self
 
+    def _components(self) -> list[tuple[str, object]]:
+        """The (name, learner) pairs to fit, checked."""
+        estimators = list(self.estimators or [])
+        if not estimators:
+            raise ValueError("estimators is empty; pass a list of (name, classifier) pairs.")
+        names = [name for name, _ in estimators]
+        if len(set(names)) != len(names):
+            raise ValueError(f"estimator names must be unique, got {names}.")
+        unknown = set(self._estimator_cv()) - set(names)
+        if unknown:
+            raise ValueError(f"estimator_cv names {sorted(unknown)} are not among the "
+                             f"estimators {names}.")
+        return estimators
+
+    def _estimator_cv(self) -> dict:
+        return dict(self.estimator_cv or {})
+
     def component_proba(self, X) -> dict[str, np.ndarray]:
         """Each base learner's class probabilities, columns in ``classes_`` order."""
         check_is_fitted(self)

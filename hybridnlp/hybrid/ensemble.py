@@ -72,12 +72,13 @@ class WeightedEnsemble(TextEnsemble):
 
     def fit(self, X, y):
         texts, y = check_texts_labels(X, y)
-        names = [name for name, _ in self.estimators]
+        components = self._components()
+        names = [name for name, _ in components]
         self.classes_ = np.unique(y)
         y_idx = np.searchsorted(self.classes_, y)
         held = [held_out_proba(est, texts, y, self.classes_,
-                               (self.estimator_cv or {}).get(name, self.cv), self.random_state)
-                for name, est in self.estimators]
+                               self._estimator_cv().get(name, self.cv), self.random_state)
+                for name, est in components]
         rows = np.logical_and.reduce([h.rows for h in held])
         probas = np.stack([h.proba[rows] for h in held])  # (M, n, K)
         self.named_estimators_ = dict(zip(names, [h.fitted for h in held]))

@@ -1,4 +1,5 @@
-"""``HybridClassifier``: the combination that measured best, with defaults that need no tuning."""
+"""``HybridClassifier``: the combination that measured best, with defaults that need no tuning;
+``HybridEnsemble``: the same components, soft-voted (or gated) instead of stacked."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from sklearn.pipeline import make_pipeline
 
 from hybridnlp.estimators import TransformerClassifier
 from hybridnlp.features import NBFeatures, TfidfFeatures, Word2VecFeatures
+from hybridnlp.hybrid.ensemble import WeightedEnsemble
 from hybridnlp.hybrid.stacking import StackingClassifier
 
-__all__ = ["HybridClassifier", "default_components"]
+__all__ = ["HybridClassifier", "HybridEnsemble", "default_components"]
 
 
 def default_components(random_state=None, embeddings=None) -> list[tuple[str, object]]:
@@ -34,44 +36,9 @@ def default_components(random_state=None, embeddings=None) -> list[tuple[str, ob
     return components
 
 
-class HybridClassifier(StackingClassifier):
-    """Classical n-gram models and a Transformer, stacked: the hybrid to reach for first.
-
-    The components are NBSVM (``NBFeatures(analyzer="both")`` + logistic regression), TF-IDF
-    word + char n-grams + logistic regression, and ``TransformerClassifier``; a logistic
-    regression combines their held-out probabilities. The n-gram models give held-out
-    predictions by 5-fold cross-validation, the Transformer by a 20% holdout (one extra fit
-    instead of five). Every component is reachable with dunder parameters, e.g.
-    ``set_params(transformer__module__n_layer=2, nbsvm__logisticregression__C=1)`` or a
-    ``GridSearchCV`` grid over ``"transformer__optimizer__lr"``.
-
-    Parameters
-    ----------
-    estimators : list of (name, classifier), optional
-        Replaces the default components.
-    embeddings : path, KeyedVectors or fitted Word2VecFeatures, optional
-        Word vectors pretrained on unlabelled text (``Word2VecFeatures().fit(unlabelled)``,
-        saved with ``hybridnlp.features.save_word_vectors``; a path names a word2vec-format
-        file), of the Transformer's width (128). The
-        Transformer starts from them and a fourth component, ``word2vec`` (logistic
-        regression on mean word vectors), joins the stack. Only used with the default
-        components.
-    final_estimator, cv, estimator_cv, passthrough, cache
-        As in ``StackingClassifier``; ``estimator_cv`` defaults to ``{"transformer": 0.2}``.
-    random_state : int or None, default=0
-
-    Examples
-    --------
-    >>> clf = HybridClassifier().fit(train_texts, train_labels)      # doctest: +SKIP
-    >>> clf.component_report(test_texts, test_labels).summary         # doctest: +SKIP
-    """
-
-    def __init__(self, *, estimators=None, embeddings=None, final_estimator=None, cv=5,
-                 estimator_cv=None, passthrough=None, cache=True, random_state=0):
-        super().__init__(estimators=estimators, final_estimator=final_estimator, cv=cv,
-                         estimator_cv=estimator_cv, passthrough=passthrough, cache=cache,
-                         random_state=random_state)
-        self.embeddings = embeddings
+class _DefaultComponents:
+    """``estimators=None`` means ``default_components(random_state, embeddings)``; dunder
+    parameters (``transformer__max_epochs``) reach them as if they had been passed."""
 
     def _materialise(self) -> None:
         if self.estimators is None:
@@ -79,7 +46,7 @@ class HybridClassifier(StackingClassifier):
 
     def get_params(self, deep=True):
         if self.estimators is None and deep:
-            params = HybridClassifier(
+            params = type(self)(
                 estimators=default_components(self.random_state, self.embeddings),
                 embeddings=self.embeddings, random_state=self.random_state,
             ).get_params(deep=True)
@@ -107,3 +74,72 @@ class HybridClassifier(StackingClassifier):
         estimators = self.estimators or default_components(self.random_state, self.embeddings)
         names = [name for name, _ in estimators]
         return {"transformer": 0.2} if "transformer" in names else {}
+
+
+_EMBEDDINGS_DOC = """embeddings : path, KeyedVectors or fitted Word2VecFeatures, optional
+        Word vectors pretrained on unlabelled text (``Word2VecFeatures().fit(unlabelled)``,
+        saved with ``hybridnlp.features.save_word_vectors``; a path names a word2vec-format
+        file), of the Transformer's width (128). The Transformer starts from them and a
+        fourth component, ``word2vec`` (logistic regression on mean word vectors), joins.
+        Only used with the default components."""
+
+
+class HybridClassifier(_DefaultComponents, StackingClassifier):
+    """Classical n-gram models and a Transformer, stacked: the hybrid to reach for first.
+
+    The components are NBSVM (``NBFeatures(analyzer="both")`` + logistic regression), TF-IDF
+    word + char n-grams + logistic regression, and ``TransformerClassifier``; a logistic
+    regression combines their held-out probabilities. The n-gram models give held-out
+    predictions by 5-fold cross-validation, the Transformer by a 20% holdout (one extra fit
+    instead of five). Every component is reachable with dunder parameters, e.g.
+    ``set_params(transformer__module__n_layer=2, nbsvm__logisticregression__C=1)`` or a
+    ``GridSearchCV`` grid over ``"transformer__optimizer__lr"``.
+
+    Parameters
+    ----------
+    estimators : list of (name, classifier), optional
+        Replaces the default components.
+    EMBEDDINGS
+    final_estimator, cv, estimator_cv, passthrough, cache
+        As in ``StackingClassifier``; ``estimator_cv`` defaults to ``{"transformer": 0.2}``.
+    random_state : int or None, default=0
+
+    Examples
+    --------
+    >>> clf = HybridClassifier().fit(train_texts, train_labels)      # doctest: +SKIP
+    >>> clf.component_report(test_texts, test_labels).summary         # doctest: +SKIP
+    >>> vectors = Word2VecFeatures(vector_size=128).fit(unlabelled_texts)  # doctest: +SKIP
+    >>> HybridClassifier(embeddings=vectors).fit(train_texts, train_labels)  # doctest: +SKIP
+    """
+
+    def __init__(self, *, estimators=None, embeddings=None, final_estimator=None, cv=5,
+                 estimator_cv=None, passthrough=None, cache=True, random_state=0):
+        super().__init__(estimators=estimators, final_estimator=final_estimator, cv=cv,
+                         estimator_cv=estimator_cv, passthrough=passthrough, cache=cache,
+                         random_state=random_state)
+        self.embeddings = embeddings
+
+
+class HybridEnsemble(_DefaultComponents, WeightedEnsemble):
+    """HybridClassifier's components, combined by weighted soft voting (or, with
+    ``gating=True``, per-text weights) instead of a stacked meta learner.
+
+    Parameters
+    ----------
+    estimators : list of (name, classifier), optional
+        Replaces the default components.
+    EMBEDDINGS
+    cv, estimator_cv, gating, gate_alpha
+        As in ``WeightedEnsemble``; ``estimator_cv`` defaults to ``{"transformer": 0.2}``.
+    random_state : int or None, default=0
+    """
+
+    def __init__(self, *, estimators=None, embeddings=None, cv=5, estimator_cv=None,
+                 gating=False, gate_alpha=1.0, random_state=0):
+        super().__init__(estimators=estimators, cv=cv, estimator_cv=estimator_cv,
+                         gating=gating, gate_alpha=gate_alpha, random_state=random_state)
+        self.embeddings = embeddings
+
+
+for _cls in (HybridClassifier, HybridEnsemble):
+    _cls.__doc__ = _cls.__doc__.replace("EMBEDDINGS", _EMBEDDINGS_DOC)

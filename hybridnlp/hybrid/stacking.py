@@ -75,22 +75,6 @@ class StackingClassifier(TextEnsemble):
         self.cache = cache
         self.random_state = random_state
 
-    def _components(self) -> list[tuple[str, object]]:
-        estimators = list(self.estimators or [])
-        if not estimators:
-            raise ValueError("estimators is empty; pass a list of (name, classifier) pairs.")
-        names = [name for name, _ in estimators]
-        if len(set(names)) != len(names):
-            raise ValueError(f"estimator names must be unique, got {names}.")
-        unknown = set(self._estimator_cv()) - set(names)
-        if unknown:
-            raise ValueError(f"estimator_cv names {sorted(unknown)} are not among the "
-                             f"estimators {names}.")
-        return estimators
-
-    def _estimator_cv(self) -> dict:
-        return dict(self.estimator_cv or {})
-
     def fit(self, X, y):
         """Held-out probabilities of every learner -> meta learner; learners refit on all."""
         texts, y = check_texts_labels(X, y)
