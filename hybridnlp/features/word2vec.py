@@ -179,9 +179,46 @@ class Word2VecFeatures(TextTransformer):
             pooled = np.divide(pooled, lengths, out=np.zeros_like(pooled), where=lengths > 0)
         return pooled.astype(np.float32)
 
+    # gensim's KeyedVectors is not among the types load_model trusts: the vectors are kept as a
+    # float array and the words as one newline-joined UTF-8 byte array (word2vec words hold
+    # no whitespace), and rebuilt on load.
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        for key in ("vectors_", "pretrained"):
+            if _is_keyed_vectors(state.get(key)):
+                state[key] = _pack_vectors(state[key])
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        for key in ("vectors_", "pretrained"):
+            if isinstance(state.get(key), dict) and "word2vec_words" in state[key]:
+                state[key] = _unpack_vectors(state[key])
+        super().__setstate__(state)
+
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
         return np.asarray([f"w2v{k}" for k in range(self.n_features_out_)], dtype=object)
+
+
+def _is_keyed_vectors(obj) -> bool:
+    return hasattr(obj, "key_to_index") and hasattr(obj, "vector_size")
+
+
+def _pack_vectors(vectors) -> dict:
+    words = "\n".join(vectors.index_to_key).encode("utf-8")
+    return {"word2vec_words": np.frombuffer(words, dtype=np.uint8).copy(),
+            "word2vec_vectors": np.asarray(vectors.vectors)}
+
+
+def _unpack_vectors(packed: dict):
+    from gensim.models import KeyedVectors
+
+    words = packed["word2vec_words"].tobytes().decode("utf-8").split("\n")
+    array = packed["word2vec_vectors"]
+    vectors = KeyedVectors(array.shape[1], dtype=array.dtype)
+    vectors.add_vectors(words, array)
+    return vectors
 
 
 def _sniff_binary(path: str) -> bool:
@@ -226,7 +263,7 @@ def load_word_vectors(source, binary: bool | None = None, *, name: str = "pretra
     if isinstance(source, Word2VecFeatures):
         check_is_fitted(source, "vectors_")
         return source.vectors_
-    if hasattr(source, "key_to_index") and hasattr(source, "vector_size"):
+    if _is_keyed_vectors(source):
         return source
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"{name} must be a fitted Word2VecFeatures, gensim KeyedVectors or the "
