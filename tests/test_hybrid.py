@@ -232,6 +232,7 @@ def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small, cls):
     hybrid.fit(texts, y)
     transformer = hybrid.named_estimators_["transformer"]
     assert transformer.n_embeddings_initialised_ > 0
+    assert transformer.get_params()["trainer__monitor"] == "val_loss"
     word2vec = hybrid.named_estimators_["word2vec"]
     assert word2vec[0].vectors_.index_to_key == w2v.vectors_.index_to_key
     if cls is HybridClassifier:

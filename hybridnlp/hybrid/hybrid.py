@@ -20,15 +20,20 @@ def default_components(random_state=None, embeddings=None) -> list[tuple[str, ob
 
     With ``embeddings`` (word vectors pretrained on unlabelled text: a word2vec-format path,
     KeyedVectors or a fitted ``Word2VecFeatures``), the Transformer's token embeddings start
-    from them and a fourth component, logistic regression on the texts' mean vectors, joins.
+    from them, its early stopping watches the validation loss (from pretrained vectors it
+    overfits within an epoch or two, and the loss picks the better epoch more reliably than
+    accuracy: SST-2 dev 80.1% vs 78.7%, mean of 3 seeds), and a fourth component, logistic
+    regression on the texts' mean vectors, joins.
     """
+    transformer = TransformerClassifier(embedding_init=embeddings, random_state=random_state)
+    if embeddings is not None:
+        transformer.set_params(trainer__monitor="val_loss")
     components = [
         ("nbsvm", make_pipeline(NBFeatures(analyzer="both"),
                                 LogisticRegression(C=0.3, max_iter=1000))),
         ("tfidf", make_pipeline(TfidfFeatures(analyzer="both"),
                                 LogisticRegression(C=10, max_iter=1000))),
-        ("transformer", TransformerClassifier(embedding_init=embeddings,
-                                              random_state=random_state)),
+        ("transformer", transformer),
     ]
     if embeddings is not None:
         components.append(("word2vec", make_pipeline(Word2VecFeatures(pretrained=embeddings),
