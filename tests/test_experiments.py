@@ -422,3 +422,24 @@ def test_pretrained_word_vectors_reach_the_models_and_the_report(tmp_path):
     assert calls == [] and again.metrics["pretrain"] == result.metrics["pretrain"]
     first, second = result.metrics["models"], again.metrics["models"]
     assert second["transformer"]["accuracy"] == pytest.approx(first["transformer"]["accuracy"])
+
+
+def test_pretraining_corpus_from_data_sets_and_files(tmp_path):
+    import gzip
+
+    from hybridnlp.experiments.pretrain import corpus_texts
+
+    plain, packed = tmp_path / "a.txt", tmp_path / "b.txt.gz"
+    plain.write_text("first text\n\nsecond text\n", "utf-8")
+    with gzip.open(packed, "wt", encoding="utf-8") as f:
+        f.write("third text\n")
+    texts = corpus_texts([str(plain), "trec:test", str(packed)])
+    assert texts[:2] == ["first text", "second text"] and texts[-1] == "third text"
+    assert texts[2:-1] == load_dataset("trec", split="test").data  # 500 questions
+    missing = str(tmp_path / "none.txt")
+    with pytest.raises(FileNotFoundError, match=r"^pretraining corpus file .*none\.txt' does "
+                                                r"not exist; name a data set or a local text "
+                                                r"file with one text per line\.$"):
+        corpus_texts([missing])
+    config = load_config(_with(pretrain={"word2vec": {"corpus": [str(plain)]}}))
+    assert config.pretrain.word2vec.corpus == [str(plain)]  # files pass the leakage check
