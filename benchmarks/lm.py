@@ -256,7 +256,7 @@ def speed(args) -> None:
     def train_rate(model, is_hf, steps=60, forward=None):
         """Tokens/s of full training steps; ``forward`` (a compiled module) replaces
         ``model``'s forward, as ``Trainer(compile=True)`` does."""
-        forward = forward or model
+        forward = model if forward is None else forward
         if id(model) not in optimizers:
             optimizers[id(model)] = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
         opt = optimizers[id(model)]
