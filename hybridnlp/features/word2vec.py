@@ -277,7 +277,8 @@ def load_word_vectors(source, binary: bool | None = None, *, name: str = "pretra
         is_binary = _sniff_binary(path)
         kind = "binary " if is_binary else "text "
         if binary is not None and bool(binary) != is_binary:
-            raise ValueError(f"binary={binary} was given; leave it None to detect the format")
+            given = f"{name}_binary" if name == "pretrained" else "binary"
+            raise ValueError(f"{given}={binary} was given; leave it None to detect the format")
         stat = os.stat(path)
         return _read(os.path.abspath(path), is_binary, stat.st_mtime_ns, stat.st_size)
     except (ValueError, UnicodeDecodeError, EOFError) as err:
