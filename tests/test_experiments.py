@@ -209,7 +209,7 @@ class Interrupted(Exception):
 
 def test_an_interrupted_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_path,
                                                                          monkeypatch):
-    import hybridnlp.experiments.runner as runner
+    import hybridnlp.experiments.classification as runner  # where each fold's fit runs
 
     config = _with(output=str(tmp_path / "a"), models=[{"type": "nbsvm"}, {"type": "tfidf_lr"}])
     whole = run(config, quiet=True)
