@@ -130,7 +130,7 @@ def test_returned_lists_are_copies():
 def test_unknown_name_suggests():
     message = (
         "unknown data set name='rm'; known data sets are 20newsgroups, imdb, mr, multi30k, "
-        "sst2, sst5, subj, tinyshakespeare, trec, trec_fine, wikitext2. Did you mean 'mr'? "
+        "sst2, sst2_phrases, sst5, subj, tinyshakespeare, trec, trec_fine, wikitext2. Did you mean 'mr'? "
         "For your own files use load_texts(path)."
     )
     with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
@@ -184,6 +184,31 @@ def test_imdb():
     # the reviews' HTML line breaks (29,200 reviews have them) are read as newlines
     assert sum("\n" in t for t in imdb.data) == 29200
     assert not any("<br />" in t for t in imdb.data)
+
+
+@requires_data_dir
+def test_sst2_phrases_trains_on_glue_phrases_and_tests_on_sst2_sentences():
+    train = load_dataset("sst2_phrases", split="train")
+    assert len(train.data) == 67349 and counts(train.target) == {0: 29780, 1: 37569}
+    assert train.data[0] == "hide new secretions from the parental units"  # GLUE's trailing space
+    assert train.target_names == load_dataset("sst2").target_names
+    for split in ("dev", "test"):
+        phrases, sentences = load_dataset("sst2_phrases", split=split), load_dataset("sst2", split)
+        assert phrases.data == sentences.data
+        assert phrases.target.tolist() == sentences.target.tolist()
+    # no test sentence is a training phrase, but one three-word question
+    assert set(load_dataset("sst2", "test").data) & set(train.data) == {"what 's next ?"}
+    assert DATASETS["sst2_phrases"].collection == DATASETS["sst2"].collection
+
+
+def test_sst2_phrases_refuses_a_file_without_glue_header(tmp_path):
+    folder = tmp_path / "sst2_glue"
+    folder.mkdir()
+    (folder / "train.tsv").write_text("a fine film\t1\n", encoding="utf-8")
+    message = (f"{folder / 'train.tsv'}: expected GLUE's header 'sentence<TAB>label', got "
+               f"'a fine film\\t1'; check the file against PROVENANCE.md.")
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        load_dataset("sst2_phrases", data_home=tmp_path)
 
 
 @requires_data_dir

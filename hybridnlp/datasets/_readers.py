@@ -89,6 +89,25 @@ def read_sst2(data_dir: Path | None) -> dict:
     return _read_stsa("sst2/stsa.binary", ["negative", "positive"])
 
 
+def read_sst2_phrases(data_dir: Path) -> dict:
+    """SST-2 with the phrase-level training set, as Kim (2014) trained: GLUE's train.tsv
+    (67,349 phrases and sentences of the SST train split, "sentence<TAB>label"), and the
+    sentence-level dev and test sets of ``sst2``."""
+    lines = decode_lines((data_dir / "train.tsv").read_bytes(), "utf-8")
+    if not lines or lines[0].split("\t") != ["sentence", "label"]:
+        raise ValueError(f"{data_dir / 'train.tsv'}: expected GLUE's header 'sentence<TAB>label', "
+                         f"got {lines[0][:40]!r}; check the file against PROVENANCE.md.")
+    texts, labels = [], []
+    for line in lines[1:]:
+        if line:
+            sentence, _, label = line.rpartition("\t")
+            texts.append(sentence.strip())
+            labels.append(int(label))
+    sentences = read_sst2(None)
+    sentences["splits"]["train"] = (texts, np.array(labels))
+    return sentences
+
+
 def read_sst5(data_dir: Path | None) -> dict:
     names = ["very negative", "negative", "neutral", "positive", "very positive"]
     return _read_stsa("sst5/stsa.fine", names)
@@ -178,6 +197,7 @@ READERS = {
     "trec": read_trec,
     "trec_fine": read_trec_fine,
     "sst2": read_sst2,
+    "sst2_phrases": read_sst2_phrases,
     "sst5": read_sst5,
     "tinyshakespeare": read_tinyshakespeare,
     "wikitext2": read_wikitext2,

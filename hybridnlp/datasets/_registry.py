@@ -57,6 +57,11 @@ DATASETS = {
         DatasetInfo("sst2", "sst2", "classification", ("train", "dev", "test"), True,
                     description="SST-2 sentence level, Kim 2014 split (Socher et al. 2013)",
                     texts_of="rotten tomatoes"),
+        DatasetInfo("sst2_phrases", "sst2_glue", "classification", ("train", "dev", "test"),
+                    False, ("train.tsv",),
+                    description="SST-2 trained on phrases, as Kim 2014: 67,349 GLUE train "
+                                "phrases, the sentence-level dev and test of sst2",
+                    texts_of="rotten tomatoes"),
         DatasetInfo("sst5", "sst5", "classification", ("train", "dev", "test"), True,
                     description="SST-1 fine grained, 5 classes (Socher et al. 2013)",
                     texts_of="rotten tomatoes"),
@@ -129,8 +134,9 @@ def load_dataset(
     ----------
     name : str
         One of ``mr``, ``subj``, ``trec``, ``trec_fine``, ``sst2``, ``sst5``, ``tinyshakespeare``
-        (bundled with the package), ``imdb``, ``20newsgroups``, ``wikitext2``, ``multi30k`` (read
-        from the data directory).
+        (bundled with the package), ``imdb``, ``20newsgroups``, ``wikitext2``, ``multi30k``,
+        ``sst2_phrases`` (read from the data directory; ``sst2_phrases`` trains on GLUE's
+        67,349 SST-2 phrases, as Kim 2014 did, and tests on ``sst2``'s sentences).
     split : str or None, default=None
         ``"train"``, ``"dev"`` (aliases ``"valid"``, ``"validation"``) or ``"test"`` where the data
         set has that split. None returns every split concatenated, with ``split`` naming each
