@@ -7,7 +7,7 @@ through :mod:`hybridnlp.datasets`.
 __version__ = "0.1.0"
 
 from hybridnlp.datasets import load_dataset, load_texts
-from hybridnlp.estimators import TransformerClassifier
+from hybridnlp.estimators import FastTextClassifier, TransformerClassifier
 from hybridnlp.features import NBFeatures, TfidfFeatures, TopicFeatures, Word2VecFeatures
 from hybridnlp.hybrid import (
     FusionClassifier,
@@ -30,6 +30,7 @@ __all__ = [
     "NBFeatures",
     "TfidfFeatures",
     "TopicFeatures",
+    "FastTextClassifier",
     "TransformerClassifier",
     "Word2VecFeatures",
     "__version__",

@@ -17,6 +17,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
 
 from hybridnlp import (
+    FastTextClassifier,
     FusionClassifier,
     HybridClassifier,
     HybridEnsemble,
@@ -66,6 +67,7 @@ CASES = [
                            max_len=512, validation_fraction=0, module__pooling="cls",
                            random_state=0),
      {"optimizer__lr": [1e-3, 3e-3]}),
+    ("fasttext", FastTextClassifier(dim=16, epochs=2, random_state=0), {"dim": [8, 16]}),
     ("stacking", StackingClassifier(estimators=[("nb", _nbsvm()), ("tfidf", _tfidf_lr())], cv=3,
                                     random_state=0),
      {"nb__lr__C": [0.5, 1.0]}),

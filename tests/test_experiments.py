@@ -266,13 +266,13 @@ def test_hybrid_components_targets_and_the_results_section_of_one_run(tmp_path):
     X, y = [test.data[i] for i in keep], test.target[keep]
     direct = result.models["hybrid"].component_report(X, y).summary["accuracy"]
     assert row["components"] == pytest.approx(direct) and set(direct) == {
-        "nbsvm", "tfidf", "transformer", "final"}
+        "nbsvm", "tfidf", "fasttext", "transformer", "final"}
     assert row["accuracy"] == pytest.approx(direct["final"])
     results = tmp_path / "RESULTS.md"
     write_results_section([result.run_dir], results, "tiny")
     text = results.read_text()
     assert f"Command: `hybridnlp run {config}`" in text and "A tiny hybrid." in text
-    for comp in ("nbsvm", "tfidf", "transformer"):
+    for comp in ("nbsvm", "tfidf", "fasttext", "transformer"):
         assert f"| hybrid: component {comp} | {direct[comp]:.4f} | - | - | - |" in text
     assert f"| hybrid | **{direct['final']:.4f}** | - |" in text  # one test split: no spread
     assert "| 0: met |" in text

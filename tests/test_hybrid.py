@@ -186,7 +186,8 @@ def test_hybrid_defaults_and_dunder_params(mr_small):
                       transformer__module__n_layer=1)
     assert dict(hybrid.estimators)["transformer"].get_params()["module__n_layer"] == 1
     hybrid.fit(texts, y)
-    assert set(hybrid.named_estimators_) == {"nbsvm", "tfidf", "transformer"}
+    assert set(hybrid.named_estimators_) == {"nbsvm", "tfidf", "fasttext", "transformer"}
+    assert hybrid.final_estimator_.coef_.shape == (1, 4)  # one column per component
     assert hybrid.n_meta_rows_ == 40  # the transformer's 20% holdout
     assert hybrid.predict(texts[:4]).shape == (4,)
 
@@ -227,8 +228,8 @@ def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small, cls):
     # embeddings is applied before the nested parameters, whatever the order of the keys
     hybrid.set_params(transformer__preset="tiny", transformer__max_epochs=1,
                       transformer__module__n_embd=32, embeddings=str(path))
-    assert [name for name, _ in hybrid.estimators] == ["nbsvm", "tfidf", "transformer",
-                                                        "word2vec"]
+    assert [name for name, _ in hybrid.estimators] == ["nbsvm", "tfidf", "fasttext",
+                                                        "transformer", "word2vec"]
     hybrid.fit(texts, y)
     transformer = hybrid.named_estimators_["transformer"]
     assert transformer.n_embeddings_initialised_ > 0
@@ -236,8 +237,8 @@ def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small, cls):
     word2vec = hybrid.named_estimators_["word2vec"]
     assert word2vec[0].vectors_.index_to_key == w2v.vectors_.index_to_key
     if cls is HybridClassifier:
-        assert hybrid.final_estimator_.coef_.shape == (1, 4)  # one column per component
+        assert hybrid.final_estimator_.coef_.shape == (1, 5)  # one column per component
     else:
-        assert hybrid.weights_.shape == (4,) and hybrid.weights_.sum() == pytest.approx(1)
+        assert hybrid.weights_.shape == (5,) and hybrid.weights_.sum() == pytest.approx(1)
     assert "word2vec" not in dict(cls().get_params())  # only with embeddings
     assert cls().get_params()["nbsvm__logisticregression__C"] == 0.3

@@ -1,5 +1,6 @@
 """scikit-learn estimators around the neural models."""
 
+from hybridnlp.estimators.fasttext_classifier import FastTextClassifier
 from hybridnlp.estimators.transformer_classifier import TransformerClassifier
 
-__all__ = ["TransformerClassifier"]
+__all__ = ["FastTextClassifier", "TransformerClassifier"]
