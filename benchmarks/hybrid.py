@@ -29,7 +29,8 @@ RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", nargs="+", default=["sst2", "sst2_phrases", "trec", "mr", "subj", "imdb"])
+    parser.add_argument("--data", nargs="+",
+                        default=["sst2", "sst2_phrases", "trec", "mr", "subj", "imdb"])
     parser.add_argument("--output", default=str(ROOT / "runs" / "benchmarks"))
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run (one data set)")
     args = parser.parse_args()

@@ -130,8 +130,8 @@ def test_returned_lists_are_copies():
 def test_unknown_name_suggests():
     message = (
         "unknown data set name='rm'; known data sets are 20newsgroups, imdb, mr, multi30k, "
-        "sst2, sst2_phrases, sst5, subj, tinyshakespeare, trec, trec_fine, wikitext2. Did you mean 'mr'? "
-        "For your own files use load_texts(path)."
+        "sst2, sst2_phrases, sst5, subj, tinyshakespeare, trec, trec_fine, wikitext2. Did you "
+        "mean 'mr'? For your own files use load_texts(path)."
     )
     with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
         load_dataset("rm")

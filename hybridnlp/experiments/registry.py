@@ -40,6 +40,12 @@ def _transformer():
     return TransformerClassifier()
 
 
+def _fasttext():
+    from hybridnlp.estimators import FastTextClassifier
+
+    return FastTextClassifier()
+
+
 def _fusion():
     from hybridnlp.hybrid import FusionClassifier
 
@@ -97,15 +103,16 @@ def _topics():
 
 
 MODELS = {
-    "tfidf_lr": _tfidf_lr, "nbsvm": _nbsvm, "transformer": _transformer, "fusion": _fusion,
+    "tfidf_lr": _tfidf_lr, "nbsvm": _nbsvm, "fasttext": _fasttext, "transformer": _transformer,
+    "fusion": _fusion,
     "stacking": _stacking, "ensemble": _ensemble, "hybrid_ensemble": _hybrid_ensemble,
     "hybrid": _hybrid,
     "causal_lm": _causal_lm, "ngram_lm": _ngram_lm, "interpolated_lm": _interpolated_lm,
     "topics": _topics,
 }
-TASK_OF = {**{k: "classification" for k in ("tfidf_lr", "nbsvm", "transformer", "fusion",
-                                              "stacking", "ensemble", "hybrid_ensemble",
-                                              "hybrid")},
+TASK_OF = {**{k: "classification" for k in ("tfidf_lr", "nbsvm", "fasttext", "transformer",
+                                              "fusion", "stacking", "ensemble",
+                                              "hybrid_ensemble", "hybrid")},
            "causal_lm": "language_modeling", "ngram_lm": "language_modeling",
            "interpolated_lm": "language_modeling", "topics": "topic_modeling"}
 
