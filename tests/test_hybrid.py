@@ -6,7 +6,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.decomposition import TruncatedSVD
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from test_contract import _nbsvm, _tfidf_lr
 
 from hybridnlp import (
@@ -146,6 +146,26 @@ def test_component_report(mr_small):
     assert summary["only_right"]["nb"] == pytest.approx(alone.mean())
     assert summary["oracle"] >= max(summary["accuracy"]["nb"], summary["accuracy"]["tfidf"])
     assert sum(b["n"] for b in summary["by_length"]) == 50
+    assert np.array_equal(report.proba, stack.predict_proba(texts[150:]))
+
+
+@pytest.mark.parametrize("gating", [False, True])
+def test_component_report_asks_each_component_once(mr_small, gating):
+    texts, y = mr_small
+    calls = []
+
+    class Counting(Pipeline):
+        def predict_proba(self, X):
+            calls.append(len(X))
+            return super().predict_proba(X)
+
+    ensemble = WeightedEnsemble(estimators=[("nb", Counting(nbsvm().steps)), ("tfidf", tfidf())],
+                                cv=3, gating=gating, random_state=0).fit(texts[:150], y[:150])
+    calls.clear()
+    report = ensemble.component_report(texts[150:], y[150:])
+    assert calls == [50]
+    assert np.allclose(report.proba, ensemble.predict_proba(texts[150:]))
+    assert np.array_equal(report.examples["final_pred"], ensemble.predict(texts[150:]))
 
 
 def test_fusion_uses_out_of_fold_features(mr_small):

@@ -150,11 +150,15 @@ def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, 
         start = time.perf_counter()
         _fit(model, X_tr, y_tr)
         fit_times.append(time.perf_counter() - start)
-        pred = model.predict(X_te)
-        proba = model.predict_proba(X_te) if hasattr(model, "predict_proba") else None
+        if hasattr(model, "component_report"):  # each component's accuracy, from this fit;
+            report = model.component_report(X_te, y_te)  # every component predicts once
+            proba = report.proba
+            pred = model.classes_[proba.argmax(axis=1)]
+        else:
+            pred = model.predict(X_te)
+            proba = model.predict_proba(X_te) if hasattr(model, "predict_proba") else None
         m = _class_metrics(ev.metrics, y_te, pred, proba, model.classes_)
-        if hasattr(model, "component_report"):  # each component's accuracy, from this fit
-            report = model.component_report(X_te, y_te)
+        if hasattr(model, "component_report"):
             m["components"] = report.summary["accuracy"]
         m["fold"] = k
         fold_metrics.append(m)

@@ -18,7 +18,7 @@ __all__ = ["TextEnsemble"]
 class TextEnsemble(ComponentReportMixin, ClassifierMixin, _BaseComposition, BaseEstimator):
     """Base of StackingClassifier and WeightedEnsemble: ``estimators`` is a list of
     (name, classifier); fitted learners are in ``named_estimators_``; subclasses define
-    ``fit`` and ``predict_proba``."""
+    ``fit`` and ``_combine`` (components' probabilities -> the hybrid's)."""
 
     def get_params(self, deep=True):
         return self._get_params("estimators", deep=deep)
@@ -50,6 +50,14 @@ class TextEnsemble(ComponentReportMixin, ClassifierMixin, _BaseComposition, Base
         texts = check_texts(X)
         return {name: _aligned(est, est.predict_proba(texts), self.classes_)
                 for name, est in self.named_estimators_.items()}
+
+    def predict_proba(self, X) -> np.ndarray:
+        texts = check_texts(X)
+        return self._combine(self.component_proba(texts), texts)
+
+    def _combine(self, probas: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
+        """The hybrid's class probabilities from its components' (``component_proba``)."""
+        raise NotImplementedError
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]

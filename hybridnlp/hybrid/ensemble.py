@@ -134,8 +134,7 @@ class WeightedEnsemble(TextEnsemble):
         feats = self._gate_features(_TOKENIZE.tokenize_batch(texts), probas, fit=False)
         return softmax(feats @ self.gate_coef_, axis=1)
 
-    def predict_proba(self, X) -> np.ndarray:
-        texts = check_texts(X)
-        probas = np.stack(list(self.component_proba(texts).values()))  # (M, n, K)
+    def _combine(self, probas: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
+        probas = np.stack(list(probas.values()))  # (M, n, K)
         weights = self._gate(texts, probas)  # (n, M)
         return np.einsum("nm,mnk->nk", weights, probas)

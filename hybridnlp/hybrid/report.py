@@ -60,11 +60,15 @@ def component_report(components: dict[str, np.ndarray], final: np.ndarray, class
 
 class ComponentReportMixin:
     """``component_report(X, y)`` for hybrids that define ``component_proba`` and
-    ``predict_proba``."""
+    ``_combine`` (components' probabilities -> the hybrid's)."""
 
     def component_report(self, X, y) -> Bunch:
         """Per-example predictions and confidences of every component and of the hybrid, with
-        a summary (accuracies, who is right when the others are wrong, accuracy by length)."""
+        a summary (accuracies, who is right when the others are wrong, accuracy by length),
+        and ``proba``, the hybrid's ``predict_proba(X)``: every component predicts once."""
         texts, y = check_texts_labels(X, y, require_words=False, min_classes=1)
-        return component_report(self.component_proba(texts), self.predict_proba(texts),
-                                self.classes_, texts, y)
+        components = self.component_proba(texts)
+        final = self._combine(components, texts)
+        report = component_report(components, final, self.classes_, texts, y)
+        report.proba = final
+        return report

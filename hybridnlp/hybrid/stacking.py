@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from hybridnlp.hybrid._base import TextEnsemble
 from hybridnlp.hybrid._heldout import held_out_proba
-from hybridnlp.utils.validation import check_texts, check_texts_labels
+from hybridnlp.utils.validation import check_texts_labels
 
 __all__ = ["StackingClassifier"]
 
@@ -123,7 +123,6 @@ class StackingClassifier(TextEnsemble):
         return meta
 
 
-    def predict_proba(self, X) -> np.ndarray:
-        texts = check_texts(X)
-        probas = list(self.component_proba(texts).values())
-        return self.final_estimator_.predict_proba(self._meta_features(probas, texts))
+    def _combine(self, probas: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
+        meta = self._meta_features(list(probas.values()), texts)
+        return self.final_estimator_.predict_proba(meta)
