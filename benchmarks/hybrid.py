@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hybridnlp.experiments import run
 from hybridnlp.experiments.report import write_results_section
+from hybridnlp.utils.signals import exit_on_sigterm
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -44,4 +45,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_sigterm():  # a killed run removes its temporary files; --resume continues it
+        main()

@@ -10,6 +10,8 @@ import csv
 import sys
 from pathlib import Path
 
+from hybridnlp.utils.signals import exit_on_sigterm
+
 __all__ = ["main"]
 
 
@@ -188,7 +190,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with exit_on_sigterm():  # a killed run cleans up and stays resumable
+            return args.func(args)
     except (_UsageError, ConfigError) as err:
         parser.exit(2, f"hybridnlp {args.command}: error: {err}\n")
 

@@ -443,3 +443,62 @@ def test_pretraining_corpus_from_data_sets_and_files(tmp_path):
         corpus_texts([missing])
     config = load_config(_with(pretrain={"word2vec": {"corpus": [str(plain)]}}))
     assert config.pretrain.word2vec.corpus == [str(plain)]  # files pass the leakage check
+
+
+SLOW_STACK = """
+import sys, time
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from hybridnlp import StackingClassifier, TfidfFeatures
+from hybridnlp.utils.signals import exit_on_sigterm
+
+class Slow(ClassifierMixin, BaseEstimator):
+    def fit(self, X, y):
+        print("fitting", flush=True)
+        time.sleep(60)
+        return self
+
+stack = StackingClassifier(estimators=[
+    ("tfidf", make_pipeline(TfidfFeatures(), LogisticRegression())), ("slow", Slow())], cv=2)
+if sys.argv[1] == "handled":
+    with exit_on_sigterm():
+        stack.fit(["a good film", "a bad film"] * 5, [1, 0] * 5)
+else:
+    stack.fit(["a good film", "a bad film"] * 5, [1, 0] * 5)
+"""
+
+
+@pytest.mark.parametrize("mode", ["handled", "default"])
+def test_sigterm_removes_the_stacking_cache_when_handled(tmp_path, mode):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_STACK, mode], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "fitting\n"
+        assert len(list(tmp_path.glob("hybridnlp-stack-*"))) == 1  # the cache, mid-fit
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == (143 if mode == "handled" else -signal.SIGTERM)
+    finally:
+        proc.kill()
+    left = list(tmp_path.glob("hybridnlp-stack-*"))
+    assert len(left) == (0 if mode == "handled" else 1)  # unhandled: left behind
+
+
+def test_exit_on_sigterm_restores_the_previous_handler():
+    import signal
+
+    from hybridnlp.utils.signals import exit_on_sigterm
+
+    before = signal.getsignal(signal.SIGTERM)
+    with exit_on_sigterm():
+        assert signal.getsignal(signal.SIGTERM) is not before
+        with pytest.raises(SystemExit) as info:
+            signal.raise_signal(signal.SIGTERM)
+        assert info.value.code == 143
+    assert signal.getsignal(signal.SIGTERM) is before
