@@ -212,6 +212,29 @@ def test_hybrid_defaults_and_dunder_params(mr_small):
     assert hybrid.predict(texts[:4]).shape == (4,)
 
 
+def test_hybrid_components_share_the_transformers_holdout(mr_small):
+    texts, y = mr_small
+    fits = []
+
+    class CountingFits(Pipeline):
+        def fit(self, X, y):
+            fits.append(len(X))
+            return super().fit(X, y)
+
+    tiny = TransformerClassifier(preset="tiny", max_epochs=1, random_state=0)
+    hybrid = HybridClassifier(estimators=[("nbsvm", CountingFits(nbsvm().steps)),
+                                          ("transformer", tiny)]).fit(texts, y)
+    assert fits == [160, 200]  # the 80% outside the holdout, then all: not 5 folds + all
+    assert hybrid.n_meta_rows_ == 40
+    assert hybrid._estimator_cv() == {"nbsvm": 0.2, "transformer": 0.2}
+    five_fold = HybridClassifier(estimators=[("nbsvm", nbsvm()), ("tfidf", tfidf())])
+    assert five_fold._estimator_cv() == {}  # no Transformer: cv=5 for every component
+    fits.clear()
+    HybridClassifier(estimators=[("nbsvm", CountingFits(nbsvm().steps)), ("transformer", tiny)],
+                     estimator_cv={"transformer": 0.2}).fit(texts, y)
+    assert fits == [160] * 5 + [200]
+
+
 def test_hybrid_grid_search(mr_small):
     texts, y = mr_small
     hybrid = HybridClassifier(estimators=[

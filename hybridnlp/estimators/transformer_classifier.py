@@ -313,8 +313,10 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         return out
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n_texts, n_classes), columns in ``classes_`` order."""
-        return torch.softmax(self._logits(X), dim=-1).numpy()
+        """Class probabilities, shape (n_texts, n_classes), columns in ``classes_`` order;
+        float64, as scikit-learn's (float32 rows sum to 1 only within 1e-7, and
+        ``sklearn.metrics.log_loss`` warns about them)."""
+        return torch.softmax(self._logits(X).double(), dim=-1).numpy()
 
     def decision_function(self, X) -> np.ndarray:
         """Logits; for two classes, the logit of ``classes_[1]`` minus that of ``classes_[0]``."""

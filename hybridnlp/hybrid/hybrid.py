@@ -79,11 +79,15 @@ class _DefaultComponents:
         return super()._components()
 
     def _estimator_cv(self) -> dict:
+        """With a Transformer among the components, all of them share its 20% holdout: the
+        meta learner (or the weights) can only learn from texts that every component held
+        out, so k-fold predictions on the other 80% would be computed and dropped (on MR,
+        4 of every 6 fits of each n-gram component)."""
         if self.estimator_cv is not None:
             return dict(self.estimator_cv)
         estimators = self.estimators or default_components(self.random_state, self.embeddings)
         names = [name for name, _ in estimators]
-        return {"transformer": 0.2} if "transformer" in names else {}
+        return dict.fromkeys(names, 0.2) if "transformer" in names else {}
 
 
 _EMBEDDINGS_DOC = """embeddings : path, KeyedVectors or fitted Word2VecFeatures, optional
@@ -100,9 +104,9 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     The components are NBSVM (``NBFeatures(analyzer="both")`` + logistic regression), TF-IDF
     word + char n-grams + logistic regression, ``FastTextClassifier`` and
     ``TransformerClassifier``; a logistic regression combines their held-out probabilities.
-    The n-gram models and fastText give held-out
-    predictions by 5-fold cross-validation, the Transformer by a 20% holdout (one extra fit
-    instead of five). Every component is reachable with dunder parameters, e.g.
+    Every component gives held-out predictions on one shared 20% holdout (blending: one
+    extra fit each instead of five, and the meta learner could only use the texts the
+    Transformer held out anyway). Every component is reachable with dunder parameters, e.g.
     ``set_params(transformer__module__n_layer=2, nbsvm__logisticregression__C=1)`` or a
     ``GridSearchCV`` grid over ``"transformer__optimizer__lr"``.
 
@@ -112,7 +116,8 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
         Replaces the default components.
     EMBEDDINGS
     final_estimator, cv, estimator_cv, passthrough, cache
-        As in ``StackingClassifier``; ``estimator_cv`` defaults to ``{"transformer": 0.2}``.
+        As in ``StackingClassifier``; ``estimator_cv`` defaults to 0.2 for every component
+        when one is named ``transformer`` (a shared 20% holdout), else ``cv`` applies.
     random_state : int or None, default=0
 
     Examples
@@ -141,7 +146,8 @@ class HybridEnsemble(_DefaultComponents, WeightedEnsemble):
         Replaces the default components.
     EMBEDDINGS
     cv, estimator_cv, gating, gate_alpha
-        As in ``WeightedEnsemble``; ``estimator_cv`` defaults to ``{"transformer": 0.2}``.
+        As in ``WeightedEnsemble``; ``estimator_cv`` defaults to 0.2 for every component
+        when one is named ``transformer`` (a shared 20% holdout), else ``cv`` applies.
     random_state : int or None, default=0
     """
 
