@@ -54,8 +54,8 @@ def test_seeded_fit_is_reproducible_and_seeds_differ():
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"ngram_range": (2, 1)}, "ngram_range=(2, 1): need 1 <= min_n <= max_n, e.g. (1, 2) for "
-                              "words and bigrams."),
+    ({"ngram_range": (2, 1)}, "ngram_range=(2, 1) is not a valid n-gram range; pass (min_n, "
+                              "max_n) with 1 <= min_n <= max_n, e.g. (1, 2)."),
     ({"dim": 0}, "dim=0: expected a positive integer."),
     ({"epochs": 2.5}, "epochs=2.5: expected a positive integer."),
     ({"lr": 0}, "lr=0: expected a positive learning rate such as 0.01."),

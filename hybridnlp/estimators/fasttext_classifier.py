@@ -15,7 +15,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
-from hybridnlp.utils.validation import check_texts, check_texts_labels
+from hybridnlp.utils.validation import (
+    check_ngram_range,
+    check_texts,
+    check_texts_labels,
+    text_input_tags,
+)
 
 __all__ = ["FastTextClassifier"]
 
@@ -99,10 +104,7 @@ class FastTextClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _check_params(self) -> None:
-        low, high = self.ngram_range
-        if not 1 <= low <= high:
-            raise ValueError(f"ngram_range={self.ngram_range!r}: need 1 <= min_n <= max_n, "
-                             f"e.g. (1, 2) for words and bigrams.")
+        check_ngram_range("ngram_range", self.ngram_range)
         for name in ("dim", "max_features", "min_count", "epochs", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < 1:
@@ -220,8 +222,6 @@ class FastTextClassifier(ClassifierMixin, BaseEstimator):
             self.module_ = module.eval()
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
+        tags = text_input_tags(super().__sklearn_tags__())
         tags.non_deterministic = self.random_state is None
         return tags

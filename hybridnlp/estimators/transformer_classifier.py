@@ -22,7 +22,12 @@ from hybridnlp.nn import EncoderConfig, SequenceClassifier
 from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WordVocabTokenizer
 from hybridnlp.train import Trainer
 from hybridnlp.utils.device import resolve_device
-from hybridnlp.utils.validation import check_choice, check_texts, check_texts_labels
+from hybridnlp.utils.validation import (
+    check_choice,
+    check_texts,
+    check_texts_labels,
+    text_input_tags,
+)
 
 __all__ = ["TransformerClassifier"]
 
@@ -369,8 +374,6 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
             self.module_ = module.eval()
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
+        tags = text_input_tags(super().__sklearn_tags__())
         tags.non_deterministic = self.random_state is None
         return tags

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from hybridnlp.utils.validation import check_texts, check_texts_labels
+from hybridnlp.utils.validation import check_texts, check_texts_labels, text_input_tags
 
 __all__ = ["TextTransformer"]
 
@@ -51,9 +51,7 @@ class TextTransformer(TransformerMixin, BaseEstimator):
         super().__setstate__(state)
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
+        tags = text_input_tags(super().__sklearn_tags__())
         tags.target_tags.required = self._requires_y
         return tags
 

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.hybrid._heldout import _aligned
 from hybridnlp.hybrid.report import ComponentReportMixin
-from hybridnlp.utils.validation import check_texts
+from hybridnlp.utils.validation import check_texts, text_input_tags
 
 __all__ = ["TextEnsemble"]
 
@@ -63,7 +63,5 @@ class TextEnsemble(ComponentReportMixin, ClassifierMixin, _BaseComposition, Base
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
+        tags = text_input_tags(super().__sklearn_tags__())
         return tags

@@ -19,7 +19,15 @@ __all__ = [
     "check_texts",
     "check_texts_labels",
     "is_missing",
+    "text_input_tags",
 ]
+
+
+def text_input_tags(tags):
+    """scikit-learn tags of an estimator whose input is a list of texts, not a 2-D array."""
+    tags.input_tags.two_d_array = False
+    tags.input_tags.string = True
+    return tags
 
 
 def is_missing(value: Any) -> bool:
