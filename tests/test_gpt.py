@@ -169,6 +169,8 @@ def test_process_logits_top_k_top_p_penalty_and_suppress():
     assert pen.tolist() == [[1.0, -4.0, 1.0]]
     assert torch.isinf(process_logits(x, suppress=[2])[0, 2])
     assert torch.allclose(process_logits(x, temperature=0.5), x * 2)
+    assert x.tolist() == [[2.0, -2.0, 1.0]]  # the input is never changed in place
+    assert process_logits(x, torch.tensor([[0]]), top_k=3, top_p=1.0) is x  # nothing to do
 
 
 def test_sampling_is_seeded_and_respects_eos():

@@ -9,6 +9,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from hybridnlp import TransformerClassifier, Word2VecFeatures
+from hybridnlp.estimators._text_batches import truncate
 from hybridnlp.text import CharTokenizer, WordVocabTokenizer
 
 
@@ -101,6 +102,30 @@ def test_truncation_warns_once_with_the_count():
     assert messages == ["5 of 40 texts are longer than max_len=16 tokens and were truncated; "
                         "raise max_len to keep them whole."]
     assert clf.n_truncated_ == 5
+
+
+def test_truncate_keeps_the_head_or_head_and_tail():
+    ids = list(range(20))
+    assert truncate(ids, 8, "head") == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert truncate(ids, 8, "head_tail") == [0, 1, 14, 15, 16, 17, 18, 19]  # 8 // 4 = 2 + 6
+    assert truncate(ids[:5], 8, "head_tail") == [0, 1, 2, 3, 4]
+
+
+def test_head_tail_truncation_reads_the_verdict_at_the_end():
+    """The keyword is the last of 40 words: cut to the head a text is filler only."""
+    texts, y = keyword_task(120)
+    filler = " ".join(["the film"] * 20)
+    late = [f"{filler} {t.split()[0]} {'superb' if label == 'pos' else 'awful'}"
+            for t, label in zip(texts, y)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        head = tiny(max_len=16).fit(late, y)
+        both = tiny(max_len=16, truncation="head_tail").fit(late, y)
+        assert head.score(late, y) == 0.5
+        assert both.score(late, y) == 1.0
+    with raises(ValueError, "truncation='tail' is not allowed; choose one of 'head', "
+                            "'head_tail'. Did you mean 'head_tail'?"):
+        tiny(truncation="tail").fit(texts, y)
 
 
 def test_unseen_labels_at_score():

@@ -17,7 +17,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.estimators._params import DunderParamsMixin
-from hybridnlp.estimators._text_batches import TextBatches, embedding_matrix
+from hybridnlp.estimators._text_batches import TRUNCATIONS, TextBatches, embedding_matrix
 from hybridnlp.nn import EncoderConfig, SequenceClassifier
 from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WordVocabTokenizer
 from hybridnlp.train import Trainer
@@ -61,6 +61,10 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
     max_len : int, default=128
         Tokens per text (a leading ``<bos>`` included); longer texts are truncated, with one
         warning per call saying how many.
+    truncation : {"head", "head_tail"}, default="head"
+        Which tokens of a longer text are kept: the first ones, or the first quarter and the
+        last three quarters of ``max_len`` (for long documents whose conclusion is at the
+        end, such as reviews).
     max_epochs : int, default=20
     batch_size : int, default=32
     max_time : float, optional
@@ -116,7 +120,7 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
                       "trainer": TRAINER_PARAMS}
 
     def __init__(self, *, tokenizer="word", vocab_size=30000, min_freq=1, preset="small",
-                 max_len=128, max_epochs=20, batch_size=32, max_time=None,
+                 max_len=128, truncation="head", max_epochs=20, batch_size=32, max_time=None,
                  validation_fraction=0.1, patience=3, class_weight=None, embedding_init=None,
                  precision="auto", device="auto", warm_start=False, checkpoint_dir=None,
                  callbacks=None, random_state=None, verbose=0, **kwargs):
@@ -125,6 +129,7 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         self.min_freq = min_freq
         self.preset = preset
         self.max_len = max_len
+        self.truncation = truncation
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.max_time = max_time
@@ -193,11 +198,13 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         return None
 
     def _batches(self, texts, y_idx=None, *, shuffle=False, seed=0, fit=False) -> TextBatches:
+        check_choice("truncation", self.truncation, TRUNCATIONS)
         ids = self.tokenizer_.encode_batch(texts)
         extra = self._extra_features(texts, y_idx, fit)
         return TextBatches(ids, y_idx, extra, max_len=self.max_len,
                            batch_size=self.batch_size, shuffle=shuffle, seed=seed,
-                           bos_id=Tokenizer.bos_id, pad_id=Tokenizer.pad_id)
+                           bos_id=Tokenizer.bos_id, pad_id=Tokenizer.pad_id,
+                           truncation=self.truncation)
 
     # ------------------------------------------------------------------ fit
 
@@ -367,6 +374,7 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
     def __setstate__(self, state: dict) -> None:
         config = state.pop("_module_config", None)
         weights = state.pop("_module_state", None)
+        state.setdefault("truncation", "head")  # saved before the parameter existed
         self.__dict__.update(state)
         if config is not None:
             module = SequenceClassifier(EncoderConfig.from_dict(config))

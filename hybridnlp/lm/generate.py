@@ -162,7 +162,13 @@ def process_logits(logits: torch.Tensor, seq: torch.Tensor | None = None, *,
                    top_p: float | None = None, repetition_penalty: float = 1.0,
                    suppress: list[int] | None = None) -> torch.Tensor:
     """Logits (B, V) after suppression, repetition penalty (CTRL: divide positive logits of
-    tokens already in ``seq``, multiply negative ones), temperature, top-k and top-p."""
+    tokens already in ``seq``, multiply negative ones), temperature, top-k and top-p.
+    ``logits`` is never changed in place; with nothing to do it is returned as it is."""
+    if not (suppress or (repetition_penalty != 1.0 and seq is not None and seq.shape[1])
+            or (temperature != 1.0 and temperature > 0)
+            or (top_k is not None and top_k < logits.shape[1])
+            or (top_p is not None and top_p < 1.0)):
+        return logits  # greedy decoding's common case: no copy per token
     logits = logits.clone()
     if suppress:
         logits[:, suppress] = float("-inf")
