@@ -257,7 +257,9 @@ def test_hybrid_components_targets_and_the_results_section_of_one_run(tmp_path):
         "name": "h", "task": "classification", "output": str(tmp_path / "runs"),
         "description": "A tiny hybrid.", "data": {"name": "sst2", "test_split": "test",
                                                   "limit": 240},
-        "models": [{"type": "hybrid", "params": tiny}, {"type": "nbsvm"}],
+        "models": [{"type": "hybrid", "params": tiny},
+                   {"type": "hybrid_ensemble", "name": "voted", "params": tiny},
+                   {"type": "nbsvm"}],
         "evaluation": {"metrics": ["accuracy"], "targets": {"hybrid": 0.0, "nbsvm": 1.0}}}))
     result = run(config, quiet=True)
     row = result.metrics["models"]["hybrid"]
@@ -268,6 +270,15 @@ def test_hybrid_components_targets_and_the_results_section_of_one_run(tmp_path):
     assert row["components"] == pytest.approx(direct) and set(direct) == {
         "nbsvm", "tfidf", "fasttext", "transformer", "final"}
     assert row["accuracy"] == pytest.approx(direct["final"])
+    # two hybrids of the same components: the second reuses the first one's fits
+    names = ["nbsvm", "tfidf", "fasttext", "transformer"]
+    assert "shared_components" not in row
+    assert result.metrics["models"]["voted"]["shared_components"] == names
+    voted = result.models["voted"].named_estimators_
+    assert all(voted[n] is result.models["hybrid"].named_estimators_[n] for n in names)
+    assert ("Fits shared between hybrids (`hybridnlp.hybrid.share_fits`): voted reused nbsvm, "
+            "tfidf, fasttext, transformer from an earlier model's fit") in (
+        result.run_dir / "report.md").read_text()
     results = tmp_path / "RESULTS.md"
     write_results_section([result.run_dir], results, "tiny")
     text = results.read_text()

@@ -19,6 +19,7 @@ from hybridnlp import (
     TransformerClassifier,
     WeightedEnsemble,
 )
+from hybridnlp.hybrid import share_fits
 from hybridnlp.hybrid.ensemble import fit_simplex_weights
 
 
@@ -233,6 +234,42 @@ def test_hybrid_components_share_the_transformers_holdout(mr_small):
     HybridClassifier(estimators=[("nbsvm", CountingFits(nbsvm().steps)), ("transformer", tiny)],
                      estimator_cv={"transformer": 0.2}).fit(texts, y)
     assert fits == [160] * 5 + [200]
+
+
+FIT_SIZES: list[int] = []
+
+
+class CountedPipeline(Pipeline):  # module level: share_fits hashes (pickles) components
+    def fit(self, X, y):
+        FIT_SIZES.append(len(X))
+        return super().fit(X, y)
+
+
+def test_share_fits_fits_a_component_once_for_every_hybrid_that_has_it(mr_small):
+    texts, y = mr_small
+    components = [("nbsvm", CountedPipeline(nbsvm().steps)), ("tfidf", tfidf())]
+    FIT_SIZES.clear()
+    alone = HybridEnsemble(estimators=components, cv=3).fit(texts, y)
+    assert len(FIT_SIZES) == 3 + 1 and alone.shared_components_ == []
+    FIT_SIZES.clear()
+    with share_fits() as cache:
+        stacked = HybridClassifier(estimators=components, cv=3).fit(texts, y)
+        voted = HybridEnsemble(estimators=components, cv=3).fit(texts, y)
+        assert len(FIT_SIZES) == 3 + 1 and len(cache) == 2  # nbsvm and tfidf, once each
+        four = HybridEnsemble(estimators=components, cv=4).fit(texts, y)  # another split
+        assert len(FIT_SIZES) == (3 + 1) + (4 + 1)
+        strong = HybridEnsemble(estimators=components, cv=3).set_params(
+            nbsvm__lr__C=100).fit(texts, y)  # other parameters: fit again
+        assert len(FIT_SIZES) == (3 + 1) + (4 + 1) + (3 + 1)
+    assert stacked.shared_components_ == [] and four.shared_components_ == []
+    assert voted.shared_components_ == ["nbsvm", "tfidf"]
+    assert strong.shared_components_ == ["tfidf"]
+    assert voted.named_estimators_["nbsvm"] is stacked.named_estimators_["nbsvm"]
+    assert np.array_equal(voted.predict_proba(texts), alone.predict_proba(texts))
+    assert np.array_equal(voted.weights_, alone.weights_)
+    FIT_SIZES.clear()
+    HybridEnsemble(estimators=components, cv=3).fit(texts, y)  # the block ended: no cache
+    assert len(FIT_SIZES) == 3 + 1
 
 
 def test_hybrid_grid_search(mr_small):

@@ -4,6 +4,7 @@ every fold and model recorded in ``progress/`` as it ends."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import time
@@ -63,6 +64,20 @@ def load_split(config: ExperimentConfig, split: str | None):
 
 # ---------------------------------------------------------------------- classification
 
+ENSEMBLE_TYPES = ("stacking", "ensemble", "hybrid_ensemble", "hybrid")
+
+
+def _sharing(config):
+    """With two or more hybrids in a run, they share component fits (``share_fits``):
+    ``HybridClassifier`` and ``HybridEnsemble`` of the same components fit them once per
+    fold. Fitted components stay in memory until the task ends."""
+    from hybridnlp.hybrid import share_fits
+
+    if sum(spec.type in ENSEMBLE_TYPES for spec in config.models) >= 2:
+        return share_fits()
+    return contextlib.nullcontext()
+
+
 
 def _class_metrics(names: list[str], y, pred, proba, classes) -> dict:
     out = {}
@@ -91,16 +106,21 @@ def classification(config, run_dir, result, progress) -> dict:
     models, rows, attribution = {}, {}, None
     per_example = {"index": [], "text": [], "label": []}
     done = Progress(run_dir)
-    for i, spec in enumerate(config.models):
-        key = f"{i}-{spec.name}"
-        record = done.get(key)
-        if record is None:
-            record = _classification_model(config, run_dir, spec, i, key, done, texts, y,
-                                           folds, test_texts if config.data.test_split else
-                                           None, y_test if config.data.test_split else None,
-                                           progress, models, result.pretrained)
-        else:
-            load_saved(run_dir, spec.name, models)
+    with _sharing(config):
+        records = {}
+        for i, spec in enumerate(config.models):
+            key = f"{i}-{spec.name}"
+            records[spec.name] = done.get(key)
+            if records[spec.name] is None:
+                records[spec.name] = _classification_model(
+                    config, run_dir, spec, i, key, done, texts, y, folds,
+                    test_texts if config.data.test_split else None,
+                    y_test if config.data.test_split else None,
+                    progress, models, result.pretrained)
+            else:
+                load_saved(run_dir, spec.name, models)
+    for spec in config.models:
+        record = records[spec.name]
         rows[spec.name] = record["summary"]
         preds = dict(record["predictions"])
         per_example[spec.name] = [preds[i] for i in sorted(preds)]
@@ -173,6 +193,8 @@ def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, 
                for name in fold_metrics[0] if name not in ("fold", "components")}
     summary.update({f"{name}_std": float(np.std([f[name] for f in fold_metrics]))
                     for name in list(summary)})
+    if getattr(model, "shared_components_", None):
+        summary["shared_components"] = list(model.shared_components_)
     if "components" in fold_metrics[0]:
         summary["components"] = {c: float(np.mean([f["components"][c] for f in fold_metrics]))
                                  for c in fold_metrics[0]["components"]}

@@ -147,6 +147,12 @@ def _classification(m: dict, run_dir: Path) -> list[str]:
         if comps:
             lines += [f"Components of {name}, each measured inside the same fits (mean over "
                       f"folds): " + ", ".join(f"{c} {v:.4f}" for c, v in comps.items()), ""]
+    reused = {n: rows[n]["shared_components"] for n in names if rows[n].get("shared_components")}
+    if reused:
+        lines += ["Fits shared between hybrids (`hybridnlp.hybrid.share_fits`): "
+                  + "; ".join(f"{n} reused {', '.join(c)}" for n, c in reused.items())
+                  + " from an earlier model's fit (same parameters, texts and held-out split), "
+                  "so its fit time is the rest of its fit only.", ""]
     bars = main_rows(m)
     _bar([b["label"].replace(": component ", ": ") for b in bars], [b["value"] for b in bars],
          [b["std"] or 0 for b in bars], "accuracy", run_dir / "accuracy.png")

@@ -1,6 +1,7 @@
 """Hybrid classifiers: feature fusion, out-of-fold stacking, learned ensembling and gating,
 and per-example attribution of which component wins where."""
 
+from hybridnlp.hybrid._heldout import share_fits
 from hybridnlp.hybrid.ensemble import WeightedEnsemble
 from hybridnlp.hybrid.fusion import FusionClassifier
 from hybridnlp.hybrid.hybrid import HybridClassifier, HybridEnsemble, default_components
@@ -15,4 +16,5 @@ __all__ = [
     "WeightedEnsemble",
     "component_report",
     "default_components",
+    "share_fits",
 ]

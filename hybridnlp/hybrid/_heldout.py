@@ -6,14 +6,41 @@ predictions a base learner made on texts it was not trained on.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
+from collections.abc import Iterator
+from contextvars import ContextVar
 
+import joblib
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit, check_cv
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["HeldOut", "held_out_proba", "resolve_cv"]
+__all__ = ["HeldOut", "held_out_proba", "resolve_cv", "share_fits"]
+
+_SHARED: ContextVar[dict | None] = ContextVar("hybridnlp_shared_fits", default=None)
+
+
+@contextlib.contextmanager
+def share_fits() -> Iterator[dict]:
+    """Inside the block, a component that another hybrid already fit on the same texts and
+    labels, with equal parameters and the same held-out split, is not fit again: its
+    held-out predictions and its refit learner are reused (the same fitted object). So a
+    ``HybridClassifier`` and a ``HybridEnsemble`` of the same components cost one set of
+    component fits. Seeded components give the predictions a second fit would give.
+    Yields the cache (key -> ``HeldOut``); it is dropped when the block ends.
+
+    >>> with share_fits():                                      # doctest: +SKIP
+    ...     stacked = HybridClassifier().fit(texts, y)
+    ...     voted = HybridEnsemble().fit(texts, y)               # no component refit
+    """
+    token = _SHARED.set({})
+    try:
+        yield _SHARED.get()
+    finally:
+        _SHARED.reset(token)
 
 
 def resolve_cv(cv, y: np.ndarray, random_state):
@@ -43,9 +70,10 @@ class HeldOut:
     the prefit one).
     """
 
-    def __init__(self, proba: np.ndarray, fitted):
+    def __init__(self, proba: np.ndarray, fitted, shared: bool = False):
         self.proba = proba
         self.fitted = fitted
+        self.shared = shared  # reused from an earlier fit inside ``share_fits``
 
     @property
     def rows(self) -> np.ndarray:
@@ -62,15 +90,41 @@ def _aligned(est, proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
 
 def held_out_proba(estimator, texts: list[str], y: np.ndarray, classes: np.ndarray, cv,
-                   random_state=None) -> HeldOut:
-    """Predictions of ``estimator`` on texts it did not see, then the estimator fitted on all."""
+                   random_state=None, *, memory=None) -> HeldOut:
+    """Predictions of ``estimator`` on texts it did not see, then the estimator fitted on all.
+
+    ``memory`` (a folder) is given to the clones that are Pipelines, to cache their fitted
+    transformers while fitting; the returned learner has none. Inside ``share_fits`` an
+    earlier identical call's result is returned."""
     kind, splitter = resolve_cv(cv, y, random_state)
-    n = len(texts)
     if kind == "prefit":
         check_is_fitted(estimator)
         return HeldOut(_aligned(estimator, estimator.predict_proba(texts), classes), estimator)
-    proba = np.full((n, len(classes)), np.nan)
-    for train, test in splitter.split(np.zeros(n), y):
-        est = clone(estimator).fit([texts[i] for i in train], y[train])
+    shared = _SHARED.get()
+    key = None
+    if shared is not None:
+        try:
+            key = joblib.hash((estimator, texts, y, classes, repr(splitter), random_state))
+        except Exception:  # noqa: BLE001 - an estimator that cannot be pickled is not shared
+            key = None
+        if key in shared:
+            found = shared[key]
+            return HeldOut(found.proba, found.fitted, shared=True)
+    proba = np.full((len(texts), len(classes)), np.nan)
+    for train, test in splitter.split(np.zeros(len(texts)), y):
+        est = _clone(estimator, memory).fit([texts[i] for i in train], y[train])
         proba[test] = _aligned(est, est.predict_proba([texts[i] for i in test]), classes)
-    return HeldOut(proba, clone(estimator).fit(texts, y))
+    fitted = _clone(estimator, memory).fit(texts, y)
+    if memory is not None and isinstance(fitted, Pipeline):
+        fitted.set_params(memory=None)  # the folder is temporary: predict without it
+    held = HeldOut(proba, fitted)
+    if key is not None:
+        shared[key] = held
+    return held
+
+
+def _clone(estimator, memory):
+    est = clone(estimator)
+    if memory is not None and isinstance(est, Pipeline):
+        est.set_params(memory=memory)
+    return est

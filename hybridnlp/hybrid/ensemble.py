@@ -59,6 +59,8 @@ class WeightedEnsemble(TextEnsemble):
     weights_ : ndarray of shape (n_estimators,)
         Global weights (the gate's starting point when ``gating``).
     gate_coef_ : ndarray of shape (n_gate_features + 1, n_estimators) or None
+    shared_components_ : list of str
+        Learners reused from an earlier hybrid's fit inside ``share_fits`` (not fit again).
     """
 
     def __init__(self, *, estimators, cv=5, estimator_cv=None, gating=False, gate_alpha=1.0,
@@ -83,6 +85,7 @@ class WeightedEnsemble(TextEnsemble):
         probas = np.stack([h.proba[rows] for h in held])  # (M, n, K)
         self.named_estimators_ = dict(zip(names, [h.fitted for h in held]))
         self.estimators_ = list(self.named_estimators_.values())
+        self.shared_components_ = [n for n, h in zip(names, held) if h.shared]
         self.weights_ = fit_simplex_weights(probas, y_idx[rows])
         self.gate_coef_ = None
         if self.gating:

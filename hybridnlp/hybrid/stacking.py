@@ -9,21 +9,12 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
 
 from hybridnlp.hybrid._base import TextEnsemble
 from hybridnlp.hybrid._heldout import held_out_proba
 from hybridnlp.utils.validation import check_texts_labels
 
 __all__ = ["StackingClassifier"]
-
-
-def _with_memory(est, memory):
-    """A clone whose Pipelines (at any depth of the top level) cache fitted transformers."""
-    est = clone(est)
-    if isinstance(est, Pipeline) and memory is not None:
-        est.set_params(memory=memory)
-    return est
 
 
 class StackingClassifier(TextEnsemble):
@@ -63,6 +54,8 @@ class StackingClassifier(TextEnsemble):
         Texts the meta learner was trained on.
     held_out_ : dict name -> ndarray (n_meta_rows_, n_classes)
         Each learner's held-out probabilities on those texts; ``held_out_y_`` their labels.
+    shared_components_ : list of str
+        Learners reused from an earlier hybrid's fit inside ``share_fits`` (not fit again).
     """
 
     def __init__(self, *, estimators, final_estimator=None, cv=5, estimator_cv=None,
@@ -82,12 +75,10 @@ class StackingClassifier(TextEnsemble):
         self.classes_ = np.unique(y)
         cache_dir = tempfile.mkdtemp(prefix="hybridnlp-stack-") if self.cache else None
         try:
-            held = []
-            for name, est in components:
-                cv = self._estimator_cv().get(name, self.cv)
-                if not (isinstance(cv, str) and cv == "prefit"):  # prefit learners stay as given
-                    est = _with_memory(est, cache_dir)
-                held.append(held_out_proba(est, texts, y, self.classes_, cv, self.random_state))
+            held = [held_out_proba(est, texts, y, self.classes_,
+                                   self._estimator_cv().get(name, self.cv), self.random_state,
+                                   memory=cache_dir)
+                    for name, est in components]
         finally:
             if cache_dir:
                 shutil.rmtree(cache_dir, ignore_errors=True)
@@ -96,10 +87,8 @@ class StackingClassifier(TextEnsemble):
             raise ValueError("the held-out parts leave too few texts for the meta learner; "
                              "use more folds or a larger holdout fraction.")
         self.estimators_ = [h.fitted for h in held]
-        for est in self.estimators_:  # the cache folder is gone: predict without it
-            if isinstance(est, Pipeline) and est.memory == cache_dir:
-                est.set_params(memory=None)
         self.named_estimators_ = dict(zip([n for n, _ in components], self.estimators_))
+        self.shared_components_ = [n for (n, _), h in zip(components, held) if h.shared]
         row_texts = [t for t, keep in zip(texts, rows) if keep]
         self.passthrough_ = None
         if self.passthrough is not None:
