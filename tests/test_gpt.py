@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from hybridnlp.lm import Stepper, beam_search, process_logits, sample
+from hybridnlp.lm.generate import _COMPILED
 from hybridnlp.lm.generate import decode_step
 from hybridnlp.nn import GPT, GPTConfig, KVCache
 
@@ -155,6 +156,7 @@ def test_compiled_decoding_with_inductor_gives_the_same_logits():
         with torch.no_grad():  # positions 4..13: the window slides once, past 8
             runs.append(torch.stack([st.logits(seq, t) for t in range(4, 14)]))
     assert torch.allclose(runs[0], runs[1], atol=1e-4)
+    assert list(_COMPILED[model]) == ["[('options', {'cpp_wrapper': True})]"]  # CPU default
 
 
 def test_process_logits_top_k_top_p_penalty_and_suppress():
