@@ -11,7 +11,7 @@ hybrid_<name>`` would. The same by hand, for MR:
 
 Run: ``.venv/bin/python benchmarks/hybrid.py [--data sst2 sst2_phrases trec mr subj imdb]``
 (SST-2 about 5 minutes on 2 cores, SST-2 trained on phrases 25, TREC 17, MR 14, Subj 16,
-IMDB about an hour); ``--resume RUN_DIR``
+IMDB about 40 minutes); ``--resume RUN_DIR``
 continues an interrupted run of one data set.
 """
 
