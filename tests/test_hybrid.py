@@ -261,6 +261,10 @@ def test_share_fits_fits_a_component_once_for_every_hybrid_that_has_it(mr_small)
         strong = HybridEnsemble(estimators=components, cv=3).set_params(
             nbsvm__lr__C=100).fit(texts, y)  # other parameters: fit again
         assert len(FIT_SIZES) == (3 + 1) + (4 + 1) + (3 + 1)
+        FIT_SIZES.clear()
+        for _ in range(2):  # unseeded folds differ from fit to fit: never shared
+            HybridEnsemble(estimators=components, cv=3, random_state=None).fit(texts, y)
+        assert len(FIT_SIZES) == 2 * (3 + 1)
     assert stacked.shared_components_ == [] and four.shared_components_ == []
     assert voted.shared_components_ == ["nbsvm", "tfidf"]
     assert strong.shared_components_ == ["tfidf"]

@@ -102,7 +102,9 @@ def held_out_proba(estimator, texts: list[str], y: np.ndarray, classes: np.ndarr
         return HeldOut(_aligned(estimator, estimator.predict_proba(texts), classes), estimator)
     shared = _SHARED.get()
     key = None
-    if shared is not None:
+    unseeded = getattr(splitter, "random_state", 0) is None and (
+        kind == "holdout" or getattr(splitter, "shuffle", False))  # each call splits anew
+    if shared is not None and not unseeded:
         try:
             key = joblib.hash((estimator, texts, y, classes, repr(splitter), random_state))
         except Exception:  # noqa: BLE001 - an estimator that cannot be pickled is not shared
