@@ -287,6 +287,7 @@ def test_hybrid_components_targets_and_the_results_section_of_one_run(tmp_path):
         assert f"| hybrid: component {comp} | {direct[comp]:.4f} | - | - | - |" in text
     assert f"| hybrid | **{direct['final']:.4f}** | - |" in text  # one test split: no spread
     assert "| 0: met |" in text
+    assert "voted reused nbsvm, tfidf, fasttext, transformer from an earlier model's fit" in text
     nbsvm = result.metrics["models"]["nbsvm"]["accuracy"]
     assert f"| 1: missed by {1 - nbsvm:.4f} |" in text
     assert "![h](tiny.png)" in text and _png_size(tmp_path / "tiny.png") == (640, 400)
