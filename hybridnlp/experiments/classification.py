@@ -78,7 +78,6 @@ def _sharing(config):
     return contextlib.nullcontext()
 
 
-
 def _class_metrics(names: list[str], y, pred, proba, classes) -> dict:
     out = {}
     for m in names:
