@@ -293,8 +293,8 @@ def run_section(run_dir, results_path, name: str) -> str:
         fit = "-" if r["fit_time"] is None else f"{r['fit_time']:.1f}"
         value = f"{r['value']:.4f}" if r["component"] else f"**{r['value']:.4f}**"
         lines.append(f"| {r['label']} | {value} | {std} | {fit} | {r['target']} |")
-    if m["task"] == "classification" and _shared_fits(m["models"]):
-        lines += [""] + _shared_fits(m["models"])[:1]
+    shared = _shared_fits(m["models"]) if m["task"] == "classification" else []
+    lines += [""] + shared[:1] if shared else []
     plot = run_dir / "accuracy.png"
     if plot.exists():
         shutil.copyfile(plot, results_path.with_name(f"{name}.png"))
