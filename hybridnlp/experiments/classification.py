@@ -105,32 +105,28 @@ def classification(config, run_dir, result, progress) -> dict:
     models, rows, attribution = {}, {}, None
     per_example = {"index": [], "text": [], "label": []}
     done = Progress(run_dir)
-    with _sharing(config):
-        records = {}
+    with _sharing(config):  # hybrids of the same components fit them once
         for i, spec in enumerate(config.models):
             key = f"{i}-{spec.name}"
-            records[spec.name] = done.get(key)
-            if records[spec.name] is None:
-                records[spec.name] = _classification_model(
-                    config, run_dir, spec, i, key, done, texts, y, folds,
-                    test_texts if config.data.test_split else None,
-                    y_test if config.data.test_split else None,
-                    progress, models, result.pretrained)
+            record = done.get(key)
+            if record is None:
+                record = _classification_model(config, run_dir, spec, i, key, done, texts, y,
+                                               folds, test_texts if config.data.test_split else
+                                               None, y_test if config.data.test_split else None,
+                                               progress, models, result.pretrained)
             else:
                 load_saved(run_dir, spec.name, models)
-    for spec in config.models:
-        record = records[spec.name]
-        rows[spec.name] = record["summary"]
-        preds = dict(record["predictions"])
-        per_example[spec.name] = [preds[i] for i in sorted(preds)]
-        if attribution is None and record.get("attribution"):
-            attribution = record["attribution"]
-        if not per_example["index"]:
-            per_example["index"] = sorted(preds)
-            source_texts = test_texts if config.data.test_split else texts
-            source_y = y_test if config.data.test_split else y
-            per_example["text"] = [source_texts[i] for i in per_example["index"]]
-            per_example["label"] = [source_y[i] for i in per_example["index"]]
+            rows[spec.name] = record["summary"]
+            preds = dict(record["predictions"])
+            per_example[spec.name] = [preds[i] for i in sorted(preds)]
+            if attribution is None and record.get("attribution"):
+                attribution = record["attribution"]
+            if not per_example["index"]:
+                per_example["index"] = sorted(preds)
+                source_texts = test_texts if config.data.test_split else texts
+                source_y = y_test if config.data.test_split else y
+                per_example["text"] = [source_texts[i] for i in per_example["index"]]
+                per_example["label"] = [source_y[i] for i in per_example["index"]]
     _write_predictions(run_dir / "predictions.csv", per_example)
     result.models.update(models)
     return {"models": rows, "target_names": [str(t) for t in target_names],
