@@ -129,15 +129,15 @@ def main_rows(m: dict) -> list[dict]:
     return out
 
 
-def _shared_fits(rows: dict) -> list[str]:
-    """A paragraph naming the hybrids that reused another's component fits, if any."""
+def _shared_fits(rows: dict) -> str:
+    """A paragraph naming the hybrids that reused another's component fits ("" if none)."""
     reused = {n: r["shared_components"] for n, r in rows.items() if r.get("shared_components")}
     if not reused:
-        return []
-    return ["Fits shared between hybrids (`hybridnlp.hybrid.share_fits`): "
+        return ""
+    return ("Fits shared between hybrids (`hybridnlp.hybrid.share_fits`): "
             + "; ".join(f"{n} reused {', '.join(c)}" for n, c in reused.items())
             + " from an earlier model's fit (same parameters, texts and held-out split), "
-            "so its fit time is the rest of its fit only.", ""]
+            "so its fit time is the rest of its fit only.")
 
 
 def _classification(m: dict, run_dir: Path) -> list[str]:
@@ -158,7 +158,8 @@ def _classification(m: dict, run_dir: Path) -> list[str]:
         if comps:
             lines += [f"Components of {name}, each measured inside the same fits (mean over "
                       f"folds): " + ", ".join(f"{c} {v:.4f}" for c, v in comps.items()), ""]
-    lines += _shared_fits(rows)
+    if shared := _shared_fits(rows):
+        lines += [shared, ""]
     bars = main_rows(m)
     _bar([b["label"].replace(": component ", ": ") for b in bars], [b["value"] for b in bars],
          [b["std"] or 0 for b in bars], "accuracy", run_dir / "accuracy.png")
@@ -293,8 +294,8 @@ def run_section(run_dir, results_path, name: str) -> str:
         fit = "-" if r["fit_time"] is None else f"{r['fit_time']:.1f}"
         value = f"{r['value']:.4f}" if r["component"] else f"**{r['value']:.4f}**"
         lines.append(f"| {r['label']} | {value} | {std} | {fit} | {r['target']} |")
-    shared = _shared_fits(m["models"]) if m["task"] == "classification" else []
-    lines += [""] + shared[:1] if shared else []
+    if shared := _shared_fits(m["models"]):
+        lines += ["", shared]
     plot = run_dir / "accuracy.png"
     if plot.exists():
         shutil.copyfile(plot, results_path.with_name(f"{name}.png"))

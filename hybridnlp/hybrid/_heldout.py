@@ -106,7 +106,7 @@ def held_out_proba(estimator, texts: list[str], y: np.ndarray, classes: np.ndarr
         kind == "holdout" or getattr(splitter, "shuffle", False))  # each call splits anew
     if shared is not None and not unseeded:
         try:
-            key = joblib.hash((estimator, texts, y, classes, repr(splitter), random_state))
+            key = joblib.hash((estimator, texts, y, classes, repr(splitter)))
         except Exception:  # noqa: BLE001 - an estimator that cannot be pickled is not shared
             key = None
         if key in shared:

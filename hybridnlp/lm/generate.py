@@ -170,19 +170,15 @@ def process_logits(logits: torch.Tensor, seq: torch.Tensor | None = None, *,
                    suppress: list[int] | None = None) -> torch.Tensor:
     """Logits (B, V) after suppression, repetition penalty (CTRL: divide positive logits of
     tokens already in ``seq``, multiply negative ones), temperature, top-k and top-p.
-    ``logits`` is never changed in place; with nothing to do it is returned as it is."""
-    if not (suppress or (repetition_penalty != 1.0 and seq is not None and seq.shape[1])
-            or (temperature != 1.0 and temperature > 0)
-            or (top_k is not None and top_k < logits.shape[1])
-            or (top_p is not None and top_p < 1.0)):
-        return logits  # greedy decoding's common case: no copy per token
-    logits = logits.clone()
+    Every step is out of place: ``logits`` is never changed, and with nothing to do it is
+    returned as it is (greedy decoding: no copy per token)."""
     if suppress:
-        logits[:, suppress] = float("-inf")
+        index = torch.tensor(suppress, device=logits.device)
+        logits = logits.index_fill(1, index, float("-inf"))
     if repetition_penalty != 1.0 and seq is not None and seq.shape[1]:
         seen = logits.gather(1, seq)
         seen = torch.where(seen > 0, seen / repetition_penalty, seen * repetition_penalty)
-        logits.scatter_(1, seq, seen)
+        logits = logits.scatter(1, seq, seen)
     if temperature != 1.0 and temperature > 0:
         logits = logits / temperature
     if top_k is not None and top_k < logits.shape[1]:
