@@ -268,26 +268,26 @@ def test_hybrid_components_targets_and_the_results_section_of_one_run(tmp_path):
     X, y = [test.data[i] for i in keep], test.target[keep]
     direct = result.models["hybrid"].component_report(X, y).summary["accuracy"]
     assert row["components"] == pytest.approx(direct) and set(direct) == {
-        "nbsvm", "tfidf", "fasttext", "transformer", "final"}
+        "nbsvm", "tfidf", "mnb", "fasttext", "transformer", "final"}
     assert row["accuracy"] == pytest.approx(direct["final"])
     # two hybrids of the same components: the second reuses the first one's fits
-    names = ["nbsvm", "tfidf", "fasttext", "transformer"]
+    names = ["nbsvm", "tfidf", "mnb", "fasttext", "transformer"]
     assert "shared_components" not in row
     assert result.metrics["models"]["voted"]["shared_components"] == names
     voted = result.models["voted"].named_estimators_
     assert all(voted[n] is result.models["hybrid"].named_estimators_[n] for n in names)
     assert ("Fits shared between hybrids (`hybridnlp.hybrid.share_fits`): voted reused nbsvm, "
-            "tfidf, fasttext, transformer from an earlier model's fit") in (
+            "tfidf, mnb, fasttext, transformer from an earlier model's fit") in (
         result.run_dir / "report.md").read_text()
     results = tmp_path / "RESULTS.md"
     write_results_section([result.run_dir], results, "tiny")
     text = results.read_text()
     assert f"Command: `hybridnlp run {config}`" in text and "A tiny hybrid." in text
-    for comp in ("nbsvm", "tfidf", "fasttext", "transformer"):
+    for comp in names:
         assert f"| hybrid: component {comp} | {direct[comp]:.4f} | - | - | - |" in text
     assert f"| hybrid | **{direct['final']:.4f}** | - |" in text  # one test split: no spread
     assert "| 0: met |" in text
-    assert "voted reused nbsvm, tfidf, fasttext, transformer from an earlier model's fit" in text
+    assert "voted reused " + ", ".join(names) + " from an earlier model's fit" in text
     nbsvm = result.metrics["models"]["nbsvm"]["accuracy"]
     assert f"| 1: missed by {1 - nbsvm:.4f} |" in text
     assert "![h](tiny.png)" in text and _png_size(tmp_path / "tiny.png") == (640, 400)

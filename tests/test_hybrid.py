@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
+from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline, make_pipeline
 from test_contract import _nbsvm, _tfidf_lr
 
@@ -21,6 +23,7 @@ from hybridnlp import (
 )
 from hybridnlp.hybrid import share_fits
 from hybridnlp.hybrid.ensemble import fit_simplex_weights
+from hybridnlp.text import WORD_PATTERN
 
 
 class Memoriser(ClassifierMixin, BaseEstimator):
@@ -207,10 +210,15 @@ def test_hybrid_defaults_and_dunder_params(mr_small):
                       transformer__module__n_layer=1)
     assert dict(hybrid.estimators)["transformer"].get_params()["module__n_layer"] == 1
     hybrid.fit(texts, y)
-    assert set(hybrid.named_estimators_) == {"nbsvm", "tfidf", "fasttext", "transformer"}
-    assert hybrid.final_estimator_.coef_.shape == (1, 4)  # one column per component
+    assert set(hybrid.named_estimators_) == {"nbsvm", "tfidf", "mnb", "fasttext", "transformer"}
+    assert hybrid.final_estimator_.coef_.shape == (1, 5)  # one column per component
     assert hybrid.n_meta_rows_ == 40  # the transformer's 20% holdout
     assert hybrid.predict(texts[:4]).shape == (4,)
+    # the naive Bayes component is MNB-bi (Wang & Manning 2012): binary word 1-2 grams, alpha=1
+    mnb = make_pipeline(CountVectorizer(token_pattern=WORD_PATTERN, ngram_range=(1, 2),
+                                        binary=True), MultinomialNB(alpha=1.0)).fit(texts, y)
+    np.testing.assert_allclose(hybrid.named_estimators_["mnb"].predict_proba(texts),
+                               mnb.predict_proba(texts))
 
 
 def test_hybrid_components_share_the_transformers_holdout(mr_small):
@@ -312,7 +320,7 @@ def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small, cls):
     # embeddings is applied before the nested parameters, whatever the order of the keys
     hybrid.set_params(transformer__preset="tiny", transformer__max_epochs=1,
                       transformer__module__n_embd=32, embeddings=str(path))
-    assert [name for name, _ in hybrid.estimators] == ["nbsvm", "tfidf", "fasttext",
+    assert [name for name, _ in hybrid.estimators] == ["nbsvm", "tfidf", "mnb", "fasttext",
                                                         "transformer", "word2vec"]
     hybrid.fit(texts, y)
     transformer = hybrid.named_estimators_["transformer"]
@@ -321,8 +329,8 @@ def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small, cls):
     word2vec = hybrid.named_estimators_["word2vec"]
     assert word2vec[0].vectors_.index_to_key == w2v.vectors_.index_to_key
     if cls is HybridClassifier:
-        assert hybrid.final_estimator_.coef_.shape == (1, 5)  # one column per component
+        assert hybrid.final_estimator_.coef_.shape == (1, 6)  # one column per component
     else:
-        assert hybrid.weights_.shape == (5,) and hybrid.weights_.sum() == pytest.approx(1)
+        assert hybrid.weights_.shape == (6,) and hybrid.weights_.sum() == pytest.approx(1)
     assert "word2vec" not in dict(cls().get_params())  # only with embeddings
     assert cls().get_params()["nbsvm__logisticregression__C"] == 0.3
