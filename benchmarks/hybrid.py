@@ -10,9 +10,8 @@ hybrid_<name>`` would. The same by hand, for MR:
     hybridnlp report runs/benchmarks/<run> --results benchmarks/RESULTS.md --section hybrid_mr
 
 Run: ``.venv/bin/python benchmarks/hybrid.py [--data sst2 sst2_phrases trec mr subj imdb]``
-(SST-2 about 5 minutes on 2 cores, SST-2 trained on phrases 25, TREC 17, MR 14, Subj 16,
-IMDB about 40 minutes); ``--resume RUN_DIR``
-continues an interrupted run of one data set.
+(SST-2 about 5 minutes on 2 cores, SST-2 trained on phrases 10, TREC 10, MR 12-16, Subj 13,
+IMDB about 50 minutes); ``--resume RUN_DIR`` continues an interrupted run of one data set.
 """
 
 from __future__ import annotations
