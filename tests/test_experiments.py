@@ -63,6 +63,10 @@ def test_experiments_folder_has_the_quickstart_and_benchmarks():
     (_with(**{"models.0.type": "causal_lm"}), "models[0].type: 'causal_lm' is a "
                                               "language_modeling model, but task is "
                                               "'classification'."),
+    (_with(**{"models.0.type": "simplex_weights"}),
+     "models[0].type: 'simplex_weights' is a meta learner, not a model of texts; give it as the "
+     "final_estimator of a stacking or hybrid model: {type: hybrid, params: {final_estimator: "
+     "{type: simplex_weights}}}."),
     (_with(task="clasification"), "task: 'clasification' is not a task. Did you mean "
                                   "'classification'?"),
     (_with(**{"evaluation.metrics": ["acuracy"]}), "evaluation.metrics[0]: unknown metric "
@@ -258,7 +262,8 @@ def test_hybrid_components_targets_and_the_results_section_of_one_run(tmp_path):
         "description": "A tiny hybrid.", "data": {"name": "sst2", "test_split": "test",
                                                   "limit": 240},
         "models": [{"type": "hybrid", "params": tiny},
-                   {"type": "hybrid_ensemble", "name": "voted", "params": tiny},
+                   {"type": "hybrid", "name": "stacked", "params": {
+                       **tiny, "final_estimator": {"type": "logistic_regression"}}},
                    {"type": "nbsvm"}],
         "evaluation": {"metrics": ["accuracy"], "targets": {"hybrid": 0.0, "nbsvm": 1.0}}}))
     result = run(config, quiet=True)
@@ -273,10 +278,12 @@ def test_hybrid_components_targets_and_the_results_section_of_one_run(tmp_path):
     # two hybrids of the same components: the second reuses the first one's fits
     names = ["nbsvm", "tfidf", "mnb", "fasttext", "transformer"]
     assert "shared_components" not in row
-    assert result.metrics["models"]["voted"]["shared_components"] == names
-    voted = result.models["voted"].named_estimators_
-    assert all(voted[n] is result.models["hybrid"].named_estimators_[n] for n in names)
-    assert ("Fits shared between hybrids (`hybridnlp.hybrid.share_fits`): voted reused nbsvm, "
+    assert result.metrics["models"]["stacked"]["shared_components"] == names
+    stacked = result.models["stacked"]
+    assert all(stacked.named_estimators_[n] is result.models["hybrid"].named_estimators_[n]
+               for n in names)
+    assert stacked.final_estimator_.coef_.shape == (1, len(names))  # the config's meta learner
+    assert ("Fits shared between hybrids (`hybridnlp.hybrid.share_fits`): stacked reused nbsvm, "
             "tfidf, mnb, fasttext, transformer from an earlier model's fit") in (
         result.run_dir / "report.md").read_text()
     results = tmp_path / "RESULTS.md"
@@ -287,7 +294,7 @@ def test_hybrid_components_targets_and_the_results_section_of_one_run(tmp_path):
         assert f"| hybrid: component {comp} | {direct[comp]:.4f} | - | - | - |" in text
     assert f"| hybrid | **{direct['final']:.4f}** | - |" in text  # one test split: no spread
     assert "| 0: met |" in text
-    assert "voted reused " + ", ".join(names) + " from an earlier model's fit" in text
+    assert "stacked reused " + ", ".join(names) + " from an earlier model's fit" in text
     nbsvm = result.metrics["models"]["nbsvm"]["accuracy"]
     assert f"| 1: missed by {1 - nbsvm:.4f} |" in text
     assert "![h](tiny.png)" in text and _png_size(tmp_path / "tiny.png") == (640, 400)

@@ -2,6 +2,7 @@ import re
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import CountVectorizer
@@ -21,7 +22,7 @@ from hybridnlp import (
     TransformerClassifier,
     WeightedEnsemble,
 )
-from hybridnlp.hybrid import share_fits
+from hybridnlp.hybrid import SimplexWeights, share_fits
 from hybridnlp.hybrid.ensemble import fit_simplex_weights
 from hybridnlp.text import WORD_PATTERN
 
@@ -118,6 +119,48 @@ def test_simplex_weights_prefer_the_better_component():
     assert weights.sum() == pytest.approx(1) and weights[0] > 0.9
 
 
+def test_simplex_weights_meta_learner():
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 3, 300)
+    good = np.where(y[:, None] == [0, 1, 2], 0.8, 0.1)
+    noise = rng.dirichlet([1, 1, 1], 300)
+    meta = SimplexWeights().fit(np.hstack([good, noise]), y)  # one block of 3 per learner
+    np.testing.assert_allclose(meta.weights_, fit_simplex_weights(np.stack([good, noise]), y))
+    np.testing.assert_allclose(meta.predict_proba(np.hstack([good, noise])),
+                               meta.weights_[0] * good + meta.weights_[1] * noise)
+    assert np.mean(meta.predict(np.hstack([good, noise])) == y) == 1.0
+    # two classes: one column per learner, P(classes_[1])
+    labels = np.array(["neg", "pos"])[y % 2]
+    binary = SimplexWeights().fit(np.column_stack([(y % 2) * 0.8 + 0.1, noise[:, 0]]), labels)
+    assert binary.weights_[0] > 0.9 and list(binary.classes_) == ["neg", "pos"]
+    assert binary.predict_proba(np.array([[0.9, 0.2]])).shape == (1, 2)
+    with pytest.raises(ValueError, match=r"^SimplexWeights expects 3 probability columns per "
+                                         r"learner for 3 classes; got 4 columns\.$"):
+        SimplexWeights().fit(np.hstack([good, noise[:, :1]]), y)
+    with pytest.raises(ValueError, match=r"^SimplexWeights expects class probabilities in "
+                                         r"\[0, 1\]; X holds values from -2 to 0\.8\.$"):
+        SimplexWeights().fit(np.hstack([good, noise - 2]), y)
+    with pytest.raises(ValueError, match=r"^X has 2 columns; SimplexWeights was fit on 6\.$"):
+        meta.predict_proba(good[:, :2])
+    with pytest.raises(TypeError, match=r"sparse matrix \(passthrough features\?\); use "
+                                        r"LogisticRegression"):
+        SimplexWeights().fit(sp.csr_matrix(np.hstack([good, noise])), y)
+
+
+def test_hybrid_meta_learner_defaults(mr_small):
+    texts, y = mr_small
+    components = [("nbsvm", nbsvm()), ("tfidf", tfidf())]
+    voted = HybridClassifier(estimators=components, cv=3).fit(texts, y)
+    assert isinstance(voted.final_estimator_, SimplexWeights)
+    assert voted.final_estimator_.weights_.shape == (2,)
+    # passthrough features are not probabilities: the meta learner is a logistic regression
+    passed = HybridClassifier(estimators=components, cv=3, passthrough=TfidfFeatures())
+    assert isinstance(passed.fit(texts, y).final_estimator_, LogisticRegression)
+    stacked = HybridClassifier(estimators=components, cv=3,
+                               final_estimator=LogisticRegression()).fit(texts, y)
+    assert stacked.final_estimator_.coef_.shape == (1, 2)
+
+
 def test_weighted_ensemble_and_gating(mr_small):
     texts, y = mr_small
     learners = [("nb", nbsvm()), ("memo", Memoriser())]
@@ -211,7 +254,7 @@ def test_hybrid_defaults_and_dunder_params(mr_small):
     assert dict(hybrid.estimators)["transformer"].get_params()["module__n_layer"] == 1
     hybrid.fit(texts, y)
     assert set(hybrid.named_estimators_) == {"nbsvm", "tfidf", "mnb", "fasttext", "transformer"}
-    assert hybrid.final_estimator_.coef_.shape == (1, 5)  # one column per component
+    assert hybrid.final_estimator_.weights_.shape == (5,)  # one weight per component
     assert hybrid.n_meta_rows_ == 40  # the transformer's 20% holdout
     assert hybrid.predict(texts[:4]).shape == (4,)
     # the naive Bayes component is MNB-bi (Wang & Manning 2012): binary word 1-2 grams, alpha=1
@@ -279,6 +322,9 @@ def test_share_fits_fits_a_component_once_for_every_hybrid_that_has_it(mr_small)
     assert voted.named_estimators_["nbsvm"] is stacked.named_estimators_["nbsvm"]
     assert np.array_equal(voted.predict_proba(texts), alone.predict_proba(texts))
     assert np.array_equal(voted.weights_, alone.weights_)
+    # HybridClassifier's default meta learner is the same soft vote, reached through stacking
+    np.testing.assert_allclose(stacked.final_estimator_.weights_, voted.weights_)
+    np.testing.assert_allclose(stacked.predict_proba(texts), voted.predict_proba(texts))
     FIT_SIZES.clear()
     HybridEnsemble(estimators=components, cv=3).fit(texts, y)  # the block ended: no cache
     assert len(FIT_SIZES) == 3 + 1
@@ -329,7 +375,7 @@ def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small, cls):
     word2vec = hybrid.named_estimators_["word2vec"]
     assert word2vec[0].vectors_.index_to_key == w2v.vectors_.index_to_key
     if cls is HybridClassifier:
-        assert hybrid.final_estimator_.coef_.shape == (1, 6)  # one column per component
+        assert hybrid.final_estimator_.weights_.shape == (6,)  # one weight per component
     else:
         assert hybrid.weights_.shape == (6,) and hybrid.weights_.sum() == pytest.approx(1)
     assert "word2vec" not in dict(cls().get_params())  # only with embeddings

@@ -198,6 +198,11 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
         if m.type not in MODELS:
             raise ConfigError(f"models[{i}].type: unknown model {m.type!r}."
                               f"{_hint(m.type, MODELS)} Registered: {', '.join(MODELS)}.")
+        if TASK_OF[m.type] == "meta_learner":
+            raise ConfigError(f"models[{i}].type: {m.type!r} is a meta learner, not a model of "
+                              f"texts; give it as the final_estimator of a stacking or hybrid "
+                              f"model: {{type: hybrid, params: {{final_estimator: "
+                              f"{{type: {m.type}}}}}}}.")
         if TASK_OF[m.type] != config.task:
             raise ConfigError(f"models[{i}].type: {m.type!r} is a {TASK_OF[m.type]} model, "
                               f"but task is {config.task!r}.")

@@ -78,6 +78,18 @@ def _hybrid():
     return HybridClassifier()
 
 
+def _logistic_regression():
+    """A meta learner, for ``final_estimator`` of ``stacking`` and ``hybrid``."""
+    return LogisticRegression(max_iter=1000)
+
+
+def _simplex_weights():
+    """A meta learner, for ``final_estimator`` of ``stacking`` and ``hybrid``."""
+    from hybridnlp.hybrid import SimplexWeights
+
+    return SimplexWeights()
+
+
 def _causal_lm():
     from hybridnlp.lm import CausalLM
 
@@ -109,12 +121,14 @@ MODELS = {
     "hybrid": _hybrid,
     "causal_lm": _causal_lm, "ngram_lm": _ngram_lm, "interpolated_lm": _interpolated_lm,
     "topics": _topics,
+    "logistic_regression": _logistic_regression, "simplex_weights": _simplex_weights,
 }
 TASK_OF = {**{k: "classification" for k in ("tfidf_lr", "nbsvm", "fasttext", "transformer",
                                               "fusion", "stacking", "ensemble",
                                               "hybrid_ensemble", "hybrid")},
            "causal_lm": "language_modeling", "ngram_lm": "language_modeling",
-           "interpolated_lm": "language_modeling", "topics": "topic_modeling"}
+           "interpolated_lm": "language_modeling", "topics": "topic_modeling",
+           "logistic_regression": "meta_learner", "simplex_weights": "meta_learner"}
 
 
 def _is_spec(value) -> bool:

@@ -2,7 +2,7 @@
 and per-example attribution of which component wins where."""
 
 from hybridnlp.hybrid._heldout import share_fits
-from hybridnlp.hybrid.ensemble import WeightedEnsemble
+from hybridnlp.hybrid.ensemble import SimplexWeights, WeightedEnsemble
 from hybridnlp.hybrid.fusion import FusionClassifier
 from hybridnlp.hybrid.hybrid import HybridClassifier, HybridEnsemble, default_components
 from hybridnlp.hybrid.report import component_report
@@ -12,6 +12,7 @@ __all__ = [
     "FusionClassifier",
     "HybridClassifier",
     "HybridEnsemble",
+    "SimplexWeights",
     "StackingClassifier",
     "WeightedEnsemble",
     "component_report",

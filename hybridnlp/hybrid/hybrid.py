@@ -10,7 +10,7 @@ from sklearn.pipeline import make_pipeline
 
 from hybridnlp.estimators import FastTextClassifier, TransformerClassifier
 from hybridnlp.features import NBFeatures, TfidfFeatures, Word2VecFeatures
-from hybridnlp.hybrid.ensemble import WeightedEnsemble
+from hybridnlp.hybrid.ensemble import SimplexWeights, WeightedEnsemble
 from hybridnlp.hybrid.stacking import StackingClassifier
 from hybridnlp.text import WORD_PATTERN
 
@@ -115,8 +115,12 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
 
     The components are NBSVM (``NBFeatures(analyzer="both")`` + logistic regression), TF-IDF
     word + char n-grams + logistic regression, multinomial naive Bayes on word 1-2 grams,
-    ``FastTextClassifier`` and ``TransformerClassifier``; a logistic regression combines their
-    held-out probabilities.
+    ``FastTextClassifier`` and ``TransformerClassifier``. Their held-out probabilities are
+    averaged with weights fit to them (``SimplexWeights``: non-negative, summing to one,
+    minimising the log loss), which generalised better than a logistic regression on the
+    same columns on every data set measured (same held-out predictions: MR 80.88 -> 80.94,
+    Subj 93.82 -> 93.98 10-fold; SST-2 84.29 -> 84.73, TREC 91.2 -> 91.8, SST-2 trained on
+    phrases 84.68 -> 84.90 test).
     Every component gives held-out predictions on one shared 20% holdout (blending: one
     extra fit each instead of five, and the meta learner could only use the texts the
     Transformer held out anyway). Every component is reachable with dunder parameters, e.g.
@@ -128,7 +132,10 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     estimators : list of (name, classifier), optional
         Replaces the default components.
     EMBEDDINGS
-    final_estimator, cv, estimator_cv, passthrough, cache
+    final_estimator : classifier, optional
+        The meta learner; default ``SimplexWeights()``, or ``LogisticRegression`` when
+        ``passthrough`` adds features (weights combine probabilities only).
+    cv, estimator_cv, passthrough, cache
         As in ``StackingClassifier``; ``estimator_cv`` defaults to 0.2 for every component
         when one is named ``transformer`` (a shared 20% holdout), else ``cv`` applies.
     random_state : int or None, default=0
@@ -148,10 +155,17 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
                          random_state=random_state)
         self.embeddings = embeddings
 
+    def _default_final_estimator(self):
+        if self.passthrough is None:
+            return SimplexWeights()
+        return super()._default_final_estimator()
+
 
 class HybridEnsemble(_DefaultComponents, WeightedEnsemble):
-    """HybridClassifier's components, combined by weighted soft voting (or, with
-    ``gating=True``, per-text weights) instead of a stacked meta learner.
+    """HybridClassifier's components in a ``WeightedEnsemble``: without gating, the same
+    weights and predictions as ``HybridClassifier``'s default meta learner (its own class, for
+    ``gating=True``: weights per text from its length, rate of unseen words and the
+    components' confidences).
 
     Parameters
     ----------

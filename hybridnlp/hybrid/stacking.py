@@ -97,10 +97,13 @@ class StackingClassifier(TextEnsemble):
         self.held_out_ = {n: h.proba[rows] for n, h in zip(names, held)}
         self.held_out_y_ = y[rows]
         meta = self._meta_features([h.proba[rows] for h in held], row_texts)
-        final = self.final_estimator or LogisticRegression(max_iter=1000)
+        final = self.final_estimator or self._default_final_estimator()
         self.final_estimator_ = clone(final).fit(meta, y[rows])
         self.n_meta_rows_ = int(rows.sum())
         return self
+
+    def _default_final_estimator(self):
+        return LogisticRegression(max_iter=1000)
 
     def _meta_features(self, probas: list[np.ndarray], texts: list[str]):
         # Two classes: one column per learner suffices (the other is 1 - p).
