@@ -80,7 +80,7 @@ class SimplexWeights(ClassifierMixin, BaseEstimator):
         if X.shape[1] % width:
             raise ValueError(f"SimplexWeights expects {width} probability columns per learner "
                              f"for {K} classes; got {X.shape[1]} columns.")
-        if X.size and (X.min() < 0 or X.max() > 1):
+        if X.min() < 0 or X.max() > 1:  # check_array refused empty X
             raise ValueError(f"SimplexWeights expects class probabilities in [0, 1]; X holds "
                              f"values from {X.min():.3g} to {X.max():.3g}.")
         blocks = X.reshape(len(X), -1, width).transpose(1, 0, 2)  # (M, n, width)
