@@ -21,9 +21,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _run(args) -> int:
-    import yaml
-
-    from hybridnlp.experiments.config import apply_overrides, load_config
+    from hybridnlp.experiments.config import apply_overrides, load_config, read_config_file
     from hybridnlp.experiments.runner import run
 
     if args.resume:
@@ -40,13 +38,8 @@ def _run(args) -> int:
         return 0
     if args.config is None:
         raise _UsageError("give a config file, or --resume RUN_DIR")
-    path = Path(args.config)
-    if not path.is_file():
-        raise _UsageError(f"config file {str(path)!r} does not exist")
-    values = yaml.safe_load(path.read_text("utf-8"))
+    values = read_config_file(args.config)
     if args.set:
-        if not isinstance(values, dict):
-            raise _UsageError(f"{str(path)!r} is not a mapping of settings")
         values = apply_overrides(values, args.set)
     config = load_config(values)
     run(config, output=args.output, quiet=args.quiet)
@@ -76,10 +69,12 @@ def _report(args) -> int:
 
 def _predict(args) -> int:
     from hybridnlp.datasets import load_texts
-    from hybridnlp.persistence import load_model
 
-    texts = load_texts(args.input, text_column=args.text_column).data
-    model = load_model(args.model_dir)
+    model = _load_model(args.model_dir)
+    try:  # a missing file or column, a malformed CSV: the reader's message, no traceback
+        texts = load_texts(args.input, text_column=args.text_column).data
+    except (FileNotFoundError, ValueError, TypeError) as err:
+        raise _UsageError(str(err)) from None
     preds = model.predict(texts)
     out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
     try:
@@ -93,13 +88,28 @@ def _predict(args) -> int:
     return 0
 
 
+def _load_model(model_dir: str):
+    """``load_model``, its refusals (no model there, a corrupt or foreign file) as usage errors."""
+    from hybridnlp.persistence import load_model
+
+    if not Path(model_dir).is_dir():
+        raise _UsageError(f"model directory {model_dir!r} does not exist")
+    try:
+        return load_model(model_dir)
+    except (FileNotFoundError, ValueError) as err:
+        raise _UsageError(str(err)) from None
+
+
 def _train_lm(args) -> int:
     from hybridnlp.lm import CausalLM
+
+    if not Path(args.corpus).is_file():
+        raise _UsageError(f"corpus file {args.corpus!r} does not exist")
 
     lm = CausalLM(model=args.model, tokenizer=args.tokenizer, max_time=args.max_time,
                   max_steps=args.max_steps, random_state=args.seed,
                   trainer__progress=not args.quiet)
-    lm.fit(args.corpus)
+    lm.fit(Path(args.corpus))
     lm.save(args.output)
     loss = f"{lm.val_loss_:.4f}" if lm.val_loss_ is not None else "n/a"
     print(f"validation loss {loss} nats/token; model saved to {args.output}")
@@ -107,9 +117,7 @@ def _train_lm(args) -> int:
 
 
 def _generate(args) -> int:
-    from hybridnlp.persistence import load_model
-
-    model = load_model(args.model_dir)
+    model = _load_model(args.model_dir)
     if not hasattr(model, "generate"):
         raise _UsageError(f"the model in {args.model_dir!r} is not a language model")
     kw = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
@@ -185,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from hybridnlp.experiments.config import ConfigError
+    from hybridnlp.exceptions import ConfigError
 
     parser = build_parser()
     args = parser.parse_args(argv)

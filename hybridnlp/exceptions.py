@@ -6,7 +6,9 @@ the built-in types; the subclasses here exist to be caught precisely.
 
 from sklearn.exceptions import NotFittedError
 
-__all__ = ["DataNotFoundError", "HybridNLPError", "NonFiniteLossError", "NotFittedError"]
+__all__ = [
+    "ConfigError", "DataNotFoundError", "HybridNLPError", "NonFiniteLossError", "NotFittedError",
+]
 
 
 class HybridNLPError(Exception):
@@ -23,3 +25,8 @@ class DataNotFoundError(HybridNLPError, FileNotFoundError):
 class NonFiniteLossError(HybridNLPError, FloatingPointError):
     """The training loss became NaN or infinite; the message names the step and where the last
     good checkpoint is."""
+
+
+class ConfigError(HybridNLPError, ValueError):
+    """An experiment config that does not match the schema, or a file that is not a config's
+    YAML; the message starts with the key's path (``models[1].params.lr``) or the file."""

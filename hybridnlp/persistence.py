@@ -7,21 +7,69 @@ plain pickle.
   ``model.skops`` file (skops stores arrays as ``.npy`` and objects as JSON schemas; neural
   weights travel as NumPy arrays), plus ``model.json`` naming the class and versions.
 
-``load_model`` refuses a skops file that holds types outside scikit-learn, NumPy, SciPy,
-hybridnlp and Python builtins, and lists them; nothing from the file is executed.
+``load_model`` reads a skops file only when every type and function it names is one skops
+trusts by default (scikit-learn's estimators, NumPy/SciPy arrays, dtypes and ufuncs, Python's
+primitive types and containers) or one of :func:`allowed_types`, named exactly: no module is
+trusted as a whole, since ``builtins.eval`` or ``hybridnlp.utils.io.atomic_write_json`` would
+then run on load. Anything else is refused, with the list, before an object is built.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 
-__all__ = ["TRUSTED_PREFIXES", "load_model", "save_model"]
+__all__ = ["allowed_types", "allowed_type_names", "load_model", "save_model"]
 
-TRUSTED_PREFIXES = ("hybridnlp.", "sklearn.", "numpy.", "scipy.", "builtins.", "collections.",
-                    "tokenizers.")
+
+@functools.cache
+def allowed_types() -> tuple[type, ...]:
+    """The classes :func:`load_model` accepts beyond skops' defaults (imported on first use:
+    they pull in torch)."""
+    from sklearn.model_selection import (
+        GroupKFold,
+        KFold,
+        PredefinedSplit,
+        RepeatedKFold,
+        RepeatedStratifiedKFold,
+        ShuffleSplit,
+        StratifiedKFold,
+        StratifiedShuffleSplit,
+    )
+
+    from hybridnlp.estimators import FastTextClassifier, TransformerClassifier
+    from hybridnlp.features import NBFeatures, TfidfFeatures, TopicFeatures, Word2VecFeatures
+    from hybridnlp.hybrid import (
+        FusionClassifier,
+        HybridClassifier,
+        HybridEnsemble,
+        SimplexWeights,
+        StackingClassifier,
+        WeightedEnsemble,
+    )
+    from hybridnlp.text import BPETokenizer, CharTokenizer, WordTokenizer, WordVocabTokenizer
+    from hybridnlp.text.vocab import WhitespaceTokenizer
+    from hybridnlp.train.callbacks import History
+
+    return (
+        # hybridnlp's estimators, transformers and tokenizers (each rebuilds from plain data)
+        TfidfFeatures, NBFeatures, TopicFeatures, Word2VecFeatures,
+        FastTextClassifier, TransformerClassifier, FusionClassifier,
+        StackingClassifier, WeightedEnsemble, SimplexWeights, HybridClassifier, HybridEnsemble,
+        WordTokenizer, WordVocabTokenizer, WhitespaceTokenizer, CharTokenizer, BPETokenizer,
+        History,
+        # scikit-learn's splitters, given as a stacking's ``cv`` (skops trusts estimators only)
+        KFold, StratifiedKFold, GroupKFold, ShuffleSplit, StratifiedShuffleSplit,
+        RepeatedKFold, RepeatedStratifiedKFold, PredefinedSplit,
+    )
+
+
+def allowed_type_names() -> frozenset[str]:
+    """The exact ``module.Name`` strings :func:`load_model` accepts beyond skops' defaults."""
+    return frozenset(f"{t.__module__}.{t.__name__}" for t in allowed_types())
 
 
 def save_model(estimator, path: str | os.PathLike) -> Path:
@@ -60,11 +108,14 @@ def load_model(path: str | os.PathLike):
         except Exception as err:
             raise ValueError(f"model file {str(path / 'model.skops')!r} is corrupt: "
                              f"{err}") from None
-        foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+        allowed = allowed_type_names()
+        foreign = [t for t in untrusted if t not in allowed]
         if foreign:
-            raise ValueError(f"model file {str(path / 'model.skops')!r} holds types outside "
-                             f"scikit-learn, NumPy, SciPy and hybridnlp: {foreign}; it was not "
-                             f"loaded. Inspect it with skops.io.get_untrusted_types.")
+            raise ValueError(f"model file {str(path / 'model.skops')!r} names types or "
+                             f"functions outside the allow-list: {foreign}; it was not loaded "
+                             f"(the allow-list is hybridnlp.persistence.allowed_types() plus "
+                             f"what skops trusts by default). Inspect the file with "
+                             f"skops.io.get_untrusted_types.")
         try:
             return sio.load(path / "model.skops", trusted=untrusted)
         except Exception as err:

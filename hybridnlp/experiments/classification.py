@@ -16,7 +16,7 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sklearn.model_selection import StratifiedKFold
 
 from hybridnlp.experiments.config import ExperimentConfig
-from hybridnlp.experiments.progress import Progress, jsonable, load_saved
+from hybridnlp.experiments.progress import Progress, jsonable, load_saved, model_dir
 from hybridnlp.experiments.registry import build_model
 from hybridnlp.utils.io import atomic_path
 from hybridnlp.utils.seed import seed_everything
@@ -205,7 +205,7 @@ def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, 
         from hybridnlp.persistence import save_model
 
         try:
-            save_model(model, run_dir / "models" / spec.name)
+            save_model(model, model_dir(run_dir, spec.name))
         except NotImplementedError as err:
             logger.warning("model %s not saved: %s", spec.name, err)
             summary["saved"] = str(err)

@@ -15,7 +15,8 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from hybridnlp.exceptions import ConfigError
+from hybridnlp.utils.safe_yaml import YAMLError, load_yaml
 
 __all__ = [
     "ConfigError",
@@ -27,13 +28,10 @@ __all__ = [
     "Word2VecPretrainConfig",
     "apply_overrides",
     "load_config",
+    "read_config_file",
 ]
 
 TASKS = ("classification", "topic_modeling", "language_modeling")
-
-
-class ConfigError(ValueError):
-    """A config that does not match the schema; the message starts with the key's path."""
 
 
 @dataclass
@@ -193,7 +191,8 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
         raise ConfigError("models: the list is empty; name at least one model.")
     from hybridnlp.experiments.registry import MODELS, TASK_OF, build_model
 
-    names = set()
+    names: set[str] = set()
+    dirs: dict[str, str] = {}
     for i, m in enumerate(config.models):
         if m.type not in MODELS:
             raise ConfigError(f"models[{i}].type: unknown model {m.type!r}."
@@ -212,6 +211,7 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
         if m.name in names:
             raise ConfigError(f"models[{i}].name: {m.name!r} is used twice; give each model "
                               f"a distinct name.")
+        _check_name(m.name, f"models[{i}].name", dirs)
         names.add(m.name)
     allowed = METRICS[config.task]
     for i, metric in enumerate(config.evaluation.metrics):
@@ -233,6 +233,22 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
     if config.evaluation.cv < 2:
         raise ConfigError(f"evaluation.cv: {config.evaluation.cv} folds; use at least 2.")
     return config
+
+
+def _check_name(name: str, where: str, dirs: dict) -> None:
+    """A model's name becomes the folder ``models/<slug>`` of the run directory: refuse one
+    that names a path (separators, ``..``) and two that share a folder."""
+    from hybridnlp.utils.paths import slug
+
+    if not name.strip() or "/" in name or "\\" in name or "\0" in name or name.strip(".") == "":
+        raise ConfigError(f"{where}: {name!r} is not a usable name: a model's name becomes a "
+                          f"folder inside the run directory, so it cannot be empty, hold '/' "
+                          f"or '\\', or be '.' or '..'; use letters, digits, '_', '-', '.'.")
+    folder = slug(name)
+    if folder in dirs:
+        raise ConfigError(f"{where}: {name!r} and {dirs[folder]!r} would both be saved as "
+                          f"models/{folder}; give them names that differ in letters or digits.")
+    dirs[folder] = name
 
 
 def _pretrained_names(config: ExperimentConfig) -> dict:
@@ -283,6 +299,29 @@ def from_dict(values: dict) -> ExperimentConfig:
     return _check(_build(ExperimentConfig, values, ""))
 
 
+def read_config_file(path: str | os.PathLike) -> dict:
+    """The settings of a YAML config file, as a dict (not yet validated); every problem with
+    the file itself is a :class:`ConfigError` naming it (and the line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist.")
+    values = _parse(path.read_bytes(), str(path))
+    if values is None:
+        raise ConfigError(f"{str(path)!r} holds no config (it is empty or only comments); "
+                          f"start from experiments/quickstart.yaml.")
+    if not isinstance(values, dict):
+        raise ConfigError(f"{str(path)!r}: expected a mapping of settings at the top level, "
+                          f"got {type(values).__name__}.")
+    return values
+
+
+def _parse(text: str | bytes, where: str):
+    try:
+        return load_yaml(text, where)
+    except YAMLError as err:
+        raise ConfigError(str(err)) from None
+
+
 def load_config(source) -> ExperimentConfig:
     """An :class:`ExperimentConfig` from a YAML file path, a YAML string, a dict or a config."""
     if isinstance(source, ExperimentConfig):
@@ -291,20 +330,18 @@ def load_config(source) -> ExperimentConfig:
         return from_dict(source)
     if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source
                                            and source.endswith((".yaml", ".yml"))):
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file {str(path)!r} does not exist.")
-        source = path.read_text("utf-8")
-    try:
-        values = yaml.safe_load(source)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"config: not valid YAML: {err}") from None
+        return from_dict(read_config_file(source))
+    values = _parse(source, "config")
+    if values is None:
+        raise ConfigError("config: the YAML text holds no config (it is empty or only "
+                          "comments).")
     return from_dict(values)
 
 
 def apply_overrides(values: dict, overrides: list[str]) -> dict:
     """``key.path=value`` strings (``models[0].params.lr=1e-3``, values parsed as YAML
-    scalars) applied to a config dict (a copy)."""
+    scalars) applied to a config dict (a copy). A path through something that is not a
+    mapping or list, or past the end of a list, is a :class:`ConfigError` naming it."""
     import copy
 
     values = copy.deepcopy(values)
@@ -312,30 +349,47 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
         if "=" not in item:
             raise ConfigError(f"--set {item}: expected KEY=VALUE, e.g. seed=1.")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw else ""
-        node = values
+        value = _parse(raw, f"--set {key}") if raw else ""
         parts = _split_key(key)
-        for j, part in enumerate(parts[:-1]):
+        node = values
+        for j, part in enumerate(parts):
+            here = _join_key(parts[:j + 1])
+            last = j == len(parts) - 1
             if isinstance(part, int):
-                if not isinstance(node, list) or part >= len(node):
-                    raise ConfigError(f"--set {key}: {'.'.join(map(str, parts[:j + 1]))} is "
-                                      f"not an existing list item.")
-                node = node[part]
+                if not isinstance(node, list):
+                    raise ConfigError(f"--set {key}: {_join_key(parts[:j]) or 'the config'} "
+                                      f"is not a list, so [{part}] cannot index it.")
+                if part >= len(node):
+                    raise ConfigError(f"--set {key}: {here} does not exist (the list has "
+                                      f"{len(node)} item{'s' * (len(node) != 1)}); --set "
+                                      f"can change items, not add them.")
+                if last:
+                    node[part] = value
+                else:
+                    node = node[part]
+                continue
+            if isinstance(node, list) and len(node) == 1:
+                node = node[0]  # model.params.x with a single model
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: {_join_key(parts[:j])} is "
+                                  f"{type(node).__name__} {node!r}, not a mapping, so it has "
+                                  f"no key {part!r}.")
+            if part == "model" and "models" in node and "model" not in node:
+                part = "models"
+            if last:
+                node[part] = value
             else:
-                if part == "model" and "models" in node and "model" not in node:
-                    part = "models"
-                if part not in node or node[part] is None:
+                if node.get(part) is None:
                     node[part] = {}
                 node = node[part]
-                if isinstance(node, list) and not isinstance(parts[j + 1], int) and len(
-                        node) == 1:
-                    node = node[0]  # model.params.x with a single model
-        last = parts[-1]
-        if isinstance(last, int):
-            node[last] = value
-        else:
-            node[last] = value
     return values
+
+
+def _join_key(parts: list) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
 
 
 def _split_key(key: str) -> list:
@@ -345,8 +399,13 @@ def _split_key(key: str) -> list:
             head, _, rest = piece.partition("[")
             if head:
                 parts.append(head)
-            index, _, piece = rest.partition("]")
+            index, closed, piece = rest.partition("]")
+            if not closed or not index.isdigit():
+                raise ConfigError(f"--set {key}: [{index}] is not a list index; write "
+                                  f"a non-negative number, e.g. models[0].")
             parts.append(int(index))
         if piece:
             parts.append(piece)
+    if not parts:
+        raise ConfigError(f"--set {key}=...: the key is empty.")
     return parts

@@ -7,20 +7,15 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from pathlib import Path
 
 from hybridnlp.experiments.config import ExperimentConfig, load_config
 from hybridnlp.utils.io import atomic_write_json
+from hybridnlp.utils.paths import inside, slug
 
-__all__ = ["Progress", "jsonable", "load_saved", "resume_dir", "resumed", "slug"]
+__all__ = ["Progress", "jsonable", "load_saved", "model_dir", "resume_dir", "resumed"]
 
 logger = logging.getLogger("hybridnlp.experiments")
-
-
-def slug(text: str) -> str:
-    """``text`` as a file name: runs of other characters than letters, digits, ``_.-`` -> ``-``."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
 
 
 def jsonable(obj):
@@ -65,12 +60,17 @@ class Progress:
         self._path(key).unlink(missing_ok=True)
 
 
+def model_dir(run_dir: Path, name: str) -> Path:
+    """Where the model named ``name`` is saved in ``run_dir``: ``models/<slug of name>``."""
+    return inside(Path(run_dir) / "models", name)
+
+
 def load_saved(run_dir: Path, name: str, models: dict) -> None:
     """Put the model an earlier run saved under ``models/<name>`` into ``models``, if any."""
-    if (run_dir / "models" / name).is_dir():
+    if model_dir(run_dir, name).is_dir():
         from hybridnlp.persistence import load_model
 
-        models[name] = load_model(run_dir / "models" / name)
+        models[name] = load_model(model_dir(run_dir, name))
 
 
 def resumed(done: Progress, key: str, run_dir: Path, name: str, rows: dict,

@@ -16,7 +16,7 @@ import difflib
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from hybridnlp.experiments.config import ConfigError
+from hybridnlp.exceptions import ConfigError
 
 __all__ = ["MODELS", "TASK_OF", "build_model"]
 

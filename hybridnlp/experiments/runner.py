@@ -24,16 +24,11 @@ import yaml
 from hybridnlp.experiments.classification import classification, load_split
 from hybridnlp.experiments.config import ExperimentConfig, load_config
 from hybridnlp.experiments.pretrain import pretrain
-from hybridnlp.experiments.progress import (
-    Progress,
-    jsonable,
-    resume_dir,
-    resumed,
-    slug,
-)
+from hybridnlp.experiments.progress import Progress, jsonable, model_dir, resume_dir, resumed
 from hybridnlp.experiments.registry import build_model
 from hybridnlp.experiments.report import MAIN_METRIC, shown_path, write_report
 from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json
+from hybridnlp.utils.paths import slug
 from hybridnlp.utils.seed import seed_everything
 
 __all__ = ["RunResult", "run"]
@@ -89,7 +84,7 @@ def _corpus(config):
 
     d = config.data
     if d.path is not None:
-        corpus = read_corpus(d.path)
+        corpus = read_corpus(Path(d.path))
         train, val = split_corpus(corpus, config.evaluation.validation)
         return train, val
     train = load_dataset(d.name, split=d.train_split, data_home=d.data_home).data
@@ -149,7 +144,7 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
         rows[spec.name] = row
         fitted[spec.name] = model
         if ev.save_models and hasattr(model, "save"):
-            model.save(run_dir / "models" / spec.name)
+            model.save(model_dir(run_dir, spec.name))
         done.put(f"{i}-{spec.name}", row)
     result.models.update(fitted)
     held_out = config.data.test_split or f"the last {ev.validation:.0%} of the training text"
@@ -179,7 +174,7 @@ def _topic_modeling(config, run_dir, result, progress) -> dict:
         if config.evaluation.save_models:
             from hybridnlp.persistence import save_model
 
-            save_model(model, run_dir / "models" / spec.name)
+            save_model(model, model_dir(run_dir, spec.name))
         done.put(f"{i}-{spec.name}", rows[spec.name])
     return {"models": rows, "protocol": "topics fit on the train split; c_v coherence there"}
 

@@ -25,12 +25,10 @@ TOKENIZERS = ("char", "word", "bpe")
 
 
 def read_corpus(corpus, what: str = "corpus") -> str | list[str]:
-    """A string, a list of strings, or the text of a file (``Path``, or a str naming an
-    existing file; ``.gz`` is decompressed)."""
-    if isinstance(corpus, os.PathLike) or (
-        isinstance(corpus, str) and "\n" not in corpus and len(corpus) < 4096
-        and os.path.isfile(corpus)
-    ):
+    """A string, a list of strings, or the text of a file given as a ``pathlib.Path`` (or any
+    ``os.PathLike``; ``.gz`` is decompressed). A ``str`` is always text, never a file name:
+    ``lm.perplexity("ROMEO")`` scores the word, whatever files the working directory holds."""
+    if isinstance(corpus, os.PathLike):
         path = Path(corpus)
         if not path.is_file():
             raise FileNotFoundError(f"{what} file {str(path)!r} does not exist.")

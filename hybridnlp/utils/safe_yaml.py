@@ -1,0 +1,97 @@
+"""YAML read for configs: the safe loader, bounded aliases, no duplicate keys, one-line errors.
+
+``yaml.safe_load`` builds no Python objects, but it still expands aliases without bound (a
+"billion laughs" config of a few hundred bytes becomes gigabytes once copied) and keeps the last
+of two equal keys silently. :func:`load_yaml` composes the document first, counts the nodes it
+would expand to (each alias counted as the whole subtree it stands for), and refuses a document
+past ``max_nodes`` before anything is built.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+__all__ = ["MAX_NODES", "YAMLError", "load_yaml"]
+
+MAX_NODES = 100_000  # far above any real config (the largest here has a few hundred nodes)
+
+
+class YAMLError(ValueError):
+    """The text is not a config's YAML: the message names where (``file:line``) and why."""
+
+
+class _Loader(yaml.SafeLoader):
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`, overridden by design
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:  # an unhashable key; the base class reports it
+                continue
+            if first is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line "
+                    f"{first.start_mark.line + 1}); give each key once", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(root, max_nodes: int, where: str) -> int:
+    """Nodes of the document once every alias is replaced by what it names."""
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+
+    def size(node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in visiting:
+            raise YAMLError(f"{where}: an alias refers to a node that contains it (line "
+                            f"{node.start_mark.line + 1}); a config cannot be recursive.")
+        visiting.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        visiting.discard(key)
+        if total > max_nodes:
+            raise YAMLError(f"{where}: the document expands to more than {max_nodes:,} nodes "
+                            f"through its aliases (line {node.start_mark.line + 1}); write the "
+                            f"values out or use fewer nested anchors.")
+        sizes[key] = total
+        return total
+
+    return size(root)
+
+
+def load_yaml(text: str | bytes, where: str = "config", *, max_nodes: int = MAX_NODES):
+    """The value of the YAML document ``text`` (None when it holds nothing); ``where`` names
+    it in errors (a file name)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise YAMLError(f"{where}: not UTF-8 text (byte {err.start}); save the file as "
+                            f"UTF-8.") from None
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        _expanded_size(root, max_nodes, where)
+        return loader.construct_document(root)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = err.problem or err.context or "invalid YAML"
+        if "could not determine a constructor" in problem:
+            problem = (f"tag {err.problem.split('tag ', 1)[-1].split()[0]} is not allowed; a "
+                       f"config holds plain values (strings, numbers, lists, mappings)")
+        raise YAMLError(f"{where}{line}: {problem}.") from None
+    except yaml.YAMLError as err:
+        raise YAMLError(f"{where}: not valid YAML ({err}).") from None
+    finally:
+        loader.dispose()

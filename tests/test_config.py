@@ -1,0 +1,125 @@
+"""Configs refused at load, before any work: unsafe names, alias bombs, broken YAML, bad --set.
+
+Each case is checked through the CLI too: exit status 2 and one line naming the file, line or
+key path, never a traceback.
+"""
+
+import time
+
+import pytest
+import yaml
+
+from hybridnlp.cli import main
+from hybridnlp.experiments import ConfigError, apply_overrides, load_config, run
+from hybridnlp.utils.safe_yaml import load_yaml
+
+BASE = {"name": "t", "task": "classification", "data": {"name": "mr", "limit": 120},
+        "models": [{"type": "nbsvm"}], "evaluation": {"cv": 2}, "output": "runs"}
+
+
+def _cli_error(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", "..", ".", "a\\b", " "])
+def test_a_model_name_that_would_escape_the_run_directory_is_refused(name):
+    values = {**BASE, "models": [{"type": "nbsvm", "name": name}]}
+    with pytest.raises(ConfigError, match=r"^models\[0\].name: .* is not a usable name: a "
+                                          r"model's name becomes a folder inside the run"):
+        load_config(values)
+
+
+def test_model_names_become_slugs_and_two_that_share_one_are_refused(tmp_path):
+    values = {**BASE, "output": str(tmp_path), "models": [{"type": "nbsvm", "name": "NB + SVM"}]}
+    result = run(values, quiet=True)
+    assert sorted(p.name for p in (result.run_dir / "models").iterdir()) == ["NB-SVM"]
+    assert [p.name for p in tmp_path.iterdir()] == [result.run_dir.name]
+    twins = {**BASE, "models": [{"type": "nbsvm", "name": "a b"},
+                                {"type": "tfidf_lr", "name": "a  b"}]}
+    with pytest.raises(ConfigError, match=r"^models\[1\].name: 'a  b' and 'a b' would both be "
+                                          r"saved as models/a-b"):
+        load_config(twins)
+
+
+def _bomb(levels: int = 9) -> str:
+    """Nested anchors, each level nine aliases of the one before: 9**9 strings once expanded."""
+    lines = ["name: bomb", "task: classification", "data: {name: mr}", "models:",
+             "  - type: nbsvm", "    params:",
+             '      l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels):
+        lines.append(f"      l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_at_load_in_milliseconds(tmp_path, capsys):
+    text = _bomb()
+    assert len(text.encode()) < 800
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"^config: the document expands to more than 100,000 "
+                                          r"nodes through its aliases \(line 1[0-3]\)"):
+        load_config(text)
+    assert time.perf_counter() - start < 5  # unbounded expansion took minutes and gigabytes
+    (tmp_path / "bomb.yaml").write_text(text)
+    err = _cli_error(["run", str(tmp_path / "bomb.yaml")], capsys)
+    assert f"{tmp_path / 'bomb.yaml'}: the document expands to more than 100,000" in err
+
+
+def test_small_aliases_and_merge_keys_still_work():
+    assert load_yaml("a: &x {b: 1}\nc: *x\nd: {<<: *x, e: 2}\n") == {
+        "a": {"b": 1}, "c": {"b": 1}, "d": {"b": 1, "e": 2}}
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "holds no config (it is empty or only comments)"),
+    (b"# nothing here\n", "holds no config (it is empty or only comments)"),
+    (b"name: x\ntask: [classification\n", ":3: expected ',' or ']'"),
+    (b"name: \xff\xfe\n", ": not UTF-8 text (byte 6); save the file as UTF-8."),
+    (b"name: !!python/object/apply:os.system ['true']\n",
+     ":1: tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed"),
+    (b"name: a\ntask: classification\nname: b\n",
+     ":3: duplicate key 'name' (first at line 1); give each key once."),
+    (b"- just\n- a list\n", ": expected a mapping of settings at the top level, got list."),
+])
+def test_a_file_that_is_not_a_config_gets_one_line_naming_it(tmp_path, capsys, content,
+                                                              message):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert message in str(err.value) and str(path) in str(err.value)
+    assert message in _cli_error(["run", str(path)], capsys)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("models[5]=x", "--set models[5]: models[5] does not exist (the list has 1 item); --set "
+                    "can change items, not add them."),
+    ("models[a].x=1", "--set models[a].x: [a] is not a list index; write a non-negative "
+                      "number, e.g. models[0]."),
+    ("evaluation.cv.x=1", "--set evaluation.cv.x: evaluation.cv is int 2, not a mapping, so it "
+                          "has no key 'x'."),
+    ("output.dir=X", "--set output.dir: output is str 'runs', not a mapping, so it has no key "
+                     "'dir'."),
+    ("seed[0]=1", "--set seed[0]: seed is not a list, so [0] cannot index it."),
+    ("seed", "--set seed: expected KEY=VALUE, e.g. seed=1."),
+])
+def test_a_bad_override_is_a_config_error_naming_the_path(tmp_path, capsys, override, message):
+    with pytest.raises(ConfigError) as err:
+        apply_overrides(BASE, [override])
+    assert str(err.value) == message
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(BASE))
+    assert message in _cli_error(["run", str(path), "--set", override], capsys)
+
+
+def test_overrides_still_reach_lists_and_single_models():
+    values = apply_overrides(BASE, ["seed=3", "models[0].params.clf__C=4",
+                                    "model.name=nb", "evaluation.metrics=[accuracy]"])
+    assert values["seed"] == 3 and values["models"][0] == {
+        "type": "nbsvm", "params": {"clf__C": 4}, "name": "nb"}
+    assert values["evaluation"]["metrics"] == ["accuracy"]
+    assert BASE["models"] == [{"type": "nbsvm"}]  # a copy was changed

@@ -1,0 +1,128 @@
+"""save_model / load_model: every model the project saves loads, and a crafted file runs no code.
+
+The payloads are skops files written by hand, as an attacker would: each rebuilds an attribute
+through a callable that, on main before the exact allow-list, ran on ``load_model``.
+"""
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import make_pipeline
+
+from hybridnlp.experiments.registry import build_model
+from hybridnlp.features import TopicFeatures, Word2VecFeatures
+from hybridnlp.persistence import allowed_type_names, allowed_types, load_model, save_model
+
+
+def _json_node(value) -> dict:
+    return {"__class__": type(value).__name__, "__module__": "builtins",
+            "__loader__": "JsonNode", "content": json.dumps(value), "is_json": True}
+
+
+def _dict_node(content: dict) -> dict:
+    key_type = {"__class__": "str", "__module__": "builtins", "__loader__": "TypeNode"}
+    return {"__class__": "dict", "__module__": "builtins", "__loader__": "DictNode",
+            "content": content,
+            "key_types": {"__class__": "list", "__module__": "builtins",
+                          "__loader__": "ListNode", "content": [key_type] * len(content)}}
+
+
+def _call_node(module: str, name: str, *args) -> dict:
+    """What skops writes for ``obj`` whose ``__reduce__`` is ``(type(obj), args)``; on load it
+    calls ``module.name(*args)``."""
+    content = []
+    for a in args:
+        if isinstance(a, dict):  # an empty dict (runstring's namespace)
+            content.append(_dict_node({}))
+        else:
+            content.append(_json_node(a))
+    return {"__class__": name, "__module__": module, "__loader__": "ConstructorFromReduceNode",
+            "content": {"__class__": "tuple", "__module__": "builtins",
+                        "__loader__": "TupleNode", "content": content}}
+
+
+def _write_payload(model_dir, node) -> None:
+    """A model directory as ``save_model`` writes it, whose skops file is a fitted-looking
+    dict with one attribute rebuilt by ``node``."""
+    model_dir.mkdir()
+    schema = {**_dict_node({"coef_": node}), "protocol": 2, "_skops_version": "0.16.0"}
+    with zipfile.ZipFile(model_dir / "model.skops", "w") as zf:
+        zf.writestr("schema.json", json.dumps(schema))
+    (model_dir / "model.json").write_text(json.dumps({"kind": "skops", "class": "dict"}))
+
+
+def _payloads(marker):
+    m = str(marker)
+    return {
+        "builtins.eval": _call_node("builtins", "eval", f"open({m!r}, 'w').write('x')"),
+        "builtins.exec": _call_node("builtins", "exec", f"open({m!r}, 'w').write('x')"),
+        "numpy.testing._private.utils.runstring": _call_node(
+            "numpy.testing._private.utils", "runstring", f"open({m!r}, 'w').write('x')", {}),
+        "builtins.open": _call_node("builtins", "open", m, "w"),
+        "hybridnlp.utils.io.atomic_write_json": _call_node(
+            "hybridnlp.utils.io", "atomic_write_json", m, "x"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_payloads("x")))
+def test_a_crafted_model_file_is_refused_and_runs_nothing(tmp_path, name):
+    marker = tmp_path / "written-by-the-payload"
+    _write_payload(tmp_path / "model", _payloads(marker)[name])
+    with pytest.raises(ValueError, match=r"names types or functions outside the allow-list: "
+                                         rf"\['{name}'\]; it was not loaded"):
+        load_model(tmp_path / "model")
+    assert not marker.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_the_cli_refuses_a_crafted_model_without_a_traceback(tmp_path):
+    marker = tmp_path / "written-by-the-payload"
+    _write_payload(tmp_path / "model", _payloads(marker)["builtins.eval"])
+    (tmp_path / "in.txt").write_text("a fine film\n")
+    out = subprocess.run([sys.executable, "-m", "hybridnlp.cli", "predict",
+                          str(tmp_path / "model"), "--input", str(tmp_path / "in.txt")],
+                         capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    assert "outside the allow-list: ['builtins.eval']" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not marker.exists()
+
+
+def test_the_allow_list_is_exact_names_of_classes_only():
+    names = allowed_type_names()
+    assert all(isinstance(t, type) for t in allowed_types())
+    assert "hybridnlp.features.tfidf.TfidfFeatures" in names
+    assert "hybridnlp.features.TfidfFeatures" not in names  # a re-export is another name
+    assert not any(n.startswith(("builtins.", "numpy.", "scipy.")) for n in names)
+    assert "hybridnlp.utils.io.atomic_write_json" not in names
+
+
+def test_every_model_the_project_saves_loads_and_predicts_the_same(tmp_path, mr_small):
+    texts, y = mr_small
+    quick = {"max_epochs": 1, "module__n_layer": 1, "module__n_embd": 32}
+    models = {kind: build_model(kind, params) for kind, params in {
+        "tfidf_lr": {}, "nbsvm": {}, "fasttext": {"epochs": 1},
+        "transformer": {**quick, "tokenizer": "char"},
+        "fusion": {"max_epochs": 1},
+        "stacking": {"cv": StratifiedKFold(3, shuffle=True, random_state=0)},
+        "ensemble": {"gating": True},
+        "hybrid": {"transformer__max_epochs": 1},
+    }.items()}
+    models["bpe_transformer"] = build_model("transformer", {**quick, "tokenizer": "bpe",
+                                                            "vocab_size": 300})
+    models["word2vec"] = make_pipeline(Word2VecFeatures(vector_size=8, epochs=1, random_state=0),
+                                       LogisticRegression())
+    models["topics"] = make_pipeline(TopicFeatures(n_topics=3, random_state=0),
+                                     LogisticRegression())
+    for name, model in models.items():
+        model.fit(texts, y)
+        restored = load_model(save_model(model, tmp_path / name))
+        assert type(restored) is type(model), name
+        np.testing.assert_array_equal(restored.predict_proba(texts[:20]),
+                                      model.predict_proba(texts[:20]), err_msg=name)
