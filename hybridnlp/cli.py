@@ -193,14 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from hybridnlp.exceptions import ConfigError
+    from hybridnlp.exceptions import HybridNLPError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         with exit_on_sigterm():  # a killed run cleans up and stays resumable
             return args.func(args)
-    except (_UsageError, ConfigError) as err:
+    except (_UsageError, HybridNLPError) as err:  # configs, data, locks: one line
         parser.exit(2, f"hybridnlp {args.command}: error: {err}\n")
 
 

@@ -7,7 +7,8 @@ the built-in types; the subclasses here exist to be caught precisely.
 from sklearn.exceptions import NotFittedError
 
 __all__ = [
-    "ConfigError", "DataNotFoundError", "HybridNLPError", "NonFiniteLossError", "NotFittedError",
+    "ConfigError", "DataNotFoundError", "HybridNLPError", "InUseError", "NonFiniteLossError",
+    "NotFittedError",
 ]
 
 
@@ -30,3 +31,8 @@ class NonFiniteLossError(HybridNLPError, FloatingPointError):
 class ConfigError(HybridNLPError, ValueError):
     """An experiment config that does not match the schema, or a file that is not a config's
     YAML; the message starts with the key's path (``models[1].params.lr``) or the file."""
+
+
+class InUseError(HybridNLPError, RuntimeError):
+    """A checkpoint folder or run directory is held by another fit or run; the message names
+    the process."""

@@ -16,11 +16,12 @@ then run on load. Anything else is refused, with the list, before an object is b
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from pathlib import Path
 
-from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
+from hybridnlp.utils.io import atomic_directory, atomic_write_json, directory_snapshot, read_json
 
 __all__ = ["allowed_types", "allowed_type_names", "load_model", "save_model"]
 
@@ -73,32 +74,52 @@ def allowed_type_names() -> frozenset[str]:
 
 
 def save_model(estimator, path: str | os.PathLike) -> Path:
-    """Write ``estimator`` (fitted) into the directory ``path``; returns it."""
+    """Write ``estimator`` (fitted) into the directory ``path``; returns it.
+
+    The directory is written whole beside ``path`` and renamed into place, replacing what was
+    there: a concurrent :func:`load_model` reads the old model or the new one, never a mix."""
+    path = Path(path)
+    with atomic_directory(path) as tmp:
+        _write(estimator, tmp)
+    return path
+
+
+def _write(estimator, path: Path) -> None:
     import sklearn
 
     import hybridnlp
     from hybridnlp.lm import CausalLM, NGramLM
 
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
     if isinstance(estimator, CausalLM | NGramLM):
         estimator.save(path)
-        return path
+        return
     import skops.io as sio
 
-    with atomic_path(path / "model.skops") as tmp:
-        sio.dump(estimator, tmp)
+    sio.dump(estimator, path / "model.skops")
     atomic_write_json(path / "model.json", {
         "kind": "skops", "class": f"{type(estimator).__module__}.{type(estimator).__name__}",
         "hybridnlp": hybridnlp.__version__, "scikit-learn": sklearn.__version__,
     })
-    return path
 
 
 def load_model(path: str | os.PathLike):
     """Read a model directory written by :func:`save_model` (or by ``CausalLM.save`` /
-    ``NGramLM.save``)."""
+    ``NGramLM.save``), from one snapshot of its files."""
     path = Path(path)
+    with contextlib.ExitStack() as stack:
+        try:
+            snap = stack.enter_context(directory_snapshot(path))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{str(path)!r} holds no model (no such directory).") \
+                from None
+        try:
+            return _read(snap)
+        except (FileNotFoundError, ValueError) as err:  # name the folder, not the snapshot
+            raise type(err)(str(err).replace(str(snap), str(path))) from None
+
+
+def _read(path: Path):
+    """The model in the folder ``path`` (a snapshot of the model directory)."""
     if (path / "model.skops").exists():
         import skops.io as sio
 

@@ -126,3 +126,54 @@ def test_every_model_the_project_saves_loads_and_predicts_the_same(tmp_path, mr_
         assert type(restored) is type(model), name
         np.testing.assert_array_equal(restored.predict_proba(texts[:20]),
                                       model.predict_proba(texts[:20]), err_msg=name)
+
+
+def test_saved_files_follow_the_umask_as_ordinary_files_do(tmp_path, mr_small):
+    import os
+
+    texts, y = mr_small
+    old = os.umask(0o022)
+    try:
+        save_model(build_model("nbsvm", {}).fit(texts, y), tmp_path / "m")
+        os.umask(0o077)
+        save_model(build_model("nbsvm", {}).fit(texts, y), tmp_path / "private")
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "m").iterdir()}
+    assert modes == {"model.skops": 0o644, "model.json": 0o644}
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "private").iterdir()} == {0o600}
+
+
+_WRITER = """
+import sys
+from hybridnlp.lm import NGramLM
+from hybridnlp.persistence import save_model
+order, tokenizer, path, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+lm = NGramLM(order=order, tokenizer=tokenizer).fit("the cat sat on the mat. " * 20)
+print("ready", flush=True)
+for _ in range(n):
+    save_model(lm, path)
+"""
+
+
+def test_a_reader_never_sees_a_mix_of_two_models_saved_to_one_folder(tmp_path):
+    """Two processes save different models to one folder while this one loads it: every load
+    is one model or the other, never one's tables with the other's tokenizer or config."""
+    from hybridnlp.lm import NGramLM
+
+    target = tmp_path / "lm"
+    save_model(NGramLM(order=2, tokenizer="char").fit("the cat sat on the mat. " * 20), target)
+    writers = [subprocess.Popen([sys.executable, "-c", _WRITER, str(order), tok, str(target),
+                                 "150"], stdout=subprocess.PIPE, text=True)
+               for order, tok in ((2, "char"), (3, "word"))]
+    for w in writers:
+        assert w.stdout.readline().strip() == "ready"
+    seen = set()
+    while any(w.poll() is None for w in writers):
+        lm = load_model(target)
+        kind = (lm.order, type(lm.tokenizer_).__name__, max(lm._tables))
+        assert kind in {(2, "CharTokenizer", 2), (3, "WhitespaceTokenizer", 3)}, kind
+        seen.add(kind)
+    assert all(w.wait() == 0 for w in writers)
+    assert len(seen) == 2  # both models were read while the other was being written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lm"]  # no temporary folder left

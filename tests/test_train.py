@@ -299,3 +299,76 @@ def test_bad_settings():
         Trainer(device="gpu")
     with pytest.raises(ValueError, match=r"^unknown hook 'on_step'"):
         LambdaCallback(on_step=print)
+
+
+def test_a_kill_inside_the_checkpoint_swap_loses_nothing_and_resume_says_where(
+        tmp_path, monkeypatch, caplog):
+    """The swap is two renames; a kill between them (forced here) used to make resume restart
+    from step 0 silently, and the next save then deleted both complete copies."""
+    from pathlib import Path
+
+    x, y = toy_data()
+    stop_after = {"n": 2}
+    stopper = LambdaCallback(on_epoch_end=lambda t, m, row: setattr(
+        t, "should_stop", row["epoch"] == stop_after["n"]))
+    ckpt = tmp_path / "ckpt"
+    make(max_epochs=5, checkpoint_dir=ckpt, callbacks=[stopper]).fit(Toy(), Loader(x, y, 16))
+    real_rename = Path.rename
+
+    def die_before_the_second_rename(self, target):
+        if self.name == "ckpt.tmp":
+            raise KeyboardInterrupt("killed between the two renames")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", die_before_the_second_rename)
+    stop_after["n"] = 3
+    with pytest.raises(KeyboardInterrupt):
+        make(max_epochs=5, checkpoint_dir=ckpt, callbacks=[stopper]).fit(
+            Toy(), Loader(x, y, 16), resume=True)
+    monkeypatch.undo()
+    assert not ckpt.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.lock", "ckpt.old", "ckpt.tmp"]
+    steps = {p.name: json.loads((p / "trainer.json").read_text())["step"]
+             for p in tmp_path.iterdir() if p.is_dir()}
+    assert steps == {"ckpt.old": 12, "ckpt.tmp": 18}
+
+    caplog.set_level("INFO", logger="hybridnlp")
+    stop_after["n"] = 4
+    history = make(max_epochs=5, checkpoint_dir=ckpt, callbacks=[stopper]).fit(
+        Toy(), Loader(x, y, 16), resume=True)
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4]  # epochs 1-3 from the checkpoint
+    assert "recovered the complete checkpoint of step 18 from ckpt.tmp" in caplog.text
+    assert f"resumed from {ckpt} at epoch 3, step 18" in caplog.text
+    assert json.loads((ckpt / "trainer.json").read_text())["step"] == 24
+
+
+def test_resume_without_a_checkpoint_says_it_starts_from_step_0(tmp_path, caplog):
+    caplog.set_level("INFO", logger="hybridnlp")
+    x, y = toy_data()
+    make(max_epochs=1, checkpoint_dir=tmp_path / "none").fit(Toy(), Loader(x, y, 16),
+                                                              resume=True)
+    assert f"resume=True but {tmp_path / 'none'} holds no checkpoint; training from step 0" \
+        in caplog.text
+
+
+def test_two_fits_sharing_a_checkpoint_dir_get_a_clear_in_use_error(tmp_path):
+    import os
+
+    from hybridnlp.exceptions import InUseError
+
+    x, y = toy_data()
+    inner = make(max_epochs=1, checkpoint_dir=tmp_path / "ckpt")
+    errors = []
+
+    def fit_again(trainer, model, row):  # a second fit while the first holds the folder
+        try:
+            inner.fit(Toy(), Loader(x, y, 16))
+        except InUseError as err:
+            errors.append(str(err))
+
+    make(max_epochs=1, checkpoint_dir=tmp_path / "ckpt",
+         callbacks=[LambdaCallback(on_epoch_end=fit_again)]).fit(Toy(), Loader(x, y, 16))
+    assert errors == [f"checkpoint_dir {str(tmp_path / 'ckpt')!r} is in use by process "
+                      f"{os.getpid()} (lock file {str(tmp_path / 'ckpt.lock')!r}); wait for it "
+                      f"to finish, or give this one another folder."]
+    inner.fit(Toy(), Loader(x, y, 16))  # free again once the first fit ended

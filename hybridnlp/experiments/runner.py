@@ -27,7 +27,7 @@ from hybridnlp.experiments.pretrain import pretrain
 from hybridnlp.experiments.progress import Progress, jsonable, model_dir, resume_dir, resumed
 from hybridnlp.experiments.registry import build_model
 from hybridnlp.experiments.report import MAIN_METRIC, shown_path, write_report
-from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json
+from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json, exclusive_lock
 from hybridnlp.utils.paths import slug
 from hybridnlp.utils.seed import seed_everything
 
@@ -144,7 +144,9 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
         rows[spec.name] = row
         fitted[spec.name] = model
         if ev.save_models and hasattr(model, "save"):
-            model.save(model_dir(run_dir, spec.name))
+            from hybridnlp.persistence import save_model
+
+            save_model(model, model_dir(run_dir, spec.name))
         done.put(f"{i}-{spec.name}", row)
     result.models.update(fitted)
     held_out = config.data.test_split or f"the last {ev.validation:.0%} of the training text"
@@ -202,6 +204,11 @@ def run(config=None, *, output: str | None = None, quiet: bool = False,
     else:
         config = load_config(config)
         run_dir = _run_dir(config, output)
+    with exclusive_lock(run_dir / ".lock", f"run directory {str(run_dir)!r}"):
+        return _run(config, run_dir, source, resume, quiet)
+
+
+def _run(config: ExperimentConfig, run_dir: Path, source, resume, quiet: bool) -> RunResult:
     handler = logging.FileHandler(run_dir / "log.txt", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("hybridnlp")

@@ -12,6 +12,7 @@ A checkpoint is a folder:
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -23,11 +24,14 @@ from safetensors.torch import save as safetensors_bytes
 
 from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json, read_json
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "load_state_dict_file",
     "load_checkpoint",
     "optimizer_from_flat",
     "optimizer_to_flat",
+    "recover_checkpoint",
     "save_checkpoint",
     "save_state_dict_file",
 ]
@@ -91,12 +95,47 @@ def optimizer_from_flat(tensors: dict, rest: dict) -> dict:
     return {"state": state, "param_groups": rest["param_groups"]}
 
 
+def _step(folder: Path) -> int | None:
+    """The step of the complete checkpoint in ``folder`` (``trainer.json`` is written last),
+    or None when there is none."""
+    try:
+        return int(read_json(folder / "trainer.json", what="checkpoint file")["step"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+
+
+def recover_checkpoint(directory: str | os.PathLike) -> Path | None:
+    """The checkpoint folder ``directory`` if it holds a complete checkpoint, else None.
+
+    A save writes ``DIR.tmp``, then renames ``DIR`` to ``DIR.old`` and ``DIR.tmp`` to ``DIR``.
+    When a kill fell between the two renames, the newest complete one of ``DIR.tmp`` and
+    ``DIR.old`` is moved back to ``DIR`` (and a warning says which), so nothing is lost."""
+    directory = Path(directory)
+    if _step(directory) is not None:
+        return directory
+    candidates = [(step, folder) for folder in (directory.with_name(directory.name + ".tmp"),
+                                                directory.with_name(directory.name + ".old"))
+                  if (step := _step(folder)) is not None]
+    if not candidates:
+        return None
+    step, newest = max(candidates, key=lambda c: c[0])
+    if directory.exists():  # an incomplete folder (no trainer.json) in the way
+        shutil.rmtree(directory)
+    newest.rename(directory)
+    logger.warning("checkpoint %s was missing (a save was interrupted between its two "
+                   "renames); recovered the complete checkpoint of step %d from %s",
+                   directory, step, newest.name)
+    return directory
+
+
 def save_checkpoint(directory: str | os.PathLike, *, model: torch.nn.Module,
                     optimizer: torch.optim.Optimizer | None, trainer_state: dict,
                     config: dict | None = None, best_state: dict | None = None) -> None:
     """Write a checkpoint folder. Written beside the old one, then swapped in, so a crash
-    mid-write leaves the previous checkpoint intact."""
+    mid-write leaves the previous checkpoint intact (:func:`recover_checkpoint` puts it back
+    when the crash fell inside the swap)."""
     directory = Path(directory)
+    recover_checkpoint(directory)  # never delete the only complete copy below
     tmp = directory.with_name(directory.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -111,9 +150,9 @@ def save_checkpoint(directory: str | os.PathLike, *, model: torch.nn.Module,
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state()
     save_state_dict_file(tmp / "rng.safetensors", rng)
-    atomic_write_json(tmp / "trainer.json", trainer_state)
     if config is not None:
         atomic_write_json(tmp / "config.json", config)
+    atomic_write_json(tmp / "trainer.json", trainer_state)  # last: it marks the folder complete
     old = directory.with_name(directory.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if directory.exists():

@@ -16,7 +16,7 @@ import torch
 
 from hybridnlp.exceptions import NonFiniteLossError
 from hybridnlp.train.callbacks import Callback, History
-from hybridnlp.train.checkpoint import load_checkpoint, save_checkpoint
+from hybridnlp.train.checkpoint import load_checkpoint, recover_checkpoint, save_checkpoint
 from hybridnlp.train.schedule import cosine_lr, cosine_lr_by_progress
 from hybridnlp.utils.device import (
     autocast_context,
@@ -24,6 +24,7 @@ from hybridnlp.utils.device import (
     resolve_device,
     resolve_precision,
 )
+from hybridnlp.utils.io import exclusive_lock
 
 __all__ = ["Trainer"]
 
@@ -190,17 +191,30 @@ class Trainer:
         and ends with the weights an uninterrupted run would have reached (same data order,
         same dropout masks).
         """
+        if self.checkpoint_dir is None:
+            return self._fit(model, train_loader, val_loader, resume=resume, config=config)
+        lock = self.checkpoint_dir.with_name(self.checkpoint_dir.name + ".lock")
+        with exclusive_lock(lock, f"checkpoint_dir {str(self.checkpoint_dir)!r}"):
+            return self._fit(model, train_loader, val_loader, resume=resume, config=config)
+
+    def _fit(self, model, train_loader, val_loader, *, resume: bool, config: dict | None):
         model.to(self.device)
         forward = self._forward_module(model)
         optimizer = self.make_optimizer(model)
         state = {"epoch": 0, "step": 0, "elapsed": 0.0, "best": None, "best_epoch": None,
                  "bad_epochs": 0, "history": []}
         best_state = None
-        if resume and self.checkpoint_dir and (self.checkpoint_dir / "trainer.json").exists():
-            state = load_checkpoint(self.checkpoint_dir, model=model, optimizer=optimizer)
+        found = recover_checkpoint(self.checkpoint_dir) if resume and self.checkpoint_dir \
+            else None
+        if found is not None:
+            state = load_checkpoint(found, model=model, optimizer=optimizer)
             best_state = state.pop("best_state")
-            logger.info("resumed from %s at epoch %d", self.checkpoint_dir, state["epoch"])
+            logger.info("resumed from %s at epoch %d, step %d", found, state["epoch"],
+                        state["step"])
         else:
+            if resume:
+                logger.info("resume=True but %s holds no checkpoint; training from step 0",
+                            self.checkpoint_dir or "no checkpoint_dir")
             torch.manual_seed(self.seed)
         self.history = History(state["history"])
         self.should_stop = False

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_json", "read_json"]
+__all__ = [
+    "atomic_directory", "atomic_path", "atomic_write_bytes", "atomic_write_json",
+    "directory_snapshot", "exclusive_lock", "read_json",
+]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
+def _publish(tmp: str, path: Path) -> None:
+    """Give ``tmp`` the mode an ordinary new file gets (``mkstemp`` makes it 0600), then
+    rename it over ``path``."""
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
 
 
 @contextmanager
@@ -33,7 +52,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -50,7 +69,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -73,3 +92,145 @@ def read_json(path: str | os.PathLike, what: str = "file") -> dict:
     if not isinstance(obj, dict):
         raise ValueError(f"{what} {str(path)!r} is corrupt: expected a JSON object.")
     return obj
+
+
+@contextmanager
+def exclusive_lock(path: str | os.PathLike, what: str) -> Iterator[None]:
+    """Hold the lock file ``path`` (holding this process's id) for the block; another holder,
+    in this process or another, makes it raise :class:`~hybridnlp.exceptions.InUseError`
+    naming ``what`` and that process. The lock goes with the process, even on kill -9."""
+    import fcntl
+
+    from hybridnlp.exceptions import InUseError
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise InUseError(f"{what} is in use by process {holder} (lock file {str(path)!r}); "
+                         f"wait for it to finish, or give this one another folder.") from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+@contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """A fresh folder beside ``path`` to write a whole directory into (a model); when the
+    block ends it replaces ``path`` by renames (the old folder is moved aside, then removed),
+    so a reader through :func:`directory_snapshot` sees the old directory or the new one,
+    never a mix of their files. Removed if the block raises."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        _swap_directory(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _swap_directory(new: Path, path: Path) -> None:
+    aside = []
+    try:
+        while True:  # another writer may put its folder in place between our renames
+            try:
+                os.rename(new, path)  # succeeds when ``path`` is absent (or an empty folder)
+                return
+            except OSError as err:
+                if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+            old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
+            try:
+                os.rename(path, old)
+            except FileNotFoundError:
+                continue
+            aside.append(old)
+    finally:
+        for old in aside:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def directory_snapshot(path: str | os.PathLike, attempts: int = 100) -> Iterator[Path]:
+    """A private folder holding one version of the files of the directory ``path``, for a
+    reader while writers replace it with :func:`atomic_directory`: the files are hard links
+    (copies where links cannot be made) taken through one open handle of the folder, so all
+    come from the same version. Removed when the block ends."""
+    import time
+
+    path = Path(path)
+    for attempt in range(attempts):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except (FileNotFoundError, NotADirectoryError):
+            if attempt >= 20 or not path.parent.is_dir():
+                raise FileNotFoundError(f"no such directory: {str(path)!r}") from None
+            time.sleep(0.005)  # a writer between its two renames
+            continue
+        try:
+            snap = _snapshot(fd, path)
+        except FileNotFoundError:  # the version we opened was removed under us: again
+            os.close(fd)
+            continue
+        try:  # a folder leaves ``path`` once (moved aside, then removed) and never changes
+            # while there: if it is still there, every file came from one complete version
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        finally:
+            os.close(fd)
+        if not same:
+            shutil.rmtree(snap, ignore_errors=True)
+            continue
+        try:
+            yield snap
+        finally:
+            shutil.rmtree(snap, ignore_errors=True)
+        return
+    raise FileNotFoundError(f"{str(path)!r} kept changing while it was read; try again.")
+
+
+def _snapshot(fd: int, path: Path) -> Path:
+    for parent in (path.parent, None):  # a link needs the same file system
+        try:
+            snap = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.", suffix=".read"))
+            break
+        except OSError:
+            continue
+    try:
+        for name in os.listdir(fd):
+            try:
+                os.link(name, snap / name, src_dir_fd=fd, follow_symlinks=False)
+            except PermissionError:  # a folder (Linux says EPERM), or links are not allowed
+                _copy_file(fd, name, snap / name)
+            except OSError as err:
+                if err.errno != errno.EXDEV:
+                    raise
+                _copy_file(fd, name, snap / name)
+    except BaseException:
+        shutil.rmtree(snap, ignore_errors=True)
+        raise
+    return snap
+
+
+def _copy_file(dir_fd: int, name: str, target: Path) -> None:
+    """Copy the regular file ``name`` of the open folder ``dir_fd`` (anything else is skipped)."""
+    import stat
+
+    src = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+    if not stat.S_ISREG(os.fstat(src).st_mode):
+        os.close(src)
+        return
+    with os.fdopen(src, "rb") as f_in, open(target, "wb") as f_out:
+        shutil.copyfileobj(f_in, f_out)
