@@ -301,3 +301,32 @@ def test_w2v_models_save_and_load_without_gensim_types(tmp_path, mr_small):
         loaded = load_model(tmp_path / str(i))
         assert loaded[0].vectors_.index_to_key == trained[0].vectors_.index_to_key
         assert np.array_equal(loaded.predict_proba(texts), model.predict_proba(texts))
+
+
+@pytest.mark.parametrize("param, value, message", [
+    ("window", 0, "window=0 is out of range; it must be >= 1."),
+    ("vector_size", 0, "vector_size=0 is out of range; it must be >= 1."),
+    ("min_count", 0, "min_count=0 is out of range; it must be >= 1."),
+    ("epochs", -1, "epochs=-1 is out of range; it must be >= 1."),
+    ("workers", 0, "workers=0 is out of range; it must be >= 1."),
+    ("sg", 2, "sg=2 is not allowed; choose one of 0, 1."),
+    ("window", "5", "window='5' is a str; it takes an integer."),
+])
+def test_word2vec_settings_that_would_hang_gensim_are_refused_before_training(
+        mr_small, param, value, message):
+    """window=0 made gensim's worker die and fit wait for it forever."""
+    with pytest.raises((ValueError, TypeError)) as err:
+        Word2VecFeatures(**{param: value}).fit(mr_small[0])
+    assert str(err.value) == message
+
+
+def test_a_config_pretraining_with_window_0_is_refused_at_load():
+    from hybridnlp.experiments import ConfigError, load_config
+
+    values = {"name": "t", "task": "classification", "data": {"name": "sst2",
+                                                              "test_split": "test"},
+              "models": [{"type": "nbsvm"}],
+              "pretrain": {"word2vec": {"corpus": ["subj"], "window": 0}}}
+    with pytest.raises(ConfigError, match=r"^pretrain.word2vec.window=0 is out of range; it "
+                                          r"must be >= 1.$"):
+        load_config(values)

@@ -229,7 +229,16 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
             raise ConfigError(f"evaluation.targets.{name}: expected a number, got "
                               f"{type(value).__name__} {value!r}.")
     if config.pretrain.word2vec is not None:
-        _check_corpus(config, "pretrain.word2vec.corpus", config.pretrain.word2vec.corpus)
+        from hybridnlp.features.word2vec import check_word2vec_params
+
+        w2v = config.pretrain.word2vec
+        _check_corpus(config, "pretrain.word2vec.corpus", w2v.corpus)
+        try:
+            check_word2vec_params(vector_size=w2v.vector_size, window=w2v.window,
+                                  min_count=w2v.min_count, sg=w2v.sg, epochs=w2v.epochs,
+                                  workers=w2v.workers)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"pretrain.word2vec.{err}") from None
     if config.evaluation.cv < 2:
         raise ConfigError(f"evaluation.cv: {config.evaluation.cv} folds; use at least 2.")
     return config

@@ -14,9 +14,9 @@ from sklearn.utils.validation import check_is_fitted
 from hybridnlp.features._base import TextTransformer
 from hybridnlp.text import WORD_PATTERN, WordTokenizer
 from hybridnlp.utils.io import atomic_path
-from hybridnlp.utils.validation import check_choice
+from hybridnlp.utils.validation import check_choice, check_number
 
-__all__ = ["Word2VecFeatures", "load_word_vectors", "save_word_vectors"]
+__all__ = ["Word2VecFeatures", "check_word2vec_params", "load_word_vectors", "save_word_vectors"]
 
 POOLINGS = ("mean", "tfidf")
 OOV_POLICIES = ("ignore", "mean")
@@ -109,6 +109,7 @@ class Word2VecFeatures(TextTransformer):
     def fit(self, X, y=None):
         """Train (or load) the word vectors and the IDF weights. Returns self."""
         texts, _ = self._validate_fit(X, y)
+        self._check_params()
         check_choice("pooling", self.pooling, POOLINGS)
         check_choice("oov", self.oov, OOV_POLICIES)
         check_choice("norm", self.norm, NORMS)
@@ -123,6 +124,13 @@ class Word2VecFeatures(TextTransformer):
         self.idf_ = np.log((1 + len(texts)) / (1 + df)) + 1.0  # smooth idf, as scikit-learn
         self.n_features_out_ = int(self.vectors_.vector_size)
         return self
+
+    def _check_params(self) -> None:
+        """gensim does not check these: ``window=0`` kills its worker thread and ``fit`` then
+        waits for it forever; checked here, before any work."""
+        check_word2vec_params(vector_size=self.vector_size, window=self.window,
+                              min_count=self.min_count, sg=self.sg, negative=self.negative,
+                              epochs=self.epochs, sample=self.sample, workers=self.workers)
 
     def _train(self, tokens: list[list[str]]):
         from gensim.models import Word2Vec
@@ -199,6 +207,18 @@ class Word2VecFeatures(TextTransformer):
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
         return np.asarray([f"w2v{k}" for k in range(self.n_features_out_)], dtype=object)
+
+
+def check_word2vec_params(*, vector_size, window, min_count, sg, epochs, workers,
+                          negative=5, sample=1e-3) -> None:
+    """The gensim word2vec settings that would crash or hang it, checked with one message
+    each (also used by a config's ``pretrain.word2vec`` section at load)."""
+    for name, value in (("vector_size", vector_size), ("window", window),
+                        ("min_count", min_count), ("epochs", epochs), ("workers", workers)):
+        check_number(name, value, int, low=1)
+    check_choice("sg", sg, (0, 1))
+    check_number("negative", negative, int, low=0)
+    check_number("sample", sample, float, low=0)
 
 
 def _is_keyed_vectors(obj) -> bool:

@@ -16,6 +16,7 @@ __all__ = [
     "check_choice",
     "check_labels",
     "check_ngram_range",
+    "check_number",
     "check_texts",
     "check_texts_labels",
     "is_missing",
@@ -199,3 +200,29 @@ def check_ngram_range(name: str, value: Any) -> tuple[int, int]:
             f"1 <= min_n <= max_n, e.g. (1, 2)."
         )
     return int(value[0]), int(value[1])
+
+
+def check_number(name: str, value: Any, kind: type = int, *, low: float | None = None,
+                 high: float | None = None, low_open: bool = False,
+                 none_ok: bool = False) -> Any:
+    """``value`` as ``kind`` (int, or float which also takes ints) within [low, high] (or
+    (low, high] with ``low_open``); a TypeError for a wrong type (a string, a bool) and a
+    ValueError for a value out of range, each naming the parameter and what it takes."""
+    if value is None and none_ok:
+        return None
+    numeric = (int, np.integer) if kind is int else (int, float, np.integer, np.floating)
+    if isinstance(value, bool) or not isinstance(value, numeric):
+        what = "an integer" if kind is int else "a number"
+        raise TypeError(f"{name}={value!r} is a {type(value).__name__}; it takes {what}"
+                        f"{' or None' if none_ok else ''}.")
+    if kind is float and not np.isfinite(value):
+        raise ValueError(f"{name}={value!r} is not finite.")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    if too_low or (high is not None and value > high):
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'>' if low_open else '>='} {low}")
+        if high is not None:
+            bounds.append(f"<= {high}")
+        raise ValueError(f"{name}={value!r} is out of range; it must be {' and '.join(bounds)}.")
+    return kind(value)
