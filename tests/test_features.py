@@ -326,7 +326,7 @@ def test_a_config_pretraining_with_window_0_is_refused_at_load():
     values = {"name": "t", "task": "classification", "data": {"name": "sst2",
                                                               "test_split": "test"},
               "models": [{"type": "nbsvm"}],
-              "pretrain": {"word2vec": {"corpus": ["subj"], "window": 0}}}
+              "pretrain": {"word2vec": {"corpus": ["wikitext2:train"], "window": 0}}}
     with pytest.raises(ConfigError, match=r"^pretrain.word2vec.window=0 is out of range; it "
                                           r"must be >= 1.$"):
         load_config(values)
