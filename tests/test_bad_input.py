@@ -82,3 +82,104 @@ def _tiny_ok(est):
     """Parameters that let an estimator fit on a dozen short texts."""
     params = est.get_params(deep=False)
     return {"min_df": 1} if "min_df" in params else {}
+
+
+@pytest.mark.parametrize("est", [e for e in ESTIMATORS if is_classifier(e)],
+                         ids=[i for i, e in zip(IDS, ESTIMATORS) if is_classifier(e)])
+def test_classifiers_refuse_continuous_mixed_and_unseen_labels(est):
+    """Float targets were taken as dozens of classes, "a"/1 silently became strings, and
+    ``score`` on labels never seen in fit returned 0.0."""
+    texts = GOOD * 3
+    with raises(ValueError, "Unknown label type: continuous. y holds non-integer numbers (e.g. "
+                            "0.5); a classifier needs discrete classes (strings or integers), "
+                            "not a regression target."):
+        clone(est).fit(texts, [0.5, 1.5, 2.25, 3.0] * 3)
+    with raises(TypeError, "y mixes strings and numbers (e.g. 'pos' and 1 at index 1); they "
+                           "would all become strings. Give every label the same type."):
+        clone(est).fit(texts, ["pos", 1, "pos", 1] * 3)
+    fitted = clone(est).set_params(**_tiny_ok(est)).fit(texts, LABELS * 3)
+    with raises(ValueError, "y contains labels unseen at fit time: ['negative', 'positive'] "
+                            "(first at index 0); the classifier knows ['neg', 'pos']."):
+        fitted.score(GOOD, ["positive", "negative", "pos", "neg"])
+    assert fitted.score(GOOD * 3, LABELS * 3) >= 0.5
+
+
+def _transformer(**params):
+    from hybridnlp.estimators import TransformerClassifier
+
+    return TransformerClassifier(**{"max_epochs": 1, "module__n_layer": 1, **params})
+
+
+@pytest.mark.parametrize("params, exc, message", [
+    ({"max_epochs": 0}, ValueError, "max_epochs=0 is out of range; it must be >= 1."),
+    ({"batch_size": 0}, ValueError, "batch_size=0 is out of range; it must be >= 1."),
+    ({"class_weight": {"pos": -1}}, ValueError,
+     "class_weight['pos']=-1 is out of range; it must be > 0."),
+    ({"class_weight": {"good": 2}}, ValueError,
+     "class_weight names classes not in y: ['good']; the classes are ['neg', 'pos']."),
+    ({"trainer__grad_accum": 0}, ValueError, "grad_accum=0 is out of range; it must be >= 1."),
+    ({"optimizer__lr": "0.001"}, TypeError, "lr='0.001' is a str; it takes a number."),
+    ({"optimizer__betas": (0.9,)}, ValueError,
+     "betas=(0.9,) must be two numbers (beta1, beta2), e.g. (0.9, 0.999)."),
+    ({"trainer__monitor": "val_acc"}, ValueError,
+     "monitor='val_acc' is not allowed; choose one of 'val_loss', 'train_loss', "
+     "'val_accuracy'. Did you mean 'val_accuracy'?"),
+])
+def test_transformer_settings_are_refused_at_fit_before_training(params, exc, message):
+    seen = []
+    est = _transformer(**params)
+    est.set_params(callbacks=[_Recorder(seen)])
+    with raises(exc, message):
+        est.fit(GOOD * 3, LABELS * 3)
+    assert seen == []  # no epoch started
+
+
+class _Recorder:
+    def __init__(self, seen):
+        self.seen = seen
+
+    def __getattr__(self, hook):
+        return lambda *args: self.seen.append(hook)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"batch_size": 0}, "batch_size=0 is out of range; it must be >= 1."),
+    ({"eval_interval": 0}, "eval_interval=0 is out of range; it must be >= 1."),
+    ({"max_steps": 0}, "max_steps=0 is out of range; it must be >= 1."),
+    ({"max_steps": -5}, "max_steps=-5 is out of range; it must be >= 1."),
+])
+def test_causal_lm_settings_are_refused_at_fit(params, message):
+    from hybridnlp.lm import CausalLM
+
+    with raises(ValueError, message):
+        CausalLM(model="gpt-nano", **params).fit("to be or not to be " * 20)
+
+
+def test_predict_under_a_float64_default_dtype():
+    import torch
+
+    clf = _transformer(random_state=0).fit(GOOD * 3, LABELS * 3)
+    expected = clf.predict_proba(GOOD)
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        np.testing.assert_allclose(clf.predict_proba(GOOD), expected, rtol=1e-6)
+    finally:
+        torch.set_default_dtype(old)
+
+
+def test_nan_on_a_fresh_fit_does_not_cite_a_checkpoint_that_does_not_exist(tmp_path):
+    import torch
+
+    from hybridnlp.exceptions import NonFiniteLossError
+    from hybridnlp.train import LambdaCallback
+
+    def poison(trainer, model, step, loss):  # weights turn NaN after the first step
+        with torch.no_grad():
+            next(model.parameters()).fill_(float("nan"))
+
+    clf = _transformer(checkpoint_dir=tmp_path / "ckpt", batch_size=4,
+                       callbacks=[LambdaCallback(on_batch_end=poison)])
+    with pytest.raises(NonFiniteLossError, match=r"No checkpoint was written yet \(the first "
+                                                 r"is saved at the end of epoch 1"):
+        clf.fit(GOOD * 3, LABELS * 3)

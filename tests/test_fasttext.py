@@ -56,12 +56,13 @@ def test_seeded_fit_is_reproducible_and_seeds_differ():
 @pytest.mark.parametrize("params, message", [
     ({"ngram_range": (2, 1)}, "ngram_range=(2, 1) is not a valid n-gram range; pass (min_n, "
                               "max_n) with 1 <= min_n <= max_n, e.g. (1, 2)."),
-    ({"dim": 0}, "dim=0: expected a positive integer."),
-    ({"epochs": 2.5}, "epochs=2.5: expected a positive integer."),
-    ({"lr": 0}, "lr=0: expected a positive learning rate such as 0.01."),
+    ({"dim": 0}, "dim=0 is out of range; it must be >= 1."),
+    ({"epochs": 2.5}, "epochs=2.5 is a float; it takes an integer."),
+    ({"lr": 0}, "lr=0 is out of range; it must be > 0."),
+    ({"lr": "0.01"}, "lr='0.01' is a str; it takes a number."),
 ])
 def test_bad_parameters_are_named(params, message):
-    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+    with pytest.raises((ValueError, TypeError), match="^" + re.escape(message) + "$"):
         FastTextClassifier(**params).fit(NEGATION, NEGATION_Y)
 
 

@@ -156,10 +156,16 @@ def test_warm_start_continues_training():
         clf.fit(texts[:2], ["x", "y"])
 
 
+def still(**params):
+    """One epoch at lr 1e-9: the initial embeddings stay as they were (max_epochs=0 is
+    refused)."""
+    return tiny(max_epochs=1, optimizer__lr=1e-9, **params)
+
+
 def test_embedding_init_from_word2vec():
     texts, y = keyword_task(60)
     w2v = Word2VecFeatures(vector_size=32, epochs=2, random_state=0).fit(texts)
-    clf = tiny(max_epochs=0, embedding_init=w2v, module__n_embd=32).fit(texts, y)
+    clf = still(embedding_init=w2v, module__n_embd=32).fit(texts, y)
     tok = clf.tokenizer_
     assert clf.n_embeddings_initialised_ == len(tok.words)  # every word has a vector
     emb = clf.module_.encoder.tok_emb.weight.detach()
@@ -170,7 +176,7 @@ def test_embedding_init_from_word2vec():
     message = ("embedding_init vectors have 32 dimensions but the module has n_embd=16; pass "
                "module__n_embd=32 (and an n_head that divides it).")
     with raises(ValueError, message):
-        tiny(max_epochs=0, embedding_init=w2v, module__n_embd=16).fit(texts, y)
+        still(embedding_init=w2v, module__n_embd=16).fit(texts, y)
 
 
 def test_embedding_init_from_a_word2vec_file(tmp_path):
@@ -179,8 +185,8 @@ def test_embedding_init_from_a_word2vec_file(tmp_path):
     texts, y = keyword_task(60)
     w2v = Word2VecFeatures(vector_size=32, epochs=2, random_state=0).fit(texts)
     path = save_word_vectors(w2v, tmp_path / "vectors.bin")
-    from_file = tiny(max_epochs=0, embedding_init=str(path), module__n_embd=32).fit(texts, y)
-    in_memory = tiny(max_epochs=0, embedding_init=w2v, module__n_embd=32).fit(texts, y)
+    from_file = still(embedding_init=str(path), module__n_embd=32).fit(texts, y)
+    in_memory = still(embedding_init=w2v, module__n_embd=32).fit(texts, y)
     assert torch.allclose(from_file.module_.encoder.tok_emb.weight,
                           in_memory.module_.encoder.tok_emb.weight)
     assert clone(from_file).get_params()["embedding_init"] == str(path)  # a plain parameter
@@ -188,7 +194,7 @@ def test_embedding_init_from_a_word2vec_file(tmp_path):
     with raises(FileNotFoundError, f"embedding_init={str(missing)!r} does not exist; pass the "
                                    f"path of a local word2vec-format file (nothing is "
                                    f"downloaded)."):
-        tiny(max_epochs=0, embedding_init=missing, module__n_embd=32).fit(texts, y)
+        still(embedding_init=missing, module__n_embd=32).fit(texts, y)
 
 
 def test_pickle_moves_tensors_to_cpu_and_round_trips():

@@ -10,13 +10,15 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 from hybridnlp.utils.validation import (
+    TextClassifierMixin,
     check_ngram_range,
+    check_number,
     check_texts,
     check_texts_labels,
     text_input_tags,
@@ -49,7 +51,7 @@ class _BagModel(torch.nn.Module):
         return self.linear(self.embedding(ids, offsets))
 
 
-class FastTextClassifier(ClassifierMixin, BaseEstimator):
+class FastTextClassifier(TextClassifierMixin, BaseEstimator):
     """Bag of word n-gram embeddings, averaged, and a linear layer: fastText's supervised model.
 
     Each word and word n-gram of the training texts (up to ``max_features``, most frequent
@@ -106,11 +108,8 @@ class FastTextClassifier(ClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         check_ngram_range("ngram_range", self.ngram_range)
         for name in ("dim", "max_features", "min_count", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"{name}={value!r}: expected a positive integer.")
-        if not self.lr > 0:
-            raise ValueError(f"lr={self.lr!r}: expected a positive learning rate such as 0.01.")
+            check_number(name, getattr(self, name), int, low=1)
+        check_number("lr", self.lr, float, low=0, low_open=True)
 
     def _ngrams(self, texts: list[str]) -> list[list[str]]:
         tokenize = WordTokenizer(WORD_PATTERN, lowercase=self.lowercase)

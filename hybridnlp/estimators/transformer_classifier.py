@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
@@ -23,7 +23,9 @@ from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WordVocabToke
 from hybridnlp.train import Trainer
 from hybridnlp.utils.device import resolve_device
 from hybridnlp.utils.validation import (
+    TextClassifierMixin,
     check_choice,
+    check_number,
     check_texts,
     check_texts_labels,
     text_input_tags,
@@ -44,7 +46,7 @@ def _accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return float((logits.argmax(dim=-1) == targets).float().mean())
 
 
-class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
+class TransformerClassifier(DunderParamsMixin, TextClassifierMixin, BaseEstimator):
     """Text classifier: tokenizer + Transformer encoder + linear head, trained with ``Trainer``.
 
     Parameters
@@ -184,6 +186,16 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
             return torch.ones(n)
         if isinstance(self.class_weight, str):
             check_choice("class_weight", self.class_weight, ("balanced",))
+        elif not isinstance(self.class_weight, dict):
+            raise TypeError(f"class_weight={self.class_weight!r} must be None, 'balanced' or a "
+                            f"dict of class -> weight.")
+        else:
+            unknown = [c for c in self.class_weight if c not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(f"class_weight names classes not in y: {unknown}; the classes "
+                                 f"are {self.classes_.tolist()}.")
+            for c, w in self.class_weight.items():
+                check_number(f"class_weight[{c!r}]", w, float, low=0, low_open=True)
         weights = compute_class_weight(
             self.class_weight if isinstance(self.class_weight, str) else
             {i: self.class_weight.get(c, 1.0) for i, c in enumerate(self.classes_)},
@@ -219,6 +231,8 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
             Continue from the checkpoint in ``checkpoint_dir`` (same X, y and random_state).
         """
         texts, y = check_texts_labels(X, y)
+        check_number("batch_size", self.batch_size, int, low=1)
+        check_number("max_len", self.max_len, int, low=2)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         continuing = self.warm_start and hasattr(self, "module_")
@@ -230,7 +244,9 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         else:
             self.classes_ = np.unique(y)
         y_idx = np.searchsorted(self.classes_, y)
+        self._class_weights(y_idx)  # checked now, applied below
         train_texts, train_y, val_texts, val_y = self._split(texts, y_idx, validation_data, seed)
+        trainer = self._make_trainer(seed, has_val=val_texts is not None)  # checks its settings
         torch.manual_seed(seed)
         if not continuing:
             self.tokenizer_ = self._make_tokenizer(train_texts)
@@ -243,7 +259,6 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         self.module_.class_weight.copy_(self._class_weights(train_y))
         self.n_truncated_ = train.n_truncated
         val = None if val_texts is None else self._batches(val_texts, val_y)
-        trainer = self._make_trainer(seed, has_val=val is not None)
         self._checkpoint_tokenizer(resume)
         self.history_ = trainer.fit(self.module_, train, val, resume=resume,
                                     config=self.module_.config.to_dict())
@@ -316,7 +331,7 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
         self._warn_truncated(batches.n_truncated, len(texts))
         device = resolve_device(self.device)
         module = self.module_.to(device).eval()
-        out = torch.empty(len(texts), len(self.classes_))
+        out = torch.empty(len(texts), len(self.classes_), dtype=torch.float32)
         for index, batch in batches.indexed():
             batch = {k: v.to(device) for k, v in batch.items()}
             logits, _ = module(**batch)
@@ -337,20 +352,6 @@ class TransformerClassifier(DunderParamsMixin, ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self._logits(X).argmax(dim=-1).numpy()]
-
-    def score(self, X, y, sample_weight=None) -> float:
-        """Accuracy. Labels never seen in ``fit`` are an error, not a silent miss."""
-        check_is_fitted(self)
-        texts, y = check_texts_labels(X, y, require_words=False, min_classes=1)
-        known = set(self.classes_.tolist())
-        labels = y.tolist()
-        unseen = [i for i, label in enumerate(labels) if label not in known]
-        if unseen:
-            raise ValueError(
-                f"y contains labels unseen at fit time: {sorted({labels[i] for i in unseen})} "
-                f"(first at index {unseen[0]}); the classifier knows {self.classes_.tolist()}."
-            )
-        return super().score(texts, y, sample_weight=sample_weight)
 
     def _warn_truncated(self, n_truncated: int, n_texts: int) -> None:
         if n_truncated:

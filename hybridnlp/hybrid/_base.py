@@ -4,18 +4,18 @@ per-component probabilities, prediction, and text-input tags."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.hybrid._heldout import _aligned
 from hybridnlp.hybrid.report import ComponentReportMixin
-from hybridnlp.utils.validation import check_texts, text_input_tags
+from hybridnlp.utils.validation import TextClassifierMixin, check_texts, text_input_tags
 
 __all__ = ["TextEnsemble"]
 
 
-class TextEnsemble(ComponentReportMixin, ClassifierMixin, _BaseComposition, BaseEstimator):
+class TextEnsemble(ComponentReportMixin, TextClassifierMixin, _BaseComposition, BaseEstimator):
     """Base of StackingClassifier and WeightedEnsemble: ``estimators`` is a list of
     (name, classifier); fitted learners are in ``named_estimators_``; subclasses define
     ``fit`` and ``_combine`` (components' probabilities -> the hybrid's)."""

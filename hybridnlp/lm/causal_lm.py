@@ -22,6 +22,7 @@ from hybridnlp.nn.gpt import GPT, GPTConfig
 from hybridnlp.text import Tokenizer, load_tokenizer
 from hybridnlp.train import Trainer
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
+from hybridnlp.utils.validation import check_number
 
 __all__ = ["CausalLM"]
 
@@ -196,6 +197,9 @@ class CausalLM(TextGenerationMixin, LMScoringMixin, DunderParamsMixin, BaseEstim
         without it, ``validation`` of the corpus is held out. With ``resume=True`` and a
         checkpoint in ``trainer__checkpoint_dir``, training continues from it.
         """
+        for name in ("batch_size", "eval_interval", "eval_windows"):
+            check_number(name, getattr(self, name), int, low=1, none_ok=name == "eval_windows")
+        self._trainer(1)  # checks the optimizer, budget and trainer__ settings before any work
         if isinstance(corpus, np.ndarray):
             tok, train_ids, val_ids = self._token_ids(corpus, validation_data)
         else:

@@ -25,6 +25,7 @@ from hybridnlp.utils.device import (
     resolve_precision,
 )
 from hybridnlp.utils.io import exclusive_lock
+from hybridnlp.utils.validation import check_choice, check_number
 
 __all__ = ["Trainer"]
 
@@ -92,7 +93,7 @@ class Trainer:
         self.max_time = max_time
         self.lr = lr
         self.weight_decay = weight_decay
-        self.betas = tuple(betas)
+        self.betas = tuple(betas) if isinstance(betas, list | tuple) else (betas,)
         self.eps = eps
         self.warmup = warmup
         self.min_lr_ratio = min_lr_ratio
@@ -112,6 +113,30 @@ class Trainer:
         self.compile = compile
         self.should_stop = False
         self.history = History()
+        self._check()
+
+    def _check(self) -> None:
+        """Every setting, checked when the Trainer is made: estimators make theirs at the start
+        of ``fit``, so a bad value is an error naming it before any training."""
+        check_number("max_epochs", self.max_epochs, int, low=1)
+        check_number("max_steps", self.max_steps, int, low=1, none_ok=True)
+        check_number("max_time", self.max_time, float, low=0, none_ok=True)
+        check_number("lr", self.lr, float, low=0, low_open=True)
+        check_number("weight_decay", self.weight_decay, float, low=0)
+        if len(self.betas) != 2:
+            raise ValueError(f"betas={self.betas!r} must be two numbers (beta1, beta2), e.g. "
+                             f"(0.9, 0.999).")
+        for i, beta in enumerate(self.betas):
+            check_number(f"betas[{i}]", beta, float, low=0, high=0.999999)
+        check_number("eps", self.eps, float, low=0, low_open=True)
+        check_number("warmup", self.warmup, float, low=0)
+        check_number("min_lr_ratio", self.min_lr_ratio, float, low=0, high=1)
+        check_number("grad_clip", self.grad_clip, float, low=0, low_open=True, none_ok=True)
+        check_number("grad_accum", self.grad_accum, int, low=1)
+        check_number("patience", self.patience, int, low=1, none_ok=True)
+        check_choice("mode", self.mode, ("min", "max"))
+        monitors = ["val_loss", "train_loss", *(f"val_{name}" for name in self.metrics)]
+        check_choice("monitor", self.monitor, monitors)
 
     # ------------------------------------------------------------------ set-up
 
@@ -317,14 +342,19 @@ class Trainer:
         return total / max(count, 1)
 
     def _stop_on_nan(self, model, loss: float, state, best_state) -> None:
-        where = (f"kept in {str(self.checkpoint_dir)!r}" if self.checkpoint_dir
-                 else "not kept (no checkpoint_dir was given)")
+        if self.checkpoint_dir is None:
+            where = "No checkpoint was kept (no checkpoint_dir was given)."
+        elif (self.checkpoint_dir / "trainer.json").exists():
+            where = f"The last good checkpoint is kept in {str(self.checkpoint_dir)!r}."
+        else:
+            where = (f"No checkpoint was written yet (the first is saved at the end of epoch 1 "
+                     f"in {str(self.checkpoint_dir)!r}).")
         if best_state is not None:
             model.load_state_dict(best_state)
         raise NonFiniteLossError(
             f"loss is {loss} at step {state['step'] + 1} (epoch {state['epoch'] + 1}); "
-            f"training stopped. The last good checkpoint is {where}. Lower the learning rate, "
-            f"keep grad_clip on, or check the inputs for inf/NaN."
+            f"training stopped. {where} Lower the learning rate, keep grad_clip on, or check "
+            f"the inputs for inf/NaN."
         )
 
 

@@ -11,8 +11,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.base import ClassifierMixin
 
 __all__ = [
+    "TextClassifierMixin",
     "check_choice",
     "check_labels",
     "check_ngram_range",
@@ -143,10 +145,21 @@ def check_labels(y: Any, *, name: str = "y", min_classes: int = 2) -> np.ndarray
                 f"{name} contains a missing label ({label!r}) at index {i}; drop those "
                 f"examples before fitting."
             )
+    kinds = {"string" if isinstance(label, str | np.str_) else "number" for label in seq}
+    if len(kinds) > 1:
+        first = next(i for i, label in enumerate(seq) if not isinstance(label, str | np.str_))
+        raise TypeError(f"{name} mixes strings and numbers (e.g. {seq[0]!r} and "
+                        f"{seq[first]!r} at index {first}); they would all become strings. "
+                        f"Give every label the same type.")
     arr = np.asarray(seq)
     if arr.ndim != 1:
         arr = np.empty(len(seq), dtype=object)
         arr[:] = list(seq)
+    if arr.dtype.kind == "f" and np.any(arr != np.round(arr)):
+        raise ValueError(f"Unknown label type: continuous. {name} holds non-integer numbers "
+                         f"(e.g. {float(arr[np.flatnonzero(arr != np.round(arr))[0]])!r}); a "
+                         f"classifier needs discrete classes (strings or integers), not a "
+                         f"regression target.")
     n_classes = len(np.unique(arr))
     if n_classes < min_classes:
         first = arr[0].item() if isinstance(arr[0], np.generic) else arr[0]
@@ -226,3 +239,23 @@ def check_number(name: str, value: Any, kind: type = int, *, low: float | None =
             bounds.append(f"<= {high}")
         raise ValueError(f"{name}={value!r} is out of range; it must be {' and '.join(bounds)}.")
     return kind(value)
+
+
+class TextClassifierMixin(ClassifierMixin):
+    """``score`` as scikit-learn's accuracy, but a label never seen in ``fit`` is an error
+    naming it, not a silent miss (``score`` on a misspelt label set returned 0.0)."""
+
+    def score(self, X, y, sample_weight=None) -> float:
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        texts, y = check_texts_labels(X, y, require_words=False, min_classes=1)
+        known = set(self.classes_.tolist())
+        labels = y.tolist()
+        unseen = [i for i, label in enumerate(labels) if label not in known]
+        if unseen:
+            raise ValueError(
+                f"y contains labels unseen at fit time: {sorted({labels[i] for i in unseen})} "
+                f"(first at index {unseen[0]}); the classifier knows {self.classes_.tolist()}."
+            )
+        return super().score(texts, y, sample_weight=sample_weight)
