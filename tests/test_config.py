@@ -123,3 +123,28 @@ def test_overrides_still_reach_lists_and_single_models():
         "type": "nbsvm", "params": {"clf__C": 4}, "name": "nb"}
     assert values["evaluation"]["metrics"] == ["accuracy"]
     assert BASE["models"] == [{"type": "nbsvm"}]  # a copy was changed
+
+
+@pytest.mark.parametrize("task, model, message", [
+    ("classification", {"type": "transformer", "params": {"max_epochs": "ten"}},
+     "models[0].params: max_epochs='ten' is a str; it takes an integer."),
+    ("classification", {"type": "nbsvm", "params": {"C": 1}},
+     "models[0].params.C: Pipeline has no parameter 'C'. Did you mean 'clf__C'?"),
+    ("classification", {"type": "tfidf_lr", "params": {"clf__C": "big"}},
+     "models[0].params: The 'C' parameter of LogisticRegression must be a float in the range "
+     "(0.0, inf]. Got 'big' instead."),
+    ("classification", {"type": "stacking", "params": {"estimators": [
+        {"type": "fasttext", "params": {"lr": "x"}}]}},
+     "models[0].params.estimators[0].params: lr='x' is a str; it takes a number."),
+    ("language_modeling", {"type": "interpolated_lm", "params": {"neural": "GPT"}},
+     "models[0].params: neural='GPT' is a str, not a language model; pass a CausalLM (neural) "
+     "and an NGramLM (ngram), or in a config {type: causal_lm} / {type: ngram_lm}."),
+    ("language_modeling", {"type": "causal_lm", "params": {"batch_size": 0}},
+     "models[0].params: batch_size=0 is out of range; it must be >= 1."),
+])
+def test_model_parameter_values_are_checked_at_load(task, model, message):
+    """These passed load_config and crashed mid-run, after earlier models had trained."""
+    data = {"name": "mr"} if task == "classification" else {"name": "tinyshakespeare"}
+    with pytest.raises(ConfigError) as err:
+        load_config({"name": "t", "task": task, "data": data, "models": [model]})
+    assert str(err.value) == message

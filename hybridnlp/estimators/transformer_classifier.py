@@ -168,6 +168,17 @@ class TransformerClassifier(DunderParamsMixin, TextClassifierMixin, BaseEstimato
             **self._dunder("module"),
         )
 
+    def _check_params(self) -> None:
+        """The settings that need no data, checked before any work (at ``fit`` and when a
+        config is loaded); class weights are checked once the classes are known."""
+        check_number("batch_size", self.batch_size, int, low=1)
+        check_number("max_len", self.max_len, int, low=2)
+        check_number("max_epochs", self.max_epochs, int, low=1)
+        check_choice("truncation", self.truncation, TRUNCATIONS)
+        if not isinstance(self.tokenizer, Tokenizer):
+            check_choice("tokenizer", self.tokenizer, TOKENIZERS)
+        self._make_trainer(0, has_val=True)  # the optimizer__ and trainer__ settings
+
     def _make_trainer(self, seed: int, has_val: bool) -> Trainer:
         trainer_kw = self._dunder("trainer")
         monitor = trainer_kw.pop("monitor", "val_accuracy")
@@ -230,9 +241,8 @@ class TransformerClassifier(DunderParamsMixin, TextClassifierMixin, BaseEstimato
         resume : bool, default=False
             Continue from the checkpoint in ``checkpoint_dir`` (same X, y and random_state).
         """
+        self._check_params()
         texts, y = check_texts_labels(X, y)
-        check_number("batch_size", self.batch_size, int, low=1)
-        check_number("max_len", self.max_len, int, low=2)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         continuing = self.warm_start and hasattr(self, "module_")

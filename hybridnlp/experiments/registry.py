@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 
 from hybridnlp.exceptions import ConfigError
 
-__all__ = ["MODELS", "TASK_OF", "build_model"]
+__all__ = ["MODELS", "TASK_OF", "build_model", "check_params"]
 
 
 def _tfidf_lr():
@@ -174,13 +174,34 @@ def build_model(type_: str, params: dict, path: str = "model", pretrained: dict 
         dunder_ok = "__" in key and hasattr(model, "_dunder_params") and (
             prefix in model._dunder_params)
         if key not in valid and not dunder_ok:
-            close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            nested = sorted(k for k in valid if k.endswith(f"__{key}"))
+            close = nested or difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
             raise ConfigError(f"{where}: {type(model).__name__} has no parameter "
                               f"{key!r}.{hint}")
         resolved[key] = _value(value, valid.get(key), where, pretrained)
     try:
         model.set_params(**resolved)
+        check_params(model)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{path}.params: {err}") from None
     return model
+
+
+def check_params(model) -> None:
+    """Check the settings of ``model`` and every estimator inside it (pipeline steps, a
+    stacking's members, an interpolation's parts) as their ``fit`` would, without data: our
+    estimators' ``_check_params``, scikit-learn's parameter constraints."""
+    from sklearn.base import BaseEstimator
+
+    if hasattr(model, "_check_params"):
+        model._check_params()
+    elif hasattr(model, "_parameter_constraints"):  # scikit-learn's own constraints
+        model._validate_params()
+    for value in model.get_params(deep=False).values():
+        members = value if isinstance(value, list) else [value]
+        for member in members:
+            if isinstance(member, tuple) and len(member) == 2:
+                member = member[1]  # (name, estimator) pairs
+            if isinstance(member, BaseEstimator):
+                check_params(member)

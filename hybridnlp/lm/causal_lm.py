@@ -137,6 +137,13 @@ class CausalLM(TextGenerationMixin, LMScoringMixin, DunderParamsMixin, BaseEstim
             base = GPTConfig.from_preset(self.model).to_dict()
         return GPTConfig.from_dict({**base, **overrides, "vocab_size": vocab_size})
 
+    def _check_params(self) -> None:
+        """The settings that need no data, checked before any work (at ``fit`` and when a
+        config is loaded)."""
+        for name in ("batch_size", "eval_interval", "eval_windows"):
+            check_number(name, getattr(self, name), int, low=1, none_ok=name == "eval_windows")
+        self._trainer(1)  # the optimizer, budget and trainer__ settings
+
     def _trainer(self, max_epochs: int) -> Trainer:
         kw = {"betas": (0.9, 0.99), **self._dunder("trainer")}
         return Trainer(max_epochs=max_epochs, max_steps=self._steps(), max_time=self.max_time,
@@ -197,9 +204,7 @@ class CausalLM(TextGenerationMixin, LMScoringMixin, DunderParamsMixin, BaseEstim
         without it, ``validation`` of the corpus is held out. With ``resume=True`` and a
         checkpoint in ``trainer__checkpoint_dir``, training continues from it.
         """
-        for name in ("batch_size", "eval_interval", "eval_windows"):
-            check_number(name, getattr(self, name), int, low=1, none_ok=name == "eval_windows")
-        self._trainer(1)  # checks the optimizer, budget and trainer__ settings before any work
+        self._check_params()
         if isinstance(corpus, np.ndarray):
             tok, train_ids, val_ids = self._token_ids(corpus, validation_data)
         else:

@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator
 
 from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm.generate import Stepper, sample
+from hybridnlp.utils.validation import check_number
 
 __all__ = ["InterpolatedLM", "fit_mixture_weight"]
 
@@ -58,7 +59,18 @@ class InterpolatedLM(LMScoringMixin, BaseEstimator):
         self.per_context = per_context
         self.min_tokens = min_tokens
 
+    def _check_params(self) -> None:
+        """The parts' types and the settings, before any work."""
+        for name, part in (("neural", self.neural), ("ngram", self.ngram)):
+            if not hasattr(part, "token_log_probs"):
+                raise TypeError(f"{name}={part!r} is a {type(part).__name__}, not a language "
+                                f"model; pass a CausalLM (neural) and an NGramLM (ngram), or "
+                                f"in a config {{type: causal_lm}} / {{type: ngram_lm}}.")
+        check_number("weight", self.weight, float, low=0, high=1, none_ok=True)
+        check_number("min_tokens", self.min_tokens, int, low=1)
+
     def _check_components(self) -> None:
+        self._check_params()
         self.neural._check_fitted()
         self.ngram._check_fitted()
         if self.neural.tokenizer_ != self.ngram.tokenizer_:
@@ -67,8 +79,6 @@ class InterpolatedLM(LMScoringMixin, BaseEstimator):
                 "probabilities cannot be mixed; fit the n-gram with "
                 "NGramLM(tokenizer=neural.tokenizer_)."
             )
-        if self.weight is not None and not 0.0 <= self.weight <= 1.0:
-            raise ValueError(f"weight={self.weight!r} must be in [0, 1] or None.")
 
     @property
     def tokenizer_(self):
