@@ -25,9 +25,9 @@ def _run(args) -> int:
     from hybridnlp.experiments.runner import run
 
     if args.resume:
-        if args.set or args.output:
+        if args.set or args.output or args.data_home:
             raise _UsageError("--resume continues a run with its own config and directory; "
-                              "--set and --output start a new run instead")
+                              "--set, --data-home and --output start a new run instead")
         from hybridnlp.experiments.progress import resume_dir
 
         try:  # not a run directory, or a config other than the run's: a usage error
@@ -39,8 +39,9 @@ def _run(args) -> int:
     if args.config is None:
         raise _UsageError("give a config file, or --resume RUN_DIR")
     values = read_config_file(args.config)
-    if args.set:
-        values = apply_overrides(values, args.set)
+    overrides = list(args.set) + ([f"data.data_home={args.data_home}"] if args.data_home else [])
+    if overrides:
+        values = apply_overrides(values, overrides)
     config = load_config(values)
     run(config, output=args.output, quiet=args.quiet)
     return 0
@@ -69,19 +70,27 @@ def _report(args) -> int:
 
 def _predict(args) -> int:
     from hybridnlp.datasets import load_texts
+    from hybridnlp.persistence import model_class_names
 
     model = _load_model(args.model_dir)
+    if not hasattr(model, "predict"):
+        raise _UsageError(f"the model in {args.model_dir!r} is a {type(model).__name__}, not a "
+                          f"classifier; continue text with: hybridnlp generate "
+                          f"{args.model_dir} --prompt TEXT")
     try:  # a missing file or column, a malformed CSV: the reader's message, no traceback
         texts = load_texts(args.input, text_column=args.text_column).data
     except (FileNotFoundError, ValueError, TypeError) as err:
         raise _UsageError(str(err)) from None
-    preds = model.predict(texts)
+    preds = [p.item() if hasattr(p, "item") else p for p in model.predict(texts)]
+    names = model_class_names(args.model_dir)
+    if names and all(isinstance(p, int) and 0 <= p < len(names) for p in preds):
+        preds = [names[p] for p in preds]  # the data set's class names, not ids
     out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
     try:
         w = csv.writer(out)
         w.writerow(["text", "prediction"])
         for t, p in zip(texts, preds, strict=True):
-            w.writerow([t, p.item() if hasattr(p, "item") else p])
+            w.writerow([t, p])
     finally:
         if args.output:
             out.close()
@@ -121,7 +130,25 @@ def _generate(args) -> int:
     if not hasattr(model, "generate"):
         raise _UsageError(f"the model in {args.model_dir!r} is not a language model")
     kw = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
-    print(args.prompt + model.generate(args.prompt, args.max_new_tokens, **kw))
+    if args.num_beams != 1:
+        kw.update(num_beams=args.num_beams, do_sample=False)
+    if args.repetition_penalty != 1.0:
+        kw["repetition_penalty"] = args.repetition_penalty
+    if args.stop:
+        kw["stop"] = args.stop
+    try:
+        if args.stream:
+            if args.num_beams > 1:
+                raise _UsageError("--stream shows one sampled sequence; it cannot be combined "
+                                  "with --num-beams > 1")
+            print(args.prompt, end="", flush=True)
+            for piece in model.generate(args.prompt, args.max_new_tokens, stream=True, **kw):
+                print(piece, end="", flush=True)
+            print()
+        else:
+            print(args.prompt + model.generate(args.prompt, args.max_new_tokens, **kw))
+    except (TypeError, ValueError) as err:  # a bad setting (top_p=2), said by generate
+        raise _UsageError(str(err)) from None
     return 0
 
 
@@ -139,10 +166,19 @@ class _UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="hybridnlp", description="Classical NLP and Transformers, combined: "
-                     "run experiment configs, compare runs, use saved models.")
+    from hybridnlp import __version__
+
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = _Parser(prog="hybridnlp", formatter_class=fmt,
+                     description="Classical NLP and Transformers, combined: run experiment "
+                                 "configs, compare runs, use saved models.")
+    parser.add_argument("--version", action="version", version=f"hybridnlp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    p = sub.add_parser("run", help="run an experiment config (YAML)")
+
+    def command(name: str, help: str):
+        return sub.add_parser(name, help=help, description=help, formatter_class=fmt)
+
+    p = command("run", "run an experiment config (YAML)")
     p.add_argument("config", nargs="?",
                    help="path to a YAML config, e.g. experiments/quickstart.yaml")
     p.add_argument("--resume", metavar="RUN_DIR",
@@ -150,10 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "finished are not redone)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set models[0].params.clf__C=4")
-    p.add_argument("--output", help="parent folder of the run directory (default: config's)")
+    p.add_argument("--output", help="parent folder of the run directory (default: the "
+                                    "config's output)")
+    p.add_argument("--data-home", metavar="DIR", help=DATA_HOME_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_run)
-    p = sub.add_parser("report", help="rewrite a run's report, or compare several runs")
+    p = command("report", "rewrite a run's report, or compare several runs")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--output", help="write the comparison table to this file")
     p.add_argument("--results", metavar="RESULTS_MD",
@@ -161,35 +199,52 @@ def build_parser() -> argparse.ArgumentParser:
                         "(e.g. benchmarks/RESULTS.md)")
     p.add_argument("--section", default="runs", help="marker name of that section")
     p.set_defaults(func=_report)
-    p = sub.add_parser("predict", help="predict labels for texts with a saved model")
-    p.add_argument("model_dir", metavar="MODEL_DIR")
+    p = command("predict", "predict labels for texts with a saved model")
+    p.add_argument("model_dir", metavar="MODEL_DIR",
+                   help="a model directory, e.g. RUN_DIR/models/NBSVM")
     p.add_argument("--input", required=True, help="CSV, TSV, JSONL or TXT file of texts")
-    p.add_argument("--text-column", default="text")
+    p.add_argument("--text-column", default="text", help="column of the texts (CSV, TSV, JSONL)")
     p.add_argument("--output", help="CSV to write (default: standard output)")
     p.set_defaults(func=_predict)
-    p = sub.add_parser("train-lm", help="train a GPT language model on a text file")
-    p.add_argument("corpus", help="a text file")
+    p = command("train-lm", "train a GPT language model on a text file")
+    p.add_argument("corpus", help="a UTF-8 text file (.gz is decompressed)")
     p.add_argument("--output", required=True, help="model directory to write")
-    p.add_argument("--model", default="quick", help="GPT preset (default: quick)")
-    p.add_argument("--tokenizer", default="char", choices=["char", "word", "bpe"])
-    p.add_argument("--max-time", type=float, default=None, help="training budget in seconds")
-    p.add_argument("--max-steps", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--model", default="quick", help="GPT preset (gpt-nano ... gpt2-xl)")
+    p.add_argument("--tokenizer", default="char", choices=["char", "word", "bpe"],
+                   help="token unit")
+    p.add_argument("--max-time", type=float, default=None,
+                   help="training budget in seconds (with neither budget: 2,000 steps)")
+    p.add_argument("--max-steps", type=int, default=None, help="training budget in steps")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train_lm)
-    p = sub.add_parser("generate", help="continue a prompt with a saved language model")
-    p.add_argument("model_dir", metavar="MODEL_DIR")
-    p.add_argument("--prompt", default="")
-    p.add_argument("--max-new-tokens", type=int, default=200)
-    p.add_argument("--temperature", type=float, default=0.8)
-    p.add_argument("--top-k", type=int, default=None)
-    p.add_argument("--top-p", type=float, default=None)
-    p.add_argument("--seed", type=int, default=None)
+    p = command("generate", "continue a prompt with a saved language model")
+    p.add_argument("model_dir", metavar="MODEL_DIR", help="a directory written by train-lm")
+    p.add_argument("--prompt", default="", help="text to continue")
+    p.add_argument("--max-new-tokens", type=int, default=200, help="tokens to generate")
+    p.add_argument("--temperature", type=float, default=0.8,
+                   help="sampling temperature (lower: more predictable)")
+    p.add_argument("--top-k", type=int, default=None, help="sample from the k likeliest tokens")
+    p.add_argument("--top-p", type=float, default=None,
+                   help="sample from the smallest set of tokens with this probability")
+    p.add_argument("--repetition-penalty", type=float, default=1.0,
+                   help="divide the scores of tokens already generated by this (1: off)")
+    p.add_argument("--num-beams", type=int, default=1,
+                   help="beam search with this many beams (1: sampling)")
+    p.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                   help="end at the first occurrence of TEXT (repeatable)")
+    p.add_argument("--stream", action="store_true", help="print the text as it is generated")
+    p.add_argument("--seed", type=int, default=None, help="random seed")
     p.set_defaults(func=_generate)
-    p = sub.add_parser("datasets", help="list the bundled and found data sets")
-    p.add_argument("--data-home", default=None)
+    p = command("datasets", "list the bundled and found data sets")
+    p.add_argument("--data-home", default=None, metavar="DIR", help=DATA_HOME_HELP)
     p.set_defaults(func=_datasets)
     return parser
+
+
+DATA_HOME_HELP = ("folder holding the larger data sets (imdb/, wikitext2/, ...); searched "
+                  "first, then $HYBRIDNLP_DATA, ~/hybridnlp_data and a source checkout's "
+                  "../shared/data")
 
 
 def main(argv=None) -> int:

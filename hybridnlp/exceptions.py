@@ -4,11 +4,8 @@ Every user-facing error is a ``ValueError`` or ``TypeError`` (or a subclass), so
 the built-in types; the subclasses here exist to be caught precisely.
 """
 
-from sklearn.exceptions import NotFittedError
-
-__all__ = [
+__all__ = [  # and scikit-learn's NotFittedError, re-exported below
     "ConfigError", "DataNotFoundError", "HybridNLPError", "InUseError", "NonFiniteLossError",
-    "NotFittedError",
 ]
 
 
@@ -36,3 +33,12 @@ class ConfigError(HybridNLPError, ValueError):
 class InUseError(HybridNLPError, RuntimeError):
     """A checkpoint folder or run directory is held by another fit or run; the message names
     the process."""
+
+
+def __getattr__(name: str):
+    # scikit-learn's NotFittedError, re-exported; imported on first use (it costs a second)
+    if name == "NotFittedError":
+        from sklearn.exceptions import NotFittedError
+
+        return NotFittedError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

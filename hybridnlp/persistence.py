@@ -23,7 +23,8 @@ from pathlib import Path
 
 from hybridnlp.utils.io import atomic_directory, atomic_write_json, directory_snapshot, read_json
 
-__all__ = ["allowed_types", "allowed_type_names", "load_model", "save_model"]
+__all__ = ["allowed_type_names", "allowed_types", "load_model", "model_class_names",
+           "save_model"]
 
 
 @functools.cache
@@ -73,18 +74,30 @@ def allowed_type_names() -> frozenset[str]:
     return frozenset(f"{t.__module__}.{t.__name__}" for t in allowed_types())
 
 
-def save_model(estimator, path: str | os.PathLike) -> Path:
+def save_model(estimator, path: str | os.PathLike, *, class_names=None) -> Path:
     """Write ``estimator`` (fitted) into the directory ``path``; returns it.
 
     The directory is written whole beside ``path`` and renamed into place, replacing what was
-    there: a concurrent :func:`load_model` reads the old model or the new one, never a mix."""
+    there: a concurrent :func:`load_model` reads the old model or the new one, never a mix.
+    ``class_names`` (the data set's ``target_names``, for integer classes 0..K-1) is kept in
+    ``model.json`` so that ``hybridnlp predict`` writes names, not ids."""
     path = Path(path)
     with atomic_directory(path) as tmp:
-        _write(estimator, tmp)
+        _write(estimator, tmp, list(class_names) if class_names else None)
     return path
 
 
-def _write(estimator, path: Path) -> None:
+def model_class_names(path: str | os.PathLike) -> list[str] | None:
+    """The class names saved with the model in ``path``, or None."""
+    try:
+        names = read_json(Path(path) / "model.json", what="model description").get(
+            "class_names")
+    except (FileNotFoundError, ValueError):
+        return None
+    return [str(n) for n in names] if isinstance(names, list) else None
+
+
+def _write(estimator, path: Path, class_names: list | None = None) -> None:
     import sklearn
 
     import hybridnlp
@@ -99,6 +112,7 @@ def _write(estimator, path: Path) -> None:
     atomic_write_json(path / "model.json", {
         "kind": "skops", "class": f"{type(estimator).__module__}.{type(estimator).__name__}",
         "hybridnlp": hybridnlp.__version__, "scikit-learn": sklearn.__version__,
+        **({"class_names": [str(n) for n in class_names]} if class_names else {}),
     })
 
 

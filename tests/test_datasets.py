@@ -152,6 +152,7 @@ def test_split_errors():
 
 
 def test_missing_data_dir_names_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.setattr("hybridnlp.datasets._paths.CHECKOUT_DATA", tmp_path / "no-checkout")
     monkeypatch.delenv("HYBRIDNLP_DATA", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     with pytest.raises(DataNotFoundError) as info:
@@ -165,12 +166,26 @@ def test_missing_data_dir_names_where_it_looked(tmp_path, monkeypatch):
 
 
 def test_list_datasets(tmp_path, monkeypatch):
+    monkeypatch.setattr("hybridnlp.datasets._paths.CHECKOUT_DATA", tmp_path / "no-checkout")
     monkeypatch.delenv("HYBRIDNLP_DATA", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     rows = {row["name"]: row for row in list_datasets(data_home=tmp_path)}
     assert set(rows) == set(DATASETS)
     assert rows["mr"]["available"] and rows["mr"]["location"] == "bundled"
     assert not rows["imdb"]["available"] and rows["imdb"]["location"].startswith("not found in")
+
+
+def test_a_source_checkout_finds_the_shared_data_beside_it(tmp_path, monkeypatch):
+    """A plain shell in a fresh clone (no HYBRIDNLP_DATA) still finds ../shared/data."""
+    from hybridnlp.datasets._paths import candidate_dirs
+
+    monkeypatch.delenv("HYBRIDNLP_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shared = tmp_path / "shared" / "data"
+    (shared / "multi30k").mkdir(parents=True)
+    monkeypatch.setattr("hybridnlp.datasets._paths.CHECKOUT_DATA", shared)
+    assert candidate_dirs(None) == [tmp_path / "hybridnlp_data", shared]
+    assert candidate_dirs(tmp_path / "mine")[0] == tmp_path / "mine"
 
 
 @requires_data_dir

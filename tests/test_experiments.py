@@ -361,7 +361,8 @@ def test_bad_arguments_exit_2_with_one_line(capsys, tmp_path):
     for argv, message in (
             (["run"], "give a config file, or --resume RUN_DIR"),
             (["run", "--resume", str(tmp_path)], "is not a run directory (no config.yaml)"),
-            (["run", "--resume", str(tmp_path), "--set", "seed=1"], "--set and --output start")):
+            (["run", "--resume", str(tmp_path), "--set", "seed=1"],
+             "--set, --data-home and --output start")):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 2
@@ -382,6 +383,7 @@ def test_cli_run_predict_train_lm_generate_and_datasets(tmp_path, capsys):
     assert main(["predict", str(run_dir / "models" / "nbsvm"), "--input", str(inputs)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "text,prediction" and len(out) == 3
+    assert {line.rsplit(",", 1)[1] for line in out[1:]} <= {"positive", "negative"}  # not 0/1
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(load_dataset("tinyshakespeare").data[0][:5000])
     assert main(["train-lm", str(corpus), "--output", str(tmp_path / "lm"), "--max-steps", "3",

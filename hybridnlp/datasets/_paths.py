@@ -12,6 +12,9 @@ from hybridnlp.exceptions import DataNotFoundError
 __all__ = ["DATA_ENV", "bundled_text", "decode_lines", "find_data_dir", "read_bundled"]
 
 DATA_ENV = "HYBRIDNLP_DATA"
+# the last place searched: ``shared/data`` beside a source checkout (``git clone`` next to the
+# team's shared folder, as ``make`` assumes); absent for an installed package
+CHECKOUT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def read_bundled(relpath: str) -> bytes:
@@ -45,6 +48,8 @@ def candidate_dirs(data_home: str | os.PathLike | None) -> list[Path]:
     if os.environ.get(DATA_ENV):
         dirs.append(Path(os.environ[DATA_ENV]).expanduser())
     dirs.append(Path("~/hybridnlp_data").expanduser())
+    if CHECKOUT_DATA.is_dir():
+        dirs.append(CHECKOUT_DATA)
     return dirs
 
 

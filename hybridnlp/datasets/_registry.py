@@ -7,9 +7,12 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.utils import Bunch
+
+if TYPE_CHECKING:
+    from sklearn.utils import Bunch
 
 from hybridnlp.datasets._paths import bundled_text, candidate_dirs, find_data_dir
 from hybridnlp.datasets._readers import READERS
@@ -165,6 +168,8 @@ def load_dataset(
     if not info.bundled:
         data_dir = find_data_dir(info.folder, list(info.files), data_home)
     raw = _read(info.name, str(data_dir) if data_dir else None)
+    from sklearn.utils import Bunch  # imported here: `hybridnlp datasets` needs no sklearn
+
     bunch = Bunch(
         target_names=list(raw["target_names"]),
         DESCR=_descr(info, data_dir),

@@ -9,9 +9,12 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.utils import Bunch
+
+if TYPE_CHECKING:
+    from sklearn.utils import Bunch
 
 from hybridnlp.utils.validation import is_missing
 
@@ -188,6 +191,8 @@ def load_texts(
         ):
             target = np.asarray(labels)
         target_names = sorted({str(v) if not isinstance(v, str) else v for v in labels})
+    from sklearn.utils import Bunch
+
     return Bunch(
         data=texts, target=target, target_names=target_names,
         DESCR=f"{len(texts)} texts read from {path} ({fmt})", name=path.name,

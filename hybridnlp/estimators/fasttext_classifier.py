@@ -14,9 +14,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from hybridnlp.estimators._classifier import TextClassifierMixin
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 from hybridnlp.utils.validation import (
-    TextClassifierMixin,
     check_ngram_range,
     check_number,
     check_texts,

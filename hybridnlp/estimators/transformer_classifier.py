@@ -16,6 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
+from hybridnlp.estimators._classifier import TextClassifierMixin
 from hybridnlp.estimators._params import DunderParamsMixin
 from hybridnlp.estimators._text_batches import TRUNCATIONS, TextBatches, embedding_matrix
 from hybridnlp.nn import EncoderConfig, SequenceClassifier
@@ -23,7 +24,6 @@ from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WordVocabToke
 from hybridnlp.train import Trainer
 from hybridnlp.utils.device import resolve_device
 from hybridnlp.utils.validation import (
-    TextClassifierMixin,
     check_choice,
     check_number,
     check_texts,

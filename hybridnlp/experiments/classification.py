@@ -113,7 +113,8 @@ def classification(config, run_dir, result, progress) -> dict:
                 record = _classification_model(config, run_dir, spec, i, key, done, texts, y,
                                                folds, test_texts if config.data.test_split else
                                                None, y_test if config.data.test_split else None,
-                                               progress, models, result.pretrained)
+                                               progress, models, result.pretrained,
+                                               target_names)
             else:
                 load_saved(run_dir, spec.name, models)
             rows[spec.name] = record["summary"]
@@ -138,7 +139,7 @@ def classification(config, run_dir, result, progress) -> dict:
 
 
 def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, test_texts,
-                          y_test, progress, models, pretrained) -> dict:
+                          y_test, progress, models, pretrained, target_names) -> dict:
     """Fit and score one model over the folds (skipping folds recorded in ``done``); record
     and return its summary, per-example predictions and attribution."""
     ev = config.evaluation
@@ -205,7 +206,7 @@ def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, 
         from hybridnlp.persistence import save_model
 
         try:
-            save_model(model, model_dir(run_dir, spec.name))
+            save_model(model, model_dir(run_dir, spec.name), class_names=target_names)
         except NotImplementedError as err:
             logger.warning("model %s not saved: %s", spec.name, err)
             summary["saved"] = str(err)

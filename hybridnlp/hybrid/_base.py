@@ -8,9 +8,10 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
+from hybridnlp.estimators import TextClassifierMixin
 from hybridnlp.hybrid._heldout import _aligned
 from hybridnlp.hybrid.report import ComponentReportMixin
-from hybridnlp.utils.validation import TextClassifierMixin, check_texts, text_input_tags
+from hybridnlp.utils.validation import check_texts, text_input_tags
 
 __all__ = ["TextEnsemble"]
 

@@ -1,5 +1,2 @@
-"""Helpers shared across layers: input validation."""
-
-from hybridnlp.utils.validation import check_labels, check_texts, check_texts_labels
-
-__all__ = ["check_labels", "check_texts", "check_texts_labels"]
+"""Helpers shared across layers: input validation (hybridnlp.utils.validation), atomic files
+(io), config YAML (safe_yaml), names as paths (paths), devices, seeds, signals."""

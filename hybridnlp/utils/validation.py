@@ -11,10 +11,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import ClassifierMixin
 
 __all__ = [
-    "TextClassifierMixin",
     "check_choice",
     "check_labels",
     "check_ngram_range",
@@ -240,22 +238,3 @@ def check_number(name: str, value: Any, kind: type = int, *, low: float | None =
         raise ValueError(f"{name}={value!r} is out of range; it must be {' and '.join(bounds)}.")
     return kind(value)
 
-
-class TextClassifierMixin(ClassifierMixin):
-    """``score`` as scikit-learn's accuracy, but a label never seen in ``fit`` is an error
-    naming it, not a silent miss (``score`` on a misspelt label set returned 0.0)."""
-
-    def score(self, X, y, sample_weight=None) -> float:
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self)
-        texts, y = check_texts_labels(X, y, require_words=False, min_classes=1)
-        known = set(self.classes_.tolist())
-        labels = y.tolist()
-        unseen = [i for i, label in enumerate(labels) if label not in known]
-        if unseen:
-            raise ValueError(
-                f"y contains labels unseen at fit time: {sorted({labels[i] for i in unseen})} "
-                f"(first at index {unseen[0]}); the classifier knows {self.classes_.tolist()}."
-            )
-        return super().score(texts, y, sample_weight=sample_weight)

@@ -1,0 +1,28 @@
+"""What every text classifier of hybridnlp shares (the neural ones and the hybrids)."""
+
+from __future__ import annotations
+
+from sklearn.base import ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from hybridnlp.utils.validation import check_texts_labels
+
+__all__ = ["TextClassifierMixin"]
+
+
+class TextClassifierMixin(ClassifierMixin):
+    """``score`` as scikit-learn's accuracy, but a label never seen in ``fit`` is an error
+    naming it, not a silent miss (``score`` on a misspelt label set returned 0.0)."""
+
+    def score(self, X, y, sample_weight=None) -> float:
+        check_is_fitted(self)
+        texts, y = check_texts_labels(X, y, require_words=False, min_classes=1)
+        known = set(self.classes_.tolist())
+        labels = y.tolist()
+        unseen = [i for i, label in enumerate(labels) if label not in known]
+        if unseen:
+            raise ValueError(
+                f"y contains labels unseen at fit time: {sorted({labels[i] for i in unseen})} "
+                f"(first at index {unseen[0]}); the classifier knows {self.classes_.tolist()}."
+            )
+        return super().score(texts, y, sample_weight=sample_weight)
