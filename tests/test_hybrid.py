@@ -194,6 +194,16 @@ def test_component_report(mr_small):
     assert summary["oracle"] >= max(summary["accuracy"]["nb"], summary["accuracy"]["tfidf"])
     assert sum(b["n"] for b in summary["by_length"]) == 50
     assert np.array_equal(report.proba, stack.predict_proba(texts[150:]))
+    lines = repr(report).splitlines()
+    acc = summary["accuracy"]
+    assert lines[0].startswith(f"ComponentReport: 2 components on 50 texts; final "
+                               f"{acc['final']:.4f}")
+    assert lines[2] == f"nb{'':<14}{acc['nb']:>10.4f}{summary['only_right']['nb']:>12.4f}"
+    assert lines[5].startswith("only right: share of texts this component alone gets right")
+    frame = report.to_frame()
+    assert list(frame.index) == ["nb", "tfidf", "final"]
+    assert frame.loc["nb", "only_right"] == summary["only_right"]["nb"]
+    assert len(report.to_frame("examples")) == 50
 
 
 @pytest.mark.parametrize("gating", [False, True])

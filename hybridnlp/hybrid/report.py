@@ -18,7 +18,7 @@ def _length_buckets(lengths: np.ndarray, n_buckets: int = 4) -> list[tuple[int, 
 
 
 def component_report(components: dict[str, np.ndarray], final: np.ndarray, classes: np.ndarray,
-                     texts: list[str], y: np.ndarray) -> Bunch:
+                     texts: list[str], y: np.ndarray) -> ComponentReport:
     """Attribution from class probabilities of each component and of the final model.
 
     Returns
@@ -55,14 +55,57 @@ def component_report(components: dict[str, np.ndarray], final: np.ndarray, class
         "final_beats_best": accuracy["final"] - max(accuracy[n] for n in names),
         "by_length": by_length,
     }
-    return Bunch(examples=examples, summary=summary)
+    return ComponentReport(examples=examples, summary=summary)
+
+
+class ComponentReport(Bunch):
+    """What :func:`component_report` returns: a ``Bunch`` (``examples``, ``summary``,
+    ``proba``) that prints as a table and converts with :meth:`to_frame`."""
+
+    def __repr__(self) -> str:
+        summary = self.summary
+        acc, only = summary["accuracy"], summary["only_right"]
+        names = [n for n in acc if n != "final"]
+        n_texts = len(self.examples["text"])
+        lines = [f"ComponentReport: {len(names)} components on {n_texts} texts; final "
+                 f"{acc['final']:.4f} ({summary['final_beats_best']:+.4f} vs the best "
+                 f"component), oracle {summary['oracle']:.4f}",
+                 f"{'component':<16}{'accuracy':>10}{'only right':>12}"]
+        lines += [f"{n:<16}{acc[n]:>10.4f}{only[n]:>12.4f}" for n in names]
+        lines.append(f"{'final':<16}{acc['final']:>10.4f}")
+        lines.append("only right: share of texts this component alone gets right (what it "
+                     "adds that no other component has); oracle: some component is right.")
+        lines.append("by length (tokens, n, final accuracy): " + ", ".join(
+            f"{b['tokens']} n={b['n']} {b['accuracy']['final']:.3f}"
+            for b in summary["by_length"]))
+        return "\n".join(lines)
+
+    def to_frame(self, what: str = "summary"):
+        """A ``pandas.DataFrame``: ``"summary"`` (one row per component and ``final``:
+        accuracy, only_right), ``"examples"`` (one row per text) or ``"by_length"``."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_frame needs pandas: pip install pandas") from None
+        if what == "examples":
+            return pd.DataFrame(self.examples)
+        if what == "by_length":
+            return pd.DataFrame([{"tokens": b["tokens"], "n": b["n"], **b["accuracy"]}
+                                 for b in self.summary["by_length"]])
+        if what != "summary":
+            raise ValueError(f"what={what!r} is not allowed; choose one of 'summary', "
+                             f"'examples', 'by_length'.")
+        acc, only = self.summary["accuracy"], self.summary["only_right"]
+        return pd.DataFrame({"accuracy": list(acc.values()),
+                             "only_right": [only.get(n, float("nan")) for n in acc]},
+                            index=list(acc))
 
 
 class ComponentReportMixin:
     """``component_report(X, y)`` for hybrids that define ``component_proba`` and
     ``_combine`` (components' probabilities -> the hybrid's)."""
 
-    def component_report(self, X, y) -> Bunch:
+    def component_report(self, X, y) -> ComponentReport:
         """Per-example predictions and confidences of every component and of the hybrid, with
         a summary (accuracies, who is right when the others are wrong, accuracy by length),
         and ``proba``, the hybrid's ``predict_proba(X)``: every component predicts once."""

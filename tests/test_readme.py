@@ -1,0 +1,57 @@
+"""Every Python block of the README runs on its own (each has its imports), on small slices.
+
+The blocks are the README's text, executed; only the substitutions below shrink them to test
+size (a 300-text sample of each labelled data set, one Transformer epoch, a 2-second LM budget),
+so a renamed parameter or a missing import in the README fails here.
+"""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import data_dir_available
+
+import hybridnlp
+from hybridnlp.datasets import load_dataset
+
+README = Path(__file__).parents[1] / "README.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text("utf-8"), flags=re.S)
+SHRINK = {  # README text -> test-size text
+    "max_time=90": "max_time=2",
+    "HybridClassifier()": "HybridClassifier().set_params(transformer__max_epochs=1)",
+    'HybridClassifier(embeddings="imdb-128.bin")':
+        'HybridClassifier(embeddings="imdb-128.bin").set_params(transformer__max_epochs=1)',
+    "module__n_layer=1, optimizer__lr=1e-3": "module__n_layer=1, optimizer__lr=1e-3, "
+                                             "max_epochs=1",
+}
+
+
+def _small(name, split=None, **kw):
+    """``load_dataset`` with at most 300 texts (a seeded sample); text corpora unchanged."""
+    bunch = load_dataset(name, split=split, **kw)
+    if "target" not in bunch or len(bunch.data) <= 300:
+        return bunch
+    keep = np.sort(np.random.default_rng(0).choice(len(bunch.data), 300, replace=False))
+    bunch.data = [bunch.data[i] for i in keep]
+    bunch.target = bunch.target[keep]
+    return bunch
+
+
+def test_the_readme_has_python_blocks_and_the_substitutions_still_apply():
+    assert len(BLOCKS) >= 5
+    text = "".join(BLOCKS)
+    assert all(key in text for key in SHRINK), [k for k in SHRINK if k not in text]
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
+def test_readme_block_runs_on_its_own(index, tmp_path, monkeypatch, capsys):
+    code = BLOCKS[index]
+    if "imdb" in code and not data_dir_available():
+        pytest.skip("needs the data directory (IMDB)")
+    for old, new in SHRINK.items():
+        code = code.replace(old, new)
+    monkeypatch.chdir(tmp_path)  # files the examples write (vectors, models) land here
+    monkeypatch.setattr(hybridnlp, "load_dataset", _small, raising=False)
+    exec(compile(code, f"README.md block {index}", "exec"), {"__name__": "readme"})  # noqa: S102
+    assert capsys.readouterr().out.strip()  # every block prints something
