@@ -390,3 +390,22 @@ def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small, cls):
         assert hybrid.weights_.shape == (6,) and hybrid.weights_.sum() == pytest.approx(1)
     assert "word2vec" not in dict(cls().get_params())  # only with embeddings
     assert cls().get_params()["nbsvm__logisticregression__C"] == 0.3
+
+
+def test_verbose_shows_a_bar_per_component_and_quiet_shows_nothing(mr_small, capsys):
+    from hybridnlp import FastTextClassifier, Word2VecFeatures
+
+    texts, y = mr_small
+    stack = StackingClassifier(estimators=[("nb", nbsvm()), ("tfidf", tfidf())], cv=3,
+                               random_state=0)
+    stack.fit(texts, y)
+    FastTextClassifier(epochs=2).fit(texts, y)
+    Word2VecFeatures(vector_size=8, epochs=2).fit(texts)
+    assert capsys.readouterr().err == ""
+    stack.set_params(verbose=1).fit(texts, y)
+    FastTextClassifier(epochs=2, verbose=1).fit(texts, y)
+    Word2VecFeatures(vector_size=8, epochs=2, verbose=1).fit(texts)
+    err = capsys.readouterr().err
+    for bar in ("nb: 3 held-out fits + 1", "tfidf: 3 held-out fits + 1", "fastText epochs",
+                "word2vec epochs"):
+        assert bar in err, bar

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.estimators._classifier import TextClassifierMixin
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
+from hybridnlp.utils.progress import progress
 from hybridnlp.utils.validation import (
     check_ngram_range,
     check_number,
@@ -79,6 +80,8 @@ class FastTextClassifier(TextClassifierMixin, BaseEstimator):
     batch_size : int, default=32
     random_state : int, RandomState or None
         With an int, refitting gives identical predictions.
+    verbose : int, default=0
+        A progress bar (tqdm, on standard error) over the epochs.
 
     Attributes
     ----------
@@ -94,7 +97,8 @@ class FastTextClassifier(TextClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, *, dim=100, ngram_range=(1, 2), max_features=200_000, min_count=1,
-                 lowercase=True, epochs=5, lr=0.01, batch_size=32, random_state=None):
+                 lowercase=True, epochs=5, lr=0.01, batch_size=32, random_state=None,
+                 verbose=0):
         self.dim = dim
         self.ngram_range = ngram_range
         self.max_features = max_features
@@ -104,6 +108,7 @@ class FastTextClassifier(TextClassifierMixin, BaseEstimator):
         self.lr = lr
         self.batch_size = batch_size
         self.random_state = random_state
+        self.verbose = verbose
 
     def _check_params(self) -> None:
         check_ngram_range("ngram_range", self.ngram_range)
@@ -171,7 +176,7 @@ class FastTextClassifier(TextClassifierMixin, BaseEstimator):
         steps = self.epochs * -(-n_texts // self.batch_size)
         step = 0
         model.train()
-        for _ in range(self.epochs):
+        for _ in progress(range(self.epochs), desc="fastText epochs", verbose=self.verbose):
             perm = order.permutation(n_texts)
             for begin in range(0, len(perm), self.batch_size):
                 index = perm[begin:begin + self.batch_size]

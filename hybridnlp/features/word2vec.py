@@ -56,6 +56,8 @@ class Word2VecFeatures(TextTransformer):
     workers : int, default=1
         gensim worker threads; more than one makes training non-deterministic.
     random_state : int, RandomState or None
+    verbose : int, default=0
+        A progress bar (tqdm, on standard error) over the training epochs.
 
     Attributes
     ----------
@@ -88,6 +90,7 @@ class Word2VecFeatures(TextTransformer):
         pretrained_binary=None,
         workers=1,
         random_state=None,
+        verbose=0,
     ):
         self.vector_size = vector_size
         self.window = window
@@ -105,6 +108,7 @@ class Word2VecFeatures(TextTransformer):
         self.pretrained_binary = pretrained_binary
         self.workers = workers
         self.random_state = random_state
+        self.verbose = verbose
 
     def fit(self, X, y=None):
         """Train (or load) the word vectors and the IDF weights. Returns self."""
@@ -147,7 +151,11 @@ class Word2VecFeatures(TextTransformer):
                 f"no word occurs min_count={self.min_count} times in the {len(tokens)} texts, "
                 f"so word2vec has no vocabulary; lower min_count or pass more text."
             )
-        model.train(tokens, total_examples=model.corpus_count, epochs=self.epochs)
+        callbacks = [_EpochBar(self.epochs)] if self.verbose else []
+        model.train(tokens, total_examples=model.corpus_count, epochs=self.epochs,
+                    callbacks=callbacks)
+        for bar in callbacks:
+            bar.close()
         return model.wv
 
     def _load_pretrained(self):
@@ -207,6 +215,30 @@ class Word2VecFeatures(TextTransformer):
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
         return np.asarray([f"w2v{k}" for k in range(self.n_features_out_)], dtype=object)
+
+
+class _EpochBar:
+    """A gensim training callback that advances a tqdm bar per epoch."""
+
+    def __init__(self, epochs: int):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=epochs, desc="word2vec epochs", leave=False)
+
+    def on_train_begin(self, model):
+        pass
+
+    def on_epoch_begin(self, model):
+        pass
+
+    def on_epoch_end(self, model):
+        self.bar.update(1)
+
+    def on_train_end(self, model):
+        pass
+
+    def close(self):
+        self.bar.close()
 
 
 def check_word2vec_params(*, vector_size, window, min_count, sg, epochs, workers,

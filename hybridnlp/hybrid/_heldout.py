@@ -18,6 +18,8 @@ from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit, che
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from hybridnlp.utils.progress import progress
+
 __all__ = ["HeldOut", "held_out_proba", "resolve_cv", "share_fits"]
 
 _SHARED: ContextVar[dict | None] = ContextVar("hybridnlp_shared_fits", default=None)
@@ -90,7 +92,7 @@ def _aligned(est, proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
 
 def held_out_proba(estimator, texts: list[str], y: np.ndarray, classes: np.ndarray, cv,
-                   random_state=None, *, memory=None) -> HeldOut:
+                   random_state=None, *, memory=None, verbose=0, name="learner") -> HeldOut:
     """Predictions of ``estimator`` on texts it did not see, then the estimator fitted on all.
 
     ``memory`` (a folder) is given to the clones that are Pipelines, to cache their fitted
@@ -113,10 +115,17 @@ def held_out_proba(estimator, texts: list[str], y: np.ndarray, classes: np.ndarr
             found = shared[key]
             return HeldOut(found.proba, found.fitted, shared=True)
     proba = np.full((len(texts), len(classes)), np.nan)
-    for train, test in splitter.split(np.zeros(len(texts)), y):
-        est = _clone(estimator, memory).fit([texts[i] for i in train], y[train])
-        proba[test] = _aligned(est, est.predict_proba([texts[i] for i in test]), classes)
-    fitted = _clone(estimator, memory).fit(texts, y)
+    splits = list(splitter.split(np.zeros(len(texts)), y))
+    bar = progress(range(len(splits) + 1), desc=f"{name}: {len(splits)} held-out fits + 1",
+                   verbose=verbose)
+    fitted = None
+    for i in bar:  # the held-out fits, then the fit on everything
+        if i < len(splits):
+            train, test = splits[i]
+            est = _clone(estimator, memory).fit([texts[j] for j in train], y[train])
+            proba[test] = _aligned(est, est.predict_proba([texts[j] for j in test]), classes)
+        else:
+            fitted = _clone(estimator, memory).fit(texts, y)
     if memory is not None and isinstance(fitted, Pipeline):
         fitted.set_params(memory=None)  # the folder is temporary: predict without it
     held = HeldOut(proba, fitted)

@@ -112,6 +112,8 @@ class WeightedEnsemble(TextEnsemble):
     gate_alpha : float, default=1.0
         L2 penalty of the gate (per held-out text).
     random_state : int or None
+    verbose : int, default=0
+        A progress bar (tqdm, on standard error) per component over its held-out fits.
 
     Attributes
     ----------
@@ -123,13 +125,14 @@ class WeightedEnsemble(TextEnsemble):
     """
 
     def __init__(self, *, estimators, cv=5, estimator_cv=None, gating=False, gate_alpha=1.0,
-                 random_state=None):
+                 random_state=None, verbose=0):
         self.estimators = estimators
         self.cv = cv
         self.estimator_cv = estimator_cv
         self.gating = gating
         self.gate_alpha = gate_alpha
         self.random_state = random_state
+        self.verbose = verbose
 
     def fit(self, X, y):
         texts, y = check_texts_labels(X, y)
@@ -138,7 +141,8 @@ class WeightedEnsemble(TextEnsemble):
         self.classes_ = np.unique(y)
         y_idx = np.searchsorted(self.classes_, y)
         held = [held_out_proba(est, texts, y, self.classes_,
-                               self._estimator_cv().get(name, self.cv), self.random_state)
+                               self._estimator_cv().get(name, self.cv), self.random_state,
+                               verbose=self.verbose, name=name)
                 for name, est in components]
         rows = np.logical_and.reduce([h.rows for h in held])
         probas = np.stack([h.proba[rows] for h in held])  # (M, n, K)

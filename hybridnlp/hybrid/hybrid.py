@@ -139,6 +139,8 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
         As in ``StackingClassifier``; ``estimator_cv`` defaults to 0.2 for every component
         when one is named ``transformer`` (a shared 20% holdout), else ``cv`` applies.
     random_state : int or None, default=0
+    verbose : int, default=0
+        A progress bar (tqdm, on standard error) per component over its held-out fits.
 
     Examples
     --------
@@ -149,10 +151,10 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     """
 
     def __init__(self, *, estimators=None, embeddings=None, final_estimator=None, cv=5,
-                 estimator_cv=None, passthrough=None, cache=True, random_state=0):
+                 estimator_cv=None, passthrough=None, cache=True, random_state=0, verbose=0):
         super().__init__(estimators=estimators, final_estimator=final_estimator, cv=cv,
                          estimator_cv=estimator_cv, passthrough=passthrough, cache=cache,
-                         random_state=random_state)
+                         random_state=random_state, verbose=verbose)
         self.embeddings = embeddings
 
     def _default_final_estimator(self):
@@ -176,12 +178,15 @@ class HybridEnsemble(_DefaultComponents, WeightedEnsemble):
         As in ``WeightedEnsemble``; ``estimator_cv`` defaults to 0.2 for every component
         when one is named ``transformer`` (a shared 20% holdout), else ``cv`` applies.
     random_state : int or None, default=0
+    verbose : int, default=0
+        A progress bar (tqdm, on standard error) per component over its held-out fits.
     """
 
     def __init__(self, *, estimators=None, embeddings=None, cv=5, estimator_cv=None,
-                 gating=False, gate_alpha=1.0, random_state=0):
+                 gating=False, gate_alpha=1.0, random_state=0, verbose=0):
         super().__init__(estimators=estimators, cv=cv, estimator_cv=estimator_cv,
-                         gating=gating, gate_alpha=gate_alpha, random_state=random_state)
+                         gating=gating, gate_alpha=gate_alpha, random_state=random_state,
+                         verbose=verbose)
         self.embeddings = embeddings
 
 

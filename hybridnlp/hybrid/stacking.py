@@ -43,6 +43,8 @@ class StackingClassifier(TextEnsemble):
         n-gram vocabulary in two learners) are computed once per fold.
     random_state : int or None
         Seeds the folds.
+    verbose : int, default=0
+        A progress bar (tqdm, on standard error) per component over its held-out fits.
 
     Attributes
     ----------
@@ -59,7 +61,7 @@ class StackingClassifier(TextEnsemble):
     """
 
     def __init__(self, *, estimators, final_estimator=None, cv=5, estimator_cv=None,
-                 passthrough=None, cache=True, random_state=None):
+                 passthrough=None, cache=True, random_state=None, verbose=0):
         self.estimators = estimators
         self.final_estimator = final_estimator
         self.cv = cv
@@ -67,6 +69,7 @@ class StackingClassifier(TextEnsemble):
         self.passthrough = passthrough
         self.cache = cache
         self.random_state = random_state
+        self.verbose = verbose
 
     def fit(self, X, y):
         """Held-out probabilities of every learner -> meta learner; learners refit on all."""
@@ -77,7 +80,7 @@ class StackingClassifier(TextEnsemble):
         try:
             held = [held_out_proba(est, texts, y, self.classes_,
                                    self._estimator_cv().get(name, self.cv), self.random_state,
-                                   memory=cache_dir)
+                                   memory=cache_dir, verbose=self.verbose, name=name)
                     for name, est in components]
         finally:
             if cache_dir:
