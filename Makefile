@@ -9,7 +9,7 @@ SHARED_DATA := $(abspath ../shared/data)
 # The larger data sets (IMDB, 20 Newsgroups, WikiText-2, Multi30k) are read from here.
 export HYBRIDNLP_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 
-.PHONY: run test install benchmarks clean
+.PHONY: run test test-floors install benchmarks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,22 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# The suite again on the dependency floors (.ci/floors.txt, pyproject's lower bounds): CI's
+# second job. Its own venv; the floors are pip constraints, so a floor below pyproject's fails.
+FLOORS_VENV ?= .venv-floors
+FLOORS_STAMP := $(FLOORS_VENV)/.hybridnlp-installed
+
+$(FLOORS_STAMP): pyproject.toml .ci/floors.txt
+	$(PYTHON) -m venv $(FLOORS_VENV)
+	$(FLOORS_VENV)/bin/python -c "import torch" 2>/dev/null || \
+		$(FLOORS_VENV)/bin/python -m pip install torch==2.13.0
+	$(FLOORS_VENV)/bin/python -m pip install -r .ci/floors.txt
+	$(FLOORS_VENV)/bin/python -m pip install -e ".[dev]" -c .ci/floors.txt
+	touch $@
+
+test-floors: $(FLOORS_STAMP)
+	$(FLOORS_VENV)/bin/python -m pytest -q -p no:cacheprovider
+
 benchmarks: install
 	$(BIN)/python -m pip install -e ".[dev,bench]"
 	$(BIN)/python benchmarks/classical.py
@@ -38,4 +54,4 @@ benchmarks: install
 	$(BIN)/python benchmarks/lm.py shakespeare wikitext2 speed
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FLOORS_VENV) *.egg-info .pytest_cache .ruff_cache

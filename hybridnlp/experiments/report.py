@@ -36,20 +36,34 @@ def _metrics(run_dir) -> dict:
     return json.loads(path.read_text("utf-8"))
 
 
-def _bar(names, values, errors, ylabel, path) -> None:
+def _bar(names, values, errors, ylabel, path, *, title: str, error_label: str = "",
+         targets: dict | None = None) -> None:
+    """Bars from zero, the best in red, each value written on it; ``errors`` (None: none
+    drawn) are the spread ``error_label`` explains; ``targets`` (bar index -> value) are
+    drawn as dashed lines over their bars."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     best = max(range(len(values)), key=values.__getitem__)
     colors = ["#c44e52" if i == best else "#4c72b0" for i in range(len(values))]
-    ax.bar(range(len(values)), values, yerr=errors, color=colors, capsize=4)
+    ax.bar(range(len(values)), values, yerr=errors, color=colors, capsize=4 if errors else 0)
     ax.set_xticks(range(len(values)), names, rotation=20, ha="right")
-    low = min(values)
-    ax.set_ylim(max(0.0, low - 0.1 * (max(values) - low + 0.05) - 0.02), None)
+    ax.set_ylim(0.0, (max([*values, *(targets or {}).values()]) or 1.0) * 1.12)
     ax.set_ylabel(ylabel)
     for i, v in enumerate(values):
         ax.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
+    for i, (index, target) in enumerate(sorted((targets or {}).items())):
+        ax.hlines(target, index - 0.45, index + 0.45, colors="black", linestyles="dashed",
+                  label="target" if i == 0 else None)
+    if targets:
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title + (f"\n{error_label}" if error_label else ""), fontsize=9)
     fig.tight_layout()
     _save(fig, path)
+
+
+def _binomial_halfwidth(p: float, n: int) -> float:
+    """Half the 95% normal-approximation interval of an accuracy ``p`` on ``n`` texts."""
+    return 1.96 * (p * (1 - p) / n) ** 0.5 if n else 0.0
 
 
 def _curves(histories: dict, keys: tuple[str, ...], xkey: str, path: Path, ylabel: str) -> bool:
@@ -72,10 +86,14 @@ def _curves(histories: dict, keys: tuple[str, ...], xkey: str, path: Path, ylabe
     return drawn
 
 
-def _confusion(name: str, conf: dict, path: Path) -> None:
+def _confusion(name: str, conf: dict, path: Path, class_names: list | None = None,
+               title: str = "") -> None:
     plt = _plt()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     mat, labels = conf["matrix"], conf["labels"]
+    if class_names and all(str(lab).isdigit() and int(lab) < len(class_names)
+                           for lab in labels):
+        labels = [class_names[int(lab)] for lab in labels]  # names, not ids
     ax.imshow(mat, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
@@ -84,7 +102,7 @@ def _confusion(name: str, conf: dict, path: Path) -> None:
             ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"confusion matrix: {name}")
+    ax.set_title(f"{title}confusion matrix of {name}", fontsize=9)
     fig.tight_layout()
     _save(fig, path)
 
@@ -161,12 +179,26 @@ def _classification(m: dict, run_dir: Path) -> list[str]:
     if shared := _shared_fits(rows):
         lines += [shared, ""]
     bars = main_rows(m)
+    folds = max(len(rows[n].get("folds") or [None]) for n in names)
+    if folds > 1:
+        errors, error_label = [b["std"] or 0 for b in bars], f"error bars: std over {folds} folds"
+    else:  # one test split: a binomial interval on its size
+        n_test = sum(map(sum, next(iter(m.get("confusion", {}).values()), {}).get(
+            "matrix", [])))
+        errors = [_binomial_halfwidth(b["value"], n_test) for b in bars] if n_test else None
+        error_label = f"error bars: 95% binomial interval on {n_test} test texts" if n_test \
+            else ""
+    targets = {i: (m.get("targets") or {})[b["label"]] for i, b in enumerate(bars)
+               if not b["component"] and b["label"] in (m.get("targets") or {})}
+    title = f"{m.get('name', 'run')}: accuracy per model ({m['protocol'].split(';')[0]})"
     _bar([b["label"].replace(": component ", ": ") for b in bars], [b["value"] for b in bars],
-         [b["std"] or 0 for b in bars], "accuracy", run_dir / "accuracy.png")
+         errors, "accuracy", run_dir / "accuracy.png", title=title, error_label=error_label,
+         targets=targets)
     lines += ["![accuracy per model](accuracy.png)", ""]
     best = max(names, key=lambda n: rows[n]["accuracy"])
     if m.get("confusion", {}).get(best):
-        _confusion(best, m["confusion"][best], run_dir / "confusion.png")
+        _confusion(best, m["confusion"][best], run_dir / "confusion.png",
+                   m.get("target_names"), title=f"{m.get('name', 'run')}: ")
         lines += [f"Confusion matrix of the best model ({best}), all evaluated examples:", "",
                   "![confusion matrix](confusion.png)", ""]
     histories = {n: rows[n]["history"] for n in names if rows[n].get("history")}
@@ -179,9 +211,20 @@ def _classification(m: dict, run_dir: Path) -> list[str]:
         s = att["summary"]
         lines += [f"## Which component wins where ({att['model']})", "",
                   "| component | accuracy | right when all others are wrong |", "|---|---|---|"]
+        only = s.get("only_right", {})
         for comp, acc in s.get("accuracy", {}).items():
-            lines.append(f"| {comp} | {acc:.4f} | {s.get('only_right', {}).get(comp, '-')} |")
-        lines += ["", f"Oracle (any component right): {s.get('oracle', '-')}", ""]
+            share = f"{only[comp]:.4f}" if comp in only else "-"
+            lines.append(f"| {comp} | {acc:.4f} | {share} |")
+        oracle = s.get("oracle")
+        lines += ["", f"Oracle (any component right): "
+                      f"{oracle:.4f}" if oracle is not None else "Oracle: -", ""]
+        if only:
+            comps = list(only)
+            _bar(comps, [only[c] for c in comps], None, "share of test texts",
+                 run_dir / "attribution.png",
+                 title=f"{m.get('name', 'run')}: texts only this component of "
+                       f"{att['model']} gets right")
+            lines += ["![component attribution](attribution.png)", ""]
     return lines
 
 

@@ -1,0 +1,31 @@
+"""pyproject's dependency floors are the versions CI tests (.ci/floors.txt)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+tomllib = pytest.importorskip("tomllib")
+
+ROOT = Path(__file__).parents[1]
+
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+
+
+def test_every_floor_is_pinned_for_ci_at_its_own_release():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    floors = {}
+    for req in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        name, _, floor = re.match(r"([A-Za-z0-9_.-]+)\s*(>=\s*([\d.]+))?", req).groups()
+        floors[name.lower()] = floor
+    pins = dict(line.split("==") for line in (ROOT / ".ci" / "floors.txt").read_text()
+                .splitlines() if line and not line.startswith("#"))
+    untested = {"torch", "ruff"}  # torch: the CPU build on disk; ruff: a linter, newest
+    assert set(floors) - untested == set(pins)
+    for name, pin in pins.items():
+        floor = floors[name]
+        # the pin is the floor's release, at most a patch above it (never below)
+        assert _release(pin) >= _release(floor), name
+        assert _release(pin)[:2] == _release(floor)[:2], (name, floor, pin)

@@ -1,0 +1,61 @@
+"""Reports a person reads at a glance: titled plots, bars from zero, the right error bars,
+targets, class names, and the component attribution as a plot."""
+
+import pytest
+
+from hybridnlp.experiments import report as report_module
+from hybridnlp.experiments import run
+
+
+@pytest.fixture
+def bars(monkeypatch):
+    calls = {}
+    real = report_module._bar
+
+    def record(names, values, errors, ylabel, path, **kw):
+        calls[path.name] = {"names": names, "values": values, "errors": errors, **kw}
+        return real(names, values, errors, ylabel, path, **kw)
+
+    monkeypatch.setattr(report_module, "_bar", record)
+    confusions = {}
+    real_confusion = report_module._confusion
+
+    def record_confusion(name, conf, path, class_names=None, title=""):
+        confusions["labels"] = class_names
+        return real_confusion(name, conf, path, class_names, title)
+
+    monkeypatch.setattr(report_module, "_confusion", record_confusion)
+    calls["confusion"] = confusions
+    return calls
+
+
+def test_a_test_split_gets_binomial_intervals_targets_names_and_attribution(tmp_path, bars):
+    values = {"name": "sst2-small", "task": "classification", "output": str(tmp_path),
+              "data": {"name": "sst2", "test_split": "test", "limit": 300},
+              "models": [{"type": "nbsvm", "name": "NBSVM"},
+                         {"type": "stacking", "name": "stack"}],
+              "evaluation": {"targets": {"NBSVM": 0.9}}}
+    result = run(values, quiet=True)
+    acc = bars["accuracy.png"]
+    assert acc["title"].startswith("sst2-small: accuracy per model (")
+    assert acc["error_label"] == "error bars: 95% binomial interval on 300 test texts"
+    p = acc["values"][acc["names"].index("NBSVM")]
+    assert acc["errors"][acc["names"].index("NBSVM")] == pytest.approx(
+        1.96 * (p * (1 - p) / 300) ** 0.5)
+    assert acc["targets"] == {acc["names"].index("NBSVM"): 0.9}
+    assert bars["confusion"]["labels"] == ["negative", "positive"]
+    att = bars["attribution.png"]
+    assert att["names"] == ["nbsvm", "tfidf_lr"] and att["errors"] is None
+    report = (result.run_dir / "report.md").read_text()
+    assert "![component attribution](attribution.png)" in report
+    assert (result.run_dir / "attribution.png").is_file()
+
+
+def test_cross_validation_gets_fold_spreads(tmp_path, bars):
+    values = {"name": "mr-small", "task": "classification", "output": str(tmp_path),
+              "data": {"name": "mr", "limit": 200}, "models": [{"type": "nbsvm"}],
+              "evaluation": {"cv": 3}}
+    result = run(values, quiet=True)
+    acc = bars["accuracy.png"]
+    assert acc["error_label"] == "error bars: std over 3 folds"
+    assert acc["errors"] == [pytest.approx(result.metrics["models"]["nbsvm"]["accuracy_std"])]
