@@ -1,6 +1,7 @@
 """Experiment configs, the runner, reports, persistence and the CLI."""
 
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -524,3 +525,23 @@ def test_exit_on_sigterm_restores_the_previous_handler():
             signal.raise_signal(signal.SIGTERM)
         assert info.value.code == 143
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_two_resumes_of_one_run_get_in_use_and_run_files_follow_the_umask(tmp_path):
+    import os
+
+    from hybridnlp.exceptions import InUseError
+    from hybridnlp.utils.io import exclusive_lock
+
+    old = os.umask(0o022)
+    try:
+        result = run(_with(output=str(tmp_path)), quiet=True)
+    finally:
+        os.umask(old)
+    for name in ("metrics.json", "config.yaml", "predictions.csv", "report.md"):
+        assert (result.run_dir / name).stat().st_mode & 0o777 == 0o644, name
+    with exclusive_lock(result.run_dir / ".lock", "the first resume"):
+        where = re.escape(repr(str(result.run_dir)))
+        with pytest.raises(InUseError, match=rf"^run directory {where} is in use by process "
+                                             rf"{os.getpid()}"):
+            run(None, resume=result.run_dir, quiet=True)

@@ -395,3 +395,18 @@ def test_hugging_face_gpt2_weights_load_and_export(tmp_path):
     (tmp_path / "hf" / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="weights file .*model.safetensors' is corrupt"):
         load_gpt2(tmp_path / "hf")
+
+
+def test_a_string_is_text_never_a_file_name(tmp_path, monkeypatch):
+    """``perplexity("ROMEO")`` read a file named ROMEO when one existed."""
+    from pathlib import Path
+
+    from hybridnlp.lm import NGramLM
+
+    lm = NGramLM(order=2, tokenizer="char").fit("ROMEO: what light through yonder window "
+                                                "breaks? " * 10)
+    expected = lm.perplexity("ROMEO")
+    monkeypatch.chdir(tmp_path)
+    Path("ROMEO").write_text("what light through yonder window breaks? " * 5)
+    assert lm.perplexity("ROMEO") == expected
+    assert lm.perplexity(Path("ROMEO")) != expected  # a Path is a file
