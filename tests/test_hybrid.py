@@ -393,7 +393,7 @@ def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small, cls):
 
 
 def test_verbose_shows_a_bar_per_component_and_quiet_shows_nothing(mr_small, capsys):
-    from hybridnlp import FastTextClassifier, Word2VecFeatures
+    from hybridnlp import FastTextClassifier, NGramLM, Word2VecFeatures
 
     texts, y = mr_small
     stack = StackingClassifier(estimators=[("nb", nbsvm()), ("tfidf", tfidf())], cv=3,
@@ -401,11 +401,13 @@ def test_verbose_shows_a_bar_per_component_and_quiet_shows_nothing(mr_small, cap
     stack.fit(texts, y)
     FastTextClassifier(epochs=2).fit(texts, y)
     Word2VecFeatures(vector_size=8, epochs=2).fit(texts)
+    NGramLM(order=3).fit(texts)
     assert capsys.readouterr().err == ""
     stack.set_params(verbose=1).fit(texts, y)
     FastTextClassifier(epochs=2, verbose=1).fit(texts, y)
     Word2VecFeatures(vector_size=8, epochs=2, verbose=1).fit(texts)
+    NGramLM(order=3, verbose=1).fit(texts)
     err = capsys.readouterr().err
     for bar in ("nb: 3 held-out fits + 1", "tfidf: 3 held-out fits + 1", "fastText epochs",
-                "word2vec epochs"):
+                "word2vec epochs", "n-gram LM: tokens, then counts per order"):
         assert bar in err, bar

@@ -17,6 +17,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from hybridnlp.lm._corpus import make_tokenizer, read_corpus, token_stream
+from hybridnlp.utils.progress import progress
 from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm.generate import process_logits
 from hybridnlp.text import load_tokenizer
@@ -66,6 +67,8 @@ class NGramLM(LMScoringMixin, BaseEstimator):
         Discount the unigram continuation distribution and give the mass to a uniform one, so
         unseen tokens keep a probability; False leaves the unigram undiscounted (NLTK).
     bpe_vocab_size : int, default=4096
+    verbose : int, default=0
+        A progress bar (tqdm, on standard error): tokenising, then counting each order.
 
     Attributes
     ----------
@@ -79,12 +82,13 @@ class NGramLM(LMScoringMixin, BaseEstimator):
     """
 
     def __init__(self, order: int = 3, tokenizer="word", *, discount="modified",
-                 interpolate_unigram: bool = True, bpe_vocab_size: int = 4096):
+                 interpolate_unigram: bool = True, bpe_vocab_size: int = 4096, verbose=0):
         self.order = order
         self.tokenizer = tokenizer
         self.discount = discount
         self.interpolate_unigram = interpolate_unigram
         self.bpe_vocab_size = bpe_vocab_size
+        self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
 
@@ -99,6 +103,10 @@ class NGramLM(LMScoringMixin, BaseEstimator):
     def fit(self, corpus, y=None) -> NGramLM:
         """Count the n-grams of ``corpus`` (a string, a list of strings, or a file path)."""
         self._check_params()
+        bar = progress(range(self.order + 1), desc="n-gram LM: tokens, then counts per order",
+                       verbose=self.verbose)
+        stages = iter(bar)
+        next(stages)
         corpus = read_corpus(corpus)
         tok = make_tokenizer(self.tokenizer, self.bpe_vocab_size)
         if not getattr(tok, "is_trained", False):
@@ -113,10 +121,14 @@ class NGramLM(LMScoringMixin, BaseEstimator):
         # every n-gram ending at a position with a full history: raw counts at the top order
         top = np.lib.stride_tricks.sliding_window_view(ids, n)
         types, counts = _unique_rows(top)
+        next(stages)
         tables = {n: (types, counts)}
         for k in range(n - 1, 0, -1):  # continuation counts: distinct left extensions
             higher = tables[k + 1][0]
             tables[k] = _unique_rows(higher[:, 1:])
+            next(stages)
+        for _ in stages:  # closes the bar
+            pass
         self._set_tables({k: (t.astype(np.int32), c.astype(np.int64))
                           for k, (t, c) in tables.items()})
         return self
