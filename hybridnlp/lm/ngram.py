@@ -17,11 +17,11 @@ import torch
 from sklearn.base import BaseEstimator
 
 from hybridnlp.lm._corpus import make_tokenizer, read_corpus, token_stream
-from hybridnlp.utils.progress import progress
 from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm.generate import process_logits
 from hybridnlp.text import load_tokenizer
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
+from hybridnlp.utils.progress import progress
 
 __all__ = ["NGramLM"]
 
