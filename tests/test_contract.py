@@ -78,10 +78,12 @@ CASES = [
     ("fusion", FusionClassifier(preset="tiny", max_epochs=1, feature_cv=3, random_state=0),
      {"feature_cv": [2, 3]}),
     ("hybrid", HybridClassifier(estimators=[("nbsvm", _nbsvm()),
-                                            ("transformer", _tiny_transformer())], cv=3),
+                                            ("transformer", _tiny_transformer())], cv=3,
+                                random_state=0),
      {"transformer__module__n_embd": [16, 32]}),
     ("hybrid-ensemble", HybridEnsemble(estimators=[("nbsvm", _nbsvm()),
-                                                   ("transformer", _tiny_transformer())], cv=3),
+                                                   ("transformer", _tiny_transformer())], cv=3,
+                                       random_state=0),
      {"gating": [False, True]}),
 ]
 IDS = [case[0] for case in CASES]

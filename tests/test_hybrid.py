@@ -309,17 +309,19 @@ class CountedPipeline(Pipeline):  # module level: share_fits hashes (pickles) co
 def test_share_fits_fits_a_component_once_for_every_hybrid_that_has_it(mr_small):
     texts, y = mr_small
     components = [("nbsvm", CountedPipeline(nbsvm().steps)), ("tfidf", tfidf())]
+    # seeded hybrids share fits; random_state=None (the default) draws new folds each fit
     FIT_SIZES.clear()
-    alone = HybridEnsemble(estimators=components, cv=3).fit(texts, y)
+    alone = HybridEnsemble(estimators=components, cv=3, random_state=0).fit(texts, y)
     assert len(FIT_SIZES) == 3 + 1 and alone.shared_components_ == []
     FIT_SIZES.clear()
     with share_fits() as cache:
-        stacked = HybridClassifier(estimators=components, cv=3).fit(texts, y)
-        voted = HybridEnsemble(estimators=components, cv=3).fit(texts, y)
+        stacked = HybridClassifier(estimators=components, cv=3, random_state=0).fit(texts, y)
+        voted = HybridEnsemble(estimators=components, cv=3, random_state=0).fit(texts, y)
         assert len(FIT_SIZES) == 3 + 1 and len(cache) == 2  # nbsvm and tfidf, once each
-        four = HybridEnsemble(estimators=components, cv=4).fit(texts, y)  # another split
+        # another split:
+        four = HybridEnsemble(estimators=components, cv=4, random_state=0).fit(texts, y)
         assert len(FIT_SIZES) == (3 + 1) + (4 + 1)
-        strong = HybridEnsemble(estimators=components, cv=3).set_params(
+        strong = HybridEnsemble(estimators=components, cv=3, random_state=0).set_params(
             nbsvm__lr__C=100).fit(texts, y)  # other parameters: fit again
         assert len(FIT_SIZES) == (3 + 1) + (4 + 1) + (3 + 1)
         FIT_SIZES.clear()
@@ -336,7 +338,8 @@ def test_share_fits_fits_a_component_once_for_every_hybrid_that_has_it(mr_small)
     np.testing.assert_allclose(stacked.final_estimator_.weights_, voted.weights_)
     np.testing.assert_allclose(stacked.predict_proba(texts), voted.predict_proba(texts))
     FIT_SIZES.clear()
-    HybridEnsemble(estimators=components, cv=3).fit(texts, y)  # the block ended: no cache
+    # the block ended: no cache
+    HybridEnsemble(estimators=components, cv=3, random_state=0).fit(texts, y)
     assert len(FIT_SIZES) == 3 + 1
 
 

@@ -143,7 +143,7 @@ def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, 
     """Fit and score one model over the folds (skipping folds recorded in ``done``); record
     and return its summary, per-example predictions and attribution."""
     ev = config.evaluation
-    est = build_model(spec.type, spec.params, f"models[{i}]", pretrained)
+    est = build_model(spec.type, spec.params, f"models[{i}]", pretrained, seed=config.seed)
     fold_metrics, preds, fit_times, model, report = [], {}, [], None, None
     iterator = progress(folds, desc=spec.name) if progress else folds
     for k, (train_idx, test_idx) in enumerate(iterator):

@@ -136,12 +136,13 @@ def _is_spec(value) -> bool:
                                                                          "name"}
 
 
-def _value(value, default, path: str, pretrained: dict | None):
+def _value(value, default, path: str, pretrained: dict | None, seed: int | None):
     if _is_spec(value):
-        return build_model(value["type"], value.get("params", {}), path, pretrained)
+        return build_model(value["type"], value.get("params", {}), path, pretrained, seed=seed)
     if isinstance(value, list) and value and all(_is_spec(v) for v in value):
         return [(v.get("name") or v["type"], build_model(v["type"], v.get("params", {}),
-                                                          f"{path}[{i}]", pretrained))
+                                                          f"{path}[{i}]", pretrained,
+                                                          seed=seed))
                 for i, v in enumerate(value)]
     if isinstance(value, dict) and set(value) == {"pretrained"}:
         name = value["pretrained"]
@@ -155,9 +156,12 @@ def _value(value, default, path: str, pretrained: dict | None):
     return value
 
 
-def build_model(type_: str, params: dict, path: str = "model", pretrained: dict | None = None):
+def build_model(type_: str, params: dict, path: str = "model", pretrained: dict | None = None,
+                *, seed: int | None = None):
     """A fresh estimator of registered type ``type_`` with ``params`` set; ``pretrained``
-    maps the names of the config's pretraining sections to their outputs."""
+    maps the names of the config's pretraining sections to their outputs. ``seed`` (the
+    config's) becomes the ``random_state`` of the model and of the models given inside it,
+    where their params do not set one."""
     if type_ not in MODELS:
         close = difflib.get_close_matches(type_, MODELS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -179,7 +183,9 @@ def build_model(type_: str, params: dict, path: str = "model", pretrained: dict 
             hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
             raise ConfigError(f"{where}: {type(model).__name__} has no parameter "
                               f"{key!r}.{hint}")
-        resolved[key] = _value(value, valid.get(key), where, pretrained)
+        resolved[key] = _value(value, valid.get(key), where, pretrained, seed)
+    if seed is not None and "random_state" in valid and "random_state" not in params:
+        resolved["random_state"] = seed
     try:
         model.set_params(**resolved)
         check_params(model)

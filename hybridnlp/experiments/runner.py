@@ -111,7 +111,8 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
         if resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, fitted):
             continue
         seed_everything(config.seed)
-        model = build_model(spec.type, spec.params, f"models[{i}]", result.pretrained)
+        model = build_model(spec.type, spec.params, f"models[{i}]", result.pretrained,
+                            seed=config.seed)
         if spec.type == "ngram_lm" and model.tokenizer == "char":  # same inventory as GPT
             model.set_params(tokenizer=CharTokenizer().train([train, val]))
         start = time.perf_counter()
@@ -166,7 +167,8 @@ def _topic_modeling(config, run_dir, result, progress) -> dict:
         if resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, result.models):
             continue
         seed_everything(config.seed)
-        model = build_model(spec.type, spec.params, f"models[{i}]", result.pretrained)
+        model = build_model(spec.type, spec.params, f"models[{i}]", result.pretrained,
+                            seed=config.seed)
         start = time.perf_counter()
         model.fit(texts)
         rows[spec.name] = {"fit_time": time.perf_counter() - start,

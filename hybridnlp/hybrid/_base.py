@@ -3,8 +3,11 @@ per-component probabilities, prediction, and text-input tags."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
@@ -41,6 +44,13 @@ class TextEnsemble(ComponentReportMixin, TextClassifierMixin, _BaseComposition, 
             raise ValueError(f"estimator_cv names {sorted(unknown)} are not among the "
                              f"estimators {names}.")
         return estimators
+
+    def _split_seed(self) -> int:
+        """The seed of the held-out splits, shared by every component: ``random_state`` as
+        given when it is an int, else one draw from ``check_random_state(random_state)``."""
+        if isinstance(self.random_state, numbers.Integral):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
     def _estimator_cv(self) -> dict:
         return dict(self.estimator_cv or {})

@@ -137,11 +137,12 @@ class WeightedEnsemble(TextEnsemble):
     def fit(self, X, y):
         texts, y = check_texts_labels(X, y)
         components = self._components()
+        seed = self._split_seed()  # one for every component: their held-out rows align
         names = [name for name, _ in components]
         self.classes_ = np.unique(y)
         y_idx = np.searchsorted(self.classes_, y)
         held = [held_out_proba(est, texts, y, self.classes_,
-                               self._estimator_cv().get(name, self.cv), self.random_state,
+                               self._estimator_cv().get(name, self.cv), seed,
                                verbose=self.verbose, name=name)
                 for name, est in components]
         rows = np.logical_and.reduce([h.rows for h in held])

@@ -8,6 +8,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
+from sklearn.utils import check_random_state
 
 from hybridnlp.estimators.transformer_classifier import TransformerClassifier
 from hybridnlp.features import NBFeatures
@@ -86,7 +87,8 @@ class FusionClassifier(TransformerClassifier):
         if self.feature_cv is None:
             return self._apply(self.features_, texts)
         out = None
-        folds = StratifiedKFold(self.feature_cv, shuffle=True, random_state=0)
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        folds = StratifiedKFold(self.feature_cv, shuffle=True, random_state=seed)
         for train, test in folds.split(np.zeros(len(texts)), labels):
             model = self._feature_model().fit([texts[i] for i in train], labels[train])
             part = self._apply(model, [texts[i] for i in test])

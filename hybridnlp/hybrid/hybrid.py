@@ -138,7 +138,9 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     cv, estimator_cv, passthrough, cache
         As in ``StackingClassifier``; ``estimator_cv`` defaults to 0.2 for every component
         when one is named ``transformer`` (a shared 20% holdout), else ``cv`` applies.
-    random_state : int or None, default=0
+    random_state : int or None, default=None
+        Seeds the components and the held-out split; an int makes fits repeatable (the
+        experiment runner passes the config's ``seed``).
     verbose : int, default=0
         A progress bar (tqdm, on standard error) per component over its held-out fits.
 
@@ -151,7 +153,7 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     """
 
     def __init__(self, *, estimators=None, embeddings=None, final_estimator=None, cv=5,
-                 estimator_cv=None, passthrough=None, cache=True, random_state=0, verbose=0):
+                 estimator_cv=None, passthrough=None, cache=True, random_state=None, verbose=0):
         super().__init__(estimators=estimators, final_estimator=final_estimator, cv=cv,
                          estimator_cv=estimator_cv, passthrough=passthrough, cache=cache,
                          random_state=random_state, verbose=verbose)
@@ -177,13 +179,15 @@ class HybridEnsemble(_DefaultComponents, WeightedEnsemble):
     cv, estimator_cv, gating, gate_alpha
         As in ``WeightedEnsemble``; ``estimator_cv`` defaults to 0.2 for every component
         when one is named ``transformer`` (a shared 20% holdout), else ``cv`` applies.
-    random_state : int or None, default=0
+    random_state : int or None, default=None
+        Seeds the components and the held-out split; an int makes fits repeatable (the
+        experiment runner passes the config's ``seed``).
     verbose : int, default=0
         A progress bar (tqdm, on standard error) per component over its held-out fits.
     """
 
     def __init__(self, *, estimators=None, embeddings=None, cv=5, estimator_cv=None,
-                 gating=False, gate_alpha=1.0, random_state=0, verbose=0):
+                 gating=False, gate_alpha=1.0, random_state=None, verbose=0):
         super().__init__(estimators=estimators, cv=cv, estimator_cv=estimator_cv,
                          gating=gating, gate_alpha=gate_alpha, random_state=random_state,
                          verbose=verbose)

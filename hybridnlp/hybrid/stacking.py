@@ -75,11 +75,12 @@ class StackingClassifier(TextEnsemble):
         """Held-out probabilities of every learner -> meta learner; learners refit on all."""
         texts, y = check_texts_labels(X, y)
         components = self._components()
+        seed = self._split_seed()  # one for every component: their held-out rows align
         self.classes_ = np.unique(y)
         cache_dir = tempfile.mkdtemp(prefix="hybridnlp-stack-") if self.cache else None
         try:
             held = [held_out_proba(est, texts, y, self.classes_,
-                                   self._estimator_cv().get(name, self.cv), self.random_state,
+                                   self._estimator_cv().get(name, self.cv), seed,
                                    memory=cache_dir, verbose=self.verbose, name=name)
                     for name, est in components]
         finally:
