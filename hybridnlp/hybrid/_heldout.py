@@ -31,12 +31,13 @@ def share_fits() -> Iterator[dict]:
     labels, with equal parameters and the same held-out split, is not fit again: its
     held-out predictions and its refit learner are reused (the same fitted object). So a
     ``HybridClassifier`` and a ``HybridEnsemble`` of the same components cost one set of
-    component fits. Seeded components give the predictions a second fit would give.
-    Yields the cache (key -> ``HeldOut``); it is dropped when the block ends.
+    component fits. Only seeded hybrids share (``random_state=None`` draws new splits each
+    fit); seeded components give the predictions a second fit would give. Yields the cache
+    (key -> ``HeldOut``); it is dropped when the block ends.
 
     >>> with share_fits():                                      # doctest: +SKIP
-    ...     stacked = HybridClassifier().fit(texts, y)
-    ...     voted = HybridEnsemble().fit(texts, y)               # no component refit
+    ...     stacked = HybridClassifier(random_state=0).fit(texts, y)
+    ...     voted = HybridEnsemble(random_state=0).fit(texts, y)   # no component refit
     """
     token = _SHARED.set({})
     try:
