@@ -1,0 +1,81 @@
+"""DESIGN.md's layers: imports point down only, and no import circle between modules."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).parents[1] / "hybridnlp"
+LEVEL = {  # DESIGN.md, "Layers (imports point down only)"; helpers below everything
+    "exceptions": 0, "utils": 0,
+    "text": 1, "datasets": 1,
+    "nn": 2, "train": 3, "features": 4,
+    "estimators": 5, "lm": 5,
+    "hybrid": 6,
+    "persistence": 7, "experiments": 7,
+    "cli": 8,
+}
+
+
+def _modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        yield name, path
+
+
+def _imports(path: Path, name: str, top_level_only: bool):
+    """hybridnlp modules imported by the file (``top_level_only``: at import time)."""
+    tree = ast.parse(path.read_text("utf-8"))
+    nodes = tree.body if top_level_only else ast.walk(tree)
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.startswith("hybridnlp"):
+                yield node.module
+        elif isinstance(node, ast.Import):
+            yield from (a.name for a in node.names if a.name.startswith("hybridnlp"))
+
+
+def _layer(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None  # the package root re-exports (lazily)
+
+
+def test_imports_point_down_only():
+    upward = []
+    for name, path in _modules():
+        here = _layer(name)
+        if here is None:
+            continue
+        assert here in LEVEL, f"{name}: add its package to LEVEL (DESIGN.md's layers)"
+        for target in _imports(path, name, top_level_only=False):
+            there = _layer(target)
+            if there is not None and LEVEL[there] > LEVEL[here]:
+                upward.append(f"{name} -> {target}")
+    assert upward == []
+
+
+def test_no_import_circle_at_import_time():
+    graph = {}
+    for name, path in _modules():
+        graph[name] = {t for t in _imports(path, name, top_level_only=True) if t != name}
+    # a module importing "hybridnlp.x.y" also runs the package hybridnlp.x's __init__
+    for deps in graph.values():
+        for target in list(deps):
+            parts = target.split(".")
+            deps.update(".".join(parts[:i]) for i in range(2, len(parts)))
+    state, cycles = {}, []
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                cycles.append(stack[stack.index(nxt):] + [nxt] if nxt in stack else [node, nxt])
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    # a package importing its own submodules from __init__ is not a circle
+    real = [c for c in cycles if not all(c[0].startswith(m) or m.startswith(c[0]) for m in c)]
+    assert real == []
