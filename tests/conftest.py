@@ -37,3 +37,16 @@ requires_data_dir = pytest.mark.skipif(
     not data_dir_available(),
     reason="HYBRIDNLP_DATA is not set to the shared data directory (make test sets it)",
 )
+
+
+def cli_error(argv, capsys) -> str:
+    """Run the CLI on ``argv``, which must exit with status 2 and one line of error, never a
+    traceback; returns that line."""
+    from hybridnlp.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    return err

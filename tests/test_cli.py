@@ -2,19 +2,11 @@
 and the options it offers."""
 
 import pytest
+from conftest import cli_error
 
 from hybridnlp.cli import main
 from hybridnlp.lm import CausalLM, NGramLM
 from hybridnlp.persistence import save_model
-
-
-def _error(argv, capsys) -> str:
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and err.count("\n") == 1, err
-    return err
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +38,14 @@ def test_predict_refuses_bad_input_in_one_line(folders, capsys):
          "is a NGramLM, not a classifier; continue text with: hybridnlp generate"),
     ]
     for argv, message in cases:
-        assert message in _error(argv, capsys), argv
+        assert message in cli_error(argv, capsys), argv
 
 
 def test_train_lm_and_generate_refuse_bad_input(folders, capsys, tmp_path):
-    assert "corpus file 'missing.txt' does not exist" in _error(
+    assert "corpus file 'missing.txt' does not exist" in cli_error(
         ["train-lm", "missing.txt", "--output", str(tmp_path / "x")], capsys)
-    assert "is not a language model" in _error(["generate", str(folders / "clf")], capsys)
-    assert "top_p" in _error(["generate", str(folders / "lm"), "--top-p", "2"], capsys)
+    assert "is not a language model" in cli_error(["generate", str(folders / "clf")], capsys)
+    assert "top_p" in cli_error(["generate", str(folders / "lm"), "--top-p", "2"], capsys)
 
 
 def test_generate_offers_beams_repetition_penalty_stop_and_stream(folders, capsys):

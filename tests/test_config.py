@@ -8,22 +8,13 @@ import time
 
 import pytest
 import yaml
+from conftest import cli_error
 
-from hybridnlp.cli import main
 from hybridnlp.experiments import ConfigError, apply_overrides, load_config, run
 from hybridnlp.utils.safe_yaml import load_yaml
 
 BASE = {"name": "t", "task": "classification", "data": {"name": "mr", "limit": 120},
         "models": [{"type": "nbsvm"}], "evaluation": {"cv": 2}, "output": "runs"}
-
-
-def _cli_error(argv, capsys) -> str:
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and err.count("\n") == 1, err
-    return err
 
 
 @pytest.mark.parametrize("name", ["../../x", "a/b", "..", ".", "a\\b", " "])
@@ -65,7 +56,7 @@ def test_an_alias_bomb_is_refused_at_load_in_milliseconds(tmp_path, capsys):
         load_config(text)
     assert time.perf_counter() - start < 5  # unbounded expansion took minutes and gigabytes
     (tmp_path / "bomb.yaml").write_text(text)
-    err = _cli_error(["run", str(tmp_path / "bomb.yaml")], capsys)
+    err = cli_error(["run", str(tmp_path / "bomb.yaml")], capsys)
     assert f"{tmp_path / 'bomb.yaml'}: the document expands to more than 100,000" in err
 
 
@@ -92,7 +83,7 @@ def test_a_file_that_is_not_a_config_gets_one_line_naming_it(tmp_path, capsys, c
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert message in str(err.value) and str(path) in str(err.value)
-    assert message in _cli_error(["run", str(path)], capsys)
+    assert message in cli_error(["run", str(path)], capsys)
 
 
 @pytest.mark.parametrize("override, message", [
@@ -113,7 +104,7 @@ def test_a_bad_override_is_a_config_error_naming_the_path(tmp_path, capsys, over
     assert str(err.value) == message
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(BASE))
-    assert message in _cli_error(["run", str(path), "--set", override], capsys)
+    assert message in cli_error(["run", str(path), "--set", override], capsys)
 
 
 def test_overrides_still_reach_lists_and_single_models():
