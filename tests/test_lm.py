@@ -410,3 +410,26 @@ def test_a_string_is_text_never_a_file_name(tmp_path, monkeypatch):
     Path("ROMEO").write_text("what light through yonder window breaks? " * 5)
     assert lm.perplexity("ROMEO") == expected
     assert lm.perplexity(Path("ROMEO")) != expected  # a Path is a file
+
+
+def test_interpolated_lm_fits_its_parts_and_clone_refits(shakespeare):
+    """InterpolatedLM fitted itself inside prediction and clone(mix) could not be refit."""
+    from sklearn.base import clone
+
+    train, val = shakespeare
+    mix = InterpolatedLM(neural=CausalLM("gpt-nano", max_steps=20, eval_interval=10,
+                                         random_state=0),
+                         ngram=NGramLM(order=3, tokenizer="char"))
+    with pytest.raises(NotFittedError):
+        mix.perplexity(val)
+    mix.fit(train, validation_data=val)
+    assert mix.ngram_.tokenizer_ == mix.neural_.tokenizer_  # same tokens, by construction
+    assert mix.neural.get_params()["max_steps"] == 20 and not hasattr(mix.neural, "model_")
+    assert 0.0 < mix.weight_ < 1.0
+    again = clone(mix).fit(train, validation_data=val)
+    assert again.perplexity(val[:500]) == pytest.approx(mix.perplexity(val[:500]))
+    # prefit parts ("auto"): fit(texts) fits only the weight, on those texts
+    prefit = InterpolatedLM(mix.neural_, mix.ngram_).fit(val)
+    assert prefit.neural_ is mix.neural_ and prefit.weight_ == pytest.approx(mix.weight_)
+    with pytest.raises(ValueError, match="^the parts are prefit: fit\\(texts\\) fits the weight"):
+        InterpolatedLM(mix.neural_, mix.ngram_).fit(train, validation_data=val)

@@ -105,7 +105,7 @@ def _ngram_lm():
 def _interpolated_lm():
     from hybridnlp.lm import CausalLM, InterpolatedLM, NGramLM
 
-    return InterpolatedLM(CausalLM(), NGramLM())
+    return InterpolatedLM(neural=CausalLM(), ngram=NGramLM())
 
 
 def _topics():

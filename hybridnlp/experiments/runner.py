@@ -116,18 +116,11 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
         if spec.type == "ngram_lm" and model.tokenizer == "char":  # same inventory as GPT
             model.set_params(tokenizer=CharTokenizer().train([train, val]))
         start = time.perf_counter()
-        if spec.type == "interpolated_lm":
-            model.neural.fit(train, validation_data=val)
-            if model.ngram.tokenizer in ("char", "word", "bpe"):
-                model.ngram.set_params(tokenizer=model.neural.tokenizer_)
-            model.ngram.fit(train)
-            eval_text = val
-        elif spec.type == "causal_lm":
+        if spec.type in ("interpolated_lm", "causal_lm"):  # the parts, then the weight
             model.fit(train, validation_data=val)
-            eval_text = val
         else:
             model.fit(train)
-            eval_text = val
+        eval_text = val
         if spec.type == "interpolated_lm":  # weights cross-fitted on the held-out halves
             total, n = model.cross_fit_log_likelihood(eval_text)
         else:
