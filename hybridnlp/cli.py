@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _run(args) -> int:
     from hybridnlp.experiments.config import apply_overrides, load_config, read_config_file
-    from hybridnlp.experiments.runner import run
+    from hybridnlp.experiments.runner import run, summary
 
     if args.resume:
         if args.set or args.output or args.data_home:
@@ -34,7 +34,9 @@ def _run(args) -> int:
             resume_dir(args.config, args.resume)
         except (FileNotFoundError, ValueError) as err:
             raise _UsageError(str(err)) from None
-        run(args.config, quiet=args.quiet, resume=args.resume)  # the path, for the report
+        result = run(args.config, quiet=args.quiet, resume=args.resume)  # path: for the report
+        if not args.quiet:
+            print(summary(result))
         return 0
     if args.config is None:
         raise _UsageError("give a config file, or --resume RUN_DIR")
@@ -43,7 +45,9 @@ def _run(args) -> int:
     if overrides:
         values = apply_overrides(values, overrides)
     config = load_config(values)
-    run(config, output=args.output, quiet=args.quiet)
+    result = run(config, output=args.output, quiet=args.quiet)
+    if not args.quiet:
+        print(summary(result))
     return 0
 
 
@@ -189,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="parent folder of the run directory (default: the "
                                     "config's output)")
     p.add_argument("--data-home", metavar="DIR", help=DATA_HOME_HELP)
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
     p.set_defaults(func=_run)
     p = command("report", "rewrite a run's report, or compare several runs")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")

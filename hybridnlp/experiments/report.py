@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+from hybridnlp.utils.io import atomic_path, atomic_write_bytes
+
 __all__ = ["FIGSIZE", "MAIN_METRIC", "compare_runs", "main_rows", "run_section", "shown_path",
            "write_report", "write_results_section"]
 
@@ -23,10 +25,9 @@ def _plt():
 
 
 def _save(fig, path: Path) -> None:
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=DPI)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=DPI)
     _plt().close(fig)
-    tmp.replace(path)
 
 
 def _metrics(run_dir) -> dict:
@@ -289,9 +290,7 @@ def write_report(run_dir) -> Path:
     lines += {"classification": _classification, "language_modeling": _language_modeling,
               "topic_modeling": _topic_modeling}[m["task"]](m, run_dir)
     path = run_dir / "report.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines) + "\n", "utf-8")
-    tmp.replace(path)
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
     return path
 
 
@@ -367,7 +366,5 @@ def write_results_section(run_dirs, results_path, name: str = "runs") -> Path:
         text = before + block + rest.split(end, 1)[1]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
-    tmp = results_path.with_suffix(".tmp")
-    tmp.write_text(text, "utf-8")
-    tmp.replace(results_path)
+    atomic_write_bytes(results_path, text.encode("utf-8"))
     return results_path

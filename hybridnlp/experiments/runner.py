@@ -31,7 +31,7 @@ from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json, exclusive_
 from hybridnlp.utils.paths import slug
 from hybridnlp.utils.seed import seed_everything
 
-__all__ = ["RunResult", "run"]
+__all__ = ["RunResult", "run", "summary"]
 
 logger = logging.getLogger("hybridnlp.experiments")
 
@@ -239,17 +239,24 @@ def _run(config: ExperimentConfig, run_dir: Path, source, resume, quiet: bool) -
         result.metrics = metrics
 
         write_report(run_dir)
-        if not quiet:
-            key = MAIN_METRIC[config.task]
-            for name, row in metrics["models"].items():
-                spread = f" (+/- {row[key + '_std']:.4f})" if key + "_std" in row else ""
-                print(f"{name:<28} {key} {row[key]:.4f}{spread}  fit {row['fit_time']:.1f} s")
-            print(f"run directory: {run_dir}\nreport: {run_dir / 'report.md'}")
         return result
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
         handler.close()
+
+
+def summary(result: RunResult) -> str:
+    """The lines the CLI prints after a run: each model's main metric (with its spread over
+    folds) and fit time, then where the run directory and report are."""
+    m = result.metrics
+    key = MAIN_METRIC[m["task"]]
+    lines = []
+    for name, row in m["models"].items():
+        spread = f" (+/- {row[key + '_std']:.4f})" if key + "_std" in row else ""
+        lines.append(f"{name:<28} {key} {row[key]:.4f}{spread}  fit {row['fit_time']:.1f} s")
+    lines += [f"run directory: {result.run_dir}", f"report: {result.run_dir / 'report.md'}"]
+    return "\n".join(lines)
 
 
 def read_metrics(run_dir) -> dict:
