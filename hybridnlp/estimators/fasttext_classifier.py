@@ -30,10 +30,10 @@ __all__ = ["FastTextClassifier"]
 
 @contextmanager
 def _one_thread() -> Iterator[None]:
-    """Batches of 32 bags of 100-wide vectors are too small to share well between threads.
-    MR-size fit (9,600 texts) on 2 cores: 7.7 s on 1 thread, 5.3 s on 2 when the machine is
-    idle, but 60 s on 2 against 8 s on 1 while another process used the cores (parallel
-    cross-validation, ``n_jobs``): one thread is the choice that never collapses."""
+    """Batches of 32 bags of 100-wide vectors are too small to share well between threads:
+    two threads were a little faster on an idle machine and many times slower beside another
+    process (parallel cross-validation), so one thread is the choice that never collapses
+    (benchmarks/RESULTS.md)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -22,21 +22,17 @@ def default_components(random_state=None, embeddings=None) -> list[tuple[str, ob
     Bayes on binary word 1-2 grams, fastText (mean of word and bigram embeddings) and a
     Transformer trained from scratch.
 
-    fastText joined because it adds to the two linear models in a stack where a third linear
-    model would not: their stacked accuracy on TREC 89.8 -> 90.6, SST-2 83.3 -> 84.2
-    (5-fold held-out predictions, train -> test), for a few seconds a fit. Naive Bayes (MNB-bi
-    of Wang & Manning 2012, alpha=1) joined for the same reason, at a second a fit: the
-    generative model errs on other texts than the discriminative ones (it is the best single
-    model on Subj, 93.2% against NBSVM's 92.4%, and the weakest on TREC). Stacked with a
-    logistic regression: Subj 93.56 -> 93.82, MR 80.53 -> 80.87 (10-fold), SST-2 84.07 ->
-    84.29, TREC 91.0 -> 91.2 (test); SST-2 trained on phrases 84.73 -> 84.68 (one sentence).
+    fastText and naive Bayes (MNB-bi of Wang & Manning 2012, alpha=1) joined because they err
+    on other texts than the two linear models, for seconds a fit; the stacked accuracies with
+    and without them are in benchmarks/RESULTS.md ("What naive Bayes and the simplex-weight
+    meta learner changed").
 
     With ``embeddings`` (word vectors pretrained on unlabelled text: a word2vec-format path,
     KeyedVectors or a fitted ``Word2VecFeatures``), the Transformer's token embeddings start
     from them, its early stopping watches the validation loss (from pretrained vectors it
     overfits within an epoch or two, and the loss picks the better epoch more reliably than
-    accuracy: SST-2 dev 80.1% vs 78.7%, mean of 3 seeds), and a last component, logistic
-    regression on the texts' mean vectors, joins.
+    accuracy: benchmarks/RESULTS.md), and a last component, logistic regression on the
+    texts' mean vectors, joins.
     """
     transformer = TransformerClassifier(embedding_init=embeddings, random_state=random_state)
     if embeddings is not None:
@@ -118,9 +114,8 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     ``FastTextClassifier`` and ``TransformerClassifier``. Their held-out probabilities are
     averaged with weights fit to them (``SimplexWeights``: non-negative, summing to one,
     minimising the log loss), which generalised better than a logistic regression on the
-    same held-out predictions on five of six data sets (MR 80.88 -> 80.94, Subj 93.82 ->
-    93.98 10-fold; SST-2 84.29 -> 84.73, TREC 91.2 -> 91.8, SST-2 trained on phrases 84.68 ->
-    84.90 test) and tied on the sixth (IMDB 92.12 -> 92.09: 8 of 25,000 reviews).
+    same held-out predictions on five of six data sets and tied on the sixth
+    (benchmarks/RESULTS.md).
     Every component gives held-out predictions on one shared 20% holdout (blending: one
     extra fit each instead of five, and the meta learner could only use the texts the
     Transformer held out anyway). Every component is reachable with dunder parameters, e.g.

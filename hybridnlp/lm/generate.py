@@ -76,9 +76,8 @@ def _compiled_decode(model: GPT, options: dict) -> Callable:
     their limit, per code object; past that limit it falls back to eager, still correct.
 
     On CPU, plain ``compile=True`` also asks Inductor for a C++ wrapper around the kernels
-    (``cpp_wrapper``): one step of the baby GPT costs less Python, and batch-1 greedy
-    decoding ran 16% faster (1,237 -> 1,444 tokens/s, 2 cores); explicit options are kept
-    as given."""
+    (``cpp_wrapper``): one step of a small GPT costs less Python, so batch-1 decoding is
+    faster (benchmarks/RESULTS.md); explicit options are kept as given."""
     if not options and next(model.parameters()).device.type == "cpu":
         options = {"options": {"cpp_wrapper": True}}
     per_model = _COMPILED.setdefault(model, {})
