@@ -42,6 +42,38 @@ def test_attention_matches_manual_computation():
     assert torch.allclose(got, attn.proj(y), atol=1e-6)
 
 
+def test_cross_attention_matches_torch_multihead_attention():
+    from hybridnlp.nn import Attention
+
+    torch.manual_seed(0)
+    attn = Attention(n_embd=8, n_head=2, attn_dropout=0.0, dropout=0.0, cross=True).eval()
+    ref = torch.nn.MultiheadAttention(8, 2, batch_first=True).eval()
+    with torch.no_grad():  # the same weights: in_proj is q, then k and v
+        ref.in_proj_weight.copy_(torch.cat([attn.q.weight, attn.kv.weight]))
+        ref.in_proj_bias.copy_(torch.cat([attn.q.bias, attn.kv.bias]))
+        ref.out_proj.weight.copy_(attn.proj.weight)
+        ref.out_proj.bias.copy_(attn.proj.bias)
+    x, memory = torch.randn(3, 4, 8), torch.randn(3, 6, 8)
+    real = torch.tensor([[1] * 6, [1] * 3 + [0] * 3, [1] + [0] * 5], dtype=torch.bool)
+    got = attn(x, real[:, None, None, :], memory=memory)
+    expected, _ = ref(x, memory, memory, key_padding_mask=~real)
+    assert torch.allclose(got, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="^cross-attention needs memory"):
+        attn(x)
+
+
+def test_one_attention_serves_the_encoder_and_the_gpt():
+    from hybridnlp.nn import GPT, Attention, GPTConfig
+
+    enc = TransformerEncoder(tiny(n_layer=1))
+    gpt = GPT(GPTConfig.from_preset("gpt-nano", vocab_size=11))
+    kinds = {type(m) for model in (enc, gpt) for m in model.modules()
+             if "Attention" in type(m).__name__}
+    assert kinds == {Attention}
+    assert [m.causal for m in gpt.modules() if isinstance(m, Attention)] == [True] * \
+        gpt.config.n_layer
+
+
 def test_padding_does_not_change_the_encoding():
     torch.manual_seed(0)
     enc = TransformerEncoder(tiny(n_layer=2)).eval()

@@ -10,7 +10,6 @@ window it slides forward by half a window (the cache is then re-filled once).
 from __future__ import annotations
 
 import functools
-import math
 import types
 import weakref
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ from collections.abc import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from hybridnlp.nn.gpt import GPT, KVCache, apply_rotary
+from hybridnlp.nn.gpt import GPT, KVCache
 from hybridnlp.utils.device import compile_options
 
 __all__ = ["Stepper", "beam_search", "decode_step", "process_logits", "sample"]
@@ -27,43 +26,9 @@ __all__ = ["Stepper", "beam_search", "decode_step", "process_logits", "sample"]
 def decode_step(model: GPT, idx: torch.Tensor, pos: torch.Tensor, k_cache: torch.Tensor,
                 v_cache: torch.Tensor, positions: torch.Tensor | None = None,
                 key_valid: torch.Tensor | None = None) -> torch.Tensor:
-    """One decoding step with static shapes, for ``torch.compile``: the new token ``idx``
-    (B, 1) at cache slot ``pos`` (a 0-dim tensor), keys and values written into the
-    preallocated ``k_cache`` / ``v_cache`` (n_layer, B, nh, max_len, hs) in place, attention
-    over every slot with the unfilled ones (and, with ``key_valid`` (B, max_len), padding)
-    masked. ``positions`` (B, 1) overrides the position ``pos``. Returns logits (B, V), float.
-    The same arithmetic as ``model(idx, kv_cache=...)``, without shapes that change per step."""
-    c = model.config
-    B, C, nh, hs = idx.shape[0], c.n_embd, c.n_head, c.head_size
-    where = pos.view(1) if positions is None else positions  # (1,) or (B, 1)
-    x = model.wte(idx)  # (B, 1, C)
-    rotary = None
-    if model.wpe is not None:
-        x = x + model.wpe(where).view(-1, 1, C)
-    else:
-        rotary = (model.rope_cos[where].view(-1, 1, 1, hs // 2),
-                  model.rope_sin[where].view(-1, 1, 1, hs // 2))
-    slots = torch.arange(k_cache.shape[3], device=idx.device)
-    valid = (slots <= pos).view(1, 1, 1, -1)  # (1, 1, 1, max_len)
-    if key_valid is not None:
-        valid = valid & key_valid[:, None, None, :]
-    index = pos.view(1)
-    for i, block in enumerate(model.blocks):
-        attn = block.attn
-        q, k, v = attn.qkv(block.ln_1(x)).split(C, dim=2)
-        q = q.view(B, 1, nh, hs).transpose(1, 2)  # (B, nh, 1, hs)
-        k = k.view(B, 1, nh, hs).transpose(1, 2)
-        v = v.view(B, 1, nh, hs).transpose(1, 2)
-        if rotary is not None:
-            q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
-        k_cache[i].index_copy_(2, index, k)
-        v_cache[i].index_copy_(2, index, v)
-        att = (q @ k_cache[i].transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nh, 1, L)
-        att = att.masked_fill(~valid, float("-inf"))
-        y = (att.softmax(dim=-1) @ v_cache[i]).transpose(1, 2).reshape(B, 1, C)
-        x = x + attn.proj(y)
-        x = x + block.mlp(block.ln_2(x))
-    return model.lm_head(model.ln_f(x))[:, -1].float()
+    """``model.decode_step(...)`` (:meth:`hybridnlp.nn.GPT.decode_step`), as a plain function
+    of the model: the form :func:`_compiled_decode` compiles once per model."""
+    return model.decode_step(idx, pos, k_cache, v_cache, positions, key_valid)
 
 
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from hybridnlp.nn.config import EncoderConfig
-from hybridnlp.nn.layers import Block
+from hybridnlp.nn.layers import Block, init_weights
 
 __all__ = ["ClassificationHead", "SequenceClassifier", "TransformerEncoder"]
-
-
-def init_weights(module: nn.Module, n_layer: int) -> None:
-    """GPT-2 style: N(0, 0.02), residual projections scaled by 1 / sqrt(2 * n_layer)."""
-    for name, p in module.named_parameters():
-        if p.dim() < 2:
-            continue  # biases and norms keep their defaults
-        std = 0.02 / math.sqrt(2 * n_layer) if name.endswith("proj.weight") else 0.02
-        nn.init.normal_(p, mean=0.0, std=std)
-    for m in module.modules():
-        if isinstance(m, nn.Linear) and m.bias is not None:
-            nn.init.zeros_(m.bias)
 
 
 class TransformerEncoder(nn.Module):

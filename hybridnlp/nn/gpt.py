@@ -7,17 +7,17 @@ so :mod:`hybridnlp.lm.gpt2` can map Hugging Face checkpoints onto it one tensor 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hybridnlp.nn.attention import apply_rotary, rotary_tables
 from hybridnlp.nn.config import PresetConfig
-from hybridnlp.nn.layers import Block, SelfAttention
+from hybridnlp.nn.layers import Block, init_weights
 
-__all__ = ["GPT", "GPT_PRESETS", "GPTConfig", "KVCache"]
+__all__ = ["GPT", "GPT_PRESETS", "GPTConfig", "KVCache", "apply_rotary", "rotary_tables"]
 
 
 @dataclass
@@ -132,60 +132,6 @@ class KVCache:
         self.pos = 0
 
 
-def rotary_tables(head_size: int, n_pos: int, base: float = 10000.0):
-    """cos and sin tables, (n_pos, head_size // 2) each."""
-    inv_freq = 1.0 / base ** (torch.arange(0, head_size, 2, dtype=torch.float32) / head_size)
-    angles = torch.outer(torch.arange(n_pos, dtype=torch.float32), inv_freq)
-    return angles.cos(), angles.sin()
-
-
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate pairs (first half, second half) of x (B, nh, T, hs); cos/sin (B, 1, T, hs/2)."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).type_as(x)
-
-
-class CausalSelfAttention(SelfAttention):
-    """Causal self-attention that can read and extend a :class:`KVCache`."""
-
-    def forward(self, x, attn_mask=None, *, kv_cache=None, layer=0, rotary=None):
-        """x (B, T, C); attn_mask bool (B, 1, T, Tk), True where attention may go, or None for
-        plain causal attention over the cache and x."""
-        B, T, C = x.shape
-        hs = C // self.n_head
-        q, k, v = self.qkv(x).split(C, dim=2)
-        q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-        k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-        v = v.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-        if rotary is not None:
-            q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
-        if kv_cache is not None:
-            k, v = kv_cache.write(layer, k, v)  # (B, nh, Tk, hs)
-        Tk = k.shape[2]
-        if T == 1 and not self.training:  # one decoding step: two small matmuls beat SDPA
-            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nh, 1, Tk)
-            if attn_mask is not None:
-                att = att.masked_fill(~attn_mask, float("-inf"))
-            y = (att.softmax(dim=-1) @ v).transpose(1, 2).reshape(B, T, C)
-            return self.resid_drop(self.proj(y))
-        is_causal = False
-        if attn_mask is None and T > 1:
-            if Tk == T:
-                is_causal = True
-            else:  # queries are the last T of Tk positions
-                attn_mask = torch.ones(T, Tk, dtype=torch.bool, device=x.device).tril(Tk - T)
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, is_causal=is_causal,
-            dropout_p=self.attn_dropout if self.training else 0.0,
-        )  # (B, nh, T, hs)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)
-        return self.resid_drop(self.proj(y))
-
-
-class GPTBlock(Block):
-    attention_class = CausalSelfAttention
-
-
 class GPT(nn.Module):
     """Decoder-only Transformer language model.
 
@@ -202,8 +148,8 @@ class GPT(nn.Module):
         self.wpe = nn.Embedding(c.block_size, c.n_embd) if c.positions == "learned" else None
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
-            GPTBlock(c.n_embd, c.n_head, c.mlp_ratio, c.dropout, 0.0, c.bias, True,
-                     c.norm_eps, approximate="tanh" if c.activation == "gelu_tanh" else "none")
+            Block(c.n_embd, c.n_head, c.mlp_ratio, c.dropout, 0.0, c.bias, True,
+                  c.norm_eps, approximate="tanh" if c.activation == "gelu_tanh" else "none")
             for _ in range(c.n_layer)
         )
         self.ln_f = nn.LayerNorm(c.n_embd, eps=c.norm_eps, bias=c.bias)
@@ -214,19 +160,7 @@ class GPT(nn.Module):
             cos, sin = rotary_tables(c.head_size, c.block_size, c.rope_base)
             self.register_buffer("rope_cos", cos, persistent=False)
             self.register_buffer("rope_sin", sin, persistent=False)
-        self.apply(self._init_weights)
-        for name, p in self.named_parameters():  # GPT-2: scaled init of residual projections
-            if name.endswith("proj.weight"):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        init_weights(self, c.n_layer)
 
     def num_params(self, non_embedding: bool = True) -> int:
         """Parameter count; without position embeddings by default (as nanoGPT counts)."""
@@ -279,6 +213,35 @@ class GPT(nn.Module):
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1),
                                ignore_index=-1)
         return logits, loss
+
+    def decode_step(self, idx: torch.Tensor, pos: torch.Tensor, k_cache: torch.Tensor,
+                    v_cache: torch.Tensor, positions: torch.Tensor | None = None,
+                    key_valid: torch.Tensor | None = None) -> torch.Tensor:
+        """One decoding step with static shapes, for ``torch.compile``: the new token ``idx``
+        (B, 1) at cache slot ``pos`` (a 0-dim tensor), keys and values written into the
+        preallocated ``k_cache`` / ``v_cache`` (n_layer, B, nh, max_len, hs) in place,
+        attention over every slot with the unfilled ones (and, with ``key_valid``
+        (B, max_len), padding) masked. ``positions`` (B, 1) overrides the position ``pos``.
+        Returns logits (B, V), float: the arithmetic of ``self(idx, kv_cache=...)`` without
+        shapes that change per step."""
+        c = self.config
+        C, hs = c.n_embd, c.head_size
+        where = pos.view(1) if positions is None else positions  # (1,) or (B, 1)
+        x = self.wte(idx)  # (B, 1, C)
+        rotary = None
+        if self.wpe is not None:
+            x = x + self.wpe(where).view(-1, 1, C)
+        else:
+            rotary = (self.rope_cos[where].view(-1, 1, 1, hs // 2),
+                      self.rope_sin[where].view(-1, 1, 1, hs // 2))
+        slots = torch.arange(k_cache.shape[3], device=idx.device)
+        valid = (slots <= pos).view(1, 1, 1, -1)  # (1, 1, 1, max_len)
+        if key_valid is not None:
+            valid = valid & key_valid[:, None, None, :]
+        index = pos.view(1)
+        for i, block in enumerate(self.blocks):
+            x = block.step(x, index, k_cache[i], v_cache[i], valid, rotary)
+        return self.lm_head(self.ln_f(x))[:, -1].float()
 
     # ------------------------------------------------------------------ FLOPs
 

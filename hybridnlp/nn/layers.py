@@ -1,42 +1,32 @@
-"""Transformer building blocks: self-attention through SDPA, MLP, pre-norm block."""
+"""Transformer building blocks: MLP, pre-norm block (around :class:`~hybridnlp.nn.attention.
+Attention`, the one attention module), and GPT-2's weight initialisation."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MLP", "Block", "SelfAttention"]
+from hybridnlp.nn.attention import Attention
+
+__all__ = ["MLP", "Block", "SelfAttention", "init_weights"]
+
+SelfAttention = Attention  # the name the encoder's attention had; one module serves both
 
 
-class SelfAttention(nn.Module):
-    """Multi-head self-attention with ``F.scaled_dot_product_attention``."""
-
-    def __init__(self, n_embd: int, n_head: int, attn_dropout: float, dropout: float,
-                 bias: bool = True, causal: bool = False):
-        super().__init__()
-        self.n_head = n_head
-        self.causal = causal
-        self.attn_dropout = attn_dropout
-        self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)
-        self.proj = nn.Linear(n_embd, n_embd, bias=bias)
-        self.resid_drop = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, T, C); attn_mask bool (B, 1, 1, T) or (B, 1, T, T), True where attention may go."""
-        B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=2)  # each (B, T, C)
-        hs = C // self.n_head
-        q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-        k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-        v = v.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask,
-            dropout_p=self.attn_dropout if self.training else 0.0,
-            is_causal=self.causal and attn_mask is None,
-        )  # (B, nh, T, hs)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
-        return self.resid_drop(self.proj(y))
+def init_weights(module: nn.Module, n_layer: int) -> None:
+    """GPT-2 style: weights N(0, 0.02), residual projections N(0, 0.02 / sqrt(2 * n_layer)),
+    biases zero, norms at their defaults. Tied weights are drawn once."""
+    for name, p in module.named_parameters():
+        if p.dim() < 2:
+            continue  # biases and norms keep their defaults
+        std = 0.02 / math.sqrt(2 * n_layer) if name.endswith("proj.weight") else 0.02
+        nn.init.normal_(p, mean=0.0, std=std)
+    for m in module.modules():
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
 
 
 class MLP(nn.Module):
@@ -60,14 +50,12 @@ class Block(nn.Module):
     Extra keyword arguments of ``forward`` (a KV cache, rotary tables) go to the attention.
     """
 
-    attention_class = SelfAttention
-
     def __init__(self, n_embd: int, n_head: int, mlp_ratio: int, dropout: float,
                  attn_dropout: float, bias: bool = True, causal: bool = False,
                  norm_eps: float = 1e-5, approximate: str = "none"):
         super().__init__()
         self.ln_1 = nn.LayerNorm(n_embd, eps=norm_eps, bias=bias)
-        self.attn = self.attention_class(n_embd, n_head, attn_dropout, dropout, bias, causal)
+        self.attn = Attention(n_embd, n_head, attn_dropout, dropout, bias, causal)
         self.ln_2 = nn.LayerNorm(n_embd, eps=norm_eps, bias=bias)
         self.mlp = MLP(n_embd, mlp_ratio * n_embd, dropout, bias, approximate)
 
@@ -75,3 +63,9 @@ class Block(nn.Module):
                 **attn_kwargs) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x), attn_mask, **attn_kwargs)  # (B, T, C)
         return x + self.mlp(self.ln_2(x))  # (B, T, C)
+
+    def step(self, x: torch.Tensor, index: torch.Tensor, k_cache: torch.Tensor,
+             v_cache: torch.Tensor, valid: torch.Tensor, rotary=None) -> torch.Tensor:
+        """:meth:`forward` for one new token with static shapes (``Attention.step``)."""
+        x = x + self.attn.step(self.ln_1(x), index, k_cache, v_cache, valid, rotary)
+        return x + self.mlp(self.ln_2(x))
