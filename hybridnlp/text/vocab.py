@@ -105,9 +105,9 @@ class WhitespaceTokenizer(TableTokenizer):
 
     Examples
     --------
-    >>> tok = WhitespaceTokenizer().train("the cat sat\nthe dog")
-    >>> tok.decode(tok.encode("the dog sat\nthe bird"))
-    'the dog sat\nthe <unk>'
+    >>> tok = WhitespaceTokenizer().train("the cat sat\\nthe dog")
+    >>> tok.decode(tok.encode("the dog sat\\nthe bird"))
+    'the dog sat\\nthe <unk>'
     """
 
     kind = "whitespace"
