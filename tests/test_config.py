@@ -139,3 +139,28 @@ def test_model_parameter_values_are_checked_at_load(task, model, message):
     with pytest.raises(ConfigError) as err:
         load_config({"name": "t", "task": task, "data": data, "models": [model]})
     assert str(err.value) == message
+
+
+def test_a_config_is_validated_once_and_each_model_built_once_per_fit(tmp_path, monkeypatch):
+    """cli -> load_config -> run -> load_config again -> fit built a one-model config three
+    times; validation also filled in model names as it went."""
+    from hybridnlp.experiments import classification, registry
+    from hybridnlp.experiments.config import ModelConfig
+
+    assert ModelConfig(type="nbsvm").name == "nbsvm"  # at construction, not by validation
+    builds = []
+    real = registry.build_model
+
+    def counting(type_, *args, **kw):
+        builds.append(type_)
+        return real(type_, *args, **kw)
+
+    monkeypatch.setattr(registry, "build_model", counting)
+    monkeypatch.setattr(classification, "build_model", counting)
+    config = load_config({**BASE, "output": str(tmp_path)})
+    assert builds == ["nbsvm"]  # the check at load
+    run(config, quiet=True)
+    assert builds == ["nbsvm", "nbsvm"]  # and the fit: no second validation
+    config.models[0].params = {"clf__C": "x"}  # changed after load: checked again
+    with pytest.raises(ConfigError, match=r"^models\[0\].params: The 'C' parameter"):
+        run(config, quiet=True)

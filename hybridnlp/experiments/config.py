@@ -57,6 +57,10 @@ class ModelConfig:
     name: str | None = None  # its label in reports; defaults to the type
     params: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        if self.name is None and isinstance(self.type, str):
+            self.name = self.type  # set once here; validation changes nothing
+
 
 @dataclass
 class Word2VecPretrainConfig:
@@ -207,7 +211,6 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
                               f"but task is {config.task!r}.")
         # checks every parameter now; {pretrained: NAME} must name a configured pretraining
         build_model(m.type, m.params, f"models[{i}]", pretrained=_pretrained_names(config))
-        m.name = m.name or m.type
         if m.name in names:
             raise ConfigError(f"models[{i}].name: {m.name!r} is used twice; give each model "
                               f"a distinct name.")
@@ -241,6 +244,7 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
             raise ConfigError(f"pretrain.word2vec.{err}") from None
     if config.evaluation.cv < 2:
         raise ConfigError(f"evaluation.cv: {config.evaluation.cv} folds; use at least 2.")
+    config._checked = config.to_dict()  # what was checked: a later change is checked again
     return config
 
 
@@ -334,6 +338,8 @@ def _parse(text: str | bytes, where: str):
 def load_config(source) -> ExperimentConfig:
     """An :class:`ExperimentConfig` from a YAML file path, a YAML string, a dict or a config."""
     if isinstance(source, ExperimentConfig):
+        if getattr(source, "_checked", None) == source.to_dict():
+            return source  # checked by an earlier load_config and unchanged since
         return _check(source)
     if isinstance(source, dict):
         return from_dict(source)
