@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hybridnlp.exceptions import ConfigError
-from hybridnlp.utils.safe_yaml import YAMLError, load_yaml
+from hybridnlp.utils.safe_yaml import load_yaml
 
 __all__ = [
     "ConfigError",
@@ -318,7 +318,7 @@ def read_config_file(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist.")
-    values = _parse(path.read_bytes(), str(path))
+    values = load_yaml(path.read_bytes(), str(path))
     if values is None:
         raise ConfigError(f"{str(path)!r} holds no config (it is empty or only comments); "
                           f"start from experiments/quickstart.yaml.")
@@ -326,13 +326,6 @@ def read_config_file(path: str | os.PathLike) -> dict:
         raise ConfigError(f"{str(path)!r}: expected a mapping of settings at the top level, "
                           f"got {type(values).__name__}.")
     return values
-
-
-def _parse(text: str | bytes, where: str):
-    try:
-        return load_yaml(text, where)
-    except YAMLError as err:
-        raise ConfigError(str(err)) from None
 
 
 def load_config(source) -> ExperimentConfig:
@@ -346,7 +339,7 @@ def load_config(source) -> ExperimentConfig:
     if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source
                                            and source.endswith((".yaml", ".yml"))):
         return from_dict(read_config_file(source))
-    values = _parse(source, "config")
+    values = load_yaml(source, "config")
     if values is None:
         raise ConfigError("config: the YAML text holds no config (it is empty or only "
                           "comments).")
@@ -364,7 +357,7 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
         if "=" not in item:
             raise ConfigError(f"--set {item}: expected KEY=VALUE, e.g. seed=1.")
         key, raw = item.split("=", 1)
-        value = _parse(raw, f"--set {key}") if raw else ""
+        value = load_yaml(raw, f"--set {key}") if raw else ""
         parts = _split_key(key)
         node = values
         for j, part in enumerate(parts):

@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 from hybridnlp.utils.io import atomic_path, atomic_write_bytes
 
 __all__ = ["FIGSIZE", "MAIN_METRIC", "compare_runs", "main_rows", "run_section", "shown_path",
@@ -183,14 +185,16 @@ def _classification(m: dict, run_dir: Path) -> list[str]:
     folds = max(len(rows[n].get("folds") or [None]) for n in names)
     if folds > 1:
         errors, error_label = [b["std"] or 0 for b in bars], f"error bars: std over {folds} folds"
-    else:  # one test split: a binomial interval on its size
-        n_test = sum(map(sum, next(iter(m.get("confusion", {}).values()), {}).get(
-            "matrix", [])))
-        errors = [_binomial_halfwidth(b["value"], n_test) for b in bars] if n_test else None
-        error_label = f"error bars: 95% binomial interval on {n_test} test texts" if n_test \
-            else ""
-    targets = {i: (m.get("targets") or {})[b["label"]] for i, b in enumerate(bars)
-               if not b["component"] and b["label"] in (m.get("targets") or {})}
+    else:  # one test split: a binomial interval on its size (any model's confusion total)
+        matrices = [c["matrix"] for c in m.get("confusion", {}).values()]
+        n_test = int(np.sum(matrices[0])) if matrices else 0
+        errors, error_label = None, ""
+        if n_test:
+            errors = [_binomial_halfwidth(b["value"], n_test) for b in bars]
+            error_label = f"error bars: 95% binomial interval on {n_test} test texts"
+    given = m.get("targets") or {}
+    targets = {i: given[b["label"]] for i, b in enumerate(bars)
+               if not b["component"] and b["label"] in given}
     title = f"{m.get('name', 'run')}: accuracy per model ({m['protocol'].split(';')[0]})"
     _bar([b["label"].replace(": component ", ": ") for b in bars], [b["value"] for b in bars],
          errors, "accuracy", run_dir / "accuracy.png", title=title, error_label=error_label,

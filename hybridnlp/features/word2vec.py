@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from hybridnlp.features._base import TextTransformer
 from hybridnlp.text import WORD_PATTERN, WordTokenizer
 from hybridnlp.utils.io import atomic_path
+from hybridnlp.utils.progress import progress_bar
 from hybridnlp.utils.validation import check_choice, check_number
 
 __all__ = ["Word2VecFeatures", "check_word2vec_params", "load_word_vectors", "save_word_vectors"]
@@ -151,11 +152,10 @@ class Word2VecFeatures(TextTransformer):
                 f"no word occurs min_count={self.min_count} times in the {len(tokens)} texts, "
                 f"so word2vec has no vocabulary; lower min_count or pass more text."
             )
-        callbacks = [_EpochBar(self.epochs)] if self.verbose else []
+        bar = progress_bar(self.epochs, desc="word2vec epochs", verbose=self.verbose)
         model.train(tokens, total_examples=model.corpus_count, epochs=self.epochs,
-                    callbacks=callbacks)
-        for bar in callbacks:
-            bar.close()
+                    callbacks=[_EpochBar(bar)])
+        bar.close()
         return model.wv
 
     def _load_pretrained(self):
@@ -218,12 +218,10 @@ class Word2VecFeatures(TextTransformer):
 
 
 class _EpochBar:
-    """A gensim training callback that advances a tqdm bar per epoch."""
+    """A gensim training callback that advances ``bar`` once per epoch."""
 
-    def __init__(self, epochs: int):
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=epochs, desc="word2vec epochs", leave=False)
+    def __init__(self, bar):
+        self.bar = bar
 
     def on_train_begin(self, model):
         pass
@@ -232,13 +230,10 @@ class _EpochBar:
         pass
 
     def on_epoch_end(self, model):
-        self.bar.update(1)
+        self.bar.update()
 
     def on_train_end(self, model):
         pass
-
-    def close(self):
-        self.bar.close()
 
 
 def check_word2vec_params(*, vector_size, window, min_count, sg, epochs, workers,

@@ -21,7 +21,7 @@ from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm.generate import process_logits
 from hybridnlp.text import load_tokenizer
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
-from hybridnlp.utils.progress import progress
+from hybridnlp.utils.progress import progress_bar
 
 __all__ = ["NGramLM"]
 
@@ -103,10 +103,8 @@ class NGramLM(LMScoringMixin, BaseEstimator):
     def fit(self, corpus, y=None) -> NGramLM:
         """Count the n-grams of ``corpus`` (a string, a list of strings, or a file path)."""
         self._check_params()
-        bar = progress(range(self.order + 1), desc="n-gram LM: tokens, then counts per order",
-                       verbose=self.verbose)
-        stages = iter(bar)
-        next(stages)
+        bar = progress_bar(self.order + 1, desc="n-gram LM: tokens, then counts per order",
+                           verbose=self.verbose)
         corpus = read_corpus(corpus)
         tok = make_tokenizer(self.tokenizer, self.bpe_vocab_size)
         if not getattr(tok, "is_trained", False):
@@ -120,15 +118,15 @@ class NGramLM(LMScoringMixin, BaseEstimator):
         self.n_tokens_ = len(ids)
         # every n-gram ending at a position with a full history: raw counts at the top order
         top = np.lib.stride_tricks.sliding_window_view(ids, n)
+        bar.update()  # tokens
         types, counts = _unique_rows(top)
-        next(stages)
+        bar.update()
         tables = {n: (types, counts)}
         for k in range(n - 1, 0, -1):  # continuation counts: distinct left extensions
             higher = tables[k + 1][0]
             tables[k] = _unique_rows(higher[:, 1:])
-            next(stages)
-        for _ in stages:  # closes the bar
-            pass
+            bar.update()
+        bar.close()
         self._set_tables({k: (t.astype(np.int32), c.astype(np.int64))
                           for k, (t, c) in tables.items()})
         return self

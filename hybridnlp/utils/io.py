@@ -202,12 +202,10 @@ def directory_snapshot(path: str | os.PathLike, attempts: int = 100) -> Iterator
 
 
 def _snapshot(fd: int, path: Path) -> Path:
-    for parent in (path.parent, None):  # a link needs the same file system
-        try:
-            snap = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.", suffix=".read"))
-            break
-        except OSError:
-            continue
+    try:  # beside the folder, so the links stay on one file system; else the temp dir
+        snap = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".read"))
+    except OSError:  # a read-only parent: the files are copied there instead
+        snap = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".read"))
     try:
         for name in os.listdir(fd):
             try:

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import yaml
 
-__all__ = ["MAX_NODES", "YAMLError", "load_yaml"]
+from hybridnlp.exceptions import ConfigError
+
+__all__ = ["MAX_NODES", "load_yaml"]
 
 MAX_NODES = 100_000  # far above any real config (the largest here has a few hundred nodes)
-
-
-class YAMLError(ValueError):
-    """The text is not a config's YAML: the message names where (``file:line``) and why."""
 
 
 class _Loader(yaml.SafeLoader):
@@ -48,7 +46,7 @@ def _expanded_size(root, max_nodes: int, where: str) -> int:
         if key in sizes:
             return sizes[key]
         if key in visiting:
-            raise YAMLError(f"{where}: an alias refers to a node that contains it (line "
+            raise ConfigError(f"{where}: an alias refers to a node that contains it (line "
                             f"{node.start_mark.line + 1}); a config cannot be recursive.")
         visiting.add(key)
         total = 1
@@ -58,7 +56,7 @@ def _expanded_size(root, max_nodes: int, where: str) -> int:
             total += sum(size(k) + size(v) for k, v in node.value)
         visiting.discard(key)
         if total > max_nodes:
-            raise YAMLError(f"{where}: the document expands to more than {max_nodes:,} nodes "
+            raise ConfigError(f"{where}: the document expands to more than {max_nodes:,} nodes "
                             f"through its aliases (line {node.start_mark.line + 1}); write the "
                             f"values out or use fewer nested anchors.")
         sizes[key] = total
@@ -68,13 +66,14 @@ def _expanded_size(root, max_nodes: int, where: str) -> int:
 
 
 def load_yaml(text: str | bytes, where: str = "config", *, max_nodes: int = MAX_NODES):
-    """The value of the YAML document ``text`` (None when it holds nothing); ``where`` names
-    it in errors (a file name)."""
+    """The value of the YAML document ``text`` (None when it holds nothing); a text that is
+    not a config's YAML is a :class:`~hybridnlp.exceptions.ConfigError` naming ``where`` (a
+    file name) and the line."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise YAMLError(f"{where}: not UTF-8 text (byte {err.start}); save the file as "
+            raise ConfigError(f"{where}: not UTF-8 text (byte {err.start}); save the file as "
                             f"UTF-8.") from None
     loader = _Loader(text)
     try:
@@ -90,8 +89,8 @@ def load_yaml(text: str | bytes, where: str = "config", *, max_nodes: int = MAX_
         if "could not determine a constructor" in problem:
             problem = (f"tag {err.problem.split('tag ', 1)[-1].split()[0]} is not allowed; a "
                        f"config holds plain values (strings, numbers, lists, mappings)")
-        raise YAMLError(f"{where}{line}: {problem}.") from None
+        raise ConfigError(f"{where}{line}: {problem}.") from None
     except yaml.YAMLError as err:
-        raise YAMLError(f"{where}: not valid YAML ({err}).") from None
+        raise ConfigError(f"{where}: not valid YAML ({err}).") from None
     finally:
         loader.dispose()
