@@ -6,22 +6,17 @@ from __future__ import annotations
 import copy
 import dataclasses
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
-from hybridnlp.estimators._classifier import TextClassifierMixin
-from hybridnlp.estimators._params import DunderParamsMixin
+from hybridnlp.estimators._classifier import TextClassifierMixin, holdout_split
 from hybridnlp.estimators._text_batches import TRUNCATIONS, TextBatches, embedding_matrix
+from hybridnlp.estimators.neural import NeuralEstimator
 from hybridnlp.nn import EncoderConfig, SequenceClassifier
 from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WordVocabTokenizer
-from hybridnlp.train import Trainer
 from hybridnlp.utils.device import resolve_device
 from hybridnlp.utils.validation import (
     check_choice,
@@ -37,8 +32,6 @@ _SET_BY_FIT = ("vocab_size", "max_len", "n_classes", "n_extra", "pad_id")
 MODULE_PARAMS = tuple(
     f.name for f in dataclasses.fields(EncoderConfig) if f.name not in _SET_BY_FIT
 )
-OPTIMIZER_PARAMS = ("lr", "weight_decay", "betas", "eps")
-TRAINER_PARAMS = ("warmup", "min_lr_ratio", "grad_clip", "grad_accum", "monitor", "compile")
 TOKENIZERS = ("word", "bpe", "char")
 
 
@@ -46,8 +39,12 @@ def _accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return float((logits.argmax(dim=-1) == targets).float().mean())
 
 
-class TransformerClassifier(DunderParamsMixin, TextClassifierMixin, BaseEstimator):
+class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
     """Text classifier: tokenizer + Transformer encoder + linear head, trained with ``Trainer``.
+
+    The parameters shared by every neural estimator (budgets, validation, device, checkpoints,
+    ``optimizer__*``, ``trainer__*``, ``module__*``) are those of
+    :mod:`hybridnlp.estimators.neural`; their defaults here are below.
 
     Parameters
     ----------
@@ -59,7 +56,8 @@ class TransformerClassifier(DunderParamsMixin, TextClassifierMixin, BaseEstimato
         Words seen fewer times become ``<unk>`` ("word").
     preset : {"tiny", "small", "base", "bert-base"}, default="small"
         Size of the encoder ("small": 1 layer, 4 heads, 128 wide, embedding and head dropout
-        0.3); ``module__*`` parameters override single fields.
+        0.3); ``module__*`` parameters (``EncoderConfig``: n_layer, n_head, n_embd, dropout,
+        pooling ...) override single fields.
     max_len : int, default=128
         Tokens per text (a leading ``<bos>`` included); longer texts are truncated, with one
         warning per call saying how many.
@@ -68,6 +66,8 @@ class TransformerClassifier(DunderParamsMixin, TextClassifierMixin, BaseEstimato
         last three quarters of ``max_len`` (for long documents whose conclusion is at the
         end, such as reviews).
     max_epochs : int, default=20
+    max_steps : int, optional
+        Optimizer steps, at most.
     batch_size : int, default=32
     max_time : float, optional
         Training time budget in seconds.
@@ -78,6 +78,7 @@ class TransformerClassifier(DunderParamsMixin, TextClassifierMixin, BaseEstimato
         Epochs without improvement of the monitored validation metric (accuracy, unless
         ``trainer__monitor="val_loss"``) before stopping; the best weights are restored.
     class_weight : "balanced", dict or None
+
     embedding_init : path, Word2VecFeatures, gensim KeyedVectors or None
         Initialise the token embeddings of words that have a word2vec vector (e.g. vectors
         pretrained on unlabelled text, saved with ``hybridnlp.features.save_word_vectors``;
@@ -98,10 +99,17 @@ class TransformerClassifier(DunderParamsMixin, TextClassifierMixin, BaseEstimato
         With an int, refitting on CPU gives identical predictions.
     verbose : int, default=0
         1 shows a progress bar per epoch.
+    optimizer__lr, optimizer__weight_decay, optimizer__betas, optimizer__eps
+        AdamW: 1e-3, 0.01 (matrices only), (0.9, 0.999), 1e-8.
+    trainer__warmup, trainer__min_lr_ratio, trainer__schedule
+        Warmup (0.1: a share of the steps if < 1, else steps), then "cosine" decay to 0.1 of
+        the rate.
+    trainer__grad_clip, trainer__grad_accum : 1.0, 1
+    trainer__monitor : {"val_accuracy", "val_loss"}, default="val_accuracy"
+    trainer__compile : bool or dict, default=False
+        ``torch.compile`` the forward (for GPUs).
     **kwargs
-        ``module__<field>`` (``EncoderConfig``: n_layer, n_head, n_embd, dropout, pooling ...),
-        ``optimizer__<name>`` (lr, weight_decay, betas, eps) and ``trainer__<name>`` (warmup,
-        min_lr_ratio, grad_clip, grad_accum, monitor, compile: ``torch.compile`` the forward).
+        ``module__<field>`` of ``EncoderConfig``.
 
     Attributes
     ----------
@@ -118,35 +126,23 @@ class TransformerClassifier(DunderParamsMixin, TextClassifierMixin, BaseEstimato
     >>> clf.fit(texts, labels).predict(["a gripping film"])   # doctest: +SKIP
     """
 
-    _dunder_params = {"module": MODULE_PARAMS, "optimizer": OPTIMIZER_PARAMS,
-                      "trainer": TRAINER_PARAMS}
+    _module_fields = MODULE_PARAMS
 
     def __init__(self, *, tokenizer="word", vocab_size=30000, min_freq=1, preset="small",
-                 max_len=128, truncation="head", max_epochs=20, batch_size=32, max_time=None,
-                 validation_fraction=0.1, patience=3, class_weight=None, embedding_init=None,
-                 precision="auto", device="auto", warm_start=False, checkpoint_dir=None,
-                 callbacks=None, random_state=None, verbose=0, **kwargs):
+                 max_len=128, truncation="head", class_weight=None, embedding_init=None,
+                 warm_start=False, max_epochs=20, patience=3,
+                 trainer__monitor="val_accuracy", **kwargs):
+        super().__init__(max_epochs=max_epochs, patience=patience,
+                         trainer__monitor=trainer__monitor, **kwargs)
         self.tokenizer = tokenizer
         self.vocab_size = vocab_size
         self.min_freq = min_freq
         self.preset = preset
         self.max_len = max_len
         self.truncation = truncation
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.max_time = max_time
-        self.validation_fraction = validation_fraction
-        self.patience = patience
         self.class_weight = class_weight
         self.embedding_init = embedding_init
-        self.precision = precision
-        self.device = device
         self.warm_start = warm_start
-        self.checkpoint_dir = checkpoint_dir
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
-        self._set_dunder(kwargs)
 
     # ------------------------------------------------------------------ pieces
 
@@ -165,31 +161,21 @@ class TransformerClassifier(DunderParamsMixin, TextClassifierMixin, BaseEstimato
         return EncoderConfig.from_preset(
             self.preset, vocab_size=self.tokenizer_.vocab_size, max_len=self.max_len,
             n_classes=len(self.classes_), n_extra=n_extra, pad_id=Tokenizer.pad_id,
-            **self._dunder("module"),
+            **self._module_overrides(),
         )
 
     def _check_params(self) -> None:
         """The settings that need no data, checked before any work (at ``fit`` and when a
         config is loaded); class weights are checked once the classes are known."""
-        check_number("batch_size", self.batch_size, int, low=1)
         check_number("max_len", self.max_len, int, low=2)
-        check_number("max_epochs", self.max_epochs, int, low=1)
         check_choice("truncation", self.truncation, TRUNCATIONS)
         if not isinstance(self.tokenizer, Tokenizer):
             check_choice("tokenizer", self.tokenizer, TOKENIZERS)
-        self._make_trainer(0, has_val=True)  # the optimizer__ and trainer__ settings
+        super()._check_params()
 
-    def _make_trainer(self, seed: int, has_val: bool) -> Trainer:
-        trainer_kw = self._dunder("trainer")
-        monitor = trainer_kw.pop("monitor", "val_accuracy")
-        checkpoints = None if self.checkpoint_dir is None else Path(self.checkpoint_dir) / "trainer"
-        return Trainer(
-            checkpoint_dir=checkpoints, callbacks=list(self.callbacks or []),
-            max_epochs=self.max_epochs, max_time=self.max_time, precision=self.precision,
-            device=self.device, patience=self.patience if has_val else None, monitor=monitor,
-            metrics={"accuracy": _accuracy}, progress=bool(self.verbose), seed=seed,
-            **self._dunder("optimizer"), **trainer_kw,
-        )
+    def _make_trainer(self, seed: int, *, has_val: bool, **kwargs):
+        return super()._make_trainer(seed, has_val=has_val, metrics={"accuracy": _accuracy},
+                                     **kwargs)
 
     def _class_weights(self, y_idx: np.ndarray) -> torch.Tensor:
         n = len(self.classes_)
@@ -243,8 +229,7 @@ class TransformerClassifier(DunderParamsMixin, TextClassifierMixin, BaseEstimato
         """
         self._check_params()
         texts, y = check_texts_labels(X, y)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
+        seed = self._seed()
         continuing = self.warm_start and hasattr(self, "module_")
         if continuing:
             unknown = set(np.unique(y)) - set(self.classes_)
@@ -255,62 +240,28 @@ class TransformerClassifier(DunderParamsMixin, TextClassifierMixin, BaseEstimato
             self.classes_ = np.unique(y)
         y_idx = np.searchsorted(self.classes_, y)
         self._class_weights(y_idx)  # checked now, applied below
-        train_texts, train_y, val_texts, val_y = self._split(texts, y_idx, validation_data, seed)
-        trainer = self._make_trainer(seed, has_val=val_texts is not None)  # checks its settings
-        torch.manual_seed(seed)
+        train_texts, train_y, val_texts, val_y = holdout_split(
+            texts, y_idx, self.classes_, validation_data,
+            self.validation_fraction if self.patience is not None else 0, seed)
+        trainer = self._make_trainer(seed, has_val=val_texts is not None)
         if not continuing:
             self.tokenizer_ = self._make_tokenizer(train_texts)
         train = self._batches(train_texts, train_y, shuffle=True, seed=seed, fit=True)
         if not continuing:
             n_extra = 0 if train.features is None else train.features.shape[1]
-            self.module_ = SequenceClassifier(self._make_config(n_extra))
+            config = self._make_config(n_extra)
+            self.module_ = trainer.build_module(lambda: SequenceClassifier(config))
             if self.embedding_init is not None:
                 self._init_embeddings()
         self.module_.class_weight.copy_(self._class_weights(train_y))
         self.n_truncated_ = train.n_truncated
         val = None if val_texts is None else self._batches(val_texts, val_y)
-        self._checkpoint_tokenizer(resume)
+        self._checkpoint_tokenizer(self.tokenizer_, resume)
         self.history_ = trainer.fit(self.module_, train, val, resume=resume,
                                     config=self.module_.config.to_dict())
         self.module_.to("cpu").eval()
         self._warn_truncated(train.n_truncated, len(train_texts))
         return self
-
-    def _checkpoint_tokenizer(self, resume: bool) -> None:
-        """Keep the tokenizer beside the checkpoint; on resume, check it is the same one."""
-        if self.checkpoint_dir is None:
-            if resume:
-                raise ValueError("resume=True needs checkpoint_dir, the folder of the checkpoint.")
-            return
-        path = Path(self.checkpoint_dir) / "tokenizer.json"
-        if resume and path.exists() and Tokenizer.load(path) != self.tokenizer_:
-            raise ValueError(
-                f"the checkpoint in {str(self.checkpoint_dir)!r} was trained with another "
-                f"vocabulary; resume with the same X, y and random_state as the interrupted fit."
-            )
-        self.tokenizer_.save(path)
-
-    def _split(self, texts, y_idx, validation_data, seed):
-        if validation_data is not None:
-            val_texts, val_y = check_texts_labels(*validation_data, require_words=False,
-                                                  min_classes=1)
-            unknown = set(np.unique(val_y)) - set(self.classes_)
-            if unknown:
-                raise ValueError(f"validation_data has labels unseen in y: {sorted(unknown)}.")
-            return texts, y_idx, val_texts, np.searchsorted(self.classes_, val_y)
-        if not self.validation_fraction or self.patience is None:
-            return texts, y_idx, None, None
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction={self.validation_fraction!r} must be in "
-                             f"(0, 1), or 0 to train without a validation split.")
-        idx = np.arange(len(texts))
-        counts = np.bincount(y_idx)
-        n_val = int(np.ceil(self.validation_fraction * len(texts)))
-        # Stratify where every class can appear on both sides (not on a handful of texts).
-        stratify = y_idx if counts.min() >= 2 and n_val >= len(counts) else None
-        tr, va = train_test_split(idx, test_size=self.validation_fraction, random_state=seed,
-                                  stratify=stratify)
-        return ([texts[i] for i in tr], y_idx[tr], [texts[i] for i in va], y_idx[va])
 
     def _init_embeddings(self) -> None:
         from hybridnlp.features.word2vec import load_word_vectors
@@ -393,6 +344,4 @@ class TransformerClassifier(DunderParamsMixin, TextClassifierMixin, BaseEstimato
             self.module_ = module.eval()
 
     def __sklearn_tags__(self):
-        tags = text_input_tags(super().__sklearn_tags__())
-        tags.non_deterministic = self.random_state is None
-        return tags
+        return text_input_tags(super().__sklearn_tags__())

@@ -50,13 +50,9 @@ class FusionClassifier(TransformerClassifier):
     """
 
     def __init__(self, *, features=None, feature_cv=5, **kwargs):
+        super().__init__(**kwargs)
         self.features = features
         self.feature_cv = feature_cv
-        super().__init__(**kwargs)
-
-    @classmethod
-    def _get_param_names(cls):
-        return sorted({"features", "feature_cv", *TransformerClassifier._get_param_names()})
 
     def _feature_model(self):
         return clone(self.features) if self.features is not None else default_features()

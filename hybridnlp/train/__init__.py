@@ -4,6 +4,7 @@ Knows nothing of GPT or classification."""
 from hybridnlp.train.callbacks import Callback, History, LambdaCallback
 from hybridnlp.train.checkpoint import load_checkpoint, save_checkpoint
 from hybridnlp.train.data import BucketBatchSampler, pad_sequences
+from hybridnlp.train.optim import OptimizerChain
 from hybridnlp.train.schedule import cosine_lr
 from hybridnlp.train.trainer import Trainer
 
@@ -12,6 +13,7 @@ __all__ = [
     "Callback",
     "History",
     "LambdaCallback",
+    "OptimizerChain",
     "Trainer",
     "cosine_lr",
     "load_checkpoint",

@@ -6,6 +6,7 @@ where a batch is a dict of tensors (``targets`` among them for evaluation metric
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -17,7 +18,7 @@ import torch
 from hybridnlp.exceptions import NonFiniteLossError
 from hybridnlp.train.callbacks import Callback, History
 from hybridnlp.train.checkpoint import load_checkpoint, recover_checkpoint, save_checkpoint
-from hybridnlp.train.schedule import cosine_lr, cosine_lr_by_progress
+from hybridnlp.train.schedule import SCHEDULES, cosine_lr, cosine_lr_by_progress
 from hybridnlp.utils.device import (
     autocast_context,
     compile_options,
@@ -30,6 +31,38 @@ from hybridnlp.utils.validation import check_choice, check_number
 __all__ = ["Trainer"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class FitState:
+    """Where a fit is; saved in every checkpoint (``trainer.json``) and restored on resume."""
+
+    epoch: int = 0
+    step: int = 0
+    elapsed: float = 0.0
+    best: float | None = None
+    best_epoch: int | None = None
+    bad_epochs: int = 0
+    history: list = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, state: dict) -> FitState:
+        return cls(**{f.name: state[f.name] for f in dataclasses.fields(cls) if f.name in state})
+
+
+@dataclasses.dataclass
+class _Run:
+    """What one fit's epochs share."""
+
+    model: torch.nn.Module
+    forward: Callable
+    optimizer: torch.optim.Optimizer
+    loader: Iterable
+    state: FitState
+    start: float
+    total_steps: int
+    warmup_steps: int
+    best_state: dict | None = None
 
 
 class Trainer:
@@ -50,6 +83,8 @@ class Trainer:
         Warmup length: a fraction of the total steps if < 1, else a number of steps.
     min_lr_ratio : float, default=0.1
         Final learning rate as a fraction of ``lr``.
+    schedule : {"cosine", "linear"}, default="cosine"
+        Shape of the decay after warmup.
     grad_clip : float or None, default=1.0
         Clip the global gradient norm.
     grad_accum : int, default=1
@@ -70,17 +105,22 @@ class Trainer:
     checkpoint_dir : path, optional
         Written at the end of every epoch (and when a time or step budget ends training).
     seed : int, default=0
-        Seeds the torch RNG at the start of a fresh fit.
+        Seeds the torch RNG at the start of a fresh fit (and in :meth:`build_module`); the one
+        place the neural estimators' torch RNG is seeded.
     compile : bool or dict, default=False
         Run the forward passes through ``torch.compile`` (a dict is passed to it as keyword
         arguments, e.g. ``{"mode": "max-autotune"}``). Worth it on GPUs; the weights, the
         checkpoints and the returned model stay the plain, uncompiled module.
+
+    A model with a ``configure_optimizer(lr=, weight_decay=, betas=, eps=)`` method gets the
+    optimizer it returns (e.g. an :class:`~hybridnlp.train.optim.OptimizerChain`) instead of
+    AdamW.
     """
 
     def __init__(self, *, max_epochs: int = 10, max_steps: int | None = None,
                  max_time: float | None = None, lr: float = 1e-3, weight_decay: float = 0.01,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 warmup: float = 0.1, min_lr_ratio: float = 0.1,
+                 warmup: float = 0.1, min_lr_ratio: float = 0.1, schedule: str = "cosine",
                  grad_clip: float | None = 1.0, grad_accum: int = 1, precision: str = "auto",
                  device: str = "auto", patience: int | None = None, monitor: str = "val_loss",
                  mode: str | None = None,
@@ -97,6 +137,7 @@ class Trainer:
         self.eps = eps
         self.warmup = warmup
         self.min_lr_ratio = min_lr_ratio
+        self.schedule = schedule
         self.grad_clip = grad_clip
         self.grad_accum = grad_accum
         self.device = resolve_device(device)
@@ -131,6 +172,7 @@ class Trainer:
         check_number("eps", self.eps, float, low=0, low_open=True)
         check_number("warmup", self.warmup, float, low=0)
         check_number("min_lr_ratio", self.min_lr_ratio, float, low=0, high=1)
+        check_choice("schedule", self.schedule, SCHEDULES)
         check_number("grad_clip", self.grad_clip, float, low=0, low_open=True, none_ok=True)
         check_number("grad_accum", self.grad_accum, int, low=1)
         check_number("patience", self.patience, int, low=1, none_ok=True)
@@ -140,7 +182,15 @@ class Trainer:
 
     # ------------------------------------------------------------------ set-up
 
-    def make_optimizer(self, model: torch.nn.Module) -> torch.optim.AdamW:
+    def build_module(self, make: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+        """``make()`` with torch seeded by ``seed``, so initial weights follow the seed."""
+        torch.manual_seed(self.seed)
+        return make()
+
+    def make_optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
+        if hasattr(model, "configure_optimizer"):
+            return model.configure_optimizer(lr=self.lr, weight_decay=self.weight_decay,
+                                             betas=self.betas, eps=self.eps)
         decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
         no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
         groups = [{"params": decay, "weight_decay": self.weight_decay},
@@ -226,62 +276,60 @@ class Trainer:
         model.to(self.device)
         forward = self._forward_module(model)
         optimizer = self.make_optimizer(model)
-        state = {"epoch": 0, "step": 0, "elapsed": 0.0, "best": None, "best_epoch": None,
-                 "bad_epochs": 0, "history": []}
-        best_state = None
+        state, best_state = FitState(), None
         found = recover_checkpoint(self.checkpoint_dir) if resume and self.checkpoint_dir \
             else None
         if found is not None:
-            state = load_checkpoint(found, model=model, optimizer=optimizer)
-            best_state = state.pop("best_state")
-            logger.info("resumed from %s at epoch %d, step %d", found, state["epoch"],
-                        state["step"])
+            saved = load_checkpoint(found, model=model, optimizer=optimizer)
+            state, best_state = FitState.from_dict(saved), saved["best_state"]
+            logger.info("resumed from %s at epoch %d, step %d", found, state.epoch, state.step)
         else:
             if resume:
                 logger.info("resume=True but %s holds no checkpoint; training from step 0",
                             self.checkpoint_dir or "no checkpoint_dir")
             torch.manual_seed(self.seed)
-        self.history = History(state["history"])
+        self.history = History(state.history)
         self.should_stop = False
         total_steps = self._total_steps(len(train_loader))
-        warmup_steps = self._warmup_steps(total_steps)
-        start = time.perf_counter() - state["elapsed"]
+        run = _Run(model, forward, optimizer, train_loader, state,
+                   start=time.perf_counter() - state.elapsed, total_steps=total_steps,
+                   warmup_steps=self._warmup_steps(total_steps), best_state=best_state)
         self._call("on_fit_start", model)
-        while state["epoch"] < self.max_epochs and not self.should_stop:
-            epoch = state["epoch"]
+        while state.epoch < self.max_epochs and not self.should_stop:
+            epoch = state.epoch
             sampler = getattr(train_loader, "batch_sampler", None)
             for obj in (sampler, getattr(train_loader, "sampler", None), train_loader):
                 if hasattr(obj, "set_epoch"):
                     obj.set_epoch(epoch)
                     break
             self._call("on_epoch_start", model, epoch)
-            train_loss = self._train_epoch(model, forward, optimizer, train_loader, state,
-                                           start, total_steps, warmup_steps, best_state)
-            row = {"epoch": epoch + 1, "step": state["step"], "train_loss": train_loss,
+            train_loss = self._train_epoch(run)
+            row = {"epoch": epoch + 1, "step": state.step, "train_loss": train_loss,
                    "lr": optimizer.param_groups[0]["lr"]}
             if val_loader is not None:
                 row.update(self.evaluate(model, val_loader, forward=forward))
                 value = row[self.monitor]
-                if self._improved(value, state["best"]):
-                    state.update(best=value, best_epoch=epoch + 1, bad_epochs=0)
-                    best_state = _snapshot(model)
+                if self._improved(value, state.best):
+                    state.best, state.best_epoch, state.bad_epochs = value, epoch + 1, 0
+                    run.best_state = _snapshot(model)
                 else:
-                    state["bad_epochs"] += 1
-                if self.patience is not None and state["bad_epochs"] >= self.patience:
+                    state.bad_epochs += 1
+                if self.patience is not None and state.bad_epochs >= self.patience:
                     self.should_stop = True
-            state["elapsed"] = time.perf_counter() - start
-            row["time"] = state["elapsed"]
+            state.elapsed = time.perf_counter() - run.start
+            row["time"] = state.elapsed
             self.history.append(row)
-            state["history"] = list(self.history)
-            state["epoch"] = epoch + 1
+            state.history = list(self.history)
+            state.epoch = epoch + 1
             self._call("on_epoch_end", model, row)
             if self._budget_spent(state):
                 self.should_stop = True
             if self.checkpoint_dir:
                 save_checkpoint(self.checkpoint_dir, model=model, optimizer=optimizer,
-                                trainer_state=state, config=config, best_state=best_state)
-        if best_state is not None:
-            model.load_state_dict(best_state)
+                                trainer_state=dataclasses.asdict(state), config=config,
+                                best_state=run.best_state)
+        if run.best_state is not None:
+            model.load_state_dict(run.best_state)
         self._call("on_fit_end", model)
         return self.history
 
@@ -291,25 +339,27 @@ class Trainer:
         time runs out first, so the rate has decayed when ``max_time`` stops training."""
         if self.max_time is None:
             return cosine_lr(step, base_lr=self.lr, warmup_steps=warmup_steps,
-                             total_steps=total_steps, min_lr_ratio=self.min_lr_ratio)
+                             total_steps=total_steps, min_lr_ratio=self.min_lr_ratio,
+                             shape=self.schedule)
         progress = max(step / max(total_steps, 1), elapsed / self.max_time
                        if self.max_time > 0 else 1.0)
         return cosine_lr_by_progress(progress, step, base_lr=self.lr, warmup=self.warmup,
-                                     min_lr_ratio=self.min_lr_ratio)
+                                     min_lr_ratio=self.min_lr_ratio, shape=self.schedule)
 
-    def _budget_spent(self, state: dict) -> bool:
-        if self.max_steps is not None and state["step"] >= self.max_steps:
+    def _budget_spent(self, state: FitState) -> bool:
+        if self.max_steps is not None and state.step >= self.max_steps:
             return True
-        return self.max_time is not None and state["elapsed"] >= self.max_time
+        return self.max_time is not None and state.elapsed >= self.max_time
 
-    def _train_epoch(self, model, forward, optimizer, loader, state, start, total_steps,
-                     warmup_steps, best_state) -> float:
+    def _train_epoch(self, run: _Run) -> float:
+        model, forward, optimizer, loader, state = (run.model, run.forward, run.optimizer,
+                                                    run.loader, run.state)
         model.train()
         batches = loader
         if self.progress:
             from tqdm.auto import tqdm
 
-            batches = tqdm(loader, desc=f"epoch {state['epoch'] + 1}", leave=False)
+            batches = tqdm(loader, desc=f"epoch {state.epoch + 1}", leave=False)
         total, count, n_batches = 0.0, 0, len(loader)
         optimizer.zero_grad(set_to_none=True)
         for i, batch in enumerate(batches):
@@ -318,30 +368,30 @@ class Trainer:
                 _, loss = forward(**batch)
             loss_value = loss.item()  # one host sync per batch, shared by the NaN check and logs
             if not math.isfinite(loss_value):
-                self._stop_on_nan(model, loss_value, state, best_state)
+                self._stop_on_nan(model, loss_value, state, run.best_state)
             (loss / self.grad_accum).backward()
             total += loss_value
             count += 1
             if (i + 1) % self.grad_accum and i + 1 < n_batches:
                 continue
-            lr = self._learning_rate(state["step"], warmup_steps, total_steps,
-                                     time.perf_counter() - start)
+            lr = self._learning_rate(state.step, run.warmup_steps, run.total_steps,
+                                     time.perf_counter() - run.start)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             if self.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            state["step"] += 1
-            self._call("on_batch_end", model, state["step"], loss_value)
+            state.step += 1
+            self._call("on_batch_end", model, state.step, loss_value)
             if self.progress:
                 batches.set_postfix(loss=f"{total / count:.4f}")
-            state["elapsed"] = time.perf_counter() - start
+            state.elapsed = time.perf_counter() - run.start
             if self._budget_spent(state) or self.should_stop:
                 break
         return total / max(count, 1)
 
-    def _stop_on_nan(self, model, loss: float, state, best_state) -> None:
+    def _stop_on_nan(self, model, loss: float, state: FitState, best_state) -> None:
         if self.checkpoint_dir is None:
             where = "No checkpoint was kept (no checkpoint_dir was given)."
         elif (self.checkpoint_dir / "trainer.json").exists():
@@ -352,7 +402,7 @@ class Trainer:
         if best_state is not None:
             model.load_state_dict(best_state)
         raise NonFiniteLossError(
-            f"loss is {loss} at step {state['step'] + 1} (epoch {state['epoch'] + 1}); "
+            f"loss is {loss} at step {state.step + 1} (epoch {state.epoch + 1}); "
             f"training stopped. {where} Lower the learning rate, keep grad_clip on, or check "
             f"the inputs for inf/NaN."
         )

@@ -214,10 +214,10 @@ def check_ngram_range(name: str, value: Any) -> tuple[int, int]:
 
 
 def check_number(name: str, value: Any, kind: type = int, *, low: float | None = None,
-                 high: float | None = None, low_open: bool = False,
+                 high: float | None = None, low_open: bool = False, high_open: bool = False,
                  none_ok: bool = False) -> Any:
-    """``value`` as ``kind`` (int, or float which also takes ints) within [low, high] (or
-    (low, high] with ``low_open``); a TypeError for a wrong type (a string, a bool) and a
+    """``value`` as ``kind`` (int, or float which also takes ints) within [low, high] (open
+    at either end with ``low_open``/``high_open``); a TypeError for a wrong type (a string, a bool) and a
     ValueError for a value out of range, each naming the parameter and what it takes."""
     if value is None and none_ok:
         return None
@@ -229,12 +229,13 @@ def check_number(name: str, value: Any, kind: type = int, *, low: float | None =
     if kind is float and not np.isfinite(value):
         raise ValueError(f"{name}={value!r} is not finite.")
     too_low = low is not None and (value <= low if low_open else value < low)
-    if too_low or (high is not None and value > high):
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
         bounds = []
         if low is not None:
             bounds.append(f"{'>' if low_open else '>='} {low}")
         if high is not None:
-            bounds.append(f"<= {high}")
+            bounds.append(f"{'<' if high_open else '<='} {high}")
         raise ValueError(f"{name}={value!r} is out of range; it must be {' and '.join(bounds)}.")
     return kind(value)
 
