@@ -159,9 +159,10 @@ def wikitext2(args) -> None:
     v_ids, t_ids = token_stream(tok, valid), token_stream(tok, test)
     lp_kn_v, lp_kn_t = kn.token_log_probs(v_ids), kn.token_log_probs(t_ids)
     start = time.perf_counter()
-    lm = CausalLM(model=args.wt2_model, tokenizer=tok, max_time=args.wt2_minutes * 60,
-                  block_size=args.wt2_block, batch_size=args.wt2_batch, lr=args.wt2_lr,
-                  dropout=args.wt2_dropout, eval_interval=500, eval_windows=100,
+    lm = CausalLM(preset=args.wt2_model, tokenizer=tok, max_time=args.wt2_minutes * 60,
+                  block_size=args.wt2_block, batch_size=args.wt2_batch,
+                  optimizer__lr=args.wt2_lr, module__dropout=args.wt2_dropout,
+                  eval_interval=500, eval_windows=100,
                   module__n_layer=args.wt2_layers,
                   random_state=0).fit(train, validation_data=valid)
     gpt_fit = time.perf_counter() - start
@@ -423,7 +424,8 @@ def _gpu_shakespeare(device, seconds):
     (batch 64, lr 1e-3, dropout 0.2), compiled, for ``seconds``."""
     text = load_dataset("tinyshakespeare").data[0]
     cut = int(len(text) * 0.9)
-    lm = CausalLM("shakespeare-char", batch_size=64, lr=1e-3, warmup=100, max_time=seconds,
+    lm = CausalLM(preset="shakespeare-char", batch_size=64, optimizer__lr=1e-3,
+                  trainer__warmup=100, max_time=seconds,
                   eval_interval=500, device=str(device), trainer__compile=device.type == "cuda")
     t = time.perf_counter()
     lm.fit(text[:cut], validation_data=text[cut:])

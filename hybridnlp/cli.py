@@ -119,9 +119,9 @@ def _train_lm(args) -> int:
     if not Path(args.corpus).is_file():
         raise _UsageError(f"corpus file {args.corpus!r} does not exist")
 
-    lm = CausalLM(model=args.model, tokenizer=args.tokenizer, max_time=args.max_time,
-                  max_steps=args.max_steps, random_state=args.seed,
-                  trainer__progress=not args.quiet)
+    lm = CausalLM(preset=args.preset, tokenizer=args.tokenizer, max_time=args.max_time,
+                  max_steps="auto" if args.max_steps is None else args.max_steps,
+                  random_state=args.seed, verbose=int(not args.quiet))
     lm.fit(Path(args.corpus))
     lm.save(args.output)
     loss = f"{lm.val_loss_:.4f}" if lm.val_loss_ is not None else "n/a"
@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("train-lm", "train a GPT language model on a text file")
     p.add_argument("corpus", help="a UTF-8 text file (.gz is decompressed)")
     p.add_argument("--output", required=True, help="model directory to write")
-    p.add_argument("--model", default="quick", help="GPT preset (gpt-nano ... gpt2-xl)")
+    p.add_argument("--preset", "--model", dest="preset", default="quick",
+                   help="GPT preset (gpt-nano ... gpt2-xl)")
     p.add_argument("--tokenizer", default="char", choices=["char", "word", "bpe"],
                    help="token unit")
     p.add_argument("--max-time", type=float, default=None,

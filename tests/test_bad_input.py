@@ -117,12 +117,12 @@ def _transformer(**params):
      "class_weight['pos']=-1 is out of range; it must be > 0."),
     ({"class_weight": {"good": 2}}, ValueError,
      "class_weight names classes not in y: ['good']; the classes are ['neg', 'pos']."),
-    ({"trainer__grad_accum": 0}, ValueError, "grad_accum=0 is out of range; it must be >= 1."),
-    ({"optimizer__lr": "0.001"}, TypeError, "lr='0.001' is a str; it takes a number."),
+    ({"trainer__grad_accum": 0}, ValueError, "trainer__grad_accum=0 is out of range; it must be >= 1."),
+    ({"optimizer__lr": "0.001"}, TypeError, "optimizer__lr='0.001' is a str; it takes a number."),
     ({"optimizer__betas": (0.9,)}, ValueError,
-     "betas=(0.9,) must be two numbers (beta1, beta2), e.g. (0.9, 0.999)."),
+     "optimizer__betas=(0.9,) must be two numbers (beta1, beta2), e.g. (0.9, 0.999)."),
     ({"trainer__monitor": "val_acc"}, ValueError,
-     "monitor='val_acc' is not allowed; choose one of 'val_loss', 'train_loss', "
+     "trainer__monitor='val_acc' is not allowed; choose one of 'val_loss', 'train_loss', "
      "'val_accuracy'. Did you mean 'val_accuracy'?"),
 ])
 def test_transformer_settings_are_refused_at_fit_before_training(params, exc, message):
@@ -152,7 +152,7 @@ def test_causal_lm_settings_are_refused_at_fit(params, message):
     from hybridnlp.lm import CausalLM
 
     with raises(ValueError, message):
-        CausalLM(model="gpt-nano", **params).fit("to be or not to be " * 20)
+        CausalLM(preset="gpt-nano", **params).fit("to be or not to be " * 20)
 
 
 def test_predict_under_a_float64_default_dtype():

@@ -17,7 +17,7 @@ def folders(tmp_path_factory, mr_small):
     texts, y = mr_small
     save_model(build_model("nbsvm", {}).fit(texts, y), root / "clf")
     corpus = "to be or not to be, that is the question. " * 40
-    save_model(CausalLM(model="gpt-nano", max_steps=30, random_state=0).fit(corpus), root / "lm")
+    save_model(CausalLM(preset="gpt-nano", max_steps=30, random_state=0).fit(corpus), root / "lm")
     save_model(NGramLM(order=3, tokenizer="char").fit(corpus), root / "ngram")
     (root / "empty").mkdir()
     (root / "texts.csv").write_text("review\na fine film\n")

@@ -125,8 +125,8 @@ def test_overrides_still_reach_lists_and_single_models():
      "models[0].params: The 'C' parameter of LogisticRegression must be a float in the range "
      "(0.0, inf]. Got 'big' instead."),
     ("classification", {"type": "stacking", "params": {"estimators": [
-        {"type": "fasttext", "params": {"lr": "x"}}]}},
-     "models[0].params.estimators[0].params: lr='x' is a str; it takes a number."),
+        {"type": "fasttext", "params": {"optimizer__lr": "x"}}]}},
+     "models[0].params.estimators[0].params: optimizer__lr='x' is a str; it takes a number."),
     ("language_modeling", {"type": "interpolated_lm", "params": {"neural": "GPT"}},
      "models[0].params: neural='GPT' is a str, not a language model; pass a CausalLM (neural) "
      "and an NGramLM (ngram), or in a config {type: causal_lm} / {type: ngram_lm}."),

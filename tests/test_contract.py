@@ -13,15 +13,18 @@ import scipy.sparse as sp
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
 from hybridnlp import (
+    CausalLM,
     FastTextClassifier,
     FusionClassifier,
     HybridClassifier,
     HybridEnsemble,
+    InterpolatedLM,
     NBFeatures,
+    NGramLM,
     StackingClassifier,
     TfidfFeatures,
     TopicFeatures,
@@ -67,7 +70,7 @@ CASES = [
                            max_len=512, validation_fraction=0, module__pooling="cls",
                            random_state=0),
      {"optimizer__lr": [1e-3, 3e-3]}),
-    ("fasttext", FastTextClassifier(dim=16, epochs=2, random_state=0), {"dim": [8, 16]}),
+    ("fasttext", FastTextClassifier(dim=16, max_epochs=2, random_state=0), {"dim": [8, 16]}),
     ("stacking", StackingClassifier(estimators=[("nb", _nbsvm()), ("tfidf", _tfidf_lr())], cv=3,
                                     random_state=0),
      {"nb__lr__C": [0.5, 1.0]}),
@@ -243,3 +246,73 @@ def test_accepts_numpy_and_pandas_input(est, mr_small):
     as_array = output(clone(est).fit(np.array(texts, dtype=object), y), np.array(texts[:10]))
     as_series = output(clone(est).fit(pd.Series(texts), pd.Series(y)), pd.Series(texts[:10]))
     assert np.allclose(as_array, expected) and np.allclose(as_series, expected)
+
+
+# ---------------------------------------------------------------------- language models
+# The same contract for the LMs: fit(corpus) (a list of documents here), score = mean
+# log-likelihood per token, so GridSearchCV and cross_val_score select on held-out likelihood
+# (word tokenizers: a held-out fold has characters a char tokenizer never saw).
+
+def _tiny_gpt(**kw):
+    return CausalLM(preset="gpt-nano", tokenizer="word", max_steps=6, eval_interval=3,
+                    batch_size=4, random_state=0, **kw)
+
+
+LM_CASES = [
+    ("causal-lm", _tiny_gpt(), {"optimizer__lr": [1e-3, 3e-3]}),
+    ("ngram-lm", NGramLM(order=3), {"order": [2, 3]}),
+    ("interpolated-lm", InterpolatedLM(neural=_tiny_gpt(), ngram=NGramLM(order=3)),
+     {"ngram__order": [2, 3]}),
+]
+LM_IDS = [case[0] for case in LM_CASES]
+LMS = [case[1] for case in LM_CASES]
+
+
+@pytest.fixture(scope="module")
+def documents(mr_small):
+    return list(mr_small[0][:120])
+
+
+@pytest.mark.parametrize("lm", LMS, ids=LM_IDS)
+def test_lm_init_is_keyword_only_and_params_round_trip(lm):
+    test_init_is_keyword_only_and_stores_verbatim(lm)
+    test_clone_and_params_round_trip(lm)
+
+
+@pytest.mark.parametrize("lm", LMS, ids=LM_IDS)
+def test_lm_fit_returns_self_sets_trailing_state_and_refuses_unfitted_use(lm, documents):
+    with pytest.raises(NotFittedError, match="is not fitted yet"):
+        clone(lm).score(documents[:3])
+    est = clone(lm)
+    before = set(vars(est))
+    assert est.fit(documents) is est
+    learned = {k for k in set(vars(est)) - before if not k.startswith("_")}
+    assert learned and all(k.endswith("_") for k in learned), learned
+    assert np.isfinite(est.score(documents[:5])) and est.score(documents[:5]) < 0
+
+
+@pytest.mark.parametrize("lm", LMS, ids=LM_IDS)
+def test_lm_pickle_and_refit_give_identical_scores(lm, documents):
+    est = clone(lm).fit(documents)
+    expected = est.score(documents[:10])
+    assert pickle.loads(pickle.dumps(est)).score(documents[:10]) == expected
+    est.fit(documents[:40]).fit(documents)  # refit after fitting on other data
+    assert est.score(documents[:10]) == expected
+    assert clone(lm).fit(documents).score(documents[:10]) == expected
+
+
+@pytest.mark.parametrize("lm, grid", [(c[1], c[2]) for c in LM_CASES], ids=LM_IDS)
+def test_lm_grid_search_and_cross_val_score(lm, grid, documents):
+    search = GridSearchCV(clone(lm), grid, cv=2).fit(documents)
+    (key, values), = grid.items()
+    by_hand = []
+    for value in values:
+        scores = cross_val_score(clone(lm).set_params(**{key: value}), documents, cv=2)
+        folds = []
+        for train, test in KFold(2).split(documents):  # cross_val_score's folds
+            model = clone(lm).set_params(**{key: value}).fit([documents[i] for i in train])
+            folds.append(model.score([documents[i] for i in test]))
+        np.testing.assert_allclose(scores, folds)
+        by_hand.append(np.mean(folds))
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"], by_hand)
+    assert search.best_params_ == {key: values[int(np.argmax(by_hand))]}

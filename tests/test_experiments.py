@@ -308,7 +308,7 @@ def test_hybrid_components_targets_and_the_results_section_of_one_run(tmp_path):
 def test_language_modeling_and_topic_runs(tmp_path):
     lm = run({"name": "lm", "task": "language_modeling", "output": str(tmp_path),
               "data": {"name": "tinyshakespeare", "limit": 20000},
-              "models": [{"type": "causal_lm", "params": {"model": "gpt-nano",
+              "models": [{"type": "causal_lm", "params": {"preset": "gpt-nano",
                                                           "max_steps": 20,
                                                           "eval_interval": 10}},
                          {"type": "ngram_lm", "params": {"order": 3, "tokenizer": "char"}}],

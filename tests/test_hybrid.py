@@ -402,15 +402,15 @@ def test_verbose_shows_a_bar_per_component_and_quiet_shows_nothing(mr_small, cap
     stack = StackingClassifier(estimators=[("nb", nbsvm()), ("tfidf", tfidf())], cv=3,
                                random_state=0)
     stack.fit(texts, y)
-    FastTextClassifier(epochs=2).fit(texts, y)
+    FastTextClassifier(max_epochs=2).fit(texts, y)
     Word2VecFeatures(vector_size=8, epochs=2).fit(texts)
     NGramLM(order=3).fit(texts)
     assert capsys.readouterr().err == ""
     stack.set_params(verbose=1).fit(texts, y)
-    FastTextClassifier(epochs=2, verbose=1).fit(texts, y)
+    FastTextClassifier(max_epochs=2, verbose=1).fit(texts, y)
     Word2VecFeatures(vector_size=8, epochs=2, verbose=1).fit(texts)
     NGramLM(order=3, verbose=1).fit(texts)
     err = capsys.readouterr().err
-    for bar in ("nb: 3 held-out fits + 1", "tfidf: 3 held-out fits + 1", "fastText epochs",
+    for bar in ("nb: 3 held-out fits + 1", "tfidf: 3 held-out fits + 1", "epoch 2",
                 "word2vec epochs", "n-gram LM: tokens, then counts per order"):
         assert bar in err, bar

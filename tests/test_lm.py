@@ -33,7 +33,7 @@ def shakespeare():
 @pytest.fixture(scope="module")
 def char_lm(shakespeare):
     train, val = shakespeare
-    return CausalLM("gpt-nano", max_steps=60, eval_interval=20, lr=3e-3,
+    return CausalLM(preset="gpt-nano", max_steps=60, eval_interval=20, optimizer__lr=3e-3, random_state=0,
                     batch_size=8).fit(train, validation_data=val)
 
 
@@ -157,14 +157,14 @@ def test_bad_prompts_and_arguments(char_lm):
 
 def test_bad_corpora_get_clear_errors():
     with pytest.raises(ValueError, match="corpus is empty"):
-        CausalLM("gpt-nano").fit("")
+        CausalLM(preset="gpt-nano").fit("")
     with pytest.raises(ValueError, match="corpus is empty \\(no text in 2 documents\\)"):
-        CausalLM("gpt-nano").fit(["", ""])
+        CausalLM(preset="gpt-nano").fit(["", ""])
     with pytest.raises(ValueError, match="corpus\\[1\\] is None; drop missing texts"):
-        CausalLM("gpt-nano").fit(["abc", None])
+        CausalLM(preset="gpt-nano").fit(["abc", None])
     with pytest.raises(ValueError, match="the training corpus has 12 tokens .* fewer than one "
                                          "window of block_size\\+1=65"):
-        CausalLM("gpt-nano", validation=None).fit("to be or n\n")
+        CausalLM(preset="gpt-nano", validation_fraction=0).fit("to be or n\n")
     with pytest.raises(ValueError, match="module__n_layers is not a parameter of CausalLM. "
                                          "Did you mean module__n_layer\\?"):
         CausalLM(module__n_layers=2)
@@ -172,13 +172,13 @@ def test_bad_corpora_get_clear_errors():
 
 def test_word_and_bpe_tokenizers_and_dunder_params():
     text = "the cat sat on the mat\nthe dog sat on the log\n" * 40
-    lm = CausalLM("gpt-nano", tokenizer="word", max_steps=5, block_size=16,
+    lm = CausalLM(preset="gpt-nano", tokenizer="word", max_steps=5, block_size=16,
                   module__n_layer=1).fit(text)
     assert isinstance(lm.tokenizer_, WhitespaceTokenizer)
     assert lm.config_.n_layer == 1 and lm.config_.block_size == 16
     val = "the cat sat on the log\n"
     assert lm.perplexity(val, per="word") == pytest.approx(lm.perplexity(val))
-    bpe = CausalLM("gpt-nano", tokenizer="bpe", bpe_vocab_size=300, max_steps=3,
+    bpe = CausalLM(preset="gpt-nano", tokenizer="bpe", vocab_size=300, max_steps=3,
                    block_size=16).fit(text)
     assert bpe.tokenizer_.kind == "bpe"
     assert isinstance(bpe.generate("the", 5, seed=0), str)
@@ -220,10 +220,11 @@ def test_corrupt_and_mismatched_checkpoints_name_file_and_field(char_lm, tmp_pat
 
 def test_resume_continues_from_the_checkpoint(shakespeare, tmp_path):
     train, val = shakespeare
-    kw = dict(max_steps=40, eval_interval=10, batch_size=4, trainer__checkpoint_dir=tmp_path)
-    full = CausalLM("gpt-nano", **kw).fit(train, validation_data=val)
+    kw = dict(max_steps=40, eval_interval=10, batch_size=4, checkpoint_dir=tmp_path,
+              random_state=0)
+    full = CausalLM(preset="gpt-nano", **kw).fit(train, validation_data=val)
     ref = [row["train_loss"] for row in full.history_]
-    resumed = CausalLM("gpt-nano", **kw).fit(train, validation_data=val, resume=True)
+    resumed = CausalLM(preset="gpt-nano", **kw).fit(train, validation_data=val, resume=True)
     assert [row["train_loss"] for row in resumed.history_] == ref  # nothing left to train
     assert resumed.perplexity(val[:300]) == pytest.approx(full.perplexity(val[:300]))
 
@@ -245,10 +246,10 @@ def test_token_file_roundtrip_and_random_windows(tmp_path):
     corpus = load_dataset("tinyshakespeare").data[0][:20000].split("\n\n")
     big = CharTokenizer().train(corpus)
     ids = encode_to_file(big, corpus, tmp_path / "big.bin")  # memory-mapped
-    lm = CausalLM("gpt-nano", tokenizer=big, max_steps=4, eval_interval=2).fit(ids)
+    lm = CausalLM(preset="gpt-nano", tokenizer=big, max_steps=4, eval_interval=2).fit(ids)
     assert lm.val_loss_ is not None and lm.n_train_tokens_ == int(len(ids) * 0.9)
     with pytest.raises(ValueError, match="fit got token ids, so tokenizer= must be the trained"):
-        CausalLM("gpt-nano").fit(ids)
+        CausalLM(preset="gpt-nano").fit(ids)
     (tmp_path / "tok.bin").write_bytes(b"\x00" * 5)
     with pytest.raises(ValueError, match="holds 5 bytes, but its metadata says 13 uint16"):
         open_token_file(tmp_path / "tok.bin")
@@ -338,18 +339,18 @@ def test_fit_mixture_weight_maximises_the_likelihood():
 def test_interpolated_lm_beats_both_parts_where_fit(char_lm, shakespeare):
     train, val = shakespeare
     ngram = NGramLM(order=4, tokenizer=char_lm.tokenizer_).fit(train)
-    mix = InterpolatedLM(char_lm, ngram).fit(val)
+    mix = InterpolatedLM(neural=char_lm, ngram=ngram).fit(val)
     assert 0.0 < mix.weight_ < 1.0
     # the likelihood-maximising weight on this text is at least as good as either end
     assert mix.perplexity(val) <= min(char_lm.perplexity(val), ngram.perplexity(val)) * (1 + 1e-8)
-    per = InterpolatedLM(char_lm, ngram, per_context=True, min_tokens=50).fit(val)
+    per = InterpolatedLM(neural=char_lm, ngram=ngram, per_context=True, min_tokens=50).fit(val)
     assert per.weights_.shape == (5,)
     assert per.perplexity(val) <= mix.perplexity(val) * (1 + 1e-8)
     assert isinstance(mix.generate("ROMEO:", 10, seed=0), str)
-    total, n = InterpolatedLM(char_lm, ngram).cross_fit_log_likelihood(val)
+    total, n = InterpolatedLM(neural=char_lm, ngram=ngram).cross_fit_log_likelihood(val)
     assert n == len(val) and math.isfinite(total)
     assert -total / n >= math.log(mix.perplexity(val)) - 1e-9  # weights fit on other halves
-    fixed = InterpolatedLM(char_lm, ngram, weight=1.0).fit()
+    fixed = InterpolatedLM(neural=char_lm, ngram=ngram, weight=1.0).fit()
     assert fixed.perplexity(val[:500]) == pytest.approx(char_lm.perplexity(val[:500]))
 
 
@@ -357,7 +358,7 @@ def test_interpolation_refuses_different_tokenizers(char_lm):
     ngram = NGramLM(order=2, tokenizer="char").fit("abc def")
     with pytest.raises(ValueError, match="use different tokenizers.*NGramLM\\(tokenizer="
                                          "neural.tokenizer_\\)"):
-        InterpolatedLM(char_lm, ngram).fit("abc")
+        InterpolatedLM(neural=char_lm, ngram=ngram).fit("abc")
 
 
 # ---------------------------------------------------------------------- GPT-2 interop
@@ -417,7 +418,7 @@ def test_interpolated_lm_fits_its_parts_and_clone_refits(shakespeare):
     from sklearn.base import clone
 
     train, val = shakespeare
-    mix = InterpolatedLM(neural=CausalLM("gpt-nano", max_steps=20, eval_interval=10,
+    mix = InterpolatedLM(neural=CausalLM(preset="gpt-nano", max_steps=20, eval_interval=10,
                                          random_state=0),
                          ngram=NGramLM(order=3, tokenizer="char"))
     with pytest.raises(NotFittedError):
@@ -429,7 +430,7 @@ def test_interpolated_lm_fits_its_parts_and_clone_refits(shakespeare):
     again = clone(mix).fit(train, validation_data=val)
     assert again.perplexity(val[:500]) == pytest.approx(mix.perplexity(val[:500]))
     # prefit parts ("auto"): fit(texts) fits only the weight, on those texts
-    prefit = InterpolatedLM(mix.neural_, mix.ngram_).fit(val)
+    prefit = InterpolatedLM(neural=mix.neural_, ngram=mix.ngram_).fit(val)
     assert prefit.neural_ is mix.neural_ and prefit.weight_ == pytest.approx(mix.weight_)
     with pytest.raises(ValueError, match="^the parts are prefit: fit\\(texts\\) fits the weight"):
-        InterpolatedLM(mix.neural_, mix.ngram_).fit(train, validation_data=val)
+        InterpolatedLM(neural=mix.neural_, ngram=mix.ngram_).fit(train, validation_data=val)

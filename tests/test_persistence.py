@@ -115,7 +115,7 @@ def test_every_model_the_project_saves_loads_and_predicts_the_same(tmp_path, mr_
     texts, y = mr_small
     quick = {"max_epochs": 1, "module__n_layer": 1, "module__n_embd": 32}
     models = {kind: build_model(kind, params) for kind, params in {
-        "tfidf_lr": {}, "nbsvm": {}, "fasttext": {"epochs": 1},
+        "tfidf_lr": {}, "nbsvm": {}, "fasttext": {"max_epochs": 1},
         "transformer": {**quick, "tokenizer": "char"},
         "fusion": {"max_epochs": 1},
         "stacking": {"cv": StratifiedKFold(3, shuffle=True, random_state=0)},

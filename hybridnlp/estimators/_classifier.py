@@ -9,7 +9,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.utils.validation import check_texts_labels
 
-__all__ = ["TextClassifierMixin", "holdout_split"]
+__all__ = ["TextClassifierMixin", "accuracy", "holdout_split"]
+
+
+def accuracy(logits, targets) -> float:
+    """The Trainer's validation metric for classifiers: argmax of ``logits`` == ``targets``."""
+    return float((logits.argmax(dim=-1) == targets).float().mean())
 
 
 def holdout_split(texts: list[str], y_idx: np.ndarray, classes: np.ndarray, validation_data,

@@ -10,13 +10,12 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from hybridnlp.estimators._classifier import TextClassifierMixin
+from hybridnlp.estimators._classifier import TextClassifierMixin, accuracy, holdout_split
+from hybridnlp.estimators.neural import NeuralEstimator
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
-from hybridnlp.utils.progress import progress
+from hybridnlp.train import OptimizerChain
 from hybridnlp.utils.validation import (
     check_ngram_range,
     check_number,
@@ -43,25 +42,87 @@ def _one_thread() -> Iterator[None]:
 
 
 class _BagModel(torch.nn.Module):
+    """fastText's initialisation: uniform(+-1/dim) vectors, a zero linear layer."""
+
     def __init__(self, n_features: int, dim: int, n_classes: int):
         super().__init__()
         self.embedding = torch.nn.EmbeddingBag(n_features, dim, mode="mean", sparse=True)
         self.linear = torch.nn.Linear(dim, n_classes)
+        torch.nn.init.uniform_(self.embedding.weight, -1.0 / dim, 1.0 / dim)
+        torch.nn.init.zeros_(self.linear.weight)
+        torch.nn.init.zeros_(self.linear.bias)
 
-    def forward(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.embedding(ids, offsets))
+    def forward(self, ids: torch.Tensor, offsets: torch.Tensor,
+                targets: torch.Tensor | None = None):
+        logits = self.linear(self.embedding(ids, offsets))
+        loss = None if targets is None else torch.nn.functional.cross_entropy(logits, targets)
+        return logits, loss
+
+    def configure_optimizer(self, *, lr, weight_decay, betas, eps) -> OptimizerChain:
+        """Sparse Adam for the (sparse) embedding gradients, Adam for the linear layer."""
+        return OptimizerChain(
+            torch.optim.SparseAdam(list(self.embedding.parameters()), lr=lr, betas=betas,
+                                   eps=eps),
+            torch.optim.Adam(self.linear.parameters(), lr=lr, betas=betas, eps=eps,
+                             weight_decay=weight_decay),
+        )
 
 
-class FastTextClassifier(TextClassifierMixin, BaseEstimator):
+class _BagBatches:
+    """Batch dicts ``{"ids", "offsets", "targets"?}`` of texts given as one flat array of
+    n-gram rows and where each text starts; shuffled per epoch as a function of the seed."""
+
+    def __init__(self, flat: np.ndarray, starts: np.ndarray, targets: np.ndarray | None, *,
+                 batch_size: int, shuffle: bool = False, seed: int = 0):
+        self.flat, self.starts = flat, starts
+        self.targets = None if targets is None else torch.as_tensor(targets, dtype=torch.long)
+        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return -(-(len(self.starts) - 1) // self.batch_size)
+
+    def _order(self) -> np.ndarray:
+        n = len(self.starts) - 1
+        if not self.shuffle:
+            return np.arange(n)
+        rng = np.random.default_rng(self.seed)
+        for _ in range(self.epoch):  # epoch e's order is the generator's e-th permutation
+            rng.permutation(n)
+        return rng.permutation(n)
+
+    def batch(self, index) -> dict:
+        pieces = [self.flat[self.starts[i]:self.starts[i + 1]] for i in index]
+        lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        ids = np.concatenate(pieces) if len(pieces) else np.zeros(0, dtype=np.int64)
+        out = {"ids": torch.from_numpy(ids), "offsets": torch.from_numpy(offsets)}
+        if self.targets is not None:
+            out["targets"] = self.targets[index]
+        return out
+
+    def __iter__(self):
+        order = self._order()
+        for begin in range(0, len(order), self.batch_size):
+            yield self.batch(order[begin:begin + self.batch_size])
+
+
+class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
     """Bag of word n-gram embeddings, averaged, and a linear layer: fastText's supervised model.
 
     Each word and word n-gram of the training texts (up to ``max_features``, most frequent
     first) gets a ``dim``-wide vector; a text is the mean of its vectors, a linear layer reads
     it. The n-grams share a low-rank space through the linear layer, which is what separates it
     from a linear model on the same n-grams: on TREC and SST-2 it adds to NBSVM and TF-IDF
-    models in a stack (``benchmarks/RESULTS.md``). Trained with Adam (sparse for the
-    embeddings) for a fixed number of epochs, the learning rate decaying linearly to zero, as
-    fastText does; a few seconds for 10,000 sentences on one CPU core.
+    models in a stack (``benchmarks/RESULTS.md``). Trained by the ``Trainer`` with Adam (sparse
+    for the embeddings) for a fixed number of epochs, the learning rate decaying linearly to
+    zero, as fastText does; seconds for 10,000 sentences on one CPU core (RESULTS.md).
+
+    The parameters shared by every neural estimator are those of
+    :mod:`hybridnlp.estimators.neural`, with fastText's defaults below.
 
     Parameters
     ----------
@@ -74,14 +135,20 @@ class FastTextClassifier(TextClassifierMixin, BaseEstimator):
     min_count : int, default=1
         N-grams seen fewer times in training are ignored.
     lowercase : bool, default=True
-    epochs : int, default=5
-    lr : float, default=0.01
-        Starting learning rate (Adam), decaying linearly to 0.
+    max_epochs : int, default=5
+    optimizer__lr : float, default=0.01
+        Starting learning rate (Adam), decaying linearly (``trainer__schedule="linear"``,
+        ``trainer__warmup=0``, ``trainer__min_lr_ratio=0``) to 0.
+    optimizer__weight_decay : float, default=0.0
     batch_size : int, default=32
+    validation_fraction : float, default=0.0
+        With ``patience``, a held-out share for early stopping; fastText trains a fixed
+        number of epochs on everything.
+    trainer__grad_clip : float or None, default=None
     random_state : int, RandomState or None
         With an int, refitting gives identical predictions.
     verbose : int, default=0
-        A progress bar (tqdm, on standard error) over the epochs.
+        A progress bar (tqdm, on standard error) per epoch.
 
     Attributes
     ----------
@@ -96,25 +163,32 @@ class FastTextClassifier(TextClassifierMixin, BaseEstimator):
     >>> clf.predict_proba(["a gripping film"])                          # doctest: +SKIP
     """
 
+    _renamed = {"epochs": "max_epochs", "lr": "optimizer__lr"}
+    _metrics = {"accuracy": accuracy}
+
     def __init__(self, *, dim=100, ngram_range=(1, 2), max_features=200_000, min_count=1,
-                 lowercase=True, epochs=5, lr=0.01, batch_size=32, random_state=None,
-                 verbose=0):
+                 lowercase=True, max_epochs=5, validation_fraction=0.0,
+                 optimizer__lr=0.01, optimizer__weight_decay=0.0, trainer__warmup=0,
+                 trainer__min_lr_ratio=0.0, trainer__schedule="linear",
+                 trainer__grad_clip=None, **kwargs):
         self.dim = dim
         self.ngram_range = ngram_range
         self.max_features = max_features
         self.min_count = min_count
         self.lowercase = lowercase
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.random_state = random_state
-        self.verbose = verbose
+        super().__init__(max_epochs=max_epochs, validation_fraction=validation_fraction,
+                         optimizer__lr=optimizer__lr,
+                         optimizer__weight_decay=optimizer__weight_decay,
+                         trainer__warmup=trainer__warmup,
+                         trainer__min_lr_ratio=trainer__min_lr_ratio,
+                         trainer__schedule=trainer__schedule,
+                         trainer__grad_clip=trainer__grad_clip, **kwargs)
 
     def _check_params(self) -> None:
         check_ngram_range("ngram_range", self.ngram_range)
-        for name in ("dim", "max_features", "min_count", "epochs", "batch_size"):
+        for name in ("dim", "max_features", "min_count"):
             check_number(name, getattr(self, name), int, low=1)
-        check_number("lr", self.lr, float, low=0, low_open=True)
+        super()._check_params()
 
     def _ngrams(self, texts: list[str]) -> list[list[str]]:
         tokenize = WordTokenizer(WORD_PATTERN, lowercase=self.lowercase)
@@ -138,70 +212,44 @@ class FastTextClassifier(TextClassifierMixin, BaseEstimator):
         flat = np.fromiter((i for r in rows for i in r), dtype=np.int64, count=int(starts[-1]))
         return flat, starts
 
-    @staticmethod
-    def _batch(flat, starts, index) -> tuple[torch.Tensor, torch.Tensor]:
-        pieces = [flat[starts[i]:starts[i + 1]] for i in index]
-        lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
-        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        ids = np.concatenate(pieces) if len(pieces) else np.zeros(0, dtype=np.int64)
-        return torch.from_numpy(ids), torch.from_numpy(offsets)
+    def fit(self, X, y, *, validation_data=None, resume=False):
+        """Learn the n-gram vocabulary and train. Returns self.
 
-    def fit(self, X, y):
-        """Learn the n-gram vocabulary and train. Returns self."""
+        ``validation_data`` (texts, labels) or ``validation_fraction`` with ``patience`` stop
+        early; ``resume=True`` continues from the checkpoint in ``checkpoint_dir``.
+        """
         self._check_params()
         texts, y = check_texts_labels(X, y)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
+        seed = self._seed()
         self.classes_, y_idx = np.unique(y, return_inverse=True)
-        grams = self._ngrams(texts)
+        train_texts, train_y, val_texts, val_y = holdout_split(
+            texts, y_idx, self.classes_, validation_data, self.validation_fraction, seed)
+        trainer = self._make_trainer(seed, has_val=val_texts is not None)
+        grams = self._ngrams(train_texts)
         counts = Counter(g for text in grams for g in text)
         kept = [g for g, c in counts.most_common(self.max_features) if c >= self.min_count]
         self.vocabulary_ = {g: i for i, g in enumerate(kept)}
-        flat, starts = self._encode(grams)
+        train = _BagBatches(*self._encode(grams), train_y, batch_size=self.batch_size,
+                            shuffle=True, seed=seed)
+        val = None if val_texts is None else _BagBatches(
+            *self._encode(self._ngrams(val_texts)), val_y, batch_size=4096)
+        if resume and self.checkpoint_dir is None:
+            raise ValueError("resume=True needs checkpoint_dir, the folder of the checkpoint.")
         with _one_thread():
-            self.module_ = self._train(flat, starts, y_idx, len(kept), seed)
+            module = trainer.build_module(
+                lambda: _BagModel(max(len(kept), 1), self.dim, len(self.classes_)))
+            self.history_ = trainer.fit(module, train, val, resume=resume)
+        self.module_ = module.to("cpu").eval()
         return self
-
-    def _train(self, flat, starts, y_idx, n_features, seed) -> _BagModel:
-        torch.manual_seed(seed)
-        model = _BagModel(max(n_features, 1), self.dim, len(self.classes_))
-        torch.nn.init.uniform_(model.embedding.weight, -1.0 / self.dim, 1.0 / self.dim)
-        torch.nn.init.zeros_(model.linear.weight)
-        torch.nn.init.zeros_(model.linear.bias)
-        optimizers = [torch.optim.SparseAdam(list(model.embedding.parameters()), lr=self.lr),
-                      torch.optim.Adam(model.linear.parameters(), lr=self.lr)]
-        targets = torch.as_tensor(y_idx, dtype=torch.long)
-        order = np.random.default_rng(seed)
-        n_texts = len(y_idx)
-        steps = self.epochs * -(-n_texts // self.batch_size)
-        step = 0
-        model.train()
-        for _ in progress(range(self.epochs), desc="fastText epochs", verbose=self.verbose):
-            perm = order.permutation(n_texts)
-            for begin in range(0, len(perm), self.batch_size):
-                index = perm[begin:begin + self.batch_size]
-                for opt in optimizers:
-                    for group in opt.param_groups:
-                        group["lr"] = self.lr * (1.0 - step / steps)
-                step += 1
-                loss = torch.nn.functional.cross_entropy(
-                    model(*self._batch(flat, starts, index)), targets[index])
-                for opt in optimizers:
-                    opt.zero_grad()
-                loss.backward()
-                for opt in optimizers:
-                    opt.step()
-        return model.eval()
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "module_")
         texts = check_texts(X)
-        flat, starts = self._encode(self._ngrams(texts))
-        out = []
+        batches = _BagBatches(*self._encode(self._ngrams(texts)), None, batch_size=4096)
+        out = [torch.zeros(0, len(self.classes_), dtype=torch.float64)]
         with torch.no_grad(), _one_thread():
-            for begin in range(0, len(texts), 4096):
-                index = range(begin, min(begin + 4096, len(texts)))
-                logits = self.module_(*self._batch(flat, starts, index))
+            for batch in batches:
+                logits, _ = self.module_(**batch)
                 out.append(torch.softmax(logits.double(), -1))  # rows sum to 1 in float64
         return torch.cat(out).numpy()
 
@@ -226,6 +274,4 @@ class FastTextClassifier(TextClassifierMixin, BaseEstimator):
             self.module_ = module.eval()
 
     def __sklearn_tags__(self):
-        tags = text_input_tags(super().__sklearn_tags__())
-        tags.non_deterministic = self.random_state is None
-        return tags
+        return text_input_tags(super().__sklearn_tags__())

@@ -37,6 +37,11 @@ from hybridnlp.utils.validation import check_number
 __all__ = ["NeuralEstimator"]
 
 DUNDER_PREFIXES = ("module__", "optimizer__", "trainer__")
+TRAINER_NAMES = {  # Trainer argument -> the estimators' parameter
+    **{name: f"optimizer__{name}" for name in ("lr", "weight_decay", "betas", "eps")},
+    **{name: f"trainer__{name}" for name in ("warmup", "min_lr_ratio", "schedule",
+                                             "grad_clip", "grad_accum", "monitor", "compile")},
+}
 
 
 def _merged_signature(own: inspect.Signature, inherited: inspect.Signature) -> inspect.Signature:
@@ -57,11 +62,12 @@ class NeuralEstimator(BaseEstimator):
 
     Subclasses set ``_module_fields`` (the names ``module__`` takes), optionally
     ``_renamed`` (old parameter name -> new, accepted for one release with a FutureWarning)
-    and implement ``fit``. Parameters: see the module docstring.
+    and ``_metrics`` (the Trainer's validation metrics), and implement ``fit``. Parameters: see the module docstring.
     """
 
     _module_fields: tuple[str, ...] = ()
     _renamed: dict[str, str] = {}
+    _metrics: dict = {}  # validation metrics, name -> fn(logits, targets) (monitor val_<name>)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -172,24 +178,36 @@ class NeuralEstimator(BaseEstimator):
         """The one int every RNG of a fit is drawn from (``check_random_state``)."""
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
-    def _check_params(self) -> None:
+    def _check_params(self, **budget) -> None:
         """The shared settings that need no data, checked before any work (at ``fit`` and
-        when a config is loaded); the Trainer checks the optimizer__ and trainer__ ones."""
+        when a config is loaded); the Trainer checks the optimizer__ and trainer__ ones
+        (``budget``: the ``max_epochs``/``max_steps`` it gets, where a subclass counts its own
+        way)."""
         check_number("batch_size", self.batch_size, int, low=1)
         check_number("validation_fraction", self.validation_fraction, float, low=0, high=1,
                      high_open=True, none_ok=True)
         check_number("verbose", self.verbose, int, low=0)
-        self._make_trainer(0, has_val=True)
+        self._make_trainer(0, has_val=True, **budget)
 
-    def _make_trainer(self, seed: int, *, has_val: bool, max_epochs: int | None = None,
-                      max_steps: int | None = None, metrics: dict | None = None) -> Trainer:
-        """The Trainer these settings describe; ``max_epochs``/``max_steps`` replace the
-        parameters where a subclass counts epochs its own way (an LM's evaluation rounds)."""
+    def _make_trainer(self, seed: int, *, has_val: bool, **budget) -> Trainer:
+        """The Trainer these settings describe; ``budget`` (``max_epochs``, ``max_steps``)
+        replaces the parameters where a subclass counts its own way (an LM's evaluation
+        rounds)."""
+        budget = {"max_epochs": self.max_epochs, "max_steps": self.max_steps, **budget}
+        try:
+            return self._trainer(seed, has_val, **budget)
+        except (TypeError, ValueError) as err:  # name the estimator's parameter
+            message = str(err)
+            for name, param in TRAINER_NAMES.items():
+                if message.startswith(name) and message[len(name):][:1] in ("=", "["):
+                    raise type(err)(param + message[len(name):]) from None
+            raise
+
+    def _trainer(self, seed, has_val, *, max_epochs, max_steps) -> Trainer:
         checkpoints = self._checkpoint_path("trainer")
         monitor = self.trainer__monitor
         return Trainer(
-            max_epochs=self.max_epochs if max_epochs is None else max_epochs,
-            max_steps=self.max_steps if max_steps is None else max_steps,
+            max_epochs=max_epochs, max_steps=max_steps,
             max_time=self.max_time, lr=self.optimizer__lr,
             weight_decay=self.optimizer__weight_decay, betas=self.optimizer__betas,
             eps=self.optimizer__eps, warmup=self.trainer__warmup,
@@ -198,7 +216,7 @@ class NeuralEstimator(BaseEstimator):
             precision=self.precision, device=self.device,
             patience=self.patience if has_val else None,
             monitor=monitor if has_val or not monitor.startswith("val_") else "train_loss",
-            metrics=metrics, callbacks=list(self.callbacks or []),
+            metrics=self._metrics, callbacks=list(self.callbacks or []),
             progress=bool(self.verbose), checkpoint_dir=checkpoints, seed=seed,
             compile=self.trainer__compile,
         )

@@ -12,7 +12,7 @@ import torch
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
-from hybridnlp.estimators._classifier import TextClassifierMixin, holdout_split
+from hybridnlp.estimators._classifier import TextClassifierMixin, accuracy, holdout_split
 from hybridnlp.estimators._text_batches import TRUNCATIONS, TextBatches, embedding_matrix
 from hybridnlp.estimators.neural import NeuralEstimator
 from hybridnlp.nn import EncoderConfig, SequenceClassifier
@@ -33,10 +33,6 @@ MODULE_PARAMS = tuple(
     f.name for f in dataclasses.fields(EncoderConfig) if f.name not in _SET_BY_FIT
 )
 TOKENIZERS = ("word", "bpe", "char")
-
-
-def _accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    return float((logits.argmax(dim=-1) == targets).float().mean())
 
 
 class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
@@ -127,13 +123,12 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
     """
 
     _module_fields = MODULE_PARAMS
+    _metrics = {"accuracy": accuracy}
 
     def __init__(self, *, tokenizer="word", vocab_size=30000, min_freq=1, preset="small",
                  max_len=128, truncation="head", class_weight=None, embedding_init=None,
                  warm_start=False, max_epochs=20, patience=3,
                  trainer__monitor="val_accuracy", **kwargs):
-        super().__init__(max_epochs=max_epochs, patience=patience,
-                         trainer__monitor=trainer__monitor, **kwargs)
         self.tokenizer = tokenizer
         self.vocab_size = vocab_size
         self.min_freq = min_freq
@@ -143,6 +138,8 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         self.class_weight = class_weight
         self.embedding_init = embedding_init
         self.warm_start = warm_start
+        super().__init__(max_epochs=max_epochs, patience=patience,
+                         trainer__monitor=trainer__monitor, **kwargs)
 
     # ------------------------------------------------------------------ pieces
 
@@ -173,9 +170,6 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
             check_choice("tokenizer", self.tokenizer, TOKENIZERS)
         super()._check_params()
 
-    def _make_trainer(self, seed: int, *, has_val: bool, **kwargs):
-        return super()._make_trainer(seed, has_val=has_val, metrics={"accuracy": _accuracy},
-                                     **kwargs)
 
     def _class_weights(self, y_idx: np.ndarray) -> torch.Tensor:
         n = len(self.classes_)

@@ -174,10 +174,10 @@ def build_model(type_: str, params: dict, path: str = "model", pretrained: dict 
     resolved = {}
     for key, value in params.items():
         where = f"{path}.params.{key}"
-        prefix = key.partition("__")[0]
-        dunder_ok = "__" in key and hasattr(model, "_dunder_params") and (
-            prefix in model._dunder_params)
-        if key not in valid and not dunder_ok:
+        module_field = key.startswith("module__") and (
+            key[len("module__"):] in getattr(model, "_module_fields", ()))
+        renamed = key in getattr(model, "_renamed", {})  # warns, for one release
+        if key not in valid and not module_field and not renamed:
             nested = sorted(k for k in valid if k.endswith(f"__{key}"))
             close = nested or difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
             hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""

@@ -8,7 +8,6 @@ from sklearn.base import clone, is_classifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
-from sklearn.utils import check_random_state
 
 from hybridnlp.estimators.transformer_classifier import TransformerClassifier
 from hybridnlp.features import NBFeatures
@@ -50,9 +49,9 @@ class FusionClassifier(TransformerClassifier):
     """
 
     def __init__(self, *, features=None, feature_cv=5, **kwargs):
-        super().__init__(**kwargs)
         self.features = features
         self.feature_cv = feature_cv
+        super().__init__(**kwargs)
 
     def _feature_model(self):
         return clone(self.features) if self.features is not None else default_features()
@@ -83,7 +82,7 @@ class FusionClassifier(TransformerClassifier):
         if self.feature_cv is None:
             return self._apply(self.features_, texts)
         out = None
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seed = self._seed()  # drawn from random_state, as every RNG of the fit
         folds = StratifiedKFold(self.feature_cv, shuffle=True, random_state=seed)
         for train, test in folds.split(np.zeros(len(texts)), labels):
             model = self._feature_model().fit([texts[i] for i in train], labels[train])

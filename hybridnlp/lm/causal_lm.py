@@ -11,67 +11,83 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
-from sklearn.base import BaseEstimator
 
-from hybridnlp.estimators._params import DunderParamsMixin
+from hybridnlp.estimators.neural import NeuralEstimator
 from hybridnlp.lm._corpus import make_tokenizer, read_corpus, split_corpus, token_stream
 from hybridnlp.lm._generation import TextGenerationMixin
 from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm.data import RandomWindows, SequentialWindows
 from hybridnlp.nn.gpt import GPT, GPTConfig
 from hybridnlp.text import Tokenizer, load_tokenizer
-from hybridnlp.train import Trainer
+from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.validation import check_number
 
 __all__ = ["CausalLM"]
 
 _GPT_FIELDS = tuple(f for f in GPTConfig.__dataclass_fields__ if f != "vocab_size")
-_TRAINER_FIELDS = ("betas", "eps", "grad_accum", "callbacks", "checkpoint_dir", "progress",
-                   "compile")
+_RENAMED = {  # the names before the one neural-estimator base (one release of warnings)
+    "model": "preset", "lr": "optimizer__lr", "weight_decay": "optimizer__weight_decay",
+    "warmup": "trainer__warmup", "min_lr_ratio": "trainer__min_lr_ratio",
+    "grad_clip": "trainer__grad_clip", "validation": "validation_fraction",
+    "dropout": "module__dropout", "bpe_vocab_size": "vocab_size",
+    "trainer__betas": "optimizer__betas", "trainer__eps": "optimizer__eps",
+    "trainer__callbacks": "callbacks", "trainer__checkpoint_dir": "checkpoint_dir",
+    "trainer__progress": "verbose",
+}
 
 
-class CausalLM(TextGenerationMixin, LMScoringMixin, DunderParamsMixin, BaseEstimator):
+class CausalLM(TextGenerationMixin, LMScoringMixin, NeuralEstimator):
     """A GPT language model, p(y) = prod_t p(y_t | y_<t), trained from scratch.
+
+    The parameters shared by every neural estimator (budgets, validation, device, checkpoints,
+    ``optimizer__*``, ``trainer__*``, ``module__*``) are those of
+    :mod:`hybridnlp.estimators.neural`; their defaults here are below.
 
     Parameters
     ----------
-    model : str or dict, default="quick"
-        A preset of :data:`hybridnlp.nn.GPT_PRESETS` or a dict of :class:`GPTConfig` fields;
-        ``module__<field>=`` overrides one field (``module__n_layer=2``). "quick" (one block,
-        128 wide, context 64) learns the most per CPU second; "baby" is nanoGPT's 4-layer
-        baby GPT; "gpt2" is GPT-2 small.
+    preset : str, dict or GPTConfig, default="quick"
+        A preset of :data:`hybridnlp.nn.GPT_PRESETS` or :class:`GPTConfig` fields;
+        ``module__<field>=`` overrides one field (``module__n_layer=2``,
+        ``module__dropout=0.1``). "quick" (one block, 128 wide, context 64) learns the most per
+        CPU second; "baby" is nanoGPT's 4-layer baby GPT; "gpt2" is GPT-2 small.
     tokenizer : {"char", "word", "bpe"} or Tokenizer, default="char"
         ``"word"``: whitespace words with line breaks as ``<eos>`` and ``<unk>`` for words not
-        in the training text; ``"bpe"``: byte-level BPE trained in fit (``bpe_vocab_size``).
+        in the training text; ``"bpe"``: byte-level BPE trained in fit (``vocab_size``).
+    vocab_size : int, default=4096
+        BPE vocabulary size (``tokenizer="bpe"``).
     block_size : int, optional
         Context window in tokens (the preset's by default).
     batch_size : int, default=12
-    lr, weight_decay, warmup, min_lr_ratio, grad_clip : optimisation (warmup in steps if >= 1,
-        else a share of the budget). AdamW betas are (0.9, 0.99) unless ``trainer__betas``.
-        The defaults (lr 5e-3 with "quick") were chosen on Tiny Shakespeare validation loss
-        with a 90 s budget; larger presets want a lower rate (1e-3 for "baby").
-    max_steps : int, optional
-        Optimizer steps; 2,000 when neither ``max_steps`` nor ``max_time`` is given.
+    max_steps : int or "auto", default="auto"
+        Optimizer steps; "auto" is 2,000 unless ``max_time`` is given (then the time is the
+        budget).
     max_time : float, optional
         Training budget in seconds; the learning rate decays over it.
+    max_epochs : float, optional
+        Passes over the training tokens (a fraction is fine), at most.
     eval_interval : int, default=250
         Steps between validation estimates (and checkpoints, and early-stopping checks).
     eval_windows : int, default=200
         Windows of the validation stream used for the estimate during training; the full
         validation loss is computed once at the end (``val_loss_``).
-    validation : float or None, default=0.1
+    validation_fraction : float, default=0.1
         Share of the corpus held out (the last characters of a string, the last documents of
-        a list) when ``fit`` gets no ``validation_data``; None or 0 trains on everything.
+        a list) when ``fit`` gets no ``validation_data``; 0 trains on everything.
     patience : int, optional
         Stop after this many evaluations without improvement; the best weights are kept.
-    dropout : float, optional
-        Overrides the preset's dropout.
-    bpe_vocab_size : int, default=4096
-    device, precision : see :class:`hybridnlp.train.Trainer`.
-    random_state : int, default=0
-    **kwargs : ``module__<GPTConfig field>`` and ``trainer__<name>`` (betas, eps, grad_accum,
-        callbacks, checkpoint_dir, progress, compile: ``torch.compile`` the forward, for GPUs).
+    optimizer__lr, optimizer__weight_decay, optimizer__betas : 5e-3, 0.1, (0.9, 0.99)
+        AdamW, as nanoGPT's Shakespeare recipe but for the rate, chosen with "quick" on Tiny
+        Shakespeare validation loss with a 90 s budget (RESULTS.md); larger presets want a
+        lower rate (1e-3 for "baby").
+    trainer__warmup : float, default=100
+        Warmup steps (a share of the budget if < 1), then cosine decay to
+        ``trainer__min_lr_ratio`` (0.1) of the rate.
+    trainer__compile : bool or dict, default=False
+        ``torch.compile`` the forward (for GPUs).
+    random_state : int, RandomState or None
+        With an int, refitting on CPU gives the same model.
+    **kwargs : ``module__<GPTConfig field>``.
 
     Attributes
     ----------
@@ -83,89 +99,81 @@ class CausalLM(TextGenerationMixin, LMScoringMixin, DunderParamsMixin, BaseEstim
 
     Examples
     --------
-    >>> lm = CausalLM(model="gpt-nano", max_steps=20).fit("to be or not to be " * 50)
+    >>> lm = CausalLM(preset="gpt-nano", max_steps=20).fit("to be or not to be " * 50)
     >>> text = lm.generate("to be", max_new_tokens=10, seed=0)
     """
 
-    _dunder_params = {"module": _GPT_FIELDS, "trainer": _TRAINER_FIELDS}
+    _module_fields = _GPT_FIELDS
+    _renamed = _RENAMED
     _fitted_attr = "model_"
 
-    def __init__(self, model="quick", tokenizer="char", *, block_size: int | None = None,
-                 batch_size: int = 12, lr: float = 5e-3, weight_decay: float = 0.1,
-                 warmup: float = 100, min_lr_ratio: float = 0.1,
-                 grad_clip: float | None = 1.0, max_steps: int | None = None,
-                 max_time: float | None = None, eval_interval: int = 250,
-                 eval_windows: int = 200, validation: float | None = 0.1,
-                 patience: int | None = None, dropout: float | None = None,
-                 bpe_vocab_size: int = 4096, device: str = "auto", precision: str = "auto",
-                 random_state: int = 0, **kwargs):
-        self.model = model
+    @positional_deprecated("preset", "tokenizer")
+    def __init__(self, *, preset="quick", tokenizer="char", vocab_size: int = 4096,
+                 block_size: int | None = None, eval_interval: int = 250,
+                 eval_windows: int = 200, max_epochs: float | None = None,
+                 max_steps="auto", batch_size: int = 12, optimizer__lr: float = 5e-3,
+                 optimizer__weight_decay: float = 0.1, optimizer__betas=(0.9, 0.99),
+                 trainer__warmup: float = 100, **kwargs):
+        self.preset = preset
         self.tokenizer = tokenizer
+        self.vocab_size = vocab_size
         self.block_size = block_size
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.warmup = warmup
-        self.min_lr_ratio = min_lr_ratio
-        self.grad_clip = grad_clip
-        self.max_steps = max_steps
-        self.max_time = max_time
         self.eval_interval = eval_interval
         self.eval_windows = eval_windows
-        self.validation = validation
-        self.patience = patience
-        self.dropout = dropout
-        self.bpe_vocab_size = bpe_vocab_size
-        self.device = device
-        self.precision = precision
-        self.random_state = random_state
-        self._set_dunder(kwargs)
+        super().__init__(max_epochs=max_epochs, max_steps=max_steps, batch_size=batch_size,
+                         optimizer__lr=optimizer__lr,
+                         optimizer__weight_decay=optimizer__weight_decay,
+                         optimizer__betas=optimizer__betas, trainer__warmup=trainer__warmup,
+                         **kwargs)
 
     # ------------------------------------------------------------------ fit
 
     def _config(self, vocab_size: int) -> GPTConfig:
-        overrides = dict(self._dunder("module"))
+        overrides = self._module_overrides()
         if self.block_size is not None:
             overrides["block_size"] = self.block_size
-        if self.dropout is not None:
-            overrides["dropout"] = self.dropout
-        if isinstance(self.model, GPTConfig):
-            base = self.model.to_dict()
-        elif isinstance(self.model, dict):
-            base = dict(self.model)
+        if isinstance(self.preset, GPTConfig):
+            base = self.preset.to_dict()
+        elif isinstance(self.preset, dict):
+            base = dict(self.preset)
         else:
-            base = GPTConfig.from_preset(self.model).to_dict()
+            base = GPTConfig.from_preset(self.preset).to_dict()
         return GPTConfig.from_dict({**base, **overrides, "vocab_size": vocab_size})
 
     def _check_params(self) -> None:
         """The settings that need no data, checked before any work (at ``fit`` and when a
         config is loaded)."""
-        for name in ("batch_size", "eval_interval", "eval_windows"):
+        for name in ("eval_interval", "eval_windows"):
             check_number(name, getattr(self, name), int, low=1, none_ok=name == "eval_windows")
-        self._trainer(1)  # the optimizer, budget and trainer__ settings
+        check_number("max_epochs", self.max_epochs, float, low=0, low_open=True, none_ok=True)
+        if self.max_steps != "auto":
+            check_number("max_steps", self.max_steps, int, low=1, none_ok=True)
+        if self.max_steps is None and self.max_time is None and self.max_epochs is None:
+            raise ValueError("CausalLM has no training budget: max_steps, max_time and "
+                             "max_epochs are all None; set one of them (max_steps='auto' "
+                             "is 2,000 steps).")
+        super()._check_params(max_epochs=1, max_steps=self._steps())
 
-    def _trainer(self, max_epochs: int) -> Trainer:
-        kw = {"betas": (0.9, 0.99), **self._dunder("trainer")}
-        return Trainer(max_epochs=max_epochs, max_steps=self._steps(), max_time=self.max_time,
-                       lr=self.lr, weight_decay=self.weight_decay, warmup=self.warmup,
-                       min_lr_ratio=self.min_lr_ratio, grad_clip=self.grad_clip,
-                       precision=self.precision, device=self.device, patience=self.patience,
-                       monitor="val_loss", seed=self.random_state, **kw)
-
-    def _steps(self) -> int | None:
-        if self.max_steps is None and self.max_time is None:
-            return 2000
-        return self.max_steps
+    def _steps(self, n_tokens: int | None = None, block_size: int = 1) -> int | None:
+        """The step budget: ``max_steps`` ("auto": 2,000 without ``max_time``), and no more
+        than ``max_epochs`` passes over ``n_tokens``."""
+        steps = self.max_steps
+        if steps == "auto":
+            steps = 2000 if self.max_time is None else None
+        if self.max_epochs is not None and n_tokens is not None:
+            passes = math.ceil(self.max_epochs * n_tokens / (self.batch_size * block_size))
+            steps = max(1, passes) if steps is None else min(steps, max(1, passes))
+        return steps
 
     def _texts(self, corpus, validation_data):
         corpus = read_corpus(corpus)
         if validation_data is not None:
             train, val = corpus, read_corpus(validation_data, what="validation_data")
-        elif self.validation:
-            train, val = split_corpus(corpus, self.validation)
+        elif self.validation_fraction:
+            train, val = split_corpus(corpus, self.validation_fraction)
         else:
             train, val = corpus, None
-        tok = make_tokenizer(self.tokenizer, self.bpe_vocab_size)
+        tok = make_tokenizer(self.tokenizer, self.vocab_size)
         if not getattr(tok, "is_trained", False):
             texts = train if isinstance(train, list) else [train]
             if self.tokenizer == "char" and val is not None:  # the character inventory
@@ -190,8 +198,8 @@ class CausalLM(TextGenerationMixin, LMScoringMixin, DunderParamsMixin, BaseEstim
         if validation_data is not None:
             val = read_corpus(validation_data, what="validation_data")
             return tok, ids, token_stream(tok, val)
-        if self.validation:
-            cut = int(len(ids) * (1.0 - self.validation))
+        if self.validation_fraction:
+            cut = int(len(ids) * (1.0 - self.validation_fraction))
             return tok, ids[:cut], ids[cut:]  # views: nothing is copied
         return tok, ids, None
 
@@ -201,8 +209,8 @@ class CausalLM(TextGenerationMixin, LMScoringMixin, DunderParamsMixin, BaseEstim
         larger than memory; ``tokenizer`` must then be the trained Tokenizer that made them).
 
         ``validation_data`` (same kinds) is used for validation loss and early stopping;
-        without it, ``validation`` of the corpus is held out. With ``resume=True`` and a
-        checkpoint in ``trainer__checkpoint_dir``, training continues from it.
+        without it, ``validation_fraction`` of the corpus is held out. With ``resume=True``
+        and a checkpoint in ``checkpoint_dir``, training continues from it.
         """
         self._check_params()
         if isinstance(corpus, np.ndarray):
@@ -216,17 +224,19 @@ class CausalLM(TextGenerationMixin, LMScoringMixin, DunderParamsMixin, BaseEstim
                 f"fewer than one window of block_size+1={config.block_size + 1}; pass a longer "
                 f"corpus or a smaller block_size."
             )
-        torch.manual_seed(self.random_state)
-        model = GPT(config)
-        steps = self._steps()
-        epochs = math.ceil(steps / self.eval_interval) if steps else 10**9
+        seed = self._seed()
+        steps = self._steps(len(train_ids), config.block_size)
+        rounds = math.ceil(steps / self.eval_interval) if steps else 10**9  # Trainer epochs
         loader = RandomWindows(train_ids, config.block_size, self.batch_size,
-                               self.eval_interval, seed=self.random_state)
+                               self.eval_interval, seed=seed)
         val_loader = None
         if val_ids is not None and len(val_ids) >= 2:
             val_loader = SequentialWindows(val_ids, config.block_size,
                                            max_windows=self.eval_windows)
-        trainer = self._trainer(epochs)
+        trainer = self._make_trainer(seed, has_val=val_loader is not None, max_epochs=rounds,
+                                     max_steps=steps)
+        model = trainer.build_module(lambda: GPT(config))
+        self._checkpoint_tokenizer(tok, resume)
         trainer.fit(model, loader, val_loader, resume=resume,
                     config={"gpt": config.to_dict()})
         model.eval()
@@ -299,7 +309,9 @@ class CausalLM(TextGenerationMixin, LMScoringMixin, DunderParamsMixin, BaseEstim
             save_file(state, tmp, metadata={"format": "hybridnlp.CausalLM"})
         self.tokenizer_.save(path / "tokenizer.json")
         params = {k: v for k, v in self.get_params(deep=False).items()
-                  if isinstance(v, str | int | float | bool | type(None))}
+                  if isinstance(v, str | int | float | bool | type(None))
+                  or (isinstance(v, tuple | list)
+                      and all(isinstance(x, int | float) for x in v))}
         atomic_write_json(path / "config.json", {
             "kind": "CausalLM", "gpt": self.config_.to_dict(), "params": params,
             "val_loss": self.val_loss_, "history": self.history_,
@@ -325,7 +337,9 @@ class CausalLM(TextGenerationMixin, LMScoringMixin, DunderParamsMixin, BaseEstim
                              f"come from different models.")
         model = GPT(config)
         load_weights(model, path / "model.safetensors")
-        params = {k: v for k, v in meta.get("params", {}).items() if "__" not in k}
+        params = {cls._renamed.get(k, k): v for k, v in meta.get("params", {}).items()}
+        if isinstance(params.get("optimizer__betas"), list):
+            params["optimizer__betas"] = tuple(params["optimizer__betas"])
         lm = cls(**{**params, "device": device})
         lm.model_ = model.to(torch.device(device)).eval()
         lm.tokenizer_, lm.config_ = tok, config

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm.generate import Stepper, sample
+from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.validation import check_choice, check_number
 
 __all__ = ["InterpolatedLM", "fit_mixture_weight"]
@@ -63,7 +64,8 @@ class InterpolatedLM(LMScoringMixin, BaseEstimator):
         ``per_context``)
     """
 
-    def __init__(self, neural=None, ngram=None, *, weight: float | None = None,
+    @positional_deprecated("neural", "ngram")
+    def __init__(self, *, neural=None, ngram=None, weight: float | None = None,
                  per_context: bool = False, min_tokens: int = 100, prefit="auto"):
         self.neural = neural
         self.ngram = ngram
@@ -152,13 +154,13 @@ class InterpolatedLM(LMScoringMixin, BaseEstimator):
     @staticmethod
     def _split(neural, corpus, validation_data):
         """(training text, weight-fitting text): ``validation_data`` when given, else the
-        neural model's ``validation`` share of the end of ``corpus``."""
+        neural model's ``validation_fraction`` share of the end of ``corpus``."""
         from hybridnlp.lm._corpus import read_corpus, split_corpus
 
         corpus = read_corpus(corpus)
         if validation_data is not None:
             return corpus, read_corpus(validation_data, what="validation_data")
-        return split_corpus(corpus, neural.validation or 0.1)
+        return split_corpus(corpus, neural.validation_fraction or 0.1)
 
     def cross_fit_log_likelihood(self, texts) -> tuple[float, int]:
         """Honest held-out score on text that also fits the weights: the weight(s) fit on

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from hybridnlp.lm._corpus import make_tokenizer, read_corpus, token_stream
 from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm.generate import process_logits
 from hybridnlp.text import load_tokenizer
+from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.progress import progress_bar
 
@@ -66,7 +68,7 @@ class NGramLM(LMScoringMixin, BaseEstimator):
     interpolate_unigram : bool, default=True
         Discount the unigram continuation distribution and give the mass to a uniform one, so
         unseen tokens keep a probability; False leaves the unigram undiscounted (NLTK).
-    bpe_vocab_size : int, default=4096
+    vocab_size : int, default=4096
     verbose : int, default=0
         A progress bar (tqdm, on standard error): tokenising, then counting each order.
 
@@ -81,14 +83,24 @@ class NGramLM(LMScoringMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, order: int = 3, tokenizer="word", *, discount="modified",
-                 interpolate_unigram: bool = True, bpe_vocab_size: int = 4096, verbose=0):
+    @positional_deprecated("order", "tokenizer")
+    def __init__(self, *, order: int = 3, tokenizer="word", discount="modified",
+                 interpolate_unigram: bool = True, vocab_size: int = 4096, verbose=0,
+                 **kwargs):
         self.order = order
         self.tokenizer = tokenizer
         self.discount = discount
         self.interpolate_unigram = interpolate_unigram
-        self.bpe_vocab_size = bpe_vocab_size
+        self.vocab_size = vocab_size
         self.verbose = verbose
+        if "bpe_vocab_size" in kwargs:  # the name before CausalLM and NGramLM shared one
+            warnings.warn("NGramLM(bpe_vocab_size=...) is deprecated and will be removed in "
+                          "the next release; use vocab_size=... instead.", FutureWarning,
+                          stacklevel=3)
+            self.vocab_size = kwargs.pop("bpe_vocab_size")
+        if kwargs:
+            raise TypeError(f"NGramLM got an unexpected keyword argument "
+                            f"{next(iter(kwargs))!r}.")
 
     # ------------------------------------------------------------------ fit
 
@@ -106,7 +118,7 @@ class NGramLM(LMScoringMixin, BaseEstimator):
         bar = progress_bar(self.order + 1, desc="n-gram LM: tokens, then counts per order",
                            verbose=self.verbose)
         corpus = read_corpus(corpus)
-        tok = make_tokenizer(self.tokenizer, self.bpe_vocab_size)
+        tok = make_tokenizer(self.tokenizer, self.vocab_size)
         if not getattr(tok, "is_trained", False):
             tok.train(corpus if isinstance(corpus, list) else [corpus])
         ids = token_stream(tok, corpus).astype(np.int64)

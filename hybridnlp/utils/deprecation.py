@@ -1,0 +1,39 @@
+"""Deprecations: old call forms keep working for one release, with a FutureWarning naming the
+new form."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+__all__ = ["positional_deprecated"]
+
+
+def positional_deprecated(*names: str):
+    """Decorate a keyword-only ``__init__`` so that the first arguments may still be given
+    positionally (as ``names``, in order), with a FutureWarning. The signature stays the
+    keyword-only one (what scikit-learn's ``get_params`` reads)."""
+
+    def decorate(init):
+        @functools.wraps(init)
+        def wrapper(self, *args, **kwargs):
+            if args:
+                cls = type(self).__name__
+                if len(args) > len(names):
+                    raise TypeError(f"{cls} takes at most {len(names)} positional arguments "
+                                    f"({', '.join(names)}), got {len(args)}; pass keywords.")
+                given = names[:len(args)]
+                clash = [n for n in given if n in kwargs]
+                if clash:
+                    raise TypeError(f"{cls} got {clash[0]!r} both positionally and as a keyword.")
+                warnings.warn(
+                    f"{cls}({', '.join(given)}) as positional arguments is deprecated and will "
+                    f"be removed in the next release; use "
+                    f"{cls}({', '.join(f'{n}=...' for n in given)}) instead.",
+                    FutureWarning, stacklevel=2)
+                kwargs.update(zip(given, args))
+            init(self, **kwargs)
+
+        return wrapper
+
+    return decorate
