@@ -6,8 +6,10 @@ accuracy), TREC (train -> test) and MR (10-fold CV, time per fold); skorch's
 on the same word ids, on SST-2; the Trainer against a hand-written PyTorch loop on the same model
 and batches; bf16 autocast on and off.
 
+And ``FastTextClassifier`` trained by the Trainer against its former hand-written loop.
+
 Run: ``.venv/bin/pip install -e ".[bench]" && .venv/bin/python benchmarks/neural.py``
-(about 25 minutes on 2 cores; ``--quick`` skips MR).
+(about 25 minutes on 2 cores; ``--quick`` skips MR, ``--fasttext-only`` runs only fastText).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +27,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import stamp, timed, write_section  # noqa: E402
 
-from hybridnlp import TransformerClassifier, load_dataset  # noqa: E402
+from hybridnlp import FastTextClassifier, TransformerClassifier, load_dataset  # noqa: E402
+from hybridnlp.estimators.fasttext_classifier import _BagBatches, _BagModel, _one_thread  # noqa: E402
 from hybridnlp.estimators._text_batches import TextBatches  # noqa: E402
 from hybridnlp.nn import EncoderConfig, SequenceClassifier  # noqa: E402
 from hybridnlp.text import WordVocabTokenizer  # noqa: E402
@@ -135,6 +139,74 @@ def trainer_overhead(train, epochs: int = 2, repeats: int = 3) -> tuple[float, f
     return ours_t / plain_t, ours_t, plain_t
 
 
+def fasttext_on_trainer(name: str, repeats: int = 3) -> dict:
+    """``FastTextClassifier.fit`` (through the Trainer) against the hand-written loop it had
+    before (the same model, n-gram batches, SparseAdam + Adam, linear decay): fit time and
+    test accuracy, alternating runs, medians."""
+    train, test = load_dataset(name, split="train"), load_dataset(name, split="test")
+    clf = FastTextClassifier(random_state=0)
+
+    def with_trainer():
+        return clf.fit(train.data, train.target).predict(test.data)
+
+    def plain_loop():
+        # what fit did before the Trainer: the same vocabulary, batches and optimizers
+        seed = clf._seed()
+        classes, y_idx = np.unique(train.target, return_inverse=True)
+        grams = clf._ngrams(train.data)
+        counts = Counter(g for text in grams for g in text)
+        kept = [g for g, c in counts.most_common(clf.max_features) if c >= clf.min_count]
+        clf.vocabulary_ = {g: i for i, g in enumerate(kept)}
+        batches = _BagBatches(*clf._encode(grams), y_idx, batch_size=32, shuffle=True,
+                              seed=seed)
+        with _one_thread():
+            torch.manual_seed(seed)
+            model = _BagModel(len(kept), clf.dim, len(classes))
+            opt = model.configure_optimizer(lr=0.01, weight_decay=0.0, betas=(0.9, 0.999),
+                                            eps=1e-8)
+            total, step = clf.max_epochs * len(batches), 0
+            for epoch in range(clf.max_epochs):
+                batches.set_epoch(epoch)
+                for batch in batches:
+                    for group in opt.param_groups:
+                        group["lr"] = 0.01 * (1.0 - step / total)
+                    step += 1
+                    _, loss = model(**batch)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+        clf.module_, clf.classes_ = model.eval(), classes
+        return clf.predict(test.data)
+
+    ours, plain = [], []
+    for _ in range(repeats):
+        plain_pred, t = timed(plain_loop)
+        plain.append(t)
+        ours_pred, t = timed(with_trainer)
+        ours.append(t)
+    target = np.asarray(test.target)
+    return {"data": name, "ours": float(np.median(ours)), "plain": float(np.median(plain)),
+            "acc_ours": 100 * float(np.mean(ours_pred == target)),
+            "acc_plain": 100 * float(np.mean(plain_pred == target))}
+
+
+def write_fasttext(rows: list[dict]) -> None:
+    table = "\n".join(
+        f"| {r['data']} | {r['ours']:.2f} s | {r['plain']:.2f} s | {r['ours'] / r['plain']:.2f} "
+        f"| {r['acc_ours']:.2f} | {r['acc_plain']:.2f} |" for r in rows)
+    write_section("fasttext-trainer", f"""## FastTextClassifier on the Trainer (fit time)
+
+{stamp("python benchmarks/neural.py --fasttext-only")}
+`FastTextClassifier()` defaults (word 1-2-grams, 100 dimensions, 5 epochs, SparseAdam + Adam,
+linear decay, one thread) trained by the shared `Trainer`, against the hand-written loop it had
+before (same model, batches and optimizers; alternating runs, medians of 3). Train -> test.
+
+| data | fit, Trainer | fit, own loop | ratio | test accuracy, Trainer | own loop |
+| --- | ---: | ---: | ---: | ---: | ---: |
+{table}
+""")
+
+
 def mr_cv() -> tuple[float, float]:
     from sklearn.model_selection import StratifiedKFold
 
@@ -154,7 +226,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="skip the MR 10-fold run")
     parser.add_argument("--overhead-only", action="store_true", help="only the Trainer overhead")
+    parser.add_argument("--fasttext-only", action="store_true",
+                        help="only FastTextClassifier on the Trainer against its own loop")
     args = parser.parse_args()
+    if args.fasttext_only:
+        write_fasttext([fasttext_on_trainer(name) for name in ("sst2", "trec")])
+        return
     torch.set_num_threads(torch.get_num_threads())
     sst = {s: load_dataset("sst2", split=s) for s in ("train", "dev", "test")}
     if args.overhead_only:
@@ -190,6 +267,7 @@ def main() -> None:
         print(rows[-1], flush=True)
     ratio, ours_t, plain_t = trainer_overhead(sst["train"])
     print(f"trainer overhead {ratio:.3f}", flush=True)
+    write_fasttext([fasttext_on_trainer(name) for name in ("sst2", "trec")])
 
     table = "\n".join(rows)
     body = f"""## TransformerClassifier alone (accuracy, %)
