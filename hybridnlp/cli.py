@@ -28,7 +28,7 @@ def _run(args) -> int:
         if args.set or args.output or args.data_home:
             raise _UsageError("--resume continues a run with its own config and directory; "
                               "--set, --data-home and --output start a new run instead")
-        from hybridnlp.experiments.progress import resume_dir
+        from hybridnlp.experiments.run_state import resume_dir
 
         try:  # not a run directory, or a config other than the run's: a usage error
             resume_dir(args.config, args.resume)

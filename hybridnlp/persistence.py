@@ -44,6 +44,7 @@ def allowed_types() -> tuple[type, ...]:
 
     from hybridnlp.estimators import FastTextClassifier, TransformerClassifier
     from hybridnlp.features import NBFeatures, TfidfFeatures, TopicFeatures, Word2VecFeatures
+    from hybridnlp.features.topics import TopicWords
     from hybridnlp.hybrid import (
         FusionClassifier,
         HybridClassifier,
@@ -53,6 +54,7 @@ def allowed_types() -> tuple[type, ...]:
         WeightedEnsemble,
     )
     from hybridnlp.text import BPETokenizer, CharTokenizer, WordTokenizer, WordVocabTokenizer
+    from hybridnlp.text.segmenters import Segmenter
     from hybridnlp.text.vocab import WhitespaceTokenizer
     from hybridnlp.train.callbacks import History
 
@@ -62,7 +64,7 @@ def allowed_types() -> tuple[type, ...]:
         FastTextClassifier, TransformerClassifier, FusionClassifier,
         StackingClassifier, WeightedEnsemble, SimplexWeights, HybridClassifier, HybridEnsemble,
         WordTokenizer, WordVocabTokenizer, WhitespaceTokenizer, CharTokenizer, BPETokenizer,
-        History,
+        Segmenter, TopicWords, History,
         # scikit-learn's splitters, given as a stacking's ``cv`` (skops trusts estimators only)
         KFold, StratifiedKFold, GroupKFold, ShuffleSplit, StratifiedShuffleSplit,
         RepeatedKFold, RepeatedStratifiedKFold, PredefinedSplit,
@@ -108,12 +110,39 @@ def _write(estimator, path: Path, class_names: list | None = None) -> None:
         return
     import skops.io as sio
 
+    _refuse_code(estimator)
     sio.dump(estimator, path / "model.skops")
     atomic_write_json(path / "model.json", {
         "kind": "skops", "class": f"{type(estimator).__module__}.{type(estimator).__name__}",
         "hybridnlp": hybridnlp.__version__, "scikit-learn": sklearn.__version__,
         **({"class_names": [str(n) for n in class_names]} if class_names else {}),
     })
+
+
+def _refuse_code(estimator) -> None:
+    """A model whose word segmenter is a callable (not a registered name) would need its code
+    on load, which a saved model never runs: refused with the way to register it."""
+    import types
+
+    from hybridnlp.text.segmenters import Segmenter, unsaveable_segmenter
+
+    seen, stack = set(), [estimator]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, str | bytes | int | float | bool | type(None)):
+            continue
+        seen.add(id(obj))
+        module = type(obj).__module__.split(".")[0]
+        if isinstance(obj, types.FunctionType | types.MethodType | functools.partial) or (
+                module == "hybridnlp" and type(obj).__name__ == "_Callable"):
+            raise ValueError(unsaveable_segmenter(obj))
+        if isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif isinstance(obj, list | tuple | set):
+            stack.extend(obj)
+        elif module in ("hybridnlp", "sklearn") and not isinstance(obj, Segmenter) \
+                and hasattr(obj, "__dict__"):
+            stack.extend(vars(obj).values())
 
 
 def load_model(path: str | os.PathLike):

@@ -50,3 +50,27 @@ def cli_error(argv, capsys) -> str:
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.count("\n") == 1, err
     return err
+
+
+@pytest.fixture(scope="session")
+def chinese_toy():
+    """A Chinese sentiment toy from a seeded grammar: 300 training and 200 test sentences,
+    written without spaces (as Chinese is), labels "pos"/"neg"."""
+    rng = np.random.RandomState(0)
+    subjects = ["这部电影", "这家餐厅", "他们的服务", "这本书", "演员的表演", "这个酒店", "音乐",
+                "剧情", "菜的味道", "这次旅行"]
+    degrees = ["非常", "很", "特别", "真", "十分", "太", ""]
+    good = ["精彩", "出色", "好吃", "满意", "棒", "感人", "舒服", "有趣"]
+    bad = ["糟糕", "无聊", "难吃", "失望", "差", "乏味", "吵闹", "拖沓"]
+    good_end = ["，下次还来", "，推荐给大家", "，值得一看", ""]
+    bad_end = ["，不会再来", "，浪费时间", "，后悔了", ""]
+    marks = ["！", "。", "", "！！"]
+
+    def sentence(label):
+        words, ends = (good, good_end) if label == "pos" else (bad, bad_end)
+        pick = lambda options: options[rng.randint(len(options))]  # noqa: E731
+        return (pick(subjects) + pick(degrees) + pick(words) + pick(ends) + pick(marks))
+
+    labels = np.array(["pos", "neg"])[rng.randint(2, size=500)]
+    texts = [sentence(label) for label in labels]
+    return (texts[:300], labels[:300]), (texts[300:], labels[300:])

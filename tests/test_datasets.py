@@ -129,9 +129,10 @@ def test_returned_lists_are_copies():
 
 def test_unknown_name_suggests():
     message = (
-        "unknown data set name='rm'; known data sets are 20newsgroups, imdb, mr, multi30k, "
-        "sst2, sst2_phrases, sst5, subj, tinyshakespeare, trec, trec_fine, wikitext2. Did you "
-        "mean 'mr'? For your own files use load_texts(path)."
+        "unknown data set name='rm'; known data sets are 20newsgroups, chnsenticorp, "
+        "hongloumeng, imdb, mr, multi30k, sst2, sst2_phrases, sst5, subj, thucnews_titles, "
+        "tinyshakespeare, trec, trec_fine, wikitext2. Did you mean 'mr'? For your own files use "
+        "load_texts(path)."
     )
     with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
         load_dataset("rm")
@@ -257,3 +258,25 @@ def test_multi30k_pairs():
     assert train.data[0] == "Two young, White males are outside near many bushes."
     assert train.target[0] == "Zwei junge weiße Männer sind im Freien in der Nähe vieler Büsche."
     assert (train.source_lang, train.target_lang) == ("en", "de")
+
+
+@requires_data_dir
+def test_the_chinese_sets_load_by_name_as_their_provenance_describes():
+    senti = {s: load_dataset("chnsenticorp", split=s) for s in ("train", "dev", "test")}
+    assert {s: len(b.data) for s, b in senti.items()} == {"train": 9600, "dev": 1200,
+                                                          "test": 1200}
+    assert counts(senti["train"].target) == {0: 4801, 1: 4799}
+    assert counts(senti["test"].target) == {0: 592, 1: 608}
+    assert senti["train"].data[0].startswith("选择珠江花园的原因就是方便")
+    assert senti["dev"].data[0].startswith("這間酒店環境和服務態度")  # traditional characters
+    assert senti["train"].target_names == ["negative", "positive"]
+    news = load_dataset("thucnews_titles", split="dev")
+    assert len(news.data) == 10000 and len(news.target_names) == 10
+    assert news.target_names[:3] == ["finance", "realty", "stocks"]
+    assert news.data[0] == "体验2D巅峰 倚天屠龙记十大创新概览" and news.target[0] == 8
+    with pytest.raises(ValueError, match="unknown split='train' for thucnews_titles"):
+        load_dataset("thucnews_titles", split="train")
+    book = load_dataset("hongloumeng")
+    train, dev = load_dataset("hongloumeng", "train"), load_dataset("hongloumeng", "dev")
+    assert train.data[0] + dev.data[0] == book.data[0] and "贾宝玉" in book.data[0]
+    assert len(train.data[0]) == int(len(book.data[0]) * 0.9)

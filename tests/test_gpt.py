@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from hybridnlp.lm import Stepper, beam_search, process_logits, sample
-from hybridnlp.lm.generate import _COMPILED, decode_step
+from hybridnlp.lm.decoding import _COMPILED, decode_step
 from hybridnlp.nn import GPT, GPTConfig, KVCache
 
 

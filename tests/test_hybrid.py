@@ -414,3 +414,13 @@ def test_verbose_shows_a_bar_per_component_and_quiet_shows_nothing(mr_small, cap
     for bar in ("nb: 3 held-out fits + 1", "tfidf: 3 held-out fits + 1", "epoch 2",
                 "word2vec epochs", "n-gram LM: tokens, then counts per order"):
         assert bar in err, bar
+
+
+def test_every_default_component_learns_chinese_without_a_segmenter(chinese_toy):
+    """Text written without spaces: with one token per character, every default component of
+    the hybrid (word n-grams are character n-grams) learns the toy, not only the char n-grams."""
+    (train, y_train), (test, y_test) = chinese_toy
+    hybrid = HybridClassifier(random_state=0).fit(train, y_train)
+    accuracy = hybrid.component_report(test, y_test).summary["accuracy"]
+    assert set(accuracy) == {"nbsvm", "tfidf", "mnb", "fasttext", "transformer", "final"}
+    assert min(accuracy.values()) >= 0.95, accuracy

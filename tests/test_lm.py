@@ -33,8 +33,8 @@ def shakespeare():
 @pytest.fixture(scope="module")
 def char_lm(shakespeare):
     train, val = shakespeare
-    return CausalLM(preset="gpt-nano", max_steps=60, eval_interval=20, optimizer__lr=3e-3, random_state=0,
-                    batch_size=8).fit(train, validation_data=val)
+    return CausalLM(preset="gpt-nano", max_steps=60, eval_interval=20, optimizer__lr=3e-3,
+                    random_state=0, batch_size=8).fit(train, validation_data=val)
 
 
 # ---------------------------------------------------------------------- CausalLM
@@ -56,8 +56,10 @@ def test_perplexity_score_and_per_word_are_one_likelihood(char_lm, shakespeare):
     assert char_lm.perplexity(val) == pytest.approx(math.exp(-total / n))
     words = len(val.split()) + val.count("\n")
     assert char_lm.perplexity(val, per="word") == pytest.approx(math.exp(-total / words))
-    with pytest.raises(ValueError, match="per='char' is not allowed"):
-        char_lm.perplexity(val, per="char")
+    assert char_lm.perplexity(val, per="char") == pytest.approx(math.exp(-total / len(val)))
+    with pytest.raises(ValueError, match="per='byte' is not allowed; choose one of token, "
+                                         "word, char"):
+        char_lm.perplexity(val, per="byte")
 
 
 def test_sliding_window_scores_each_token_with_the_stated_context(char_lm, shakespeare):

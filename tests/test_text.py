@@ -1,4 +1,5 @@
 import pickle
+import warnings
 
 import pytest
 
@@ -45,3 +46,46 @@ def test_pattern_matches_sklearn_token_pattern():
     text = "It isn't bad, it's GREAT! (really)"
     analyzer = CountVectorizer(token_pattern=WORD_PATTERN).build_analyzer()
     assert analyzer(text) == WordTokenizer()(text)
+
+
+# ---------------------------------------------------------------------- space-less scripts
+
+def test_space_less_scripts_are_one_token_per_character_and_latin_words_stay_words():
+    tok = WordTokenizer()
+    assert tok("这部电影非常精彩，演员很出色！") == [
+        "这", "部", "电", "影", "非", "常", "精", "彩", "，", "演", "员", "很", "出", "色", "！"]
+    assert tok("我爱NLP和Python 3.11") == ["我", "爱", "nlp", "和", "python", "3", ".", "11"]
+    assert tok("日本語のテキスト") == ["日", "本", "語", "の", "テ", "キ", "ス", "ト"]
+    assert tok("It isn't bad, it's GREAT!") == ["it", "isn't", "bad", ",", "it's", "great", "!"]
+    assert tok("한국어 문장") == ["한국어", "문장"]  # Hangul is written with spaces
+
+
+def test_the_whitespace_lm_tokenizer_splits_and_rejoins_chinese():
+    from hybridnlp.lm._corpus import count_words
+    from hybridnlp.text import WhitespaceTokenizer
+
+    text = "贾宝玉笑道：好 妹妹\nthe end"
+    tok = WhitespaceTokenizer().train(text)
+    assert tok.tokenize(text) == ["贾", "宝", "玉", "笑", "道", "：", "好", "妹", "妹", "<eos>",
+                                  "the", "end"]
+    assert tok.decode(tok.encode(text)) == "贾宝玉笑道：好妹妹\nthe end"
+    assert count_words(text) == 9 + 2 + 1  # characters, English words, the line end
+
+
+def test_unsegmented_words_warn_once_naming_the_fix():
+    from hybridnlp.features import TfidfFeatures
+    from hybridnlp.text import WordVocabTokenizer
+
+    texts = ["这部电影非常精彩，演员很出色！", "这家餐厅非常难吃，服务很糟糕！"] * 5
+    old_pattern = r"'?\w+(?:'\w+)*|[^\w\s]"  # the word pattern before space-less scripts
+    with pytest.warns(UserWarning, match="TfidfFeatures: 50% of the training words are runs of "
+                                         "4 or more characters of a script written without "
+                                         "spaces \\(such as '这部电影非常精彩'\\)"):
+        TfidfFeatures(token_pattern=old_pattern).fit(texts)
+    with pytest.warns(UserWarning, match="WordVocabTokenizer: 50% .* Use the default token "
+                                         "pattern"):
+        WordVocabTokenizer(pattern=old_pattern).train(texts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TfidfFeatures().fit(texts)  # the default: one token per character, no warning
+        TfidfFeatures().fit(["a good film", "a bad film"])

@@ -191,6 +191,46 @@ def read_20newsgroups(data_dir: Path) -> dict:
     return {"splits": splits, "target_names": names}
 
 
+def _file_bytes(path: Path) -> bytes:
+    raw = path.read_bytes()
+    return gzip.decompress(raw) if path.name.endswith(".gz") else raw
+
+
+def read_chnsenticorp(data_dir: Path) -> dict:
+    """The 9,600 / 1,200 / 1,200 split, TSV with a ``label\ttext_a`` header, as published."""
+    splits = {}
+    for split, fname in (("train", "train.tsv.gz"), ("dev", "dev.tsv"), ("test", "test.tsv")):
+        lines = decode_lines(_file_bytes(data_dir / fname), "utf-8")
+        if not lines or lines[0].split("\t") != ["label", "text_a"]:
+            raise ValueError(f"chnsenticorp {fname}: the header is not 'label<TAB>text_a'; "
+                             f"check the file against {data_dir / 'PROVENANCE.md'}.")
+        rows = [line.split("\t", 1) for line in lines[1:] if line]
+        splits[split] = ([text for _, text in rows], np.array([int(lab) for lab, _ in rows]))
+    return {"splits": splits, "target_names": ["negative", "positive"]}
+
+
+def read_thucnews_titles(data_dir: Path) -> dict:
+    """THUCNews headlines, 10 classes (``class.txt``); only dev and test are here."""
+    names = decode_lines(_file_bytes(data_dir / "class.txt"), "utf-8")
+    splits = {}
+    for split in ("dev", "test"):
+        rows = [line.rsplit("\t", 1) for line in
+                decode_lines(_file_bytes(data_dir / f"{split}.txt"), "utf-8") if line]
+        splits[split] = ([text for text, _ in rows], np.array([int(lab) for _, lab in rows]))
+    return {"splits": splits, "target_names": [n.strip() for n in names if n.strip()]}
+
+
+def read_hongloumeng(data_dir: Path) -> dict:
+    """红楼梦 as one text; protocol: the first 90% of characters train, the last 10% dev."""
+    text = _file_bytes(data_dir / "hongloumeng.utf8.txt.gz").decode("utf-8")
+    cut = int(len(text) * 0.9)
+    return {
+        "splits": {"train": ([text[:cut]], None), "dev": ([text[cut:]], None)},
+        "whole": ([text], None),
+        "target_names": [],
+    }
+
+
 READERS = {
     "mr": read_mr,
     "subj": read_subj,
@@ -204,4 +244,7 @@ READERS = {
     "multi30k": read_multi30k,
     "imdb": read_imdb,
     "20newsgroups": read_20newsgroups,
+    "chnsenticorp": read_chnsenticorp,
+    "thucnews_titles": read_thucnews_titles,
+    "hongloumeng": read_hongloumeng,
 }

@@ -84,6 +84,17 @@ DATASETS = {
                     tuple(f"{s}.{lang}.gz" for s in ("train", "val", "test_2016_flickr")
                           for lang in ("en", "de")),
                     description="Multi30k En-De, test = test2016 flickr (Elliott et al. 2016)"),
+        DatasetInfo("chnsenticorp", "chnsenticorp", "classification", ("train", "dev", "test"),
+                    False, ("train.tsv.gz", "dev.tsv", "test.tsv"),
+                    description="ChnSentiCorp Chinese review sentiment, 9,600 / 1,200 / 1,200"),
+        DatasetInfo("thucnews_titles", "thucnews_titles", "classification", ("dev", "test"),
+                    False, ("class.txt", "dev.txt", "test.txt"),
+                    description="THUCNews headlines, 10 classes, 10,000 dev / 10,000 test "
+                                "(no train split here)"),
+        DatasetInfo("hongloumeng", "hongloumeng", "language_modeling", ("train", "dev"), False,
+                    ("hongloumeng.utf8.txt.gz",),
+                    description="红楼梦 (Dream of the Red Chamber), characters; first 90% "
+                                "train, last 10% dev"),
     ]
 }
 
@@ -138,7 +149,8 @@ def load_dataset(
     name : str
         One of ``mr``, ``subj``, ``trec``, ``trec_fine``, ``sst2``, ``sst5``, ``tinyshakespeare``
         (bundled with the package), ``imdb``, ``20newsgroups``, ``wikitext2``, ``multi30k``,
-        ``sst2_phrases`` (read from the data directory; ``sst2_phrases`` trains on GLUE's
+        ``sst2_phrases``, and the Chinese ``chnsenticorp``, ``thucnews_titles`` and
+        ``hongloumeng`` (read from the data directory; ``sst2_phrases`` trains on GLUE's
         67,349 SST-2 phrases, as Kim 2014 did, and tests on ``sst2``'s sentences).
     split : str or None, default=None
         ``"train"``, ``"dev"`` (aliases ``"valid"``, ``"validation"``) or ``"test"`` where the data

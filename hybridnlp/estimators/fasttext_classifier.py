@@ -135,6 +135,10 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
     min_count : int, default=1
         N-grams seen fewer times in training are ignored.
     lowercase : bool, default=True
+    tokenizer : str or callable, optional
+        A word segmenter (``"jieba"``, a name registered with
+        ``hybridnlp.text.register_segmenter``, or a callable text -> words) instead of
+        ``WORD_PATTERN``'s tokens.
     max_epochs : int, default=5
     optimizer__lr : float, default=0.01
         Starting learning rate (Adam), decaying linearly (``trainer__schedule="linear"``,
@@ -167,7 +171,7 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
     _metrics = {"accuracy": accuracy}
 
     def __init__(self, *, dim=100, ngram_range=(1, 2), max_features=200_000, min_count=1,
-                 lowercase=True, max_epochs=5, validation_fraction=0.0,
+                 lowercase=True, tokenizer=None, max_epochs=5, validation_fraction=0.0,
                  optimizer__lr=0.01, optimizer__weight_decay=0.0, trainer__warmup=0,
                  trainer__min_lr_ratio=0.0, trainer__schedule="linear",
                  trainer__grad_clip=None, **kwargs):
@@ -176,6 +180,7 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
         self.max_features = max_features
         self.min_count = min_count
         self.lowercase = lowercase
+        self.tokenizer = tokenizer
         super().__init__(max_epochs=max_epochs, validation_fraction=validation_fraction,
                          optimizer__lr=optimizer__lr,
                          optimizer__weight_decay=optimizer__weight_decay,
@@ -191,7 +196,8 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
         super()._check_params()
 
     def _ngrams(self, texts: list[str]) -> list[list[str]]:
-        tokenize = WordTokenizer(WORD_PATTERN, lowercase=self.lowercase)
+        tokenize = WordTokenizer(WORD_PATTERN, lowercase=self.lowercase,
+                                 segmenter=self.tokenizer)
         low, high = self.ngram_range
         out = []
         for text in texts:

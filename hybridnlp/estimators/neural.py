@@ -62,7 +62,8 @@ class NeuralEstimator(BaseEstimator):
 
     Subclasses set ``_module_fields`` (the names ``module__`` takes), optionally
     ``_renamed`` (old parameter name -> new, accepted for one release with a FutureWarning)
-    and ``_metrics`` (the Trainer's validation metrics), and implement ``fit``. Parameters: see the module docstring.
+    and ``_metrics`` (the Trainer's validation metrics), and implement ``fit``. Parameters:
+    see the module docstring.
     """
 
     _module_fields: tuple[str, ...] = ()

@@ -17,6 +17,7 @@ from hybridnlp.estimators._text_batches import TRUNCATIONS, TextBatches, embeddi
 from hybridnlp.estimators.neural import NeuralEstimator
 from hybridnlp.nn import EncoderConfig, SequenceClassifier
 from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WordVocabTokenizer
+from hybridnlp.text.segmenters import segmenter_names
 from hybridnlp.utils.device import resolve_device
 from hybridnlp.utils.validation import (
     check_choice,
@@ -44,8 +45,11 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
 
     Parameters
     ----------
-    tokenizer : {"word", "bpe", "char"} or Tokenizer, default="word"
+    tokenizer : {"word", "bpe", "char"}, Tokenizer, segmenter name or callable, default="word"
         Trained on the training texts in ``fit``; a trained Tokenizer instance is used as is.
+        A word segmenter (``"jieba"``, a name registered with
+        ``hybridnlp.text.register_segmenter``, or a callable text -> words) makes a word
+        vocabulary of its words.
     vocab_size : int, default=30000
         Most words kept ("word") or BPE vocabulary size ("bpe").
     min_freq : int, default=1
@@ -147,7 +151,9 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         if isinstance(self.tokenizer, Tokenizer):
             tok = copy.deepcopy(self.tokenizer)
             return tok if tok.is_trained else tok.train(texts)
-        check_choice("tokenizer", self.tokenizer, TOKENIZERS)
+        if self.tokenizer not in TOKENIZERS:  # a word segmenter
+            return WordVocabTokenizer(min_freq=self.min_freq, max_size=self.vocab_size,
+                                      segmenter=self.tokenizer).train(texts)
         if self.tokenizer == "word":
             return WordVocabTokenizer(min_freq=self.min_freq, max_size=self.vocab_size).train(texts)
         if self.tokenizer == "bpe":
@@ -166,8 +172,8 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         config is loaded); class weights are checked once the classes are known."""
         check_number("max_len", self.max_len, int, low=2)
         check_choice("truncation", self.truncation, TRUNCATIONS)
-        if not isinstance(self.tokenizer, Tokenizer):
-            check_choice("tokenizer", self.tokenizer, TOKENIZERS)
+        if not (isinstance(self.tokenizer, Tokenizer) or callable(self.tokenizer)):
+            check_choice("tokenizer", self.tokenizer, (*TOKENIZERS, *segmenter_names()))
         super()._check_params()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -16,8 +17,8 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sklearn.model_selection import StratifiedKFold
 
 from hybridnlp.experiments.config import ExperimentConfig
-from hybridnlp.experiments.progress import Progress, jsonable, load_saved, model_dir
 from hybridnlp.experiments.registry import build_model
+from hybridnlp.experiments.run_state import Progress, jsonable, load_saved, model_dir
 from hybridnlp.utils.io import atomic_path
 from hybridnlp.utils.seed import seed_everything
 
@@ -90,31 +91,54 @@ def _class_metrics(names: list[str], y, pred, proba, classes) -> dict:
     return out
 
 
+@dataclasses.dataclass
+class _Task:
+    """What every model of a classification task is fit and scored on."""
+
+    config: ExperimentConfig
+    run_dir: Path
+    done: Progress
+    texts: list
+    y: np.ndarray
+    folds: list
+    test_texts: list | None
+    y_test: np.ndarray | None
+    progress: object
+    pretrained: dict
+    target_names: list
+    models: dict = dataclasses.field(default_factory=dict)
+
+    def fold_data(self, train_idx, test_idx):
+        """(train texts, train labels, test texts, test labels, test ids) of one fold."""
+        if test_idx is None:
+            return (self.texts, self.y, self.test_texts, self.y_test,
+                    np.arange(len(self.test_texts)))
+        return ([self.texts[j] for j in train_idx], self.y[train_idx],
+                [self.texts[j] for j in test_idx], self.y[test_idx], test_idx)
+
+
 def classification(config, run_dir, result, progress) -> dict:
     """The classification task of ``run``: every model over the folds (or the test split)."""
     ev = config.evaluation
     texts, y, target_names = load_split(config, config.data.train_split)
     if y is None:
         raise ValueError("classification needs labels; set data.label_column.")
+    test_texts, y_test = None, None
     if config.data.test_split:
         test_texts, y_test, _ = load_split(config, config.data.test_split)
         folds = [(np.arange(len(texts)), None)]
     else:
         splitter = StratifiedKFold(ev.cv, shuffle=True, random_state=config.seed)
         folds = list(splitter.split(texts, y))
-    models, rows, attribution = {}, {}, None
+    task = _Task(config, run_dir, Progress(run_dir), texts, y, folds, test_texts, y_test,
+                 progress, result.pretrained, target_names)
+    models, rows, attribution = task.models, {}, None
     per_example = {"index": [], "text": [], "label": []}
-    done = Progress(run_dir)
     with _sharing(config):  # hybrids of the same components fit them once
         for i, spec in enumerate(config.models):
-            key = f"{i}-{spec.name}"
-            record = done.get(key)
+            record = task.done.get(f"{i}-{spec.name}")
             if record is None:
-                record = _classification_model(config, run_dir, spec, i, key, done, texts, y,
-                                               folds, test_texts if config.data.test_split else
-                                               None, y_test if config.data.test_split else None,
-                                               progress, models, result.pretrained,
-                                               target_names)
+                record = _classification_model(task, spec, i)
             else:
                 load_saved(run_dir, spec.name, models)
             rows[spec.name] = record["summary"]
@@ -138,53 +162,71 @@ def classification(config, run_dir, result, progress) -> dict:
             "n_train": len(texts), "confusion": _confusions(per_example)}
 
 
-def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, test_texts,
-                          y_test, progress, models, pretrained, target_names) -> dict:
-    """Fit and score one model over the folds (skipping folds recorded in ``done``); record
-    and return its summary, per-example predictions and attribution."""
-    ev = config.evaluation
-    est = build_model(spec.type, spec.params, f"models[{i}]", pretrained, seed=config.seed)
+def _classification_model(task: _Task, spec, i: int) -> dict:
+    """Fit and score one model over the folds (skipping folds recorded in ``task.done``);
+    record and return its summary, per-example predictions and attribution."""
+    config, key = task.config, f"{i}-{spec.name}"
+    est = build_model(spec.type, spec.params, f"models[{i}]", task.pretrained, seed=config.seed)
     fold_metrics, preds, fit_times, model, report = [], {}, [], None, None
-    iterator = progress(folds, desc=spec.name) if progress else folds
+    iterator = task.progress(task.folds, desc=spec.name) if task.progress else task.folds
     for k, (train_idx, test_idx) in enumerate(iterator):
-        last = k == len(folds) - 1  # the last fold's model is kept: it is never skipped
-        fold_record = None if last else done.get(f"{key}-fold{k}")
-        if fold_record is not None:
-            fold_metrics.append(fold_record["metrics"])
-            fit_times.append(fold_record["fit_time"])
-            preds.update(dict(fold_record["predictions"]))
-            continue
-        seed_everything(config.seed + k)
-        model = clone(est)
-        if test_idx is None:
-            X_tr, y_tr, X_te, y_te = texts, y, test_texts, y_test
-            ids = np.arange(len(test_texts))
-        else:
-            X_tr = [texts[j] for j in train_idx]
-            y_tr, X_te, y_te = y[train_idx], [texts[j] for j in test_idx], y[test_idx]
-            ids = test_idx
-        start = time.perf_counter()
-        _fit(model, X_tr, y_tr)
-        fit_times.append(time.perf_counter() - start)
-        if hasattr(model, "component_report"):  # each component's accuracy, from this fit;
-            report = model.component_report(X_te, y_te)  # every component predicts once
-            proba = report.proba
-            pred = model.classes_[proba.argmax(axis=1)]
-        else:
-            pred = model.predict(X_te)
-            proba = model.predict_proba(X_te) if hasattr(model, "predict_proba") else None
-        m = _class_metrics(ev.metrics, y_te, pred, proba, model.classes_)
-        if hasattr(model, "component_report"):
-            m["components"] = report.summary["accuracy"]
-        m["fold"] = k
-        fold_metrics.append(m)
-        fold_preds = list(zip(ids.tolist(), pred.tolist(), strict=True))
-        preds.update(fold_preds)
-        logger.info("%s fold %d: %s", spec.name, k, m)
-        if not last:
-            done.put(f"{key}-fold{k}", {"metrics": m, "fit_time": fit_times[-1],
-                                        "predictions": fold_preds})
-    models[spec.name] = model
+        last = k == len(task.folds) - 1  # the last fold's model is kept: it is never skipped
+        fold_record = None if last else task.done.get(f"{key}-fold{k}")
+        if fold_record is None:
+            seed_everything(config.seed + k)
+            model = clone(est)
+            fold_record, report = _fit_fold(task, model, *task.fold_data(train_idx, test_idx))
+            fold_record["metrics"]["fold"] = k
+            logger.info("%s fold %d: %s", spec.name, k, fold_record["metrics"])
+            if not last:
+                task.done.put(f"{key}-fold{k}", fold_record)
+        fold_metrics.append(fold_record["metrics"])
+        fit_times.append(fold_record["fit_time"])
+        preds.update(dict(fold_record["predictions"]))
+    task.models[spec.name] = model
+    summary = _summary(fold_metrics, fit_times, model)
+    attribution = None  # on a test split the one fold's report is the test set's
+    if hasattr(model, "component_report") and task.test_texts is not None:
+        attribution = {"model": spec.name, "summary": jsonable(report.summary)}
+    if config.evaluation.save_models:
+        from hybridnlp.persistence import save_model
+
+        try:
+            save_model(model, model_dir(task.run_dir, spec.name),
+                       class_names=task.target_names)
+        except NotImplementedError as err:
+            logger.warning("model %s not saved: %s", spec.name, err)
+            summary["saved"] = str(err)
+    record = {"summary": summary, "predictions": sorted(preds.items()),
+              "attribution": attribution}
+    task.done.put(key, record)
+    for k in range(len(task.folds) - 1):  # the model's record holds its folds now
+        task.done.drop(f"{key}-fold{k}")
+    return jsonable(record)
+
+
+def _fit_fold(task: _Task, model, X_tr, y_tr, X_te, y_te, ids):
+    """Fit ``model`` on one fold and score it: (the fold's record, its component report)."""
+    start = time.perf_counter()
+    _fit(model, X_tr, y_tr)
+    fit_time = time.perf_counter() - start
+    report = None
+    if hasattr(model, "component_report"):  # each component's accuracy, from this fit;
+        report = model.component_report(X_te, y_te)  # every component predicts once
+        proba = report.proba
+        pred = model.classes_[proba.argmax(axis=1)]
+    else:
+        pred = model.predict(X_te)
+        proba = model.predict_proba(X_te) if hasattr(model, "predict_proba") else None
+    metrics = _class_metrics(task.config.evaluation.metrics, y_te, pred, proba, model.classes_)
+    if report is not None:
+        metrics["components"] = report.summary["accuracy"]
+    predictions = list(zip(ids.tolist(), pred.tolist(), strict=True))
+    return {"metrics": metrics, "fit_time": fit_time, "predictions": predictions}, report
+
+
+def _summary(fold_metrics: list[dict], fit_times: list[float], model) -> dict:
+    """Means and standard deviations over the folds, fit time, the last fit's history."""
     summary = {name: float(np.mean([f[name] for f in fold_metrics]))
                for name in fold_metrics[0] if name not in ("fold", "components")}
     summary.update({f"{name}_std": float(np.std([f[name] for f in fold_metrics]))
@@ -199,23 +241,7 @@ def _classification_model(config, run_dir, spec, i, key, done, texts, y, folds, 
     history = getattr(model, "history_", None)
     if history:
         summary["history"] = [dict(r) for r in history]
-    attribution = None  # on a test split the one fold's report is the test set's
-    if hasattr(model, "component_report") and test_texts is not None:
-        attribution = {"model": spec.name, "summary": jsonable(report.summary)}
-    if ev.save_models:
-        from hybridnlp.persistence import save_model
-
-        try:
-            save_model(model, model_dir(run_dir, spec.name), class_names=target_names)
-        except NotImplementedError as err:
-            logger.warning("model %s not saved: %s", spec.name, err)
-            summary["saved"] = str(err)
-    record = {"summary": summary, "predictions": sorted(preds.items()),
-              "attribution": attribution}
-    done.put(key, record)
-    for k in range(len(folds) - 1):  # the model's record holds its folds now
-        done.drop(f"{key}-fold{k}")
-    return jsonable(record)
+    return summary
 
 
 def _confusions(per_example: dict) -> dict:

@@ -87,7 +87,7 @@ class PretrainConfig:
 class EvaluationConfig:
     cv: int = 5  # folds when the data has no test split
     metrics: list[str] = field(default_factory=lambda: ["accuracy", "macro_f1"])
-    per: str = "token"  # language modelling: perplexity per "token" or "word"
+    per: str = "token"  # language modelling: perplexity per "token", "word" or "char"
     validation: float = 0.1  # language modelling: share held out when there is no dev split
     samples: int = 1  # language modelling: generated samples in the report
     prompt: str = ""
@@ -221,9 +221,9 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
         if config.task == "classification" and metric not in allowed:
             raise ConfigError(f"evaluation.metrics[{i}]: unknown metric {metric!r}."
                               f"{_hint(metric, allowed)} Choose from {', '.join(allowed)}.")
-    if config.evaluation.per not in ("token", "word"):
-        raise ConfigError(f"evaluation.per: {config.evaluation.per!r} must be 'token' or "
-                          f"'word'.")
+    if config.evaluation.per not in ("token", "word", "char"):
+        raise ConfigError(f"evaluation.per: {config.evaluation.per!r} must be 'token', "
+                          f"'word' or 'char'.")
     for name, value in config.evaluation.targets.items():
         if name not in names:
             raise ConfigError(f"evaluation.targets.{name}: no model is named {name!r}."

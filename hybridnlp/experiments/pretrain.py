@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from hybridnlp.experiments.config import ExperimentConfig, Word2VecPretrainConfig
-from hybridnlp.experiments.progress import Progress
+from hybridnlp.experiments.run_state import Progress
 
 __all__ = ["corpus_texts", "pretrain"]
 

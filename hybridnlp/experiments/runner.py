@@ -24,9 +24,9 @@ import yaml
 from hybridnlp.experiments.classification import classification, load_split
 from hybridnlp.experiments.config import ExperimentConfig, load_config
 from hybridnlp.experiments.pretrain import pretrain
-from hybridnlp.experiments.progress import Progress, jsonable, model_dir, resume_dir, resumed
 from hybridnlp.experiments.registry import build_model
 from hybridnlp.experiments.report import MAIN_METRIC, shown_path, write_report
+from hybridnlp.experiments.run_state import Progress, jsonable, model_dir, resume_dir, resumed
 from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json, exclusive_lock
 from hybridnlp.utils.paths import slug
 from hybridnlp.utils.seed import seed_everything
@@ -98,7 +98,7 @@ def _corpus(config):
 
 
 def _language_modeling(config, run_dir, result, progress) -> dict:
-    from hybridnlp.lm._corpus import count_words
+    from hybridnlp.lm import count_units
     from hybridnlp.text import CharTokenizer
 
     ev = config.evaluation
@@ -126,7 +126,7 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
         else:
             total, n = model.log_likelihood(eval_text)
         fit_time = time.perf_counter() - start
-        per_n = n if ev.per == "token" else count_words(eval_text)
+        per_n = count_units(eval_text, ev.per, n, model.tokenizer_)
         row = {"loss": -total / max(n, 1), "perplexity": math.exp(-total / max(per_n, 1)),
                "per": ev.per, "eval_tokens": n, "fit_time": fit_time}
         if getattr(model, "val_loss_", None) is not None:

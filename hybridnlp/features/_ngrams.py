@@ -2,31 +2,36 @@
 
 from __future__ import annotations
 
+from itertools import islice
+
 import scipy.sparse as sp
 
+from hybridnlp.text.segmenters import word_split
+from hybridnlp.text.words import warn_unsegmented
 from hybridnlp.utils.validation import check_choice, check_ngram_range
 
-__all__ = ["ANALYZERS", "make_vectorizers", "stack"]
+__all__ = ["ANALYZERS", "check_words", "make_vectorizers", "stack"]
 
 ANALYZERS = ("word", "char", "char_wb", "both")
 
 
 def make_vectorizers(
     vectorizer_cls, analyzer, word_ngram_range, char_ngram_range, token_pattern, stop_words,
-    **common,
+    tokenizer=None, **common,
 ) -> list[tuple[str, object]]:
     """``[("word", vec)]``, ``[("char", vec)]`` or both, for ``analyzer`` in ANALYZERS.
 
     ``"both"`` pairs a word vectorizer with a ``char_wb`` one (character n-grams inside word
-    boundaries); ``common`` keyword arguments go to each.
+    boundaries); ``common`` keyword arguments go to each; ``tokenizer`` (a segmenter) splits
+    the words instead of ``token_pattern``.
     """
     check_choice("analyzer", analyzer, ANALYZERS)
     vectorizers = []
     if analyzer in ("word", "both"):
         ngrams = check_ngram_range("word_ngram_range", word_ngram_range)
         word = vectorizer_cls(
-            analyzer="word", ngram_range=ngrams, token_pattern=token_pattern,
-            stop_words=stop_words, **common,
+            analyzer="word", ngram_range=ngrams, stop_words=stop_words,
+            **word_split(token_pattern, tokenizer), **common,
         )
         vectorizers.append(("word", word))
     if analyzer != "word":
@@ -34,6 +39,16 @@ def make_vectorizers(
         kind = "char_wb" if analyzer == "both" else analyzer
         vectorizers.append(("char", vectorizer_cls(analyzer=kind, ngram_range=ngrams, **common)))
     return vectorizers
+
+
+def check_words(vectorizers, texts, owner: str, sample: int = 2000) -> None:
+    """Warn when the word vectorizer's tokens of the first ``sample`` texts are mostly
+    unsegmented runs of a space-less script (:func:`hybridnlp.text.words.warn_unsegmented`)."""
+    for name, vec in vectorizers:
+        if name == "word":
+            preprocess, tokenize = vec.build_preprocessor(), vec.build_tokenizer()
+            tokens = (t for text in islice(texts, sample) for t in tokenize(preprocess(text)))
+            warn_unsegmented(tokens, owner)
 
 
 def stack(blocks):

@@ -7,8 +7,8 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils.validation import check_is_fitted
 
-from hybridnlp.features._base import TextTransformer
-from hybridnlp.features._ngrams import feature_names, make_vectorizers, stack
+from hybridnlp.features._ngrams import check_words, feature_names, make_vectorizers, stack
+from hybridnlp.features._text_transformer import TextTransformer
 from hybridnlp.text import WORD_PATTERN
 
 __all__ = ["NBFeatures", "log_count_ratios"]
@@ -55,6 +55,10 @@ class NBFeatures(TextTransformer):
         Use 0/1 indicators (as the paper does) instead of counts.
     lowercase : bool, default=True
     token_pattern : str, default=hybridnlp.text.WORD_PATTERN
+    tokenizer : str or callable, optional
+        A word segmenter (``"jieba"``, a name registered with
+        ``hybridnlp.text.register_segmenter``, or a callable text -> words) that splits the
+        words instead of ``token_pattern``. Models holding a registered name save and load.
     min_df : int or float, default=1
     max_features : int, optional
         Per analyzer.
@@ -88,6 +92,7 @@ class NBFeatures(TextTransformer):
         binary=True,
         lowercase=True,
         token_pattern=WORD_PATTERN,
+        tokenizer=None,
         min_df=1,
         max_features=None,
     ):
@@ -98,6 +103,7 @@ class NBFeatures(TextTransformer):
         self.binary = binary
         self.lowercase = lowercase
         self.token_pattern = token_pattern
+        self.tokenizer = tokenizer
         self.min_df = min_df
         self.max_features = max_features
 
@@ -118,9 +124,11 @@ class NBFeatures(TextTransformer):
             )
         self.vectorizers_ = make_vectorizers(
             CountVectorizer, self.analyzer, self.word_ngram_range, self.char_ngram_range,
-            self.token_pattern, None, binary=self.binary, lowercase=self.lowercase,
+            self.token_pattern, None, self.tokenizer, binary=self.binary,
+            lowercase=self.lowercase,
             min_df=self.min_df, max_features=self.max_features, dtype=np.float64,
         )
+        check_words(self.vectorizers_, texts, type(self).__name__)
         blocks = [vec.fit_transform(texts).tocsr() for _, vec in self.vectorizers_]  # (n, V_b)
         self.classes_ = np.unique(y)
         # Ratios per block: each block's p and q are normalised over its own vocabulary.

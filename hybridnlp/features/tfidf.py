@@ -6,8 +6,8 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
-from hybridnlp.features._base import TextTransformer
-from hybridnlp.features._ngrams import feature_names, make_vectorizers, stack
+from hybridnlp.features._ngrams import check_words, feature_names, make_vectorizers, stack
+from hybridnlp.features._text_transformer import TextTransformer
 from hybridnlp.text import WORD_PATTERN
 
 __all__ = ["TfidfFeatures"]
@@ -26,7 +26,12 @@ class TfidfFeatures(TextTransformer):
     char_ngram_range : tuple (min_n, max_n), default=(2, 5)
     lowercase : bool, default=True
     token_pattern : str, default=hybridnlp.text.WORD_PATTERN
-        Regex of a word token (words and single punctuation marks).
+        Regex of a word token (words and single punctuation marks; one character of Chinese,
+        Japanese or Thai).
+    tokenizer : str or callable, optional
+        A word segmenter (``"jieba"``, a name registered with
+        ``hybridnlp.text.register_segmenter``, or a callable text -> words) that splits the
+        words instead of ``token_pattern``. Models holding a registered name save and load.
     min_df, max_df : int or float, default=1 and 1.0
         Document-frequency cut-offs, as in scikit-learn.
     max_features : int, optional
@@ -59,6 +64,7 @@ class TfidfFeatures(TextTransformer):
         char_ngram_range=(2, 5),
         lowercase=True,
         token_pattern=WORD_PATTERN,
+        tokenizer=None,
         min_df=1,
         max_df=1.0,
         max_features=None,
@@ -72,6 +78,7 @@ class TfidfFeatures(TextTransformer):
         self.char_ngram_range = char_ngram_range
         self.lowercase = lowercase
         self.token_pattern = token_pattern
+        self.tokenizer = tokenizer
         self.min_df = min_df
         self.max_df = max_df
         self.max_features = max_features
@@ -83,7 +90,8 @@ class TfidfFeatures(TextTransformer):
     def _make_vectorizers(self) -> list[tuple[str, TfidfVectorizer]]:
         return make_vectorizers(
             TfidfVectorizer, self.analyzer, self.word_ngram_range, self.char_ngram_range,
-            self.token_pattern, self.stop_words, lowercase=self.lowercase, min_df=self.min_df,
+            self.token_pattern, self.stop_words, self.tokenizer, lowercase=self.lowercase,
+            min_df=self.min_df,
             max_df=self.max_df, max_features=self.max_features, sublinear_tf=self.sublinear_tf,
             norm=self.norm, dtype=self.dtype,
         )
@@ -97,6 +105,7 @@ class TfidfFeatures(TextTransformer):
         """Fit and return the TF-IDF matrix, shape (n_texts, n_features_out_), CSR."""
         texts, _ = self._validate_fit(X, y)
         self.vectorizers_ = self._make_vectorizers()
+        check_words(self.vectorizers_, texts, type(self).__name__)
         blocks = [vec.fit_transform(texts) for _, vec in self.vectorizers_]
         self.n_features_out_ = sum(block.shape[1] for block in blocks)
         return stack(blocks)

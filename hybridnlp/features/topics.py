@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from sklearn.decomposition import LatentDirichletAllocation
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from hybridnlp.features._base import TextTransformer
+from hybridnlp.features._ngrams import check_words
+from hybridnlp.features._text_transformer import TextTransformer
+from hybridnlp.text.words import SPACELESS, WordTokenizer
 from hybridnlp.utils.validation import check_choice, check_texts
 
 __all__ = ["TopicFeatures"]
@@ -16,7 +20,23 @@ __all__ = ["TopicFeatures"]
 BACKENDS = ("sklearn", "gensim")
 COHERENCE_MEASURES = ("c_npmi", "c_v", "c_uci", "u_mass")
 # Topic words: alphabetic, at least two letters (numbers and punctuation make poor topics).
-TOPIC_TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
+# Words of two or more letters (no digits), or one character of a space-less script (Chinese
+# words are one or two characters, so a character is the unit a topic can show without a
+# segmenter).
+TOPIC_TOKEN_PATTERN = rf"(?u)[{SPACELESS}]|\b[^\W\d_{SPACELESS}]{{2,}}\b"
+
+
+class TopicWords:
+    """A segmenter's words that a topic can show: letters only, and two or more of them
+    outside the space-less scripts (whose words are often one character)."""
+
+    _keep = re.compile(rf"[{SPACELESS}]+|[^\W\d_]{{2,}}")
+
+    def __init__(self, segmenter):
+        self.split = WordTokenizer(segmenter=segmenter, lowercase=False)
+
+    def __call__(self, text: str) -> list[str]:
+        return [w for w in self.split(text) if self._keep.fullmatch(w)]
 
 
 class TopicFeatures(TextTransformer):
@@ -36,6 +56,12 @@ class TopicFeatures(TextTransformer):
     stop_words : "english", list or None, default="english"
     lowercase : bool, default=True
     token_pattern : str, default=TOPIC_TOKEN_PATTERN
+    tokenizer : str or callable, optional
+        A word segmenter (``"jieba"``, a name registered with
+        ``hybridnlp.text.register_segmenter``, or a callable text -> words) that splits the
+        words instead of ``token_pattern`` (words holding a digit or no letter, and
+        one-letter words outside Chinese and Japanese, are left out). Models holding a
+        registered name save and load.
     random_state : int, RandomState or None
 
     Attributes
@@ -66,6 +92,7 @@ class TopicFeatures(TextTransformer):
         stop_words="english",
         lowercase=True,
         token_pattern=TOPIC_TOKEN_PATTERN,
+        tokenizer=None,
         random_state=None,
     ):
         self.n_topics = n_topics
@@ -79,7 +106,13 @@ class TopicFeatures(TextTransformer):
         self.stop_words = stop_words
         self.lowercase = lowercase
         self.token_pattern = token_pattern
+        self.tokenizer = tokenizer
         self.random_state = random_state
+
+    def _word_split(self) -> dict:
+        if self.tokenizer is None:
+            return {"token_pattern": self.token_pattern}
+        return {"token_pattern": None, "tokenizer": TopicWords(self.tokenizer)}
 
     def fit(self, X, y=None):
         """Fit the vocabulary and the LDA model. Returns self."""
@@ -88,10 +121,11 @@ class TopicFeatures(TextTransformer):
         if not (isinstance(self.n_topics, int | np.integer) and self.n_topics >= 1):
             raise ValueError(f"n_topics={self.n_topics!r} must be a positive integer, e.g. 10.")
         self.vectorizer_ = CountVectorizer(
-            lowercase=self.lowercase, token_pattern=self.token_pattern,
+            lowercase=self.lowercase, **self._word_split(),
             stop_words=self.stop_words, min_df=self.min_df, max_df=self.max_df,
             max_features=self.max_features,
         )
+        check_words([("word", self.vectorizer_)], texts, type(self).__name__)
         try:
             counts = self.vectorizer_.fit_transform(texts)  # (n, V)
         except ValueError as err:

@@ -11,8 +11,9 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from hybridnlp.features._base import TextTransformer
+from hybridnlp.features._text_transformer import TextTransformer
 from hybridnlp.text import WORD_PATTERN, WordTokenizer
+from hybridnlp.text.words import warn_unsegmented
 from hybridnlp.utils.io import atomic_path
 from hybridnlp.utils.progress import progress_bar
 from hybridnlp.utils.validation import check_choice, check_number
@@ -49,6 +50,10 @@ class Word2VecFeatures(TextTransformer):
     norm : {None, "l2"}, default=None
     lowercase : bool, default=True
     token_pattern : str, default=hybridnlp.text.WORD_PATTERN
+    tokenizer : str or callable, optional
+        A word segmenter (``"jieba"``, a name registered with
+        ``hybridnlp.text.register_segmenter``, or a callable text -> words) that splits the
+        words instead of ``token_pattern``. Models holding a registered name save and load.
     pretrained : path, KeyedVectors or fitted Word2VecFeatures, optional
         Vectors trained elsewhere (e.g. on unlabelled text, see ``save_word_vectors``): a
         word2vec-format file, text or binary, or vectors in memory.
@@ -87,6 +92,7 @@ class Word2VecFeatures(TextTransformer):
         norm=None,
         lowercase=True,
         token_pattern=WORD_PATTERN,
+        tokenizer=None,
         pretrained=None,
         pretrained_binary=None,
         workers=1,
@@ -105,6 +111,7 @@ class Word2VecFeatures(TextTransformer):
         self.norm = norm
         self.lowercase = lowercase
         self.token_pattern = token_pattern
+        self.tokenizer = tokenizer
         self.pretrained = pretrained
         self.pretrained_binary = pretrained_binary
         self.workers = workers
@@ -118,8 +125,10 @@ class Word2VecFeatures(TextTransformer):
         check_choice("pooling", self.pooling, POOLINGS)
         check_choice("oov", self.oov, OOV_POLICIES)
         check_choice("norm", self.norm, NORMS)
-        self.tokenizer_ = WordTokenizer(self.token_pattern, lowercase=self.lowercase)
+        self.tokenizer_ = WordTokenizer(self.token_pattern, lowercase=self.lowercase,
+                                        segmenter=self.tokenizer)
         tokens = self.tokenizer_.tokenize_batch(texts)
+        warn_unsegmented((t for text in tokens[:2000] for t in text), type(self).__name__)
         if self.pretrained is not None:
             self.vectors_ = self._load_pretrained()
         else:

@@ -2,10 +2,10 @@
 and per-example attribution of which component wins where."""
 
 from hybridnlp.hybrid._heldout import share_fits
+from hybridnlp.hybrid.attribution import component_report
 from hybridnlp.hybrid.ensemble import SimplexWeights, WeightedEnsemble
 from hybridnlp.hybrid.fusion import FusionClassifier
 from hybridnlp.hybrid.hybrid import HybridClassifier, HybridEnsemble, default_components
-from hybridnlp.hybrid.report import component_report
 from hybridnlp.hybrid.stacking import StackingClassifier
 
 __all__ = [

@@ -9,8 +9,8 @@ from scipy.special import logsumexp, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from hybridnlp.hybrid._base import TextEnsemble
 from hybridnlp.hybrid._heldout import held_out_proba
+from hybridnlp.hybrid._text_ensemble import TextEnsemble
 from hybridnlp.text import WordTokenizer
 from hybridnlp.utils.validation import check_texts, check_texts_labels
 

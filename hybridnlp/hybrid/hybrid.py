@@ -13,11 +13,13 @@ from hybridnlp.features import NBFeatures, TfidfFeatures, Word2VecFeatures
 from hybridnlp.hybrid.ensemble import SimplexWeights, WeightedEnsemble
 from hybridnlp.hybrid.stacking import StackingClassifier
 from hybridnlp.text import WORD_PATTERN
+from hybridnlp.text.segmenters import word_split
 
 __all__ = ["HybridClassifier", "HybridEnsemble", "default_components"]
 
 
-def default_components(random_state=None, embeddings=None) -> list[tuple[str, object]]:
+def default_components(random_state=None, embeddings=None,
+                       tokenizer=None) -> list[tuple[str, object]]:
     """NBSVM on word + char n-grams, TF-IDF word + char logistic regression, multinomial naive
     Bayes on binary word 1-2 grams, fastText (mean of word and bigram embeddings) and a
     Transformer trained from scratch.
@@ -32,24 +34,27 @@ def default_components(random_state=None, embeddings=None) -> list[tuple[str, ob
     from them, its early stopping watches the validation loss (from pretrained vectors it
     overfits within an epoch or two, and the loss picks the better epoch more reliably than
     accuracy: benchmarks/RESULTS.md), and a last component, logistic regression on the
-    texts' mean vectors, joins.
+    texts' mean vectors, joins. With ``tokenizer`` (a word segmenter such as ``"jieba"``),
+    every component splits words with it.
     """
-    transformer = TransformerClassifier(embedding_init=embeddings, random_state=random_state)
+    transformer = TransformerClassifier(tokenizer="word" if tokenizer is None else tokenizer,
+                                        embedding_init=embeddings, random_state=random_state)
     if embeddings is not None:
         transformer.set_params(trainer__monitor="val_loss")
     components = [
-        ("nbsvm", make_pipeline(NBFeatures(analyzer="both"),
+        ("nbsvm", make_pipeline(NBFeatures(analyzer="both", tokenizer=tokenizer),
                                 LogisticRegression(C=0.3, max_iter=1000))),
-        ("tfidf", make_pipeline(TfidfFeatures(analyzer="both"),
+        ("tfidf", make_pipeline(TfidfFeatures(analyzer="both", tokenizer=tokenizer),
                                 LogisticRegression(C=10, max_iter=1000))),
-        ("mnb", make_pipeline(CountVectorizer(token_pattern=WORD_PATTERN, ngram_range=(1, 2),
-                                              binary=True),
+        ("mnb", make_pipeline(CountVectorizer(ngram_range=(1, 2), binary=True,
+                                              **word_split(WORD_PATTERN, tokenizer)),
                               MultinomialNB(alpha=1.0))),
-        ("fasttext", FastTextClassifier(random_state=random_state)),
+        ("fasttext", FastTextClassifier(tokenizer=tokenizer, random_state=random_state)),
         ("transformer", transformer),
     ]
     if embeddings is not None:
-        components.append(("word2vec", make_pipeline(Word2VecFeatures(pretrained=embeddings),
+        components.append(("word2vec", make_pipeline(Word2VecFeatures(pretrained=embeddings,
+                                                                      tokenizer=tokenizer),
                                                      LogisticRegression(C=1, max_iter=2000))))
     return components
 
@@ -58,15 +63,18 @@ class _DefaultComponents:
     """``estimators=None`` means ``default_components(random_state, embeddings)``; dunder
     parameters (``transformer__max_epochs``) reach them as if they had been passed."""
 
+    def _defaults(self):
+        return default_components(self.random_state, self.embeddings, self.tokenizer)
+
     def _materialise(self) -> None:
         if self.estimators is None:
-            self.estimators = default_components(self.random_state, self.embeddings)
+            self.estimators = self._defaults()
 
     def get_params(self, deep=True):
         if self.estimators is None and deep:
             params = type(self)(
-                estimators=default_components(self.random_state, self.embeddings),
-                embeddings=self.embeddings, random_state=self.random_state,
+                estimators=self._defaults(), embeddings=self.embeddings,
+                tokenizer=self.tokenizer, random_state=self.random_state,
             ).get_params(deep=True)
             params.update(super().get_params(deep=False))
             return params
@@ -83,7 +91,7 @@ class _DefaultComponents:
 
     def _components(self):
         if self.estimators is None:
-            return default_components(self.random_state, self.embeddings)
+            return self._defaults()
         return super()._components()
 
     def _estimator_cv(self) -> dict:
@@ -93,7 +101,7 @@ class _DefaultComponents:
         4 of every 6 fits of each n-gram component)."""
         if self.estimator_cv is not None:
             return dict(self.estimator_cv)
-        estimators = self.estimators or default_components(self.random_state, self.embeddings)
+        estimators = self.estimators or self._defaults()
         names = [name for name, _ in estimators]
         return dict.fromkeys(names, 0.2) if "transformer" in names else {}
 
@@ -103,7 +111,11 @@ _EMBEDDINGS_DOC = """embeddings : path, KeyedVectors or fitted Word2VecFeatures,
         saved with ``hybridnlp.features.save_word_vectors``; a path names a word2vec-format
         file), of the Transformer's width (128). The Transformer starts from them and a
         last component, ``word2vec`` (logistic regression on mean word vectors), joins.
-        Only used with the default components."""
+        Only used with the default components.
+    tokenizer : str or callable, optional
+        A word segmenter (``"jieba"``, a name registered with
+        ``hybridnlp.text.register_segmenter``, or a callable text -> words) for every default
+        component; without it words are regex tokens (one per character of Chinese)."""
 
 
 class HybridClassifier(_DefaultComponents, StackingClassifier):
@@ -147,12 +159,14 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     >>> HybridClassifier(embeddings=vectors).fit(train_texts, train_labels)  # doctest: +SKIP
     """
 
-    def __init__(self, *, estimators=None, embeddings=None, final_estimator=None, cv=5,
-                 estimator_cv=None, passthrough=None, cache=True, random_state=None, verbose=0):
+    def __init__(self, *, estimators=None, embeddings=None, tokenizer=None,
+                 final_estimator=None, cv=5, estimator_cv=None, passthrough=None, cache=True,
+                 random_state=None, verbose=0):
         super().__init__(estimators=estimators, final_estimator=final_estimator, cv=cv,
                          estimator_cv=estimator_cv, passthrough=passthrough, cache=cache,
                          random_state=random_state, verbose=verbose)
         self.embeddings = embeddings
+        self.tokenizer = tokenizer
 
     def _default_final_estimator(self):
         if self.passthrough is None:
@@ -181,12 +195,14 @@ class HybridEnsemble(_DefaultComponents, WeightedEnsemble):
         A progress bar (tqdm, on standard error) per component over its held-out fits.
     """
 
-    def __init__(self, *, estimators=None, embeddings=None, cv=5, estimator_cv=None,
-                 gating=False, gate_alpha=1.0, random_state=None, verbose=0):
+    def __init__(self, *, estimators=None, embeddings=None, tokenizer=None, cv=5,
+                 estimator_cv=None, gating=False, gate_alpha=1.0, random_state=None,
+                 verbose=0):
         super().__init__(estimators=estimators, cv=cv, estimator_cv=estimator_cv,
                          gating=gating, gate_alpha=gate_alpha, random_state=random_state,
                          verbose=verbose)
         self.embeddings = embeddings
+        self.tokenizer = tokenizer
 
 
 for _cls in (HybridClassifier, HybridEnsemble):

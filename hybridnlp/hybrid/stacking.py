@@ -10,8 +10,8 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
-from hybridnlp.hybrid._base import TextEnsemble
 from hybridnlp.hybrid._heldout import held_out_proba
+from hybridnlp.hybrid._text_ensemble import TextEnsemble
 from hybridnlp.utils.validation import check_texts_labels
 
 __all__ = ["StackingClassifier"]

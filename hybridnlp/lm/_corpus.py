@@ -17,9 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WhitespaceTokenizer
+from hybridnlp.text.segmenters import segmenter_names
+from hybridnlp.text.words import split_spaceless
 from hybridnlp.utils.validation import is_missing
 
-__all__ = ["count_words", "make_tokenizer", "read_corpus", "split_corpus", "token_stream"]
+__all__ = ["PER_UNITS", "count_units", "count_words", "make_tokenizer", "read_corpus",
+           "split_corpus", "token_stream"]
 
 TOKENIZERS = ("char", "word", "bpe")
 
@@ -73,7 +76,8 @@ def split_corpus(corpus: str | list[str], fraction: float):
 
 def make_tokenizer(spec, bpe_vocab_size: int = 4096) -> Tokenizer:
     """``"char"``, ``"word"`` (whitespace words, line breaks as ``<eos>``), ``"bpe"``
-    (byte-level, trained in fit), or a Tokenizer instance (used as is when trained)."""
+    (byte-level, trained in fit), a Tokenizer instance (used as is when trained), or a word
+    segmenter (a registered name such as ``"jieba"``, or a callable): words it finds."""
     if isinstance(spec, Tokenizer):  # an untrained one is trained on a copy, not in place
         return spec if spec.is_trained else copy.deepcopy(spec)
     if spec == "char":
@@ -82,6 +86,8 @@ def make_tokenizer(spec, bpe_vocab_size: int = 4096) -> Tokenizer:
         return WhitespaceTokenizer()
     if spec == "bpe":
         return BPETokenizer(vocab_size=bpe_vocab_size)
+    if callable(spec) or spec in segmenter_names():
+        return WhitespaceTokenizer(segmenter=spec)
     raise ValueError(f"tokenizer={spec!r} is not allowed; choose one of {TOKENIZERS} or pass "
                      f"a hybridnlp.text Tokenizer.")
 
@@ -102,9 +108,32 @@ def token_stream(tokenizer: Tokenizer, corpus: str | list[str]) -> np.ndarray:
     return np.fromiter((i for part in parts for i in part), dtype=_dtype(tokenizer.vocab_size))
 
 
+PER_UNITS = ("token", "word", "char")
+
+
+def count_units(corpus: str | list[str], per: str, n_tokens: int, tokenizer=None) -> int:
+    """How many ``per`` units ``corpus`` holds: its ``n_tokens`` predicted tokens, its words
+    (:func:`count_words`, or the words of ``tokenizer``'s segmenter when it has one), or its
+    characters (plus one end per document of a list, as the words count line ends)."""
+    if per not in PER_UNITS:
+        raise ValueError(f"per={per!r} is not allowed; choose one of {', '.join(PER_UNITS)}.")
+    if per == "token":
+        return n_tokens
+    if per == "char":
+        return len(corpus) if isinstance(corpus, str) else sum(len(t) + 1 for t in corpus)
+    segmenter = getattr(tokenizer, "segmenter", None)
+    if segmenter is not None:
+        docs = [corpus] if isinstance(corpus, str) else corpus
+        return sum(len(tokenizer.tokenize(t)) for t in docs) + (
+            0 if isinstance(corpus, str) else len(corpus))
+    return count_words(corpus)
+
+
 def count_words(corpus: str | list[str]) -> int:
     """Words for per-word perplexity: whitespace words plus line ends (plus one end per
-    document of a list), the convention of Penn Treebank and WikiText."""
+    document of a list), the convention of Penn Treebank and WikiText; each character of a
+    space-less script (Chinese, Japanese, Thai) is a word (``split_spaceless``), so a Chinese
+    "word" perplexity is per character, not per clause."""
     if isinstance(corpus, str):
-        return len(corpus.split()) + corpus.count("\n")
-    return sum(len(t.split()) + t.count("\n") + 1 for t in corpus)
+        return len(split_spaceless(corpus)) + corpus.count("\n")
+    return sum(len(split_spaceless(t)) + t.count("\n") + 1 for t in corpus)

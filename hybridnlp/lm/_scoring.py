@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from hybridnlp.exceptions import NotFittedError
-from hybridnlp.lm._corpus import count_words, read_corpus, token_stream
+from hybridnlp.lm._corpus import count_units, read_corpus, token_stream
 
 __all__ = ["LMScoringMixin"]
 
@@ -35,14 +35,14 @@ class LMScoringMixin:
 
     def perplexity(self, texts, *, per: str = "token", **kw) -> float:
         """exp(mean negative log-likelihood) of ``texts``: per token of this model's
-        tokenizer, or ``per="word"``: the same total over the number of words (whitespace
-        words plus line ends), so char, word and BPE models compare."""
-        if per not in ("token", "word"):
-            raise ValueError(f"per={per!r} is not allowed; choose 'token' or 'word'.")
+        tokenizer, or the same total over the number of words (``per="word"``: whitespace
+        words plus line ends, each character of Chinese, Japanese or Thai a word, or the
+        segmenter's words) or characters (``per="char"``), so char, word and BPE models
+        compare."""
+        count_units("", per, 0)  # the unit, checked before any work
         total, n = self.log_likelihood(texts, **kw)
-        if per == "word":
-            n = count_words(read_corpus(texts, what="texts"))
-        return math.exp(-total / max(n, 1))
+        corpus = read_corpus(texts, what="texts")
+        return math.exp(-total / max(count_units(corpus, per, n, self.tokenizer_), 1))
 
     def score(self, texts, y=None) -> float:
         """Mean log-likelihood per token (higher is better, for model selection)."""

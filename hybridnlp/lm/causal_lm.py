@@ -14,8 +14,8 @@ from safetensors.torch import load_file, save_file
 
 from hybridnlp.estimators.neural import NeuralEstimator
 from hybridnlp.lm._corpus import make_tokenizer, read_corpus, split_corpus, token_stream
-from hybridnlp.lm._generation import TextGenerationMixin
 from hybridnlp.lm._scoring import LMScoringMixin
+from hybridnlp.lm._text_generation import TextGenerationMixin
 from hybridnlp.lm.data import RandomWindows, SequentialWindows
 from hybridnlp.nn.gpt import GPT, GPTConfig
 from hybridnlp.text import Tokenizer, load_tokenizer

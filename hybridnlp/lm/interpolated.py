@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.lm._scoring import LMScoringMixin
-from hybridnlp.lm.generate import Stepper, sample
+from hybridnlp.lm.decoding import Stepper, sample
 from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.validation import check_choice, check_number
 

@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator
 
 from hybridnlp.lm._corpus import make_tokenizer, read_corpus, token_stream
 from hybridnlp.lm._scoring import LMScoringMixin
-from hybridnlp.lm.generate import process_logits
+from hybridnlp.lm.decoding import process_logits
 from hybridnlp.text import load_tokenizer
 from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json

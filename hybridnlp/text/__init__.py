@@ -1,9 +1,10 @@
 """Tokenizers: the regex word tokenizer of the classical features, and the vocabulary
 tokenizers of the neural models (characters, words, byte-level BPE)."""
 
-from hybridnlp.text._base import SPECIAL_TOKENS, Tokenizer, load_tokenizer
 from hybridnlp.text.bpe import BPETokenizer
 from hybridnlp.text.char import CharTokenizer
+from hybridnlp.text.segmenters import Segmenter, register_segmenter
+from hybridnlp.text.tokenizer import SPECIAL_TOKENS, Tokenizer, load_tokenizer
 from hybridnlp.text.vocab import WhitespaceTokenizer, WordVocabTokenizer
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 
@@ -12,9 +13,11 @@ __all__ = [
     "WORD_PATTERN",
     "BPETokenizer",
     "CharTokenizer",
+    "Segmenter",
     "Tokenizer",
     "WhitespaceTokenizer",
     "WordTokenizer",
     "WordVocabTokenizer",
     "load_tokenizer",
+    "register_segmenter",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hybridnlp.text._base import SPECIAL_TOKENS, Tokenizer
+from hybridnlp.text.tokenizer import SPECIAL_TOKENS, Tokenizer
 
 __all__ = ["BPETokenizer"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hybridnlp.text._base import TableTokenizer
+from hybridnlp.text.tokenizer import TableTokenizer
 
 __all__ = ["CharTokenizer"]
 

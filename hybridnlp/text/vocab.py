@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from hybridnlp.text._base import TableTokenizer
-from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
+from hybridnlp.text.segmenters import Segmenter, resolve_segmenter, unsaveable_segmenter
+from hybridnlp.text.tokenizer import TableTokenizer
+from hybridnlp.text.words import (
+    WORD_PATTERN,
+    WordTokenizer,
+    is_spaceless,
+    split_spaceless,
+    warn_unsegmented,
+)
 
 __all__ = ["WhitespaceTokenizer", "WordVocabTokenizer"]
 
@@ -36,6 +43,9 @@ class WordVocabTokenizer(TableTokenizer):
         Keep at most this many words (the most frequent), special tokens excluded.
     lowercase : bool, default=True
     pattern : str, default=WORD_PATTERN
+    segmenter : str or callable, optional
+        A word segmenter (``"jieba"``, or any registered name or callable): its words are the
+        tokens. A registered name is saved with the tokenizer; a callable cannot be saved.
 
     Examples
     --------
@@ -49,13 +59,14 @@ class WordVocabTokenizer(TableTokenizer):
     keep_unk = True
 
     def __init__(self, min_freq: int = 1, max_size: int | None = None, lowercase: bool = True,
-                 pattern: str = WORD_PATTERN):
+                 pattern: str = WORD_PATTERN, segmenter=None):
         super().__init__()
         self.min_freq = min_freq
         self.max_size = max_size
         self.lowercase = lowercase
         self.pattern = pattern
-        self._split = WordTokenizer(pattern, lowercase=lowercase)
+        self._split = WordTokenizer(pattern, lowercase=lowercase, segmenter=segmenter)
+        self.segmenter = self._split.segmenter
 
     @property
     def words(self) -> list[str]:
@@ -68,6 +79,7 @@ class WordVocabTokenizer(TableTokenizer):
         counts = Counter()
         for text in texts:
             counts.update(self._split(text))
+        warn_unsegmented(counts, type(self).__name__)
         self._set_tokens(_frequent(counts, self.min_freq, self.max_size, type(self).__name__))
         return self
 
@@ -79,19 +91,39 @@ class WordVocabTokenizer(TableTokenizer):
         return [index.get(w, unk) for w in self._split(text)]
 
     def _state(self) -> dict:
-        return {"min_freq": self.min_freq, "max_size": self.max_size,
-                "lowercase": self.lowercase, "pattern": self.pattern, "words": self.words}
+        state = {"min_freq": self.min_freq, "max_size": self.max_size,
+                 "lowercase": self.lowercase, "pattern": self.pattern, "words": self.words}
+        if self.segmenter is not None:
+            state["segmenter"] = getattr(self.segmenter, "name", self.segmenter)
+        return state
+
+    def save(self, path) -> None:
+        if self.segmenter is not None and not isinstance(self.segmenter, Segmenter):
+            raise ValueError(unsaveable_segmenter(self.segmenter))
+        super().save(path)
 
     @classmethod
     def _from_state(cls, state: dict) -> WordVocabTokenizer:
-        tok = cls(state["min_freq"], state["max_size"], state["lowercase"], state["pattern"])
+        tok = cls(state["min_freq"], state["max_size"], state["lowercase"], state["pattern"],
+                  segmenter=state.get("segmenter"))
         tok._set_tokens(state["words"])
         return tok
 
 
+def _join_words(words: list[str]) -> str:
+    out = []
+    for k, word in enumerate(words):
+        if k and not (is_spaceless(word) or is_spaceless(words[k - 1])):
+            out.append(" ")
+        out.append(word)
+    return "".join(out)
+
+
 class WhitespaceTokenizer(TableTokenizer):
     """Whitespace-separated words as tokens, each line break as ``<eos>``: the word level of
-    language modelling (Penn Treebank, WikiText). Case and punctuation are kept as written.
+    language modelling (Penn Treebank, WikiText). Case and punctuation are kept as written;
+    each character of a script written without spaces (Chinese, Japanese, Thai ...) is a word
+    of its own (:func:`hybridnlp.text.words.split_spaceless`).
 
     A word written ``<unk>`` in the text (WikiText marks rare words so) is the ``<unk>`` id.
     Decoding joins words with spaces and turns ``<eos>`` back into a line break.
@@ -102,6 +134,9 @@ class WhitespaceTokenizer(TableTokenizer):
         Words seen fewer times in training are ``<unk>``.
     max_size : int, optional
         Keep at most this many words (the most frequent).
+    segmenter : str or callable, optional
+        A word segmenter (``"jieba"``, or any registered name or callable): its words, line by
+        line, are the tokens. A registered name is saved with the tokenizer.
 
     Examples
     --------
@@ -113,18 +148,21 @@ class WhitespaceTokenizer(TableTokenizer):
     kind = "whitespace"
     keep_unk = True
 
-    def __init__(self, min_freq: int = 1, max_size: int | None = None):
+    def __init__(self, min_freq: int = 1, max_size: int | None = None, segmenter=None):
         super().__init__()
         self.min_freq = min_freq
         self.max_size = max_size
+        self.segmenter = resolve_segmenter(segmenter)
 
-    @staticmethod
-    def tokenize(text: str) -> list[str]:
+    def _words(self, text: str) -> list[str]:
+        return split_spaceless(text) if self.segmenter is None else self.segmenter(text)
+
+    def tokenize(self, text: str) -> list[str]:
         """Words, with ``"<eos>"`` for every line break."""
         lines = text.split("\n")
         out = []
         for i, line in enumerate(lines):
-            out.extend(line.split())
+            out.extend(self._words(line))
             if i < len(lines) - 1:
                 out.append("<eos>")
         return out
@@ -135,7 +173,8 @@ class WhitespaceTokenizer(TableTokenizer):
             texts = [texts]
         counts = Counter()
         for text in texts:
-            counts.update(text.split())
+            for line in text.split("\n"):
+                counts.update(self._words(line))
         counts.pop("<unk>", None)
         self._set_tokens(_frequent(counts, self.min_freq, self.max_size, type(self).__name__))
         return self
@@ -150,20 +189,29 @@ class WhitespaceTokenizer(TableTokenizer):
         return [index.get(w, unk) for w in self.tokenize(text)]
 
     def decode(self, ids: Iterable[int], *, skip_special_tokens: bool = True) -> str:
-        """The text of ``ids``: words joined by spaces, ``<eos>`` as a line break."""
+        """The text of ``ids``: words joined by spaces (none next to a character of a
+        space-less script), ``<eos>`` as a line break."""
         lines: list[list[str]] = [[]]
         for i in ids:
             if int(i) == self.eos_id:
                 lines.append([])
             elif piece := super().decode([i], skip_special_tokens=skip_special_tokens):
                 lines[-1].append(piece)
-        return "\n".join(" ".join(words) for words in lines)
+        return "\n".join(_join_words(words) for words in lines)
 
     def _state(self) -> dict:
-        return {"min_freq": self.min_freq, "max_size": self.max_size, "words": self.tokens}
+        state = {"min_freq": self.min_freq, "max_size": self.max_size, "words": self.tokens}
+        if self.segmenter is not None:
+            state["segmenter"] = getattr(self.segmenter, "name", self.segmenter)
+        return state
+
+    def save(self, path) -> None:
+        if self.segmenter is not None and not isinstance(self.segmenter, Segmenter):
+            raise ValueError(unsaveable_segmenter(self.segmenter))
+        super().save(path)
 
     @classmethod
     def _from_state(cls, state: dict) -> WhitespaceTokenizer:
-        tok = cls(state["min_freq"], state["max_size"])
+        tok = cls(state["min_freq"], state["max_size"], segmenter=state.get("segmenter"))
         tok._set_tokens(state["words"])
         return tok

@@ -3,14 +3,73 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Mapping
+from itertools import islice
 
-__all__ = ["WORD_PATTERN", "WordTokenizer"]
+__all__ = ["SPACELESS", "WORD_PATTERN", "WordTokenizer", "is_spaceless", "split_spaceless",
+           "warn_unsegmented"]
 
-# A word is a run of letters/digits/underscore, optionally led by an apostrophe ("'s", "'ll")
-# and holding inner apostrophes ("don't", "n't"); any other non-space character is a token on its
-# own, so "!" and "?" survive (they carry sentiment and question type).
-WORD_PATTERN = r"'?\w+(?:'\w+)*|[^\w\s]"
+# Scripts written without spaces between words: CJK ideographs (with their extensions, the
+# compatibility block and the iteration marks), Japanese kana, Thai, Lao, Myanmar, Khmer. Each
+# character of them is a token of its own, so word n-grams of Chinese are character n-grams
+# (a segmenter such as jieba gives real words). Korean Hangul is written with spaces: not here.
+SPACELESS = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3005-\u3007\u3040-\u30ff"
+             "\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+             "\U00020000-\U0003134f")
+
+# A word is one character of a space-less script, or a run of other letters/digits/underscore,
+# optionally led by an apostrophe ("'s", "'ll") and holding inner apostrophes ("don't", "n't");
+# any other non-space character is a token on its own, so "!" and "?" survive (they carry
+# sentiment and question type). Latin-script text splits exactly as with r"'?\w+(?:'\w+)*|...".
+WORD_PATTERN = rf"[{SPACELESS}]|'?[^\W{SPACELESS}]+(?:'[^\W{SPACELESS}]+)*|[^\w\s]"
+
+_SPACELESS_SPLIT = re.compile(rf"[{SPACELESS}]|[^{SPACELESS}\s]+")
+_SPACELESS_CHAR = re.compile(rf"[{SPACELESS}]")
+
+
+_LONG_RUN = re.compile(rf"[{SPACELESS}]{{4,}}")
+
+
+def warn_unsegmented(tokens: Iterable[str], where: str, *, share: float = 0.2,
+                     sample: int = 200_000) -> None:
+    """Warn (once per call) when more than ``share`` of ``tokens`` (the first ``sample``; a
+    mapping counts token -> occurrences) are runs of 4 or more characters of a space-less
+    script: a tokenizer that splits on spaces and punctuation sees clauses of Chinese, not
+    words, and every model on them fails quietly."""
+    n = long = 0
+    example = None
+    counted = tokens.items() if isinstance(tokens, Mapping) else ((t, 1) for t in tokens)
+    for token, count in islice(counted, sample):
+        n += count
+        if _LONG_RUN.search(token):
+            long += count
+            example = example or token
+    if n and long / n > share:
+        warnings.warn(
+            f"{where}: {long / n:.0%} of the training words are runs of 4 or more characters of "
+            f"a script written without spaces (such as {example!r}), so they are clauses, not "
+            f"words, and will rarely repeat. Use the default token pattern "
+            f"(hybridnlp.text.WORD_PATTERN: one token per character) or a word segmenter.",
+            UserWarning, stacklevel=3)
+
+
+_SPACELESS_WORD = re.compile(rf"[{SPACELESS}]+")
+
+
+def is_spaceless(token: str) -> bool:
+    """Whether ``token`` is written in a space-less script only (a character, or a word of
+    a segmenter), so decoding joins it to its neighbours without a space."""
+    return _SPACELESS_WORD.fullmatch(token) is not None
+
+
+def split_spaceless(text: str) -> list[str]:
+    """Whitespace words, with each character of a space-less script a word of its own
+    (``"我爱NLP 很好"`` -> ``['我', '爱', 'NLP', '很', '好']``): the word unit of the
+    whitespace LM tokenizer and of per-word perplexity."""
+    if not _SPACELESS_CHAR.search(text):
+        return text.split()
+    return _SPACELESS_SPLIT.findall(text)
 
 
 class WordTokenizer:
@@ -23,16 +82,25 @@ class WordTokenizer:
         contain capturing groups).
     lowercase : bool, default=True
         Lowercase the text before matching.
+    segmenter : str or callable, optional
+        A word segmenter (the name of a registered one, such as ``"jieba"``, or a callable
+        text -> list of words) whose words are the tokens instead of the pattern's matches
+        (:mod:`hybridnlp.text.segmenters`).
 
     Examples
     --------
     >>> WordTokenizer()("It isn't bad, it's GREAT!")
     ['it', "isn't", 'bad', ',', "it's", 'great', '!']
+    >>> WordTokenizer()("这部电影很好!")   # space-less scripts: one token per character
+    ['这', '部', '电', '影', '很', '好', '!']
     """
 
-    def __init__(self, pattern: str = WORD_PATTERN, lowercase: bool = True):
+    def __init__(self, pattern: str = WORD_PATTERN, lowercase: bool = True, segmenter=None):
+        from hybridnlp.text.segmenters import resolve_segmenter
+
         self.pattern = pattern
         self.lowercase = lowercase
+        self.segmenter = resolve_segmenter(segmenter)
         self._regex = re.compile(pattern)
         if self._regex.groups:
             raise ValueError(
@@ -41,6 +109,9 @@ class WordTokenizer:
             )
 
     def __call__(self, text: str) -> list[str]:
+        if self.segmenter is not None:
+            words = self.segmenter(text)
+            return [w.lower() for w in words] if self.lowercase else words
         if self.lowercase:
             text = text.lower()
         return self._regex.findall(text)
@@ -50,20 +121,25 @@ class WordTokenizer:
         return [self(text) for text in texts]
 
     def __repr__(self) -> str:
-        return f"WordTokenizer(pattern={self.pattern!r}, lowercase={self.lowercase})"
+        segmenter = "" if self.segmenter is None else f", segmenter={self.segmenter!r}"
+        return f"WordTokenizer(pattern={self.pattern!r}, lowercase={self.lowercase}{segmenter})"
 
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, WordTokenizer)
             and other.pattern == self.pattern
             and other.lowercase == self.lowercase
+            and other.segmenter == self.segmenter
         )
 
     def __hash__(self) -> int:
-        return hash((self.pattern, self.lowercase))
+        return hash((self.pattern, self.lowercase, self.segmenter))
 
     def __getstate__(self) -> dict:
-        return {"pattern": self.pattern, "lowercase": self.lowercase}
+        state = {"pattern": self.pattern, "lowercase": self.lowercase}
+        if self.segmenter is not None:
+            state["segmenter"] = self.segmenter
+        return state
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state)

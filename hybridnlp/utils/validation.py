@@ -217,8 +217,9 @@ def check_number(name: str, value: Any, kind: type = int, *, low: float | None =
                  high: float | None = None, low_open: bool = False, high_open: bool = False,
                  none_ok: bool = False) -> Any:
     """``value`` as ``kind`` (int, or float which also takes ints) within [low, high] (open
-    at either end with ``low_open``/``high_open``); a TypeError for a wrong type (a string, a bool) and a
-    ValueError for a value out of range, each naming the parameter and what it takes."""
+    at either end with ``low_open``/``high_open``); a TypeError for a wrong type (a string,
+    a bool) and a ValueError for a value out of range, each naming the parameter and what it
+    takes."""
     if value is None and none_ok:
         return None
     numeric = (int, np.integer) if kind is int else (int, float, np.integer, np.floating)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import torch
 
-from hybridnlp.lm.generate import Stepper, beam_search, sample
+from hybridnlp.lm.decoding import Stepper, beam_search, sample
 
 __all__ = ["TextGenerationMixin"]
 

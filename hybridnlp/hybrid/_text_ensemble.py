@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.estimators import TextClassifierMixin
 from hybridnlp.hybrid._heldout import _aligned
-from hybridnlp.hybrid.report import ComponentReportMixin
+from hybridnlp.hybrid.attribution import ComponentReportMixin
 from hybridnlp.utils.validation import check_texts, text_input_tags
 
 __all__ = ["TextEnsemble"]
