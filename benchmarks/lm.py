@@ -111,7 +111,7 @@ def shakespeare(args) -> None:
     ng_wall = time.perf_counter() - ng_start
     lp_nn = lm.token_log_probs(val_ids)  # sliding window, at least half a window of context
     ours_64 = window_loss(lambda idx: lm.model_(idx)[0], val_ids, 64)
-    mixture = InterpolatedLM(lm, ngram)  # prefit parts: weights cross-fitted on val halves
+    mixture = InterpolatedLM(neural=lm, ngram=ngram)  # prefit: weights cross-fitted on val
     total, n_mix = mixture.cross_fit_log_likelihood(val)
     mix, lam = total / n_mix, mixture.weight_
     sample_text = lm.generate("ROMEO:", 300, temperature=0.8, top_k=40, seed=0)
