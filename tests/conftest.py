@@ -1,6 +1,8 @@
 """Shared fixtures: small, seeded slices of real bundled data."""
 
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,3 +76,23 @@ def chinese_toy():
     labels = np.array(["pos", "neg"])[rng.randint(2, size=500)]
     texts = [sentence(label) for label in labels]
     return (texts[:300], labels[:300]), (texts[300:], labels[300:])
+
+
+# ---------------------------------------------------------------------- configs
+
+EXPERIMENTS = sorted((Path(__file__).parents[1] / "experiments").glob("*.yaml"))
+
+
+BASE = {"name": "t", "task": "classification", "data": {"name": "mr", "limit": 300},
+        "models": [{"type": "nbsvm"}], "evaluation": {"cv": 3}}
+
+
+def _with(**changes):
+    values = json.loads(json.dumps(BASE))
+    for key, value in changes.items():
+        node = values
+        *head, last = key.split(".")
+        for part in head:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[last] = value
+    return values

@@ -4,13 +4,19 @@ Each case is checked through the CLI too: exit status 2 and one line naming the 
 key path, never a traceback.
 """
 
+
 import time
 
 import pytest
 import yaml
-from conftest import cli_error
+from conftest import EXPERIMENTS, _with, cli_error
 
-from hybridnlp.experiments import ConfigError, apply_overrides, load_config, run
+from hybridnlp.experiments import (
+    ConfigError,
+    apply_overrides,
+    load_config,
+    run,
+)
 from hybridnlp.utils.safe_yaml import load_yaml
 
 BASE = {"name": "t", "task": "classification", "data": {"name": "mr", "limit": 120},
@@ -164,3 +170,84 @@ def test_a_config_is_validated_once_and_each_model_built_once_per_fit(tmp_path, 
     config.models[0].params = {"clf__C": "x"}  # changed after load: checked again
     with pytest.raises(ConfigError, match=r"^models\[0\].params: The 'C' parameter"):
         run(config, quiet=True)
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
+def test_every_experiment_config_validates(path):
+    config = load_config(path)
+    assert config.models and config.name
+
+
+def test_experiments_folder_has_the_quickstart_and_benchmarks():
+    names = {p.name for p in EXPERIMENTS}
+    assert {"quickstart.yaml", "shakespeare_char.yaml", "sst2_hybrid.yaml"} <= names
+
+
+@pytest.mark.parametrize("values, message", [
+    (_with(**{"data.nmae": "mr"}), "data.nmae: unknown key. Did you mean 'name'?"),
+    (_with(seed="one"), "seed: expected int, got str 'one'."),
+    (_with(**{"evaluation.cv": 1.5}), "evaluation.cv: expected int, got float 1.5."),
+    (_with(**{"models.0.type": "nbsmv"}), "models[0].type: unknown model 'nbsmv'. Did you mean "
+                                          "'nbsvm'?"),
+    (_with(**{"models.0.params": {"clf__c": 4}}), "models[0].params.clf__c: Pipeline has no "
+                                                  "parameter 'clf__c'. Did you mean 'clf__C'?"),
+    (_with(**{"models.0.type": "causal_lm"}), "models[0].type: 'causal_lm' is a "
+                                              "language_modeling model, but task is "
+                                              "'classification'."),
+    (_with(**{"models.0.type": "simplex_weights"}),
+     "models[0].type: 'simplex_weights' is a meta learner, not a model of texts; give it as the "
+     "final_estimator of a stacking or hybrid model: {type: hybrid, params: {final_estimator: "
+     "{type: simplex_weights}}}."),
+    (_with(task="clasification"), "task: 'clasification' is not a task. Did you mean "
+                                  "'classification'?"),
+    (_with(**{"evaluation.metrics": ["acuracy"]}), "evaluation.metrics[0]: unknown metric "
+                                                   "'acuracy'. Did you mean 'accuracy'?"),
+    (_with(**{"data.path": "x.csv"}), "data: give exactly one of 'name' (a data set) and "
+                                      "'path' (a file)."),
+    ({"name": "t", "task": "classification", "models": []}, "data: required key is missing."),
+    (_with(models=[]), "models: the list is empty"),
+    (_with(models=[{"type": "nbsvm"}, {"type": "nbsvm"}]), "models[1].name: 'nbsvm' is used "
+                                                          "twice"),
+    (_with(pretrain={"word2vec": {"corpus": ["trec", "mr"]}}),
+     "pretrain.word2vec.corpus[1]: 'mr' holds the texts 'mr' is scored on, so pretraining "
+     "would see them; use other data sets (it is cross-validated, so every text is a test "
+     "text once)."),
+    ({**_with(pretrain={"word2vec": {"corpus": ["sst5"]}}), "data": {
+        "name": "sst2", "test_split": "test"}},
+     "pretrain.word2vec.corpus[0]: 'sst5' holds the texts 'sst2' is scored on, so pretraining "
+     "would see them; use sst2:train or other data sets."),
+    (_with(pretrain={"word2vec": {"corpus": ["subj"]}}),  # Subj shares MR's snippets
+     "pretrain.word2vec.corpus[0]: 'subj' holds the texts 'mr' is scored on"),
+    (_with(pretrain={"word2vec": {"corpus": ["trec:dev"]}}),
+     "pretrain.word2vec.corpus[0]: 'trec' has no split 'dev'; its splits are train, test."),
+    (_with(pretrain={"word2vec": {"corpus": ["imbd"]}}),
+     "pretrain.word2vec.corpus[0]: 'imbd' is neither a data set"),
+    (_with(pretrain={"word2vec": {"corpus": []}}), "pretrain.word2vec.corpus: the list is "
+                                                   "empty"),
+    (_with(**{"models.0.type": "hybrid", "models.0.params": {"embeddings": {
+        "pretrained": "word2vec"}}}),
+     "models[0].params.embeddings: {pretrained: word2vec} names nothing the config pretrains "
+     "(pretrain sections: none); add pretrain.word2vec."),
+])
+def test_bad_configs_get_the_exact_message(values, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(values)
+    assert str(err.value).startswith(message)
+
+
+def test_yaml_is_loaded_safely():
+    evil = "name: x\ntask: !!python/object/apply:os.system ['echo pwned']\n"
+    with pytest.raises(ConfigError, match="^config:2: tag 'tag:yaml.org,2002:python/object/"
+                                          "apply:os.system' is not allowed; a config holds"):
+        load_config(evil)
+
+
+def test_overrides_reach_nested_keys():
+    values = apply_overrides(BASE, ["seed=3", "models[0].params.clf__C=4",
+                                    "evaluation.metrics=[accuracy]"])
+    config = load_config(values)
+    assert config.seed == 3 and config.models[0].params == {"clf__C": 4}
+    assert config.evaluation.metrics == ["accuracy"]
+    assert "seed" not in BASE  # the input is not modified
+    with pytest.raises(ConfigError, match="--set seed: expected KEY=VALUE"):
+        apply_overrides(BASE, ["seed"])

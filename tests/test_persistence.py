@@ -9,15 +9,18 @@ import re
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import _with
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from skops.io import _general as skops_general
 
-from hybridnlp.experiments.registry import build_model
+from hybridnlp import load_dataset
+from hybridnlp.experiments import build_model, run
 from hybridnlp.features import TopicFeatures, Word2VecFeatures
 from hybridnlp.persistence import allowed_type_names, allowed_types, load_model, save_model
 
@@ -185,3 +188,43 @@ def test_a_reader_never_sees_a_mix_of_two_models_saved_to_one_folder(tmp_path):
     assert all(w.wait() == 0 for w in writers)
     assert len(seen) == 2  # both models were read while the other was being written
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lm"]  # no temporary folder left
+
+
+def test_saved_model_loads_in_a_fresh_process_and_predicts_identically(tmp_path):
+    result = run(_with(output=str(tmp_path), **{"data.test_split": "test", "data.name": "sst2",
+                                                "data.limit": 400}), quiet=True)
+    model_dir = result.run_dir / "models" / "nbsvm"
+    texts = list(load_dataset("sst2", split="test").data[:50])  # any texts
+    expected = result.models["nbsvm"].predict_proba(texts)
+    (tmp_path / "texts.json").write_text(json.dumps(texts))
+    code = ("import json, numpy as np; from hybridnlp.persistence import load_model; "
+            f"m = load_model({str(model_dir)!r}); "
+            f"t = json.load(open({str(tmp_path / 'texts.json')!r})); "
+            "print(json.dumps(m.predict_proba(t).tolist()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert np.array_equal(np.array(json.loads(out)), expected)
+
+
+def test_persistence_of_a_transformer_and_refusal_of_foreign_types(tmp_path):
+    mr = load_dataset("mr")
+    idx = np.random.default_rng(0).permutation(len(mr.data))[:200]
+    X, y = [mr.data[i] for i in idx], mr.target[idx]
+    clf = build_model("transformer", {"max_epochs": 1, "module__n_layer": 1}).fit(X, y)
+    save_model(clf, tmp_path / "clf")
+    assert np.array_equal(load_model(tmp_path / "clf").predict_proba(X), clf.predict_proba(X))
+    for kind, params in (("stacking", {}), ("ensemble", {"gating": True}),
+                         ("fusion", {"max_epochs": 1})):
+        model = build_model(kind, params).fit(X, y)
+        save_model(model, tmp_path / kind)
+        restored = load_model(tmp_path / kind)
+        assert type(restored) is type(model)
+        assert np.array_equal(restored.predict_proba(X), model.predict_proba(X))
+    import skops.io as sio
+
+    sio.dump({"f": Path("x")}, tmp_path / "clf" / "model.skops")
+    with pytest.raises(ValueError, match="names types or functions outside the allow-list: "
+                                         "\\['pathlib.PosixPath'\\]; it was not loaded"):
+        load_model(tmp_path / "clf")
+    with pytest.raises(FileNotFoundError, match="holds no model"):
+        load_model(tmp_path)

@@ -45,7 +45,7 @@ def segmenter_names() -> list[str]:
 
 class Segmenter:
     """A registered segmenter, by name: called as its function; pickles (and saves) as its
-    name only."""
+    name only (its state is the name)."""
 
     def __init__(self, name: str):
         if name not in _REGISTRY:
@@ -56,9 +56,6 @@ class Segmenter:
 
     def __call__(self, text: str) -> list[str]:
         return [w for w in _REGISTRY[self.name](text) if w.strip()]
-
-    def __reduce__(self):
-        return (Segmenter, (self.name,))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Segmenter) and other.name == self.name

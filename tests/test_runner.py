@@ -1,4 +1,4 @@
-"""Experiment configs, the runner, reports, persistence and the CLI."""
+"""The experiment runner: run directories, reports, resume, signals, LM and topic runs."""
 
 import json
 import re
@@ -9,124 +9,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import _with
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from yaml import safe_dump as yaml_dump
 from yaml import safe_load as yaml_load
 
 from hybridnlp import load_dataset
-from hybridnlp.cli import main
 from hybridnlp.experiments import (
     ConfigError,
-    apply_overrides,
     build_model,
     compare_runs,
     load_config,
     run,
 )
-from hybridnlp.persistence import load_model, save_model
-
-EXPERIMENTS = sorted((Path(__file__).parents[1] / "experiments").glob("*.yaml"))
-
-BASE = {"name": "t", "task": "classification", "data": {"name": "mr", "limit": 300},
-        "models": [{"type": "nbsvm"}], "evaluation": {"cv": 3}}
-
-
-def _with(**changes):
-    values = json.loads(json.dumps(BASE))
-    for key, value in changes.items():
-        node = values
-        *head, last = key.split(".")
-        for part in head:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        node[last] = value
-    return values
-
-
-@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
-def test_every_experiment_config_validates(path):
-    config = load_config(path)
-    assert config.models and config.name
-
-
-def test_experiments_folder_has_the_quickstart_and_benchmarks():
-    names = {p.name for p in EXPERIMENTS}
-    assert {"quickstart.yaml", "shakespeare_char.yaml", "sst2_hybrid.yaml"} <= names
-
-
-@pytest.mark.parametrize("values, message", [
-    (_with(**{"data.nmae": "mr"}), "data.nmae: unknown key. Did you mean 'name'?"),
-    (_with(seed="one"), "seed: expected int, got str 'one'."),
-    (_with(**{"evaluation.cv": 1.5}), "evaluation.cv: expected int, got float 1.5."),
-    (_with(**{"models.0.type": "nbsmv"}), "models[0].type: unknown model 'nbsmv'. Did you mean "
-                                          "'nbsvm'?"),
-    (_with(**{"models.0.params": {"clf__c": 4}}), "models[0].params.clf__c: Pipeline has no "
-                                                  "parameter 'clf__c'. Did you mean 'clf__C'?"),
-    (_with(**{"models.0.type": "causal_lm"}), "models[0].type: 'causal_lm' is a "
-                                              "language_modeling model, but task is "
-                                              "'classification'."),
-    (_with(**{"models.0.type": "simplex_weights"}),
-     "models[0].type: 'simplex_weights' is a meta learner, not a model of texts; give it as the "
-     "final_estimator of a stacking or hybrid model: {type: hybrid, params: {final_estimator: "
-     "{type: simplex_weights}}}."),
-    (_with(task="clasification"), "task: 'clasification' is not a task. Did you mean "
-                                  "'classification'?"),
-    (_with(**{"evaluation.metrics": ["acuracy"]}), "evaluation.metrics[0]: unknown metric "
-                                                   "'acuracy'. Did you mean 'accuracy'?"),
-    (_with(**{"data.path": "x.csv"}), "data: give exactly one of 'name' (a data set) and "
-                                      "'path' (a file)."),
-    ({"name": "t", "task": "classification", "models": []}, "data: required key is missing."),
-    (_with(models=[]), "models: the list is empty"),
-    (_with(models=[{"type": "nbsvm"}, {"type": "nbsvm"}]), "models[1].name: 'nbsvm' is used "
-                                                          "twice"),
-    (_with(pretrain={"word2vec": {"corpus": ["trec", "mr"]}}),
-     "pretrain.word2vec.corpus[1]: 'mr' holds the texts 'mr' is scored on, so pretraining "
-     "would see them; use other data sets (it is cross-validated, so every text is a test "
-     "text once)."),
-    ({**_with(pretrain={"word2vec": {"corpus": ["sst5"]}}), "data": {
-        "name": "sst2", "test_split": "test"}},
-     "pretrain.word2vec.corpus[0]: 'sst5' holds the texts 'sst2' is scored on, so pretraining "
-     "would see them; use sst2:train or other data sets."),
-    (_with(pretrain={"word2vec": {"corpus": ["subj"]}}),  # Subj shares MR's snippets
-     "pretrain.word2vec.corpus[0]: 'subj' holds the texts 'mr' is scored on"),
-    (_with(pretrain={"word2vec": {"corpus": ["trec:dev"]}}),
-     "pretrain.word2vec.corpus[0]: 'trec' has no split 'dev'; its splits are train, test."),
-    (_with(pretrain={"word2vec": {"corpus": ["imbd"]}}),
-     "pretrain.word2vec.corpus[0]: 'imbd' is neither a data set"),
-    (_with(pretrain={"word2vec": {"corpus": []}}), "pretrain.word2vec.corpus: the list is "
-                                                   "empty"),
-    (_with(**{"models.0.type": "hybrid", "models.0.params": {"embeddings": {
-        "pretrained": "word2vec"}}}),
-     "models[0].params.embeddings: {pretrained: word2vec} names nothing the config pretrains "
-     "(pretrain sections: none); add pretrain.word2vec."),
-])
-def test_bad_configs_get_the_exact_message(values, message):
-    with pytest.raises(ConfigError) as err:
-        load_config(values)
-    assert str(err.value).startswith(message)
-
-
-def test_yaml_is_loaded_safely():
-    evil = "name: x\ntask: !!python/object/apply:os.system ['echo pwned']\n"
-    with pytest.raises(ConfigError, match="^config:2: tag 'tag:yaml.org,2002:python/object/"
-                                          "apply:os.system' is not allowed; a config holds"):
-        load_config(evil)
-
-
-def test_overrides_reach_nested_keys():
-    values = apply_overrides(BASE, ["seed=3", "models[0].params.clf__C=4",
-                                    "evaluation.metrics=[accuracy]"])
-    config = load_config(values)
-    assert config.seed == 3 and config.models[0].params == {"clf__C": 4}
-    assert config.evaluation.metrics == ["accuracy"]
-    assert "seed" not in BASE  # the input is not modified
-    with pytest.raises(ConfigError, match="--set seed: expected KEY=VALUE"):
-        apply_overrides(BASE, ["seed"])
-
-
-def test_nested_model_specs_build_members():
-    stack = build_model("stacking", {"estimators": [{"type": "nbsvm", "name": "a"},
-                                                    {"type": "tfidf_lr", "name": "b"}]})
-    assert [name for name, _ in stack.estimators] == ["a", "b"]
+from hybridnlp.persistence import load_model
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -158,46 +54,6 @@ def test_run_matches_the_direct_api_and_writes_a_full_run_directory(tmp_path):
     assert lines[0] == "index,text,label,nbsvm" and len(lines) == 301
     table = compare_runs([d, d])
     assert table.count("| nbsvm |") == 2
-
-
-def test_saved_model_loads_in_a_fresh_process_and_predicts_identically(tmp_path):
-    result = run(_with(output=str(tmp_path), **{"data.test_split": "test", "data.name": "sst2",
-                                                "data.limit": 400}), quiet=True)
-    model_dir = result.run_dir / "models" / "nbsvm"
-    texts = list(load_dataset("sst2", split="test").data[:50])  # any texts
-    expected = result.models["nbsvm"].predict_proba(texts)
-    (tmp_path / "texts.json").write_text(json.dumps(texts))
-    code = ("import json, numpy as np; from hybridnlp.persistence import load_model; "
-            f"m = load_model({str(model_dir)!r}); "
-            f"t = json.load(open({str(tmp_path / 'texts.json')!r})); "
-            "print(json.dumps(m.predict_proba(t).tolist()))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
-    assert np.array_equal(np.array(json.loads(out)), expected)
-
-
-def test_persistence_of_a_transformer_and_refusal_of_foreign_types(tmp_path):
-    mr = load_dataset("mr")
-    idx = np.random.default_rng(0).permutation(len(mr.data))[:200]
-    X, y = [mr.data[i] for i in idx], mr.target[idx]
-    clf = build_model("transformer", {"max_epochs": 1, "module__n_layer": 1}).fit(X, y)
-    save_model(clf, tmp_path / "clf")
-    assert np.array_equal(load_model(tmp_path / "clf").predict_proba(X), clf.predict_proba(X))
-    for kind, params in (("stacking", {}), ("ensemble", {"gating": True}),
-                         ("fusion", {"max_epochs": 1})):
-        model = build_model(kind, params).fit(X, y)
-        save_model(model, tmp_path / kind)
-        restored = load_model(tmp_path / kind)
-        assert type(restored) is type(model)
-        assert np.array_equal(restored.predict_proba(X), model.predict_proba(X))
-    import skops.io as sio
-
-    sio.dump({"f": Path("x")}, tmp_path / "clf" / "model.skops")
-    with pytest.raises(ValueError, match="names types or functions outside the allow-list: "
-                                         "\\['pathlib.PosixPath'\\]; it was not loaded"):
-        load_model(tmp_path / "clf")
-    with pytest.raises(FileNotFoundError, match="holds no model"):
-        load_model(tmp_path)
 
 
 def _comparable(metrics: dict) -> dict:
@@ -331,82 +187,6 @@ def test_language_modeling_and_topic_runs(tmp_path):
 # ---------------------------------------------------------------------- CLI
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["report", "--help"],
-                                  ["predict", "--help"], ["train-lm", "--help"],
-                                  ["generate", "--help"], ["datasets", "--help"]])
-def test_every_command_has_help(argv, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    assert exit_.value.code == 0
-    assert "usage: hybridnlp" in capsys.readouterr().out
-
-
-def test_bad_arguments_exit_2_with_one_line(capsys, tmp_path):
-    with pytest.raises(SystemExit) as exit_:
-        main(["frobnicate"])
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "invalid choice: 'frobnicate'" in err
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\ntask: classification\ndata: {name: mr}\nmodels: [{type: nbsmv}]\n")
-    with pytest.raises(SystemExit) as exit_:
-        main(["run", str(bad)])
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert err == ("hybridnlp run: error: models[0].type: unknown model 'nbsmv'. Did you mean "
-                   "'nbsvm'? Registered: " + err.split("Registered: ")[1])
-    with pytest.raises(SystemExit) as exit_:
-        main(["run", str(tmp_path / "missing.yaml")])
-    assert exit_.value.code == 2
-    capsys.readouterr()
-    for argv, message in (
-            (["run"], "give a config file, or --resume RUN_DIR"),
-            (["run", "--resume", str(tmp_path)], "is not a run directory (no config.yaml)"),
-            (["run", "--resume", str(tmp_path), "--set", "seed=1"],
-             "--set, --data-home and --output start")):
-        with pytest.raises(SystemExit) as exit_:
-            main(argv)
-        assert exit_.value.code == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and message in err
-
-
-def test_cli_run_predict_train_lm_generate_and_datasets(tmp_path, capsys):
-    config = tmp_path / "c.yaml"
-    config.write_text(
-        "name: cli\ntask: classification\ndata: {name: sst2, test_split: test, limit: 300}\n"
-        f"models: [{{type: nbsvm}}]\noutput: {tmp_path / 'runs'}\n")
-    assert main(["run", str(config), "--quiet", "--set", "models[0].params.clf__C=2"]) == 0
-    run_dir = next((tmp_path / "runs").iterdir())
-    assert "clf__C: 2" in (run_dir / "config.yaml").read_text()
-    inputs = tmp_path / "in.txt"
-    inputs.write_text("a wonderful , moving film\na dull , lifeless mess\n")
-    assert main(["predict", str(run_dir / "models" / "nbsvm"), "--input", str(inputs)]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[0] == "text,prediction" and len(out) == 3
-    assert {line.rsplit(",", 1)[1] for line in out[1:]} <= {"positive", "negative"}  # not 0/1
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text(load_dataset("tinyshakespeare").data[0][:5000])
-    assert main(["train-lm", str(corpus), "--output", str(tmp_path / "lm"), "--max-steps", "3",
-                 "--quiet"]) == 0
-    assert main(["generate", str(tmp_path / "lm"), "--prompt", "ROMEO:", "--max-new-tokens",
-                 "10", "--seed", "0"]) == 0
-    out = capsys.readouterr().out
-    assert "ROMEO:" in out
-    assert main(["datasets"]) == 0
-    assert "mr" in capsys.readouterr().out
-    assert main(["report", str(run_dir)]) == 0
-    results = tmp_path / "RESULTS.md"
-    results.write_text("# Benchmark results\n\n<!-- other:start -->\nkept\n<!-- other:end -->\n")
-    for _ in range(2):  # idempotent: the section is replaced, not appended
-        assert main(["report", str(run_dir), "--results", str(results), "--section", "cli"]) == 0
-    text = results.read_text()
-    assert "kept" in text and text.count("<!-- cli:start -->") == 1 and "| nbsvm |" in text
-    help_run = subprocess.run([sys.executable, "-m", "hybridnlp.cli", "--help"],
-                              capture_output=True, text=True)
-    assert help_run.returncode == 0 and "usage: hybridnlp" in help_run.stdout
-
-
 def test_pretrained_word_vectors_reach_the_models_and_the_report(tmp_path):
     from hybridnlp.experiments import pretrain as pretrain_module
 
@@ -496,8 +276,6 @@ else:
 def test_sigterm_removes_the_stacking_cache_when_handled(tmp_path, mode):
     import os
     import signal
-    import subprocess
-    import sys
 
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-c", SLOW_STACK, mode], env=env,
@@ -545,27 +323,3 @@ def test_two_resumes_of_one_run_get_in_use_and_run_files_follow_the_umask(tmp_pa
         with pytest.raises(InUseError, match=rf"^run directory {where} is in use by process "
                                              rf"{os.getpid()}"):
             run(None, resume=result.run_dir, quiet=True)
-
-
-def test_the_config_seed_reaches_every_model_and_makes_runs_repeatable(tmp_path):
-    """config.seed reached the folds and global RNGs but never an estimator's random_state."""
-    def weights(seed):
-        values = _with(output=str(tmp_path / str(seed)), seed=seed,
-                       models=[{"type": "transformer", "params": {"max_epochs": 1,
-                                                                  "module__n_layer": 1}}])
-        values["data"] = {"name": "sst2", "test_split": "test", "limit": 120}
-        model = run(values, quiet=True).models["transformer"]
-        assert model.random_state == seed
-        return model.module_.encoder.tok_emb.weight.detach().clone()
-
-    import torch
-
-    one, again, two = weights(1), weights(1), weights(2)
-    assert torch.equal(one, again)
-    assert one.shape != two.shape or not torch.equal(one, two)
-    spec = {"type": "stacking", "params": {"estimators": [{"type": "fasttext"},
-                                                          {"type": "transformer"}]}}
-    stack = build_model(spec["type"], spec["params"], seed=7)
-    assert stack.random_state == 7
-    assert [est.random_state for _, est in stack.estimators] == [7, 7]
-    assert build_model("fasttext", {"random_state": 3}, seed=7).random_state == 3
