@@ -35,6 +35,7 @@ from hybridnlp import (  # noqa: E402
 )
 
 COMPONENTS = ("nbsvm", "tfidf", "mnb", "fasttext", "transformer", "final")
+TOKENISATIONS = (("characters (default)", None), ("jieba words", "jieba"))
 
 
 def hybrid_table(train, test, tokenizer) -> dict:
@@ -53,6 +54,14 @@ def hybrid_table(train, test, tokenizer) -> dict:
     return row
 
 
+def hybrid_rows(train, test) -> dict:
+    rows = {}
+    for label, tok in TOKENISATIONS:
+        rows[label] = hybrid_table(train, test, tok)
+        print(label, rows[label], flush=True)
+    return rows
+
+
 def render_hybrid(title, rows: dict, note: str) -> str:
     head = "| tokenisation | " + " | ".join(COMPONENTS[:-1]) + " | **HybridClassifier** | fit |"
     lines = [head, "|---" * (len(COMPONENTS) + 2) + "|"]
@@ -65,10 +74,7 @@ def render_hybrid(title, rows: dict, note: str) -> str:
 
 def chnsenticorp(args) -> None:
     train, test = (load_dataset("chnsenticorp", split=s) for s in ("train", "test"))
-    rows = {}
-    for label, tok in (("characters (default)", None), ("jieba words", "jieba")):
-        rows[label] = hybrid_table(train, test, tok)
-        print(label, rows[label], flush=True)
+    rows = hybrid_rows(train, test)
     n_unseen = rows["characters (default)"]["n_unseen"]
     body = render_hybrid(
         "## Chinese: ChnSentiCorp (accuracy, %)\n\n" + stamp("python benchmarks/chinese.py "
@@ -86,12 +92,9 @@ def chnsenticorp(args) -> None:
 
 def thucnews(args) -> None:
     dev, test = (load_dataset("thucnews_titles", split=s) for s in ("dev", "test"))
-    rows = {}
-    for label, tok in (("characters (default)", None), ("jieba words", "jieba")):
-        rows[label] = hybrid_table(dev, test, tok)
-        print(label, rows[label], flush=True)
+    rows = hybrid_rows(dev, test)
     topics = {}
-    for label, tok in (("characters (default)", None), ("jieba words", "jieba")):
+    for label, tok in TOKENISATIONS:
         model = TopicFeatures(n_topics=10, tokenizer=tok, stop_words=None, max_iter=20,
                               random_state=0).fit(dev.data)
         topics[label] = model.top_words(8)

@@ -30,7 +30,24 @@ def _frequent(counts: Counter, min_freq: int, max_size: int | None, owner: str) 
     return words
 
 
-class WordVocabTokenizer(TableTokenizer):
+class _SegmentedTokenizer(TableTokenizer):
+    """A word tokenizer that may split with a segmenter: its file names a registered one; one
+    holding a callable is refused by ``save``, which says how to register it."""
+
+    segmenter = None
+
+    def _with_segmenter(self, state: dict) -> dict:
+        if self.segmenter is not None:
+            state["segmenter"] = getattr(self.segmenter, "name", self.segmenter)
+        return state
+
+    def save(self, path) -> None:
+        if self.segmenter is not None and not isinstance(self.segmenter, Segmenter):
+            raise ValueError(unsaveable_segmenter(self.segmenter))
+        super().save(path)
+
+
+class WordVocabTokenizer(_SegmentedTokenizer):
     """Words (``WordTokenizer``) as tokens; unseen and rare words map to ``<unk>``.
 
     Decoding joins words with spaces, so it does not restore the original spacing or case.
@@ -91,16 +108,9 @@ class WordVocabTokenizer(TableTokenizer):
         return [index.get(w, unk) for w in self._split(text)]
 
     def _state(self) -> dict:
-        state = {"min_freq": self.min_freq, "max_size": self.max_size,
-                 "lowercase": self.lowercase, "pattern": self.pattern, "words": self.words}
-        if self.segmenter is not None:
-            state["segmenter"] = getattr(self.segmenter, "name", self.segmenter)
-        return state
-
-    def save(self, path) -> None:
-        if self.segmenter is not None and not isinstance(self.segmenter, Segmenter):
-            raise ValueError(unsaveable_segmenter(self.segmenter))
-        super().save(path)
+        return self._with_segmenter({
+            "min_freq": self.min_freq, "max_size": self.max_size,
+            "lowercase": self.lowercase, "pattern": self.pattern, "words": self.words})
 
     @classmethod
     def _from_state(cls, state: dict) -> WordVocabTokenizer:
@@ -119,7 +129,7 @@ def _join_words(words: list[str]) -> str:
     return "".join(out)
 
 
-class WhitespaceTokenizer(TableTokenizer):
+class WhitespaceTokenizer(_SegmentedTokenizer):
     """Whitespace-separated words as tokens, each line break as ``<eos>``: the word level of
     language modelling (Penn Treebank, WikiText). Case and punctuation are kept as written;
     each character of a script written without spaces (Chinese, Japanese, Thai ...) is a word
@@ -200,15 +210,8 @@ class WhitespaceTokenizer(TableTokenizer):
         return "\n".join(_join_words(words) for words in lines)
 
     def _state(self) -> dict:
-        state = {"min_freq": self.min_freq, "max_size": self.max_size, "words": self.tokens}
-        if self.segmenter is not None:
-            state["segmenter"] = getattr(self.segmenter, "name", self.segmenter)
-        return state
-
-    def save(self, path) -> None:
-        if self.segmenter is not None and not isinstance(self.segmenter, Segmenter):
-            raise ValueError(unsaveable_segmenter(self.segmenter))
-        super().save(path)
+        return self._with_segmenter({"min_freq": self.min_freq, "max_size": self.max_size,
+                                     "words": self.tokens})
 
     @classmethod
     def _from_state(cls, state: dict) -> WhitespaceTokenizer:
