@@ -122,9 +122,7 @@ def _write(estimator, path: Path, class_names: list | None = None) -> None:
 def _refuse_code(estimator) -> None:
     """A model whose word segmenter is a callable (not a registered name) would need its code
     on load, which a saved model never runs: refused with the way to register it."""
-    import types
-
-    from hybridnlp.text.segmenters import Segmenter, unsaveable_segmenter
+    from hybridnlp.text.segmenters import CallableSegmenter, Segmenter, unsaveable_segmenter
 
     seen, stack = set(), [estimator]
     while stack:
@@ -132,10 +130,9 @@ def _refuse_code(estimator) -> None:
         if id(obj) in seen or isinstance(obj, str | bytes | int | float | bool | type(None)):
             continue
         seen.add(id(obj))
-        module = type(obj).__module__.split(".")[0]
-        if isinstance(obj, types.FunctionType | types.MethodType | functools.partial) or (
-                module == "hybridnlp" and type(obj).__name__ == "_Callable"):
+        if isinstance(obj, CallableSegmenter):
             raise ValueError(unsaveable_segmenter(obj))
+        module = type(obj).__module__.split(".")[0]
         if isinstance(obj, dict):
             stack.extend(obj.values())
         elif isinstance(obj, list | tuple | set):

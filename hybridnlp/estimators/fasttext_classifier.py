@@ -225,6 +225,7 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
         early; ``resume=True`` continues from the checkpoint in ``checkpoint_dir``.
         """
         self._check_params()
+        self._check_resume(resume)
         texts, y = check_texts_labels(X, y)
         seed = self._seed()
         self.classes_, y_idx = np.unique(y, return_inverse=True)
@@ -239,8 +240,6 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
                             shuffle=True, seed=seed)
         val = None if val_texts is None else _BagBatches(
             *self._encode(self._ngrams(val_texts)), val_y, batch_size=4096)
-        if resume and self.checkpoint_dir is None:
-            raise ValueError("resume=True needs checkpoint_dir, the folder of the checkpoint.")
         with _one_thread():
             module = trainer.build_module(
                 lambda: _BagModel(max(len(kept), 1), self.dim, len(self.classes_)))

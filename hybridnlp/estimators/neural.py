@@ -121,8 +121,7 @@ class NeuralEstimator(BaseEstimator):
                 warnings.warn(f"{type(self).__name__}({key}=...) is deprecated and will be "
                               f"removed in the next release; use {new}=... instead.",
                               FutureWarning, stacklevel=4)
-                key, value = new, (0.0 if new == "validation_fraction" and value is None
-                                   else value)
+                key = new
                 if not key.startswith("module__"):
                     setattr(self, key, value)
                     continue
@@ -225,12 +224,15 @@ class NeuralEstimator(BaseEstimator):
     def _checkpoint_path(self, name: str) -> Path | None:
         return None if self.checkpoint_dir is None else Path(self.checkpoint_dir) / name
 
+    def _check_resume(self, resume: bool) -> None:
+        if resume and self.checkpoint_dir is None:
+            raise ValueError("resume=True needs checkpoint_dir, the folder of the checkpoint.")
+
     def _checkpoint_tokenizer(self, tokenizer: Tokenizer, resume: bool) -> None:
         """Keep the tokenizer beside the checkpoint; on resume, check it is the same one."""
+        self._check_resume(resume)
         path = self._checkpoint_path("tokenizer.json")
         if path is None:
-            if resume:
-                raise ValueError("resume=True needs checkpoint_dir, the folder of the checkpoint.")
             return
         if resume and path.exists() and Tokenizer.load(path) != tokenizer:
             raise ValueError(

@@ -6,8 +6,7 @@ from itertools import islice
 
 import scipy.sparse as sp
 
-from hybridnlp.text.segmenters import word_split
-from hybridnlp.text.words import warn_unsegmented
+from hybridnlp.text.words import warn_unsegmented, word_split
 from hybridnlp.utils.validation import check_choice, check_ngram_range
 
 __all__ = ["ANALYZERS", "check_words", "make_vectorizers", "stack"]

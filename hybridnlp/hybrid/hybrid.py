@@ -13,7 +13,7 @@ from hybridnlp.features import NBFeatures, TfidfFeatures, Word2VecFeatures
 from hybridnlp.hybrid.ensemble import SimplexWeights, WeightedEnsemble
 from hybridnlp.hybrid.stacking import StackingClassifier
 from hybridnlp.text import WORD_PATTERN
-from hybridnlp.text.segmenters import word_split
+from hybridnlp.text.words import word_split
 
 __all__ = ["HybridClassifier", "HybridEnsemble", "default_components"]
 

@@ -21,7 +21,7 @@ from hybridnlp.text.segmenters import segmenter_names
 from hybridnlp.text.words import split_spaceless
 from hybridnlp.utils.validation import is_missing
 
-__all__ = ["PER_UNITS", "count_units", "count_words", "make_tokenizer", "read_corpus",
+__all__ = ["PER_UNITS", "check_unit", "count_units", "count_words", "make_tokenizer", "read_corpus",
            "split_corpus", "token_stream"]
 
 TOKENIZERS = ("char", "word", "bpe")
@@ -111,21 +111,20 @@ def token_stream(tokenizer: Tokenizer, corpus: str | list[str]) -> np.ndarray:
 PER_UNITS = ("token", "word", "char")
 
 
-def count_units(corpus: str | list[str], per: str, n_tokens: int, tokenizer=None) -> int:
-    """How many ``per`` units ``corpus`` holds: its ``n_tokens`` predicted tokens, its words
-    (:func:`count_words`, or the words of ``tokenizer``'s segmenter when it has one), or its
-    characters (plus one end per document of a list, as the words count line ends)."""
+def check_unit(per: str) -> None:
     if per not in PER_UNITS:
         raise ValueError(f"per={per!r} is not allowed; choose one of {', '.join(PER_UNITS)}.")
-    if per == "token":
-        return n_tokens
+
+
+def count_units(corpus: str | list[str], per: str, n_tokens: int, tokenizer=None) -> int:
+    """How many ``per`` units ``corpus`` holds: its ``n_tokens`` predicted tokens, its words
+    (:func:`count_words`; with a segmenter's tokenizer its words are the tokens), or its
+    characters (plus one end per document of a list, as the words count line ends)."""
+    check_unit(per)
     if per == "char":
         return len(corpus) if isinstance(corpus, str) else sum(len(t) + 1 for t in corpus)
-    segmenter = getattr(tokenizer, "segmenter", None)
-    if segmenter is not None:
-        docs = [corpus] if isinstance(corpus, str) else corpus
-        return sum(len(tokenizer.tokenize(t)) for t in docs) + (
-            0 if isinstance(corpus, str) else len(corpus))
+    if per == "token" or getattr(tokenizer, "segmenter", None) is not None:
+        return n_tokens
     return count_words(corpus)
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from hybridnlp.exceptions import NotFittedError
-from hybridnlp.lm._corpus import count_units, read_corpus, token_stream
+from hybridnlp.lm._corpus import check_unit, count_units, read_corpus, token_stream
 
 __all__ = ["LMScoringMixin"]
 
@@ -39,7 +39,7 @@ class LMScoringMixin:
         words plus line ends, each character of Chinese, Japanese or Thai a word, or the
         segmenter's words) or characters (``per="char"``), so char, word and BPE models
         compare."""
-        count_units("", per, 0)  # the unit, checked before any work
+        check_unit(per)
         total, n = self.log_likelihood(texts, **kw)
         corpus = read_corpus(texts, what="texts")
         return math.exp(-total / max(count_units(corpus, per, n, self.tokenizer_), 1))

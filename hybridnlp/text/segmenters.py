@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["Segmenter", "register_segmenter", "resolve_segmenter", "segmenter_names",
-           "unsaveable_segmenter", "word_split"]
+__all__ = ["CallableSegmenter", "Segmenter", "register_segmenter", "resolve_segmenter",
+           "segmenter_names", "unsaveable_segmenter"]
 
 _REGISTRY: dict[str, Callable[[str], list[str]]] = {}
 
@@ -75,7 +75,7 @@ def resolve_segmenter(spec) -> Callable[[str], list[str]] | None:
     if isinstance(spec, str):
         return Segmenter(spec)
     if callable(spec):
-        return _Callable(spec)
+        return CallableSegmenter(spec)
     raise TypeError(f"tokenizer={spec!r} must be None, the name of a registered segmenter "
                     f"({', '.join(segmenter_names())}) or a callable text -> list of words.")
 
@@ -90,18 +90,7 @@ def unsaveable_segmenter(segmenter) -> str:
             f"refit and save; register it again before loading.")
 
 
-def word_split(token_pattern: str, tokenizer) -> dict:
-    """A scikit-learn vectorizer's word-splitting arguments: the ``token_pattern``, or the
-    ``tokenizer`` hook (a registered segmenter's name or a callable) that replaces it."""
-    from hybridnlp.text.words import WordTokenizer
-
-    if tokenizer is None:
-        return {"token_pattern": token_pattern}
-    return {"token_pattern": None, "tokenizer": WordTokenizer(segmenter=tokenizer,
-                                                              lowercase=False)}
-
-
-class _Callable:
+class CallableSegmenter:
     """A user's callable, with blank words dropped (pickles with it; ``save_model`` refuses
     it)."""
 
@@ -112,7 +101,7 @@ class _Callable:
         return [w for w in self.function(text) if w.strip()]
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Callable) and other.function == self.function
+        return isinstance(other, CallableSegmenter) and other.function == self.function
 
     def __hash__(self) -> int:
         return hash(self.function)

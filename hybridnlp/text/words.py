@@ -7,8 +7,10 @@ import warnings
 from collections.abc import Iterable, Mapping
 from itertools import islice
 
+from hybridnlp.text.segmenters import resolve_segmenter
+
 __all__ = ["SPACELESS", "WORD_PATTERN", "WordTokenizer", "is_spaceless", "split_spaceless",
-           "warn_unsegmented"]
+           "warn_unsegmented", "word_split"]
 
 # Scripts written without spaces between words: CJK ideographs (with their extensions, the
 # compatibility block and the iteration marks), Japanese kana, Thai, Lao, Myanmar, Khmer. Each
@@ -96,8 +98,6 @@ class WordTokenizer:
     """
 
     def __init__(self, pattern: str = WORD_PATTERN, lowercase: bool = True, segmenter=None):
-        from hybridnlp.text.segmenters import resolve_segmenter
-
         self.pattern = pattern
         self.lowercase = lowercase
         self.segmenter = resolve_segmenter(segmenter)
@@ -143,3 +143,12 @@ class WordTokenizer:
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state)
+
+
+def word_split(token_pattern: str, tokenizer) -> dict:
+    """A scikit-learn vectorizer's word-splitting arguments: the ``token_pattern``, or the
+    ``tokenizer`` hook (a registered segmenter's name or a callable) that replaces it."""
+    if tokenizer is None:
+        return {"token_pattern": token_pattern}
+    return {"token_pattern": None, "tokenizer": WordTokenizer(segmenter=tokenizer,
+                                                              lowercase=False)}
