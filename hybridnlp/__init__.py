@@ -21,6 +21,7 @@ _EXPORTS = {
     "HybridEnsemble": "hybridnlp.hybrid", "StackingClassifier": "hybridnlp.hybrid",
     "WeightedEnsemble": "hybridnlp.hybrid",
     "CausalLM": "hybridnlp.lm", "InterpolatedLM": "hybridnlp.lm", "NGramLM": "hybridnlp.lm",
+    "Seq2SeqLM": "hybridnlp.seq2seq", "ShallowFusion": "hybridnlp.seq2seq",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -14,13 +14,16 @@ import types
 import weakref
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from hybridnlp.nn.gpt import GPT, KVCache
 from hybridnlp.utils.device import compile_options
 
-__all__ = ["Stepper", "beam_search", "decode_step", "process_logits", "sample"]
+__all__ = ["FusedScorer", "NGramStepper", "PrefixStepper", "Stepper", "banned_ngram_tokens",
+           "batch_beam_search", "beam_search", "decode_step", "length_normaliser",
+           "process_logits", "sample"]
 
 
 def decode_step(model: GPT, idx: torch.Tensor, pos: torch.Tensor, k_cache: torch.Tensor,
@@ -207,69 +210,209 @@ def sample(step: Callable[[torch.Tensor, int], torch.Tensor], seq: torch.Tensor,
             return
 
 
+def length_normaliser(length_penalty: float, kind: str = "power") -> Callable[[int], float]:
+    """The divisor of a hypothesis' log-probability for its length n (tokens, end token
+    excluded, at least 1): ``"power"`` n ** length_penalty (Hugging Face's), ``"gnmt"``
+    ((5 + n) / 6) ** length_penalty (Wu et al. 2016, alpha about 0.6)."""
+    if kind == "power":
+        return lambda n: max(n, 1) ** length_penalty
+    if kind == "gnmt":
+        return lambda n: ((5 + max(n, 1)) / 6) ** length_penalty
+    raise ValueError(f"length_norm={kind!r} is not allowed; choose 'power' or 'gnmt'.")
+
+
+def banned_ngram_tokens(rows: list[list[int]], n: int) -> list[list[int]]:
+    """For each row of generated ids, the tokens that would repeat one of its n-grams."""
+    banned = []
+    for ids in rows:
+        if len(ids) < n:
+            banned.append([])
+            continue
+        prefix = tuple(ids[len(ids) - n + 1:]) if n > 1 else ()
+        banned.append([ids[i + n - 1] for i in range(len(ids) - n + 1)
+                       if tuple(ids[i:i + n - 1]) == prefix])
+    return banned
+
+
+def _log_probs(stepper, seq: torch.Tensor, cur: int) -> torch.Tensor:
+    """The stepper's next-token scores as log-probabilities (B, V): ``log_probs`` where it
+    gives them (a fused scorer), else the log-softmax of its ``logits``."""
+    if hasattr(stepper, "log_probs"):
+        return stepper.log_probs(seq, cur)
+    return F.log_softmax(stepper.logits(seq, cur).float(), dim=1)
+
+
 @torch.no_grad()
-def beam_search(model: GPT, prompt: torch.Tensor, max_new_tokens: int, *, num_beams: int = 4,
-                length_penalty: float = 1.0, eos_id: int | None = None,
-                suppress: list[int] | None = None, use_cache: bool = True,
-                num_return_sequences: int = 1,
-                min_new_tokens: int = 0) -> list[tuple[list[int], float]]:
-    """Beam search from one prompt (1-D ids). Returns ``(new token ids, score)`` pairs, best
-    first; score = sum of log-probabilities / length ** length_penalty. No hypothesis ends
-    (at ``eos_id``) before ``min_new_tokens``."""
-    if num_beams < 1:
+def batch_beam_search(stepper, start: torch.Tensor, max_new_tokens, *, num_beams: int = 4,
+                      length_penalty: float = 1.0, length_norm: str = "power",
+                      eos_id: int | None = None, suppress: list[int] | None = None,
+                      min_new_tokens: int = 0, no_repeat_ngram_size: int = 0,
+                      num_return_sequences: int = 1) -> list[list[tuple[list[int], float]]]:
+    """Beam search over a batch of sentences at once: ``num_beams`` rows per sentence in one
+    batch (sentence-major), finished hypotheses set aside, finished sentences dropped from
+    the batch.
+
+    ``stepper`` has ``logits(seq, cur)`` (or ``log_probs``) -> (rows, V), the distribution of
+    ``seq[:, cur]``, and ``reorder(index)``, which keeps the rows ``index`` (always beams of the
+    same sentence, in sentence order; fewer sentences as they finish). ``start`` (B, T0): the
+    tokens every sentence starts from (a prompt, or a decoder's start token).
+    ``max_new_tokens``: an int, or one per sentence. Score = sum of log-probabilities /
+    :func:`length_normaliser`. Returns, per sentence, ``(new ids, score)`` pairs, best first.
+    """
+    if not isinstance(num_beams, int) or num_beams < 1:
         raise ValueError(f"num_beams={num_beams!r} must be a positive integer.")
     if num_return_sequences > num_beams:
         raise ValueError(f"num_return_sequences={num_return_sequences} cannot exceed "
                          f"num_beams={num_beams}.")
-    device = prompt.device
-    T0 = prompt.shape[0]
-    seq = torch.zeros(num_beams, T0 + max_new_tokens, dtype=torch.long, device=device)
-    seq[:, :T0] = prompt
-    stepper = Stepper(model, num_beams, use_cache=use_cache)
-    scores = torch.full((num_beams,), float("-inf"), device=device)
-    scores[0] = 0.0  # the beams start identical: expand from one
-    finished: list[tuple[list[int], float]] = []
-    for t in range(T0, T0 + max_new_tokens):
-        logp = F.log_softmax(stepper.logits(seq, t), dim=1)  # (beams, V)
+    norm = length_normaliser(length_penalty, length_norm)
+    device = start.device
+    B, T0 = start.shape
+    K = num_beams
+    limits = ([int(max_new_tokens)] * B if isinstance(max_new_tokens, int)
+              else [int(m) for m in max_new_tokens])
+    seq = torch.zeros(B * K, T0 + max(limits, default=0), dtype=torch.long, device=device)
+    seq[:, :T0] = start.repeat_interleave(K, dim=0)
+    scores = torch.full((B, K), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # the beams of a sentence start identical: expand from one
+    finished: list[list[tuple[list[int], float]]] = [[] for _ in range(B)]
+    active = list(range(B))  # the sentence of each group of K rows
+    ranks = torch.arange(2 * K, device=device)
+    for t in range(T0, seq.shape[1]):
+        if not active:
+            break
+        n_new = t - T0 + 1
+        logp = _log_probs(stepper, seq, t)  # (rows, V)
         if suppress:
             logp[:, suppress] = float("-inf")
-        if eos_id is not None and t - T0 < min_new_tokens:
+        if eos_id is not None and n_new <= min_new_tokens:
             logp[:, eos_id] = float("-inf")
+        if no_repeat_ngram_size:
+            rows = seq[:, T0:t].tolist()
+            for r, banned in enumerate(banned_ngram_tokens(rows, no_repeat_ngram_size)):
+                if banned:
+                    logp[r, banned] = float("-inf")
         V = logp.shape[1]
-        cand = (scores[:, None] + logp).view(-1)
-        top_scores, top_idx = torch.topk(cand, min(2 * num_beams, cand.numel()))
-        keep_beam, keep_tok, keep_score = [], [], []
-        n_new = t - T0 + 1
-        for s, i in zip(top_scores.tolist(), top_idx.tolist(), strict=True):
-            beam, tok = divmod(i, V)
-            if s == float("-inf"):
-                break
-            if eos_id is not None and tok == eos_id:
-                ids = seq[beam, T0:t].tolist()
-                finished.append((ids, s / max(n_new - 1, 1) ** length_penalty))
-                continue
-            keep_beam.append(beam)
-            keep_tok.append(tok)
-            keep_score.append(s)
-            if len(keep_beam) == num_beams:
-                break
-        if not keep_beam or (eos_id is not None and len(finished) >= num_beams and max(
-                f[1] for f in finished) >= keep_score[0] / n_new ** length_penalty):
-            break
-        while len(keep_beam) < num_beams:  # pad with dead beams
-            keep_beam.append(keep_beam[0])
-            keep_tok.append(keep_tok[0])
-            keep_score.append(float("-inf"))
-        index = torch.tensor(keep_beam, device=device)
+        cand = (scores.view(-1, 1) + logp).view(len(active), K * V)
+        top_scores, top_idx = torch.topk(cand, min(2 * K, K * V), dim=1)  # (n, 2K)
+        beam, tok = top_idx // V, top_idx % V
+        live = top_scores > float("-inf")
+        is_eos = (tok == eos_id) & live if eos_id is not None else torch.zeros_like(live)
+        for r, j in (is_eos & (ranks[:top_idx.shape[1]] < K)).nonzero().tolist():
+            ids = seq[r * K + int(beam[r, j]), T0:t].tolist()
+            finished[active[r]].append((ids, float(top_scores[r, j]) / norm(n_new - 1)))
+        # the first K candidates that do not end, per sentence
+        alive = live & ~is_eos
+        order = torch.argsort(torch.where(alive, ranks[:alive.shape[1]], 2 * K + ranks[
+            :alive.shape[1]]), dim=1, stable=True)[:, :K]
+        if order.shape[1] < K:  # a vocabulary smaller than the beam: pad with dead rows
+            order = torch.cat([order, order[:, :1].expand(-1, K - order.shape[1])], dim=1)
+        new_scores = torch.where(alive.gather(1, order), top_scores.gather(1, order),
+                                 float("-inf"))
+        new_beam, new_tok = beam.gather(1, order), tok.gather(1, order)
+        keep = []
+        for r, s in enumerate(active):
+            best_alive = float(new_scores[r, 0])
+            done = best_alive == float("-inf") or n_new >= limits[s]
+            if not done and eos_id is not None and len(finished[s]) >= K:
+                done = max(f[1] for f in finished[s]) >= best_alive / norm(n_new)
+            if done and best_alive > float("-inf") and n_new >= limits[s]:
+                rows_ = (r * K + new_beam[r]).tolist()
+                for k in range(K):  # out of room: the live beams end here
+                    if new_scores[r, k] > float("-inf"):
+                        ids = [*seq[rows_[k], T0:t].tolist(), int(new_tok[r, k])]
+                        finished[s].append((ids, float(new_scores[r, k]) / norm(n_new)))
+            if not done:
+                keep.append(r)
+        index = (torch.arange(len(active), device=device)[:, None] * K + new_beam)[keep]
+        index = index.view(-1)
         seq = seq[index]
-        seq[:, t] = torch.tensor(keep_tok, device=device)
-        scores = torch.tensor(keep_score, device=device)
-        stepper.reorder(index)
-    else:
-        t = T0 + max_new_tokens
-    n_new = t - T0
-    for b in range(num_beams):
-        if scores[b] > float("-inf") and n_new > 0:
-            finished.append((seq[b, T0:t].tolist(), float(scores[b]) / n_new ** length_penalty))
-    finished.sort(key=lambda f: -f[1])
-    return finished[:num_return_sequences]
+        seq[:, t] = new_tok[keep].view(-1)
+        scores = new_scores[keep]
+        active = [active[r] for r in keep]
+        if active:
+            stepper.reorder(index)
+    out = []
+    for hyps in finished:
+        hyps.sort(key=lambda f: -f[1])
+        out.append(hyps[:num_return_sequences])
+    return out
+
+
+@torch.no_grad()
+def beam_search(model: GPT, prompt: torch.Tensor, max_new_tokens: int, *, num_beams: int = 4,
+                length_penalty: float = 1.0, eos_id: int | None = None,
+                suppress: list[int] | None = None, use_cache: bool = True,
+                num_return_sequences: int = 1, min_new_tokens: int = 0,
+                no_repeat_ngram_size: int = 0) -> list[tuple[list[int], float]]:
+    """Beam search from one prompt (1-D ids) of a GPT: :func:`batch_beam_search` over one
+    sentence. Returns ``(new token ids, score)`` pairs, best first; score = sum of
+    log-probabilities / length ** length_penalty. No hypothesis ends (at ``eos_id``) before
+    ``min_new_tokens``."""
+    stepper = Stepper(model, num_beams, use_cache=use_cache)
+    return batch_beam_search(stepper, prompt[None], max_new_tokens, num_beams=num_beams,
+                             length_penalty=length_penalty, eos_id=eos_id, suppress=suppress,
+                             min_new_tokens=min_new_tokens,
+                             no_repeat_ngram_size=no_repeat_ngram_size,
+                             num_return_sequences=num_return_sequences)[0]
+
+
+class FusedScorer:
+    """Shallow fusion (Gulcehre et al. 2015) for the engine: log p_main + sum of
+    weight * log p_lm over language-model steppers that read the same rows; ``reorder``
+    reorders every part."""
+
+    def __init__(self, main, parts: list[tuple[object, float]]):
+        self.main = main
+        self.parts = [(stepper, float(w)) for stepper, w in parts if w]
+
+    def log_probs(self, seq: torch.Tensor, cur: int) -> torch.Tensor:
+        out = _log_probs(self.main, seq, cur)
+        for stepper, weight in self.parts:
+            out = out + weight * _log_probs(stepper, seq, cur).to(out.device)
+        return out
+
+    def reorder(self, index: torch.Tensor) -> None:
+        self.main.reorder(index)
+        for stepper, _ in self.parts:
+            stepper.reorder(index)
+
+
+class NGramStepper:
+    """An :class:`~hybridnlp.lm.NGramLM`'s next-token log-probabilities for the rows of a
+    decoding batch: row history = ``context`` + ``seq[row, start:cur]`` (its last order-1
+    tokens)."""
+
+    def __init__(self, ngram, start: int, context: tuple[int, ...] = ()):
+        self.ngram = ngram
+        self.start = start
+        self.context = tuple(context)
+
+    def log_probs(self, seq: torch.Tensor, cur: int) -> torch.Tensor:
+        keep = self.ngram.order - 1
+        rows = seq[:, max(self.start, cur - keep):cur].tolist()
+        probs = np.stack([self.ngram.next_token_probs((*self.context, *r)[-keep:] if keep
+                                                      else ()) for r in rows])
+        with np.errstate(divide="ignore"):
+            return torch.from_numpy(np.log(probs)).float()
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Stateless: the history is read from ``seq``."""
+
+
+class PrefixStepper:
+    """A :class:`Stepper` of a GPT over the generated part of a decoding batch: the rows read
+    ``prefix`` (e.g. ``<eos>``, a document start) then ``seq[:, start:]``."""
+
+    def __init__(self, model: GPT, batch_size: int, start: int, prefix: list[int]):
+        self.inner = Stepper(model, batch_size)
+        self.start = start
+        self.prefix = torch.tensor(prefix, dtype=torch.long)
+
+    def logits(self, seq: torch.Tensor, cur: int) -> torch.Tensor:
+        P = len(self.prefix)
+        rows = torch.cat([self.prefix.to(seq.device).expand(seq.shape[0], P),
+                          seq[:, self.start:cur]], dim=1)
+        return self.inner.logits(rows, rows.shape[1])
+
+    def reorder(self, index: torch.Tensor) -> None:
+        self.inner.reorder(index)

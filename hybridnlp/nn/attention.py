@@ -61,24 +61,33 @@ class Attention(nn.Module):
         B, nh, T, hs = y.shape
         return self.resid_drop(self.proj(y.transpose(1, 2).contiguous().view(B, T, nh * hs)))
 
-    def project(self, x: torch.Tensor, memory: torch.Tensor | None = None):
-        """(q, k, v), each (B, nh, T, hs): from ``x``, or keys and values from ``memory``."""
+    def memory_kv(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-attention keys and values of ``memory`` (B, S, C), each (B, nh, S, hs):
+        computed once per source sentence when decoding, then passed as ``memory_kv``."""
+        k, v = self.kv(memory).split(memory.shape[-1], dim=2)
+        return self._heads(k), self._heads(v)
+
+    def project(self, x: torch.Tensor, memory: torch.Tensor | None = None, memory_kv=None):
+        """(q, k, v), each (B, nh, T, hs): from ``x``, or keys and values from ``memory``
+        (or the ``memory_kv`` computed from it)."""
         C = x.shape[-1]
         if self.cross:
-            if memory is None:
-                raise ValueError("cross-attention needs memory (the encoder's output).")
-            k, v = self.kv(memory).split(C, dim=2)
-            return self._heads(self.q(x)), self._heads(k), self._heads(v)
+            if memory_kv is None:
+                if memory is None:
+                    raise ValueError("cross-attention needs memory (the encoder's output).")
+                memory_kv = self.memory_kv(memory)
+            return (self._heads(self.q(x)), *memory_kv)
         q, k, v = self.qkv(x).split(C, dim=2)
         return self._heads(q), self._heads(k), self._heads(v)
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None, *,
-                memory: torch.Tensor | None = None, kv_cache=None, layer: int = 0,
-                rotary=None) -> torch.Tensor:
+                memory: torch.Tensor | None = None, memory_kv=None, kv_cache=None,
+                layer: int = 0, rotary=None) -> torch.Tensor:
         """x (B, T, C). attn_mask bool, True where attention may go: (B, 1, 1, Tk) for padding
         or (B, 1, T, Tk); None means plain (causal, if ``causal``) attention over the cache
-        and x. ``rotary``: (cos, sin) tables for the positions of x."""
-        q, k, v = self.project(x, memory)
+        and x. ``rotary``: (cos, sin) tables for the positions of x. Cross-attention takes
+        ``memory`` (B, S, C) or its precomputed ``memory_kv``."""
+        q, k, v = self.project(x, memory, memory_kv)
         if rotary is not None and not self.cross:
             q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
         if kv_cache is not None and not self.cross:

@@ -102,9 +102,13 @@ class KVCache:
     """
 
     def __init__(self, config: GPTConfig, batch_size: int, max_len: int | None = None, *,
-                 device=None, dtype=torch.float32):
+                 device=None, dtype=torch.float32, n_layer: int | None = None):
+        """``config`` gives the shape (``n_layer``, ``n_head``, ``head_size``, and
+        ``block_size``, the default ``max_len``); ``n_layer`` overrides its layer count (a
+        sequence-to-sequence decoder's)."""
         self.max_len = max_len or config.block_size
-        shape = (config.n_layer, batch_size, config.n_head, self.max_len, config.head_size)
+        shape = (n_layer or config.n_layer, batch_size, config.n_head, self.max_len,
+                 config.head_size)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.pos = 0
