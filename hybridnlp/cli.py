@@ -156,6 +156,45 @@ def _generate(args) -> int:
     return 0
 
 
+def _translate(args) -> int:
+    """Translate one sentence a line of ``--input`` (or standard input), in batches of similar
+    length, one translation a line on standard output (or ``--output``), in input order."""
+    from hybridnlp.seq2seq import Seq2SeqLM
+
+    model = _load_model(args.model_dir)
+    translator = getattr(model, "translator_", model)
+    if not isinstance(translator, Seq2SeqLM):
+        raise _UsageError(f"the model in {args.model_dir!r} is not a translation model "
+                          f"(a Seq2SeqLM or ShallowFusion)")
+    if args.num_beams is not None and args.num_beams < 1:
+        raise _UsageError(f"--num-beams {args.num_beams} must be at least 1")
+    if args.input in (None, "-"):
+        lines = sys.stdin.read().splitlines()
+    else:
+        if not Path(args.input).is_file():
+            raise _UsageError(f"input file {args.input!r} does not exist")
+        lines = Path(args.input).read_text("utf-8").splitlines()
+    if not lines:
+        raise _UsageError("the input holds no sentence (one sentence a line)")
+    blank = [i + 1 for i, line in enumerate(lines) if not line.strip()]
+    if args.num_beams is not None:
+        translator.num_beams = args.num_beams
+    keep = [line for line in lines if line.strip()]
+    out = iter(model.predict(keep, batch_size=args.batch_size,
+                             progress=not args.quiet and len(keep) > args.batch_size))
+    text = "\n".join("" if not line.strip() else next(out) for line in lines) + "\n"
+    if args.output:
+        from hybridnlp.utils.io import atomic_write_bytes
+
+        atomic_write_bytes(args.output, text.encode("utf-8"))
+    else:
+        sys.stdout.write(text)
+    if blank and not args.quiet:
+        print(f"{len(blank)} empty lines (first: line {blank[0]}) were left empty",
+              file=sys.stderr)
+    return 0
+
+
 def _datasets(args) -> int:
     from hybridnlp.datasets import list_datasets
 
@@ -241,6 +280,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stream", action="store_true", help="print the text as it is generated")
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.set_defaults(func=_generate)
+    p = command("translate", "translate text with a saved sequence-to-sequence model")
+    p.add_argument("model_dir", metavar="MODEL_DIR",
+                   help="a model directory, e.g. RUN_DIR/models/transformer")
+    p.add_argument("--input", default=None,
+                   help="UTF-8 text file, one sentence a line (default or '-': standard "
+                        "input)")
+    p.add_argument("--output", help="file to write, one translation a line (default: "
+                                    "standard output)")
+    p.add_argument("--num-beams", type=int, default=None,
+                   help="beam size (default: the model's)")
+    p.add_argument("--batch-size", type=int, default=64, help="sentences decoded together")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_translate)
     p = command("datasets", "list the bundled and found data sets")
     p.add_argument("--data-home", default=None, metavar="DIR", help=DATA_HOME_HELP)
     p.set_defaults(func=_datasets)

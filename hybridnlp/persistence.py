@@ -1,7 +1,9 @@
 """``save_model(estimator, dir)`` / ``load_model(dir)`` for every hybridnlp estimator, without
 plain pickle.
 
-* ``CausalLM``: ``model.safetensors`` + ``config.json`` + ``tokenizer.json``.
+* ``CausalLM`` and ``Seq2SeqLM``: ``model.safetensors`` + ``config.json`` +
+  ``tokenizer.json``; ``ShallowFusion``: its translator and LM in two such folders + its
+  ``config.json``.
 * ``NGramLM``: ``ngrams.npz`` (no object arrays) + ``config.json`` + ``tokenizer.json``.
 * Everything else (pipelines of our features, ``TransformerClassifier``, the hybrids): one
   ``model.skops`` file (skops stores arrays as ``.npy`` and objects as JSON schemas; neural
@@ -103,9 +105,7 @@ def _write(estimator, path: Path, class_names: list | None = None) -> None:
     import sklearn
 
     import hybridnlp
-    from hybridnlp.lm import CausalLM, NGramLM
-
-    if isinstance(estimator, CausalLM | NGramLM):
+    if isinstance(estimator, _native_kinds()):
         estimator.save(path)
         return
     import skops.io as sio
@@ -117,6 +117,14 @@ def _write(estimator, path: Path, class_names: list | None = None) -> None:
         "hybridnlp": hybridnlp.__version__, "scikit-learn": sklearn.__version__,
         **({"class_names": [str(n) for n in class_names]} if class_names else {}),
     })
+
+
+def _native_kinds() -> tuple[type, ...]:
+    """The estimators that save themselves as safetensors / npz + JSON (``save``/``load``)."""
+    from hybridnlp.lm import CausalLM, NGramLM
+    from hybridnlp.seq2seq import Seq2SeqLM, ShallowFusion
+
+    return CausalLM, NGramLM, Seq2SeqLM, ShallowFusion
 
 
 def _refuse_code(estimator) -> None:
@@ -187,9 +195,7 @@ def _read(path: Path):
         raise FileNotFoundError(f"{str(path)!r} holds no model (no model.skops and no "
                                 f"config.json).")
     kind = read_json(config, what="model config").get("kind")
-    from hybridnlp.lm import CausalLM, NGramLM
-
-    kinds = {"CausalLM": CausalLM, "NGramLM": NGramLM}
+    kinds = {k.__name__: k for k in _native_kinds()}
     if kind not in kinds:
         raise ValueError(f"{str(config)!r}: field 'kind' is {kind!r}, expected one of "
                          f"{sorted(kinds)}.")

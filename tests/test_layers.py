@@ -8,7 +8,7 @@ LEVEL = {  # DESIGN.md, "Layers (imports point down only)"; helpers below everyt
     "exceptions": 0, "utils": 0,
     "text": 1, "datasets": 1,
     "nn": 2, "train": 3, "features": 4,
-    "estimators": 5, "lm": 5,
+    "estimators": 5, "lm": 5, "seq2seq": 5,
     "hybrid": 6,
     "persistence": 7, "experiments": 7,
     "cli": 8,

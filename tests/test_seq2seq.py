@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import requires_data_dir
 from sklearn.base import clone
 
 from hybridnlp.exceptions import NotFittedError
@@ -315,3 +316,86 @@ def test_bleu_and_chrf_come_from_sacrebleu_with_their_signatures():
     assert "nrefs:2" in two.signature
     with pytest.raises(ValueError, match="got 2 hypotheses and 1 references"):
         corpus_bleu(hyps, refs[:1])
+
+
+# ---------------------------------------------------------------------- configs and CLI
+
+def test_fusion_saves_and_loads_through_save_model(fitted, toy, tmp_path):
+    from hybridnlp.persistence import load_model, save_model
+
+    (X, y), (Xt, _) = toy
+    fusion = ShallowFusion(fitted, NGramLM(order=3), weight=0.2).fit(X, y)
+    save_model(fusion, tmp_path / "fused")
+    loaded = load_model(tmp_path / "fused")
+    assert isinstance(loaded, ShallowFusion) and loaded.weight_ == 0.2
+    assert loaded.predict(Xt[:10]) == fusion.predict(Xt[:10])
+    save_model(fitted, tmp_path / "plain")
+    assert load_model(tmp_path / "plain").predict(Xt[:5]) == fitted.predict(Xt[:5])
+
+
+def test_cli_translate_keeps_line_order_and_refuses_bad_input(fitted, toy, tmp_path, capsys):
+    from conftest import cli_error
+
+    from hybridnlp.cli import main
+    from hybridnlp.persistence import save_model
+
+    _, (Xt, _) = toy
+    save_model(fitted, tmp_path / "mt")
+    (tmp_path / "in.txt").write_text("\n".join([Xt[0], "", Xt[1], Xt[2]]) + "\n")
+    assert main(["translate", str(tmp_path / "mt"), "--input", str(tmp_path / "in.txt"),
+                 "--output", str(tmp_path / "out.txt"), "--quiet"]) == 0
+    lines = (tmp_path / "out.txt").read_text().split("\n")
+    assert lines[:4] == [*fitted.predict(Xt[:1]), "", *fitted.predict(Xt[1:3])]
+    err = cli_error(["translate", str(tmp_path / "mt"), "--input", str(tmp_path / "no.txt")],
+                    capsys)
+    assert "input file" in err and "does not exist" in err
+    NGramLM(order=2).fit(["a b"]).save(tmp_path / "lm")
+    err = cli_error(["translate", str(tmp_path / "lm"), "--input", str(tmp_path / "in.txt")],
+                    capsys)
+    assert "is not a translation model (a Seq2SeqLM or ShallowFusion)" in err
+    (tmp_path / "blank.txt").write_text("")
+    err = cli_error(["translate", str(tmp_path / "mt"), "--input", str(tmp_path / "blank.txt")],
+                    capsys)
+    assert "the input holds no sentence" in err
+
+
+def test_translation_config_checks(tmp_path):
+    from hybridnlp.experiments import ConfigError, load_config
+
+    base = {"name": "mt", "task": "translation", "data": {"name": "multi30k", "source": "de",
+                                                          "target": "en"},
+            "models": [{"type": "seq2seq_lm", "params": {"preset": "tiny"}}]}
+    assert load_config(base).data.source == "de"
+    bad = {**base, "data": {"name": "multi30k", "source": "fr"}}
+    with pytest.raises(ConfigError, match="data.source: 'fr' is not a language of multi30k"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="reads the sentence pairs of a translation data set"):
+        load_config({**base, "data": {"name": "mr"}})
+    with pytest.raises(ConfigError, match="'nbsvm' is a classification model, but task is "
+                                          "'translation'"):
+        load_config({**base, "models": [{"type": "nbsvm"}]})
+    with pytest.raises(ConfigError, match="data.source: only the translation task"):
+        load_config({"name": "c", "task": "classification",
+                     "data": {"name": "mr", "source": "en"}, "models": [{"type": "nbsvm"}]})
+    with pytest.raises(ConfigError, match="num_beams=0"):
+        load_config({**base, "models": [{"type": "seq2seq_lm", "params": {"num_beams": 0}}]})
+
+
+@requires_data_dir
+def test_translation_run_writes_bleu_samples_and_curves(tmp_path):
+    from hybridnlp.experiments import run
+
+    config = {"name": "mt", "task": "translation", "output": str(tmp_path),
+              "data": {"name": "multi30k", "source": "de", "target": "en", "limit": 120},
+              "models": [{"name": "tiny", "type": "seq2seq_lm",
+                          "params": {"preset": "tiny", "vocab_size": 300, "max_epochs": 2,
+                                     "module__max_len": 160}}]}
+    result = run(config, quiet=True)
+    row = result.metrics["models"]["tiny"]
+    assert {"bleu", "chrf", "bleu_dev", "sentences_per_s", "samples", "history"} <= set(row)
+    assert len(row["samples"]) == 8 and row["samples"][0]["source"].startswith("Ein Mann")
+    assert "tok:13a" in result.metrics["signature"]["bleu"]
+    report = (result.run_dir / "report.md").read_text()
+    assert "| tiny |" in report and "sacreBLEU signatures" in report
+    assert (result.run_dir / "loss_curves.png").exists()
+    assert (result.run_dir / "models" / "tiny" / "model.safetensors").exists()

@@ -31,7 +31,7 @@ __all__ = [
     "read_config_file",
 ]
 
-TASKS = ("classification", "topic_modeling", "language_modeling")
+TASKS = ("classification", "topic_modeling", "language_modeling", "translation")
 
 
 @dataclass
@@ -45,8 +45,11 @@ class DataConfig:
     label_column: str | None = "label"
     train_split: str = "train"
     test_split: str | None = None  # None: cross-validation on the train split
-    limit: int | None = None  # quick runs: a seeded sample of N texts per split (LM: N chars)
+    limit: int | None = None  # quick runs: a seeded sample of N texts per split (LM: N chars;
+    # translation: the first N pairs of each split)
     data_home: str | None = None
+    source: str | None = None  # translation: the source and target languages (e.g. en, de)
+    target: str | None = None
 
 
 @dataclass
@@ -117,7 +120,8 @@ class ExperimentConfig:
 
 METRICS = {"classification": ("accuracy", "macro_f1", "log_loss"),
            "language_modeling": ("perplexity", "loss"),
-           "topic_modeling": ("coherence",)}
+           "topic_modeling": ("coherence",),
+           "translation": ("bleu", "chrf")}
 
 
 def _hint(key: str, options) -> str:
@@ -193,6 +197,7 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
         raise ConfigError("data: give exactly one of 'name' (a data set) and 'path' (a file).")
     if not config.models:
         raise ConfigError("models: the list is empty; name at least one model.")
+    _check_direction(config)
     from hybridnlp.experiments.registry import MODELS, TASK_OF, build_model
 
     names: set[str] = set()
@@ -246,6 +251,33 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
         raise ConfigError(f"evaluation.cv: {config.evaluation.cv} folds; use at least 2.")
     config._checked = config.to_dict()  # what was checked: a later change is checked again
     return config
+
+
+def _check_direction(config: ExperimentConfig) -> None:
+    """A translation reads the pairs of a translation data set, in a direction it has."""
+    from hybridnlp.datasets import DATASETS
+
+    d = config.data
+    if config.task != "translation":
+        for key in ("source", "target"):
+            if getattr(d, key) is not None:
+                raise ConfigError(f"data.{key}: only the translation task has a {key} "
+                                  f"language; remove it (task is {config.task!r}).")
+        return
+    info = DATASETS.get(d.name) if d.name is not None else None
+    if info is None or info.task != "translation":
+        have = ", ".join(n for n, i in DATASETS.items() if i.task == "translation")
+        raise ConfigError(f"data.name: the translation task reads the sentence pairs of a "
+                          f"translation data set ({have}); got "
+                          f"{d.name or 'path ' + repr(d.path)}.")
+    langs = ("en", "de")  # multi30k; the reader states them as source_lang / target_lang
+    for key in ("source", "target"):
+        if getattr(d, key) not in (None, *langs):
+            raise ConfigError(f"data.{key}: {getattr(d, key)!r} is not a language of "
+                              f"{d.name}; choose one of {', '.join(langs)}.")
+    if d.source is not None and d.source == d.target:
+        raise ConfigError(f"data.target: source and target are both {d.source!r}; give two "
+                          f"different languages.")
 
 
 def _check_name(name: str, where: str, dirs: dict) -> None:

@@ -108,6 +108,20 @@ def _interpolated_lm():
     return InterpolatedLM(neural=CausalLM(), ngram=NGramLM())
 
 
+def _seq2seq_lm():
+    from hybridnlp.seq2seq import Seq2SeqLM
+
+    return Seq2SeqLM()
+
+
+def _shallow_fusion():
+    """A Seq2SeqLM with a target-side 4-gram LM in its beam search, weight chosen on dev BLEU."""
+    from hybridnlp.lm import NGramLM
+    from hybridnlp.seq2seq import Seq2SeqLM, ShallowFusion
+
+    return ShallowFusion(translator=Seq2SeqLM(), lm=NGramLM(order=4))
+
+
 def _topics():
     from hybridnlp.features import TopicFeatures
 
@@ -120,6 +134,7 @@ MODELS = {
     "stacking": _stacking, "ensemble": _ensemble, "hybrid_ensemble": _hybrid_ensemble,
     "hybrid": _hybrid,
     "causal_lm": _causal_lm, "ngram_lm": _ngram_lm, "interpolated_lm": _interpolated_lm,
+    "seq2seq_lm": _seq2seq_lm, "shallow_fusion": _shallow_fusion,
     "topics": _topics,
     "logistic_regression": _logistic_regression, "simplex_weights": _simplex_weights,
 }
@@ -128,6 +143,7 @@ TASK_OF = {**{k: "classification" for k in ("tfidf_lr", "nbsvm", "fasttext", "tr
                                               "hybrid_ensemble", "hybrid")},
            "causal_lm": "language_modeling", "ngram_lm": "language_modeling",
            "interpolated_lm": "language_modeling", "topics": "topic_modeling",
+           "seq2seq_lm": "translation", "shallow_fusion": "translation",
            "logistic_regression": "meta_learner", "simplex_weights": "meta_learner"}
 
 

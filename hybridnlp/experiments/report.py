@@ -118,7 +118,7 @@ def shown_path(path) -> str:
 
 
 MAIN_METRIC = {"classification": "accuracy", "language_modeling": "perplexity",
-               "topic_modeling": "coherence"}
+               "topic_modeling": "coherence", "translation": "bleu"}
 
 
 def _target_cell(m: dict, name: str, value: float) -> str:
@@ -252,6 +252,38 @@ def _language_modeling(m: dict, run_dir: Path) -> list[str]:
     return lines
 
 
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _translation(m: dict, run_dir: Path) -> list[str]:
+    rows = m["models"]
+    lines = [f"Protocol: {m['protocol']}.", "",
+             "| model | BLEU test | chrF test | BLEU dev | beams | fit time (s) | "
+             "test decoding (sentences/s) | target |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        fused = f", LM weight {r['lm_weight']:g}" if "lm_weight" in r else ""
+        lines.append(f"| {name} | {r['bleu']:.2f} | {r['chrf']:.2f} | {r['bleu_dev']:.2f} | "
+                     f"{r['num_beams']} (alpha {r['length_penalty']:g}{fused}) | "
+                     f"{r['fit_time']:.1f} | {r['sentences_per_s']:.1f} | "
+                     f"{_target_cell(m, name, r['bleu'])} |")
+    sig = m.get("signature") or {}
+    lines += ["", f"sacreBLEU signatures: BLEU `{sig.get('bleu')}`, chrF `{sig.get('chrf')}`.",
+              ""]
+    histories = {n: r["history"] for n, r in rows.items() if r.get("history")}
+    if histories and _curves(histories, ("train_loss", "val_loss"), "epoch",
+                             run_dir / "loss_curves.png", "loss (nats/token)"):
+        lines += ["![loss curves](loss_curves.png)", ""]
+    for name, r in rows.items():
+        lines += [f"Test samples from {name}:", "", "| source | reference | hypothesis |",
+                  "|---|---|---|"]
+        lines += [f"| {_cell(s['source'])} | {_cell(s['reference'])} | "
+                  f"{_cell(s['hypothesis'])} |" for s in r.get("samples", [])]
+        lines.append("")
+    return lines
+
+
 def _topic_modeling(m: dict, run_dir: Path) -> list[str]:
     lines = [f"Protocol: {m['protocol']}.", "", "| model | coherence (c_v) | fit time (s) |",
              "|---|---|---|"]
@@ -292,7 +324,8 @@ def write_report(run_dir) -> Path:
              f"GPU: {env.get('gpu') or 'none'}. Finished {m.get('finished')}.", ""]
     lines += _pretraining(m)
     lines += {"classification": _classification, "language_modeling": _language_modeling,
-              "topic_modeling": _topic_modeling}[m["task"]](m, run_dir)
+              "topic_modeling": _topic_modeling, "translation": _translation}[m["task"]](
+        m, run_dir)
     path = run_dir / "report.md"
     atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
     return path

@@ -27,6 +27,7 @@ from hybridnlp.experiments.pretrain import pretrain
 from hybridnlp.experiments.registry import build_model
 from hybridnlp.experiments.report import MAIN_METRIC, shown_path, write_report
 from hybridnlp.experiments.run_state import Progress, jsonable, model_dir, resume_dir, resumed
+from hybridnlp.experiments.translation import translation
 from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json, exclusive_lock
 from hybridnlp.utils.paths import slug
 from hybridnlp.utils.seed import seed_everything
@@ -225,7 +226,7 @@ def _run(config: ExperimentConfig, run_dir: Path, source, resume, quiet: bool) -
         start = time.perf_counter()
         result.pretrained, pretrain_info = pretrain(config, run_dir)
         task = {"classification": classification, "language_modeling": _language_modeling,
-                "topic_modeling": _topic_modeling}[config.task]
+                "topic_modeling": _topic_modeling, "translation": translation}[config.task]
         metrics = task(config, run_dir, result, progress)
         if pretrain_info:
             metrics["pretrain"] = pretrain_info

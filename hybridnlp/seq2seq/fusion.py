@@ -6,6 +6,8 @@ BLEU."""
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -14,6 +16,7 @@ from hybridnlp.exceptions import NotFittedError
 from hybridnlp.lm.decoding import length_normaliser
 from hybridnlp.seq2seq.metrics import corpus_bleu
 from hybridnlp.seq2seq.seq2seq_lm import Seq2SeqLM, check_pairs
+from hybridnlp.utils.io import atomic_write_json, read_json
 from hybridnlp.utils.validation import check_choice
 
 __all__ = ["ShallowFusion"]
@@ -114,3 +117,42 @@ class ShallowFusion(BaseEstimator):
         """Corpus BLEU of ``predict(X)`` against ``y``."""
         src, tgt = check_pairs(X, y)
         return corpus_bleu(self.predict(src), tgt).score
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``translator/`` and ``lm/`` (each in its own safe format) and
+        ``config.json`` (the weight and method) into the directory ``path``."""
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.translator_.save(path / "translator")
+        self.lm_.save(path / "lm")
+        atomic_write_json(path / "config.json", {
+            "kind": "ShallowFusion", "method": self.method, "weight": self.weight_,
+            "weights": list(self.weights), "weight_scores": getattr(self, "weight_scores_",
+                                                                    None)})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ShallowFusion:
+        """Read a model written by ``save``."""
+        from hybridnlp.lm import CausalLM, NGramLM
+
+        path = Path(path)
+        meta = read_json(path / "config.json", what="ShallowFusion config")
+        if meta.get("kind") != "ShallowFusion":
+            raise ValueError(f"{str(path / 'config.json')!r}: field 'kind' is "
+                             f"{meta.get('kind')!r}, expected 'ShallowFusion'.")
+        translator = Seq2SeqLM.load(path / "translator")
+        kind = read_json(path / "lm" / "config.json", what="ShallowFusion LM config").get("kind")
+        kinds = {"CausalLM": CausalLM, "NGramLM": NGramLM}
+        if kind not in kinds:
+            raise ValueError(f"{str(path / 'lm' / 'config.json')!r}: field 'kind' is {kind!r}, "
+                             f"expected one of {sorted(kinds)}.")
+        lm = kinds[kind].load(path / "lm")
+        model = cls(translator, lm, weight=meta["weight"], weights=tuple(meta["weights"]),
+                    method=meta["method"])
+        model.translator_, model.lm_, model.weight_ = translator, lm, float(meta["weight"])
+        if meta.get("weight_scores") is not None:
+            model.weight_scores_ = {float(k): v for k, v in meta["weight_scores"].items()}
+        return model

@@ -207,19 +207,36 @@ def _snapshot(fd: int, path: Path) -> Path:
     except OSError:  # a read-only parent: the files are copied there instead
         snap = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".read"))
     try:
-        for name in os.listdir(fd):
-            try:
-                os.link(name, snap / name, src_dir_fd=fd, follow_symlinks=False)
-            except PermissionError:  # a folder (Linux says EPERM), or links are not allowed
-                _copy_file(fd, name, snap / name)
-            except OSError as err:
-                if err.errno != errno.EXDEV:
-                    raise
-                _copy_file(fd, name, snap / name)
+        _link_tree(fd, snap)
     except BaseException:
         shutil.rmtree(snap, ignore_errors=True)
         raise
     return snap
+
+
+def _link_tree(fd: int, target: Path) -> None:
+    """Link (or copy) the files of the open folder ``fd`` into ``target``, and its sub-folders
+    (a model made of parts) likewise: one published version never changes, so every file
+    read through ``fd`` belongs to it."""
+    import stat
+
+    for name in os.listdir(fd):
+        if stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            try:
+                (target / name).mkdir()
+                _link_tree(sub, target / name)
+            finally:
+                os.close(sub)
+            continue
+        try:
+            os.link(name, target / name, src_dir_fd=fd, follow_symlinks=False)
+        except PermissionError:  # links are not allowed here
+            _copy_file(fd, name, target / name)
+        except OSError as err:
+            if err.errno != errno.EXDEV:
+                raise
+            _copy_file(fd, name, target / name)
 
 
 def _copy_file(dir_fd: int, name: str, target: Path) -> None:
