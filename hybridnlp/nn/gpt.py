@@ -128,9 +128,13 @@ class KVCache:
         return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
 
     def reorder(self, index: torch.Tensor) -> None:
-        """Keep the rows ``index`` (beam search)."""
-        self.k = self.k.index_select(1, index)
-        self.v = self.v.index_select(1, index)
+        """Keep the rows ``index`` (beam search): only the filled positions are copied."""
+        shape = (self.k.shape[0], len(index), *self.k.shape[2:])
+        for name in ("k", "v"):
+            old = getattr(self, name)
+            new = torch.empty(shape, device=old.device, dtype=old.dtype)
+            torch.index_select(old[:, :, :, :self.pos], 1, index, out=new[:, :, :, :self.pos])
+            setattr(self, name, new)
 
     def reset(self) -> None:
         self.pos = 0

@@ -11,7 +11,7 @@ from torch import nn
 
 from hybridnlp.nn.attention import Attention
 
-__all__ = ["MLP", "Block", "SelfAttention", "init_weights"]
+__all__ = ["MLP", "Block", "ByteDropout", "SelfAttention", "init_weights", "use_byte_dropout"]
 
 SelfAttention = Attention  # the name the encoder's attention had; one module serves both
 
@@ -27,6 +27,43 @@ def init_weights(module: nn.Module, n_layer: int) -> None:
     for m in module.modules():
         if isinstance(m, nn.Linear) and m.bias is not None:
             nn.init.zeros_(m.bias)
+
+
+class ByteDropout(nn.Module):
+    """Dropout whose mask comes from random bytes: one 64-bit draw gives eight elements'
+    bytes, so the mask costs an eighth of the random numbers ``nn.Dropout`` draws, which
+    dominate its cost on CPU (benchmarks/RESULTS.md, "Translation"). The drop rate is ``p``
+    rounded to a multiple of 1/256; kept values are scaled by 1 / (1 - that rate). On CUDA,
+    and in eval mode, it is ``nn.functional.dropout`` (exact ``p``). Seeded by torch's RNG."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+        self._cut = round(p * 256)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if x.device.type != "cpu":
+            return F.dropout(x, self.p, True)
+        n = x.numel()
+        draws = torch.randint(-2**63, 2**63 - 1, ((n + 7) // 8,), dtype=torch.int64)
+        keep = draws.view(torch.uint8)[:n].view(x.shape) >= self._cut
+        return x * keep * (256 / (256 - self._cut))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def use_byte_dropout(module: nn.Module) -> nn.Module:
+    """Replace every ``nn.Dropout`` inside ``module`` with a :class:`ByteDropout` of the same
+    rate (in place); returns ``module``."""
+    for name, child in list(module.named_children()):
+        if isinstance(child, nn.Dropout):
+            setattr(module, name, ByteDropout(child.p))
+        else:
+            use_byte_dropout(child)
+    return module
 
 
 class MLP(nn.Module):

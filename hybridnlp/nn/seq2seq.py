@@ -18,7 +18,7 @@ from torch import nn
 from hybridnlp.nn.attention import Attention
 from hybridnlp.nn.config import PresetConfig
 from hybridnlp.nn.gpt import KVCache
-from hybridnlp.nn.layers import MLP, Block, init_weights
+from hybridnlp.nn.layers import MLP, Block, init_weights, use_byte_dropout
 
 __all__ = ["SEQ2SEQ_PRESETS", "Seq2SeqConfig", "Seq2SeqStepper", "Seq2SeqTransformer"]
 
@@ -123,6 +123,7 @@ class Seq2SeqTransformer(nn.Module):
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight  # tied input and output embeddings
         init_weights(self, c.n_encoder_layers + c.n_decoder_layers)
+        use_byte_dropout(self)  # nn.Dropout's random numbers dominate its cost on CPU
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
