@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from hybridnlp import CausalLM, FastTextClassifier, FusionClassifier, TransformerClassifier
+from hybridnlp import (
+    CausalLM,
+    FastTextClassifier,
+    FusionClassifier,
+    Seq2SeqLM,
+    TransformerClassifier,
+)
 from hybridnlp.estimators.neural import NeuralEstimator
 from hybridnlp.train import Callback
 
@@ -17,7 +23,7 @@ SHARED = {"max_epochs", "max_steps", "max_time", "batch_size", "validation_fract
           "verbose", "optimizer__lr", "optimizer__weight_decay", "optimizer__betas",
           "optimizer__eps", "trainer__warmup", "trainer__min_lr_ratio", "trainer__schedule",
           "trainer__grad_clip", "trainer__grad_accum", "trainer__monitor", "trainer__compile"}
-NEURAL = [TransformerClassifier, FastTextClassifier, CausalLM, FusionClassifier]
+NEURAL = [TransformerClassifier, FastTextClassifier, CausalLM, FusionClassifier, Seq2SeqLM]
 TEXTS = ["a good film", "a bad film", "good acting", "bad acting", "truly good", "truly bad",
          "good good", "bad bad"] * 4
 LABELS = ["pos", "neg"] * 16

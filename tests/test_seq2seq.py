@@ -24,6 +24,7 @@ from hybridnlp.lm.decoding import (
 )
 from hybridnlp.nn.seq2seq import Seq2SeqConfig, Seq2SeqStepper, Seq2SeqTransformer
 from hybridnlp.seq2seq import Seq2SeqLM, ShallowFusion, corpus_bleu, corpus_chrf
+from hybridnlp.train import Callback
 
 WORDS = "red blue green big small cat dog bird sees chases likes".split()
 GERMAN = dict(zip(WORDS, "rot blau gruen gross klein katze hund vogel sieht jagt mag".split()))
@@ -399,3 +400,63 @@ def test_translation_run_writes_bleu_samples_and_curves(tmp_path):
     assert "| tiny |" in report and "sacreBLEU signatures" in report
     assert (result.run_dir / "loss_curves.png").exists()
     assert (result.run_dir / "models" / "tiny" / "model.safetensors").exists()
+
+
+# ---------------------------------------------------------------------- the shared contract
+
+def _tiny(**kw):
+    return Seq2SeqLM(**{"preset": "tiny", "tokenizer": "word", "max_epochs": 2,
+                        "random_state": 0, "validation_fraction": None, **kw})
+
+
+def test_keyword_only_init_pickle_refit_and_grid_search_on_bleu(toy):
+    import pickle
+
+    from sklearn.model_selection import GridSearchCV, KFold
+    from test_contract import test_init_is_keyword_only_and_stores_verbatim
+
+    (X, y), (Xt, yt) = toy
+    test_init_is_keyword_only_and_stores_verbatim(_tiny(module__n_embd=48))
+    est = _tiny().fit(X[:400], y[:400])
+    expected = est.predict(Xt[:10])
+    assert pickle.loads(pickle.dumps(est)).predict(Xt[:10]) == expected
+    assert est.fit(X[:100], y[:100]).fit(X[:400], y[:400]).predict(Xt[:10]) == expected
+    search = GridSearchCV(_tiny(), {"num_beams": [1, 3]}, cv=2).fit(X[:200], y[:200])
+    by_hand = [np.mean([_tiny(num_beams=k).fit([X[i] for i in tr], [y[i] for i in tr])
+                        .score([X[i] for i in te], [y[i] for i in te])
+                        for tr, te in KFold(2).split(X[:200])]) for k in (1, 3)]
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"], by_hand)  # BLEU
+    assert search.best_params_ == {"num_beams": [1, 3][int(np.argmax(by_hand))]}
+
+
+class _StopAfter(Callback):
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def on_epoch_end(self, trainer, model, row):
+        if row["epoch"] == self.epochs:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_fit_resumes_to_the_same_model(toy, tmp_path):
+    (X, y), (Xt, _) = toy
+    params = dict(max_epochs=4, checkpoint_dir=tmp_path)
+    full = _tiny(**params).fit(X[:300], y[:300]).predict(Xt[:10])
+    with pytest.raises(KeyboardInterrupt):
+        _tiny(**params, callbacks=[_StopAfter(2)]).fit(X[:300], y[:300])
+    resumed = _tiny(**params).fit(X[:300], y[:300], resume=True)
+    assert [row["epoch"] for row in resumed.history_] == [1, 2, 3, 4]
+    assert resumed.predict(Xt[:10]) == full
+
+
+def test_fusion_with_a_causal_lm_reads_eos_then_the_target(fitted, toy):
+    from hybridnlp.lm import CausalLM
+
+    (X, y), (Xt, _) = toy
+    gpt = CausalLM(preset="gpt-nano", tokenizer=fitted.tokenizer_, max_steps=20,
+                   random_state=0).fit(y[:500])
+    plain = fitted.generate(Xt[:6])
+    assert fitted.generate(Xt[:6], lm=gpt, lm_weight=0.0) == plain
+    fused = fitted.generate(Xt[:6], lm=gpt, lm_weight=5.0, return_scores=True)
+    unfused = fitted.generate(Xt[:6], return_scores=True)
+    assert [s for _, s in fused] != pytest.approx([s for _, s in unfused])
