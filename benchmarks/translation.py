@@ -13,6 +13,8 @@ Sections (run them alone: a benchmark beside another measures the contention):
   tokenizer, batches, optimizer, schedule and wall-clock budget (``--peer-budget``), against
   ``Seq2SeqLM`` trained for the same time in the same run: BLEU, training tokens/s, and
   beam-5 decoding of test2016 (sentences/s, 64 sentences a batch).
+- ``prefix``: the decoder-only prefix LM of the same size for ``--peer-budget`` seconds,
+  against the encoder-decoder of the ``peer`` run (same time).
 - ``de-en``: ``main`` in the other direction.
 
 Run: ``.venv/bin/pip install -e ".[dev]" && HYBRIDNLP_DATA=../shared/data
@@ -72,10 +74,12 @@ def decode(mt, src, tgt, **kw) -> dict:
             "sentences_per_s": len(src) / seconds, "samples": list(zip(src, tgt, hyps))[:5]}
 
 
-def train_ours(direction: str, budget: float, seed: int = 0) -> tuple[Seq2SeqLM, dict]:
+def train_ours(direction: str, budget: float, seed: int = 0,
+               architecture: str = "encoder_decoder") -> tuple[Seq2SeqLM, dict]:
     src, tgt = pairs("train", direction)
     dev = pairs("dev", direction)
-    mt = Seq2SeqLM(max_time=budget, max_epochs=1000, precision="bf16", random_state=seed)
+    mt = Seq2SeqLM(max_time=budget, max_epochs=1000, precision="bf16", random_state=seed,
+                   architecture=architecture)
     start = time.perf_counter()
     mt.fit(src, tgt, validation_data=dev)
     wall = time.perf_counter() - start
@@ -216,6 +220,13 @@ def peer_section(budget: float) -> None:
     save_raw("peer-en-de", {"budget": budget, "ours": info, "peer": p})
 
 
+def prefix_section(budget: float) -> None:
+    """The decoder-only prefix LM of the same size (6 blocks = 3 + 3), the same time."""
+    ours, info = train_ours("en-de", budget, architecture="prefix_lm")
+    info["test"] = decode(ours, *pairs("test", "en-de"))
+    save_raw("prefix-en-de", {"budget": budget, "ours": info})
+
+
 # ---------------------------------------------------------------------- RESULTS.md
 
 
@@ -281,13 +292,29 @@ def render(command: str) -> None:
                   f"{o['test']['bleu'] - p['test']['bleu']:+.2f} BLEU | "
                   f"**{o['test']['sentences_per_s'] / p['test']['sentences_per_s']:.2f}x** |",
                   ""]
+    if "prefix-en-de" in raw:
+        r = raw["prefix-en-de"]
+        o = r["ours"]
+        same = raw.get("peer-en-de", {}).get("ours")
+        lines += [f"**Decoder-only prefix LM** (`architecture=\"prefix_lm\"`: 6 blocks over "
+                  f"source, <bos>, target; {o['params']:,} parameters), "
+                  f"{r['budget'] / 60:.0f} min, against the encoder-decoder trained for the "
+                  f"same time in the peer run:", "",
+                  "| architecture | steps | training tokens/s | BLEU test2016 | "
+                  "decoding sentences/s |", "|---|---|---|---|---|"]
+        if same:
+            lines.append(f"| encoder-decoder (default) | {same['steps']:,} | "
+                         f"{same['tokens_per_s']:,.0f} | {same['test']['bleu']:.2f} | "
+                         f"{same['test']['sentences_per_s']:.1f} |")
+        lines += [f"| prefix LM | {o['steps']:,} | {o['tokens_per_s']:,.0f} | "
+                  f"{o['test']['bleu']:.2f} | {o['test']['sentences_per_s']:.1f} |", ""]
     write_section("translation", "\n".join(lines))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("sections", nargs="*", default=["main", "fusion", "peer"],
-                        choices=["main", "fusion", "peer", "de-en", "render"])
+                        choices=["main", "fusion", "peer", "prefix", "de-en", "render"])
     parser.add_argument("--budget", type=float, default=2700, help="training seconds (main)")
     parser.add_argument("--peer-budget", type=float, default=900,
                         help="training seconds of each model in the peer section")
@@ -304,4 +331,6 @@ if __name__ == "__main__":
             fusion_section(args.model_dir)
         elif section == "peer":
             peer_section(args.peer_budget)
+        elif section == "prefix":
+            prefix_section(args.peer_budget)
         render(command)

@@ -24,6 +24,9 @@ SHRINK = {  # README text -> test-size text
         'HybridClassifier(embeddings="imdb-128.bin").set_params(transformer__max_epochs=1)',
     "module__n_layer=1, optimizer__lr=1e-3": "module__n_layer=1, optimizer__lr=1e-3, "
                                              "max_epochs=1",
+    'Seq2SeqLM(max_time=2700, precision="bf16")':
+        'Seq2SeqLM(preset="tiny", max_epochs=1, vocab_size=400, module__max_len=128)',
+    "ShallowFusion(mt, NGramLM(order=4))": "ShallowFusion(mt, NGramLM(order=4), weights=(0, 0.2))",
     'HybridClassifier(tokenizer="two_chars")':
         'HybridClassifier(tokenizer="two_chars").set_params(transformer__max_epochs=1)',
 }
@@ -49,8 +52,9 @@ def test_the_readme_has_python_blocks_and_the_substitutions_still_apply():
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_block_runs_on_its_own(index, tmp_path, monkeypatch, capsys):
     code = BLOCKS[index]
-    if ("imdb" in code or "chnsenticorp" in code) and not data_dir_available():
-        pytest.skip("needs the data directory (IMDB, ChnSentiCorp)")
+    if any(name in code for name in ("imdb", "chnsenticorp", "multi30k")) \
+            and not data_dir_available():
+        pytest.skip("needs the data directory (IMDB, ChnSentiCorp, Multi30k)")
     for old, new in SHRINK.items():
         code = code.replace(old, new)
     monkeypatch.chdir(tmp_path)  # files the examples write (vectors, models) land here

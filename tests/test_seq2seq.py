@@ -22,7 +22,7 @@ from hybridnlp.lm.decoding import (
     batch_beam_search,
     length_normaliser,
 )
-from hybridnlp.nn.seq2seq import Seq2SeqConfig, Seq2SeqStepper, Seq2SeqTransformer
+from hybridnlp.nn.seq2seq import ARCHITECTURES, Seq2SeqConfig, Seq2SeqStepper
 from hybridnlp.seq2seq import Seq2SeqLM, ShallowFusion, corpus_bleu, corpus_chrf
 from hybridnlp.train import Callback
 
@@ -53,10 +53,13 @@ def fitted(toy):
                      module__n_embd=64, optimizer__lr=3e-3).fit(X, y)
 
 
-def tiny_model(vocab_size=6, seed=0):
+ARCHS = ["encoder_decoder", "prefix_lm"]
+
+
+def tiny_model(vocab_size=6, seed=0, arch="encoder_decoder"):
     torch.manual_seed(seed)
     config = Seq2SeqConfig.from_preset("tiny", vocab_size=vocab_size, dropout=0.0)
-    return Seq2SeqTransformer(config).eval()
+    return ARCHITECTURES[arch](config).eval()
 
 
 def teacher_forced_log_prob(model, src, ys):
@@ -91,8 +94,9 @@ def test_training_loss_is_label_smoothed_and_eval_loss_is_the_nll():
         model.encode(torch.ones(1, 65, dtype=torch.long), torch.ones(1, 65, dtype=torch.bool))
 
 
-def test_padding_in_the_source_does_not_change_the_translation_scores():
-    model = tiny_model(vocab_size=8, seed=3)
+@pytest.mark.parametrize("arch", ARCHS)
+def test_padding_in_the_source_does_not_change_the_translation_scores(arch):
+    model = tiny_model(vocab_size=8, seed=3, arch=arch)
     src, padded = torch.tensor([[3, 4, 5]]), torch.tensor([[3, 4, 5, 0, 0]])
     tgt = torch.tensor([[1, 6, 7]])
     a, _ = model(src, src != 0, tgt)
@@ -100,13 +104,13 @@ def test_padding_in_the_source_does_not_change_the_translation_scores():
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("alpha", [0.0, 0.6])
-def test_beam_search_equals_brute_force_on_a_tiny_vocabulary(alpha):
-    model = tiny_model(vocab_size=6, seed=1)
+def test_beam_search_equals_brute_force_on_a_tiny_vocabulary(alpha, arch):
+    model = tiny_model(vocab_size=6, seed=1, arch=arch)
     src = [3, 5, 4]
     L, eos, suppress = 3, 2, [0, 1]
-    stepper = Seq2SeqStepper(model, torch.tensor([src]), torch.ones(1, 3, dtype=torch.bool),
-                             41, L + 1)
+    stepper = model.stepper(torch.tensor([src]), torch.ones(1, 3, dtype=torch.bool), 41, L + 1)
     found = batch_beam_search(stepper, torch.ones(1, 1, dtype=torch.long), L, num_beams=41,
                               length_penalty=alpha, length_norm="gnmt", eos_id=eos,
                               suppress=suppress, num_return_sequences=41)[0]
@@ -126,15 +130,16 @@ def test_beam_search_equals_brute_force_on_a_tiny_vocabulary(alpha):
     assert [f[0] for f in found[:5]] == [c[0] for c in candidates[:5]]
 
 
-def test_batched_beam_search_equals_one_sentence_at_a_time():
+@pytest.mark.parametrize("arch", ARCHS)
+def test_batched_beam_search_equals_one_sentence_at_a_time(arch):
     from hybridnlp.train.data import pad_sequences
 
-    model = tiny_model(vocab_size=12, seed=4)
+    model = tiny_model(vocab_size=12, seed=4, arch=arch)
     sources, limits = [[3, 4, 5, 6, 7, 8], [9, 3], [10, 11, 4, 5]], [8, 5, 7]
 
     def run(batch, max_new, use_cache=True):
         src, mask = pad_sequences(batch)
-        stepper = Seq2SeqStepper(model, src, mask, 4, 9, use_cache=use_cache)
+        stepper = model.stepper(src, mask, 4, 9, use_cache=use_cache)
         return batch_beam_search(stepper, torch.ones(len(batch), 1, dtype=torch.long),
                                  max_new, num_beams=4, length_penalty=0.6, length_norm="gnmt",
                                  eos_id=2, suppress=[0, 1], num_return_sequences=2)
@@ -460,3 +465,21 @@ def test_fusion_with_a_causal_lm_reads_eos_then_the_target(fitted, toy):
     fused = fitted.generate(Xt[:6], lm=gpt, lm_weight=5.0, return_scores=True)
     unfused = fitted.generate(Xt[:6], return_scores=True)
     assert [s for _, s in fused] != pytest.approx([s for _, s in unfused])
+
+
+def test_the_prefix_lm_architecture_fits_decodes_and_round_trips(toy, tmp_path):
+    (X, y), (Xt, yt) = toy
+    mt = Seq2SeqLM(preset="tiny", tokenizer="word", architecture="prefix_lm", max_epochs=3,
+                   random_state=0, module__n_embd=64, optimizer__lr=3e-3).fit(X, y)
+    assert type(mt.model_).__name__ == "PrefixLM" and len(mt.model_.blocks) == 2
+    assert mt.history_[-1]["train_loss"] < mt.history_[0]["train_loss"]
+    assert mt.generate(Xt[:8], use_cache=False) == mt.generate(Xt[:8])
+    total, n = mt.log_likelihood(Xt[:1], yt[:1])
+    tok = mt.tokenizer_
+    ys = [*tok.encode(yt[0]), tok.eos_id]
+    assert total == pytest.approx(teacher_forced_log_prob(mt.model_, tok.encode(Xt[0]), ys),
+                                  abs=1e-4)
+    mt.save(tmp_path / "p")
+    assert Seq2SeqLM.load(tmp_path / "p").predict(Xt[:5]) == mt.predict(Xt[:5])
+    with pytest.raises(ValueError, match="architecture='rnn' is not allowed"):
+        Seq2SeqLM(architecture="rnn").fit(["a"], ["b"])

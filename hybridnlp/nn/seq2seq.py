@@ -20,7 +20,8 @@ from hybridnlp.nn.config import PresetConfig
 from hybridnlp.nn.gpt import KVCache
 from hybridnlp.nn.layers import MLP, Block, init_weights, use_byte_dropout
 
-__all__ = ["SEQ2SEQ_PRESETS", "Seq2SeqConfig", "Seq2SeqStepper", "Seq2SeqTransformer"]
+__all__ = ["ARCHITECTURES", "SEQ2SEQ_PRESETS", "PrefixLM", "PrefixLMStepper", "Seq2SeqConfig",
+           "Seq2SeqStepper", "Seq2SeqTransformer"]
 
 
 @dataclass
@@ -162,6 +163,12 @@ class Seq2SeqTransformer(nn.Module):
             kv_cache.pos += T
         return self.ln_dec(x)
 
+    def stepper(self, src, src_mask, rows_per_source: int, max_len: int, *,
+                use_cache: bool = True) -> Seq2SeqStepper:
+        """The decoding stepper of the generation engine for these sources."""
+        return Seq2SeqStepper(self, src, src_mask, rows_per_source, max_len,
+                              use_cache=use_cache)
+
     def forward(self, src, src_mask, tgt, targets=None):
         memory_kv = self.memory_kv(self.encode(src, src_mask))
         h = self.decode(tgt, memory_kv, src_mask)  # (B, T, C)
@@ -215,3 +222,118 @@ class Seq2SeqStepper:
         if len(sources) != n or not torch.equal(sources, torch.arange(n, device=index.device)):
             self.memory_kv = [(k[sources], v[sources]) for k, v in self.memory_kv]
             self.src_mask = self.src_mask[sources]
+
+
+class PrefixLM(nn.Module):
+    """The decoder-only alternative with the same contract as :class:`Seq2SeqTransformer`:
+    one stack of ``n_encoder_layers + n_decoder_layers`` blocks over ``source, <bos>,
+    target``, where the source attends to itself in both directions and the target to the
+    whole source and its own past (p(y | x) as a prefix language model, loss on the target
+    only). Positions count real tokens, so a short source padded to the batch's longest sees
+    the positions it would see alone."""
+
+    def __init__(self, config: Seq2SeqConfig):
+        super().__init__()
+        self.config = c = config
+        self.wte = nn.Embedding(c.vocab_size, c.n_embd)
+        self.wpe = nn.Embedding(2 * c.max_len, c.n_embd)
+        self.drop = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList(
+            Block(c.n_embd, c.n_head, c.mlp_ratio, c.dropout, c.attn_dropout, c.bias,
+                  causal=True, norm_eps=c.norm_eps)
+            for _ in range(c.n_encoder_layers + c.n_decoder_layers))
+        self.ln_f = nn.LayerNorm(c.n_embd, eps=c.norm_eps, bias=c.bias)
+        self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        self.lm_head.weight = self.wte.weight
+        init_weights(self, len(self.blocks))
+        use_byte_dropout(self)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def hidden(self, idx, positions, attn_mask, kv_cache=None):
+        x = self.drop(self.wte(idx) + self.wpe(positions))
+        for i, block in enumerate(self.blocks):
+            x = block(x, attn_mask, kv_cache=kv_cache, layer=i)
+        if kv_cache is not None:
+            kv_cache.pos += idx.shape[1]
+        return self.ln_f(x)
+
+    @staticmethod
+    def prefix_mask(src_mask: torch.Tensor, T: int) -> torch.Tensor:
+        """(B, 1, S+T, S+T) bool: every query sees the real source tokens, a target query
+        also sees the targets up to itself."""
+        B, S = src_mask.shape
+        L = S + T
+        causal = torch.ones(L, L, dtype=torch.bool, device=src_mask.device).tril()
+        causal[:, :S] = False  # keys in the source: by src_mask alone
+        keys = torch.cat([src_mask, torch.zeros(B, T, dtype=torch.bool,
+                                                device=src_mask.device)], dim=1)
+        return (causal[None] | keys[:, None, :]).unsqueeze(1)
+
+    def _positions(self, src_mask: torch.Tensor, T: int) -> torch.Tensor:
+        n_src = src_mask.sum(1, keepdim=True)  # (B, 1)
+        src_pos = torch.arange(src_mask.shape[1], device=src_mask.device)[None]
+        tgt_pos = n_src + torch.arange(T, device=src_mask.device)[None]
+        return torch.cat([src_pos.expand(len(src_mask), -1), tgt_pos], dim=1)
+
+    def forward(self, src, src_mask, tgt, targets=None):
+        S, T = src.shape[1], tgt.shape[1]
+        for what, n in (("a source", S), ("a target", T)):
+            if n > self.config.max_len:
+                raise ValueError(f"{what} of {n} tokens is longer than max_len="
+                                 f"{self.config.max_len}; truncate it or use a larger max_len.")
+        h = self.hidden(torch.cat([src, tgt], 1), self._positions(src_mask, T),
+                        self.prefix_mask(src_mask, T))[:, S:]
+        if targets is None:
+            return self.lm_head(h), None
+        keep = targets != -1
+        logits = self.lm_head(h[keep])
+        smoothing = self.config.label_smoothing if self.training else 0.0
+        loss = F.cross_entropy(logits.float(), targets[keep], label_smoothing=smoothing)
+        return logits, loss
+
+    def stepper(self, src, src_mask, rows_per_source: int, max_len: int, *,
+                use_cache: bool = True) -> PrefixLMStepper:
+        return PrefixLMStepper(self, src, src_mask, rows_per_source, max_len,
+                               use_cache=use_cache)
+
+
+class PrefixLMStepper:
+    """:class:`Seq2SeqStepper` for a :class:`PrefixLM`: the first call reads the source and
+    the start token (the source bidirectionally) into the cache, later calls one token."""
+
+    def __init__(self, model: PrefixLM, src, src_mask, rows_per_source: int, max_len: int, *,
+                 use_cache: bool = True):
+        self.model = model
+        self.src = src.repeat_interleave(rows_per_source, 0)
+        self.src_mask = src_mask.repeat_interleave(rows_per_source, 0)
+        p = next(model.parameters())
+        S = src.shape[1]
+        self.cache = (KVCache(model.config, len(self.src), S + max_len, device=p.device,
+                              dtype=p.dtype, n_layer=len(model.blocks)) if use_cache else None)
+
+    def logits(self, seq: torch.Tensor, cur: int) -> torch.Tensor:
+        m, S = self.model, self.src.shape[1]
+        cache = self.cache
+        if cache is None or cache.pos != S + cur - 1:
+            if cache is not None:
+                cache.reset()
+            positions = m._positions(self.src_mask, cur)
+            h = m.hidden(torch.cat([self.src, seq[:, :cur]], 1), positions,
+                         m.prefix_mask(self.src_mask, cur), kv_cache=cache)
+        else:
+            n_src = self.src_mask.sum(1, keepdim=True)
+            keys = torch.cat([self.src_mask, torch.ones(len(seq), cur, dtype=torch.bool,
+                                                        device=seq.device)], dim=1)
+            h = m.hidden(seq[:, cur - 1:cur], n_src + cur - 1, keys[:, None, None, :],
+                         kv_cache=cache)
+        return m.lm_head(h[:, -1]).float()
+
+    def reorder(self, index: torch.Tensor) -> None:
+        if self.cache is not None:
+            self.cache.reorder(index)
+        self.src, self.src_mask = self.src[index], self.src_mask[index]
+
+
+ARCHITECTURES = {"encoder_decoder": Seq2SeqTransformer, "prefix_lm": PrefixLM}

@@ -27,12 +27,12 @@ from hybridnlp.lm.decoding import (
     batch_beam_search,
     sample,
 )
-from hybridnlp.nn.seq2seq import Seq2SeqConfig, Seq2SeqStepper, Seq2SeqTransformer
+from hybridnlp.nn.seq2seq import ARCHITECTURES, Seq2SeqConfig
 from hybridnlp.seq2seq.metrics import corpus_bleu
 from hybridnlp.text import Tokenizer, load_tokenizer
 from hybridnlp.train.data import BucketBatchSampler, pad_sequences
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
-from hybridnlp.utils.validation import check_number, check_texts
+from hybridnlp.utils.validation import check_choice, check_number, check_texts
 
 __all__ = ["PairBatches", "Seq2SeqLM", "check_pairs"]
 
@@ -115,10 +115,14 @@ class Seq2SeqLM(NeuralEstimator):
     max_length_ratio : float, default=1.5
         A translation has at most ``ceil(max_length_ratio * source tokens) + 10`` tokens (and
         fits ``max_len``), unless ``generate`` gets ``max_new_tokens``.
+    architecture : {"encoder_decoder", "prefix_lm"}, default="encoder_decoder"
+        The encoder-decoder Transformer, or one decoder-only stack of as many layers over
+        ``source <bos> target`` (the source visible in both directions, the loss on the
+        target): p(y|x) as a prefix LM. Compared at equal size and time in RESULTS.md.
 
     Attributes
     ----------
-    model_ : Seq2SeqTransformer
+    model_ : Seq2SeqTransformer or PrefixLM
     tokenizer_ : Tokenizer
     config_ : Seq2SeqConfig
     history_ : list of dict, one row per epoch
@@ -139,7 +143,8 @@ class Seq2SeqLM(NeuralEstimator):
 
     def __init__(self, *, preset="small", tokenizer="bpe", vocab_size: int = 8000,
                  num_beams: int = 5, length_penalty: float = 0.6,
-                 max_length_ratio: float = 1.5, max_epochs: int = 20, batch_size: int = 64,
+                 max_length_ratio: float = 1.5, architecture: str = "encoder_decoder",
+                 max_epochs: int = 20, batch_size: int = 64,
                  optimizer__lr: float = 1e-3, optimizer__betas=(0.9, 0.98),
                  trainer__warmup: float = 0.05, **kwargs):
         self.preset = preset
@@ -148,6 +153,7 @@ class Seq2SeqLM(NeuralEstimator):
         self.num_beams = num_beams
         self.length_penalty = length_penalty
         self.max_length_ratio = max_length_ratio
+        self.architecture = architecture
         super().__init__(max_epochs=max_epochs, batch_size=batch_size,
                          optimizer__lr=optimizer__lr, optimizer__betas=optimizer__betas,
                          trainer__warmup=trainer__warmup, **kwargs)
@@ -171,6 +177,7 @@ class Seq2SeqLM(NeuralEstimator):
         check_number("num_beams", self.num_beams, int, low=1)
         check_number("length_penalty", self.length_penalty, float, low=0)
         check_number("max_length_ratio", self.max_length_ratio, float, low=0, low_open=True)
+        check_choice("architecture", self.architecture, tuple(ARCHITECTURES))
         self._config(self.vocab_size)  # preset and module__ fields
         super()._check_params()
 
@@ -232,7 +239,7 @@ class Seq2SeqLM(NeuralEstimator):
             val_loader = PairBatches(*self._pair_ids(*val), batch_size=self.batch_size,
                                      shuffle=False, seed=seed)
         trainer = self._make_trainer(seed, has_val=val_loader is not None)
-        model = trainer.build_module(lambda: Seq2SeqTransformer(config))
+        model = trainer.build_module(lambda: ARCHITECTURES[self.architecture](config))
         self._checkpoint_tokenizer(tok, resume)
         trainer.fit(model, loader, val_loader, resume=resume,
                     config={"seq2seq": config.to_dict()})
@@ -383,7 +390,7 @@ class Seq2SeqLM(NeuralEstimator):
         pad = self.tokenizer_.pad_id
         src, mask = pad_sequences(src_ids, pad)
         src, mask = src.to(self._device), mask.to(self._device)
-        step = Seq2SeqStepper(self.model_, src, mask, rows, max_len, use_cache=use_cache)
+        step = self.model_.stepper(src, mask, rows, max_len, use_cache=use_cache)
         if lm is None or not lm_weight:
             return step
         eos = self.tokenizer_.eos_id
@@ -462,9 +469,13 @@ class Seq2SeqLM(NeuralEstimator):
             raise ValueError(f"{str(path / 'tokenizer.json')!r} has {tok.vocab_size} tokens "
                              f"but the model's vocab_size is {config.vocab_size}; the files "
                              f"come from different models.")
-        model = Seq2SeqTransformer(config)
-        load_weights(model, path / "model.safetensors")
         params = dict(meta.get("params", {}))
+        architecture = params.get("architecture", "encoder_decoder")
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"{str(file)!r}: field 'params.architecture' is "
+                             f"{architecture!r}, expected one of {sorted(ARCHITECTURES)}.")
+        model = ARCHITECTURES[architecture](config)
+        load_weights(model, path / "model.safetensors")
         if isinstance(params.get("optimizer__betas"), list):
             params["optimizer__betas"] = tuple(params["optimizer__betas"])
         mt = cls(**{**params, "device": device})
