@@ -297,9 +297,12 @@ def batch_beam_search(stepper, start: torch.Tensor, max_new_tokens, *, num_beams
         beam, tok = top_idx // V, top_idx % V
         live = top_scores > float("-inf")
         is_eos = (tok == eos_id) & live if eos_id is not None else torch.zeros_like(live)
-        for r, j in (is_eos & (ranks[:top_idx.shape[1]] < K)).nonzero().tolist():
-            ids = seq[r * K + int(beam[r, j]), T0:t].tolist()
-            finished[active[r]].append((ids, float(top_scores[r, j]) / norm(n_new - 1)))
+        ended = (is_eos & (ranks[:top_idx.shape[1]] < K)).nonzero().tolist()
+        if ended:
+            beam_list, score_list = beam.tolist(), top_scores.tolist()
+            for r, j in ended:
+                ids = seq[r * K + beam_list[r][j], T0:t].tolist()
+                finished[active[r]].append((ids, score_list[r][j] / norm(n_new - 1)))
         # the first K candidates that do not end, per sentence
         alive = live & ~is_eos
         order = torch.argsort(torch.where(alive, ranks[:alive.shape[1]], 2 * K + ranks[
@@ -310,24 +313,28 @@ def batch_beam_search(stepper, start: torch.Tensor, max_new_tokens, *, num_beams
                                  float("-inf"))
         new_beam, new_tok = beam.gather(1, order), tok.gather(1, order)
         keep = []
+        best_alive = new_scores[:, 0].tolist()  # one host copy per step, not one per sentence
         for r, s in enumerate(active):
-            best_alive = float(new_scores[r, 0])
-            done = best_alive == float("-inf") or n_new >= limits[s]
+            done = best_alive[r] == float("-inf") or n_new >= limits[s]
             if not done and eos_id is not None and len(finished[s]) >= K:
-                done = max(f[1] for f in finished[s]) >= best_alive / norm(n_new)
-            if done and best_alive > float("-inf") and n_new >= limits[s]:
+                done = max(f[1] for f in finished[s]) >= best_alive[r] / norm(n_new)
+            if done and best_alive[r] > float("-inf") and n_new >= limits[s]:
                 rows_ = (r * K + new_beam[r]).tolist()
+                row_scores, row_toks = new_scores[r].tolist(), new_tok[r].tolist()
                 for k in range(K):  # out of room: the live beams end here
-                    if new_scores[r, k] > float("-inf"):
-                        ids = [*seq[rows_[k], T0:t].tolist(), int(new_tok[r, k])]
-                        finished[s].append((ids, float(new_scores[r, k]) / norm(n_new)))
+                    if row_scores[k] > float("-inf"):
+                        ids = [*seq[rows_[k], T0:t].tolist(), row_toks[k]]
+                        finished[s].append((ids, row_scores[k] / norm(n_new)))
             if not done:
                 keep.append(r)
-        index = (torch.arange(len(active), device=device)[:, None] * K + new_beam)[keep]
+        index = torch.arange(len(active), device=device)[:, None] * K + new_beam
+        if len(keep) < len(active):  # finished sentences leave the batch
+            rows = torch.tensor(keep, dtype=torch.long, device=device)
+            index, new_tok, new_scores = index[rows], new_tok[rows], new_scores[rows]
         index = index.view(-1)
         seq = seq[index]
-        seq[:, t] = new_tok[keep].view(-1)
-        scores = new_scores[keep]
+        seq[:, t] = new_tok.reshape(-1)
+        scores = new_scores
         active = [active[r] for r in keep]
         if active:
             stepper.reorder(index)
