@@ -9,7 +9,7 @@ LEVEL = {  # DESIGN.md, "Layers (imports point down only)"; helpers below everyt
     "text": 1, "datasets": 1,
     "nn": 2, "train": 3, "features": 4,
     "estimators": 5, "lm": 5, "seq2seq": 5,
-    "hybrid": 6,
+    "hybrid": 6, "qa": 6,
     "persistence": 7, "experiments": 7,
     "cli": 8,
 }

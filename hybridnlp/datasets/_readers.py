@@ -231,6 +231,21 @@ def read_hongloumeng(data_dir: Path) -> dict:
     }
 
 
+def read_squad(data_dir: Path) -> dict:
+    """SQuAD v1.1 pieces (train: 11 articles, dev: 24): questions, answers and passages."""
+    from hybridnlp.datasets.squad import load_squad
+
+    splits, extras = {}, {}
+    for split in ("train", "dev"):
+        b = load_squad(data_dir / f"{split}.json.gz")
+        target = np.empty(len(b.target), dtype=object)
+        target[:] = b.target
+        splits[split] = (b.data, target)
+        extras[split] = {k: b[k] for k in ("answer_starts", "ids", "passages", "passage_index",
+                                           "titles")}
+    return {"splits": splits, "extras": extras, "target_names": []}
+
+
 READERS = {
     "mr": read_mr,
     "subj": read_subj,
@@ -247,4 +262,5 @@ READERS = {
     "chnsenticorp": read_chnsenticorp,
     "thucnews_titles": read_thucnews_titles,
     "hongloumeng": read_hongloumeng,
+    "squad": read_squad,
 }

@@ -29,7 +29,7 @@ class DatasetInfo:
 
     name: str
     folder: str  # folder under the bundled data or the data directory
-    task: str  # "classification", "language_modeling" or "translation"
+    task: str  # "classification", "language_modeling", "translation", "question_answering"
     splits: tuple[str, ...]  # () when the protocol is cross-validation over the whole set
     bundled: bool
     files: tuple[str, ...] = ()  # files required in the data directory (not bundled sets)
@@ -91,6 +91,10 @@ DATASETS = {
                     False, ("class.txt", "dev.txt", "test.txt"),
                     description="THUCNews headlines, 10 classes, 10,000 dev / 10,000 test "
                                 "(no train split here)"),
+        DatasetInfo("squad", "squad", "question_answering", ("train", "dev"), False,
+                    ("train.json.gz", "dev.json.gz"),
+                    description="SQuAD v1.1 pieces: 3,807 training questions (11 articles), "
+                                "4,961 dev questions over 913 passages (24 articles)"),
         DatasetInfo("hongloumeng", "hongloumeng", "language_modeling", ("train", "dev"), False,
                     ("hongloumeng.utf8.txt.gz",),
                     description="红楼梦 (Dream of the Red Chamber), characters; first 90% "
@@ -149,8 +153,10 @@ def load_dataset(
     name : str
         One of ``mr``, ``subj``, ``trec``, ``trec_fine``, ``sst2``, ``sst5``, ``tinyshakespeare``
         (bundled with the package), ``imdb``, ``20newsgroups``, ``wikitext2``, ``multi30k``,
-        ``sst2_phrases``, and the Chinese ``chnsenticorp``, ``thucnews_titles`` and
-        ``hongloumeng`` (read from the data directory; ``sst2_phrases`` trains on GLUE's
+        ``sst2_phrases``, ``squad`` (questions, ``target`` their reference answers, and
+        ``passages``, ``passage_index``, ``answer_starts``, ``ids``), and the Chinese
+        ``chnsenticorp``, ``thucnews_titles`` and ``hongloumeng`` (read from the data
+        directory; ``sst2_phrases`` trains on GLUE's
         67,349 SST-2 phrases, as Kim 2014 did, and tests on ``sst2``'s sentences).
     split : str or None, default=None
         ``"train"``, ``"dev"`` (aliases ``"valid"``, ``"validation"``) or ``"test"`` where the data
@@ -191,8 +197,13 @@ def load_dataset(
     for key in ("source_lang", "target_lang"):
         if key in raw:
             bunch[key] = raw[key]
+    if "extras" in raw and split is None:
+        raise ValueError(f"{info.name} has no single set of passages for all its splits; pass "
+                         f"split= one of {', '.join(repr(s) for s in info.splits)}.")
     if split is not None or not info.splits:
         data, target = raw["splits"][split]
+        for key, value in raw.get("extras", {}).get(split, {}).items():
+            bunch[key] = value.copy() if isinstance(value, np.ndarray) else list(value)
         bunch.update(data=list(data), target=_copy(target), split=split)
         if "rating" in raw:
             bunch.rating = raw["rating"][split].copy()

@@ -1,0 +1,112 @@
+"""SQuAD-format question answering data: the official v1.1 JSON (``{"data": [{"title",
+"paragraphs": [{"context", "qas": [...]}]}]}``, gzipped or not) or JSON Lines, one question a
+line, as Hugging Face ``datasets`` writes SQuAD (``{"id", "question", "context", "answers":
+{"text": [...], "answer_start": [...]}}``, optionally ``"title"``)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["load_squad", "parse_squad"]
+
+
+def _read(path: Path) -> str:
+    raw = path.read_bytes()
+    if path.name.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    return raw.decode("utf-8")
+
+
+def load_squad(path: str | os.PathLike):
+    """Questions, reference answers and passages of a SQuAD-format file, as a ``Bunch``:
+    ``data`` (questions), ``target`` (each question's reference answer texts), ``answer_starts``
+    (their character offsets in the passage), ``ids``, ``passages`` (each distinct passage
+    once, in file order), ``passage_index`` (the passage of each question), ``titles`` (of
+    the passages). Offsets that do not match their passage, duplicate question ids and empty
+    questions are refused, naming the question."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"SQuAD file {str(path)!r} does not exist.")
+    text = _read(path)
+    try:
+        if path.name.endswith((".jsonl", ".jsonl.gz")):
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+            return parse_squad({"data": _articles_from_rows(rows)}, str(path))
+        return parse_squad(json.loads(text), str(path))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"SQuAD file {str(path)!r} is not valid JSON: {err}") from None
+
+
+def _articles_from_rows(rows: list[dict]) -> list[dict]:
+    """JSON Lines rows (one question each) -> SQuAD articles (paragraphs by context)."""
+    articles: dict[str, dict] = {}
+    paragraphs: dict[tuple[str, str], dict] = {}
+    for row in rows:
+        title = str(row.get("title", ""))
+        answers = row.get("answers", [])
+        if isinstance(answers, dict):  # Hugging Face datasets: {"text": [...], "answer_start"}
+            answers = [{"text": t, "answer_start": s} for t, s in
+                       zip(answers.get("text", []), answers.get("answer_start", []), strict=True)]
+        key = (title, row.get("context"))
+        if key not in paragraphs:
+            paragraphs[key] = {"context": row.get("context"), "qas": []}
+            articles.setdefault(title, {"title": title, "paragraphs": []})["paragraphs"].append(
+                paragraphs[key])
+        paragraphs[key]["qas"].append({"id": row.get("id"), "question": row.get("question"),
+                                       "answers": answers})
+    return list(articles.values())
+
+
+def parse_squad(obj: dict, where: str = "SQuAD data"):
+    """The ``Bunch`` of :func:`load_squad` from parsed SQuAD JSON."""
+    from sklearn.utils import Bunch
+
+    if not isinstance(obj, dict) or not isinstance(obj.get("data"), list):
+        raise ValueError(f"{where}: expected SQuAD JSON, an object with a 'data' list of "
+                         f"articles.")
+    questions, answers, starts, ids, index = [], [], [], [], []
+    passages, titles = [], []
+    seen: set[str] = set()
+    for article in obj["data"]:
+        for paragraph in article.get("paragraphs", []):
+            context = paragraph.get("context")
+            if not isinstance(context, str) or not context.strip():
+                raise ValueError(f"{where}: a passage of article {article.get('title')!r} is "
+                                 f"empty or not a string.")
+            p = len(passages)
+            passages.append(context)
+            titles.append(str(article.get("title", "")))
+            for qa in paragraph.get("qas", []):
+                qid = str(qa.get("id"))
+                question = qa.get("question")
+                if qid in seen:
+                    raise ValueError(f"{where}: question id {qid!r} occurs twice; ids must be "
+                                     f"unique.")
+                seen.add(qid)
+                if not isinstance(question, str) or not question.strip():
+                    raise ValueError(f"{where}: question {qid!r} is empty or not a string.")
+                texts, offsets = [], []
+                for a in qa.get("answers", []):
+                    text, start = a.get("text"), a.get("answer_start")
+                    if not isinstance(text, str) or not isinstance(start, int) or \
+                            context[start:start + len(text)] != text:
+                        raise ValueError(
+                            f"{where}: question {qid!r}: answer {text!r} at answer_start="
+                            f"{start!r} does not match its passage (which reads "
+                            f"{context[start:start + len(str(text))]!r} there).")
+                    texts.append(text)
+                    offsets.append(start)
+                questions.append(question)
+                answers.append(texts)
+                starts.append(offsets)
+                ids.append(qid)
+                index.append(p)
+    if not questions:
+        raise ValueError(f"{where}: holds no question.")
+    return Bunch(data=questions, target=answers, answer_starts=starts, ids=ids,
+                 passages=passages, passage_index=np.array(index), titles=titles)

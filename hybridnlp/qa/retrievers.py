@@ -1,0 +1,480 @@
+"""Passage retrievers, scikit-learn style: ``fit(passages)``, ``search(queries, k) -> (ids,
+scores)`` (batched: one sparse or dense matrix product per block of queries, no Python loop
+over passages), ``score_passages``, and for the sparse ones ``save``/``load`` (npz + JSON).
+
+- :class:`BM25Retriever`: Okapi BM25 (Robertson et al.), Lucene's IDF by default, or
+  ``rank_bm25``'s ``BM25Okapi`` exactly (``idf="okapi"``).
+- :class:`TfidfRetriever`: DrQA's hashed unigram + bigram TF-IDF (Chen et al. 2017).
+- :class:`DenseRetriever`: cosine of mean word vectors (word2vec trained on the passages, or
+  given vectors).
+- :class:`HybridRetriever`: reciprocal rank fusion (Cormack et al. 2009) of several
+  retrievers, or a logistic regression over their scores fit on training questions.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, clone
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, HashingVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from hybridnlp.exceptions import NotFittedError
+from hybridnlp.text import WordTokenizer
+from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
+from hybridnlp.utils.validation import check_choice, check_number, check_texts
+
+__all__ = ["BM25Retriever", "DenseRetriever", "HybridRetriever", "TfidfRetriever",
+           "check_passages"]
+
+_QUERY_BLOCK = 512  # queries scored per matrix product (bounds the dense score block)
+
+
+def check_passages(passages, ids=None) -> tuple[list[str], list | None]:
+    """Passages as a non-empty list of str (no empty one), and their ids (unique) if given."""
+    texts = check_texts(passages, name="passages")
+    for i, text in enumerate(texts):
+        if not text.strip():
+            raise ValueError(f"passages[{i}] is empty; drop empty passages before indexing.")
+    if ids is not None:
+        ids = list(ids)
+        if len(ids) != len(texts):
+            raise ValueError(f"got {len(texts)} passages and {len(ids)} ids; pass one id per "
+                             f"passage.")
+        seen: dict = {}
+        for i, pid in enumerate(ids):
+            if pid in seen:
+                raise ValueError(f"passage id {pid!r} occurs twice (passages {seen[pid]} and "
+                                 f"{i}); ids must be unique.")
+            seen[pid] = i
+    return texts, ids
+
+
+def _check_queries(queries) -> list[str]:
+    texts = check_texts([queries] if isinstance(queries, str) else queries, name="queries")
+    for i, text in enumerate(texts):
+        if not text.strip():
+            raise ValueError(f"queries[{i}] is empty; every question needs words.")
+    return texts
+
+
+class _Terms:
+    """The retrieval terms of a text: the shared word tokenizer's words (punctuation
+    dropped), optionally without English stop words, optionally with word bigrams."""
+
+    def __init__(self, stop_words: bool, bigrams: bool, segmenter=None):
+        self.tokenize = WordTokenizer(segmenter=segmenter)
+        self.stop = ENGLISH_STOP_WORDS if stop_words else frozenset()
+        self.bigrams = bigrams
+
+    def __call__(self, text: str) -> list[str]:
+        words = [w for w in self.tokenize(text) if any(ch.isalnum() for ch in w)]
+        unigrams = [w for w in words if w not in self.stop]
+        if not self.bigrams:
+            return unigrams
+        pairs = [f"{a} {b}" for a, b in zip(words, words[1:])
+                 if not (a in self.stop and b in self.stop)]
+        return unigrams + pairs
+
+
+class _Retriever(BaseEstimator):
+    """``search``, ``score_passages`` and the checks every retriever shares; subclasses
+    implement ``_index(texts)`` and ``_scores(queries) -> (n, n_passages)``."""
+
+    def fit(self, passages, y=None, *, ids=None):
+        """Index ``passages`` (list of str; ``ids``: their ids, unique, returned by
+        ``search``'s ``ids`` instead of positions when given). Returns self."""
+        texts, ids = check_passages(passages, ids)
+        self._check_params()
+        self._index(texts)
+        self.n_passages_ = len(texts)
+        self.passage_ids_ = None if ids is None else np.asarray(ids, dtype=object)
+        return self
+
+    def _check_params(self) -> None:
+        pass
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "n_passages_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call "
+                                 f"fit(passages) first.")
+
+    def score_passages(self, queries) -> np.ndarray:
+        """Scores (n_queries, n_passages), float32."""
+        self._check_fitted()
+        queries = _check_queries(queries)
+        blocks = [self._scores(queries[i:i + _QUERY_BLOCK])
+                  for i in range(0, len(queries), _QUERY_BLOCK)]
+        return np.vstack(blocks).astype(np.float32, copy=False)
+
+    def search(self, queries, k: int = 5):
+        """The ``k`` best passages of each query: ``(ids, scores)``, each (n_queries, k),
+        best first (positions in the collection, or the ids given to ``fit``); ties keep
+        collection order. A single str query gives rows of shape (k,)."""
+        check_number("k", k, int, low=1)
+        single = isinstance(queries, str)
+        queries = _check_queries(queries)
+        k = min(k, self.n_passages_) if hasattr(self, "n_passages_") else k
+        ids, scores = [], []
+        for i in range(0, len(queries), _QUERY_BLOCK):
+            s = self.score_passages(queries[i:i + _QUERY_BLOCK])
+            top = _top_k(s, k)
+            ids.append(top)
+            scores.append(np.take_along_axis(s, top, axis=1))
+        ids, scores = np.vstack(ids), np.vstack(scores)
+        if self.passage_ids_ is not None:
+            ids = self.passage_ids_[ids]
+        return (ids[0], scores[0]) if single else (ids, scores)
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the k largest scores per row, best first, ties by index."""
+    n = scores.shape[1]
+    if k < n:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        # the k-th value may tie with columns left out: take every column >= it, then sort
+        kth = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
+        cand = [np.flatnonzero(row >= t) for row, t in zip(scores, kth[:, 0], strict=True)]
+        out = np.empty((len(scores), k), dtype=np.int64)
+        for r, c in enumerate(cand):
+            order = np.lexsort((c, -scores[r, c]))
+            out[r] = c[order[:k]]
+        return out
+    return np.lexsort((np.broadcast_to(np.arange(n), scores.shape), -scores), axis=1)[:, :k]
+
+
+class _SparseRetriever(_Retriever):
+    """A retriever whose index is one sparse passage-term matrix: score = query terms @ it."""
+
+    _kind = ""
+
+    def _scores(self, queries):
+        q = self._query_matrix(queries)  # (n, V) sparse
+        return np.asarray((q @ self.matrix_.T).todense())
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``index.npz`` (the sparse matrix, no object arrays) and ``config.json``
+        (parameters, vocabulary, ids) into the directory ``path``."""
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        m = self.matrix_.tocsr()
+        with atomic_path(path / "index.npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, data=m.data, indices=m.indices, indptr=m.indptr,
+                         shape=np.array(m.shape), **self._arrays())
+        ids = None if self.passage_ids_ is None else [str(i) for i in self.passage_ids_]
+        params = {k: v for k, v in self.get_params().items()
+                  if isinstance(v, str | int | float | bool | type(None))}
+        atomic_write_json(path / "config.json", {"kind": self._kind, "params": params,
+                                                 "n_passages": self.n_passages_, "ids": ids,
+                                                 **self._state()})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike):
+        """Read a retriever written by ``save`` (nothing is unpickled)."""
+        path = Path(path)
+        meta = read_json(path / "config.json", what=f"{cls.__name__} config")
+        if meta.get("kind") != cls._kind:
+            raise ValueError(f"{str(path / 'config.json')!r}: field 'kind' is "
+                             f"{meta.get('kind')!r}, expected {cls._kind!r}.")
+        try:
+            with np.load(path / "index.npz", allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError) as err:
+            raise ValueError(f"index file {str(path / 'index.npz')!r} is corrupt: {err}") \
+                from None
+        model = cls(**meta["params"])
+        model.matrix_ = sp.csr_matrix((arrays.pop("data"), arrays.pop("indices"),
+                                       arrays.pop("indptr")), shape=tuple(arrays.pop("shape")))
+        model.n_passages_ = int(meta["n_passages"])
+        model.passage_ids_ = None if meta["ids"] is None else np.asarray(meta["ids"],
+                                                                         dtype=object)
+        model._restore(meta, arrays)
+        return model
+
+    def _arrays(self) -> dict:
+        return {}
+
+    def _state(self) -> dict:
+        return {}
+
+
+class BM25Retriever(_SparseRetriever):
+    """Okapi BM25 over the shared word tokenizer's words.
+
+    score(q, d) = sum over the query's terms t (repeats count) of
+    idf(t) * tf(t, d) * (k1 + 1) / (tf(t, d) + k1 * (1 - b + b * |d| / avgdl)).
+
+    Parameters
+    ----------
+    k1 : float, default=1.5
+    b : float, default=0.75
+    idf : {"lucene", "okapi"}, default="lucene"
+        ``"lucene"``: log(1 + (N - df + 0.5) / (df + 0.5)), positive for every term, so small
+        collections work. ``"okapi"``: log((N - df + 0.5) / (df + 0.5)) with the negative ones
+        (terms in more than half the passages) set to ``epsilon`` x the mean IDF, exactly as
+        ``rank_bm25.BM25Okapi``.
+    epsilon : float, default=0.25
+    stop_words : bool, default=False
+        Drop English stop words (scikit-learn's list).
+    tokenizer : str or callable, optional
+        A word segmenter (``"jieba"`` ...) for text without spaces.
+    """
+
+    _kind = "BM25Retriever"
+
+    def __init__(self, *, k1: float = 1.5, b: float = 0.75, idf: str = "lucene",
+                 epsilon: float = 0.25, stop_words: bool = False, tokenizer=None):
+        self.k1 = k1
+        self.b = b
+        self.idf = idf
+        self.epsilon = epsilon
+        self.stop_words = stop_words
+        self.tokenizer = tokenizer
+
+    def _check_params(self) -> None:
+        check_number("k1", self.k1, float, low=0)
+        check_number("b", self.b, float, low=0, high=1)
+        check_choice("idf", self.idf, ("lucene", "okapi"))
+        check_number("epsilon", self.epsilon, float, low=0)
+
+    def _vectorizer(self, vocabulary=None) -> CountVectorizer:
+        return CountVectorizer(analyzer=_Terms(self.stop_words, False, self.tokenizer),
+                               vocabulary=vocabulary, dtype=np.float64)
+
+    def _index(self, texts):
+        self.vectorizer_ = self._vectorizer()
+        tf = self.vectorizer_.fit_transform(texts).tocsr()  # (N, V)
+        N = tf.shape[0]
+        df = np.bincount(tf.indices, minlength=tf.shape[1]).astype(np.float64)
+        if self.idf == "lucene":
+            idf = np.log1p((N - df + 0.5) / (df + 0.5))
+        else:
+            idf = np.log(N - df + 0.5) - np.log(df + 0.5)
+            idf[idf < 0] = self.epsilon * idf.mean()
+        self.idf_ = idf
+        lengths = np.asarray(tf.sum(axis=1)).ravel()
+        norm = self.k1 * (1 - self.b + self.b * lengths / max(lengths.mean(), 1e-12))  # (N,)
+        w = tf.copy()
+        rows = np.repeat(np.arange(N), np.diff(tf.indptr))
+        w.data = idf[tf.indices] * tf.data * (self.k1 + 1) / (tf.data + norm[rows])
+        self.matrix_ = w
+
+    def _query_matrix(self, queries):
+        return self.vectorizer_.transform(queries)
+
+    def _arrays(self) -> dict:
+        return {"idf": self.idf_}
+
+    def _state(self) -> dict:
+        return {"vocabulary": {t: int(i) for t, i in self.vectorizer_.vocabulary_.items()}}
+
+    def _restore(self, meta, arrays) -> None:
+        self.idf_ = arrays["idf"]
+        self.vectorizer_ = self._vectorizer(meta["vocabulary"])
+        self.vectorizer_.fit([])  # fixed vocabulary: nothing is learned
+
+
+class TfidfRetriever(_SparseRetriever):
+    """DrQA's document retriever (Chen et al. 2017): unigrams and bigrams hashed into
+    ``n_features`` buckets, passage weight log(1 + tf) * idf, query weight the same, score
+    their dot product.
+
+    Parameters
+    ----------
+    n_features : int, default=2**24
+    idf : {"smooth", "drqa"}, default="smooth"
+        ``"drqa"``: log((N - Nt + 0.5) / (Nt + 0.5)) clipped at 0, DrQA's: on a small
+        collection every term in half the passages or more weighs nothing (a query of such
+        terms scores 0 everywhere). ``"smooth"``: log(1 + (N - Nt + 0.5) / (Nt + 0.5)), > 0.
+    stop_words : bool, default=True
+        Unigram stop words dropped, bigrams of two stop words dropped (as DrQA filters).
+    tokenizer : str or callable, optional
+    """
+
+    _kind = "TfidfRetriever"
+
+    def __init__(self, *, n_features: int = 2**24, idf: str = "smooth",
+                 stop_words: bool = True, tokenizer=None):
+        self.n_features = n_features
+        self.idf = idf
+        self.stop_words = stop_words
+        self.tokenizer = tokenizer
+
+    def _check_params(self) -> None:
+        check_number("n_features", self.n_features, int, low=2)
+        check_choice("idf", self.idf, ("smooth", "drqa"))
+
+    def _hasher(self) -> HashingVectorizer:
+        return HashingVectorizer(analyzer=_Terms(self.stop_words, True, self.tokenizer),
+                                 n_features=self.n_features, alternate_sign=False, norm=None)
+
+    def _index(self, texts):
+        counts = self._hasher().transform(texts).tocsr()  # (N, H)
+        N = counts.shape[0]
+        buckets, nt = np.unique(counts.indices, return_counts=True)
+        ratio = (N - nt + 0.5) / (nt + 0.5)
+        idf = np.log1p(ratio) if self.idf == "smooth" else np.maximum(np.log(ratio), 0.0)
+        self.idf_ = sp.csr_matrix((idf, (np.zeros(len(buckets), dtype=np.int64), buckets)),
+                                  shape=(1, self.n_features))
+        self.matrix_ = self._weigh(counts)
+
+    def _weigh(self, counts):
+        w = counts.tocsr(copy=True)
+        w.data = np.log1p(w.data)
+        return w.multiply(self.idf_).tocsr()
+
+    def _query_matrix(self, queries):
+        return self._weigh(self._hasher().transform(queries))
+
+    def _arrays(self) -> dict:
+        idf = self.idf_.tocsr()
+        return {"idf_indices": idf.indices, "idf_data": idf.data}
+
+    def _restore(self, meta, arrays) -> None:
+        self.idf_ = sp.csr_matrix(
+            (arrays["idf_data"], (np.zeros(len(arrays["idf_indices"]), dtype=np.int64),
+                                  arrays["idf_indices"])), shape=(1, self.n_features))
+
+
+class DenseRetriever(_Retriever):
+    """Cosine similarity of TF-IDF-weighted mean word vectors: skip-gram word2vec trained on
+    the passages in ``fit`` (``Word2VecFeatures``), or given vectors (``embeddings``: a
+    word2vec file or gensim ``KeyedVectors``). Queries whose words are all unknown score 0
+    everywhere. The defaults (skip-gram, TF-IDF pooling, 200 dimensions, 30 epochs) were the
+    best of those tried on the SQuAD training passages (benchmarks/RESULTS.md, "Question
+    answering")."""
+
+    def __init__(self, *, vector_size: int = 200, epochs: int = 30, sg: int = 1,
+                 pooling: str = "tfidf", min_count: int = 1, embeddings=None,
+                 random_state=None):
+        self.vector_size = vector_size
+        self.epochs = epochs
+        self.sg = sg
+        self.pooling = pooling
+        self.min_count = min_count
+        self.embeddings = embeddings
+        self.random_state = random_state
+
+    def _index(self, texts):
+        from hybridnlp.features import Word2VecFeatures
+
+        self.encoder_ = Word2VecFeatures(vector_size=self.vector_size, epochs=self.epochs,
+                                         sg=self.sg, pooling=self.pooling,
+                                         min_count=self.min_count, pretrained=self.embeddings,
+                                         norm="l2", random_state=self.random_state)
+        self.matrix_ = self.encoder_.fit_transform(texts).astype(np.float32)
+
+    def _scores(self, queries):
+        return self.encoder_.transform(queries).astype(np.float32) @ self.matrix_.T
+
+
+class HybridRetriever(_Retriever):
+    """Several retrievers over one collection, combined.
+
+    ``fusion="rrf"``: reciprocal rank fusion, score = sum over retrievers of 1 / (k + rank)
+    over each one's first ``depth`` passages (Cormack et al. 2009, k = 60).
+    ``fusion="learned"``: a logistic regression over each retriever's score (standardised
+    per query over its first ``depth``) and reciprocal rank, fit on training questions with
+    their gold passages (``fit(passages, questions=..., gold=...)``); without them, RRF.
+
+    Parameters
+    ----------
+    retrievers : list of (name, retriever), default: BM25, TF-IDF and dense.
+    fusion : {"rrf", "learned"}, default="rrf"
+    k : int, default=60
+    depth : int, default=100
+    """
+
+    def __init__(self, retrievers=None, *, fusion: str = "rrf", k: int = 60,
+                 depth: int = 100):
+        self.retrievers = retrievers
+        self.fusion = fusion
+        self.k = k
+        self.depth = depth
+
+    def _check_params(self) -> None:
+        check_choice("fusion", self.fusion, ("rrf", "learned"))
+        check_number("k", self.k, int, low=0)
+        check_number("depth", self.depth, int, low=1)
+
+    def fit(self, passages, y=None, *, ids=None, questions=None, gold=None,
+            question_passages=None):
+        """Fit every retriever on ``passages``. With ``fusion="learned"``, the combination is
+        fit on ``questions`` and the positions of their ``gold`` passages, in ``passages`` or,
+        given ``question_passages``, in that training collection (the retrievers are fit on
+        it for that, then on ``passages``): train on your training questions, search a new
+        collection."""
+        texts, ids = check_passages(passages, ids)
+        self._check_params()
+        self.combiner_ = None
+        if self.fusion == "learned" and questions is not None:
+            qs = _check_queries(questions)
+            gold = np.asarray(gold)
+            if len(gold) != len(qs):
+                raise ValueError(f"got {len(qs)} questions and {len(gold)} gold passages; "
+                                 f"pass one gold passage position per question.")
+            train = texts if question_passages is None else check_passages(
+                question_passages)[0]
+            if gold.min() < 0 or gold.max() >= len(train):
+                raise ValueError(f"gold holds passage positions outside 0..{len(train) - 1}.")
+            self._fit_parts(train)
+            X, cand = self._features(qs)
+            target = (cand == gold[:, None]).ravel()
+            self.combiner_ = LogisticRegression(C=1.0, max_iter=1000).fit(
+                X.reshape(-1, X.shape[-1]), target)
+        self._fit_parts(texts)
+        self.passage_ids_ = None if ids is None else np.asarray(ids, dtype=object)
+        return self
+
+    def _fit_parts(self, texts: list[str]) -> None:
+        parts = self.retrievers or [("bm25", BM25Retriever()), ("tfidf", TfidfRetriever()),
+                                    ("dense", DenseRetriever(random_state=0))]
+        self.retrievers_ = [(name, clone(r).fit(texts)) for name, r in parts]
+        self.n_passages_ = len(texts)
+
+    def _features(self, queries):
+        """Per query, the union of each retriever's first ``depth`` candidates (padded with
+        repeats) and their features: per retriever, z-scored score and 1 / (k + rank)."""
+        depth = min(self.depth, self.n_passages_)
+        scores = [r.score_passages(queries) for _, r in self.retrievers_]
+        tops = [_top_k(s, depth) for s in scores]
+        n = len(queries)
+        ranks = []
+        for s in scores:  # rank of every passage (0 = best), per retriever
+            order = np.argsort(-s, axis=1, kind="stable")
+            r = np.empty_like(order)
+            np.put_along_axis(r, order, np.arange(s.shape[1])[None].repeat(n, 0), axis=1)
+            ranks.append(r)
+        cand = np.hstack(tops)  # (n, R * depth), with duplicates: harmless for scoring
+        feats = []
+        for s, r, top in zip(scores, ranks, tops, strict=True):
+            head = np.take_along_axis(s, top, axis=1)
+            mu, sd = head.mean(1, keepdims=True), head.std(1, keepdims=True) + 1e-6
+            feats.append((np.take_along_axis(s, cand, axis=1) - mu) / sd)
+            feats.append(1.0 / (self.k + 1 + np.take_along_axis(r, cand, axis=1)))
+        return np.stack(feats, axis=-1), cand
+
+    def score_passages(self, queries) -> np.ndarray:
+        self._check_fitted()
+        queries = _check_queries(queries)
+        n, N = len(queries), self.n_passages_
+        out = np.zeros((n, N), dtype=np.float32)
+        if self.combiner_ is not None:
+            X, cand = self._features(queries)
+            z = self.combiner_.decision_function(X.reshape(-1, X.shape[-1])).reshape(cand.shape)
+            out[:] = -np.inf
+            np.put_along_axis(out, cand, z.astype(np.float32), axis=1)
+            return out
+        depth = min(self.depth, N)
+        for _, r in self.retrievers_:
+            top = _top_k(r.score_passages(queries), depth)
+            rows = np.repeat(np.arange(n), depth)
+            np.add.at(out, (rows, top.ravel()),
+                      np.tile(1.0 / (self.k + 1 + np.arange(depth)), n).astype(np.float32))
+        return out
+

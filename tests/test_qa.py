@@ -1,0 +1,206 @@
+"""Question answering: the official SQuAD v1.1 metric, SQuAD-format files, and the
+retrievers (BM25 equal to rank_bm25's, DrQA's TF-IDF on small collections, fusion)."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+from conftest import requires_data_dir
+
+from hybridnlp.datasets.squad import load_squad
+from hybridnlp.exceptions import NotFittedError
+from hybridnlp.qa import (
+    BM25Retriever,
+    DenseRetriever,
+    HybridRetriever,
+    TfidfRetriever,
+    normalize_answer,
+    recall_at_k,
+    squad_em_f1,
+    token_f1,
+)
+
+PASSAGES = [
+    "The Denver Broncos defeated the Carolina Panthers 24-10 to win Super Bowl 50.",
+    "Super Bowl 50 was played at Levi's Stadium in Santa Clara, California.",
+    "Beyonce and Bruno Mars performed at the halftime show of the game.",
+    "The Panthers had a 15-1 record in the regular season, the best in the league.",
+    "Santa Clara is a city in Santa Clara County, California, in the Bay Area.",
+]
+
+
+# ---------------------------------------------------------------------- the official metric
+
+@pytest.mark.parametrize("text, normal", [
+    ("The Denver Broncos!", "denver broncos"),
+    ("  an   apple, a pear  ", "apple pear"),
+    ("Theatre", "theatre"),            # "the" only as a word
+    ("U.S.A.", "usa"),                 # punctuation removed before articles
+    ("the-end", "theend"),
+])
+def test_answers_are_normalised_as_the_official_script_does(text, normal):
+    assert normalize_answer(text) == normal
+
+
+def test_exact_match_and_f1_take_the_best_reference_and_unanswered_scores_zero():
+    refs = [["Denver Broncos", "The Broncos"], ["Santa Clara, California"], ["24-10"]]
+    preds = ["the broncos.", "Santa Clara", None]
+    scores = squad_em_f1(preds, refs)
+    assert scores["exact_match"] == pytest.approx(100 / 3)
+    # "santa clara" vs "santa clara california": precision 1, recall 2/3 -> f1 0.8
+    assert token_f1("Santa Clara", "Santa Clara, California") == pytest.approx(0.8)
+    assert scores["f1"] == pytest.approx(100 * (1 + 0.8 + 0) / 3)
+    assert token_f1("a the", "the") == 0.0  # nothing left after normalisation
+    assert token_f1("the cat cat", "cat") == pytest.approx(2 * 0.5 * 1 / 1.5)
+    by_id = squad_em_f1({"q1": "Denver Broncos"}, {"q1": ["Denver Broncos"], "q2": ["x"]})
+    assert by_id == {"exact_match": 50.0, "f1": 50.0}
+    assert squad_em_f1(["x"], [[{"text": "x", "answer_start": 0}]])["exact_match"] == 100.0
+    with pytest.raises(ValueError, match="got 1 predictions and 2 references"):
+        squad_em_f1(["x"], [["x"], ["y"]])
+
+
+def test_recall_at_k():
+    ranked = np.array([[3, 1, 2], [0, 2, 1], [1, 0, 2]])
+    assert recall_at_k(ranked, [1, 1, 1], ks=(1, 2, 3)) == pytest.approx(
+        {1: 100 / 3, 2: 200 / 3, 3: 100.0})
+
+
+# ---------------------------------------------------------------------- SQuAD files
+
+def _squad(qas, context="Denver won the game."):
+    return {"version": "1.1", "data": [{"title": "T", "paragraphs": [
+        {"context": context, "qas": qas}]}]}
+
+
+def test_load_squad_reads_json_gz_and_jsonl(tmp_path):
+    obj = _squad([{"id": "a", "question": "Who won?",
+                   "answers": [{"text": "Denver", "answer_start": 0}]}])
+    (tmp_path / "s.json.gz").write_bytes(gzip.compress(json.dumps(obj).encode()))
+    b = load_squad(tmp_path / "s.json.gz")
+    assert b.data == ["Who won?"] and b.target == [["Denver"]] and b.passages == [
+        "Denver won the game."] and list(b.passage_index) == [0]
+    row = {"id": "a", "question": "Who won?", "context": "Denver won the game.",
+           "answers": {"text": ["Denver"], "answer_start": [0]}}
+    (tmp_path / "s.jsonl").write_text(json.dumps(row) + "\n" + json.dumps({**row, "id": "b"}))
+    j = load_squad(tmp_path / "s.jsonl")
+    assert j.ids == ["a", "b"] and j.passages == ["Denver won the game."]
+    assert list(j.passage_index) == [0, 0]
+
+
+@pytest.mark.parametrize("qas, message", [
+    ([{"id": "q7", "question": "Who?", "answers": [{"text": "Denver", "answer_start": 3}]}],
+     "question 'q7': answer 'Denver' at answer_start=3 does not match its passage"),
+    ([{"id": "q1", "question": "Who?", "answers": []}] * 2, "question id 'q1' occurs twice"),
+    ([{"id": "q2", "question": " ", "answers": []}], "question 'q2' is empty"),
+])
+def test_bad_squad_files_are_refused_naming_the_question(tmp_path, qas, message):
+    (tmp_path / "bad.json").write_text(json.dumps(_squad(qas)))
+    with pytest.raises(ValueError, match=message):
+        load_squad(tmp_path / "bad.json")
+
+
+# ---------------------------------------------------------------------- retrievers
+
+def test_bm25_okapi_scores_equal_rank_bm25s():
+    rank_bm25 = pytest.importorskip("rank_bm25")
+    from hybridnlp.qa.retrievers import _Terms
+
+    terms = _Terms(stop_words=False, bigrams=False)
+    peer = rank_bm25.BM25Okapi([terms(p) for p in PASSAGES], k1=1.2, b=0.6, epsilon=0.3)
+    ours = BM25Retriever(idf="okapi", k1=1.2, b=0.6, epsilon=0.3).fit(PASSAGES)
+    queries = ["Who won Super Bowl 50?", "Santa Clara California", "halftime show halftime",
+               "unknown words only"]
+    expected = np.array([peer.get_scores(terms(q)) for q in queries])
+    np.testing.assert_allclose(ours.score_passages(queries), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_bm25_lucene_idf_is_positive_and_search_ranks_best_first():
+    bm25 = BM25Retriever().fit(PASSAGES, ids=[f"p{i}" for i in range(5)])
+    assert (bm25.idf_ > 0).all()
+    N, df = 5, 2  # "santa" is in two passages
+    vocab = bm25.vectorizer_.vocabulary_
+    assert bm25.idf_[vocab["santa"]] == pytest.approx(np.log1p((N - df + 0.5) / (df + 0.5)))
+    ids, scores = bm25.search(["Where was Super Bowl 50 played?", "halftime show"], k=2)
+    assert ids[0, 0] == "p1" and ids[1, 0] == "p2"
+    assert (np.diff(scores, axis=1) <= 0).all()
+    one_ids, _ = bm25.search("halftime show", k=10)
+    assert one_ids.shape == (5,)  # k is capped at the collection
+
+
+def test_drqa_idf_vanishes_on_a_tiny_collection_and_the_smooth_one_does_not():
+    tiny = ["the game was played", "the game was won"]
+    drqa = TfidfRetriever(idf="drqa", stop_words=False).fit(tiny)
+    assert (drqa.score_passages(["game"]) == 0).all()  # in every passage: idf clipped to 0
+    smooth = TfidfRetriever(stop_words=False).fit(tiny)
+    assert (smooth.score_passages(["game"]) > 0).all()
+    assert smooth.search("game won", k=1)[0][0] == 1  # the bigram and "won" decide
+
+
+@pytest.mark.parametrize("make", [BM25Retriever, TfidfRetriever])
+def test_sparse_retrievers_save_and_load(make, tmp_path):
+    r = make().fit(PASSAGES, ids=list("abcde"))
+    r.save(tmp_path / "r")
+    loaded = make.load(tmp_path / "r")
+    q = ["Santa Clara", "Broncos Panthers score"]
+    np.testing.assert_allclose(loaded.score_passages(q), r.score_passages(q))
+    assert (loaded.search(q, k=3)[0] == r.search(q, k=3)[0]).all()
+
+
+def test_fusion_rrf_and_learned():
+    parts = [("bm25", BM25Retriever()), ("tfidf", TfidfRetriever())]
+    rrf = HybridRetriever(parts).fit(PASSAGES)
+    s = rrf.score_passages(["Santa Clara California"])[0]
+    b = BM25Retriever().fit(PASSAGES).search("Santa Clara California", k=5)[0]
+    t = TfidfRetriever().fit(PASSAGES).search("Santa Clara California", k=5)[0]
+    expected = np.zeros(5)
+    for ranking in (b, t):
+        for rank, pid in enumerate(ranking):
+            expected[pid] += 1 / (60 + rank + 1)
+    np.testing.assert_allclose(s, expected, rtol=1e-6)
+    questions = ["Who won Super Bowl 50?", "Where is Santa Clara?", "Who performed at halftime?",
+                 "What was the Panthers record?"]
+    learned = HybridRetriever(parts, fusion="learned").fit(PASSAGES, questions=questions,
+                                                           gold=[0, 4, 2, 3])
+    X, cand = learned._features(questions[:1])
+    z = learned.combiner_.decision_function(X.reshape(-1, X.shape[-1]))
+    scores = learned.score_passages(questions[:1])[0]
+    for passage, value in zip(cand[0], z, strict=True):  # the combiner's score per candidate
+        assert scores[passage] == pytest.approx(value, rel=1e-5)
+    assert list(learned.search(questions[1:], k=1)[0][:, 0]) == [4, 2, 3]
+
+
+def test_retrievers_refuse_bad_input():
+    with pytest.raises(ValueError, match="passages is empty"):
+        BM25Retriever().fit([])
+    with pytest.raises(ValueError, match=r"passages\[1\] is empty"):
+        BM25Retriever().fit(["a b", "  "])
+    with pytest.raises(ValueError, match="passage id 'x' occurs twice"):
+        BM25Retriever().fit(["a", "b"], ids=["x", "x"])
+    with pytest.raises(ValueError, match=r"queries contains a missing value \(None\) at index 1"):
+        BM25Retriever().fit(PASSAGES).search(["a", None])
+    with pytest.raises(ValueError, match=r"queries\[0\] is empty"):
+        BM25Retriever().fit(PASSAGES).search([""])
+    with pytest.raises(NotFittedError, match="call fit\\(passages\\) first"):
+        BM25Retriever().search(["a"])
+    with pytest.raises(ValueError, match="idf='bm42' is not allowed"):
+        BM25Retriever(idf="bm42").fit(PASSAGES)
+
+
+def test_dense_retriever_finds_passages_of_the_same_words():
+    dense = DenseRetriever(vector_size=16, epochs=50, random_state=0).fit(PASSAGES * 4)
+    ids, _ = dense.search(["Santa Clara County Bay Area"], k=4)
+    assert 4 in ids[0]  # one of the four copies of passage 4
+
+
+@requires_data_dir
+def test_squad_loads_by_name():
+    from hybridnlp import load_dataset
+
+    dev = load_dataset("squad", split="dev")
+    assert len(dev.data) == 4961 and len(dev.passages) == 913
+    assert dev.target[0] == ["Denver Broncos"] * 3
+    start = dev.answer_starts[0][0]
+    assert dev.passages[dev.passage_index[0]][start:start + 14] == "Denver Broncos"
+    with pytest.raises(ValueError, match="pass split="):
+        load_dataset("squad")
