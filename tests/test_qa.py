@@ -204,3 +204,63 @@ def test_squad_loads_by_name():
     assert dev.passages[dev.passage_index[0]][start:start + 14] == "Denver Broncos"
     with pytest.raises(ValueError, match="pass split="):
         load_dataset("squad")
+
+
+# ---------------------------------------------------------------------- readers and pipeline
+
+QUESTIONS = ["Who won Super Bowl 50?", "Where was Super Bowl 50 played?",
+             "Who performed at the halftime show?", "What was the Panthers' record?"]
+ANSWERS = [["Denver Broncos"], ["Levi's Stadium"], ["Beyonce and Bruno Mars"], ["15-1"]]
+GOLD = [0, 1, 2, 3]
+
+
+def test_word_spans_and_question_types():
+    from hybridnlp.qa.readers import question_type, word_spans
+
+    text = "Levi's Stadium, 24-10."
+    assert [text[a:b] for a, b in word_spans(text)] == ["Levi's", "Stadium", ",", "24-10", "."]
+    assert [question_type(q) for q in ["How many points?", "Who won?", "In which year?",
+                                       "Name it."]] == ["how many", "who", "which", "other"]
+
+
+def test_sliding_window_picks_the_span_beside_the_question_words():
+    from hybridnlp.qa import SlidingWindowReader
+
+    reader = SlidingWindowReader(window=3, max_answer_words=2).fit(PASSAGES)
+    span = reader.predict(["Who defeated the Carolina Panthers?"], PASSAGES[:1])[0]
+    text = PASSAGES[0][span.start:span.end]
+    assert text in ("Denver Broncos", "Broncos", "The Denver")
+    assert "Panthers" not in text  # a candidate holding question words is skipped
+
+
+def test_logistic_reader_learns_spans_and_returns_offsets():
+    from hybridnlp.qa import LogisticReader
+
+    passages = [PASSAGES[g] for g in GOLD] * 5
+    starts = [[PASSAGES[g].find(a[0])] for g, a in zip(GOLD, ANSWERS, strict=True)] * 5
+    reader = LogisticReader(random_state=0, negatives=10).fit(
+        QUESTIONS * 5, passages, [s[0] for s in starts], [a[0] for a in ANSWERS] * 5)
+    spans = reader.predict(QUESTIONS, [PASSAGES[g] for g in GOLD])
+    texts = [PASSAGES[g][s.start:s.end] for g, s in zip(GOLD, spans, strict=True)]
+    assert squad_em_f1(texts, ANSWERS)["f1"] > 50
+    with pytest.raises(ValueError, match="answer 'Broncos' at 0 does not match its passage"):
+        reader.fit(QUESTIONS[:1], PASSAGES[:1], [0], ["Broncos"])
+
+
+def test_pipeline_answers_over_the_collection_and_over_new_passages():
+    from hybridnlp.qa import QAPipeline
+
+    qa = QAPipeline(top_k=2, random_state=0).fit(QUESTIONS * 3, ANSWERS * 3, PASSAGES,
+                                                 GOLD * 3, passage_ids=list("abcde"))
+    assert set(qa.weight_scores_) == {0.0, 0.25, 0.5, 1.0, 2.0, 4.0}
+    out = qa.predict(QUESTIONS)
+    assert [o["passage"] for o in out][:2] == ["a", "b"]
+    for o in out:
+        p = PASSAGES["abcde".index(o["passage"])]
+        assert p[o["start"]:o["end"]] == o["text"] and np.isfinite(o["score"])
+    new = qa.predict(["Where is Santa Clara?"], passages=PASSAGES[3:])
+    assert new[0]["passage"] == 1  # a position in the passages given
+    with pytest.raises(ValueError, match=r"answers\[0\]: 'Seattle' does not occur"):
+        QAPipeline().fit(QUESTIONS[:1], [["Seattle"]], PASSAGES, [0])
+    with pytest.raises(ValueError, match="passage_index holds positions outside 0..4"):
+        QAPipeline().fit(QUESTIONS[:1], ANSWERS[:1], PASSAGES, [7])

@@ -1,4 +1,5 @@
-"""Question answering: passage retrievers (BM25, DrQA's TF-IDF, dense, and their fusion), the
+"""Question answering: passage retrievers (BM25, DrQA's TF-IDF, dense, and their fusion),
+classical readers (sliding window, logistic regression over spans), ``QAPipeline``, the
 official SQuAD v1.1 metrics and retrieval recall@k. SQuAD-format files load with
 :func:`hybridnlp.datasets.squad.load_squad` (and ``load_dataset("squad", split=...)``)."""
 
@@ -9,6 +10,8 @@ from hybridnlp.qa.metrics import (
     squad_em_f1,
     token_f1,
 )
+from hybridnlp.qa.pipeline import QAPipeline
+from hybridnlp.qa.readers import LogisticReader, SlidingWindowReader, Span, question_type
 from hybridnlp.qa.retrievers import (
     BM25Retriever,
     DenseRetriever,
@@ -16,5 +19,6 @@ from hybridnlp.qa.retrievers import (
     TfidfRetriever,
 )
 
-__all__ = ["BM25Retriever", "DenseRetriever", "HybridRetriever", "TfidfRetriever",
-           "exact_match", "normalize_answer", "recall_at_k", "squad_em_f1", "token_f1"]
+__all__ = ["BM25Retriever", "DenseRetriever", "HybridRetriever", "LogisticReader", "QAPipeline",
+           "SlidingWindowReader", "Span", "TfidfRetriever", "exact_match", "normalize_answer",
+           "question_type", "recall_at_k", "squad_em_f1", "token_f1"]

@@ -1,0 +1,150 @@
+"""``QAPipeline``: index passages, ask questions, get the answer span with its passage and a
+score. A retriever finds ``top_k`` passages, a reader picks a span in each, and the answer is
+the span with the best combined score, reader score + ``weight`` x the retriever's score
+(standardised over the question's ``top_k``), the weight chosen on the training questions."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+
+from hybridnlp.exceptions import NotFittedError
+from hybridnlp.qa.metrics import squad_em_f1
+from hybridnlp.qa.readers import LogisticReader
+from hybridnlp.qa.retrievers import BM25Retriever, _check_queries, check_passages
+from hybridnlp.utils.validation import check_number
+
+__all__ = ["QAPipeline"]
+
+WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def _answer_texts_and_starts(answers, passage: str, i: int) -> tuple[list[str], list[int]]:
+    """Reference texts and their offsets: SQuAD answer dicts as given (checked), or texts
+    found in the passage (first occurrence)."""
+    if isinstance(answers, str | dict):
+        answers = [answers]
+    texts, starts = [], []
+    for a in answers:
+        if isinstance(a, dict):
+            text, start = a.get("text"), a.get("answer_start")
+            if not isinstance(text, str) or passage[start:start + len(text)] != text:
+                raise ValueError(f"answers[{i}]: {text!r} at answer_start={start!r} does not "
+                                 f"match passage_index[{i}]'s passage.")
+        else:
+            text, start = str(a), passage.find(str(a))
+            if start < 0:
+                raise ValueError(f"answers[{i}]: {text!r} does not occur in its passage; pass "
+                                 f"the answer's text as it is written there.")
+        texts.append(text)
+        starts.append(start)
+    if not texts:
+        raise ValueError(f"answers[{i}] is empty; every training question needs an answer.")
+    return texts, starts
+
+
+class QAPipeline(BaseEstimator):
+    """Retriever + reader over a passage collection.
+
+    Parameters
+    ----------
+    retriever : a retriever of :mod:`hybridnlp.qa.retrievers`, fitted or not (default:
+        ``BM25Retriever()``).
+    reader : a reader with ``fit(questions, passages, answer_starts, answers)`` and
+        ``predict(questions, passages) -> spans``, fitted or not (default:
+        ``LogisticReader()``).
+    top_k : int, default=5
+        Passages read per question.
+    weight : float, optional
+        The retriever score's weight in the final score; None: chosen among
+        (0, 0.25, 0.5, 1, 2, 4) on the training questions' F1.
+    """
+
+    def __init__(self, retriever=None, reader=None, *, top_k: int = 5, weight=None,
+                 random_state=None):
+        self.retriever = retriever
+        self.reader = reader
+        self.top_k = top_k
+        self.weight = weight
+        self.random_state = random_state
+
+    def fit(self, questions, answers, passages, passage_index, *, passage_ids=None):
+        """``answers[i]``: the reference answer texts (or SQuAD answer dicts) of question i,
+        whose passage is ``passages[passage_index[i]]``."""
+        check_number("top_k", self.top_k, int, low=1)
+        qs = _check_queries(questions)
+        texts, ids = check_passages(passages, passage_ids)
+        index = np.asarray(passage_index)
+        if len(index) != len(qs) or len(answers) != len(qs):
+            raise ValueError(f"got {len(qs)} questions, {len(answers)} answers and "
+                             f"{len(index)} passage indices; pass one of each per question.")
+        if index.min() < 0 or index.max() >= len(texts):
+            raise ValueError(f"passage_index holds positions outside 0..{len(texts) - 1}.")
+        refs = [_answer_texts_and_starts(a, texts[p], i)
+                for i, (a, p) in enumerate(zip(answers, index, strict=True))]
+        retriever = self.retriever if self.retriever is not None else BM25Retriever()
+        if not hasattr(retriever, "n_passages_"):
+            retriever = clone(retriever).fit(texts, ids=ids)
+        reader = self.reader if self.reader is not None else LogisticReader(
+            random_state=self.random_state)
+        if not hasattr(reader, "counts_"):
+            reader = clone(reader)
+            if getattr(reader, "_learns_from_answers", True):
+                reader.fit(qs, [texts[p] for p in index], [s[0] for _, s in refs],
+                           [t[0] for t, _ in refs])
+            else:
+                reader.fit(texts)
+        self.retriever_, self.reader_, self.passages_ = retriever, reader, texts
+        if self.weight is not None:
+            self.weight_ = float(self.weight)
+            return self
+        found = self._read(qs)
+        gold = [t for t, _ in refs]
+        self.weight_scores_ = {w: squad_em_f1([self._pick(f, w)["text"] for f in found],
+                                              gold)["f1"] for w in WEIGHTS}
+        self.weight_ = max(self.weight_scores_, key=lambda w: (self.weight_scores_[w], -w))
+        return self
+
+    def _read(self, questions, retriever=None, passages=None):
+        """Per question, the (position, retriever z-score, span) of its top_k passages."""
+        retriever = retriever or self.retriever_
+        passages = passages if passages is not None else self.passages_
+        ids, scores = retriever.search(questions, k=self.top_k)
+        if retriever.passage_ids_ is not None:  # positions, for reading
+            pos = {pid: i for i, pid in enumerate(retriever.passage_ids_)}
+            ids = np.vectorize(pos.get)(ids)
+        z = (scores - scores.mean(1, keepdims=True)) / (scores.std(1, keepdims=True) + 1e-6)
+        flat_q = [q for q in questions for _ in range(ids.shape[1])]
+        flat_p = [passages[int(p)] for p in ids.ravel()]
+        spans = self.reader_.predict(flat_q, flat_p)
+        k = ids.shape[1]
+        return [[(int(ids[i, j]), float(z[i, j]), spans[i * k + j]) for j in range(k)]
+                for i in range(len(questions))]
+
+    def _pick(self, found, weight: float, passages=None) -> dict:
+        passages = passages if passages is not None else self.passages_
+        p, z, span = max(found, key=lambda f: f[2].score + weight * f[1])
+        return {"text": passages[p][span.start:span.end], "passage": p, "start": span.start,
+                "end": span.end, "score": span.score + weight * z}
+
+    def predict(self, questions, passages=None) -> list[dict]:
+        """One dict per question: ``text``, ``passage`` (its position, or id), ``start`` and
+        ``end`` (character offsets in it), ``score``. Over the fitted collection, or over
+        ``passages`` (indexed once, with the fitted retriever's settings)."""
+        if not hasattr(self, "weight_"):
+            raise NotFittedError("this QAPipeline is not fitted yet; call fit first.")
+        qs = _check_queries(questions)
+        retriever, texts = self.retriever_, self.passages_
+        if passages is not None:
+            texts, _ = check_passages(passages)
+            retriever = clone(self.retriever_).fit(texts)
+        out = [self._pick(f, self.weight_, texts) for f in self._read(qs, retriever, texts)]
+        if passages is None and self.retriever_.passage_ids_ is not None:
+            for o in out:
+                o["passage"] = self.retriever_.passage_ids_[o["passage"]]
+        return out
+
+    def score(self, questions, answers) -> float:
+        """F1 (official SQuAD v1.1) of ``predict(questions)`` against ``answers``."""
+        preds = [p["text"] for p in self.predict(questions)]
+        return squad_em_f1(preds, answers)["f1"]

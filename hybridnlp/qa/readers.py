@@ -1,0 +1,275 @@
+"""Classical extractive readers: given a question and a passage, the answer span (character
+offsets into the passage) and its score.
+
+- :class:`SlidingWindowReader`: the sliding-window baseline of Rajpurkar et al. 2016 (after
+  Richardson et al. 2013): a candidate span scores the inverse-count weights of the question's
+  words in the window around it; nothing is learned but the word counts.
+- :class:`LogisticReader`: a logistic regression over candidate spans with lexical features
+  (window overlap with the question at several widths, unigram and bigram matches, distance
+  to the nearest question word, the span's length, shape and position, question word x span
+  shape), the simpler features of their 51.0 F1 baseline, trained on question-answer pairs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.linear_model import LogisticRegression
+
+from hybridnlp.exceptions import NotFittedError
+from hybridnlp.utils.validation import check_number, check_texts
+
+__all__ = ["LogisticReader", "SlidingWindowReader", "Span", "question_type", "word_spans"]
+
+_WORD = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]")
+_STOP = frozenset("a an the of in on at to for by with from and or is are was were be been "
+                  "what which who whom whose when where why how did does do that this".split())
+QUESTION_TYPES = ("what", "who", "when", "where", "why", "how many", "how much", "how",
+                  "which", "other")
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character offsets of the words and punctuation marks of ``text``."""
+    return [m.span() for m in _WORD.finditer(text)]
+
+
+def question_type(question: str) -> str:
+    """The question's first wh-word (or "how many", "how much"), for per-type reports."""
+    q = question.lower()
+    for t in QUESTION_TYPES[:-1]:
+        if re.search(rf"\b{t}\b", q):
+            return t
+    return "other"
+
+
+class Span(tuple):
+    """(start, end, score): an answer's character offsets in its passage and its score."""
+
+    __slots__ = ()
+
+    def __new__(cls, start: int, end: int, score: float):
+        return super().__new__(cls, (start, end, score))
+
+    start = property(lambda self: self[0])
+    end = property(lambda self: self[1])
+    score = property(lambda self: self[2])
+
+
+def _check_pairs(questions, passages) -> tuple[list[str], list[str]]:
+    qs = check_texts(questions, name="questions")
+    ps = check_texts(passages, name="passages")
+    if len(qs) != len(ps):
+        raise ValueError(f"got {len(qs)} questions and {len(ps)} passages; pass the passage "
+                         f"of each question.")
+    for name, texts in (("questions", qs), ("passages", ps)):
+        for i, t in enumerate(texts):
+            if not t.strip():
+                raise ValueError(f"{name}[{i}] is empty.")
+    return qs, ps
+
+
+class _Reader(BaseEstimator):
+    """Candidates (word spans up to ``max_answer_words``, not starting or ending at
+    punctuation or a stop word) and ``predict`` for the readers here; features are computed
+    for all the candidates of a passage at once (prefix sums over its words)."""
+
+    def _candidates(self, words) -> tuple[np.ndarray, np.ndarray]:
+        """(first word, last word) of every candidate, ordered by first then last word:
+        spans that neither start nor end at punctuation or a stop word ("the Broncos" is
+        "Broncos" to the official metric, which drops articles)."""
+        alnum = np.array([w[0].isalnum() and w not in _STOP for w in words], dtype=bool)
+        n = len(words)
+        firsts, lasts = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        for length in range(min(self.max_answer_words, n)):
+            i = np.arange(n - length)
+            ok = alnum[i] & alnum[i + length]
+            firsts.append(i[ok])
+            lasts.append(i[ok] + length)
+        first, last = np.concatenate(firsts), np.concatenate(lasts)
+        order = np.lexsort((last, first))
+        return first[order], last[order]
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "counts_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit "
+                                 f"first.")
+
+    def _ic(self, word: str) -> float:
+        """Inverse count weight log(1 + 1 / C(w)) over the fitted passages (unseen: C = 1)."""
+        return math.log1p(1.0 / max(self.counts_.get(word, 0), 1))
+
+    def predict(self, questions, passages) -> list[Span]:
+        """The best span of each passage for its question."""
+        self._check_fitted()
+        qs, ps = _check_pairs(questions, passages)
+        return [self._best(q, p) for q, p in zip(qs, ps, strict=True)]
+
+    def _best(self, question: str, passage: str) -> Span:
+        spans = word_spans(passage)
+        raw = [passage[a:b] for a, b in spans]
+        words = [w.lower() for w in raw]
+        first, last = self._candidates(words)
+        if not len(first):
+            return Span(0, len(passage), float("-inf"))
+        scores = self._score(_Passage(self, question, raw, words), first, last)
+        k = int(np.argmax(scores))
+        return Span(spans[first[k]][0], spans[last[k]][1], float(scores[k]))
+
+
+class _Passage:
+    """A passage's words against a question: prefix sums of question-word matches, their
+    inverse-count weights, question-bigram matches, digits and capitals, and where the
+    matches are."""
+
+    def __init__(self, reader: _Reader, question: str, raw: list[str], words: list[str]):
+        qwords = [t.lower() for t in _WORD.findall(question)]
+        q = {w for w in qwords if w[0].isalnum() and w not in _STOP}
+        qbigrams = set(zip(qwords, qwords[1:]))
+        self.n = len(words)
+        match = np.array([w in q for w in words], dtype=float)
+        weight = np.array([reader._ic(w) if m else 0.0
+                           for w, m in zip(words, match, strict=True)])
+        bigram = np.array([0.0, *(float(p in qbigrams) for p in zip(words, words[1:]))])
+        digit = np.array([any(ch.isdigit() for ch in w) for w in raw], dtype=float)
+        upper = np.array([w[:1].isupper() for w in raw], dtype=float)
+        self.cm, self.cw, self.cb, self.cd, self.cu = (
+            np.concatenate([[0.0], np.cumsum(v)]) for v in (match, weight, bigram, digit, upper))
+        self.hits = np.flatnonzero(match)
+        self.qtype = question_type(question)
+
+    def window(self, first, last, width: int):
+        return np.maximum(0, first - width), np.minimum(self.n, last + 1 + width)
+
+    def distance(self, first, last) -> np.ndarray:
+        """Words from the span's ends to the nearest question-word match (n if none)."""
+        if not len(self.hits):
+            return np.full(len(first), float(self.n))
+        out = []
+        for pos in (first, last):
+            k = np.searchsorted(self.hits, pos)
+            left = self.hits[np.clip(k - 1, 0, len(self.hits) - 1)]
+            right = self.hits[np.clip(k, 0, len(self.hits) - 1)]
+            out.append(np.minimum(np.abs(pos - left), np.abs(right - pos)))
+        return np.minimum(*out).astype(float)
+
+
+class SlidingWindowReader(_Reader):
+    """Rajpurkar et al. 2016's sliding-window baseline: a candidate scores the sum of
+    inverse-count weights log(1 + 1/C(w)) of the question words (stop words aside) inside a
+    window of ``window`` words either side of it, less ``distance_weight`` x the distance
+    (in words, over the passage length) to the nearest question word (their "distance-based"
+    extension); candidates holding question words are skipped. ``fit(passages)`` only counts
+    words."""
+
+    _learns_from_answers = False
+
+    def __init__(self, *, window: int = 8, max_answer_words: int = 5,
+                 distance_weight: float = 1.0):
+        self.window = window
+        self.max_answer_words = max_answer_words
+        self.distance_weight = distance_weight
+
+    def fit(self, passages, y=None):
+        ps = check_texts(passages, name="passages")
+        check_number("window", self.window, int, low=1)
+        check_number("max_answer_words", self.max_answer_words, int, low=1)
+        self.counts_ = Counter(w.lower() for p in ps for w in _WORD.findall(p))
+        return self
+
+    def _score(self, p: _Passage, first, last) -> np.ndarray:
+        lo, hi = p.window(first, last, self.window)
+        score = p.cw[hi] - p.cw[lo] - self.distance_weight * p.distance(first, last) / p.n
+        inside = p.cm[last + 1] - p.cm[first]
+        return np.where(inside > 0, -1e9, score)  # an answer rarely repeats the question
+
+
+class LogisticReader(_Reader):
+    """Logistic regression over candidate spans with lexical features, trained on
+    (question, passage, answer start) triples; the span that matches a reference answer's
+    words is the positive, ``negatives`` sampled candidates of the passage the negatives.
+
+    Parameters
+    ----------
+    max_answer_words : int, default=5
+    negatives : int, default=30
+    C : float, default=1.0
+    random_state : int, optional
+    """
+
+    _WIDTHS = (3, 6, 12)
+    _learns_from_answers = True
+
+    def __init__(self, *, max_answer_words: int = 5, negatives: int = 30, C: float = 1.0,
+                 random_state=None):
+        self.max_answer_words = max_answer_words
+        self.negatives = negatives
+        self.C = C
+        self.random_state = random_state
+
+    def fit(self, questions, passages, answer_starts, answers):
+        """``answer_starts[i]`` / ``answers[i]``: one reference answer's character offset and
+        text in ``passages[i]`` (SQuAD's first answer)."""
+        qs, ps = _check_pairs(questions, passages)
+        check_number("max_answer_words", self.max_answer_words, int, low=1)
+        check_number("negatives", self.negatives, int, low=1)
+        if not (len(answer_starts) == len(answers) == len(qs)):
+            raise ValueError(f"got {len(qs)} questions, {len(answer_starts)} answer starts and "
+                             f"{len(answers)} answers; pass one of each per question.")
+        self.counts_ = Counter(w.lower() for p in set(ps) for w in _WORD.findall(p))
+        rng = np.random.default_rng(self.random_state)
+        X, y = [], []
+        for q, p, start, text in zip(qs, ps, answer_starts, answers, strict=True):
+            if p[start:start + len(text)] != text:
+                raise ValueError(f"answer {text!r} at {start} does not match its passage "
+                                 f"(which reads {p[start:start + len(text)]!r} there).")
+            spans = word_spans(p)
+            raw = [p[a:b] for a, b in spans]
+            words = [w.lower() for w in raw]
+            first, last = self._candidates(words)
+            starts = np.array([a for a, _ in spans])
+            ends = np.array([b for _, b in spans])
+            gold = np.flatnonzero((starts[first] == start) & (ends[last] == start + len(text)))
+            if not len(gold):
+                continue  # the answer is not a candidate (too long, or cut mid-word)
+            others = np.delete(np.arange(len(first)), gold[0])
+            pick = rng.choice(others, min(self.negatives, len(others)), replace=False)
+            chosen = np.concatenate([[gold[0]], pick]).astype(np.int64)
+            X.append(self._features(_Passage(self, q, raw, words), first[chosen],
+                                    last[chosen]))
+            y.extend([1] + [0] * len(pick))
+        if not X:
+            raise ValueError("no reference answer is a candidate span; raise "
+                             "max_answer_words.")
+        self.model_ = LogisticRegression(C=self.C, max_iter=2000).fit(np.vstack(X),
+                                                                      np.array(y))
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this LogisticReader is not fitted yet; call fit first.")
+
+    def _score(self, p: _Passage, first, last) -> np.ndarray:
+        return self.model_.decision_function(self._features(p, first, last))
+
+    def _features(self, p: _Passage, first, last) -> np.ndarray:
+        cols = []
+        for width in self._WIDTHS:
+            lo, hi = p.window(first, last, width)
+            cols += [p.cw[first] - p.cw[lo], p.cw[hi] - p.cw[last + 1],
+                     p.cm[hi] - p.cm[lo] - (p.cm[last + 1] - p.cm[first]), p.cb[hi] - p.cb[lo]]
+        length = (last - first + 1).astype(float)
+        inside = p.cm[last + 1] - p.cm[first]
+        d = p.distance(first, last)
+        digit = (p.cd[last + 1] - p.cd[first] > 0).astype(float)
+        upper = (p.cu[last + 1] - p.cu[first]) / length
+        cols += [inside, inside / length, np.log1p(d), (d <= 1).astype(float), length,
+                 (length == 1).astype(float), digit, upper, first / max(p.n, 1)]
+        # question type x span shape: numbers for when / how many, names for who / where
+        for t in ("when", "how many", "how much", "who", "where"):
+            on = float(p.qtype == t)
+            cols += [on * digit, on * upper]
+        return np.column_stack(cols)
