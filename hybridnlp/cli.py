@@ -195,6 +195,79 @@ def _translate(args) -> int:
     return 0
 
 
+def _read_passages(path: str) -> list[str]:
+    """Passages of a text file (one a line, blank lines skipped), a SQuAD JSON / JSON Lines
+    file (its distinct passages), or a CSV/TSV/JSONL with a ``text`` column."""
+    p = Path(path)
+    if not p.is_file():
+        raise _UsageError(f"passages file {path!r} does not exist")
+    name = p.name.lower()
+    try:
+        if name.endswith((".json", ".json.gz", ".jsonl", ".jsonl.gz")):
+            from hybridnlp.datasets.squad import load_squad
+
+            return load_squad(p).passages
+        if name.endswith((".csv", ".tsv")):
+            from hybridnlp.datasets import load_texts
+
+            return list(load_texts(p, text_column="text", label_column=None).data)
+        lines = [line.strip() for line in p.read_text("utf-8").splitlines()]
+    except (ValueError, UnicodeDecodeError) as err:
+        raise _UsageError(str(err)) from None
+    passages = [line for line in lines if line]
+    if not passages:
+        raise _UsageError(f"{path!r} holds no passage (one passage a line)")
+    return passages
+
+
+def _index(args) -> int:
+    from hybridnlp.qa import BM25Retriever, QAPipeline, SlidingWindowReader, TfidfRetriever
+
+    passages = _read_passages(args.passages)
+    retriever = {"bm25": BM25Retriever(), "tfidf": TfidfRetriever()}[args.retriever]
+    if args.train:
+        from hybridnlp.datasets.squad import load_squad
+
+        try:
+            squad = load_squad(args.train)
+        except (FileNotFoundError, ValueError) as err:
+            raise _UsageError(str(err)) from None
+        qa = QAPipeline(retriever=retriever, top_k=args.top_k, random_state=0).fit(
+            squad.data, squad.target, squad.passages, squad.passage_index)
+        qa.index(passages)  # trained there, answering here
+    else:  # nothing to learn from: the sliding-window reader
+        qa = QAPipeline(retriever=retriever, reader=SlidingWindowReader(),
+                        top_k=args.top_k).index(passages)
+    from hybridnlp.utils.io import atomic_directory
+
+    with atomic_directory(args.output) as tmp:
+        qa.save(tmp)
+    print(f"indexed {len(passages):,} passages into {args.output} ({args.retriever}, reader "
+          f"{type(qa.reader_).__name__})")
+    return 0
+
+
+def _ask(args) -> int:
+    from hybridnlp.qa import QAPipeline
+
+    if not Path(args.index_dir).is_dir():
+        raise _UsageError(f"index directory {args.index_dir!r} does not exist")
+    if not args.question.strip():
+        raise _UsageError("the question is empty")
+    try:
+        qa = QAPipeline.load(args.index_dir)
+    except (FileNotFoundError, ValueError) as err:
+        raise _UsageError(str(err)) from None
+    if args.top_k is not None:
+        qa.top_k = args.top_k
+    answer = qa.predict([args.question])[0]
+    passage = qa.passages_[answer["passage"]]
+    print(f"answer: {answer['text']}")
+    print(f"score: {answer['score']:.3f}")
+    print(f"passage {answer['passage']}: {passage[:300]}{'...' if len(passage) > 300 else ''}")
+    return 0
+
+
 def _datasets(args) -> int:
     from hybridnlp.datasets import list_datasets
 
@@ -293,6 +366,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="sentences decoded together")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_translate)
+    p = command("index", "index passages for question answering")
+    p.add_argument("passages", metavar="PASSAGES_FILE",
+                   help="one passage a line (.txt), a SQuAD JSON / JSON Lines file, or a "
+                        "CSV/TSV with a text column")
+    p.add_argument("--output", required=True, help="index directory to write")
+    p.add_argument("--retriever", default="bm25", choices=["bm25", "tfidf"])
+    p.add_argument("--train", metavar="SQUAD_FILE",
+                   help="SQuAD-format questions to train the reader and the score weight on "
+                        "(without: the sliding-window reader)")
+    p.add_argument("--top-k", type=int, default=5, help="passages read per question")
+    p.set_defaults(func=_index)
+    p = command("ask", "answer a question from an index")
+    p.add_argument("index_dir", metavar="DIR", help="a directory written by index")
+    p.add_argument("question")
+    p.add_argument("--top-k", type=int, default=None, help="passages read (default: the index's)")
+    p.set_defaults(func=_ask)
     p = command("datasets", "list the bundled and found data sets")
     p.add_argument("--data-home", default=None, metavar="DIR", help=DATA_HOME_HELP)
     p.set_defaults(func=_datasets)

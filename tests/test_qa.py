@@ -264,3 +264,31 @@ def test_pipeline_answers_over_the_collection_and_over_new_passages():
         QAPipeline().fit(QUESTIONS[:1], [["Seattle"]], PASSAGES, [0])
     with pytest.raises(ValueError, match="passage_index holds positions outside 0..4"):
         QAPipeline().fit(QUESTIONS[:1], ANSWERS[:1], PASSAGES, [7])
+
+
+def test_pipeline_save_load_and_the_index_and_ask_commands(tmp_path, capsys):
+    from conftest import cli_error
+
+    from hybridnlp.cli import main
+    from hybridnlp.qa import QAPipeline, SlidingWindowReader
+
+    qa = QAPipeline(top_k=2, random_state=0).fit(QUESTIONS * 3, ANSWERS * 3, PASSAGES, GOLD * 3)
+    qa.save(tmp_path / "qa")
+    loaded = QAPipeline.load(tmp_path / "qa")
+    assert loaded.predict(QUESTIONS) == qa.predict(QUESTIONS)
+    with pytest.raises(ValueError, match="index\\(\\) without fit needs a reader"):
+        QAPipeline().index(PASSAGES)
+    plain = QAPipeline(reader=SlidingWindowReader()).index(PASSAGES)
+    assert plain.weight_ == 1.0 and len(plain.predict(QUESTIONS[:1])) == 1
+
+    (tmp_path / "p.txt").write_text("\n".join(PASSAGES) + "\n\n")
+    assert main(["index", str(tmp_path / "p.txt"), "--output", str(tmp_path / "idx")]) == 0
+    capsys.readouterr()
+    assert main(["ask", str(tmp_path / "idx"), "Where was Super Bowl 50 played?"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("answer: ") and "passage 1: Super Bowl 50 was played" in out
+    assert "does not exist" in cli_error(["ask", str(tmp_path / "none"), "q"], capsys)
+    assert "the question is empty" in cli_error(["ask", str(tmp_path / "idx"), " "], capsys)
+    (tmp_path / "empty.txt").write_text("\n\n")
+    assert "holds no passage" in cli_error(["index", str(tmp_path / "empty.txt"), "--output",
+                                            str(tmp_path / "x")], capsys)

@@ -105,6 +105,25 @@ class QAPipeline(BaseEstimator):
         self.weight_ = max(self.weight_scores_, key=lambda w: (self.weight_scores_[w], -w))
         return self
 
+    def index(self, passages, *, passage_ids=None) -> QAPipeline:
+        """Search ``passages`` from now on: a fitted pipeline keeps its reader and weight and
+        indexes the new collection; an unfitted one needs a reader that learns nothing from
+        answers (``SlidingWindowReader``) or a fitted one, and ``weight`` (default 1)."""
+        texts, ids = check_passages(passages, passage_ids)
+        if not hasattr(self, "weight_"):
+            reader = self.reader if self.reader is not None else None
+            if reader is None or (getattr(reader, "_learns_from_answers", True)
+                                  and not hasattr(reader, "model_")):
+                raise ValueError("index() without fit needs a reader that is fitted or learns "
+                                 "nothing from answers, e.g. reader=SlidingWindowReader(); or "
+                                 "call fit with training questions first.")
+            self.reader_ = reader if hasattr(reader, "counts_") else clone(reader).fit(texts)
+            self.weight_ = 1.0 if self.weight is None else float(self.weight)
+        retriever = self.retriever if self.retriever is not None else BM25Retriever()
+        self.retriever_ = clone(retriever).fit(texts, ids=ids)
+        self.passages_ = texts
+        return self
+
     def _read(self, questions, retriever=None, passages=None):
         """Per question, the (position, retriever z-score, span) of its top_k passages."""
         retriever = retriever or self.retriever_
@@ -148,3 +167,55 @@ class QAPipeline(BaseEstimator):
         """F1 (official SQuAD v1.1) of ``predict(questions)`` against ``answers``."""
         preds = [p["text"] for p in self.predict(questions)]
         return squad_em_f1(preds, answers)["f1"]
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path) -> None:
+        """Write the collection (``passages.json``), the retriever (``retriever/``, its npz +
+        JSON), the reader (``reader/``, JSON) and ``config.json`` into the directory
+        ``path``. BM25 and TF-IDF retrievers save; the dense and hybrid ones do not yet."""
+        from pathlib import Path
+
+        from hybridnlp.qa.readers import save_reader
+        from hybridnlp.utils.io import atomic_write_json
+
+        if not hasattr(self, "weight_"):
+            raise NotFittedError("this QAPipeline is not fitted yet; call fit first.")
+        if not hasattr(self.retriever_, "save"):
+            raise ValueError(f"a {type(self.retriever_).__name__} cannot be saved yet; use "
+                             f"BM25Retriever or TfidfRetriever in a pipeline to save.")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path / "passages.json", {"passages": self.passages_})
+        self.retriever_.save(path / "retriever")
+        save_reader(self.reader_, path / "reader")
+        atomic_write_json(path / "config.json", {
+            "kind": "QAPipeline", "retriever": type(self.retriever_).__name__,
+            "top_k": self.top_k, "weight": self.weight_})
+
+    @classmethod
+    def load(cls, path) -> QAPipeline:
+        """Read a pipeline written by ``save`` (nothing is unpickled)."""
+        from pathlib import Path
+
+        from hybridnlp.qa.readers import load_reader
+        from hybridnlp.qa.retrievers import TfidfRetriever
+        from hybridnlp.utils.io import read_json
+
+        path = Path(path)
+        meta = read_json(path / "config.json", what="QAPipeline config")
+        kinds = {"BM25Retriever": BM25Retriever, "TfidfRetriever": TfidfRetriever}
+        if meta.get("kind") != "QAPipeline" or meta.get("retriever") not in kinds:
+            raise ValueError(f"{str(path / 'config.json')!r} is not a QAPipeline written by "
+                             f"save (kind {meta.get('kind')!r}, retriever "
+                             f"{meta.get('retriever')!r}).")
+        qa = cls(top_k=int(meta["top_k"]), weight=float(meta["weight"]))
+        qa.retriever_ = kinds[meta["retriever"]].load(path / "retriever")
+        qa.reader_ = load_reader(path / "reader")
+        qa.passages_ = read_json(path / "passages.json", what="passages")["passages"]
+        if len(qa.passages_) != qa.retriever_.n_passages_:
+            raise ValueError(f"{str(path)!r}: passages.json holds {len(qa.passages_)} "
+                             f"passages but the index {qa.retriever_.n_passages_}; the files "
+                             f"come from different pipelines.")
+        qa.weight_ = float(meta["weight"])
+        return qa

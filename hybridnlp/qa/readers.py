@@ -23,7 +23,8 @@ from sklearn.linear_model import LogisticRegression
 from hybridnlp.exceptions import NotFittedError
 from hybridnlp.utils.validation import check_number, check_texts
 
-__all__ = ["LogisticReader", "SlidingWindowReader", "Span", "question_type", "word_spans"]
+__all__ = ["LogisticReader", "SlidingWindowReader", "Span", "load_reader", "question_type",
+           "save_reader", "word_spans"]
 
 _WORD = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]")
 _STOP = frozenset("a an the of in on at to for by with from and or is are was were be been "
@@ -210,6 +211,10 @@ class LogisticReader(_Reader):
         self.C = C
         self.random_state = random_state
 
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this LogisticReader is not fitted yet; call fit first.")
+
     def fit(self, questions, passages, answer_starts, answers):
         """``answer_starts[i]`` / ``answers[i]``: one reference answer's character offset and
         text in ``passages[i]`` (SQuAD's first answer)."""
@@ -248,10 +253,6 @@ class LogisticReader(_Reader):
                                                                       np.array(y))
         return self
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise NotFittedError("this LogisticReader is not fitted yet; call fit first.")
-
     def _score(self, p: _Passage, first, last) -> np.ndarray:
         return self.model_.decision_function(self._features(p, first, last))
 
@@ -273,3 +274,45 @@ class LogisticReader(_Reader):
             on = float(p.qtype == t)
             cols += [on * digit, on * upper]
         return np.column_stack(cols)
+
+
+def save_reader(reader, path) -> None:
+    """Write a classical reader into the directory ``path`` as JSON (no pickle)."""
+    from pathlib import Path
+
+    from hybridnlp.utils.io import atomic_write_json
+
+    reader._check_fitted()
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    state = {"kind": type(reader).__name__, "params": reader.get_params(),
+             "counts": dict(reader.counts_)}
+    if isinstance(reader, LogisticReader):
+        m = reader.model_
+        state["model"] = {"coef": m.coef_.tolist(), "intercept": m.intercept_.tolist(),
+                          "classes": m.classes_.tolist()}
+    atomic_write_json(path / "reader.json", state)
+
+
+def load_reader(path):
+    """Read a reader written by :func:`save_reader`."""
+    from pathlib import Path
+
+    from hybridnlp.utils.io import read_json
+
+    file = Path(path) / "reader.json"
+    state = read_json(file, what="reader")
+    kinds = {"SlidingWindowReader": SlidingWindowReader, "LogisticReader": LogisticReader}
+    if state.get("kind") not in kinds:
+        raise ValueError(f"{str(file)!r}: field 'kind' is {state.get('kind')!r}, expected one "
+                         f"of {sorted(kinds)}.")
+    reader = kinds[state["kind"]](**state["params"])
+    reader.counts_ = Counter(state["counts"])
+    if "model" in state:
+        m = LogisticRegression(C=reader.C)
+        m.coef_ = np.asarray(state["model"]["coef"], dtype=np.float64)
+        m.intercept_ = np.asarray(state["model"]["intercept"], dtype=np.float64)
+        m.classes_ = np.asarray(state["model"]["classes"])
+        m.n_features_in_ = m.coef_.shape[1]
+        reader.model_ = m
+    return reader
