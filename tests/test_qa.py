@@ -292,3 +292,65 @@ def test_pipeline_save_load_and_the_index_and_ask_commands(tmp_path, capsys):
     (tmp_path / "empty.txt").write_text("\n\n")
     assert "holds no passage" in cli_error(["index", str(tmp_path / "empty.txt"), "--output",
                                             str(tmp_path / "x")], capsys)
+
+
+# ---------------------------------------------------------------------- the neural reader
+
+def _toy_qa(n, seed):
+    """"the color of X is Y": the answer follows "is" after the asked-for name."""
+    rng = np.random.default_rng(seed)
+    names, colours = ["box", "car", "hat", "cup", "pen"], ["red", "blue", "green", "pink"]
+    qs, ps, starts, answers = [], [], [], []
+    for _ in range(n):
+        pairs = list(zip(rng.permutation(names)[:3], rng.choice(colours, 3), strict=True))
+        passage = " ".join(f"the colour of the {a} is {c}." for a, c in pairs)
+        k = int(rng.integers(3))
+        qs.append(f"what is the colour of the {pairs[k][0]}?")
+        start = passage.index(f"the {pairs[k][0]} is ") + len(f"the {pairs[k][0]} is ")
+        ps.append(passage)
+        starts.append(start)
+        answers.append(pairs[k][1])
+    return qs, ps, starts, answers
+
+
+def test_windows_label_the_answer_where_the_window_holds_it():
+    from hybridnlp.qa import ExtractiveReader
+
+    reader = ExtractiveReader(max_len=16, stride=4, max_question_words=4)
+    reader.vocab_ = {}
+    passage = " ".join(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+                        *(f"w{i}" for i in range(11))])
+    rows = reader._windows("which number?", passage, 0, (passage.index("nine"), "nine"))
+    assert len(rows) >= 2 and all(len(r["ids"]) <= 16 for r in rows)
+    head = 1 + 3 + 1  # <bos> which number ? <sep>
+    for r in rows:
+        if r["start"]:
+            spans = r["spans"]
+            a, b = spans[r["start"] + r["offset"]]
+            assert passage[a:b] == "nine" and r["start"] == r["end"] >= head
+    assert any(r["start"] == 0 for r in rows) and any(r["start"] for r in rows)
+    with pytest.raises(ValueError, match=r"questions\[3\] has 5 words, more than "
+                                         r"max_question_words=4"):
+        reader._windows("a b c d e", passage, 3)
+
+
+def test_extractive_reader_learns_a_toy_task_and_round_trips(tmp_path):
+    from hybridnlp.qa import ExtractiveReader
+
+    qs, ps, starts, answers = _toy_qa(400, 0)
+    reader = ExtractiveReader(preset="tiny", module__n_embd=64, module__n_layer=2,
+                              max_epochs=10, random_state=0,
+                              optimizer__lr=3e-3, validation_fraction=None).fit(
+        qs, ps, starts, answers)
+    assert reader.history_[-1]["train_loss"] < reader.history_[0]["train_loss"]
+    tq, tp, _, ta = _toy_qa(60, 1)
+    spans = reader.predict(tq, tp)
+    texts = [p[s.start:s.end] for p, s in zip(tp, spans, strict=True)]
+    assert squad_em_f1(texts, [[a] for a in ta])["exact_match"] > 60
+    reader.save(tmp_path / "r")
+    loaded = ExtractiveReader.load(tmp_path / "r")
+    again = loaded.predict(tq[:10], tp[:10])
+    assert [(s.start, s.end) for s in again] == [(s.start, s.end) for s in spans[:10]]
+    assert [s.score for s in again] == pytest.approx([s.score for s in spans[:10]], abs=1e-4)
+    with pytest.raises(ValueError, match=r"answers\[0\] 'red' at 0 does not match"):
+        ExtractiveReader(preset="tiny").fit(qs[:1], ["blue sky"], [0], ["red"])

@@ -9,7 +9,7 @@ from torch import nn
 from hybridnlp.nn.config import EncoderConfig
 from hybridnlp.nn.layers import Block, init_weights
 
-__all__ = ["ClassificationHead", "SequenceClassifier", "TransformerEncoder"]
+__all__ = ["ClassificationHead", "SequenceClassifier", "SpanExtractor", "TransformerEncoder"]
 
 
 class TransformerEncoder(nn.Module):
@@ -28,8 +28,10 @@ class TransformerEncoder(nn.Module):
         )
         self.ln_f = nn.LayerNorm(config.n_embd, eps=config.norm_eps, bias=config.bias)
 
-    def forward(self, idx: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """idx (B, T) token ids; mask (B, T) bool, True on real tokens. Returns (B, T, C)."""
+    def forward(self, idx: torch.Tensor, mask: torch.Tensor | None = None,
+                extra: torch.Tensor | None = None) -> torch.Tensor:
+        """idx (B, T) token ids; mask (B, T) bool, True on real tokens; extra (B, T, C) added
+        to the embeddings (segment or feature embeddings). Returns (B, T, C)."""
         B, T = idx.shape
         if T > self.config.max_len:
             raise ValueError(
@@ -37,7 +39,8 @@ class TransformerEncoder(nn.Module):
                 f"or build the model with a larger max_len."
             )
         pos = torch.arange(T, device=idx.device)  # (T,)
-        x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))  # (B, T, C)
+        x = self.tok_emb(idx) + self.pos_emb(pos)  # (B, T, C)
+        x = self.drop(x if extra is None else x + extra)
         attn_mask = None
         if mask is not None and not bool(mask.all()):
             attn_mask = mask[:, None, None, :]  # (B, 1, 1, T): every query sees real keys only
@@ -98,4 +101,33 @@ class SequenceClassifier(nn.Module):
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.float(), targets, weight=self.class_weight)
+        return logits, loss
+
+
+class SpanExtractor(nn.Module):
+    """TransformerEncoder over ``<bos> question <sep> passage``, with a segment embedding
+    (question / passage) and an exact-match embedding (the passage word occurs in the
+    question, DrQA's strongest feature), and start / end heads. ``forward(idx, mask, segment,
+    match, start=None, end=None) -> (logits (B, T, 2), loss)``: the loss is the mean of the
+    start and end cross-entropies over the positions that may hold an answer (``segment ==
+    1``, and position 0, the target of a window without the answer)."""
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = TransformerEncoder(config)
+        self.segment = nn.Embedding(2, config.n_embd)
+        self.match = nn.Embedding(2, config.n_embd)
+        self.head = nn.Linear(config.n_embd, 2)
+        init_weights(self, config.n_layer)
+
+    def forward(self, idx, mask, segment, match, start=None, end=None):
+        h = self.encoder(idx, mask, self.segment(segment) + self.match(match))
+        logits = self.head(h).float()  # (B, T, 2)
+        allowed = segment.bool() & mask
+        allowed[:, 0] = True
+        logits = logits.masked_fill(~allowed[..., None], float("-inf"))
+        if start is None:
+            return logits, None
+        loss = (F.cross_entropy(logits[..., 0], start) + F.cross_entropy(logits[..., 1], end)) / 2
         return logits, loss

@@ -3,6 +3,7 @@ classical readers (sliding window, logistic regression over spans), ``QAPipeline
 official SQuAD v1.1 metrics and retrieval recall@k. SQuAD-format files load with
 :func:`hybridnlp.datasets.squad.load_squad` (and ``load_dataset("squad", split=...)``)."""
 
+from hybridnlp.qa.extractive import ExtractiveReader
 from hybridnlp.qa.metrics import (
     exact_match,
     normalize_answer,
@@ -19,6 +20,7 @@ from hybridnlp.qa.retrievers import (
     TfidfRetriever,
 )
 
-__all__ = ["BM25Retriever", "DenseRetriever", "HybridRetriever", "LogisticReader", "QAPipeline",
+__all__ = ["BM25Retriever", "DenseRetriever", "ExtractiveReader", "HybridRetriever",
+           "LogisticReader", "QAPipeline",
            "SlidingWindowReader", "Span", "TfidfRetriever", "exact_match", "normalize_answer",
            "question_type", "recall_at_k", "squad_em_f1", "token_f1"]

@@ -284,6 +284,9 @@ def save_reader(reader, path) -> None:
 
     reader._check_fitted()
     path = Path(path)
+    if hasattr(reader, "save"):  # a neural reader: safetensors + JSON
+        reader.save(path)
+        return
     path.mkdir(parents=True, exist_ok=True)
     state = {"kind": type(reader).__name__, "params": reader.get_params(),
              "counts": dict(reader.counts_)}
@@ -300,6 +303,10 @@ def load_reader(path):
 
     from hybridnlp.utils.io import read_json
 
+    if (Path(path) / "model.safetensors").exists():
+        from hybridnlp.qa.extractive import ExtractiveReader
+
+        return ExtractiveReader.load(path)
     file = Path(path) / "reader.json"
     state = read_json(file, what="reader")
     kinds = {"SlidingWindowReader": SlidingWindowReader, "LogisticReader": LogisticReader}
