@@ -6,8 +6,12 @@
   passages), with ``rank_bm25``'s ``BM25Okapi`` in the same run: its scores against ours
   (``idf="okapi"``, same tokens) and search throughput.
 
+- ``reading``: the sliding-window baseline, the logistic regression over spans and the
+  Transformer ``ExtractiveReader`` (``--reader-time`` seconds), trained on the training
+  questions only: EM/F1 on dev with the gold passage and in open mode, F1 by question type.
+
 Run: ``.venv/bin/pip install -e ".[dev]" && HYBRIDNLP_DATA=../shared/data
-.venv/bin/python benchmarks/qa.py retrieval`` (about 3 minutes on 2 cores).
+.venv/bin/python benchmarks/qa.py retrieval reading`` (about 15 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -106,11 +110,83 @@ def retrieval(command: str) -> None:
     write_section("qa-retrieval", body)
 
 
+def reading(command: str, budget: float) -> None:
+    """Readers trained on the 3,807 training questions only, EM/F1 on the 4,961 dev questions
+    with the gold passage and in open mode (BM25's top 5 of the 913 dev passages, the
+    retriever's weight chosen on the training questions), and F1 by question type."""
+    from hybridnlp.qa import (
+        ExtractiveReader,
+        LogisticReader,
+        QAPipeline,
+        SlidingWindowReader,
+        question_type,
+        squad_em_f1,
+    )
+
+    dev, train = load_dataset("squad", split="dev"), load_dataset("squad", split="train")
+    tp = [train.passages[i] for i in train.passage_index]
+    dp = [dev.passages[i] for i in dev.passage_index]
+    starts, answers = [a[0] for a in train.answer_starts], [a[0] for a in train.target]
+    readers = [
+        ("sliding window (Rajpurkar et al. 2016)",
+         SlidingWindowReader().fit(train.passages + dev.passages)),
+        ("logistic regression over spans", None),
+        (f"ExtractiveReader (Transformer, {budget / 60:.0f} min)", None),
+    ]
+    fit_times = {}
+    start = time.perf_counter()
+    readers[1] = (readers[1][0], LogisticReader(random_state=0).fit(train.data, tp, starts,
+                                                                    answers))
+    fit_times[readers[1][0]] = time.perf_counter() - start
+    start = time.perf_counter()
+    neural = ExtractiveReader(max_time=budget, max_epochs=100, random_state=0,
+                              precision="bf16").fit(train.data, tp, starts, answers)
+    readers[2] = (readers[2][0], neural)
+    fit_times[readers[2][0]] = time.perf_counter() - start
+    types = sorted({question_type(q) for q in dev.data})
+    table = ["| reader | EM gold | F1 gold | EM open | F1 open | fit (s) |",
+             "|---|---|---|---|---|---|"]
+    by_type = ["| reader | " + " | ".join(types) + " |", "|---" * (len(types) + 1) + "|"]
+    counts = {t: sum(question_type(q) == t for q in dev.data) for t in types}
+    for name, reader in readers:
+        spans = reader.predict(dev.data, dp)
+        gold_texts = [p[s.start:s.end] for p, s in zip(dp, spans, strict=True)]
+        gold = squad_em_f1(gold_texts, dev.target)
+        qa = QAPipeline(reader=reader, random_state=0).fit(train.data, train.target,
+                                                           train.passages,
+                                                           train.passage_index)
+        qa.index(dev.passages)
+        open_ = squad_em_f1([o["text"] for o in qa.predict(dev.data)], dev.target)
+        table.append(f"| {name} | {gold['exact_match']:.1f} | {gold['f1']:.1f} | "
+                     f"{open_['exact_match']:.1f} | {open_['f1']:.1f} | "
+                     f"{fit_times.get(name, 0):.0f} |")
+        cells = []
+        for t in types:
+            rows = [i for i, q in enumerate(dev.data) if question_type(q) == t]
+            f1 = squad_em_f1([gold_texts[i] for i in rows], [dev.target[i] for i in rows])["f1"]
+            cells.append(f"{f1:.1f}")
+        by_type.append(f"| {name} | " + " | ".join(cells) + " |")
+    body = "\n".join([
+        "## Question answering: reading SQuAD dev (issue 17)", "", stamp(command), "",
+        f"Trained on the {len(train.data):,} training questions only (4% of SQuAD's); official "
+        f"v1.1 EM/F1 on the {len(dev.data):,} dev questions, with the gold passage and in "
+        f"open mode (BM25's top 5 of the {len(dev.passages)} dev passages, reader score + a "
+        f"weight x the retriever's, the weight chosen on the training questions).", "",
+        *table, "", "Gold-passage F1 by question type (questions: " + ", ".join(
+            f"{t} {counts[t]}" for t in types) + "):", "", *by_type, ""])
+    write_section("qa-reading", body)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("sections", nargs="*", default=["retrieval"], choices=["retrieval"])
+    parser.add_argument("sections", nargs="*", default=["retrieval", "reading"],
+                        choices=["retrieval", "reading"])
+    parser.add_argument("--reader-time", type=float, default=480,
+                        help="training seconds of the Transformer reader")
     args = parser.parse_args()
     command = "python benchmarks/qa.py " + " ".join(sys.argv[1:])
     for section in args.sections:
         if section == "retrieval":
             retrieval(command)
+        elif section == "reading":
+            reading(command, args.reader_time)
