@@ -35,7 +35,7 @@ SHRINK = {  # README text -> test-size text
 def _small(name, split=None, **kw):
     """``load_dataset`` with at most 300 texts (a seeded sample); text corpora unchanged."""
     bunch = load_dataset(name, split=split, **kw)
-    if "target" not in bunch or len(bunch.data) <= 300:
+    if "target" not in bunch or len(bunch.data) <= 300 or "passages" in bunch:
         return bunch
     keep = np.sort(np.random.default_rng(0).choice(len(bunch.data), 300, replace=False))
     bunch.data = [bunch.data[i] for i in keep]
@@ -52,9 +52,9 @@ def test_the_readme_has_python_blocks_and_the_substitutions_still_apply():
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_block_runs_on_its_own(index, tmp_path, monkeypatch, capsys):
     code = BLOCKS[index]
-    if any(name in code for name in ("imdb", "chnsenticorp", "multi30k")) \
+    if any(name in code for name in ("imdb", "chnsenticorp", "multi30k", "squad")) \
             and not data_dir_available():
-        pytest.skip("needs the data directory (IMDB, ChnSentiCorp, Multi30k)")
+        pytest.skip("needs the data directory (IMDB, ChnSentiCorp, Multi30k, SQuAD)")
     for old, new in SHRINK.items():
         code = code.replace(old, new)
     monkeypatch.chdir(tmp_path)  # files the examples write (vectors, models) land here
