@@ -3,7 +3,8 @@ plain pickle.
 
 * ``CausalLM`` and ``Seq2SeqLM``: ``model.safetensors`` + ``config.json`` +
   ``tokenizer.json``; ``ShallowFusion``: its translator and LM in two such folders + its
-  ``config.json``.
+  ``config.json``; ``QAPipeline``: its passages, retriever (npz + JSON) and reader (JSON,
+  or safetensors + JSON).
 * ``NGramLM``: ``ngrams.npz`` (no object arrays) + ``config.json`` + ``tokenizer.json``.
 * Everything else (pipelines of our features, ``TransformerClassifier``, the hybrids): one
   ``model.skops`` file (skops stores arrays as ``.npy`` and objects as JSON schemas; neural
@@ -122,9 +123,10 @@ def _write(estimator, path: Path, class_names: list | None = None) -> None:
 def _native_kinds() -> tuple[type, ...]:
     """The estimators that save themselves as safetensors / npz + JSON (``save``/``load``)."""
     from hybridnlp.lm import CausalLM, NGramLM
+    from hybridnlp.qa import QAPipeline
     from hybridnlp.seq2seq import Seq2SeqLM, ShallowFusion
 
-    return CausalLM, NGramLM, Seq2SeqLM, ShallowFusion
+    return CausalLM, NGramLM, QAPipeline, Seq2SeqLM, ShallowFusion
 
 
 def _refuse_code(estimator) -> None:

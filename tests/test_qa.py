@@ -354,3 +354,28 @@ def test_extractive_reader_learns_a_toy_task_and_round_trips(tmp_path):
     assert [s.score for s in again] == pytest.approx([s.score for s in spans[:10]], abs=1e-4)
     with pytest.raises(ValueError, match=r"answers\[0\] 'red' at 0 does not match"):
         ExtractiveReader(preset="tiny").fit(qs[:1], ["blue sky"], [0], ["red"])
+
+
+@requires_data_dir
+def test_question_answering_config_runs_and_reports(tmp_path):
+    from hybridnlp.experiments import ConfigError, load_config, run
+    from hybridnlp.persistence import load_model
+
+    config = {"name": "qa", "task": "question_answering", "output": str(tmp_path),
+              "data": {"name": "squad", "test_split": "dev", "limit": 60},
+              "models": [{"name": "bm25+sw", "type": "qa_pipeline",
+                          "params": {"reader": {"type": "sliding_window_reader"}}}]}
+    result = run(config, quiet=True)
+    row = result.metrics["models"]["bm25+sw"]
+    assert {"f1", "exact_match", "f1_gold", "recall", "by_type", "examples"} <= set(row)
+    assert 0 <= row["f1"] <= 100 and row["recall"]["20"] >= row["recall"]["1"]
+    report = (result.run_dir / "report.md").read_text()
+    assert "| bm25+sw |" in report and "by question type" in report
+    from hybridnlp.experiments.run_state import model_dir
+
+    qa = load_model(model_dir(result.run_dir, "bm25+sw"))
+    assert len(qa.predict(["Who won Super Bowl 50?"])) == 1
+    with pytest.raises(ConfigError, match="'bm25' is a part of a question-answering pipeline"):
+        load_config({**config, "models": [{"type": "bm25"}]})
+    with pytest.raises(ConfigError, match="reads a SQuAD-format data set"):
+        load_config({**config, "data": {"name": "mr"}})

@@ -31,7 +31,8 @@ __all__ = [
     "read_config_file",
 ]
 
-TASKS = ("classification", "topic_modeling", "language_modeling", "translation")
+TASKS = ("classification", "topic_modeling", "language_modeling", "translation",
+         "question_answering")
 
 
 @dataclass
@@ -121,7 +122,8 @@ class ExperimentConfig:
 METRICS = {"classification": ("accuracy", "macro_f1", "log_loss"),
            "language_modeling": ("perplexity", "loss"),
            "topic_modeling": ("coherence",),
-           "translation": ("bleu", "chrf")}
+           "translation": ("bleu", "chrf"),
+           "question_answering": ("f1", "exact_match")}
 
 
 def _hint(key: str, options) -> str:
@@ -211,6 +213,11 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
                               f"texts; give it as the final_estimator of a stacking or hybrid "
                               f"model: {{type: hybrid, params: {{final_estimator: "
                               f"{{type: {m.type}}}}}}}.")
+        if TASK_OF[m.type] == "qa_part":
+            raise ConfigError(f"models[{i}].type: {m.type!r} is a part of a question-answering "
+                              f"pipeline; give it as its retriever or reader: {{type: "
+                              f"qa_pipeline, params: {{retriever: {{type: bm25}}, reader: "
+                              f"{{type: logistic_reader}}}}}}.")
         if TASK_OF[m.type] != config.task:
             raise ConfigError(f"models[{i}].type: {m.type!r} is a {TASK_OF[m.type]} model, "
                               f"but task is {config.task!r}.")
@@ -258,6 +265,11 @@ def _check_direction(config: ExperimentConfig) -> None:
     from hybridnlp.datasets import DATASETS
 
     d = config.data
+    if config.task == "question_answering":
+        info = DATASETS.get(d.name) if d.name is not None else None
+        if info is None or info.task != "question_answering":
+            raise ConfigError(f"data.name: the question_answering task reads a SQuAD-format "
+                              f"data set (squad); got {d.name or 'path ' + repr(d.path)}.")
     if config.task != "translation":
         for key in ("source", "target"):
             if getattr(d, key) is not None:

@@ -122,6 +122,16 @@ def _shallow_fusion():
     return ShallowFusion(translator=Seq2SeqLM(), lm=NGramLM(order=4))
 
 
+def _qa(name):
+    """A question-answering part by class name (retrievers, readers, the pipeline)."""
+    def make():
+        import hybridnlp.qa
+
+        return getattr(hybridnlp.qa, name)()
+    make.__doc__ = f"hybridnlp.qa.{name}()"
+    return make
+
+
 def _topics():
     from hybridnlp.features import TopicFeatures
 
@@ -135,6 +145,11 @@ MODELS = {
     "hybrid": _hybrid,
     "causal_lm": _causal_lm, "ngram_lm": _ngram_lm, "interpolated_lm": _interpolated_lm,
     "seq2seq_lm": _seq2seq_lm, "shallow_fusion": _shallow_fusion,
+    "qa_pipeline": _qa("QAPipeline"), "bm25": _qa("BM25Retriever"),
+    "tfidf_retriever": _qa("TfidfRetriever"), "dense_retriever": _qa("DenseRetriever"),
+    "hybrid_retriever": _qa("HybridRetriever"),
+    "sliding_window_reader": _qa("SlidingWindowReader"),
+    "logistic_reader": _qa("LogisticReader"), "extractive_reader": _qa("ExtractiveReader"),
     "topics": _topics,
     "logistic_regression": _logistic_regression, "simplex_weights": _simplex_weights,
 }
@@ -144,6 +159,10 @@ TASK_OF = {**{k: "classification" for k in ("tfidf_lr", "nbsvm", "fasttext", "tr
            "causal_lm": "language_modeling", "ngram_lm": "language_modeling",
            "interpolated_lm": "language_modeling", "topics": "topic_modeling",
            "seq2seq_lm": "translation", "shallow_fusion": "translation",
+           "qa_pipeline": "question_answering",
+           **{k: "qa_part" for k in ("bm25", "tfidf_retriever", "dense_retriever",
+                                     "hybrid_retriever", "sliding_window_reader",
+                                     "logistic_reader", "extractive_reader")},
            "logistic_regression": "meta_learner", "simplex_weights": "meta_learner"}
 
 

@@ -118,7 +118,8 @@ def shown_path(path) -> str:
 
 
 MAIN_METRIC = {"classification": "accuracy", "language_modeling": "perplexity",
-               "topic_modeling": "coherence", "translation": "bleu"}
+               "topic_modeling": "coherence", "translation": "bleu",
+               "question_answering": "f1"}
 
 
 def _target_cell(m: dict, name: str, value: float) -> str:
@@ -284,6 +285,32 @@ def _translation(m: dict, run_dir: Path) -> list[str]:
     return lines
 
 
+def _question_answering(m: dict, run_dir: Path) -> list[str]:
+    rows = m["models"]
+    lines = [f"Protocol: {m['protocol']}.", "",
+             "| model | F1 open | EM open | F1 gold passage | EM gold passage | recall@1 | "
+             "recall@5 | recall@20 | fit time (s) | target |", "|---" * 10 + "|"]
+    for name, r in rows.items():
+        rec = {int(k): v for k, v in r["recall"].items()}
+        lines.append(f"| {name} | {r['f1']:.2f} | {r['exact_match']:.2f} | "
+                     f"{r['f1_gold']:.2f} | {r['exact_match_gold']:.2f} | {rec[1]:.2f} | "
+                     f"{rec[5]:.2f} | {rec[20]:.2f} | {r['fit_time']:.1f} | "
+                     f"{_target_cell(m, name, r['f1'])} |")
+    lines.append("")
+    for name, r in rows.items():
+        lines += [f"EM / F1 by question type (gold passage), {name}:", "",
+                  "| type | questions | EM | F1 |", "|---|---|---|---|"]
+        lines += [f"| {t} | {v['n']} | {v['exact_match']:.1f} | {v['f1']:.1f} |"
+                  for t, v in r["by_type"].items()]
+        lines += ["", f"Examples from {name} (open mode):", "",
+                  "| | question | answer | references |", "|---|---|---|---|"]
+        lines += [f"| {'right' if e['right'] else 'wrong'} | {_cell(e['question'])} | "
+                  f"{_cell(e['answer'])} | {_cell(' / '.join(e['references']))} |"
+                  for e in r["examples"]]
+        lines.append("")
+    return lines
+
+
 def _topic_modeling(m: dict, run_dir: Path) -> list[str]:
     lines = [f"Protocol: {m['protocol']}.", "", "| model | coherence (c_v) | fit time (s) |",
              "|---|---|---|"]
@@ -324,7 +351,8 @@ def write_report(run_dir) -> Path:
              f"GPU: {env.get('gpu') or 'none'}. Finished {m.get('finished')}.", ""]
     lines += _pretraining(m)
     lines += {"classification": _classification, "language_modeling": _language_modeling,
-              "topic_modeling": _topic_modeling, "translation": _translation}[m["task"]](
+              "topic_modeling": _topic_modeling, "translation": _translation,
+              "question_answering": _question_answering}[m["task"]](
         m, run_dir)
     path = run_dir / "report.md"
     atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))

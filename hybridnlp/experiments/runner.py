@@ -24,6 +24,7 @@ import yaml
 from hybridnlp.experiments.classification import classification, load_split
 from hybridnlp.experiments.config import ExperimentConfig, load_config
 from hybridnlp.experiments.pretrain import pretrain
+from hybridnlp.experiments.question_answering import question_answering
 from hybridnlp.experiments.registry import build_model
 from hybridnlp.experiments.report import MAIN_METRIC, shown_path, write_report
 from hybridnlp.experiments.run_state import Progress, jsonable, model_dir, resume_dir, resumed
@@ -226,7 +227,8 @@ def _run(config: ExperimentConfig, run_dir: Path, source, resume, quiet: bool) -
         start = time.perf_counter()
         result.pretrained, pretrain_info = pretrain(config, run_dir)
         task = {"classification": classification, "language_modeling": _language_modeling,
-                "topic_modeling": _topic_modeling, "translation": translation}[config.task]
+                "topic_modeling": _topic_modeling, "translation": translation,
+                "question_answering": question_answering}[config.task]
         metrics = task(config, run_dir, result, progress)
         if pretrain_info:
             metrics["pretrain"] = pretrain_info

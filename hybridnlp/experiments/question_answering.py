@@ -1,0 +1,85 @@
+"""The ``question_answering`` task: fit each pipeline on the train split's questions, then on
+the test split (SQuAD dev): retrieval recall@k over its passages, EM/F1 with the gold passage
+(the reader alone) and in open mode (retrieve, then read), F1 by question type, and examples
+right and wrong for the report."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from hybridnlp.experiments.registry import build_model
+from hybridnlp.experiments.run_state import Progress, model_dir, resumed
+from hybridnlp.utils.seed import seed_everything
+
+__all__ = ["question_answering"]
+
+logger = logging.getLogger("hybridnlp.experiments")
+EXAMPLES = 5  # right and wrong open-mode answers shown in the report
+
+
+def _split(config, split: str):
+    from hybridnlp.datasets import load_dataset
+
+    d = config.data
+    b = load_dataset(d.name, split=split, data_home=d.data_home)
+    n = len(b.data) if d.limit is None else min(d.limit, len(b.data))
+    return (list(b.data[:n]), list(b.target[:n]), list(b.passages),
+            list(b.passage_index[:n]))
+
+
+def question_answering(config, run_dir, result, progress) -> dict:
+    from hybridnlp.qa import question_type, recall_at_k, squad_em_f1
+
+    d = config.data
+    train = _split(config, d.train_split)
+    test_split = d.test_split or "dev"
+    qs, refs, passages, gold = _split(config, test_split)
+    rows, done = {}, Progress(run_dir)
+    for i, spec in enumerate(config.models):
+        if resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, result.models):
+            continue
+        seed_everything(config.seed)
+        qa = build_model(spec.type, spec.params, f"models[{i}]", result.pretrained,
+                         seed=config.seed)
+        start = time.perf_counter()
+        qa.fit(*train)
+        row = {"fit_time": time.perf_counter() - start}
+        spans = qa.reader_.predict(qs, [passages[g] for g in gold])
+        gold_texts = [passages[g][s.start:s.end] for g, s in zip(gold, spans, strict=True)]
+        scores = squad_em_f1(gold_texts, refs)
+        row.update(f1_gold=scores["f1"], exact_match_gold=scores["exact_match"])
+        start = time.perf_counter()
+        qa.index(passages)
+        answers = qa.predict(qs)
+        row["answer_time"] = time.perf_counter() - start
+        scores = squad_em_f1([a["text"] for a in answers], refs)
+        row.update(f1=scores["f1"], exact_match=scores["exact_match"])
+        ids, _ = qa.retriever_.search(qs, k=20)
+        row["recall"] = recall_at_k(ids, gold)
+        by_type: dict[str, list[int]] = {}
+        for j, q in enumerate(qs):
+            by_type.setdefault(question_type(q), []).append(j)
+        row["by_type"] = {t: {"n": len(js), **squad_em_f1([gold_texts[j] for j in js],
+                                                          [refs[j] for j in js])}
+                          for t, js in sorted(by_type.items())}
+        right = [j for j, a in enumerate(answers) if squad_em_f1([a["text"]], [refs[j]])[
+            "exact_match"] == 100.0]
+        wrong = [j for j in range(len(qs)) if j not in set(right)]
+        row["examples"] = [{"question": qs[j], "answer": answers[j]["text"],
+                            "references": refs[j], "right": j in set(right)}
+                           for j in right[:EXAMPLES] + wrong[:EXAMPLES]]
+        rows[spec.name] = row
+        result.models[spec.name] = qa
+        if config.evaluation.save_models:
+            try:
+                from hybridnlp.persistence import save_model
+
+                save_model(qa, model_dir(run_dir, spec.name))
+            except ValueError as err:  # a retriever that does not save yet
+                logger.warning("model %s not saved: %s", spec.name, err)
+        done.put(f"{i}-{spec.name}", row)
+    return {"models": rows, "protocol": (
+        f"{d.name}: fit on {d.train_split} ({len(train[0])} questions), scored on "
+        f"{test_split} ({len(qs)} questions over {len(passages)} passages), official SQuAD "
+        f"v1.1 EM/F1; main metric F1 in open mode (retrieve, then read)")}
