@@ -379,3 +379,51 @@ def test_question_answering_config_runs_and_reports(tmp_path):
         load_config({**config, "models": [{"type": "bm25"}]})
     with pytest.raises(ConfigError, match="reads a SQuAD-format data set"):
         load_config({**config, "data": {"name": "mr"}})
+
+
+def test_hybrid_reader_stacks_the_proposals_of_its_readers():
+    from hybridnlp.qa import HybridReader, LogisticReader, SlidingWindowReader
+
+    qs, ps, starts, answers = _toy_qa(200, 0)
+
+    class _Sliding(SlidingWindowReader):  # the stacking interface: fit on answers too
+        def fit(self, questions, passages, answer_starts=None, answers=None):
+            return super().fit(passages)
+
+    hybrid = HybridReader([("logistic", LogisticReader(random_state=0, negatives=10)),
+                           ("sliding", _Sliding())], random_state=0).fit(qs, ps, starts,
+                                                                         answers)
+    tq, tp, _, ta = _toy_qa(40, 1)
+    spans = hybrid.predict(tq, tp)
+    own = {name: r.predict(tq, tp) for name, r in hybrid.readers_}
+    for i, s in enumerate(spans):  # every answer is one of the readers' proposals
+        assert (s.start, s.end) in {(o[i].start, o[i].end) for o in own.values()}
+    f1 = {name: squad_em_f1([p[s.start:s.end] for p, s in zip(tp, o, strict=True)],
+                            [[a] for a in ta])["f1"] for name, o in own.items()}
+    mine = squad_em_f1([p[s.start:s.end] for p, s in zip(tp, spans, strict=True)],
+                       [[a] for a in ta])["f1"]
+    assert mine >= min(f1.values())
+
+
+def test_hybrid_reader_fits_its_stacker_when_the_readers_disagree():
+    from hybridnlp.qa import HybridReader, LogisticReader
+    from hybridnlp.qa.readers import Span, word_spans
+
+    class _Last(LogisticReader):  # proposes the passage's last word: right 1 time in 3
+        def fit(self, *args):
+            self.counts_ = {}
+            return self
+
+        def predict(self, questions, passages):
+            return [Span(*word_spans(p)[-2], 0.0) for p in passages]
+
+    qs, ps, starts, answers = _toy_qa(200, 0)
+    hybrid = HybridReader([("logistic", LogisticReader(random_state=0, negatives=10)),
+                           ("last", _Last())], random_state=0).fit(qs, ps, starts, answers)
+    assert hybrid.stacker_ is not None and hybrid.held_out_accuracy_[1] < 0.6
+    tq, tp, _, ta = _toy_qa(40, 1)
+    mine = squad_em_f1([p[s.start:s.end] for p, s in zip(tp, hybrid.predict(tq, tp),
+                                                          strict=True)], [[a] for a in ta])
+    last = squad_em_f1([p[s.start:s.end] for p, s in zip(tp, _Last().predict(tq, tp),
+                                                          strict=True)], [[a] for a in ta])
+    assert mine["f1"] > last["f1"]

@@ -150,6 +150,7 @@ MODELS = {
     "hybrid_retriever": _qa("HybridRetriever"),
     "sliding_window_reader": _qa("SlidingWindowReader"),
     "logistic_reader": _qa("LogisticReader"), "extractive_reader": _qa("ExtractiveReader"),
+    "hybrid_reader": _qa("HybridReader"),
     "topics": _topics,
     "logistic_regression": _logistic_regression, "simplex_weights": _simplex_weights,
 }
@@ -162,7 +163,8 @@ TASK_OF = {**{k: "classification" for k in ("tfidf_lr", "nbsvm", "fasttext", "tr
            "qa_pipeline": "question_answering",
            **{k: "qa_part" for k in ("bm25", "tfidf_retriever", "dense_retriever",
                                      "hybrid_retriever", "sliding_window_reader",
-                                     "logistic_reader", "extractive_reader")},
+                                     "logistic_reader", "extractive_reader",
+                                     "hybrid_reader")},
            "logistic_regression": "meta_learner", "simplex_weights": "meta_learner"}
 
 

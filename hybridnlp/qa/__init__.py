@@ -12,7 +12,13 @@ from hybridnlp.qa.metrics import (
     token_f1,
 )
 from hybridnlp.qa.pipeline import QAPipeline
-from hybridnlp.qa.readers import LogisticReader, SlidingWindowReader, Span, question_type
+from hybridnlp.qa.readers import (
+    HybridReader,
+    LogisticReader,
+    SlidingWindowReader,
+    Span,
+    question_type,
+)
 from hybridnlp.qa.retrievers import (
     BM25Retriever,
     DenseRetriever,
@@ -20,7 +26,7 @@ from hybridnlp.qa.retrievers import (
     TfidfRetriever,
 )
 
-__all__ = ["BM25Retriever", "DenseRetriever", "ExtractiveReader", "HybridRetriever",
+__all__ = ["BM25Retriever", "DenseRetriever", "ExtractiveReader", "HybridReader", "HybridRetriever",
            "LogisticReader", "QAPipeline",
            "SlidingWindowReader", "Span", "TfidfRetriever", "exact_match", "normalize_answer",
            "question_type", "recall_at_k", "squad_em_f1", "token_f1"]
