@@ -23,18 +23,22 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from hybridnlp.text import Tokenizer
 from hybridnlp.train import Trainer
+from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.validation import check_number
 
-__all__ = ["NeuralEstimator"]
+__all__ = ["NeuralEstimator", "load_weights"]
 
 DUNDER_PREFIXES = ("module__", "optimizer__", "trainer__")
 TRAINER_NAMES = {  # Trainer argument -> the estimators' parameter
@@ -242,7 +246,76 @@ class NeuralEstimator(BaseEstimator):
         path.parent.mkdir(parents=True, exist_ok=True)
         tokenizer.save(path)
 
+    # ------------------------------------------------------------------ persistence pieces
+
+    def _json_params(self) -> dict:
+        """The parameters JSON can hold (numbers, strings, None, tuples of numbers)."""
+        return {k: v for k, v in self.get_params(deep=False).items()
+                if isinstance(v, str | int | float | bool | type(None))
+                or (isinstance(v, tuple | list) and all(isinstance(x, int | float) for x in v))}
+
+    def _save_module(self, path: str | os.PathLike, kind: str, meta: dict, *,
+                     skip: tuple[str, ...] = ()) -> Path:
+        """``model.safetensors`` (the module's tensors but ``skip``, e.g. tied weights) and
+        ``config.json`` (``kind``, the parameters, ``meta``) in the directory ``path``, each
+        written atomically; returns the directory."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()
+                 if k not in skip}
+        with atomic_path(path / "model.safetensors") as tmp:
+            save_file(state, tmp, metadata={"format": f"hybridnlp.{kind}"})
+        atomic_write_json(path / "config.json", {"kind": kind, "params": self._json_params(),
+                                                 **meta})
+        return path
+
+    @classmethod
+    def _read_meta(cls, path: str | os.PathLike) -> dict:
+        """``config.json`` of a directory written by ``_save_module``, its kind checked."""
+        file = Path(path) / "config.json"
+        meta = read_json(file, what=f"{cls.__name__} config")
+        if meta.get("kind") != cls.__name__:
+            raise ValueError(f"{str(file)!r}: field 'kind' is {meta.get('kind')!r}, expected "
+                             f"{cls.__name__!r}.")
+        return meta
+
+    @classmethod
+    def _from_saved(cls, meta: dict, model: torch.nn.Module, path, device: str):
+        """The estimator of saved parameters with ``model`` (its weights read from ``path``)
+        on ``device``, in eval mode."""
+        load_weights(model, Path(path) / "model.safetensors")
+        params = {cls._renamed.get(k, k): v for k, v in meta.get("params", {}).items()}
+        if isinstance(params.get("optimizer__betas"), list):
+            params["optimizer__betas"] = tuple(params["optimizer__betas"])
+        est = cls(**{**params, "device": device})
+        est.model_ = model.to(torch.device(device)).eval()
+        est.history_ = meta.get("history", [])
+        return est
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def load_weights(model: torch.nn.Module, file: str | os.PathLike) -> None:
+    """Load a safetensors file into ``model``, naming the file and tensor on any mismatch."""
+    file = str(file)
+    try:
+        state = load_file(file)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"weights file {file!r} does not exist.") from None
+    except Exception as err:  # safetensors raises its own error types for corrupt headers
+        raise ValueError(f"weights file {file!r} is corrupt: {err}") from None
+    expected = model.state_dict()
+    tied = getattr(getattr(model, "config", None), "tie_weights", False)
+    missing = [k for k in expected if k not in state and not (tied and k == "lm_head.weight")]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise ValueError(f"weights file {file!r} does not match the model: missing "
+                         f"{missing[:5]}, unexpected {unexpected[:5]}.")
+    for k, v in state.items():
+        if v.shape != expected[k].shape:
+            raise ValueError(f"weights file {file!r}: tensor {k!r} has shape "
+                             f"{tuple(v.shape)}, the model expects {tuple(expected[k].shape)}.")
+    model.load_state_dict(state, strict=False)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
 from hybridnlp.estimators.neural import NeuralEstimator
 from hybridnlp.lm._corpus import make_tokenizer, read_corpus, split_corpus, token_stream
@@ -20,7 +19,6 @@ from hybridnlp.lm.data import RandomWindows, SequentialWindows
 from hybridnlp.nn.gpt import GPT, GPTConfig
 from hybridnlp.text import Tokenizer, load_tokenizer
 from hybridnlp.utils.deprecation import positional_deprecated
-from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.validation import check_number
 
 __all__ = ["CausalLM"]
@@ -301,30 +299,17 @@ class CausalLM(TextGenerationMixin, LMScoringMixin, NeuralEstimator):
         """Write ``model.safetensors``, ``config.json`` and ``tokenizer.json`` into ``path``
         (a directory, created if needed); each file is written atomically."""
         self._check_fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()
-                 if not (self.config_.tie_weights and k == "lm_head.weight")}
-        with atomic_path(path / "model.safetensors") as tmp:
-            save_file(state, tmp, metadata={"format": "hybridnlp.CausalLM"})
+        path = self._save_module(path, "CausalLM", {
+            "gpt": self.config_.to_dict(), "val_loss": self.val_loss_,
+            "history": self.history_}, skip=("lm_head.weight",) if self.config_.tie_weights
+            else ())
         self.tokenizer_.save(path / "tokenizer.json")
-        params = {k: v for k, v in self.get_params(deep=False).items()
-                  if isinstance(v, str | int | float | bool | type(None))
-                  or (isinstance(v, tuple | list)
-                      and all(isinstance(x, int | float) for x in v))}
-        atomic_write_json(path / "config.json", {
-            "kind": "CausalLM", "gpt": self.config_.to_dict(), "params": params,
-            "val_loss": self.val_loss_, "history": self.history_,
-        })
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str = "cpu") -> CausalLM:
         """Read a model written by ``save`` (weights via safetensors; nothing is unpickled)."""
         path = Path(path)
-        meta = read_json(path / "config.json", what="CausalLM config")
-        if meta.get("kind") != "CausalLM":
-            raise ValueError(f"{str(path / 'config.json')!r}: field 'kind' is "
-                             f"{meta.get('kind')!r}, expected 'CausalLM'.")
+        meta = cls._read_meta(path)
         try:
             config = GPTConfig.from_dict(meta["gpt"])
         except (KeyError, TypeError, ValueError) as err:
@@ -335,38 +320,7 @@ class CausalLM(TextGenerationMixin, LMScoringMixin, NeuralEstimator):
             raise ValueError(f"{str(path / 'tokenizer.json')!r} has {tok.vocab_size} tokens "
                              f"but the model's vocab_size is {config.vocab_size}; the files "
                              f"come from different models.")
-        model = GPT(config)
-        load_weights(model, path / "model.safetensors")
-        params = {cls._renamed.get(k, k): v for k, v in meta.get("params", {}).items()}
-        if isinstance(params.get("optimizer__betas"), list):
-            params["optimizer__betas"] = tuple(params["optimizer__betas"])
-        lm = cls(**{**params, "device": device})
-        lm.model_ = model.to(torch.device(device)).eval()
+        lm = cls._from_saved(meta, GPT(config), path, device)
         lm.tokenizer_, lm.config_ = tok, config
-        lm.history_ = meta.get("history", [])
         lm.val_loss_ = meta.get("val_loss")
         return lm
-
-
-def load_weights(model: torch.nn.Module, file: str | os.PathLike) -> None:
-    """Load a safetensors file into ``model``, naming the file and tensor on any mismatch."""
-    file = str(file)
-    try:
-        state = load_file(file)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"weights file {file!r} does not exist.") from None
-    except Exception as err:  # safetensors raises its own error types for corrupt headers
-        raise ValueError(f"weights file {file!r} is corrupt: {err}") from None
-    expected = model.state_dict()
-    tied = getattr(getattr(model, "config", None), "tie_weights", False)
-    missing = [k for k in expected if k not in state and not (tied and k == "lm_head.weight")]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        raise ValueError(f"weights file {file!r} does not match the model: missing "
-                         f"{missing[:5]}, unexpected {unexpected[:5]}.")
-    for k, v in state.items():
-        if v.shape != expected[k].shape:
-            raise ValueError(f"weights file {file!r}: tensor {k!r} has shape "
-                             f"{tuple(v.shape)}, the model expects {tuple(expected[k].shape)}.")
-    model.load_state_dict(state, strict=False)
-

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
 from hybridnlp.estimators._text_batches import embedding_matrix
 from hybridnlp.estimators.neural import NeuralEstimator
@@ -22,7 +20,6 @@ from hybridnlp.nn.encoder import SpanExtractor
 from hybridnlp.qa.readers import _STOP, Span, _check_pairs, word_spans
 from hybridnlp.text import Tokenizer
 from hybridnlp.train.data import BucketBatchSampler, pad_sequences
-from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.validation import check_number
 
 __all__ = ["ExtractiveReader"]
@@ -267,33 +264,17 @@ class ExtractiveReader(NeuralEstimator):
     def save(self, path: str | os.PathLike) -> None:
         """``model.safetensors`` + ``config.json`` (parameters, encoder, vocabulary)."""
         self._check_fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()}
-        with atomic_path(path / "model.safetensors") as tmp:
-            save_file(state, tmp, metadata={"format": "hybridnlp.ExtractiveReader"})
-        params = {k: v for k, v in self.get_params(deep=False).items()
-                  if isinstance(v, str | int | float | bool | type(None))}
-        atomic_write_json(path / "config.json", {
-            "kind": "ExtractiveReader", "encoder": self.config_.to_dict(), "params": params,
-            "vocab": list(self.vocab_), "history": self.history_})
+        self._save_module(path, "ExtractiveReader", {
+            "encoder": self.config_.to_dict(), "vocab": list(self.vocab_),
+            "history": self.history_})
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str = "cpu") -> ExtractiveReader:
-        from hybridnlp.lm.causal_lm import load_weights
-
-        path = Path(path)
-        meta = read_json(path / "config.json", what="ExtractiveReader config")
-        if meta.get("kind") != "ExtractiveReader":
-            raise ValueError(f"{str(path / 'config.json')!r}: field 'kind' is "
-                             f"{meta.get('kind')!r}, expected 'ExtractiveReader'.")
+        """Read a reader written by ``save`` (weights via safetensors; nothing is unpickled)."""
+        meta = cls._read_meta(path)
         config = EncoderConfig.from_dict(meta["encoder"])
-        model = SpanExtractor(config)
-        load_weights(model, path / "model.safetensors")
-        reader = cls(**{**meta["params"], "device": device})
-        reader.model_ = model.to(torch.device(device)).eval()
+        reader = cls._from_saved(meta, SpanExtractor(config), path, device)
         reader.config_ = config
         reader.vocab_ = {w: N_SPECIAL + i for i, w in enumerate(meta["vocab"])}
         reader.counts_ = Counter()
-        reader.history_ = meta.get("history", [])
         return reader

@@ -14,12 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
 from hybridnlp.estimators.neural import NeuralEstimator
 from hybridnlp.exceptions import NotFittedError
 from hybridnlp.lm._corpus import make_tokenizer
-from hybridnlp.lm.causal_lm import load_weights
 from hybridnlp.lm.decoding import (
     FusedScorer,
     NGramStepper,
@@ -31,7 +29,6 @@ from hybridnlp.nn.seq2seq import ARCHITECTURES, Seq2SeqConfig
 from hybridnlp.seq2seq.metrics import corpus_bleu
 from hybridnlp.text import Tokenizer, load_tokenizer
 from hybridnlp.train.data import BucketBatchSampler, pad_sequences
-from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.validation import check_choice, check_number, check_texts
 
 __all__ = ["PairBatches", "Seq2SeqLM", "check_pairs"]
@@ -436,30 +433,17 @@ class Seq2SeqLM(NeuralEstimator):
         """Write ``model.safetensors``, ``config.json`` and ``tokenizer.json`` into ``path``
         (a directory, created if needed); each file is written atomically."""
         self._check_fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()
-                 if k != "lm_head.weight"}  # tied to wte.weight
-        with atomic_path(path / "model.safetensors") as tmp:
-            save_file(state, tmp, metadata={"format": "hybridnlp.Seq2SeqLM"})
+        path = self._save_module(path, "Seq2SeqLM", {
+            "seq2seq": self.config_.to_dict(), "val_loss": self.val_loss_,
+            "history": self.history_}, skip=("lm_head.weight",))  # tied to wte.weight
         self.tokenizer_.save(path / "tokenizer.json")
-        params = {k: v for k, v in self.get_params(deep=False).items()
-                  if isinstance(v, str | int | float | bool | type(None))
-                  or (isinstance(v, tuple | list) and all(isinstance(x, int | float) for x in v))}
-        atomic_write_json(path / "config.json", {
-            "kind": "Seq2SeqLM", "seq2seq": self.config_.to_dict(), "params": params,
-            "val_loss": self.val_loss_, "history": self.history_,
-        })
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str = "cpu") -> Seq2SeqLM:
         """Read a model written by ``save`` (weights via safetensors; nothing is unpickled)."""
         path = Path(path)
         file = path / "config.json"
-        meta = read_json(file, what="Seq2SeqLM config")
-        if meta.get("kind") != "Seq2SeqLM":
-            raise ValueError(f"{str(file)!r}: field 'kind' is {meta.get('kind')!r}, expected "
-                             f"'Seq2SeqLM'.")
+        meta = cls._read_meta(path)
         try:
             config = Seq2SeqConfig.from_dict(meta["seq2seq"])
         except (KeyError, TypeError, ValueError) as err:
@@ -469,18 +453,11 @@ class Seq2SeqLM(NeuralEstimator):
             raise ValueError(f"{str(path / 'tokenizer.json')!r} has {tok.vocab_size} tokens "
                              f"but the model's vocab_size is {config.vocab_size}; the files "
                              f"come from different models.")
-        params = dict(meta.get("params", {}))
-        architecture = params.get("architecture", "encoder_decoder")
+        architecture = meta.get("params", {}).get("architecture", "encoder_decoder")
         if architecture not in ARCHITECTURES:
             raise ValueError(f"{str(file)!r}: field 'params.architecture' is "
                              f"{architecture!r}, expected one of {sorted(ARCHITECTURES)}.")
-        model = ARCHITECTURES[architecture](config)
-        load_weights(model, path / "model.safetensors")
-        if isinstance(params.get("optimizer__betas"), list):
-            params["optimizer__betas"] = tuple(params["optimizer__betas"])
-        mt = cls(**{**params, "device": device})
-        mt.model_ = model.to(torch.device(device)).eval()
+        mt = cls._from_saved(meta, ARCHITECTURES[architecture](config), path, device)
         mt.tokenizer_, mt.config_ = tok, config
-        mt.history_ = meta.get("history", [])
         mt.val_loss_ = meta.get("val_loss")
         return mt
