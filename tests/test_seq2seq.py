@@ -24,7 +24,6 @@ from hybridnlp.lm.decoding import (
 )
 from hybridnlp.nn.seq2seq import ARCHITECTURES, Seq2SeqConfig, Seq2SeqStepper
 from hybridnlp.seq2seq import Seq2SeqLM, ShallowFusion, corpus_bleu, corpus_chrf
-from hybridnlp.train import Callback
 
 WORDS = "red blue green big small cat dog bird sees chases likes".split()
 GERMAN = dict(zip(WORDS, "rot blau gruen gross klein katze hund vogel sieht jagt mag".split()))
@@ -434,16 +433,9 @@ def test_keyword_only_init_pickle_refit_and_grid_search_on_bleu(toy):
     assert search.best_params_ == {"num_beams": [1, 3][int(np.argmax(by_hand))]}
 
 
-class _StopAfter(Callback):
-    def __init__(self, epochs):
-        self.epochs = epochs
-
-    def on_epoch_end(self, trainer, model, row):
-        if row["epoch"] == self.epochs:
-            raise KeyboardInterrupt
-
-
 def test_an_interrupted_fit_resumes_to_the_same_model(toy, tmp_path):
+    from test_neural import _StopAfter  # raises KeyboardInterrupt after an epoch
+
     (X, y), (Xt, _) = toy
     params = dict(max_epochs=4, checkpoint_dir=tmp_path)
     full = _tiny(**params).fit(X[:300], y[:300]).predict(Xt[:10])
