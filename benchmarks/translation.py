@@ -50,8 +50,15 @@ def pairs(split: str, direction: str):
     return (src, tgt) if direction == "en-de" else (tgt, src)
 
 
+# the commands of the entries measured before each entry recorded its own
+COMMANDS = {"main-en-de": "main --budget 2700", "fusion-en-de": "fusion",
+            "peer-en-de": "peer --peer-budget 600", "prefix-en-de": "prefix --peer-budget 600",
+            "variant-en-de": "variant --peer-budget 600", "main-de-en": "de-en --budget 2700"}
+
+
 def save_raw(key: str, value: dict) -> None:
     raw = json.loads(RAW.read_text()) if RAW.exists() else {}
+    value["command"] = "python benchmarks/translation.py " + " ".join(sys.argv[1:])
     raw[key] = value
     RAW.write_text(json.dumps(raw, indent=1, ensure_ascii=False) + "\n")
 
@@ -75,11 +82,11 @@ def decode(mt, src, tgt, **kw) -> dict:
 
 
 def train_ours(direction: str, budget: float, seed: int = 0,
-               architecture: str = "encoder_decoder") -> tuple[Seq2SeqLM, dict]:
+               architecture: str = "encoder_decoder", **module) -> tuple[Seq2SeqLM, dict]:
     src, tgt = pairs("train", direction)
     dev = pairs("dev", direction)
     mt = Seq2SeqLM(max_time=budget, max_epochs=1000, precision="bf16", random_state=seed,
-                   architecture=architecture)
+                   architecture=architecture, **module)
     start = time.perf_counter()
     mt.fit(src, tgt, validation_data=dev)
     wall = time.perf_counter() - start
@@ -227,13 +234,28 @@ def prefix_section(budget: float) -> None:
     save_raw("prefix-en-de", {"budget": budget, "ours": info})
 
 
+VARIANT = {"module__positions": "sinusoidal", "module__scale_embedding": True}
+
+
+def variant_section(budget: float) -> None:
+    """The encoder-decoder with Marian's embeddings (fixed sinusoidal positions, token
+    embeddings x sqrt(d)), the peer run's budget."""
+    ours, info = train_ours("en-de", budget, **VARIANT)
+    info["test"] = decode(ours, *pairs("test", "en-de"))
+    save_raw("variant-en-de", {"budget": budget, "ours": info, "module": VARIANT})
+
+
 # ---------------------------------------------------------------------- RESULTS.md
 
 
 def render(command: str) -> None:
     raw = json.loads(RAW.read_text())
-    lines = ["## Translation: Multi30k, sacreBLEU on test2016 (issue 16)", "", stamp(command),
-             ""]
+    runs = "; ".join(f"`{raw[k].get('command') or 'python benchmarks/translation.py ' + c}`"
+                     for k, c in COMMANDS.items() if k in raw)
+    lines = ["## Translation: Multi30k, sacreBLEU on test2016 (issue 16)", "",
+             stamp(command).replace("Command:", "Rendered by:"),
+             f"Measured by (each alone on the machine): {runs}. Raw figures: "
+             f"`benchmarks/translation.json`.", ""]
     for key in ("main-en-de", "main-de-en"):
         if key not in raw:
             continue
@@ -308,13 +330,26 @@ def render(command: str) -> None:
                          f"{same['test']['sentences_per_s']:.1f} |")
         lines += [f"| prefix LM | {o['steps']:,} | {o['tokens_per_s']:,.0f} | "
                   f"{o['test']['bleu']:.2f} | {o['test']['sentences_per_s']:.1f} |", ""]
+    if "variant-en-de" in raw:
+        r = raw["variant-en-de"]
+        o = r["ours"]
+        same = raw.get("peer-en-de", {}).get("ours")
+        lines += [f"**Embeddings** ({', '.join(f'`{k}={v!r}`' for k, v in r['module'].items())}"
+                  f", as Marian's), {r['budget'] / 60:.0f} min, against the default of the peer "
+                  f"run (same time):", "",
+                  "| embeddings | steps | BLEU test2016 |", "|---|---|---|"]
+        if same:
+            lines.append(f"| learned positions (default) | {same['steps']:,} | "
+                         f"{same['test']['bleu']:.2f} |")
+        lines += [f"| sinusoidal, scaled | {o['steps']:,} | {o['test']['bleu']:.2f} |", ""]
     write_section("translation", "\n".join(lines))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("sections", nargs="*", default=["main", "fusion", "peer"],
-                        choices=["main", "fusion", "peer", "prefix", "de-en", "render"])
+                        choices=["main", "fusion", "peer", "prefix", "variant", "de-en",
+                                 "render"])
     parser.add_argument("--budget", type=float, default=2700, help="training seconds (main)")
     parser.add_argument("--peer-budget", type=float, default=900,
                         help="training seconds of each model in the peer section")
@@ -333,4 +368,6 @@ if __name__ == "__main__":
             peer_section(args.peer_budget)
         elif section == "prefix":
             prefix_section(args.peer_budget)
+        elif section == "variant":
+            variant_section(args.peer_budget)
         render(command)

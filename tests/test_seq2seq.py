@@ -475,3 +475,23 @@ def test_the_prefix_lm_architecture_fits_decodes_and_round_trips(toy, tmp_path):
     assert Seq2SeqLM.load(tmp_path / "p").predict(Xt[:5]) == mt.predict(Xt[:5])
     with pytest.raises(ValueError, match="architecture='rnn' is not allowed"):
         Seq2SeqLM(architecture="rnn").fit(["a"], ["b"])
+
+
+def test_sinusoidal_positions_and_scaled_embeddings():
+    from hybridnlp.nn.seq2seq import sinusoids
+
+    table = sinusoids(10, 8)
+    assert torch.equal(table[0], torch.tensor([0.0, 1.0] * 4))
+    assert table[3, 0] == pytest.approx(math.sin(3.0)) and table[3, 1] == pytest.approx(
+        math.cos(3.0))
+    for arch in ARCHS:
+        torch.manual_seed(0)
+        config = Seq2SeqConfig.from_preset("tiny", vocab_size=9, positions="sinusoidal",
+                                           scale_embedding=True)
+        model = ARCHITECTURES[arch](config).eval()
+        assert not any("pos" in k or "wpe" in k for k in model.state_dict())  # not saved
+        src = torch.tensor([[3, 4, 5]])
+        logits, _ = model(src, src != 0, torch.tensor([[1, 6]]))
+        assert logits.shape == (1, 2, 9) and torch.isfinite(logits).all()
+    with pytest.raises(ValueError, match="positions='rope' is not allowed"):
+        Seq2SeqConfig(positions="rope")

@@ -9,6 +9,7 @@ keys and values are computed and held once per sentence, whatever the number of 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -44,6 +45,8 @@ class Seq2SeqConfig(PresetConfig):
     label_smoothing: float = 0.1
     bias: bool = False
     norm_eps: float = 1e-5
+    positions: str = "learned"  # "learned" or "sinusoidal" (Vaswani et al.; fixed)
+    scale_embedding: bool = False  # token embeddings x sqrt(n_embd), as Vaswani et al.
 
     def __post_init__(self):
         for name in ("vocab_size", "max_len", "n_encoder_layers", "n_decoder_layers",
@@ -56,6 +59,9 @@ class Seq2SeqConfig(PresetConfig):
                 f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}; pick n_head "
                 f"among {[h for h in range(1, 33) if self.n_embd % h == 0]}."
             )
+        if self.positions not in ("learned", "sinusoidal"):
+            raise ValueError(f"positions={self.positions!r} is not allowed; choose 'learned' or "
+                             f"'sinusoidal'.")
         for name in ("dropout", "attn_dropout", "label_smoothing"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"Seq2SeqConfig.{name}={getattr(self, name)!r} must be in "
@@ -75,6 +81,32 @@ SEQ2SEQ_PRESETS = {
     "base": dict(n_encoder_layers=6, n_decoder_layers=6, n_head=8, n_embd=512, max_len=256),
 }
 Seq2SeqConfig._presets = SEQ2SEQ_PRESETS
+
+
+def sinusoids(n_pos: int, dim: int) -> torch.Tensor:
+    """Vaswani et al.'s position table (n_pos, dim): sin on even, cos on odd dimensions."""
+    pos = torch.arange(n_pos, dtype=torch.float32)[:, None]
+    inv = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(n_pos, dim)
+    table[:, 0::2] = torch.sin(pos * inv)
+    table[:, 1::2] = torch.cos(pos * inv)[:, :dim // 2]
+    return table
+
+
+class Sinusoids(nn.Module):
+    """Fixed sinusoidal positions, called as an ``nn.Embedding`` of positions is (a buffer,
+    not saved)."""
+
+    def __init__(self, n_pos: int, dim: int):
+        super().__init__()
+        self.register_buffer("table", sinusoids(n_pos, dim), persistent=False)
+
+    def forward(self, positions: torch.Tensor) -> torch.Tensor:
+        return self.table[positions]
+
+
+def _positions(n_pos: int, dim: int, kind: str) -> nn.Module:
+    return nn.Embedding(n_pos, dim) if kind == "learned" else Sinusoids(n_pos, dim)
 
 
 class DecoderBlock(nn.Module):
@@ -112,8 +144,9 @@ class Seq2SeqTransformer(nn.Module):
         super().__init__()
         self.config = c = config
         self.wte = nn.Embedding(c.vocab_size, c.n_embd)
-        self.enc_pos = nn.Embedding(c.max_len, c.n_embd)
-        self.dec_pos = nn.Embedding(c.max_len, c.n_embd)
+        self.enc_pos = _positions(c.max_len, c.n_embd, c.positions)
+        self.dec_pos = _positions(c.max_len, c.n_embd, c.positions)
+        self.embed_scale = math.sqrt(c.n_embd) if c.scale_embedding else 1.0
         self.drop = nn.Dropout(c.dropout)
         self.encoder = nn.ModuleList(
             Block(c.n_embd, c.n_head, c.mlp_ratio, c.dropout, c.attn_dropout, c.bias,
@@ -138,7 +171,8 @@ class Seq2SeqTransformer(nn.Module):
         """src (B, S) ids, src_mask (B, S) bool (True: a real token) -> memory (B, S, C)."""
         S = src.shape[1]
         self._check_length(S, "a source")
-        x = self.drop(self.wte(src) + self.enc_pos(torch.arange(S, device=src.device)))
+        x = self.drop(self.wte(src) * self.embed_scale
+                      + self.enc_pos(torch.arange(S, device=src.device)))
         mask = src_mask[:, None, None, :]  # (B, 1, 1, S)
         for block in self.encoder:
             x = block(x, mask)
@@ -155,7 +189,7 @@ class Seq2SeqTransformer(nn.Module):
         start = kv_cache.pos if kv_cache is not None else 0
         self._check_length(start + T, "a target")
         pos = torch.arange(start, start + T, device=tgt.device)
-        x = self.drop(self.wte(tgt) + self.dec_pos(pos))
+        x = self.drop(self.wte(tgt) * self.embed_scale + self.dec_pos(pos))
         mask = src_mask[:, None, None, :]
         for i, block in enumerate(self.decoder):
             x = block(x, memory_kv[i], mask, kv_cache=kv_cache, layer=i)
@@ -236,7 +270,8 @@ class PrefixLM(nn.Module):
         super().__init__()
         self.config = c = config
         self.wte = nn.Embedding(c.vocab_size, c.n_embd)
-        self.wpe = nn.Embedding(2 * c.max_len, c.n_embd)
+        self.wpe = _positions(2 * c.max_len, c.n_embd, c.positions)
+        self.embed_scale = math.sqrt(c.n_embd) if c.scale_embedding else 1.0
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
             Block(c.n_embd, c.n_head, c.mlp_ratio, c.dropout, c.attn_dropout, c.bias,
@@ -252,7 +287,7 @@ class PrefixLM(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def hidden(self, idx, positions, attn_mask, kv_cache=None):
-        x = self.drop(self.wte(idx) + self.wpe(positions))
+        x = self.drop(self.wte(idx) * self.embed_scale + self.wpe(positions))
         for i, block in enumerate(self.blocks):
             x = block(x, attn_mask, kv_cache=kv_cache, layer=i)
         if kv_cache is not None:
