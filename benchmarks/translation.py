@@ -38,7 +38,7 @@ from _report import stamp, write_section  # noqa: E402
 
 from hybridnlp import NGramLM, load_dataset  # noqa: E402
 from hybridnlp.seq2seq import Seq2SeqLM, ShallowFusion, corpus_bleu, corpus_chrf  # noqa: E402
-from hybridnlp.seq2seq.seq2seq_lm import PairBatches  # noqa: E402
+from hybridnlp.seq2seq.pairs import PairBatches  # noqa: E402
 from hybridnlp.train.schedule import cosine_lr_by_progress  # noqa: E402
 
 RAW = Path(__file__).with_name("translation.json")  # measured figures, rendered into RESULTS

@@ -246,6 +246,11 @@ class NeuralEstimator(BaseEstimator):
         path.parent.mkdir(parents=True, exist_ok=True)
         tokenizer.save(path)
 
+    @property
+    def _device(self) -> torch.device:
+        """Where the fitted module lives."""
+        return next(self.model_.parameters()).device
+
     # ------------------------------------------------------------------ persistence pieces
 
     def _json_params(self) -> dict:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hybridnlp.exceptions import ConfigError
+from hybridnlp.experiments.task_data import check_task_data
 from hybridnlp.utils.safe_yaml import load_yaml
 
 __all__ = [
@@ -199,7 +200,7 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
         raise ConfigError("data: give exactly one of 'name' (a data set) and 'path' (a file).")
     if not config.models:
         raise ConfigError("models: the list is empty; name at least one model.")
-    _check_direction(config)
+    check_task_data(config)
     from hybridnlp.experiments.registry import MODELS, TASK_OF, build_model
 
     names: set[str] = set()
@@ -258,38 +259,6 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
         raise ConfigError(f"evaluation.cv: {config.evaluation.cv} folds; use at least 2.")
     config._checked = config.to_dict()  # what was checked: a later change is checked again
     return config
-
-
-def _check_direction(config: ExperimentConfig) -> None:
-    """A translation reads the pairs of a translation data set, in a direction it has."""
-    from hybridnlp.datasets import DATASETS
-
-    d = config.data
-    if config.task == "question_answering":
-        info = DATASETS.get(d.name) if d.name is not None else None
-        if info is None or info.task != "question_answering":
-            raise ConfigError(f"data.name: the question_answering task reads a SQuAD-format "
-                              f"data set (squad); got {d.name or 'path ' + repr(d.path)}.")
-    if config.task != "translation":
-        for key in ("source", "target"):
-            if getattr(d, key) is not None:
-                raise ConfigError(f"data.{key}: only the translation task has a {key} "
-                                  f"language; remove it (task is {config.task!r}).")
-        return
-    info = DATASETS.get(d.name) if d.name is not None else None
-    if info is None or info.task != "translation":
-        have = ", ".join(n for n, i in DATASETS.items() if i.task == "translation")
-        raise ConfigError(f"data.name: the translation task reads the sentence pairs of a "
-                          f"translation data set ({have}); got "
-                          f"{d.name or 'path ' + repr(d.path)}.")
-    langs = ("en", "de")  # multi30k; the reader states them as source_lang / target_lang
-    for key in ("source", "target"):
-        if getattr(d, key) not in (None, *langs):
-            raise ConfigError(f"data.{key}: {getattr(d, key)!r} is not a language of "
-                              f"{d.name}; choose one of {', '.join(langs)}.")
-    if d.source is not None and d.source == d.target:
-        raise ConfigError(f"data.target: source and target are both {d.source!r}; give two "
-                          f"different languages.")
 
 
 def _check_name(name: str, where: str, dirs: dict) -> None:

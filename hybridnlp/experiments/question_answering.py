@@ -5,16 +5,12 @@ right and wrong for the report."""
 
 from __future__ import annotations
 
-import logging
 import time
 
-from hybridnlp.experiments.registry import build_model
-from hybridnlp.experiments.run_state import Progress, model_dir, resumed
-from hybridnlp.utils.seed import seed_everything
+from hybridnlp.experiments.model_loop import finish_model, pending_models
 
 __all__ = ["question_answering"]
 
-logger = logging.getLogger("hybridnlp.experiments")
 EXAMPLES = 5  # right and wrong open-mode answers shown in the report
 
 
@@ -35,13 +31,8 @@ def question_answering(config, run_dir, result, progress) -> dict:
     train = _split(config, d.train_split)
     test_split = d.test_split or "dev"
     qs, refs, passages, gold = _split(config, test_split)
-    rows, done = {}, Progress(run_dir)
-    for i, spec in enumerate(config.models):
-        if resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, result.models):
-            continue
-        seed_everything(config.seed)
-        qa = build_model(spec.type, spec.params, f"models[{i}]", result.pretrained,
-                         seed=config.seed)
+    rows = {}
+    for i, spec, qa in pending_models(config, run_dir, result, rows):
         start = time.perf_counter()
         qa.fit(*train)
         row = {"fit_time": time.perf_counter() - start}
@@ -69,16 +60,7 @@ def question_answering(config, run_dir, result, progress) -> dict:
         row["examples"] = [{"question": qs[j], "answer": answers[j]["text"],
                             "references": refs[j], "right": j in set(right)}
                            for j in right[:EXAMPLES] + wrong[:EXAMPLES]]
-        rows[spec.name] = row
-        result.models[spec.name] = qa
-        if config.evaluation.save_models:
-            try:
-                from hybridnlp.persistence import save_model
-
-                save_model(qa, model_dir(run_dir, spec.name))
-            except ValueError as err:  # a retriever that does not save yet
-                logger.warning("model %s not saved: %s", spec.name, err)
-        done.put(f"{i}-{spec.name}", row)
+        finish_model(config, run_dir, result, rows, i, spec, qa, row)
     return {"models": rows, "protocol": (
         f"{d.name}: fit on {d.train_split} ({len(train[0])} questions), scored on "
         f"{test_split} ({len(qs)} questions over {len(passages)} passages), official SQuAD "

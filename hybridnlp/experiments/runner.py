@@ -23,11 +23,11 @@ import yaml
 
 from hybridnlp.experiments.classification import classification, load_split
 from hybridnlp.experiments.config import ExperimentConfig, load_config
+from hybridnlp.experiments.model_loop import finish_model, pending_models
 from hybridnlp.experiments.pretrain import pretrain
 from hybridnlp.experiments.question_answering import question_answering
-from hybridnlp.experiments.registry import build_model
 from hybridnlp.experiments.report import MAIN_METRIC, shown_path, write_report
-from hybridnlp.experiments.run_state import Progress, jsonable, model_dir, resume_dir, resumed
+from hybridnlp.experiments.run_state import jsonable, resume_dir
 from hybridnlp.experiments.translation import translation
 from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json, exclusive_lock
 from hybridnlp.utils.paths import slug
@@ -107,14 +107,8 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
     train, val = _corpus(config)
     if config.data.limit is not None:
         train, val = train[:config.data.limit], val[:max(config.data.limit // 10, 1000)]
-    rows, fitted = {}, {}
-    done = Progress(run_dir)
-    for i, spec in enumerate(config.models):
-        if resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, fitted):
-            continue
-        seed_everything(config.seed)
-        model = build_model(spec.type, spec.params, f"models[{i}]", result.pretrained,
-                            seed=config.seed)
+    rows = {}
+    for i, spec, model in pending_models(config, run_dir, result, rows):
         if spec.type == "ngram_lm" and model.tokenizer == "char":  # same inventory as GPT
             model.set_params(tokenizer=CharTokenizer().train([train, val]))
         start = time.perf_counter()
@@ -137,14 +131,7 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
             row["history"] = [dict(r) for r in model.history_]
         row["samples"] = [model.generate(ev.prompt, ev.max_new_tokens, seed=config.seed + s)
                           for s in range(ev.samples)]
-        rows[spec.name] = row
-        fitted[spec.name] = model
-        if ev.save_models and hasattr(model, "save"):
-            from hybridnlp.persistence import save_model
-
-            save_model(model, model_dir(run_dir, spec.name))
-        done.put(f"{i}-{spec.name}", row)
-    result.models.update(fitted)
+        finish_model(config, run_dir, result, rows, i, spec, model, row)
     held_out = config.data.test_split or f"the last {ev.validation:.0%} of the training text"
     return {"models": rows, "protocol": (
         f"perplexity per {ev.per} on the held-out text ({held_out}); an interpolation's "
@@ -157,24 +144,13 @@ def _language_modeling(config, run_dir, result, progress) -> dict:
 def _topic_modeling(config, run_dir, result, progress) -> dict:
     texts, _, _ = load_split(config, config.data.train_split)
     rows = {}
-    done = Progress(run_dir)
-    for i, spec in enumerate(config.models):
-        if resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, result.models):
-            continue
-        seed_everything(config.seed)
-        model = build_model(spec.type, spec.params, f"models[{i}]", result.pretrained,
-                            seed=config.seed)
+    for i, spec, model in pending_models(config, run_dir, result, rows):
         start = time.perf_counter()
         model.fit(texts)
-        rows[spec.name] = {"fit_time": time.perf_counter() - start,
-                           "top_words": model.top_words(config.evaluation.top_words),
-                           "coherence": float(model.coherence(texts))}
-        result.models[spec.name] = model
-        if config.evaluation.save_models:
-            from hybridnlp.persistence import save_model
-
-            save_model(model, model_dir(run_dir, spec.name))
-        done.put(f"{i}-{spec.name}", rows[spec.name])
+        finish_model(config, run_dir, result, rows, i, spec, model, {
+            "fit_time": time.perf_counter() - start,
+            "top_words": model.top_words(config.evaluation.top_words),
+            "coherence": float(model.coherence(texts))})
     return {"models": rows, "protocol": "topics fit on the train split; c_v coherence there"}
 
 

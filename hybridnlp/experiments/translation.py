@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import time
 
-from hybridnlp.experiments.registry import build_model
-from hybridnlp.experiments.run_state import Progress, model_dir, resumed
-from hybridnlp.utils.seed import seed_everything
+from hybridnlp.experiments.model_loop import finish_model, pending_models
 
 __all__ = ["load_pairs", "translation"]
 
@@ -39,14 +37,8 @@ def translation(config, run_dir, result, progress) -> dict:
     dev = load_pairs(config, "dev")
     test_split = d.test_split or "test"
     test = load_pairs(config, test_split)
-    rows, done = {}, Progress(run_dir)
-    signature = None
-    for i, spec in enumerate(config.models):
-        if resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, result.models):
-            continue
-        seed_everything(config.seed)
-        model = build_model(spec.type, spec.params, f"models[{i}]", result.pretrained,
-                            seed=config.seed)
+    rows, signature = {}, None
+    for i, spec, model in pending_models(config, run_dir, result, rows):
         start = time.perf_counter()
         model.fit(*train, validation_data=dev)
         row = {"fit_time": time.perf_counter() - start}
@@ -70,13 +62,7 @@ def translation(config, run_dir, result, progress) -> dict:
             row["weight_scores"] = getattr(model, "weight_scores_", None)
         row["num_beams"] = translator.num_beams
         row["length_penalty"] = translator.length_penalty
-        rows[spec.name] = row
-        result.models[spec.name] = model
-        if config.evaluation.save_models:
-            from hybridnlp.persistence import save_model
-
-            save_model(model, model_dir(run_dir, spec.name))
-        done.put(f"{i}-{spec.name}", row)
+        finish_model(config, run_dir, result, rows, i, spec, model, row)
     direction = f"{d.source or 'source'} -> {d.target or 'target'}"
     return {"models": rows, "signature": signature, "protocol": (
         f"{d.name} {direction}: fit on {d.train_split} ({len(train[0])} pairs), dev "

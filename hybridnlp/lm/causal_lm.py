@@ -249,10 +249,6 @@ class CausalLM(TextGenerationMixin, LMScoringMixin, NeuralEstimator):
 
     # ------------------------------------------------------------------ scoring
 
-    @property
-    def _device(self) -> torch.device:
-        return next(self.model_.parameters()).device
-
     @torch.no_grad()
     def token_log_probs(self, ids, *, stride: int | None = None,
                         batch_tokens: int = 2**22) -> np.ndarray:

@@ -19,12 +19,8 @@ from hybridnlp.qa.readers import (
     Span,
     question_type,
 )
-from hybridnlp.qa.retrievers import (
-    BM25Retriever,
-    DenseRetriever,
-    HybridRetriever,
-    TfidfRetriever,
-)
+from hybridnlp.qa.retriever_fusion import HybridRetriever
+from hybridnlp.qa.retrievers import BM25Retriever, DenseRetriever, TfidfRetriever
 
 __all__ = ["BM25Retriever", "DenseRetriever", "ExtractiveReader", "HybridReader", "HybridRetriever",
            "LogisticReader", "QAPipeline",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -173,7 +174,6 @@ class ExtractiveReader(NeuralEstimator):
         counts = Counter(t[a:b].lower() for t in {*qs, *ps} for a, b in word_spans(t))
         words = [w for w, _ in counts.most_common(self.vocab_size)]
         self.vocab_ = {w: N_SPECIAL + i for i, w in enumerate(words)}
-        self.counts_ = counts
         rows = [r for i, (q, p, s, a) in enumerate(zip(qs, ps, answer_starts, answers,
                                                        strict=True))
                 for r in self._windows(q, p, i, (s, a))]
@@ -213,11 +213,8 @@ class ExtractiveReader(NeuralEstimator):
             raise ValueError(f"embeddings have {vectors.vector_size} dimensions but the encoder "
                              f"{emb.shape[1]}; set module__n_embd={vectors.vector_size}.")
 
-        class _Words:  # the interface embedding_matrix reads
-            words = list(self.vocab_)
-            vocab_size = N_SPECIAL + len(self.vocab_)
-
-        matrix, _ = embedding_matrix(_Words, vectors, emb.detach())
+        words = SimpleNamespace(words=list(self.vocab_), vocab_size=N_SPECIAL + len(self.vocab_))
+        matrix, _ = embedding_matrix(words, vectors, emb.detach())  # its tokenizer interface
         with torch.no_grad():
             emb.copy_(matrix)
 
@@ -235,7 +232,7 @@ class ExtractiveReader(NeuralEstimator):
         rows = [r for i, (q, p) in enumerate(zip(qs, ps, strict=True))
                 for r in self._windows(q, p, i)]
         best = [Span(0, 0, float("-inf")) for _ in qs]
-        device = next(self.model_.parameters()).device
+        device = self._device
         batches = _Windows(rows, max(self.batch_size, 64), False, 0)
         L = self.max_answer_words
         for index in batches.sampler:
@@ -276,5 +273,4 @@ class ExtractiveReader(NeuralEstimator):
         reader = cls._from_saved(meta, SpanExtractor(config), path, device)
         reader.config_ = config
         reader.vocab_ = {w: N_SPECIAL + i for i, w in enumerate(meta["vocab"])}
-        reader.counts_ = Counter()
         return reader

@@ -7,16 +7,33 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError as _SklearnNotFitted
+from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.exceptions import NotFittedError
 from hybridnlp.qa.metrics import squad_em_f1
 from hybridnlp.qa.readers import LogisticReader
-from hybridnlp.qa.retrievers import BM25Retriever, _check_queries, check_passages
+from hybridnlp.qa.retrievers import (
+    BM25Retriever,
+    TfidfRetriever,
+    _check_queries,
+    check_passages,
+)
 from hybridnlp.utils.validation import check_number
 
 __all__ = ["QAPipeline"]
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def _fitted(estimator) -> bool:
+    """Whether ``estimator`` holds fitted state (scikit-learn's convention: attributes
+    ending in ``_``)."""
+    try:
+        check_is_fitted(estimator)
+    except _SklearnNotFitted:
+        return False
+    return True
 
 
 def _answer_texts_and_starts(answers, passage: str, i: int) -> tuple[list[str], list[int]]:
@@ -83,11 +100,11 @@ class QAPipeline(BaseEstimator):
         refs = [_answer_texts_and_starts(a, texts[p], i)
                 for i, (a, p) in enumerate(zip(answers, index, strict=True))]
         retriever = self.retriever if self.retriever is not None else BM25Retriever()
-        if not hasattr(retriever, "n_passages_"):
+        if not _fitted(retriever):
             retriever = clone(retriever).fit(texts, ids=ids)
         reader = self.reader if self.reader is not None else LogisticReader(
             random_state=self.random_state)
-        if not hasattr(reader, "counts_"):
+        if not _fitted(reader):
             reader = clone(reader)
             if getattr(reader, "_learns_from_answers", True):
                 reader.fit(qs, [texts[p] for p in index], [s[0] for _, s in refs],
@@ -111,13 +128,13 @@ class QAPipeline(BaseEstimator):
         answers (``SlidingWindowReader``) or a fitted one, and ``weight`` (default 1)."""
         texts, ids = check_passages(passages, passage_ids)
         if not hasattr(self, "weight_"):
-            reader = self.reader if self.reader is not None else None
+            reader = self.reader
             if reader is None or (getattr(reader, "_learns_from_answers", True)
-                                  and not hasattr(reader, "model_")):
+                                  and not _fitted(reader)):
                 raise ValueError("index() without fit needs a reader that is fitted or learns "
                                  "nothing from answers, e.g. reader=SlidingWindowReader(); or "
                                  "call fit with training questions first.")
-            self.reader_ = reader if hasattr(reader, "counts_") else clone(reader).fit(texts)
+            self.reader_ = reader if _fitted(reader) else clone(reader).fit(texts)
             self.weight_ = 1.0 if self.weight is None else float(self.weight)
         retriever = self.retriever if self.retriever is not None else BM25Retriever()
         self.retriever_ = clone(retriever).fit(texts, ids=ids)
@@ -182,8 +199,9 @@ class QAPipeline(BaseEstimator):
         if not hasattr(self, "weight_"):
             raise NotFittedError("this QAPipeline is not fitted yet; call fit first.")
         if not hasattr(self.retriever_, "save"):
-            raise ValueError(f"a {type(self.retriever_).__name__} cannot be saved yet; use "
-                             f"BM25Retriever or TfidfRetriever in a pipeline to save.")
+            raise NotImplementedError(f"a {type(self.retriever_).__name__} cannot be saved "
+                                      f"yet; use BM25Retriever or TfidfRetriever in a pipeline "
+                                      f"to save.")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         atomic_write_json(path / "passages.json", {"passages": self.passages_})
@@ -199,7 +217,6 @@ class QAPipeline(BaseEstimator):
         from pathlib import Path
 
         from hybridnlp.qa.readers import load_reader
-        from hybridnlp.qa.retrievers import TfidfRetriever
         from hybridnlp.utils.io import read_json
 
         path = Path(path)

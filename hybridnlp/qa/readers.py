@@ -286,8 +286,8 @@ def save_reader(reader, path) -> None:
     path = Path(path)
     if not isinstance(reader, SlidingWindowReader | LogisticReader) and not hasattr(reader,
                                                                                    "save"):
-        raise ValueError(f"a {type(reader).__name__} cannot be saved yet; save its readers "
-                         f"one by one.")
+        raise NotImplementedError(f"a {type(reader).__name__} cannot be saved yet; save its "
+                                  f"readers one by one.")
     if hasattr(reader, "save"):  # a neural reader: safetensors + JSON
         reader.save(path)
         return
@@ -405,7 +405,6 @@ class HybridReader(BaseEstimator):
                          else None)
         self.readers_ = [(name, clone(r).fit(qs, ps, answer_starts, answers))
                          for name, r in self._parts()]
-        self.counts_ = Counter()
         return self
 
     def _check_fitted(self) -> None:

@@ -7,8 +7,7 @@ over passages), ``score_passages``, and for the sparse ones ``save``/``load`` (n
 - :class:`TfidfRetriever`: DrQA's hashed unigram + bigram TF-IDF (Chen et al. 2017).
 - :class:`DenseRetriever`: cosine of mean word vectors (word2vec trained on the passages, or
   given vectors).
-- :class:`HybridRetriever`: reciprocal rank fusion (Cormack et al. 2009) of several
-  retrievers, or a logistic regression over their scores fit on training questions.
+- :class:`~hybridnlp.qa.retriever_fusion.HybridRetriever` (its own module): their fusion.
 """
 
 from __future__ import annotations
@@ -18,17 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, HashingVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from hybridnlp.exceptions import NotFittedError
 from hybridnlp.text import WordTokenizer
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.validation import check_choice, check_number, check_texts
 
-__all__ = ["BM25Retriever", "DenseRetriever", "HybridRetriever", "TfidfRetriever",
-           "check_passages"]
+__all__ = ["BM25Retriever", "DenseRetriever", "TfidfRetriever", "check_passages"]
 
 _QUERY_BLOCK = 512  # queries scored per matrix product (bounds the dense score block)
 
@@ -102,13 +99,17 @@ class _Retriever(BaseEstimator):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call "
                                  f"fit(passages) first.")
 
-    def score_passages(self, queries) -> np.ndarray:
-        """Scores (n_queries, n_passages), float32."""
+    def _blocks(self, queries):
+        """Checked queries -> float32 scores, ``_QUERY_BLOCK`` queries at a time (bounding the
+        dense block)."""
         self._check_fitted()
         queries = _check_queries(queries)
-        blocks = [self._scores(queries[i:i + _QUERY_BLOCK])
-                  for i in range(0, len(queries), _QUERY_BLOCK)]
-        return np.vstack(blocks).astype(np.float32, copy=False)
+        for i in range(0, len(queries), _QUERY_BLOCK):
+            yield self._scores(queries[i:i + _QUERY_BLOCK]).astype(np.float32, copy=False)
+
+    def score_passages(self, queries) -> np.ndarray:
+        """Scores (n_queries, n_passages), float32."""
+        return np.vstack(list(self._blocks(queries)))
 
     def search(self, queries, k: int = 5):
         """The ``k`` best passages of each query: ``(ids, scores)``, each (n_queries, k),
@@ -116,12 +117,9 @@ class _Retriever(BaseEstimator):
         collection order. A single str query gives rows of shape (k,)."""
         check_number("k", k, int, low=1)
         single = isinstance(queries, str)
-        queries = _check_queries(queries)
-        k = min(k, self.n_passages_) if hasattr(self, "n_passages_") else k
         ids, scores = [], []
-        for i in range(0, len(queries), _QUERY_BLOCK):
-            s = self.score_passages(queries[i:i + _QUERY_BLOCK])
-            top = _top_k(s, k)
+        for s in self._blocks(queries):
+            top = _ranking(s)[:, :min(k, s.shape[1])]
             ids.append(top)
             scores.append(np.take_along_axis(s, top, axis=1))
         ids, scores = np.vstack(ids), np.vstack(scores)
@@ -130,20 +128,9 @@ class _Retriever(BaseEstimator):
         return (ids[0], scores[0]) if single else (ids, scores)
 
 
-def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the k largest scores per row, best first, ties by index."""
-    n = scores.shape[1]
-    if k < n:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        # the k-th value may tie with columns left out: take every column >= it, then sort
-        kth = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
-        cand = [np.flatnonzero(row >= t) for row, t in zip(scores, kth[:, 0], strict=True)]
-        out = np.empty((len(scores), k), dtype=np.int64)
-        for r, c in enumerate(cand):
-            order = np.lexsort((c, -scores[r, c]))
-            out[r] = c[order[:k]]
-        return out
-    return np.lexsort((np.broadcast_to(np.arange(n), scores.shape), -scores), axis=1)[:, :k]
+def _ranking(scores: np.ndarray) -> np.ndarray:
+    """Column indices of each row's scores, best first, ties in collection order."""
+    return np.argsort(-scores, axis=1, kind="stable")
 
 
 class _SparseRetriever(_Retriever):
@@ -371,110 +358,3 @@ class DenseRetriever(_Retriever):
 
     def _scores(self, queries):
         return self.encoder_.transform(queries).astype(np.float32) @ self.matrix_.T
-
-
-class HybridRetriever(_Retriever):
-    """Several retrievers over one collection, combined.
-
-    ``fusion="rrf"``: reciprocal rank fusion, score = sum over retrievers of 1 / (k + rank)
-    over each one's first ``depth`` passages (Cormack et al. 2009, k = 60).
-    ``fusion="learned"``: a logistic regression over each retriever's score (standardised
-    per query over its first ``depth``) and reciprocal rank, fit on training questions with
-    their gold passages (``fit(passages, questions=..., gold=...)``); without them, RRF.
-
-    Parameters
-    ----------
-    retrievers : list of (name, retriever), default: BM25, TF-IDF and dense.
-    fusion : {"rrf", "learned"}, default="rrf"
-    k : int, default=60
-    depth : int, default=100
-    """
-
-    def __init__(self, retrievers=None, *, fusion: str = "rrf", k: int = 60,
-                 depth: int = 100):
-        self.retrievers = retrievers
-        self.fusion = fusion
-        self.k = k
-        self.depth = depth
-
-    def _check_params(self) -> None:
-        check_choice("fusion", self.fusion, ("rrf", "learned"))
-        check_number("k", self.k, int, low=0)
-        check_number("depth", self.depth, int, low=1)
-
-    def fit(self, passages, y=None, *, ids=None, questions=None, gold=None,
-            question_passages=None):
-        """Fit every retriever on ``passages``. With ``fusion="learned"``, the combination is
-        fit on ``questions`` and the positions of their ``gold`` passages, in ``passages`` or,
-        given ``question_passages``, in that training collection (the retrievers are fit on
-        it for that, then on ``passages``): train on your training questions, search a new
-        collection."""
-        texts, ids = check_passages(passages, ids)
-        self._check_params()
-        self.combiner_ = None
-        if self.fusion == "learned" and questions is not None:
-            qs = _check_queries(questions)
-            gold = np.asarray(gold)
-            if len(gold) != len(qs):
-                raise ValueError(f"got {len(qs)} questions and {len(gold)} gold passages; "
-                                 f"pass one gold passage position per question.")
-            train = texts if question_passages is None else check_passages(
-                question_passages)[0]
-            if gold.min() < 0 or gold.max() >= len(train):
-                raise ValueError(f"gold holds passage positions outside 0..{len(train) - 1}.")
-            self._fit_parts(train)
-            X, cand = self._features(qs)
-            target = (cand == gold[:, None]).ravel()
-            self.combiner_ = LogisticRegression(C=1.0, max_iter=1000).fit(
-                X.reshape(-1, X.shape[-1]), target)
-        self._fit_parts(texts)
-        self.passage_ids_ = None if ids is None else np.asarray(ids, dtype=object)
-        return self
-
-    def _fit_parts(self, texts: list[str]) -> None:
-        parts = self.retrievers or [("bm25", BM25Retriever()), ("tfidf", TfidfRetriever()),
-                                    ("dense", DenseRetriever(random_state=0))]
-        self.retrievers_ = [(name, clone(r).fit(texts)) for name, r in parts]
-        self.n_passages_ = len(texts)
-
-    def _features(self, queries):
-        """Per query, the union of each retriever's first ``depth`` candidates (padded with
-        repeats) and their features: per retriever, z-scored score and 1 / (k + rank)."""
-        depth = min(self.depth, self.n_passages_)
-        scores = [r.score_passages(queries) for _, r in self.retrievers_]
-        tops = [_top_k(s, depth) for s in scores]
-        n = len(queries)
-        ranks = []
-        for s in scores:  # rank of every passage (0 = best), per retriever
-            order = np.argsort(-s, axis=1, kind="stable")
-            r = np.empty_like(order)
-            np.put_along_axis(r, order, np.arange(s.shape[1])[None].repeat(n, 0), axis=1)
-            ranks.append(r)
-        cand = np.hstack(tops)  # (n, R * depth), with duplicates: harmless for scoring
-        feats = []
-        for s, r, top in zip(scores, ranks, tops, strict=True):
-            head = np.take_along_axis(s, top, axis=1)
-            mu, sd = head.mean(1, keepdims=True), head.std(1, keepdims=True) + 1e-6
-            feats.append((np.take_along_axis(s, cand, axis=1) - mu) / sd)
-            feats.append(1.0 / (self.k + 1 + np.take_along_axis(r, cand, axis=1)))
-        return np.stack(feats, axis=-1), cand
-
-    def score_passages(self, queries) -> np.ndarray:
-        self._check_fitted()
-        queries = _check_queries(queries)
-        n, N = len(queries), self.n_passages_
-        out = np.zeros((n, N), dtype=np.float32)
-        if self.combiner_ is not None:
-            X, cand = self._features(queries)
-            z = self.combiner_.decision_function(X.reshape(-1, X.shape[-1])).reshape(cand.shape)
-            out[:] = -np.inf
-            np.put_along_axis(out, cand, z.astype(np.float32), axis=1)
-            return out
-        depth = min(self.depth, N)
-        for _, r in self.retrievers_:
-            top = _top_k(r.score_passages(queries), depth)
-            rows = np.repeat(np.arange(n), depth)
-            np.add.at(out, (rows, top.ravel()),
-                      np.tile(1.0 / (self.k + 1 + np.arange(depth)), n).astype(np.float32))
-        return out
-

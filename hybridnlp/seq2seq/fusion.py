@@ -15,7 +15,8 @@ from sklearn.base import BaseEstimator, clone
 from hybridnlp.exceptions import NotFittedError
 from hybridnlp.lm.decoding import length_normaliser
 from hybridnlp.seq2seq.metrics import corpus_bleu
-from hybridnlp.seq2seq.seq2seq_lm import Seq2SeqLM, check_pairs
+from hybridnlp.seq2seq.pairs import check_pairs
+from hybridnlp.seq2seq.seq2seq_lm import Seq2SeqLM
 from hybridnlp.utils.io import atomic_write_json, read_json
 from hybridnlp.utils.validation import check_choice
 

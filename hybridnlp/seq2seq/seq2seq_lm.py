@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,62 +26,14 @@ from hybridnlp.lm.decoding import (
 )
 from hybridnlp.nn.seq2seq import ARCHITECTURES, Seq2SeqConfig
 from hybridnlp.seq2seq.metrics import corpus_bleu
-from hybridnlp.text import Tokenizer, load_tokenizer
-from hybridnlp.train.data import BucketBatchSampler, pad_sequences
-from hybridnlp.utils.validation import check_choice, check_number, check_texts
+from hybridnlp.seq2seq.pairs import PairBatches, check_pairs, check_side
+from hybridnlp.text import load_tokenizer
+from hybridnlp.train.data import pad_sequences
+from hybridnlp.utils.validation import check_choice, check_number
 
-__all__ = ["PairBatches", "Seq2SeqLM", "check_pairs"]
+__all__ = ["Seq2SeqLM"]
 
 _FIELDS = tuple(f for f in Seq2SeqConfig.__dataclass_fields__ if f != "vocab_size")
-
-
-def check_pairs(sources, targets, *, names=("X", "y")) -> tuple[list[str], list[str]]:
-    """Sources and targets as lists of non-empty str of the same length."""
-    src = _check_side(sources, names[0])
-    tgt = _check_side(targets, names[1])
-    if len(src) != len(tgt):
-        raise ValueError(f"{names[0]} has {len(src)} sources and {names[1]} has {len(tgt)} "
-                         f"targets; pass one target per source.")
-    return src, tgt
-
-
-def _check_side(texts, name: str) -> list[str]:
-    if texts is None:
-        raise TypeError(f"{name} is None; pass a list of str.")
-    out = check_texts(texts, name=name)
-    for i, text in enumerate(out):
-        if not text.strip():
-            raise ValueError(f"{name}[{i}] is an empty string; drop the pairs with empty text "
-                             f"(the first is at index {i}).")
-    return out
-
-
-class PairBatches:
-    """Batches ``{"src", "src_mask", "tgt", "targets"}`` of sentence pairs of similar length
-    (``BucketBatchSampler`` on the longer side): ``tgt`` is ``<bos> y``, ``targets`` is
-    ``y <eos>`` with -1 on padding."""
-
-    def __init__(self, src_ids: list[list[int]], tgt_ids: list[list[int]], *, batch_size: int,
-                 shuffle: bool, seed: int):
-        self.src = src_ids
-        self.tgt = tgt_ids
-        lengths = [max(len(s), len(t) + 1) for s, t in zip(src_ids, tgt_ids, strict=True)]
-        self.sampler = BucketBatchSampler(lengths, batch_size, shuffle=shuffle, seed=seed)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.sampler.set_epoch(epoch)
-
-    def __len__(self) -> int:
-        return len(self.sampler)
-
-    def __iter__(self) -> Iterator[dict]:
-        pad, bos, eos = Tokenizer.pad_id, Tokenizer.bos_id, Tokenizer.eos_id
-        for index in self.sampler:
-            src, src_mask = pad_sequences([self.src[i] for i in index], pad)
-            tgt, _ = pad_sequences([[bos, *self.tgt[i]] for i in index], pad)
-            targets, mask = pad_sequences([[*self.tgt[i], eos] for i in index], pad)
-            yield {"src": src, "src_mask": src_mask, "tgt": tgt,
-                   "targets": targets.masked_fill(~mask, -1)}
 
 
 class Seq2SeqLM(NeuralEstimator):
@@ -136,7 +87,6 @@ class Seq2SeqLM(NeuralEstimator):
     """
 
     _module_fields = _FIELDS
-    _fitted_attr = "model_"
 
     def __init__(self, *, preset="small", tokenizer="bpe", vocab_size: int = 8000,
                  num_beams: int = 5, length_penalty: float = 0.6,
@@ -205,13 +155,14 @@ class Seq2SeqLM(NeuralEstimator):
         """
         self._check_params()
         src, tgt = check_pairs(X, y)
+        seed = self._seed()
         if validation_data is not None:
             if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a pair (sources, targets).")
             val = check_pairs(*validation_data, names=("validation_data[0]",
                                                        "validation_data[1]"))
         elif self.validation_fraction:
-            rng = np.random.default_rng(self._seed())
+            rng = np.random.default_rng(seed)
             order = rng.permutation(len(src))
             n_val = int(round(len(src) * self.validation_fraction))
             if n_val < 1 or n_val >= len(src):
@@ -228,7 +179,6 @@ class Seq2SeqLM(NeuralEstimator):
             tok.train([*src, *tgt])
         config = self._config(tok.vocab_size)
         self.tokenizer_, self.config_ = tok, config
-        seed = self._seed()
         loader = PairBatches(*self._pair_ids(src, tgt), batch_size=self.batch_size,
                              shuffle=True, seed=seed)
         val_loader = None
@@ -255,10 +205,6 @@ class Seq2SeqLM(NeuralEstimator):
         if not hasattr(self, "model_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit "
                                  f"first.")
-
-    @property
-    def _device(self) -> torch.device:
-        return next(self.model_.parameters()).device
 
     @torch.no_grad()
     def _log_likelihood_ids(self, src_ids, tgt_ids) -> tuple[float, int]:
@@ -326,7 +272,7 @@ class Seq2SeqLM(NeuralEstimator):
         """
         self._check_fitted()
         single = isinstance(X, str)
-        src = _check_side([X] if single else X, "X")
+        src = check_side([X] if single else X, "X")
         beams = self.num_beams if num_beams is None else num_beams
         alpha = self.length_penalty if length_penalty is None else length_penalty
         check_number("num_beams", beams, int, low=1)
