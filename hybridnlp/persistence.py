@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import pathlib
 import os
 from pathlib import Path
 
@@ -56,6 +57,7 @@ def allowed_types() -> tuple[type, ...]:
         StackingClassifier,
         WeightedEnsemble,
     )
+    from hybridnlp.pretrained import HFTokenizer, SentenceEmbeddingFeatures
     from hybridnlp.text import BPETokenizer, CharTokenizer, WordTokenizer, WordVocabTokenizer
     from hybridnlp.text.segmenters import Segmenter
     from hybridnlp.text.vocab import WhitespaceTokenizer
@@ -67,7 +69,9 @@ def allowed_types() -> tuple[type, ...]:
         FastTextClassifier, TransformerClassifier, FusionClassifier,
         StackingClassifier, WeightedEnsemble, SimplexWeights, HybridClassifier, HybridEnsemble,
         WordTokenizer, WordVocabTokenizer, WhitespaceTokenizer, CharTokenizer, BPETokenizer,
-        Segmenter, TopicWords, History,
+        Segmenter, TopicWords, History, SentenceEmbeddingFeatures, HFTokenizer,
+        # model directories given as paths (constructing one touches no file)
+        pathlib.PosixPath, pathlib.WindowsPath,
         # scikit-learn's splitters, given as a stacking's ``cv`` (skops trusts estimators only)
         KFold, StratifiedKFold, GroupKFold, ShuffleSplit, StratifiedShuffleSplit,
         RepeatedKFold, RepeatedStratifiedKFold, PredefinedSplit,

@@ -38,11 +38,12 @@ class TextBatches:
 
     def __init__(self, ids: list[list[int]], targets: np.ndarray | None,
                  features: np.ndarray | None, *, max_len: int, batch_size: int,
-                 shuffle: bool, seed: int, bos_id: int, pad_id: int,
+                 shuffle: bool, seed: int, bos_id: int | None, pad_id: int,
                  truncation: str = "head"):
-        keep = max_len - 1
+        keep = max_len - (bos_id is not None)
         self.n_truncated = sum(len(s) > keep for s in ids)
-        self.seqs = [[bos_id, *truncate(s, keep, truncation)] for s in ids]
+        prefix = [] if bos_id is None else [bos_id]  # None: ids carry their special tokens
+        self.seqs = [[*prefix, *truncate(s, keep, truncation)] for s in ids]
         self.targets = None if targets is None else torch.as_tensor(targets, dtype=torch.long)
         self.features = features
         self._features_t = (None if features is None

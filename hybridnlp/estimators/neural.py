@@ -212,7 +212,7 @@ class NeuralEstimator(BaseEstimator):
         monitor = self.trainer__monitor
         return Trainer(
             max_epochs=max_epochs, max_steps=max_steps,
-            max_time=self.max_time, lr=self.optimizer__lr,
+            max_time=self.max_time, lr=self._lr(),
             weight_decay=self.optimizer__weight_decay, betas=self.optimizer__betas,
             eps=self.optimizer__eps, warmup=self.trainer__warmup,
             min_lr_ratio=self.trainer__min_lr_ratio, schedule=self.trainer__schedule,
@@ -224,6 +224,10 @@ class NeuralEstimator(BaseEstimator):
             progress=bool(self.verbose), checkpoint_dir=checkpoints, seed=seed,
             compile=self.trainer__compile,
         )
+
+    def _lr(self) -> float:
+        """The learning rate the Trainer gets (a subclass may resolve an "auto" default)."""
+        return self.optimizer__lr
 
     def _checkpoint_path(self, name: str) -> Path | None:
         return None if self.checkpoint_dir is None else Path(self.checkpoint_dir) / name
@@ -238,7 +242,7 @@ class NeuralEstimator(BaseEstimator):
         path = self._checkpoint_path("tokenizer.json")
         if path is None:
             return
-        if resume and path.exists() and Tokenizer.load(path) != tokenizer:
+        if resume and path.exists() and type(tokenizer).load(path) != tokenizer:
             raise ValueError(
                 f"the checkpoint in {str(self.checkpoint_dir)!r} was trained with another "
                 f"vocabulary; resume with the same data and random_state as the interrupted fit."

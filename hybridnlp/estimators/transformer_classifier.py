@@ -1,5 +1,5 @@
-"""``TransformerClassifier``: a Transformer encoder trained from scratch, as a scikit-learn
-classifier."""
+"""``TransformerClassifier``: a Transformer encoder, trained from scratch or fine-tuned from
+a local pretrained checkpoint, as a scikit-learn classifier."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import torch
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
+from hybridnlp.estimators import _pretrained
 from hybridnlp.estimators._classifier import TextClassifierMixin, accuracy, holdout_split
 from hybridnlp.estimators._text_batches import TRUNCATIONS, TextBatches, embedding_matrix
 from hybridnlp.estimators.neural import NeuralEstimator
@@ -54,6 +55,18 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         Most words kept ("word") or BPE vocabulary size ("bpe").
     min_freq : int, default=1
         Words seen fewer times become ``<unk>`` ("word").
+    pretrained : path, optional
+        A local Hugging Face or sentence-transformers model directory (BERT, RoBERTa,
+        DistilBERT, MiniLM ...) to fine-tune instead of training from scratch: its own
+        tokenizer and encoder (``tokenizer``, ``vocab_size``, ``min_freq``, ``preset`` are then
+        unused), the pooled hidden states (``module__pooling``: the directory's
+        sentence-transformers pooling, else ``"cls"``; also "mean", "max") into the head
+        (``module__head_dropout``, 0.1). Nothing is downloaded; the fitted classifier saves,
+        loads and pickles without the directory. ``max_len`` may not exceed the model's
+        limit.
+    layer_decay : float, optional
+        With ``pretrained``: layer-wise learning-rate decay (e.g. 0.9: each layer below the
+        head learns 0.9 times as fast as the one above; the embeddings slowest).
     preset : {"tiny", "small", "base", "bert-base"}, default="small"
         Size of the encoder ("small": 1 layer, 4 heads, 128 wide, embedding and head dropout
         0.3); ``module__*`` parameters (``EncoderConfig``: n_layer, n_head, n_embd, dropout,
@@ -100,7 +113,8 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
     verbose : int, default=0
         1 shows a progress bar per epoch.
     optimizer__lr, optimizer__weight_decay, optimizer__betas, optimizer__eps
-        AdamW: 1e-3, 0.01 (matrices only), (0.9, 0.999), 1e-8.
+        AdamW: None (1e-3 from scratch, 5e-5 with ``pretrained``, Devlin et al.'s fine-tuning
+        range), 0.01 (matrices only), (0.9, 0.999), 1e-8.
     trainer__warmup, trainer__min_lr_ratio, trainer__schedule
         Warmup (0.1: a share of the steps if < 1, else steps), then "cosine" decay to 0.1 of
         the rate.
@@ -115,7 +129,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
     ----------
     classes_ : ndarray
     tokenizer_ : Tokenizer
-    module_ : SequenceClassifier
+    module_ : SequenceClassifier or PretrainedSequenceClassifier
     history_ : History
     n_truncated_ : int
         Training texts cut to ``max_len``.
@@ -129,11 +143,13 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
     _module_fields = MODULE_PARAMS
     _metrics = {"accuracy": accuracy}
 
-    def __init__(self, *, tokenizer="word", vocab_size=30000, min_freq=1, preset="small",
-                 max_len=128, truncation="head", class_weight=None, embedding_init=None,
-                 warm_start=False, max_epochs=20, patience=3,
-                 trainer__monitor="val_accuracy", **kwargs):
+    def __init__(self, *, tokenizer="word", vocab_size=30000, min_freq=1, pretrained=None,
+                 layer_decay=None, preset="small", max_len=128, truncation="head",
+                 class_weight=None, embedding_init=None, warm_start=False, max_epochs=20,
+                 patience=3, optimizer__lr=None, trainer__monitor="val_accuracy", **kwargs):
         self.tokenizer = tokenizer
+        self.pretrained = pretrained
+        self.layer_decay = layer_decay
         self.vocab_size = vocab_size
         self.min_freq = min_freq
         self.preset = preset
@@ -142,7 +158,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         self.class_weight = class_weight
         self.embedding_init = embedding_init
         self.warm_start = warm_start
-        super().__init__(max_epochs=max_epochs, patience=patience,
+        super().__init__(max_epochs=max_epochs, patience=patience, optimizer__lr=optimizer__lr,
                          trainer__monitor=trainer__monitor, **kwargs)
 
     # ------------------------------------------------------------------ pieces
@@ -160,6 +176,11 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
             return BPETokenizer(vocab_size=self.vocab_size).train(texts)
         return CharTokenizer(unknown="unk").train(texts)
 
+    def _lr(self) -> float:
+        if self.optimizer__lr is None:
+            return 5e-5 if self.pretrained is not None else 1e-3
+        return self.optimizer__lr
+
     def _make_config(self, n_extra: int = 0) -> EncoderConfig:
         return EncoderConfig.from_preset(
             self.preset, vocab_size=self.tokenizer_.vocab_size, max_len=self.max_len,
@@ -174,6 +195,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         check_choice("truncation", self.truncation, TRUNCATIONS)
         if not (isinstance(self.tokenizer, Tokenizer) or callable(self.tokenizer)):
             check_choice("tokenizer", self.tokenizer, (*TOKENIZERS, *segmenter_names()))
+        _pretrained.check_params(self)
         super()._check_params()
 
 
@@ -208,8 +230,10 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
 
     def _batches(self, texts, y_idx=None, *, shuffle=False, seed=0, fit=False) -> TextBatches:
         check_choice("truncation", self.truncation, TRUNCATIONS)
-        ids = self.tokenizer_.encode_batch(texts)
         extra = self._extra_features(texts, y_idx, fit)
+        if not isinstance(self.tokenizer_, Tokenizer):  # a pretrained model's own tokenizer
+            return _pretrained.batches(self, texts, y_idx, extra, shuffle=shuffle, seed=seed)
+        ids = self.tokenizer_.encode_batch(texts)
         return TextBatches(ids, y_idx, extra, max_len=self.max_len,
                            batch_size=self.batch_size, shuffle=shuffle, seed=seed,
                            bos_id=Tokenizer.bos_id, pad_id=Tokenizer.pad_id,
@@ -244,13 +268,20 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
             texts, y_idx, self.classes_, validation_data,
             self.validation_fraction if self.patience is not None else 0, seed)
         trainer = self._make_trainer(seed, has_val=val_texts is not None)
-        if not continuing:
+        encoder = None
+        if not continuing and self.pretrained is not None:
+            encoder, self.tokenizer_ = _pretrained.load(self)
+        elif not continuing:
             self.tokenizer_ = self._make_tokenizer(train_texts)
         train = self._batches(train_texts, train_y, shuffle=True, seed=seed, fit=True)
         if not continuing:
             n_extra = 0 if train.features is None else train.features.shape[1]
-            config = self._make_config(n_extra)
-            self.module_ = trainer.build_module(lambda: SequenceClassifier(config))
+            if encoder is not None:
+                self.module_ = trainer.build_module(
+                    lambda: _pretrained.module(self, encoder, n_extra))
+            else:
+                config = self._make_config(n_extra)
+                self.module_ = trainer.build_module(lambda: SequenceClassifier(config))
             if self.embedding_init is not None:
                 self._init_embeddings()
         self.module_.class_weight.copy_(self._class_weights(train_y))
@@ -329,6 +360,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         if module is not None:  # NumPy arrays: a GPU-fitted model unpickles anywhere, and
             # skops (hybridnlp.persistence) stores them without pickle
             state["_module_config"] = module.config.to_dict()
+            state["_module_kind"] = _pretrained.module_kind(module)
             state["_module_state"] = {k: v.detach().cpu().float().numpy()
                                       for k, v in module.state_dict().items()}
         return state
@@ -336,10 +368,14 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
     def __setstate__(self, state: dict) -> None:
         config = state.pop("_module_config", None)
         weights = state.pop("_module_state", None)
-        state.setdefault("truncation", "head")  # saved before the parameter existed
+        kind = state.pop("_module_kind", "encoder")
+        for name, default in (("truncation", "head"), ("pretrained", None),
+                              ("layer_decay", None)):
+            state.setdefault(name, default)  # saved before the parameter existed
         self.__dict__.update(state)
         if config is not None:
-            module = SequenceClassifier(EncoderConfig.from_dict(config))
+            module = (_pretrained.module_from_config(config) if kind == "pretrained"
+                      else SequenceClassifier(EncoderConfig.from_dict(config)))
             module.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in weights.items()})
             self.module_ = module.eval()
 

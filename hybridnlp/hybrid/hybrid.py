@@ -12,14 +12,17 @@ from hybridnlp.estimators import FastTextClassifier, TransformerClassifier
 from hybridnlp.features import NBFeatures, TfidfFeatures, Word2VecFeatures
 from hybridnlp.hybrid.ensemble import SimplexWeights, WeightedEnsemble
 from hybridnlp.hybrid.stacking import StackingClassifier
+from hybridnlp.pretrained import SentenceEmbeddingFeatures
 from hybridnlp.text import WORD_PATTERN
 from hybridnlp.text.words import word_split
 
 __all__ = ["HybridClassifier", "HybridEnsemble", "default_components"]
 
+SENTENCE_EMBEDDING_C = 1.0  # the LR on frozen embeddings (benchmarks/RESULTS.md, "Pretrained")
 
-def default_components(random_state=None, embeddings=None,
-                       tokenizer=None) -> list[tuple[str, object]]:
+
+def default_components(random_state=None, embeddings=None, tokenizer=None, pretrained=None,
+                       fine_tune=True) -> list[tuple[str, object]]:
     """NBSVM on word + char n-grams, TF-IDF word + char logistic regression, multinomial naive
     Bayes on binary word 1-2 grams, fastText (mean of word and bigram embeddings) and a
     Transformer trained from scratch.
@@ -36,10 +39,21 @@ def default_components(random_state=None, embeddings=None,
     accuracy: benchmarks/RESULTS.md), and a last component, logistic regression on the
     texts' mean vectors, joins. With ``tokenizer`` (a word segmenter such as ``"jieba"``),
     every component splits words with it.
+
+    With ``pretrained`` (a local Hugging Face or sentence-transformers directory), a component
+    ``sentence_embedding`` joins (logistic regression on its frozen sentence embeddings,
+    SetFit's head), and the Transformer is that encoder fine-tuned for 3 epochs
+    (``fine_tune=True``, Devlin et al.'s 2-4) or, with ``fine_tune=False``, left out (the
+    frozen embeddings stand for it: a fit of seconds per fold once the texts are embedded).
     """
-    transformer = TransformerClassifier(tokenizer="word" if tokenizer is None else tokenizer,
-                                        embedding_init=embeddings, random_state=random_state)
-    if embeddings is not None:
+    if pretrained is not None:
+        transformer = TransformerClassifier(pretrained=pretrained, max_epochs=3, patience=None,
+                                            random_state=random_state)
+    else:
+        transformer = TransformerClassifier(
+            tokenizer="word" if tokenizer is None else tokenizer, embedding_init=embeddings,
+            random_state=random_state)
+    if embeddings is not None and pretrained is None:
         transformer.set_params(trainer__monitor="val_loss")
     components = [
         ("nbsvm", make_pipeline(NBFeatures(analyzer="both", tokenizer=tokenizer),
@@ -52,6 +66,12 @@ def default_components(random_state=None, embeddings=None,
         ("fasttext", FastTextClassifier(tokenizer=tokenizer, random_state=random_state)),
         ("transformer", transformer),
     ]
+    if pretrained is not None and not fine_tune:
+        components.pop()
+    if pretrained is not None:
+        components.append(("sentence_embedding", make_pipeline(
+            SentenceEmbeddingFeatures(model=pretrained),
+            LogisticRegression(C=SENTENCE_EMBEDDING_C, max_iter=2000))))
     if embeddings is not None:
         components.append(("word2vec", make_pipeline(Word2VecFeatures(pretrained=embeddings,
                                                                       tokenizer=tokenizer),
@@ -64,7 +84,8 @@ class _DefaultComponents:
     parameters (``transformer__max_epochs``) reach them as if they had been passed."""
 
     def _defaults(self):
-        return default_components(self.random_state, self.embeddings, self.tokenizer)
+        return default_components(self.random_state, self.embeddings, self.tokenizer,
+                                  self.pretrained, self.fine_tune)
 
     def _materialise(self) -> None:
         if self.estimators is None:
@@ -74,7 +95,8 @@ class _DefaultComponents:
         if self.estimators is None and deep:
             params = type(self)(
                 estimators=self._defaults(), embeddings=self.embeddings,
-                tokenizer=self.tokenizer, random_state=self.random_state,
+                tokenizer=self.tokenizer, pretrained=self.pretrained,
+                fine_tune=self.fine_tune, random_state=self.random_state,
             ).get_params(deep=True)
             params.update(super().get_params(deep=False))
             return params
@@ -88,6 +110,10 @@ class _DefaultComponents:
             self._materialise()
             super().set_params(**nested)
         return self
+
+    def __setstate__(self, state):
+        state = {"pretrained": None, "fine_tune": True, **state}  # pickled before they existed
+        super().__setstate__(state)
 
     def _components(self):
         if self.estimators is None:
@@ -115,7 +141,15 @@ _EMBEDDINGS_DOC = """embeddings : path, KeyedVectors or fitted Word2VecFeatures,
     tokenizer : str or callable, optional
         A word segmenter (``"jieba"``, a name registered with
         ``hybridnlp.text.register_segmenter``, or a callable text -> words) for every default
-        component; without it words are regex tokens (one per character of Chinese)."""
+        component; without it words are regex tokens (one per character of Chinese).
+    pretrained : path, optional
+        A local Hugging Face or sentence-transformers model directory: a last component,
+        ``sentence_embedding`` (logistic regression on its frozen sentence embeddings),
+        joins, and the Transformer is that encoder fine-tuned (3 epochs) instead of one
+        trained from scratch. Nothing is downloaded. Only used with the default components.
+    fine_tune : bool, default=True
+        With ``pretrained``: False leaves the fine-tuned encoder out (frozen embeddings only;
+        minutes instead of hours for a 10-fold run on CPU)."""
 
 
 class HybridClassifier(_DefaultComponents, StackingClassifier):
@@ -159,14 +193,16 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     >>> HybridClassifier(embeddings=vectors).fit(train_texts, train_labels)  # doctest: +SKIP
     """
 
-    def __init__(self, *, estimators=None, embeddings=None, tokenizer=None,
-                 final_estimator=None, cv=5, estimator_cv=None, passthrough=None, cache=True,
-                 random_state=None, verbose=0):
+    def __init__(self, *, estimators=None, embeddings=None, tokenizer=None, pretrained=None,
+                 fine_tune=True, final_estimator=None, cv=5, estimator_cv=None,
+                 passthrough=None, cache=True, random_state=None, verbose=0):
         super().__init__(estimators=estimators, final_estimator=final_estimator, cv=cv,
                          estimator_cv=estimator_cv, passthrough=passthrough, cache=cache,
                          random_state=random_state, verbose=verbose)
         self.embeddings = embeddings
         self.tokenizer = tokenizer
+        self.pretrained = pretrained
+        self.fine_tune = fine_tune
 
     def _default_final_estimator(self):
         if self.passthrough is None:
@@ -195,14 +231,16 @@ class HybridEnsemble(_DefaultComponents, WeightedEnsemble):
         A progress bar (tqdm, on standard error) per component over its held-out fits.
     """
 
-    def __init__(self, *, estimators=None, embeddings=None, tokenizer=None, cv=5,
-                 estimator_cv=None, gating=False, gate_alpha=1.0, random_state=None,
-                 verbose=0):
+    def __init__(self, *, estimators=None, embeddings=None, tokenizer=None, pretrained=None,
+                 fine_tune=True, cv=5, estimator_cv=None, gating=False, gate_alpha=1.0,
+                 random_state=None, verbose=0):
         super().__init__(estimators=estimators, cv=cv, estimator_cv=estimator_cv,
                          gating=gating, gate_alpha=gate_alpha, random_state=random_state,
                          verbose=verbose)
         self.embeddings = embeddings
         self.tokenizer = tokenizer
+        self.pretrained = pretrained
+        self.fine_tune = fine_tune
 
 
 for _cls in (HybridClassifier, HybridEnsemble):

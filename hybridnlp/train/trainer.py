@@ -114,7 +114,8 @@ class Trainer:
 
     A model with a ``configure_optimizer(lr=, weight_decay=, betas=, eps=)`` method gets the
     optimizer it returns (e.g. an :class:`~hybridnlp.train.optim.OptimizerChain`) instead of
-    AdamW.
+    AdamW; one with ``optimizer_groups(weight_decay)`` gets AdamW over those parameter groups
+    (a group's ``lr_scale`` multiplies the scheduled rate: layer-wise decay).
     """
 
     def __init__(self, *, max_epochs: int = 10, max_steps: int | None = None,
@@ -191,10 +192,13 @@ class Trainer:
         if hasattr(model, "configure_optimizer"):
             return model.configure_optimizer(lr=self.lr, weight_decay=self.weight_decay,
                                              betas=self.betas, eps=self.eps)
-        decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-        no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-        groups = [{"params": decay, "weight_decay": self.weight_decay},
-                  {"params": no_decay, "weight_decay": 0.0}]
+        if hasattr(model, "optimizer_groups"):
+            groups = model.optimizer_groups(self.weight_decay)
+        else:
+            decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+            no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+            groups = [{"params": decay, "weight_decay": self.weight_decay},
+                      {"params": no_decay, "weight_decay": 0.0}]
         kwargs = dict(lr=self.lr, betas=self.betas, eps=self.eps)
         try:  # fused kernels: CUDA, and CPU since torch 2.4 (6x faster steps there)
             return torch.optim.AdamW(groups, fused=self.device.type in ("cuda", "cpu"), **kwargs)
@@ -305,7 +309,7 @@ class Trainer:
             self._call("on_epoch_start", model, epoch)
             train_loss = self._train_epoch(run)
             row = {"epoch": epoch + 1, "step": state.step, "train_loss": train_loss,
-                   "lr": optimizer.param_groups[0]["lr"]}
+                   "lr": max(g["lr"] for g in optimizer.param_groups)}
             if val_loader is not None:
                 row.update(self.evaluate(model, val_loader, forward=forward))
                 value = row[self.monitor]
@@ -377,7 +381,7 @@ class Trainer:
             lr = self._learning_rate(state.step, run.warmup_steps, run.total_steps,
                                      time.perf_counter() - run.start)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             if self.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
             optimizer.step()

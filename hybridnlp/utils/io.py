@@ -80,8 +80,9 @@ def atomic_write_json(path: str | os.PathLike, obj) -> None:
     atomic_write_bytes(path, json.dumps(obj, indent=2, ensure_ascii=False).encode("utf-8"))
 
 
-def read_json(path: str | os.PathLike, what: str = "file") -> dict:
-    """Read a JSON object, with an error naming the file when it is missing or corrupt."""
+def read_json(path: str | os.PathLike, what: str = "file", kind: type = dict):
+    """Read a JSON object (or a ``kind``, e.g. list), with an error naming the file when it is
+    missing or corrupt."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {str(path)!r}")
@@ -89,8 +90,9 @@ def read_json(path: str | os.PathLike, what: str = "file") -> dict:
         obj = json.loads(path.read_text("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{what} {str(path)!r} is corrupt: not valid JSON ({err}).") from None
-    if not isinstance(obj, dict):
-        raise ValueError(f"{what} {str(path)!r} is corrupt: expected a JSON object.")
+    if not isinstance(obj, kind):
+        expected = "a JSON object" if kind is dict else f"a JSON {kind.__name__}"
+        raise ValueError(f"{what} {str(path)!r} is corrupt: expected {expected}.")
     return obj
 
 
