@@ -17,6 +17,7 @@ _EXPORTS = {
     "TransformerClassifier": "hybridnlp.estimators",
     "NBFeatures": "hybridnlp.features", "TfidfFeatures": "hybridnlp.features",
     "TopicFeatures": "hybridnlp.features", "Word2VecFeatures": "hybridnlp.features",
+    "SentenceEmbeddingFeatures": "hybridnlp.pretrained",
     "FusionClassifier": "hybridnlp.hybrid", "HybridClassifier": "hybridnlp.hybrid",
     "HybridEnsemble": "hybridnlp.hybrid", "StackingClassifier": "hybridnlp.hybrid",
     "WeightedEnsemble": "hybridnlp.hybrid",

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import pathlib
 import os
+import pathlib
 from pathlib import Path
 
 from hybridnlp.utils.io import atomic_directory, atomic_write_json, directory_snapshot, read_json

@@ -7,7 +7,7 @@ PACKAGE = Path(__file__).parents[1] / "hybridnlp"
 LEVEL = {  # DESIGN.md, "Layers (imports point down only)"; helpers below everything
     "exceptions": 0, "utils": 0,
     "text": 1, "datasets": 1,
-    "nn": 2, "train": 3, "features": 4,
+    "nn": 2, "train": 3, "features": 4, "pretrained": 4,
     "estimators": 5, "lm": 5, "seq2seq": 5,
     "hybrid": 6, "qa": 6,
     "persistence": 7, "experiments": 7,

@@ -39,7 +39,8 @@ def test_every_shared_parameter_and_its_default_is_in_get_params(cls):
 
 def test_each_estimator_states_its_own_defaults():
     tc, ft, lm = TransformerClassifier(), FastTextClassifier(), CausalLM()
-    assert (tc.optimizer__lr, tc.trainer__monitor, tc.patience) == (1e-3, "val_accuracy", 3)
+    assert (tc.optimizer__lr, tc.trainer__monitor, tc.patience) == (None, "val_accuracy", 3)
+    assert tc._lr() == 1e-3 and tc.set_params(pretrained="DIR")._lr() == 5e-5  # "auto"
     assert (ft.optimizer__lr, ft.trainer__schedule, ft.trainer__warmup) == (0.01, "linear", 0)
     assert (lm.optimizer__betas, lm.trainer__warmup, lm.max_steps) == ((0.9, 0.99), 100, "auto")
     assert FusionClassifier().max_epochs == 20  # a subclass of a subclass keeps them

@@ -322,3 +322,64 @@ def test_partial_directory_is_refused(tmp_path, bert_dir):
     (modules / "modules.json").write_text(json.dumps([{"path": "../..", "type": "x.Transformer"}]))
     with pytest.raises(ValueError, match="leaves the model directory"):
         SentenceEmbeddingFeatures(modules).fit()
+
+
+# ---------------------------------------------------------------- our own GPT as the encoder
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    from hybridnlp.lm import CausalLM
+
+    corpus = " ".join(_texts(200, seed=5)[0])
+    lm = CausalLM(preset="gpt-nano", tokenizer="char", max_steps=30, random_state=0,
+                  block_size=64).fit(corpus)
+    path = tmp_path_factory.mktemp("lm") / "lm"
+    lm.save(path)
+    return lm, path
+
+
+def test_gpt_initialised_classifier_starts_from_the_lm_and_learns(tiny_lm, tmp_path):
+    lm, path = tiny_lm
+    X, y = _texts(64)
+    clf = TransformerClassifier(init_from=path, max_len=48, max_epochs=6, batch_size=8,
+                                patience=None, optimizer__lr=3e-3, random_state=0)
+    clf.fit(X, y)
+    assert clf.tokenizer_ == lm.tokenizer_
+    losses = [row["train_loss"] for row in clf.history_]
+    assert losses[-1] < losses[0] / 2 and clf.score(X, y) >= 0.9, losses
+    start = TransformerClassifier(init_from=lm, max_len=48, max_steps=1, optimizer__lr=1e-9,
+                                  patience=None, random_state=0).fit(X, y)
+    for name, value in lm.model_.state_dict().items():  # the LM's weights, copied
+        torch.testing.assert_close(start.module_.gpt.state_dict()[name], value, atol=1e-6,
+                                   rtol=0)
+    assert lm.model_.wte.weight.data_ptr() != start.module_.gpt.wte.weight.data_ptr()
+    save_model(clf, tmp_path / "saved")
+    np.testing.assert_allclose(load_model(tmp_path / "saved").predict_proba(X),
+                               clf.predict_proba(X), atol=1e-6)
+
+
+def test_gpt_classifier_pools_the_last_real_token_and_ignores_padding(tiny_lm):
+    lm, _ = tiny_lm
+    X, y = _texts(16)
+    clf = TransformerClassifier(init_from=lm, max_len=48, max_steps=2, patience=None,
+                                lm_weight=0.5, random_state=0).fit(X, y)
+    one = np.vstack([clf.predict_proba([x]) for x in X[:4]])
+    np.testing.assert_allclose(clf.predict_proba(X[:4]), one, atol=1e-5)  # padded batch
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(init_from="no/such/dir"), "init_from='no/such/dir' must be a fitted CausalLM or "
+     "the directory"),
+    (dict(lm_weight=0.5), "lm_weight is the auxiliary LM loss of a pretrained GPT"),
+    (dict(init_from="LM", max_len=100), "max_len=100 exceeds the GPT's context window "
+     "(block_size=64)"),
+    (dict(init_from="LM", module__pooling="cls"), "module__pooling='cls'"),
+    (dict(init_from="LM", module__n_layer=2), "module__n_layer cannot be set with init_from"),
+])
+def test_gpt_init_bad_input(tiny_lm, params, match):
+    params = {k: (tiny_lm[1] if v == "LM" else v) for k, v in params.items()}
+    import re
+
+    with pytest.raises(ValueError, match=re.escape(match)):
+        TransformerClassifier(**params).fit(*_texts(8))

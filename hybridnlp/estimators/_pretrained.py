@@ -1,5 +1,6 @@
-"""``TransformerClassifier(pretrained=DIR)``: what changes when the encoder is a local
-pretrained checkpoint (its tokenizer, its module, its checks)."""
+"""``TransformerClassifier(pretrained=DIR)`` and ``TransformerClassifier(init_from=CausalLM)``:
+what changes when the encoder is a local pretrained checkpoint or the project's own pretrained
+GPT (its tokenizer, its module, its checks)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ def check_params(est) -> None:
     """The settings that contradict ``pretrained`` (or need it), before any work."""
     check_number("layer_decay", est.layer_decay, float, low=0, low_open=True, high=1,
                  none_ok=True)
+    check_number("lm_weight", est.lm_weight, float, low=0)
+    if est.init_from is not None:
+        _check_init_from(est)
+    elif est.lm_weight:
+        raise ValueError("lm_weight is the auxiliary LM loss of a pretrained GPT; pass "
+                         "init_from=CausalLM (or its directory) or leave lm_weight=0.")
     if est.pretrained is None:
         if est.layer_decay is not None:
             raise ValueError("layer_decay applies to a pretrained encoder; pass "
@@ -37,6 +44,60 @@ def check_params(est) -> None:
         check_choice("module__pooling", pooling, _POOLINGS)
 
 
+def _check_init_from(est) -> None:
+    from pathlib import Path
+
+    from hybridnlp.lm import CausalLM
+
+    if est.pretrained is not None:
+        raise ValueError("pretrained and init_from cannot be combined: pass one encoder.")
+    if isinstance(est.init_from, CausalLM):
+        if not hasattr(est.init_from, "model_"):
+            raise ValueError("init_from is an unfitted CausalLM; fit it on unlabelled text "
+                             "first. Inside cross-validation or a stacking (scikit-learn's "
+                             "clone unfits estimators given as parameters) pass the "
+                             "directory it was saved to (CausalLM.save).")
+    elif not isinstance(est.init_from, str | Path) or not Path(est.init_from).is_dir():
+        raise ValueError(f"init_from={est.init_from!r} must be a fitted CausalLM or the "
+                         f"directory a CausalLM was saved to (CausalLM.save).")
+    if est.embedding_init is not None:
+        raise ValueError("embedding_init and init_from cannot be combined: the GPT brings "
+                         "its own embeddings; drop one of them.")
+    other = sorted(f"module__{k}" for k in est._module_overrides() if k not in _MODULE_FIELDS)
+    if other:
+        raise ValueError(f"{', '.join(other)} cannot be set with init_from=...: the GPT's "
+                         f"shape is the CausalLM's; only module__pooling ('last' or 'mean') "
+                         f"and module__head_dropout apply.")
+    pooling = est._module_overrides().get("pooling")
+    if pooling is not None:
+        check_choice("module__pooling", pooling, ("last", "mean"))
+
+
+def load_gpt(est):
+    """(a copy of the GPT, a copy of its tokenizer) of ``est.init_from``."""
+    import copy
+
+    from hybridnlp.lm import CausalLM
+
+    lm = est.init_from if isinstance(est.init_from, CausalLM) else CausalLM.load(est.init_from)
+    block = lm.config_.block_size
+    if est.max_len > block:
+        raise ValueError(f"max_len={est.max_len} exceeds the GPT's context window "
+                         f"(block_size={block}); pass max_len={block} or less.")
+    return copy.deepcopy(lm.model_).cpu(), copy.deepcopy(lm.tokenizer_)
+
+
+def gpt_module(est, gpt, n_extra: int):
+    from hybridnlp.nn.gpt import GPTClassifier, GPTClassifierConfig
+
+    overrides = est._module_overrides()
+    config = GPTClassifierConfig(
+        gpt=gpt.config.to_dict(), n_classes=len(est.classes_), n_extra=n_extra,
+        pooling=overrides.get("pooling", "last"), head_dropout=overrides.get("head_dropout", 0.1),
+        lm_weight=float(est.lm_weight))
+    return GPTClassifier(config, gpt.train())
+
+
 def load(est):
     """(encoder, tokenizer) of ``est.pretrained``; ``max_len`` checked against its limit."""
     from hybridnlp.pretrained.local import describe, load_encoder
@@ -51,8 +112,8 @@ def load(est):
 
 
 def module(est, encoder, n_extra: int):
-    from hybridnlp.pretrained.module import PretrainedClassifierConfig, PretrainedSequenceClassifier
     from hybridnlp.pretrained.local import pack_encoder
+    from hybridnlp.pretrained.module import PretrainedClassifierConfig, PretrainedSequenceClassifier
 
     overrides = est._module_overrides()
     pooling = overrides.get("pooling")
@@ -67,14 +128,20 @@ def module(est, encoder, n_extra: int):
 
 
 def module_kind(module) -> str:
+    from hybridnlp.nn.gpt import GPTClassifier
     from hybridnlp.pretrained.module import PretrainedSequenceClassifier
 
+    if isinstance(module, GPTClassifier):
+        return "gpt"
     return "pretrained" if isinstance(module, PretrainedSequenceClassifier) else "encoder"
 
 
-def module_from_config(config: dict):
+def module_from_config(kind: str, config: dict):
+    from hybridnlp.nn.gpt import GPTClassifier, GPTClassifierConfig
     from hybridnlp.pretrained.module import PretrainedClassifierConfig, PretrainedSequenceClassifier
 
+    if kind == "gpt":
+        return GPTClassifier(GPTClassifierConfig.from_dict(config))
     return PretrainedSequenceClassifier(PretrainedClassifierConfig.from_dict(config))
 
 

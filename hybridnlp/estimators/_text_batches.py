@@ -7,22 +7,11 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from hybridnlp.train.data import BucketBatchSampler, pad_sequences
+from hybridnlp.train.data import BucketBatchSampler, pad_sequences, truncate
 
 __all__ = ["TRUNCATIONS", "TextBatches", "embedding_matrix", "truncate"]
 
 TRUNCATIONS = ("head", "head_tail")
-
-
-def truncate(ids: list[int], keep: int, how: str = "head") -> list[int]:
-    """At most ``keep`` ids: the first ones (``"head"``), or the first ``keep // 4`` and the
-    last ``keep - keep // 4`` (``"head_tail"``)."""
-    if len(ids) <= keep:
-        return list(ids)
-    if how == "head":
-        return ids[:keep]
-    head = keep // 4
-    return [*ids[:head], *ids[len(ids) - (keep - head):]]
 
 
 class TextBatches:

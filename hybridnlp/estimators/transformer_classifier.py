@@ -67,6 +67,15 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
     layer_decay : float, optional
         With ``pretrained``: layer-wise learning-rate decay (e.g. 0.9: each layer below the
         head learns 0.9 times as fast as the one above; the embeddings slowest).
+    init_from : CausalLM or path, optional
+        The project's own GPT, pretrained on unlabelled text (a fitted ``CausalLM`` or the
+        directory of ``CausalLM.save``), fine-tuned as the classifier (GPT-1 / ULMFiT):
+        its tokenizer, its causal blocks, the last real token's hidden state
+        (``module__pooling="last"``, or "mean") into the head. ``max_len`` may not exceed its
+        ``block_size``.
+    lm_weight : float, default=0.0
+        With ``init_from``: the LM loss on the training texts, times this, joins the
+        classification loss (Radford et al. 2018 used 0.5).
     preset : {"tiny", "small", "base", "bert-base"}, default="small"
         Size of the encoder ("small": 1 layer, 4 heads, 128 wide, embedding and head dropout
         0.3); ``module__*`` parameters (``EncoderConfig``: n_layer, n_head, n_embd, dropout,
@@ -144,12 +153,15 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
     _metrics = {"accuracy": accuracy}
 
     def __init__(self, *, tokenizer="word", vocab_size=30000, min_freq=1, pretrained=None,
-                 layer_decay=None, preset="small", max_len=128, truncation="head",
-                 class_weight=None, embedding_init=None, warm_start=False, max_epochs=20,
-                 patience=3, optimizer__lr=None, trainer__monitor="val_accuracy", **kwargs):
+                 layer_decay=None, init_from=None, lm_weight=0.0, preset="small", max_len=128,
+                 truncation="head", class_weight=None, embedding_init=None, warm_start=False,
+                 max_epochs=20, patience=3, optimizer__lr=None, trainer__monitor="val_accuracy",
+                 **kwargs):
         self.tokenizer = tokenizer
         self.pretrained = pretrained
         self.layer_decay = layer_decay
+        self.init_from = init_from
+        self.lm_weight = lm_weight
         self.vocab_size = vocab_size
         self.min_freq = min_freq
         self.preset = preset
@@ -269,14 +281,19 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
             self.validation_fraction if self.patience is not None else 0, seed)
         trainer = self._make_trainer(seed, has_val=val_texts is not None)
         encoder = None
-        if not continuing and self.pretrained is not None:
+        if not continuing and self.init_from is not None:
+            gpt, self.tokenizer_ = _pretrained.load_gpt(self)
+        elif not continuing and self.pretrained is not None:
             encoder, self.tokenizer_ = _pretrained.load(self)
         elif not continuing:
             self.tokenizer_ = self._make_tokenizer(train_texts)
         train = self._batches(train_texts, train_y, shuffle=True, seed=seed, fit=True)
         if not continuing:
             n_extra = 0 if train.features is None else train.features.shape[1]
-            if encoder is not None:
+            if self.init_from is not None:
+                self.module_ = trainer.build_module(
+                    lambda: _pretrained.gpt_module(self, gpt, n_extra))
+            elif encoder is not None:
                 self.module_ = trainer.build_module(
                     lambda: _pretrained.module(self, encoder, n_extra))
             else:
@@ -370,11 +387,11 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         weights = state.pop("_module_state", None)
         kind = state.pop("_module_kind", "encoder")
         for name, default in (("truncation", "head"), ("pretrained", None),
-                              ("layer_decay", None)):
+                              ("layer_decay", None), ("init_from", None), ("lm_weight", 0.0)):
             state.setdefault(name, default)  # saved before the parameter existed
         self.__dict__.update(state)
         if config is not None:
-            module = (_pretrained.module_from_config(config) if kind == "pretrained"
+            module = (_pretrained.module_from_config(kind, config) if kind != "encoder"
                       else SequenceClassifier(EncoderConfig.from_dict(config)))
             module.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in weights.items()})
             self.module_ = module.eval()

@@ -15,9 +15,11 @@ from torch import nn
 
 from hybridnlp.nn.attention import apply_rotary, rotary_tables
 from hybridnlp.nn.config import PresetConfig
+from hybridnlp.nn.encoder import ClassificationHead
 from hybridnlp.nn.layers import Block, init_weights
 
-__all__ = ["GPT", "GPT_PRESETS", "GPTConfig", "KVCache", "apply_rotary", "rotary_tables"]
+__all__ = ["GPT", "GPT_PRESETS", "GPTClassifier", "GPTClassifierConfig", "GPTConfig", "KVCache",
+           "apply_rotary", "rotary_tables"]
 
 
 @dataclass
@@ -183,6 +185,22 @@ class GPT(nn.Module):
         """idx (B, T) token ids; targets (B, T) or None; positions (B, T) or None (counted
         from the cache position); key_mask (B, Tk) bool marks real (not padding) tokens among
         every position attended to, cache included."""
+        x = self.hidden(idx, kv_cache=kv_cache, positions=positions, key_mask=key_mask)
+        if targets is None:
+            if kv_cache is not None:
+                x = x[:, -1:]  # only the next-token distribution is needed
+            return self.lm_head(x), None
+        logits = self.lm_head(x)  # (B, T, V)
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1),
+                               ignore_index=-1)
+        return logits, loss
+
+    def hidden(self, idx: torch.Tensor, kv_cache: KVCache | None = None,
+               positions: torch.Tensor | None = None,
+               key_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The final hidden states (B, T, C), after ``ln_f``: what ``forward`` projects to the
+        vocabulary, and what a classifier on a pretrained GPT pools (arguments as
+        ``forward``'s)."""
         B, T = idx.shape
         start = kv_cache.pos if kv_cache is not None else 0
         if positions is None:
@@ -212,15 +230,7 @@ class GPT(nn.Module):
             x = block(x, attn_mask, kv_cache=kv_cache, layer=i, rotary=rotary)
         if kv_cache is not None:
             kv_cache.pos += T
-        x = self.ln_f(x)
-        if targets is None:
-            if kv_cache is not None:
-                x = x[:, -1:]  # only the next-token distribution is needed
-            return self.lm_head(x), None
-        logits = self.lm_head(x)  # (B, T, V)
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1),
-                               ignore_index=-1)
-        return logits, loss
+        return self.ln_f(x)
 
     def decode_step(self, idx: torch.Tensor, pos: torch.Tensor, k_cache: torch.Tensor,
                     v_cache: torch.Tensor, positions: torch.Tensor | None = None,
@@ -263,3 +273,63 @@ class GPT(nn.Module):
                      seq_len: int | None = None) -> float:
         """Model FLOPs utilisation: achieved training FLOP/s over ``peak_flops``."""
         return self.flops_per_token(seq_len) * tokens_per_second / peak_flops
+
+
+@dataclass
+class GPTClassifierConfig(PresetConfig):
+    """A classifier on a (pretrained) GPT: the GPT's config dict and the head's shape."""
+
+    gpt: dict = None
+    n_classes: int = 2
+    n_extra: int = 0
+    pooling: str = "last"  # the last real token (it has seen the whole text) or "mean"
+    head_dropout: float = 0.1
+    lm_weight: float = 0.0  # the LM loss kept as an auxiliary term (GPT-1 used 0.5)
+
+    def __post_init__(self):
+        if self.pooling not in ("last", "mean"):
+            raise ValueError(f"pooling={self.pooling!r} is not allowed for a GPT encoder; "
+                             f"choose 'last' or 'mean'.")
+        if not isinstance(self.lm_weight, int | float) or self.lm_weight < 0:
+            raise ValueError(f"lm_weight={self.lm_weight!r} must be a number >= 0.")
+
+
+class GPTClassifier(nn.Module):
+    """GPT-1's fine-tuning recipe (Radford et al. 2018): the causal Transformer reads the text,
+    the last real token's (or the mean) hidden state goes to a linear head, and optionally
+    ``lm_weight`` times the language-model loss on the same text joins the classification
+    loss. ``forward(idx, mask, features, targets) -> (logits, loss)``, as
+    :class:`hybridnlp.nn.SequenceClassifier`."""
+
+    def __init__(self, config: GPTClassifierConfig, gpt: GPT | None = None):
+        super().__init__()
+        self.config = config
+        self.gpt = gpt if gpt is not None else GPT(GPTConfig.from_dict(config.gpt))
+        self.head = ClassificationHead(self.gpt.config.n_embd, config.n_extra,
+                                       config.n_classes, config.head_dropout)
+        nn.init.normal_(self.head.out.weight, std=0.02)
+        nn.init.zeros_(self.head.out.bias)
+        self.register_buffer("class_weight", torch.ones(config.n_classes))
+
+    def forward(self, idx: torch.Tensor, mask: torch.Tensor | None = None,
+                features: torch.Tensor | None = None, targets: torch.Tensor | None = None):
+        if mask is None:
+            mask = torch.ones_like(idx, dtype=torch.bool)
+        h = self.gpt.hidden(idx, key_mask=None if bool(mask.all()) else mask)  # (B, T, C)
+        if self.config.pooling == "last":  # right padding: the last real position
+            last = mask.long().sum(dim=1).clamp(min=1) - 1
+            pooled = h[torch.arange(h.shape[0], device=h.device), last]
+        else:
+            m = mask.unsqueeze(-1).to(h.dtype)
+            pooled = (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
+        logits = self.head(pooled, features)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.float(), targets, weight=self.class_weight)
+            if self.config.lm_weight and self.training:
+                next_ids = idx[:, 1:].masked_fill(~mask[:, 1:], -1)  # (B, T-1)
+                lm_logits = self.gpt.lm_head(h[:, :-1]).float()
+                lm_loss = F.cross_entropy(lm_logits.reshape(-1, lm_logits.shape[-1]),
+                                          next_ids.reshape(-1), ignore_index=-1)
+                loss = loss + self.config.lm_weight * lm_loss
+        return logits, loss

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import inspect
 import os
 from dataclasses import dataclass, field
@@ -151,9 +152,16 @@ def fingerprint(source: EncoderSource) -> str:
     return digest.hexdigest()[:32]
 
 
+def _require_transformers() -> None:
+    if importlib.util.find_spec("transformers") is None:
+        raise ImportError("pretrained models need the transformers package: pip install "
+                          "'hybridnlp[pretrained]'.")
+
+
 @contextlib.contextmanager
 def _quiet_transformers():
     """transformers 5 draws a progress bar while loading weights: off, and its log at errors."""
+    _require_transformers()
     from transformers.utils import logging
 
     level = logging.get_verbosity()
@@ -172,6 +180,7 @@ def load_encoder(model, *, name: str = "model"):
     """(``transformers`` model, :class:`HFTokenizer`, :class:`EncoderSource`) of the local
     directory ``model``; read-only, nothing downloaded, no remote code."""
     source = describe(model, name=name)
+    _require_transformers()
     from transformers import AutoModel, AutoTokenizer
 
     with _quiet_transformers():
@@ -204,6 +213,7 @@ def load_encoder(model, *, name: str = "model"):
 def encoder_from_config(config: dict):
     """A ``transformers`` model of the config dict ``config`` (random weights, to be loaded),
     built offline."""
+    _require_transformers()
     from transformers import AutoConfig, AutoModel
 
     values = dict(config)
@@ -272,7 +282,7 @@ class HFTokenizer:
         (default the model's limit): the first tokens of a longer text, or with
         ``truncation="head_tail"`` its first quarter and last three quarters (the special
         tokens always kept). ``n_truncated`` counts the texts that were cut."""
-        from hybridnlp.estimators._text_batches import truncate
+        from hybridnlp.train.data import truncate
 
         limit = min(max_length or self.max_length, self.max_length)
         texts = [t.lower() for t in texts] if self.lowercase else list(texts)

@@ -7,7 +7,18 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-__all__ = ["BucketBatchSampler", "pad_sequences"]
+__all__ = ["BucketBatchSampler", "pad_sequences", "truncate"]
+
+
+def truncate(ids: list[int], keep: int, how: str = "head") -> list[int]:
+    """At most ``keep`` ids: the first ones (``"head"``), or the first ``keep // 4`` and the
+    last ``keep - keep // 4`` (``"head_tail"``)."""
+    if len(ids) <= keep:
+        return list(ids)
+    if how == "head":
+        return ids[:keep]
+    head = keep // 4
+    return [*ids[:head], *ids[len(ids) - (keep - head):]]
 
 
 def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int = 0):
