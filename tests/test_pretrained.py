@@ -345,7 +345,8 @@ def test_gpt_initialised_classifier_starts_from_the_lm_and_learns(tiny_lm, tmp_p
     clf = TransformerClassifier(init_from=path, max_len=48, max_epochs=6, batch_size=8,
                                 patience=None, optimizer__lr=3e-3, random_state=0)
     clf.fit(X, y)
-    assert clf.tokenizer_ == lm.tokenizer_
+    assert clf.tokenizer_.chars == lm.tokenizer_.chars and clf.tokenizer_.unknown == "unk"
+    assert clf.predict(["Zebra!"]).shape == (1,)  # characters the LM never saw: <unk>
     losses = [row["train_loss"] for row in clf.history_]
     assert losses[-1] < losses[0] / 2 and clf.score(X, y) >= 0.9, losses
     start = TransformerClassifier(init_from=lm, max_len=48, max_steps=1, optimizer__lr=1e-9,

@@ -323,3 +323,32 @@ def test_two_resumes_of_one_run_get_in_use_and_run_files_follow_the_umask(tmp_pa
         with pytest.raises(InUseError, match=rf"^run directory {where} is in use by process "
                                              rf"{os.getpid()}"):
             run(None, resume=result.run_dir, quiet=True)
+
+
+def test_pretrained_causal_lm_initialises_the_transformer(tmp_path):
+    params = {"init_from": {"pretrained": "causal_lm"}, "max_len": 32, "max_epochs": 1,
+              "patience": None}
+    values = {**_with(models=[{"type": "transformer", "params": params}]),
+              "data": {"name": "trec", "test_split": "test", "limit": 120},
+              "output": str(tmp_path / "runs"),
+              "pretrain": {"causal_lm": {"corpus": ["subj"], "preset": "gpt-nano",
+                                         "tokenizer": "char", "block_size": 32,
+                                         "max_time": None, "max_steps": 5}}}
+    result = run(values, quiet=True)
+    info = result.metrics["pretrain"]["causal_lm"]
+    path = result.run_dir / "pretrain" / "causal_lm"
+    assert info["n_texts"] == 10000 and info["steps"] == 5 and info["tokens"] > 10 ** 6
+    assert result.pretrained == {"causal_lm": str(path)}
+    model = result.models["transformer"]
+    assert model.init_from == str(path) and type(model.module_).__name__ == "GPTClassifier"
+    report = (result.run_dir / "report.md").read_text()
+    assert ("Unsupervised pretraining: a causal LM (gpt-nano preset, char tokens, 5 steps, "
+            "validation loss") in report
+
+
+def test_pretrain_causal_lm_section_is_checked_at_load():
+    from hybridnlp.experiments.config import ConfigError, from_dict
+
+    values = {**_with(), "pretrain": {"causal_lm": {"corpus": ["trec"], "preset": "gpt-nona"}}}
+    with pytest.raises(ConfigError, match="pretrain.causal_lm: unknown GPT preset 'gpt-nona'"):
+        from_dict(values)

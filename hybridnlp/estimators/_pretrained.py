@@ -84,7 +84,10 @@ def load_gpt(est):
     if est.max_len > block:
         raise ValueError(f"max_len={est.max_len} exceeds the GPT's context window "
                          f"(block_size={block}); pass max_len={block} or less.")
-    return copy.deepcopy(lm.model_).cpu(), copy.deepcopy(lm.tokenizer_)
+    tokenizer = copy.deepcopy(lm.tokenizer_)
+    if getattr(tokenizer, "unknown", None) == "error":  # a character the LM never saw
+        tokenizer.unknown = "unk"  # becomes <unk> in a text to classify, not an error
+    return copy.deepcopy(lm.model_).cpu(), tokenizer
 
 
 def gpt_module(est, gpt, n_extra: int):

@@ -25,6 +25,7 @@ __all__ = [
     "EvaluationConfig",
     "ExperimentConfig",
     "ModelConfig",
+    "CausalLMPretrainConfig",
     "PretrainConfig",
     "Word2VecPretrainConfig",
     "apply_overrides",
@@ -84,8 +85,26 @@ class Word2VecPretrainConfig:
 
 
 @dataclass
+class CausalLMPretrainConfig:
+    """The project's GPT (``CausalLM``) trained on unlabelled text before any model, once per
+    run; a model parameter ``{pretrained: causal_lm}`` receives its directory (e.g.
+    ``init_from`` of a ``transformer``: GPT-1's recipe)."""
+
+    corpus: list[str]  # as word2vec's; never the experiment's own test texts
+    preset: str = "quick"
+    tokenizer: str = "bpe"  # a classifier reads words: BPE rather than characters
+    vocab_size: int = 8192
+    block_size: int | None = 128  # the longest text (in tokens) the classifier reads
+    max_time: float | None = 600.0  # seconds of training
+    max_steps: int | None = None
+    batch_size: int = 32
+    params: dict = field(default_factory=dict)  # any other CausalLM parameter
+
+
+@dataclass
 class PretrainConfig:
     word2vec: Word2VecPretrainConfig | None = None
+    causal_lm: CausalLMPretrainConfig | None = None
 
 
 @dataclass
@@ -255,10 +274,29 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
                                   workers=w2v.workers)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"pretrain.word2vec.{err}") from None
+    if config.pretrain.causal_lm is not None:
+        spec = config.pretrain.causal_lm
+        _check_corpus(config, "pretrain.causal_lm.corpus", spec.corpus)
+        try:
+            lm = causal_lm_of(spec, config.seed)
+            lm._check_params()
+            lm._config(spec.vocab_size)  # the preset and module__ fields
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"pretrain.causal_lm: {err}") from None
     if config.evaluation.cv < 2:
         raise ConfigError(f"evaluation.cv: {config.evaluation.cv} folds; use at least 2.")
     config._checked = config.to_dict()  # what was checked: a later change is checked again
     return config
+
+
+def causal_lm_of(spec: CausalLMPretrainConfig, seed):
+    """The unfitted ``CausalLM`` a ``pretrain.causal_lm`` section describes."""
+    from hybridnlp.lm import CausalLM
+
+    return CausalLM(preset=spec.preset, tokenizer=spec.tokenizer, vocab_size=spec.vocab_size,
+                    block_size=spec.block_size, max_time=spec.max_time,
+                    max_steps=spec.max_steps if spec.max_steps is not None else "auto",
+                    batch_size=spec.batch_size, random_state=seed, **spec.params)
 
 
 def _check_name(name: str, where: str, dirs: dict) -> None:

@@ -9,8 +9,14 @@ import logging
 import time
 from pathlib import Path
 
-from hybridnlp.experiments.config import ExperimentConfig, Word2VecPretrainConfig
+from hybridnlp.experiments.config import (
+    CausalLMPretrainConfig,
+    ExperimentConfig,
+    Word2VecPretrainConfig,
+    causal_lm_of,
+)
 from hybridnlp.experiments.run_state import Progress
+from hybridnlp.utils.io import atomic_directory
 
 __all__ = ["corpus_texts", "pretrain"]
 
@@ -56,19 +62,34 @@ def _word2vec(spec: Word2VecPretrainConfig, config: ExperimentConfig, path: Path
     return info
 
 
+def _causal_lm(spec: CausalLMPretrainConfig, config: ExperimentConfig, path: Path) -> dict:
+    start = time.perf_counter()
+    texts = corpus_texts(spec.corpus, config.data.data_home)
+    lm = causal_lm_of(spec, config.seed).fit(texts)
+    with atomic_directory(path) as tmp:  # a reader never sees half a model
+        lm.save(tmp)
+    info = {"path": path.name, "corpus": list(spec.corpus), "n_texts": len(texts),
+            "tokens": int(lm.n_train_tokens_),
+            "preset": spec.preset, "tokenizer": spec.tokenizer, "val_loss": lm.val_loss_,
+            "steps": int(lm.history_[-1]["step"]) if lm.history_ else 0,
+            "time": time.perf_counter() - start}
+    logger.info("pretrained causal LM: %s", info)
+    return info
+
+
 def pretrain(config: ExperimentConfig, run_dir: Path) -> tuple[dict, dict]:
     """Train each configured section once (reused on resume). Returns (name -> path for the
     model parameters, name -> what was trained, for metrics.json)."""
     done = Progress(run_dir)
     paths, infos = {}, {}
-    trainers = {"word2vec": (_word2vec, "word2vec.bin")}
+    trainers = {"word2vec": (_word2vec, "word2vec.bin"), "causal_lm": (_causal_lm, "causal_lm")}
     for name, (train, filename) in trainers.items():
         spec = getattr(config.pretrain, name)
         if spec is None:
             continue
         path = run_dir / "pretrain" / filename
         info = done.get(f"pretrain-{name}")
-        if info is None or not path.is_file():
+        if info is None or not path.exists():
             info = train(spec, config, path)
             done.put(f"pretrain-{name}", info)
         paths[name], infos[name] = str(path), info

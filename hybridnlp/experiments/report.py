@@ -334,6 +334,13 @@ def _pretraining(m: dict) -> list[str]:
                          f"unlabelled texts of {', '.join(p['corpus'])} ({p['n_texts']:,} "
                          f"texts, {p['vocabulary']:,} words kept), {p['time']:.0f} s, "
                          f"included in the wall time; no labels are used.")
+        elif name == "causal_lm":
+            loss = "" if p.get("val_loss") is None else f", validation loss {p['val_loss']:.3f}"
+            lines.append(f"Unsupervised pretraining: a causal LM ({p['preset']} preset, "
+                         f"{p['tokenizer']} tokens, {p['steps']:,} steps{loss}) on the "
+                         f"unlabelled texts of {', '.join(p['corpus'])} ({p['n_texts']:,} "
+                         f"texts, {p['tokens']:,} tokens), {p['time']:.0f} s, included in the "
+                         f"wall time; no labels are used.")
     return lines + [""] if lines else []
 
 
