@@ -29,6 +29,10 @@ SHRINK = {  # README text -> test-size text
     "ShallowFusion(mt, NGramLM(order=4))": "ShallowFusion(mt, NGramLM(order=4), weights=(0, 0.2))",
     'HybridClassifier(tokenizer="two_chars")':
         'HybridClassifier(tokenizer="two_chars").set_params(transformer__max_epochs=1)',
+    "HybridClassifier(pretrained=model)":
+        "HybridClassifier(pretrained=model).set_params(transformer__max_epochs=1)",
+    "max_epochs=3, patience=None": "max_epochs=1, patience=None",
+    "max_time=600": "preset='gpt-nano', max_time=2",
 }
 
 
@@ -58,6 +62,11 @@ def test_readme_block_runs_on_its_own(index, tmp_path, monkeypatch, capsys):
     for old, new in SHRINK.items():
         code = code.replace(old, new)
     monkeypatch.chdir(tmp_path)  # files the examples write (vectors, models) land here
+    if '"all-MiniLM-L6-v2"' in code:  # a tiny random BERT stands for the local model
+        pytest.importorskip("transformers")
+        from test_pretrained import _bert_dir
+
+        _bert_dir(tmp_path / "all-MiniLM-L6-v2")
     monkeypatch.setattr(hybridnlp, "load_dataset", _small, raising=False)
     exec(compile(code, f"README.md block {index}", "exec"), {"__name__": "readme"})  # noqa: S102
     assert capsys.readouterr().out.strip()  # every block prints something

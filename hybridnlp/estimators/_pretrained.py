@@ -20,9 +20,6 @@ def check_params(est) -> None:
     check_number("lm_weight", est.lm_weight, float, low=0)
     if est.init_from is not None:
         _check_init_from(est)
-    elif est.lm_weight:
-        raise ValueError("lm_weight is the auxiliary LM loss of a pretrained GPT; pass "
-                         "init_from=CausalLM (or its directory) or leave lm_weight=0.")
     if est.pretrained is None:
         if est.layer_decay is not None:
             raise ValueError("layer_decay applies to a pretrained encoder; pass "
@@ -42,6 +39,14 @@ def check_params(est) -> None:
     pooling = est._module_overrides().get("pooling")
     if pooling is not None:
         check_choice("module__pooling", pooling, _POOLINGS)
+
+
+def check_fit(est) -> None:
+    """What only ``fit`` can check (a config's ``{pretrained: causal_lm}`` is filled in after
+    the config is loaded)."""
+    if est.lm_weight and est.init_from is None:
+        raise ValueError("lm_weight is the auxiliary LM loss of a pretrained GPT; pass "
+                         "init_from=CausalLM (or its directory) or leave lm_weight=0.")
 
 
 def _check_init_from(est) -> None:

@@ -264,6 +264,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
             Continue from the checkpoint in ``checkpoint_dir`` (same X, y and random_state).
         """
         self._check_params()
+        _pretrained.check_fit(self)
         texts, y = check_texts_labels(X, y)
         seed = self._seed()
         continuing = self.warm_start and hasattr(self, "module_")
