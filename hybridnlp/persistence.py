@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import pathlib
 from pathlib import Path
 
 from hybridnlp.utils.io import atomic_directory, atomic_write_json, directory_snapshot, read_json
@@ -70,8 +69,6 @@ def allowed_types() -> tuple[type, ...]:
         StackingClassifier, WeightedEnsemble, SimplexWeights, HybridClassifier, HybridEnsemble,
         WordTokenizer, WordVocabTokenizer, WhitespaceTokenizer, CharTokenizer, BPETokenizer,
         Segmenter, TopicWords, History, SentenceEmbeddingFeatures, HFTokenizer,
-        # model directories given as paths (constructing one touches no file)
-        pathlib.PosixPath, pathlib.WindowsPath,
         # scikit-learn's splitters, given as a stacking's ``cv`` (skops trusts estimators only)
         KFold, StratifiedKFold, GroupKFold, ShuffleSplit, StratifiedShuffleSplit,
         RepeatedKFold, RepeatedStratifiedKFold, PredefinedSplit,

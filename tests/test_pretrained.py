@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+import skops.io as sio
 import torch
 
 transformers = pytest.importorskip("transformers")
@@ -202,6 +203,10 @@ def test_embeddings_pickle_and_save_without_the_directory(tmp_path, bert_dir):
                          LogisticRegression()).fit(X, y)
     expected = pipe.predict_proba(X)
     save_model(pipe, tmp_path / "saved")
+    # the Path parameter is saved as a string: no path type for skops (any version) to trust
+    assert not any("pathlib" in t for t in
+                   sio.get_untrusted_types(file=tmp_path / "saved" / "model.skops"))
+    assert pickle.loads(pickle.dumps(pipe))[0].model == str(model)
     blob = pickle.dumps(pipe)
     shutil.rmtree(model)
     clear_embedding_cache()

@@ -20,6 +20,7 @@ from hybridnlp.nn import EncoderConfig, SequenceClassifier
 from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WordVocabTokenizer
 from hybridnlp.text.segmenters import segmenter_names
 from hybridnlp.utils.device import resolve_device
+from hybridnlp.utils.paths import paths_as_strings
 from hybridnlp.utils.validation import (
     check_choice,
     check_number,
@@ -373,7 +374,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
     # ------------------------------------------------------------------ pickling
 
     def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
+        state = paths_as_strings(self.__dict__)
         module = state.pop("module_", None)
         if module is not None:  # NumPy arrays: a GPU-fitted model unpickles anywhere, and
             # skops (hybridnlp.persistence) stores them without pickle

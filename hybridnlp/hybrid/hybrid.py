@@ -15,6 +15,7 @@ from hybridnlp.hybrid.stacking import StackingClassifier
 from hybridnlp.pretrained import SentenceEmbeddingFeatures
 from hybridnlp.text import WORD_PATTERN
 from hybridnlp.text.words import word_split
+from hybridnlp.utils.paths import paths_as_strings
 
 __all__ = ["HybridClassifier", "HybridEnsemble", "default_components"]
 
@@ -110,6 +111,9 @@ class _DefaultComponents:
             self._materialise()
             super().set_params(**nested)
         return self
+
+    def __getstate__(self):
+        return paths_as_strings(super().__getstate__())
 
     def __setstate__(self, state):
         state = {"pretrained": None, "fine_tune": True, **state}  # pickled before they existed

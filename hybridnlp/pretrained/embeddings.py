@@ -24,6 +24,7 @@ from hybridnlp.pretrained.local import (
 )
 from hybridnlp.utils.device import autocast_context, resolve_device, resolve_precision
 from hybridnlp.utils.io import atomic_path
+from hybridnlp.utils.paths import paths_as_strings
 from hybridnlp.utils.validation import check_choice, check_number
 
 __all__ = ["SentenceEmbeddingFeatures", "clear_embedding_cache"]
@@ -224,7 +225,7 @@ class SentenceEmbeddingFeatures(TextTransformer):
     # ------------------------------------------------------------------ pickling
 
     def __getstate__(self) -> dict:
-        state = dict(super().__getstate__())
+        state = paths_as_strings(super().__getstate__())
         encoder = state.pop("encoder_", None)
         if encoder is not None:
             state["_encoder"] = pack_encoder(encoder)

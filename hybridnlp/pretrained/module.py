@@ -53,6 +53,8 @@ class PretrainedSequenceClassifier(nn.Module):
     -> ``ClassificationHead``. ``forward(idx, mask, features, targets) -> (logits, loss)``,
     as :class:`hybridnlp.nn.SequenceClassifier`."""
 
+    ddp_find_unused_parameters = True  # BERT's pooler is loaded but not used
+
     def __init__(self, config: PretrainedClassifierConfig, encoder: nn.Module | None = None):
         super().__init__()
         self.config = config

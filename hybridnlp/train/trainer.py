@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from hybridnlp.exceptions import NonFiniteLossError
+from hybridnlp.train import distributed
 from hybridnlp.train.callbacks import Callback, History
 from hybridnlp.train.checkpoint import load_checkpoint, recover_checkpoint, save_checkpoint
 from hybridnlp.train.schedule import SCHEDULES, cosine_lr, cosine_lr_by_progress
@@ -270,15 +271,26 @@ class Trainer:
         and ends with the weights an uninterrupted run would have reached (same data order,
         same dropout masks).
         """
-        if self.checkpoint_dir is None:
+        if self.checkpoint_dir is None or not distributed.is_main():  # rank 0 writes
             return self._fit(model, train_loader, val_loader, resume=resume, config=config)
         lock = self.checkpoint_dir.with_name(self.checkpoint_dir.name + ".lock")
         with exclusive_lock(lock, f"checkpoint_dir {str(self.checkpoint_dir)!r}"):
             return self._fit(model, train_loader, val_loader, resume=resume, config=config)
 
     def _fit(self, model, train_loader, val_loader, *, resume: bool, config: dict | None):
+        parallel = distributed.init_distributed(self.device)  # under torchrun, N > 1
+        if parallel:
+            self.device = distributed.local_device(self.device)
         model.to(self.device)
-        forward = self._forward_module(model)
+        forward = eval_forward = self._forward_module(model)
+        if parallel:  # the module itself stays unwrapped: checkpoints and saving see it
+            from torch.nn.parallel import DistributedDataParallel
+
+            wrapped = DistributedDataParallel(
+                model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=getattr(model, "ddp_find_unused_parameters", False))
+            forward, eval_forward = self._forward_module(wrapped), model
+            train_loader = distributed.ShardedBatches(train_loader, *distributed.world())
         optimizer = self.make_optimizer(model)
         state, best_state = FitState(), None
         found = recover_checkpoint(self.checkpoint_dir) if resume and self.checkpoint_dir \
@@ -310,8 +322,10 @@ class Trainer:
             train_loss = self._train_epoch(run)
             row = {"epoch": epoch + 1, "step": state.step, "train_loss": train_loss,
                    "lr": max(g["lr"] for g in optimizer.param_groups)}
-            if val_loader is not None:
-                row.update(self.evaluate(model, val_loader, forward=forward))
+            if parallel:
+                row["train_loss"] = distributed.all_reduce_mean(train_loss)
+            if val_loader is not None:  # every rank: the whole validation set, same metrics
+                row.update(self.evaluate(model, val_loader, forward=eval_forward))
                 value = row[self.monitor]
                 if self._improved(value, state.best):
                     state.best, state.best_epoch, state.bad_epochs = value, epoch + 1, 0
@@ -328,7 +342,7 @@ class Trainer:
             self._call("on_epoch_end", model, row)
             if self._budget_spent(state):
                 self.should_stop = True
-            if self.checkpoint_dir:
+            if self.checkpoint_dir and distributed.is_main():
                 save_checkpoint(self.checkpoint_dir, model=model, optimizer=optimizer,
                                 trainer_state=dataclasses.asdict(state), config=config,
                                 best_state=run.best_state)
@@ -360,26 +374,30 @@ class Trainer:
                                                     run.loader, run.state)
         model.train()
         batches = loader
-        if self.progress:
+        sharded = isinstance(loader, distributed.ShardedBatches)
+        if self.progress and distributed.is_main():
             from tqdm.auto import tqdm
 
             batches = tqdm(loader, desc=f"epoch {state.epoch + 1}", leave=False)
         total, count, n_batches = 0.0, 0, len(loader)
         optimizer.zero_grad(set_to_none=True)
-        for i, batch in enumerate(batches):
+        for i, item in enumerate(batches):
+            batch, weight = item if sharded else (item, 1.0)  # weight: this rank's share
             batch = self._to_device(batch)
             with autocast_context(self.device, self.precision):
                 _, loss = forward(**batch)
             loss_value = loss.item()  # one host sync per batch, shared by the NaN check and logs
             if not math.isfinite(loss_value):
                 self._stop_on_nan(model, loss_value, state, run.best_state)
-            (loss / self.grad_accum).backward()
+            (loss * (weight / self.grad_accum)).backward()
             total += loss_value
             count += 1
             if (i + 1) % self.grad_accum and i + 1 < n_batches:
                 continue
-            lr = self._learning_rate(state.step, run.warmup_steps, run.total_steps,
-                                     time.perf_counter() - run.start)
+            elapsed = time.perf_counter() - run.start
+            if sharded:  # the time all ranks agreed on at the last step: the same rate
+                elapsed = state.elapsed
+            lr = self._learning_rate(state.step, run.warmup_steps, run.total_steps, elapsed)
             for group in optimizer.param_groups:
                 group["lr"] = lr * group.get("lr_scale", 1.0)
             if self.grad_clip:
@@ -388,9 +406,12 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             state.step += 1
             self._call("on_batch_end", model, state.step, loss_value)
-            if self.progress:
+            if self.progress and distributed.is_main():
                 batches.set_postfix(loss=f"{total / count:.4f}")
             state.elapsed = time.perf_counter() - run.start
+            if sharded:  # the slowest rank's clock and any rank's stop, so all stop together
+                state.elapsed, self.should_stop = distributed.agree(state.elapsed,
+                                                                    self.should_stop)
             if self._budget_spent(state) or self.should_stop:
                 break
         return total / max(count, 1)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 
-__all__ = ["inside", "slug"]
+__all__ = ["inside", "paths_as_strings", "slug"]
 
 
 def slug(text: str) -> str:
@@ -21,3 +22,9 @@ def inside(parent: str | Path, name: str) -> Path:
         raise ValueError(f"{name!r} cannot name a file inside {str(parent)!r}: it would "
                          f"resolve outside it; use letters, digits, '_', '-' and '.'.")
     return path
+
+
+def paths_as_strings(state: dict) -> dict:
+    """``state`` with its ``pathlib`` values as plain strings: an estimator given
+    ``pretrained=Path(...)`` pickles and saves (skops) as data, with no path type to trust."""
+    return {k: os.fspath(v) if isinstance(v, PurePath) else v for k, v in state.items()}
