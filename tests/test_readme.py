@@ -33,6 +33,9 @@ SHRINK = {  # README text -> test-size text
         "HybridClassifier(pretrained=model).set_params(transformer__max_epochs=1)",
     "max_epochs=3, patience=None": "max_epochs=1, patience=None",
     "max_time=600": "preset='gpt-nano', max_time=2",
+    "HybridClassifier(n_jobs=-1, random_state=0)":
+        "HybridClassifier(n_jobs=-1, random_state=0).set_params(transformer__max_epochs=1)",
+    "LocalCluster(n_workers=2)": "LocalCluster(n_workers=2, dashboard_address=None)",
 }
 
 

@@ -5,8 +5,6 @@ classifier."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -16,6 +14,7 @@ from hybridnlp.estimators._classifier import TextClassifierMixin, accuracy, hold
 from hybridnlp.estimators.neural import NeuralEstimator
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 from hybridnlp.train import OptimizerChain
+from hybridnlp.utils.device import torch_threads
 from hybridnlp.utils.validation import (
     check_ngram_range,
     check_number,
@@ -27,18 +26,12 @@ from hybridnlp.utils.validation import (
 __all__ = ["FastTextClassifier"]
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
+def _one_thread():
     """Batches of 32 bags of 100-wide vectors are too small to share well between threads:
     two threads were a little faster on an idle machine and many times slower beside another
     process (parallel cross-validation), so one thread is the choice that never collapses
     (benchmarks/RESULTS.md)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    return torch_threads(1)
 
 
 class _BagModel(torch.nn.Module):

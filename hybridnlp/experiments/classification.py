@@ -17,9 +17,12 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sklearn.model_selection import StratifiedKFold
 
 from hybridnlp.experiments.config import ExperimentConfig
+from hybridnlp.experiments.execution import execution_backend
 from hybridnlp.experiments.registry import build_model
 from hybridnlp.experiments.run_state import Progress, jsonable, load_saved, model_dir
+from hybridnlp.utils.device import torch_threads
 from hybridnlp.utils.io import atomic_path
+from hybridnlp.utils.jobs import run_jobs, threads_per_job
 from hybridnlp.utils.seed import seed_everything
 
 __all__ = ["classification", "load_split"]
@@ -75,6 +78,11 @@ def _sharing(config):
     from hybridnlp.hybrid import share_fits
 
     if sum(spec.type in ENSEMBLE_TYPES for spec in config.models) >= 2:
+        if config.execution.n_jobs != 1:
+            logger.warning("execution.n_jobs=%d: each fold is fit in a job of its own, so the "
+                           "hybrids fit their shared components once per hybrid (share_fits "
+                           "holds within one process); predictions are the same.",
+                           config.execution.n_jobs)
         return share_fits()
     return contextlib.nullcontext()
 
@@ -134,7 +142,7 @@ def classification(config, run_dir, result, progress) -> dict:
                  progress, result.pretrained, target_names)
     models, rows, attribution = task.models, {}, None
     per_example = {"index": [], "text": [], "label": []}
-    with _sharing(config):  # hybrids of the same components fit them once
+    with execution_backend(config.execution), _sharing(config):  # shared component fits
         for i, spec in enumerate(config.models):
             record = task.done.get(f"{i}-{spec.name}")
             if record is None:
@@ -168,17 +176,27 @@ def _classification_model(task: _Task, spec, i: int) -> dict:
     config, key = task.config, f"{i}-{spec.name}"
     est = build_model(spec.type, spec.params, f"models[{i}]", task.pretrained, seed=config.seed)
     fold_metrics, preds, fit_times, model, report = [], {}, [], None, None
-    iterator = task.progress(task.folds, desc=spec.name) if task.progress else task.folds
-    for k, (train_idx, test_idx) in enumerate(iterator):
-        last = k == len(task.folds) - 1  # the last fold's model is kept: it is never skipped
-        fold_record = None if last else task.done.get(f"{key}-fold{k}")
+    records = {}  # fold -> its record, for the folds fit before (an interrupted run)
+    for k in range(len(task.folds) - 1):  # the last fold's model is kept: never skipped
+        found = task.done.get(f"{key}-fold{k}")
+        if found is not None:
+            records[k] = found
+    todo = [k for k in range(len(task.folds)) if k not in records]
+    n_jobs = config.execution.n_jobs
+    threads = threads_per_job(n_jobs, len(todo))
+    results = run_jobs(_fold_job, [
+        (est, config.evaluation.metrics, config.seed + k, task.fold_data(*task.folds[k]),
+         threads, k == len(task.folds) - 1) for k in todo], n_jobs)
+    folds = range(len(task.folds))
+    for k in (task.progress(folds, desc=spec.name) if task.progress else folds):
+        fold_record = records.get(k)
         if fold_record is None:
-            seed_everything(config.seed + k)
-            model = clone(est)
-            fold_record, report = _fit_fold(task, model, *task.fold_data(train_idx, test_idx))
+            fold_record, fold_report, fold_model = next(results)
             fold_record["metrics"]["fold"] = k
             logger.info("%s fold %d: %s", spec.name, k, fold_record["metrics"])
-            if not last:
+            if k == len(task.folds) - 1:
+                model, report = fold_model, fold_report
+            else:
                 task.done.put(f"{key}-fold{k}", fold_record)
         fold_metrics.append(fold_record["metrics"])
         fit_times.append(fold_record["fit_time"])
@@ -205,7 +223,17 @@ def _classification_model(task: _Task, spec, i: int) -> dict:
     return jsonable(record)
 
 
-def _fit_fold(task: _Task, model, X_tr, y_tr, X_te, y_te, ids):
+def _fold_job(est, metrics, seed, data, threads, keep):
+    """One fold, as a joblib job: a seeded clone of ``est`` fit and scored on ``data``;
+    (the fold's record, and its component report and model when ``keep``)."""
+    seed_everything(seed)
+    model = clone(est)
+    with torch_threads(threads):
+        record, report = _fit_fold(metrics, model, *data)
+    return (record, report, model) if keep else (record, None, None)
+
+
+def _fit_fold(metrics: list[str], model, X_tr, y_tr, X_te, y_te, ids):
     """Fit ``model`` on one fold and score it: (the fold's record, its component report)."""
     start = time.perf_counter()
     _fit(model, X_tr, y_tr)
@@ -218,11 +246,11 @@ def _fit_fold(task: _Task, model, X_tr, y_tr, X_te, y_te, ids):
     else:
         pred = model.predict(X_te)
         proba = model.predict_proba(X_te) if hasattr(model, "predict_proba") else None
-    metrics = _class_metrics(task.config.evaluation.metrics, y_te, pred, proba, model.classes_)
+    scores = _class_metrics(metrics, y_te, pred, proba, model.classes_)
     if report is not None:
-        metrics["components"] = report.summary["accuracy"]
+        scores["components"] = report.summary["accuracy"]
     predictions = list(zip(ids.tolist(), pred.tolist(), strict=True))
-    return {"metrics": metrics, "fit_time": fit_time, "predictions": predictions}, report
+    return {"metrics": scores, "fit_time": fit_time, "predictions": predictions}, report
 
 
 def _summary(fold_metrics: list[dict], fit_times: list[float], model) -> dict:

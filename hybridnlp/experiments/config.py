@@ -23,6 +23,7 @@ __all__ = [
     "ConfigError",
     "DataConfig",
     "EvaluationConfig",
+    "ExecutionConfig",
     "ExperimentConfig",
     "ModelConfig",
     "CausalLMPretrainConfig",
@@ -124,6 +125,20 @@ class EvaluationConfig:
 
 
 @dataclass
+class ExecutionConfig:
+    """Where a classification run's folds are fit: ``n_jobs`` folds at once on a joblib
+    backend ("loky": processes on this machine; "threading"; "dask": a ``dask.distributed``
+    cluster at ``address``, or a local one of ``n_jobs`` workers when it is None)."""
+
+    backend: str = "loky"
+    n_jobs: int = 1
+    address: str | None = None
+
+
+BACKENDS = ("loky", "threading", "dask")
+
+
+@dataclass
 class ExperimentConfig:
     name: str
     task: str
@@ -131,6 +146,7 @@ class ExperimentConfig:
     models: list[ModelConfig]
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     seed: int = 0
     output: str = "runs"
     description: str = ""
@@ -285,8 +301,30 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
             raise ConfigError(f"pretrain.causal_lm: {err}") from None
     if config.evaluation.cv < 2:
         raise ConfigError(f"evaluation.cv: {config.evaluation.cv} folds; use at least 2.")
+    _check_execution(config.execution)
+    if config.execution != ExecutionConfig() and config.task != "classification":
+        raise ConfigError(f"execution: folds run as parallel jobs in classification runs; a "
+                          f"{config.task} run fits one model at a time. Remove the section.")
     config._checked = config.to_dict()  # what was checked: a later change is checked again
     return config
+
+
+def _check_execution(ex: ExecutionConfig) -> None:
+    if ex.backend not in BACKENDS:
+        raise ConfigError(f"execution.backend: {ex.backend!r} is not a backend."
+                          f"{_hint(ex.backend, BACKENDS)} Choose one of {', '.join(BACKENDS)}.")
+    if ex.n_jobs == 0:
+        raise ConfigError("execution.n_jobs: 0 jobs; use a positive number, or -1 for one "
+                          "per core.")
+    if ex.address is not None and ex.backend != "dask":
+        raise ConfigError(f"execution.address: a scheduler address needs backend: dask, not "
+                          f"{ex.backend!r}.")
+    if ex.backend == "dask":
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise ConfigError("execution.backend: 'dask' needs dask.distributed, which is not "
+                              "installed; pip install 'hybridnlp[distributed]'.") from None
 
 
 def causal_lm_of(spec: CausalLMPretrainConfig, seed):

@@ -18,9 +18,11 @@ from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit, che
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from hybridnlp.utils.device import torch_threads
+from hybridnlp.utils.jobs import run_jobs, threads_per_job
 from hybridnlp.utils.progress import progress
 
-__all__ = ["HeldOut", "held_out_proba", "resolve_cv", "share_fits"]
+__all__ = ["HeldOut", "held_out_probas", "resolve_cv", "share_fits"]
 
 _SHARED: ContextVar[dict | None] = ContextVar("hybridnlp_shared_fits", default=None)
 
@@ -92,17 +94,63 @@ def _aligned(est, proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return out
 
 
-def held_out_proba(estimator, texts: list[str], y: np.ndarray, classes: np.ndarray, cv,
-                   random_state=None, *, memory=None, verbose=0, name="learner") -> HeldOut:
-    """Predictions of ``estimator`` on texts it did not see, then the estimator fitted on all.
+def held_out_probas(components, texts: list[str], y: np.ndarray, classes: np.ndarray, cvs,
+                    random_state=None, *, memory=None, verbose=0, n_jobs=None) -> list[HeldOut]:
+    """For each (name, estimator) of ``components`` with its ``cv`` in ``cvs``: predictions on
+    texts it did not see, then the estimator fitted on all (one :class:`HeldOut` each).
 
-    ``memory`` (a folder) is given to the clones that are Pipelines, to cache their fitted
-    transformers while fitting; the returned learner has none. Inside ``share_fits`` an
-    earlier identical call's result is returned."""
+    Every fit (each fold of each component, and each refit on all the texts) is one joblib job:
+    with ``n_jobs`` they run in parallel on joblib's backend, the one
+    ``joblib.parallel_config(backend="dask")`` selects included; torch in each job gets
+    ``cpu_count // n_jobs`` threads so jobs do not oversubscribe the cores. Results do not
+    depend on ``n_jobs`` (every fit is seeded by its estimator). ``memory`` (a folder) is given
+    to the clones that are Pipelines, to cache their fitted transformers; workers on other
+    machines than this one each cache in their own copy of it. The returned learners have
+    none. Inside ``share_fits`` an identical earlier component's result is returned (looked up
+    here, before any job starts)."""
+    plans = [_plan(est, texts, y, classes, cv, random_state) for (_, est), cv in
+             zip(components, cvs, strict=True)]
+    jobs = [(c, part) for c, plan in enumerate(plans) if plan.held is None
+            for part in plan.parts]
+    threads = threads_per_job(n_jobs, len(jobs))
+    results = run_jobs(_fit_part, [(components[c][1], texts, y, classes, train, test, memory,
+                                     threads) for c, (train, test) in jobs], n_jobs)
+    out = []
+    for (name, _), plan in zip(components, plans):
+        if plan.held is None:  # this component's jobs come next, in order
+            proba = np.full((len(texts), len(classes)), np.nan)
+            fitted = None
+            n = len(plan.parts) - 1
+            bar = progress(range(n + 1), desc=f"{name}: {n} held-out fits + 1", verbose=verbose)
+            for _i, (_, test) in zip(bar, plan.parts):  # the bar first: it ends, and closes
+                est, part = next(results)
+                if test is None:
+                    fitted = est
+                else:
+                    proba[test] = part
+            if memory is not None and isinstance(fitted, Pipeline):
+                fitted.set_params(memory=None)  # the folder is temporary: predict without it
+            plan.held = HeldOut(proba, fitted)
+            if plan.key is not None:
+                plan.shared[plan.key] = plan.held
+        out.append(plan.held)
+    return out
+
+
+class _Plan:
+    """One component's fits: ``parts`` (train rows, test rows; test None = the refit on all),
+    or ``held`` when known already (prefit, or shared)."""
+
+    def __init__(self, parts=(), held=None, key=None, shared=None):
+        self.parts, self.held, self.key, self.shared = list(parts), held, key, shared
+
+
+def _plan(estimator, texts, y, classes, cv, random_state) -> _Plan:
     kind, splitter = resolve_cv(cv, y, random_state)
     if kind == "prefit":
         check_is_fitted(estimator)
-        return HeldOut(_aligned(estimator, estimator.predict_proba(texts), classes), estimator)
+        return _Plan(held=HeldOut(_aligned(estimator, estimator.predict_proba(texts), classes),
+                                  estimator))
     shared = _SHARED.get()
     key = None
     unseeded = getattr(splitter, "random_state", 0) is None and (
@@ -114,25 +162,19 @@ def held_out_proba(estimator, texts: list[str], y: np.ndarray, classes: np.ndarr
             key = None
         if key in shared:
             found = shared[key]
-            return HeldOut(found.proba, found.fitted, shared=True)
-    proba = np.full((len(texts), len(classes)), np.nan)
-    splits = list(splitter.split(np.zeros(len(texts)), y))
-    bar = progress(range(len(splits) + 1), desc=f"{name}: {len(splits)} held-out fits + 1",
-                   verbose=verbose)
-    fitted = None
-    for i in bar:  # the held-out fits, then the fit on everything
-        if i < len(splits):
-            train, test = splits[i]
-            est = _clone(estimator, memory).fit([texts[j] for j in train], y[train])
-            proba[test] = _aligned(est, est.predict_proba([texts[j] for j in test]), classes)
-        else:
-            fitted = _clone(estimator, memory).fit(texts, y)
-    if memory is not None and isinstance(fitted, Pipeline):
-        fitted.set_params(memory=None)  # the folder is temporary: predict without it
-    held = HeldOut(proba, fitted)
-    if key is not None:
-        shared[key] = held
-    return held
+            return _Plan(held=HeldOut(found.proba, found.fitted, shared=True))
+    parts = list(splitter.split(np.zeros(len(texts)), y)) + [(np.arange(len(texts)), None)]
+    return _Plan(parts, key=key, shared=shared)
+
+
+def _fit_part(estimator, texts, y, classes, train, test, memory, threads):
+    """One job: (None, a clone's probabilities on the ``test`` rows, fit on the ``train``
+    rows), or (the clone fitted on everything, None) when ``test`` is None."""
+    with torch_threads(threads):
+        if test is None:
+            return _clone(estimator, memory).fit(texts, y), None
+        est = _clone(estimator, memory).fit([texts[j] for j in train], y[train])
+        return None, _aligned(est, est.predict_proba([texts[j] for j in test]), classes)
 
 
 def _clone(estimator, memory):

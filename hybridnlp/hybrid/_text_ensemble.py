@@ -31,6 +31,9 @@ class TextEnsemble(ComponentReportMixin, TextClassifierMixin, _BaseComposition, 
         self._set_params("estimators", **params)
         return self
 
+    def __setstate__(self, state):
+        super().__setstate__({"n_jobs": None, **state})  # pickled before n_jobs existed
+
     def _components(self) -> list[tuple[str, object]]:
         """The (name, learner) pairs to fit, checked."""
         estimators = list(self.estimators or [])
@@ -39,6 +42,11 @@ class TextEnsemble(ComponentReportMixin, TextClassifierMixin, _BaseComposition, 
         names = [name for name, _ in estimators]
         if len(set(names)) != len(names):
             raise ValueError(f"estimator names must be unique, got {names}.")
+        n_jobs = self.n_jobs
+        if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(
+                n_jobs, numbers.Integral) or n_jobs == 0):
+            raise ValueError(f"n_jobs={n_jobs!r} must be None (one job at a time), a positive "
+                             f"int, or negative (-1: as many jobs as cores).")
         unknown = set(self._estimator_cv()) - set(names)
         if unknown:
             raise ValueError(f"estimator_cv names {sorted(unknown)} are not among the "

@@ -9,7 +9,7 @@ from scipy.special import logsumexp, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from hybridnlp.hybrid._heldout import held_out_proba
+from hybridnlp.hybrid._heldout import held_out_probas
 from hybridnlp.hybrid._text_ensemble import TextEnsemble
 from hybridnlp.text import WordTokenizer
 from hybridnlp.utils.validation import check_texts, check_texts_labels
@@ -112,6 +112,8 @@ class WeightedEnsemble(TextEnsemble):
     gate_alpha : float, default=1.0
         L2 penalty of the gate (per held-out text).
     random_state : int or None
+    n_jobs : int or None, default=None
+        As in ``StackingClassifier``: the held-out fits in parallel (joblib's backend).
     verbose : int, default=0
         A progress bar (tqdm, on standard error) per component over its held-out fits.
 
@@ -125,13 +127,14 @@ class WeightedEnsemble(TextEnsemble):
     """
 
     def __init__(self, *, estimators, cv=5, estimator_cv=None, gating=False, gate_alpha=1.0,
-                 random_state=None, verbose=0):
+                 random_state=None, n_jobs=None, verbose=0):
         self.estimators = estimators
         self.cv = cv
         self.estimator_cv = estimator_cv
         self.gating = gating
         self.gate_alpha = gate_alpha
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     def fit(self, X, y):
@@ -141,10 +144,9 @@ class WeightedEnsemble(TextEnsemble):
         names = [name for name, _ in components]
         self.classes_ = np.unique(y)
         y_idx = np.searchsorted(self.classes_, y)
-        held = [held_out_proba(est, texts, y, self.classes_,
-                               self._estimator_cv().get(name, self.cv), seed,
-                               verbose=self.verbose, name=name)
-                for name, est in components]
+        cvs = [self._estimator_cv().get(name, self.cv) for name in names]
+        held = held_out_probas(components, texts, y, self.classes_, cvs, seed,
+                               verbose=self.verbose, n_jobs=self.n_jobs)
         rows = np.logical_and.reduce([h.rows for h in held])
         probas = np.stack([h.proba[rows] for h in held])  # (M, n, K)
         self.named_estimators_ = dict(zip(names, [h.fitted for h in held]))

@@ -186,6 +186,9 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     random_state : int or None, default=None
         Seeds the components and the held-out split; an int makes fits repeatable (the
         experiment runner passes the config's ``seed``).
+    n_jobs : int or None, default=None
+        As in ``StackingClassifier``: the component fits in parallel (joblib; Dask through
+        ``joblib.parallel_config``).
     verbose : int, default=0
         A progress bar (tqdm, on standard error) per component over its held-out fits.
 
@@ -199,10 +202,10 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
 
     def __init__(self, *, estimators=None, embeddings=None, tokenizer=None, pretrained=None,
                  fine_tune=True, final_estimator=None, cv=5, estimator_cv=None,
-                 passthrough=None, cache=True, random_state=None, verbose=0):
+                 passthrough=None, cache=True, random_state=None, n_jobs=None, verbose=0):
         super().__init__(estimators=estimators, final_estimator=final_estimator, cv=cv,
                          estimator_cv=estimator_cv, passthrough=passthrough, cache=cache,
-                         random_state=random_state, verbose=verbose)
+                         random_state=random_state, n_jobs=n_jobs, verbose=verbose)
         self.embeddings = embeddings
         self.tokenizer = tokenizer
         self.pretrained = pretrained
@@ -231,16 +234,19 @@ class HybridEnsemble(_DefaultComponents, WeightedEnsemble):
     random_state : int or None, default=None
         Seeds the components and the held-out split; an int makes fits repeatable (the
         experiment runner passes the config's ``seed``).
+    n_jobs : int or None, default=None
+        As in ``StackingClassifier``: the component fits in parallel (joblib; Dask through
+        ``joblib.parallel_config``).
     verbose : int, default=0
         A progress bar (tqdm, on standard error) per component over its held-out fits.
     """
 
     def __init__(self, *, estimators=None, embeddings=None, tokenizer=None, pretrained=None,
                  fine_tune=True, cv=5, estimator_cv=None, gating=False, gate_alpha=1.0,
-                 random_state=None, verbose=0):
+                 random_state=None, n_jobs=None, verbose=0):
         super().__init__(estimators=estimators, cv=cv, estimator_cv=estimator_cv,
                          gating=gating, gate_alpha=gate_alpha, random_state=random_state,
-                         verbose=verbose)
+                         n_jobs=n_jobs, verbose=verbose)
         self.embeddings = embeddings
         self.tokenizer = tokenizer
         self.pretrained = pretrained

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
-from hybridnlp.hybrid._heldout import held_out_proba
+from hybridnlp.hybrid._heldout import held_out_probas
 from hybridnlp.hybrid._text_ensemble import TextEnsemble
 from hybridnlp.utils.validation import check_texts_labels
 
@@ -43,6 +43,11 @@ class StackingClassifier(TextEnsemble):
         n-gram vocabulary in two learners) are computed once per fold.
     random_state : int or None
         Seeds the folds.
+    n_jobs : int or None, default=None
+        Fits (every fold of every component, and the refits) run as joblib jobs in parallel:
+        -1 for all cores; ``joblib.parallel_config(backend="dask")`` with a
+        ``dask.distributed`` client runs them on a cluster. The same predictions as a serial
+        fit; torch threads are divided between the jobs.
     verbose : int, default=0
         A progress bar (tqdm, on standard error) per component over its held-out fits.
 
@@ -61,7 +66,7 @@ class StackingClassifier(TextEnsemble):
     """
 
     def __init__(self, *, estimators, final_estimator=None, cv=5, estimator_cv=None,
-                 passthrough=None, cache=True, random_state=None, verbose=0):
+                 passthrough=None, cache=True, random_state=None, n_jobs=None, verbose=0):
         self.estimators = estimators
         self.final_estimator = final_estimator
         self.cv = cv
@@ -69,6 +74,7 @@ class StackingClassifier(TextEnsemble):
         self.passthrough = passthrough
         self.cache = cache
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     def fit(self, X, y):
@@ -79,10 +85,9 @@ class StackingClassifier(TextEnsemble):
         self.classes_ = np.unique(y)
         cache_dir = tempfile.mkdtemp(prefix="hybridnlp-stack-") if self.cache else None
         try:
-            held = [held_out_proba(est, texts, y, self.classes_,
-                                   self._estimator_cv().get(name, self.cv), seed,
-                                   memory=cache_dir, verbose=self.verbose, name=name)
-                    for name, est in components]
+            cvs = [self._estimator_cv().get(name, self.cv) for name, _ in components]
+            held = held_out_probas(components, texts, y, self.classes_, cvs, seed,
+                                   memory=cache_dir, verbose=self.verbose, n_jobs=self.n_jobs)
         finally:
             if cache_dir:
                 shutil.rmtree(cache_dir, ignore_errors=True)

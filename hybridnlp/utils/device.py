@@ -8,7 +8,7 @@ import warnings
 import torch
 
 __all__ = ["autocast_context", "compile_options", "cpu_name", "resolve_device",
-           "resolve_precision"]
+           "resolve_precision", "torch_threads"]
 
 
 def compile_options(compile) -> dict | None:
@@ -94,3 +94,18 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Inside the block torch uses ``n`` intra-op threads (None: unchanged); restored after."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
