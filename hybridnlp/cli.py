@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from pathlib import Path
 
@@ -115,18 +116,43 @@ def _load_model(model_dir: str):
 
 def _train_lm(args) -> int:
     from hybridnlp.lm import CausalLM
+    from hybridnlp.train import distributed
 
     if not Path(args.corpus).is_file():
         raise _UsageError(f"corpus file {args.corpus!r} does not exist")
-
+    if args.nproc < 1:
+        raise _UsageError(f"--nproc {args.nproc}: use 1 or more processes")
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # this process starts torchrun
+        return _under_torchrun(args.nproc, args.argv)
+    main = distributed.is_main()
     lm = CausalLM(preset=args.preset, tokenizer=args.tokenizer, max_time=args.max_time,
                   max_steps="auto" if args.max_steps is None else args.max_steps,
-                  random_state=args.seed, verbose=int(not args.quiet))
-    lm.fit(Path(args.corpus))
+                  random_state=args.seed, verbose=int(not args.quiet and main))
+    try:
+        lm.fit(Path(args.corpus))
+    finally:
+        distributed.finish()
+    if not main:  # rank 0 saves and reports
+        return 0
     lm.save(args.output)
     loss = f"{lm.val_loss_:.4f}" if lm.val_loss_ is not None else "n/a"
     print(f"validation loss {loss} nats/token; model saved to {args.output}")
     return 0
+
+
+def _under_torchrun(nproc: int, argv: list[str]) -> int:
+    """``hybridnlp ARGV`` again as ``nproc`` data-parallel processes on this machine
+    (``torchrun --standalone``): the Trainer sees torchrun's environment."""
+    import subprocess
+
+    rest, skip = [], False
+    for arg in argv:  # without --nproc: torchrun's own parser would take it
+        if not skip and not arg.startswith("--nproc"):
+            rest.append(arg)
+        skip = arg == "--nproc"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc_per_node={nproc}", "-m", "hybridnlp.cli", *rest]
+    return subprocess.run(command, check=False).returncode
 
 
 def _generate(args) -> int:
@@ -334,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=None, help="training budget in steps")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="data-parallel processes (torchrun on this machine; the batch is "
+                        "shared between them)")
     p.set_defaults(func=_train_lm)
     p = command("generate", "continue a prompt with a saved language model")
     p.add_argument("model_dir", metavar="MODEL_DIR", help="a directory written by train-lm")
@@ -398,6 +427,7 @@ def main(argv=None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # to start again under torchrun
     try:
         with exit_on_sigterm():  # a killed run cleans up and stays resumable
             return args.func(args)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
+from conftest import cli_error
 
 from hybridnlp.train import Callback
 from hybridnlp.train.distributed import ShardedBatches
@@ -120,3 +121,28 @@ def test_a_broken_torchrun_environment_is_named(monkeypatch, env, match):
         monkeypatch.setenv(key, value)
     with pytest.raises((RuntimeError, ValueError), match=match):
         _classifier().fit(*_texts())
+
+
+def test_train_lm_nproc_runs_torchrun_and_saves_the_one_process_model(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    from hybridnlp.cli import main
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 300)
+    common = ["train-lm", str(corpus), "--preset", "gpt-nano", "--max-steps", "4", "--quiet"]
+    assert main([*common, "--output", str(tmp_path / "one")]) == 0
+    done = subprocess.run([sys.executable, "-m", "hybridnlp.cli", *common, "--nproc", "2",
+                           "--output", str(tmp_path / "two")], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("model saved to") == 1  # rank 0 alone reports and saves
+    one, two = (load_file(tmp_path / d / "model.safetensors") for d in ("one", "two"))
+    assert one.keys() == two.keys()
+    for name in one:
+        torch.testing.assert_close(two[name], one[name], atol=1e-5, rtol=1e-4)
+    assert cli_error([*common, "--nproc", "0", "--output", str(tmp_path / "zero")], capsys) \
+        == "hybridnlp train-lm: error: --nproc 0: use 1 or more processes\n"

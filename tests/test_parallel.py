@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 import torch
-from joblib import parallel_config
 from conftest import _with
+from joblib import parallel_config
 from sklearn.base import BaseEstimator, ClassifierMixin
 from test_contract import _nbsvm, _tfidf_lr
 

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import torch
 import torch.distributed as dist
 
-__all__ = ["ShardedBatches", "agree", "all_reduce_mean", "init_distributed", "is_main",
-           "local_device", "world"]
+__all__ = ["ShardedBatches", "agree", "all_reduce_mean", "finish", "init_distributed",
+           "is_main", "local_device", "world"]
 
 
 def world() -> tuple[int, int]:
@@ -55,6 +55,12 @@ def init_distributed(device: torch.device) -> bool:
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend, rank=rank, world_size=size)
     return True
+
+
+def finish() -> None:
+    """Leave the process group, if this process joined one (at the end of a script)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def local_device(device: torch.device) -> torch.device:
