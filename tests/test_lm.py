@@ -436,3 +436,41 @@ def test_interpolated_lm_fits_its_parts_and_clone_refits(shakespeare):
     assert prefit.neural_ is mix.neural_ and prefit.weight_ == pytest.approx(mix.weight_)
     with pytest.raises(ValueError, match="^the parts are prefit: fit\\(texts\\) fits the weight"):
         InterpolatedLM(neural=mix.neural_, ngram=mix.ngram_).fit(train, validation_data=val)
+
+
+STREAM_TEXT = ("First line of the text.\n\n\nSecond  line, with  spaces.\n   indented line\n"
+               "\n 中文文本没有空格。\nlast line without an end") * 7
+
+
+@pytest.mark.parametrize("tokenizer", ["char", "word", "bpe"])
+def test_a_corpus_file_is_streamed_in_pieces_to_the_tokens_of_the_whole(tokenizer, tmp_path,
+                                                                        monkeypatch):
+    import gzip
+
+    from hybridnlp.lm import _corpus
+    from hybridnlp.lm._corpus import corpus_chunks, make_tokenizer, token_stream_of_file
+
+    path = tmp_path / "corpus.txt.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write(STREAM_TEXT)
+    monkeypatch.setattr(_corpus, "CHUNK_CHARS", 16)  # many pieces, cut inside runs of \n
+    pieces = list(corpus_chunks(path))
+    assert "".join(pieces) == STREAM_TEXT and len(pieces) > 10
+    assert all(p.endswith("\n") for p in pieces[:-1])
+    tok = make_tokenizer(tokenizer, 300).train([STREAM_TEXT])
+    np.testing.assert_array_equal(token_stream_of_file(tok, path),
+                                  token_stream(tok, STREAM_TEXT))
+    streamed = NGramLM(order=3, tokenizer=tokenizer, vocab_size=300).fit(path)
+    whole = NGramLM(order=3, tokenizer=tokenizer, vocab_size=300).fit(STREAM_TEXT)
+    assert streamed.n_tokens_ == whole.n_tokens_
+    assert streamed.tokenizer_.vocab_size == whole.tokenizer_.vocab_size
+    probe = "Second line of the text, without spaces.\n"
+    assert streamed.perplexity(probe) == pytest.approx(whole.perplexity(probe), rel=1e-12)
+
+
+def test_an_empty_or_missing_corpus_file_is_named(tmp_path):
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(ValueError, match=r"^corpus is empty; pass a non-empty string"):
+        NGramLM().fit(tmp_path / "empty.txt")
+    with pytest.raises(FileNotFoundError, match=r"^corpus file '.*nothing.txt' does not exist"):
+        NGramLM().fit(tmp_path / "nothing.txt")

@@ -12,6 +12,7 @@ import copy
 import gzip
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,8 @@ from hybridnlp.text.segmenters import segmenter_names
 from hybridnlp.text.words import split_spaceless
 from hybridnlp.utils.validation import is_missing
 
-__all__ = ["PER_UNITS", "check_unit", "count_units", "count_words", "make_tokenizer", "read_corpus",
-           "split_corpus", "token_stream"]
+__all__ = ["PER_UNITS", "check_unit", "corpus_chunks", "count_units", "count_words",
+           "make_tokenizer", "read_corpus", "split_corpus", "token_stream", "token_stream_of_file"]
 
 TOKENIZERS = ("char", "word", "bpe")
 
@@ -35,8 +36,7 @@ def read_corpus(corpus, what: str = "corpus") -> str | list[str]:
         path = Path(corpus)
         if not path.is_file():
             raise FileNotFoundError(f"{what} file {str(path)!r} does not exist.")
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as f:
+        with _open_text(path) as f:
             corpus = f.read()
     if isinstance(corpus, str):
         if not corpus:
@@ -57,6 +57,47 @@ def read_corpus(corpus, what: str = "corpus") -> str | list[str]:
         raise ValueError(f"{what} is empty (no text in {len(texts)} documents); pass "
                          f"non-empty text.")
     return texts
+
+
+def _open_text(path: Path):
+    opener = gzip.open if path.suffix == ".gz" else open
+    return opener(path, "rt", encoding="utf-8")
+
+
+CHUNK_CHARS = 1 << 22  # characters read at a time from a corpus file
+
+
+def corpus_chunks(path: str | os.PathLike, chunk_chars: int | None = None) -> Iterator[str]:
+    """The text of a file in pieces of about ``chunk_chars`` (default ``CHUNK_CHARS``)
+    characters, read one at a time:
+    each piece ends after a line break that a non-space character follows, where every
+    tokenizer here splits anyway, so the tokens of the pieces, concatenated, are the tokens
+    of the whole text (tested for char, word and BPE tokens)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"corpus file {str(path)!r} does not exist.")
+    with _open_text(path) as f:
+        buf = ""
+        while block := f.read(chunk_chars or CHUNK_CHARS):
+            buf += block
+            end = len(buf)
+            while (i := buf.rfind("\n", 0, end)) >= 0:
+                if i + 1 < len(buf) and not buf[i + 1].isspace():
+                    yield buf[:i + 1]
+                    buf = buf[i + 1:]
+                    break
+                end = i
+        if buf:
+            yield buf
+
+
+def token_stream_of_file(tokenizer: Tokenizer, path: str | os.PathLike) -> np.ndarray:
+    """``token_stream(tokenizer, text of path)``, read and encoded a piece at a time: the
+    memory is that of the ids (2 or 4 bytes a token), never of the whole text's tokens."""
+    dtype = _dtype(tokenizer.vocab_size)
+    parts = [np.asarray([tokenizer.eos_id], dtype=dtype)]
+    parts += [np.asarray(tokenizer.encode(chunk), dtype=dtype) for chunk in corpus_chunks(path)]
+    return np.concatenate(parts)
 
 
 def split_corpus(corpus: str | list[str], fraction: float):
@@ -98,14 +139,15 @@ def _dtype(vocab_size: int):
 
 def token_stream(tokenizer: Tokenizer, corpus: str | list[str]) -> np.ndarray:
     """``[eos] + ids`` for a string; ``[eos] + doc_1 + [eos] + doc_2 + [eos] ...`` for a list."""
-    eos = tokenizer.eos_id
+    eos, dtype = tokenizer.eos_id, _dtype(tokenizer.vocab_size)
     if isinstance(corpus, str):
-        parts = [[eos], tokenizer.encode(corpus)]
-    else:
-        parts = [[eos]]
-        for ids in tokenizer.encode_batch(corpus):
-            parts.extend((ids, [eos]))
-    return np.fromiter((i for part in parts for i in part), dtype=_dtype(tokenizer.vocab_size))
+        return np.concatenate([np.asarray([eos], dtype=dtype),
+                               np.asarray(tokenizer.encode(corpus), dtype=dtype)])
+    parts = [np.asarray([eos], dtype=dtype)]
+    for start in range(0, len(corpus), 1024):  # ids as arrays a batch at a time: the memory
+        for ids in tokenizer.encode_batch(corpus[start:start + 1024]):  # of Python ints stays
+            parts += [np.asarray(ids, dtype=dtype), np.asarray([eos], dtype=dtype)]  # small
+    return np.concatenate(parts)
 
 
 PER_UNITS = ("token", "word", "char")

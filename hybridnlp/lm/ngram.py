@@ -17,7 +17,13 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from hybridnlp.lm._corpus import make_tokenizer, read_corpus, token_stream
+from hybridnlp.lm._corpus import (
+    corpus_chunks,
+    make_tokenizer,
+    read_corpus,
+    token_stream,
+    token_stream_of_file,
+)
 from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm.decoding import process_logits
 from hybridnlp.text import load_tokenizer
@@ -32,6 +38,20 @@ def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows, sorted lexicographically, and how often each occurs."""
     if len(rows) == 0:
         return rows, np.zeros(0, dtype=np.int64)
+    bits = max(int(rows.max()).bit_length(), 1)
+    if bits * rows.shape[1] <= 62:  # each row packed into one int64 key, in the same order:
+        key = np.zeros(len(rows), dtype=np.int64)  # a 1-D sort, 8 bytes a row
+        for j in range(rows.shape[1]):
+            key <<= bits
+            key |= rows[:, j]
+        keys, counts = np.unique(key, return_counts=True)
+        del key
+        mask = (1 << bits) - 1
+        out = np.empty((len(keys), rows.shape[1]), dtype=rows.dtype)
+        for j in range(rows.shape[1] - 1, -1, -1):
+            out[:, j] = keys & mask
+            keys >>= bits
+        return out, counts
     order = np.lexsort(rows.T[::-1])
     rows = rows[order]
     new = np.ones(len(rows), dtype=bool)
@@ -113,15 +133,26 @@ class NGramLM(LMScoringMixin, BaseEstimator):
                              f"(0, 1).")
 
     def fit(self, corpus, y=None) -> NGramLM:
-        """Count the n-grams of ``corpus`` (a string, a list of strings, or a file path)."""
+        """Count the n-grams of ``corpus``: a string, a list (or any iterable) of strings, or a
+        file path (``pathlib.Path``; ``.gz`` is decompressed). A file is streamed, a piece at a
+        time, twice (the tokenizer's vocabulary, then the ids) when the tokenizer is untrained,
+        once when it is trained: the text is never held whole, and the memory is that of the
+        ids and the counts (benchmarks/RESULTS.md, "Scaling")."""
         self._check_params()
         bar = progress_bar(self.order + 1, desc="n-gram LM: tokens, then counts per order",
                            verbose=self.verbose)
-        corpus = read_corpus(corpus)
         tok = make_tokenizer(self.tokenizer, self.vocab_size)
-        if not getattr(tok, "is_trained", False):
-            tok.train(corpus if isinstance(corpus, list) else [corpus])
-        ids = token_stream(tok, corpus).astype(np.int64)
+        if isinstance(corpus, os.PathLike):
+            if Path(corpus).is_file() and Path(corpus).stat().st_size == 0:
+                read_corpus(corpus)  # its error for an empty file
+            if not getattr(tok, "is_trained", False):
+                tok.train(corpus_chunks(corpus))
+            ids = token_stream_of_file(tok, corpus).astype(np.int64)
+        else:
+            corpus = read_corpus(corpus)
+            if not getattr(tok, "is_trained", False):
+                tok.train(corpus if isinstance(corpus, list) else [corpus])
+            ids = token_stream(tok, corpus).astype(np.int64)
         n = self.order
         if len(ids) < n:
             raise ValueError(f"the corpus has {len(ids)} tokens (with the leading <eos>), "
