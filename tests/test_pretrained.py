@@ -389,3 +389,19 @@ def test_gpt_init_bad_input(tiny_lm, params, match):
 
     with pytest.raises(ValueError, match=re.escape(match)):
         TransformerClassifier(**params).fit(*_texts(8))
+
+
+def test_dense_retriever_over_a_pretrained_encoder(bert_dir):
+    from hybridnlp.qa import DenseRetriever
+
+    passages = [" ".join(_texts(4, seed=s)[0]) for s in range(6)]
+    retriever = DenseRetriever(pretrained=bert_dir, batch_size=4).fit(passages)
+    emb = SentenceEmbeddingFeatures(bert_dir, normalize=True).fit_transform(passages)
+    np.testing.assert_allclose(retriever.score_passages(passages[:2]), emb[:2] @ emb.T,
+                               rtol=1e-5, atol=1e-6)
+    ids, scores = retriever.search(passages, k=2)
+    assert ids[:, 0].tolist() == list(range(6))  # each passage finds itself first
+    np.testing.assert_allclose(scores[:, 0], 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"embeddings \(word vectors\) and pretrained \(an "
+                                         r"encoder directory\) cannot be combined"):
+        DenseRetriever(pretrained=bert_dir, embeddings="vectors.txt").fit(passages)

@@ -3,6 +3,7 @@ retrievers (BM25 equal to rank_bm25's, DrQA's TF-IDF on small collections, fusio
 
 import gzip
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -245,6 +246,53 @@ def test_logistic_reader_learns_spans_and_returns_offsets():
     assert squad_em_f1(texts, ANSWERS)["f1"] > 50
     with pytest.raises(ValueError, match="answer 'Broncos' at 0 does not match its passage"):
         reader.fit(QUESTIONS[:1], PASSAGES[:1], [0], ["Broncos"])
+
+
+def test_logistic_reader_lexical_features_extend_the_window_features(tmp_path):
+    from scipy import sparse
+
+    from hybridnlp.qa import LogisticReader
+    from hybridnlp.qa.readers import (
+        _HASH_BUCKETS,
+        _hash,
+        _Passage,
+        load_reader,
+        save_reader,
+        word_spans,
+    )
+
+    passages = [PASSAGES[g] for g in GOLD] * 5
+    starts = [PASSAGES[g].find(a[0]) for g, a in zip(GOLD, ANSWERS, strict=True)] * 5
+    args = (QUESTIONS * 5, passages, starts, [a[0] for a in ANSWERS] * 5)
+    plain = LogisticReader(random_state=0, negatives=10, lexical=False).fit(*args)
+    lexical = LogisticReader(random_state=0, negatives=10).fit(*args)
+    gold = [PASSAGES[g] for g in GOLD]
+    p = gold[0]
+    raw = [p[a:b] for a, b in word_spans(p)]
+    words = [w.lower() for w in raw]
+    first, last = lexical._candidates(words)
+    old = plain._features(_Passage(plain, QUESTIONS[0], raw, words), first, last)
+    new = lexical._features(_Passage(lexical, QUESTIONS[0], raw, words), first, last)
+    assert isinstance(old, np.ndarray) and sparse.issparse(new)
+    assert new.shape == (len(first), old.shape[1] + 12 + _HASH_BUCKETS)
+    # the first columns are the window features, unchanged; then 12 sentence and boundary
+    # columns; then 2 question keys x 7 span keys hashed (14 ones, fewer on a collision)
+    np.testing.assert_allclose(new[:, :old.shape[1]].toarray(), old)
+    hashed = new[:, old.shape[1] + 12:]
+    assert set(hashed.data) == {1.0} and 10 <= hashed.sum(1).min() <= hashed.sum(1).max() <= 14
+    assert _hash("t=who|last=broncos") == zlib.crc32(b"t=who|last=broncos") % _HASH_BUCKETS
+    # saved as JSON and read back, the same answers; a reader written before the lexical
+    # features (no "lexical" among its params) loads as the window-feature reader it was
+    save_reader(lexical, tmp_path / "lex")
+    assert load_reader(tmp_path / "lex").predict(QUESTIONS, gold) == \
+        lexical.predict(QUESTIONS, gold)
+    save_reader(plain, tmp_path / "old")
+    state = json.loads((tmp_path / "old" / "reader.json").read_text())
+    del state["params"]["lexical"]
+    (tmp_path / "old" / "reader.json").write_text(json.dumps(state))
+    old_loaded = load_reader(tmp_path / "old")
+    assert old_loaded.lexical is False
+    assert old_loaded.predict(QUESTIONS, gold) == plain.predict(QUESTIONS, gold)
 
 
 def test_pipeline_answers_over_the_collection_and_over_new_passages():

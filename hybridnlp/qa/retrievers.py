@@ -6,7 +6,7 @@ over passages), ``score_passages``, and for the sparse ones ``save``/``load`` (n
   ``rank_bm25``'s ``BM25Okapi`` exactly (``idf="okapi"``).
 - :class:`TfidfRetriever`: DrQA's hashed unigram + bigram TF-IDF (Chen et al. 2017).
 - :class:`DenseRetriever`: cosine of mean word vectors (word2vec trained on the passages, or
-  given vectors).
+  given vectors), or of a local pretrained encoder's sentence embeddings.
 - :class:`~hybridnlp.qa.retriever_fusion.HybridRetriever` (its own module): their fusion.
 """
 
@@ -334,26 +334,45 @@ class DenseRetriever(_Retriever):
     word2vec file or gensim ``KeyedVectors``). Queries whose words are all unknown score 0
     everywhere. The defaults (skip-gram, TF-IDF pooling, 200 dimensions, 30 epochs) were the
     best of those tried on the SQuAD training passages (benchmarks/RESULTS.md, "Question
-    answering")."""
+    answering").
+
+    ``pretrained``: a local sentence-transformers (or Hugging Face) directory instead; the
+    passages and queries are embedded by it, frozen (``SentenceEmbeddingFeatures``, unit
+    length), and the word-vector parameters are unused. Passages longer than the model's
+    ``max_seq_length`` are cut there."""
 
     def __init__(self, *, vector_size: int = 200, epochs: int = 30, sg: int = 1,
                  pooling: str = "tfidf", min_count: int = 1, embeddings=None,
-                 random_state=None):
+                 pretrained=None, batch_size: int = 32, random_state=None):
         self.vector_size = vector_size
         self.epochs = epochs
         self.sg = sg
         self.pooling = pooling
         self.min_count = min_count
         self.embeddings = embeddings
+        self.pretrained = pretrained
+        self.batch_size = batch_size
         self.random_state = random_state
 
-    def _index(self, texts):
-        from hybridnlp.features import Word2VecFeatures
+    def _check_params(self) -> None:
+        if self.pretrained is not None and self.embeddings is not None:
+            raise ValueError("embeddings (word vectors) and pretrained (an encoder directory) "
+                             "cannot be combined; pass one of them.")
+        check_number("batch_size", self.batch_size, int, low=1)
 
-        self.encoder_ = Word2VecFeatures(vector_size=self.vector_size, epochs=self.epochs,
-                                         sg=self.sg, pooling=self.pooling,
-                                         min_count=self.min_count, pretrained=self.embeddings,
-                                         norm="l2", random_state=self.random_state)
+    def _index(self, texts):
+        if self.pretrained is not None:
+            from hybridnlp.pretrained import SentenceEmbeddingFeatures
+
+            self.encoder_ = SentenceEmbeddingFeatures(self.pretrained, normalize=True,
+                                                      batch_size=self.batch_size)
+        else:
+            from hybridnlp.features import Word2VecFeatures
+
+            self.encoder_ = Word2VecFeatures(
+                vector_size=self.vector_size, epochs=self.epochs, sg=self.sg,
+                pooling=self.pooling, min_count=self.min_count, pretrained=self.embeddings,
+                norm="l2", random_state=self.random_state)
         self.matrix_ = self.encoder_.fit_transform(texts).astype(np.float32)
 
     def _scores(self, queries):
