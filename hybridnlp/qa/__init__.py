@@ -12,8 +12,8 @@ from hybridnlp.qa.metrics import (
     token_f1,
 )
 from hybridnlp.qa.pipeline import QAPipeline
+from hybridnlp.qa.reader_stacking import HybridReader
 from hybridnlp.qa.readers import (
-    HybridReader,
     LogisticReader,
     SlidingWindowReader,
     Span,

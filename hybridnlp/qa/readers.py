@@ -28,7 +28,7 @@ from sklearn.linear_model import LogisticRegression
 from hybridnlp.exceptions import NotFittedError
 from hybridnlp.utils.validation import check_number, check_texts
 
-__all__ = ["HybridReader", "LogisticReader", "SlidingWindowReader", "Span", "load_reader",
+__all__ = ["LogisticReader", "SlidingWindowReader", "Span", "load_reader",
            "question_type", "save_reader", "word_spans"]
 
 _WORD = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]")
@@ -435,99 +435,3 @@ def load_reader(path):
         m.n_features_in_ = m.coef_.shape[1]
         reader.model_ = m
     return reader
-
-
-class HybridReader(BaseEstimator):
-    """Several readers, stacked: each proposes its best span, and a logistic regression fit on
-    held-out questions picks the proposal most likely right, from which reader made it, its
-    score (standardised per reader) and how much it agrees with the other proposals (token
-    F1). The readers are then refit on all the questions.
-
-    Parameters
-    ----------
-    readers : list of (name, reader), default: the logistic reader and the Transformer
-        ``ExtractiveReader``.
-    holdout : float, default=0.2
-        Share of the training questions the stacker is fit on.
-    """
-
-    _learns_from_answers = True
-
-    def __init__(self, readers=None, *, holdout: float = 0.2, random_state=None):
-        self.readers = readers
-        self.holdout = holdout
-        self.random_state = random_state
-
-    def _parts(self):
-        if self.readers is not None:
-            return self.readers
-        from hybridnlp.qa.extractive import ExtractiveReader
-
-        return [("logistic", LogisticReader(random_state=self.random_state)),
-                ("transformer", ExtractiveReader(random_state=self.random_state))]
-
-    def _proposals(self, readers, questions, passages):
-        spans = [r.predict(questions, passages) for _, r in readers]
-        return [[s[i] for s in spans] for i in range(len(questions))]
-
-    def _features(self, proposals, passages) -> np.ndarray:
-        from hybridnlp.qa.metrics import token_f1
-
-        rows = []
-        for props, p in zip(proposals, passages, strict=True):
-            texts = [p[s.start:s.end] for s in props]
-            for k, s in enumerate(props):
-                z = (s.score - self.score_mean_[k]) / self.score_std_[k]
-                agree = np.mean([token_f1(texts[k], t) for m, t in enumerate(texts) if m != k])
-                rows.append([*(float(k == m) for m in range(len(props))),
-                             *(z * float(k == m) for m in range(len(props))), agree])
-        return np.asarray(rows)
-
-    def fit(self, questions, passages, answer_starts, answers):
-        from sklearn.base import clone
-
-        from hybridnlp.qa.metrics import token_f1
-
-        qs, ps = _check_pairs(questions, passages)
-        check_number("holdout", self.holdout, float, low=0, high=1, low_open=True,
-                     high_open=True)
-        rng = np.random.default_rng(self.random_state)
-        order = rng.permutation(len(qs))
-        n_held = max(1, int(len(qs) * self.holdout))
-        held, rest = order[:n_held], order[n_held:]
-        pick = lambda seq, idx: [seq[i] for i in idx]  # noqa: E731
-        parts = [(name, clone(r).fit(pick(qs, rest), pick(ps, rest), pick(answer_starts, rest),
-                                     pick(answers, rest))) for name, r in self._parts()]
-        props = self._proposals(parts, pick(qs, held), pick(ps, held))
-        scores = np.array([[s.score for s in p] for p in props])
-        self.score_mean_ = scores.mean(0)
-        self.score_std_ = scores.std(0) + 1e-6
-        X = self._features(props, pick(ps, held))
-        y = [token_f1(p[s.start:s.end], answers[i]) >= 0.5
-             for i, p, ss in zip(held, pick(ps, held), props, strict=True) for s in ss]
-        y = np.array(y)
-        # per reader, the share of held-out answers it got right: the fallback when every
-        # proposal is right (or every one wrong) and there is nothing to learn from
-        self.held_out_accuracy_ = y.reshape(len(held), -1).mean(0)
-        self.stacker_ = (LogisticRegression(max_iter=1000).fit(X, y) if len(set(y)) > 1
-                         else None)
-        self.readers_ = [(name, clone(r).fit(qs, ps, answer_starts, answers))
-                         for name, r in self._parts()]
-        return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "held_out_accuracy_"):
-            raise NotFittedError("this HybridReader is not fitted yet; call fit first.")
-
-    def predict(self, questions, passages) -> list[Span]:
-        """The proposal the stacker trusts most (score: its log-odds)."""
-        self._check_fitted()
-        qs, ps = _check_pairs(questions, passages)
-        props = self._proposals(self.readers_, qs, ps)
-        if self.stacker_ is None:  # the reader that was best on the held-out questions
-            k = int(np.argmax(self.held_out_accuracy_))
-            return [p[k] for p in props]
-        z = self.stacker_.decision_function(self._features(props, ps)).reshape(len(qs), -1)
-        best = z.argmax(1)
-        return [Span(p[k].start, p[k].end, float(z[i, k]))
-                for i, (p, k) in enumerate(zip(props, best, strict=True))]
