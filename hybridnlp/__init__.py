@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "load_dataset": "hybridnlp.datasets", "load_texts": "hybridnlp.datasets",
-    "FastTextClassifier": "hybridnlp.estimators",
+    "TextStream": "hybridnlp.datasets",
+    "FastTextClassifier": "hybridnlp.estimators", "NBSVMClassifier": "hybridnlp.estimators",
     "TransformerClassifier": "hybridnlp.estimators",
     "NBFeatures": "hybridnlp.features", "TfidfFeatures": "hybridnlp.features",
     "TopicFeatures": "hybridnlp.features", "Word2VecFeatures": "hybridnlp.features",

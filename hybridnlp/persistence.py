@@ -45,7 +45,7 @@ def allowed_types() -> tuple[type, ...]:
         StratifiedShuffleSplit,
     )
 
-    from hybridnlp.estimators import FastTextClassifier, TransformerClassifier
+    from hybridnlp.estimators import FastTextClassifier, NBSVMClassifier, TransformerClassifier
     from hybridnlp.features import NBFeatures, TfidfFeatures, TopicFeatures, Word2VecFeatures
     from hybridnlp.features.topics import TopicWords
     from hybridnlp.hybrid import (
@@ -65,7 +65,7 @@ def allowed_types() -> tuple[type, ...]:
     return (
         # hybridnlp's estimators, transformers and tokenizers (each rebuilds from plain data)
         TfidfFeatures, NBFeatures, TopicFeatures, Word2VecFeatures,
-        FastTextClassifier, TransformerClassifier, FusionClassifier,
+        FastTextClassifier, TransformerClassifier, FusionClassifier, NBSVMClassifier,
         StackingClassifier, WeightedEnsemble, SimplexWeights, HybridClassifier, HybridEnsemble,
         WordTokenizer, WordVocabTokenizer, WhitespaceTokenizer, CharTokenizer, BPETokenizer,
         Segmenter, TopicWords, History, SentenceEmbeddingFeatures, HFTokenizer,

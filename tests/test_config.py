@@ -126,7 +126,7 @@ def test_overrides_still_reach_lists_and_single_models():
     ("classification", {"type": "transformer", "params": {"max_epochs": "ten"}},
      "models[0].params: max_epochs='ten' is a str; it takes an integer."),
     ("classification", {"type": "nbsvm", "params": {"C": 1}},
-     "models[0].params.C: Pipeline has no parameter 'C'. Did you mean 'clf__C'?"),
+     "models[0].params.C: NBSVMClassifier has no parameter 'C'. Did you mean 'clf__C'?"),
     ("classification", {"type": "tfidf_lr", "params": {"clf__C": "big"}},
      "models[0].params: The 'C' parameter of LogisticRegression must be a float in the range "
      "(0.0, inf]. Got 'big' instead."),
@@ -189,7 +189,7 @@ def test_experiments_folder_has_the_quickstart_and_benchmarks():
     (_with(**{"evaluation.cv": 1.5}), "evaluation.cv: expected int, got float 1.5."),
     (_with(**{"models.0.type": "nbsmv"}), "models[0].type: unknown model 'nbsmv'. Did you mean "
                                           "'nbsvm'?"),
-    (_with(**{"models.0.params": {"clf__c": 4}}), "models[0].params.clf__c: Pipeline has no "
+    (_with(**{"models.0.params": {"clf__c": 4}}), "models[0].params.clf__c: NBSVMClassifier has no "
                                                   "parameter 'clf__c'. Did you mean 'clf__C'?"),
     (_with(**{"models.0.type": "causal_lm"}), "models[0].type: 'causal_lm' is a "
                                               "language_modeling model, but task is "

@@ -258,7 +258,7 @@ def test_hybrid_defaults_and_dunder_params(mr_small):
     hybrid = HybridClassifier()
     params = hybrid.get_params()
     assert "transformer__module__n_layer" not in params  # dunder module params are explicit
-    assert params["nbsvm__logisticregression__C"] == 0.3
+    assert params["nbsvm__clf__C"] == 0.3
     hybrid.set_params(transformer__preset="tiny", transformer__max_epochs=1,
                       transformer__module__n_layer=1)
     assert dict(hybrid.estimators)["transformer"].get_params()["module__n_layer"] == 1
@@ -392,7 +392,7 @@ def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small, cls):
     else:
         assert hybrid.weights_.shape == (6,) and hybrid.weights_.sum() == pytest.approx(1)
     assert "word2vec" not in dict(cls().get_params())  # only with embeddings
-    assert cls().get_params()["nbsvm__logisticregression__C"] == 0.3
+    assert cls().get_params()["nbsvm__clf__C"] == 0.3
 
 
 def test_verbose_shows_a_bar_per_component_and_quiet_shows_nothing(mr_small, capsys):

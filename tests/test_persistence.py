@@ -136,6 +136,10 @@ def test_every_model_the_project_saves_loads_and_predicts_the_same(tmp_path, mr_
         assert type(restored) is type(model), name
         np.testing.assert_array_equal(restored.predict_proba(texts[:20]),
                                       model.predict_proba(texts[:20]), err_msg=name)
+    ovr = build_model("nbsvm", {}).fit(texts, np.arange(len(texts)) % 3)  # a model per class
+    restored = load_model(save_model(ovr, tmp_path / "nbsvm_ovr"))
+    assert len(restored.estimators_) == 3
+    np.testing.assert_array_equal(restored.predict_proba(texts[:20]), ovr.predict_proba(texts[:20]))
 
 
 def test_saved_files_follow_the_umask_as_ordinary_files_do(tmp_path, mr_small):

@@ -1,7 +1,8 @@
-"""scikit-learn estimators around the neural models."""
+"""scikit-learn text classifiers: the neural models, and NBSVM as one estimator."""
 
 from hybridnlp.estimators._classifier import TextClassifierMixin
 from hybridnlp.estimators.fasttext_classifier import FastTextClassifier
+from hybridnlp.estimators.nbsvm import NBSVMClassifier
 from hybridnlp.estimators.transformer_classifier import TransformerClassifier
 
-__all__ = ["FastTextClassifier", "TextClassifierMixin", "TransformerClassifier"]
+__all__ = ["FastTextClassifier", "NBSVMClassifier", "TextClassifierMixin", "TransformerClassifier"]

@@ -29,9 +29,11 @@ def _tfidf_lr():
 
 
 def _nbsvm():
+    from hybridnlp.estimators import NBSVMClassifier
     from hybridnlp.features import NBFeatures
 
-    return Pipeline([("features", NBFeatures()), ("clf", LogisticRegression(max_iter=1000))])
+    # features__... and clf__... as in the tfidf_lr pipeline; one binary model per class
+    return NBSVMClassifier(features=NBFeatures(), clf=LogisticRegression(max_iter=1000))
 
 
 def _transformer():

@@ -40,7 +40,9 @@ class NBFeatures(TextTransformer):
     For two classes the output has one column per n-gram, ``x * r``. For K > 2 classes it
     stacks K one-vs-rest blocks ``[x * r_1, ..., x * r_K]`` (shape ``(n, K * V)``), so one
     linear model sees every class's evidence; its sparsity is that of ``x``. Followed by
-    ``LogisticRegression`` or ``LinearSVC``, this is NBSVM (Wang & Manning 2012).
+    ``LogisticRegression`` or ``LinearSVC``, this is NBSVM (Wang & Manning 2012);
+    ``hybridnlp.estimators.NBSVMClassifier`` fits one binary model per block instead, the
+    paper's one-vs-rest form, far cheaper for many classes.
 
     Parameters
     ----------
@@ -81,6 +83,7 @@ class NBFeatures(TextTransformer):
     """
 
     _requires_y = True
+    _streams = True  # X may be a file path or TextStream
 
     def __init__(
         self,
@@ -139,8 +142,11 @@ class NBFeatures(TextTransformer):
 
     def transform(self, X):
         """NB-scaled features, shape (n_texts, n_features_out_), CSR."""
-        texts = self._validate_transform(X)
-        return self._scale(stack([vec.transform(texts) for _, vec in self.vectorizers_]))
+        return self._scale(self._counts(self._validate_transform(X)))
+
+    def _counts(self, texts):
+        """The unscaled n-gram indicators (or counts), (n_texts, V)."""
+        return stack([vec.transform(texts) for _, vec in self.vectorizers_])
 
     def _scale(self, counts):
         blocks = [counts @ sp.diags(r) for r in self.ratios_]  # each (n, V)

@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import make_pipeline
 
-from hybridnlp.estimators import FastTextClassifier, TransformerClassifier
+from hybridnlp.estimators import FastTextClassifier, NBSVMClassifier, TransformerClassifier
 from hybridnlp.features import NBFeatures, TfidfFeatures, Word2VecFeatures
 from hybridnlp.hybrid.ensemble import SimplexWeights, WeightedEnsemble
 from hybridnlp.hybrid.stacking import StackingClassifier
@@ -57,8 +57,8 @@ def default_components(random_state=None, embeddings=None, tokenizer=None, pretr
     if embeddings is not None and pretrained is None:
         transformer.set_params(trainer__monitor="val_loss")
     components = [
-        ("nbsvm", make_pipeline(NBFeatures(analyzer="both", tokenizer=tokenizer),
-                                LogisticRegression(C=0.3, max_iter=1000))),
+        ("nbsvm", NBSVMClassifier(NBFeatures(analyzer="both", tokenizer=tokenizer),
+                                  LogisticRegression(C=0.3, max_iter=1000))),
         ("tfidf", make_pipeline(TfidfFeatures(analyzer="both", tokenizer=tokenizer),
                                 LogisticRegression(C=10, max_iter=1000))),
         ("mnb", make_pipeline(CountVectorizer(ngram_range=(1, 2), binary=True,
@@ -159,7 +159,8 @@ _EMBEDDINGS_DOC = """embeddings : path, KeyedVectors or fitted Word2VecFeatures,
 class HybridClassifier(_DefaultComponents, StackingClassifier):
     """Classical n-gram models and a Transformer, stacked: the hybrid to reach for first.
 
-    The components are NBSVM (``NBFeatures(analyzer="both")`` + logistic regression), TF-IDF
+    The components are NBSVM (``NBSVMClassifier``: ``NBFeatures(analyzer="both")`` and
+    logistic regression, one binary model per class beyond two), TF-IDF
     word + char n-grams + logistic regression, multinomial naive Bayes on word 1-2 grams,
     ``FastTextClassifier`` and ``TransformerClassifier``. Their held-out probabilities are
     averaged with weights fit to them (``SimplexWeights``: non-negative, summing to one,
@@ -169,7 +170,7 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     Every component gives held-out predictions on one shared 20% holdout (blending: one
     extra fit each instead of five, and the meta learner could only use the texts the
     Transformer held out anyway). Every component is reachable with dunder parameters, e.g.
-    ``set_params(transformer__module__n_layer=2, nbsvm__logisticregression__C=1)`` or a
+    ``set_params(transformer__module__n_layer=2, nbsvm__clf__C=1)`` or a
     ``GridSearchCV`` grid over ``"transformer__optimizer__lr"``.
 
     Parameters
