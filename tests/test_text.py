@@ -1,6 +1,7 @@
 import pickle
 import warnings
 
+import numpy as np
 import pytest
 
 from hybridnlp.text import WORD_PATTERN, WordTokenizer
@@ -89,3 +90,13 @@ def test_unsegmented_words_warn_once_naming_the_fix():
         warnings.simplefilter("error")
         TfidfFeatures().fit(texts)  # the default: one token per character, no warning
         TfidfFeatures().fit(["a good film", "a bad film"])
+    rng = np.random.RandomState(0)
+    words = "the a film plot actor scene was is very quite good bad dull fine long".split()
+    sentences = [" ".join(rng.choice(words, 8)) + "." for _ in range(1500)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TfidfFeatures().fit(sentences)  # 15 words, each frequent
+    with pytest.warns(UserWarning, match="^TfidfFeatures: 100% of the 1,500 distinct training "
+                                         "words occur only once in 1,500 \\(the longest: '.*'\\), "
+                                         "so the words are probably not being split"):
+        TfidfFeatures(token_pattern=r"[^.]+").fit(sentences)  # a sentence per "word"

@@ -34,16 +34,26 @@ _LONG_RUN = re.compile(rf"[{SPACELESS}]{{4,}}")
 
 
 def warn_unsegmented(tokens: Iterable[str], where: str, *, share: float = 0.2,
+                     singletons: float = 0.95, min_words: int = 1000,
                      sample: int = 200_000) -> None:
-    """Warn (once per call) when more than ``share`` of ``tokens`` (the first ``sample``; a
-    mapping counts token -> occurrences) are runs of 4 or more characters of a space-less
-    script: a tokenizer that splits on spaces and punctuation sees clauses of Chinese, not
-    words, and every model on them fails quietly."""
+    """Warn (once per call) when the training words look unsplit; ``tokens`` is an iterable
+    of words (the first ``sample`` are read) or a mapping word -> occurrences.
+
+    Two signs, the first that holds is named: more than ``share`` of the words are runs of 4
+    or more characters of a space-less script (a tokenizer that splits on spaces and
+    punctuation sees clauses of Chinese, not words); or, among at least ``min_words``
+    distinct words, more than ``singletons`` occur once (whole clauses or texts of any script
+    as "words"). Either way they will rarely repeat, and every model on them fails quietly.
+    Natural text stays below: in the first 200, 2,000 and 20,000 texts of each English and
+    Chinese set of ``../shared/data`` (by character and in jieba words), at most 86% of the
+    distinct words occur once (jieba words of 200 news headlines), 40-60% from 20,000 on."""
     n = long = 0
     example = None
+    counts: dict[str, int] = {}
     counted = tokens.items() if isinstance(tokens, Mapping) else ((t, 1) for t in tokens)
     for token, count in islice(counted, sample):
         n += count
+        counts[token] = counts.get(token, 0) + count
         if _LONG_RUN.search(token):
             long += count
             example = example or token
@@ -53,6 +63,16 @@ def warn_unsegmented(tokens: Iterable[str], where: str, *, share: float = 0.2,
             f"a script written without spaces (such as {example!r}), so they are clauses, not "
             f"words, and will rarely repeat. Use the default token pattern "
             f"(hybridnlp.text.WORD_PATTERN: one token per character) or a word segmenter.",
+            UserWarning, stacklevel=3)
+        return
+    once = [t for t, c in counts.items() if c == 1]
+    if len(counts) >= min_words and len(once) / len(counts) > singletons:
+        example = max(once, key=len)
+        warnings.warn(
+            f"{where}: {len(once) / len(counts):.0%} of the {len(counts):,} distinct training "
+            f"words occur only once in {n:,} (the longest: {example[:40]!r}), so the words "
+            f"are probably not being split and will rarely repeat. Check the token pattern, "
+            f"or pass a word segmenter as tokenizer= (hybridnlp.text.register_segmenter).",
             UserWarning, stacklevel=3)
 
 
