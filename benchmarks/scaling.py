@@ -6,6 +6,9 @@
   of WikiText-2 train, then all 50k IMDB reviews (train + test); each fit in a fresh process,
   its memory how far ``fit`` lifts the peak resident set; ``fit(path)`` (streamed) and
   ``fit(text)``.
+- ``features``: ``TfidfFeatures`` (word 1-2 grams) fit time and peak memory vs reviews (IMDB,
+  a quarter, a half, all 50k), each fit in a fresh process: ``fit(path)`` streamed against
+  ``fit(list)`` (the list read within the measured span, since a caller holds it).
 - ``causal_lm``: ``CausalLM`` training tokens/s vs model size (presets, char tokens).
 - ``seq2seq``: ``Seq2SeqLM`` beam-5 decoding, sentences/s vs batch size (Multi30k test2016).
 - ``ddp``: ``CausalLM`` under ``torchrun`` with 1 and 2 processes on this machine's 2 cores:
@@ -15,8 +18,8 @@
   accuracy.
 
 Run alone (timings): ``HYBRIDNLP_DATA=../shared/data .venv/bin/python benchmarks/scaling.py
-hybrid ngram causal_lm seq2seq ddp dask``; ``render`` rewrites the section and the plot from
-``benchmarks/scaling.json``.
+hybrid features ngram causal_lm seq2seq ddp dask``; ``render`` rewrites the section and the
+plot from ``benchmarks/scaling.json``.
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ from _report import stamp, write_section  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "benchmarks" / "scaling.json"
 PLOT = ROOT / "benchmarks" / "scaling.png"
-COMMAND = ("HYBRIDNLP_DATA=../shared/data .venv/bin/python benchmarks/scaling.py hybrid ngram "
-           "causal_lm seq2seq ddp dask")
+COMMAND = ("HYBRIDNLP_DATA=../shared/data .venv/bin/python benchmarks/scaling.py hybrid "
+           "features ngram causal_lm seq2seq ddp dask")
 
 
 def _exponent(x, y) -> float:
@@ -96,6 +99,46 @@ def _ngram_child(mode: str, corpus_file: str) -> None:
     print(json.dumps({"tokens": int(lm.n_tokens_), "seconds": seconds,
                       "ngrams": int(sum(len(t) for t, _ in lm._tables.values())),
                       "peak_mib": _peak_rss_mib() - before}))
+
+
+def _features_child(mode: str, corpus_file: str) -> None:
+    """One ``TfidfFeatures`` fit in this fresh process, on the path (streamed) or on the list
+    of its lines read first; memory: how far reading and fitting lift the peak resident set."""
+    from hybridnlp import TfidfFeatures
+
+    TfidfFeatures().fit(["a warm-up fit", "imports are not the corpus's cost"])
+    _reset_peak_rss()
+    before = _peak_rss_mib()
+    start = time.perf_counter()
+    texts = Path(corpus_file) if mode == "file" else \
+        Path(corpus_file).read_text("utf-8").split("\n")
+    model = TfidfFeatures().fit(texts)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "features": int(model.n_features_out_),
+                      "peak_mib": _peak_rss_mib() - before}))
+
+
+def features(record) -> None:
+    from hybridnlp import load_dataset
+
+    imdb = [t.replace("\n", " ") for s in ("train", "test")
+            for t in load_dataset("imdb", split=s).data]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for fraction in (4, 2, 1):
+            lines = imdb[: len(imdb) // fraction]
+            path = Path(tmp) / "reviews.txt"
+            path.write_text("\n".join(lines), "utf-8")
+            row = {"texts": len(lines), "mib": path.stat().st_size / 2 ** 20}
+            for mode in ("file", "list"):
+                out = subprocess.run([sys.executable, __file__, "_features_child", mode,
+                                      str(path)], capture_output=True, text=True, check=True)
+                fit = json.loads(out.stdout.strip().splitlines()[-1])
+                row.update({"features": fit["features"], f"{mode}_seconds": fit["seconds"],
+                            f"{mode}_peak_mib": fit["peak_mib"]})
+            rows.append(row)
+            print("features", rows[-1], flush=True)
+    record["features"] = rows
 
 
 def ngram(record) -> None:
@@ -281,6 +324,21 @@ def render(record) -> str:
                   "distinct n-gram and per context), not the text: streaming the file saves "
                   "the text's own size and no more."]
         lines.append("")
+    if record.get("features"):
+        rows = record["features"]
+        n = [r["texts"] for r in rows]
+        lines += [f"**`TfidfFeatures()` fit vs texts** (IMDB reviews, word 1-2 grams; a fresh "
+                  f"process per fit; memory: how far reading the texts and fitting lift the "
+                  f"peak resident set, `VmHWM`): `fit(path)` streams the file, `fit(list)` "
+                  f"reads it into a list first. Streamed: time slope "
+                  f"**{_exponent(n, [r['file_seconds'] for r in rows]):.2f}**, memory slope "
+                  f"**{_exponent(n, [r['file_peak_mib'] for r in rows]):.2f}**", "",
+                  "| reviews | file MiB | n-grams | fit(path) s | fit(path) peak MiB | "
+                  "fit(list) s | fit(list) peak MiB |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['texts']:,} | {r['mib']:.0f} | {r['features']:,} | "
+                  f"{r['file_seconds']:.1f} | {r['file_peak_mib']:.0f} | "
+                  f"{r['list_seconds']:.1f} | {r['list_peak_mib']:.0f} |" for r in rows]
+        lines.append("")
     if record.get("causal_lm"):
         rows = record["causal_lm"]
         slope = _exponent([r["params"] for r in rows], [r["tokens_per_s"] for r in rows])
@@ -329,13 +387,15 @@ def render(record) -> str:
     return "\n".join(lines)
 
 
-SECTIONS = {"hybrid": hybrid, "ngram": ngram, "causal_lm": causal_lm, "seq2seq": seq2seq,
-            "ddp": ddp, "dask": dask}
+SECTIONS = {"hybrid": hybrid, "features": features, "ngram": ngram, "causal_lm": causal_lm,
+            "seq2seq": seq2seq, "ddp": ddp, "dask": dask}
 
 
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "_ngram_child":
         return _ngram_child(*sys.argv[2:4])
+    if len(sys.argv) > 2 and sys.argv[1] == "_features_child":
+        return _features_child(*sys.argv[2:4])
     if len(sys.argv) > 2 and sys.argv[1] == "_ddp_child":
         return _ddp_child(sys.argv[2])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

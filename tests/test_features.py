@@ -1,5 +1,7 @@
 """Behaviour of each classical feature: values against scikit-learn/gensim and hand computation."""
 
+import gzip
+import json
 import re
 
 import numpy as np
@@ -7,10 +9,12 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
+from sklearn.svm import LinearSVC
 
-from hybridnlp import NBFeatures, TfidfFeatures, TopicFeatures, Word2VecFeatures
-from hybridnlp.datasets import load_dataset
+from hybridnlp import NBFeatures, NBSVMClassifier, TfidfFeatures, TopicFeatures, Word2VecFeatures
+from hybridnlp.datasets import TextStream, load_dataset
 from hybridnlp.text import WORD_PATTERN, WordTokenizer
 
 
@@ -100,6 +104,52 @@ def test_nbsvm_learns_sentiment():
     texts, y = [mr.data[i] for i in idx], mr.target[idx]
     scores = cross_val_score(make_pipeline(NBFeatures(), LogisticRegression()), texts, y, cv=3)
     assert scores.mean() > 0.70  # chance is 0.5; all of MR gives ~0.79
+
+
+def test_nbsvm_classifier_is_the_pipeline_for_two_classes(mr_small):
+    texts, y = mr_small
+    ours = NBSVMClassifier(NBFeatures(analyzer="both", char_ngram_range=(2, 3)),
+                           LogisticRegression(C=0.3)).fit(texts[:150], y[:150])
+    pipe = make_pipeline(NBFeatures(analyzer="both", char_ngram_range=(2, 3)),
+                         LogisticRegression(C=0.3)).fit(texts[:150], y[:150])
+    assert np.array_equal(ours.predict(texts[150:]), pipe.predict(texts[150:]))
+    assert np.allclose(ours.predict_proba(texts[150:]), pipe.predict_proba(texts[150:]))
+    assert np.allclose(ours.decision_function(texts[150:]), pipe.decision_function(texts[150:]))
+    assert len(ours.estimators_) == 1 and list(ours.classes_) == sorted(set(y))
+
+
+def test_nbsvm_classifier_one_vs_rest_equals_sklearns_over_the_pipeline(trec_small):
+    texts, y = trec_small
+    ours = NBSVMClassifier().fit(texts[:240], y[:240])
+    peer = OneVsRestClassifier(make_pipeline(NBFeatures(), LogisticRegression(max_iter=1000)))
+    peer.fit(texts[:240], y[:240])  # the n-grams counted once per class
+    assert len(ours.estimators_) == 6
+    assert np.allclose(ours.predict_proba(texts[240:]), peer.predict_proba(texts[240:]))
+    assert np.allclose(ours.decision_function(texts[240:]), peer.decision_function(texts[240:]))
+    assert np.array_equal(ours.predict(texts[240:]), peer.predict(texts[240:]))
+    assert np.allclose(ours.predict_proba(texts[240:]).sum(axis=1), 1)
+
+
+def test_nbsvm_classifier_joint_is_the_pipeline_on_the_stacked_blocks(trec_small):
+    texts, y = trec_small
+    joint = NBSVMClassifier(multiclass="joint").fit(texts[:240], y[:240])
+    pipe = make_pipeline(NBFeatures(), LogisticRegression(max_iter=1000)).fit(texts[:240], y[:240])
+    assert np.allclose(joint.predict_proba(texts[240:]), pipe.predict_proba(texts[240:]))
+    assert np.array_equal(joint.predict(texts[240:]), pipe.predict(texts[240:]))
+
+
+def test_nbsvm_classifier_with_a_linear_svm_and_bad_settings(trec_small):
+    texts, y = trec_small
+    svm = NBSVMClassifier(clf=LinearSVC()).fit(texts, y)
+    assert not hasattr(svm, "predict_proba")
+    assert svm.score(texts, y) > 0.9  # training accuracy of a linear SVM on 300 questions
+    assert NBSVMClassifier().get_params()["multiclass"] == "ovr"
+    with raises(ValueError, "multiclass='jiont' is not allowed; choose one of 'ovr', "
+                            "'joint'. Did you mean 'joint'?"):
+        NBSVMClassifier(multiclass="jiont").fit(texts, y)
+    with raises(TypeError, "features must be an NBFeatures, got TfidfFeatures; pass "
+                           "NBFeatures(...) or None."):
+        NBSVMClassifier(features=TfidfFeatures()).fit(texts, y)
 
 
 def test_nb_alpha_must_be_positive(mr_small):
@@ -330,3 +380,60 @@ def test_a_config_pretraining_with_window_0_is_refused_at_load():
     with pytest.raises(ConfigError, match=r"^pretrain.word2vec.window=0 is out of range; it "
                                           r"must be >= 1.$"):
         load_config(values)
+
+
+# ---------------------------------------------------------------- streamed from a file
+
+
+class CountingStream(TextStream):
+    """A TextStream that counts the passes over its file."""
+
+    passes = 0
+
+    def __iter__(self):
+        type(self).passes += 1
+        return super().__iter__()
+
+
+def test_features_fit_a_file_streamed_as_they_fit_the_list(tmp_path, trec_small):
+    texts, y = trec_small
+    txt = tmp_path / "questions.txt"
+    txt.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    jsonl = tmp_path / "questions.jsonl.gz"
+    with gzip.open(jsonl, "wt", encoding="utf-8") as f:
+        f.writelines(json.dumps({"question": t, "label": str(c)}) + "\n" for t, c in zip(texts, y))
+    CountingStream.passes = 0
+    stream = CountingStream(jsonl, text_column="question")
+    tfidf = TfidfFeatures(analyzer="both").fit(stream)
+    # one per vectorizer and the first 2,000 texts for the word check: never held whole
+    assert CountingStream.passes == 3
+    assert (tfidf.transform(txt) != TfidfFeatures(analyzer="both").fit(texts).transform(texts)
+            ).nnz == 0
+    nb = NBFeatures().fit(txt, y)
+    assert np.allclose(nb.ratios_, NBFeatures().fit(texts, y).ratios_)
+    assert np.array_equal(NBSVMClassifier().fit(txt, y).predict(txt),
+                          NBSVMClassifier().fit(texts, y).predict(texts))
+    topics = TopicFeatures(n_topics=3, max_iter=5, random_state=0)
+    assert topics.fit(txt).top_words(5) == topics.fit(texts).top_words(5)
+    w2v = Word2VecFeatures(vector_size=8, epochs=2, workers=1, random_state=0)
+    assert np.allclose(w2v.fit(txt).transform(txt), w2v.fit(texts).transform(texts))
+    with raises(ValueError, f"X and y have different lengths: 300 texts in {txt.name} and 299 "
+                            f"labels; pass one label per text."):
+        NBFeatures().fit(txt, y[:-1])
+
+
+def test_a_text_stream_names_what_is_wrong_with_its_file(tmp_path):
+    with raises(FileNotFoundError, f"no such file: {str(tmp_path / 'nope.txt')!r}"):
+        TextStream(tmp_path / "nope.txt")
+    csv_file = tmp_path / "reviews.csv"
+    csv_file.write_text("review,stars\ngood,5\n", encoding="utf-8")
+    with raises(ValueError, "text_column='reveiw' is not a column of reviews.csv; its columns "
+                            "are ['review', 'stars']. Did you mean text_column='review'?"):
+        TfidfFeatures().fit(TextStream(csv_file, text_column="reveiw"))
+    assert list(TextStream(csv_file, text_column="review")) == ["good"]
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("caf\xe9 ok\n".encode("latin-1"))
+    with raises(ValueError, "latin.txt is not valid utf-8 (after text 0); pass the file's "
+                            "encoding, e.g. encoding='cp1252' or 'latin-1'."):
+        TfidfFeatures().fit(latin)
+    assert list(TextStream(latin, encoding="latin-1")) == ["caf\xe9 ok"]

@@ -8,6 +8,7 @@
 
 from hybridnlp.datasets._paths import DATA_ENV
 from hybridnlp.datasets._registry import DATASETS, DatasetInfo, list_datasets, load_dataset
-from hybridnlp.datasets.files import load_texts
+from hybridnlp.datasets.files import TextStream, load_texts
 
-__all__ = ["DATASETS", "DATA_ENV", "DatasetInfo", "list_datasets", "load_dataset", "load_texts"]
+__all__ = ["DATASETS", "DATA_ENV", "DatasetInfo", "TextStream", "list_datasets", "load_dataset",
+           "load_texts"]

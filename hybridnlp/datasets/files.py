@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 from hybridnlp.utils.validation import is_missing
 
-__all__ = ["load_texts"]
+__all__ = ["TextStream", "load_texts"]
 
 FORMATS = {
     ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt",
@@ -70,33 +70,14 @@ def _column(columns: list[str], wanted: str, param: str, path: Path) -> str:
 def _rows_delimited(text: str, delimiter: str, path: Path) -> tuple[list[str], list[dict]]:
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     columns = list(reader.fieldnames or [])
-    rows = []
-    for row in reader:
-        if None in row.values() or None in row:
-            raise ValueError(
-                f"{path.name} line {reader.line_num}: expected {len(columns)} fields "
-                f"({columns}), found a different number; check the delimiter and quoting."
-            )
-        rows.append(row)
-    return columns, rows
+    return columns, list(_checked_rows(reader, columns, path))
 
 
 def _rows_jsonl(text: str, path: Path) -> tuple[list[str], list[dict]]:
-    rows, columns = [], {}
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path.name} line {lineno} is not valid JSON: {err.msg}.") from None
-        if not isinstance(row, dict):
-            raise ValueError(
-                f"{path.name} line {lineno} is a JSON {type(row).__name__}, not an object; "
-                f"each line must be an object such as {{\"text\": ..., \"label\": ...}}."
-            )
+    rows = list(_iter_jsonl(text.split("\n"), path))
+    columns = {}
+    for row in rows:
         columns.update(dict.fromkeys(row))
-        rows.append(row)
     return list(columns), rows
 
 
@@ -197,3 +178,121 @@ def load_texts(
         data=texts, target=target, target_names=target_names,
         DESCR=f"{len(texts)} texts read from {path} ({fmt})", name=path.name,
     )
+
+
+class TextStream:
+    """The texts of a file, read a line (or row) at a time each time they are iterated, for
+    ``fit``/``transform`` of the classical features on more text than fits in memory.
+
+    ``TfidfFeatures``, ``NBFeatures``, ``TopicFeatures`` and ``Word2VecFeatures`` take one (or
+    a path, which means ``TextStream(path)``) in place of a list: they hold the counts they
+    need, never the texts. Each reads the file once per vectorizer (twice for
+    ``analyzer="both"``; word2vec once per epoch and twice more), and its first 2,000 texts
+    once more for the check that words are split. Formats as :func:`load_texts` (``.txt``: a
+    text per line; ``.csv``, ``.tsv``, ``.jsonl``; each optionally ``.gz``).
+
+    Parameters
+    ----------
+    path : path
+    text_column : str, default="text"
+        Column (CSV/TSV header or JSON key) holding the texts; ignored for ``.txt``.
+    format : {"csv", "tsv", "jsonl", "txt"}, optional
+    encoding : str, default="utf-8"
+
+    Examples
+    --------
+    >>> TfidfFeatures().fit(TextStream("reviews.jsonl", text_column="review"))
+    ... # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | os.PathLike, *, text_column: str = "text",
+                 format: str | None = None, encoding: str = "utf-8"):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no such file: {str(self.path)!r}")
+        self.format = _format_of(self.path, format)
+        self.text_column = text_column
+        self.encoding = encoding
+        self._len: int | None = None
+
+    def __repr__(self) -> str:
+        return f"TextStream({str(self.path)!r}, format={self.format!r})"
+
+    def __len__(self) -> int:
+        """The number of texts (one pass over the file, the first time it is asked)."""
+        if self._len is None:
+            self._len = sum(1 for _ in self)
+        return self._len
+
+    def __iter__(self):
+        opener = gzip.open if self.path.suffix.lower() == ".gz" else open
+        newline = "\n" if self.format == "txt" else ""  # .txt splits on "\n" only
+        n = 0
+        with opener(self.path, "rt", encoding=self.encoding, newline=newline) as f:
+            try:
+                for text in self._texts(f):
+                    n += 1
+                    yield text
+            except UnicodeDecodeError:
+                raise ValueError(
+                    f"{self.path.name} is not valid {self.encoding} (after text {n}); pass the "
+                    f"file's encoding, e.g. encoding='cp1252' or 'latin-1'.") from None
+        if n == 0:
+            raise ValueError(f"{self.path.name} holds no texts; the file is empty or has only "
+                             f"a header.")
+        self._len = n
+
+    def _texts(self, f):
+        if self.format == "txt":
+            for line in f:
+                yield line[:-1] if line.endswith("\n") else line
+            return
+        if self.format == "jsonl":
+            rows = _iter_jsonl(f, self.path)
+            first = next(rows, None)
+            if first is None:
+                return
+            if self.text_column not in first:
+                _column(list(first), self.text_column, "text_column", self.path)
+            rows = _chain_first(first, rows)
+        else:
+            reader = csv.DictReader(f, delimiter="," if self.format == "csv" else "\t")
+            columns = list(reader.fieldnames or [])
+            _column(columns, self.text_column, "text_column", self.path)
+            rows = _checked_rows(reader, columns, self.path)
+        for i, row in enumerate(rows):
+            text = row.get(self.text_column)
+            if not isinstance(text, str):
+                what = "missing" if is_missing(text) else f"a {type(text).__name__}"
+                raise ValueError(f"{self.path.name} row {i}: {self.text_column!r} is {what}, "
+                                 f"not a string; every row needs a text.")
+            yield text
+
+
+def _chain_first(first, rest):
+    yield first
+    yield from rest
+
+
+def _checked_rows(reader, columns, path):
+    for row in reader:
+        if None in row.values() or None in row:
+            raise ValueError(
+                f"{path.name} line {reader.line_num}: expected {len(columns)} fields "
+                f"({columns}), found a different number; check the delimiter and quoting.")
+        yield row
+
+
+def _iter_jsonl(lines, path):
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path.name} line {lineno} is not valid JSON: {err.msg}.") from None
+        if not isinstance(row, dict):
+            raise ValueError(
+                f"{path.name} line {lineno} is a JSON {type(row).__name__}, not an object; "
+                f"each line must be an object such as {{\"text\": ..., \"label\": ...}}.")
+        yield row

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import copy
+import os
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from hybridnlp.utils.validation import check_texts, check_texts_labels, text_input_tags
+from hybridnlp.utils.validation import (
+    check_labels,
+    check_texts,
+    check_texts_labels,
+    text_input_tags,
+)
 
 __all__ = ["TextTransformer"]
 
@@ -18,11 +24,27 @@ class TextTransformer(TransformerMixin, BaseEstimator):
 
     Subclasses implement ``fit`` and ``transform`` and call ``_validate_fit`` /
     ``_validate_transform`` first, so every one rejects bad input with the same messages.
+    Those with ``_streams = True`` also take a file path or a ``TextStream`` and get the
+    stream back (iterable more than once, never held whole); the others get it as a list.
     """
 
     _requires_y = False
+    _streams = False
 
     def _validate_fit(self, X, y=None):
+        stream = _as_stream(X)
+        if stream is not None:
+            if not self._requires_y:
+                return (stream if self._streams else check_texts(list(stream))), None
+            if y is None:
+                raise ValueError(f"{type(self).__name__} is supervised: fit(X, y) needs labels "
+                                 f"y, got None.")
+            y = check_labels(y)
+            if len(y) != len(stream):  # one cheap pass before the expensive ones
+                raise ValueError(f"X and y have different lengths: {len(stream)} texts in "
+                                 f"{stream.path.name} and {len(y)} labels; pass one label per "
+                                 f"text.")
+            return (stream if self._streams else check_texts(list(stream))), y
         if self._requires_y:
             if y is None:
                 raise ValueError(
@@ -33,6 +55,9 @@ class TextTransformer(TransformerMixin, BaseEstimator):
 
     def _validate_transform(self, X):
         check_is_fitted(self)
+        stream = _as_stream(X)
+        if stream is not None:
+            return stream if self._streams else check_texts(list(stream))
         return check_texts(X, name="X")
 
     # A fitted n-gram vocabulary is a dict of up to millions of strings; stored as one UTF-8
@@ -54,6 +79,17 @@ class TextTransformer(TransformerMixin, BaseEstimator):
         tags = text_input_tags(super().__sklearn_tags__())
         tags.target_tags.required = self._requires_y
         return tags
+
+
+def _as_stream(X):
+    """``X`` as a ``TextStream`` when it is one or a path, else None."""
+    from hybridnlp.datasets.files import TextStream
+
+    if isinstance(X, TextStream):
+        return X
+    if isinstance(X, os.PathLike):
+        return TextStream(X)
+    return None
 
 
 def _pack(name: str, vec):

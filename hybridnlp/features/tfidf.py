@@ -56,6 +56,8 @@ class TfidfFeatures(TextTransformer):
     array([1])
     """
 
+    _streams = True  # X may be a file path or TextStream
+
     def __init__(
         self,
         *,

@@ -78,6 +78,8 @@ class TopicFeatures(TextTransformer):
     >>> topics.coherence(texts, measure="c_npmi")                      # doctest: +SKIP
     """
 
+    _streams = True  # X may be a file path or TextStream
+
     def __init__(
         self,
         *,

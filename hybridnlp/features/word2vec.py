@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,8 @@ class Word2VecFeatures(TextTransformer):
     >>> w2v.vectors_.most_similar("good")                                  # doctest: +SKIP
     """
 
+    _streams = True  # X may be a file path or TextStream
+
     def __init__(
         self,
         *,
@@ -127,17 +130,24 @@ class Word2VecFeatures(TextTransformer):
         check_choice("norm", self.norm, NORMS)
         self.tokenizer_ = WordTokenizer(self.token_pattern, lowercase=self.lowercase,
                                         segmenter=self.tokenizer)
-        tokens = self.tokenizer_.tokenize_batch(texts)
-        warn_unsegmented((t for text in tokens[:2000] for t in text), type(self).__name__)
+        tokens = self._tokens(texts)
+        warn_unsegmented((t for text in islice(tokens, 2000) for t in text), type(self).__name__)
         if self.pretrained is not None:
             self.vectors_ = self._load_pretrained()
         else:
             self.vectors_ = self._train(tokens)
         counts, _ = self._counts(tokens)  # (n, V)
         df = np.bincount(counts.indices, minlength=counts.shape[1])  # (V,)
-        self.idf_ = np.log((1 + len(texts)) / (1 + df)) + 1.0  # smooth idf, as scikit-learn
+        self.idf_ = np.log((1 + counts.shape[0]) / (1 + df)) + 1.0  # smooth idf, as sklearn
         self.n_features_out_ = int(self.vectors_.vector_size)
         return self
+
+    def _tokens(self, texts):
+        """The token lists of ``texts``: a list, or for a stream an iterable that tokenises
+        the file again at each pass (gensim's corpus protocol)."""
+        if isinstance(texts, list):
+            return self.tokenizer_.tokenize_batch(texts)
+        return _Tokenized(texts, self.tokenizer_)
 
     def _check_params(self) -> None:
         """gensim does not check these: ``window=0`` kills its worker thread and ``fit`` then
@@ -173,14 +183,15 @@ class Word2VecFeatures(TextTransformer):
     def _counts(self, tokens: list[list[str]]):
         """Sparse counts of in-vocabulary words (n, V) and each text's number of OOV tokens."""
         index = self.vectors_.key_to_index
-        indptr, indices, n_oov = [0], [], np.zeros(len(tokens))
-        for i, toks in enumerate(tokens):
+        indptr, indices, n_oov = [0], [], []
+        for toks in tokens:
             known = [index[t] for t in toks if t in index]
             indices.extend(known)
             indptr.append(len(indices))
-            n_oov[i] = len(toks) - len(known)
+            n_oov.append(len(toks) - len(known))
         data = np.ones(len(indices))
-        shape = (len(tokens), len(index))
+        n_oov = np.asarray(n_oov, dtype=np.float64)
+        shape = (len(n_oov), len(index))
         counts = sp.csr_matrix((data, np.asarray(indices, dtype=np.int64), indptr), shape=shape)
         counts.sum_duplicates()
         return counts, n_oov
@@ -188,7 +199,7 @@ class Word2VecFeatures(TextTransformer):
     def transform(self, X):
         """Pooled vectors, shape (n_texts, vector_size), float32."""
         texts = self._validate_transform(X)
-        counts, n_oov = self._counts(self.tokenizer_.tokenize_batch(texts))
+        counts, n_oov = self._counts(self._tokens(texts))
         weights = counts @ sp.diags(self.idf_) if self.pooling == "tfidf" else counts  # (n, V)
         vectors = self.vectors_.vectors.astype(np.float64)  # (V, D)
         summed = weights @ vectors  # (n, D)
@@ -354,3 +365,16 @@ def save_word_vectors(vectors, path, binary: bool | None = None) -> Path:
         as_binary = path.suffix == ".bin" if binary is None else bool(binary)
         vectors.save_word2vec_format(str(tmp), binary=as_binary)
     return path
+
+
+class _Tokenized:
+    """The tokens of a ``TextStream``, text by text, anew at each iteration."""
+
+    def __init__(self, texts, tokenizer):
+        self.texts, self.tokenizer = texts, tokenizer
+
+    def __iter__(self):
+        return (self.tokenizer(text) for text in self.texts)
+
+    def __len__(self) -> int:
+        return len(self.texts)
