@@ -314,6 +314,30 @@ def test_pipeline_answers_over_the_collection_and_over_new_passages():
         QAPipeline().fit(QUESTIONS[:1], ANSWERS[:1], PASSAGES, [7])
 
 
+def test_pipeline_chooses_the_weight_on_reads_by_readers_that_did_not_see_the_passage():
+    from hybridnlp.qa import LogisticReader, QAPipeline
+
+    fits = []
+
+    class Counting(LogisticReader):
+        def fit(self, questions, passages, answer_starts, answers):
+            fits.append(set(passages))
+            return super().fit(questions, passages, answer_starts, answers)
+
+    args = (QUESTIONS * 3, ANSWERS * 3, PASSAGES, GOLD * 3)
+    qa = QAPipeline(reader=Counting(random_state=0, negatives=10), top_k=2,
+                    random_state=0).fit(*args)
+    assert len(fits) == 4 and fits[0] == {PASSAGES[g] for g in GOLD}  # all, then 3 folds
+    assert all(fold < fits[0] for fold in fits[1:])  # each fold leaves passages out ...
+    assert set().union(*(fits[0] - f for f in fits[1:])) == fits[0]  # ... each one once
+    fits.clear()
+    in_sample = QAPipeline(reader=Counting(random_state=0, negatives=10), top_k=2,
+                           weight_cv=None, random_state=0).fit(*args)
+    assert len(fits) == 1 and set(in_sample.weight_scores_) == set(qa.weight_scores_)
+    with pytest.raises(ValueError, match="^weight_cv=1 is out of range; it must be >= 2.$"):
+        QAPipeline(weight_cv=1).fit(*args)
+
+
 def test_pipeline_save_load_and_the_index_and_ask_commands(tmp_path, capsys):
     from conftest import cli_error
 
@@ -475,3 +499,46 @@ def test_hybrid_reader_fits_its_stacker_when_the_readers_disagree():
     last = squad_em_f1([p[s.start:s.end] for p, s in zip(tp, _Last().predict(tq, tp),
                                                           strict=True)], [[a] for a in ta])
     assert mine["f1"] > last["f1"]
+
+
+def test_hybrid_reader_dense_and_hybrid_retrievers_save_and_load(tmp_path):
+    from hybridnlp.qa import HybridReader, LogisticReader
+    from hybridnlp.qa.readers import load_reader, save_reader
+    from hybridnlp.qa.retriever_fusion import load_retriever
+
+    qs, ps, starts, answers = _toy_qa(200, 0)
+    hybrid = HybridReader([("lexical", LogisticReader(random_state=0, negatives=10)),
+                           ("window", LogisticReader(lexical=False, random_state=0,
+                                                     negatives=10))],
+                          random_state=0).fit(qs, ps, starts, answers)
+    save_reader(hybrid, tmp_path / "reader")
+    loaded = load_reader(tmp_path / "reader")
+    tq, tp, _, _ = _toy_qa(40, 1)
+    assert isinstance(loaded, HybridReader) and [n for n, _ in loaded.readers_] == [
+        "lexical", "window"]
+    assert loaded.predict(tq, tp) == hybrid.predict(tq, tp)
+
+    def dense():
+        return DenseRetriever(vector_size=16, epochs=5, random_state=0)
+
+    questions = ["Who won Super Bowl 50?", "Where is Santa Clara?", "Who performed at halftime?",
+                 "What was the Panthers record?"]
+    retrievers = {
+        "dense": dense().fit(PASSAGES, ids=list("abcde")),
+        "rrf": HybridRetriever([("bm25", BM25Retriever()), ("dense", dense())]).fit(PASSAGES),
+        "learned": HybridRetriever([("bm25", BM25Retriever()), ("dense", dense())],
+                                   fusion="learned").fit(PASSAGES, questions=questions,
+                                                         gold=[0, 4, 2, 3]),
+    }
+    q = ["Santa Clara", "Broncos Panthers score"]
+    for name, r in retrievers.items():
+        r.save(tmp_path / name)
+        back = load_retriever(tmp_path / name)
+        assert type(back) is type(r), name
+        np.testing.assert_allclose(back.score_passages(q), r.score_passages(q), rtol=1e-6)
+        assert (back.search(q, k=3)[0] == r.search(q, k=3)[0]).all(), name
+    assert list(load_retriever(tmp_path / "dense").search(q, k=1)[0][:, 0]) == list(
+        retrievers["dense"].search(q, k=1)[0][:, 0])  # the ids, not positions
+    (tmp_path / "learned" / "parts" / "1" / "index.npy").write_bytes(b"not an array")
+    with pytest.raises(ValueError, match="index file .*index.npy' is missing or corrupt"):
+        load_retriever(tmp_path / "learned")

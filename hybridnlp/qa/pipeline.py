@@ -15,7 +15,6 @@ from hybridnlp.qa.metrics import squad_em_f1
 from hybridnlp.qa.readers import LogisticReader
 from hybridnlp.qa.retrievers import (
     BM25Retriever,
-    TfidfRetriever,
     _check_queries,
     check_passages,
 )
@@ -75,20 +74,30 @@ class QAPipeline(BaseEstimator):
     weight : float, optional
         The retriever score's weight in the final score; None: chosen among
         (0, 0.25, 0.5, 1, 2, 4) on the training questions' F1.
+    weight_cv : int or None, default=3
+        When the pipeline fits the reader itself, the weight is chosen on out-of-fold reads:
+        the reader refit on all but one of ``weight_cv`` groups of passages (their questions
+        with them) reads the questions of the group left out. A reader reading the
+        questions it was trained on is surer of itself than on new ones, and the weight
+        chosen there trusts it too much. None (or a reader given fitted): the reads of the
+        reader fit on all the questions.
     """
 
     def __init__(self, retriever=None, reader=None, *, top_k: int = 5, weight=None,
-                 random_state=None):
+                 weight_cv=3, random_state=None):
         self.retriever = retriever
         self.reader = reader
         self.top_k = top_k
         self.weight = weight
+        self.weight_cv = weight_cv
         self.random_state = random_state
 
     def fit(self, questions, answers, passages, passage_index, *, passage_ids=None):
         """``answers[i]``: the reference answer texts (or SQuAD answer dicts) of question i,
         whose passage is ``passages[passage_index[i]]``."""
         check_number("top_k", self.top_k, int, low=1)
+        if self.weight_cv is not None:
+            check_number("weight_cv", self.weight_cv, int, low=2)
         qs = _check_queries(questions)
         texts, ids = check_passages(passages, passage_ids)
         index = np.asarray(passage_index)
@@ -104,23 +113,46 @@ class QAPipeline(BaseEstimator):
             retriever = clone(retriever).fit(texts, ids=ids)
         reader = self.reader if self.reader is not None else LogisticReader(
             random_state=self.random_state)
+        learns = getattr(reader, "_learns_from_answers", True)
+        cross_fit = learns and not _fitted(reader) and self.weight_cv is not None \
+            and self.weight is None and len(set(index.tolist())) >= self.weight_cv
+        unfitted = reader
         if not _fitted(reader):
             reader = clone(reader)
-            if getattr(reader, "_learns_from_answers", True):
-                reader.fit(qs, [texts[p] for p in index], [s[0] for _, s in refs],
-                           [t[0] for t, _ in refs])
+            if learns:
+                reader.fit(*self._reader_data(qs, index, refs, texts, np.arange(len(qs))))
             else:
                 reader.fit(texts)
         self.retriever_, self.reader_, self.passages_ = retriever, reader, texts
         if self.weight is not None:
             self.weight_ = float(self.weight)
             return self
-        found = self._read(qs)
+        if cross_fit:
+            found = self._held_out_reads(unfitted, qs, index, refs, texts)
+        else:
+            found = self._read(qs)
         gold = [t for t, _ in refs]
         self.weight_scores_ = {w: squad_em_f1([self._pick(f, w)["text"] for f in found],
                                               gold)["f1"] for w in WEIGHTS}
         self.weight_ = max(self.weight_scores_, key=lambda w: (self.weight_scores_[w], -w))
         return self
+
+    @staticmethod
+    def _reader_data(qs, index, refs, texts, rows):
+        """A reader's ``fit`` arguments for the questions ``rows``."""
+        return ([qs[i] for i in rows], [texts[index[i]] for i in rows],
+                [refs[i][1][0] for i in rows], [refs[i][0][0] for i in rows])
+
+    def _held_out_reads(self, reader, qs, index, refs, texts):
+        """``_read`` of every question by a reader fit without its passage's questions."""
+        from sklearn.model_selection import GroupKFold
+
+        found = [None] * len(qs)
+        for train, held in GroupKFold(n_splits=self.weight_cv).split(qs, groups=index):
+            fold = clone(reader).fit(*self._reader_data(qs, index, refs, texts, train))
+            for i, f in zip(held, self._read([qs[i] for i in held], reader=fold), strict=True):
+                found[i] = f
+        return found
 
     def index(self, passages, *, passage_ids=None) -> QAPipeline:
         """Search ``passages`` from now on: a fitted pipeline keeps its reader and weight and
@@ -141,9 +173,10 @@ class QAPipeline(BaseEstimator):
         self.passages_ = texts
         return self
 
-    def _read(self, questions, retriever=None, passages=None):
+    def _read(self, questions, retriever=None, passages=None, reader=None):
         """Per question, the (position, retriever z-score, span) of its top_k passages."""
         retriever = retriever or self.retriever_
+        reader = reader or self.reader_
         passages = passages if passages is not None else self.passages_
         ids, scores = retriever.search(questions, k=self.top_k)
         if retriever.passage_ids_ is not None:  # positions, for reading
@@ -152,7 +185,7 @@ class QAPipeline(BaseEstimator):
         z = (scores - scores.mean(1, keepdims=True)) / (scores.std(1, keepdims=True) + 1e-6)
         flat_q = [q for q in questions for _ in range(ids.shape[1])]
         flat_p = [passages[int(p)] for p in ids.ravel()]
-        spans = self.reader_.predict(flat_q, flat_p)
+        spans = reader.predict(flat_q, flat_p)
         k = ids.shape[1]
         return [[(int(ids[i, j]), float(z[i, j]), spans[i * k + j]) for j in range(k)]
                 for i in range(len(questions))]
@@ -190,7 +223,7 @@ class QAPipeline(BaseEstimator):
     def save(self, path) -> None:
         """Write the collection (``passages.json``), the retriever (``retriever/``, its npz +
         JSON), the reader (``reader/``, JSON) and ``config.json`` into the directory
-        ``path``. BM25 and TF-IDF retrievers save; the dense and hybrid ones do not yet."""
+        ``path``: every retriever and reader of ``hybridnlp.qa`` saves."""
         from pathlib import Path
 
         from hybridnlp.qa.readers import save_reader
@@ -199,9 +232,9 @@ class QAPipeline(BaseEstimator):
         if not hasattr(self, "weight_"):
             raise NotFittedError("this QAPipeline is not fitted yet; call fit first.")
         if not hasattr(self.retriever_, "save"):
-            raise NotImplementedError(f"a {type(self.retriever_).__name__} cannot be saved "
-                                      f"yet; use BM25Retriever or TfidfRetriever in a pipeline "
-                                      f"to save.")
+            raise NotImplementedError(f"a {type(self.retriever_).__name__} cannot be saved: a "
+                                      f"pipeline saves the retrievers of hybridnlp.qa (and "
+                                      f"any with save/load).")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         atomic_write_json(path / "passages.json", {"passages": self.passages_})
@@ -217,17 +250,17 @@ class QAPipeline(BaseEstimator):
         from pathlib import Path
 
         from hybridnlp.qa.readers import load_reader
+        from hybridnlp.qa.retriever_fusion import RETRIEVERS, load_retriever
         from hybridnlp.utils.io import read_json
 
         path = Path(path)
         meta = read_json(path / "config.json", what="QAPipeline config")
-        kinds = {"BM25Retriever": BM25Retriever, "TfidfRetriever": TfidfRetriever}
-        if meta.get("kind") != "QAPipeline" or meta.get("retriever") not in kinds:
+        if meta.get("kind") != "QAPipeline" or meta.get("retriever") not in RETRIEVERS:
             raise ValueError(f"{str(path / 'config.json')!r} is not a QAPipeline written by "
                              f"save (kind {meta.get('kind')!r}, retriever "
                              f"{meta.get('retriever')!r}).")
         qa = cls(top_k=int(meta["top_k"]), weight=float(meta["weight"]))
-        qa.retriever_ = kinds[meta["retriever"]].load(path / "retriever")
+        qa.retriever_ = load_retriever(path / "retriever")
         qa.reader_ = load_reader(path / "reader")
         qa.passages_ = read_json(path / "passages.json", what="passages")["passages"]
         if len(qa.passages_) != qa.retriever_.n_passages_:

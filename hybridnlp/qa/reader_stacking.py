@@ -108,3 +108,47 @@ class HybridReader(BaseEstimator):
         best = z.argmax(1)
         return [Span(p[k].start, p[k].end, float(z[i, k]))
                 for i, (p, k) in enumerate(zip(props, best, strict=True))]
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path) -> None:
+        """Write each reader into ``parts/<i>/`` (``save_reader``) and the stacker into
+        ``reader.json``, in the directory ``path`` (no pickle)."""
+        from pathlib import Path
+
+        from hybridnlp.qa.readers import linear_state, save_reader
+        from hybridnlp.utils.io import atomic_write_json
+
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for i, (_, reader) in enumerate(self.readers_):
+            save_reader(reader, path / "parts" / str(i))
+        atomic_write_json(path / "reader.json", {
+            "kind": "HybridReader", "params": {"holdout": self.holdout,
+                                               "random_state": self.random_state},
+            "names": [name for name, _ in self.readers_],
+            "score_mean": self.score_mean_.tolist(), "score_std": self.score_std_.tolist(),
+            "held_out_accuracy": self.held_out_accuracy_.tolist(),
+            "stacker": None if self.stacker_ is None else linear_state(self.stacker_)})
+
+    @classmethod
+    def load(cls, path) -> HybridReader:
+        """Read a reader written by ``save``."""
+        from pathlib import Path
+
+        from hybridnlp.qa.readers import linear_from_state, load_reader
+        from hybridnlp.utils.io import read_json
+
+        path = Path(path)
+        state = read_json(path / "reader.json", what="reader")
+        readers = [(str(name), load_reader(path / "parts" / str(i)))
+                   for i, name in enumerate(state["names"])]
+        model = cls(readers=readers, **state["params"])
+        model.readers_ = readers
+        model.score_mean_ = np.asarray(state["score_mean"], dtype=np.float64)
+        model.score_std_ = np.asarray(state["score_std"], dtype=np.float64)
+        model.held_out_accuracy_ = np.asarray(state["held_out_accuracy"], dtype=np.float64)
+        model.stacker_ = (None if state["stacker"] is None
+                          else linear_from_state(state["stacker"], max_iter=1000))
+        return model

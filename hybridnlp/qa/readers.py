@@ -391,19 +391,34 @@ def save_reader(reader, path) -> None:
     path = Path(path)
     if not isinstance(reader, SlidingWindowReader | LogisticReader) and not hasattr(reader,
                                                                                    "save"):
-        raise NotImplementedError(f"a {type(reader).__name__} cannot be saved yet; save its "
-                                  f"readers one by one.")
-    if hasattr(reader, "save"):  # a neural reader: safetensors + JSON
+        raise NotImplementedError(f"a {type(reader).__name__} cannot be saved: save_reader "
+                                  f"writes the readers of hybridnlp.qa (and any reader with a "
+                                  f"save method).")
+    if hasattr(reader, "save"):  # a neural or stacked reader: its own files
         reader.save(path)
         return
     path.mkdir(parents=True, exist_ok=True)
     state = {"kind": type(reader).__name__, "params": reader.get_params(),
              "counts": dict(reader.counts_)}
     if isinstance(reader, LogisticReader):
-        m = reader.model_
-        state["model"] = {"coef": m.coef_.tolist(), "intercept": m.intercept_.tolist(),
-                          "classes": m.classes_.tolist()}
+        state["model"] = linear_state(reader.model_)
     atomic_write_json(path / "reader.json", state)
+
+
+def linear_state(model) -> dict:
+    """A fitted ``LogisticRegression`` as JSON-ready lists (its weights, intercept, classes)."""
+    return {"coef": model.coef_.tolist(), "intercept": model.intercept_.tolist(),
+            "classes": model.classes_.tolist()}
+
+
+def linear_from_state(state: dict, **params) -> LogisticRegression:
+    """The ``LogisticRegression`` that :func:`linear_state` described, ready to predict."""
+    m = LogisticRegression(**params)
+    m.coef_ = np.asarray(state["coef"], dtype=np.float64)
+    m.intercept_ = np.asarray(state["intercept"], dtype=np.float64)
+    m.classes_ = np.asarray(state["classes"])
+    m.n_features_in_ = m.coef_.shape[1]
+    return m
 
 
 def load_reader(path):
@@ -418,6 +433,10 @@ def load_reader(path):
         return ExtractiveReader.load(path)
     file = Path(path) / "reader.json"
     state = read_json(file, what="reader")
+    if state.get("kind") == "HybridReader":
+        from hybridnlp.qa.reader_stacking import HybridReader
+
+        return HybridReader.load(path)
     kinds = {"SlidingWindowReader": SlidingWindowReader, "LogisticReader": LogisticReader}
     if state.get("kind") not in kinds:
         raise ValueError(f"{str(file)!r}: field 'kind' is {state.get('kind')!r}, expected one "
@@ -428,10 +447,5 @@ def load_reader(path):
     reader = kinds[state["kind"]](**params)
     reader.counts_ = Counter(state["counts"])
     if "model" in state:
-        m = LogisticRegression(C=reader.C)
-        m.coef_ = np.asarray(state["model"]["coef"], dtype=np.float64)
-        m.intercept_ = np.asarray(state["model"]["intercept"], dtype=np.float64)
-        m.classes_ = np.asarray(state["model"]["classes"])
-        m.n_features_in_ = m.coef_.shape[1]
-        reader.model_ = m
+        reader.model_ = linear_from_state(state["model"], C=reader.C)
     return reader

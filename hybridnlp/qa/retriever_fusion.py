@@ -4,6 +4,9 @@ questions."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -17,9 +20,10 @@ from hybridnlp.qa.retrievers import (
     _Retriever,
     check_passages,
 )
+from hybridnlp.utils.io import atomic_write_json, read_json
 from hybridnlp.utils.validation import check_choice, check_number
 
-__all__ = ["HybridRetriever"]
+__all__ = ["HybridRetriever", "load_retriever"]
 
 
 class HybridRetriever(_Retriever):
@@ -125,3 +129,47 @@ class HybridRetriever(_Retriever):
                       np.tile(1.0 / (self.k + 1 + np.arange(depth)), n).astype(np.float32))
         return out
 
+    def save(self, path: str | os.PathLike) -> None:
+        """Write each retriever into ``parts/<i>/`` (its own ``save``) and the fusion (its
+        parameters, names and the learned combiner's weights) into ``config.json``."""
+        from hybridnlp.qa.readers import linear_state
+
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for i, (_, retriever) in enumerate(self.retrievers_):
+            retriever.save(path / "parts" / str(i))
+        combiner = None if self.combiner_ is None else linear_state(self.combiner_)
+        atomic_write_json(path / "config.json", {
+            **self._meta(), "names": [name for name, _ in self.retrievers_],
+            "combiner": combiner})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> HybridRetriever:
+        """Read a retriever written by ``save`` (nothing is unpickled)."""
+        from hybridnlp.qa.readers import linear_from_state
+
+        path = Path(path)
+        meta = cls._read_meta(path)
+        parts = [(str(name), load_retriever(path / "parts" / str(i)))
+                 for i, name in enumerate(meta["names"])]
+        model = cls(retrievers=parts, **meta["params"])
+        model.retrievers_ = parts
+        model.combiner_ = (None if meta["combiner"] is None
+                           else linear_from_state(meta["combiner"], C=1.0, max_iter=1000))
+        model._restore_meta(meta)
+        return model
+
+
+RETRIEVERS = {c.__name__: c for c in (BM25Retriever, TfidfRetriever, DenseRetriever,
+                                      HybridRetriever)}
+
+
+def load_retriever(path: str | os.PathLike):
+    """Read any retriever written by its ``save``, by the kind its ``config.json`` names."""
+    file = Path(path) / "config.json"
+    kind = read_json(file, what="retriever config").get("kind")
+    if kind not in RETRIEVERS:
+        raise ValueError(f"{str(file)!r}: field 'kind' is {kind!r}, expected one of "
+                         f"{sorted(RETRIEVERS)}.")
+    return RETRIEVERS[kind].load(path)

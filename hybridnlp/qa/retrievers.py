@@ -1,6 +1,7 @@
 """Passage retrievers, scikit-learn style: ``fit(passages)``, ``search(queries, k) -> (ids,
 scores)`` (batched: one sparse or dense matrix product per block of queries, no Python loop
-over passages), ``score_passages``, and for the sparse ones ``save``/``load`` (npz + JSON).
+over passages), ``score_passages``, and ``save``/``load`` (npz or npy + JSON; nothing is
+unpickled).
 
 - :class:`BM25Retriever`: Okapi BM25 (Robertson et al.), Lucene's IDF by default, or
   ``rank_bm25``'s ``BM25Okapi`` exactly (``idf="okapi"``).
@@ -94,6 +95,29 @@ class _Retriever(BaseEstimator):
     def _check_params(self) -> None:
         pass
 
+    def _meta(self) -> dict:
+        """What ``config.json`` holds for every saved retriever: its kind, the parameters that
+        are plain values, the collection's size and ids."""
+        ids = None if self.passage_ids_ is None else [str(i) for i in self.passage_ids_]
+        params = {k: str(v) if isinstance(v, os.PathLike) else v
+                  for k, v in self.get_params(deep=False).items()
+                  if isinstance(v, str | int | float | bool | type(None) | os.PathLike)}
+        return {"kind": type(self).__name__, "params": params,
+                "n_passages": self.n_passages_, "ids": ids}
+
+    @classmethod
+    def _read_meta(cls, path: Path) -> dict:
+        meta = read_json(path / "config.json", what=f"{cls.__name__} config")
+        if meta.get("kind") != cls.__name__:
+            raise ValueError(f"{str(path / 'config.json')!r}: field 'kind' is "
+                             f"{meta.get('kind')!r}, expected {cls.__name__!r}.")
+        return meta
+
+    def _restore_meta(self, meta: dict) -> None:
+        self.n_passages_ = int(meta["n_passages"])
+        self.passage_ids_ = None if meta["ids"] is None else np.asarray(meta["ids"],
+                                                                        dtype=object)
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_passages_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call "
@@ -136,8 +160,6 @@ def _ranking(scores: np.ndarray) -> np.ndarray:
 class _SparseRetriever(_Retriever):
     """A retriever whose index is one sparse passage-term matrix: score = query terms @ it."""
 
-    _kind = ""
-
     def _scores(self, queries):
         q = self._query_matrix(queries)  # (n, V) sparse
         return np.asarray((q @ self.matrix_.T).todense())
@@ -153,21 +175,13 @@ class _SparseRetriever(_Retriever):
             with open(tmp, "wb") as f:
                 np.savez(f, data=m.data, indices=m.indices, indptr=m.indptr,
                          shape=np.array(m.shape), **self._arrays())
-        ids = None if self.passage_ids_ is None else [str(i) for i in self.passage_ids_]
-        params = {k: v for k, v in self.get_params().items()
-                  if isinstance(v, str | int | float | bool | type(None))}
-        atomic_write_json(path / "config.json", {"kind": self._kind, "params": params,
-                                                 "n_passages": self.n_passages_, "ids": ids,
-                                                 **self._state()})
+        atomic_write_json(path / "config.json", {**self._meta(), **self._state()})
 
     @classmethod
     def load(cls, path: str | os.PathLike):
         """Read a retriever written by ``save`` (nothing is unpickled)."""
         path = Path(path)
-        meta = read_json(path / "config.json", what=f"{cls.__name__} config")
-        if meta.get("kind") != cls._kind:
-            raise ValueError(f"{str(path / 'config.json')!r}: field 'kind' is "
-                             f"{meta.get('kind')!r}, expected {cls._kind!r}.")
+        meta = cls._read_meta(path)
         try:
             with np.load(path / "index.npz", allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
@@ -177,9 +191,7 @@ class _SparseRetriever(_Retriever):
         model = cls(**meta["params"])
         model.matrix_ = sp.csr_matrix((arrays.pop("data"), arrays.pop("indices"),
                                        arrays.pop("indptr")), shape=tuple(arrays.pop("shape")))
-        model.n_passages_ = int(meta["n_passages"])
-        model.passage_ids_ = None if meta["ids"] is None else np.asarray(meta["ids"],
-                                                                         dtype=object)
+        model._restore_meta(meta)
         model._restore(meta, arrays)
         return model
 
@@ -212,7 +224,6 @@ class BM25Retriever(_SparseRetriever):
         A word segmenter (``"jieba"`` ...) for text without spaces.
     """
 
-    _kind = "BM25Retriever"
 
     def __init__(self, *, k1: float = 1.5, b: float = 0.75, idf: str = "lucene",
                  epsilon: float = 0.25, stop_words: bool = False, tokenizer=None):
@@ -283,7 +294,6 @@ class TfidfRetriever(_SparseRetriever):
     tokenizer : str or callable, optional
     """
 
-    _kind = "TfidfRetriever"
 
     def __init__(self, *, n_features: int = 2**24, idf: str = "smooth",
                  stop_words: bool = True, tokenizer=None):
@@ -377,3 +387,40 @@ class DenseRetriever(_Retriever):
 
     def _scores(self, queries):
         return self.encoder_.transform(queries).astype(np.float32) @ self.matrix_.T
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``index.npy`` (the passage embeddings), ``encoder/`` (the fitted encoder, by
+        ``save_model``: the word vectors, or the pretrained encoder's settings and the
+        directory it loads from) and ``config.json`` into the directory ``path``."""
+        from hybridnlp.persistence import save_model
+
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path / "index.npy") as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, self.matrix_, allow_pickle=False)
+        save_model(self.encoder_, path / "encoder")
+        atomic_write_json(path / "config.json", self._meta())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> DenseRetriever:
+        """Read a retriever written by ``save`` (nothing is unpickled; the encoder loads
+        through ``load_model``'s allow-list)."""
+        from hybridnlp.persistence import load_model
+
+        path = Path(path)
+        meta = cls._read_meta(path)
+        model = cls(**meta["params"])
+        try:
+            model.matrix_ = np.load(path / "index.npy", allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"index file {str(path / 'index.npy')!r} is missing or corrupt: "
+                             f"{err}") from None
+        model.encoder_ = load_model(path / "encoder")
+        model._restore_meta(meta)
+        if model.matrix_.shape[0] != model.n_passages_:
+            raise ValueError(f"{str(path)!r}: index.npy holds {model.matrix_.shape[0]} "
+                             f"passages, config.json {model.n_passages_}; the files come from "
+                             f"different retrievers.")
+        return model
