@@ -391,7 +391,7 @@ def test_gpt_init_bad_input(tiny_lm, params, match):
         TransformerClassifier(**params).fit(*_texts(8))
 
 
-def test_dense_retriever_over_a_pretrained_encoder(bert_dir):
+def test_dense_retriever_over_a_pretrained_encoder(bert_dir, tmp_path):
     from hybridnlp.qa import DenseRetriever
 
     passages = [" ".join(_texts(4, seed=s)[0]) for s in range(6)]
@@ -402,6 +402,10 @@ def test_dense_retriever_over_a_pretrained_encoder(bert_dir):
     ids, scores = retriever.search(passages, k=2)
     assert ids[:, 0].tolist() == list(range(6))  # each passage finds itself first
     np.testing.assert_allclose(scores[:, 0], 1.0, rtol=1e-5)
+    retriever.save(tmp_path / "index")  # the embeddings and the encoder's fingerprint
+    loaded = DenseRetriever.load(tmp_path / "index")
+    np.testing.assert_allclose(loaded.score_passages(passages[:2]),
+                               retriever.score_passages(passages[:2]), rtol=1e-6)
     with pytest.raises(ValueError, match=r"embeddings \(word vectors\) and pretrained \(an "
                                          r"encoder directory\) cannot be combined"):
         DenseRetriever(pretrained=bert_dir, embeddings="vectors.txt").fit(passages)

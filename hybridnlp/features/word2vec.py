@@ -142,6 +142,16 @@ class Word2VecFeatures(TextTransformer):
         self.n_features_out_ = int(self.vectors_.vector_size)
         return self
 
+    def _restore(self, vectors, idf) -> Word2VecFeatures:
+        """Fitted from saved parts: word vectors (KeyedVectors) and their IDF weights, as
+        ``fit`` leaves them (``DenseRetriever.load`` reads them so)."""
+        self.tokenizer_ = WordTokenizer(self.token_pattern, lowercase=self.lowercase,
+                                        segmenter=self.tokenizer)
+        self.vectors_ = vectors
+        self.idf_ = np.asarray(idf, dtype=np.float64)
+        self.n_features_out_ = int(vectors.vector_size)
+        return self
+
     def _tokens(self, texts):
         """The token lists of ``texts``: a list, or for a stream an iterable that tokenises
         the file again at each pass (gensim's corpus protocol)."""

@@ -370,57 +370,80 @@ class DenseRetriever(_Retriever):
                              "cannot be combined; pass one of them.")
         check_number("batch_size", self.batch_size, int, low=1)
 
-    def _index(self, texts):
+    def _encoder(self):
         if self.pretrained is not None:
             from hybridnlp.pretrained import SentenceEmbeddingFeatures
 
-            self.encoder_ = SentenceEmbeddingFeatures(self.pretrained, normalize=True,
-                                                      batch_size=self.batch_size)
-        else:
-            from hybridnlp.features import Word2VecFeatures
+            return SentenceEmbeddingFeatures(self.pretrained, normalize=True,
+                                             batch_size=self.batch_size)
+        from hybridnlp.features import Word2VecFeatures
 
-            self.encoder_ = Word2VecFeatures(
-                vector_size=self.vector_size, epochs=self.epochs, sg=self.sg,
-                pooling=self.pooling, min_count=self.min_count, pretrained=self.embeddings,
-                norm="l2", random_state=self.random_state)
+        return Word2VecFeatures(
+            vector_size=self.vector_size, epochs=self.epochs, sg=self.sg,
+            pooling=self.pooling, min_count=self.min_count, pretrained=self.embeddings,
+            norm="l2", random_state=self.random_state)
+
+    def _index(self, texts):
+        self.encoder_ = self._encoder()
         self.matrix_ = self.encoder_.fit_transform(texts).astype(np.float32)
 
     def _scores(self, queries):
         return self.encoder_.transform(queries).astype(np.float32) @ self.matrix_.T
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write ``index.npy`` (the passage embeddings), ``encoder/`` (the fitted encoder, by
-        ``save_model``: the word vectors, or the pretrained encoder's settings and the
-        directory it loads from) and ``config.json`` into the directory ``path``."""
-        from hybridnlp.persistence import save_model
+        """Write ``index.npy`` (the passage embeddings), the encoder's state (the word
+        vectors in binary word2vec format, ``vectors.bin``, and ``idf.npy``; or, for a
+        pretrained encoder, the fingerprint of the directory it loads from) and
+        ``config.json`` into the directory ``path``."""
+        from hybridnlp.features import save_word_vectors
 
         self._check_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path / "index.npy") as tmp:
-            with open(tmp, "wb") as f:
-                np.save(f, self.matrix_, allow_pickle=False)
-        save_model(self.encoder_, path / "encoder")
-        atomic_write_json(path / "config.json", self._meta())
+        arrays = {"index.npy": self.matrix_}
+        meta = self._meta()
+        if self.pretrained is not None:
+            meta["fingerprint"] = self.encoder_.fingerprint_
+        else:
+            save_word_vectors(self.encoder_.vectors_, path / "vectors.bin")
+            arrays["idf.npy"] = self.encoder_.idf_
+        for name, array in arrays.items():
+            with atomic_path(path / name) as tmp:
+                with open(tmp, "wb") as f:
+                    np.save(f, array, allow_pickle=False)
+        atomic_write_json(path / "config.json", meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> DenseRetriever:
-        """Read a retriever written by ``save`` (nothing is unpickled; the encoder loads
-        through ``load_model``'s allow-list)."""
-        from hybridnlp.persistence import load_model
+        """Read a retriever written by ``save`` (nothing is unpickled; a pretrained encoder is
+        loaded again from its directory, which must be the one the index was built with)."""
+        from hybridnlp.features import load_word_vectors
 
         path = Path(path)
         meta = cls._read_meta(path)
         model = cls(**meta["params"])
-        try:
-            model.matrix_ = np.load(path / "index.npy", allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise ValueError(f"index file {str(path / 'index.npy')!r} is missing or corrupt: "
-                             f"{err}") from None
-        model.encoder_ = load_model(path / "encoder")
+        model.matrix_ = _read_array(path / "index.npy")
+        encoder = model._encoder()
+        if model.pretrained is not None:
+            encoder.fit()
+            if encoder.fingerprint_ != meta.get("fingerprint"):
+                raise ValueError(f"{str(path)!r} was indexed with another version of the "
+                                 f"encoder {str(model.pretrained)!r} (its files changed); "
+                                 f"index the passages again.")
+        else:
+            encoder._restore(load_word_vectors(path / "vectors.bin", binary=True),
+                             _read_array(path / "idf.npy"))
+        model.encoder_ = encoder
         model._restore_meta(meta)
         if model.matrix_.shape[0] != model.n_passages_:
             raise ValueError(f"{str(path)!r}: index.npy holds {model.matrix_.shape[0]} "
                              f"passages, config.json {model.n_passages_}; the files come from "
                              f"different retrievers.")
         return model
+
+
+def _read_array(file: Path) -> np.ndarray:
+    try:
+        return np.load(file, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"index file {str(file)!r} is missing or corrupt: {err}") from None
