@@ -14,6 +14,14 @@ from conftest import cli_error
 from hybridnlp.train import Callback
 from hybridnlp.train.distributed import ShardedBatches
 
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """The tests here run torch on one thread; later test files get the count back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
 WORDS = "good great fine bad awful poor film plot the a was".split()
 
 
