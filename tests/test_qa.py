@@ -540,6 +540,6 @@ def test_hybrid_reader_dense_and_hybrid_retrievers_save_and_load(tmp_path):
         assert (back.search(q, k=3)[0] == r.search(q, k=3)[0]).all(), name
     assert list(load_retriever(tmp_path / "dense").search(q, k=1)[0][:, 0]) == list(
         retrievers["dense"].search(q, k=1)[0][:, 0])  # the ids, not positions
-    (tmp_path / "learned" / "parts" / "1" / "index.npy").write_bytes(b"not an array")
-    with pytest.raises(ValueError, match="index file .*index.npy' is missing or corrupt"):
+    (tmp_path / "learned" / "parts" / "1" / "index.npz").write_bytes(b"not an array")
+    with pytest.raises(ValueError, match="index file .*index.npz' is missing or corrupt"):
         load_retriever(tmp_path / "learned")

@@ -6,6 +6,7 @@ import csv
 import difflib
 import gzip
 import io
+import itertools
 import json
 import os
 from pathlib import Path
@@ -254,7 +255,7 @@ class TextStream:
                 return
             if self.text_column not in first:
                 _column(list(first), self.text_column, "text_column", self.path)
-            rows = _chain_first(first, rows)
+            rows = itertools.chain([first], rows)
         else:
             reader = csv.DictReader(f, delimiter="," if self.format == "csv" else "\t")
             columns = list(reader.fieldnames or [])
@@ -267,11 +268,6 @@ class TextStream:
                 raise ValueError(f"{self.path.name} row {i}: {self.text_column!r} is {what}, "
                                  f"not a string; every row needs a text.")
             yield text
-
-
-def _chain_first(first, rest):
-    yield first
-    yield from rest
 
 
 def _checked_rows(reader, columns, path):

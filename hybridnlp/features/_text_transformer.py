@@ -34,17 +34,16 @@ class TextTransformer(TransformerMixin, BaseEstimator):
     def _validate_fit(self, X, y=None):
         stream = _as_stream(X)
         if stream is not None:
-            if not self._requires_y:
-                return (stream if self._streams else check_texts(list(stream))), None
-            if y is None:
+            if self._requires_y and y is None:
                 raise ValueError(f"{type(self).__name__} is supervised: fit(X, y) needs labels "
                                  f"y, got None.")
-            y = check_labels(y)
-            if len(y) != len(stream):  # one cheap pass before the expensive ones
-                raise ValueError(f"X and y have different lengths: {len(stream)} texts in "
-                                 f"{stream.path.name} and {len(y)} labels; pass one label per "
-                                 f"text.")
-            return (stream if self._streams else check_texts(list(stream))), y
+            if self._requires_y:
+                y = check_labels(y)
+                if len(y) != len(stream):  # one cheap pass before the expensive ones
+                    raise ValueError(f"X and y have different lengths: {len(stream)} texts in "
+                                     f"{stream.path.name} and {len(y)} labels; pass one label "
+                                     f"per text.")
+            return self._stream_texts(stream), (y if self._requires_y else None)
         if self._requires_y:
             if y is None:
                 raise ValueError(
@@ -56,9 +55,12 @@ class TextTransformer(TransformerMixin, BaseEstimator):
     def _validate_transform(self, X):
         check_is_fitted(self)
         stream = _as_stream(X)
-        if stream is not None:
-            return stream if self._streams else check_texts(list(stream))
-        return check_texts(X, name="X")
+        return check_texts(X, name="X") if stream is None else self._stream_texts(stream)
+
+    def _stream_texts(self, stream):
+        """The stream itself for the transformers that stream, its texts as a list for the
+        others."""
+        return stream if self._streams else check_texts(list(stream))
 
     # A fitted n-gram vocabulary is a dict of up to millions of strings; stored as one UTF-8
     # byte array and offsets it pickles and skops-saves compactly (skops writes a dict item by

@@ -128,8 +128,7 @@ class Word2VecFeatures(TextTransformer):
         check_choice("pooling", self.pooling, POOLINGS)
         check_choice("oov", self.oov, OOV_POLICIES)
         check_choice("norm", self.norm, NORMS)
-        self.tokenizer_ = WordTokenizer(self.token_pattern, lowercase=self.lowercase,
-                                        segmenter=self.tokenizer)
+        self.tokenizer_ = self._word_tokenizer()
         tokens = self._tokens(texts)
         warn_unsegmented((t for text in islice(tokens, 2000) for t in text), type(self).__name__)
         if self.pretrained is not None:
@@ -145,12 +144,15 @@ class Word2VecFeatures(TextTransformer):
     def _restore(self, vectors, idf) -> Word2VecFeatures:
         """Fitted from saved parts: word vectors (KeyedVectors) and their IDF weights, as
         ``fit`` leaves them (``DenseRetriever.load`` reads them so)."""
-        self.tokenizer_ = WordTokenizer(self.token_pattern, lowercase=self.lowercase,
-                                        segmenter=self.tokenizer)
+        self.tokenizer_ = self._word_tokenizer()
         self.vectors_ = vectors
         self.idf_ = np.asarray(idf, dtype=np.float64)
         self.n_features_out_ = int(vectors.vector_size)
         return self
+
+    def _word_tokenizer(self) -> WordTokenizer:
+        return WordTokenizer(self.token_pattern, lowercase=self.lowercase,
+                             segmenter=self.tokenizer)
 
     def _tokens(self, texts):
         """The token lists of ``texts``: a list, or for a stream an iterable that tokenises

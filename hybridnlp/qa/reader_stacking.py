@@ -116,7 +116,8 @@ class HybridReader(BaseEstimator):
         ``reader.json``, in the directory ``path`` (no pickle)."""
         from pathlib import Path
 
-        from hybridnlp.qa.readers import linear_state, save_reader
+        from hybridnlp.qa._linear import linear_state
+        from hybridnlp.qa.readers import save_reader
         from hybridnlp.utils.io import atomic_write_json
 
         self._check_fitted()
@@ -137,7 +138,8 @@ class HybridReader(BaseEstimator):
         """Read a reader written by ``save``."""
         from pathlib import Path
 
-        from hybridnlp.qa.readers import linear_from_state, load_reader
+        from hybridnlp.qa._linear import linear_from_state
+        from hybridnlp.qa.readers import load_reader
         from hybridnlp.utils.io import read_json
 
         path = Path(path)

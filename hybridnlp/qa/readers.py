@@ -26,6 +26,7 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
 from hybridnlp.exceptions import NotFittedError
+from hybridnlp.qa._linear import linear_from_state, linear_state
 from hybridnlp.utils.validation import check_number, check_texts
 
 __all__ = ["LogisticReader", "SlidingWindowReader", "Span", "load_reader",
@@ -403,22 +404,6 @@ def save_reader(reader, path) -> None:
     if isinstance(reader, LogisticReader):
         state["model"] = linear_state(reader.model_)
     atomic_write_json(path / "reader.json", state)
-
-
-def linear_state(model) -> dict:
-    """A fitted ``LogisticRegression`` as JSON-ready lists (its weights, intercept, classes)."""
-    return {"coef": model.coef_.tolist(), "intercept": model.intercept_.tolist(),
-            "classes": model.classes_.tolist()}
-
-
-def linear_from_state(state: dict, **params) -> LogisticRegression:
-    """The ``LogisticRegression`` that :func:`linear_state` described, ready to predict."""
-    m = LogisticRegression(**params)
-    m.coef_ = np.asarray(state["coef"], dtype=np.float64)
-    m.intercept_ = np.asarray(state["intercept"], dtype=np.float64)
-    m.classes_ = np.asarray(state["classes"])
-    m.n_features_in_ = m.coef_.shape[1]
-    return m
 
 
 def load_reader(path):

@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
+from hybridnlp.qa._linear import linear_from_state, linear_state
 from hybridnlp.qa.retrievers import (
     BM25Retriever,
     DenseRetriever,
@@ -132,8 +133,6 @@ class HybridRetriever(_Retriever):
     def save(self, path: str | os.PathLike) -> None:
         """Write each retriever into ``parts/<i>/`` (its own ``save``) and the fusion (its
         parameters, names and the learned combiner's weights) into ``config.json``."""
-        from hybridnlp.qa.readers import linear_state
-
         self._check_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
@@ -147,8 +146,6 @@ class HybridRetriever(_Retriever):
     @classmethod
     def load(cls, path: str | os.PathLike) -> HybridRetriever:
         """Read a retriever written by ``save`` (nothing is unpickled)."""
-        from hybridnlp.qa.readers import linear_from_state
-
         path = Path(path)
         meta = cls._read_meta(path)
         parts = [(str(name), load_retriever(path / "parts" / str(i)))

@@ -1,6 +1,6 @@
 """Passage retrievers, scikit-learn style: ``fit(passages)``, ``search(queries, k) -> (ids,
 scores)`` (batched: one sparse or dense matrix product per block of queries, no Python loop
-over passages), ``score_passages``, and ``save``/``load`` (npz or npy + JSON; nothing is
+over passages), ``score_passages``, and ``save``/``load`` (npz + JSON; nothing is
 unpickled).
 
 - :class:`BM25Retriever`: Okapi BM25 (Robertson et al.), Lucene's IDF by default, or
@@ -182,12 +182,7 @@ class _SparseRetriever(_Retriever):
         """Read a retriever written by ``save`` (nothing is unpickled)."""
         path = Path(path)
         meta = cls._read_meta(path)
-        try:
-            with np.load(path / "index.npz", allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (OSError, ValueError) as err:
-            raise ValueError(f"index file {str(path / 'index.npz')!r} is corrupt: {err}") \
-                from None
+        arrays = _read_index(path / "index.npz")
         model = cls(**meta["params"])
         model.matrix_ = sp.csr_matrix((arrays.pop("data"), arrays.pop("indices"),
                                        arrays.pop("indptr")), shape=tuple(arrays.pop("shape")))
@@ -223,7 +218,6 @@ class BM25Retriever(_SparseRetriever):
     tokenizer : str or callable, optional
         A word segmenter (``"jieba"`` ...) for text without spaces.
     """
-
 
     def __init__(self, *, k1: float = 1.5, b: float = 0.75, idf: str = "lucene",
                  epsilon: float = 0.25, stop_words: bool = False, tokenizer=None):
@@ -293,7 +287,6 @@ class TfidfRetriever(_SparseRetriever):
         Unigram stop words dropped, bigrams of two stop words dropped (as DrQA filters).
     tokenizer : str or callable, optional
     """
-
 
     def __init__(self, *, n_features: int = 2**24, idf: str = "smooth",
                  stop_words: bool = True, tokenizer=None):
@@ -391,26 +384,25 @@ class DenseRetriever(_Retriever):
         return self.encoder_.transform(queries).astype(np.float32) @ self.matrix_.T
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write ``index.npy`` (the passage embeddings), the encoder's state (the word
-        vectors in binary word2vec format, ``vectors.bin``, and ``idf.npy``; or, for a
-        pretrained encoder, the fingerprint of the directory it loads from) and
+        """Write ``index.npz`` (the passage embeddings, and for word vectors their IDF
+        weights), the word vectors in binary word2vec format (``vectors.bin``; for a
+        pretrained encoder, the fingerprint of the directory it loads from instead) and
         ``config.json`` into the directory ``path``."""
         from hybridnlp.features import save_word_vectors
 
         self._check_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        arrays = {"index.npy": self.matrix_}
+        arrays = {"matrix": self.matrix_}
         meta = self._meta()
         if self.pretrained is not None:
             meta["fingerprint"] = self.encoder_.fingerprint_
         else:
             save_word_vectors(self.encoder_.vectors_, path / "vectors.bin")
-            arrays["idf.npy"] = self.encoder_.idf_
-        for name, array in arrays.items():
-            with atomic_path(path / name) as tmp:
-                with open(tmp, "wb") as f:
-                    np.save(f, array, allow_pickle=False)
+            arrays["idf"] = self.encoder_.idf_
+        with atomic_path(path / "index.npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
         atomic_write_json(path / "config.json", meta)
 
     @classmethod
@@ -422,7 +414,8 @@ class DenseRetriever(_Retriever):
         path = Path(path)
         meta = cls._read_meta(path)
         model = cls(**meta["params"])
-        model.matrix_ = _read_array(path / "index.npy")
+        arrays = _read_index(path / "index.npz")
+        model.matrix_ = arrays["matrix"]
         encoder = model._encoder()
         if model.pretrained is not None:
             encoder.fit()
@@ -432,18 +425,20 @@ class DenseRetriever(_Retriever):
                                  f"index the passages again.")
         else:
             encoder._restore(load_word_vectors(path / "vectors.bin", binary=True),
-                             _read_array(path / "idf.npy"))
+                             arrays["idf"])
         model.encoder_ = encoder
         model._restore_meta(meta)
         if model.matrix_.shape[0] != model.n_passages_:
-            raise ValueError(f"{str(path)!r}: index.npy holds {model.matrix_.shape[0]} "
+            raise ValueError(f"{str(path)!r}: index.npz holds {model.matrix_.shape[0]} "
                              f"passages, config.json {model.n_passages_}; the files come from "
                              f"different retrievers.")
         return model
 
 
-def _read_array(file: Path) -> np.ndarray:
+def _read_index(file: Path) -> dict[str, np.ndarray]:
+    """The arrays of a saved retriever's ``index.npz`` (no object arrays)."""
     try:
-        return np.load(file, allow_pickle=False)
+        with np.load(file, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
     except (OSError, ValueError) as err:
         raise ValueError(f"index file {str(file)!r} is missing or corrupt: {err}") from None
