@@ -35,7 +35,8 @@ def _run(args) -> int:
             resume_dir(args.config, args.resume)
         except (FileNotFoundError, ValueError) as err:
             raise _UsageError(str(err)) from None
-        result = run(args.config, quiet=args.quiet, resume=args.resume)  # path: for the report
+        result = run(args.config, quiet=args.quiet, resume=args.resume,  # path: for the report
+                     scheduler=args.scheduler)
         if not args.quiet:
             print(summary(result))
         return 0
@@ -46,7 +47,7 @@ def _run(args) -> int:
     if overrides:
         values = apply_overrides(values, overrides)
     config = load_config(values)
-    result = run(config, output=args.output, quiet=args.quiet)
+    result = run(config, output=args.output, quiet=args.quiet, scheduler=args.scheduler)
     if not args.quiet:
         print(summary(result))
     return 0
@@ -249,6 +250,8 @@ def _read_passages(path: str) -> list[str]:
 def _index(args) -> int:
     from hybridnlp.qa import BM25Retriever, QAPipeline, SlidingWindowReader, TfidfRetriever
 
+    if args.top_k < 1:
+        raise _UsageError(f"--top-k {args.top_k}: read at least 1 passage")
     passages = _read_passages(args.passages)
     retriever = {"bm25": BM25Retriever(), "tfidf": TfidfRetriever()}[args.retriever]
     if args.train:
@@ -280,10 +283,12 @@ def _ask(args) -> int:
         raise _UsageError(f"index directory {args.index_dir!r} does not exist")
     if not args.question.strip():
         raise _UsageError("the question is empty")
-    try:
-        qa = QAPipeline.load(args.index_dir)
-    except (FileNotFoundError, ValueError) as err:
-        raise _UsageError(str(err)) from None
+    if args.top_k is not None and args.top_k < 1:
+        raise _UsageError(f"--top-k {args.top_k}: read at least 1 passage")
+    qa = _load_model(args.index_dir)  # one snapshot: never a mix of two indexes
+    if not isinstance(qa, QAPipeline):
+        raise _UsageError(f"{args.index_dir!r} holds a {type(qa).__name__}, not an index "
+                          f"written by hybridnlp index")
     if args.top_k is not None:
         qa.top_k = args.top_k
     answer = qa.predict([args.question])[0]
@@ -332,6 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
                                     "config's output)")
     p.add_argument("--data-home", metavar="DIR", help=DATA_HOME_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="a Dask scheduler to fit on (execution.backend: dask; default "
+                        "$HYBRIDNLP_DASK_SCHEDULER, else a local cluster). It runs code in "
+                        "this process: give only a cluster you trust")
     p.set_defaults(func=_run)
     p = command("report", "rewrite a run's report, or compare several runs")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")

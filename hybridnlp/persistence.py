@@ -25,6 +25,7 @@ import os
 from pathlib import Path
 
 from hybridnlp.utils.io import atomic_directory, atomic_write_json, directory_snapshot, read_json
+from hybridnlp.utils.saved_arrays import check_loaded_sparse
 
 __all__ = ["allowed_type_names", "allowed_types", "load_model", "model_class_names",
            "save_model"]
@@ -189,10 +190,12 @@ def _read(path: Path):
                              f"what skops trusts by default). Inspect the file with "
                              f"skops.io.get_untrusted_types.")
         try:
-            return sio.load(path / "model.skops", trusted=untrusted)
+            model = sio.load(path / "model.skops", trusted=untrusted)
         except Exception as err:
             raise ValueError(f"model file {str(path / 'model.skops')!r} could not be loaded: "
                              f"{err}") from None
+        check_loaded_sparse(model, what=f"model file {str(path / 'model.skops')!r}")
+        return model
     config = path / "config.json"
     if not config.exists():
         raise FileNotFoundError(f"{str(path)!r} holds no model (no model.skops and no "

@@ -126,8 +126,11 @@ def test_runner_folds_as_parallel_jobs_give_the_serial_run(tmp_path, execution):
     ({"backend": "spark"}, r"^execution.backend: 'spark' is not a backend. Choose one of "
                            r"loky, threading, dask."),
     ({"n_jobs": 0}, r"^execution.n_jobs: 0 jobs; use a positive number, or -1 for one per"),
-    ({"address": "tcp://h:8786"}, r"^execution.address: a scheduler address needs backend: "
-                                  r"dask, not 'loky'."),
+    ({"backend": "dask", "address": "tcp://h:8786"},
+     r"^execution.address: a config may not choose where the program connects \(a Dask "
+     r"scheduler and its workers can run code in this process\); remove it and pass "
+     r"--scheduler ADDRESS to hybridnlp run, or set HYBRIDNLP_DASK_SCHEDULER, for a cluster "
+     r"you trust.$"),
     ({"n_jobs": "2"}, r"^execution.n_jobs: expected int, got str '2'."),
     ({"jobs": 2}, r"^execution.jobs: unknown key. Did you mean 'n_jobs'\?"),
 ])

@@ -125,8 +125,9 @@ class _Task:
                 [self.texts[j] for j in test_idx], self.y[test_idx], test_idx)
 
 
-def classification(config, run_dir, result, progress) -> dict:
-    """The classification task of ``run``: every model over the folds (or the test split)."""
+def classification(config, run_dir, result, progress, scheduler=None) -> dict:
+    """The classification task of ``run``: every model over the folds (or the test split);
+    ``scheduler``: the Dask scheduler's address the caller gave (never the config's)."""
     ev = config.evaluation
     texts, y, target_names = load_split(config, config.data.train_split)
     if y is None:
@@ -142,7 +143,7 @@ def classification(config, run_dir, result, progress) -> dict:
                  progress, result.pretrained, target_names)
     models, rows, attribution = task.models, {}, None
     per_example = {"index": [], "text": [], "label": []}
-    with execution_backend(config.execution), _sharing(config):  # shared component fits
+    with execution_backend(config.execution, scheduler), _sharing(config):  # shared component fits
         for i, spec in enumerate(config.models):
             record = task.done.get(f"{i}-{spec.name}")
             if record is None:

@@ -127,12 +127,16 @@ class EvaluationConfig:
 @dataclass
 class ExecutionConfig:
     """Where a classification run's folds are fit: ``n_jobs`` folds at once on a joblib
-    backend ("loky": processes on this machine; "threading"; "dask": a ``dask.distributed``
-    cluster at ``address``, or a local one of ``n_jobs`` workers when it is None)."""
+    backend ("loky": processes on this machine; "threading"; "dask": a local
+    ``dask.distributed`` cluster of ``n_jobs`` workers, or the scheduler given on the command
+    line, ``hybridnlp run --scheduler ADDRESS``, or in ``$HYBRIDNLP_DASK_SCHEDULER``).
+
+    A config never says where the program connects: Dask moves results with pickle, so a
+    scheduler and its workers can run code in this process. ``address`` is refused at load.
+    """
 
     backend: str = "loky"
     n_jobs: int = 1
-    address: str | None = None
 
 
 BACKENDS = ("loky", "threading", "dask")
@@ -316,9 +320,6 @@ def _check_execution(ex: ExecutionConfig) -> None:
     if ex.n_jobs == 0:
         raise ConfigError("execution.n_jobs: 0 jobs; use a positive number, or -1 for one "
                           "per core.")
-    if ex.address is not None and ex.backend != "dask":
-        raise ConfigError(f"execution.address: a scheduler address needs backend: dask, not "
-                          f"{ex.backend!r}.")
     if ex.backend == "dask":
         try:
             import distributed  # noqa: F401
@@ -394,11 +395,27 @@ def from_dict(values: dict) -> ExperimentConfig:
         raise ConfigError(f"config: expected a mapping at the top level, got "
                           f"{type(values).__name__}.")
     values = dict(values)
+    _refuse_address(values)
     if "model" in values:
         if "models" in values:
             raise ConfigError("model: give either 'model' (one) or 'models' (a list), not both.")
         values["models"] = [values.pop("model")]
     return _check(_build(ExperimentConfig, values, ""))
+
+
+def _refuse_address(values: dict) -> None:
+    """A config is data: it may not choose a host to connect to (a Dask scheduler's pickled
+    results run code here). Run directories saved before this rule hold ``address: null``,
+    which is dropped."""
+    execution = values.get("execution")
+    if not isinstance(execution, dict) or "address" not in execution:
+        return
+    if execution["address"] is not None:
+        raise ConfigError("execution.address: a config may not choose where the program "
+                          "connects (a Dask scheduler and its workers can run code in this "
+                          "process); remove it and pass --scheduler ADDRESS to hybridnlp run, "
+                          "or set HYBRIDNLP_DASK_SCHEDULER, for a cluster you trust.")
+    values["execution"] = {k: v for k, v in execution.items() if k != "address"}
 
 
 def read_config_file(path: str | os.PathLike) -> dict:

@@ -9,6 +9,7 @@ run where it stopped and gives the metrics an uninterrupted run would have writt
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import logging
 import math
@@ -23,6 +24,7 @@ import yaml
 
 from hybridnlp.experiments.classification import classification, load_split
 from hybridnlp.experiments.config import ExperimentConfig, load_config
+from hybridnlp.experiments.execution import scheduler_address
 from hybridnlp.experiments.model_loop import finish_model, pending_models
 from hybridnlp.experiments.pretrain import pretrain
 from hybridnlp.experiments.question_answering import question_answering
@@ -158,13 +160,17 @@ def _topic_modeling(config, run_dir, result, progress) -> dict:
 
 
 def run(config=None, *, output: str | None = None, quiet: bool = False,
-        resume: str | os.PathLike | None = None) -> RunResult:
+        resume: str | os.PathLike | None = None, scheduler: str | None = None) -> RunResult:
     """Run an experiment config (path, YAML string, dict or ExperimentConfig).
 
     ``resume``: the directory of an interrupted run. Work it recorded (folds, models) is
     taken from it, the rest is done, and its metrics and report are written as an
     uninterrupted run would have written them. ``config`` may then be omitted; if given, it
     must equal the run's ``config.yaml``.
+
+    ``scheduler``: the address of a Dask scheduler for ``execution.backend: dask`` (default
+    ``$HYBRIDNLP_DASK_SCHEDULER``; without either, a local cluster). Only the caller chooses
+    it, never the config: joining a cluster trusts it to run code in this process.
     """
     source = None  # the config file, for the report's command line
     if isinstance(config, str | os.PathLike) and "\n" not in str(config) and \
@@ -172,16 +178,19 @@ def run(config=None, *, output: str | None = None, quiet: bool = False,
         source = shown_path(config)
     if resume is not None:
         config, run_dir = resume_dir(config, resume)
+        scheduler = scheduler_address(config.execution, scheduler)
     elif config is None:
         raise TypeError("run() needs a config, or resume= with the directory of a run.")
     else:
         config = load_config(config)
+        scheduler = scheduler_address(config.execution, scheduler)  # before any directory
         run_dir = _run_dir(config, output)
     with exclusive_lock(run_dir / ".lock", f"run directory {str(run_dir)!r}"):
-        return _run(config, run_dir, source, resume, quiet)
+        return _run(config, run_dir, source, resume, quiet, scheduler)
 
 
-def _run(config: ExperimentConfig, run_dir: Path, source, resume, quiet: bool) -> RunResult:
+def _run(config: ExperimentConfig, run_dir: Path, source, resume, quiet: bool,
+         scheduler: str | None) -> RunResult:
     handler = logging.FileHandler(run_dir / "log.txt", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("hybridnlp")
@@ -202,7 +211,7 @@ def _run(config: ExperimentConfig, run_dir: Path, source, resume, quiet: bool) -
         result = RunResult(run_dir=run_dir, metrics={}, config=config)
         start = time.perf_counter()
         result.pretrained, pretrain_info = pretrain(config, run_dir)
-        task = {"classification": classification, "language_modeling": _language_modeling,
+        task = {"classification": functools.partial(classification, scheduler=scheduler), "language_modeling": _language_modeling,
                 "topic_modeling": _topic_modeling, "translation": translation,
                 "question_answering": question_answering}[config.task]
         metrics = task(config, run_dir, result, progress)

@@ -18,6 +18,7 @@ import hashlib
 import importlib.util
 import inspect
 import os
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,23 +177,90 @@ def _quiet_transformers():
             logging.enable_progress_bar()
 
 
+# transformers resolves any other name (``"org/repo"``, and ``flash_attention_*`` without the
+# flash-attn package) as a kernel to fetch from the Hugging Face Hub and import: code from afar.
+LOCAL_ATTENTION = (None, "eager", "sdpa")
+_ATTENTION_KEYS = ("attn_implementation", "_attn_implementation",
+                   "_attn_implementation_internal")
+
+
+def check_local_config(values: dict, where: str) -> dict:
+    """``values`` (a model's config, from its ``config.json`` or a saved estimator) if it asks
+    for nothing but local code: an attention implementation other than eager or sdpa is
+    refused, with the fix, before transformers sees it (at any depth: sub-configs too)."""
+    stack = [values]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            if key in _ATTENTION_KEYS:
+                wanted = value.values() if isinstance(value, dict) else [value]
+                bad = [v for v in wanted if v not in LOCAL_ATTENTION]
+                if bad:
+                    raise ValueError(
+                        f"{where}: {key} is {bad[0]!r}; hybridnlp loads only local attention "
+                        f"implementations (eager, sdpa): any other name makes transformers "
+                        f"fetch code from the Hugging Face Hub. Set it to \"sdpa\" or remove it.")
+            else:
+                stack.append(value)
+    return values
+
+
+@contextlib.contextmanager
+def _hub_offline():
+    """The Hugging Face Hub switched off while a local model loads (transformers and
+    huggingface_hub read these at call time): a file not on disk is an error, never a
+    download."""
+    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    os.environ.update({k: "1" for k in saved})
+    constants = None
+    with contextlib.suppress(ImportError):
+        from huggingface_hub import constants
+    old = getattr(constants, "HF_HUB_OFFLINE", None)
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        if constants is not None:
+            constants.HF_HUB_OFFLINE = old
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def load_encoder(model, *, name: str = "model"):
     """(``transformers`` model, :class:`HFTokenizer`, :class:`EncoderSource`) of the local
-    directory ``model``; read-only, nothing downloaded, no remote code."""
+    directory ``model``; read-only, nothing downloaded, no remote code, no Hub kernels."""
     source = describe(model, name=name)
+    check_local_config(read_json(source.path / "config.json", what="model config"),
+                       f"{name}={str(model)!r}: config.json")
     _require_transformers()
     from transformers import AutoModel, AutoTokenizer
 
-    with _quiet_transformers():
+    with _quiet_transformers(), _hub_offline():
         try:
             tokenizer = AutoTokenizer.from_pretrained(source.path, local_files_only=True,
                                                       trust_remote_code=False)
-            encoder = AutoModel.from_pretrained(
+            encoder, info = AutoModel.from_pretrained(
                 source.path, local_files_only=True, trust_remote_code=False,
-                use_safetensors=(source.path / "model.safetensors").exists() or None)
-        except (OSError, ValueError, KeyError) as err:
-            raise ValueError(f"{name}={str(model)!r} could not be loaded by transformers: "
-                             f"{err}") from None
+                use_safetensors=(source.path / "model.safetensors").exists() or None,
+                output_loading_info=True)
+        except (OSError, ValueError, KeyError, RuntimeError, pickle.UnpicklingError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise ValueError(f"{name}={str(model)!r} could not be loaded by transformers "
+                             f"({type(err).__name__}: {first}); a pickled pytorch_model.bin "
+                             f"is read with weights only: convert it to model.safetensors."
+                             if isinstance(err, pickle.UnpicklingError) else
+                             f"{name}={str(model)!r} could not be loaded by transformers: "
+                             f"{first}") from None
+    _check_loading_info(info, f"{name}={str(model)!r}")
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         raise ValueError(f"{name}={str(model)!r} has no fast tokenizer (tokenizer.json); save "
@@ -210,16 +278,37 @@ def load_encoder(model, *, name: str = "model"):
     return encoder.eval(), hf_tok, source
 
 
+def _check_loading_info(info: dict, where: str) -> None:
+    """Refuse an encoder whose weights file does not fill it: weights the model needs but the
+    file lacks would be random (the pooler aside: sentence embeddings never use it), and
+    weights of another shape were not loaded."""
+    missing = [k for k in info.get("missing_keys", ()) if not k.startswith("pooler.")]
+    mismatched = list(info.get("mismatched_keys", ()))
+    if missing or mismatched:
+        what = (f"{len(missing)} weights missing ({', '.join(sorted(missing)[:3])}"
+                f"{' ...' if len(missing) > 3 else ''})" if missing else
+                f"{len(mismatched)} weights of the wrong shape ({mismatched[0]})")
+        raise ValueError(f"{where}: the weights do not fit the model its config.json "
+                         f"describes: {what}. The directory mixes files of two models; save "
+                         f"it again with save_pretrained.")
+
+
 def encoder_from_config(config: dict):
     """A ``transformers`` model of the config dict ``config`` (random weights, to be loaded),
     built offline."""
     _require_transformers()
     from transformers import AutoConfig, AutoModel
 
-    values = dict(config)
-    model_type = values.pop("model_type")
-    with _quiet_transformers():
-        return AutoModel.from_config(AutoConfig.for_model(model_type, **values))
+    values = dict(check_local_config(config, "a saved encoder's config"))
+    model_type = values.pop("model_type", None)
+    if not isinstance(model_type, str):
+        raise ValueError(f"a saved encoder's config has no model_type (got {model_type!r}).")
+    with _quiet_transformers(), _hub_offline():
+        try:
+            return AutoModel.from_config(AutoConfig.for_model(model_type, **values))
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"a saved encoder's config could not be read by transformers: "
+                             f"{err}") from None
 
 
 def encoder_kwargs(encoder, idx: torch.Tensor, mask: torch.Tensor) -> dict:

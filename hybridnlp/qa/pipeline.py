@@ -259,10 +259,20 @@ class QAPipeline(BaseEstimator):
             raise ValueError(f"{str(path / 'config.json')!r} is not a QAPipeline written by "
                              f"save (kind {meta.get('kind')!r}, retriever "
                              f"{meta.get('retriever')!r}).")
-        qa = cls(top_k=int(meta["top_k"]), weight=float(meta["weight"]))
+        top_k, weight = meta.get("top_k"), meta.get("weight")
+        try:
+            check_number("top_k", top_k, int, low=1)
+            check_number("weight", weight, float)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{str(path / 'config.json')!r}: {err}") from None
+        qa = cls(top_k=top_k, weight=float(weight))
         qa.retriever_ = load_retriever(path / "retriever")
         qa.reader_ = load_reader(path / "reader")
-        qa.passages_ = read_json(path / "passages.json", what="passages")["passages"]
+        passages = read_json(path / "passages.json", what="passages").get("passages")
+        if not isinstance(passages, list) or not all(isinstance(p, str) for p in passages):
+            raise ValueError(f"{str(path / 'passages.json')!r}: field 'passages' must be a "
+                             f"list of texts.")
+        qa.passages_ = passages
         if len(qa.passages_) != qa.retriever_.n_passages_:
             raise ValueError(f"{str(path)!r}: passages.json holds {len(qa.passages_)} "
                              f"passages but the index {qa.retriever_.n_passages_}; the files "

@@ -141,16 +141,26 @@ class HybridReader(BaseEstimator):
         from hybridnlp.qa._linear import linear_from_state
         from hybridnlp.qa.readers import load_reader
         from hybridnlp.utils.io import read_json
+        from hybridnlp.utils.saved_arrays import checked_array
 
         path = Path(path)
+        what = str(path / "reader.json")
         state = read_json(path / "reader.json", what="reader")
+        names = state.get("names")
+        if not isinstance(names, list) or not 1 <= len(names) <= 100:
+            raise ValueError(f"{what}: field 'names' must list the readers (1 to 100).")
         readers = [(str(name), load_reader(path / "parts" / str(i)))
-                   for i, name in enumerate(state["names"])]
+                   for i, name in enumerate(names)]
         model = cls(readers=readers, **state["params"])
         model.readers_ = readers
-        model.score_mean_ = np.asarray(state["score_mean"], dtype=np.float64)
-        model.score_std_ = np.asarray(state["score_std"], dtype=np.float64)
-        model.held_out_accuracy_ = np.asarray(state["held_out_accuracy"], dtype=np.float64)
-        model.stacker_ = (None if state["stacker"] is None
-                          else linear_from_state(state["stacker"], max_iter=1000))
+        n = len(readers)
+        model.score_mean_ = checked_array(state.get("score_mean"), what=f"{what}: score_mean",
+                                          shape=(n,), kind="fi").astype(np.float64)
+        model.score_std_ = checked_array(state.get("score_std"), what=f"{what}: score_std",
+                                         shape=(n,), kind="fi", low=1e-12).astype(np.float64)
+        model.held_out_accuracy_ = checked_array(
+            state.get("held_out_accuracy"), what=f"{what}: held_out_accuracy", shape=(n,),
+            kind="fi", low=0, high=1).astype(np.float64)
+        model.stacker_ = (None if state.get("stacker") is None else linear_from_state(
+            state["stacker"], what=what, n_features=2 * n + 1, max_iter=1000))
         return model

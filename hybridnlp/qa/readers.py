@@ -43,6 +43,7 @@ QUESTION_TYPES = ("what", "who", "when", "where", "why", "how many", "how much",
 
 
 _HASH_BUCKETS = 2 ** 16
+MAX_WORDS = 10_000  # bound on window and answer lengths (in words): far beyond any passage
 
 
 def _hash(feature: str) -> int:
@@ -227,10 +228,14 @@ class SlidingWindowReader(_Reader):
         self.max_answer_words = max_answer_words
         self.distance_weight = distance_weight
 
+    def _check_params(self) -> None:
+        check_number("window", self.window, int, low=1, high=MAX_WORDS)
+        check_number("max_answer_words", self.max_answer_words, int, low=1, high=MAX_WORDS)
+        check_number("distance_weight", self.distance_weight, float)
+
     def fit(self, passages, y=None):
         ps = check_texts(passages, name="passages")
-        check_number("window", self.window, int, low=1)
-        check_number("max_answer_words", self.max_answer_words, int, low=1)
+        self._check_params()
         self.counts_ = Counter(w.lower() for p in ps for w in _WORD.findall(p))
         return self
 
@@ -275,12 +280,16 @@ class LogisticReader(_Reader):
         if not hasattr(self, "model_"):
             raise NotFittedError("this LogisticReader is not fitted yet; call fit first.")
 
+    def _check_params(self) -> None:
+        check_number("max_answer_words", self.max_answer_words, int, low=1, high=MAX_WORDS)
+        check_number("negatives", self.negatives, int, low=1)
+        check_number("C", self.C, float, low=0, low_open=True)
+
     def fit(self, questions, passages, answer_starts, answers):
         """``answer_starts[i]`` / ``answers[i]``: one reference answer's character offset and
         text in ``passages[i]`` (SQuAD's first answer)."""
         qs, ps = _check_pairs(questions, passages)
-        check_number("max_answer_words", self.max_answer_words, int, low=1)
-        check_number("negatives", self.negatives, int, low=1)
+        self._check_params()
         if not (len(answer_starts) == len(answers) == len(qs)):
             raise ValueError(f"got {len(qs)} questions, {len(answer_starts)} answer starts and "
                              f"{len(answers)} answers; pass one of each per question.")
@@ -426,11 +435,22 @@ def load_reader(path):
     if state.get("kind") not in kinds:
         raise ValueError(f"{str(file)!r}: field 'kind' is {state.get('kind')!r}, expected one "
                          f"of {sorted(kinds)}.")
-    params = dict(state["params"])
+    params, counts = state.get("params"), state.get("counts")
+    if not isinstance(params, dict):
+        raise ValueError(f"{str(file)!r}: field 'params' must be a mapping.")
+    if not isinstance(counts, dict) or any(isinstance(n, bool) or not isinstance(n, int)
+                                           or n < 0 for n in counts.values()):
+        raise ValueError(f"{str(file)!r}: field 'counts' must map words to counts (integers "
+                         f">= 0).")
+    params = dict(params)
     if state["kind"] == "LogisticReader":
         params.setdefault("lexical", False)  # written before the lexical features existed
-    reader = kinds[state["kind"]](**params)
-    reader.counts_ = Counter(state["counts"])
+    try:
+        reader = kinds[state["kind"]](**params)
+        reader._check_params()
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{str(file)!r}: {err}") from None
+    reader.counts_ = Counter(counts)
     if "model" in state:
-        reader.model_ = linear_from_state(state["model"], C=reader.C)
+        reader.model_ = linear_from_state(state["model"], what=str(file), C=reader.C)
     return reader

@@ -148,13 +148,22 @@ class HybridRetriever(_Retriever):
         """Read a retriever written by ``save`` (nothing is unpickled)."""
         path = Path(path)
         meta = cls._read_meta(path)
+        names = meta.get("names")
+        if not isinstance(names, list) or not names or len(names) > 100:
+            raise ValueError(f"{str(path / 'config.json')!r}: field 'names' must list the "
+                             f"retrievers (1 to 100).")
         parts = [(str(name), load_retriever(path / "parts" / str(i)))
-                 for i, name in enumerate(meta["names"])]
-        model = cls(retrievers=parts, **meta["params"])
+                 for i, name in enumerate(names)]
+        model = cls._from_meta(path, meta, retrievers=parts)
+        for name, part in parts:
+            if part.n_passages_ != model.n_passages_:
+                raise ValueError(f"{str(path)!r}: part {name!r} indexes {part.n_passages_} "
+                                 f"passages, the fusion {model.n_passages_}; the files come "
+                                 f"from different retrievers.")
         model.retrievers_ = parts
-        model.combiner_ = (None if meta["combiner"] is None
-                           else linear_from_state(meta["combiner"], C=1.0, max_iter=1000))
-        model._restore_meta(meta)
+        model.combiner_ = (None if meta.get("combiner") is None else linear_from_state(
+            meta["combiner"], what=str(path / "config.json"), n_features=2 * len(parts),
+            C=1.0, max_iter=1000))
         return model
 
 

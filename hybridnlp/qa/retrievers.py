@@ -24,6 +24,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer,
 from hybridnlp.exceptions import NotFittedError
 from hybridnlp.text import WordTokenizer
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
+from hybridnlp.utils.saved_arrays import checked_array, checked_csr
 from hybridnlp.utils.validation import check_choice, check_number, check_texts
 
 __all__ = ["BM25Retriever", "DenseRetriever", "TfidfRetriever", "check_passages"]
@@ -98,7 +99,7 @@ class _Retriever(BaseEstimator):
     def _meta(self) -> dict:
         """What ``config.json`` holds for every saved retriever: its kind, the parameters that
         are plain values, the collection's size and ids."""
-        ids = None if self.passage_ids_ is None else [str(i) for i in self.passage_ids_]
+        ids = None if self.passage_ids_ is None else [_json_id(i) for i in self.passage_ids_]
         params = {k: str(v) if isinstance(v, os.PathLike) else v
                   for k, v in self.get_params(deep=False).items()
                   if isinstance(v, str | int | float | bool | type(None) | os.PathLike)}
@@ -113,10 +114,34 @@ class _Retriever(BaseEstimator):
                              f"{meta.get('kind')!r}, expected {cls.__name__!r}.")
         return meta
 
-    def _restore_meta(self, meta: dict) -> None:
-        self.n_passages_ = int(meta["n_passages"])
-        self.passage_ids_ = None if meta["ids"] is None else np.asarray(meta["ids"],
-                                                                        dtype=object)
+    @classmethod
+    def _from_meta(cls, path: Path, meta: dict, **parts):
+        """The retriever ``config.json`` describes (with ``parts``, parameters that are not
+        plain values), its parameters and collection checked (nothing of the index read)."""
+        where = str(path / "config.json")
+        params, n, ids = meta.get("params"), meta.get("n_passages"), meta.get("ids")
+        if not isinstance(params, dict):
+            raise ValueError(f"{where!r}: field 'params' must be a mapping.")
+        try:
+            model = cls(**params, **parts)
+            model._check_params()
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where!r}: {err}") from None
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"{where!r}: field 'n_passages' must be a positive integer, got "
+                             f"{n!r}.")
+        if ids is not None and (not isinstance(ids, list) or len(ids) != n or any(
+                isinstance(i, bool) or not isinstance(i, str | int) for i in ids)):
+            raise ValueError(f"{where!r}: field 'ids' must be null or a list of {n} strings "
+                             f"or integers.")
+        model.n_passages_ = n
+        model.passage_ids_ = None if ids is None else np.asarray(ids, dtype=object)
+        return model
+
+    def _check_rows(self, path: Path, rows: int) -> None:
+        if rows != self.n_passages_:
+            raise ValueError(f"{str(path)!r}: index.npz holds {rows} passages, config.json "
+                             f"{self.n_passages_}; the files come from different retrievers.")
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_passages_"):
@@ -152,6 +177,14 @@ class _Retriever(BaseEstimator):
         return (ids[0], scores[0]) if single else (ids, scores)
 
 
+def _json_id(i):
+    """A passage id as JSON keeps it: integers stay integers (101 is read back as 101, not
+    '101'), anything else is its string."""
+    if isinstance(i, np.integer | int) and not isinstance(i, bool | np.bool_):
+        return int(i)
+    return str(i)
+
+
 def _ranking(scores: np.ndarray) -> np.ndarray:
     """Column indices of each row's scores, best first, ties in collection order."""
     return np.argsort(-scores, axis=1, kind="stable")
@@ -182,12 +215,17 @@ class _SparseRetriever(_Retriever):
         """Read a retriever written by ``save`` (nothing is unpickled)."""
         path = Path(path)
         meta = cls._read_meta(path)
+        model = cls._from_meta(path, meta)
         arrays = _read_index(path / "index.npz")
-        model = cls(**meta["params"])
-        model.matrix_ = sp.csr_matrix((arrays.pop("data"), arrays.pop("indices"),
-                                       arrays.pop("indptr")), shape=tuple(arrays.pop("shape")))
-        model._restore_meta(meta)
-        model._restore(meta, arrays)
+        what = str(path / "index.npz")
+        try:
+            model.matrix_ = checked_csr(arrays.pop("data"), arrays.pop("indices"),
+                                        arrays.pop("indptr"), arrays.pop("shape"), what=what)
+        except KeyError as err:
+            raise ValueError(f"index file {what!r} has no array {err}; it is not a retriever's "
+                             f"index.") from None
+        model._check_rows(path, model.matrix_.shape[0])
+        model._restore(meta, arrays, what)
         return model
 
     def _arrays(self) -> dict:
@@ -265,9 +303,16 @@ class BM25Retriever(_SparseRetriever):
     def _state(self) -> dict:
         return {"vocabulary": {t: int(i) for t, i in self.vectorizer_.vocabulary_.items()}}
 
-    def _restore(self, meta, arrays) -> None:
-        self.idf_ = arrays["idf"]
-        self.vectorizer_ = self._vectorizer(meta["vocabulary"])
+    def _restore(self, meta, arrays, what) -> None:
+        vocabulary = meta.get("vocabulary")
+        n_terms = self.matrix_.shape[1]
+        if not isinstance(vocabulary, dict) or sorted(
+                v for v in vocabulary.values() if type(v) is int) != list(range(n_terms)):
+            raise ValueError(f"{what}: the vocabulary in config.json does not number the "
+                             f"index's {n_terms} terms 0..{n_terms - 1}; the files come from "
+                             f"different retrievers.")
+        self.idf_ = checked_array(arrays.get("idf"), what=f"{what}: idf", shape=(n_terms,))
+        self.vectorizer_ = self._vectorizer(vocabulary)
         self.vectorizer_.fit([])  # fixed vocabulary: nothing is learned
 
 
@@ -325,10 +370,17 @@ class TfidfRetriever(_SparseRetriever):
         idf = self.idf_.tocsr()
         return {"idf_indices": idf.indices, "idf_data": idf.data}
 
-    def _restore(self, meta, arrays) -> None:
-        self.idf_ = sp.csr_matrix(
-            (arrays["idf_data"], (np.zeros(len(arrays["idf_indices"]), dtype=np.int64),
-                                  arrays["idf_indices"])), shape=(1, self.n_features))
+    def _restore(self, meta, arrays, what) -> None:
+        if self.matrix_.shape[1] != self.n_features:
+            raise ValueError(f"{what}: the index has {self.matrix_.shape[1]} columns, "
+                             f"n_features is {self.n_features}; the files come from different "
+                             f"retrievers.")
+        buckets = checked_array(arrays.get("idf_indices"), what=f"{what}: idf_indices",
+                                ndim=1, kind="i", low=0, high=self.n_features - 1)
+        idf = checked_array(arrays.get("idf_data"), what=f"{what}: idf_data",
+                            shape=(len(buckets),))
+        self.idf_ = sp.csr_matrix((idf, (np.zeros(len(buckets), dtype=np.int64), buckets)),
+                                  shape=(1, self.n_features))
 
 
 class DenseRetriever(_Retriever):
@@ -413,9 +465,11 @@ class DenseRetriever(_Retriever):
 
         path = Path(path)
         meta = cls._read_meta(path)
-        model = cls(**meta["params"])
+        model = cls._from_meta(path, meta)
         arrays = _read_index(path / "index.npz")
-        model.matrix_ = arrays["matrix"]
+        what = str(path / "index.npz")
+        model.matrix_ = checked_array(arrays.get("matrix"), what=f"{what}: matrix", ndim=2)
+        model._check_rows(path, model.matrix_.shape[0])
         encoder = model._encoder()
         if model.pretrained is not None:
             encoder.fit()
@@ -424,14 +478,15 @@ class DenseRetriever(_Retriever):
                                  f"encoder {str(model.pretrained)!r} (its files changed); "
                                  f"index the passages again.")
         else:
-            encoder._restore(load_word_vectors(path / "vectors.bin", binary=True),
-                             arrays["idf"])
-        model.encoder_ = encoder
-        model._restore_meta(meta)
-        if model.matrix_.shape[0] != model.n_passages_:
-            raise ValueError(f"{str(path)!r}: index.npz holds {model.matrix_.shape[0]} "
-                             f"passages, config.json {model.n_passages_}; the files come from "
+            vectors = load_word_vectors(path / "vectors.bin", binary=True)
+            idf = checked_array(arrays.get("idf"), what=f"{what}: idf", ndim=1)
+            encoder._restore(vectors, idf)
+        width = encoder.transform(["x"]).shape[1]
+        if model.matrix_.shape[1] != width:
+            raise ValueError(f"{what}: passage embeddings of {model.matrix_.shape[1]} "
+                             f"dimensions, but the encoder gives {width}; the files come from "
                              f"different retrievers.")
+        model.encoder_ = encoder
         return model
 
 
