@@ -212,7 +212,8 @@ def _run(config: ExperimentConfig, run_dir: Path, source, resume, quiet: bool,
         start = time.perf_counter()
         result.pretrained, pretrain_info = pretrain(config, run_dir)
         task = {"classification": functools.partial(classification, scheduler=scheduler),
-                "language_modeling": _language_modeling, "topic_modeling": _topic_modeling, "translation": translation,
+                "language_modeling": _language_modeling, "topic_modeling": _topic_modeling,
+                "translation": translation,
                 "question_answering": question_answering}[config.task]
         metrics = task(config, run_dir, result, progress)
         if pretrain_info:
