@@ -3,8 +3,9 @@
 ``yaml.safe_load`` builds no Python objects, but it still expands aliases without bound (a
 "billion laughs" config of a few hundred bytes becomes gigabytes once copied) and keeps the last
 of two equal keys silently. :func:`load_yaml` composes the document first, counts the nodes it
-would expand to (each alias counted as the whole subtree it stands for), and refuses a document
-past ``max_nodes`` before anything is built.
+would expand to (each alias counted as the whole subtree it stands for) and the bytes of text
+they would hold, and refuses a document past ``max_nodes``, ``MAX_BYTES`` or ``MAX_DEPTH``
+before anything is built.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import yaml
 
 from hybridnlp.exceptions import ConfigError
 
-__all__ = ["MAX_NODES", "load_yaml"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "load_yaml"]
 
 MAX_NODES = 100_000  # far above any real config (the largest here has a few hundred nodes)
+MAX_BYTES = 10_000_000  # text once aliases are expanded: one long string copied by aliases
+MAX_DEPTH = 64  # nesting of lists and mappings (the configs here nest 5 deep)
 
 
 class _Loader(yaml.SafeLoader):
@@ -37,32 +40,45 @@ class _Loader(yaml.SafeLoader):
 
 
 def _expanded_size(root, max_nodes: int, where: str) -> int:
-    """Nodes of the document once every alias is replaced by what it names."""
-    sizes: dict[int, int] = {}
+    """Nodes of the document once every alias is replaced by what it names (and the bytes of
+    their text, and their depth, each bounded)."""
+    sizes: dict[int, tuple[int, int]] = {}
     visiting: set[int] = set()
 
-    def size(node) -> int:
+    def size(node, depth: int) -> tuple[int, int]:
         key = id(node)
         if key in sizes:
             return sizes[key]
         if key in visiting:
             raise ConfigError(f"{where}: an alias refers to a node that contains it (line "
                             f"{node.start_mark.line + 1}); a config cannot be recursive.")
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{where}: lists and mappings nest more than {MAX_DEPTH} deep "
+                            f"(line {node.start_mark.line + 1}); a config is not that deep.")
         visiting.add(key)
-        total = 1
-        if isinstance(node, yaml.SequenceNode):
-            total += sum(size(child) for child in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            total += sum(size(k) + size(v) for k, v in node.value)
+        nodes, text = 1, 0
+        if isinstance(node, yaml.ScalarNode):
+            text = len(node.value)
+        children = (node.value if isinstance(node, yaml.SequenceNode) else
+                    [n for kv in node.value for n in kv] if isinstance(node, yaml.MappingNode)
+                    else [])
+        for child in children:
+            n, t = size(child, depth + 1)
+            nodes, text = nodes + n, text + t
         visiting.discard(key)
-        if total > max_nodes:
+        if nodes > max_nodes:
             raise ConfigError(f"{where}: the document expands to more than {max_nodes:,} nodes "
                             f"through its aliases (line {node.start_mark.line + 1}); write the "
                             f"values out or use fewer nested anchors.")
-        sizes[key] = total
-        return total
+        if text > MAX_BYTES:
+            raise ConfigError(f"{where}: the document expands to more than {MAX_BYTES:,} "
+                            f"characters of text through its aliases (line "
+                            f"{node.start_mark.line + 1}); write the values out or use fewer "
+                            f"anchors.")
+        sizes[key] = nodes, text
+        return nodes, text
 
-    return size(root)
+    return size(root, 0)[0]
 
 
 def load_yaml(text: str | bytes, where: str = "config", *, max_nodes: int = MAX_NODES):
@@ -92,5 +108,8 @@ def load_yaml(text: str | bytes, where: str = "config", *, max_nodes: int = MAX_
         raise ConfigError(f"{where}{line}: {problem}.") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{where}: not valid YAML ({err}).") from None
+    except RecursionError:  # the composer nests one call per level
+        raise ConfigError(f"{where}: lists and mappings nest too deep to read; a config is "
+                          f"not that deep.") from None
     finally:
         loader.dispose()

@@ -1,0 +1,351 @@
+"""Trust nothing from outside, round 3: each hostile config or file is built here and must be
+refused with a clear message before anything runs, connects, or reads out of bounds."""
+
+import json
+import os
+import pickle
+import shutil
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import yaml
+from conftest import _with, cli_error
+
+from hybridnlp.exceptions import HybridNLPError
+from hybridnlp.experiments import ConfigError, load_config
+from hybridnlp.experiments.config import ExecutionConfig
+from hybridnlp.experiments.execution import execution_backend, scheduler_address
+from hybridnlp.persistence import load_model, save_model
+from hybridnlp.qa import BM25Retriever, QAPipeline, SlidingWindowReader, TfidfRetriever
+from hybridnlp.utils.saved_arrays import check_loaded_sparse, checked_csr
+
+PASSAGES = [
+    "The Denver Broncos defeated the Carolina Panthers 24-10 to win Super Bowl 50.",
+    "Super Bowl 50 was played at Levi's Stadium in Santa Clara, California.",
+    "Beyonce and Bruno Mars performed at the halftime show of the game.",
+]
+
+# ---------------------------------------------------------------- 1. a config joins a cluster
+
+ADDRESS_REFUSED = ("execution.address: a config may not choose where the program connects (a "
+                   "Dask scheduler and its workers can run code in this process); remove it "
+                   "and pass --scheduler ADDRESS to hybridnlp run, or set "
+                   "HYBRIDNLP_DASK_SCHEDULER, for a cluster you trust.")
+
+
+def test_a_config_naming_a_scheduler_is_refused_at_load_and_nothing_connects(
+        tmp_path, capsys, monkeypatch):
+    connects = []
+    monkeypatch.setattr(socket.socket, "connect", lambda self, addr: connects.append(addr))
+    config = _with(output=str(tmp_path / "runs"),
+                   execution={"backend": "dask", "address": "tcp://127.0.0.1:8786"})
+    with pytest.raises(ConfigError) as err:
+        load_config(config)
+    assert str(err.value) == ADDRESS_REFUSED
+    file = tmp_path / "hostile.yaml"
+    file.write_text(yaml.safe_dump(config))
+    assert cli_error(["run", str(file)], capsys) == f"hybridnlp run: error: {ADDRESS_REFUSED}\n"
+    # through --set too; and nothing was made or reached
+    clean = tmp_path / "clean.yaml"
+    clean.write_text(yaml.safe_dump(_with(output=str(tmp_path / "runs"))))
+    line = cli_error(["run", str(clean), "--set", "execution.address=tcp://10.0.0.5:8786"],
+                     capsys)
+    assert line == f"hybridnlp run: error: {ADDRESS_REFUSED}\n"
+    assert not (tmp_path / "runs").exists()
+    assert connects == []
+
+
+def test_run_directories_saved_with_an_empty_address_still_load():
+    config = load_config(_with(execution={"backend": "loky", "n_jobs": 2, "address": None}))
+    assert config.execution == ExecutionConfig(backend="loky", n_jobs=2)
+    assert "address" not in config.to_dict()["execution"]
+
+
+def test_the_scheduler_comes_from_the_command_line_or_the_environment(monkeypatch, tmp_path,
+                                                                       capsys):
+    dask = ExecutionConfig(backend="dask")
+    monkeypatch.delenv("HYBRIDNLP_DASK_SCHEDULER", raising=False)
+    assert scheduler_address(dask) is None  # a local cluster
+    monkeypatch.setenv("HYBRIDNLP_DASK_SCHEDULER", "tcp://10.0.0.5:8786")
+    assert scheduler_address(dask) == "tcp://10.0.0.5:8786"
+    assert scheduler_address(dask, "tcp://10.0.0.6:8786") == "tcp://10.0.0.6:8786"
+    assert scheduler_address(ExecutionConfig()) is None  # loky: the variable is not used
+    with pytest.raises(HybridNLPError, match=r"^--scheduler tcp://h:1: the config's "
+                       r"execution.backend is 'loky'; set execution.backend: dask"):
+        scheduler_address(ExecutionConfig(), "tcp://h:1")
+    clean = tmp_path / "clean.yaml"
+    clean.write_text(yaml.safe_dump(_with(output=str(tmp_path / "runs"))))
+    assert "execution.backend is 'loky'" in cli_error(
+        ["run", str(clean), "--scheduler", "tcp://h:1"], capsys)
+    assert not (tmp_path / "runs").exists()  # refused before the run directory
+
+
+def test_an_unreachable_scheduler_is_one_clear_error(monkeypatch):
+    pytest.importorskip("distributed")
+    import hybridnlp.experiments.execution as execution
+
+    monkeypatch.setattr(execution, "CONNECT_TIMEOUT", "1s")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(HybridNLPError, match=rf"^could not reach the Dask scheduler at "
+                       rf"'tcp://127.0.0.1:{port}' \(.*\); check the address"):
+        with execution_backend(ExecutionConfig(backend="dask"), f"tcp://127.0.0.1:{port}"):
+            pass
+
+
+# ---------------------------------------------------------------- 2. a crafted index
+
+
+@pytest.fixture
+def index_dir(tmp_path):
+    qa = QAPipeline(retriever=BM25Retriever(), reader=SlidingWindowReader(), top_k=2)
+    save_model(qa.index(PASSAGES), tmp_path / "index")
+    return tmp_path / "index"
+
+
+def _rewrite_npz(file, **changes):
+    with np.load(file, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays.update(changes)
+    with open(file, "wb") as f:
+        np.savez(f, **arrays)
+    return arrays
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda a: {"indices": a["indices"] + 10_000}, "indices: holds"),
+    (lambda a: {"indices": -a["indices"] - 1}, "below the least allowed value 0"),
+    (lambda a: {"indptr": a["indptr"][::-1].copy()}, "indptr"),
+    (lambda a: {"data": np.full_like(a["data"], np.nan)}, "NaN or infinite"),
+    (lambda a: {"shape": np.array([2, a["shape"][1]])}, "indptr: expected shape (3,)"),
+    (lambda a: {"idf": a["idf"][:-1]}, "idf: expected shape"),
+])
+def test_a_crafted_index_is_refused_before_use(index_dir, change, problem, capsys):
+    file = index_dir / "retriever" / "index.npz"
+    with np.load(file) as z:
+        arrays = {k: z[k] for k in z.files}
+    _rewrite_npz(file, **change(arrays))
+    for load in (QAPipeline.load, load_model):
+        with pytest.raises(ValueError) as err:
+            load(index_dir)
+        assert str(file) in str(err.value) and problem in str(err.value), str(err.value)
+    assert problem in cli_error(["ask", str(index_dir), "Who won Super Bowl 50?"], capsys)
+
+
+def test_the_cli_never_crashes_on_a_crafted_index(index_dir):
+    file = index_dir / "retriever" / "index.npz"
+    with np.load(file) as z:
+        _rewrite_npz(file, indices=z["indices"] + 2**30)
+    done = subprocess.run([sys.executable, "-m", "hybridnlp.cli", "ask", str(index_dir),
+                           "Who won?"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr  # not 139: no segfault
+    assert done.stderr.startswith("hybridnlp ask: error: ") and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda c: c["params"].update(k1=-1.0), "k1=-1.0 is out of range"),
+    (lambda c: c["params"].update(b=float("nan")), "b=nan is not finite"),
+    (lambda c: c.update(n_passages=10), "index.npz holds 3 passages, config.json 10"),
+    (lambda c: c.update(ids=[1, 2]), "field 'ids' must be null or a list of 3"),
+    (lambda c: c["vocabulary"].popitem(), "does not number the index's"),
+])
+def test_crafted_retriever_settings_are_refused(index_dir, edit, problem):
+    file = index_dir / "retriever" / "config.json"
+    config = json.loads(file.read_text())
+    edit(config)
+    file.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+        QAPipeline.load(index_dir)
+
+
+@pytest.mark.parametrize("top_k, problem", [(0, "top_k=0 is out of range"),
+                                            (-3, "top_k=-3 is out of range"),
+                                            ("5", "top_k='5' is a str")])
+def test_a_saved_top_k_out_of_range_is_refused(index_dir, top_k, problem, capsys):
+    file = index_dir / "config.json"
+    config = json.loads(file.read_text())
+    config["top_k"] = top_k
+    file.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=problem):
+        QAPipeline.load(index_dir)
+    assert problem in cli_error(["ask", str(index_dir), "Who won?"], capsys)
+
+
+def test_top_k_below_one_on_the_command_line_is_refused(index_dir, tmp_path, capsys):
+    assert cli_error(["ask", str(index_dir), "Who won?", "--top-k", "0"], capsys) == (
+        "hybridnlp ask: error: --top-k 0: read at least 1 passage\n")
+    passages = tmp_path / "p.txt"
+    passages.write_text("\n".join(PASSAGES))
+    assert "--top-k -1: read at least 1 passage" in cli_error(
+        ["index", str(passages), "--output", str(tmp_path / "i"), "--top-k", "-1"], capsys)
+    assert not (tmp_path / "i").exists()
+
+
+def test_a_crafted_hashed_index_and_linear_model_are_refused(tmp_path):
+    TfidfRetriever(n_features=64).fit(PASSAGES).save(tmp_path / "t")
+    file = tmp_path / "t" / "index.npz"
+    with np.load(file) as z:
+        _rewrite_npz(file, idf_indices=z["idf_indices"] + 64)
+    with pytest.raises(ValueError, match="idf_indices: holds .* above the greatest allowed "
+                                         "value 63"):
+        TfidfRetriever.load(tmp_path / "t")
+    from hybridnlp.qa._linear import linear_from_state
+
+    state = {"coef": [[1.0, 2.0]], "intercept": [0.0, 1.0], "classes": [0, 1]}
+    with pytest.raises(ValueError, match=r"^f.json: intercept: expected shape \(1,\)"):
+        linear_from_state(state, what="f.json")
+    with pytest.raises(ValueError, match=r"^f.json: coef: expected shape \('any', 3\)"):
+        linear_from_state({**state, "intercept": [0.0]}, what="f.json", n_features=3)
+
+
+def test_passage_ids_keep_their_type_through_save_and_load(tmp_path):
+    qa = QAPipeline(retriever=BM25Retriever(), reader=SlidingWindowReader(), top_k=2)
+    qa.index(PASSAGES)
+    qa.retriever_.passage_ids_ = np.asarray([101, "b", np.int64(7)], dtype=object)
+    save_model(qa, tmp_path / "m")
+    ids = load_model(tmp_path / "m").retriever_.passage_ids_.tolist()
+    assert ids == [101, "b", 7] and type(ids[0]) is int
+
+
+def test_sparse_matrices_in_any_loaded_model_get_the_full_check():
+    good = sp.csr_matrix(np.eye(3))
+    bad = sp.csr_matrix((np.ones(2), np.array([0, 99]), np.array([0, 1, 2, 2])), shape=(3, 3))
+    holder = type("Holder", (), {})()
+    holder.parts = [{"x": good}, ("y", bad)]
+    with pytest.raises(ValueError, match=r"^model file 'm': a sparse matrix is malformed "
+                                         r"\(.*\); the file is corrupt or was crafted"):
+        check_loaded_sparse(holder, what="model file 'm'")
+    holder.parts = [{"x": good}]
+    check_loaded_sparse(holder, what="m")
+    with pytest.raises(ValueError, match="indices: holds 5, above the greatest allowed value 2"):
+        checked_csr([1.0], [5], [0, 1], [1, 3], what="f")
+
+
+# ---------------------------------------------------------------- 3. a model folder and the Hub
+
+transformers_needed = pytest.mark.skipif(
+    __import__("importlib").util.find_spec("transformers") is None,
+    reason="transformers is not installed")
+
+
+@pytest.fixture(scope="module")
+def bert(tmp_path_factory):
+    pytest.importorskip("transformers")
+    from test_pretrained import _bert_dir
+
+    return _bert_dir(tmp_path_factory.mktemp("models") / "bert")
+
+
+def _variant(bert, tmp_path, **config_changes):
+    path = tmp_path / "variant"
+    shutil.copytree(bert, path)
+    config = json.loads((path / "config.json").read_text())
+    config.update(config_changes)
+    (path / "config.json").write_text(json.dumps(config))
+    return path
+
+
+@transformers_needed
+@pytest.mark.parametrize("attention", ["kernels-community/flash-attn", "evil-org/payload",
+                                       "flash_attention_2", {"": "evil/x"}])
+def test_a_hub_kernel_named_in_a_local_config_is_refused_before_transformers_reads_it(
+        bert, tmp_path, attention, monkeypatch):
+    from hybridnlp.pretrained import SentenceEmbeddingFeatures
+
+    called = []
+    import transformers
+
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained",
+                        lambda *a, **k: called.append(a))
+    path = _variant(bert, tmp_path, attn_implementation=attention)
+    with pytest.raises(ValueError, match=r"config.json: attn_implementation is '.*'; hybridnlp "
+                       r"loads only local attention implementations \(eager, sdpa\): any other "
+                       r"name makes transformers fetch code from the Hugging Face Hub"):
+        SentenceEmbeddingFeatures(path).fit()
+    assert called == []
+
+
+@transformers_needed
+def test_a_saved_estimator_whose_encoder_config_names_a_kernel_is_refused():
+    from hybridnlp.pretrained.local import encoder_from_config
+
+    with pytest.raises(ValueError, match=r"^a saved encoder's config: _attn_implementation is "
+                                         r"'org/repo'"):
+        encoder_from_config({"model_type": "bert", "_attn_implementation": "org/repo"})
+
+
+@transformers_needed
+def test_loading_a_local_model_opens_no_socket_and_leaves_the_environment(bert, monkeypatch):
+    from hybridnlp.pretrained.local import load_encoder
+
+    opened = []
+
+    def refuse(self, *args, **kwargs):
+        opened.append(args)
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    encoder, tokenizer, _ = load_encoder(bert)
+    assert opened == [] and encoder.config.hidden_size == 32
+    assert "HF_HUB_OFFLINE" not in os.environ
+
+
+@transformers_needed
+def test_weights_that_do_not_fit_the_config_are_refused(bert, tmp_path):
+    from hybridnlp.pretrained.local import load_encoder
+
+    path = _variant(bert, tmp_path, num_hidden_layers=3)  # the file holds two layers
+    with pytest.raises(ValueError, match=r"the weights do not fit the model its config.json "
+                                         r"describes: \d+ weights missing \(encoder.layer.2"):
+        load_encoder(path)
+
+
+@transformers_needed
+def test_a_pickled_weights_file_is_refused_in_one_line(bert, tmp_path):
+    from hybridnlp.pretrained.local import load_encoder
+
+    path = tmp_path / "pickled"
+    shutil.copytree(bert, path)
+    (path / "model.safetensors").unlink()
+    (path / "pytorch_model.bin").write_bytes(pickle.dumps(print))  # a function, not tensors
+    with pytest.raises(ValueError, match=r"could not be loaded by transformers \(\w+: .*\); a "
+                                         r"pickled pytorch_model.bin is read with weights only"):
+        load_encoder(path)
+
+
+# ---------------------------------------------------------------- 7, 9. configs that exhaust
+
+
+def test_string_amplification_through_aliases_is_refused_before_it_is_built():
+    from hybridnlp.utils.safe_yaml import load_yaml
+
+    hostile = 'a: &a "' + "x" * 100_000 + '"\nb: [' + ", ".join(["*a"] * 200) + "]\n"
+    assert len(hostile) < 110_000  # 108 KB on disk, 20 MB once expanded
+    with pytest.raises(ConfigError, match=r"^config: the document expands to more than "
+                                          r"10,000,000 characters of text through its aliases "
+                                          r"\(line 2\)"):
+        load_yaml(hostile)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[" * 100_000 + "]" * 100_000,
+     "config: lists and mappings nest too deep to read; a config is not that deep."),
+    ("a:\n" + "".join(" " * i + "-\n" for i in range(1, 200)),
+     "config: lists and mappings nest more than 64 deep (line 66); a config is not that deep."),
+])
+def test_deeply_nested_yaml_is_one_clear_error(text, message, tmp_path, capsys):
+    from hybridnlp.utils.safe_yaml import load_yaml
+
+    with pytest.raises(ConfigError) as err:
+        load_yaml(text)
+    assert str(err.value) == message
+    file = tmp_path / "deep.yaml"
+    file.write_text(text)
+    assert "nest" in cli_error(["run", str(file)], capsys)
