@@ -349,3 +349,69 @@ def test_deeply_nested_yaml_is_one_clear_error(text, message, tmp_path, capsys):
     file = tmp_path / "deep.yaml"
     file.write_text(text)
     assert "nest" in cli_error(["run", str(file)], capsys)
+
+
+# ---------------------------------------------------------------- 5. checkpoint_dir
+
+
+def _tiny_lm(checkpoint_dir):
+    from hybridnlp.lm import CausalLM
+
+    return CausalLM(preset="gpt-nano", tokenizer="char", block_size=16, max_steps=2,
+                    batch_size=4, checkpoint_dir=checkpoint_dir, random_state=0)
+
+
+def test_a_checkpoint_dir_that_is_not_ours_is_refused_and_left_untouched(tmp_path):
+    folder = tmp_path / "hf-model"
+    folder.mkdir()
+    for name in ("tokenizer.json", "config.json"):
+        (folder / name).write_text('{"theirs": true}')
+    (folder / "trainer").mkdir()
+    (folder / "trainer" / "weights.bin").write_bytes(b"theirs")
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError, match=r"^checkpoint_dir '.*hf-model' is a folder hybridnlp "
+                                         r"did not write \(it holds config.json, tokenizer.json,"
+                                         r" trainer\); nothing in it was touched"):
+        _tiny_lm(folder).fit("hello world, hello there. " * 20)
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+def test_a_foreign_folder_where_the_trainer_swaps_is_refused(tmp_path):
+    from hybridnlp.train.checkpoint import claim_checkpoint_dir
+
+    claim_checkpoint_dir(tmp_path / "ck")
+    (tmp_path / "ck" / "trainer.old").mkdir()
+    (tmp_path / "ck" / "trainer.old" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"trainer.old' is a folder hybridnlp did not write"):
+        _tiny_lm(tmp_path / "ck").fit("hello world, hello there. " * 20)
+    assert (tmp_path / "ck" / "trainer.old" / "notes.txt").read_text() == "mine"
+
+
+def test_an_empty_or_new_checkpoint_dir_is_claimed_and_reused(tmp_path):
+    from hybridnlp.train.checkpoint import MARKER
+
+    (tmp_path / "empty").mkdir()
+    for folder in (tmp_path / "empty", tmp_path / "new"):
+        _tiny_lm(folder).fit("hello world, hello there. " * 20)
+        assert (folder / MARKER).is_file() and (folder / "trainer" / MARKER).is_file()
+        _tiny_lm(folder).fit("hello world, hello there. " * 20, resume=True)  # ours: reused
+
+
+# ---------------------------------------------------------------- 6. gensim's C ints
+
+
+@pytest.mark.parametrize("param, value, message", [
+    ("window", 2**31, "window=2147483648 is out of range; it must be >= 1 and <= 10000"),
+    ("vector_size", 10**9, "vector_size=1000000000 is out of range"),
+    ("negative", 2**40, "negative=1099511627776 is out of range"),
+    ("workers", 10**6, "workers=1000000 is out of range"),
+])
+def test_word2vec_settings_gensim_cannot_hold_are_refused_before_it_runs(param, value, message):
+    from hybridnlp.features import Word2VecFeatures
+
+    with pytest.raises(ValueError, match=message):
+        Word2VecFeatures(**{param: value}).fit(["a b c d", "b c d e"])
+    config = _with(pretrain={"word2vec": {"corpus": ["wikitext2:train"], param: value}})
+    if param in ("window", "vector_size", "workers"):
+        with pytest.raises(ConfigError, match=f"pretrain.word2vec.{message}"):
+            load_config(config)

@@ -35,6 +35,7 @@ from sklearn.utils import check_random_state
 
 from hybridnlp.text import Tokenizer
 from hybridnlp.train import Trainer
+from hybridnlp.train.checkpoint import claim_checkpoint_dir
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.validation import check_number
 
@@ -230,7 +231,11 @@ class NeuralEstimator(BaseEstimator):
         return self.optimizer__lr
 
     def _checkpoint_path(self, name: str) -> Path | None:
-        return None if self.checkpoint_dir is None else Path(self.checkpoint_dir) / name
+        """``name`` inside ``checkpoint_dir`` (claimed first: a folder that is not empty and
+        not a checkpoint folder of ours is refused, untouched)."""
+        if self.checkpoint_dir is None:
+            return None
+        return claim_checkpoint_dir(self.checkpoint_dir) / name
 
     def _check_resume(self, resume: bool) -> None:
         if resume and self.checkpoint_dir is None:

@@ -271,13 +271,21 @@ class _EpochBar:
 def check_word2vec_params(*, vector_size, window, min_count, sg, epochs, workers,
                           negative=5, sample=1e-3) -> None:
     """The gensim word2vec settings that would crash or hang it, checked with one message
-    each (also used by a config's ``pretrain.word2vec`` section at load)."""
-    for name, value in (("vector_size", vector_size), ("window", window),
-                        ("min_count", min_count), ("epochs", epochs), ("workers", workers)):
-        check_number(name, value, int, low=1)
+    each (also used by a config's ``pretrain.word2vec`` section at load). gensim converts
+    them to C ints inside its worker threads, where an overflow kills the thread and leaves
+    ``train`` waiting forever: each is bounded here, far above any useful value."""
+    for name, value, high in (("vector_size", vector_size, 100_000),
+                              ("window", window, _GENSIM_MAX_WORDS),
+                              ("min_count", min_count, 2**31 - 1),
+                              ("epochs", epochs, 100_000), ("workers", workers, 1024)):
+        check_number(name, value, int, low=1, high=high)
     check_choice("sg", sg, (0, 1))
-    check_number("negative", negative, int, low=0)
-    check_number("sample", sample, float, low=0)
+    check_number("negative", negative, int, low=0, high=1000)
+    check_number("sample", sample, float, low=0, high=1)
+
+
+# gensim cuts sentences at 10,000 words (MAX_WORDS_IN_BATCH), so no window needs more
+_GENSIM_MAX_WORDS = 10_000
 
 
 def _is_keyed_vectors(obj) -> bool:

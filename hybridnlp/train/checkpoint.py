@@ -8,6 +8,11 @@ A checkpoint is a folder:
 - ``optimizer.json``         the optimizer's param groups and non-tensor state
 - ``trainer.json``           epoch, step, history, early-stopping state, RNG state
 - ``config.json``            the model config, to rebuild the module
+- ``.hybridnlp-checkpoint``  the marker: only folders carrying it (or, written before it
+  existed, a ``trainer.json``) are ever replaced or deleted
+
+An estimator's ``checkpoint_dir`` carries the marker too (:func:`claim_checkpoint_dir`): a
+folder that is not empty and not ours is refused, never written into.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json, read_json
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "MARKER",
+    "claim_checkpoint_dir",
     "load_state_dict_file",
     "load_checkpoint",
     "optimizer_from_flat",
@@ -35,6 +42,44 @@ __all__ = [
     "save_checkpoint",
     "save_state_dict_file",
 ]
+
+
+MARKER = ".hybridnlp-checkpoint"
+
+
+def _ours(folder: Path) -> bool:
+    """A folder hybridnlp wrote as a checkpoint (the marker, or an older checkpoint's
+    ``trainer.json``)."""
+    return (folder / MARKER).is_file() or (folder / "trainer.json").is_file()
+
+
+def _mark(folder: Path) -> None:
+    if not (folder / MARKER).is_file():
+        atomic_write_json(folder / MARKER, {"written_by": "hybridnlp", "what": "checkpoints; "
+                                            "hybridnlp replaces only folders carrying this"})
+
+
+def _refuse_foreign(folder: Path, what: str = "checkpoint_dir") -> None:
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{what} {str(folder)!r} is a file, not a folder; give a new or empty "
+                         f"folder.")
+    if folder.is_dir() and not _ours(folder):
+        entries = sorted(p.name for p in folder.iterdir())
+        if entries:
+            shown = ", ".join(entries[:3]) + (" ..." if len(entries) > 3 else "")
+            raise ValueError(f"{what} {str(folder)!r} is a folder hybridnlp did not write (it "
+                             f"holds {shown}); nothing in it was touched. Give a new or empty "
+                             f"folder for checkpoints.")
+
+
+def claim_checkpoint_dir(directory: str | os.PathLike) -> Path:
+    """``directory`` made (or found) as a checkpoint folder of ours, with the marker; a file,
+    or a folder with other contents and no marker, is refused before anything is written."""
+    directory = Path(directory)
+    _refuse_foreign(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    _mark(directory)
+    return directory
 
 
 def save_state_dict_file(path: str | os.PathLike, state_dict: dict) -> None:
@@ -120,6 +165,7 @@ def recover_checkpoint(directory: str | os.PathLike) -> Path | None:
         return None
     step, newest = max(candidates, key=lambda c: c[0])
     if directory.exists():  # an incomplete folder (no trainer.json) in the way
+        _refuse_foreign(directory)
         shutil.rmtree(directory)
     newest.rename(directory)
     logger.warning("checkpoint %s was missing (a save was interrupted between its two "
@@ -135,10 +181,14 @@ def save_checkpoint(directory: str | os.PathLike, *, model: torch.nn.Module,
     mid-write leaves the previous checkpoint intact (:func:`recover_checkpoint` puts it back
     when the crash fell inside the swap)."""
     directory = Path(directory)
-    recover_checkpoint(directory)  # never delete the only complete copy below
     tmp = directory.with_name(directory.name + ".tmp")
+    old = directory.with_name(directory.name + ".old")
+    for folder in (directory, tmp, old):  # before anything is moved or deleted
+        _refuse_foreign(folder)
+    recover_checkpoint(directory)  # never delete the only complete copy below
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    _mark(tmp)
     save_state_dict_file(tmp / "model.safetensors", model.state_dict())
     if best_state is not None:
         save_state_dict_file(tmp / "best.safetensors", best_state)
@@ -153,7 +203,6 @@ def save_checkpoint(directory: str | os.PathLike, *, model: torch.nn.Module,
     if config is not None:
         atomic_write_json(tmp / "config.json", config)
     atomic_write_json(tmp / "trainer.json", trainer_state)  # last: it marks the folder complete
-    old = directory.with_name(directory.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if directory.exists():
         directory.rename(old)
