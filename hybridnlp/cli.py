@@ -292,6 +292,10 @@ def _ask(args) -> int:
     if args.top_k is not None:
         qa.top_k = args.top_k
     answer = qa.predict([args.question])[0]
+    if answer["text"] is None:
+        print("no answer: none of the question's words is in the index, or no passage "
+              "retrieved holds a candidate span")
+        return 0
     passage = qa.passages_[answer["passage"]]
     print(f"answer: {answer['text']}")
     print(f"score: {answer['score']:.3f}")

@@ -415,3 +415,48 @@ def test_word2vec_settings_gensim_cannot_hold_are_refused_before_it_runs(param, 
     if param in ("window", "vector_size", "workers"):
         with pytest.raises(ConfigError, match=f"pretrain.word2vec.{message}"):
             load_config(config)
+
+
+# ---------------------------------------------------------------- 8. silent wrong answers
+
+
+@pytest.fixture(scope="module")
+def tiny_lm():
+    from hybridnlp.lm import CausalLM
+
+    return CausalLM(preset="gpt-nano", tokenizer="char", block_size=16, max_steps=2,
+                    batch_size=4, random_state=0).fit("hello world, hello there. " * 20)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"num_beams": 0}, "num_beams=0 must be a positive integer (1: no beam search)."),
+    ({"num_beams": 2.5}, "num_beams=2.5 must be a positive integer"),
+    ({"temperature": float("nan")}, "temperature=nan must be a finite number."),
+    ({"temperature": float("inf")}, "temperature=inf must be a finite number."),
+    ({"top_p": float("nan")}, "top_p=nan must be a finite number."),
+    ({"repetition_penalty": float("nan")}, "repetition_penalty=nan must be a finite number."),
+])
+def test_generation_settings_that_would_return_garbage_are_refused(tiny_lm, settings, message):
+    with pytest.raises(ValueError) as err:
+        tiny_lm.generate("hello", max_new_tokens=3, **settings)
+    assert str(err.value).startswith(message)
+
+
+def test_a_question_with_no_indexed_word_gets_no_answer(index_dir, capsys):
+    from hybridnlp.cli import main
+
+    qa = load_model(index_dir)
+    assert qa.predict(["zzyzx qwerty?"]) == [{"text": None, "passage": None, "start": None,
+                                             "end": None, "score": None}]
+    assert qa.predict(["Who won Super Bowl 50?"])[0]["text"] is not None
+    assert main(["ask", str(index_dir), "zzyzx qwerty?"]) == 0
+    assert capsys.readouterr().out.startswith("no answer: none of the question's words")
+
+
+def test_a_passage_without_a_candidate_span_is_never_returned_whole():
+    from hybridnlp.qa import LogisticReader
+
+    reader = SlidingWindowReader().fit(PASSAGES)
+    span = reader.predict(["Who played?"], ["?!"])[0]
+    assert (span.start, span.end, span.score) == (0, 0, float("-inf"))
+    assert LogisticReader  # the same empty span: one _best for every classical reader

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import torch
 
-from hybridnlp.lm.decoding import Stepper, beam_search, sample
+from hybridnlp.lm.decoding import Stepper, beam_search, check_sampling, sample
 
 __all__ = ["TextGenerationMixin"]
 
@@ -63,6 +63,7 @@ class TextGenerationMixin:
                              f"max_new_tokens={max_new_tokens}.")
         if num_return_sequences < 1:
             raise ValueError(f"num_return_sequences={num_return_sequences!r} must be >= 1.")
+        check_sampling(temperature, top_k, top_p, repetition_penalty, num_beams)
         single = isinstance(prompt, str)
         prompts = [prompt] if single else list(prompt)
         if not prompts or not all(isinstance(p, str) for p in prompts):

@@ -10,6 +10,7 @@ window it slides forward by half a window (the cache is then re-filled once).
 from __future__ import annotations
 
 import functools
+import math
 import types
 import weakref
 from collections.abc import Callable, Iterator
@@ -22,7 +23,8 @@ from hybridnlp.nn.gpt import GPT, KVCache
 from hybridnlp.utils.device import compile_options
 
 __all__ = ["FusedScorer", "NGramStepper", "PrefixStepper", "Stepper", "banned_ngram_tokens",
-           "batch_beam_search", "beam_search", "decode_step", "length_normaliser",
+           "batch_beam_search", "beam_search", "check_sampling", "decode_step",
+           "length_normaliser",
            "process_logits", "sample"]
 
 
@@ -160,15 +162,30 @@ def process_logits(logits: torch.Tensor, seq: torch.Tensor | None = None, *,
     return logits
 
 
-def _check_sampling(temperature, top_k, top_p, repetition_penalty) -> None:
+def check_sampling(temperature, top_k, top_p, repetition_penalty, num_beams=1) -> None:
+    """The decoding settings, each checked with one message (NaN and infinity refused: they
+    would sample from garbage or return text as if nothing were wrong)."""
+    def finite(name, value):
+        if isinstance(value, bool) or not isinstance(value, int | float) or \
+                not math.isfinite(value):
+            raise ValueError(f"{name}={value!r} must be a finite number.")
+
+    finite("temperature", temperature)
     if temperature < 0:
         raise ValueError(f"temperature={temperature!r} must be >= 0 (0 is greedy).")
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)
+                              or top_k < 1):
         raise ValueError(f"top_k={top_k!r} must be a positive integer or None.")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise ValueError(f"top_p={top_p!r} must be in (0, 1] or None.")
+    if top_p is not None:
+        finite("top_p", top_p)
+        if not 0.0 < top_p <= 1.0:
+            raise ValueError(f"top_p={top_p!r} must be in (0, 1] or None.")
+    finite("repetition_penalty", repetition_penalty)
     if repetition_penalty <= 0:
         raise ValueError(f"repetition_penalty={repetition_penalty!r} must be > 0 (1 is off).")
+    if isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1:
+        raise ValueError(f"num_beams={num_beams!r} must be a positive integer (1: no beam "
+                         f"search).")
 
 
 @torch.no_grad()
@@ -182,7 +199,7 @@ def sample(step: Callable[[torch.Tensor, int], torch.Tensor], seq: torch.Tensor,
     column (B,). ``step(seq, cur)`` gives the next-token logits. Greedy when ``do_sample`` is
     False or ``temperature`` is 0. Rows that produced ``eos_id`` keep producing it; the loop
     ends early when every row has. ``eos_id`` is suppressed for the first ``min_new_tokens``."""
-    _check_sampling(temperature, top_k, top_p, repetition_penalty)
+    check_sampling(temperature, top_k, top_p, repetition_penalty)
     if seq.shape[1] < cur + max_new_tokens:
         raise ValueError(f"seq has room for {seq.shape[1] - cur} new tokens, "
                          f"{max_new_tokens} were asked for.")

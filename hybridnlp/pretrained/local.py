@@ -254,12 +254,12 @@ def load_encoder(model, *, name: str = "model"):
                 output_loading_info=True)
         except (OSError, ValueError, KeyError, RuntimeError, pickle.UnpicklingError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            pickled = not (source.path / "model.safetensors").exists()
             raise ValueError(f"{name}={str(model)!r} could not be loaded by transformers "
-                             f"({type(err).__name__}: {first}); a pickled pytorch_model.bin "
-                             f"is read with weights only: convert it to model.safetensors."
-                             if isinstance(err, pickle.UnpicklingError) else
-                             f"{name}={str(model)!r} could not be loaded by transformers: "
-                             f"{first}") from None
+                             f"({type(err).__name__}: {first})"
+                             + ("; a pickled pytorch_model.bin is read with weights only: "
+                                "convert it to model.safetensors." if pickled else ".")
+                             ) from None
     _check_loading_info(info, f"{name}={str(model)!r}")
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:

@@ -59,6 +59,9 @@ def _answer_texts_and_starts(answers, passage: str, i: int) -> tuple[list[str], 
     return texts, starts
 
 
+NO_ANSWER = {"text": None, "passage": None, "start": None, "end": None, "score": None}
+
+
 class QAPipeline(BaseEstimator):
     """Retriever + reader over a passage collection.
 
@@ -187,10 +190,17 @@ class QAPipeline(BaseEstimator):
         flat_p = [passages[int(p)] for p in ids.ravel()]
         spans = reader.predict(flat_q, flat_p)
         k = ids.shape[1]
-        return [[(int(ids[i, j]), float(z[i, j]), spans[i * k + j]) for j in range(k)]
+        # a question none of whose words is indexed retrieves nothing (every score 0), and a
+        # passage with no candidate span (score -inf) offers none: neither is an answer
+        return [[(int(ids[i, j]), float(z[i, j]), spans[i * k + j]) for j in range(k)
+                 if np.isfinite(spans[i * k + j].score)] if np.any(scores[i] != 0) else []
                 for i in range(len(questions))]
 
     def _pick(self, found, weight: float, passages=None) -> dict:
+        """The best of a question's (passage, retriever z-score, span); with none, the
+        unanswered dict (``text`` None, as the SQuAD metric scores an unanswered question)."""
+        if not found:
+            return dict(NO_ANSWER)
         passages = passages if passages is not None else self.passages_
         p, z, span = max(found, key=lambda f: f[2].score + weight * f[1])
         return {"text": passages[p][span.start:span.end], "passage": p, "start": span.start,
@@ -199,7 +209,9 @@ class QAPipeline(BaseEstimator):
     def predict(self, questions, passages=None) -> list[dict]:
         """One dict per question: ``text``, ``passage`` (its position, or id), ``start`` and
         ``end`` (character offsets in it), ``score``. Over the fitted collection, or over
-        ``passages`` (indexed once, with the fitted retriever's settings)."""
+        ``passages`` (indexed once, with the fitted retriever's settings). A question with
+        no answer (none of its words indexed, or no candidate span in what was retrieved)
+        gets every field None."""
         if not hasattr(self, "weight_"):
             raise NotFittedError("this QAPipeline is not fitted yet; call fit first.")
         qs = _check_queries(questions)
@@ -210,7 +222,8 @@ class QAPipeline(BaseEstimator):
         out = [self._pick(f, self.weight_, texts) for f in self._read(qs, retriever, texts)]
         if passages is None and self.retriever_.passage_ids_ is not None:
             for o in out:
-                o["passage"] = self.retriever_.passage_ids_[o["passage"]]
+                if o["passage"] is not None:
+                    o["passage"] = self.retriever_.passage_ids_[o["passage"]]
         return out
 
     def score(self, questions, answers) -> float:

@@ -151,8 +151,8 @@ class _Reader(BaseEstimator):
         raw = [passage[a:b] for a, b in spans]
         words = [w.lower() for w in raw]
         first, last = self._candidates(words)
-        if not len(first):
-            return Span(0, len(passage), float("-inf"))
+        if not len(first):  # no candidate: an empty span that never wins
+            return Span(0, 0, float("-inf"))
         scores = self._score(_Passage(self, question, raw, words), first, last)
         k = int(np.argmax(scores))
         return Span(spans[first[k]][0], spans[last[k]][1], float(scores[k]))
