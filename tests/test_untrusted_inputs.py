@@ -460,3 +460,66 @@ def test_a_passage_without_a_candidate_span_is_never_returned_whole():
     span = reader.predict(["Who played?"], ["?!"])[0]
     assert (span.start, span.end, span.score) == (0, 0, float("-inf"))
     assert LogisticReader  # the same empty span: one _best for every classical reader
+
+
+@transformers_needed
+def test_the_dense_index_notices_a_changed_tokenizer_config(bert, tmp_path):
+    from hybridnlp.qa import DenseRetriever
+
+    encoder = tmp_path / "enc"
+    shutil.copytree(bert, encoder)
+    DenseRetriever(pretrained=encoder, batch_size=4).fit(PASSAGES).save(tmp_path / "index")
+    DenseRetriever.load(tmp_path / "index")  # unchanged: loads
+    config = json.loads((encoder / "tokenizer_config.json").read_text())
+    config["do_lower_case"] = not config.get("do_lower_case", True)
+    (encoder / "tokenizer_config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="was indexed with another version of the encoder"):
+        DenseRetriever.load(tmp_path / "index")
+
+
+# ---------------------------------------------------------------- 7. sizes in saved files
+
+
+@pytest.mark.parametrize("field, value", [("n_embd", 3 * 2**15), ("block_size", 2**24),
+                                          ("vocab_size", None)])
+def test_sizes_in_a_saved_config_are_checked_against_the_weights_before_allocating(
+        tiny_lm, tmp_path, field, value):
+    import resource
+
+    from hybridnlp.lm import CausalLM
+
+    save_model(tiny_lm, tmp_path / "lm")
+    file = tmp_path / "lm" / "config.json"
+    config = json.loads(file.read_text())
+    if value is None:  # the tokenizer and config agree, the weights do not
+        config["gpt"]["vocab_size"] += 0
+        from safetensors.torch import load_file, save_file
+
+        weights = load_file(tmp_path / "lm" / "model.safetensors")
+        wte = next(k for k in weights if "wte" in k)
+        weights[wte] = weights[wte][:-1].clone()
+        save_file(weights, tmp_path / "lm" / "model.safetensors")
+        message = rf"tensor '{wte}' has shape \(\d+, \d+\), the model expects"
+    else:
+        config["gpt"][field] = value
+        message = r"does not match the model|the model expects"
+    file.write_text(json.dumps(config))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match=message):
+        CausalLM.load(tmp_path / "lm")
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 200_000  # n_embd 98,304 would ask for gigabytes before the check
+
+
+def test_non_finite_weights_are_refused(tiny_lm, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from hybridnlp.lm import CausalLM
+
+    save_model(tiny_lm, tmp_path / "lm")
+    weights = load_file(tmp_path / "lm" / "model.safetensors")
+    name = next(iter(weights))
+    weights[name] = weights[name].clone().fill_(float("nan"))
+    save_file(weights, tmp_path / "lm" / "model.safetensors")
+    with pytest.raises(ValueError, match="holds NaN or infinite weights"):
+        CausalLM.load(tmp_path / "lm")

@@ -294,10 +294,17 @@ class NeuralEstimator(BaseEstimator):
         return meta
 
     @classmethod
-    def _from_saved(cls, meta: dict, model: torch.nn.Module, path, device: str):
-        """The estimator of saved parameters with ``model`` (its weights read from ``path``)
-        on ``device``, in eval mode."""
-        load_weights(model, Path(path) / "model.safetensors")
+    def _from_saved(cls, meta: dict, build, path, device: str):
+        """The estimator of saved parameters with the module ``build()`` makes (its weights
+        read from ``path``) on ``device``, in eval mode. The module is first built on the
+        meta device (no memory) and its shapes checked against the weights file's header, so
+        a config whose sizes do not match the weights allocates nothing."""
+        file = Path(path) / "model.safetensors"
+        with torch.device("meta"):
+            shapes = build()
+        check_weights_header(shapes, file)
+        model = build()
+        load_weights(model, file)
         params = {cls._renamed.get(k, k): v for k, v in meta.get("params", {}).items()}
         if isinstance(params.get("optimizer__betas"), list):
             params["optimizer__betas"] = tuple(params["optimizer__betas"])
@@ -312,6 +319,37 @@ class NeuralEstimator(BaseEstimator):
         return tags
 
 
+def check_weights_header(model: torch.nn.Module, file: str | os.PathLike) -> None:
+    """The tensor names and shapes in a safetensors file's header against ``model``'s (which
+    may live on the meta device), before any tensor is read or allocated."""
+    from safetensors import safe_open
+
+    file = str(file)
+    try:
+        with safe_open(file, framework="pt") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"weights file {file!r} does not exist.") from None
+    except Exception as err:  # safetensors raises its own error types for corrupt headers
+        raise ValueError(f"weights file {file!r} is corrupt: {err}") from None
+    _compare(model, shapes, file)
+
+
+def _compare(model: torch.nn.Module, shapes: dict, file: str) -> None:
+    expected = model.state_dict()
+    tied = getattr(getattr(model, "config", None), "tie_weights", False)
+    missing = [k for k in expected if k not in shapes and not (tied and k == "lm_head.weight")]
+    unexpected = [k for k in shapes if k not in expected]
+    if missing or unexpected:
+        raise ValueError(f"weights file {file!r} does not match the model: missing "
+                         f"{missing[:5]}, unexpected {unexpected[:5]}.")
+    for k, shape in shapes.items():
+        if tuple(shape) != tuple(expected[k].shape):
+            raise ValueError(f"weights file {file!r}: tensor {k!r} has shape "
+                             f"{tuple(shape)}, the model expects {tuple(expected[k].shape)}; "
+                             f"config.json and the weights come from different models.")
+
+
 def load_weights(model: torch.nn.Module, file: str | os.PathLike) -> None:
     """Load a safetensors file into ``model``, naming the file and tensor on any mismatch."""
     file = str(file)
@@ -321,15 +359,7 @@ def load_weights(model: torch.nn.Module, file: str | os.PathLike) -> None:
         raise FileNotFoundError(f"weights file {file!r} does not exist.") from None
     except Exception as err:  # safetensors raises its own error types for corrupt headers
         raise ValueError(f"weights file {file!r} is corrupt: {err}") from None
-    expected = model.state_dict()
-    tied = getattr(getattr(model, "config", None), "tie_weights", False)
-    missing = [k for k in expected if k not in state and not (tied and k == "lm_head.weight")]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        raise ValueError(f"weights file {file!r} does not match the model: missing "
-                         f"{missing[:5]}, unexpected {unexpected[:5]}.")
-    for k, v in state.items():
-        if v.shape != expected[k].shape:
-            raise ValueError(f"weights file {file!r}: tensor {k!r} has shape "
-                             f"{tuple(v.shape)}, the model expects {tuple(expected[k].shape)}.")
+    _compare(model, {k: tuple(v.shape) for k, v in state.items()}, file)
+    if any(v.is_floating_point() and not torch.isfinite(v).all() for v in state.values()):
+        raise ValueError(f"weights file {file!r} holds NaN or infinite weights.")
     model.load_state_dict(state, strict=False)

@@ -102,8 +102,12 @@ def held_out_probas(components, texts: list[str], y: np.ndarray, classes: np.nda
     Every fit (each fold of each component, and each refit on all the texts) is one joblib job:
     with ``n_jobs`` they run in parallel on joblib's backend, the one
     ``joblib.parallel_config(backend="dask")`` selects included; torch in each job gets
-    ``cpu_count // n_jobs`` threads so jobs do not oversubscribe the cores. Results do not
-    depend on ``n_jobs`` (every fit is seeded by its estimator). ``memory`` (a folder) is given
+    ``cpu_count // n_jobs`` threads so jobs do not oversubscribe the cores. Every fit is
+    seeded by its estimator, so results depend on ``n_jobs`` only through float summation
+    order: torch's thread count per job (and a Dask worker's core count) changes how its
+    sums are split, so a neural component's probabilities agree with the serial fit's to
+    within 1e-5 (tested, on loky and on a Dask cluster), the classical ones exactly.
+    ``memory`` (a folder) is given
     to the clones that are Pipelines, to cache their fitted transformers; workers on other
     machines than this one each cache in their own copy of it. The returned learners have
     none. Inside ``share_fits`` an identical earlier component's result is returned (looked up

@@ -316,7 +316,7 @@ class CausalLM(TextGenerationMixin, LMScoringMixin, NeuralEstimator):
             raise ValueError(f"{str(path / 'tokenizer.json')!r} has {tok.vocab_size} tokens "
                              f"but the model's vocab_size is {config.vocab_size}; the files "
                              f"come from different models.")
-        lm = cls._from_saved(meta, GPT(config), path, device)
+        lm = cls._from_saved(meta, lambda: GPT(config), path, device)
         lm.tokenizer_, lm.config_ = tok, config
         lm.val_loss_ = meta.get("val_loss")
         return lm

@@ -37,6 +37,10 @@ _LEGACY_POOLING = {  # sentence-transformers' old flags, in its concatenation or
     "pooling_mode_lasttoken": "lasttoken",
 }
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+# every file whose change changes the embeddings: the fingerprint hashes them all
+_FINGERPRINTED = ("config.json", *_WEIGHTS, "tokenizer.json", "tokenizer_config.json",
+                  "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt",
+                  "added_tokens.json", "sentencepiece.bpe.model", "spiece.model")
 # Models whose position ids start at padding_idx + 1 (RoBERTa's create_position_ids): two
 # fewer tokens than max_position_embeddings fit.
 _OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "data2vec-text", "xmod", "mpnet")
@@ -128,8 +132,7 @@ def _check_complete(path: Path) -> list[Path]:
         raise FileNotFoundError(f"{str(path)!r} is not a complete model directory: "
                                 f"{'; '.join(missing)} missing. Save the model with "
                                 f"save_pretrained (model and tokenizer) into it.")
-    return [path / name for name in ("config.json", *_WEIGHTS, "tokenizer.json", "vocab.txt")
-            if (path / name).exists()]
+    return [path / name for name in _FINGERPRINTED if (path / name).exists()]
 
 
 def describe(model, *, name: str = "model") -> EncoderSource:

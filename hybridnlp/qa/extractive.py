@@ -270,7 +270,7 @@ class ExtractiveReader(NeuralEstimator):
         """Read a reader written by ``save`` (weights via safetensors; nothing is unpickled)."""
         meta = cls._read_meta(path)
         config = EncoderConfig.from_dict(meta["encoder"])
-        reader = cls._from_saved(meta, SpanExtractor(config), path, device)
+        reader = cls._from_saved(meta, lambda: SpanExtractor(config), path, device)
         reader.config_ = config
         reader.vocab_ = {w: N_SPECIAL + i for i, w in enumerate(meta["vocab"])}
         return reader

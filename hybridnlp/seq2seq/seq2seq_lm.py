@@ -403,7 +403,8 @@ class Seq2SeqLM(NeuralEstimator):
         if architecture not in ARCHITECTURES:
             raise ValueError(f"{str(file)!r}: field 'params.architecture' is "
                              f"{architecture!r}, expected one of {sorted(ARCHITECTURES)}.")
-        mt = cls._from_saved(meta, ARCHITECTURES[architecture](config), path, device)
+        mt = cls._from_saved(meta, lambda: ARCHITECTURES[architecture](config), path,
+                             device)
         mt.tokenizer_, mt.config_ = tok, config
         mt.val_loss_ = meta.get("val_loss")
         return mt
