@@ -5,7 +5,8 @@ the built-in types; the subclasses here exist to be caught precisely.
 """
 
 __all__ = [  # and scikit-learn's NotFittedError, re-exported below
-    "ConfigError", "DataNotFoundError", "HybridNLPError", "InUseError", "NonFiniteLossError",
+    "ConfigError", "DataError", "DataNotFoundError", "HybridNLPError", "InUseError",
+    "NonFiniteLossError",
 ]
 
 
@@ -18,6 +19,11 @@ class DataNotFoundError(HybridNLPError, FileNotFoundError):
 
     The message names every directory searched and how to point hybridnlp at the data.
     """
+
+
+class DataError(HybridNLPError, ValueError):
+    """A run's data could not be read: a missing, truncated, oversized or malformed file; the
+    message starts with the config key that named it (``data.path``, ``pretrain...corpus``)."""
 
 
 class NonFiniteLossError(HybridNLPError, FloatingPointError):

@@ -523,3 +523,66 @@ def test_non_finite_weights_are_refused(tiny_lm, tmp_path):
     save_file(weights, tmp_path / "lm" / "model.safetensors")
     with pytest.raises(ValueError, match="holds NaN or infinite weights"):
         CausalLM.load(tmp_path / "lm")
+
+
+def test_gzip_bombs_and_truncated_gzip_files_are_refused(tmp_path, capsys):
+    import gzip
+
+    from hybridnlp.datasets import TextStream, load_texts
+    from hybridnlp.utils.io import read_file_bytes
+
+    bomb = tmp_path / "bomb.txt.gz"
+    bomb.write_bytes(gzip.compress(b"\0" * 10**7))
+    assert bomb.stat().st_size < 20_000
+    with pytest.raises(ValueError, match=r"bomb.txt.gz' holds more than 1,000,000 bytes once "
+                                         r"decompressed; files read whole are limited"):
+        read_file_bytes(bomb, limit=10**6)
+    raw = gzip.compress(("text,label\n" + "hello there,1\nbad one,0\n" * 5000).encode())
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(raw[:len(raw) // 2])
+    message = "is a truncated or corrupt gzip file"
+    with pytest.raises(ValueError, match=message):
+        load_texts(cut, label_column="label")
+    with pytest.raises(ValueError, match=message):
+        list(TextStream(cut))
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(_with(output=str(tmp_path / "runs"),
+                                           data={"path": str(cut)})))
+    assert message in cli_error(["run", str(config)], capsys)
+
+
+def test_a_csv_field_longer_than_pythons_default_limit_is_read(tmp_path):
+    from hybridnlp.datasets import TextStream, load_texts
+
+    file = tmp_path / "long.csv"
+    file.write_text("text,label\n" + "word " * 40_000 + ",1\nshort,0\n")
+    assert len(load_texts(file, label_column="label").data[0]) == 200_000
+    assert [len(t) for t in TextStream(file)] == [200_000, 5]
+
+
+# ---------------------------------------------------------------- 9. one line, never a traceback
+
+
+def test_names_too_long_for_a_folder_are_refused_at_load(tmp_path, capsys):
+    long = "m" * 300
+    with pytest.raises(ConfigError, match=r"^models\[0\].name: 'm+'... is 300 characters; a "
+                                          r"model's name becomes a folder, so keep it to 120"):
+        load_config(_with(models=[{"type": "nbsvm", "name": long}]))
+    with pytest.raises(ConfigError, match=r"^name: 'm+'... is 300 characters"):
+        load_config(_with(name=long))
+
+
+def test_data_files_that_cannot_be_read_are_one_line_naming_the_key(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(_with(output=str(tmp_path / "runs"),
+                                           data={"path": str(tmp_path / "missing.csv")})))
+    line = cli_error(["run", str(config)], capsys)
+    assert line.startswith("hybridnlp run: error: data.path: ") and "missing.csv" in line
+    corpus = tmp_path / "bad.txt"
+    corpus.write_bytes(b"\xff\xfe not utf-8")
+    from hybridnlp.exceptions import DataError
+    from hybridnlp.experiments.pretrain import corpus_texts
+
+    with pytest.raises(DataError, match=r"^pretraining corpus\[1\]: pretraining corpus file "
+                                        r"'.*bad.txt' is not UTF-8 text \(byte 0\)"):
+        corpus_texts(["mr", str(corpus)])

@@ -6,7 +6,6 @@ UTF-8; lines are split on "\\n" only.
 
 from __future__ import annotations
 
-import gzip
 import re
 import tarfile
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from hybridnlp.datasets._paths import bundled_text, decode_lines, read_bundled
+from hybridnlp.utils.io import read_file_bytes
 
 __all__ = ["READERS"]
 
@@ -126,18 +126,15 @@ def read_tinyshakespeare(data_dir: Path | None) -> dict:
 def read_wikitext2(data_dir: Path) -> dict:
     splits = {}
     for split, fname in (("train", "train.txt.gz"), ("dev", "valid.txt"), ("test", "test.txt")):
-        raw = (data_dir / fname).read_bytes()
-        if fname.endswith(".gz"):
-            raw = gzip.decompress(raw)
-        splits[split] = (decode_lines(raw, "utf-8"), None)
+        splits[split] = (decode_lines(_file_bytes(data_dir / fname), "utf-8"), None)
     return {"splits": splits, "target_names": []}
 
 
 def read_multi30k(data_dir: Path) -> dict:
     splits = {}
     for split, stem in (("train", "train"), ("dev", "val"), ("test", "test_2016_flickr")):
-        en = decode_lines(gzip.decompress((data_dir / f"{stem}.en.gz").read_bytes()), "utf-8")
-        de = decode_lines(gzip.decompress((data_dir / f"{stem}.de.gz").read_bytes()), "utf-8")
+        en = decode_lines(_file_bytes(data_dir / f"{stem}.en.gz"), "utf-8")
+        de = decode_lines(_file_bytes(data_dir / f"{stem}.de.gz"), "utf-8")
         if len(en) != len(de):
             raise ValueError(
                 f"multi30k {stem}: {len(en)} English and {len(de)} German lines; the files in "
@@ -192,8 +189,7 @@ def read_20newsgroups(data_dir: Path) -> dict:
 
 
 def _file_bytes(path: Path) -> bytes:
-    raw = path.read_bytes()
-    return gzip.decompress(raw) if path.name.endswith(".gz") else raw
+    return read_file_bytes(path)
 
 
 def read_chnsenticorp(data_dir: Path) -> dict:

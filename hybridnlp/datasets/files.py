@@ -9,10 +9,13 @@ import io
 import itertools
 import json
 import os
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from hybridnlp.utils.io import read_file_bytes
 
 if TYPE_CHECKING:
     from sklearn.utils import Bunch
@@ -46,9 +49,7 @@ def _format_of(path: Path, fmt: str | None) -> str:
 
 
 def _read_text(path: Path, encoding: str) -> str:
-    raw = path.read_bytes()
-    if path.suffix.lower() == ".gz":
-        raw = gzip.decompress(raw)
+    raw = read_file_bytes(path)
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError as err:
@@ -238,6 +239,9 @@ class TextStream:
                 raise ValueError(
                     f"{self.path.name} is not valid {self.encoding} (after text {n}); pass the "
                     f"file's encoding, e.g. encoding='cp1252' or 'latin-1'.") from None
+            except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+                raise ValueError(f"{str(self.path)!r} is a truncated or corrupt gzip file "
+                                 f"(after text {n}: {err}); compress it again.") from None
         if n == 0:
             raise ValueError(f"{self.path.name} holds no texts; the file is empty or has only "
                              f"a header.")
@@ -270,8 +274,24 @@ class TextStream:
             yield text
 
 
+# Python's csv refuses fields over 131,072 characters by default: long documents (a book
+# chapter, a legal text) are real texts, so the limit is the file limit's.
+_MAX_FIELD = 2**31 - 1
+
+
 def _checked_rows(reader, columns, path):
-    for row in reader:
+    if csv.field_size_limit() < _MAX_FIELD:
+        csv.field_size_limit(_MAX_FIELD)
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise ValueError(f"{path.name} line {reader.line_num}: not valid "
+                             f"{'CSV' if reader.reader.dialect.delimiter == ',' else 'TSV'} "
+                             f"({err}); check the quoting.") from None
         if None in row.values() or None in row:
             raise ValueError(
                 f"{path.name} line {reader.line_num}: expected {len(columns)} fields "

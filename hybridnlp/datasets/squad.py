@@ -5,21 +5,19 @@ line, as Hugging Face ``datasets`` writes SQuAD (``{"id", "question", "context",
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 
+from hybridnlp.utils.io import read_file_bytes
+
 __all__ = ["load_squad", "parse_squad"]
 
 
 def _read(path: Path) -> str:
-    raw = path.read_bytes()
-    if path.name.endswith(".gz"):
-        raw = gzip.decompress(raw)
-    return raw.decode("utf-8")
+    return read_file_bytes(path).decode("utf-8")
 
 
 def load_squad(path: str | os.PathLike):

@@ -20,6 +20,7 @@ from hybridnlp.experiments.config import ExperimentConfig
 from hybridnlp.experiments.execution import execution_backend
 from hybridnlp.experiments.registry import build_model
 from hybridnlp.experiments.run_state import Progress, jsonable, load_saved, model_dir
+from hybridnlp.experiments.task_data import reading_data
 from hybridnlp.utils.device import torch_threads
 from hybridnlp.utils.io import atomic_path
 from hybridnlp.utils.jobs import run_jobs, threads_per_job
@@ -48,14 +49,17 @@ def load_split(config: ExperimentConfig, split: str | None):
         info = DATASETS.get(d.name)
         if info is not None and not info.splits and split == d.train_split:
             split = None  # MR, Subj: one set, cross-validated
-        bunch = load_dataset(d.name, split=split, data_home=d.data_home)
+        with reading_data("data.name"):
+            bunch = load_dataset(d.name, split=split, data_home=d.data_home)
         texts, target = bunch.data, bunch.target
         names = list(getattr(bunch, "target_names", None) or [])
     else:
         if split not in (None, d.train_split):
             raise ValueError(f"data.path gives one file; test_split={split!r} cannot be read "
                              f"from it. Set data.test_split to null for cross-validation.")
-        bunch = load_texts(d.path, text_column=d.text_column, label_column=d.label_column)
+        with reading_data("data.path"):
+            bunch = load_texts(d.path, text_column=d.text_column,
+                               label_column=d.label_column)
         texts, target = bunch.data, bunch.target
         names = list(getattr(bunch, "target_names", None) or [])
     if d.limit is not None and d.limit < len(texts):  # a seeded sample, in corpus order

@@ -140,6 +140,7 @@ class ExecutionConfig:
 
 
 BACKENDS = ("loky", "threading", "dask")
+MAX_NAME_CHARS = 120  # a run's and a model's name become folder names (255 bytes at most)
 
 
 @dataclass
@@ -303,6 +304,10 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
             lm._config(spec.vocab_size)  # the preset and module__ fields
         except (TypeError, ValueError) as err:
             raise ConfigError(f"pretrain.causal_lm: {err}") from None
+    if len(config.name) > MAX_NAME_CHARS:
+        raise ConfigError(f"name: {config.name[:40]!r}... is {len(config.name)} characters; the "
+                          f"run's name becomes its folder's, so keep it to {MAX_NAME_CHARS} "
+                          f"(file systems refuse longer names).")
     if config.evaluation.cv < 2:
         raise ConfigError(f"evaluation.cv: {config.evaluation.cv} folds; use at least 2.")
     _check_execution(config.execution)
@@ -348,6 +353,10 @@ def _check_name(name: str, where: str, dirs: dict) -> None:
                           f"folder inside the run directory, so it cannot be empty, hold '/' "
                           f"or '\\', or be '.' or '..'; use letters, digits, '_', '-', '.'.")
     folder = slug(name)
+    if len(folder.encode("utf-8")) > MAX_NAME_CHARS:
+        raise ConfigError(f"{where}: {name[:40]!r}... is {len(name)} characters; a model's "
+                          f"name becomes a folder, so keep it to {MAX_NAME_CHARS} (file systems "
+                          f"refuse longer names).")
     if folder in dirs:
         raise ConfigError(f"{where}: {name!r} and {dirs[folder]!r} would both be saved as "
                           f"models/{folder}; give them names that differ in letters or digits.")

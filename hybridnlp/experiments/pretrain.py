@@ -4,7 +4,6 @@ before any model, whose output (a file in ``RUN_DIR/pretrain``) model parameters
 
 from __future__ import annotations
 
-import gzip
 import logging
 import time
 from pathlib import Path
@@ -16,7 +15,8 @@ from hybridnlp.experiments.config import (
     causal_lm_of,
 )
 from hybridnlp.experiments.run_state import Progress
-from hybridnlp.utils.io import atomic_directory
+from hybridnlp.experiments.task_data import reading_data
+from hybridnlp.utils.io import atomic_directory, read_file_bytes
 
 __all__ = ["corpus_texts", "pretrain"]
 
@@ -25,23 +25,31 @@ logger = logging.getLogger("hybridnlp.experiments")
 
 def corpus_texts(corpus: list[str], data_home=None) -> list[str]:
     """The texts of ``corpus`` entries: data set names (every split), ``NAME:SPLIT``, or text
-    files with one text per line (``.txt`` or ``.txt.gz``). Labels are not read."""
+    files with one text per line (``.txt`` or ``.txt.gz``). Labels are not read. A file that
+    cannot be read is a :class:`~hybridnlp.exceptions.DataError` naming the entry."""
+    texts: list[str] = []
+    for i, entry in enumerate(corpus):
+        with reading_data(f"pretraining corpus[{i}]"):
+            texts.extend(_corpus_entry(entry, data_home))
+    return texts
+
+
+def _corpus_entry(entry: str, data_home) -> list[str]:
     from hybridnlp.datasets import DATASETS, load_dataset
 
-    texts: list[str] = []
-    for entry in corpus:
-        name, _, split = entry.partition(":")
-        if name in DATASETS:
-            texts.extend(load_dataset(name, split=split or None, data_home=data_home).data)
-            continue
-        path = Path(entry)
-        if not path.is_file():
-            raise FileNotFoundError(f"pretraining corpus file {entry!r} does not exist; name "
-                                    f"a data set or a local text file with one text per line.")
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as f:
-            texts.extend(line for line in f.read().split("\n") if line.strip())
-    return texts
+    name, _, split = entry.partition(":")
+    if name in DATASETS:
+        return list(load_dataset(name, split=split or None, data_home=data_home).data)
+    path = Path(entry)
+    if not path.is_file():
+        raise FileNotFoundError(f"pretraining corpus file {entry!r} does not exist; name a "
+                                f"data set or a local text file with one text per line.")
+    try:
+        text = read_file_bytes(path).decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"pretraining corpus file {entry!r} is not UTF-8 text (byte "
+                         f"{err.start}); save it as UTF-8.") from None
+    return [line for line in text.split("\n") if line.strip()]
 
 
 def _word2vec(spec: Word2VecPretrainConfig, config: ExperimentConfig, path: Path) -> dict:

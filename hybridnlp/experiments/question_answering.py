@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from hybridnlp.experiments.model_loop import finish_model, pending_models
+from hybridnlp.experiments.task_data import reading_data
 
 __all__ = ["question_answering"]
 
@@ -18,7 +19,8 @@ def _split(config, split: str):
     from hybridnlp.datasets import load_dataset
 
     d = config.data
-    b = load_dataset(d.name, split=split, data_home=d.data_home)
+    with reading_data("data.name"):
+        b = load_dataset(d.name, split=split, data_home=d.data_home)
     n = len(b.data) if d.limit is None else min(d.limit, len(b.data))
     return (list(b.data[:n]), list(b.target[:n]), list(b.passages),
             list(b.passage_index[:n]))

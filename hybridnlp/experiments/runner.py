@@ -30,6 +30,7 @@ from hybridnlp.experiments.pretrain import pretrain
 from hybridnlp.experiments.question_answering import question_answering
 from hybridnlp.experiments.report import MAIN_METRIC, shown_path, write_report
 from hybridnlp.experiments.run_state import jsonable, resume_dir
+from hybridnlp.experiments.task_data import reading_data
 from hybridnlp.experiments.translation import translation
 from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json, exclusive_lock
 from hybridnlp.utils.paths import slug
@@ -88,15 +89,18 @@ def _corpus(config):
 
     d = config.data
     if d.path is not None:
-        corpus = read_corpus(Path(d.path))
+        with reading_data("data.path"):
+            corpus = read_corpus(Path(d.path))
         train, val = split_corpus(corpus, config.evaluation.validation)
         return train, val
-    train = load_dataset(d.name, split=d.train_split, data_home=d.data_home).data
+    with reading_data("data.name"):
+        train = load_dataset(d.name, split=d.train_split, data_home=d.data_home).data
     test_split = d.test_split
     if test_split is None:
         whole = train if len(train) > 1 else train[0]
         return split_corpus(whole, config.evaluation.validation)
-    val = load_dataset(d.name, split=test_split, data_home=d.data_home).data
+    with reading_data("data.name"):
+        val = load_dataset(d.name, split=test_split, data_home=d.data_home).data
     join = (lambda xs: xs[0]) if len(train) == 1 else (lambda xs: "\n".join(xs) + "\n")
     return join(train), join(val)
 

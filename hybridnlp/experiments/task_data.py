@@ -4,10 +4,25 @@ SQuAD-format set; only translation has source and target languages."""
 
 from __future__ import annotations
 
-from hybridnlp.datasets import DATASETS
-from hybridnlp.exceptions import ConfigError
+import contextlib
 
-__all__ = ["check_task_data"]
+from hybridnlp.datasets import DATASETS
+from hybridnlp.exceptions import ConfigError, DataError, HybridNLPError
+
+__all__ = ["check_task_data", "reading_data"]
+
+
+@contextlib.contextmanager
+def reading_data(key: str):
+    """Inside the block, a file that cannot be read (missing, truncated, too large, not the
+    format it claims) is a :class:`DataError` starting with the config ``key`` that named
+    it, so the CLI prints one line and exits 2 rather than a traceback."""
+    try:
+        yield
+    except HybridNLPError:
+        raise
+    except (OSError, ValueError) as err:  # FileNotFoundError, UnicodeDecodeError included
+        raise DataError(f"{key}: {err}") from None
 
 
 NEEDS = {"translation": "the sentence pairs of a translation data set",

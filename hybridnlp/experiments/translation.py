@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from hybridnlp.experiments.model_loop import finish_model, pending_models
+from hybridnlp.experiments.task_data import reading_data
 
 __all__ = ["load_pairs", "translation"]
 
@@ -20,7 +21,8 @@ def load_pairs(config, split: str) -> tuple[list[str], list[str]]:
     from hybridnlp.datasets import load_dataset
 
     d = config.data
-    bunch = load_dataset(d.name, split=split, data_home=d.data_home)
+    with reading_data("data.name"):
+        bunch = load_dataset(d.name, split=split, data_home=d.data_home)
     src, tgt = list(bunch.data), list(bunch.target)
     if d.source is not None and d.source == bunch.get("target_lang"):
         src, tgt = tgt, src  # the other direction of the same pairs

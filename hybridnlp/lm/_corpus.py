@@ -12,6 +12,7 @@ import copy
 import gzip
 import math
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,6 +68,17 @@ def _open_text(path: Path):
 CHUNK_CHARS = 1 << 22  # characters read at a time from a corpus file
 
 
+def _read_block(f, path: Path, n: int) -> str:
+    try:
+        return f.read(n)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"corpus file {str(path)!r} is not UTF-8 text ({err.reason}); save "
+                         f"it as UTF-8.") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise ValueError(f"corpus file {str(path)!r} is a truncated or corrupt gzip file "
+                         f"({err}); compress it again.") from None
+
+
 def corpus_chunks(path: str | os.PathLike, chunk_chars: int | None = None) -> Iterator[str]:
     """The text of a file in pieces of about ``chunk_chars`` (default ``CHUNK_CHARS``)
     characters, read one at a time:
@@ -78,7 +90,7 @@ def corpus_chunks(path: str | os.PathLike, chunk_chars: int | None = None) -> It
         raise FileNotFoundError(f"corpus file {str(path)!r} does not exist.")
     with _open_text(path) as f:
         buf = ""
-        while block := f.read(chunk_chars or CHUNK_CHARS):
+        while block := _read_block(f, path, chunk_chars or CHUNK_CHARS):
             buf += block
             end = len(buf)
             while (i := buf.rfind("\n", 0, end)) >= 0:

@@ -13,9 +13,44 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = [
-    "atomic_directory", "atomic_path", "atomic_write_bytes", "atomic_write_json",
-    "directory_snapshot", "exclusive_lock", "read_json",
+    "MAX_FILE_BYTES", "atomic_directory", "atomic_path", "atomic_write_bytes",
+    "atomic_write_json", "directory_snapshot", "exclusive_lock", "read_file_bytes", "read_json",
 ]
+
+# The most a file read whole may hold (after decompression): a 1.5 MB .gz can expand to
+# gigabytes. Larger corpora are streamed (TextStream, NGramLM.fit(Path)), never read whole.
+MAX_FILE_BYTES = 2 * 1024**3
+
+
+def read_file_bytes(path: str | os.PathLike, *, limit: int | None = None) -> bytes:
+    """The bytes of ``path``, decompressed when it ends in ``.gz``: read in pieces and refused
+    past ``limit`` (default :data:`MAX_FILE_BYTES`) before more is allocated; a truncated or
+    corrupt gzip file is a ValueError naming it."""
+    import gzip
+    import zlib
+
+    path = Path(path)
+    limit = MAX_FILE_BYTES if limit is None else limit
+    gz = path.name.lower().endswith(".gz")
+    too_big = (f"{str(path)!r} holds more than {limit:,} bytes"
+               f"{' once decompressed' if gz else ''}; files read whole are limited to that: "
+               f"stream a larger corpus (hybridnlp.TextStream) or split it.")
+    if not gz:
+        if path.stat().st_size > limit:
+            raise ValueError(too_big)
+        return path.read_bytes()
+    pieces, total = [], 0
+    try:
+        with gzip.open(path, "rb") as f:
+            while piece := f.read(1 << 22):
+                total += len(piece)
+                if total > limit:
+                    raise ValueError(too_big)
+                pieces.append(piece)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise ValueError(f"{str(path)!r} is a truncated or corrupt gzip file ({err}); "
+                         f"compress it again.") from None
+    return b"".join(pieces)
 
 
 def _umask() -> int:
