@@ -195,14 +195,29 @@ def _translate(args) -> int:
                           f"(a Seq2SeqLM or ShallowFusion)")
     if args.num_beams is not None and args.num_beams < 1:
         raise _UsageError(f"--num-beams {args.num_beams} must be at least 1")
-    if args.input in (None, "-"):
-        lines = sys.stdin.read().splitlines()
-    else:
-        if not Path(args.input).is_file():
-            raise _UsageError(f"input file {args.input!r} does not exist")
-        lines = Path(args.input).read_text("utf-8").splitlines()
-    if not lines:
-        raise _UsageError("the input holds no sentence (one sentence a line)")
+    if args.batch_size < 1:
+        raise _UsageError(f"--batch-size {args.batch_size} must be at least 1")
+    if args.output and (Path(args.output).is_dir() or not Path(args.output).parent.is_dir()):
+        raise _UsageError(f"--output {args.output!r} must be a file in an existing folder "
+                          f"(it is {'a folder' if Path(args.output).is_dir() else 'not'})")
+    where = "standard input" if args.input in (None, "-") else repr(args.input)
+    try:
+        if args.input in (None, "-"):
+            lines = sys.stdin.buffer.read().decode("utf-8").splitlines()
+        else:
+            if not Path(args.input).is_file():
+                raise _UsageError(f"input file {args.input!r} does not exist")
+            lines = Path(args.input).read_bytes().decode("utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise _UsageError(f"{where} is not UTF-8 text (byte {err.start}); save it as "
+                          f"UTF-8") from None
+    if not any(line.strip() for line in lines):
+        raise _UsageError(f"{where} holds no sentence (one sentence a line)")
+    for i, line in enumerate(lines):  # a character the model never saw: named before decoding
+        try:
+            translator.tokenizer_.encode(line)
+        except ValueError as err:
+            raise _UsageError(f"{where} line {i + 1}: {err}") from None
     blank = [i + 1 for i, line in enumerate(lines) if not line.strip()]
     if args.num_beams is not None:
         translator.num_beams = args.num_beams

@@ -586,3 +586,35 @@ def test_data_files_that_cannot_be_read_are_one_line_naming_the_key(tmp_path, ca
     with pytest.raises(DataError, match=r"^pretraining corpus\[1\]: pretraining corpus file "
                                         r"'.*bad.txt' is not UTF-8 text \(byte 0\)"):
         corpus_texts(["mr", str(corpus)])
+
+
+@pytest.fixture(scope="module")
+def translator_dir(tmp_path_factory):
+    from hybridnlp.seq2seq import Seq2SeqLM
+
+    src = ["a cat", "a dog", "the cat sat"] * 5
+    tgt = ["eine katze", "ein hund", "die katze sass"] * 5
+    path = tmp_path_factory.mktemp("mt") / "model"
+    save_model(Seq2SeqLM(preset="tiny", tokenizer="char", max_steps=2, random_state=0)
+               .fit(src, tgt), path)
+    return path
+
+
+@pytest.mark.parametrize("content, extra, message", [
+    (b"a cat\n\xff\xfe\n", [], "'IN' is not UTF-8 text (byte 6); save it as UTF-8"),
+    ("a cat\nzzz \u6f22\n".encode(), [], "'IN' line 2: character '\u6f22' (U+6F22) at "
+                                         "position 4 was not in the training text"),
+    (b"\n  \n", [], "'IN' holds no sentence (one sentence a line)"),
+    (b"a cat\n", ["--batch-size", "0"], "--batch-size 0 must be at least 1"),
+    (b"a cat\n", ["--output", "OUTDIR"], "--output 'OUTDIR' must be a file in an existing "
+                                         "folder (it is a folder)"),
+])
+def test_translate_refuses_bad_input_in_one_line(translator_dir, tmp_path, capsys, content,
+                                                 extra, message):
+    source = tmp_path / "in.txt"
+    source.write_bytes(content)
+    argv = ["translate", str(translator_dir), "--input", str(source), "--quiet"]
+    argv += [str(tmp_path) if a == "OUTDIR" else a for a in extra]
+    line = cli_error(argv, capsys)
+    expected = message.replace("'IN'", repr(str(source))).replace("OUTDIR", str(tmp_path))
+    assert line.startswith(f"hybridnlp translate: error: {expected}"), line
