@@ -5,8 +5,8 @@ the built-in types; the subclasses here exist to be caught precisely.
 """
 
 __all__ = [  # and scikit-learn's NotFittedError, re-exported below
-    "ConfigError", "DataError", "DataNotFoundError", "HybridNLPError", "InUseError",
-    "NonFiniteLossError",
+    "ConfigError", "DataError", "DataNotFoundError", "DiskFullError", "HybridNLPError",
+    "InUseError", "NonFiniteLossError",
 ]
 
 
@@ -34,6 +34,11 @@ class NonFiniteLossError(HybridNLPError, FloatingPointError):
 class ConfigError(HybridNLPError, ValueError):
     """An experiment config that does not match the schema, or a file that is not a config's
     YAML; the message starts with the key's path (``models[1].params.lr``) or the file."""
+
+
+class DiskFullError(HybridNLPError, OSError):
+    """A write ran out of space (or quota); the message names the folder. What was there
+    before the write is intact (writes are atomic)."""
 
 
 class InUseError(HybridNLPError, RuntimeError):

@@ -618,3 +618,48 @@ def test_translate_refuses_bad_input_in_one_line(translator_dir, tmp_path, capsy
     line = cli_error(argv, capsys)
     expected = message.replace("'IN'", repr(str(source))).replace("OUTDIR", str(tmp_path))
     assert line.startswith(f"hybridnlp translate: error: {expected}"), line
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def test_a_save_removes_what_a_killed_save_left_beside_it(tmp_path):
+    from hybridnlp.utils.io import atomic_directory, atomic_write_bytes
+
+    dead, alive = _dead_pid(), os.getppid()
+    left = [tmp_path / f".model.{dead}.abcd1234.tmp", tmp_path / f".model.{dead}.ab12.old",
+            tmp_path / f".config.json.{dead}.x1y2.tmp"]
+    for folder in left[:2]:
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"half")
+    left[2].write_bytes(b"half")
+    running = tmp_path / f".model.{alive}.zzzz9999.tmp"  # a writer still at work
+    running.mkdir()
+    with atomic_directory(tmp_path / "model") as tmp:
+        (tmp / "x").write_text("new")
+    atomic_write_bytes(tmp_path / "config.json", b"{}")
+    assert not any(p.exists() for p in left)
+    assert running.exists() and (tmp_path / "model" / "x").read_text() == "new"
+
+
+def test_a_full_disk_is_named_in_one_line(tmp_path, monkeypatch):
+    import errno
+
+    from hybridnlp.exceptions import DiskFullError
+    from hybridnlp.utils.io import atomic_write_bytes
+
+    (tmp_path / "f").write_bytes(b"old")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(DiskFullError, match=rf"^\[Errno {errno.ENOSPC}\] no space left to write "
+                                            rf"in '{tmp_path}' \(No space left on device\); "
+                                            rf"free some space"):
+        atomic_write_bytes(tmp_path / "f", b"new")
+    assert (tmp_path / "f").read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f"]

@@ -9,6 +9,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+import contextlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,6 +54,60 @@ def read_file_bytes(path: str | os.PathLike, *, limit: int | None = None) -> byt
     return b"".join(pieces)
 
 
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextmanager
+def _naming_full_disks(folder: Path) -> Iterator[None]:
+    """A write that runs out of space raises :class:`DiskFullError` naming ``folder``."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in _FULL:
+            raise
+        from hybridnlp.exceptions import DiskFullError
+
+        raise DiskFullError(err.errno, f"no space left to write in {str(folder)!r} "
+                            f"({os.strerror(err.errno)}); free some space there or write "
+                            f"elsewhere. What was there before is unchanged.") from None
+
+
+def _stale_prefix(path: Path) -> str:
+    """The temporary names of writers of ``path``: ``.NAME.<pid>.`` (the pid lets a later
+    writer remove what a killed one left)."""
+    return f".{path.name}.{os.getpid()}."
+
+
+def _remove_stale(path: Path) -> None:
+    """Remove temporary files and folders beside ``path`` left by writers that died (a
+    SIGKILL mid-save): those whose process no longer runs on this machine."""
+    head = f".{path.name}."
+    try:
+        siblings = [p for p in path.parent.iterdir() if p.name.startswith(head) and (
+            p.name.endswith((".tmp", ".old", ".read")) or ".tmp." in p.name)]
+    except OSError:
+        return
+    for p in siblings:
+        pid = p.name[len(head):].split(".", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _umask() -> int:
     mask = os.umask(0o022)  # the only portable way to read it is to set it
     os.umask(mask)
@@ -77,38 +132,42 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                               suffix=f".tmp{path.suffix}")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
+    _remove_stale(path)
+    with _naming_full_disks(path.parent):
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_stale_prefix(path),
+                                   suffix=f".tmp{path.suffix}")
+        os.close(fd)
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+            yield Path(tmp)
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            _publish(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        _publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _remove_stale(path)
+    with _naming_full_disks(path.parent):
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_stale_prefix(path), suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            _publish(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
 
 
 def atomic_write_json(path: str | os.PathLike, obj) -> None:
@@ -167,14 +226,16 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     never a mix of their files. Removed if the block raises."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
-        yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())
-        _swap_directory(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    _remove_stale(path)
+    with _naming_full_disks(path.parent):
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=_stale_prefix(path), suffix=".tmp"))
+        try:
+            yield tmp
+            os.chmod(tmp, 0o777 & ~_umask())
+            _swap_directory(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def _swap_directory(new: Path, path: Path) -> None:
@@ -187,7 +248,7 @@ def _swap_directory(new: Path, path: Path) -> None:
             except OSError as err:
                 if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                     raise
-            old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
+            old = path.with_name(f"{_stale_prefix(path)}{uuid.uuid4().hex[:8]}.old")
             try:
                 os.rename(path, old)
             except FileNotFoundError:
@@ -240,7 +301,8 @@ def directory_snapshot(path: str | os.PathLike, attempts: int = 100) -> Iterator
 
 def _snapshot(fd: int, path: Path) -> Path:
     try:  # beside the folder, so the links stay on one file system; else the temp dir
-        snap = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".read"))
+        snap = Path(tempfile.mkdtemp(dir=path.parent, prefix=_stale_prefix(path),
+                                     suffix=".read"))
     except OSError:  # a read-only parent: the files are copied there instead
         snap = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".read"))
     try:
