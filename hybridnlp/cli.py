@@ -116,6 +116,7 @@ def _load_model(model_dir: str):
 
 
 def _train_lm(args) -> int:
+    from hybridnlp.exceptions import Interrupted
     from hybridnlp.lm import CausalLM
     from hybridnlp.train import distributed
 
@@ -125,12 +126,18 @@ def _train_lm(args) -> int:
         raise _UsageError(f"--nproc {args.nproc}: use 1 or more processes")
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # this process starts torchrun
         return _under_torchrun(args.nproc, args.argv)
+    if args.resume and not args.checkpoint_dir:
+        raise _UsageError("--resume continues from --checkpoint-dir DIR; give the folder the "
+                          "interrupted run wrote")
     main = distributed.is_main()
     lm = CausalLM(preset=args.preset, tokenizer=args.tokenizer, max_time=args.max_time,
                   max_steps="auto" if args.max_steps is None else args.max_steps,
-                  random_state=args.seed, verbose=int(not args.quiet and main))
+                  random_state=args.seed, verbose=int(not args.quiet and main),
+                  checkpoint_dir=args.checkpoint_dir)
     try:
-        lm.fit(Path(args.corpus))
+        lm.fit(Path(args.corpus), resume=args.resume)
+    except KeyboardInterrupt:
+        raise Interrupted(_kept_checkpoint(args.checkpoint_dir)) from None
     finally:
         distributed.finish()
     if not main:  # rank 0 saves and reports
@@ -139,6 +146,22 @@ def _train_lm(args) -> int:
     loss = f"{lm.val_loss_:.4f}" if lm.val_loss_ is not None else "n/a"
     print(f"validation loss {loss} nats/token; model saved to {args.output}")
     return 0
+
+
+def _kept_checkpoint(checkpoint_dir: str | None) -> str:
+    """What an interrupted ``train-lm`` kept: the checkpoint of the last finished epoch."""
+    if checkpoint_dir is None:
+        return ("nothing was kept; pass --checkpoint-dir DIR to keep a checkpoint at the end "
+                "of every epoch, and --resume to continue from it")
+    from hybridnlp.utils.io import read_json
+
+    try:
+        step = read_json(Path(checkpoint_dir) / "trainer" / "trainer.json")["step"]
+    except (FileNotFoundError, ValueError, KeyError):
+        return (f"no epoch had finished, so {checkpoint_dir!r} holds no checkpoint yet; run "
+                f"the same command again")
+    return (f"the checkpoint of step {step} is kept in {checkpoint_dir!r}; continue with the "
+            f"same command and --resume")
 
 
 def _under_torchrun(nproc: int, argv: list[str]) -> int:
@@ -388,6 +411,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=None, help="training budget in steps")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--checkpoint-dir", metavar="DIR", default=None,
+                   help="keep a checkpoint here at the end of every epoch (a new or empty "
+                        "folder, or one an earlier train-lm wrote)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint in --checkpoint-dir (same corpus and "
+                        "settings)")
     p.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="data-parallel processes (torchrun on this machine; the batch is "
                         "shared between them)")
@@ -451,7 +480,7 @@ DATA_HOME_HELP = ("folder holding the larger data sets (imdb/, wikitext2/, ...);
 
 
 def main(argv=None) -> int:
-    from hybridnlp.exceptions import HybridNLPError
+    from hybridnlp.exceptions import HybridNLPError, Interrupted
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -461,6 +490,20 @@ def main(argv=None) -> int:
             return args.func(args)
     except (_UsageError, HybridNLPError) as err:  # configs, data, locks: one line
         parser.exit(2, f"hybridnlp {args.command}: error: {err}\n")
+    except KeyboardInterrupt as err:  # Ctrl-C: what was kept, and how to go on
+        kept = str(err) if isinstance(err, Interrupted) and str(err) else INTERRUPTED.get(
+            args.command, "nothing was written")
+        parser.exit(130, f"hybridnlp {args.command}: interrupted; {kept}\n")
+
+
+# What Ctrl-C leaves, for the commands that do not say it themselves: their output is
+# written whole at the end (atomically), so an interruption leaves the old file or none.
+INTERRUPTED = {
+    "index": "nothing was written (the index is written whole at the end); run it again",
+    "translate": "nothing was written (the translations are written together at the end); "
+                 "run it again",
+    "predict": "nothing was written; run it again",
+}
 
 
 if __name__ == "__main__":

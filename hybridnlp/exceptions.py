@@ -6,7 +6,7 @@ the built-in types; the subclasses here exist to be caught precisely.
 
 __all__ = [  # and scikit-learn's NotFittedError, re-exported below
     "ConfigError", "DataError", "DataNotFoundError", "DiskFullError", "HybridNLPError",
-    "InUseError", "NonFiniteLossError",
+    "InUseError", "Interrupted", "NonFiniteLossError",
 ]
 
 
@@ -24,6 +24,11 @@ class DataNotFoundError(HybridNLPError, FileNotFoundError):
 class DataError(HybridNLPError, ValueError):
     """A run's data could not be read: a missing, truncated, oversized or malformed file; the
     message starts with the config key that named it (``data.path``, ``pretrain...corpus``)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGINT) during a long job; the message says what was kept and how to go
+    on. A ``KeyboardInterrupt``, so code that stops on Ctrl-C still does."""
 
 
 class NonFiniteLossError(HybridNLPError, FloatingPointError):

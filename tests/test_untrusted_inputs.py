@@ -663,3 +663,102 @@ def test_a_full_disk_is_named_in_one_line(tmp_path, monkeypatch):
         atomic_write_bytes(tmp_path / "f", b"new")
     assert (tmp_path / "f").read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+# ---------------------------------------------------------------- Ctrl-C: one line, exit 130
+
+
+def _interrupted(argv, capsys) -> str:
+    from hybridnlp.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    return err
+
+
+def test_ctrl_c_in_train_lm_says_what_was_kept_and_resume_continues(tmp_path, capsys,
+                                                                     monkeypatch):
+    from hybridnlp.cli import main
+    from hybridnlp.lm import CausalLM
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("to be or not to be, that is the question. " * 40)
+    out, ck = str(tmp_path / "lm"), str(tmp_path / "ck")
+    argv = ["train-lm", str(corpus), "--output", out, "--preset", "gpt-nano", "--max-steps",
+            "3", "--quiet", "--checkpoint-dir", ck]
+    assert main(argv) == 0
+    step = json.loads((tmp_path / "ck" / "trainer" / "trainer.json").read_text())["step"]
+    real_fit = CausalLM.fit
+
+    def stopped(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CausalLM, "fit", stopped)
+    assert _interrupted(argv + ["--resume"], capsys) == (
+        f"hybridnlp train-lm: interrupted; the checkpoint of step {step} is kept in {ck!r}; "
+        f"continue with the same command and --resume\n")
+    assert "nothing was kept; pass --checkpoint-dir DIR" in _interrupted(argv[:-2], capsys)
+    monkeypatch.setattr(CausalLM, "fit", real_fit)
+    assert main(argv + ["--resume"]) == 0  # continues from the checkpoint
+    assert "--resume continues from --checkpoint-dir DIR" in cli_error(
+        argv[:-2] + ["--resume"], capsys)
+
+
+def test_ctrl_c_in_a_run_names_the_directory_to_resume(tmp_path, capsys, monkeypatch):
+    import hybridnlp.experiments.classification as classification
+
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(_with(output=str(tmp_path / "runs"))))
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(classification, "_classification_model", stopped)
+    line = _interrupted(["run", str(config), "--quiet"], capsys)
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert line == (f"hybridnlp run: interrupted; the folds and models that finished are kept "
+                    f"in {str(run_dir)!r}; continue with: hybridnlp run --resume {run_dir}\n")
+
+
+@pytest.mark.parametrize("command", ["index", "translate"])
+def test_ctrl_c_in_index_and_translate_says_nothing_was_written(command, tmp_path, capsys,
+                                                                monkeypatch, translator_dir):
+    import hybridnlp.cli as cli
+
+    def stopped(args):
+        raise KeyboardInterrupt
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]
+    sub.set_defaults(func=stopped)
+    argv = {"index": ["index", "p.txt", "--output", "o"],
+            "translate": ["translate", str(translator_dir)]}[command]
+    assert _interrupted(argv, capsys) == (
+        f"hybridnlp {command}: interrupted; nothing was written ("
+        + {"index": "the index is written whole at the end); run it again\n",
+           "translate": "the translations are written together at the end); run it again\n"}[
+            command])
+
+
+def test_a_real_sigint_stops_a_run_in_one_line(tmp_path):
+    import signal
+    import time
+
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(_with(output=str(tmp_path / "runs"), models=[
+        {"type": "transformer", "params": {"max_epochs": 200, "preset": "tiny"}}])))
+    proc = subprocess.Popen([sys.executable, "-m", "hybridnlp.cli", "run", str(config),
+                             "--quiet"], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list((tmp_path / "runs").glob("*/log.txt")):
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.startswith("hybridnlp run: interrupted; the folds and models that finished are "
+                          "kept in ") and err.count("\n") == 1 and "Traceback" not in err

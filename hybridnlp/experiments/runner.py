@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from hybridnlp.exceptions import Interrupted
 from hybridnlp.experiments.classification import classification, load_split
 from hybridnlp.experiments.config import ExperimentConfig, load_config
 from hybridnlp.experiments.execution import scheduler_address
@@ -189,8 +190,12 @@ def run(config=None, *, output: str | None = None, quiet: bool = False,
         config = load_config(config)
         scheduler = scheduler_address(config.execution, scheduler)  # before any directory
         run_dir = _run_dir(config, output)
-    with exclusive_lock(run_dir / ".lock", f"run directory {str(run_dir)!r}"):
-        return _run(config, run_dir, source, resume, quiet, scheduler)
+    try:
+        with exclusive_lock(run_dir / ".lock", f"run directory {str(run_dir)!r}"):
+            return _run(config, run_dir, source, resume, quiet, scheduler)
+    except KeyboardInterrupt:
+        raise Interrupted(f"the folds and models that finished are kept in {str(run_dir)!r}; "
+                          f"continue with: hybridnlp run --resume {run_dir}") from None
 
 
 def _run(config: ExperimentConfig, run_dir: Path, source, resume, quiet: bool,
