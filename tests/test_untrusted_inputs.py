@@ -762,3 +762,11 @@ def test_a_real_sigint_stops_a_run_in_one_line(tmp_path):
     assert proc.returncode == 130, err
     assert err.startswith("hybridnlp run: interrupted; the folds and models that finished are "
                           "kept in ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("settings", [{"num_beams": 1}, {"do_sample": True, "seed": 0}])
+def test_greedy_and_sampled_translations_report_their_real_score(translator_dir, settings):
+    mt = load_model(translator_dir)
+    text, score = mt.generate("a cat", return_scores=True, length_penalty=0.0, **settings)
+    total, n = mt.log_likelihood(["a cat"], [text])
+    assert score != 0.0 and score == pytest.approx(total, rel=1e-5)

@@ -22,6 +22,7 @@ from hybridnlp.lm.decoding import (
     NGramStepper,
     PrefixStepper,
     batch_beam_search,
+    length_normaliser,
     sample,
 )
 from hybridnlp.nn.seq2seq import ARCHITECTURES, Seq2SeqConfig
@@ -268,7 +269,8 @@ class Seq2SeqLM(NeuralEstimator):
         ``lm`` (a fitted ``NGramLM`` or ``CausalLM`` over this model's tokenizer) with
         ``lm_weight`` adds ``lm_weight * log p_lm(y)`` to the beam scores (shallow fusion).
         Returns a str per source (a list of ``num_return_sequences`` for each when > 1; with
-        ``return_scores``, (text, score) pairs).
+        ``return_scores``, (text, score) pairs, the score being log p(text | source) divided
+        by GNMT's length normaliser, for beams, greedy and sampled output alike).
         """
         self._check_fitted()
         single = isinstance(X, str)
@@ -306,6 +308,9 @@ class Seq2SeqLM(NeuralEstimator):
                                      repetition_penalty=repetition_penalty,
                                      generator=generator, use_cache=use_cache,
                                      min_new_tokens=min_new_tokens, lm=lm, lm_weight=lm_weight)
+                if return_scores:  # what beam search ranks by: log p(y | x), length-normalised
+                    found = [[(h, self._sequence_score(ids[i], h, alpha)) for h, _ in hyps]
+                             for i, hyps in zip(chunk, found, strict=True)]
             else:
                 found = self._beam([ids[i] for i in chunk], [limits[i] for i in chunk],
                                    beams, alpha, num_return_sequences, no_repeat_ngram_size,
@@ -352,6 +357,12 @@ class Seq2SeqLM(NeuralEstimator):
                                  length_norm="gnmt", eos_id=self.tokenizer_.eos_id,
                                  suppress=self._suppress(), min_new_tokens=min_new,
                                  no_repeat_ngram_size=no_repeat, num_return_sequences=k)
+
+    def _sequence_score(self, src_ids, hyp_ids, alpha: float) -> float:
+        """log p(hyp and its end | source) under the translation model, divided by GNMT's
+        length normaliser as beam search divides its scores."""
+        total, _ = self._log_likelihood_ids([src_ids], [hyp_ids])
+        return total / length_normaliser(alpha, "gnmt")(len(hyp_ids))
 
     def _sample(self, src_ids, limits, k, *, generator, use_cache, lm, lm_weight, **sampling):
         rows = len(src_ids) * k
