@@ -354,11 +354,12 @@ def test_w2v_models_save_and_load_without_gensim_types(tmp_path, mr_small):
 
 
 @pytest.mark.parametrize("param, value, message", [
-    ("window", 0, "window=0 is out of range; it must be >= 1."),
-    ("vector_size", 0, "vector_size=0 is out of range; it must be >= 1."),
-    ("min_count", 0, "min_count=0 is out of range; it must be >= 1."),
-    ("epochs", -1, "epochs=-1 is out of range; it must be >= 1."),
-    ("workers", 0, "workers=0 is out of range; it must be >= 1."),
+    ("window", 0, "window=0 is out of range; it must be >= 1 and <= 10000."),
+    ("vector_size", 0, "vector_size=0 is out of range; it must be >= 1 and <= 100000."),
+    ("min_count", 0, "min_count=0 is out of range; it must be >= 1 and <= 2147483647."),
+    ("epochs", -1, "epochs=-1 is out of range; it must be >= 1 and <= 100000."),
+    ("workers", 0, "workers=0 is out of range; it must be >= 1 and <= 1024."),
+    ("window", 2**31, "window=2147483648 is out of range; it must be >= 1 and <= 10000."),
     ("sg", 2, "sg=2 is not allowed; choose one of 0, 1."),
     ("window", "5", "window='5' is a str; it takes an integer."),
 ])
@@ -378,7 +379,7 @@ def test_a_config_pretraining_with_window_0_is_refused_at_load():
               "models": [{"type": "nbsvm"}],
               "pretrain": {"word2vec": {"corpus": ["wikitext2:train"], "window": 0}}}
     with pytest.raises(ConfigError, match=r"^pretrain.word2vec.window=0 is out of range; it "
-                                          r"must be >= 1.$"):
+                                          r"must be >= 1 and <= 10000.$"):
         load_config(values)
 
 
