@@ -19,6 +19,7 @@ README = Path(__file__).parents[1] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text("utf-8"), flags=re.S)
 SHRINK = {  # README text -> test-size text
     "max_time=90": "max_time=2",
+    "text[:1_003_854], text[1_003_854:]": "text[:100_000], text[100_000:200_000]",
     "HybridClassifier()": "HybridClassifier().set_params(transformer__max_epochs=1)",
     'HybridClassifier(embeddings="imdb-128.bin")':
         'HybridClassifier(embeddings="imdb-128.bin").set_params(transformer__max_epochs=1)',
@@ -40,8 +41,14 @@ SHRINK = {  # README text -> test-size text
 
 
 def _small(name, split=None, **kw):
-    """``load_dataset`` with at most 300 texts (a seeded sample); text corpora unchanged."""
+    """``load_dataset`` with at most 300 texts (a seeded sample; SQuAD: its first 300
+    questions, every passage kept); text corpora unchanged."""
     bunch = load_dataset(name, split=split, **kw)
+    if "passages" in bunch and len(bunch.data) > 300:
+        for key in ("data", "target", "answer_starts", "ids", "passage_index"):
+            if key in bunch:
+                bunch[key] = bunch[key][:300]
+        return bunch
     if "target" not in bunch or len(bunch.data) <= 300 or "passages" in bunch:
         return bunch
     keep = np.sort(np.random.default_rng(0).choice(len(bunch.data), 300, replace=False))
