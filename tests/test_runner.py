@@ -15,6 +15,7 @@ from yaml import safe_dump as yaml_dump
 from yaml import safe_load as yaml_load
 
 from hybridnlp import load_dataset
+from hybridnlp.exceptions import DataError
 from hybridnlp.experiments import (
     ConfigError,
     build_model,
@@ -240,9 +241,9 @@ def test_pretraining_corpus_from_data_sets_and_files(tmp_path):
     assert texts[:2] == ["first text", "second text"] and texts[-1] == "third text"
     assert texts[2:-1] == load_dataset("trec", split="test").data  # 500 questions
     missing = str(tmp_path / "none.txt")
-    with pytest.raises(FileNotFoundError, match=r"^pretraining corpus file .*none\.txt' does "
-                                                r"not exist; name a data set or a local text "
-                                                r"file with one text per line\.$"):
+    with pytest.raises(DataError, match=r"^pretraining corpus\[0\]: pretraining corpus file "
+                                        r".*none\.txt' does not exist; name a data set or a "
+                                        r"local text file with one text per line\.$"):
         corpus_texts([missing])
     config = load_config(_with(pretrain={"word2vec": {"corpus": [str(plain)]}}))
     assert config.pretrain.word2vec.corpus == [str(plain)]  # files pass the leakage check

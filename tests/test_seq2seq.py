@@ -361,7 +361,7 @@ def test_cli_translate_keeps_line_order_and_refuses_bad_input(fitted, toy, tmp_p
     (tmp_path / "blank.txt").write_text("")
     err = cli_error(["translate", str(tmp_path / "mt"), "--input", str(tmp_path / "blank.txt")],
                     capsys)
-    assert "the input holds no sentence" in err
+    assert "blank.txt' holds no sentence (one sentence a line)" in err
 
 
 def test_translation_config_checks(tmp_path):
