@@ -115,9 +115,10 @@ def nbsvm_multiclass(args) -> None:
         return LogisticRegression(C=0.3, max_iter=1000)
 
     models = {
-        "`NBSVMClassifier()` (one-vs-rest)": lambda: NBSVMClassifier(features(), clf()),
+        "`NBSVMClassifier()` (one-vs-rest)": lambda: NBSVMClassifier(features=features(),
+                                                                     clf=clf()),
         "`NBSVMClassifier(multiclass='joint')`": lambda: NBSVMClassifier(
-            features(), clf(), multiclass="joint"),
+            features=features(), clf=clf(), multiclass="joint"),
         "`OneVsRestClassifier(make_pipeline(NBFeatures(), LR))`": lambda: OneVsRestClassifier(
             make_pipeline(features(), clf())),
     }

@@ -60,9 +60,9 @@ def retrieval(command: str) -> None:
         ("BM25 (Okapi IDF, as rank_bm25)", BM25Retriever(idf="okapi"), {}),
         ("dense (skip-gram word2vec on the passages, TF-IDF mean)",
          DenseRetriever(random_state=0), {}),
-        ("hybrid: RRF of BM25 + TF-IDF", HybridRetriever(sparse), {}),
+        ("hybrid: RRF of BM25 + TF-IDF", HybridRetriever(retrievers=sparse), {}),
         ("hybrid: RRF of BM25 + TF-IDF + dense", HybridRetriever(), {}),
-        ("hybrid: learned, BM25 + TF-IDF", HybridRetriever(sparse, fusion="learned"),
+        ("hybrid: learned, BM25 + TF-IDF", HybridRetriever(retrievers=sparse, fusion="learned"),
          {"questions": train.data, "gold": train.passage_index,
           "question_passages": train.passages}),
         ("hybrid: learned, BM25 + TF-IDF + dense", HybridRetriever(fusion="learned"),
@@ -80,9 +80,9 @@ def retrieval(command: str) -> None:
         rows += [
             ("dense (all-MiniLM-L6-v2 sentence embeddings, frozen)", minilm(), {}),
             ("hybrid: RRF of BM25 + MiniLM", HybridRetriever(
-                [("bm25", BM25Retriever()), ("minilm", minilm())]), {}),
+                retrievers=[("bm25", BM25Retriever()), ("minilm", minilm())]), {}),
             ("hybrid: learned, BM25 + TF-IDF + MiniLM", HybridRetriever(
-                [*sparse, ("minilm", minilm())], fusion="learned"), learned),
+                retrievers=[*sparse, ("minilm", minilm())], fusion="learned"), learned),
         ]
     table = ["| retriever | recall@1 | recall@5 | recall@20 | fit (s) | search (queries/s) |",
              "|---|---|---|---|---|---|"]
@@ -175,7 +175,7 @@ def reading(command: str, budget: float) -> None:
     start = time.perf_counter()
     half = ExtractiveReader(max_time=budget / 2, max_epochs=100, random_state=0,
                             precision="bf16")
-    hybrid = HybridReader([("logistic", LogisticReader(random_state=0)),
+    hybrid = HybridReader(readers=[("logistic", LogisticReader(random_state=0)),
                            ("transformer", half)], random_state=0).fit(train.data, tp, starts,
                                                                        answers)
     readers[4] = (readers[4][0], hybrid)

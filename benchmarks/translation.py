@@ -118,7 +118,8 @@ def fusion_section(model_dir: Path) -> None:
     lm = NGramLM(order=4, tokenizer=mt.tokenizer_).fit(tgt)
     out["lm_fit"] = time.perf_counter() - start
     for method in ("fusion", "rerank"):
-        fused = ShallowFusion(mt, lm, method=method).fit(src, tgt, validation_data=dev)
+        fused = ShallowFusion(translator=mt, lm=lm, method=method).fit(src, tgt,
+                                                                       validation_data=dev)
         out[method] = {**decode(fused, *test), "weight": fused.weight_,
                        "weight_scores": fused.weight_scores_}
     save_raw("fusion-en-de", out)

@@ -316,3 +316,25 @@ def test_lm_grid_search_and_cross_val_score(lm, grid, documents):
         by_hand.append(np.mean(folds))
     np.testing.assert_allclose(search.cv_results_["mean_test_score"], by_hand)
     assert search.best_params_ == {key: values[int(np.argmax(by_hand))]}
+
+
+@pytest.mark.parametrize("cls, names", [
+    ("hybridnlp.estimators.NBSVMClassifier", ("features", "clf")),
+    ("hybridnlp.seq2seq.ShallowFusion", ("translator", "lm")),
+    ("hybridnlp.pretrained.SentenceEmbeddingFeatures", ("model",)),
+    ("hybridnlp.qa.HybridReader", ("readers",)),
+    ("hybridnlp.qa.HybridRetriever", ("retrievers",)),
+    ("hybridnlp.qa.QAPipeline", ("retriever", "reader")),
+])
+def test_composite_estimators_are_keyword_only_and_positional_use_warns(cls, names):
+    import importlib
+
+    module, _, name = cls.rpartition(".")
+    klass = getattr(importlib.import_module(module), name)
+    params = inspect.signature(klass.__init__).parameters
+    assert all(p.kind is p.KEYWORD_ONLY for n, p in params.items() if n != "self")
+    values = [object() for _ in names]
+    with pytest.warns(FutureWarning, match=rf"^{name}\({', '.join(names)}\) as positional "
+                                           rf"arguments is deprecated"):
+        est = klass(*values)
+    assert [getattr(est, n) for n in names] == values

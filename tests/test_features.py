@@ -108,8 +108,8 @@ def test_nbsvm_learns_sentiment():
 
 def test_nbsvm_classifier_is_the_pipeline_for_two_classes(mr_small):
     texts, y = mr_small
-    ours = NBSVMClassifier(NBFeatures(analyzer="both", char_ngram_range=(2, 3)),
-                           LogisticRegression(C=0.3)).fit(texts[:150], y[:150])
+    ours = NBSVMClassifier(features=NBFeatures(analyzer="both", char_ngram_range=(2, 3)),
+                           clf=LogisticRegression(C=0.3)).fit(texts[:150], y[:150])
     pipe = make_pipeline(NBFeatures(analyzer="both", char_ngram_range=(2, 3)),
                          LogisticRegression(C=0.3)).fit(texts[:150], y[:150])
     assert np.array_equal(ours.predict(texts[150:]), pipe.predict(texts[150:]))

@@ -139,7 +139,7 @@ TEXTS = ["good film", "the plot was very dull and the actors were not good at al
 @pytest.mark.parametrize("pooling", ["mean", "cls", "max"])
 def test_embeddings_equal_transformers_forward_and_pooling(request, which, pooling):
     path = request.getfixturevalue(which)
-    emb = SentenceEmbeddingFeatures(path, pooling=pooling, cache=None, batch_size=2).fit()
+    emb = SentenceEmbeddingFeatures(model=path, pooling=pooling, cache=None, batch_size=2).fit()
     out = emb.transform(TEXTS)
     assert out.shape == (3, 32) and out.dtype == np.float32
     assert emb.tokenizer_.encode_batch(TEXTS[:1])[0][1:-1] == _reference_ids(path, TEXTS[0])
@@ -155,7 +155,7 @@ def test_embeddings_equal_transformers_forward_and_pooling(request, which, pooli
 def test_sentence_transformers_directory_pooling_and_normalize(tmp_path, bert_dir, pooling,
                                                                expect):
     path = _sentence_transformers_dir(tmp_path / "st", bert_dir, pooling, normalize=True)
-    emb = SentenceEmbeddingFeatures(str(path), cache=None).fit()
+    emb = SentenceEmbeddingFeatures(model=str(path), cache=None).fit()
     assert emb.pooling_ == (expect,) and emb.normalize_ is True and emb.max_length_ == 16
     out = emb.transform([t.upper() for t in TEXTS])  # do_lower_case applies
     ref = _reference(bert_dir, TEXTS, expect, max_length=16)
@@ -167,7 +167,7 @@ def test_sentence_transformers_directory_pooling_and_normalize(tmp_path, bert_di
 def test_sentence_transformers_concatenated_pooling_modes(tmp_path, bert_dir):
     pooling = {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": True}
     path = _sentence_transformers_dir(tmp_path / "st", bert_dir, pooling, normalize=False)
-    emb = SentenceEmbeddingFeatures(path, cache=None).fit()
+    emb = SentenceEmbeddingFeatures(model=path, cache=None).fit()
     out = emb.transform(TEXTS)
     assert emb.pooling_ == ("cls", "mean") and out.shape == (3, 64)
     np.testing.assert_allclose(out[:, :32], _reference(bert_dir, TEXTS, "cls", 16), atol=1e-5)
@@ -175,7 +175,7 @@ def test_sentence_transformers_concatenated_pooling_modes(tmp_path, bert_dir):
 
 def test_embedding_cache_in_memory_and_on_disk(tmp_path, bert_dir, monkeypatch):
     clear_embedding_cache()
-    emb = SentenceEmbeddingFeatures(bert_dir, cache=tmp_path / "cache").fit()
+    emb = SentenceEmbeddingFeatures(model=bert_dir, cache=tmp_path / "cache").fit()
     first = emb.transform(TEXTS)
     assert len(list((tmp_path / "cache").rglob("*.npz"))) == 1
 
@@ -185,9 +185,9 @@ def test_embedding_cache_in_memory_and_on_disk(tmp_path, bert_dir, monkeypatch):
     monkeypatch.setattr(SentenceEmbeddingFeatures, "_embed", fail)
     np.testing.assert_array_equal(emb.transform(TEXTS[::-1]), first[::-1])  # from memory
     clear_embedding_cache()  # a new process: the shards on disk
-    again = SentenceEmbeddingFeatures(bert_dir, cache=tmp_path / "cache").fit()
+    again = SentenceEmbeddingFeatures(model=bert_dir, cache=tmp_path / "cache").fit()
     np.testing.assert_array_equal(again.transform(TEXTS), first)
-    other = SentenceEmbeddingFeatures(bert_dir, pooling="cls", cache=tmp_path / "cache").fit()
+    other = SentenceEmbeddingFeatures(model=bert_dir, pooling="cls", cache=tmp_path / "cache").fit()
     with pytest.raises(AssertionError, match="embedded again"):  # another key
         other.transform(TEXTS)
 
@@ -199,7 +199,7 @@ def test_embeddings_pickle_and_save_without_the_directory(tmp_path, bert_dir):
     from sklearn.pipeline import make_pipeline
 
     X, y = _texts(40)
-    pipe = make_pipeline(SentenceEmbeddingFeatures(model, cache=None),
+    pipe = make_pipeline(SentenceEmbeddingFeatures(model=model, cache=None),
                          LogisticRegression()).fit(X, y)
     expected = pipe.predict_proba(X)
     save_model(pipe, tmp_path / "saved")
@@ -292,7 +292,7 @@ def test_hybrid_with_a_pretrained_encoder(bert_dir):
 
 
 @pytest.mark.parametrize("make, error, match", [
-    (lambda d: SentenceEmbeddingFeatures("sentence-transformers/all-MiniLM-L6-v2").fit(),
+    (lambda d: SentenceEmbeddingFeatures(model="sentence-transformers/all-MiniLM-L6-v2").fit(),
      FileNotFoundError, "model='sentence-transformers/all-MiniLM-L6-v2' is not a local "
      "directory. hybridnlp never downloads models at run time"),
     (lambda d: SentenceEmbeddingFeatures().fit(), ValueError,
@@ -307,7 +307,8 @@ def test_hybrid_with_a_pretrained_encoder(bert_dir):
      ValueError, "embedding_init and pretrained cannot be combined"),
     (lambda d: TransformerClassifier(layer_decay=0.9).fit(*_texts(8)),
      ValueError, "layer_decay applies to a pretrained encoder"),
-    (lambda d: SentenceEmbeddingFeatures(d, pooling="first").fit(), ValueError, "pooling='first'"),
+    (lambda d: SentenceEmbeddingFeatures(model=d, pooling="first").fit(), ValueError,
+     "pooling='first'"),
 ])
 def test_bad_input_is_refused_clearly(bert_dir, make, error, match):
     with pytest.raises(error, match=match.replace("(", r"\(").replace(".", r"\.")
@@ -321,12 +322,12 @@ def test_partial_directory_is_refused(tmp_path, bert_dir):
     (partial / "model.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match="is not a complete model directory: "
                        "model.safetensors or pytorch_model.bin missing"):
-        SentenceEmbeddingFeatures(partial).fit()
+        SentenceEmbeddingFeatures(model=partial).fit()
     modules = tmp_path / "st"
     modules.mkdir()
     (modules / "modules.json").write_text(json.dumps([{"path": "../..", "type": "x.Transformer"}]))
     with pytest.raises(ValueError, match="leaves the model directory"):
-        SentenceEmbeddingFeatures(modules).fit()
+        SentenceEmbeddingFeatures(model=modules).fit()
 
 
 # ---------------------------------------------------------------- our own GPT as the encoder
@@ -396,7 +397,7 @@ def test_dense_retriever_over_a_pretrained_encoder(bert_dir, tmp_path):
 
     passages = [" ".join(_texts(4, seed=s)[0]) for s in range(6)]
     retriever = DenseRetriever(pretrained=bert_dir, batch_size=4).fit(passages)
-    emb = SentenceEmbeddingFeatures(bert_dir, normalize=True).fit_transform(passages)
+    emb = SentenceEmbeddingFeatures(model=bert_dir, normalize=True).fit_transform(passages)
     np.testing.assert_allclose(retriever.score_passages(passages[:2]), emb[:2] @ emb.T,
                                rtol=1e-5, atol=1e-6)
     ids, scores = retriever.search(passages, k=2)

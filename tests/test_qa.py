@@ -150,7 +150,7 @@ def test_sparse_retrievers_save_and_load(make, tmp_path):
 
 def test_fusion_rrf_and_learned():
     parts = [("bm25", BM25Retriever()), ("tfidf", TfidfRetriever())]
-    rrf = HybridRetriever(parts).fit(PASSAGES)
+    rrf = HybridRetriever(retrievers=parts).fit(PASSAGES)
     s = rrf.score_passages(["Santa Clara California"])[0]
     b = BM25Retriever().fit(PASSAGES).search("Santa Clara California", k=5)[0]
     t = TfidfRetriever().fit(PASSAGES).search("Santa Clara California", k=5)[0]
@@ -161,7 +161,7 @@ def test_fusion_rrf_and_learned():
     np.testing.assert_allclose(s, expected, rtol=1e-6)
     questions = ["Who won Super Bowl 50?", "Where is Santa Clara?", "Who performed at halftime?",
                  "What was the Panthers record?"]
-    learned = HybridRetriever(parts, fusion="learned").fit(PASSAGES, questions=questions,
+    learned = HybridRetriever(retrievers=parts, fusion="learned").fit(PASSAGES, questions=questions,
                                                            gold=[0, 4, 2, 3])
     X, cand = learned._features(questions[:1])
     z = learned.combiner_.decision_function(X.reshape(-1, X.shape[-1]))
@@ -463,7 +463,7 @@ def test_hybrid_reader_stacks_the_proposals_of_its_readers():
         def fit(self, questions, passages, answer_starts=None, answers=None):
             return super().fit(passages)
 
-    hybrid = HybridReader([("logistic", LogisticReader(random_state=0, negatives=10)),
+    hybrid = HybridReader(readers=[("logistic", LogisticReader(random_state=0, negatives=10)),
                            ("sliding", _Sliding())], random_state=0).fit(qs, ps, starts,
                                                                          answers)
     tq, tp, _, ta = _toy_qa(40, 1)
@@ -491,7 +491,7 @@ def test_hybrid_reader_fits_its_stacker_when_the_readers_disagree():
             return [Span(*word_spans(p)[-2], 0.0) for p in passages]
 
     qs, ps, starts, answers = _toy_qa(200, 0)
-    hybrid = HybridReader([("logistic", LogisticReader(random_state=0, negatives=10)),
+    hybrid = HybridReader(readers=[("logistic", LogisticReader(random_state=0, negatives=10)),
                            ("last", _Last())], random_state=0).fit(qs, ps, starts, answers)
     assert hybrid.stacker_ is not None and hybrid.held_out_accuracy_[1] < 0.6
     tq, tp, _, ta = _toy_qa(40, 1)
@@ -508,7 +508,7 @@ def test_hybrid_reader_dense_and_hybrid_retrievers_save_and_load(tmp_path):
     from hybridnlp.qa.retriever_fusion import load_retriever
 
     qs, ps, starts, answers = _toy_qa(200, 0)
-    hybrid = HybridReader([("lexical", LogisticReader(random_state=0, negatives=10)),
+    hybrid = HybridReader(readers=[("lexical", LogisticReader(random_state=0, negatives=10)),
                            ("window", LogisticReader(lexical=False, random_state=0,
                                                      negatives=10))],
                           random_state=0).fit(qs, ps, starts, answers)
@@ -526,8 +526,9 @@ def test_hybrid_reader_dense_and_hybrid_retrievers_save_and_load(tmp_path):
                  "What was the Panthers record?"]
     retrievers = {
         "dense": dense().fit(PASSAGES, ids=list("abcde")),
-        "rrf": HybridRetriever([("bm25", BM25Retriever()), ("dense", dense())]).fit(PASSAGES),
-        "learned": HybridRetriever([("bm25", BM25Retriever()), ("dense", dense())],
+        "rrf": HybridRetriever(retrievers=[("bm25", BM25Retriever()),
+                                           ("dense", dense())]).fit(PASSAGES),
+        "learned": HybridRetriever(retrievers=[("bm25", BM25Retriever()), ("dense", dense())],
                                    fusion="learned").fit(PASSAGES, questions=questions,
                                                          gold=[0, 4, 2, 3]),
     }

@@ -27,7 +27,8 @@ SHRINK = {  # README text -> test-size text
                                              "max_epochs=1",
     'Seq2SeqLM(max_time=2700, precision="bf16")':
         'Seq2SeqLM(preset="tiny", max_epochs=1, vocab_size=400, module__max_len=128)',
-    "ShallowFusion(mt, NGramLM(order=4))": "ShallowFusion(mt, NGramLM(order=4), weights=(0, 0.2))",
+    "ShallowFusion(translator=mt, lm=NGramLM(order=4))":
+        "ShallowFusion(translator=mt, lm=NGramLM(order=4), weights=(0, 0.2))",
     'HybridClassifier(tokenizer="two_chars")':
         'HybridClassifier(tokenizer="two_chars").set_params(transformer__max_epochs=1)',
     "HybridClassifier(pretrained=model)":

@@ -292,17 +292,17 @@ def test_fused_scores_are_the_translator_plus_the_weighted_lm(fitted, toy):
 
 def test_shallow_fusion_chooses_its_weight_on_validation_bleu(fitted, toy):
     (X, y), (Xt, yt) = toy
-    fusion = ShallowFusion(fitted, NGramLM(order=3), weights=(0.0, 0.3)).fit(
+    fusion = ShallowFusion(translator=fitted, lm=NGramLM(order=3), weights=(0.0, 0.3)).fit(
         X, y, validation_data=(Xt, yt))
     assert set(fusion.weight_scores_) == {0.0, 0.3}
     assert fusion.weight_ == max(fusion.weight_scores_, key=fusion.weight_scores_.get)
     assert fusion.lm_.tokenizer_ == fitted.tokenizer_
-    plain = ShallowFusion(fitted, fusion.lm_, weight=0.0).fit(X, y)
+    plain = ShallowFusion(translator=fitted, lm=fusion.lm_, weight=0.0).fit(X, y)
     assert plain.predict(Xt) == fitted.predict(Xt)
-    rerank = ShallowFusion(fitted, fusion.lm_, weight=0.3, method="rerank").fit(X, y)
+    rerank = ShallowFusion(translator=fitted, lm=fusion.lm_, weight=0.3, method="rerank").fit(X, y)
     assert len(rerank.predict(Xt[:5])) == 5
     with pytest.raises(ValueError, match="pass validation_data"):
-        ShallowFusion(fitted).fit(X, y)
+        ShallowFusion(translator=fitted).fit(X, y)
     other = NGramLM(order=2).fit(y)
     with pytest.raises(ValueError, match="lm was trained with another tokenizer"):
         fitted.generate(Xt[:1], lm=other, lm_weight=0.1)
@@ -329,7 +329,7 @@ def test_fusion_saves_and_loads_through_save_model(fitted, toy, tmp_path):
     from hybridnlp.persistence import load_model, save_model
 
     (X, y), (Xt, _) = toy
-    fusion = ShallowFusion(fitted, NGramLM(order=3), weight=0.2).fit(X, y)
+    fusion = ShallowFusion(translator=fitted, lm=NGramLM(order=3), weight=0.2).fit(X, y)
     save_model(fusion, tmp_path / "fused")
     loaded = load_model(tmp_path / "fused")
     assert isinstance(loaded, ShallowFusion) and loaded.weight_ == 0.2

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.estimators._classifier import TextClassifierMixin
 from hybridnlp.features import NBFeatures
+from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.validation import check_choice, check_labels, text_input_tags
 
 __all__ = ["NBSVMClassifier"]
@@ -58,7 +59,8 @@ class NBSVMClassifier(TextClassifierMixin, BaseEstimator):
     ['pos']
     """
 
-    def __init__(self, features=None, clf=None, *, multiclass="ovr"):
+    @positional_deprecated("features", "clf")
+    def __init__(self, *, features=None, clf=None, multiclass="ovr"):
         self.features = features
         self.clf = clf
         self.multiclass = multiclass

@@ -57,8 +57,8 @@ def default_components(random_state=None, embeddings=None, tokenizer=None, pretr
     if embeddings is not None and pretrained is None:
         transformer.set_params(trainer__monitor="val_loss")
     components = [
-        ("nbsvm", NBSVMClassifier(NBFeatures(analyzer="both", tokenizer=tokenizer),
-                                  LogisticRegression(C=0.3, max_iter=1000))),
+        ("nbsvm", NBSVMClassifier(features=NBFeatures(analyzer="both", tokenizer=tokenizer),
+                                  clf=LogisticRegression(C=0.3, max_iter=1000))),
         ("tfidf", make_pipeline(TfidfFeatures(analyzer="both", tokenizer=tokenizer),
                                 LogisticRegression(C=10, max_iter=1000))),
         ("mnb", make_pipeline(CountVectorizer(ngram_range=(1, 2), binary=True,

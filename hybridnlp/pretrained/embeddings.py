@@ -22,6 +22,7 @@ from hybridnlp.pretrained.local import (
     pool_hidden,
     unpack_encoder,
 )
+from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.device import autocast_context, resolve_device, resolve_precision
 from hybridnlp.utils.io import atomic_path
 from hybridnlp.utils.paths import paths_as_strings
@@ -84,7 +85,8 @@ class SentenceEmbeddingFeatures(TextTransformer):
     normalize_ : bool
     """
 
-    def __init__(self, model=None, *, pooling="config", batch_size=32, max_length=None,
+    @positional_deprecated("model")
+    def __init__(self, *, model=None, pooling="config", batch_size=32, max_length=None,
                  normalize="config", device="auto", precision="auto", cache="memory",
                  verbose=0):
         self.model = model

@@ -18,6 +18,7 @@ from hybridnlp.qa.retrievers import (
     _check_queries,
     check_passages,
 )
+from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.validation import check_number
 
 __all__ = ["QAPipeline"]
@@ -86,7 +87,8 @@ class QAPipeline(BaseEstimator):
         reader fit on all the questions.
     """
 
-    def __init__(self, retriever=None, reader=None, *, top_k: int = 5, weight=None,
+    @positional_deprecated("retriever", "reader")
+    def __init__(self, *, retriever=None, reader=None, top_k: int = 5, weight=None,
                  weight_cv=3, random_state=None):
         self.retriever = retriever
         self.reader = reader

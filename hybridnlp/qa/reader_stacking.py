@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 from hybridnlp.exceptions import NotFittedError
 from hybridnlp.qa.readers import LogisticReader, Span, _check_pairs
+from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.validation import check_number
 
 __all__ = ["HybridReader"]
@@ -30,7 +31,8 @@ class HybridReader(BaseEstimator):
 
     _learns_from_answers = True
 
-    def __init__(self, readers=None, *, holdout: float = 0.2, random_state=None):
+    @positional_deprecated("readers")
+    def __init__(self, *, readers=None, holdout: float = 0.2, random_state=None):
         self.readers = readers
         self.holdout = holdout
         self.random_state = random_state

@@ -21,6 +21,7 @@ from hybridnlp.qa.retrievers import (
     _Retriever,
     check_passages,
 )
+from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.io import atomic_write_json, read_json
 from hybridnlp.utils.validation import check_choice, check_number
 
@@ -44,7 +45,8 @@ class HybridRetriever(_Retriever):
     depth : int, default=100
     """
 
-    def __init__(self, retrievers=None, *, fusion: str = "rrf", k: int = 60,
+    @positional_deprecated("retrievers")
+    def __init__(self, *, retrievers=None, fusion: str = "rrf", k: int = 60,
                  depth: int = 100):
         self.retrievers = retrievers
         self.fusion = fusion

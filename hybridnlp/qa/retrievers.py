@@ -419,7 +419,7 @@ class DenseRetriever(_Retriever):
         if self.pretrained is not None:
             from hybridnlp.pretrained import SentenceEmbeddingFeatures
 
-            return SentenceEmbeddingFeatures(self.pretrained, normalize=True,
+            return SentenceEmbeddingFeatures(model=self.pretrained, normalize=True,
                                              batch_size=self.batch_size)
         from hybridnlp.features import Word2VecFeatures
 

@@ -17,6 +17,7 @@ from hybridnlp.lm.decoding import length_normaliser
 from hybridnlp.seq2seq.metrics import corpus_bleu
 from hybridnlp.seq2seq.pairs import check_pairs
 from hybridnlp.seq2seq.seq2seq_lm import Seq2SeqLM
+from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.io import atomic_write_json, read_json
 from hybridnlp.utils.validation import check_choice
 
@@ -45,7 +46,8 @@ class ShallowFusion(BaseEstimator):
     weight_scores_ : dict weight -> validation BLEU (when the weight was chosen).
     """
 
-    def __init__(self, translator=None, lm=None, *, weight: float | None = None,
+    @positional_deprecated("translator", "lm")
+    def __init__(self, *, translator=None, lm=None, weight: float | None = None,
                  weights=(0.0, 0.05, 0.1, 0.2, 0.3), method: str = "fusion"):
         self.translator = translator
         self.lm = lm
