@@ -78,7 +78,8 @@ CASES = [
      WeightedEnsemble(estimators=[("nb", _nbsvm()), ("tfidf", _tfidf_lr())], cv=3, gating=True,
                       random_state=0),
      {"gate_alpha": [0.1, 1.0]}),
-    ("fusion", FusionClassifier(preset="tiny", max_epochs=1, feature_cv=3, random_state=0),
+    ("fusion", FusionClassifier(features=_nbsvm(), preset="tiny", max_epochs=1, feature_cv=2,
+                                random_state=0),  # word n-grams: the wiring, not the default
      {"feature_cv": [2, 3]}),
     ("hybrid", HybridClassifier(estimators=[("nbsvm", _nbsvm()),
                                             ("transformer", _tiny_transformer())], cv=3,

@@ -42,13 +42,13 @@ SHRINK = {  # README text -> test-size text
 
 
 def _small(name, split=None, **kw):
-    """``load_dataset`` with at most 300 texts (a seeded sample; SQuAD: its first 300
+    """``load_dataset`` with at most 300 texts (a seeded sample; SQuAD: its first 120
     questions, every passage kept); text corpora unchanged."""
     bunch = load_dataset(name, split=split, **kw)
-    if "passages" in bunch and len(bunch.data) > 300:
+    if "passages" in bunch and len(bunch.data) > 120:
         for key in ("data", "target", "answer_starts", "ids", "passage_index"):
             if key in bunch:
-                bunch[key] = bunch[key][:300]
+                bunch[key] = bunch[key][:120]
         return bunch
     if "target" not in bunch or len(bunch.data) <= 300 or "passages" in bunch:
         return bunch
