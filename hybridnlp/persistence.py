@@ -1,16 +1,20 @@
-"""``save_model(estimator, dir)`` / ``load_model(dir)`` for every hybridnlp estimator, without
-plain pickle.
+"""``hybridnlp.save(obj, dir)`` / ``hybridnlp.load(dir)``: one way to save and read every model
+of the project, never with plain pickle.
 
-* ``CausalLM`` and ``Seq2SeqLM``: ``model.safetensors`` + ``config.json`` +
-  ``tokenizer.json``; ``ShallowFusion``: its translator and LM in two such folders + its
-  ``config.json``; ``QAPipeline``: its passages, retriever (npz + JSON) and reader (JSON,
-  or safetensors + JSON).
-* ``NGramLM``: ``ngrams.npz`` (no object arrays) + ``config.json`` + ``tokenizer.json``.
+* What saves itself (a :class:`~hybridnlp.utils.saving.Saveable`: ``CausalLM``, ``NGramLM``,
+  ``InterpolatedLM``, ``Seq2SeqLM``, ``ShallowFusion``, the QA retrievers, readers and
+  ``QAPipeline``, tokenizers): its own ``save(dir)``, safetensors / npz + JSON. ``load`` finds
+  the class by the name ``config.json`` (or a reader's ``reader.json``) gives, in the one
+  registry those classes fill by ``__init_subclass__``.
 * Everything else (pipelines of our features, ``TransformerClassifier``, the hybrids): one
   ``model.skops`` file (skops stores arrays as ``.npy`` and objects as JSON schemas; neural
   weights travel as NumPy arrays), plus ``model.json`` naming the class and versions.
 
-``load_model`` reads a skops file only when every type and function it names is one skops
+Every directory also gets ``config.json`` with ``format_version`` and the library versions,
+and a model card ``README.md``. ``save_model`` / ``load_model`` are the older names of the
+same two functions.
+
+``load`` reads a skops file only when every type and function it names is one skops
 trusts by default (scikit-learn's estimators, NumPy/SciPy arrays, dtypes and ufuncs, Python's
 primitive types and containers) or one of :func:`allowed_types`, named exactly: no module is
 trusted as a whole, since ``builtins.eval`` or ``hybridnlp.utils.io.atomic_write_json`` would
@@ -26,9 +30,10 @@ from pathlib import Path
 
 from hybridnlp.utils.io import atomic_directory, atomic_write_json, directory_snapshot, read_json
 from hybridnlp.utils.saved_arrays import check_loaded_sparse
+from hybridnlp.utils.saving import Saveable, registered, registered_kinds, stamp_config, write_card
 
-__all__ = ["allowed_type_names", "allowed_types", "load_model", "model_class_names",
-           "save_model"]
+__all__ = ["allowed_type_names", "allowed_types", "load", "load_model", "model_class_names",
+           "save", "save_model"]
 
 
 @functools.cache
@@ -81,17 +86,27 @@ def allowed_type_names() -> frozenset[str]:
     return frozenset(f"{t.__module__}.{t.__name__}" for t in allowed_types())
 
 
-def save_model(estimator, path: str | os.PathLike, *, class_names=None) -> Path:
-    """Write ``estimator`` (fitted) into the directory ``path``; returns it.
+def save(obj, path: str | os.PathLike, *, class_names=None, data: dict | None = None,
+         metrics: dict | None = None) -> Path:
+    """Write ``obj`` (fitted) into the directory ``path``; returns it. Any model of the
+    project: an estimator, a language model or translator, a QA retriever, reader or
+    pipeline, a tokenizer.
 
     The directory is written whole beside ``path`` and renamed into place, replacing what was
-    there: a concurrent :func:`load_model` reads the old model or the new one, never a mix.
-    ``class_names`` (the data set's ``target_names``, for integer classes 0..K-1) is kept in
-    ``model.json`` so that ``hybridnlp predict`` writes names, not ids."""
+    there: a concurrent :func:`load` reads the old model or the new one, never a mix.
+    ``class_names`` (the data set's ``target_names``, for integer classes 0..K-1) is kept so
+    that ``hybridnlp predict`` writes names, not ids. ``data`` (name, size, sha256 of the
+    training data) and ``metrics`` go into the model card ``README.md``."""
     path = Path(path)
     with atomic_directory(path) as tmp:
-        _write(estimator, tmp, list(class_names) if class_names else None)
+        _write(obj, tmp, list(class_names) if class_names else None)
+        write_card(tmp, obj, data=data, metrics=metrics)
     return path
+
+
+def save_model(estimator, path: str | os.PathLike, *, class_names=None) -> Path:
+    """:func:`save` under its older name."""
+    return save(estimator, path, class_names=class_names)
 
 
 def model_class_names(path: str | os.PathLike) -> list[str] | None:
@@ -108,27 +123,29 @@ def _write(estimator, path: Path, class_names: list | None = None) -> None:
     import sklearn
 
     import hybridnlp
-    if isinstance(estimator, _native_kinds()):
+    from hybridnlp.text import Tokenizer
+
+    kind = {"kind": type(estimator).__name__,
+            "module": type(estimator).__module__}
+    if isinstance(estimator, Tokenizer):  # a file of its own, in the directory
+        estimator.save(path / "tokenizer.json")
+        stamp_config(path, kind)
+        return
+    if isinstance(estimator, Saveable):
         estimator.save(path)
+        stamp_config(path, kind)
         return
     import skops.io as sio
 
     _refuse_code(estimator)
     sio.dump(estimator, path / "model.skops")
-    atomic_write_json(path / "model.json", {
+    description = {
         "kind": "skops", "class": f"{type(estimator).__module__}.{type(estimator).__name__}",
         "hybridnlp": hybridnlp.__version__, "scikit-learn": sklearn.__version__,
         **({"class_names": [str(n) for n in class_names]} if class_names else {}),
-    })
-
-
-def _native_kinds() -> tuple[type, ...]:
-    """The estimators that save themselves as safetensors / npz + JSON (``save``/``load``)."""
-    from hybridnlp.lm import CausalLM, NGramLM
-    from hybridnlp.qa import QAPipeline
-    from hybridnlp.seq2seq import Seq2SeqLM, ShallowFusion
-
-    return CausalLM, NGramLM, QAPipeline, Seq2SeqLM, ShallowFusion
+    }
+    atomic_write_json(path / "model.json", description)
+    stamp_config(path, description)
 
 
 def _refuse_code(estimator) -> None:
@@ -154,10 +171,15 @@ def _refuse_code(estimator) -> None:
             stack.extend(vars(obj).values())
 
 
-def load_model(path: str | os.PathLike):
-    """Read a model directory written by :func:`save_model` (or by ``CausalLM.save`` /
-    ``NGramLM.save``), from one snapshot of its files."""
+def load(path: str | os.PathLike):
+    """The model saved in the directory ``path`` (by :func:`save`, or by a class's own
+    ``save``), read from one snapshot of its files: a writer replacing it meanwhile is never
+    seen half-way. A tokenizer's JSON file is read too."""
     path = Path(path)
+    if path.is_file():  # a tokenizer file (tokenizer.json)
+        from hybridnlp.text import load_tokenizer
+
+        return load_tokenizer(path)
     with contextlib.ExitStack() as stack:
         try:
             snap = stack.enter_context(directory_snapshot(path))
@@ -168,6 +190,11 @@ def load_model(path: str | os.PathLike):
             return _read(snap)
         except (FileNotFoundError, ValueError) as err:  # name the folder, not the snapshot
             raise type(err)(str(err).replace(str(snap), str(path))) from None
+
+
+def load_model(path: str | os.PathLike):
+    """:func:`load` under its older name."""
+    return load(path)
 
 
 def _read(path: Path):
@@ -196,13 +223,29 @@ def _read(path: Path):
                              f"{err}") from None
         check_loaded_sparse(model, what=f"model file {str(path / 'model.skops')!r}")
         return model
-    config = path / "config.json"
-    if not config.exists():
+    for name in ("config.json", "reader.json"):  # reader.json: a classical or stacked reader
+        if (path / name).exists():
+            file = path / name
+            break
+    else:
         raise FileNotFoundError(f"{str(path)!r} holds no model (no model.skops and no "
                                 f"config.json).")
-    kind = read_json(config, what="model config").get("kind")
-    kinds = {k.__name__: k for k in _native_kinds()}
-    if kind not in kinds:
-        raise ValueError(f"{str(config)!r}: field 'kind' is {kind!r}, expected one of "
-                         f"{sorted(kinds)}.")
-    return kinds[kind].load(path)
+    kind = read_json(file, what="model config").get("kind")
+    _register_kinds()
+    cls = registered(kind)
+    if cls is None:
+        raise ValueError(f"{str(file)!r}: field 'kind' is {kind!r}, expected one of "
+                         f"{sorted(registered_kinds())}.")
+    from hybridnlp.text import Tokenizer, load_tokenizer
+
+    if issubclass(cls, Tokenizer):
+        return load_tokenizer(path / "tokenizer.json", expected=cls)
+    return cls.load(path)
+
+
+def _register_kinds() -> None:
+    """Import the packages whose classes save themselves, so that they are registered."""
+    import hybridnlp.lm  # noqa: F401
+    import hybridnlp.qa  # noqa: F401
+    import hybridnlp.seq2seq  # noqa: F401
+    import hybridnlp.text  # noqa: F401

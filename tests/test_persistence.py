@@ -154,7 +154,8 @@ def test_saved_files_follow_the_umask_as_ordinary_files_do(tmp_path, mr_small):
     finally:
         os.umask(old)
     modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "m").iterdir()}
-    assert modes == {"model.skops": 0o644, "model.json": 0o644}
+    assert modes == dict.fromkeys(["model.skops", "model.json", "config.json", "README.md"],
+                                  0o644)
     assert {p.stat().st_mode & 0o777 for p in (tmp_path / "private").iterdir()} == {0o600}
 
 

@@ -19,6 +19,7 @@ from hybridnlp.lm.data import RandomWindows, SequentialWindows
 from hybridnlp.nn.gpt import GPT, GPTConfig
 from hybridnlp.text import Tokenizer, load_tokenizer
 from hybridnlp.utils.deprecation import positional_deprecated
+from hybridnlp.utils.saving import Saveable
 from hybridnlp.utils.validation import check_number
 
 __all__ = ["CausalLM"]
@@ -35,7 +36,7 @@ _RENAMED = {  # the names before the one neural-estimator base (one release of w
 }
 
 
-class CausalLM(TextGenerationMixin, LMScoringMixin, NeuralEstimator):
+class CausalLM(Saveable, TextGenerationMixin, LMScoringMixin, NeuralEstimator):
     """A GPT language model, p(y) = prod_t p(y_t | y_<t), trained from scratch.
 
     The parameters shared by every neural estimator (budgets, validation, device, checkpoints,

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm.decoding import Stepper, sample
 from hybridnlp.utils.deprecation import positional_deprecated
+from hybridnlp.utils.saving import Saveable
 from hybridnlp.utils.validation import check_choice, check_number
 
 __all__ = ["InterpolatedLM", "fit_mixture_weight"]
@@ -31,7 +32,7 @@ def fit_mixture_weight(p_a: np.ndarray, p_b: np.ndarray, *, n_iter: int = 200,
     return lam
 
 
-class InterpolatedLM(LMScoringMixin, BaseEstimator):
+class InterpolatedLM(Saveable, LMScoringMixin, BaseEstimator):
     """Linear interpolation of a :class:`CausalLM` and an :class:`NGramLM` that share one
     tokenizer.
 
@@ -180,6 +181,55 @@ class InterpolatedLM(LMScoringMixin, BaseEstimator):
         self.weights_ = self._fit_weights(p_nn, p_ng, orders)
         self.weight_ = float(self.weights_[0])
         return total, len(p_nn)
+
+    def save(self, path) -> None:
+        """Its two parts in ``neural/`` and ``ngram/`` (each its own safetensors / npz +
+        JSON) and the weights in ``config.json`` (nothing is pickled)."""
+        from pathlib import Path
+
+        from hybridnlp.utils.io import atomic_write_json
+
+        self._check_components()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.neural_.save(path / "neural")
+        self.ngram_.save(path / "ngram")
+        atomic_write_json(path / "config.json", {
+            "kind": "InterpolatedLM",
+            "params": {"weight": self.weight, "per_context": self.per_context,
+                       "min_tokens": self.min_tokens, "prefit": self.prefit},
+            "weights": [float(w) for w in self.weights_]})
+
+    @classmethod
+    def load(cls, path, *, device: str = "cpu") -> InterpolatedLM:
+        """Read a mixture written by ``save``: both parts, then the weights (checked: one per
+        matched order of the n-gram part, each in [0, 1])."""
+        from pathlib import Path
+
+        from hybridnlp.lm.causal_lm import CausalLM
+        from hybridnlp.lm.ngram import NGramLM
+        from hybridnlp.utils.io import read_json
+        from hybridnlp.utils.saved_arrays import checked_array
+
+        path = Path(path)
+        file = str(path / "config.json")
+        meta = read_json(path / "config.json", what="InterpolatedLM config")
+        if meta.get("kind") != "InterpolatedLM" or not isinstance(meta.get("params"), dict):
+            raise ValueError(f"{file!r}: field 'kind' is {meta.get('kind')!r}, expected "
+                             f"'InterpolatedLM'.")
+        neural, ngram = CausalLM.load(path / "neural", device=device), NGramLM.load(path /
+                                                                                   "ngram")
+        try:
+            mix = cls(neural=neural, ngram=ngram, **meta["params"])
+            mix._check_params()
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{file!r}: {err}") from None
+        mix.neural_, mix.ngram_ = neural, ngram
+        mix.weights_ = checked_array(meta.get("weights"), what=f"{file}: weights",
+                                     shape=(ngram.order + 1,), low=0, high=1).astype(float)
+        mix.weight_ = float(mix.weights_[0])
+        mix._check_components()
+        return mix
 
     def _fit_weights(self, p_nn, p_ng, orders) -> np.ndarray:
         n_levels = self.ngram_.order + 1

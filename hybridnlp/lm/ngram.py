@@ -30,6 +30,7 @@ from hybridnlp.text import load_tokenizer
 from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.progress import progress_bar
+from hybridnlp.utils.saving import Saveable
 
 __all__ = ["NGramLM"]
 
@@ -74,7 +75,7 @@ def modified_discounts(counts: np.ndarray) -> tuple[float, float, float]:
     return (min(max(d1, 0.0), 1.0), min(max(d2, 0.0), 2.0), min(max(d3, 0.0), 3.0))
 
 
-class NGramLM(LMScoringMixin, BaseEstimator):
+class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
     """Interpolated Kneser-Ney language model of any order, on char, word or BPE tokens.
 
     Parameters

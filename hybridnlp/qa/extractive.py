@@ -21,6 +21,7 @@ from hybridnlp.nn.encoder import SpanExtractor
 from hybridnlp.qa.readers import _STOP, Span, _check_pairs, word_spans
 from hybridnlp.text import Tokenizer
 from hybridnlp.train.data import BucketBatchSampler, pad_sequences
+from hybridnlp.utils.saving import Saveable
 from hybridnlp.utils.validation import check_number
 
 __all__ = ["ExtractiveReader"]
@@ -60,7 +61,7 @@ class _Windows:
             yield self.batch(index)
 
 
-class ExtractiveReader(NeuralEstimator):
+class ExtractiveReader(Saveable, NeuralEstimator):
     """A Transformer encoder with start / end heads, trained from scratch.
 
     Parameters

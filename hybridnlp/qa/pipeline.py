@@ -19,6 +19,7 @@ from hybridnlp.qa.retrievers import (
     check_passages,
 )
 from hybridnlp.utils.deprecation import positional_deprecated
+from hybridnlp.utils.saving import Saveable, registered
 from hybridnlp.utils.validation import check_number
 
 __all__ = ["QAPipeline"]
@@ -63,7 +64,7 @@ def _answer_texts_and_starts(answers, passage: str, i: int) -> tuple[list[str], 
 NO_ANSWER = {"text": None, "passage": None, "start": None, "end": None, "score": None}
 
 
-class QAPipeline(BaseEstimator):
+class QAPipeline(Saveable, BaseEstimator):
     """Retriever + reader over a passage collection.
 
     Parameters
@@ -265,12 +266,13 @@ class QAPipeline(BaseEstimator):
         from pathlib import Path
 
         from hybridnlp.qa.readers import load_reader
-        from hybridnlp.qa.retriever_fusion import RETRIEVERS, load_retriever
+        from hybridnlp.qa.retrievers import _Retriever, load_retriever
         from hybridnlp.utils.io import read_json
 
         path = Path(path)
         meta = read_json(path / "config.json", what="QAPipeline config")
-        if meta.get("kind") != "QAPipeline" or meta.get("retriever") not in RETRIEVERS:
+        if meta.get("kind") != "QAPipeline" or registered(meta.get("retriever"),
+                                                          _Retriever) is None:
             raise ValueError(f"{str(path / 'config.json')!r} is not a QAPipeline written by "
                              f"save (kind {meta.get('kind')!r}, retriever "
                              f"{meta.get('retriever')!r}).")

@@ -10,12 +10,13 @@ from sklearn.linear_model import LogisticRegression
 from hybridnlp.exceptions import NotFittedError
 from hybridnlp.qa.readers import LogisticReader, Span, _check_pairs
 from hybridnlp.utils.deprecation import positional_deprecated
+from hybridnlp.utils.saving import Saveable
 from hybridnlp.utils.validation import check_number
 
 __all__ = ["HybridReader"]
 
 
-class HybridReader(BaseEstimator):
+class HybridReader(Saveable, BaseEstimator):
     """Several readers, stacked: each proposes its best span, and a logistic regression fit on
     held-out questions picks the proposal most likely right, from which reader made it, its
     score (standardised per reader) and how much it agrees with the other proposals (token

@@ -27,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 
 from hybridnlp.exceptions import NotFittedError
 from hybridnlp.qa._linear import linear_from_state, linear_state
+from hybridnlp.utils.saving import Saveable, registered, registered_kinds
 from hybridnlp.utils.validation import check_number, check_texts
 
 __all__ = ["LogisticReader", "SlidingWindowReader", "Span", "load_reader",
@@ -110,7 +111,7 @@ def _check_pairs(questions, passages) -> tuple[list[str], list[str]]:
     return qs, ps
 
 
-class _Reader(BaseEstimator):
+class _Reader(Saveable, BaseEstimator):
     """Candidates (word spans up to ``max_answer_words``, not starting or ending at
     punctuation or a stop word) and ``predict`` for the readers here; features are computed
     for all the candidates of a passage at once (prefix sums over its words)."""
@@ -135,6 +136,56 @@ class _Reader(BaseEstimator):
         if not hasattr(self, "counts_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit "
                                  f"first.")
+
+    def save(self, path) -> None:
+        """Write the reader into the directory ``path`` as ``reader.json`` (no pickle)."""
+        from pathlib import Path
+
+        from hybridnlp.utils.io import atomic_write_json
+
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        state = {"kind": type(self).__name__, "params": self.get_params(),
+                 "counts": dict(self.counts_)}
+        if hasattr(self, "model_"):
+            state["model"] = linear_state(self.model_)
+        atomic_write_json(path / "reader.json", state)
+
+    @classmethod
+    def load(cls, path):
+        """Read a reader written by ``save``, every field checked (nothing is unpickled)."""
+        from pathlib import Path
+
+        from hybridnlp.utils.io import read_json
+
+        file = Path(path) / "reader.json"
+        state = read_json(file, what="reader")
+        if state.get("kind") != cls.__name__:
+            raise ValueError(f"{str(file)!r}: field 'kind' is {state.get('kind')!r}, expected "
+                             f"{cls.__name__!r}.")
+        params, counts = state.get("params"), state.get("counts")
+        if not isinstance(params, dict):
+            raise ValueError(f"{str(file)!r}: field 'params' must be a mapping.")
+        if not isinstance(counts, dict) or any(isinstance(n, bool) or not isinstance(n, int)
+                                               or n < 0 for n in counts.values()):
+            raise ValueError(f"{str(file)!r}: field 'counts' must map words to counts "
+                             f"(integers >= 0).")
+        params = cls._saved_params(dict(params))
+        try:
+            reader = cls(**params)
+            reader._check_params()
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{str(file)!r}: {err}") from None
+        reader.counts_ = Counter(counts)
+        if "model" in state:
+            reader.model_ = linear_from_state(state["model"], what=str(file), C=reader.C)
+        return reader
+
+    @classmethod
+    def _saved_params(cls, params: dict) -> dict:
+        """Saved parameters as this version reads them."""
+        return params
 
     def _ic(self, word: str) -> float:
         """Inverse count weight log(1 + 1 / C(w)) over the fitted passages (unseen: C = 1)."""
@@ -285,6 +336,11 @@ class LogisticReader(_Reader):
         check_number("negatives", self.negatives, int, low=1)
         check_number("C", self.C, float, low=0, low_open=True)
 
+    @classmethod
+    def _saved_params(cls, params: dict) -> dict:
+        params.setdefault("lexical", False)  # written before the lexical features existed
+        return params
+
     def fit(self, questions, passages, answer_starts, answers):
         """``answer_starts[i]`` / ``answers[i]``: one reference answer's character offset and
         text in ``passages[i]`` (SQuAD's first answer)."""
@@ -392,65 +448,26 @@ class LogisticReader(_Reader):
 
 
 def save_reader(reader, path) -> None:
-    """Write a classical reader into the directory ``path`` as JSON (no pickle)."""
-    from pathlib import Path
-
-    from hybridnlp.utils.io import atomic_write_json
-
-    reader._check_fitted()
-    path = Path(path)
-    if not isinstance(reader, SlidingWindowReader | LogisticReader) and not hasattr(reader,
-                                                                                   "save"):
-        raise NotImplementedError(f"a {type(reader).__name__} cannot be saved: save_reader "
-                                  f"writes the readers of hybridnlp.qa (and any reader with a "
-                                  f"save method).")
-    if hasattr(reader, "save"):  # a neural or stacked reader: its own files
-        reader.save(path)
-        return
-    path.mkdir(parents=True, exist_ok=True)
-    state = {"kind": type(reader).__name__, "params": reader.get_params(),
-             "counts": dict(reader.counts_)}
-    if isinstance(reader, LogisticReader):
-        state["model"] = linear_state(reader.model_)
-    atomic_write_json(path / "reader.json", state)
+    """Write ``reader`` into the directory ``path`` (its own ``save``; no pickle)."""
+    if not hasattr(reader, "save"):
+        raise NotImplementedError(f"a {type(reader).__name__} cannot be saved: it has no save "
+                                  f"method (every reader of hybridnlp.qa has one).")
+    reader.save(path)
 
 
 def load_reader(path):
-    """Read a reader written by :func:`save_reader`."""
+    """The reader saved in the directory ``path``, of the kind its ``reader.json`` (classical
+    and stacked readers) or ``config.json`` (the neural reader) names."""
     from pathlib import Path
 
     from hybridnlp.utils.io import read_json
 
-    if (Path(path) / "model.safetensors").exists():
-        from hybridnlp.qa.extractive import ExtractiveReader
-
-        return ExtractiveReader.load(path)
-    file = Path(path) / "reader.json"
-    state = read_json(file, what="reader")
-    if state.get("kind") == "HybridReader":
-        from hybridnlp.qa.reader_stacking import HybridReader
-
-        return HybridReader.load(path)
-    kinds = {"SlidingWindowReader": SlidingWindowReader, "LogisticReader": LogisticReader}
-    if state.get("kind") not in kinds:
-        raise ValueError(f"{str(file)!r}: field 'kind' is {state.get('kind')!r}, expected one "
-                         f"of {sorted(kinds)}.")
-    params, counts = state.get("params"), state.get("counts")
-    if not isinstance(params, dict):
-        raise ValueError(f"{str(file)!r}: field 'params' must be a mapping.")
-    if not isinstance(counts, dict) or any(isinstance(n, bool) or not isinstance(n, int)
-                                           or n < 0 for n in counts.values()):
-        raise ValueError(f"{str(file)!r}: field 'counts' must map words to counts (integers "
-                         f">= 0).")
-    params = dict(params)
-    if state["kind"] == "LogisticReader":
-        params.setdefault("lexical", False)  # written before the lexical features existed
-    try:
-        reader = kinds[state["kind"]](**params)
-        reader._check_params()
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{str(file)!r}: {err}") from None
-    reader.counts_ = Counter(counts)
-    if "model" in state:
-        reader.model_ = linear_from_state(state["model"], what=str(file), C=reader.C)
-    return reader
+    path = Path(path)
+    file = path / ("reader.json" if (path / "reader.json").exists() else "config.json")
+    kind = read_json(file, what="reader").get("kind")
+    cls = registered(kind)
+    if cls is None or not hasattr(cls, "predict") or "Reader" not in kind:
+        readers = sorted(k for k, c in registered_kinds().items() if "Reader" in k)
+        raise ValueError(f"{str(file)!r}: field 'kind' is {kind!r}, expected one of "
+                         f"{readers}.")
+    return cls.load(path)

@@ -20,9 +20,10 @@ from hybridnlp.qa.retrievers import (
     _ranking,
     _Retriever,
     check_passages,
+    load_retriever,
 )
 from hybridnlp.utils.deprecation import positional_deprecated
-from hybridnlp.utils.io import atomic_write_json, read_json
+from hybridnlp.utils.io import atomic_write_json
 from hybridnlp.utils.validation import check_choice, check_number
 
 __all__ = ["HybridRetriever", "load_retriever"]
@@ -167,17 +168,3 @@ class HybridRetriever(_Retriever):
             meta["combiner"], what=str(path / "config.json"), n_features=2 * len(parts),
             C=1.0, max_iter=1000))
         return model
-
-
-RETRIEVERS = {c.__name__: c for c in (BM25Retriever, TfidfRetriever, DenseRetriever,
-                                      HybridRetriever)}
-
-
-def load_retriever(path: str | os.PathLike):
-    """Read any retriever written by its ``save``, by the kind its ``config.json`` names."""
-    file = Path(path) / "config.json"
-    kind = read_json(file, what="retriever config").get("kind")
-    if kind not in RETRIEVERS:
-        raise ValueError(f"{str(file)!r}: field 'kind' is {kind!r}, expected one of "
-                         f"{sorted(RETRIEVERS)}.")
-    return RETRIEVERS[kind].load(path)

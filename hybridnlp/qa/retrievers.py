@@ -25,9 +25,11 @@ from hybridnlp.exceptions import NotFittedError
 from hybridnlp.text import WordTokenizer
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.saved_arrays import checked_array, checked_csr
+from hybridnlp.utils.saving import Saveable, registered, registered_kinds
 from hybridnlp.utils.validation import check_choice, check_number, check_texts
 
-__all__ = ["BM25Retriever", "DenseRetriever", "TfidfRetriever", "check_passages"]
+__all__ = ["BM25Retriever", "DenseRetriever", "TfidfRetriever", "check_passages",
+           "load_retriever"]
 
 _QUERY_BLOCK = 512  # queries scored per matrix product (bounds the dense score block)
 
@@ -79,7 +81,7 @@ class _Terms:
         return unigrams + pairs
 
 
-class _Retriever(BaseEstimator):
+class _Retriever(Saveable, BaseEstimator):
     """``search``, ``score_passages`` and the checks every retriever shares; subclasses
     implement ``_index(texts)`` and ``_scores(queries) -> (n, n_passages)``."""
 
@@ -497,3 +499,15 @@ def _read_index(file: Path) -> dict[str, np.ndarray]:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError) as err:
         raise ValueError(f"index file {str(file)!r} is missing or corrupt: {err}") from None
+
+
+def load_retriever(path: str | os.PathLike):
+    """Read any retriever written by its ``save``, by the kind its ``config.json`` names (a
+    registered retriever class: the base never imports its subclasses to find them)."""
+    file = Path(path) / "config.json"
+    kind = read_json(file, what="retriever config").get("kind")
+    cls = registered(kind, _Retriever)
+    if cls is None:
+        raise ValueError(f"{str(file)!r}: field 'kind' is {kind!r}, expected one of "
+                         f"{sorted(registered_kinds(_Retriever))}.")
+    return cls.load(path)

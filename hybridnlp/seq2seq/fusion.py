@@ -19,12 +19,13 @@ from hybridnlp.seq2seq.pairs import check_pairs
 from hybridnlp.seq2seq.seq2seq_lm import Seq2SeqLM
 from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.io import atomic_write_json, read_json
+from hybridnlp.utils.saving import Saveable
 from hybridnlp.utils.validation import check_choice
 
 __all__ = ["ShallowFusion"]
 
 
-class ShallowFusion(BaseEstimator):
+class ShallowFusion(Saveable, BaseEstimator):
     """A :class:`Seq2SeqLM` with a target-side LM in its beam search (``method="fusion"``) or
     reranking its n-best list (``method="rerank"``).
 

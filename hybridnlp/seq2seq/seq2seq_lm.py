@@ -30,6 +30,7 @@ from hybridnlp.seq2seq.metrics import corpus_bleu
 from hybridnlp.seq2seq.pairs import PairBatches, check_pairs, check_side
 from hybridnlp.text import load_tokenizer
 from hybridnlp.train.data import pad_sequences
+from hybridnlp.utils.saving import Saveable
 from hybridnlp.utils.validation import check_choice, check_number
 
 __all__ = ["Seq2SeqLM"]
@@ -37,7 +38,7 @@ __all__ = ["Seq2SeqLM"]
 _FIELDS = tuple(f for f in Seq2SeqConfig.__dataclass_fields__ if f != "vocab_size")
 
 
-class Seq2SeqLM(NeuralEstimator):
+class Seq2SeqLM(Saveable, NeuralEstimator):
     """An encoder-decoder Transformer for p(y | x) (translation, any text-to-text task),
     trained from scratch: pre-norm blocks, one joint byte-level BPE vocabulary for both sides
     (trained in ``fit``), tied input/output embeddings, label smoothing, warmup, batches of

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable
 
 from hybridnlp.utils.io import atomic_write_json, read_json
+from hybridnlp.utils.saving import Saveable, registered_kinds
 
 __all__ = ["SPECIAL_TOKENS", "TableTokenizer", "Tokenizer", "load_tokenizer"]
 
@@ -13,7 +14,7 @@ __all__ = ["SPECIAL_TOKENS", "TableTokenizer", "Tokenizer", "load_tokenizer"]
 SPECIAL_TOKENS = {"pad": "<pad>", "bos": "<bos>", "eos": "<eos>", "unk": "<unk>", "sep": "<sep>"}
 
 
-class Tokenizer:
+class Tokenizer(Saveable):
     """Base class: ``train``, ``encode``, ``encode_batch``, ``decode``, ``save``, ``load``.
 
     Subclasses define ``kind``, ``train``, ``_encode``, ``decode``, ``_state`` and
@@ -63,12 +64,9 @@ class Tokenizer:
 
 
 def load_tokenizer(path, expected: type | None = None) -> Tokenizer:
-    from hybridnlp.text.bpe import BPETokenizer
-    from hybridnlp.text.char import CharTokenizer
-    from hybridnlp.text.vocab import WhitespaceTokenizer, WordVocabTokenizer
-
-    kinds = {k.kind: k for k in (CharTokenizer, BPETokenizer, WordVocabTokenizer,
-                                 WhitespaceTokenizer)}
+    """The tokenizer in the JSON file ``path``, of the kind it names (any registered
+    :class:`Tokenizer` subclass; ``hybridnlp.text`` registers the project's)."""
+    kinds = {k.kind: k for k in registered_kinds(Tokenizer).values() if k.kind != "base"}
     state = read_json(path, what="tokenizer file")
     kind = state.pop("kind", None)
     if kind not in kinds:
