@@ -212,11 +212,14 @@ def _classification_model(task: _Task, spec, i: int) -> dict:
     if hasattr(model, "component_report") and task.test_texts is not None:
         attribution = {"model": spec.name, "summary": jsonable(report.summary)}
     if config.evaluation.save_models:
-        from hybridnlp.persistence import save_model
+        from hybridnlp.persistence import save
 
+        d = config.data
         try:
-            save_model(model, model_dir(task.run_dir, spec.name),
-                       class_names=task.target_names)
+            save(model, model_dir(task.run_dir, spec.name), class_names=task.target_names,
+                 data={"name": d.name or d.path, "split": d.train_split,
+                       "texts": len(task.texts)},
+                 metrics={k: v for k, v in summary.items() if isinstance(v, int | float)})
         except NotImplementedError as err:
             logger.warning("model %s not saved: %s", spec.name, err)
             summary["saved"] = str(err)

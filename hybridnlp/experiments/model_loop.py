@@ -36,10 +36,13 @@ def finish_model(config, run_dir, result, rows: dict, i: int, spec, model, row: 
     rows[spec.name] = row
     result.models[spec.name] = model
     if config.evaluation.save_models and hasattr(model, "save"):
-        from hybridnlp.persistence import save_model
+        from hybridnlp.persistence import save
 
+        d = config.data
         try:
-            save_model(model, model_dir(run_dir, spec.name))
+            save(model, model_dir(run_dir, spec.name),
+                 data={"name": d.name or d.path, "split": d.train_split},
+                 metrics={k: v for k, v in row.items() if isinstance(v, int | float)})
         except NotImplementedError as err:
             logger.warning("model %s not saved: %s", spec.name, err)
     Progress(run_dir).put(f"{i}-{spec.name}", row)
