@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm.decoding import Stepper, sample
 from hybridnlp.utils.deprecation import positional_deprecated
-from hybridnlp.utils.saving import Saveable
+from hybridnlp.utils.saving import Saveable, save_parts
 from hybridnlp.utils.validation import check_choice, check_number
 
 __all__ = ["InterpolatedLM", "fit_mixture_weight"]
@@ -185,16 +185,8 @@ class InterpolatedLM(Saveable, LMScoringMixin, BaseEstimator):
     def save(self, path) -> None:
         """Its two parts in ``neural/`` and ``ngram/`` (each its own safetensors / npz +
         JSON) and the weights in ``config.json`` (nothing is pickled)."""
-        from pathlib import Path
-
-        from hybridnlp.utils.io import atomic_write_json
-
         self._check_components()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self.neural_.save(path / "neural")
-        self.ngram_.save(path / "ngram")
-        atomic_write_json(path / "config.json", {
+        save_parts(path, {"neural": self.neural_, "ngram": self.ngram_}, {
             "kind": "InterpolatedLM",
             "params": {"weight": self.weight, "per_context": self.per_context,
                        "min_tokens": self.min_tokens, "prefit": self.prefit},

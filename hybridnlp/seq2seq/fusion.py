@@ -18,8 +18,8 @@ from hybridnlp.seq2seq.metrics import corpus_bleu
 from hybridnlp.seq2seq.pairs import check_pairs
 from hybridnlp.seq2seq.seq2seq_lm import Seq2SeqLM
 from hybridnlp.utils.deprecation import positional_deprecated
-from hybridnlp.utils.io import atomic_write_json, read_json
-from hybridnlp.utils.saving import Saveable
+from hybridnlp.utils.io import read_json
+from hybridnlp.utils.saving import Saveable, save_parts
 from hybridnlp.utils.validation import check_choice
 
 __all__ = ["ShallowFusion"]
@@ -128,11 +128,7 @@ class ShallowFusion(Saveable, BaseEstimator):
         """Write ``translator/`` and ``lm/`` (each in its own safe format) and
         ``config.json`` (the weight and method) into the directory ``path``."""
         self._check_fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self.translator_.save(path / "translator")
-        self.lm_.save(path / "lm")
-        atomic_write_json(path / "config.json", {
+        save_parts(path, {"translator": self.translator_, "lm": self.lm_}, {
             "kind": "ShallowFusion", "method": self.method, "weight": self.weight_,
             "weights": list(self.weights), "weight_scores": getattr(self, "weight_scores_",
                                                                     None)})
@@ -154,8 +150,8 @@ class ShallowFusion(Saveable, BaseEstimator):
             raise ValueError(f"{str(path / 'lm' / 'config.json')!r}: field 'kind' is {kind!r}, "
                              f"expected one of {sorted(kinds)}.")
         lm = kinds[kind].load(path / "lm")
-        model = cls(translator, lm, weight=meta["weight"], weights=tuple(meta["weights"]),
-                    method=meta["method"])
+        model = cls(translator=translator, lm=lm, weight=meta["weight"],
+                    weights=tuple(meta["weights"]), method=meta["method"])
         model.translator_, model.lm_, model.weight_ = translator, lm, float(meta["weight"])
         if meta.get("weight_scores") is not None:
             model.weight_scores_ = {float(k): v for k, v in meta["weight_scores"].items()}

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json, read_json
 
-__all__ = ["FORMAT_VERSION", "Saveable", "registered", "registered_kinds", "stamp_config",
-           "write_card"]
+__all__ = ["FORMAT_VERSION", "Saveable", "registered", "registered_kinds", "save_parts",
+           "stamp_config", "write_card"]
 
 # The version of the saved-directory layout: config.json's ``format_version``. Directories
 # written before it existed have none and read as version 0 (they still load).
@@ -55,6 +55,17 @@ def registered(kind: str, base: type | None = None) -> type | None:
 def registered_kinds(base: type | None = None) -> dict[str, type]:
     """Every registered class (the subclasses of ``base`` when given), by name."""
     return {name: cls for name, cls in _KINDS.items() if base is None or issubclass(cls, base)}
+
+
+def save_parts(path: str | os.PathLike, parts: dict, config: dict) -> Path:
+    """A composite model's directory: each part saved by its own ``save`` into the folder of
+    its name, then ``config.json`` (written last, so a reader finds complete parts)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    for name, part in parts.items():
+        part.save(path / name)
+    atomic_write_json(path / "config.json", config)
+    return path
 
 
 def _versions() -> dict:
