@@ -24,7 +24,6 @@ from __future__ import annotations
 import difflib
 import inspect
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +35,7 @@ from sklearn.utils import check_random_state
 from hybridnlp.text import Tokenizer
 from hybridnlp.train import Trainer
 from hybridnlp.train.checkpoint import claim_checkpoint_dir
+from hybridnlp.utils.deprecation import warn_renamed
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.validation import check_number
 
@@ -123,9 +123,7 @@ class NeuralEstimator(BaseEstimator):
         for key, value in params.items():
             if key in self._renamed:
                 new = self._renamed[key]
-                warnings.warn(f"{type(self).__name__}({key}=...) is deprecated and will be "
-                              f"removed in the next release; use {new}=... instead.",
-                              FutureWarning, stacklevel=4)
+                warn_renamed(type(self).__name__, key, new, stacklevel=4)
                 key = new
                 if not key.startswith("module__"):
                     setattr(self, key, value)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from hybridnlp.lm._corpus import (
 from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm.decoding import process_logits
 from hybridnlp.text import load_tokenizer
-from hybridnlp.utils.deprecation import positional_deprecated
+from hybridnlp.utils.deprecation import positional_deprecated, warn_renamed
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.progress import progress_bar
 from hybridnlp.utils.saving import Saveable
@@ -115,9 +114,7 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
         self.vocab_size = vocab_size
         self.verbose = verbose
         if "bpe_vocab_size" in kwargs:  # the name before CausalLM and NGramLM shared one
-            warnings.warn("NGramLM(bpe_vocab_size=...) is deprecated and will be removed in "
-                          "the next release; use vocab_size=... instead.", FutureWarning,
-                          stacklevel=3)
+            warn_renamed("NGramLM", "bpe_vocab_size", "vocab_size", stacklevel=3)
             self.vocab_size = kwargs.pop("bpe_vocab_size")
         if kwargs:
             raise TypeError(f"NGramLM got an unexpected keyword argument "

@@ -6,7 +6,13 @@ from __future__ import annotations
 import functools
 import warnings
 
-__all__ = ["positional_deprecated"]
+__all__ = ["positional_deprecated", "warn_renamed"]
+
+
+def warn_renamed(owner: str, old: str, new: str, *, stacklevel: int = 3) -> None:
+    """The FutureWarning of a parameter given by its old name (accepted for one release)."""
+    warnings.warn(f"{owner}({old}=...) is deprecated and will be removed in the next "
+                  f"release; use {new}=... instead.", FutureWarning, stacklevel=stacklevel + 1)
 
 
 def positional_deprecated(*names: str):
