@@ -132,3 +132,19 @@ def test_fasttext_trains_through_the_trainer_early_stopping_and_resume(tmp_path)
     resumed = FastTextClassifier(**params).fit(TEXTS, LABELS, resume=True)
     assert [row["epoch"] for row in resumed.history_] == [1, 2, 3, 4]
     np.testing.assert_array_equal(resumed.predict_proba(TEXTS), full)  # optimizer state too
+
+
+def test_renamed_parameters_warn_once_at_the_callers_line():
+    from hybridnlp.lm import NGramLM
+
+    for make, message in [
+        (lambda: NGramLM(bpe_vocab_size=300), "NGramLM(bpe_vocab_size=...) is deprecated and "
+                                              "will be removed in the next release; use "
+                                              "vocab_size=... instead."),
+        (lambda: CausalLM(lr=0.02), "CausalLM(lr=...) is deprecated and will be removed in "
+                                    "the next release; use optimizer__lr=... instead."),
+    ]:
+        with pytest.warns(FutureWarning) as caught:
+            make()
+        assert [str(w.message) for w in caught] == [message]
+        assert caught[0].filename == __file__  # it points at the call, not into hybridnlp

@@ -123,7 +123,7 @@ class NeuralEstimator(BaseEstimator):
         for key, value in params.items():
             if key in self._renamed:
                 new = self._renamed[key]
-                warn_renamed(type(self).__name__, key, new, stacklevel=4)
+                warn_renamed(type(self).__name__, key, new)
                 key = new
                 if not key.startswith("module__"):
                     setattr(self, key, value)

@@ -114,7 +114,7 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
         self.vocab_size = vocab_size
         self.verbose = verbose
         if "bpe_vocab_size" in kwargs:  # the name before CausalLM and NGramLM shared one
-            warn_renamed("NGramLM", "bpe_vocab_size", "vocab_size", stacklevel=3)
+            warn_renamed("NGramLM", "bpe_vocab_size", "vocab_size")
             self.vocab_size = kwargs.pop("bpe_vocab_size")
         if kwargs:
             raise TypeError(f"NGramLM got an unexpected keyword argument "

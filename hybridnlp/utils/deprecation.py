@@ -4,15 +4,29 @@ new form."""
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import warnings
 
 __all__ = ["positional_deprecated", "warn_renamed"]
 
 
-def warn_renamed(owner: str, old: str, new: str, *, stacklevel: int = 3) -> None:
-    """The FutureWarning of a parameter given by its old name (accepted for one release)."""
+def warn_renamed(owner: str, old: str, new: str) -> None:
+    """The FutureWarning of a parameter given by its old name (accepted for one release),
+    pointing at the caller's line."""
     warnings.warn(f"{owner}({old}=...) is deprecated and will be removed in the next "
-                  f"release; use {new}=... instead.", FutureWarning, stacklevel=stacklevel + 1)
+                  f"release; use {new}=... instead.", FutureWarning, stacklevel=_callers_level())
+
+
+def _callers_level() -> int:
+    """The ``stacklevel`` (for a ``warnings.warn`` in the function calling this one) of the
+    first frame outside the hybridnlp package: the user's line, however deep the estimator's
+    ``__init__`` chain is."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def positional_deprecated(*names: str):
@@ -36,7 +50,7 @@ def positional_deprecated(*names: str):
                     f"{cls}({', '.join(given)}) as positional arguments is deprecated and will "
                     f"be removed in the next release; use "
                     f"{cls}({', '.join(f'{n}=...' for n in given)}) instead.",
-                    FutureWarning, stacklevel=2)
+                    FutureWarning, stacklevel=_callers_level())
                 kwargs.update(zip(given, args))
             init(self, **kwargs)
 
