@@ -37,6 +37,35 @@ class PresetConfig:
                 raise ValueError(f"{cls.__name__} has no field {key!r}.{hint}")
         return cls(**values)
 
+    # ------------------------------------------------------------ the checks they share
+
+    def _check_sizes(self, *names: str) -> None:
+        """Each field in ``names`` a positive integer (bools refused), with one message."""
+        for name in names:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{type(self).__name__}.{name}={value!r} must be a positive "
+                                 f"integer.")
+
+    def _check_heads(self) -> None:
+        if self.n_embd % self.n_head:
+            raise ValueError(
+                f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}; pick n_head "
+                f"among {[h for h in range(1, 33) if self.n_embd % h == 0]}.")
+
+    def _check_choice(self, name: str, allowed: tuple[str, ...]) -> None:
+        value = getattr(self, name)
+        if value not in allowed:
+            options = ", ".join(repr(a) for a in allowed[:-1]) + f" or {allowed[-1]!r}"
+            raise ValueError(f"{name}={value!r} is not allowed; choose {options}.")
+
+    def _check_fractions(self, *names: str) -> None:
+        """Each field in ``names`` in [0, 1) (dropout rates, label smoothing)."""
+        for name in names:
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{type(self).__name__}.{name}={value!r} must be in [0, 1).")
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -63,18 +92,9 @@ class EncoderConfig(PresetConfig):
     norm_eps: float = 1e-5
 
     def __post_init__(self):
-        if self.n_embd % self.n_head:
-            raise ValueError(
-                f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}; pick n_head "
-                f"among {[h for h in range(1, 17) if self.n_embd % h == 0]}."
-            )
-        if self.pooling not in ("mean", "cls", "max"):
-            raise ValueError(
-                f"pooling={self.pooling!r} is not allowed; choose 'mean', 'cls' or 'max'."
-            )
-        for name in ("vocab_size", "max_len", "n_layer", "n_head", "n_embd", "n_classes"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be a positive integer.")
+        self._check_sizes("vocab_size", "max_len", "n_layer", "n_head", "n_embd", "n_classes")
+        self._check_heads()
+        self._check_choice("pooling", ("mean", "cls", "max"))
 
 ENCODER_PRESETS = {
     "tiny": dict(n_layer=1, n_head=2, n_embd=32),  # tests

@@ -43,27 +43,15 @@ class GPTConfig(PresetConfig):
     activation: str = "gelu_tanh"  # GPT-2's tanh approximation; "gelu" (exact) is 2x faster on CPU
 
     def __post_init__(self):
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "mlp_ratio"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"GPTConfig.{name}={value!r} must be a positive integer.")
-        if self.n_embd % self.n_head:
-            raise ValueError(
-                f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}; pick n_head "
-                f"among {[h for h in range(1, 33) if self.n_embd % h == 0]}."
-            )
-        if self.positions not in ("learned", "rotary"):
-            raise ValueError(
-                f"positions={self.positions!r} is not allowed; choose 'learned' or 'rotary'."
-            )
+        self._check_sizes("vocab_size", "block_size", "n_layer", "n_head", "n_embd",
+                          "mlp_ratio")
+        self._check_heads()
+        self._check_choice("positions", ("learned", "rotary"))
         if self.positions == "rotary" and (self.n_embd // self.n_head) % 2:
             raise ValueError(f"rotary positions need an even head size, got "
                              f"{self.n_embd // self.n_head}; change n_embd or n_head.")
-        if self.activation not in ("gelu", "gelu_tanh"):
-            raise ValueError(f"activation={self.activation!r} is not allowed; choose 'gelu' or "
-                             f"'gelu_tanh'.")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout={self.dropout!r} must be in [0, 1).")
+        self._check_choice("activation", ("gelu", "gelu_tanh"))
+        self._check_fractions("dropout")
 
     @property
     def head_size(self) -> int:

@@ -49,23 +49,11 @@ class Seq2SeqConfig(PresetConfig):
     scale_embedding: bool = False  # token embeddings x sqrt(n_embd), as Vaswani et al.
 
     def __post_init__(self):
-        for name in ("vocab_size", "max_len", "n_encoder_layers", "n_decoder_layers",
-                     "n_head", "n_embd", "mlp_ratio"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"Seq2SeqConfig.{name}={value!r} must be a positive integer.")
-        if self.n_embd % self.n_head:
-            raise ValueError(
-                f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}; pick n_head "
-                f"among {[h for h in range(1, 33) if self.n_embd % h == 0]}."
-            )
-        if self.positions not in ("learned", "sinusoidal"):
-            raise ValueError(f"positions={self.positions!r} is not allowed; choose 'learned' or "
-                             f"'sinusoidal'.")
-        for name in ("dropout", "attn_dropout", "label_smoothing"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"Seq2SeqConfig.{name}={getattr(self, name)!r} must be in "
-                                 f"[0, 1).")
+        self._check_sizes("vocab_size", "max_len", "n_encoder_layers", "n_decoder_layers",
+                          "n_head", "n_embd", "mlp_ratio")
+        self._check_heads()
+        self._check_choice("positions", ("learned", "sinusoidal"))
+        self._check_fractions("dropout", "attn_dropout", "label_smoothing")
 
     @property
     def head_size(self) -> int:
