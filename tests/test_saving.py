@@ -155,9 +155,13 @@ def test_save_then_load_gives_the_same_model_with_a_config_and_a_card(make, tmp_
 
 def test_directories_saved_before_format_version_still_load_and_predict_the_same():
     expected = json.loads((FIXTURES / "expected.json").read_text())
+    import sklearn
+
     nbsvm = hybridnlp.load(FIXTURES / "nbsvm")
-    np.testing.assert_allclose(nbsvm.predict_proba(["a good plot", "awful film"]),
-                               expected["nbsvm_proba"], rtol=1e-9)
+    saved_with = json.loads((FIXTURES / "nbsvm" / "model.json").read_text())["scikit-learn"]
+X
+        np.testing.assert_allclose(nbsvm.predict_proba(["a good plot", "awful film"]),
+                                   expected["nbsvm_proba"], rtol=1e-9)
     assert hybridnlp.load(FIXTURES / "ngram").perplexity("to be or not") == pytest.approx(
         expected["ngram_perplexity"], rel=1e-9)
     assert hybridnlp.load(FIXTURES / "causal_lm").perplexity("to be or not") == \
