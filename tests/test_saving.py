@@ -159,7 +159,7 @@ def test_directories_saved_before_format_version_still_load_and_predict_the_same
 
     nbsvm = hybridnlp.load(FIXTURES / "nbsvm")
     saved_with = json.loads((FIXTURES / "nbsvm" / "model.json").read_text())["scikit-learn"]
-X
+    if sklearn.__version__ == saved_with:  # its objects need not work across its versions
         np.testing.assert_allclose(nbsvm.predict_proba(["a good plot", "awful film"]),
                                    expected["nbsvm_proba"], rtol=1e-9)
     assert hybridnlp.load(FIXTURES / "ngram").perplexity("to be or not") == pytest.approx(
