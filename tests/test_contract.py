@@ -34,6 +34,14 @@ from hybridnlp import (
 )
 
 
+@pytest.fixture(scope="module")
+def mr_small(mr_small):
+    """The wiring checks here need texts, not many: the first 100 of the shared 200 (both
+    classes in every fold), which halves the suite's longest file."""
+    texts, y = mr_small
+    return texts[:100], y[:100]
+
+
 def _nbsvm():
     return Pipeline([("nb", NBFeatures()), ("lr", LogisticRegression(max_iter=500))])
 
