@@ -1,7 +1,7 @@
 """Every Python block of the README runs on its own (each has its imports), on small slices.
 
 The blocks are the README's text, executed; only the substitutions below shrink them to test
-size (a 300-text sample of each labelled data set, one Transformer epoch, a 2-second LM budget),
+size (a 160-text sample of each labelled data set, one Transformer epoch, a 2-second LM budget),
 so a renamed parameter or a missing import in the README fails here.
 """
 
@@ -42,17 +42,17 @@ SHRINK = {  # README text -> test-size text
 
 
 def _small(name, split=None, **kw):
-    """``load_dataset`` with at most 300 texts (a seeded sample; SQuAD: its first 120
+    """``load_dataset`` with at most 160 texts (a seeded sample; SQuAD: its first 60
     questions, every passage kept); text corpora unchanged."""
     bunch = load_dataset(name, split=split, **kw)
-    if "passages" in bunch and len(bunch.data) > 120:
+    if "passages" in bunch and len(bunch.data) > 60:
         for key in ("data", "target", "answer_starts", "ids", "passage_index"):
             if key in bunch:
-                bunch[key] = bunch[key][:120]
+                bunch[key] = bunch[key][:60]
         return bunch
-    if "target" not in bunch or len(bunch.data) <= 300 or "passages" in bunch:
+    if "target" not in bunch or len(bunch.data) <= 160 or "passages" in bunch:
         return bunch
-    keep = np.sort(np.random.default_rng(0).choice(len(bunch.data), 300, replace=False))
+    keep = np.sort(np.random.default_rng(0).choice(len(bunch.data), 160, replace=False))
     bunch.data = [bunch.data[i] for i in keep]
     bunch.target = bunch.target[keep]
     return bunch
