@@ -14,6 +14,7 @@ ever reach the project's own readers, which never run code from the file.
 from __future__ import annotations
 
 import datetime
+import functools
 import importlib.metadata
 import inspect
 import json
@@ -68,7 +69,9 @@ def save_parts(path: str | os.PathLike, parts: dict, config: dict) -> Path:
     return path
 
 
+@functools.cache
 def _versions() -> dict:
+    """The library versions a saved directory records (read once per process)."""
     out = {"python": platform.python_version()}
     for dist in ("hybridnlp", "numpy", "scipy", "scikit-learn", "torch", "tokenizers",
                  "safetensors", "skops", "transformers", "gensim"):
@@ -85,7 +88,7 @@ def stamp_config(path: str | os.PathLike, defaults: dict) -> dict:
     file = Path(path) / "config.json"
     config = read_json(file, what="model config") if file.exists() else dict(defaults)
     config["format_version"] = FORMAT_VERSION
-    config["versions"] = _versions()
+    config["versions"] = dict(_versions())
     atomic_write_json(file, config)
     return config
 
@@ -131,5 +134,5 @@ def write_card(path: str | os.PathLike, obj, *, data: dict | None = None,
     lines += ["", "## Intended use", "",
               "What the class documents (above); the figures it reaches on public data are in "
               "benchmarks/RESULTS.md. Not evaluated for any use beyond that.", "",
-              "## Versions", "", "```json", json.dumps(_versions(), indent=2), "```", ""]
+              "## Versions", "", "```json", json.dumps(dict(_versions()), indent=2), "```", ""]
     atomic_write_bytes(Path(path) / "README.md", "\n".join(lines).encode("utf-8"))
