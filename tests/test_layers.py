@@ -79,3 +79,16 @@ def test_no_import_circle_at_import_time():
     # a package importing its own submodules from __init__ is not a circle
     real = [c for c in cycles if not all(c[0].startswith(m) or m.startswith(c[0]) for m in c)]
     assert real == []
+
+
+def test_no_package_imports_another_packages_private_module():
+    """A package's private modules (``_name``) are its own: other packages import what its
+    ``__init__`` exports (lazy imports included)."""
+    reaching = []
+    for name, path in _modules():
+        here = _layer(name)
+        for target in _imports(path, name, top_level_only=False):
+            parts = target.split(".")
+            if len(parts) >= 3 and parts[1] != here and any(p.startswith("_") for p in parts[2:]):
+                reaching.append(f"{name} -> {target}")
+    assert reaching == []

@@ -41,8 +41,7 @@ def _fit(model, *args, **kwargs):
 def load_split(config: ExperimentConfig, split: str | None):
     """(texts, labels or None, label names) of one split of the config's data (``data.limit``
     applied)."""
-    from hybridnlp.datasets import load_dataset, load_texts
-    from hybridnlp.datasets._registry import DATASETS
+    from hybridnlp.datasets import DATASETS, load_dataset, load_texts
 
     d = config.data
     if d.name is not None:

@@ -86,7 +86,7 @@ def _run_dir(config: ExperimentConfig, output: str | None) -> Path:
 
 def _corpus(config):
     from hybridnlp.datasets import load_dataset
-    from hybridnlp.lm._corpus import read_corpus, split_corpus
+    from hybridnlp.lm import read_corpus, split_corpus
 
     d = config.data
     if d.path is not None:

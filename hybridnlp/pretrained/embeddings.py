@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from hybridnlp.features._text_transformer import TextTransformer
+from hybridnlp.features import TextTransformer
 from hybridnlp.pretrained.local import (
     POOLINGS,
     encoder_kwargs,

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from hybridnlp.estimators._text_batches import embedding_matrix
+from hybridnlp.estimators import embedding_matrix
 from hybridnlp.estimators.neural import NeuralEstimator
 from hybridnlp.exceptions import NotFittedError
 from hybridnlp.nn import EncoderConfig

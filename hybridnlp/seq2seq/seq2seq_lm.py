@@ -16,7 +16,7 @@ import torch
 
 from hybridnlp.estimators.neural import NeuralEstimator
 from hybridnlp.exceptions import NotFittedError
-from hybridnlp.lm._corpus import make_tokenizer
+from hybridnlp.lm import make_tokenizer
 from hybridnlp.lm.decoding import (
     FusedScorer,
     NGramStepper,
