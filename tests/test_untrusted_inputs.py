@@ -770,3 +770,29 @@ def test_greedy_and_sampled_translations_report_their_real_score(translator_dir,
     text, score = mt.generate("a cat", return_scores=True, length_penalty=0.0, **settings)
     total, n = mt.log_likelihood(["a cat"], [text])
     assert score != 0.0 and score == pytest.approx(total, rel=1e-5)
+
+
+_DYING_WORKER = """
+import gensim.models.word2vec as w
+from hybridnlp.features import Word2VecFeatures
+
+def boom(self, *args, **kwargs):
+    raise OverflowError("Python int too large to convert to C int")
+
+w.Word2Vec._do_train_job = boom  # what an overflowing setting did inside gensim's worker
+try:
+    Word2VecFeatures(vector_size=8, epochs=1, workers=WORKERS).fit(["a b c d", "b c d e"] * 20)
+except RuntimeError as err:
+    print(err)
+"""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_dying_gensim_worker_is_an_error_not_a_hang(workers):
+    done = subprocess.run([sys.executable, "-c", _DYING_WORKER.replace("WORKERS",
+                                                                         str(workers))],
+                          capture_output=True, text=True, timeout=120)  # a hang fails here
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("a gensim word2vec worker thread stopped (OverflowError: "
+                                  "Python int too large to convert to C int), so training "
+                                  "cannot finish")

@@ -184,9 +184,11 @@ class Word2VecFeatures(TextTransformer):
                 f"so word2vec has no vocabulary; lower min_count or pass more text."
             )
         bar = progress_bar(self.epochs, desc="word2vec epochs", verbose=self.verbose)
-        model.train(tokens, total_examples=model.corpus_count, epochs=self.epochs,
-                    callbacks=[_EpochBar(bar)])
-        bar.close()
+        try:
+            _watched(model.train, tokens, total_examples=model.corpus_count,
+                     epochs=self.epochs, callbacks=[_EpochBar(bar)])
+        finally:
+            bar.close()
         return model.wv
 
     def _load_pretrained(self):
@@ -266,6 +268,48 @@ class _EpochBar:
 
     def on_train_end(self, model):
         pass
+
+
+def _watched(train, *args, **kwargs):
+    """``train(*args, **kwargs)`` (gensim's ``Word2Vec.train``) in a thread of its own, so that
+    a gensim worker thread that dies is an error here: gensim itself waits forever for the
+    progress report the dead worker never sends."""
+    import threading
+
+    died = []
+    previous = threading.excepthook
+
+    def hook(args):
+        if args.thread is not None and "_worker_loop" in args.thread.name:
+            died.append(args)
+        else:
+            previous(args)
+
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = train(*args, **kwargs)
+        except BaseException as err:  # noqa: BLE001 - raised again in the caller's thread
+            outcome["error"] = err
+
+    thread = threading.Thread(target=run, name="word2vec-train", daemon=True)
+    threading.excepthook = hook
+    try:
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.1)
+            if died:
+                err = died[0]
+                raise RuntimeError(f"a gensim word2vec worker thread stopped "
+                                   f"({err.exc_type.__name__}: {err.exc_value}), so training "
+                                   f"cannot finish; check the word2vec settings (window, "
+                                   f"vector_size, negative) and the texts.")
+    finally:
+        threading.excepthook = previous
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 def check_word2vec_params(*, vector_size, window, min_count, sg, epochs, workers,
