@@ -104,13 +104,14 @@ def _predict(args) -> int:
 
 
 def _load_model(model_dir: str):
-    """``load_model``, its refusals (no model there, a corrupt or foreign file) as usage errors."""
-    from hybridnlp.persistence import load_model
+    """``hybridnlp.load``, its refusals (no model there, a corrupt or foreign file) as usage
+    errors."""
+    from hybridnlp.persistence import load
 
     if not Path(model_dir).is_dir():
         raise _UsageError(f"model directory {model_dir!r} does not exist")
     try:
-        return load_model(model_dir)
+        return load(model_dir)
     except (FileNotFoundError, ValueError) as err:
         raise _UsageError(str(err)) from None
 

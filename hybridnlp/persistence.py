@@ -28,6 +28,7 @@ import functools
 import os
 from pathlib import Path
 
+from hybridnlp.utils.deprecation import warn_renamed_function
 from hybridnlp.utils.io import atomic_directory, atomic_write_json, directory_snapshot, read_json
 from hybridnlp.utils.saved_arrays import check_loaded_sparse
 from hybridnlp.utils.saving import Saveable, registered, registered_kinds, stamp_config, write_card
@@ -38,7 +39,7 @@ __all__ = ["allowed_type_names", "allowed_types", "load", "load_model", "model_c
 
 @functools.cache
 def allowed_types() -> tuple[type, ...]:
-    """The classes :func:`load_model` accepts beyond skops' defaults (imported on first use:
+    """The classes :func:`load` accepts beyond skops' defaults (imported on first use:
     they pull in torch)."""
     from sklearn.model_selection import (
         GroupKFold,
@@ -82,7 +83,7 @@ def allowed_types() -> tuple[type, ...]:
 
 
 def allowed_type_names() -> frozenset[str]:
-    """The exact ``module.Name`` strings :func:`load_model` accepts beyond skops' defaults."""
+    """The exact ``module.Name`` strings :func:`load` accepts beyond skops' defaults."""
     return frozenset(f"{t.__module__}.{t.__name__}" for t in allowed_types())
 
 
@@ -105,8 +106,14 @@ def save(obj, path: str | os.PathLike, *, class_names=None, data: dict | None = 
 
 
 def save_model(estimator, path: str | os.PathLike, *, class_names=None) -> Path:
-    """:func:`save` under its older name."""
+    """:func:`save` under its older name (deprecated: it warns, and goes in the next
+    release)."""
+    _renamed_function("save_model", "hybridnlp.save")
     return save(estimator, path, class_names=class_names)
+
+
+def _renamed_function(old: str, new: str) -> None:
+    warn_renamed_function(f"hybridnlp.persistence.{old}", new)
 
 
 def model_class_names(path: str | os.PathLike) -> list[str] | None:
@@ -193,7 +200,9 @@ def load(path: str | os.PathLike):
 
 
 def load_model(path: str | os.PathLike):
-    """:func:`load` under its older name."""
+    """:func:`load` under its older name (deprecated: it warns, and goes in the next
+    release)."""
+    _renamed_function("load_model", "hybridnlp.load")
     return load(path)
 
 

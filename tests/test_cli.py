@@ -13,7 +13,7 @@ from hybridnlp.experiments import (
     build_model,
 )
 from hybridnlp.lm import CausalLM, NGramLM
-from hybridnlp.persistence import save_model
+from hybridnlp.persistence import save
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +21,10 @@ def folders(tmp_path_factory, mr_small):
 
     root = tmp_path_factory.mktemp("cli")
     texts, y = mr_small
-    save_model(build_model("nbsvm", {}).fit(texts, y), root / "clf")
+    save(build_model("nbsvm", {}).fit(texts, y), root / "clf")
     corpus = "to be or not to be, that is the question. " * 40
-    save_model(CausalLM(preset="gpt-nano", max_steps=30, random_state=0).fit(corpus), root / "lm")
-    save_model(NGramLM(order=3, tokenizer="char").fit(corpus), root / "ngram")
+    save(CausalLM(preset="gpt-nano", max_steps=30, random_state=0).fit(corpus), root / "lm")
+    save(NGramLM(order=3, tokenizer="char").fit(corpus), root / "ngram")
     (root / "empty").mkdir()
     (root / "texts.csv").write_text("review\na fine film\n")
     (root / "broken.csv").write_bytes(b"text\n\"an unclosed quote\n\xff\xfe\n")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hybridnlp import FastTextClassifier
-from hybridnlp.persistence import load_model, save_model
+from hybridnlp.persistence import load, save
 
 # Unigrams cannot fit these four (a linear model on the mean of word vectors would need
 # good > bad from the one-word texts and bad > good from the two-word ones); bigrams can.
@@ -68,6 +68,6 @@ def test_bad_parameters_are_named(params, message):
 
 def test_save_and_load_model_give_the_same_probabilities(tmp_path):
     clf = FastTextClassifier(dim=8, max_epochs=2, random_state=0).fit(NEGATION, NEGATION_Y)
-    restored = load_model(save_model(clf, tmp_path / "ft"))
+    restored = load(save(clf, tmp_path / "ft"))
     assert np.array_equal(restored.predict_proba(NEGATION), clf.predict_proba(NEGATION))
     assert restored.vocabulary_ == clf.vocabulary_

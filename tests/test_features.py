@@ -339,7 +339,7 @@ def test_word_vectors_save_and_load(tmp_path, mr_small):
 def test_w2v_models_save_and_load_without_gensim_types(tmp_path, mr_small):
     from sklearn.base import clone
 
-    from hybridnlp.persistence import load_model, save_model
+    from hybridnlp.persistence import load, save
 
     texts, y = mr_small
     trained = make_pipeline(Word2VecFeatures(vector_size=8, epochs=1, random_state=0),
@@ -347,8 +347,8 @@ def test_w2v_models_save_and_load_without_gensim_types(tmp_path, mr_small):
     in_memory = clone(trained).set_params(
         word2vecfeatures__pretrained=trained[0].vectors_).fit(texts, y)  # a KeyedVectors param
     for i, model in enumerate([trained, in_memory]):
-        save_model(model, tmp_path / str(i))  # load_model refuses gensim's own types
-        loaded = load_model(tmp_path / str(i))
+        save(model, tmp_path / str(i))  # load refuses gensim's own types
+        loaded = load(tmp_path / str(i))
         assert loaded[0].vectors_.index_to_key == trained[0].vectors_.index_to_key
         assert np.array_equal(loaded.predict_proba(texts), model.predict_proba(texts))
 

@@ -21,7 +21,7 @@ from skops.io import _general as skops_general
 from hybridnlp import load_dataset
 from hybridnlp.experiments import build_model, run
 from hybridnlp.features import TopicFeatures, Word2VecFeatures
-from hybridnlp.persistence import allowed_type_names, allowed_types, load_model, save_model
+from hybridnlp.persistence import allowed_type_names, allowed_types, load, save
 
 
 def _json_node(value) -> dict:
@@ -52,7 +52,7 @@ def _call_node(module: str, name: str, *args) -> dict:
 
 
 def _write_payload(model_dir, node) -> None:
-    """A model directory as ``save_model`` writes it, whose skops file is a fitted-looking
+    """A model directory as ``save`` writes it, whose skops file is a fitted-looking
     dict with one attribute rebuilt by ``node``."""
     model_dir.mkdir()
     schema = {**_dict_node({"coef_": node}), "protocol": 2, "_skops_version": "0.16.0"}
@@ -86,7 +86,7 @@ def test_a_crafted_model_file_is_refused_and_runs_nothing(tmp_path, name):
     marker = tmp_path / "written-by-the-payload"
     _write_payload(tmp_path / "model", _payloads(marker)[name])
     with pytest.raises(ValueError, match=_REFUSAL.format(name=re.escape(name))):
-        load_model(tmp_path / "model")
+        load(tmp_path / "model")
     assert not marker.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
@@ -132,12 +132,12 @@ def test_every_model_the_project_saves_loads_and_predicts_the_same(tmp_path, mr_
                                      LogisticRegression())
     for name, model in models.items():
         model.fit(texts, y)
-        restored = load_model(save_model(model, tmp_path / name))
+        restored = load(save(model, tmp_path / name))
         assert type(restored) is type(model), name
         np.testing.assert_array_equal(restored.predict_proba(texts[:20]),
                                       model.predict_proba(texts[:20]), err_msg=name)
     ovr = build_model("nbsvm", {}).fit(texts, np.arange(len(texts)) % 3)  # a model per class
-    restored = load_model(save_model(ovr, tmp_path / "nbsvm_ovr"))
+    restored = load(save(ovr, tmp_path / "nbsvm_ovr"))
     assert len(restored.estimators_) == 3
     np.testing.assert_array_equal(restored.predict_proba(texts[:20]), ovr.predict_proba(texts[:20]))
 
@@ -148,9 +148,9 @@ def test_saved_files_follow_the_umask_as_ordinary_files_do(tmp_path, mr_small):
     texts, y = mr_small
     old = os.umask(0o022)
     try:
-        save_model(build_model("nbsvm", {}).fit(texts, y), tmp_path / "m")
+        save(build_model("nbsvm", {}).fit(texts, y), tmp_path / "m")
         os.umask(0o077)
-        save_model(build_model("nbsvm", {}).fit(texts, y), tmp_path / "private")
+        save(build_model("nbsvm", {}).fit(texts, y), tmp_path / "private")
     finally:
         os.umask(old)
     modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "m").iterdir()}
@@ -162,12 +162,12 @@ def test_saved_files_follow_the_umask_as_ordinary_files_do(tmp_path, mr_small):
 _WRITER = """
 import sys
 from hybridnlp.lm import NGramLM
-from hybridnlp.persistence import save_model
+from hybridnlp.persistence import save
 order, tokenizer, path, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 lm = NGramLM(order=order, tokenizer=tokenizer).fit("the cat sat on the mat. " * 20)
 print("ready", flush=True)
 for _ in range(n):
-    save_model(lm, path)
+    save(lm, path)
 """
 
 
@@ -177,7 +177,7 @@ def test_a_reader_never_sees_a_mix_of_two_models_saved_to_one_folder(tmp_path):
     from hybridnlp.lm import NGramLM
 
     target = tmp_path / "lm"
-    save_model(NGramLM(order=2, tokenizer="char").fit("the cat sat on the mat. " * 20), target)
+    save(NGramLM(order=2, tokenizer="char").fit("the cat sat on the mat. " * 20), target)
     writers = [subprocess.Popen([sys.executable, "-c", _WRITER, str(order), tok, str(target),
                                  "150"], stdout=subprocess.PIPE, text=True)
                for order, tok in ((2, "char"), (3, "word"))]
@@ -185,7 +185,7 @@ def test_a_reader_never_sees_a_mix_of_two_models_saved_to_one_folder(tmp_path):
         assert w.stdout.readline().strip() == "ready"
     seen = set()
     while any(w.poll() is None for w in writers):
-        lm = load_model(target)
+        lm = load(target)
         kind = (lm.order, type(lm.tokenizer_).__name__, max(lm._tables))
         assert kind in {(2, "CharTokenizer", 2), (3, "WhitespaceTokenizer", 3)}, kind
         seen.add(kind)
@@ -201,8 +201,8 @@ def test_saved_model_loads_in_a_fresh_process_and_predicts_identically(tmp_path)
     texts = list(load_dataset("sst2", split="test").data[:50])  # any texts
     expected = result.models["nbsvm"].predict_proba(texts)
     (tmp_path / "texts.json").write_text(json.dumps(texts))
-    code = ("import json, numpy as np; from hybridnlp.persistence import load_model; "
-            f"m = load_model({str(model_dir)!r}); "
+    code = ("import json, numpy as np; from hybridnlp.persistence import load; "
+            f"m = load({str(model_dir)!r}); "
             f"t = json.load(open({str(tmp_path / 'texts.json')!r})); "
             "print(json.dumps(m.predict_proba(t).tolist()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -215,13 +215,13 @@ def test_persistence_of_a_transformer_and_refusal_of_foreign_types(tmp_path):
     idx = np.random.default_rng(0).permutation(len(mr.data))[:200]
     X, y = [mr.data[i] for i in idx], mr.target[idx]
     clf = build_model("transformer", {"max_epochs": 1, "module__n_layer": 1}).fit(X, y)
-    save_model(clf, tmp_path / "clf")
-    assert np.array_equal(load_model(tmp_path / "clf").predict_proba(X), clf.predict_proba(X))
+    save(clf, tmp_path / "clf")
+    assert np.array_equal(load(tmp_path / "clf").predict_proba(X), clf.predict_proba(X))
     for kind, params in (("stacking", {}), ("ensemble", {"gating": True}),
                          ("fusion", {"max_epochs": 1})):
         model = build_model(kind, params).fit(X, y)
-        save_model(model, tmp_path / kind)
-        restored = load_model(tmp_path / kind)
+        save(model, tmp_path / kind)
+        restored = load(tmp_path / kind)
         assert type(restored) is type(model)
         assert np.array_equal(restored.predict_proba(X), model.predict_proba(X))
     import decimal
@@ -231,6 +231,6 @@ def test_persistence_of_a_transformer_and_refusal_of_foreign_types(tmp_path):
     sio.dump({"f": decimal.Decimal("1")}, tmp_path / "clf" / "model.skops")
     with pytest.raises(ValueError, match="names types or functions outside the allow-list: "
                                          "\\['decimal.Decimal'\\]; it was not loaded"):
-        load_model(tmp_path / "clf")
+        load(tmp_path / "clf")
     with pytest.raises(FileNotFoundError, match="holds no model"):
-        load_model(tmp_path)
+        load(tmp_path)

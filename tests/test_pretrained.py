@@ -14,7 +14,7 @@ transformers = pytest.importorskip("transformers")
 
 from hybridnlp.estimators import TransformerClassifier  # noqa: E402
 from hybridnlp.hybrid import HybridClassifier  # noqa: E402
-from hybridnlp.persistence import load_model, save_model  # noqa: E402
+from hybridnlp.persistence import load, save  # noqa: E402
 from hybridnlp.pretrained import SentenceEmbeddingFeatures, clear_embedding_cache  # noqa: E402
 from hybridnlp.pretrained.local import HFTokenizer, load_encoder  # noqa: E402
 from hybridnlp.pretrained.module import layer_depths  # noqa: E402
@@ -202,7 +202,7 @@ def test_embeddings_pickle_and_save_without_the_directory(tmp_path, bert_dir):
     pipe = make_pipeline(SentenceEmbeddingFeatures(model=model, cache=None),
                          LogisticRegression()).fit(X, y)
     expected = pipe.predict_proba(X)
-    save_model(pipe, tmp_path / "saved")
+    save(pipe, tmp_path / "saved")
     # the Path parameter is saved as a string: no path type for skops (any version) to trust
     assert not any("pathlib" in t for t in
                    sio.get_untrusted_types(file=tmp_path / "saved" / "model.skops"))
@@ -210,7 +210,7 @@ def test_embeddings_pickle_and_save_without_the_directory(tmp_path, bert_dir):
     blob = pickle.dumps(pipe)
     shutil.rmtree(model)
     clear_embedding_cache()
-    np.testing.assert_allclose(load_model(tmp_path / "saved").predict_proba(X), expected,
+    np.testing.assert_allclose(load(tmp_path / "saved").predict_proba(X), expected,
                                atol=1e-6)
     np.testing.assert_allclose(pickle.loads(blob).predict_proba(X), expected, atol=1e-6)
 
@@ -228,9 +228,9 @@ def test_fine_tuning_moves_the_loss_and_round_trips(tmp_path, bert_dir):
     shutil.copytree(bert_dir, model)
     clf2 = TransformerClassifier(pretrained=model, max_epochs=1, random_state=0, patience=None)
     clf2.fit(X[:8], y[:8])
-    save_model(clf, tmp_path / "saved")
+    save(clf, tmp_path / "saved")
     shutil.rmtree(model)
-    loaded = load_model(tmp_path / "saved")
+    loaded = load(tmp_path / "saved")
     np.testing.assert_allclose(loaded.predict_proba(X), proba, atol=1e-6)
     np.testing.assert_allclose(pickle.loads(pickle.dumps(clf2)).predict_proba(X),
                                clf2.predict_proba(X), atol=1e-6)
@@ -361,8 +361,8 @@ def test_gpt_initialised_classifier_starts_from_the_lm_and_learns(tiny_lm, tmp_p
         torch.testing.assert_close(start.module_.gpt.state_dict()[name], value, atol=1e-6,
                                    rtol=0)
     assert lm.model_.wte.weight.data_ptr() != start.module_.gpt.wte.weight.data_ptr()
-    save_model(clf, tmp_path / "saved")
-    np.testing.assert_allclose(load_model(tmp_path / "saved").predict_proba(X),
+    save(clf, tmp_path / "saved")
+    np.testing.assert_allclose(load(tmp_path / "saved").predict_proba(X),
                                clf.predict_proba(X), atol=1e-6)
 
 

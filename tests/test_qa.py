@@ -432,7 +432,7 @@ def test_extractive_reader_learns_a_toy_task_and_round_trips(tmp_path):
 @requires_data_dir
 def test_question_answering_config_runs_and_reports(tmp_path):
     from hybridnlp.experiments import ConfigError, load_config, run
-    from hybridnlp.persistence import load_model
+    from hybridnlp.persistence import load
 
     config = {"name": "qa", "task": "question_answering", "output": str(tmp_path),
               "data": {"name": "squad", "test_split": "dev", "limit": 60},
@@ -446,7 +446,7 @@ def test_question_answering_config_runs_and_reports(tmp_path):
     assert "| bm25+sw |" in report and "by question type" in report
     from hybridnlp.experiments.run_state import model_dir
 
-    qa = load_model(model_dir(result.run_dir, "bm25+sw"))
+    qa = load(model_dir(result.run_dir, "bm25+sw"))
     assert len(qa.predict(["Who won Super Bowl 50?"])) == 1
     with pytest.raises(ConfigError, match="'bm25' is a part of a question-answering pipeline"):
         load_config({**config, "models": [{"type": "bm25"}]})

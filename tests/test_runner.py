@@ -23,7 +23,7 @@ from hybridnlp.experiments import (
     load_config,
     run,
 )
-from hybridnlp.persistence import load_model
+from hybridnlp.persistence import load
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -174,7 +174,7 @@ def test_language_modeling_and_topic_runs(tmp_path):
     assert rows["causal_lm"]["perplexity"] > rows["ngram_lm"]["perplexity"] > 1
     assert 0 < len(rows["causal_lm"]["samples"][0]) <= 20  # ends early at <eos>
     assert _png_size(lm.run_dir / "loss_curves.png") == (640, 400)
-    assert load_model(lm.run_dir / "models" / "ngram_lm").perplexity("First Citizen") == \
+    assert load(lm.run_dir / "models" / "ngram_lm").perplexity("First Citizen") == \
         pytest.approx(lm.models["ngram_lm"].perplexity("First Citizen"))
     topics = run({"name": "tp", "task": "topic_modeling", "output": str(tmp_path),
                   "data": {"name": "mr", "limit": 300},

@@ -193,9 +193,14 @@ def test_a_directory_naming_an_unknown_kind_is_refused(tmp_path):
         hybridnlp.load(tmp_path / "m")
 
 
-def test_the_old_names_still_work(tmp_path):
+def test_the_old_names_still_work_and_warn_at_the_callers_line(tmp_path):
     from hybridnlp.persistence import load_model, save_model
 
-    save_model(_ngram(), tmp_path / "m")
-    assert load_model(tmp_path / "m").perplexity("to be") == hybridnlp.load(
-        tmp_path / "m").perplexity("to be")
+    with pytest.warns(FutureWarning, match=r"^hybridnlp.persistence.save_model is deprecated "
+                                           r"and will be removed in the next release; use "
+                                           r"hybridnlp.save instead.$") as caught:
+        save_model(_ngram(), tmp_path / "m")
+    assert caught[0].filename == __file__
+    with pytest.warns(FutureWarning, match=r"^hybridnlp.persistence.load_model is deprecated"):
+        old = load_model(tmp_path / "m")
+    assert old.perplexity("to be") == hybridnlp.load(tmp_path / "m").perplexity("to be")

@@ -15,7 +15,7 @@ from hybridnlp import (
     TransformerClassifier,
     Word2VecFeatures,
 )
-from hybridnlp.persistence import load_model, save_model
+from hybridnlp.persistence import load, save
 from hybridnlp.text import WordTokenizer, register_segmenter
 from hybridnlp.text.segmenters import Segmenter
 
@@ -50,7 +50,7 @@ def test_a_registered_segmenter_splits_the_words_of_every_component():
 def test_a_model_holding_a_registered_name_saves_and_loads(tmp_path):
     clf = HybridClassifier(tokenizer="bigrams", cv=2, random_state=0)
     clf.set_params(transformer__preset="tiny", transformer__max_epochs=1).fit(TEXTS, LABELS)
-    restored = load_model(save_model(clf, tmp_path / "hybrid"))
+    restored = load(save(clf, tmp_path / "hybrid"))
     np.testing.assert_array_equal(restored.predict_proba(TEXTS), clf.predict_proba(TEXTS))
     assert restored.named_estimators_["fasttext"].tokenizer == "bigrams"
 
@@ -61,7 +61,7 @@ def test_a_model_holding_a_callable_is_refused_by_save_model_naming_the_fix(tmp_
             "the model holds the callable '_bigrams' as its word segmenter (tokenizer=), and "
             "code is never saved with a model. Register it: "
             "hybridnlp.text.register_segmenter('_bigrams', _bigrams)")):
-        save_model(clf, tmp_path / "tfidf")
+        save(clf, tmp_path / "tfidf")
     assert not (tmp_path / "tfidf").exists()
 
 

@@ -326,26 +326,26 @@ def test_bleu_and_chrf_come_from_sacrebleu_with_their_signatures():
 # ---------------------------------------------------------------------- configs and CLI
 
 def test_fusion_saves_and_loads_through_save_model(fitted, toy, tmp_path):
-    from hybridnlp.persistence import load_model, save_model
+    from hybridnlp.persistence import load, save
 
     (X, y), (Xt, _) = toy
     fusion = ShallowFusion(translator=fitted, lm=NGramLM(order=3), weight=0.2).fit(X, y)
-    save_model(fusion, tmp_path / "fused")
-    loaded = load_model(tmp_path / "fused")
+    save(fusion, tmp_path / "fused")
+    loaded = load(tmp_path / "fused")
     assert isinstance(loaded, ShallowFusion) and loaded.weight_ == 0.2
     assert loaded.predict(Xt[:10]) == fusion.predict(Xt[:10])
-    save_model(fitted, tmp_path / "plain")
-    assert load_model(tmp_path / "plain").predict(Xt[:5]) == fitted.predict(Xt[:5])
+    save(fitted, tmp_path / "plain")
+    assert load(tmp_path / "plain").predict(Xt[:5]) == fitted.predict(Xt[:5])
 
 
 def test_cli_translate_keeps_line_order_and_refuses_bad_input(fitted, toy, tmp_path, capsys):
     from conftest import cli_error
 
     from hybridnlp.cli import main
-    from hybridnlp.persistence import save_model
+    from hybridnlp.persistence import save
 
     _, (Xt, _) = toy
-    save_model(fitted, tmp_path / "mt")
+    save(fitted, tmp_path / "mt")
     (tmp_path / "in.txt").write_text("\n".join([Xt[0], "", Xt[1], Xt[2]]) + "\n")
     assert main(["translate", str(tmp_path / "mt"), "--input", str(tmp_path / "in.txt"),
                  "--output", str(tmp_path / "out.txt"), "--quiet"]) == 0

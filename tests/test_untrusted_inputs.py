@@ -19,7 +19,7 @@ from hybridnlp.exceptions import HybridNLPError
 from hybridnlp.experiments import ConfigError, load_config
 from hybridnlp.experiments.config import ExecutionConfig
 from hybridnlp.experiments.execution import execution_backend, scheduler_address
-from hybridnlp.persistence import load_model, save_model
+from hybridnlp.persistence import load, save
 from hybridnlp.qa import BM25Retriever, QAPipeline, SlidingWindowReader, TfidfRetriever
 from hybridnlp.utils.saved_arrays import check_loaded_sparse, checked_csr
 
@@ -104,7 +104,7 @@ def test_an_unreachable_scheduler_is_one_clear_error(monkeypatch):
 @pytest.fixture
 def index_dir(tmp_path):
     qa = QAPipeline(retriever=BM25Retriever(), reader=SlidingWindowReader(), top_k=2)
-    save_model(qa.index(PASSAGES), tmp_path / "index")
+    save(qa.index(PASSAGES), tmp_path / "index")
     return tmp_path / "index"
 
 
@@ -130,9 +130,9 @@ def test_a_crafted_index_is_refused_before_use(index_dir, change, problem, capsy
     with np.load(file) as z:
         arrays = {k: z[k] for k in z.files}
     _rewrite_npz(file, **change(arrays))
-    for load in (QAPipeline.load, load_model):
+    for loader in (QAPipeline.load, load):
         with pytest.raises(ValueError) as err:
-            load(index_dir)
+            loader(index_dir)
         assert str(file) in str(err.value) and problem in str(err.value), str(err.value)
     assert problem in cli_error(["ask", str(index_dir), "Who won Super Bowl 50?"], capsys)
 
@@ -207,8 +207,8 @@ def test_passage_ids_keep_their_type_through_save_and_load(tmp_path):
     qa = QAPipeline(retriever=BM25Retriever(), reader=SlidingWindowReader(), top_k=2)
     qa.index(PASSAGES)
     qa.retriever_.passage_ids_ = np.asarray([101, "b", np.int64(7)], dtype=object)
-    save_model(qa, tmp_path / "m")
-    ids = load_model(tmp_path / "m").retriever_.passage_ids_.tolist()
+    save(qa, tmp_path / "m")
+    ids = load(tmp_path / "m").retriever_.passage_ids_.tolist()
     assert ids == [101, "b", 7] and type(ids[0]) is int
 
 
@@ -445,7 +445,7 @@ def test_generation_settings_that_would_return_garbage_are_refused(tiny_lm, sett
 def test_a_question_with_no_indexed_word_gets_no_answer(index_dir, capsys):
     from hybridnlp.cli import main
 
-    qa = load_model(index_dir)
+    qa = load(index_dir)
     assert qa.predict(["zzyzx qwerty?"]) == [{"text": None, "passage": None, "start": None,
                                              "end": None, "score": None}]
     assert qa.predict(["Who won Super Bowl 50?"])[0]["text"] is not None
@@ -488,7 +488,7 @@ def test_sizes_in_a_saved_config_are_checked_against_the_weights_before_allocati
 
     from hybridnlp.lm import CausalLM
 
-    save_model(tiny_lm, tmp_path / "lm")
+    save(tiny_lm, tmp_path / "lm")
     file = tmp_path / "lm" / "config.json"
     config = json.loads(file.read_text())
     if value is None:  # the tokenizer and config agree, the weights do not
@@ -516,7 +516,7 @@ def test_non_finite_weights_are_refused(tiny_lm, tmp_path):
 
     from hybridnlp.lm import CausalLM
 
-    save_model(tiny_lm, tmp_path / "lm")
+    save(tiny_lm, tmp_path / "lm")
     weights = load_file(tmp_path / "lm" / "model.safetensors")
     name = next(iter(weights))
     weights[name] = weights[name].clone().fill_(float("nan"))
@@ -595,7 +595,7 @@ def translator_dir(tmp_path_factory):
     src = ["a cat", "a dog", "the cat sat"] * 5
     tgt = ["eine katze", "ein hund", "die katze sass"] * 5
     path = tmp_path_factory.mktemp("mt") / "model"
-    save_model(Seq2SeqLM(preset="tiny", tokenizer="char", max_steps=2, random_state=0)
+    save(Seq2SeqLM(preset="tiny", tokenizer="char", max_steps=2, random_state=0)
                .fit(src, tgt), path)
     return path
 
@@ -766,7 +766,7 @@ def test_a_real_sigint_stops_a_run_in_one_line(tmp_path):
 
 @pytest.mark.parametrize("settings", [{"num_beams": 1}, {"do_sample": True, "seed": 0}])
 def test_greedy_and_sampled_translations_report_their_real_score(translator_dir, settings):
-    mt = load_model(translator_dir)
+    mt = load(translator_dir)
     text, score = mt.generate("a cat", return_scores=True, length_penalty=0.0, **settings)
     total, n = mt.log_likelihood(["a cat"], [text])
     assert score != 0.0 and score == pytest.approx(total, rel=1e-5)

@@ -68,9 +68,9 @@ def model_dir(run_dir: Path, name: str) -> Path:
 def load_saved(run_dir: Path, name: str, models: dict) -> None:
     """Put the model an earlier run saved under ``models/<name>`` into ``models``, if any."""
     if model_dir(run_dir, name).is_dir():
-        from hybridnlp.persistence import load_model
+        from hybridnlp.persistence import load
 
-        models[name] = load_model(model_dir(run_dir, name))
+        models[name] = load(model_dir(run_dir, name))
 
 
 def resumed(done: Progress, key: str, run_dir: Path, name: str, rows: dict,

@@ -229,7 +229,7 @@ class Word2VecFeatures(TextTransformer):
             pooled = np.divide(pooled, lengths, out=np.zeros_like(pooled), where=lengths > 0)
         return pooled.astype(np.float32)
 
-    # gensim's KeyedVectors is not among the types load_model trusts: the vectors are kept as a
+    # gensim's KeyedVectors is not among the types hybridnlp.load trusts: the vectors are kept as a
     # float array and the words as one newline-joined UTF-8 byte array (word2vec words hold
     # no whitespace), and rebuilt on load.
     def __getstate__(self) -> dict:

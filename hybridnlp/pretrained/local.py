@@ -7,7 +7,7 @@ or ``pytorch_model.bin``, a fast tokenizer) or a sentence-transformers directory
 and a ``Normalize`` module) with ``local_files_only=True`` and ``trust_remote_code=False``.
 
 The fitted state of the estimators built on it is plain data (the model's config dict, its
-tensors, the tokenizer's JSON), so they pickle, save with ``save_model`` and load without
+tensors, the tokenizer's JSON), so they pickle, save with ``hybridnlp.save`` and load without
 the original directory.
 """
 

@@ -8,7 +8,7 @@ import os
 import sys
 import warnings
 
-__all__ = ["positional_deprecated", "warn_renamed"]
+__all__ = ["positional_deprecated", "warn_renamed", "warn_renamed_function"]
 
 
 def warn_renamed(owner: str, old: str, new: str) -> None:
@@ -16,6 +16,12 @@ def warn_renamed(owner: str, old: str, new: str) -> None:
     pointing at the caller's line."""
     warnings.warn(f"{owner}({old}=...) is deprecated and will be removed in the next "
                   f"release; use {new}=... instead.", FutureWarning, stacklevel=_callers_level())
+
+
+def warn_renamed_function(old: str, new: str) -> None:
+    """The FutureWarning of a function called by its old name, pointing at the caller."""
+    warnings.warn(f"{old} is deprecated and will be removed in the next release; use {new} "
+                  f"instead.", FutureWarning, stacklevel=_callers_level())
 
 
 def _callers_level() -> int:
