@@ -134,3 +134,21 @@ def test_ngram_range(bad):
     with raises(ValueError, message):
         check_ngram_range("ngram_range", bad)
     assert check_ngram_range("ngram_range", [1, 3]) == (1, 3)
+
+
+def test_out_of_fold_places_each_rows_output_from_the_model_that_did_not_see_it():
+    from sklearn.model_selection import KFold
+
+    from hybridnlp.utils.folds import out_of_fold
+
+    seen = []
+
+    def fit_predict(train, test):
+        seen.append(set(train) & set(test))
+        return np.asarray([[i * 10.0, len(train)] for i in test])
+
+    out = out_of_fold(KFold(3).split(np.zeros(7)), fit_predict, 7)
+    assert out.shape == (7, 2) and out[:, 0].tolist() == [i * 10.0 for i in range(7)]
+    assert seen == [set(), set(), set()]
+    listed = out_of_fold(KFold(2).split(np.zeros(4)), lambda tr, te: [f"q{i}" for i in te], 4)
+    assert listed == ["q0", "q1", "q2", "q3"]

@@ -12,6 +12,7 @@ from sklearn.pipeline import make_pipeline
 from hybridnlp.estimators.transformer_classifier import TransformerClassifier
 from hybridnlp.features import NBFeatures
 from hybridnlp.hybrid._heldout import _aligned
+from hybridnlp.utils.folds import out_of_fold
 
 __all__ = ["FusionClassifier"]
 
@@ -81,13 +82,11 @@ class FusionClassifier(TransformerClassifier):
         self.features_ = self._feature_model().fit(texts, labels)
         if self.feature_cv is None:
             return self._apply(self.features_, texts)
-        out = None
         seed = self._seed()  # drawn from random_state, as every RNG of the fit
         folds = StratifiedKFold(self.feature_cv, shuffle=True, random_state=seed)
-        for train, test in folds.split(np.zeros(len(texts)), labels):
+
+        def fit_apply(train, test):
             model = self._feature_model().fit([texts[i] for i in train], labels[train])
-            part = self._apply(model, [texts[i] for i in test])
-            if out is None:
-                out = np.zeros((len(texts), part.shape[1]), dtype=np.float32)
-            out[test] = part
-        return out
+            return self._apply(model, [texts[i] for i in test])
+
+        return out_of_fold(folds.split(np.zeros(len(texts)), labels), fit_apply, len(texts))

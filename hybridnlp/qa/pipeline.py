@@ -19,6 +19,7 @@ from hybridnlp.qa.retrievers import (
     check_passages,
 )
 from hybridnlp.utils.deprecation import positional_deprecated
+from hybridnlp.utils.folds import out_of_fold
 from hybridnlp.utils.saving import Saveable, registered
 from hybridnlp.utils.validation import check_number
 
@@ -153,12 +154,12 @@ class QAPipeline(Saveable, BaseEstimator):
         """``_read`` of every question by a reader fit without its passage's questions."""
         from sklearn.model_selection import GroupKFold
 
-        found = [None] * len(qs)
-        for train, held in GroupKFold(n_splits=self.weight_cv).split(qs, groups=index):
+        def fit_read(train, held):
             fold = clone(reader).fit(*self._reader_data(qs, index, refs, texts, train))
-            for i, f in zip(held, self._read([qs[i] for i in held], reader=fold), strict=True):
-                found[i] = f
-        return found
+            return self._read([qs[i] for i in held], reader=fold)
+
+        return out_of_fold(GroupKFold(n_splits=self.weight_cv).split(qs, groups=index),
+                           fit_read, len(qs))
 
     def index(self, passages, *, passage_ids=None) -> QAPipeline:
         """Search ``passages`` from now on: a fitted pipeline keeps its reader and weight and
