@@ -108,12 +108,8 @@ def save(obj, path: str | os.PathLike, *, class_names=None, data: dict | None = 
 def save_model(estimator, path: str | os.PathLike, *, class_names=None) -> Path:
     """:func:`save` under its older name (deprecated: it warns, and goes in the next
     release)."""
-    _renamed_function("save_model", "hybridnlp.save")
+    warn_renamed_function("hybridnlp.persistence.save_model", "hybridnlp.save")
     return save(estimator, path, class_names=class_names)
-
-
-def _renamed_function(old: str, new: str) -> None:
-    warn_renamed_function(f"hybridnlp.persistence.{old}", new)
 
 
 def model_class_names(path: str | os.PathLike) -> list[str] | None:
@@ -132,8 +128,7 @@ def _write(estimator, path: Path, class_names: list | None = None) -> None:
     import hybridnlp
     from hybridnlp.text import Tokenizer
 
-    kind = {"kind": type(estimator).__name__,
-            "module": type(estimator).__module__}
+    kind = {"kind": type(estimator).__name__}
     if isinstance(estimator, Tokenizer):  # a file of its own, in the directory
         estimator.save(path / "tokenizer.json")
         stamp_config(path, kind)
@@ -202,7 +197,7 @@ def load(path: str | os.PathLike):
 def load_model(path: str | os.PathLike):
     """:func:`load` under its older name (deprecated: it warns, and goes in the next
     release)."""
-    _renamed_function("load_model", "hybridnlp.load")
+    warn_renamed_function("hybridnlp.persistence.load_model", "hybridnlp.load")
     return load(path)
 
 

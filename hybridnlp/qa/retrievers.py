@@ -481,9 +481,10 @@ class DenseRetriever(_Retriever):
                                  f"index the passages again.")
         else:
             vectors = load_word_vectors(path / "vectors.bin", binary=True)
-            idf = checked_array(arrays.get("idf"), what=f"{what}: idf", ndim=1)
+            idf = checked_array(arrays.get("idf"), what=f"{what}: idf",
+                                shape=(len(vectors.index_to_key),))
             encoder._restore(vectors, idf)
-        width = encoder.transform(["x"]).shape[1]
+        width = encoder.n_features_out_
         if model.matrix_.shape[1] != width:
             raise ValueError(f"{what}: passage embeddings of {model.matrix_.shape[1]} "
                              f"dimensions, but the encoder gives {width}; the files come from "

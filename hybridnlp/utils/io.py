@@ -6,6 +6,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -78,18 +79,26 @@ def _stale_prefix(path: Path) -> str:
     return f".{path.name}.{os.getpid()}."
 
 
+_SWEPT: set[Path] = set()  # folders this process has already cleaned
+# what the writers here leave while they work: .NAME.<pid>.<random>.tmp[.suffix] | .old | .read
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]+\.(tmp(\..*)?|old|read)$")
+
+
 def _remove_stale(path: Path) -> None:
-    """Remove temporary files and folders beside ``path`` left by writers that died (a
-    SIGKILL mid-save): those whose process no longer runs on this machine."""
-    head = f".{path.name}."
+    """Remove the temporary files and folders in ``path``'s folder that writers which died
+    left (a SIGKILL mid-save): those whose process no longer runs on this machine. A folder is
+    listed once per process, not at every write (cache folders hold thousands of files)."""
+    folder = path.parent
+    if folder in _SWEPT:
+        return
+    _SWEPT.add(folder)
     try:
-        siblings = [p for p in path.parent.iterdir() if p.name.startswith(head) and (
-            p.name.endswith((".tmp", ".old", ".read")) or ".tmp." in p.name)]
+        entries = list(folder.iterdir())
     except OSError:
         return
-    for p in siblings:
-        pid = p.name[len(head):].split(".", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
+    for p in entries:
+        match = _TEMPORARY.match(p.name)
+        if match is None or _alive(int(match.group(1))):
             continue
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
