@@ -3,6 +3,7 @@ classical readers (sliding window, logistic regression over spans), ``QAPipeline
 official SQuAD v1.1 metrics and retrieval recall@k. SQuAD-format files load with
 :func:`hybridnlp.datasets.squad.load_squad` (and ``load_dataset("squad", split=...)``)."""
 
+from hybridnlp.qa.dense import DenseRetriever
 from hybridnlp.qa.extractive import ExtractiveReader
 from hybridnlp.qa.metrics import (
     exact_match,
@@ -20,7 +21,7 @@ from hybridnlp.qa.readers import (
     question_type,
 )
 from hybridnlp.qa.retriever_fusion import HybridRetriever
-from hybridnlp.qa.retrievers import BM25Retriever, DenseRetriever, TfidfRetriever
+from hybridnlp.qa.retrievers import BM25Retriever, TfidfRetriever
 
 __all__ = ["BM25Retriever", "DenseRetriever", "ExtractiveReader", "HybridReader", "HybridRetriever",
            "LogisticReader", "QAPipeline",

@@ -12,9 +12,9 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
 from hybridnlp.qa._linear import linear_from_state, linear_state
+from hybridnlp.qa.dense import DenseRetriever
 from hybridnlp.qa.retrievers import (
     BM25Retriever,
-    DenseRetriever,
     TfidfRetriever,
     _check_queries,
     _ranking,
