@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _report import stamp, timed, write_section  # noqa: E402
 
 from hybridnlp import FastTextClassifier, TransformerClassifier, load_dataset  # noqa: E402
-from hybridnlp.estimators._text_batches import TextBatches  # noqa: E402
 from hybridnlp.estimators.fasttext_classifier import _BagBatches, _BagModel, _one_thread  # noqa: E402
+from hybridnlp.neural import TextBatches  # noqa: E402
 from hybridnlp.nn import EncoderConfig, SequenceClassifier  # noqa: E402
 from hybridnlp.text import WordVocabTokenizer  # noqa: E402
 from hybridnlp.train import Trainer  # noqa: E402

@@ -1,4 +1,4 @@
-"""The one neural-estimator base (hybridnlp.estimators.neural): one parameter vocabulary,
+"""The one neural-estimator base (hybridnlp.neural): one parameter vocabulary,
 every default visible, old names working for one release, the Trainer behind all of them."""
 
 import re
@@ -15,7 +15,7 @@ from hybridnlp import (
     Seq2SeqLM,
     TransformerClassifier,
 )
-from hybridnlp.estimators.neural import NeuralEstimator
+from hybridnlp.neural import NeuralEstimator
 from hybridnlp.train import Callback
 
 SHARED = {"max_epochs", "max_steps", "max_time", "batch_size", "validation_fraction",

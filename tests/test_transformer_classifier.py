@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from hybridnlp import TransformerClassifier, Word2VecFeatures
-from hybridnlp.estimators._text_batches import truncate
+from hybridnlp.neural.batches import truncate
 from hybridnlp.text import CharTokenizer, WordVocabTokenizer
 
 

@@ -1,7 +1,7 @@
 """scikit-learn text classifiers: the neural models, and NBSVM as one estimator."""
 
 from hybridnlp.estimators._classifier import TextClassifierMixin
-from hybridnlp.estimators._text_batches import embedding_matrix
+from hybridnlp.neural import embedding_matrix
 from hybridnlp.estimators.fasttext_classifier import FastTextClassifier
 from hybridnlp.estimators.nbsvm import NBSVMClassifier
 from hybridnlp.estimators.transformer_classifier import TransformerClassifier

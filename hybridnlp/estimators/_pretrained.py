@@ -4,7 +4,7 @@ GPT (its tokenizer, its module, its checks)."""
 
 from __future__ import annotations
 
-from hybridnlp.estimators._text_batches import TextBatches
+from hybridnlp.neural import TextBatches
 from hybridnlp.utils.validation import check_choice, check_number
 
 __all__ = ["batches", "check_params", "load", "module", "module_from_config", "module_kind"]

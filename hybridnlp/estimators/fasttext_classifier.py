@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from hybridnlp.estimators._classifier import TextClassifierMixin, accuracy, holdout_split
-from hybridnlp.estimators.neural import NeuralEstimator
+from hybridnlp.estimators._classifier import TextClassifierMixin
+from hybridnlp.neural import NeuralEstimator, accuracy, holdout_split
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 from hybridnlp.train import OptimizerChain
 from hybridnlp.utils.device import torch_threads
@@ -115,7 +115,7 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
     zero, as fastText does; seconds for 10,000 sentences on one CPU core (RESULTS.md).
 
     The parameters shared by every neural estimator are those of
-    :mod:`hybridnlp.estimators.neural`, with fastText's defaults below.
+    :mod:`hybridnlp.neural.base`, with fastText's defaults below.
 
     Parameters
     ----------

@@ -13,9 +13,15 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.estimators import _pretrained
-from hybridnlp.estimators._classifier import TextClassifierMixin, accuracy, holdout_split
-from hybridnlp.estimators._text_batches import TRUNCATIONS, TextBatches, embedding_matrix
-from hybridnlp.estimators.neural import NeuralEstimator
+from hybridnlp.estimators._classifier import TextClassifierMixin
+from hybridnlp.neural import (
+    TRUNCATIONS,
+    NeuralEstimator,
+    TextBatches,
+    accuracy,
+    embedding_matrix,
+    holdout_split,
+)
 from hybridnlp.nn import EncoderConfig, SequenceClassifier
 from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WordVocabTokenizer
 from hybridnlp.text.segmenters import segmenter_names
@@ -43,7 +49,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
 
     The parameters shared by every neural estimator (budgets, validation, device, checkpoints,
     ``optimizer__*``, ``trainer__*``, ``module__*``) are those of
-    :mod:`hybridnlp.estimators.neural`; their defaults here are below.
+    :mod:`hybridnlp.neural.base`; their defaults here are below.
 
     Parameters
     ----------

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hybridnlp.estimators.neural import NeuralEstimator
 from hybridnlp.lm._corpus import make_tokenizer, read_corpus, split_corpus, token_stream
 from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm._text_generation import TextGenerationMixin
 from hybridnlp.lm.data import RandomWindows, SequentialWindows
+from hybridnlp.neural import NeuralEstimator
 from hybridnlp.nn.gpt import GPT, GPTConfig
 from hybridnlp.text import Tokenizer, load_tokenizer
 from hybridnlp.utils.deprecation import positional_deprecated
@@ -41,7 +41,7 @@ class CausalLM(Saveable, TextGenerationMixin, LMScoringMixin, NeuralEstimator):
 
     The parameters shared by every neural estimator (budgets, validation, device, checkpoints,
     ``optimizer__*``, ``trainer__*``, ``module__*``) are those of
-    :mod:`hybridnlp.estimators.neural`; their defaults here are below.
+    :mod:`hybridnlp.neural.base`; their defaults here are below.
 
     Parameters
     ----------

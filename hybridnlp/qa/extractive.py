@@ -13,9 +13,8 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from hybridnlp.estimators import embedding_matrix
-from hybridnlp.estimators.neural import NeuralEstimator
 from hybridnlp.exceptions import NotFittedError
+from hybridnlp.neural import NeuralEstimator, embedding_matrix
 from hybridnlp.nn import EncoderConfig
 from hybridnlp.nn.encoder import SpanExtractor
 from hybridnlp.qa.readers import _STOP, Span, _check_pairs, word_spans

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hybridnlp.estimators.neural import NeuralEstimator
 from hybridnlp.exceptions import NotFittedError
 from hybridnlp.lm import make_tokenizer
 from hybridnlp.lm.decoding import (
@@ -25,6 +24,7 @@ from hybridnlp.lm.decoding import (
     length_normaliser,
     sample,
 )
+from hybridnlp.neural import NeuralEstimator
 from hybridnlp.nn.seq2seq import ARCHITECTURES, Seq2SeqConfig
 from hybridnlp.seq2seq.metrics import corpus_bleu
 from hybridnlp.seq2seq.pairs import PairBatches, check_pairs, check_side
@@ -46,7 +46,7 @@ class Seq2SeqLM(Saveable, NeuralEstimator):
 
     The parameters shared by every neural estimator (budgets, validation, device, checkpoints,
     ``optimizer__*``, ``trainer__*``, ``module__*``) are those of
-    :mod:`hybridnlp.estimators.neural`; their defaults here are below.
+    :mod:`hybridnlp.neural.base`; their defaults here are below.
 
     Parameters
     ----------

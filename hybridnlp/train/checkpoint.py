@@ -88,31 +88,33 @@ def save_state_dict_file(path: str | os.PathLike, state_dict: dict) -> None:
     atomic_write_bytes(path, safetensors_bytes(tensors))
 
 
-def load_state_dict_file(path: str | os.PathLike, expected: dict | None = None) -> dict:
-    """Read a safetensors file; with ``expected`` (a state dict), check names and shapes.
+def load_state_dict_file(path: str | os.PathLike, expected: dict | None = None, *,
+                         what: str = "checkpoint file") -> dict:
+    """Read a safetensors file (the one reader of the project's weights files); with
+    ``expected`` (a state dict), check names and shapes. ``what`` names the file in errors.
 
     Raises ValueError naming the file and the first offending tensor.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint file not found: {str(path)!r}")
+        raise FileNotFoundError(f"{what} {str(path)!r} does not exist.")
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
-        raise ValueError(f"checkpoint file {str(path)!r} is corrupt: {err}.") from None
+        raise ValueError(f"{what} {str(path)!r} is corrupt: {err}.") from None
     if expected is not None:
         missing = [k for k in expected if k not in tensors]
         unexpected = [k for k in tensors if k not in expected]
         if missing or unexpected:
             raise ValueError(
-                f"checkpoint file {str(path)!r} does not match the model: missing tensors "
+                f"{what} {str(path)!r} does not match the model: missing tensors "
                 f"{missing[:3]}, unexpected tensors {unexpected[:3]}; was it saved from another "
                 f"architecture or config?"
             )
         for k, v in expected.items():
             if tuple(tensors[k].shape) != tuple(v.shape):
                 raise ValueError(
-                    f"checkpoint file {str(path)!r} does not match the model: tensor {k!r} has "
+                    f"{what} {str(path)!r} does not match the model: tensor {k!r} has "
                     f"shape {tuple(tensors[k].shape)}, the model expects {tuple(v.shape)}."
                 )
     return tensors

@@ -1,0 +1,11 @@
+"""The one base of the neural estimators (classifiers, language models, translators, readers)
+and the helpers they share: token-id batches, the validation split, word-vector embedding
+init, safetensors weights."""
+
+from hybridnlp.neural.base import NeuralEstimator
+from hybridnlp.neural.batches import TRUNCATIONS, TextBatches, embedding_matrix
+from hybridnlp.neural.split import accuracy, holdout_split
+from hybridnlp.neural.weights import check_weights_header, load_weights
+
+__all__ = ["TRUNCATIONS", "NeuralEstimator", "TextBatches", "accuracy", "check_weights_header",
+           "embedding_matrix", "holdout_split", "load_weights"]

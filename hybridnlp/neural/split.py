@@ -1,0 +1,38 @@
+"""The validation split every neural classifier holds out, and its validation metric."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from hybridnlp.utils.validation import check_texts_labels
+
+__all__ = ["accuracy", "holdout_split"]
+
+
+def accuracy(logits, targets) -> float:
+    """The Trainer's validation metric for classifiers: argmax of ``logits`` == ``targets``."""
+    return float((logits.argmax(dim=-1) == targets).float().mean())
+
+
+def holdout_split(texts: list[str], y_idx: np.ndarray, classes: np.ndarray, validation_data,
+                  fraction: float | None, seed: int):
+    """(train texts, train class indices, validation texts, validation class indices): the
+    given ``validation_data`` (texts, labels), else a stratified ``fraction`` of the
+    training data, else no validation (Nones) when ``fraction`` is 0 or None."""
+    if validation_data is not None:
+        val_texts, val_y = check_texts_labels(*validation_data, require_words=False,
+                                              min_classes=1)
+        unknown = set(np.unique(val_y)) - set(classes)
+        if unknown:
+            raise ValueError(f"validation_data has labels unseen in y: {sorted(unknown)}.")
+        return texts, y_idx, val_texts, np.searchsorted(classes, val_y)
+    if not fraction:
+        return texts, y_idx, None, None
+    idx = np.arange(len(texts))
+    counts = np.bincount(y_idx)
+    n_val = int(np.ceil(fraction * len(texts)))
+    # Stratify where every class can appear on both sides (not on a handful of texts).
+    stratify = y_idx if counts.min() >= 2 and n_val >= len(counts) else None
+    tr, va = train_test_split(idx, test_size=fraction, random_state=seed, stratify=stratify)
+    return [texts[i] for i in tr], y_idx[tr], [texts[i] for i in va], y_idx[va]

@@ -1,0 +1,52 @@
+"""Module weights in safetensors files: the header checked against the model before any tensor
+is read, then the tensors, named on any mismatch (the one reader: ``train.checkpoint``'s)."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from hybridnlp.train.checkpoint import load_state_dict_file
+
+__all__ = ["check_weights_header", "load_weights"]
+
+
+def check_weights_header(model: torch.nn.Module, file: str | os.PathLike) -> None:
+    """The tensor names and shapes in a safetensors file's header against ``model``'s (which
+    may live on the meta device), before any tensor is read or allocated."""
+    from safetensors import safe_open
+
+    file = str(file)
+    try:
+        with safe_open(file, framework="pt") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"weights file {file!r} does not exist.") from None
+    except Exception as err:  # safetensors raises its own error types for corrupt headers
+        raise ValueError(f"weights file {file!r} is corrupt: {err}") from None
+    _compare(model, shapes, file)
+
+
+def _compare(model: torch.nn.Module, shapes: dict, file: str) -> None:
+    expected = model.state_dict()
+    tied = getattr(getattr(model, "config", None), "tie_weights", False)
+    missing = [k for k in expected if k not in shapes and not (tied and k == "lm_head.weight")]
+    unexpected = [k for k in shapes if k not in expected]
+    if missing or unexpected:
+        raise ValueError(f"weights file {file!r} does not match the model: missing "
+                         f"{missing[:5]}, unexpected {unexpected[:5]}.")
+    for k, shape in shapes.items():
+        if tuple(shape) != tuple(expected[k].shape):
+            raise ValueError(f"weights file {file!r}: tensor {k!r} has shape "
+                             f"{tuple(shape)}, the model expects {tuple(expected[k].shape)}; "
+                             f"config.json and the weights come from different models.")
+
+
+def load_weights(model: torch.nn.Module, file: str | os.PathLike) -> None:
+    """Load a safetensors file into ``model``, naming the file and tensor on any mismatch."""
+    state = load_state_dict_file(file, what="weights file")
+    _compare(model, {k: tuple(v.shape) for k, v in state.items()}, str(file))
+    if any(v.is_floating_point() and not torch.isfinite(v).all() for v in state.values()):
+        raise ValueError(f"weights file {str(file)!r} holds NaN or infinite weights.")
+    model.load_state_dict(state, strict=False)
