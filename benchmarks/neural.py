@@ -175,7 +175,7 @@ def fasttext_on_trainer(name: str, repeats: int = 3) -> dict:
                     opt.zero_grad()
                     loss.backward()
                     opt.step()
-        clf.module_, clf.classes_ = model.eval(), classes
+        clf.model_, clf.classes_ = model.eval(), classes
         return clf.predict(test.data)
 
     ours, plain = [], []

@@ -6,9 +6,10 @@ of the project, never with plain pickle.
   ``QAPipeline``, tokenizers): its own ``save(dir)``, safetensors / npz + JSON. ``load`` finds
   the class by the name ``config.json`` (or a reader's ``reader.json``) gives, in the one
   registry those classes fill by ``__init_subclass__``.
-* Everything else (pipelines of our features, ``TransformerClassifier``, the hybrids): one
-  ``model.skops`` file (skops stores arrays as ``.npy`` and objects as JSON schemas; neural
-  weights travel as NumPy arrays), plus ``model.json`` naming the class and versions.
+* Everything else (the features, the text classifiers, the hybrids, pipelines of them: each
+  has ``save(dir)`` from :class:`~hybridnlp.utils.saving.SaveMixin`): one ``model.skops``
+  file (skops stores arrays as ``.npy`` and objects as JSON schemas), the torch modules'
+  weights beside it in ``weights/*.safetensors``, plus ``model.json`` naming the class.
 
 Every directory also gets ``config.json`` with ``format_version`` and the library versions,
 and a model card ``README.md``. ``save_model`` / ``load_model`` are the older names of the
@@ -29,9 +30,17 @@ import os
 from pathlib import Path
 
 from hybridnlp.utils.deprecation import warn_renamed_function
-from hybridnlp.utils.io import atomic_directory, atomic_write_json, directory_snapshot, read_json
+from hybridnlp.utils.io import atomic_directory, directory_snapshot, read_json
 from hybridnlp.utils.saved_arrays import check_loaded_sparse
-from hybridnlp.utils.saving import Saveable, registered, registered_kinds, stamp_config, write_card
+from hybridnlp.utils.saving import (
+    Saveable,
+    registered,
+    registered_kinds,
+    save_skops,
+    stamp_config,
+    weights_directory,
+    write_card,
+)
 
 __all__ = ["allowed_type_names", "allowed_types", "load", "load_model", "model_class_names",
            "save", "save_model"]
@@ -91,18 +100,26 @@ def save(obj, path: str | os.PathLike, *, class_names=None, data: dict | None = 
          metrics: dict | None = None) -> Path:
     """Write ``obj`` (fitted) into the directory ``path``; returns it. Any model of the
     project: an estimator, a language model or translator, a QA retriever, reader or
-    pipeline, a tokenizer.
+    pipeline, a tokenizer (the same as ``obj.save(path)``, which every one of them has; a
+    scikit-learn pipeline of our parts saves here too).
 
     The directory is written whole beside ``path`` and renamed into place, replacing what was
     there: a concurrent :func:`load` reads the old model or the new one, never a mix.
     ``class_names`` (the data set's ``target_names``, for integer classes 0..K-1) is kept so
     that ``hybridnlp predict`` writes names, not ids. ``data`` (name, size, sha256 of the
     training data) and ``metrics`` go into the model card ``README.md``."""
+    from hybridnlp.text import Tokenizer
+
     path = Path(path)
-    with atomic_directory(path) as tmp:
-        _write(obj, tmp, list(class_names) if class_names else None)
-        write_card(tmp, obj, data=data, metrics=metrics)
-    return path
+    if isinstance(obj, Tokenizer):  # a file of its own, in the directory
+        with atomic_directory(path) as tmp:
+            obj.save(tmp / "tokenizer.json")
+            stamp_config(tmp, {"kind": type(obj).__name__})
+            write_card(tmp, obj, data=data, metrics=metrics)
+        return path
+    if isinstance(obj, Saveable):
+        return obj.save(path, data=data, metrics=metrics)
+    return save_skops(obj, path, class_names=class_names, data=data, metrics=metrics)
 
 
 def save_model(estimator, path: str | os.PathLike, *, class_names=None) -> Path:
@@ -120,57 +137,6 @@ def model_class_names(path: str | os.PathLike) -> list[str] | None:
     except (FileNotFoundError, ValueError):
         return None
     return [str(n) for n in names] if isinstance(names, list) else None
-
-
-def _write(estimator, path: Path, class_names: list | None = None) -> None:
-    import sklearn
-
-    import hybridnlp
-    from hybridnlp.text import Tokenizer
-
-    kind = {"kind": type(estimator).__name__}
-    if isinstance(estimator, Tokenizer):  # a file of its own, in the directory
-        estimator.save(path / "tokenizer.json")
-        stamp_config(path, kind)
-        return
-    if isinstance(estimator, Saveable):
-        estimator.save(path)
-        stamp_config(path, kind)
-        return
-    import skops.io as sio
-
-    _refuse_code(estimator)
-    sio.dump(estimator, path / "model.skops")
-    description = {
-        "kind": "skops", "class": f"{type(estimator).__module__}.{type(estimator).__name__}",
-        "hybridnlp": hybridnlp.__version__, "scikit-learn": sklearn.__version__,
-        **({"class_names": [str(n) for n in class_names]} if class_names else {}),
-    }
-    atomic_write_json(path / "model.json", description)
-    stamp_config(path, description)
-
-
-def _refuse_code(estimator) -> None:
-    """A model whose word segmenter is a callable (not a registered name) would need its code
-    on load, which a saved model never runs: refused with the way to register it."""
-    from hybridnlp.text.segmenters import CallableSegmenter, Segmenter, unsaveable_segmenter
-
-    seen, stack = set(), [estimator]
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen or isinstance(obj, str | bytes | int | float | bool | type(None)):
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, CallableSegmenter):
-            raise ValueError(unsaveable_segmenter(obj))
-        module = type(obj).__module__.split(".")[0]
-        if isinstance(obj, dict):
-            stack.extend(obj.values())
-        elif isinstance(obj, list | tuple | set):
-            stack.extend(obj)
-        elif module in ("hybridnlp", "sklearn") and not isinstance(obj, Segmenter) \
-                and hasattr(obj, "__dict__"):
-            stack.extend(vars(obj).values())
 
 
 def load(path: str | os.PathLike):
@@ -221,7 +187,10 @@ def _read(path: Path):
                              f"what skops trusts by default). Inspect the file with "
                              f"skops.io.get_untrusted_types.")
         try:
-            model = sio.load(path / "model.skops", trusted=untrusted)
+            with weights_directory(path):
+                model = sio.load(path / "model.skops", trusted=untrusted)
+        except (FileNotFoundError, ValueError):  # a weights file's own, naming it
+            raise
         except Exception as err:
             raise ValueError(f"model file {str(path / 'model.skops')!r} could not be loaded: "
                              f"{err}") from None

@@ -5,7 +5,10 @@ Add each new estimator (tiny, seeded configuration) to ``CASES``.
 """
 
 import inspect
+import io
+import json
 import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -16,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
+import hybridnlp
 from hybridnlp import (
     CausalLM,
     FastTextClassifier,
@@ -185,13 +189,58 @@ def test_output_shape_and_feature_names(est, mr_small):
     assert np.allclose(fit_transform[:7], out, atol=1e-6)
 
 
+def torch_modules(obj) -> list:
+    """Every torch module an estimator holds, however deep (components, meta learners)."""
+    import torch
+
+    found, seen, stack = [], set(), [obj]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, torch.nn.Module):
+            found.append(obj)
+        elif isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif isinstance(obj, list | tuple):
+            stack.extend(obj)
+        elif type(obj).__module__.split(".")[0] in ("hybridnlp", "sklearn") \
+                and hasattr(obj, "__dict__"):
+            stack.extend(vars(obj).values())
+    return found
+
+
+def check_saved_directory(est, path) -> None:
+    """``config.json`` (format_version) and a card; every torch tensor of ``est`` in a
+    safetensors file under weights/, none among model.skops's NumPy arrays."""
+    config = json.loads((path / "config.json").read_text())
+    assert config["format_version"] == hybridnlp.utils.saving.FORMAT_VERSION
+    assert (path / "README.md").read_text().startswith(f"# {type(est).__name__}\n")
+    tensors = [t.detach().float().numpy() for m in torch_modules(est)
+               for t in m.state_dict().values() if t.numel() > 1]
+    assert bool(tensors) == (path / "weights").is_dir()
+    with zipfile.ZipFile(path / "model.skops") as archive:
+        arrays = [np.load(io.BytesIO(archive.read(n)), allow_pickle=False)
+                  for n in archive.namelist() if n.endswith(".npy")]
+    assert not [a.shape for a in arrays for t in tensors
+                if a.dtype.kind == "f" and a.shape == t.shape and np.allclose(a, t)], \
+        "torch weights inside model.skops"
+    assert not {p.suffix for p in path.rglob("*")} & {".pt", ".bin", ".pkl", ".pth"}
+
+
 @pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
-def test_pickle_round_trip_gives_identical_output(est, mr_small):
+def test_pickle_and_save_round_trips_give_identical_output(est, mr_small, tmp_path):
     texts, y = mr_small
     est = clone(est).fit(texts, y)
     expected = output(est, texts[:20])
     restored = pickle.loads(pickle.dumps(est))
     assert np.array_equal(output(restored, texts[:20]), expected)
+    saved = est.save(tmp_path / "model")
+    check_saved_directory(est, saved)
+    loaded = hybridnlp.load(saved)
+    assert type(loaded) is type(est)
+    np.testing.assert_allclose(output(loaded, texts[:20]), expected, rtol=1e-6, atol=1e-9)
     assert np.array_equal(output(est, texts[:20]), expected)  # output does not drift
 
 
@@ -304,10 +353,15 @@ def test_lm_fit_returns_self_sets_trailing_state_and_refuses_unfitted_use(lm, do
 
 
 @pytest.mark.parametrize("lm", LMS, ids=LM_IDS)
-def test_lm_pickle_and_refit_give_identical_scores(lm, documents):
+def test_lm_pickle_save_and_refit_give_identical_scores(lm, documents, tmp_path):
     est = clone(lm).fit(documents)
     expected = est.score(documents[:10])
     assert pickle.loads(pickle.dumps(est)).score(documents[:10]) == expected
+    saved = est.save(tmp_path / "lm")
+    assert json.loads((saved / "config.json").read_text())["format_version"] >= 1
+    assert (saved / "README.md").read_text().startswith(f"# {type(est).__name__}\n")
+    assert not {p.suffix for p in saved.rglob("*")} & {".pt", ".bin", ".pkl", ".pth"}
+    assert hybridnlp.load(saved).score(documents[:10]) == pytest.approx(expected, rel=1e-6)
     est.fit(documents[:40]).fit(documents)  # refit after fitting on other data
     assert est.score(documents[:10]) == expected
     assert clone(lm).fit(documents).score(documents[:10]) == expected
@@ -398,5 +452,6 @@ def test_every_public_estimator_is_keyword_only_and_clones(name):
         positional = [n for n, p in params.items() if n != "self" and p.kind not in (
             p.KEYWORD_ONLY, p.VAR_KEYWORD)]
         assert positional == [], f"{name}({', '.join(positional)}) takes positional arguments"
+    assert callable(getattr(cls, "save", None)) and callable(hybridnlp.load)
     examples = [est for est in ESTIMATORS if type(est) is cls]  # those that need arguments
     test_clone_and_params_round_trip(examples[0] if examples else cls())

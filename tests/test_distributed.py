@@ -62,7 +62,7 @@ def _worker(rank, size, port, out, checkpoint, resume, stop_after):
         callbacks = [_StopAfter(stop_after)] if stop_after else None
         clf = _classifier(checkpoint_dir=checkpoint, max_epochs=5 if checkpoint else 3,
                           callbacks=callbacks).fit(X, y, resume=resume)
-        torch.save({k: v.clone() for k, v in clf.module_.state_dict().items()},
+        torch.save({k: v.clone() for k, v in clf.model_.state_dict().items()},
                    os.path.join(out, f"rank{rank}.pt"))
         with open(os.path.join(out, f"loss{rank}.txt"), "w") as f:
             json.dump([row["train_loss"] for row in clf.history_], f)
@@ -87,7 +87,7 @@ def test_two_ranks_reach_the_weights_of_one_process(tmp_path):
     torch.set_num_threads(1)
     single = _classifier().fit(*_texts())
     ranks = _spawn(tmp_path)
-    for name, value in single.module_.state_dict().items():
+    for name, value in single.model_.state_dict().items():
         torch.testing.assert_close(ranks[0][name], ranks[1][name], rtol=0, atol=0)  # in sync
         torch.testing.assert_close(ranks[0][name], value, rtol=1e-4, atol=1e-5)
     logged = json.loads((tmp_path / "loss0.txt").read_text())
@@ -103,7 +103,7 @@ def test_only_rank_zero_writes_the_checkpoint_and_resume_continues(tmp_path):
     resumed = _spawn(tmp_path, checkpoint=str(checkpoint), resume=True)  # epochs 4-5
     assert len(json.loads((tmp_path / "loss1.txt").read_text())) == 5
     straight = _classifier(max_epochs=5).fit(*_texts())
-    for name, value in straight.module_.state_dict().items():
+    for name, value in straight.model_.state_dict().items():
         torch.testing.assert_close(resumed[0][name], value, rtol=1e-4, atol=1e-5)
 
 

@@ -21,7 +21,7 @@ def test_vocabulary_holds_words_and_bigrams_most_frequent_first():
     assert list(clf.vocabulary_)[:3] == ["a", "fine", "film"]  # counts 3, 2, 2
     assert {"a fine", "fine film", "film !", "dull film"} <= set(clf.vocabulary_)
     assert len(clf.vocabulary_) == 6 + 6  # 6 words, 6 distinct bigrams
-    assert clf.module_.embedding.weight.shape == (12, 100)
+    assert clf.model_.embedding.weight.shape == (12, 100)
     top = FastTextClassifier(max_features=2, max_epochs=1).fit(["a a b c", "a b"], [0, 1])
     assert list(top.vocabulary_) == ["a", "b"]
     frequent = FastTextClassifier(min_count=2, ngram_range=(1, 1), max_epochs=1).fit(
@@ -41,7 +41,7 @@ def test_bigrams_fit_what_unigrams_cannot(ngram_range, expected):
 
 def test_text_without_known_ngrams_gets_the_bias_alone():
     clf = FastTextClassifier(dim=8, max_epochs=3, random_state=0).fit(NEGATION, NEGATION_Y)
-    bias = torch.softmax(clf.module_.linear.bias.detach(), -1).numpy()
+    bias = torch.softmax(clf.model_.linear.bias.detach(), -1).numpy()
     assert np.allclose(clf.predict_proba(["unseen words only", "   "]), bias)
     assert clf.predict_proba(["unseen", "good"]).shape == (2, 2)
 

@@ -229,7 +229,7 @@ def test_fusion_uses_out_of_fold_features(mr_small):
     texts, y = mr_small
     fusion = FusionClassifier(preset="tiny", max_epochs=2, validation_fraction=0,
                               random_state=0, feature_cv=4).fit(texts, y)
-    assert fusion.module_.config.n_extra == 2  # NBSVM log-probabilities of the two classes
+    assert fusion.model_.config.n_extra == 2  # NBSVM log-probabilities of the two classes
     insample = fusion._apply(fusion.features_, texts)
     oof = fusion._extra_features(texts, np.searchsorted(fusion.classes_, y), fit=True)
     in_acc = (insample.argmax(1) == np.searchsorted(fusion.classes_, y)).mean()
@@ -243,11 +243,11 @@ def test_fusion_with_transformers_and_errors(mr_small):
     topics = FusionClassifier(features=TopicFeatures(n_topics=4, min_df=1, random_state=0),
                               feature_cv=None, preset="tiny", max_epochs=1,
                               validation_fraction=0, random_state=0).fit(texts, y)
-    assert topics.module_.config.n_extra == 4
+    assert topics.model_.config.n_extra == 4
     svd = make_pipeline(TfidfFeatures(), TruncatedSVD(16, random_state=0))
     fused = FusionClassifier(features=svd, preset="tiny", max_epochs=1, validation_fraction=0,
                              random_state=0).fit(texts, y)
-    assert fused.module_.config.n_extra == 16
+    assert fused.model_.config.n_extra == 16
     assert clone(fused).get_params()["features"] is not None
     with pytest.raises(ValueError, match=r"^features produce \d+ sparse columns; fusion takes"):
         FusionClassifier(features=TfidfFeatures(), preset="tiny", max_epochs=1).fit(texts, y)

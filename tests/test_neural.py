@@ -148,3 +148,16 @@ def test_renamed_parameters_warn_once_at_the_callers_line():
             make()
         assert [str(w.message) for w in caught] == [message]
         assert caught[0].filename == __file__  # it points at the call, not into hybridnlp
+
+
+def test_the_fitted_module_is_model_everywhere_and_module_warns_for_one_release():
+    from hybridnlp import FastTextClassifier
+
+    texts, labels = ["a good film", "bad plot", "great acting", "awful"] * 3, [1, 0, 1, 0] * 3
+    clf = FastTextClassifier(dim=4, max_epochs=1, random_state=0)
+    assert not hasattr(clf, "module_") and not hasattr(clf, "model_")
+    clf.fit(texts, labels)
+    with pytest.warns(FutureWarning, match=r"^FastTextClassifier.module_ is deprecated and will "
+                                           r"be removed in the next release; use "
+                                           r"FastTextClassifier.model_ instead"):
+        assert clf.module_ is clf.model_

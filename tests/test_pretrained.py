@@ -222,7 +222,7 @@ def test_fine_tuning_moves_the_loss_and_round_trips(tmp_path, bert_dir):
     losses = [row["train_loss"] for row in clf.history_]
     assert losses[-1] < losses[0] / 2, losses
     assert clf.score(X, y) >= 0.9
-    assert clf.get_params()["pretrained"] == bert_dir and clf.module_.config.pooling == ("cls",)
+    assert clf.get_params()["pretrained"] == bert_dir and clf.model_.config.pooling == ("cls",)
     proba = clf.predict_proba(X)
     model = tmp_path / "copy"
     shutil.copytree(bert_dir, model)
@@ -257,9 +257,9 @@ def test_layer_decay_scales_learning_rates(bert_dir):
     X, y = _texts(16)
     clf = TransformerClassifier(pretrained=bert_dir, layer_decay=0.5, max_epochs=1,
                                 patience=None, random_state=0).fit(X, y)
-    groups = clf.module_.optimizer_groups(0.01)
+    groups = clf.model_.optimizer_groups(0.01)
     scale = {id(p): g["lr_scale"] for g in groups for p in g["params"]}
-    named = dict(clf.module_.named_parameters())
+    named = dict(clf.model_.named_parameters())
     assert scale[id(named["head.out.weight"])] == 1.0
     assert scale[id(named["encoder.encoder.layer.1.output.dense.weight"])] == 0.5
     assert scale[id(named["encoder.encoder.layer.0.output.dense.weight"])] == 0.25
@@ -358,9 +358,9 @@ def test_gpt_initialised_classifier_starts_from_the_lm_and_learns(tiny_lm, tmp_p
     start = TransformerClassifier(init_from=lm, max_len=48, max_steps=1, optimizer__lr=1e-9,
                                   patience=None, random_state=0).fit(X, y)
     for name, value in lm.model_.state_dict().items():  # the LM's weights, copied
-        torch.testing.assert_close(start.module_.gpt.state_dict()[name], value, atol=1e-6,
+        torch.testing.assert_close(start.model_.gpt.state_dict()[name], value, atol=1e-6,
                                    rtol=0)
-    assert lm.model_.wte.weight.data_ptr() != start.module_.gpt.wte.weight.data_ptr()
+    assert lm.model_.wte.weight.data_ptr() != start.model_.gpt.wte.weight.data_ptr()
     save(clf, tmp_path / "saved")
     np.testing.assert_allclose(load(tmp_path / "saved").predict_proba(X),
                                clf.predict_proba(X), atol=1e-6)

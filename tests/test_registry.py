@@ -20,7 +20,7 @@ def test_the_config_seed_reaches_every_model_and_makes_runs_repeatable(tmp_path)
         values["data"] = {"name": "sst2", "test_split": "test", "limit": 120}
         model = run(values, quiet=True).models["transformer"]
         assert model.random_state == seed
-        return model.module_.encoder.tok_emb.weight.detach().clone()
+        return model.model_.encoder.tok_emb.weight.detach().clone()
 
     import torch
 

@@ -341,7 +341,7 @@ def test_pretrained_causal_lm_initialises_the_transformer(tmp_path):
     assert info["n_texts"] == 10000 and info["steps"] == 5 and info["tokens"] > 10 ** 6
     assert result.pretrained == {"causal_lm": str(path)}
     model = result.models["transformer"]
-    assert model.init_from == str(path) and type(model.module_).__name__ == "GPTClassifier"
+    assert model.init_from == str(path) and type(model.model_).__name__ == "GPTClassifier"
     report = (result.run_dir / "report.md").read_text()
     assert ("Unsupervised pretraining: a causal LM (gpt-nano preset, char tokens, 5 steps, "
             "validation loss") in report

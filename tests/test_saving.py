@@ -171,6 +171,29 @@ def test_directories_saved_before_format_version_still_load_and_predict_the_same
     assert answer["score"] == pytest.approx(expected["qa_answer"]["score"], rel=1e-6)
 
 
+def test_classifiers_saved_with_their_weights_inside_skops_still_load_and_predict_the_same():
+    """format_version 1 kept a TransformerClassifier's and a FastTextClassifier's torch weights
+    as NumPy arrays in model.skops; today's save writes them to safetensors beside it."""
+    fixtures = Path(__file__).parent / "fixtures" / "saved_1"
+    expected = json.loads((fixtures / "expected.json").read_text())
+    for name in ("transformer", "fasttext"):
+        model = hybridnlp.load(fixtures / name)
+        np.testing.assert_allclose(model.predict_proba(["a good plot", "awful film"]),
+                                   expected[f"{name}_proba"], rtol=1e-6)
+
+
+def test_a_weights_entry_naming_a_path_outside_the_directory_is_refused(tmp_path):
+    from hybridnlp.utils.saving import unpack_tensors, weights_directory
+
+    with weights_directory(tmp_path):
+        for name in ("../../etc/passwd", "/etc/passwd", "weights/../x.safetensors", 3):
+            with pytest.raises(ValueError, match=r"weights entry is .*, expected "
+                                                 r"\{'safetensors': 'weights/N.safetensors'\}"):
+                unpack_tensors({"safetensors": name})
+    with pytest.raises(ValueError, match=r"can only be read by hybridnlp.load"):
+        unpack_tensors({"safetensors": "weights/0.safetensors"})
+
+
 def test_the_registry_holds_the_projects_classes_and_only_them():
     import hybridnlp.qa  # noqa: F401
 

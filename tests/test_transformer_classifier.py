@@ -61,9 +61,9 @@ def test_dunder_parameters_reach_module_and_optimizer():
     clf = tiny(max_epochs=1, module__n_layer=2, module__n_embd=16, module__dropout=0.0)
     assert clf.get_params()["module__n_layer"] == 2
     clf.fit(texts, y)
-    assert len(clf.module_.encoder.blocks) == 2 and clf.module_.config.n_embd == 16
+    assert len(clf.model_.encoder.blocks) == 2 and clf.model_.config.n_embd == 16
     clf.set_params(module__n_layer=1)
-    assert clf.fit(texts, y).module_.config.n_layer == 1
+    assert clf.fit(texts, y).model_.config.n_layer == 1
 
 
 def test_dunder_errors_suggest_the_right_name():
@@ -82,7 +82,7 @@ def test_grid_search_reaches_module_params():
     texts, y = keyword_task(60)
     search = GridSearchCV(tiny(max_epochs=1), {"module__n_layer": [1, 2]}, cv=2).fit(texts, y)
     assert [p["module__n_layer"] for p in search.cv_results_["params"]] == [1, 2]
-    assert search.best_estimator_.module_.config.n_layer == search.best_params_["module__n_layer"]
+    assert search.best_estimator_.model_.config.n_layer == search.best_params_["module__n_layer"]
 
 
 def test_refit_on_cpu_gives_identical_predictions():
@@ -140,18 +140,18 @@ def test_class_weight_balanced():
     texts, y = keyword_task(40)
     y = np.array(["pos"] * 30 + ["neg"] * 10)
     clf = tiny(max_epochs=1, class_weight="balanced").fit(texts, y)
-    assert torch.allclose(clf.module_.class_weight, torch.tensor([2.0, 2 / 3]))
+    assert torch.allclose(clf.model_.class_weight, torch.tensor([2.0, 2 / 3]))
     clf = tiny(max_epochs=1, class_weight={"neg": 5.0}).fit(texts, y)
-    assert torch.allclose(clf.module_.class_weight, torch.tensor([5.0, 1.0]))
+    assert torch.allclose(clf.model_.class_weight, torch.tensor([5.0, 1.0]))
 
 
 def test_warm_start_continues_training():
     texts, y = keyword_task(60)
     clf = tiny(max_epochs=1, warm_start=True).fit(texts, y)
-    tokenizer, first = clf.tokenizer_, clf.module_.state_dict()["head.out.weight"].clone()
+    tokenizer, first = clf.tokenizer_, clf.model_.state_dict()["head.out.weight"].clone()
     clf.fit(texts, y)
     assert clf.tokenizer_ is tokenizer
-    assert not torch.equal(first, clf.module_.state_dict()["head.out.weight"])
+    assert not torch.equal(first, clf.model_.state_dict()["head.out.weight"])
     with pytest.raises(ValueError, match=r"^warm_start=True but y has classes unseen"):
         clf.fit(texts[:2], ["x", "y"])
 
@@ -168,7 +168,7 @@ def test_embedding_init_from_word2vec():
     clf = still(embedding_init=w2v, module__n_embd=32).fit(texts, y)
     tok = clf.tokenizer_
     assert clf.n_embeddings_initialised_ == len(tok.words)  # every word has a vector
-    emb = clf.module_.encoder.tok_emb.weight.detach()
+    emb = clf.model_.encoder.tok_emb.weight.detach()
     for word in ("superb", "film"):
         row = emb[tok.encode(word)[0]].numpy()
         vec = w2v.vectors_[word]
@@ -187,8 +187,8 @@ def test_embedding_init_from_a_word2vec_file(tmp_path):
     path = save_word_vectors(w2v, tmp_path / "vectors.bin")
     from_file = still(embedding_init=str(path), module__n_embd=32).fit(texts, y)
     in_memory = still(embedding_init=w2v, module__n_embd=32).fit(texts, y)
-    assert torch.allclose(from_file.module_.encoder.tok_emb.weight,
-                          in_memory.module_.encoder.tok_emb.weight)
+    assert torch.allclose(from_file.model_.encoder.tok_emb.weight,
+                          in_memory.model_.encoder.tok_emb.weight)
     assert clone(from_file).get_params()["embedding_init"] == str(path)  # a plain parameter
     missing = tmp_path / "none.bin"
     with raises(FileNotFoundError, f"embedding_init={str(missing)!r} does not exist; pass the "
@@ -201,7 +201,7 @@ def test_pickle_moves_tensors_to_cpu_and_round_trips():
     texts, y = keyword_task(40)
     clf = tiny(max_epochs=1).fit(texts, y)
     state = clf.__getstate__()
-    assert "module_" not in state
+    assert "model_" not in state
     assert all(isinstance(t, np.ndarray) for t in state["_module_state"].values())  # host
     restored = pickle.loads(pickle.dumps(clf))
     assert np.array_equal(restored.predict_proba(texts), clf.predict_proba(texts))

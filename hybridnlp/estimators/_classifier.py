@@ -5,12 +5,13 @@ from __future__ import annotations
 from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from hybridnlp.utils.saving import SaveMixin
 from hybridnlp.utils.validation import check_texts_labels
 
 __all__ = ["TextClassifierMixin"]
 
 
-class TextClassifierMixin(ClassifierMixin):
+class TextClassifierMixin(SaveMixin, ClassifierMixin):
     """``score`` as scikit-learn's accuracy, but a label never seen in ``fit`` is an error
     naming it, not a silent miss (``score`` on a misspelt label set returned 0.0)."""
 

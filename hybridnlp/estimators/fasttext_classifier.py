@@ -11,7 +11,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.estimators._classifier import TextClassifierMixin
-from hybridnlp.neural import NeuralEstimator, accuracy, holdout_split
+from hybridnlp.neural import NeuralEstimator, accuracy, holdout_split, load_packed, pack_module
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 from hybridnlp.train import OptimizerChain
 from hybridnlp.utils.device import torch_threads
@@ -152,7 +152,7 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
     classes_ : ndarray
     vocabulary_ : dict of str -> int
         N-gram (tokens joined by one space) -> row of the embedding.
-    module_ : torch.nn.Module
+    model_ : torch.nn.Module
 
     Examples
     --------
@@ -237,17 +237,17 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
             module = trainer.build_module(
                 lambda: _BagModel(max(len(kept), 1), self.dim, len(self.classes_)))
             self.history_ = trainer.fit(module, train, val, resume=resume)
-        self.module_ = module.to("cpu").eval()
+        self.model_ = module.to("cpu").eval()
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        check_is_fitted(self, "module_")
+        check_is_fitted(self, "model_")
         texts = check_texts(X)
         batches = _BagBatches(*self._encode(self._ngrams(texts)), None, batch_size=4096)
         out = [torch.zeros(0, len(self.classes_), dtype=torch.float64)]
         with torch.no_grad(), _one_thread():
             for batch in batches:
-                logits, _ = self.module_(**batch)
+                logits, _ = self.model_(**batch)
                 out.append(torch.softmax(logits.double(), -1))  # rows sum to 1 in float64
         return torch.cat(out).numpy()
 
@@ -256,20 +256,20 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        module = state.pop("module_", None)
-        if module is not None:  # NumPy arrays, so skops (hybridnlp.persistence) stores them
-            state["_module_state"] = {k: v.detach().cpu().numpy()
-                                      for k, v in module.state_dict().items()}
+        model = state.pop("model_", None)
+        if model is not None:  # safetensors under hybridnlp.save, else NumPy arrays
+            state["_model_weights"] = pack_module(model)
         return state
 
     def __setstate__(self, state: dict) -> None:
-        weights = state.pop("_module_state", None)
+        state = dict(state)
+        weights = state.pop("_model_weights", None)
+        if "_module_state" in state:  # saved before safetensors (format_version 1)
+            weights = {"arrays": state.pop("_module_state")}
         self.__dict__.update(state)
         if weights is not None:
-            n_features, dim = weights["embedding.weight"].shape
-            module = _BagModel(n_features, dim, weights["linear.weight"].shape[0])
-            module.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in weights.items()})
-            self.module_ = module.eval()
+            self.model_ = load_packed(lambda w: _BagModel(*w["embedding.weight"].shape,
+                                                          w["linear.weight"].shape[0]), weights)
 
     def __sklearn_tags__(self):
         return text_input_tags(super().__sklearn_tags__())

@@ -21,6 +21,8 @@ from hybridnlp.neural import (
     accuracy,
     embedding_matrix,
     holdout_split,
+    load_packed,
+    pack_module,
 )
 from hybridnlp.nn import EncoderConfig, SequenceClassifier
 from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WordVocabTokenizer
@@ -145,7 +147,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
     ----------
     classes_ : ndarray
     tokenizer_ : Tokenizer
-    module_ : SequenceClassifier or PretrainedSequenceClassifier
+    model_ : SequenceClassifier or PretrainedSequenceClassifier
     history_ : History
     n_truncated_ : int
         Training texts cut to ``max_len``.
@@ -274,7 +276,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         _pretrained.check_fit(self)
         texts, y = check_texts_labels(X, y)
         seed = self._seed()
-        continuing = self.warm_start and hasattr(self, "module_")
+        continuing = self.warm_start and hasattr(self, "model_")
         if continuing:
             unknown = set(np.unique(y)) - set(self.classes_)
             if unknown:
@@ -299,23 +301,23 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         if not continuing:
             n_extra = 0 if train.features is None else train.features.shape[1]
             if self.init_from is not None:
-                self.module_ = trainer.build_module(
+                self.model_ = trainer.build_module(
                     lambda: _pretrained.gpt_module(self, gpt, n_extra))
             elif encoder is not None:
-                self.module_ = trainer.build_module(
+                self.model_ = trainer.build_module(
                     lambda: _pretrained.module(self, encoder, n_extra))
             else:
                 config = self._make_config(n_extra)
-                self.module_ = trainer.build_module(lambda: SequenceClassifier(config))
+                self.model_ = trainer.build_module(lambda: SequenceClassifier(config))
             if self.embedding_init is not None:
                 self._init_embeddings()
-        self.module_.class_weight.copy_(self._class_weights(train_y))
+        self.model_.class_weight.copy_(self._class_weights(train_y))
         self.n_truncated_ = train.n_truncated
         val = None if val_texts is None else self._batches(val_texts, val_y)
         self._checkpoint_tokenizer(self.tokenizer_, resume)
-        self.history_ = trainer.fit(self.module_, train, val, resume=resume,
-                                    config=self.module_.config.to_dict())
-        self.module_.to("cpu").eval()
+        self.history_ = trainer.fit(self.model_, train, val, resume=resume,
+                                    config=self.model_.config.to_dict())
+        self.model_.to("cpu").eval()
         self._warn_truncated(train.n_truncated, len(train_texts))
         return self
 
@@ -326,7 +328,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         if not isinstance(self.tokenizer_, WordVocabTokenizer):
             raise ValueError("embedding_init needs tokenizer='word' (word2vec vectors are per "
                              f"word), got tokenizer={self.tokenizer!r}.")
-        emb = self.module_.encoder.tok_emb.weight
+        emb = self.model_.encoder.tok_emb.weight
         if vectors.vector_size != emb.shape[1]:
             raise ValueError(
                 f"embedding_init vectors have {vectors.vector_size} dimensions but the module "
@@ -347,13 +349,13 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         batches = self._batches(texts)
         self._warn_truncated(batches.n_truncated, len(texts))
         device = resolve_device(self.device)
-        module = self.module_.to(device).eval()
+        module = self.model_.to(device).eval()
         out = torch.empty(len(texts), len(self.classes_), dtype=torch.float32)
         for index, batch in batches.indexed():
             batch = {k: v.to(device) for k, v in batch.items()}
             logits, _ = module(**batch)
             out[index] = logits.float().cpu()
-        self.module_.to("cpu")
+        self.model_.to("cpu")
         return out
 
     def predict_proba(self, X) -> np.ndarray:
@@ -381,28 +383,29 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
 
     def __getstate__(self) -> dict:
         state = paths_as_strings(self.__dict__)
-        module = state.pop("module_", None)
-        if module is not None:  # NumPy arrays: a GPU-fitted model unpickles anywhere, and
-            # skops (hybridnlp.persistence) stores them without pickle
-            state["_module_config"] = module.config.to_dict()
-            state["_module_kind"] = _pretrained.module_kind(module)
-            state["_module_state"] = {k: v.detach().cpu().float().numpy()
-                                      for k, v in module.state_dict().items()}
+        model = state.pop("model_", None)
+        if model is not None:  # safetensors under hybridnlp.save, else NumPy arrays (a
+            # GPU-fitted model unpickles anywhere)
+            state["_model_config"] = model.config.to_dict()
+            state["_model_kind"] = _pretrained.module_kind(model)
+            state["_model_weights"] = pack_module(model)
         return state
 
     def __setstate__(self, state: dict) -> None:
-        config = state.pop("_module_config", None)
-        weights = state.pop("_module_state", None)
-        kind = state.pop("_module_kind", "encoder")
+        state = dict(state)
+        config = state.pop("_model_config", state.pop("_module_config", None))
+        kind = state.pop("_model_kind", state.pop("_module_kind", "encoder"))
+        weights = state.pop("_model_weights", None)
+        if "_module_state" in state:  # saved before safetensors (format_version 1)
+            weights = {"arrays": state.pop("_module_state")}
         for name, default in (("truncation", "head"), ("pretrained", None),
                               ("layer_decay", None), ("init_from", None), ("lm_weight", 0.0)):
             state.setdefault(name, default)  # saved before the parameter existed
         self.__dict__.update(state)
         if config is not None:
-            module = (_pretrained.module_from_config(kind, config) if kind != "encoder"
-                      else SequenceClassifier(EncoderConfig.from_dict(config)))
-            module.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in weights.items()})
-            self.module_ = module.eval()
+            self.model_ = load_packed(
+                lambda _: (_pretrained.module_from_config(kind, config) if kind != "encoder"
+                           else SequenceClassifier(EncoderConfig.from_dict(config))), weights)
 
     def __sklearn_tags__(self):
         return text_input_tags(super().__sklearn_tags__())

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from hybridnlp.utils.saving import SaveMixin
 from hybridnlp.utils.validation import (
     check_labels,
     check_texts,
@@ -19,7 +20,7 @@ from hybridnlp.utils.validation import (
 __all__ = ["TextTransformer"]
 
 
-class TextTransformer(TransformerMixin, BaseEstimator):
+class TextTransformer(SaveMixin, TransformerMixin, BaseEstimator):
     """Base class: a scikit-learn transformer whose input is a list of texts.
 
     Subclasses implement ``fit`` and ``transform`` and call ``_validate_fit`` /

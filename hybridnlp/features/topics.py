@@ -179,6 +179,18 @@ class TopicFeatures(TextTransformer):
         gamma, _ = self.model_.inference(_bows(counts))  # (n, K)
         return gamma / gamma.sum(axis=1, keepdims=True)
 
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        if self.backend == "gensim" and "model_" in state and not isinstance(state["model_"],
+                                                                             dict):
+            state["model_"] = _pack_lda(state["model_"])  # plain arrays: saves, never pickled
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if isinstance(state.get("model_"), dict):
+            state = {**state, "model_": _unpack_lda(state["model_"])}
+        super().__setstate__(state)
+
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
         return np.asarray([f"topic{k}" for k in range(self.n_topics)], dtype=object)
@@ -235,3 +247,28 @@ def _bows(counts) -> list[list[tuple[int, int]]]:
         list(zip(counts.indices[a:b].tolist(), counts.data[a:b].tolist()))
         for a, b in zip(counts.indptr[:-1], counts.indptr[1:])
     ]
+
+
+def _pack_lda(model) -> dict:
+    """A gensim ``LdaModel`` as what its inference reads: the sufficient statistics, the
+    priors and the inference settings (no gensim object, so skops stores it as data)."""
+    return {"sstats": model.state.sstats, "alpha": np.asarray(model.alpha),
+            "eta": np.asarray(model.eta), "iterations": int(model.iterations),
+            "gamma_threshold": float(model.gamma_threshold),
+            "dtype": np.dtype(model.dtype).name}
+
+
+def _unpack_lda(packed: dict):
+    """The ``LdaModel`` of :func:`_pack_lda`'s data (its topics and inference identical)."""
+    from gensim.models import LdaModel
+
+    sstats = np.asarray(packed["sstats"])
+    n_topics, n_words = sstats.shape
+    model = LdaModel(num_topics=n_topics, id2word={i: str(i) for i in range(n_words)},
+                     alpha=np.asarray(packed["alpha"]), eta=np.asarray(packed["eta"]),
+                     iterations=int(packed["iterations"]),
+                     gamma_threshold=float(packed["gamma_threshold"]),
+                     dtype=np.dtype(packed["dtype"]).type)
+    model.state.sstats = sstats.astype(model.dtype, copy=True)
+    model.sync_state()
+    return model

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from hybridnlp.hybrid._heldout import held_out_probas
 from hybridnlp.hybrid._text_ensemble import TextEnsemble
 from hybridnlp.text import WordTokenizer
+from hybridnlp.utils.saving import SaveMixin
 from hybridnlp.utils.validation import check_texts, check_texts_labels
 
 __all__ = ["SimplexWeights", "WeightedEnsemble"]
@@ -38,7 +39,7 @@ def fit_simplex_weights(probas: np.ndarray, y_idx: np.ndarray) -> np.ndarray:
     return softmax(result.x)
 
 
-class SimplexWeights(ClassifierMixin, BaseEstimator):
+class SimplexWeights(SaveMixin, ClassifierMixin, BaseEstimator):
     """Meta learner that soft-votes: non-negative weights summing to one on the learners'
     class probabilities, minimising the log loss of their weighted average.
 

@@ -5,7 +5,7 @@ init, safetensors weights."""
 from hybridnlp.neural.base import NeuralEstimator
 from hybridnlp.neural.batches import TRUNCATIONS, TextBatches, embedding_matrix
 from hybridnlp.neural.split import accuracy, holdout_split
-from hybridnlp.neural.weights import check_weights_header, load_weights
+from hybridnlp.neural.weights import check_weights_header, load_packed, load_weights, pack_module
 
 __all__ = ["TRUNCATIONS", "NeuralEstimator", "TextBatches", "accuracy", "check_weights_header",
-           "embedding_matrix", "holdout_split", "load_weights"]
+           "embedding_matrix", "holdout_split", "load_packed", "load_weights", "pack_module"]

@@ -37,7 +37,7 @@ from hybridnlp.neural.weights import check_weights_header, load_weights
 from hybridnlp.text import Tokenizer
 from hybridnlp.train import Trainer
 from hybridnlp.train.checkpoint import claim_checkpoint_dir
-from hybridnlp.utils.deprecation import warn_renamed
+from hybridnlp.utils.deprecation import warn_renamed, warn_renamed_function
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.validation import check_number
 
@@ -254,6 +254,13 @@ class NeuralEstimator(BaseEstimator):
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         tokenizer.save(path)
+
+    @property
+    def module_(self):
+        """The fitted module under its older name (deprecated: it warns; use ``model_``)."""
+        model = self.model_  # AttributeError before fit, so hasattr(est, "module_") is False
+        warn_renamed_function(f"{type(self).__name__}.module_", f"{type(self).__name__}.model_")
+        return model
 
     @property
     def _device(self) -> torch.device:

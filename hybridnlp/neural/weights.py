@@ -8,8 +8,9 @@ import os
 import torch
 
 from hybridnlp.train.checkpoint import load_state_dict_file
+from hybridnlp.utils.saving import pack_tensors, unpack_tensors
 
-__all__ = ["check_weights_header", "load_weights"]
+__all__ = ["check_weights_header", "load_packed", "load_weights", "pack_module"]
 
 
 def check_weights_header(model: torch.nn.Module, file: str | os.PathLike) -> None:
@@ -50,3 +51,23 @@ def load_weights(model: torch.nn.Module, file: str | os.PathLike) -> None:
     if any(v.is_floating_point() and not torch.isfinite(v).all() for v in state.values()):
         raise ValueError(f"weights file {str(file)!r} holds NaN or infinite weights.")
     model.load_state_dict(state, strict=False)
+
+
+def pack_module(model: torch.nn.Module) -> dict:
+    """A fitted module's weights as an estimator's state holds them: a safetensors file while
+    ``hybridnlp.save`` writes the model, NumPy arrays for pickle and ``clone``."""
+    return pack_tensors(model.state_dict())
+
+
+def load_packed(build, packed, *, what: str = "saved model") -> torch.nn.Module:
+    """The module ``build(tensors)`` makes (from the saved config; ``tensors`` are the weights
+    :func:`pack_module` packed) with those weights, in eval mode. ``build`` runs first on the
+    meta device and the shapes are compared, so a crafted config allocates nothing."""
+    state = unpack_tensors(packed)
+    name = packed.get("safetensors", what) if isinstance(packed, dict) else what
+    with torch.device("meta"):
+        shapes = build(state)
+    _compare(shapes, {k: tuple(v.shape) for k, v in state.items()}, str(name))
+    model = build(state)
+    model.load_state_dict(state, strict=False)
+    return model.eval()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from hybridnlp.neural import load_packed, pack_module
 from hybridnlp.utils.io import read_json
 
 __all__ = ["POOLINGS", "EncoderSource", "HFTokenizer", "encoder_from_config", "load_encoder",
@@ -421,19 +422,17 @@ class HFTokenizer:
 
 
 def pack_encoder(encoder) -> dict:
-    """The encoder as plain data: its config dict and float32 NumPy tensors (what pickle and
-    skops store; :func:`unpack_encoder` rebuilds it offline)."""
+    """The encoder as plain data: its config dict and its weights (a safetensors file while
+    ``hybridnlp.save`` writes the model, float32 NumPy arrays for pickle);
+    :func:`unpack_encoder` rebuilds it offline."""
     config = {k: v for k, v in encoder.config.to_dict().items()
               if isinstance(v, str | int | float | bool | list | dict | type(None))}
-    weights = {k: v.detach().cpu().float().numpy() for k, v in encoder.state_dict().items()}
-    return {"config": config, "weights": weights}
+    return {"config": config, "weights": pack_module(encoder)}
 
 
 def unpack_encoder(packed: dict):
     """The encoder of :func:`pack_encoder`'s data, in eval mode on CPU."""
-    import numpy as np
-
-    encoder = encoder_from_config(packed["config"])
-    state = {k: torch.as_tensor(np.asarray(v)) for k, v in packed["weights"].items()}
-    encoder.load_state_dict(state)
-    return encoder.eval()
+    weights = packed["weights"]
+    if not ("arrays" in weights or "safetensors" in weights):  # saved before safetensors
+        weights = {"arrays": weights}
+    return load_packed(lambda _: encoder_from_config(packed["config"]), weights)

@@ -100,6 +100,10 @@ class CallableSegmenter:
     def __call__(self, text: str) -> list[str]:
         return [w for w in self.function(text) if w.strip()]
 
+    def unsaveable_reason(self) -> str:
+        """Why a model holding it is not saved (``hybridnlp.save`` asks)."""
+        return unsaveable_segmenter(self)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CallableSegmenter) and other.function == self.function
 

@@ -23,6 +23,7 @@ class Tokenizer(Saveable):
 
     kind = "base"
     pad_id, bos_id, eos_id, unk_id, sep_id = range(5)
+    _saves_to_file = True  # tokenizer.json (hybridnlp.save puts it in a directory)
 
     @property
     def vocab_size(self) -> int:

@@ -13,6 +13,8 @@ ever reach the project's own readers, which never run code from the file.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
 import functools
 import importlib.metadata
@@ -20,12 +22,14 @@ import inspect
 import json
 import os
 import platform
+import re
 from pathlib import Path
 
-from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json, read_json
+from hybridnlp.utils.io import atomic_directory, atomic_write_bytes, atomic_write_json, read_json
 
-__all__ = ["FORMAT_VERSION", "Saveable", "registered", "registered_kinds", "save_parts",
-           "stamp_config", "write_card"]
+__all__ = ["FORMAT_VERSION", "SaveMixin", "Saveable", "pack_tensors", "registered",
+           "registered_kinds", "save_parts", "save_skops", "stamp_config", "unpack_tensors",
+           "weights_directory", "write_card"]
 
 # The version of the saved-directory layout: config.json's ``format_version``. Directories
 # written before it existed have none and read as version 0 (they still load).
@@ -33,16 +37,117 @@ FORMAT_VERSION = 1
 
 _KINDS: dict[str, type] = {}
 
+# The directory a skops-saved model's torch weights go to (and are read from), while
+# hybridnlp.save / hybridnlp.load run: [path, number of files written].
+_WEIGHTS_DIR: contextvars.ContextVar = contextvars.ContextVar("hybridnlp_weights_dir",
+                                                              default=None)
+_WEIGHTS_NAME = re.compile(r"weights/[0-9]{1,6}\.safetensors")
+
 
 class Saveable:
     """Base of every class that saves itself as a directory (or, for tokenizers, a file):
     subclasses define ``save(path)`` and the classmethod ``load(path)``, and are registered
-    under their class name for ``hybridnlp.load``."""
+    under their class name for ``hybridnlp.load``.
+
+    A class's own ``save(path)`` writes its files into a folder; the base makes it whole:
+    the folder is written beside ``path`` and renamed into place (a reader never sees half a
+    model), then gets ``config.json``'s ``format_version`` and the model card ``README.md``
+    (``save(path, data=..., metrics=...)`` fill the card's training data and metrics).
+    Tokenizers (``_saves_to_file``) write one JSON file instead."""
+
+    _saves_to_file = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__module__.split(".")[0] == "hybridnlp" and not cls.__name__.startswith("_"):
             _KINDS[cls.__name__] = cls
+        if "save" in cls.__dict__ and not cls._saves_to_file:
+            cls.save = _whole_directory(cls.__dict__["save"])
+
+
+_WRITING: contextvars.ContextVar = contextvars.ContextVar("hybridnlp_writing", default=None)
+
+
+def _whole_directory(save):
+    """``save`` (a class's own, writing its files into a folder) made atomic, stamped and
+    carded; a subclass's ``save`` calling its base's writes into the same folder."""
+
+    @functools.wraps(save)
+    def whole(self, path, *, data: dict | None = None, metrics: dict | None = None) -> Path:
+        path = Path(path)
+        if _WRITING.get() == path:  # super().save(path) inside a subclass's save
+            save(self, path)
+            return path
+        with atomic_directory(path) as tmp:
+            token = _WRITING.set(tmp)
+            try:
+                save(self, tmp)
+            finally:
+                _WRITING.reset(token)
+            stamp_config(tmp, {"kind": type(self).__name__})
+            write_card(tmp, self, data=data, metrics=metrics)
+        return path
+
+    return whole
+
+
+class SaveMixin:
+    """``save(path)`` for the estimators made of scikit-learn objects (the features, the text
+    classifiers, the hybrids): :func:`save_skops`, read back by ``hybridnlp.load``."""
+
+    def save(self, path: str | os.PathLike, *, class_names=None, data: dict | None = None,
+             metrics: dict | None = None) -> Path:
+        """Write the fitted estimator into the directory ``path`` (replacing it whole);
+        ``class_names`` name integer classes for ``hybridnlp predict``; ``data`` and
+        ``metrics`` go into the model card."""
+        return save_skops(self, path, class_names=class_names, data=data, metrics=metrics)
+
+
+def save_skops(obj, path: str | os.PathLike, *, class_names=None, data: dict | None = None,
+               metrics: dict | None = None) -> Path:
+    """``obj`` (a composition of scikit-learn objects) in the directory ``path``: one
+    ``model.skops`` (skops: arrays as ``.npy``, objects as JSON schemas, never pickle), its
+    torch modules' weights in ``weights/*.safetensors`` beside it, ``model.json`` naming the
+    class, ``config.json`` and the card. Written whole beside ``path``, then renamed."""
+    import sklearn
+    import skops.io as sio
+
+    _refuse_code(obj)
+    path = Path(path)
+    with atomic_directory(path) as tmp:
+        with weights_directory(tmp):
+            sio.dump(obj, tmp / "model.skops")
+        description = {
+            "kind": "skops", "class": f"{type(obj).__module__}.{type(obj).__name__}",
+            "hybridnlp": _versions().get("hybridnlp"), "scikit-learn": sklearn.__version__,
+            **({"class_names": [str(n) for n in class_names]} if class_names else {}),
+        }
+        atomic_write_json(tmp / "model.json", description)
+        stamp_config(tmp, description)
+        write_card(tmp, obj, data=data, metrics=metrics)
+    return path
+
+
+def _refuse_code(obj) -> None:
+    """A model holding code (a user's callable as its word segmenter, not a registered name)
+    would need it on load, which a saved model never runs: refused with the way out that the
+    holder's ``unsaveable_reason()`` gives."""
+    seen, stack = set(), [obj]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, str | bytes | int | float | bool | type(None)):
+            continue
+        seen.add(id(obj))
+        reason = getattr(type(obj), "unsaveable_reason", None)
+        if reason is not None:
+            raise ValueError(reason(obj))
+        if isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif isinstance(obj, list | tuple | set):
+            stack.extend(obj)
+        elif type(obj).__module__.split(".")[0] in ("hybridnlp", "sklearn") \
+                and hasattr(obj, "__dict__"):
+            stack.extend(vars(obj).values())
 
 
 def registered(kind: str, base: type | None = None) -> type | None:
@@ -67,6 +172,70 @@ def save_parts(path: str | os.PathLike, parts: dict, config: dict) -> Path:
         part.save(path / name)
     atomic_write_json(path / "config.json", config)
     return path
+
+
+@contextlib.contextmanager
+def weights_directory(path: str | os.PathLike):
+    """While open, :func:`pack_tensors` writes each torch module's tensors to a safetensors
+    file under ``path/weights/`` and :func:`unpack_tensors` reads them back: how the torch
+    members of a skops-saved model (a classifier, or one inside a hybrid) are stored."""
+    token = _WEIGHTS_DIR.set([Path(path), 0])
+    try:
+        yield
+    finally:
+        _WEIGHTS_DIR.reset(token)
+
+
+def pack_tensors(state_dict: dict) -> dict:
+    """What an estimator's state holds for a torch module's weights: inside
+    :func:`weights_directory` (``hybridnlp.save``), the name of the safetensors file written
+    there; elsewhere (pickle, ``clone``), float32 NumPy arrays, so that a GPU-fitted model
+    unpickles on any machine."""
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    where = _WEIGHTS_DIR.get()
+    if where is None:
+        return {"arrays": {k: (v.float() if v.is_floating_point() else v).numpy()
+                           for k, v in tensors.items()}}
+    from safetensors.torch import save
+
+    name = f"weights/{where[1]}.safetensors"
+    where[1] += 1
+    (where[0] / "weights").mkdir(exist_ok=True)
+    tensors = {k: v.clone() if v.is_floating_point() else v for k, v in tensors.items()}
+    atomic_write_bytes(where[0] / name, save(tensors, metadata={"format": "pt"}))
+    return {"safetensors": name}
+
+
+def unpack_tensors(packed) -> dict:
+    """The tensors :func:`pack_tensors` packed (a file's, read from the open
+    :func:`weights_directory`); a name that is not one ``pack_tensors`` writes is refused."""
+    import numpy as np
+    import torch
+
+    if isinstance(packed, dict) and isinstance(packed.get("arrays"), dict):
+        return {k: torch.as_tensor(np.asarray(v)) for k, v in packed["arrays"].items()}
+    name = packed.get("safetensors") if isinstance(packed, dict) else None
+    if not isinstance(name, str) or not _WEIGHTS_NAME.fullmatch(name):
+        raise ValueError(f"a saved model's weights entry is {packed!r:.80}, expected "
+                         f"{{'safetensors': 'weights/N.safetensors'}}; the file is corrupt or "
+                         f"was crafted.")
+    where = _WEIGHTS_DIR.get()
+    if where is None:
+        raise ValueError(f"weights file {name!r} can only be read by hybridnlp.load from the "
+                         f"directory that holds it.")
+    from safetensors.torch import load_file
+
+    file = where[0] / name
+    if not file.is_file():
+        raise FileNotFoundError(f"weights file {str(file)!r} does not exist; the model "
+                                f"directory is incomplete.")
+    try:
+        tensors = load_file(str(file))
+    except Exception as err:  # safetensors raises its own error types for corrupt headers
+        raise ValueError(f"weights file {str(file)!r} is corrupt: {err}") from None
+    if any(v.is_floating_point() and not torch.isfinite(v).all() for v in tensors.values()):
+        raise ValueError(f"weights file {str(file)!r} holds NaN or infinite weights.")
+    return tensors
 
 
 @functools.cache
