@@ -53,15 +53,6 @@ def timed(fn, repeats: int = 1):
 
 def write_section(name: str, body: str) -> None:
     """Replace (or append) the section between this script's markers in RESULTS.md."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = RESULTS.read_text("utf-8") if RESULTS.exists() else HEADER
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        after = rest.split(end, 1)[1]
-        text = before + block + after
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(text, "utf-8")
-    tmp.replace(RESULTS)  # atomic: a crash never leaves a half-written file
+    from hybridnlp.experiments.report import replace_section
+
+    replace_section(RESULTS, name, body, header=HEADER)

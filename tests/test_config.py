@@ -150,7 +150,7 @@ def test_model_parameter_values_are_checked_at_load(task, model, message):
 def test_a_config_is_validated_once_and_each_model_built_once_per_fit(tmp_path, monkeypatch):
     """cli -> load_config -> run -> load_config again -> fit built a one-model config three
     times; validation also filled in model names as it went."""
-    from hybridnlp.experiments import classification, registry
+    from hybridnlp.experiments import model_loop, registry
     from hybridnlp.experiments.config import ModelConfig
 
     assert ModelConfig(type="nbsvm").name == "nbsvm"  # at construction, not by validation
@@ -162,7 +162,7 @@ def test_a_config_is_validated_once_and_each_model_built_once_per_fit(tmp_path, 
         return real(type_, *args, **kw)
 
     monkeypatch.setattr(registry, "build_model", counting)
-    monkeypatch.setattr(classification, "build_model", counting)
+    monkeypatch.setattr(model_loop, "build_model", counting)  # the one loop over models
     config = load_config({**BASE, "output": str(tmp_path)})
     assert builds == ["nbsvm"]  # the check at load
     run(config, quiet=True)

@@ -3,28 +3,28 @@ targets, class names, and the component attribution as a plot."""
 
 import pytest
 
-from hybridnlp.experiments import report as report_module
+from hybridnlp.experiments import classification as classification_module
 from hybridnlp.experiments import run
 
 
 @pytest.fixture
 def bars(monkeypatch):
     calls = {}
-    real = report_module._bar
+    real = classification_module.bar_chart
 
     def record(names, values, errors, ylabel, path, **kw):
         calls[path.name] = {"names": names, "values": values, "errors": errors, **kw}
         return real(names, values, errors, ylabel, path, **kw)
 
-    monkeypatch.setattr(report_module, "_bar", record)
+    monkeypatch.setattr(classification_module, "bar_chart", record)
     confusions = {}
-    real_confusion = report_module._confusion
+    real_confusion = classification_module.confusion_plot
 
     def record_confusion(name, conf, path, class_names=None, title=""):
         confusions["labels"] = class_names
         return real_confusion(name, conf, path, class_names, title)
 
-    monkeypatch.setattr(report_module, "_confusion", record_confusion)
+    monkeypatch.setattr(classification_module, "confusion_plot", record_confusion)
     calls["confusion"] = confusions
     return calls
 

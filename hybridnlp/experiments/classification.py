@@ -18,15 +18,17 @@ from sklearn.model_selection import StratifiedKFold
 
 from hybridnlp.experiments.config import ExperimentConfig
 from hybridnlp.experiments.execution import execution_backend
-from hybridnlp.experiments.registry import build_model
-from hybridnlp.experiments.run_state import Progress, jsonable, load_saved, model_dir
-from hybridnlp.experiments.task_data import reading_data
+from hybridnlp.experiments.model_loop import finish_model, pending_models
+from hybridnlp.experiments.plots import bar_chart, binomial_halfwidth, confusion_plot, curves
+from hybridnlp.experiments.report import main_rows, shared_fits, target_cell
+from hybridnlp.experiments.run_state import Progress, jsonable
+from hybridnlp.experiments.task import Task, reading_data, register_task
 from hybridnlp.utils.device import torch_threads
 from hybridnlp.utils.io import atomic_path
 from hybridnlp.utils.jobs import run_jobs, threads_per_job
 from hybridnlp.utils.seed import seed_everything
 
-__all__ = ["classification", "load_split"]
+__all__ = ["CLASSIFICATION", "classification", "load_split", "render"]
 
 logger = logging.getLogger("hybridnlp.experiments")
 
@@ -103,7 +105,7 @@ def _class_metrics(names: list[str], y, pred, proba, classes) -> dict:
 
 
 @dataclasses.dataclass
-class _Task:
+class _Folds:
     """What every model of a classification task is fit and scored on."""
 
     config: ExperimentConfig
@@ -117,7 +119,6 @@ class _Task:
     progress: object
     pretrained: dict
     target_names: list
-    models: dict = dataclasses.field(default_factory=dict)
 
     def fold_data(self, train_idx, test_idx):
         """(train texts, train labels, test texts, test labels, test ids) of one fold."""
@@ -128,7 +129,7 @@ class _Task:
                 [self.texts[j] for j in test_idx], self.y[test_idx], test_idx)
 
 
-def classification(config, run_dir, result, progress, scheduler=None) -> dict:
+def classification(config, run_dir, result, *, progress=None, scheduler=None) -> dict:
     """The classification task of ``run``: every model over the folds (or the test split);
     ``scheduler``: the Dask scheduler's address the caller gave (never the config's)."""
     ev = config.evaluation
@@ -142,30 +143,33 @@ def classification(config, run_dir, result, progress, scheduler=None) -> dict:
     else:
         splitter = StratifiedKFold(ev.cv, shuffle=True, random_state=config.seed)
         folds = list(splitter.split(texts, y))
-    task = _Task(config, run_dir, Progress(run_dir), texts, y, folds, test_texts, y_test,
+    task = _Folds(config, run_dir, Progress(run_dir), texts, y, folds, test_texts, y_test,
                  progress, result.pretrained, target_names)
-    models, rows, attribution = task.models, {}, None
-    per_example = {"index": [], "text": [], "label": []}
+    records = {}  # model name -> {"summary", "predictions", "attribution"}
     with execution_backend(config.execution, scheduler), _sharing(config):  # shared component fits
-        for i, spec in enumerate(config.models):
-            record = task.done.get(f"{i}-{spec.name}")
-            if record is None:
-                record = _classification_model(task, spec, i)
-            else:
-                load_saved(run_dir, spec.name, models)
-            rows[spec.name] = record["summary"]
-            preds = dict(record["predictions"])
-            per_example[spec.name] = [preds[i] for i in sorted(preds)]
-            if attribution is None and record.get("attribution"):
-                attribution = record["attribution"]
-            if not per_example["index"]:
-                per_example["index"] = sorted(preds)
-                source_texts = test_texts if config.data.test_split else texts
-                source_y = y_test if config.data.test_split else y
-                per_example["text"] = [source_texts[i] for i in per_example["index"]]
-                per_example["label"] = [source_y[i] for i in per_example["index"]]
+        for i, spec, est in pending_models(config, run_dir, result, records):
+            record, model = _classification_model(task, spec, i, est)
+            finish_model(config, run_dir, result, records, i, spec, model, record,
+                         card_metrics={k: v for k, v in record["summary"].items()
+                                       if isinstance(v, int | float)},
+                         class_names=target_names, data={"texts": len(texts)})
+            for k in range(len(task.folds) - 1):  # the model's record holds its folds now
+                task.done.drop(f"{i}-{spec.name}-fold{k}")
+    rows, attribution = {}, None
+    source_texts, source_y = (test_texts, y_test) if config.data.test_split else (texts, y)
+    per_example = {"index": [], "text": [], "label": []}
+    for spec in config.models:
+        record = records[spec.name]
+        rows[spec.name] = record["summary"]
+        preds = dict((int(j), p) for j, p in record["predictions"])
+        per_example[spec.name] = [preds[j] for j in sorted(preds)]
+        if attribution is None and record.get("attribution"):
+            attribution = record["attribution"]
+        if not per_example["index"]:
+            per_example["index"] = sorted(preds)
+            per_example["text"] = [source_texts[j] for j in per_example["index"]]
+            per_example["label"] = [source_y[j] for j in per_example["index"]]
     _write_predictions(run_dir / "predictions.csv", per_example)
-    result.models.update(models)
     return {"models": rows, "target_names": [str(t) for t in target_names],
             "attribution": attribution,
             "protocol": (f"train on {config.data.train_split}, test on "
@@ -174,11 +178,11 @@ def classification(config, run_dir, result, progress, scheduler=None) -> dict:
             "n_train": len(texts), "confusion": _confusions(per_example)}
 
 
-def _classification_model(task: _Task, spec, i: int) -> dict:
-    """Fit and score one model over the folds (skipping folds recorded in ``task.done``);
-    record and return its summary, per-example predictions and attribution."""
+def _classification_model(task: _Folds, spec, i: int, est) -> tuple[dict, object]:
+    """Fit and score ``est`` (built from ``spec``) over the folds, skipping folds recorded in
+    ``task.done``: (its record: summary, per-example predictions and attribution; the last
+    fold's fitted model)."""
     config, key = task.config, f"{i}-{spec.name}"
-    est = build_model(spec.type, spec.params, f"models[{i}]", task.pretrained, seed=config.seed)
     fold_metrics, preds, fit_times, model, report = [], {}, [], None, None
     records = {}  # fold -> its record, for the folds fit before (an interrupted run)
     for k in range(len(task.folds) - 1):  # the last fold's model is kept: never skipped
@@ -205,29 +209,13 @@ def _classification_model(task: _Task, spec, i: int) -> dict:
         fold_metrics.append(fold_record["metrics"])
         fit_times.append(fold_record["fit_time"])
         preds.update(dict(fold_record["predictions"]))
-    task.models[spec.name] = model
     summary = _summary(fold_metrics, fit_times, model)
     attribution = None  # on a test split the one fold's report is the test set's
     if hasattr(model, "component_report") and task.test_texts is not None:
         attribution = {"model": spec.name, "summary": jsonable(report.summary)}
-    if config.evaluation.save_models:
-        from hybridnlp.persistence import save
-
-        d = config.data
-        try:
-            save(model, model_dir(task.run_dir, spec.name), class_names=task.target_names,
-                 data={"name": d.name or d.path, "split": d.train_split,
-                       "texts": len(task.texts)},
-                 metrics={k: v for k, v in summary.items() if isinstance(v, int | float)})
-        except NotImplementedError as err:
-            logger.warning("model %s not saved: %s", spec.name, err)
-            summary["saved"] = str(err)
     record = {"summary": summary, "predictions": sorted(preds.items()),
               "attribution": attribution}
-    task.done.put(key, record)
-    for k in range(len(task.folds) - 1):  # the model's record holds its folds now
-        task.done.drop(f"{key}-fold{k}")
-    return jsonable(record)
+    return jsonable(record), model
 
 
 def _fold_job(est, metrics, seed, data, threads, keep):
@@ -305,3 +293,85 @@ def _write_predictions(path: Path, per_example: dict) -> None:
 
 def _scalar(v):
     return v.item() if hasattr(v, "item") else v
+
+
+# ---------------------------------------------------------------------- report
+
+
+def render(m: dict, run_dir: Path) -> list[str]:
+    rows = m["models"]
+    names = list(rows)
+    metric_names = [k for k in ("accuracy", "macro_f1", "log_loss") if k in rows[names[0]]]
+    lines = [f"Protocol: {m['protocol']}.", "",
+             "| model | " + " | ".join(metric_names) + " | fit time (s) | target |",
+             "|---" * (len(metric_names) + 3) + "|"]
+    for name in names:
+        r = rows[name]
+        cells = [f"{r[k]:.4f} ± {r.get(k + '_std', 0):.4f}" for k in metric_names]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {r['fit_time']:.1f} | "
+                     f"{target_cell(m, name, r['accuracy'])} |")
+    lines.append("")
+    for name in names:
+        comps = rows[name].get("components")
+        if comps:
+            lines += [f"Components of {name}, each measured inside the same fits (mean over "
+                      f"folds): " + ", ".join(f"{c} {v:.4f}" for c, v in comps.items()), ""]
+    if shared := shared_fits(rows):
+        lines += [shared, ""]
+    bars = main_rows(m)
+    folds = max(len(rows[n].get("folds") or [None]) for n in names)
+    if folds > 1:
+        errors, error_label = [b["std"] or 0 for b in bars], f"error bars: std over {folds} folds"
+    else:  # one test split: a binomial interval on its size (any model's confusion total)
+        matrices = [c["matrix"] for c in m.get("confusion", {}).values()]
+        n_test = int(np.sum(matrices[0])) if matrices else 0
+        errors, error_label = None, ""
+        if n_test:
+            errors = [binomial_halfwidth(b["value"], n_test) for b in bars]
+            error_label = f"error bars: 95% binomial interval on {n_test} test texts"
+    given = m.get("targets") or {}
+    targets = {i: given[b["label"]] for i, b in enumerate(bars)
+               if not b["component"] and b["label"] in given}
+    title = f"{m.get('name', 'run')}: accuracy per model ({m['protocol'].split(';')[0]})"
+    bar_chart([b["label"].replace(": component ", ": ") for b in bars], [b["value"] for b in bars],
+         errors, "accuracy", run_dir / "accuracy.png", title=title, error_label=error_label,
+         targets=targets)
+    lines += ["![accuracy per model](accuracy.png)", ""]
+    best = max(names, key=lambda n: rows[n]["accuracy"])
+    if m.get("confusion", {}).get(best):
+        confusion_plot(best, m["confusion"][best], run_dir / "confusion.png",
+                   m.get("target_names"), title=f"{m.get('name', 'run')}: ")
+        lines += [f"Confusion matrix of the best model ({best}), all evaluated examples:", "",
+                  "![confusion matrix](confusion.png)", ""]
+    histories = {n: rows[n]["history"] for n in names if rows[n].get("history")}
+    if histories and curves(histories, ("train_loss", "val_loss"), "epoch",
+                             run_dir / "learning_curves.png", "loss"):
+        lines += ["Learning curves (last fold):", "", "![learning curves](learning_curves.png)",
+                  ""]
+    att = m.get("attribution")
+    if att:
+        s = att["summary"]
+        lines += [f"## Which component wins where ({att['model']})", "",
+                  "| component | accuracy | right when all others are wrong |", "|---|---|---|"]
+        only = s.get("only_right", {})
+        for comp, acc in s.get("accuracy", {}).items():
+            share = f"{only[comp]:.4f}" if comp in only else "-"
+            lines.append(f"| {comp} | {acc:.4f} | {share} |")
+        oracle = s.get("oracle")
+        lines += ["", f"Oracle (any component right): "
+                      f"{oracle:.4f}" if oracle is not None else "Oracle: -", ""]
+        if only:
+            comps = list(only)
+            bar_chart(comps, [only[c] for c in comps], None, "share of test texts",
+                 run_dir / "attribution.png",
+                 title=f"{m.get('name', 'run')}: texts only this component of "
+                       f"{att['model']} gets right")
+            lines += ["![component attribution](attribution.png)", ""]
+    return lines
+
+
+CLASSIFICATION = register_task(Task(
+    name="classification", metrics=("accuracy", "macro_f1", "log_loss"), main_metric="accuracy",
+    model_types=("tfidf_lr", "nbsvm", "fasttext", "transformer", "fusion", "stacking",
+                 "ensemble", "hybrid_ensemble", "hybrid"),
+    run=classification, render=render, chooses_metrics=True, parallel=True))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hybridnlp.exceptions import ConfigError
-from hybridnlp.experiments.task_data import check_task_data
+from hybridnlp.experiments.task import TASKS, check_task_data, task_named
 from hybridnlp.utils.safe_yaml import load_yaml
 
 __all__ = [
@@ -34,8 +34,6 @@ __all__ = [
     "read_config_file",
 ]
 
-TASKS = ("classification", "topic_modeling", "language_modeling", "translation",
-         "question_answering")
 
 
 @dataclass
@@ -160,13 +158,6 @@ class ExperimentConfig:
         return dataclasses.asdict(self)
 
 
-METRICS = {"classification": ("accuracy", "macro_f1", "log_loss"),
-           "language_modeling": ("perplexity", "loss"),
-           "topic_modeling": ("coherence",),
-           "translation": ("bleu", "chrf"),
-           "question_answering": ("f1", "exact_match")}
-
-
 def _hint(key: str, options) -> str:
     close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.6)
     return f" Did you mean {close[0]!r}?" if close else ""
@@ -232,16 +223,14 @@ def _build(cls, values: dict, path: str):
 
 
 def _check(config: ExperimentConfig) -> ExperimentConfig:
-    if config.task not in TASKS:
-        raise ConfigError(f"task: {config.task!r} is not a task.{_hint(config.task, TASKS)} "
-                          f"Choose one of {', '.join(TASKS)}.")
+    task = task_named(config.task)
     d = config.data
     if (d.name is None) == (d.path is None):
         raise ConfigError("data: give exactly one of 'name' (a data set) and 'path' (a file).")
     if not config.models:
         raise ConfigError("models: the list is empty; name at least one model.")
     check_task_data(config)
-    from hybridnlp.experiments.registry import MODELS, TASK_OF, build_model
+    from hybridnlp.experiments.registry import MODELS, PARTS, build_model
 
     names: set[str] = set()
     dirs: dict[str, str] = {}
@@ -249,19 +238,20 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
         if m.type not in MODELS:
             raise ConfigError(f"models[{i}].type: unknown model {m.type!r}."
                               f"{_hint(m.type, MODELS)} Registered: {', '.join(MODELS)}.")
-        if TASK_OF[m.type] == "meta_learner":
+        if PARTS.get(m.type) == "meta_learner":
             raise ConfigError(f"models[{i}].type: {m.type!r} is a meta learner, not a model of "
                               f"texts; give it as the final_estimator of a stacking or hybrid "
                               f"model: {{type: hybrid, params: {{final_estimator: "
                               f"{{type: {m.type}}}}}}}.")
-        if TASK_OF[m.type] == "qa_part":
+        if PARTS.get(m.type) == "qa_part":
             raise ConfigError(f"models[{i}].type: {m.type!r} is a part of a question-answering "
                               f"pipeline; give it as its retriever or reader: {{type: "
                               f"qa_pipeline, params: {{retriever: {{type: bm25}}, reader: "
                               f"{{type: logistic_reader}}}}}}.")
-        if TASK_OF[m.type] != config.task:
-            raise ConfigError(f"models[{i}].type: {m.type!r} is a {TASK_OF[m.type]} model, "
-                              f"but task is {config.task!r}.")
+        if m.type not in task.model_types:
+            owners = [t.name for t in TASKS.values() if m.type in t.model_types]
+            raise ConfigError(f"models[{i}].type: {m.type!r} is a {' or '.join(owners)} "
+                              f"model, but task is {config.task!r}.")
         # checks every parameter now; {pretrained: NAME} must name a configured pretraining
         build_model(m.type, m.params, f"models[{i}]", pretrained=_pretrained_names(config))
         if m.name in names:
@@ -269,9 +259,9 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
                               f"a distinct name.")
         _check_name(m.name, f"models[{i}].name", dirs)
         names.add(m.name)
-    allowed = METRICS[config.task]
+    allowed = task.metrics
     for i, metric in enumerate(config.evaluation.metrics):
-        if config.task == "classification" and metric not in allowed:
+        if task.chooses_metrics and metric not in allowed:
             raise ConfigError(f"evaluation.metrics[{i}]: unknown metric {metric!r}."
                               f"{_hint(metric, allowed)} Choose from {', '.join(allowed)}.")
     if config.evaluation.per not in ("token", "word", "char"):
@@ -311,8 +301,9 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
     if config.evaluation.cv < 2:
         raise ConfigError(f"evaluation.cv: {config.evaluation.cv} folds; use at least 2.")
     _check_execution(config.execution)
-    if config.execution != ExecutionConfig() and config.task != "classification":
-        raise ConfigError(f"execution: folds run as parallel jobs in classification runs; a "
+    if config.execution != ExecutionConfig() and not task.parallel:
+        parallel = " and ".join(t.name for t in TASKS.values() if t.parallel)
+        raise ConfigError(f"execution: folds run as parallel jobs in {parallel} runs; a "
                           f"{config.task} run fits one model at a time. Remove the section.")
     config._checked = config.to_dict()  # what was checked: a later change is checked again
     return config

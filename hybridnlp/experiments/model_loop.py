@@ -1,6 +1,6 @@
-"""The loop every non-classification task runs over a config's models: take what an
-interrupted run of the directory finished, seed and build the rest, and record each as it
-ends (its row in ``progress/``, the model saved in ``models/``)."""
+"""The loop every task runs over a config's models: take what an interrupted run of the
+directory finished, seed and build the rest, and record each as it ends (its row in
+``progress/``, the model saved in ``models/`` with its card)."""
 
 from __future__ import annotations
 
@@ -29,20 +29,27 @@ def pending_models(config, run_dir, result, rows: dict) -> Iterator[tuple[int, o
                                    seed=config.seed)
 
 
-def finish_model(config, run_dir, result, rows: dict, i: int, spec, model, row: dict) -> None:
+def finish_model(config, run_dir, result, rows: dict, i: int, spec, model, row: dict, *,
+                 card_metrics: dict | None = None, class_names=None,
+                 data: dict | None = None) -> None:
     """Record a fitted model: its row, the model (saved into the run directory when
-    ``evaluation.save_models``; one that cannot be saved yet is logged, not fatal) and its
-    progress entry, so a resumed run skips it."""
+    ``evaluation.save_models``, with ``class_names`` and a card naming the data, ``data``'s
+    extra facts and ``card_metrics``, by default the row's numbers; one that cannot be saved
+    yet is logged and noted in the row as ``saved``, not fatal) and its progress entry, so
+    a resumed run skips it."""
     rows[spec.name] = row
     result.models[spec.name] = model
     if config.evaluation.save_models and hasattr(model, "save"):
         from hybridnlp.persistence import save
 
         d = config.data
+        if card_metrics is None:
+            card_metrics = {k: v for k, v in row.items() if isinstance(v, int | float)}
         try:
-            save(model, model_dir(run_dir, spec.name),
-                 data={"name": d.name or d.path, "split": d.train_split},
-                 metrics={k: v for k, v in row.items() if isinstance(v, int | float)})
+            save(model, model_dir(run_dir, spec.name), class_names=class_names,
+                 data={"name": d.name or d.path, "split": d.train_split, **(data or {})},
+                 metrics=card_metrics)
         except NotImplementedError as err:
             logger.warning("model %s not saved: %s", spec.name, err)
+            row["saved"] = str(err)
     Progress(run_dir).put(f"{i}-{spec.name}", row)

@@ -15,7 +15,7 @@ from hybridnlp.experiments.config import (
     causal_lm_of,
 )
 from hybridnlp.experiments.run_state import Progress
-from hybridnlp.experiments.task_data import reading_data
+from hybridnlp.experiments.task import reading_data
 from hybridnlp.utils.io import atomic_directory, read_file_bytes
 
 __all__ = ["corpus_texts", "pretrain"]

@@ -6,11 +6,13 @@ right and wrong for the report."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from hybridnlp.experiments.model_loop import finish_model, pending_models
-from hybridnlp.experiments.task_data import reading_data
+from hybridnlp.experiments.report import table_cell, target_cell
+from hybridnlp.experiments.task import Task, reading_data, register_task
 
-__all__ = ["question_answering"]
+__all__ = ["QUESTION_ANSWERING", "question_answering", "render"]
 
 EXAMPLES = 5  # right and wrong open-mode answers shown in the report
 
@@ -26,7 +28,7 @@ def _split(config, split: str):
             list(b.passage_index[:n]))
 
 
-def question_answering(config, run_dir, result, progress) -> dict:
+def question_answering(config, run_dir, result, *, progress=None, scheduler=None) -> dict:
     from hybridnlp.qa import question_type, recall_at_k, squad_em_f1
 
     d = config.data
@@ -67,3 +69,35 @@ def question_answering(config, run_dir, result, progress) -> dict:
         f"{d.name}: fit on {d.train_split} ({len(train[0])} questions), scored on "
         f"{test_split} ({len(qs)} questions over {len(passages)} passages), official SQuAD "
         f"v1.1 EM/F1; main metric F1 in open mode (retrieve, then read)")}
+
+
+def render(m: dict, run_dir: Path) -> list[str]:
+    rows = m["models"]
+    lines = [f"Protocol: {m['protocol']}.", "",
+             "| model | F1 open | EM open | F1 gold passage | EM gold passage | recall@1 | "
+             "recall@5 | recall@20 | fit time (s) | target |", "|---" * 10 + "|"]
+    for name, r in rows.items():
+        rec = {int(k): v for k, v in r["recall"].items()}
+        lines.append(f"| {name} | {r['f1']:.2f} | {r['exact_match']:.2f} | "
+                     f"{r['f1_gold']:.2f} | {r['exact_match_gold']:.2f} | {rec[1]:.2f} | "
+                     f"{rec[5]:.2f} | {rec[20]:.2f} | {r['fit_time']:.1f} | "
+                     f"{target_cell(m, name, r['f1'])} |")
+    lines.append("")
+    for name, r in rows.items():
+        lines += [f"EM / F1 by question type (gold passage), {name}:", "",
+                  "| type | questions | EM | F1 |", "|---|---|---|---|"]
+        lines += [f"| {t} | {v['n']} | {v['exact_match']:.1f} | {v['f1']:.1f} |"
+                  for t, v in r["by_type"].items()]
+        lines += ["", f"Examples from {name} (open mode):", "",
+                  "| | question | answer | references |", "|---|---|---|---|"]
+        lines += [f"| {'right' if e['right'] else 'wrong'} | {table_cell(e['question'])} | "
+                  f"{table_cell(e['answer'])} | {table_cell(' / '.join(e['references']))} |"
+                  for e in r["examples"]]
+        lines.append("")
+    return lines
+
+
+QUESTION_ANSWERING = register_task(Task(
+    name="question_answering", metrics=("f1", "exact_match"), main_metric="f1",
+    model_types=("qa_pipeline",), run=question_answering, render=render, data_task=True,
+    reads="a SQuAD-format data set"))

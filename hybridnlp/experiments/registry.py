@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 
 from hybridnlp.exceptions import ConfigError
 
-__all__ = ["MODELS", "TASK_OF", "build_model", "check_params"]
+__all__ = ["MODELS", "PARTS", "build_model", "check_params"]
 
 
 def _tfidf_lr():
@@ -156,18 +156,12 @@ MODELS = {
     "topics": _topics,
     "logistic_regression": _logistic_regression, "simplex_weights": _simplex_weights,
 }
-TASK_OF = {**{k: "classification" for k in ("tfidf_lr", "nbsvm", "fasttext", "transformer",
-                                              "fusion", "stacking", "ensemble",
-                                              "hybrid_ensemble", "hybrid")},
-           "causal_lm": "language_modeling", "ngram_lm": "language_modeling",
-           "interpolated_lm": "language_modeling", "topics": "topic_modeling",
-           "seq2seq_lm": "translation", "shallow_fusion": "translation",
-           "qa_pipeline": "question_answering",
-           **{k: "qa_part" for k in ("bm25", "tfidf_retriever", "dense_retriever",
-                                     "hybrid_retriever", "sliding_window_reader",
-                                     "logistic_reader", "extractive_reader",
-                                     "hybrid_reader")},
-           "logistic_regression": "meta_learner", "simplex_weights": "meta_learner"}
+# The types that are parts of another model, never a config's model of their own (the tasks
+# name the types they run: hybridnlp.experiments.task.Task.model_types).
+PARTS = {**{k: "qa_part" for k in ("bm25", "tfidf_retriever", "dense_retriever",
+                                   "hybrid_retriever", "sliding_window_reader",
+                                   "logistic_reader", "extractive_reader", "hybrid_reader")},
+         "logistic_regression": "meta_learner", "simplex_weights": "meta_learner"}
 
 
 def _is_spec(value) -> bool:

@@ -9,10 +9,8 @@ run where it stopped and gives the metrics an uninterrupted run would have writt
 from __future__ import annotations
 
 import datetime
-import functools
 import json
 import logging
-import math
 import os
 import platform
 import time
@@ -23,16 +21,12 @@ import numpy as np
 import yaml
 
 from hybridnlp.exceptions import Interrupted
-from hybridnlp.experiments.classification import classification, load_split
 from hybridnlp.experiments.config import ExperimentConfig, load_config
 from hybridnlp.experiments.execution import scheduler_address
-from hybridnlp.experiments.model_loop import finish_model, pending_models
 from hybridnlp.experiments.pretrain import pretrain
-from hybridnlp.experiments.question_answering import question_answering
-from hybridnlp.experiments.report import MAIN_METRIC, shown_path, write_report
+from hybridnlp.experiments.report import main_metric, shown_path, write_report
 from hybridnlp.experiments.run_state import jsonable, resume_dir
-from hybridnlp.experiments.task_data import reading_data
-from hybridnlp.experiments.translation import translation
+from hybridnlp.experiments.task import task_named
 from hybridnlp.utils.io import atomic_write_bytes, atomic_write_json, exclusive_lock
 from hybridnlp.utils.paths import slug
 from hybridnlp.utils.seed import seed_everything
@@ -79,86 +73,6 @@ def _run_dir(config: ExperimentConfig, output: str | None) -> Path:
         path = root / f"{stamp}_{name}-{n}"
     path.mkdir(parents=True)
     return path
-
-
-# ---------------------------------------------------------------------- language modelling
-
-
-def _corpus(config):
-    from hybridnlp.datasets import load_dataset
-    from hybridnlp.lm import read_corpus, split_corpus
-
-    d = config.data
-    if d.path is not None:
-        with reading_data("data.path"):
-            corpus = read_corpus(Path(d.path))
-        train, val = split_corpus(corpus, config.evaluation.validation)
-        return train, val
-    with reading_data("data.name"):
-        train = load_dataset(d.name, split=d.train_split, data_home=d.data_home).data
-    test_split = d.test_split
-    if test_split is None:
-        whole = train if len(train) > 1 else train[0]
-        return split_corpus(whole, config.evaluation.validation)
-    with reading_data("data.name"):
-        val = load_dataset(d.name, split=test_split, data_home=d.data_home).data
-    join = (lambda xs: xs[0]) if len(train) == 1 else (lambda xs: "\n".join(xs) + "\n")
-    return join(train), join(val)
-
-
-def _language_modeling(config, run_dir, result, progress) -> dict:
-    from hybridnlp.lm import count_units
-    from hybridnlp.text import CharTokenizer
-
-    ev = config.evaluation
-    train, val = _corpus(config)
-    if config.data.limit is not None:
-        train, val = train[:config.data.limit], val[:max(config.data.limit // 10, 1000)]
-    rows = {}
-    for i, spec, model in pending_models(config, run_dir, result, rows):
-        if spec.type == "ngram_lm" and model.tokenizer == "char":  # same inventory as GPT
-            model.set_params(tokenizer=CharTokenizer().train([train, val]))
-        start = time.perf_counter()
-        if spec.type in ("interpolated_lm", "causal_lm"):  # the parts, then the weight
-            model.fit(train, validation_data=val)
-        else:
-            model.fit(train)
-        eval_text = val
-        if spec.type == "interpolated_lm":  # weights cross-fitted on the held-out halves
-            total, n = model.cross_fit_log_likelihood(eval_text)
-        else:
-            total, n = model.log_likelihood(eval_text)
-        fit_time = time.perf_counter() - start
-        per_n = count_units(eval_text, ev.per, n, model.tokenizer_)
-        row = {"loss": -total / max(n, 1), "perplexity": math.exp(-total / max(per_n, 1)),
-               "per": ev.per, "eval_tokens": n, "fit_time": fit_time}
-        if getattr(model, "val_loss_", None) is not None:
-            row["val_loss_windows"] = model.val_loss_
-        if hasattr(model, "history_"):
-            row["history"] = [dict(r) for r in model.history_]
-        row["samples"] = [model.generate(ev.prompt, ev.max_new_tokens, seed=config.seed + s)
-                          for s in range(ev.samples)]
-        finish_model(config, run_dir, result, rows, i, spec, model, row)
-    held_out = config.data.test_split or f"the last {ev.validation:.0%} of the training text"
-    return {"models": rows, "protocol": (
-        f"perplexity per {ev.per} on the held-out text ({held_out}); an interpolation's "
-        f"weights are cross-fitted on its two halves")}
-
-
-# ---------------------------------------------------------------------- topic modelling
-
-
-def _topic_modeling(config, run_dir, result, progress) -> dict:
-    texts, _, _ = load_split(config, config.data.train_split)
-    rows = {}
-    for i, spec, model in pending_models(config, run_dir, result, rows):
-        start = time.perf_counter()
-        model.fit(texts)
-        finish_model(config, run_dir, result, rows, i, spec, model, {
-            "fit_time": time.perf_counter() - start,
-            "top_words": model.top_words(config.evaluation.top_words),
-            "coherence": float(model.coherence(texts))})
-    return {"models": rows, "protocol": "topics fit on the train split; c_v coherence there"}
 
 
 # ---------------------------------------------------------------------- run
@@ -220,11 +134,8 @@ def _run(config: ExperimentConfig, run_dir: Path, source, resume, quiet: bool,
         result = RunResult(run_dir=run_dir, metrics={}, config=config)
         start = time.perf_counter()
         result.pretrained, pretrain_info = pretrain(config, run_dir)
-        task = {"classification": functools.partial(classification, scheduler=scheduler),
-                "language_modeling": _language_modeling, "topic_modeling": _topic_modeling,
-                "translation": translation,
-                "question_answering": question_answering}[config.task]
-        metrics = task(config, run_dir, result, progress)
+        metrics = task_named(config.task).run(config, run_dir, result, progress=progress,
+                                              scheduler=scheduler)
         if pretrain_info:
             metrics["pretrain"] = pretrain_info
         metrics.update(name=config.name, task=config.task, seed=config.seed,
@@ -248,7 +159,7 @@ def summary(result: RunResult) -> str:
     """The lines the CLI prints after a run: each model's main metric (with its spread over
     folds) and fit time, then where the run directory and report are."""
     m = result.metrics
-    key = MAIN_METRIC[m["task"]]
+    key = main_metric(m)
     lines = []
     for name, row in m["models"].items():
         spread = f" (+/- {row[key + '_std']:.4f})" if key + "_std" in row else ""

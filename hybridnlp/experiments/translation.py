@@ -6,13 +6,17 @@ loss curves in the report."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from hybridnlp.experiments.model_loop import finish_model, pending_models
-from hybridnlp.experiments.task_data import reading_data
+from hybridnlp.experiments.plots import curves
+from hybridnlp.experiments.report import table_cell, target_cell
+from hybridnlp.experiments.task import Task, reading_data, register_task
 
-__all__ = ["load_pairs", "translation"]
+__all__ = ["TRANSLATION", "load_pairs", "render", "translation"]
 
 SAMPLES = 8  # test sentences shown in the report
+LANGUAGES = ("en", "de")  # multi30k's; its reader states them as source_lang / target_lang
 
 
 def load_pairs(config, split: str) -> tuple[list[str], list[str]]:
@@ -31,7 +35,7 @@ def load_pairs(config, split: str) -> tuple[list[str], list[str]]:
     return src, tgt
 
 
-def translation(config, run_dir, result, progress) -> dict:
+def translation(config, run_dir, result, *, progress=None, scheduler=None) -> dict:
     from hybridnlp.seq2seq import corpus_bleu, corpus_chrf
 
     d = config.data
@@ -70,3 +74,37 @@ def translation(config, run_dir, result, progress) -> dict:
         f"{d.name} {direction}: fit on {d.train_split} ({len(train[0])} pairs), dev "
         f"({len(dev[0])}) for validation, detokenised sacreBLEU on {test_split} "
         f"({len(test[0])} sentences), beam search")}
+
+
+def render(m: dict, run_dir: Path) -> list[str]:
+    rows = m["models"]
+    lines = [f"Protocol: {m['protocol']}.", "",
+             "| model | BLEU test | chrF test | BLEU dev | beams | fit time (s) | "
+             "test decoding (sentences/s) | target |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        fused = f", LM weight {r['lm_weight']:g}" if "lm_weight" in r else ""
+        lines.append(f"| {name} | {r['bleu']:.2f} | {r['chrf']:.2f} | {r['bleu_dev']:.2f} | "
+                     f"{r['num_beams']} (alpha {r['length_penalty']:g}{fused}) | "
+                     f"{r['fit_time']:.1f} | {r['sentences_per_s']:.1f} | "
+                     f"{target_cell(m, name, r['bleu'])} |")
+    sig = m.get("signature") or {}
+    lines += ["", f"sacreBLEU signatures: BLEU `{sig.get('bleu')}`, chrF `{sig.get('chrf')}`.",
+              ""]
+    histories = {n: r["history"] for n, r in rows.items() if r.get("history")}
+    if histories and curves(histories, ("train_loss", "val_loss"), "epoch",
+                             run_dir / "loss_curves.png", "loss (nats/token)"):
+        lines += ["![loss curves](loss_curves.png)", ""]
+    for name, r in rows.items():
+        lines += [f"Test samples from {name}:", "", "| source | reference | hypothesis |",
+                  "|---|---|---|"]
+        lines += [f"| {table_cell(s['source'])} | {table_cell(s['reference'])} | "
+                  f"{table_cell(s['hypothesis'])} |" for s in r.get("samples", [])]
+        lines.append("")
+    return lines
+
+
+TRANSLATION = register_task(Task(
+    name="translation", metrics=("bleu", "chrf"), main_metric="bleu",
+    model_types=("seq2seq_lm", "shallow_fusion"), run=translation, render=render,
+    data_task=True, reads="the sentence pairs of a translation data set",
+    languages=LANGUAGES))

@@ -1,0 +1,98 @@
+"""The plots of run reports (matplotlib, headless, 640 x 400 pixels each): bars from zero
+with targets and error bars, curves, confusion matrices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hybridnlp.utils.io import atomic_path
+
+__all__ = ["FIGSIZE", "bar_chart", "binomial_halfwidth", "confusion_plot", "curves"]
+
+FIGSIZE, DPI = (6.4, 4.0), 100  # every plot is 640 x 400 pixels
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=DPI)
+    _plt().close(fig)
+
+
+def bar_chart(names, values, errors, ylabel, path, *, title: str, error_label: str = "",
+         targets: dict | None = None) -> None:
+    """Bars from zero, the best in red, each value written on it; ``errors`` (None: none
+    drawn) are the spread ``error_label`` explains; ``targets`` (bar index -> value) are
+    drawn as dashed lines over their bars."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    best = max(range(len(values)), key=values.__getitem__)
+    colors = ["#c44e52" if i == best else "#4c72b0" for i in range(len(values))]
+    ax.bar(range(len(values)), values, yerr=errors, color=colors, capsize=4 if errors else 0)
+    ax.set_xticks(range(len(values)), names, rotation=20, ha="right")
+    ax.set_ylim(0.0, (max([*values, *(targets or {}).values()]) or 1.0) * 1.12)
+    ax.set_ylabel(ylabel)
+    for i, v in enumerate(values):
+        ax.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
+    for i, (index, target) in enumerate(sorted((targets or {}).items())):
+        ax.hlines(target, index - 0.45, index + 0.45, colors="black", linestyles="dashed",
+                  label="target" if i == 0 else None)
+    if targets:
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title + (f"\n{error_label}" if error_label else ""), fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def binomial_halfwidth(p: float, n: int) -> float:
+    """Half the 95% normal-approximation interval of an accuracy ``p`` on ``n`` texts."""
+    return 1.96 * (p * (1 - p) / n) ** 0.5 if n else 0.0
+
+
+def curves(histories: dict, keys: tuple[str, ...], xkey: str, path: Path, ylabel: str) -> bool:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    drawn = False
+    for name, history in histories.items():
+        for key in keys:
+            xs = [row[xkey] for row in history if key in row and row[key] is not None]
+            ys = [row[key] for row in history if key in row and row[key] is not None]
+            if ys:
+                ax.plot(xs, ys, marker="o", markersize=3, label=f"{name} {key}")
+                drawn = True
+    ax.set_xlabel(xkey)
+    ax.set_ylabel(ylabel)
+    if drawn:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+    return drawn
+
+
+def confusion_plot(name: str, conf: dict, path: Path, class_names: list | None = None,
+               title: str = "") -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    mat, labels = conf["matrix"], conf["labels"]
+    if class_names and all(str(lab).isdigit() and int(lab) < len(class_names)
+                           for lab in labels):
+        labels = [class_names[int(lab)] for lab in labels]  # names, not ids
+    ax.imshow(mat, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for i, row in enumerate(mat):
+        for j, v in enumerate(row):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{title}confusion matrix of {name}", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
