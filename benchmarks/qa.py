@@ -152,32 +152,32 @@ def reading(command: str, budget: float) -> None:
     dev, train = load_dataset("squad", split="dev"), load_dataset("squad", split="train")
     tp = [train.passages[i] for i in train.passage_index]
     dp = [dev.passages[i] for i in dev.passage_index]
-    starts, answers = [a[0] for a in train.answer_starts], [a[0] for a in train.target]
+    answers = [{"text": a[0], "answer_start": s[0]}  # SQuAD's first answer of each question
+               for a, s in zip(train.target, train.answer_starts, strict=True)]
     readers = [
         ("sliding window (Rajpurkar et al. 2016)",
-         SlidingWindowReader().fit(train.passages + dev.passages)),
+         SlidingWindowReader().fit(None, train.passages + dev.passages)),
         ("logistic regression over spans, window features only (`lexical=False`)",
-         LogisticReader(lexical=False, random_state=0).fit(train.data, tp, starts, answers)),
+         LogisticReader(lexical=False, random_state=0).fit(train.data, tp, answers)),
         ("logistic regression over spans", None),
         (f"ExtractiveReader (Transformer, {budget / 60:.0f} min)", None),
         ("HybridReader: logistic + Transformer, stacked on 20% held out", None),
     ]
     fit_times = {}
     start = time.perf_counter()
-    readers[2] = (readers[2][0], LogisticReader(random_state=0).fit(train.data, tp, starts,
+    readers[2] = (readers[2][0], LogisticReader(random_state=0).fit(train.data, tp,
                                                                     answers))
     fit_times[readers[2][0]] = time.perf_counter() - start
     start = time.perf_counter()
     neural = ExtractiveReader(max_time=budget, max_epochs=100, random_state=0,
-                              precision="bf16").fit(train.data, tp, starts, answers)
+                              precision="bf16").fit(train.data, tp, answers)
     readers[3] = (readers[3][0], neural)
     fit_times[readers[3][0]] = time.perf_counter() - start
     start = time.perf_counter()
     half = ExtractiveReader(max_time=budget / 2, max_epochs=100, random_state=0,
                             precision="bf16")
     hybrid = HybridReader(readers=[("logistic", LogisticReader(random_state=0)),
-                           ("transformer", half)], random_state=0).fit(train.data, tp, starts,
-                                                                       answers)
+                           ("transformer", half)], random_state=0).fit(train.data, tp, answers)
     readers[4] = (readers[4][0], hybrid)
     fit_times[readers[4][0]] = time.perf_counter() - start
     types = sorted({question_type(q) for q in dev.data})
@@ -189,9 +189,8 @@ def reading(command: str, budget: float) -> None:
         spans = reader.predict(dev.data, dp)
         gold_texts = [p[s.start:s.end] for p, s in zip(dp, spans, strict=True)]
         gold = squad_em_f1(gold_texts, dev.target)
-        qa = QAPipeline(reader=reader, random_state=0).fit(train.data, train.target,
-                                                           train.passages,
-                                                           train.passage_index)
+        qa = QAPipeline(reader=reader, random_state=0).fit(
+            train.data, train.passages, train.target, passage_index=train.passage_index)
         qa.index(dev.passages)
         open_ = squad_em_f1([o["text"] for o in qa.predict(dev.data)], dev.target)
         table.append(f"| {name} | {gold['exact_match']:.1f} | {gold['f1']:.1f} | "
@@ -236,7 +235,8 @@ def reader_cv(command: str) -> None:
             tr, te = np.flatnonzero(~held), np.flatnonzero(held)
             reader = LogisticReader(random_state=0, **params).fit(
                 [train.data[i] for i in tr], [passages[i] for i in tr],
-                [train.answer_starts[i][0] for i in tr], [train.target[i][0] for i in tr])
+                [{"text": train.target[i][0], "answer_start": train.answer_starts[i][0]}
+                 for i in tr])
             spans = reader.predict([train.data[i] for i in te], [passages[i] for i in te])
             f1s.append(squad_em_f1([passages[i][s.start:s.end] for i, s in zip(te, spans,
                                                                                 strict=True)],
@@ -267,8 +267,8 @@ def open_weight(command: str) -> None:
                       ("out of fold: 3 groups of passages (`weight_cv=3`, the default)", 3)):
         start = time.perf_counter()
         qa = QAPipeline(reader=LogisticReader(random_state=0), weight_cv=cv,
-                        random_state=0).fit(train.data, train.target, train.passages,
-                                            train.passage_index)
+                        random_state=0).fit(train.data, train.passages, train.target,
+                                            passage_index=train.passage_index)
         seconds = time.perf_counter() - start
         qa.index(dev.passages)
         found = qa._read(dev.data)

@@ -301,15 +301,12 @@ def _index(args) -> int:
         except (FileNotFoundError, ValueError) as err:
             raise _UsageError(str(err)) from None
         qa = QAPipeline(retriever=retriever, top_k=args.top_k, random_state=0).fit(
-            squad.data, squad.target, squad.passages, squad.passage_index)
+            squad.data, squad.passages, squad.target, passage_index=squad.passage_index)
         qa.index(passages)  # trained there, answering here
     else:  # nothing to learn from: the sliding-window reader
         qa = QAPipeline(retriever=retriever, reader=SlidingWindowReader(),
                         top_k=args.top_k).index(passages)
-    from hybridnlp.utils.io import atomic_directory
-
-    with atomic_directory(args.output) as tmp:
-        qa.save(tmp)
+    qa.save(args.output)  # whole, then renamed into place
     print(f"indexed {len(passages):,} passages into {args.output} ({args.retriever}, reader "
           f"{type(qa.reader_).__name__})")
     return 0

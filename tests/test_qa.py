@@ -8,6 +8,7 @@ import zlib
 import numpy as np
 import pytest
 from conftest import requires_data_dir
+from sklearn.base import clone
 
 from hybridnlp.datasets.squad import load_squad
 from hybridnlp.exceptions import NotFittedError
@@ -21,6 +22,7 @@ from hybridnlp.qa import (
     squad_em_f1,
     token_f1,
 )
+from hybridnlp.qa._answers import answer_dicts
 
 PASSAGES = [
     "The Denver Broncos defeated the Carolina Panthers 24-10 to win Super Bowl 50.",
@@ -227,7 +229,7 @@ def test_word_spans_and_question_types():
 def test_sliding_window_picks_the_span_beside_the_question_words():
     from hybridnlp.qa import SlidingWindowReader
 
-    reader = SlidingWindowReader(window=3, max_answer_words=2).fit(PASSAGES)
+    reader = SlidingWindowReader(window=3, max_answer_words=2).fit(None, PASSAGES)
     span = reader.predict(["Who defeated the Carolina Panthers?"], PASSAGES[:1])[0]
     text = PASSAGES[0][span.start:span.end]
     assert text in ("Denver Broncos", "Broncos", "The Denver")
@@ -240,12 +242,14 @@ def test_logistic_reader_learns_spans_and_returns_offsets():
     passages = [PASSAGES[g] for g in GOLD] * 5
     starts = [[PASSAGES[g].find(a[0])] for g, a in zip(GOLD, ANSWERS, strict=True)] * 5
     reader = LogisticReader(random_state=0, negatives=10).fit(
-        QUESTIONS * 5, passages, [s[0] for s in starts], [a[0] for a in ANSWERS] * 5)
+        QUESTIONS * 5, passages, [{"text": a[0], "answer_start": s[0]}
+                                  for a, s in zip(ANSWERS * 5, starts, strict=True)])
     spans = reader.predict(QUESTIONS, [PASSAGES[g] for g in GOLD])
     texts = [PASSAGES[g][s.start:s.end] for g, s in zip(GOLD, spans, strict=True)]
     assert squad_em_f1(texts, ANSWERS)["f1"] > 50
-    with pytest.raises(ValueError, match="answer 'Broncos' at 0 does not match its passage"):
-        reader.fit(QUESTIONS[:1], PASSAGES[:1], [0], ["Broncos"])
+    with pytest.raises(ValueError, match=r"^answers\[0\]: 'Broncos' at answer_start=0 does not "
+                                         r"match its passage \(which reads 'The Den' there\).$"):
+        reader.fit(QUESTIONS[:1], PASSAGES[:1], [{"text": "Broncos", "answer_start": 0}])
 
 
 def test_logistic_reader_lexical_features_extend_the_window_features(tmp_path):
@@ -262,8 +266,7 @@ def test_logistic_reader_lexical_features_extend_the_window_features(tmp_path):
     )
 
     passages = [PASSAGES[g] for g in GOLD] * 5
-    starts = [PASSAGES[g].find(a[0]) for g, a in zip(GOLD, ANSWERS, strict=True)] * 5
-    args = (QUESTIONS * 5, passages, starts, [a[0] for a in ANSWERS] * 5)
+    args = (QUESTIONS * 5, passages, [a[0] for a in ANSWERS] * 5)  # texts found in passages
     plain = LogisticReader(random_state=0, negatives=10, lexical=False).fit(*args)
     lexical = LogisticReader(random_state=0, negatives=10).fit(*args)
     gold = [PASSAGES[g] for g in GOLD]
@@ -298,8 +301,9 @@ def test_logistic_reader_lexical_features_extend_the_window_features(tmp_path):
 def test_pipeline_answers_over_the_collection_and_over_new_passages():
     from hybridnlp.qa import QAPipeline
 
-    qa = QAPipeline(top_k=2, random_state=0).fit(QUESTIONS * 3, ANSWERS * 3, PASSAGES,
-                                                 GOLD * 3, passage_ids=list("abcde"))
+    qa = QAPipeline(top_k=2, random_state=0).fit(QUESTIONS * 3, PASSAGES, ANSWERS * 3,
+                                                 passage_index=GOLD * 3,
+                                                 passage_ids=list("abcde"))
     assert set(qa.weight_scores_) == {0.0, 0.25, 0.5, 1.0, 2.0, 4.0}
     out = qa.predict(QUESTIONS)
     assert [o["passage"] for o in out][:2] == ["a", "b"]
@@ -309,9 +313,9 @@ def test_pipeline_answers_over_the_collection_and_over_new_passages():
     new = qa.predict(["Where is Santa Clara?"], passages=PASSAGES[3:])
     assert new[0]["passage"] == 1  # a position in the passages given
     with pytest.raises(ValueError, match=r"answers\[0\]: 'Seattle' does not occur"):
-        QAPipeline().fit(QUESTIONS[:1], [["Seattle"]], PASSAGES, [0])
+        QAPipeline().fit(QUESTIONS[:1], PASSAGES, [["Seattle"]], passage_index=[0])
     with pytest.raises(ValueError, match="passage_index holds positions outside 0..4"):
-        QAPipeline().fit(QUESTIONS[:1], ANSWERS[:1], PASSAGES, [7])
+        QAPipeline().fit(QUESTIONS[:1], PASSAGES, ANSWERS[:1], passage_index=[7])
 
 
 def test_pipeline_chooses_the_weight_on_reads_by_readers_that_did_not_see_the_passage():
@@ -320,22 +324,22 @@ def test_pipeline_chooses_the_weight_on_reads_by_readers_that_did_not_see_the_pa
     fits = []
 
     class Counting(LogisticReader):
-        def fit(self, questions, passages, answer_starts, answers):
-            fits.append(set(passages))
-            return super().fit(questions, passages, answer_starts, answers)
+        def fit(self, questions, passages, answers, *, passage_index=None):
+            fits.append({passages[i] for i in passage_index})
+            return super().fit(questions, passages, answers, passage_index=passage_index)
 
-    args = (QUESTIONS * 3, ANSWERS * 3, PASSAGES, GOLD * 3)
+    args = (QUESTIONS * 3, PASSAGES, ANSWERS * 3)
     qa = QAPipeline(reader=Counting(random_state=0, negatives=10), top_k=2,
-                    random_state=0).fit(*args)
+                    random_state=0).fit(*args, passage_index=GOLD * 3)
     assert len(fits) == 4 and fits[0] == {PASSAGES[g] for g in GOLD}  # all, then 3 folds
     assert all(fold < fits[0] for fold in fits[1:])  # each fold leaves passages out ...
     assert set().union(*(fits[0] - f for f in fits[1:])) == fits[0]  # ... each one once
     fits.clear()
     in_sample = QAPipeline(reader=Counting(random_state=0, negatives=10), top_k=2,
-                           weight_cv=None, random_state=0).fit(*args)
+                           weight_cv=None, random_state=0).fit(*args, passage_index=GOLD * 3)
     assert len(fits) == 1 and set(in_sample.weight_scores_) == set(qa.weight_scores_)
     with pytest.raises(ValueError, match="^weight_cv=1 is out of range; it must be >= 2.$"):
-        QAPipeline(weight_cv=1).fit(*args)
+        QAPipeline(weight_cv=1).fit(*args, passage_index=GOLD * 3)
 
 
 def test_pipeline_save_load_and_the_index_and_ask_commands(tmp_path, capsys):
@@ -344,7 +348,8 @@ def test_pipeline_save_load_and_the_index_and_ask_commands(tmp_path, capsys):
     from hybridnlp.cli import main
     from hybridnlp.qa import QAPipeline, SlidingWindowReader
 
-    qa = QAPipeline(top_k=2, random_state=0).fit(QUESTIONS * 3, ANSWERS * 3, PASSAGES, GOLD * 3)
+    qa = QAPipeline(top_k=2, random_state=0).fit(QUESTIONS * 3, PASSAGES, ANSWERS * 3,
+                                                 passage_index=GOLD * 3)
     qa.save(tmp_path / "qa")
     loaded = QAPipeline.load(tmp_path / "qa")
     assert loaded.predict(QUESTIONS) == qa.predict(QUESTIONS)
@@ -414,7 +419,7 @@ def test_extractive_reader_learns_a_toy_task_and_round_trips(tmp_path):
     reader = ExtractiveReader(preset="tiny", module__n_embd=64, module__n_layer=2,
                               max_epochs=20, random_state=0,
                               optimizer__lr=3e-3, validation_fraction=None).fit(
-        qs, ps, starts, answers)
+        qs, ps, answer_dicts(starts, answers))
     assert reader.history_[-1]["train_loss"] < reader.history_[0]["train_loss"]
     tq, tp, _, ta = _toy_qa(60, 1)
     spans = reader.predict(tq, tp)
@@ -425,8 +430,10 @@ def test_extractive_reader_learns_a_toy_task_and_round_trips(tmp_path):
     again = loaded.predict(tq[:10], tp[:10])
     assert [(s.start, s.end) for s in again] == [(s.start, s.end) for s in spans[:10]]
     assert [s.score for s in again] == pytest.approx([s.score for s in spans[:10]], abs=1e-4)
-    with pytest.raises(ValueError, match=r"answers\[0\] 'red' at 0 does not match"):
-        ExtractiveReader(preset="tiny").fit(qs[:1], ["blue sky"], [0], ["red"])
+    with pytest.raises(ValueError, match=r"answers\[0\]: 'red' at answer_start=0 does not "
+                                         r"match"):
+        ExtractiveReader(preset="tiny").fit(qs[:1], ["blue sky"],
+                                            [{"text": "red", "answer_start": 0}])
 
 
 @requires_data_dir
@@ -459,13 +466,9 @@ def test_hybrid_reader_stacks_the_proposals_of_its_readers():
 
     qs, ps, starts, answers = _toy_qa(200, 0)
 
-    class _Sliding(SlidingWindowReader):  # the stacking interface: fit on answers too
-        def fit(self, questions, passages, answer_starts=None, answers=None):
-            return super().fit(passages)
-
     hybrid = HybridReader(readers=[("logistic", LogisticReader(random_state=0, negatives=10)),
-                           ("sliding", _Sliding())], random_state=0).fit(qs, ps, starts,
-                                                                         answers)
+                           ("sliding", SlidingWindowReader())],  # one fit order for all
+                          random_state=0).fit(qs, ps, answer_dicts(starts, answers))
     tq, tp, _, ta = _toy_qa(40, 1)
     spans = hybrid.predict(tq, tp)
     own = {name: r.predict(tq, tp) for name, r in hybrid.readers_}
@@ -483,7 +486,7 @@ def test_hybrid_reader_fits_its_stacker_when_the_readers_disagree():
     from hybridnlp.qa.readers import Span, word_spans
 
     class _Last(LogisticReader):  # proposes the passage's last word: right 1 time in 3
-        def fit(self, *args):
+        def fit(self, *args, **kwargs):
             self.counts_ = {}
             return self
 
@@ -492,7 +495,8 @@ def test_hybrid_reader_fits_its_stacker_when_the_readers_disagree():
 
     qs, ps, starts, answers = _toy_qa(200, 0)
     hybrid = HybridReader(readers=[("logistic", LogisticReader(random_state=0, negatives=10)),
-                           ("last", _Last())], random_state=0).fit(qs, ps, starts, answers)
+                           ("last", _Last())], random_state=0).fit(
+        qs, ps, answer_dicts(starts, answers))
     assert hybrid.stacker_ is not None and hybrid.held_out_accuracy_[1] < 0.6
     tq, tp, _, ta = _toy_qa(40, 1)
     mine = squad_em_f1([p[s.start:s.end] for p, s in zip(tp, hybrid.predict(tq, tp),
@@ -511,7 +515,7 @@ def test_hybrid_reader_dense_and_hybrid_retrievers_save_and_load(tmp_path):
     hybrid = HybridReader(readers=[("lexical", LogisticReader(random_state=0, negatives=10)),
                            ("window", LogisticReader(lexical=False, random_state=0,
                                                      negatives=10))],
-                          random_state=0).fit(qs, ps, starts, answers)
+                          random_state=0).fit(qs, ps, answer_dicts(starts, answers))
     save_reader(hybrid, tmp_path / "reader")
     loaded = load_reader(tmp_path / "reader")
     tq, tp, _, _ = _toy_qa(40, 1)
@@ -544,3 +548,69 @@ def test_hybrid_reader_dense_and_hybrid_retrievers_save_and_load(tmp_path):
     (tmp_path / "learned" / "parts" / "1" / "index.npz").write_bytes(b"not an array")
     with pytest.raises(ValueError, match="index file .*index.npz' is missing or corrupt"):
         load_retriever(tmp_path / "learned")
+
+
+def test_every_reader_and_the_pipeline_share_one_fit_order_and_the_old_orders_warn():
+    """fit(questions, passages, answers, *, passage_index=None) everywhere: the same model
+    from each question's passage or from the collection and passage_index, from answer texts
+    or SQuAD dicts; the earlier orders give the same model for one release, with a warning."""
+    import inspect
+
+    from hybridnlp.qa import (
+        ExtractiveReader,
+        HybridReader,
+        LogisticReader,
+        QAPipeline,
+        SlidingWindowReader,
+    )
+
+    for cls in (SlidingWindowReader, LogisticReader, ExtractiveReader, HybridReader, QAPipeline):
+        params = list(inspect.signature(cls.fit).parameters)
+        assert params[1:4] == ["questions", "passages", "answers"], cls
+        assert "passage_index" in params and "_learns_from_answers" not in cls.fit.__code__.co_names
+    qs, gold_passages = QUESTIONS * 5, [PASSAGES[g] for g in GOLD] * 5
+    texts = [a[0] for a in ANSWERS] * 5
+    dicts = [{"text": t, "answer_start": p.find(t)} for t, p in zip(texts, gold_passages,
+                                                                    strict=True)]
+    reader = LogisticReader(random_state=0, negatives=10)
+    by_passage = clone(reader).fit(qs, gold_passages, texts)
+    by_index = clone(reader).fit(qs, PASSAGES, dicts, passage_index=GOLD * 5)
+    with pytest.warns(FutureWarning, match=r"^LogisticReader.fit\(questions, passages, "
+                                           r"answer_starts, answers\) is deprecated"):
+        old = clone(reader).fit(qs, gold_passages, [d["answer_start"] for d in dicts], texts)
+    expected = by_passage.predict(QUESTIONS, PASSAGES[:4])
+    assert by_index.predict(QUESTIONS, PASSAGES[:4]) == expected
+    assert old.predict(QUESTIONS, PASSAGES[:4]) == expected
+    with pytest.warns(FutureWarning, match=r"^SlidingWindowReader.fit\(passages\) is "
+                                           r"deprecated"):
+        counted = SlidingWindowReader().fit(PASSAGES)
+    assert counted.counts_ == SlidingWindowReader().fit(None, PASSAGES).counts_
+    pipeline = QAPipeline(top_k=2, random_state=0)
+    new = clone(pipeline).fit(QUESTIONS * 3, PASSAGES, ANSWERS * 3, passage_index=GOLD * 3)
+    with pytest.warns(FutureWarning, match=r"^QAPipeline.fit\(questions, answers, passages, "
+                                           r"passage_index\) is deprecated"):
+        old = clone(pipeline).fit(QUESTIONS * 3, ANSWERS * 3, PASSAGES, GOLD * 3)
+    assert old.predict(QUESTIONS) == new.predict(QUESTIONS) and old.weight_ == new.weight_
+    with pytest.raises(ValueError, match=r"^got 4 questions and 5 passages; pass the passage "
+                                         r"of each question, or the collection and "
+                                         r"passage_index.$"):
+        LogisticReader().fit(QUESTIONS, PASSAGES, ANSWERS)
+
+
+def test_readers_split_words_with_the_shared_script_aware_splitter_and_keep_offsets(
+        monkeypatch):
+    from hybridnlp.qa import SlidingWindowReader
+    from hybridnlp.qa.readers import word_spans
+    from hybridnlp.text import WordTokenizer, segmenters
+
+    text = "第50届超级碗由丹佛野马队赢得。 The 15-1 Panthers lost."
+    spans = word_spans(text)
+    assert [text[a:b] for a, b in spans][:4] == ["第", "50", "届", "超"]  # not one clause
+    assert [text[a:b] for a, b in spans][-4:] == ["15-1", "Panthers", "lost", "."]
+    passage = "超级碗五十由丹佛野马队赢得冠军。"
+    reader = SlidingWindowReader(max_answer_words=4).fit(None, [passage])
+    span = reader.predict(["谁赢得冠军?"], [passage])[0]
+    assert 0 < span.end - span.start <= 4  # a few characters, not the whole clause
+    monkeypatch.setitem(segmenters._REGISTRY, "halves",  # registered for this test only
+                        lambda t: [t[:len(t) // 2], t[len(t) // 2:]])
+    assert WordTokenizer(segmenter="halves").spans("abcdef") == [(0, 3), (3, 6)]

@@ -456,7 +456,7 @@ def test_a_question_with_no_indexed_word_gets_no_answer(index_dir, capsys):
 def test_a_passage_without_a_candidate_span_is_never_returned_whole():
     from hybridnlp.qa import LogisticReader
 
-    reader = SlidingWindowReader().fit(PASSAGES)
+    reader = SlidingWindowReader().fit(None, PASSAGES)
     span = reader.predict(["Who played?"], ["?!"])[0]
     assert (span.start, span.end, span.score) == (0, 0, float("-inf"))
     assert LogisticReader  # the same empty span: one _best for every classical reader

@@ -16,7 +16,7 @@ from hybridnlp.experiments.config import (
 )
 from hybridnlp.experiments.run_state import Progress
 from hybridnlp.experiments.task import reading_data
-from hybridnlp.utils.io import atomic_directory, read_file_bytes
+from hybridnlp.utils.io import read_file_bytes
 
 __all__ = ["corpus_texts", "pretrain"]
 
@@ -74,8 +74,7 @@ def _causal_lm(spec: CausalLMPretrainConfig, config: ExperimentConfig, path: Pat
     start = time.perf_counter()
     texts = corpus_texts(spec.corpus, config.data.data_home)
     lm = causal_lm_of(spec, config.seed).fit(texts)
-    with atomic_directory(path) as tmp:  # a reader never sees half a model
-        lm.save(tmp)
+    lm.save(path)  # whole, then renamed into place: a reader never sees half a model
     info = {"path": path.name, "corpus": list(spec.corpus), "n_texts": len(texts),
             "tokens": int(lm.n_train_tokens_),
             "preset": spec.preset, "tokenizer": spec.tokenizer, "val_loss": lm.val_loss_,

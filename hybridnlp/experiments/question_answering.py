@@ -38,7 +38,8 @@ def question_answering(config, run_dir, result, *, progress=None, scheduler=None
     rows = {}
     for i, spec, qa in pending_models(config, run_dir, result, rows):
         start = time.perf_counter()
-        qa.fit(*train)
+        tq, tref, tpassages, tindex = train
+        qa.fit(tq, tpassages, tref, passage_index=tindex)
         row = {"fit_time": time.perf_counter() - start}
         spans = qa.reader_.predict(qs, [passages[g] for g in gold])
         gold_texts = [passages[g][s.start:s.end] for g, s in zip(gold, spans, strict=True)]

@@ -17,9 +17,11 @@ from hybridnlp.exceptions import NotFittedError
 from hybridnlp.neural import NeuralEstimator, embedding_matrix
 from hybridnlp.nn import EncoderConfig
 from hybridnlp.nn.encoder import SpanExtractor
-from hybridnlp.qa.readers import _STOP, Span, _check_pairs, word_spans
+from hybridnlp.qa._answers import answer_dicts, old_fit_order, reading_data
+from hybridnlp.qa.readers import _STOP, Span, check_pairs, word_spans
 from hybridnlp.text import Tokenizer
 from hybridnlp.train.data import BucketBatchSampler, pad_sequences
+from hybridnlp.utils.deprecation import warn_renamed_function
 from hybridnlp.utils.saving import Saveable
 from hybridnlp.utils.validation import check_number
 
@@ -157,32 +159,34 @@ class ExtractiveReader(Saveable, NeuralEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, questions, passages, answer_starts, answers, *, validation_data=None,
+    @old_fit_order("reader")
+    def fit(self, questions, passages, answers, *, passage_index=None, validation_data=None,
             resume: bool = False):
-        """Train on ``questions[i]`` answered by ``answers[i]`` at ``answer_starts[i]`` in
-        ``passages[i]``; ``validation_data=(questions, passages, answer_starts, answers)``
-        (else ``validation_fraction`` of the questions) for the validation loss."""
+        """Train on each question's first reference answer in its passage (the one reader
+        ``fit`` order: :mod:`hybridnlp.qa._answers`); ``validation_data=(questions,
+        passages, answers)`` (else ``validation_fraction`` of the questions) for the
+        validation loss."""
         self._check_params()
-        qs, ps = _check_pairs(questions, passages)
-        if not (len(answer_starts) == len(answers) == len(qs)):
-            raise ValueError(f"got {len(qs)} questions, {len(answer_starts)} answer starts and "
-                             f"{len(answers)} answers; pass one of each per question.")
-        for i, (p, s, a) in enumerate(zip(ps, answer_starts, answers, strict=True)):
-            if p[s:s + len(a)] != a:
-                raise ValueError(f"answers[{i}] {a!r} at {s} does not match passages[{i}] "
-                                 f"(which reads {p[s:s + len(a)]!r} there).")
+        data = reading_data(questions, passages, answers, passage_index)
+        qs, ps = data.questions, data.passages
         counts = Counter(t[a:b].lower() for t in {*qs, *ps} for a, b in word_spans(t))
         words = [w for w, _ in counts.most_common(self.vocab_size)]
         self.vocab_ = {w: N_SPECIAL + i for i, w in enumerate(words)}
-        rows = [r for i, (q, p, s, a) in enumerate(zip(qs, ps, answer_starts, answers,
+        rows = [r for i, (q, p, s, a) in enumerate(zip(qs, ps, data.starts, data.answers,
                                                        strict=True))
                 for r in self._windows(q, p, i, (s, a))]
         seed = self._seed()
         if validation_data is not None:
-            vq, vp, vs, va = validation_data
-            vq, vp = _check_pairs(vq, vp)
-            val_rows = [r for i, (q, p, s, a) in enumerate(zip(vq, vp, vs, va, strict=True))
-                        for r in self._windows(q, p, i, (s, a))]
+            if len(validation_data) == 4:  # (questions, passages, answer_starts, answers)
+                warn_renamed_function("ExtractiveReader.fit(validation_data=(questions, "
+                                      "passages, answer_starts, answers))",
+                                      "validation_data=(questions, passages, answers)")
+                vq, vp, vs, va = validation_data
+                validation_data = (vq, vp, answer_dicts(vs, va))
+            val = reading_data(*validation_data)
+            val_rows = [r for i, (q, p, s, a) in enumerate(zip(
+                val.questions, val.passages, val.starts, val.answers, strict=True))
+                for r in self._windows(q, p, i, (s, a))]
         elif self.validation_fraction:
             rng = np.random.default_rng(seed)
             held = set(rng.permutation(len(qs))[:max(1, int(len(qs) *
@@ -228,7 +232,7 @@ class ExtractiveReader(Saveable, NeuralEstimator):
     def predict(self, questions, passages) -> list[Span]:
         """The best span of each passage for its question (score: start + end logits)."""
         self._check_fitted()
-        qs, ps = _check_pairs(questions, passages)
+        qs, ps = check_pairs(questions, passages)
         rows = [r for i, (q, p) in enumerate(zip(qs, ps, strict=True))
                 for r in self._windows(q, p, i)]
         best = [Span(0, 0, float("-inf")) for _ in qs]

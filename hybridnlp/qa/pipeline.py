@@ -11,6 +11,7 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.exceptions import NotFittedError
+from hybridnlp.qa._answers import old_fit_order, reading_data
 from hybridnlp.qa.metrics import squad_em_f1
 from hybridnlp.qa.readers import LogisticReader
 from hybridnlp.qa.retrievers import (
@@ -36,30 +37,6 @@ def _fitted(estimator) -> bool:
     except _SklearnNotFitted:
         return False
     return True
-
-
-def _answer_texts_and_starts(answers, passage: str, i: int) -> tuple[list[str], list[int]]:
-    """Reference texts and their offsets: SQuAD answer dicts as given (checked), or texts
-    found in the passage (first occurrence)."""
-    if isinstance(answers, str | dict):
-        answers = [answers]
-    texts, starts = [], []
-    for a in answers:
-        if isinstance(a, dict):
-            text, start = a.get("text"), a.get("answer_start")
-            if not isinstance(text, str) or passage[start:start + len(text)] != text:
-                raise ValueError(f"answers[{i}]: {text!r} at answer_start={start!r} does not "
-                                 f"match passage_index[{i}]'s passage.")
-        else:
-            text, start = str(a), passage.find(str(a))
-            if start < 0:
-                raise ValueError(f"answers[{i}]: {text!r} does not occur in its passage; pass "
-                                 f"the answer's text as it is written there.")
-        texts.append(text)
-        starts.append(start)
-    if not texts:
-        raise ValueError(f"answers[{i}] is empty; every training question needs an answer.")
-    return texts, starts
 
 
 NO_ANSWER = {"text": None, "passage": None, "start": None, "end": None, "score": None}
@@ -99,67 +76,55 @@ class QAPipeline(Saveable, BaseEstimator):
         self.weight_cv = weight_cv
         self.random_state = random_state
 
-    def fit(self, questions, answers, passages, passage_index, *, passage_ids=None):
-        """``answers[i]``: the reference answer texts (or SQuAD answer dicts) of question i,
-        whose passage is ``passages[passage_index[i]]``."""
+    @old_fit_order("pipeline")
+    def fit(self, questions, passages, answers, *, passage_index=None, passage_ids=None):
+        """Fit on training questions: ``passages`` holds each question's passage, or with
+        ``passage_index`` the collection it points into (``passage_ids``: the collection's
+        ids); ``answers[i]``: question i's reference answers (texts, or SQuAD answer dicts).
+        The one reader ``fit`` order (:mod:`hybridnlp.qa._answers`)."""
         check_number("top_k", self.top_k, int, low=1)
         if self.weight_cv is not None:
             check_number("weight_cv", self.weight_cv, int, low=2)
-        qs = _check_queries(questions)
-        texts, ids = check_passages(passages, passage_ids)
-        index = np.asarray(passage_index)
-        if len(index) != len(qs) or len(answers) != len(qs):
-            raise ValueError(f"got {len(qs)} questions, {len(answers)} answers and "
-                             f"{len(index)} passage indices; pass one of each per question.")
-        if index.min() < 0 or index.max() >= len(texts):
-            raise ValueError(f"passage_index holds positions outside 0..{len(texts) - 1}.")
-        refs = [_answer_texts_and_starts(a, texts[p], i)
-                for i, (a, p) in enumerate(zip(answers, index, strict=True))]
+        data = reading_data(questions, passages, answers, passage_index)
+        if passage_ids is not None and passage_index is None:
+            raise ValueError("passage_ids name the passages of a collection; pass the "
+                             "collection as passages with passage_index.")
+        texts, ids = check_passages(data.collection, passage_ids)
+        qs, index = data.questions, data.index
         retriever = self.retriever if self.retriever is not None else BM25Retriever()
         if not _fitted(retriever):
             retriever = clone(retriever).fit(texts, ids=ids)
         reader = self.reader if self.reader is not None else LogisticReader(
             random_state=self.random_state)
-        learns = getattr(reader, "_learns_from_answers", True)
-        cross_fit = learns and not _fitted(reader) and self.weight_cv is not None \
-            and self.weight is None and len(set(index.tolist())) >= self.weight_cv
+        cross_fit = getattr(reader, "_learns_from_answers", True) and not _fitted(reader) \
+            and self.weight_cv is not None and self.weight is None \
+            and len(set(index.tolist())) >= self.weight_cv
         unfitted = reader
         if not _fitted(reader):
-            reader = clone(reader)
-            if learns:
-                reader.fit(*self._reader_data(qs, index, refs, texts, np.arange(len(qs))))
-            else:
-                reader.fit(texts)
+            reader = data.fit_reader(clone(reader))
         self.retriever_, self.reader_, self.passages_ = retriever, reader, texts
         if self.weight is not None:
             self.weight_ = float(self.weight)
             return self
         if cross_fit:
-            found = self._held_out_reads(unfitted, qs, index, refs, texts)
+            found = self._held_out_reads(unfitted, data)
         else:
             found = self._read(qs)
-        gold = [t for t, _ in refs]
         self.weight_scores_ = {w: squad_em_f1([self._pick(f, w)["text"] for f in found],
-                                              gold)["f1"] for w in WEIGHTS}
+                                              data.references)["f1"] for w in WEIGHTS}
         self.weight_ = max(self.weight_scores_, key=lambda w: (self.weight_scores_[w], -w))
         return self
 
-    @staticmethod
-    def _reader_data(qs, index, refs, texts, rows):
-        """A reader's ``fit`` arguments for the questions ``rows``."""
-        return ([qs[i] for i in rows], [texts[index[i]] for i in rows],
-                [refs[i][1][0] for i in rows], [refs[i][0][0] for i in rows])
-
-    def _held_out_reads(self, reader, qs, index, refs, texts):
+    def _held_out_reads(self, reader, data):
         """``_read`` of every question by a reader fit without its passage's questions."""
         from sklearn.model_selection import GroupKFold
 
         def fit_read(train, held):
-            fold = clone(reader).fit(*self._reader_data(qs, index, refs, texts, train))
-            return self._read([qs[i] for i in held], reader=fold)
+            fold = data.fit_reader(clone(reader), train)
+            return self._read([data.questions[i] for i in held], reader=fold)
 
-        return out_of_fold(GroupKFold(n_splits=self.weight_cv).split(qs, groups=index),
-                           fit_read, len(qs))
+        splits = GroupKFold(n_splits=self.weight_cv).split(data.questions, groups=data.index)
+        return out_of_fold(splits, fit_read, len(data.questions))
 
     def index(self, passages, *, passage_ids=None) -> QAPipeline:
         """Search ``passages`` from now on: a fitted pipeline keeps its reader and weight and
@@ -173,7 +138,7 @@ class QAPipeline(Saveable, BaseEstimator):
                 raise ValueError("index() without fit needs a reader that is fitted or learns "
                                  "nothing from answers, e.g. reader=SlidingWindowReader(); or "
                                  "call fit with training questions first.")
-            self.reader_ = reader if _fitted(reader) else clone(reader).fit(texts)
+            self.reader_ = reader if _fitted(reader) else clone(reader).fit(None, texts)
             self.weight_ = 1.0 if self.weight is None else float(self.weight)
         retriever = self.retriever if self.retriever is not None else BM25Retriever()
         self.retriever_ = clone(retriever).fit(texts, ids=ids)

@@ -8,7 +8,8 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
 from hybridnlp.exceptions import NotFittedError
-from hybridnlp.qa.readers import LogisticReader, Span, _check_pairs
+from hybridnlp.qa._answers import old_fit_order, reading_data
+from hybridnlp.qa.readers import LogisticReader, Span, check_pairs
 from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.saving import Saveable
 from hybridnlp.utils.validation import check_number
@@ -63,12 +64,16 @@ class HybridReader(Saveable, BaseEstimator):
                              *(z * float(k == m) for m in range(len(props))), agree])
         return np.asarray(rows)
 
-    def fit(self, questions, passages, answer_starts, answers):
+    @old_fit_order("reader")
+    def fit(self, questions, passages, answers, *, passage_index=None):
+        """Train on each question's first reference answer in its passage (the one reader
+        ``fit`` order: :mod:`hybridnlp.qa._answers`)."""
         from sklearn.base import clone
 
         from hybridnlp.qa.metrics import token_f1
 
-        qs, ps = _check_pairs(questions, passages)
+        data = reading_data(questions, passages, answers, passage_index)
+        qs, ps = data.questions, data.passages
         check_number("holdout", self.holdout, float, low=0, high=1, low_open=True,
                      high_open=True)
         rng = np.random.default_rng(self.random_state)
@@ -76,14 +81,13 @@ class HybridReader(Saveable, BaseEstimator):
         n_held = max(1, int(len(qs) * self.holdout))
         held, rest = order[:n_held], order[n_held:]
         pick = lambda seq, idx: [seq[i] for i in idx]  # noqa: E731
-        parts = [(name, clone(r).fit(pick(qs, rest), pick(ps, rest), pick(answer_starts, rest),
-                                     pick(answers, rest))) for name, r in self._parts()]
+        parts = [(name, data.fit_reader(clone(r), rest)) for name, r in self._parts()]
         props = self._proposals(parts, pick(qs, held), pick(ps, held))
         scores = np.array([[s.score for s in p] for p in props])
         self.score_mean_ = scores.mean(0)
         self.score_std_ = scores.std(0) + 1e-6
         X = self._features(props, pick(ps, held))
-        y = [token_f1(p[s.start:s.end], answers[i]) >= 0.5
+        y = [token_f1(p[s.start:s.end], data.answers[i]) >= 0.5
              for i, p, ss in zip(held, pick(ps, held), props, strict=True) for s in ss]
         y = np.array(y)
         # per reader, the share of held-out answers it got right: the fallback when every
@@ -91,7 +95,7 @@ class HybridReader(Saveable, BaseEstimator):
         self.held_out_accuracy_ = y.reshape(len(held), -1).mean(0)
         self.stacker_ = (LogisticRegression(max_iter=1000).fit(X, y) if len(set(y)) > 1
                          else None)
-        self.readers_ = [(name, clone(r).fit(qs, ps, answer_starts, answers))
+        self.readers_ = [(name, data.fit_reader(clone(r)))
                          for name, r in self._parts()]
         return self
 
@@ -102,7 +106,7 @@ class HybridReader(Saveable, BaseEstimator):
     def predict(self, questions, passages) -> list[Span]:
         """The proposal the stacker trusts most (score: its log-odds)."""
         self._check_fitted()
-        qs, ps = _check_pairs(questions, passages)
+        qs, ps = check_pairs(questions, passages)
         props = self._proposals(self.readers_, qs, ps)
         if self.stacker_ is None:  # the reader that was best on the held-out questions
             k = int(np.argmax(self.held_out_accuracy_))

@@ -26,14 +26,17 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
 from hybridnlp.exceptions import NotFittedError
+from hybridnlp.qa._answers import old_fit_order, reading_data
 from hybridnlp.qa._linear import linear_from_state, linear_state
+from hybridnlp.text.words import SPAN_PATTERN, WordTokenizer
 from hybridnlp.utils.saving import Saveable, registered, registered_kinds
 from hybridnlp.utils.validation import check_number, check_texts
 
 __all__ = ["LogisticReader", "SlidingWindowReader", "Span", "load_reader",
            "question_type", "save_reader", "word_spans"]
 
-_WORD = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]")
+# the shared script-aware splitter (CJK one token per character), offsets kept
+_WORDS = WordTokenizer(SPAN_PATTERN, lowercase=False)
 _STOP = frozenset("a an the of in on at to for by with from and or is are was were be been "
                   "what which who whom whose when where why how did does do that this".split())
 _WH = frozenset("what which who whom whose when where why how".split())
@@ -73,7 +76,7 @@ def _anchor(p, first, last) -> list[str]:
 
 def word_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) character offsets of the words and punctuation marks of ``text``."""
-    return [m.span() for m in _WORD.finditer(text)]
+    return _WORDS.spans(text)
 
 
 def question_type(question: str) -> str:
@@ -98,7 +101,7 @@ class Span(tuple):
     score = property(lambda self: self[2])
 
 
-def _check_pairs(questions, passages) -> tuple[list[str], list[str]]:
+def check_pairs(questions, passages) -> tuple[list[str], list[str]]:
     qs = check_texts(questions, name="questions")
     ps = check_texts(passages, name="passages")
     if len(qs) != len(ps):
@@ -194,7 +197,7 @@ class _Reader(Saveable, BaseEstimator):
     def predict(self, questions, passages) -> list[Span]:
         """The best span of each passage for its question."""
         self._check_fitted()
-        qs, ps = _check_pairs(questions, passages)
+        qs, ps = check_pairs(questions, passages)
         return [self._best(q, p) for q, p in zip(qs, ps, strict=True)]
 
     def _best(self, question: str, passage: str) -> Span:
@@ -215,7 +218,7 @@ class _Passage:
     matches are."""
 
     def __init__(self, reader: _Reader, question: str, raw: list[str], words: list[str]):
-        qwords = [t.lower() for t in _WORD.findall(question)]
+        qwords = [t.lower() for t in _WORDS(question)]
         q = {w for w in qwords if w[0].isalnum() and w not in _STOP}
         qbigrams = set(zip(qwords, qwords[1:]))
         self.n = len(words)
@@ -284,10 +287,16 @@ class SlidingWindowReader(_Reader):
         check_number("max_answer_words", self.max_answer_words, int, low=1, high=MAX_WORDS)
         check_number("distance_weight", self.distance_weight, float)
 
-    def fit(self, passages, y=None):
+    @old_fit_order("counts")
+    def fit(self, questions=None, passages=None, answers=None, *, passage_index=None):
+        """Count the words of ``passages`` (each distinct passage once): all this reader
+        learns, so ``questions`` and ``answers`` may be None (the one reader ``fit`` order:
+        :mod:`hybridnlp.qa._answers`)."""
+        if passages is None:
+            raise ValueError("passages is None; pass the passages whose words are counted.")
         ps = check_texts(passages, name="passages")
         self._check_params()
-        self.counts_ = Counter(w.lower() for p in ps for w in _WORD.findall(p))
+        self.counts_ = Counter(w.lower() for p in dict.fromkeys(ps) for w in _WORDS(p))
         return self
 
     def _score(self, p: _Passage, first, last) -> np.ndarray:
@@ -341,21 +350,17 @@ class LogisticReader(_Reader):
         params.setdefault("lexical", False)  # written before the lexical features existed
         return params
 
-    def fit(self, questions, passages, answer_starts, answers):
-        """``answer_starts[i]`` / ``answers[i]``: one reference answer's character offset and
-        text in ``passages[i]`` (SQuAD's first answer)."""
-        qs, ps = _check_pairs(questions, passages)
+    @old_fit_order("reader")
+    def fit(self, questions, passages, answers, *, passage_index=None):
+        """Train on each question's first reference answer in its passage (the one reader
+        ``fit`` order: :mod:`hybridnlp.qa._answers`)."""
+        data = reading_data(questions, passages, answers, passage_index)
         self._check_params()
-        if not (len(answer_starts) == len(answers) == len(qs)):
-            raise ValueError(f"got {len(qs)} questions, {len(answer_starts)} answer starts and "
-                             f"{len(answers)} answers; pass one of each per question.")
-        self.counts_ = Counter(w.lower() for p in set(ps) for w in _WORD.findall(p))
+        self.counts_ = Counter(w.lower() for p in set(data.passages) for w in _WORDS(p))
         rng = np.random.default_rng(self.random_state)
         X, y = [], []
-        for q, p, start, text in zip(qs, ps, answer_starts, answers, strict=True):
-            if p[start:start + len(text)] != text:
-                raise ValueError(f"answer {text!r} at {start} does not match its passage "
-                                 f"(which reads {p[start:start + len(text)]!r} there).")
+        for q, p, start, text in zip(data.questions, data.passages, data.starts, data.answers,
+                                     strict=True):
             spans = word_spans(p)
             raw = [p[a:b] for a, b in spans]
             words = [w.lower() for w in raw]

@@ -9,8 +9,8 @@ from itertools import islice
 
 from hybridnlp.text.segmenters import resolve_segmenter
 
-__all__ = ["SPACELESS", "WORD_PATTERN", "WordTokenizer", "is_spaceless", "split_spaceless",
-           "warn_unsegmented", "word_split"]
+__all__ = ["SPACELESS", "SPAN_PATTERN", "WORD_PATTERN", "WordTokenizer", "is_spaceless",
+           "split_spaceless", "warn_unsegmented", "word_split"]
 
 # Scripts written without spaces between words: CJK ideographs (with their extensions, the
 # compatibility block and the iteration marks), Japanese kana, Thai, Lao, Myanmar, Khmer. Each
@@ -25,6 +25,9 @@ SPACELESS = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3005-\u3007\u3040-\u30ff"
 # any other non-space character is a token on its own, so "!" and "?" survive (they carry
 # sentiment and question type). Latin-script text splits exactly as with r"'?\w+(?:'\w+)*|...".
 WORD_PATTERN = rf"[{SPACELESS}]|'?[^\W{SPACELESS}]+(?:'[^\W{SPACELESS}]+)*|[^\w\s]"
+# Answer spans (QA): the same script rule, with hyphens, apostrophes and inner periods kept
+# inside a word ("15-1", "Levi's", "U.S.") and punctuation one token.
+SPAN_PATTERN = rf"[{SPACELESS}]|[^\W{SPACELESS}]+(?:[-'.][^\W{SPACELESS}]+)*|[^\w\s]"
 
 _SPACELESS_SPLIT = re.compile(rf"[{SPACELESS}]|[^{SPACELESS}\s]+")
 _SPACELESS_CHAR = re.compile(rf"[{SPACELESS}]")
@@ -135,6 +138,20 @@ class WordTokenizer:
         if self.lowercase:
             text = text.lower()
         return self._regex.findall(text)
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) character offsets in ``text`` of the tokens ``__call__`` gives (a
+        segmenter's words are found in the text in order; whitespace is never a token)."""
+        if self.segmenter is None:  # the pattern's classes ignore case: match the text as is
+            return [m.span() for m in self._regex.finditer(text)]
+        out, at = [], 0
+        for word in self.segmenter(text):
+            start = text.find(word, at)
+            if start < 0:  # a segmenter that rewrites its words: skip what cannot be found
+                continue
+            out.append((start, start + len(word)))
+            at = start + len(word)
+        return out
 
     def tokenize_batch(self, texts: Iterable[str]) -> list[list[str]]:
         """Tokenize each text; returns one token list per text."""
