@@ -184,7 +184,8 @@ def test_retrievers_refuse_bad_input():
         BM25Retriever().fit(PASSAGES).search(["a", None])
     with pytest.raises(ValueError, match=r"queries\[0\] is empty"):
         BM25Retriever().fit(PASSAGES).search([""])
-    with pytest.raises(NotFittedError, match="call fit\\(passages\\) first"):
+    with pytest.raises(NotFittedError, match="^this BM25Retriever is not fitted yet; call fit "
+                                             "first.$"):
         BM25Retriever().search(["a"])
     with pytest.raises(ValueError, match="idf='bm42' is not allowed"):
         BM25Retriever(idf="bm42").fit(PASSAGES)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from sklearn.base import ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.utils.saving import SaveMixin
-from hybridnlp.utils.validation import check_texts_labels
+from hybridnlp.utils.validation import check_fitted, check_texts_labels
 
 __all__ = ["TextClassifierMixin"]
 
@@ -16,7 +15,7 @@ class TextClassifierMixin(SaveMixin, ClassifierMixin):
     naming it, not a silent miss (``score`` on a misspelt label set returned 0.0)."""
 
     def score(self, X, y, sample_weight=None) -> float:
-        check_is_fitted(self)
+        check_fitted(self)
         texts, y = check_texts_labels(X, y, require_words=False, min_classes=1)
         known = set(self.classes_.tolist())
         labels = y.tolist()

@@ -8,7 +8,6 @@ from collections import Counter
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.estimators._classifier import TextClassifierMixin
 from hybridnlp.neural import NeuralEstimator, accuracy, holdout_split, load_packed, pack_module
@@ -16,6 +15,7 @@ from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 from hybridnlp.train import OptimizerChain
 from hybridnlp.utils.device import torch_threads
 from hybridnlp.utils.validation import (
+    check_fitted,
     check_ngram_range,
     check_number,
     check_texts,
@@ -241,7 +241,7 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        check_is_fitted(self, "model_")
+        check_fitted(self, "model_")
         texts = check_texts(X)
         batches = _BagBatches(*self._encode(self._ngrams(texts)), None, batch_size=4096)
         out = [torch.zeros(0, len(self.classes_), dtype=torch.float64)]

@@ -7,12 +7,11 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.estimators._classifier import TextClassifierMixin
 from hybridnlp.features import NBFeatures
 from hybridnlp.utils.deprecation import positional_deprecated
-from hybridnlp.utils.validation import check_choice, check_labels, text_input_tags
+from hybridnlp.utils.validation import check_choice, check_fitted, check_labels, text_input_tags
 
 __all__ = ["NBSVMClassifier"]
 
@@ -88,7 +87,7 @@ class NBSVMClassifier(TextClassifierMixin, BaseEstimator):
         return len(self.classes_) == 2 or self.multiclass == "joint"
 
     def _counts(self, X):
-        check_is_fitted(self)
+        check_fitted(self)
         return self.features_._counts(self.features_._validate_transform(X))
 
     def decision_function(self, X) -> np.ndarray:

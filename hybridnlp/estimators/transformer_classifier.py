@@ -10,7 +10,6 @@ import warnings
 import numpy as np
 import torch
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.estimators import _pretrained
 from hybridnlp.estimators._classifier import TextClassifierMixin
@@ -31,6 +30,7 @@ from hybridnlp.utils.device import resolve_device
 from hybridnlp.utils.paths import paths_as_strings
 from hybridnlp.utils.validation import (
     check_choice,
+    check_fitted,
     check_number,
     check_texts,
     check_texts_labels,
@@ -344,7 +344,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
 
     @torch.no_grad()
     def _logits(self, X) -> torch.Tensor:
-        check_is_fitted(self)
+        check_fitted(self)
         texts = check_texts(X, name="X")
         batches = self._batches(texts)
         self._warn_truncated(batches.n_truncated, len(texts))

@@ -7,10 +7,10 @@ import os
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.utils.saving import SaveMixin
 from hybridnlp.utils.validation import (
+    check_fitted,
     check_labels,
     check_texts,
     check_texts_labels,
@@ -54,7 +54,7 @@ class TextTransformer(SaveMixin, TransformerMixin, BaseEstimator):
         return check_texts(X, name="X", require_words=True), None
 
     def _validate_transform(self, X):
-        check_is_fitted(self)
+        check_fitted(self)
         stream = _as_stream(X)
         return check_texts(X, name="X") if stream is None else self._stream_texts(stream)
 

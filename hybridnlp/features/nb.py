@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
-from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.features._ngrams import check_words, feature_names, make_vectorizers, stack
 from hybridnlp.features._text_transformer import TextTransformer
 from hybridnlp.text import WORD_PATTERN
+from hybridnlp.utils.validation import check_fitted
 
 __all__ = ["NBFeatures", "log_count_ratios"]
 
@@ -153,7 +153,7 @@ class NBFeatures(TextTransformer):
         return stack(blocks)
 
     def get_feature_names_out(self, input_features=None):
-        check_is_fitted(self)
+        check_fitted(self)
         vocab = feature_names(self.vectorizers_)
         if len(self.ratios_) == 1:
             return np.asarray(vocab, dtype=object)

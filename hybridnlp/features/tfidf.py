@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.features._ngrams import check_words, feature_names, make_vectorizers, stack
 from hybridnlp.features._text_transformer import TextTransformer
 from hybridnlp.text import WORD_PATTERN
+from hybridnlp.utils.validation import check_fitted
 
 __all__ = ["TfidfFeatures"]
 
@@ -119,5 +119,5 @@ class TfidfFeatures(TextTransformer):
 
     def get_feature_names_out(self, input_features=None):
         """N-gram names, prefixed ``word__`` / ``char__`` when both analyzers are used."""
-        check_is_fitted(self)
+        check_fitted(self)
         return np.asarray(feature_names(self.vectorizers_), dtype=object)

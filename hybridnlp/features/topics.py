@@ -8,12 +8,11 @@ import numpy as np
 from sklearn.decomposition import LatentDirichletAllocation
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.features._ngrams import check_words
 from hybridnlp.features._text_transformer import TextTransformer
 from hybridnlp.text.words import SPACELESS, WordTokenizer
-from hybridnlp.utils.validation import check_choice, check_texts
+from hybridnlp.utils.validation import check_choice, check_fitted, check_texts
 
 __all__ = ["TopicFeatures"]
 
@@ -192,12 +191,12 @@ class TopicFeatures(TextTransformer):
         super().__setstate__(state)
 
     def get_feature_names_out(self, input_features=None):
-        check_is_fitted(self)
+        check_fitted(self)
         return np.asarray([f"topic{k}" for k in range(self.n_topics)], dtype=object)
 
     def top_words(self, n: int = 10) -> list[list[str]]:
         """The ``n`` most probable words of each topic, most probable first."""
-        check_is_fitted(self)
+        check_fitted(self)
         vocab = self.vectorizer_.get_feature_names_out()
         order = np.argsort(-self.topic_word_, axis=1, kind="stable")[:, :n]  # (K, n)
         return [[str(vocab[i]) for i in row] for row in order]
@@ -218,7 +217,7 @@ class TopicFeatures(TextTransformer):
         from gensim.corpora import Dictionary
         from gensim.models import CoherenceModel
 
-        check_is_fitted(self)
+        check_fitted(self)
         check_choice("measure", measure, COHERENCE_MEASURES)
         texts = check_texts(texts, name="texts")
         analyze = self.vectorizer_.build_analyzer()

@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.features._text_transformer import TextTransformer
 from hybridnlp.text import WORD_PATTERN, WordTokenizer
 from hybridnlp.text.words import warn_unsegmented
 from hybridnlp.utils.io import atomic_path
 from hybridnlp.utils.progress import progress_bar
-from hybridnlp.utils.validation import check_choice, check_number
+from hybridnlp.utils.validation import check_choice, check_fitted, check_number
 
 __all__ = ["Word2VecFeatures", "check_word2vec_params", "load_word_vectors", "save_word_vectors"]
 
@@ -247,7 +246,7 @@ class Word2VecFeatures(TextTransformer):
         super().__setstate__(state)
 
     def get_feature_names_out(self, input_features=None):
-        check_is_fitted(self)
+        check_fitted(self)
         return np.asarray([f"w2v{k}" for k in range(self.n_features_out_)], dtype=object)
 
 
@@ -392,7 +391,7 @@ def load_word_vectors(source, binary: bool | None = None, *, name: str = "pretra
         The parameter's name in error messages.
     """
     if isinstance(source, Word2VecFeatures):
-        check_is_fitted(source, "vectors_")
+        check_fitted(source, "vectors_")
         return source.vectors_
     if _is_keyed_vectors(source):
         return source

@@ -16,11 +16,11 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit, check_cv
 from sklearn.pipeline import Pipeline
-from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.utils.device import torch_threads
 from hybridnlp.utils.jobs import run_jobs, threads_per_job
 from hybridnlp.utils.progress import progress
+from hybridnlp.utils.validation import check_fitted
 
 __all__ = ["HeldOut", "held_out_probas", "resolve_cv", "share_fits"]
 
@@ -152,7 +152,7 @@ class _Plan:
 def _plan(estimator, texts, y, classes, cv, random_state) -> _Plan:
     kind, splitter = resolve_cv(cv, y, random_state)
     if kind == "prefit":
-        check_is_fitted(estimator)
+        check_fitted(estimator)
         return _Plan(held=HeldOut(_aligned(estimator, estimator.predict_proba(texts), classes),
                                   estimator))
     shared = _SHARED.get()

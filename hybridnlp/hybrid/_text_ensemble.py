@@ -9,12 +9,11 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import _BaseComposition
-from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.estimators import TextClassifierMixin
 from hybridnlp.hybrid._heldout import _aligned
 from hybridnlp.hybrid.attribution import ComponentReportMixin
-from hybridnlp.utils.validation import check_texts, text_input_tags
+from hybridnlp.utils.validation import check_fitted, check_texts, text_input_tags
 
 __all__ = ["TextEnsemble"]
 
@@ -65,7 +64,7 @@ class TextEnsemble(ComponentReportMixin, TextClassifierMixin, _BaseComposition, 
 
     def component_proba(self, X) -> dict[str, np.ndarray]:
         """Each base learner's class probabilities, columns in ``classes_`` order."""
-        check_is_fitted(self)
+        check_fitted(self)
         texts = check_texts(X)
         return {name: _aligned(est, est.predict_proba(texts), self.classes_)
                 for name, est in self.named_estimators_.items()}

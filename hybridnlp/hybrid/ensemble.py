@@ -7,13 +7,13 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import logsumexp, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_array
 
 from hybridnlp.hybrid._heldout import held_out_probas
 from hybridnlp.hybrid._text_ensemble import TextEnsemble
 from hybridnlp.text import WordTokenizer
 from hybridnlp.utils.saving import SaveMixin
-from hybridnlp.utils.validation import check_texts, check_texts_labels
+from hybridnlp.utils.validation import check_fitted, check_texts, check_texts_labels
 
 __all__ = ["SimplexWeights", "WeightedEnsemble"]
 
@@ -88,7 +88,7 @@ class SimplexWeights(SaveMixin, ClassifierMixin, BaseEstimator):
         return np.concatenate([1 - blocks, blocks], axis=2) if K == 2 else blocks
 
     def predict_proba(self, X) -> np.ndarray:
-        check_is_fitted(self, "weights_")
+        check_fitted(self, "weights_")
         return np.tensordot(self.weights_, self._probas(X), axes=1)  # (n, K)
 
     def predict(self, X) -> np.ndarray:

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from hybridnlp.exceptions import NotFittedError
 from hybridnlp.lm._corpus import check_unit, count_units, read_corpus, token_stream
+from hybridnlp.utils.validation import check_fitted
 
 __all__ = ["LMScoringMixin"]
 
@@ -18,14 +18,9 @@ class LMScoringMixin:
 
     _fitted_attr = "tokenizer_"
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, self._fitted_attr):
-            name = type(self).__name__
-            raise NotFittedError(f"this {name} is not fitted yet; call fit first.")
-
     def stream(self, texts) -> np.ndarray:
         """The token stream of ``texts`` (see :func:`hybridnlp.lm._corpus.token_stream`)."""
-        self._check_fitted()
+        check_fitted(self, self._fitted_attr)
         return token_stream(self.tokenizer_, read_corpus(texts, what="texts"))
 
     def log_likelihood(self, texts, **kw) -> tuple[float, int]:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import torch
 
 from hybridnlp.lm.decoding import Stepper, beam_search, check_sampling, sample
+from hybridnlp.utils.validation import check_fitted
 
 __all__ = ["TextGenerationMixin"]
 
@@ -55,7 +56,7 @@ class TextGenerationMixin:
         Past the context window the window slides; the model sees the last ``block_size``
         tokens.
         """
-        self._check_fitted()
+        check_fitted(self, self._fitted_attr)
         if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens={max_new_tokens!r} must be a non-negative int.")
         if not isinstance(min_new_tokens, int) or not 0 <= min_new_tokens <= max_new_tokens:

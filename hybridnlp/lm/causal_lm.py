@@ -20,7 +20,7 @@ from hybridnlp.nn.gpt import GPT, GPTConfig
 from hybridnlp.text import Tokenizer, load_tokenizer
 from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.saving import Saveable
-from hybridnlp.utils.validation import check_number
+from hybridnlp.utils.validation import check_fitted, check_number
 
 __all__ = ["CausalLM"]
 
@@ -257,7 +257,7 @@ class CausalLM(Saveable, TextGenerationMixin, LMScoringMixin, NeuralEstimator):
         to a sliding window: windows of ``block_size`` move by ``stride`` (half a window by
         default), and each token is scored once, in the first window that holds it with
         ``block_size - stride`` tokens of context (all in the first window)."""
-        self._check_fitted()
+        check_fitted(self, self._fitted_attr)
         ids = np.asarray(ids, dtype=np.int64)
         n, T = len(ids), self.config_.block_size
         stride = stride or max(1, T // 2)
@@ -295,7 +295,7 @@ class CausalLM(Saveable, TextGenerationMixin, LMScoringMixin, NeuralEstimator):
     def save(self, path: str | os.PathLike) -> None:
         """Write ``model.safetensors``, ``config.json`` and ``tokenizer.json`` into ``path``
         (a directory, created if needed); each file is written atomically."""
-        self._check_fitted()
+        check_fitted(self, self._fitted_attr)
         path = self._save_module(path, "CausalLM", {
             "gpt": self.config_.to_dict(), "val_loss": self.val_loss_,
             "history": self.history_}, skip=("lm_head.weight",) if self.config_.tie_weights

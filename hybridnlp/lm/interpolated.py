@@ -8,13 +8,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, clone
-from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm.decoding import Stepper, sample
 from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.saving import Saveable, save_parts
-from hybridnlp.utils.validation import check_choice, check_number
+from hybridnlp.utils.validation import check_choice, check_fitted, check_number
 
 __all__ = ["InterpolatedLM", "fit_mixture_weight"]
 
@@ -99,9 +98,9 @@ class InterpolatedLM(Saveable, LMScoringMixin, BaseEstimator):
         return all(hasattr(part, "tokenizer_") for part in self._parts_given())
 
     def _check_components(self) -> None:
-        check_is_fitted(self, "neural_")
-        self.neural_._check_fitted()
-        self.ngram_._check_fitted()
+        check_fitted(self, "neural_")
+        check_fitted(self.neural_, self.neural_._fitted_attr)
+        check_fitted(self.ngram_, self.ngram_._fitted_attr)
         if self.neural_.tokenizer_ != self.ngram_.tokenizer_:
             raise ValueError(
                 "the neural and n-gram models use different tokenizers, so their token "
@@ -111,7 +110,7 @@ class InterpolatedLM(Saveable, LMScoringMixin, BaseEstimator):
 
     @property
     def tokenizer_(self):
-        check_is_fitted(self, "neural_")
+        check_fitted(self, "neural_")
         return self.neural_.tokenizer_
 
     def _parts(self, ids) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -237,7 +236,7 @@ class InterpolatedLM(Saveable, LMScoringMixin, BaseEstimator):
 
     def token_log_probs(self, ids, **_) -> np.ndarray:
         """log of the mixture probability of ids[j] given ids[:j], j >= 1."""
-        check_is_fitted(self, "weights_")
+        check_fitted(self, "weights_")
         p_nn, p_ng, orders = self._parts(ids)
         lam = self.weights_[orders]
         return np.log(np.maximum(lam * p_nn + (1.0 - lam) * p_ng, 1e-300))
@@ -247,7 +246,7 @@ class InterpolatedLM(Saveable, LMScoringMixin, BaseEstimator):
                  temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, seed: int | None = None) -> str:
         """Sample from the mixture, token by token (the neural part keeps its KV cache)."""
-        check_is_fitted(self, "weights_")
+        check_fitted(self, "weights_")
         lm, ng = self.neural_, self.ngram_
         tok = lm.tokenizer_
         ids = [tok.eos_id, *tok.encode(prompt)]

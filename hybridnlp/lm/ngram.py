@@ -30,6 +30,7 @@ from hybridnlp.utils.deprecation import positional_deprecated, warn_renamed
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.progress import progress_bar
 from hybridnlp.utils.saving import Saveable
+from hybridnlp.utils.validation import check_fitted
 
 __all__ = ["NGramLM"]
 
@@ -243,14 +244,14 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
 
     def matched_order(self, history) -> int:
         """The highest order whose context in ``history`` was seen in training (1 = none)."""
-        self._check_fitted()
+        check_fitted(self, self._fitted_attr)
         history = tuple(int(h) for h in history)
         return 1 + sum(1 for _ in self._seen_contexts(history))
 
     def token_log_probs(self, ids, *, return_orders: bool = False):
         """log p(ids[j] | ids[:j]) for j >= 1 (float64); with ``return_orders``, also the
         highest matched order per token (the n-gram's confidence)."""
-        self._check_fitted()
+        check_fitted(self, self._fitted_attr)
         ids = [int(i) for i in ids]
         n = self.order
         lp = np.empty(max(len(ids) - 1, 0))
@@ -263,7 +264,7 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
 
     def next_token_probs(self, history) -> np.ndarray:
         """The distribution of the next token (vocab_size,) given ``history`` (ids)."""
-        self._check_fitted()
+        check_fitted(self, self._fitted_attr)
         history = tuple(int(h) for h in history)
         V = self.vocab_size_
         types, counts = self._tables[1]
@@ -293,7 +294,7 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
                  temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, seed: int | None = None) -> str:
         """Sample a continuation of ``prompt`` token by token (greedy at temperature 0)."""
-        self._check_fitted()
+        check_fitted(self, self._fitted_attr)
         tok = self.tokenizer_
         ids = [tok.eos_id, *tok.encode(prompt)]
         start = len(ids)
@@ -316,7 +317,7 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
     def save(self, path: str | os.PathLike) -> None:
         """``ngrams.npz`` (token and count arrays per order; no pickles), ``config.json`` and
         ``tokenizer.json`` in the directory ``path``."""
-        self._check_fitted()
+        check_fitted(self, self._fitted_attr)
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         arrays = {}

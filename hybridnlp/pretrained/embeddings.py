@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
 from hybridnlp.features import TextTransformer
 from hybridnlp.pretrained.local import (
@@ -26,7 +25,7 @@ from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.device import autocast_context, resolve_device, resolve_precision
 from hybridnlp.utils.io import atomic_path
 from hybridnlp.utils.paths import paths_as_strings
-from hybridnlp.utils.validation import check_choice, check_number
+from hybridnlp.utils.validation import check_choice, check_fitted, check_number
 
 __all__ = ["SentenceEmbeddingFeatures", "clear_embedding_cache"]
 
@@ -221,7 +220,7 @@ class SentenceEmbeddingFeatures(TextTransformer):
                 np.savez(f, keys=keys, vectors=np.stack(list(fresh.values())))
 
     def get_feature_names_out(self, input_features=None):
-        check_is_fitted(self)
+        check_fitted(self)
         return np.asarray([f"embedding{i}" for i in range(self.n_features_out_)], dtype=object)
 
     # ------------------------------------------------------------------ pickling

@@ -12,7 +12,7 @@ import numpy as np
 from hybridnlp.qa.retrievers import _read_index, _Retriever
 from hybridnlp.utils.io import atomic_path, atomic_write_json
 from hybridnlp.utils.saved_arrays import checked_array
-from hybridnlp.utils.validation import check_number
+from hybridnlp.utils.validation import check_fitted, check_number
 
 __all__ = ["DenseRetriever"]
 
@@ -76,7 +76,7 @@ class DenseRetriever(_Retriever):
         ``config.json`` into the directory ``path``."""
         from hybridnlp.features import save_word_vectors
 
-        self._check_fitted()
+        check_fitted(self, "n_passages_")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         arrays = {"matrix": self.matrix_}

@@ -13,7 +13,6 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from hybridnlp.exceptions import NotFittedError
 from hybridnlp.neural import NeuralEstimator, embedding_matrix
 from hybridnlp.nn import EncoderConfig
 from hybridnlp.nn.encoder import SpanExtractor
@@ -23,7 +22,7 @@ from hybridnlp.text import Tokenizer
 from hybridnlp.train.data import BucketBatchSampler, pad_sequences
 from hybridnlp.utils.deprecation import warn_renamed_function
 from hybridnlp.utils.saving import Saveable
-from hybridnlp.utils.validation import check_number
+from hybridnlp.utils.validation import check_fitted, check_number
 
 __all__ = ["ExtractiveReader"]
 
@@ -224,14 +223,10 @@ class ExtractiveReader(Saveable, NeuralEstimator):
 
     # ------------------------------------------------------------------ reading
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise NotFittedError("this ExtractiveReader is not fitted yet; call fit first.")
-
     @torch.no_grad()
     def predict(self, questions, passages) -> list[Span]:
         """The best span of each passage for its question (score: start + end logits)."""
-        self._check_fitted()
+        check_fitted(self, "model_")
         qs, ps = check_pairs(questions, passages)
         rows = [r for i, (q, p) in enumerate(zip(qs, ps, strict=True))
                 for r in self._windows(q, p, i)]
@@ -264,7 +259,7 @@ class ExtractiveReader(Saveable, NeuralEstimator):
 
     def save(self, path: str | os.PathLike) -> None:
         """``model.safetensors`` + ``config.json`` (parameters, encoder, vocabulary)."""
-        self._check_fitted()
+        check_fitted(self, "model_")
         self._save_module(path, "ExtractiveReader", {
             "encoder": self.config_.to_dict(), "vocab": list(self.vocab_),
             "history": self.history_})

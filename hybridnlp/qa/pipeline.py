@@ -8,9 +8,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError as _SklearnNotFitted
-from sklearn.utils.validation import check_is_fitted
 
-from hybridnlp.exceptions import NotFittedError
 from hybridnlp.qa._answers import old_fit_order, reading_data
 from hybridnlp.qa.metrics import squad_em_f1
 from hybridnlp.qa.readers import LogisticReader
@@ -22,7 +20,7 @@ from hybridnlp.qa.retrievers import (
 from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.folds import out_of_fold
 from hybridnlp.utils.saving import Saveable, registered
-from hybridnlp.utils.validation import check_number
+from hybridnlp.utils.validation import check_fitted, check_number
 
 __all__ = ["QAPipeline"]
 
@@ -33,7 +31,7 @@ def _fitted(estimator) -> bool:
     """Whether ``estimator`` holds fitted state (scikit-learn's convention: attributes
     ending in ``_``)."""
     try:
-        check_is_fitted(estimator)
+        check_fitted(estimator)
     except _SklearnNotFitted:
         return False
     return True
@@ -181,8 +179,7 @@ class QAPipeline(Saveable, BaseEstimator):
         ``passages`` (indexed once, with the fitted retriever's settings). A question with
         no answer (none of its words indexed, or no candidate span in what was retrieved)
         gets every field None."""
-        if not hasattr(self, "weight_"):
-            raise NotFittedError("this QAPipeline is not fitted yet; call fit first.")
+        check_fitted(self, "weight_")
         qs = _check_queries(questions)
         retriever, texts = self.retriever_, self.passages_
         if passages is not None:
@@ -211,8 +208,7 @@ class QAPipeline(Saveable, BaseEstimator):
         from hybridnlp.qa.readers import save_reader
         from hybridnlp.utils.io import atomic_write_json
 
-        if not hasattr(self, "weight_"):
-            raise NotFittedError("this QAPipeline is not fitted yet; call fit first.")
+        check_fitted(self, "weight_")
         if not hasattr(self.retriever_, "save"):
             raise NotImplementedError(f"a {type(self.retriever_).__name__} cannot be saved: a "
                                       f"pipeline saves the retrievers of hybridnlp.qa (and "

@@ -7,12 +7,11 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
-from hybridnlp.exceptions import NotFittedError
 from hybridnlp.qa._answers import old_fit_order, reading_data
 from hybridnlp.qa.readers import LogisticReader, Span, check_pairs
 from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.saving import Saveable
-from hybridnlp.utils.validation import check_number
+from hybridnlp.utils.validation import check_fitted, check_number
 
 __all__ = ["HybridReader"]
 
@@ -99,13 +98,9 @@ class HybridReader(Saveable, BaseEstimator):
                          for name, r in self._parts()]
         return self
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "held_out_accuracy_"):
-            raise NotFittedError("this HybridReader is not fitted yet; call fit first.")
-
     def predict(self, questions, passages) -> list[Span]:
         """The proposal the stacker trusts most (score: its log-odds)."""
-        self._check_fitted()
+        check_fitted(self, "held_out_accuracy_")
         qs, ps = check_pairs(questions, passages)
         props = self._proposals(self.readers_, qs, ps)
         if self.stacker_ is None:  # the reader that was best on the held-out questions
@@ -127,7 +122,7 @@ class HybridReader(Saveable, BaseEstimator):
         from hybridnlp.qa.readers import save_reader
         from hybridnlp.utils.io import atomic_write_json
 
-        self._check_fitted()
+        check_fitted(self, "held_out_accuracy_")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         for i, (_, reader) in enumerate(self.readers_):

@@ -25,12 +25,11 @@ from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
-from hybridnlp.exceptions import NotFittedError
 from hybridnlp.qa._answers import old_fit_order, reading_data
 from hybridnlp.qa._linear import linear_from_state, linear_state
 from hybridnlp.text.words import SPAN_PATTERN, WordTokenizer
 from hybridnlp.utils.saving import Saveable, registered, registered_kinds
-from hybridnlp.utils.validation import check_number, check_texts
+from hybridnlp.utils.validation import check_fitted, check_number, check_texts
 
 __all__ = ["LogisticReader", "SlidingWindowReader", "Span", "load_reader",
            "question_type", "save_reader", "word_spans"]
@@ -119,6 +118,8 @@ class _Reader(Saveable, BaseEstimator):
     punctuation or a stop word) and ``predict`` for the readers here; features are computed
     for all the candidates of a passage at once (prefix sums over its words)."""
 
+    _fitted_attr = "counts_"  # what check_fitted looks for
+
     def _candidates(self, words) -> tuple[np.ndarray, np.ndarray]:
         """(first word, last word) of every candidate, ordered by first then last word:
         spans that neither start nor end at punctuation or a stop word ("the Broncos" is
@@ -135,18 +136,13 @@ class _Reader(Saveable, BaseEstimator):
         order = np.lexsort((last, first))
         return first[order], last[order]
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "counts_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit "
-                                 f"first.")
-
     def save(self, path) -> None:
         """Write the reader into the directory ``path`` as ``reader.json`` (no pickle)."""
         from pathlib import Path
 
         from hybridnlp.utils.io import atomic_write_json
 
-        self._check_fitted()
+        check_fitted(self, self._fitted_attr)
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         state = {"kind": type(self).__name__, "params": self.get_params(),
@@ -196,7 +192,7 @@ class _Reader(Saveable, BaseEstimator):
 
     def predict(self, questions, passages) -> list[Span]:
         """The best span of each passage for its question."""
-        self._check_fitted()
+        check_fitted(self, self._fitted_attr)
         qs, ps = check_pairs(questions, passages)
         return [self._best(q, p) for q, p in zip(qs, ps, strict=True)]
 
@@ -327,6 +323,7 @@ class LogisticReader(_Reader):
 
     _WIDTHS = (3, 6, 12)
     _learns_from_answers = True
+    _fitted_attr = "model_"
 
     def __init__(self, *, max_answer_words: int = 5, negatives: int = 100, C: float = 0.3,
                  lexical: bool = True, random_state=None):
@@ -335,10 +332,6 @@ class LogisticReader(_Reader):
         self.C = C
         self.lexical = lexical
         self.random_state = random_state
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise NotFittedError("this LogisticReader is not fitted yet; call fit first.")
 
     def _check_params(self) -> None:
         check_number("max_answer_words", self.max_answer_words, int, low=1, high=MAX_WORDS)

@@ -24,7 +24,7 @@ from hybridnlp.qa.retrievers import (
 )
 from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.io import atomic_write_json
-from hybridnlp.utils.validation import check_choice, check_number
+from hybridnlp.utils.validation import check_choice, check_fitted, check_number
 
 __all__ = ["HybridRetriever", "load_retriever"]
 
@@ -136,7 +136,7 @@ class HybridRetriever(_Retriever):
     def save(self, path: str | os.PathLike) -> None:
         """Write each retriever into ``parts/<i>/`` (its own ``save``) and the fusion (its
         parameters, names and the learned combiner's weights) into ``config.json``."""
-        self._check_fitted()
+        check_fitted(self, "n_passages_")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         for i, (_, retriever) in enumerate(self.retrievers_):

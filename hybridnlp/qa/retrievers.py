@@ -21,12 +21,11 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, HashingVectorizer
 
-from hybridnlp.exceptions import NotFittedError
 from hybridnlp.text import WordTokenizer
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.saved_arrays import checked_array, checked_csr
 from hybridnlp.utils.saving import Saveable, registered, registered_kinds
-from hybridnlp.utils.validation import check_choice, check_number, check_texts
+from hybridnlp.utils.validation import check_choice, check_fitted, check_number, check_texts
 
 __all__ = ["BM25Retriever", "TfidfRetriever", "check_passages", "load_retriever"]
 
@@ -144,15 +143,10 @@ class _Retriever(Saveable, BaseEstimator):
             raise ValueError(f"{str(path)!r}: index.npz holds {rows} passages, config.json "
                              f"{self.n_passages_}; the files come from different retrievers.")
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "n_passages_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call "
-                                 f"fit(passages) first.")
-
     def _blocks(self, queries):
         """Checked queries -> float32 scores, ``_QUERY_BLOCK`` queries at a time (bounding the
         dense block)."""
-        self._check_fitted()
+        check_fitted(self, "n_passages_")
         queries = _check_queries(queries)
         for i in range(0, len(queries), _QUERY_BLOCK):
             yield self._scores(queries[i:i + _QUERY_BLOCK]).astype(np.float32, copy=False)
@@ -201,7 +195,7 @@ class _SparseRetriever(_Retriever):
     def save(self, path: str | os.PathLike) -> None:
         """Write ``index.npz`` (the sparse matrix, no object arrays) and ``config.json``
         (parameters, vocabulary, ids) into the directory ``path``."""
-        self._check_fitted()
+        check_fitted(self, "n_passages_")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         m = self.matrix_.tocsr()

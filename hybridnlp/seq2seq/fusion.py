@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
-from hybridnlp.exceptions import NotFittedError
 from hybridnlp.lm.decoding import length_normaliser
 from hybridnlp.seq2seq.metrics import corpus_bleu
 from hybridnlp.seq2seq.pairs import check_pairs
@@ -20,7 +19,7 @@ from hybridnlp.seq2seq.seq2seq_lm import Seq2SeqLM
 from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.io import read_json
 from hybridnlp.utils.saving import Saveable, save_parts
-from hybridnlp.utils.validation import check_choice
+from hybridnlp.utils.validation import check_choice, check_fitted
 
 __all__ = ["ShallowFusion"]
 
@@ -88,12 +87,8 @@ class ShallowFusion(Saveable, BaseEstimator):
         self.weight_ = max(self.weight_scores_, key=lambda w: (self.weight_scores_[w], -w))
         return self
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "weight_"):
-            raise NotFittedError("this ShallowFusion is not fitted yet; call fit first.")
-
     def predict(self, X, *, batch_size: int = 64, progress: bool = False) -> list[str]:
-        self._check_fitted()
+        check_fitted(self, "weight_")
         tm = self.translator_
         if self.method == "fusion" or not self.weight_:
             return tm.generate(X, lm=self.lm_, lm_weight=self.weight_, batch_size=batch_size,
@@ -127,7 +122,7 @@ class ShallowFusion(Saveable, BaseEstimator):
     def save(self, path: str | os.PathLike) -> None:
         """Write ``translator/`` and ``lm/`` (each in its own safe format) and
         ``config.json`` (the weight and method) into the directory ``path``."""
-        self._check_fitted()
+        check_fitted(self, "weight_")
         save_parts(path, {"translator": self.translator_, "lm": self.lm_}, {
             "kind": "ShallowFusion", "method": self.method, "weight": self.weight_,
             "weights": list(self.weights), "weight_scores": getattr(self, "weight_scores_",

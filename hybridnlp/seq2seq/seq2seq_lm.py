@@ -31,7 +31,7 @@ from hybridnlp.seq2seq.pairs import PairBatches, check_pairs, check_side
 from hybridnlp.text import load_tokenizer
 from hybridnlp.train.data import pad_sequences
 from hybridnlp.utils.saving import Saveable
-from hybridnlp.utils.validation import check_choice, check_number
+from hybridnlp.utils.validation import check_choice, check_fitted, check_number
 
 __all__ = ["Seq2SeqLM"]
 
@@ -203,11 +203,6 @@ class Seq2SeqLM(Saveable, NeuralEstimator):
 
     # ------------------------------------------------------------------ scoring
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit "
-                                 f"first.")
-
     @torch.no_grad()
     def _log_likelihood_ids(self, src_ids, tgt_ids) -> tuple[float, int]:
         batches = PairBatches(src_ids, tgt_ids, batch_size=max(self.batch_size, 64),
@@ -225,7 +220,7 @@ class Seq2SeqLM(Saveable, NeuralEstimator):
     def log_likelihood(self, X, y) -> tuple[float, int]:
         """Total log p(y | x) (nats) over the pairs, and the number of target tokens scored
         (each target's tokens and its end)."""
-        self._check_fitted()
+        check_fitted(self, "model_")
         src, tgt = check_pairs(X, y)
         return self._log_likelihood_ids(*self._pair_ids(src, tgt))
 
@@ -273,7 +268,7 @@ class Seq2SeqLM(Saveable, NeuralEstimator):
         ``return_scores``, (text, score) pairs, the score being log p(text | source) divided
         by GNMT's length normaliser, for beams, greedy and sampled output alike).
         """
-        self._check_fitted()
+        check_fitted(self, "model_")
         single = isinstance(X, str)
         src = check_side([X] if single else X, "X")
         beams = self.num_beams if num_beams is None else num_beams
@@ -390,7 +385,7 @@ class Seq2SeqLM(Saveable, NeuralEstimator):
     def save(self, path: str | os.PathLike) -> None:
         """Write ``model.safetensors``, ``config.json`` and ``tokenizer.json`` into ``path``
         (a directory, created if needed); each file is written atomically."""
-        self._check_fitted()
+        check_fitted(self, "model_")
         path = self._save_module(path, "Seq2SeqLM", {
             "seq2seq": self.config_.to_dict(), "val_loss": self.val_loss_,
             "history": self.history_}, skip=("lm_head.weight",))  # tied to wte.weight

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "check_fitted",
     "check_choice",
     "check_labels",
     "check_ngram_range",
@@ -211,6 +212,17 @@ def check_ngram_range(name: str, value: Any) -> tuple[int, int]:
             f"1 <= min_n <= max_n, e.g. (1, 2)."
         )
     return int(value[0]), int(value[1])
+
+
+def check_fitted(estimator, attributes: str | Sequence[str] | None = None) -> None:
+    """The one not-fitted check of every estimator: scikit-learn's ``check_is_fitted`` (the
+    learned attributes ``attributes``, or any attribute ending in ``_``), raising its
+    ``NotFittedError`` (a ValueError and AttributeError, as scikit-learn's tools expect) with
+    one message: "this NAME is not fitted yet; call fit first."."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator, attributes,
+                    msg=f"this {type(estimator).__name__} is not fitted yet; call fit first.")
 
 
 def check_number(name: str, value: Any, kind: type = int, *, low: float | None = None,
