@@ -3,7 +3,7 @@
 - ChnSentiCorp (the published 9,600 / 1,200 / 1,200 split): every ``HybridClassifier``
   component alone and the hybrid, trained from scratch on train, scored on test (and on the
   test texts that do not occur in train), with the default tokenisation (one token per
-  character) and with jieba words (``tokenizer="jieba"``).
+  character) and with jieba words (``segmenter="jieba"``).
 - THUCNews headlines (10 classes; only dev and test exist here: train on dev, report test):
   the same table, and ``TopicFeatures`` top words with and without jieba.
 - 红楼梦 (first 90% / last 10% of characters): ``CausalLM`` (90 s) against ``NGramLM`` and their
@@ -95,7 +95,7 @@ def thucnews(args) -> None:
     rows = hybrid_rows(dev, test)
     topics = {}
     for label, tok in TOKENISATIONS:
-        model = TopicFeatures(n_topics=10, tokenizer=tok, stop_words=None, max_iter=20,
+        model = TopicFeatures(n_topics=10, segmenter=tok, stop_words=None, max_iter=20,
                               random_state=0).fit(dev.data)
         topics[label] = model.top_words(8)
     topic_lines = []

@@ -96,7 +96,7 @@ def frozen(name, model, record):
     peer = st.encode(texts, batch_size=32, convert_to_numpy=True)
     peer_s = time.perf_counter() - start
     start = time.perf_counter()
-    ours = SentenceEmbeddingFeatures(model=model, cache=None).fit().transform(texts)
+    ours = SentenceEmbeddingFeatures(pretrained=model, cache=None).fit().transform(texts)
     ours_s = time.perf_counter() - start
     row = {"n_texts": len(texts), "embed_peer_s": peer_s, "embed_ours_s": ours_s,
            "max_abs_diff": float(np.abs(peer - ours).max()), "peer": [], "ours": [],

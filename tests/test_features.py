@@ -258,12 +258,12 @@ def test_w2v_pretrained_file(tmp_path, mr_small):
     trained = Word2VecFeatures(vector_size=8, epochs=1, random_state=0).fit(texts)
     path = tmp_path / "vectors.txt"
     trained.vectors_.save_word2vec_format(str(path), binary=False)
-    loaded = Word2VecFeatures(pretrained=path).fit(texts[:5])
+    loaded = Word2VecFeatures(word_vectors=path).fit(texts[:5])
     assert loaded.vectors_.index_to_key == trained.vectors_.index_to_key
     assert np.allclose(loaded.transform(texts[:20]), trained.transform(texts[:20]), atol=1e-5)
     binary = tmp_path / "vectors.bin"
     trained.vectors_.save_word2vec_format(str(binary), binary=True)
-    out = Word2VecFeatures(pretrained=binary, pretrained_binary=True).fit(texts[:5])
+    out = Word2VecFeatures(word_vectors=binary, word_vectors_binary=True).fit(texts[:5])
     assert np.allclose(out.transform(texts[:20]), trained.transform(texts[:20]), atol=1e-6)
 
 
@@ -274,13 +274,13 @@ def test_w2v_errors(tmp_path, mr_small):
         f"file (nothing is downloaded)."
     )
     with raises(FileNotFoundError, message):
-        Word2VecFeatures(pretrained=missing).fit(["a b"])
+        Word2VecFeatures(word_vectors=missing).fit(["a b"])
     garbage = tmp_path / "bad.txt"
     garbage.write_text("not a header\n")
     message = (f"pretrained={str(garbage)!r} could not be read as a word2vec file (its first "
                f"line is not \"<number of words> <dimensions>\"); check the file.")
     with raises(ValueError, message):
-        Word2VecFeatures(pretrained=garbage).fit(["a b"])
+        Word2VecFeatures(word_vectors=garbage).fit(["a b"])
     message = (
         "no word occurs min_count=50 times in the 2 texts, so word2vec has no vocabulary; "
         "lower min_count or pass more text."
@@ -318,21 +318,21 @@ def test_word_vectors_save_and_load(tmp_path, mr_small):
         assert load_word_vectors(str(path)) is loaded  # read once per version of the file
     assert (tmp_path / "vectors.bin").read_bytes()[:1] != b"\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vectors.bin", "vectors.txt"]
-    # in memory: fitted features or KeyedVectors, as Word2VecFeatures(pretrained=...) takes
+    # in memory: fitted features or KeyedVectors, as Word2VecFeatures(word_vectors=...) takes
     assert load_word_vectors(trained) is trained.vectors_
-    from_memory = Word2VecFeatures(pretrained=trained.vectors_).fit(texts[:5])
+    from_memory = Word2VecFeatures(word_vectors=trained.vectors_).fit(texts[:5])
     assert np.allclose(from_memory.transform(texts[:20]), trained.transform(texts[:20]))
-    with raises(TypeError, "embedding_init must be a fitted Word2VecFeatures, gensim "
+    with raises(TypeError, "word_vectors must be a fitted Word2VecFeatures, gensim "
                            "KeyedVectors or the path of a word2vec-format file, got int."):
-        load_word_vectors(3, name="embedding_init")
+        load_word_vectors(3, name="word_vectors")
     text_named_bin = tmp_path / "text.bin"  # the format is read from the file, not its name
     text_named_bin.write_bytes((tmp_path / "vectors.txt").read_bytes())
     assert load_word_vectors(text_named_bin).index_to_key == trained.vectors_.index_to_key
-    message = (f"embedding_init={str(text_named_bin)!r} could not be read as a word2vec text "
+    message = (f"word_vectors={str(text_named_bin)!r} could not be read as a word2vec text "
                f"file (binary=True was given; leave it None to detect the format); check the "
                f"file.")
     with raises(ValueError, message):
-        load_word_vectors(text_named_bin, binary=True, name="embedding_init")
+        load_word_vectors(text_named_bin, binary=True, name="word_vectors")
 
 
 

@@ -375,10 +375,10 @@ def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small, cls):
     texts, y = mr_small
     w2v = Word2VecFeatures(vector_size=32, epochs=1, random_state=0).fit(texts)
     path = save_word_vectors(w2v, tmp_path / "vectors.bin")
-    hybrid = cls(embeddings=str(path))
+    hybrid = cls(word_vectors=str(path))
     # embeddings is applied before the nested parameters, whatever the order of the keys
     hybrid.set_params(transformer__preset="tiny", transformer__max_epochs=1,
-                      transformer__module__n_embd=32, embeddings=str(path))
+                      transformer__module__n_embd=32, word_vectors=str(path))
     assert [name for name, _ in hybrid.estimators] == ["nbsvm", "tfidf", "mnb", "fasttext",
                                                         "transformer", "word2vec"]
     hybrid.fit(texts, y)

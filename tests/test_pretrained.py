@@ -139,7 +139,8 @@ TEXTS = ["good film", "the plot was very dull and the actors were not good at al
 @pytest.mark.parametrize("pooling", ["mean", "cls", "max"])
 def test_embeddings_equal_transformers_forward_and_pooling(request, which, pooling):
     path = request.getfixturevalue(which)
-    emb = SentenceEmbeddingFeatures(model=path, pooling=pooling, cache=None, batch_size=2).fit()
+    emb = SentenceEmbeddingFeatures(pretrained=path, pooling=pooling, cache=None,
+                                    batch_size=2).fit()
     out = emb.transform(TEXTS)
     assert out.shape == (3, 32) and out.dtype == np.float32
     assert emb.tokenizer_.encode_batch(TEXTS[:1])[0][1:-1] == _reference_ids(path, TEXTS[0])
@@ -155,7 +156,7 @@ def test_embeddings_equal_transformers_forward_and_pooling(request, which, pooli
 def test_sentence_transformers_directory_pooling_and_normalize(tmp_path, bert_dir, pooling,
                                                                expect):
     path = _sentence_transformers_dir(tmp_path / "st", bert_dir, pooling, normalize=True)
-    emb = SentenceEmbeddingFeatures(model=str(path), cache=None).fit()
+    emb = SentenceEmbeddingFeatures(pretrained=str(path), cache=None).fit()
     assert emb.pooling_ == (expect,) and emb.normalize_ is True and emb.max_length_ == 16
     out = emb.transform([t.upper() for t in TEXTS])  # do_lower_case applies
     ref = _reference(bert_dir, TEXTS, expect, max_length=16)
@@ -167,7 +168,7 @@ def test_sentence_transformers_directory_pooling_and_normalize(tmp_path, bert_di
 def test_sentence_transformers_concatenated_pooling_modes(tmp_path, bert_dir):
     pooling = {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": True}
     path = _sentence_transformers_dir(tmp_path / "st", bert_dir, pooling, normalize=False)
-    emb = SentenceEmbeddingFeatures(model=path, cache=None).fit()
+    emb = SentenceEmbeddingFeatures(pretrained=path, cache=None).fit()
     out = emb.transform(TEXTS)
     assert emb.pooling_ == ("cls", "mean") and out.shape == (3, 64)
     np.testing.assert_allclose(out[:, :32], _reference(bert_dir, TEXTS, "cls", 16), atol=1e-5)
@@ -175,7 +176,7 @@ def test_sentence_transformers_concatenated_pooling_modes(tmp_path, bert_dir):
 
 def test_embedding_cache_in_memory_and_on_disk(tmp_path, bert_dir, monkeypatch):
     clear_embedding_cache()
-    emb = SentenceEmbeddingFeatures(model=bert_dir, cache=tmp_path / "cache").fit()
+    emb = SentenceEmbeddingFeatures(pretrained=bert_dir, cache=tmp_path / "cache").fit()
     first = emb.transform(TEXTS)
     assert len(list((tmp_path / "cache").rglob("*.npz"))) == 1
 
@@ -185,9 +186,10 @@ def test_embedding_cache_in_memory_and_on_disk(tmp_path, bert_dir, monkeypatch):
     monkeypatch.setattr(SentenceEmbeddingFeatures, "_embed", fail)
     np.testing.assert_array_equal(emb.transform(TEXTS[::-1]), first[::-1])  # from memory
     clear_embedding_cache()  # a new process: the shards on disk
-    again = SentenceEmbeddingFeatures(model=bert_dir, cache=tmp_path / "cache").fit()
+    again = SentenceEmbeddingFeatures(pretrained=bert_dir, cache=tmp_path / "cache").fit()
     np.testing.assert_array_equal(again.transform(TEXTS), first)
-    other = SentenceEmbeddingFeatures(model=bert_dir, pooling="cls", cache=tmp_path / "cache").fit()
+    other = SentenceEmbeddingFeatures(pretrained=bert_dir, pooling="cls",
+                                      cache=tmp_path / "cache").fit()
     with pytest.raises(AssertionError, match="embedded again"):  # another key
         other.transform(TEXTS)
 
@@ -199,7 +201,7 @@ def test_embeddings_pickle_and_save_without_the_directory(tmp_path, bert_dir):
     from sklearn.pipeline import make_pipeline
 
     X, y = _texts(40)
-    pipe = make_pipeline(SentenceEmbeddingFeatures(model=model, cache=None),
+    pipe = make_pipeline(SentenceEmbeddingFeatures(pretrained=model, cache=None),
                          LogisticRegression()).fit(X, y)
     expected = pipe.predict_proba(X)
     save(pipe, tmp_path / "saved")
@@ -292,7 +294,7 @@ def test_hybrid_with_a_pretrained_encoder(bert_dir):
 
 
 @pytest.mark.parametrize("make, error, match", [
-    (lambda d: SentenceEmbeddingFeatures(model="sentence-transformers/all-MiniLM-L6-v2").fit(),
+    (lambda d: SentenceEmbeddingFeatures(pretrained="sentence-transformers/all-MiniLM-L6-v2").fit(),
      FileNotFoundError, "model='sentence-transformers/all-MiniLM-L6-v2' is not a local "
      "directory. hybridnlp never downloads models at run time"),
     (lambda d: SentenceEmbeddingFeatures().fit(), ValueError,
@@ -303,11 +305,11 @@ def test_hybrid_with_a_pretrained_encoder(bert_dir):
      ValueError, "max_len=200 exceeds the 128 tokens the pretrained model"),
     (lambda d: TransformerClassifier(pretrained=d, module__n_layer=2).fit(*_texts(8)),
      ValueError, "module__n_layer cannot be set with pretrained=...: the encoder's shape comes"),
-    (lambda d: TransformerClassifier(pretrained=d, embedding_init="x.txt").fit(*_texts(8)),
-     ValueError, "embedding_init and pretrained cannot be combined"),
+    (lambda d: TransformerClassifier(pretrained=d, word_vectors="x.txt").fit(*_texts(8)),
+     ValueError, "word_vectors and pretrained cannot be combined"),
     (lambda d: TransformerClassifier(layer_decay=0.9).fit(*_texts(8)),
      ValueError, "layer_decay applies to a pretrained encoder"),
-    (lambda d: SentenceEmbeddingFeatures(model=d, pooling="first").fit(), ValueError,
+    (lambda d: SentenceEmbeddingFeatures(pretrained=d, pooling="first").fit(), ValueError,
      "pooling='first'"),
 ])
 def test_bad_input_is_refused_clearly(bert_dir, make, error, match):
@@ -322,12 +324,12 @@ def test_partial_directory_is_refused(tmp_path, bert_dir):
     (partial / "model.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match="is not a complete model directory: "
                        "model.safetensors or pytorch_model.bin missing"):
-        SentenceEmbeddingFeatures(model=partial).fit()
+        SentenceEmbeddingFeatures(pretrained=partial).fit()
     modules = tmp_path / "st"
     modules.mkdir()
     (modules / "modules.json").write_text(json.dumps([{"path": "../..", "type": "x.Transformer"}]))
     with pytest.raises(ValueError, match="leaves the model directory"):
-        SentenceEmbeddingFeatures(model=modules).fit()
+        SentenceEmbeddingFeatures(pretrained=modules).fit()
 
 
 # ---------------------------------------------------------------- our own GPT as the encoder
@@ -397,7 +399,7 @@ def test_dense_retriever_over_a_pretrained_encoder(bert_dir, tmp_path):
 
     passages = [" ".join(_texts(4, seed=s)[0]) for s in range(6)]
     retriever = DenseRetriever(pretrained=bert_dir, batch_size=4).fit(passages)
-    emb = SentenceEmbeddingFeatures(model=bert_dir, normalize=True).fit_transform(passages)
+    emb = SentenceEmbeddingFeatures(pretrained=bert_dir, normalize=True).fit_transform(passages)
     np.testing.assert_allclose(retriever.score_passages(passages[:2]), emb[:2] @ emb.T,
                                rtol=1e-5, atol=1e-6)
     ids, scores = retriever.search(passages, k=2)
@@ -409,4 +411,4 @@ def test_dense_retriever_over_a_pretrained_encoder(bert_dir, tmp_path):
                                retriever.score_passages(passages[:2]), rtol=1e-6)
     with pytest.raises(ValueError, match=r"embeddings \(word vectors\) and pretrained \(an "
                                          r"encoder directory\) cannot be combined"):
-        DenseRetriever(pretrained=bert_dir, embeddings="vectors.txt").fit(passages)
+        DenseRetriever(pretrained=bert_dir, word_vectors="vectors.txt").fit(passages)

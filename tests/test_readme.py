@@ -21,16 +21,16 @@ SHRINK = {  # README text -> test-size text
     "max_time=90": "max_time=2",
     "text[:1_003_854], text[1_003_854:]": "text[:100_000], text[100_000:200_000]",
     "HybridClassifier()": "HybridClassifier().set_params(transformer__max_epochs=1)",
-    'HybridClassifier(embeddings="imdb-128.bin")':
-        'HybridClassifier(embeddings="imdb-128.bin").set_params(transformer__max_epochs=1)',
+    'HybridClassifier(word_vectors="imdb-128.bin")':
+        'HybridClassifier(word_vectors="imdb-128.bin").set_params(transformer__max_epochs=1)',
     "module__n_layer=1, optimizer__lr=1e-3": "module__n_layer=1, optimizer__lr=1e-3, "
                                              "max_epochs=1",
     'Seq2SeqLM(max_time=2700, precision="bf16")':
         'Seq2SeqLM(preset="tiny", max_epochs=1, vocab_size=400, module__max_len=128)',
     "ShallowFusion(translator=mt, lm=NGramLM(order=4))":
         "ShallowFusion(translator=mt, lm=NGramLM(order=4), weights=(0, 0.2))",
-    'HybridClassifier(tokenizer="two_chars")':
-        'HybridClassifier(tokenizer="two_chars").set_params(transformer__max_epochs=1)',
+    'HybridClassifier(segmenter="two_chars")':
+        'HybridClassifier(segmenter="two_chars").set_params(transformer__max_epochs=1)',
     "HybridClassifier(pretrained=model)":
         "HybridClassifier(pretrained=model).set_params(transformer__max_epochs=1)",
     "max_epochs=3, patience=None": "max_epochs=1, patience=None",

@@ -192,7 +192,7 @@ def test_pretrained_word_vectors_reach_the_models_and_the_report(tmp_path):
     from hybridnlp.experiments import pretrain as pretrain_module
 
     tiny = {"preset": "tiny", "max_epochs": 1, "module__n_embd": 16,
-            "embedding_init": {"pretrained": "word2vec"}}
+            "word_vectors": {"pretrained": "word2vec"}}
     values = {**_with(models=[{"type": "transformer", "params": tiny}]),
               "data": {"name": "trec", "test_split": "test", "limit": 300},
               "output": str(tmp_path / "runs"),
@@ -206,7 +206,7 @@ def test_pretrained_word_vectors_reach_the_models_and_the_report(tmp_path):
     path = result.run_dir / "pretrain" / "word2vec.bin"
     assert result.pretrained == {"word2vec": str(path)}
     model = result.models["transformer"]
-    assert model.embedding_init == str(path)
+    assert model.word_vectors == str(path)
     from hybridnlp.features import load_word_vectors
 
     assert len(load_word_vectors(path)) == info["vocabulary"]

@@ -162,10 +162,10 @@ def still(**params):
     return tiny(max_epochs=1, optimizer__lr=1e-9, **params)
 
 
-def test_embedding_init_from_word2vec():
+def test_word_vectors_from_word2vec():
     texts, y = keyword_task(60)
     w2v = Word2VecFeatures(vector_size=32, epochs=2, random_state=0).fit(texts)
-    clf = still(embedding_init=w2v, module__n_embd=32).fit(texts, y)
+    clf = still(word_vectors=w2v, module__n_embd=32).fit(texts, y)
     tok = clf.tokenizer_
     assert clf.n_embeddings_initialised_ == len(tok.words)  # every word has a vector
     emb = clf.model_.encoder.tok_emb.weight.detach()
@@ -173,28 +173,28 @@ def test_embedding_init_from_word2vec():
         row = emb[tok.encode(word)[0]].numpy()
         vec = w2v.vectors_[word]
         assert np.corrcoef(row, vec)[0, 1] > 0.999  # the same vector, rescaled
-    message = ("embedding_init vectors have 32 dimensions but the module has n_embd=16; pass "
+    message = ("word_vectors have 32 dimensions but the module has n_embd=16; pass "
                "module__n_embd=32 (and an n_head that divides it).")
     with raises(ValueError, message):
-        still(embedding_init=w2v, module__n_embd=16).fit(texts, y)
+        still(word_vectors=w2v, module__n_embd=16).fit(texts, y)
 
 
-def test_embedding_init_from_a_word2vec_file(tmp_path):
+def test_word_vectors_from_a_word2vec_file(tmp_path):
     from hybridnlp.features import save_word_vectors
 
     texts, y = keyword_task(60)
     w2v = Word2VecFeatures(vector_size=32, epochs=2, random_state=0).fit(texts)
     path = save_word_vectors(w2v, tmp_path / "vectors.bin")
-    from_file = still(embedding_init=str(path), module__n_embd=32).fit(texts, y)
-    in_memory = still(embedding_init=w2v, module__n_embd=32).fit(texts, y)
+    from_file = still(word_vectors=str(path), module__n_embd=32).fit(texts, y)
+    in_memory = still(word_vectors=w2v, module__n_embd=32).fit(texts, y)
     assert torch.allclose(from_file.model_.encoder.tok_emb.weight,
                           in_memory.model_.encoder.tok_emb.weight)
-    assert clone(from_file).get_params()["embedding_init"] == str(path)  # a plain parameter
+    assert clone(from_file).get_params()["word_vectors"] == str(path)  # a plain parameter
     missing = tmp_path / "none.bin"
-    with raises(FileNotFoundError, f"embedding_init={str(missing)!r} does not exist; pass the "
+    with raises(FileNotFoundError, f"word_vectors={str(missing)!r} does not exist; pass the "
                                    f"path of a local word2vec-format file (nothing is "
                                    f"downloaded)."):
-        still(embedding_init=missing, module__n_embd=32).fit(texts, y)
+        still(word_vectors=missing, module__n_embd=32).fit(texts, y)
 
 
 def test_pickle_moves_tensors_to_cpu_and_round_trips():

@@ -266,7 +266,7 @@ def test_a_hub_kernel_named_in_a_local_config_is_refused_before_transformers_rea
     with pytest.raises(ValueError, match=r"config.json: attn_implementation is '.*'; hybridnlp "
                        r"loads only local attention implementations \(eager, sdpa\): any other "
                        r"name makes transformers fetch code from the Hugging Face Hub"):
-        SentenceEmbeddingFeatures(model=path).fit()
+        SentenceEmbeddingFeatures(pretrained=path).fit()
     assert called == []
 
 

@@ -28,8 +28,8 @@ def check_params(est) -> None:
     from hybridnlp.pretrained.local import resolve_model_dir
 
     resolve_model_dir(est.pretrained, name="pretrained")
-    if est.embedding_init is not None:
-        raise ValueError("embedding_init and pretrained cannot be combined: the pretrained "
+    if est.word_vectors is not None:
+        raise ValueError("word_vectors and pretrained cannot be combined: the pretrained "
                          "encoder brings its own embeddings; drop one of them.")
     other = sorted(f"module__{k}" for k in est._module_overrides() if k not in _MODULE_FIELDS)
     if other:
@@ -65,8 +65,8 @@ def _check_init_from(est) -> None:
     elif not isinstance(est.init_from, str | Path) or not Path(est.init_from).is_dir():
         raise ValueError(f"init_from={est.init_from!r} must be a fitted CausalLM or the "
                          f"directory a CausalLM was saved to (CausalLM.save).")
-    if est.embedding_init is not None:
-        raise ValueError("embedding_init and init_from cannot be combined: the GPT brings "
+    if est.word_vectors is not None:
+        raise ValueError("word_vectors and init_from cannot be combined: the GPT brings "
                          "its own embeddings; drop one of them.")
     other = sorted(f"module__{k}" for k in est._module_overrides() if k not in _MODULE_FIELDS)
     if other:

@@ -128,7 +128,7 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
     min_count : int, default=1
         N-grams seen fewer times in training are ignored.
     lowercase : bool, default=True
-    tokenizer : str or callable, optional
+    segmenter : str or callable, optional
         A word segmenter (``"jieba"``, a name registered with
         ``hybridnlp.text.register_segmenter``, or a callable text -> words) instead of
         ``WORD_PATTERN``'s tokens.
@@ -160,11 +160,11 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
     >>> clf.predict_proba(["a gripping film"])                          # doctest: +SKIP
     """
 
-    _renamed = {"epochs": "max_epochs", "lr": "optimizer__lr"}
+    _renamed = {"epochs": "max_epochs", "lr": "optimizer__lr", "tokenizer": "segmenter"}
     _metrics = {"accuracy": accuracy}
 
     def __init__(self, *, dim=100, ngram_range=(1, 2), max_features=200_000, min_count=1,
-                 lowercase=True, tokenizer=None, max_epochs=5, validation_fraction=0.0,
+                 lowercase=True, segmenter=None, max_epochs=5, validation_fraction=0.0,
                  optimizer__lr=0.01, optimizer__weight_decay=0.0, trainer__warmup=0,
                  trainer__min_lr_ratio=0.0, trainer__schedule="linear",
                  trainer__grad_clip=None, **kwargs):
@@ -173,7 +173,7 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
         self.max_features = max_features
         self.min_count = min_count
         self.lowercase = lowercase
-        self.tokenizer = tokenizer
+        self.segmenter = segmenter
         super().__init__(max_epochs=max_epochs, validation_fraction=validation_fraction,
                          optimizer__lr=optimizer__lr,
                          optimizer__weight_decay=optimizer__weight_decay,
@@ -190,7 +190,7 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
 
     def _ngrams(self, texts: list[str]) -> list[list[str]]:
         tokenize = WordTokenizer(WORD_PATTERN, lowercase=self.lowercase,
-                                 segmenter=self.tokenizer)
+                                 segmenter=self.segmenter)
         low, high = self.ngram_range
         out = []
         for text in texts:
@@ -266,6 +266,8 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
         weights = state.pop("_model_weights", None)
         if "_module_state" in state:  # saved before safetensors (format_version 1)
             weights = {"arrays": state.pop("_module_state")}
+        if "tokenizer" in state:  # saved before segmenter= (the old name)
+            state["segmenter"] = state.pop("tokenizer")
         self.__dict__.update(state)
         if weights is not None:
             self.model_ = load_packed(lambda w: _BagModel(*w["embedding.weight"].shape,

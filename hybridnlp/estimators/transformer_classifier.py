@@ -26,6 +26,7 @@ from hybridnlp.neural import (
 from hybridnlp.nn import EncoderConfig, SequenceClassifier
 from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WordVocabTokenizer
 from hybridnlp.text.segmenters import segmenter_names
+from hybridnlp.utils.deprecation import warn_deprecated
 from hybridnlp.utils.device import resolve_device
 from hybridnlp.utils.paths import paths_as_strings
 from hybridnlp.utils.validation import (
@@ -55,11 +56,14 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
 
     Parameters
     ----------
-    tokenizer : {"word", "bpe", "char"}, Tokenizer, segmenter name or callable, default="word"
-        Trained on the training texts in ``fit``; a trained Tokenizer instance is used as is.
-        A word segmenter (``"jieba"``, a name registered with
-        ``hybridnlp.text.register_segmenter``, or a callable text -> words) makes a word
-        vocabulary of its words.
+    tokenizer : {"word", "bpe", "char"} or Tokenizer, default="word"
+        The vocabulary kind, trained on the training texts in ``fit``; a trained Tokenizer
+        instance is used as is. (A segmenter name here is the old spelling of
+        ``segmenter=``: it warns for one release.)
+    segmenter : str or callable, optional
+        How "word" splits words: a word segmenter (``"jieba"``, a name registered with
+        ``hybridnlp.text.register_segmenter``, or a callable text -> words); default the
+        shared script-aware splitter.
     vocab_size : int, default=30000
         Most words kept ("word") or BPE vocabulary size ("bpe").
     min_freq : int, default=1
@@ -110,8 +114,9 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         ``trainer__monitor="val_loss"``) before stopping; the best weights are restored.
     class_weight : "balanced", dict or None
 
-    embedding_init : path, Word2VecFeatures, gensim KeyedVectors or None
-        Initialise the token embeddings of words that have a word2vec vector (e.g. vectors
+    word_vectors : path, Word2VecFeatures, gensim KeyedVectors or None
+        (``embedding_init=`` before; it warns for one release.) Initialise the token
+        embeddings of words that have a word2vec vector (e.g. vectors
         pretrained on unlabelled text, saved with ``hybridnlp.features.save_word_vectors``;
         a path names a word2vec-format file, text or binary). Their size
         must be the module's ``n_embd``.
@@ -160,10 +165,12 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
 
     _module_fields = MODULE_PARAMS
     _metrics = {"accuracy": accuracy}
+    _renamed = {"embedding_init": "word_vectors"}  # the old name warns for one release
 
     def __init__(self, *, tokenizer="word", vocab_size=30000, min_freq=1, pretrained=None,
                  layer_decay=None, init_from=None, lm_weight=0.0, preset="small", max_len=128,
-                 truncation="head", class_weight=None, embedding_init=None, warm_start=False,
+                 truncation="head", class_weight=None, word_vectors=None, segmenter=None,
+                 warm_start=False,
                  max_epochs=20, patience=3, optimizer__lr=None, trainer__monitor="val_accuracy",
                  **kwargs):
         self.tokenizer = tokenizer
@@ -177,7 +184,8 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         self.max_len = max_len
         self.truncation = truncation
         self.class_weight = class_weight
-        self.embedding_init = embedding_init
+        self.word_vectors = word_vectors
+        self.segmenter = segmenter
         self.warm_start = warm_start
         super().__init__(max_epochs=max_epochs, patience=patience, optimizer__lr=optimizer__lr,
                          trainer__monitor=trainer__monitor, **kwargs)
@@ -188,11 +196,16 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         if isinstance(self.tokenizer, Tokenizer):
             tok = copy.deepcopy(self.tokenizer)
             return tok if tok.is_trained else tok.train(texts)
-        if self.tokenizer not in TOKENIZERS:  # a word segmenter
+        segmenter = self.segmenter
+        if self.tokenizer not in TOKENIZERS:  # a word segmenter, by its old spelling
+            warn_deprecated(f"TransformerClassifier(tokenizer={self.tokenizer!r}) as a word "
+                            f"segmenter is deprecated and will be removed in the next "
+                            f"release; use segmenter={self.tokenizer!r} (tokenizer='word') "
+                            f"instead.")
+            segmenter = self.tokenizer
+        if self.tokenizer == "word" or segmenter is not None:
             return WordVocabTokenizer(min_freq=self.min_freq, max_size=self.vocab_size,
-                                      segmenter=self.tokenizer).train(texts)
-        if self.tokenizer == "word":
-            return WordVocabTokenizer(min_freq=self.min_freq, max_size=self.vocab_size).train(texts)
+                                      segmenter=segmenter).train(texts)
         if self.tokenizer == "bpe":
             return BPETokenizer(vocab_size=self.vocab_size).train(texts)
         return CharTokenizer(unknown="unk").train(texts)
@@ -216,6 +229,12 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         check_choice("truncation", self.truncation, TRUNCATIONS)
         if not (isinstance(self.tokenizer, Tokenizer) or callable(self.tokenizer)):
             check_choice("tokenizer", self.tokenizer, (*TOKENIZERS, *segmenter_names()))
+        if self.segmenter is not None and self.tokenizer != "word":
+            raise ValueError(f"segmenter={self.segmenter!r} splits the words of "
+                             f"tokenizer='word', but tokenizer is {self.tokenizer!r}; use "
+                             f"tokenizer='word' or leave segmenter out.")
+        if isinstance(self.segmenter, str):
+            check_choice("segmenter", self.segmenter, segmenter_names())
         _pretrained.check_params(self)
         super()._check_params()
 
@@ -309,7 +328,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
             else:
                 config = self._make_config(n_extra)
                 self.model_ = trainer.build_module(lambda: SequenceClassifier(config))
-            if self.embedding_init is not None:
+            if self.word_vectors is not None:
                 self._init_embeddings()
         self.model_.class_weight.copy_(self._class_weights(train_y))
         self.n_truncated_ = train.n_truncated
@@ -324,14 +343,14 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
     def _init_embeddings(self) -> None:
         from hybridnlp.features.word2vec import load_word_vectors
 
-        vectors = load_word_vectors(self.embedding_init, name="embedding_init")
+        vectors = load_word_vectors(self.word_vectors, name="word_vectors")
         if not isinstance(self.tokenizer_, WordVocabTokenizer):
-            raise ValueError("embedding_init needs tokenizer='word' (word2vec vectors are per "
+            raise ValueError("word_vectors needs tokenizer='word' (word2vec vectors are per "
                              f"word), got tokenizer={self.tokenizer!r}.")
         emb = self.model_.encoder.tok_emb.weight
         if vectors.vector_size != emb.shape[1]:
             raise ValueError(
-                f"embedding_init vectors have {vectors.vector_size} dimensions but the module "
+                f"word_vectors have {vectors.vector_size} dimensions but the module "
                 f"has n_embd={emb.shape[1]}; pass module__n_embd={vectors.vector_size} (and an "
                 f"n_head that divides it)."
             )
@@ -398,7 +417,9 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         weights = state.pop("_model_weights", None)
         if "_module_state" in state:  # saved before safetensors (format_version 1)
             weights = {"arrays": state.pop("_module_state")}
-        for name, default in (("truncation", "head"), ("pretrained", None),
+        if "embedding_init" in state:  # saved before the rename
+            state["word_vectors"] = state.pop("embedding_init")
+        for name, default in (("truncation", "head"), ("pretrained", None), ("segmenter", None),
                               ("layer_decay", None), ("init_from", None), ("lm_weight", 0.0)):
             state.setdefault(name, default)  # saved before the parameter existed
         self.__dict__.update(state)

@@ -6,7 +6,7 @@ pipeline step) and set with ``set_params``. A parameter value may itself be a mo
 ``{type: nbsvm, params: {...}}`` (or a list of them), for the members of a stacking or
 ensemble and the parts of an interpolated LM. ``{pretrained: word2vec}`` stands for what the
 config's ``pretrain`` section trains (the path of the word vectors), e.g.
-``HybridClassifier(embeddings=...)``.
+``HybridClassifier(word_vectors=...)``.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import os
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from hybridnlp.utils.deprecation import RenamedParams
 from hybridnlp.utils.saving import SaveMixin
 from hybridnlp.utils.validation import (
     check_fitted,
@@ -20,7 +21,7 @@ from hybridnlp.utils.validation import (
 __all__ = ["TextTransformer"]
 
 
-class TextTransformer(SaveMixin, TransformerMixin, BaseEstimator):
+class TextTransformer(RenamedParams, SaveMixin, TransformerMixin, BaseEstimator):
     """Base class: a scikit-learn transformer whose input is a list of texts.
 
     Subclasses implement ``fit`` and ``transform`` and call ``_validate_fit`` /
@@ -31,6 +32,7 @@ class TextTransformer(SaveMixin, TransformerMixin, BaseEstimator):
 
     _requires_y = False
     _streams = False
+    _renamed = {"tokenizer": "segmenter"}  # the word splitter's old name, for one release
 
     def _validate_fit(self, X, y=None):
         stream = _as_stream(X)

@@ -57,7 +57,7 @@ class NBFeatures(TextTransformer):
         Use 0/1 indicators (as the paper does) instead of counts.
     lowercase : bool, default=True
     token_pattern : str, default=hybridnlp.text.WORD_PATTERN
-    tokenizer : str or callable, optional
+    segmenter : str or callable, optional
         A word segmenter (``"jieba"``, a name registered with
         ``hybridnlp.text.register_segmenter``, or a callable text -> words) that splits the
         words instead of ``token_pattern``. Models holding a registered name save and load.
@@ -95,7 +95,7 @@ class NBFeatures(TextTransformer):
         binary=True,
         lowercase=True,
         token_pattern=WORD_PATTERN,
-        tokenizer=None,
+        segmenter=None,
         min_df=1,
         max_features=None,
     ):
@@ -106,7 +106,7 @@ class NBFeatures(TextTransformer):
         self.binary = binary
         self.lowercase = lowercase
         self.token_pattern = token_pattern
-        self.tokenizer = tokenizer
+        self.segmenter = segmenter
         self.min_df = min_df
         self.max_features = max_features
 
@@ -127,7 +127,7 @@ class NBFeatures(TextTransformer):
             )
         self.vectorizers_ = make_vectorizers(
             CountVectorizer, self.analyzer, self.word_ngram_range, self.char_ngram_range,
-            self.token_pattern, None, self.tokenizer, binary=self.binary,
+            self.token_pattern, None, self.segmenter, binary=self.binary,
             lowercase=self.lowercase,
             min_df=self.min_df, max_features=self.max_features, dtype=np.float64,
         )

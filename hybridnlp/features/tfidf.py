@@ -28,7 +28,7 @@ class TfidfFeatures(TextTransformer):
     token_pattern : str, default=hybridnlp.text.WORD_PATTERN
         Regex of a word token (words and single punctuation marks; one character of Chinese,
         Japanese or Thai).
-    tokenizer : str or callable, optional
+    segmenter : str or callable, optional
         A word segmenter (``"jieba"``, a name registered with
         ``hybridnlp.text.register_segmenter``, or a callable text -> words) that splits the
         words instead of ``token_pattern``. Models holding a registered name save and load.
@@ -66,7 +66,7 @@ class TfidfFeatures(TextTransformer):
         char_ngram_range=(2, 5),
         lowercase=True,
         token_pattern=WORD_PATTERN,
-        tokenizer=None,
+        segmenter=None,
         min_df=1,
         max_df=1.0,
         max_features=None,
@@ -80,7 +80,7 @@ class TfidfFeatures(TextTransformer):
         self.char_ngram_range = char_ngram_range
         self.lowercase = lowercase
         self.token_pattern = token_pattern
-        self.tokenizer = tokenizer
+        self.segmenter = segmenter
         self.min_df = min_df
         self.max_df = max_df
         self.max_features = max_features
@@ -92,7 +92,7 @@ class TfidfFeatures(TextTransformer):
     def _make_vectorizers(self) -> list[tuple[str, TfidfVectorizer]]:
         return make_vectorizers(
             TfidfVectorizer, self.analyzer, self.word_ngram_range, self.char_ngram_range,
-            self.token_pattern, self.stop_words, self.tokenizer, lowercase=self.lowercase,
+            self.token_pattern, self.stop_words, self.segmenter, lowercase=self.lowercase,
             min_df=self.min_df,
             max_df=self.max_df, max_features=self.max_features, sublinear_tf=self.sublinear_tf,
             norm=self.norm, dtype=self.dtype,

@@ -55,7 +55,7 @@ class TopicFeatures(TextTransformer):
     stop_words : "english", list or None, default="english"
     lowercase : bool, default=True
     token_pattern : str, default=TOPIC_TOKEN_PATTERN
-    tokenizer : str or callable, optional
+    segmenter : str or callable, optional
         A word segmenter (``"jieba"``, a name registered with
         ``hybridnlp.text.register_segmenter``, or a callable text -> words) that splits the
         words instead of ``token_pattern`` (words holding a digit or no letter, and
@@ -93,7 +93,7 @@ class TopicFeatures(TextTransformer):
         stop_words="english",
         lowercase=True,
         token_pattern=TOPIC_TOKEN_PATTERN,
-        tokenizer=None,
+        segmenter=None,
         random_state=None,
     ):
         self.n_topics = n_topics
@@ -107,13 +107,13 @@ class TopicFeatures(TextTransformer):
         self.stop_words = stop_words
         self.lowercase = lowercase
         self.token_pattern = token_pattern
-        self.tokenizer = tokenizer
+        self.segmenter = segmenter
         self.random_state = random_state
 
     def _word_split(self) -> dict:
-        if self.tokenizer is None:
+        if self.segmenter is None:
             return {"token_pattern": self.token_pattern}
-        return {"token_pattern": None, "tokenizer": TopicWords(self.tokenizer)}
+        return {"token_pattern": None, "tokenizer": TopicWords(self.segmenter)}
 
     def fit(self, X, y=None):
         """Fit the vocabulary and the LDA model. Returns self."""

@@ -29,7 +29,7 @@ class Word2VecFeatures(TextTransformer):
     """Mean (or TF-IDF-weighted mean) of the word2vec vectors of a text's words.
 
     The word2vec model is trained with gensim in ``fit`` on the texts given (never in
-    ``__init__``), or, with ``pretrained``, loaded from a local file in word2vec format and used
+    ``__init__``), or, with ``word_vectors``, loaded from a local file in word2vec format and used
     as is.
 
     Parameters
@@ -50,14 +50,14 @@ class Word2VecFeatures(TextTransformer):
     norm : {None, "l2"}, default=None
     lowercase : bool, default=True
     token_pattern : str, default=hybridnlp.text.WORD_PATTERN
-    tokenizer : str or callable, optional
+    segmenter : str or callable, optional
         A word segmenter (``"jieba"``, a name registered with
         ``hybridnlp.text.register_segmenter``, or a callable text -> words) that splits the
         words instead of ``token_pattern``. Models holding a registered name save and load.
-    pretrained : path, KeyedVectors or fitted Word2VecFeatures, optional
+    word_vectors : path, KeyedVectors or fitted Word2VecFeatures, optional
         Vectors trained elsewhere (e.g. on unlabelled text, see ``save_word_vectors``): a
         word2vec-format file, text or binary, or vectors in memory.
-    pretrained_binary : bool or None, default=None
+    word_vectors_binary : bool or None, default=None
         Whether the file is in the binary word2vec format; None detects it.
     workers : int, default=1
         gensim worker threads; more than one makes training non-deterministic.
@@ -77,6 +77,9 @@ class Word2VecFeatures(TextTransformer):
     >>> w2v.vectors_.most_similar("good")                                  # doctest: +SKIP
     """
 
+    _renamed = {"tokenizer": "segmenter", "pretrained": "word_vectors",
+                "pretrained_binary": "word_vectors_binary"}  # old names warn for one release
+
     _streams = True  # X may be a file path or TextStream
 
     def __init__(
@@ -94,9 +97,9 @@ class Word2VecFeatures(TextTransformer):
         norm=None,
         lowercase=True,
         token_pattern=WORD_PATTERN,
-        tokenizer=None,
-        pretrained=None,
-        pretrained_binary=None,
+        segmenter=None,
+        word_vectors=None,
+        word_vectors_binary=None,
         workers=1,
         random_state=None,
         verbose=0,
@@ -113,9 +116,9 @@ class Word2VecFeatures(TextTransformer):
         self.norm = norm
         self.lowercase = lowercase
         self.token_pattern = token_pattern
-        self.tokenizer = tokenizer
-        self.pretrained = pretrained
-        self.pretrained_binary = pretrained_binary
+        self.segmenter = segmenter
+        self.word_vectors = word_vectors
+        self.word_vectors_binary = word_vectors_binary
         self.workers = workers
         self.random_state = random_state
         self.verbose = verbose
@@ -130,7 +133,7 @@ class Word2VecFeatures(TextTransformer):
         self.tokenizer_ = self._word_tokenizer()
         tokens = self._tokens(texts)
         warn_unsegmented((t for text in islice(tokens, 2000) for t in text), type(self).__name__)
-        if self.pretrained is not None:
+        if self.word_vectors is not None:
             self.vectors_ = self._load_pretrained()
         else:
             self.vectors_ = self._train(tokens)
@@ -151,7 +154,7 @@ class Word2VecFeatures(TextTransformer):
 
     def _word_tokenizer(self) -> WordTokenizer:
         return WordTokenizer(self.token_pattern, lowercase=self.lowercase,
-                             segmenter=self.tokenizer)
+                             segmenter=self.segmenter)
 
     def _tokens(self, texts):
         """The token lists of ``texts``: a list, or for a stream an iterable that tokenises
@@ -191,7 +194,7 @@ class Word2VecFeatures(TextTransformer):
         return model.wv
 
     def _load_pretrained(self):
-        return load_word_vectors(self.pretrained, self.pretrained_binary)
+        return load_word_vectors(self.word_vectors, self.word_vectors_binary)
 
     def _counts(self, tokens: list[list[str]]):
         """Sparse counts of in-vocabulary words (n, V) and each text's number of OOV tokens."""
@@ -233,14 +236,14 @@ class Word2VecFeatures(TextTransformer):
     # no whitespace), and rebuilt on load.
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())
-        for key in ("vectors_", "pretrained"):
+        for key in ("vectors_", "word_vectors"):
             if _is_keyed_vectors(state.get(key)):
                 state[key] = _pack_vectors(state[key])
         return state
 
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
-        for key in ("vectors_", "pretrained"):
+        for key in ("vectors_", "word_vectors", "pretrained"):  # pretrained: before the rename
             if isinstance(state.get(key), dict) and "word2vec_words" in state[key]:
                 state[key] = _unpack_vectors(state[key])
         super().__setstate__(state)
@@ -376,7 +379,7 @@ def _read(path: str, binary: bool, mtime_ns: int, size: int):
     return KeyedVectors.load_word2vec_format(path, binary=binary)
 
 
-def load_word_vectors(source, binary: bool | None = None, *, name: str = "pretrained"):
+def load_word_vectors(source, binary: bool | None = None, *, name: str = "word_vectors"):
     """Word vectors (gensim ``KeyedVectors``) from any of the forms the estimators accept.
 
     Parameters
@@ -407,7 +410,7 @@ def load_word_vectors(source, binary: bool | None = None, *, name: str = "pretra
         is_binary = _sniff_binary(path)
         kind = "binary " if is_binary else "text "
         if binary is not None and bool(binary) != is_binary:
-            given = f"{name}_binary" if name == "pretrained" else "binary"
+            given = f"{name}_binary" if name == "word_vectors" else "binary"
             raise ValueError(f"{given}={binary} was given; leave it None to detect the format")
         stat = os.stat(path)
         return _read(os.path.abspath(path), is_binary, stat.st_mtime_ns, stat.st_size)
@@ -434,10 +437,10 @@ class _Tokenized:
     """The tokens of a ``TextStream``, text by text, anew at each iteration."""
 
     def __init__(self, texts, tokenizer):
-        self.texts, self.tokenizer = texts, tokenizer
+        self.texts, self.segmenter = texts, tokenizer
 
     def __iter__(self):
-        return (self.tokenizer(text) for text in self.texts)
+        return (self.segmenter(text) for text in self.texts)
 
     def __len__(self) -> int:
         return len(self.texts)

@@ -15,6 +15,7 @@ from hybridnlp.hybrid.stacking import StackingClassifier
 from hybridnlp.pretrained import SentenceEmbeddingFeatures
 from hybridnlp.text import WORD_PATTERN
 from hybridnlp.text.words import word_split
+from hybridnlp.utils.deprecation import RenamedParams
 from hybridnlp.utils.paths import paths_as_strings
 
 __all__ = ["HybridClassifier", "HybridEnsemble", "default_components"]
@@ -22,7 +23,7 @@ __all__ = ["HybridClassifier", "HybridEnsemble", "default_components"]
 SENTENCE_EMBEDDING_C = 1.0  # the LR on frozen embeddings (benchmarks/RESULTS.md, "Pretrained")
 
 
-def default_components(random_state=None, embeddings=None, tokenizer=None, pretrained=None,
+def default_components(random_state=None, word_vectors=None, segmenter=None, pretrained=None,
                        fine_tune=True) -> list[tuple[str, object]]:
     """NBSVM on word + char n-grams, TF-IDF word + char logistic regression, multinomial naive
     Bayes on binary word 1-2 grams, fastText (mean of word and bigram embeddings) and a
@@ -33,12 +34,12 @@ def default_components(random_state=None, embeddings=None, tokenizer=None, pretr
     and without them are in benchmarks/RESULTS.md ("What naive Bayes and the simplex-weight
     meta learner changed").
 
-    With ``embeddings`` (word vectors pretrained on unlabelled text: a word2vec-format path,
+    With ``word_vectors`` (word vectors pretrained on unlabelled text: a word2vec-format path,
     KeyedVectors or a fitted ``Word2VecFeatures``), the Transformer's token embeddings start
     from them, its early stopping watches the validation loss (from pretrained vectors it
     overfits within an epoch or two, and the loss picks the better epoch more reliably than
     accuracy: benchmarks/RESULTS.md), and a last component, logistic regression on the
-    texts' mean vectors, joins. With ``tokenizer`` (a word segmenter such as ``"jieba"``),
+    texts' mean vectors, joins. With ``segmenter`` (a word segmenter such as ``"jieba"``),
     every component splits words with it.
 
     With ``pretrained`` (a local Hugging Face or sentence-transformers directory), a component
@@ -52,40 +53,44 @@ def default_components(random_state=None, embeddings=None, tokenizer=None, pretr
                                             random_state=random_state)
     else:
         transformer = TransformerClassifier(
-            tokenizer="word" if tokenizer is None else tokenizer, embedding_init=embeddings,
+            segmenter=segmenter, word_vectors=word_vectors,
             random_state=random_state)
-    if embeddings is not None and pretrained is None:
+    if word_vectors is not None and pretrained is None:
         transformer.set_params(trainer__monitor="val_loss")
     components = [
-        ("nbsvm", NBSVMClassifier(features=NBFeatures(analyzer="both", tokenizer=tokenizer),
+        ("nbsvm", NBSVMClassifier(features=NBFeatures(analyzer="both", segmenter=segmenter),
                                   clf=LogisticRegression(C=0.3, max_iter=1000))),
-        ("tfidf", make_pipeline(TfidfFeatures(analyzer="both", tokenizer=tokenizer),
+        ("tfidf", make_pipeline(TfidfFeatures(analyzer="both", segmenter=segmenter),
                                 LogisticRegression(C=10, max_iter=1000))),
         ("mnb", make_pipeline(CountVectorizer(ngram_range=(1, 2), binary=True,
-                                              **word_split(WORD_PATTERN, tokenizer)),
+                                              **word_split(WORD_PATTERN, segmenter)),
                               MultinomialNB(alpha=1.0))),
-        ("fasttext", FastTextClassifier(tokenizer=tokenizer, random_state=random_state)),
+        ("fasttext", FastTextClassifier(segmenter=segmenter, random_state=random_state)),
         ("transformer", transformer),
     ]
     if pretrained is not None and not fine_tune:
         components.pop()
     if pretrained is not None:
         components.append(("sentence_embedding", make_pipeline(
-            SentenceEmbeddingFeatures(model=pretrained),
+            SentenceEmbeddingFeatures(pretrained=pretrained),
             LogisticRegression(C=SENTENCE_EMBEDDING_C, max_iter=2000))))
-    if embeddings is not None:
-        components.append(("word2vec", make_pipeline(Word2VecFeatures(pretrained=embeddings,
-                                                                      tokenizer=tokenizer),
+    if word_vectors is not None:
+        components.append(("word2vec", make_pipeline(Word2VecFeatures(word_vectors=word_vectors,
+                                                                      segmenter=segmenter),
                                                      LogisticRegression(C=1, max_iter=2000))))
     return components
 
 
-class _DefaultComponents:
-    """``estimators=None`` means ``default_components(random_state, embeddings)``; dunder
-    parameters (``transformer__max_epochs``) reach them as if they had been passed."""
+class _DefaultComponents(RenamedParams):
+    """``estimators=None`` means ``default_components(random_state, word_vectors, ...)``;
+    dunder parameters (``transformer__max_epochs``) reach them as if they had been passed.
+    ``embeddings=`` and ``tokenizer=`` are the old names of ``word_vectors=`` and
+    ``segmenter=`` (they warn for one release)."""
+
+    _renamed = {"embeddings": "word_vectors", "tokenizer": "segmenter"}
 
     def _defaults(self):
-        return default_components(self.random_state, self.embeddings, self.tokenizer,
+        return default_components(self.random_state, self.word_vectors, self.segmenter,
                                   self.pretrained, self.fine_tune)
 
     def _materialise(self) -> None:
@@ -95,8 +100,8 @@ class _DefaultComponents:
     def get_params(self, deep=True):
         if self.estimators is None and deep:
             params = type(self)(
-                estimators=self._defaults(), embeddings=self.embeddings,
-                tokenizer=self.tokenizer, pretrained=self.pretrained,
+                estimators=self._defaults(), word_vectors=self.word_vectors,
+                segmenter=self.segmenter, pretrained=self.pretrained,
                 fine_tune=self.fine_tune, random_state=self.random_state,
             ).get_params(deep=True)
             params.update(super().get_params(deep=False))
@@ -106,7 +111,7 @@ class _DefaultComponents:
     def set_params(self, **params):
         own = {k: v for k, v in params.items() if "__" not in k}
         nested = {k: v for k, v in params.items() if "__" in k}
-        super().set_params(**own)  # embeddings first: it decides the default components
+        super().set_params(**own)  # word_vectors first: it decides the default components
         if nested:
             self._materialise()
             super().set_params(**nested)
@@ -136,13 +141,13 @@ class _DefaultComponents:
         return dict.fromkeys(names, 0.2) if "transformer" in names else {}
 
 
-_EMBEDDINGS_DOC = """embeddings : path, KeyedVectors or fitted Word2VecFeatures, optional
+_EMBEDDINGS_DOC = """word_vectors : path, KeyedVectors or fitted Word2VecFeatures, optional
         Word vectors pretrained on unlabelled text (``Word2VecFeatures().fit(unlabelled)``,
         saved with ``hybridnlp.features.save_word_vectors``; a path names a word2vec-format
         file), of the Transformer's width (128). The Transformer starts from them and a
         last component, ``word2vec`` (logistic regression on mean word vectors), joins.
         Only used with the default components.
-    tokenizer : str or callable, optional
+    segmenter : str or callable, optional
         A word segmenter (``"jieba"``, a name registered with
         ``hybridnlp.text.register_segmenter``, or a callable text -> words) for every default
         component; without it words are regex tokens (one per character of Chinese).
@@ -198,17 +203,17 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     >>> clf = HybridClassifier().fit(train_texts, train_labels)      # doctest: +SKIP
     >>> clf.component_report(test_texts, test_labels).summary         # doctest: +SKIP
     >>> vectors = Word2VecFeatures(vector_size=128).fit(unlabelled_texts)  # doctest: +SKIP
-    >>> HybridClassifier(embeddings=vectors).fit(train_texts, train_labels)  # doctest: +SKIP
+    >>> HybridClassifier(word_vectors=vectors).fit(train_texts, train_labels)  # doctest: +SKIP
     """
 
-    def __init__(self, *, estimators=None, embeddings=None, tokenizer=None, pretrained=None,
+    def __init__(self, *, estimators=None, word_vectors=None, segmenter=None, pretrained=None,
                  fine_tune=True, final_estimator=None, cv=5, estimator_cv=None,
                  passthrough=None, cache=True, random_state=None, n_jobs=None, verbose=0):
         super().__init__(estimators=estimators, final_estimator=final_estimator, cv=cv,
                          estimator_cv=estimator_cv, passthrough=passthrough, cache=cache,
                          random_state=random_state, n_jobs=n_jobs, verbose=verbose)
-        self.embeddings = embeddings
-        self.tokenizer = tokenizer
+        self.word_vectors = word_vectors
+        self.segmenter = segmenter
         self.pretrained = pretrained
         self.fine_tune = fine_tune
 
@@ -242,14 +247,14 @@ class HybridEnsemble(_DefaultComponents, WeightedEnsemble):
         A progress bar (tqdm, on standard error) per component over its held-out fits.
     """
 
-    def __init__(self, *, estimators=None, embeddings=None, tokenizer=None, pretrained=None,
+    def __init__(self, *, estimators=None, word_vectors=None, segmenter=None, pretrained=None,
                  fine_tune=True, cv=5, estimator_cv=None, gating=False, gate_alpha=1.0,
                  random_state=None, n_jobs=None, verbose=0):
         super().__init__(estimators=estimators, cv=cv, estimator_cv=estimator_cv,
                          gating=gating, gate_alpha=gate_alpha, random_state=random_state,
                          n_jobs=n_jobs, verbose=verbose)
-        self.embeddings = embeddings
-        self.tokenizer = tokenizer
+        self.word_vectors = word_vectors
+        self.segmenter = segmenter
         self.pretrained = pretrained
         self.fine_tune = fine_tune
 

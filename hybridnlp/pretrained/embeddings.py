@@ -56,8 +56,8 @@ class SentenceEmbeddingFeatures(TextTransformer):
 
     Parameters
     ----------
-    model : path
-        The local model directory.
+    pretrained : path
+        The local model directory (``model=`` before, which warns for one release).
     pooling : {"config", "mean", "cls", "max", "mean_sqrt_len_tokens", "lasttoken"}
         ``"config"``: the directory's sentence-transformers pooling, else ``"mean"``.
     batch_size : int, default=32
@@ -84,11 +84,13 @@ class SentenceEmbeddingFeatures(TextTransformer):
     normalize_ : bool
     """
 
-    @positional_deprecated("model")
-    def __init__(self, *, model=None, pooling="config", batch_size=32, max_length=None,
+    _renamed = {"model": "pretrained"}
+
+    @positional_deprecated("pretrained")
+    def __init__(self, *, pretrained=None, pooling="config", batch_size=32, max_length=None,
                  normalize="config", device="auto", precision="auto", cache="memory",
                  verbose=0):
-        self.model = model
+        self.pretrained = pretrained
         self.pooling = pooling
         self.batch_size = batch_size
         self.max_length = max_length
@@ -99,8 +101,8 @@ class SentenceEmbeddingFeatures(TextTransformer):
         self.verbose = verbose
 
     def _check_params(self) -> None:
-        if self.model is None:
-            raise ValueError("SentenceEmbeddingFeatures needs model=DIR, the local directory "
+        if self.pretrained is None:
+            raise ValueError("SentenceEmbeddingFeatures needs pretrained=DIR, the local directory "
                              "of a sentence-transformers or Hugging Face model.")
         check_choice("pooling", self.pooling, ("config", *POOLINGS))
         check_number("batch_size", self.batch_size, int, low=1)
@@ -118,12 +120,12 @@ class SentenceEmbeddingFeatures(TextTransformer):
             self._validate_fit(X)
         from hybridnlp.pretrained.local import describe
 
-        source = describe(self.model)
+        source = describe(self.pretrained)
         self.fingerprint_ = fingerprint(source)
         if self.fingerprint_ in _ENCODERS:
             self.encoder_, self.tokenizer_ = _ENCODERS[self.fingerprint_]
         else:
-            self.encoder_, self.tokenizer_, _ = load_encoder(self.model)
+            self.encoder_, self.tokenizer_, _ = load_encoder(self.pretrained)
             _ENCODERS[self.fingerprint_] = (self.encoder_, self.tokenizer_)
             while len(_ENCODERS) > 2:
                 _ENCODERS.popitem(last=False)

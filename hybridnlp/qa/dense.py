@@ -19,7 +19,7 @@ __all__ = ["DenseRetriever"]
 
 class DenseRetriever(_Retriever):
     """Cosine similarity of TF-IDF-weighted mean word vectors: skip-gram word2vec trained on
-    the passages in ``fit`` (``Word2VecFeatures``), or given vectors (``embeddings``: a
+    the passages in ``fit`` (``Word2VecFeatures``), or given vectors (``word_vectors``: a
     word2vec file or gensim ``KeyedVectors``). Queries whose words are all unknown score 0
     everywhere. The defaults (skip-gram, TF-IDF pooling, 200 dimensions, 30 epochs) were the
     best of those tried on the SQuAD training passages (benchmarks/RESULTS.md, "Question
@@ -30,22 +30,24 @@ class DenseRetriever(_Retriever):
     length), and the word-vector parameters are unused. Passages longer than the model's
     ``max_seq_length`` are cut there."""
 
+    _renamed = {"embeddings": "word_vectors"}  # the old name warns for one release
+
     def __init__(self, *, vector_size: int = 200, epochs: int = 30, sg: int = 1,
-                 pooling: str = "tfidf", min_count: int = 1, embeddings=None,
+                 pooling: str = "tfidf", min_count: int = 1, word_vectors=None,
                  pretrained=None, batch_size: int = 32, random_state=None):
         self.vector_size = vector_size
         self.epochs = epochs
         self.sg = sg
         self.pooling = pooling
         self.min_count = min_count
-        self.embeddings = embeddings
+        self.word_vectors = word_vectors
         self.pretrained = pretrained
         self.batch_size = batch_size
         self.random_state = random_state
 
     def _check_params(self) -> None:
-        if self.pretrained is not None and self.embeddings is not None:
-            raise ValueError("embeddings (word vectors) and pretrained (an encoder directory) "
+        if self.pretrained is not None and self.word_vectors is not None:
+            raise ValueError("word_vectors and pretrained (an encoder directory) "
                              "cannot be combined; pass one of them.")
         check_number("batch_size", self.batch_size, int, low=1)
 
@@ -53,13 +55,13 @@ class DenseRetriever(_Retriever):
         if self.pretrained is not None:
             from hybridnlp.pretrained import SentenceEmbeddingFeatures
 
-            return SentenceEmbeddingFeatures(model=self.pretrained, normalize=True,
+            return SentenceEmbeddingFeatures(pretrained=self.pretrained, normalize=True,
                                              batch_size=self.batch_size)
         from hybridnlp.features import Word2VecFeatures
 
         return Word2VecFeatures(
             vector_size=self.vector_size, epochs=self.epochs, sg=self.sg,
-            pooling=self.pooling, min_count=self.min_count, pretrained=self.embeddings,
+            pooling=self.pooling, min_count=self.min_count, word_vectors=self.word_vectors,
             norm="l2", random_state=self.random_state)
 
     def _index(self, texts):

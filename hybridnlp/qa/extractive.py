@@ -78,18 +78,20 @@ class ExtractiveReader(Saveable, NeuralEstimator):
         A longer question is refused (it would leave the window no room for the passage).
     vocab_size : int, default=30000
         Most frequent training words kept (the rest read as ``<unk>``).
-    embeddings : path, KeyedVectors or Word2VecFeatures, optional
-        Word vectors (e.g. trained on unlabelled passages) that initialise the embeddings.
+    word_vectors : path, KeyedVectors or Word2VecFeatures, optional
+        (``embeddings=`` before; it warns for one release.) Word vectors (e.g. trained on
+        unlabelled passages) that initialise the embeddings.
 
     Attributes: ``model_``, ``vocab_`` (word -> id), ``config_``, ``history_``.
     """
 
     _module_fields = _FIELDS
     _learns_from_answers = True
+    _renamed = {"embeddings": "word_vectors"}  # the old name warns for one release
 
     def __init__(self, *, preset="small", max_len: int = 256, stride: int = 128,
                  max_answer_words: int = 15, max_question_words: int = 48,
-                 vocab_size: int = 30000, embeddings=None, max_epochs: int = 10,
+                 vocab_size: int = 30000, word_vectors=None, max_epochs: int = 10,
                  batch_size: int = 32, optimizer__lr: float = 1e-3, **kwargs):
         self.preset = preset
         self.max_len = max_len
@@ -97,7 +99,7 @@ class ExtractiveReader(Saveable, NeuralEstimator):
         self.max_answer_words = max_answer_words
         self.max_question_words = max_question_words
         self.vocab_size = vocab_size
-        self.embeddings = embeddings
+        self.word_vectors = word_vectors
         super().__init__(max_epochs=max_epochs, batch_size=batch_size,
                          optimizer__lr=optimizer__lr, **kwargs)
 
@@ -197,7 +199,7 @@ class ExtractiveReader(Saveable, NeuralEstimator):
         config = self._config(N_SPECIAL + len(words))
         trainer = self._make_trainer(seed, has_val=bool(val_rows))
         model = trainer.build_module(lambda: SpanExtractor(config))
-        if self.embeddings is not None:
+        if self.word_vectors is not None:
             self._init_embeddings(model)
         loader = _Windows(rows, self.batch_size, True, seed)
         val = _Windows(val_rows, self.batch_size, False, seed) if val_rows else None
@@ -210,7 +212,7 @@ class ExtractiveReader(Saveable, NeuralEstimator):
     def _init_embeddings(self, model) -> None:
         from hybridnlp.features.word2vec import load_word_vectors
 
-        vectors = load_word_vectors(self.embeddings, name="embeddings")
+        vectors = load_word_vectors(self.word_vectors, name="word_vectors")
         emb = model.encoder.tok_emb.weight
         if vectors.vector_size != emb.shape[1]:
             raise ValueError(f"embeddings have {vectors.vector_size} dimensions but the encoder "

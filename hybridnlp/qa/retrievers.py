@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, HashingVectorizer
 
 from hybridnlp.text import WordTokenizer
+from hybridnlp.utils.deprecation import RenamedParams
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.saved_arrays import checked_array, checked_csr
 from hybridnlp.utils.saving import Saveable, registered, registered_kinds
@@ -79,9 +80,11 @@ class _Terms:
         return unigrams + pairs
 
 
-class _Retriever(Saveable, BaseEstimator):
+class _Retriever(RenamedParams, Saveable, BaseEstimator):
     """``search``, ``score_passages`` and the checks every retriever shares; subclasses
     implement ``_index(texts)`` and ``_scores(queries) -> (n, n_passages)``."""
+
+    _renamed = {"tokenizer": "segmenter"}  # the word splitter's old name, for one release
 
     def fit(self, passages, y=None, *, ids=None):
         """Index ``passages`` (list of str; ``ids``: their ids, unique, returned by
@@ -123,6 +126,8 @@ class _Retriever(Saveable, BaseEstimator):
         if not isinstance(params, dict):
             raise ValueError(f"{where!r}: field 'params' must be a mapping.")
         try:
+            params = {cls._renamed.get(k, k) if cls._renamed.get(k) not in params else k: v
+                      for k, v in params.items()}  # saved under a name since renamed
             model = cls(**params, **parts)
             model._check_params()
         except (TypeError, ValueError) as err:
@@ -248,18 +253,18 @@ class BM25Retriever(_SparseRetriever):
     epsilon : float, default=0.25
     stop_words : bool, default=False
         Drop English stop words (scikit-learn's list).
-    tokenizer : str or callable, optional
+    segmenter : str or callable, optional
         A word segmenter (``"jieba"`` ...) for text without spaces.
     """
 
     def __init__(self, *, k1: float = 1.5, b: float = 0.75, idf: str = "lucene",
-                 epsilon: float = 0.25, stop_words: bool = False, tokenizer=None):
+                 epsilon: float = 0.25, stop_words: bool = False, segmenter=None):
         self.k1 = k1
         self.b = b
         self.idf = idf
         self.epsilon = epsilon
         self.stop_words = stop_words
-        self.tokenizer = tokenizer
+        self.segmenter = segmenter
 
     def _check_params(self) -> None:
         check_number("k1", self.k1, float, low=0)
@@ -268,7 +273,7 @@ class BM25Retriever(_SparseRetriever):
         check_number("epsilon", self.epsilon, float, low=0)
 
     def _vectorizer(self, vocabulary=None) -> CountVectorizer:
-        return CountVectorizer(analyzer=_Terms(self.stop_words, False, self.tokenizer),
+        return CountVectorizer(analyzer=_Terms(self.stop_words, False, self.segmenter),
                                vocabulary=vocabulary, dtype=np.float64)
 
     def _index(self, texts):
@@ -325,22 +330,22 @@ class TfidfRetriever(_SparseRetriever):
         terms scores 0 everywhere). ``"smooth"``: log(1 + (N - Nt + 0.5) / (Nt + 0.5)), > 0.
     stop_words : bool, default=True
         Unigram stop words dropped, bigrams of two stop words dropped (as DrQA filters).
-    tokenizer : str or callable, optional
+    segmenter : str or callable, optional
     """
 
     def __init__(self, *, n_features: int = 2**24, idf: str = "smooth",
-                 stop_words: bool = True, tokenizer=None):
+                 stop_words: bool = True, segmenter=None):
         self.n_features = n_features
         self.idf = idf
         self.stop_words = stop_words
-        self.tokenizer = tokenizer
+        self.segmenter = segmenter
 
     def _check_params(self) -> None:
         check_number("n_features", self.n_features, int, low=2)
         check_choice("idf", self.idf, ("smooth", "drqa"))
 
     def _hasher(self) -> HashingVectorizer:
-        return HashingVectorizer(analyzer=_Terms(self.stop_words, True, self.tokenizer),
+        return HashingVectorizer(analyzer=_Terms(self.stop_words, True, self.segmenter),
                                  n_features=self.n_features, alternate_sign=False, norm=None)
 
     def _index(self, texts):

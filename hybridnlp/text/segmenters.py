@@ -1,4 +1,4 @@
-"""Word segmenters: the ``tokenizer=`` hook of every component that splits words.
+"""Word segmenters: the ``segmenter=`` hook of every component that splits words.
 
 A segmenter turns a text into its words (``"这部电影很好" -> ["这部", "电影", "很", "好"]``).
 Components take either a registered name (``tokenizer="jieba"``) or a callable; a fitted model
@@ -29,7 +29,7 @@ def _jieba(text: str) -> list[str]:
 
 
 def register_segmenter(name: str, function: Callable[[str], list[str]]) -> None:
-    """Make ``function`` (text -> list of words) available as ``tokenizer=name``. Register it
+    """Make ``function`` (text -> list of words) available as ``segmenter=name``. Register it
     in the process that loads a saved model too: the name is what is saved."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"segmenter name {name!r} must be a non-empty str.")
@@ -49,7 +49,7 @@ class Segmenter:
 
     def __init__(self, name: str):
         if name not in _REGISTRY:
-            raise ValueError(f"tokenizer={name!r} is not a registered segmenter; registered: "
+            raise ValueError(f"segmenter={name!r} is not a registered segmenter; registered: "
                              f"{', '.join(segmenter_names())}. Register one with "
                              f"hybridnlp.text.register_segmenter({name!r}, function).")
         self.name = name
@@ -76,7 +76,7 @@ def resolve_segmenter(spec) -> Callable[[str], list[str]] | None:
         return Segmenter(spec)
     if callable(spec):
         return CallableSegmenter(spec)
-    raise TypeError(f"tokenizer={spec!r} must be None, the name of a registered segmenter "
+    raise TypeError(f"segmenter={spec!r} must be None, the name of a registered segmenter "
                     f"({', '.join(segmenter_names())}) or a callable text -> list of words.")
 
 
@@ -84,9 +84,9 @@ def unsaveable_segmenter(segmenter) -> str:
     """The refusal to save a model holding a callable segmenter, saying how to register it."""
     function = getattr(segmenter, "function", segmenter)
     name = getattr(function, "__name__", type(function).__name__)
-    return (f"the model holds the callable {name!r} as its word segmenter (tokenizer=), and "
+    return (f"the model holds the callable {name!r} as its word segmenter (segmenter=), and "
             f"code is never saved with a model. Register it: "
-            f"hybridnlp.text.register_segmenter({name!r}, {name}), pass tokenizer={name!r}, "
+            f"hybridnlp.text.register_segmenter({name!r}, {name}), pass segmenter={name!r}, "
             f"refit and save; register it again before loading.")
 
 

@@ -75,7 +75,7 @@ def warn_unsegmented(tokens: Iterable[str], where: str, *, share: float = 0.2,
             f"{where}: {len(once) / len(counts):.0%} of the {len(counts):,} distinct training "
             f"words occur only once in {n:,} (the longest: {example[:40]!r}), so the words "
             f"are probably not being split and will rarely repeat. Check the token pattern, "
-            f"or pass a word segmenter as tokenizer= (hybridnlp.text.register_segmenter).",
+            f"or pass a word segmenter as segmenter= (hybridnlp.text.register_segmenter).",
             UserWarning, stacklevel=3)
 
 

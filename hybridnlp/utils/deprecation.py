@@ -8,7 +8,8 @@ import os
 import sys
 import warnings
 
-__all__ = ["positional_deprecated", "warn_renamed", "warn_renamed_function"]
+__all__ = ["RenamedParams", "positional_deprecated", "warn_deprecated", "warn_renamed",
+           "warn_renamed_function"]
 
 
 def warn_renamed(owner: str, old: str, new: str) -> None:
@@ -22,6 +23,12 @@ def warn_renamed_function(old: str, new: str) -> None:
     """The FutureWarning of a function called by its old name, pointing at the caller."""
     warnings.warn(f"{old} is deprecated and will be removed in the next release; use {new} "
                   f"instead.", FutureWarning, stacklevel=_callers_level())
+
+
+def warn_deprecated(message: str) -> None:
+    """A FutureWarning (``message``: what is deprecated and what to use instead), pointing
+    at the caller's line."""
+    warnings.warn(message, FutureWarning, stacklevel=_callers_level())
 
 
 def _callers_level() -> int:
@@ -63,3 +70,53 @@ def positional_deprecated(*names: str):
         return wrapper
 
     return decorate
+
+
+class RenamedParams:
+    """Parameters renamed in a scikit-learn style estimator: ``_renamed`` maps each old name
+    to the new one. For one release the old name is accepted by ``__init__`` and
+    ``set_params`` with a FutureWarning (:func:`warn_renamed`), and state pickled or saved
+    under it is read under the new name. ``get_params`` and the signature show only the new
+    names. (The neural estimators do the same through their ``**kwargs``.)"""
+
+    _renamed: dict[str, str] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and cls._renamed:
+            cls.__init__ = _accepting_old_names(init)
+
+    def set_params(self, **params):
+        return super().set_params(**_new_names(self, params))
+
+    def __setstate__(self, state):
+        state = {self._renamed.get(k, k) if k in self._renamed and self._renamed[k] not in state
+                 else k: v for k, v in state.items()}
+        parent = getattr(super(), "__setstate__", None)
+        if parent is not None:
+            parent(state)
+        else:
+            self.__dict__.update(state)
+
+
+def _new_names(obj, params: dict) -> dict:
+    out = {}
+    for key, value in params.items():
+        new = obj._renamed.get(key)
+        if new is not None:
+            if new in params:
+                raise TypeError(f"{type(obj).__name__} got both {key}= and {new}=; {key} is the "
+                                f"old name of {new}: pass {new} only.")
+            warn_renamed(type(obj).__name__, key, new)
+            key = new
+        out[key] = value
+    return out
+
+
+def _accepting_old_names(init):
+    @functools.wraps(init)  # the signature stays the new one (inspect follows __wrapped__)
+    def wrapper(self, *args, **kwargs):
+        init(self, *args, **_new_names(self, kwargs))
+
+    return wrapper
