@@ -388,7 +388,7 @@ def test_lm_grid_search_and_cross_val_score(lm, grid, documents):
 @pytest.mark.parametrize("cls, names", [
     ("hybridnlp.estimators.NBSVMClassifier", ("features", "clf")),
     ("hybridnlp.seq2seq.ShallowFusion", ("translator", "lm")),
-    ("hybridnlp.pretrained.SentenceEmbeddingFeatures", ("model",)),
+    ("hybridnlp.pretrained.SentenceEmbeddingFeatures", ("pretrained",)),
     ("hybridnlp.qa.HybridReader", ("readers",)),
     ("hybridnlp.qa.HybridRetriever", ("retrievers",)),
     ("hybridnlp.qa.QAPipeline", ("retriever", "reader")),

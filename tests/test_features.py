@@ -270,14 +270,14 @@ def test_w2v_pretrained_file(tmp_path, mr_small):
 def test_w2v_errors(tmp_path, mr_small):
     missing = tmp_path / "none.txt"
     message = (
-        f"pretrained={str(missing)!r} does not exist; pass the path of a local word2vec-format "
+        f"word_vectors={str(missing)!r} does not exist; pass the path of a local word2vec-format "
         f"file (nothing is downloaded)."
     )
     with raises(FileNotFoundError, message):
         Word2VecFeatures(word_vectors=missing).fit(["a b"])
     garbage = tmp_path / "bad.txt"
     garbage.write_text("not a header\n")
-    message = (f"pretrained={str(garbage)!r} could not be read as a word2vec file (its first "
+    message = (f"word_vectors={str(garbage)!r} could not be read as a word2vec file (its first "
                f"line is not \"<number of words> <dimensions>\"); check the file.")
     with raises(ValueError, message):
         Word2VecFeatures(word_vectors=garbage).fit(["a b"])
@@ -329,8 +329,8 @@ def test_word_vectors_save_and_load(tmp_path, mr_small):
     text_named_bin.write_bytes((tmp_path / "vectors.txt").read_bytes())
     assert load_word_vectors(text_named_bin).index_to_key == trained.vectors_.index_to_key
     message = (f"word_vectors={str(text_named_bin)!r} could not be read as a word2vec text "
-               f"file (binary=True was given; leave it None to detect the format); check the "
-               f"file.")
+               f"file (word_vectors_binary=True was given; leave it None to detect the "
+               f"format); check the file.")
     with raises(ValueError, message):
         load_word_vectors(text_named_bin, binary=True, name="word_vectors")
 

@@ -208,7 +208,7 @@ def test_embeddings_pickle_and_save_without_the_directory(tmp_path, bert_dir):
     # the Path parameter is saved as a string: no path type for skops (any version) to trust
     assert not any("pathlib" in t for t in
                    sio.get_untrusted_types(file=tmp_path / "saved" / "model.skops"))
-    assert pickle.loads(pickle.dumps(pipe))[0].model == str(model)
+    assert pickle.loads(pickle.dumps(pipe))[0].pretrained == str(model)
     blob = pickle.dumps(pipe)
     shutil.rmtree(model)
     clear_embedding_cache()
@@ -290,7 +290,7 @@ def test_hybrid_with_a_pretrained_encoder(bert_dir):
     tuned = HybridClassifier(pretrained=bert_dir, random_state=0)
     params = tuned.get_params()
     assert params["transformer__pretrained"] == bert_dir and params["transformer__max_epochs"] == 3
-    assert params["sentence_embedding__sentenceembeddingfeatures__model"] == bert_dir
+    assert params["sentence_embedding__sentenceembeddingfeatures__pretrained"] == bert_dir
 
 
 @pytest.mark.parametrize("make, error, match", [
@@ -298,7 +298,7 @@ def test_hybrid_with_a_pretrained_encoder(bert_dir):
      FileNotFoundError, "model='sentence-transformers/all-MiniLM-L6-v2' is not a local "
      "directory. hybridnlp never downloads models at run time"),
     (lambda d: SentenceEmbeddingFeatures().fit(), ValueError,
-     "SentenceEmbeddingFeatures needs model=DIR"),
+     "SentenceEmbeddingFeatures needs pretrained=DIR"),
     (lambda d: TransformerClassifier(pretrained="bert-base-uncased").fit(*_texts(8)),
      FileNotFoundError, "pretrained='bert-base-uncased' is not a local directory"),
     (lambda d: TransformerClassifier(pretrained=d, max_len=200).fit(*_texts(8)),
@@ -409,6 +409,6 @@ def test_dense_retriever_over_a_pretrained_encoder(bert_dir, tmp_path):
     loaded = DenseRetriever.load(tmp_path / "index")
     np.testing.assert_allclose(loaded.score_passages(passages[:2]),
                                retriever.score_passages(passages[:2]), rtol=1e-6)
-    with pytest.raises(ValueError, match=r"embeddings \(word vectors\) and pretrained \(an "
-                                         r"encoder directory\) cannot be combined"):
+    with pytest.raises(ValueError, match=r"^word_vectors and pretrained \(an encoder "
+                                         r"directory\) cannot be combined"):
         DenseRetriever(pretrained=bert_dir, word_vectors="vectors.txt").fit(passages)
