@@ -18,8 +18,8 @@ from hybridnlp.neural import (
     NeuralEstimator,
     TextBatches,
     accuracy,
-    embedding_matrix,
     holdout_split,
+    init_word_vectors,
     load_packed,
     pack_module,
 )
@@ -341,23 +341,13 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         return self
 
     def _init_embeddings(self) -> None:
-        from hybridnlp.features.word2vec import load_word_vectors
-
-        vectors = load_word_vectors(self.word_vectors, name="word_vectors")
         if not isinstance(self.tokenizer_, WordVocabTokenizer):
             raise ValueError("word_vectors needs tokenizer='word' (word2vec vectors are per "
                              f"word), got tokenizer={self.tokenizer!r}.")
-        emb = self.model_.encoder.tok_emb.weight
-        if vectors.vector_size != emb.shape[1]:
-            raise ValueError(
-                f"word_vectors have {vectors.vector_size} dimensions but the module "
-                f"has n_embd={emb.shape[1]}; pass module__n_embd={vectors.vector_size} (and an "
-                f"n_head that divides it)."
-            )
-        matrix, found = embedding_matrix(self.tokenizer_, vectors, emb.detach())
-        with torch.no_grad():
-            emb.copy_(matrix)
-        self.n_embeddings_initialised_ = found
+        words = self.tokenizer_.words
+        self.n_embeddings_initialised_ = init_word_vectors(
+            self.model_.encoder.tok_emb.weight, words, self.word_vectors,
+            first_id=self.tokenizer_.vocab_size - len(words))
 
     # ------------------------------------------------------------------ predict
 

@@ -3,9 +3,15 @@ and the helpers they share: token-id batches, the validation split, word-vector 
 init, safetensors weights."""
 
 from hybridnlp.neural.base import NeuralEstimator
-from hybridnlp.neural.batches import TRUNCATIONS, TextBatches, embedding_matrix
+from hybridnlp.neural.batches import (
+    TRUNCATIONS,
+    TextBatches,
+    embedding_matrix,
+    init_word_vectors,
+)
 from hybridnlp.neural.split import accuracy, holdout_split
 from hybridnlp.neural.weights import check_weights_header, load_packed, load_weights, pack_module
 
 __all__ = ["TRUNCATIONS", "NeuralEstimator", "TextBatches", "accuracy", "check_weights_header",
-           "embedding_matrix", "holdout_split", "load_packed", "load_weights", "pack_module"]
+           "embedding_matrix", "holdout_split", "init_word_vectors", "load_packed",
+           "load_weights", "pack_module"]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 from hybridnlp.train.data import BucketBatchSampler, pad_sequences, truncate
 
-__all__ = ["TRUNCATIONS", "TextBatches", "embedding_matrix", "truncate"]
+__all__ = ["TRUNCATIONS", "TextBatches", "embedding_matrix", "init_word_vectors", "truncate"]
 
 TRUNCATIONS = ("head", "head_tail")
 
@@ -85,3 +86,23 @@ def embedding_matrix(tokenizer, vectors, current: torch.Tensor) -> tuple[torch.T
     found = (found - found.mean()) / found.std() * current.std()
     matrix[rows] = found
     return matrix, len(rows)
+
+
+def init_word_vectors(weight: torch.Tensor, words, word_vectors, *, first_id: int) -> int:
+    """Overwrite the rows of the token embedding ``weight`` whose word has a vector in
+    ``word_vectors`` (a word2vec file, KeyedVectors or fitted ``Word2VecFeatures``):
+    ``words[i]`` is token ``first_id + i``. The one word-vector initialisation of every
+    neural estimator; returns the number of rows replaced."""
+    from hybridnlp.features.word2vec import load_word_vectors
+
+    vectors = load_word_vectors(word_vectors, name="word_vectors")
+    if vectors.vector_size != weight.shape[1]:
+        raise ValueError(f"word_vectors have {vectors.vector_size} dimensions but the module "
+                         f"has n_embd={weight.shape[1]}; pass module__n_embd="
+                         f"{vectors.vector_size} (and an n_head that divides it).")
+    words = list(words)
+    vocab = SimpleNamespace(words=words, vocab_size=first_id + len(words))
+    matrix, found = embedding_matrix(vocab, vectors, weight.detach())
+    with torch.no_grad():
+        weight.copy_(matrix)
+    return found

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 
-from hybridnlp.neural import NeuralEstimator, embedding_matrix
+from hybridnlp.neural import NeuralEstimator, init_word_vectors
 from hybridnlp.nn import EncoderConfig
 from hybridnlp.nn.encoder import SpanExtractor
 from hybridnlp.qa._answers import answer_dicts, old_fit_order, reading_data
@@ -210,18 +209,8 @@ class ExtractiveReader(Saveable, NeuralEstimator):
         return self
 
     def _init_embeddings(self, model) -> None:
-        from hybridnlp.features.word2vec import load_word_vectors
-
-        vectors = load_word_vectors(self.word_vectors, name="word_vectors")
-        emb = model.encoder.tok_emb.weight
-        if vectors.vector_size != emb.shape[1]:
-            raise ValueError(f"embeddings have {vectors.vector_size} dimensions but the encoder "
-                             f"{emb.shape[1]}; set module__n_embd={vectors.vector_size}.")
-
-        words = SimpleNamespace(words=list(self.vocab_), vocab_size=N_SPECIAL + len(self.vocab_))
-        matrix, _ = embedding_matrix(words, vectors, emb.detach())  # its tokenizer interface
-        with torch.no_grad():
-            emb.copy_(matrix)
+        init_word_vectors(model.encoder.tok_emb.weight, self.vocab_, self.word_vectors,
+                          first_id=N_SPECIAL)
 
     # ------------------------------------------------------------------ reading
 
