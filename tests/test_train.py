@@ -373,3 +373,27 @@ def test_two_fits_sharing_a_checkpoint_dir_get_a_clear_in_use_error(tmp_path):
                       f"{os.getpid()} (lock file {str(tmp_path / 'ckpt.lock')!r}); wait for it "
                       f"to finish, or give this one another folder."]
     inner.fit(Toy(), Loader(x, y, 16))  # free again once the first fit ended
+
+
+def test_every_batch_class_of_the_project_follows_the_one_batch_protocol():
+    """Seven batch classes, one protocol (train.data.Batches): len, iteration, set_epoch."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import hybridnlp
+    from hybridnlp.train.data import Batches
+
+    found = {}
+    for info in pkgutil.walk_packages(hybridnlp.__path__, "hybridnlp."):
+        if info.name.endswith(("__main__", "cli")):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if inspect.isclass(obj) and obj.__module__ == info.name and (
+                    "set_epoch" in vars(obj) or name.endswith(("Batches", "Windows"))):
+                found[f"{info.name}.{name}"] = obj
+    loose = sorted(n for n, cls in found.items()
+                   if not issubclass(cls, Batches) and "Sampler" not in n)
+    assert loose == []
+    assert len([c for c in found.values() if issubclass(c, Batches) and c is not Batches]) >= 7

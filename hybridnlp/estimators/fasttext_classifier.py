@@ -13,6 +13,7 @@ from hybridnlp.estimators._classifier import TextClassifierMixin
 from hybridnlp.neural import NeuralEstimator, accuracy, holdout_split, load_packed, pack_module
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 from hybridnlp.train import OptimizerChain
+from hybridnlp.train.data import Batches
 from hybridnlp.utils.device import torch_threads
 from hybridnlp.utils.validation import (
     check_fitted,
@@ -61,7 +62,7 @@ class _BagModel(torch.nn.Module):
         )
 
 
-class _BagBatches:
+class _BagBatches(Batches):
     """Batch dicts ``{"ids", "offsets", "targets"?}`` of texts given as one flat array of
     n-gram rows and where each text starts; shuffled per epoch as a function of the seed."""
 

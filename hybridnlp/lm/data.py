@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from hybridnlp.text import Tokenizer
+from hybridnlp.train.data import Batches
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 
 __all__ = ["RandomWindows", "SequentialWindows", "encode_to_file", "open_token_file"]
@@ -69,7 +70,7 @@ def _windows(tokens: np.ndarray, starts: np.ndarray, T: int) -> dict:
     return {"idx": rows[:, :-1], "targets": rows[:, 1:]}
 
 
-class RandomWindows:
+class RandomWindows(Batches):
     """``steps`` batches of ``batch_size`` random windows of ``block_size`` tokens (inputs)
     and the same windows shifted by one (targets). Reproducible per ``(seed, epoch)``, so a
     resumed run draws the batches an uninterrupted one would."""
@@ -96,7 +97,7 @@ class RandomWindows:
             yield _windows(self.tokens, starts, self.block_size)
 
 
-class SequentialWindows:
+class SequentialWindows(Batches):
     """Non-overlapping windows over a stream, for validation loss: every token is predicted
     once with ``block_size / 2`` tokens of context on average, as nanoGPT's estimate sees them.
     ``max_windows`` keeps that many, evenly spaced (a cheaper estimate during training). The

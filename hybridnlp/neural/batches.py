@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from types import SimpleNamespace
 
 import numpy as np
 import torch
 
-from hybridnlp.train.data import BucketBatchSampler, pad_sequences, truncate
+from hybridnlp.train.data import Batches, BucketBatchSampler, pad_sequences, truncate
 
 __all__ = ["TRUNCATIONS", "TextBatches", "embedding_matrix", "init_word_vectors", "truncate"]
 
 TRUNCATIONS = ("head", "head_tail")
 
 
-class TextBatches:
+class TextBatches(Batches):
     """Iterable of batch dicts ``{"idx", "mask", "targets"?, "features"?}``.
 
     Each text becomes ``[<bos>, *ids]`` cut to ``max_len`` (``<bos>`` is the CLS token and keeps
@@ -42,13 +41,7 @@ class TextBatches:
         self.sampler = BucketBatchSampler([len(s) for s in self.seqs], batch_size,
                                           shuffle=shuffle, seed=seed)
 
-    def set_epoch(self, epoch: int) -> None:
-        self.sampler.set_epoch(epoch)
-
-    def __len__(self) -> int:
-        return len(self.sampler)
-
-    def _batch(self, index: list[int]) -> dict:
+    def batch(self, index: list[int]) -> dict:
         idx, mask = pad_sequences([self.seqs[i] for i in index], self.pad_id)  # (B, T)
         batch = {"idx": idx, "mask": mask}
         if self.targets is not None:
@@ -56,15 +49,6 @@ class TextBatches:
         if self._features_t is not None:
             batch["features"] = self._features_t[index]  # (B, F)
         return batch
-
-    def __iter__(self) -> Iterator[dict]:
-        for index in self.sampler:
-            yield self._batch(index)
-
-    def indexed(self) -> Iterator[tuple[list[int], dict]]:
-        """(positions in the input, batch) pairs, for putting predictions back in order."""
-        for index in self.sampler:
-            yield index, self._batch(index)
 
 
 def embedding_matrix(tokenizer, vectors, current: torch.Tensor) -> tuple[torch.Tensor, int]:

@@ -18,7 +18,7 @@ from hybridnlp.nn.encoder import SpanExtractor
 from hybridnlp.qa._answers import answer_dicts, old_fit_order, reading_data
 from hybridnlp.qa.readers import _STOP, Span, check_pairs, word_spans
 from hybridnlp.text import Tokenizer
-from hybridnlp.train.data import BucketBatchSampler, pad_sequences
+from hybridnlp.train.data import Batches, BucketBatchSampler, pad_sequences
 from hybridnlp.utils.deprecation import warn_renamed_function
 from hybridnlp.utils.saving import Saveable
 from hybridnlp.utils.validation import check_fitted, check_number
@@ -30,19 +30,13 @@ _FIELDS = tuple(f for f in EncoderConfig.__dataclass_fields__
 N_SPECIAL = 5  # pad, bos, eos, unk, sep: the ids every hybridnlp vocabulary starts with
 
 
-class _Windows:
+class _Windows(Batches):
     """The windows of (question, passage) pairs as training or reading batches."""
 
     def __init__(self, rows: list[dict], batch_size: int, shuffle: bool, seed: int):
         self.rows = rows
         self.sampler = BucketBatchSampler([len(r["ids"]) for r in rows], batch_size,
                                           shuffle=shuffle, seed=seed)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.sampler.set_epoch(epoch)
-
-    def __len__(self) -> int:
-        return len(self.sampler)
 
     def batch(self, index: list[int]) -> dict:
         rows = [self.rows[i] for i in index]
@@ -54,10 +48,6 @@ class _Windows:
             out["start"] = torch.tensor([r["start"] for r in rows])
             out["end"] = torch.tensor([r["end"] for r in rows])
         return out
-
-    def __iter__(self):
-        for index in self.sampler:
-            yield self.batch(index)
 
 
 class ExtractiveReader(Saveable, NeuralEstimator):
@@ -225,8 +215,8 @@ class ExtractiveReader(Saveable, NeuralEstimator):
         device = self._device
         batches = _Windows(rows, max(self.batch_size, 64), False, 0)
         L = self.max_answer_words
-        for index in batches.sampler:
-            batch = {k: v.to(device) for k, v in batches.batch(index).items()}
+        for index, batch in batches.indexed():
+            batch = {k: v.to(device) for k, v in batch.items()}
             logits, _ = self.model_(**batch)
             s, e = logits[..., 0], logits[..., 1]  # (B, T)
             T = s.shape[1]

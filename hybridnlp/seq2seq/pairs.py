@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from hybridnlp.text import Tokenizer
-from hybridnlp.train.data import BucketBatchSampler, pad_sequences
+from hybridnlp.train.data import Batches, BucketBatchSampler, pad_sequences
 from hybridnlp.utils.validation import check_texts
 
 __all__ = ["PairBatches", "check_pairs", "check_side"]
@@ -32,7 +30,7 @@ def check_side(texts, name: str) -> list[str]:
     return out
 
 
-class PairBatches:
+class PairBatches(Batches):
     """Batches ``{"src", "src_mask", "tgt", "targets"}`` of sentence pairs of similar length
     (``BucketBatchSampler`` on the longer side): ``tgt`` is ``<bos> y``, ``targets`` is
     ``y <eos>`` with -1 on padding."""
@@ -44,17 +42,10 @@ class PairBatches:
         lengths = [max(len(s), len(t) + 1) for s, t in zip(src_ids, tgt_ids, strict=True)]
         self.sampler = BucketBatchSampler(lengths, batch_size, shuffle=shuffle, seed=seed)
 
-    def set_epoch(self, epoch: int) -> None:
-        self.sampler.set_epoch(epoch)
-
-    def __len__(self) -> int:
-        return len(self.sampler)
-
-    def __iter__(self) -> Iterator[dict]:
+    def batch(self, index: list[int]) -> dict:
         pad, bos, eos = Tokenizer.pad_id, Tokenizer.bos_id, Tokenizer.eos_id
-        for index in self.sampler:
-            src, src_mask = pad_sequences([self.src[i] for i in index], pad)
-            tgt, _ = pad_sequences([[bos, *self.tgt[i]] for i in index], pad)
-            targets, mask = pad_sequences([[*self.tgt[i], eos] for i in index], pad)
-            yield {"src": src, "src_mask": src_mask, "tgt": tgt,
-                   "targets": targets.masked_fill(~mask, -1)}
+        src, src_mask = pad_sequences([self.src[i] for i in index], pad)
+        tgt, _ = pad_sequences([[bos, *self.tgt[i]] for i in index], pad)
+        targets, mask = pad_sequences([[*self.tgt[i], eos] for i in index], pad)
+        return {"src": src, "src_mask": src_mask, "tgt": tgt,
+                "targets": targets.masked_fill(~mask, -1)}

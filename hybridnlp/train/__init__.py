@@ -3,12 +3,13 @@ Knows nothing of GPT or classification."""
 
 from hybridnlp.train.callbacks import Callback, History, LambdaCallback
 from hybridnlp.train.checkpoint import load_checkpoint, save_checkpoint
-from hybridnlp.train.data import BucketBatchSampler, pad_sequences
+from hybridnlp.train.data import Batches, BucketBatchSampler, pad_sequences
 from hybridnlp.train.optim import OptimizerChain
 from hybridnlp.train.schedule import cosine_lr
 from hybridnlp.train.trainer import Trainer
 
 __all__ = [
+    "Batches",
     "BucketBatchSampler",
     "Callback",
     "History",

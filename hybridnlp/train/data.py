@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-__all__ = ["BucketBatchSampler", "pad_sequences", "truncate"]
+__all__ = ["Batches", "BucketBatchSampler", "pad_sequences", "truncate"]
 
 
 def truncate(ids: list[int], keep: int, how: str = "head") -> list[int]:
@@ -80,3 +80,32 @@ class BucketBatchSampler(torch.utils.data.Sampler):
         if self.drop_last:
             return len(self._batches())
         return -(-len(self.lengths) // self.batch_size)
+
+
+class Batches:
+    """The one batch protocol the Trainer iterates, shared by every batch class of the
+    project: ``len`` (batches per epoch), iteration (dicts of tensors: the module's keyword
+    arguments) and ``set_epoch`` (the shuffled order a function of the seed and the epoch, so
+    a resumed fit sees the batches an uninterrupted one would). Length-bucketed batches set
+    ``self.sampler`` (a :class:`BucketBatchSampler`) and define ``batch(index) -> dict``;
+    ``indexed()`` gives (positions, batch) pairs for putting predictions back in order."""
+
+    sampler = None
+
+    def set_epoch(self, epoch: int) -> None:
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self) -> Iterator[dict]:
+        for index in self.sampler:
+            yield self.batch(index)
+
+    def indexed(self) -> Iterator[tuple[list[int], dict]]:
+        for index in self.sampler:
+            yield index, self.batch(index)
+
+    def batch(self, index: list[int]) -> dict:
+        raise NotImplementedError(f"{type(self).__name__} defines its own iteration.")

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 import torch
 import torch.distributed as dist
 
+from hybridnlp.train.data import Batches
+
 __all__ = ["ShardedBatches", "agree", "all_reduce_mean", "finish", "init_distributed",
            "is_main", "local_device", "world"]
 
@@ -92,7 +94,7 @@ def agree(elapsed: float, stop: bool) -> tuple[float, bool]:
     return float(t[0]), bool(t[1] > 0)
 
 
-class ShardedBatches:
+class ShardedBatches(Batches):
     """A loader of global batches whose every batch this rank sees one contiguous share of
     (rows ``tensor_split`` into ``world`` parts); ``weight`` of each share is its rows times
     ``world`` over the batch's rows, so averaging the ranks' weighted losses (what DDP's

@@ -19,6 +19,7 @@ from hybridnlp.exceptions import NonFiniteLossError
 from hybridnlp.train import distributed
 from hybridnlp.train.callbacks import Callback, History
 from hybridnlp.train.checkpoint import load_checkpoint, recover_checkpoint, save_checkpoint
+from hybridnlp.train.data import Batches
 from hybridnlp.train.schedule import SCHEDULES, cosine_lr, cosine_lr_by_progress
 from hybridnlp.utils.device import (
     autocast_context,
@@ -313,11 +314,14 @@ class Trainer:
         self._call("on_fit_start", model)
         while state.epoch < self.max_epochs and not self.should_stop:
             epoch = state.epoch
-            sampler = getattr(train_loader, "batch_sampler", None)
-            for obj in (sampler, getattr(train_loader, "sampler", None), train_loader):
-                if hasattr(obj, "set_epoch"):
-                    obj.set_epoch(epoch)
-                    break
+            if isinstance(train_loader, Batches):  # the project's batch protocol
+                train_loader.set_epoch(epoch)
+            else:  # a torch DataLoader (its sampler's), or a user's loader of its own
+                sampler = getattr(train_loader, "batch_sampler", None)
+                for obj in (sampler, getattr(train_loader, "sampler", None), train_loader):
+                    if hasattr(obj, "set_epoch"):
+                        obj.set_epoch(epoch)
+                        break
             self._call("on_epoch_start", model, epoch)
             train_loss = self._train_epoch(run)
             row = {"epoch": epoch + 1, "step": state.step, "train_loss": train_loss,
