@@ -24,7 +24,7 @@ from hybridnlp.lm._corpus import (
     token_stream_of_file,
 )
 from hybridnlp.lm._scoring import LMScoringMixin
-from hybridnlp.lm.decoding import process_logits
+from hybridnlp.lm.decoding import NGramStepper, sample
 from hybridnlp.text import load_tokenizer
 from hybridnlp.utils.deprecation import positional_deprecated, warn_renamed
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
@@ -297,20 +297,14 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
         check_fitted(self, self._fitted_attr)
         tok = self.tokenizer_
         ids = [tok.eos_id, *tok.encode(prompt)]
-        start = len(ids)
+        seq = torch.zeros(1, len(ids) + max_new_tokens, dtype=torch.long)
+        seq[0, :len(ids)] = torch.tensor(ids)
+        stepper = NGramStepper(self, start=0)  # the one generation engine's n-gram scorer
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
-        for _ in range(max_new_tokens):
-            p = self.next_token_probs(ids[-(self.order - 1):] if self.order > 1 else [])
-            logits = torch.from_numpy(np.log(np.maximum(p, 1e-300)))[None].float()
-            logits[0, p == 0] = float("-inf")
-            if temperature == 0:
-                nxt = int(logits.argmax())
-            else:
-                logits = process_logits(logits, temperature=temperature, top_k=top_k,
-                                        top_p=top_p)
-                nxt = int(torch.multinomial(logits.softmax(1), 1, generator=rng))
-            ids.append(nxt)
-        return tok.decode(ids[start:])
+        out = [int(c[0]) for c in sample(stepper.log_probs, seq, len(ids), max_new_tokens,
+                                         temperature=temperature, top_k=top_k, top_p=top_p,
+                                         generator=rng)]
+        return tok.decode(out)
 
     # ------------------------------------------------------------------ persistence
 
