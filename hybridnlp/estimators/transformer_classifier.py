@@ -3,7 +3,6 @@ a local pretrained checkpoint, as a scikit-learn classifier."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import warnings
 
@@ -11,8 +10,8 @@ import numpy as np
 import torch
 from sklearn.utils.class_weight import compute_class_weight
 
-from hybridnlp.estimators import _pretrained
 from hybridnlp.estimators._classifier import TextClassifierMixin
+from hybridnlp.estimators._encoders import SOURCES, TOKENIZERS, check_fit, source_of
 from hybridnlp.neural import (
     TRUNCATIONS,
     NeuralEstimator,
@@ -23,10 +22,9 @@ from hybridnlp.neural import (
     load_packed,
     pack_module,
 )
-from hybridnlp.nn import EncoderConfig, SequenceClassifier
-from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WordVocabTokenizer
+from hybridnlp.nn import EncoderConfig
+from hybridnlp.text import Tokenizer, WordVocabTokenizer
 from hybridnlp.text.segmenters import segmenter_names
-from hybridnlp.utils.deprecation import warn_deprecated
 from hybridnlp.utils.device import resolve_device
 from hybridnlp.utils.paths import paths_as_strings
 from hybridnlp.utils.validation import (
@@ -44,7 +42,6 @@ _SET_BY_FIT = ("vocab_size", "max_len", "n_classes", "n_extra", "pad_id")
 MODULE_PARAMS = tuple(
     f.name for f in dataclasses.fields(EncoderConfig) if f.name not in _SET_BY_FIT
 )
-TOKENIZERS = ("word", "bpe", "char")
 
 
 class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
@@ -192,35 +189,10 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
 
     # ------------------------------------------------------------------ pieces
 
-    def _make_tokenizer(self, texts: list[str]) -> Tokenizer:
-        if isinstance(self.tokenizer, Tokenizer):
-            tok = copy.deepcopy(self.tokenizer)
-            return tok if tok.is_trained else tok.train(texts)
-        segmenter = self.segmenter
-        if self.tokenizer not in TOKENIZERS:  # a word segmenter, by its old spelling
-            warn_deprecated(f"TransformerClassifier(tokenizer={self.tokenizer!r}) as a word "
-                            f"segmenter is deprecated and will be removed in the next "
-                            f"release; use segmenter={self.tokenizer!r} (tokenizer='word') "
-                            f"instead.")
-            segmenter = self.tokenizer
-        if self.tokenizer == "word" or segmenter is not None:
-            return WordVocabTokenizer(min_freq=self.min_freq, max_size=self.vocab_size,
-                                      segmenter=segmenter).train(texts)
-        if self.tokenizer == "bpe":
-            return BPETokenizer(vocab_size=self.vocab_size).train(texts)
-        return CharTokenizer(unknown="unk").train(texts)
-
     def _lr(self) -> float:
         if self.optimizer__lr is None:
-            return 5e-5 if self.pretrained is not None else 1e-3
+            return source_of(self).default_lr
         return self.optimizer__lr
-
-    def _make_config(self, n_extra: int = 0) -> EncoderConfig:
-        return EncoderConfig.from_preset(
-            self.preset, vocab_size=self.tokenizer_.vocab_size, max_len=self.max_len,
-            n_classes=len(self.classes_), n_extra=n_extra, pad_id=Tokenizer.pad_id,
-            **self._module_overrides(),
-        )
 
     def _check_params(self) -> None:
         """The settings that need no data, checked before any work (at ``fit`` and when a
@@ -235,7 +207,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
                              f"tokenizer='word' or leave segmenter out.")
         if isinstance(self.segmenter, str):
             check_choice("segmenter", self.segmenter, segmenter_names())
-        _pretrained.check_params(self)
+        source_of(self).check(self)
         super()._check_params()
 
 
@@ -271,13 +243,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
     def _batches(self, texts, y_idx=None, *, shuffle=False, seed=0, fit=False) -> TextBatches:
         check_choice("truncation", self.truncation, TRUNCATIONS)
         extra = self._extra_features(texts, y_idx, fit)
-        if not isinstance(self.tokenizer_, Tokenizer):  # a pretrained model's own tokenizer
-            return _pretrained.batches(self, texts, y_idx, extra, shuffle=shuffle, seed=seed)
-        ids = self.tokenizer_.encode_batch(texts)
-        return TextBatches(ids, y_idx, extra, max_len=self.max_len,
-                           batch_size=self.batch_size, shuffle=shuffle, seed=seed,
-                           bos_id=Tokenizer.bos_id, pad_id=Tokenizer.pad_id,
-                           truncation=self.truncation)
+        return source_of(self).batches(self, texts, y_idx, extra, shuffle=shuffle, seed=seed)
 
     # ------------------------------------------------------------------ fit
 
@@ -292,7 +258,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
             Continue from the checkpoint in ``checkpoint_dir`` (same X, y and random_state).
         """
         self._check_params()
-        _pretrained.check_fit(self)
+        check_fit(self)
         texts, y = check_texts_labels(X, y)
         seed = self._seed()
         continuing = self.warm_start and hasattr(self, "model_")
@@ -309,25 +275,13 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
             texts, y_idx, self.classes_, validation_data,
             self.validation_fraction if self.patience is not None else 0, seed)
         trainer = self._make_trainer(seed, has_val=val_texts is not None)
-        encoder = None
-        if not continuing and self.init_from is not None:
-            gpt, self.tokenizer_ = _pretrained.load_gpt(self)
-        elif not continuing and self.pretrained is not None:
-            encoder, self.tokenizer_ = _pretrained.load(self)
-        elif not continuing:
-            self.tokenizer_ = self._make_tokenizer(train_texts)
+        source = source_of(self)  # scratch, a Hugging Face directory or our GPT
+        if not continuing:
+            self.tokenizer_ = source.tokenizer(self, train_texts)
         train = self._batches(train_texts, train_y, shuffle=True, seed=seed, fit=True)
         if not continuing:
             n_extra = 0 if train.features is None else train.features.shape[1]
-            if self.init_from is not None:
-                self.model_ = trainer.build_module(
-                    lambda: _pretrained.gpt_module(self, gpt, n_extra))
-            elif encoder is not None:
-                self.model_ = trainer.build_module(
-                    lambda: _pretrained.module(self, encoder, n_extra))
-            else:
-                config = self._make_config(n_extra)
-                self.model_ = trainer.build_module(lambda: SequenceClassifier(config))
+            self.model_ = trainer.build_module(lambda: source.module(self, n_extra))
             if self.word_vectors is not None:
                 self._init_embeddings()
         self.model_.class_weight.copy_(self._class_weights(train_y))
@@ -396,7 +350,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         if model is not None:  # safetensors under hybridnlp.save, else NumPy arrays (a
             # GPU-fitted model unpickles anywhere)
             state["_model_config"] = model.config.to_dict()
-            state["_model_kind"] = _pretrained.module_kind(model)
+            state["_model_kind"] = source_of(self).kind
             state["_model_weights"] = pack_module(model)
         return state
 
@@ -414,9 +368,10 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
             state.setdefault(name, default)  # saved before the parameter existed
         self.__dict__.update(state)
         if config is not None:
-            self.model_ = load_packed(
-                lambda _: (_pretrained.module_from_config(kind, config) if kind != "encoder"
-                           else SequenceClassifier(EncoderConfig.from_dict(config))), weights)
+            if kind not in SOURCES:
+                raise ValueError(f"a saved TransformerClassifier's module kind is {kind!r}, "
+                                 f"expected one of {sorted(SOURCES)}.")
+            self.model_ = load_packed(lambda _: SOURCES[kind].rebuild(config), weights)
 
     def __sklearn_tags__(self):
         return text_input_tags(super().__sklearn_tags__())
