@@ -184,7 +184,8 @@ ELSEWHERE = {"SentenceEmbeddingFeatures": "test_pretrained (needs a local encode
 def test_every_public_estimator_has_a_save_round_trip_test():
     from test_contract import _public_estimators
 
-    here = {  # the classes of CASES above"NBSVMClassifier", "TransformerClassifier", "CausalLM", "NGramLM",
+    here = {  # the classes of CASES above
+            "NBSVMClassifier", "TransformerClassifier", "CausalLM", "NGramLM",
             "InterpolatedLM", "Seq2SeqLM", "QAPipeline", "BM25Retriever", "TfidfRetriever",
             "HybridRetriever", "SlidingWindowReader", "LogisticReader", "DenseRetriever",
             "ExtractiveReader", "HybridReader", "ShallowFusion", "SimplexWeights"}
