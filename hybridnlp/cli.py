@@ -47,7 +47,11 @@ def _run(args) -> int:
     if overrides:
         values = apply_overrides(values, overrides)
     config = load_config(values)
-    result = run(config, output=args.output, quiet=args.quiet, scheduler=args.scheduler)
+    from hybridnlp.experiments.report import shown_path
+
+    source = " ".join([shown_path(args.config), *(f"--set {o}" for o in args.set)])
+    result = run(config, output=args.output, quiet=args.quiet, scheduler=args.scheduler,
+                 source=source)
     if not args.quiet:
         print(summary(result))
     return 0

@@ -140,6 +140,10 @@ def test_cli_run_predict_train_lm_generate_and_datasets(tmp_path, capsys):
     assert main(["run", str(config), "--quiet", "--set", "models[0].params.clf__C=2"]) == 0
     run_dir = next((tmp_path / "runs").iterdir())
     assert "clf__C: 2" in (run_dir / "config.yaml").read_text()
+    from hybridnlp.experiments.report import run_section, shown_path
+
+    command = f"Command: `hybridnlp run {shown_path(config)} --set models[0].params.clf__C=2`"
+    assert command in run_section(run_dir, tmp_path / "RESULTS.md", "cli")  # how it was made
     inputs = tmp_path / "in.txt"
     inputs.write_text("a wonderful , moving film\na dull , lifeless mess\n")
     assert main(["predict", str(run_dir / "models" / "nbsvm"), "--input", str(inputs)]) == 0

@@ -133,3 +133,33 @@ def test_untrained_and_bad_arguments():
     )
     with raises(ValueError, message):
         BPETokenizer(vocab_size=100)
+
+
+def test_one_factory_makes_every_models_vocabulary():
+    """hybridnlp.text.make_tokenizer: "word" is whitespace words (case kept) for language
+    models and translators, the shared regex splitter (lower-cased, capped) for classifiers;
+    a segmenter replaces the splitting of either; the LMs and the classifier both use it."""
+    from hybridnlp.lm import make_tokenizer as lm_tokenizer
+    from hybridnlp.text import (
+        BPETokenizer,
+        CharTokenizer,
+        WhitespaceTokenizer,
+        WordVocabTokenizer,
+        make_tokenizer,
+    )
+
+    assert type(make_tokenizer("word")) is WhitespaceTokenizer
+    regex = make_tokenizer("word", words="regex", vocab_size=10, min_freq=2)
+    assert type(regex) is WordVocabTokenizer and (regex.max_size, regex.min_freq) == (10, 2)
+    assert make_tokenizer("char", unknown="unk").unknown == "unk"
+    assert type(make_tokenizer("bpe", vocab_size=300)) is BPETokenizer
+    assert type(lm_tokenizer("char")) is CharTokenizer and lm_tokenizer("char").unknown == "error"
+    trained = CharTokenizer().train(["abc"])
+    assert make_tokenizer(trained) is trained
+    untrained = CharTokenizer()
+    assert make_tokenizer(untrained) is not untrained  # never trained in place
+    with pytest.raises(ValueError, match=r"^tokenizer='wordpiece' is not allowed; choose one of "
+                                         r"\('char', 'word', 'bpe'\)"):
+        make_tokenizer("wordpiece")
+    with pytest.raises(ValueError, match=r"^words='split' is not allowed"):
+        make_tokenizer("word", words="split")

@@ -18,7 +18,7 @@ import copy
 
 from hybridnlp.neural import TextBatches
 from hybridnlp.nn import EncoderConfig, SequenceClassifier
-from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WordVocabTokenizer
+from hybridnlp.text import Tokenizer, make_tokenizer
 from hybridnlp.utils.deprecation import warn_deprecated
 from hybridnlp.utils.validation import check_choice, check_number
 
@@ -93,13 +93,8 @@ class Scratch(_Source):
                             f"segmenter is deprecated and will be removed in the next "
                             f"release; use segmenter={est.tokenizer!r} (tokenizer='word') "
                             f"instead.")
-            segmenter = est.tokenizer
-        if est.tokenizer == "word" or segmenter is not None:
-            return WordVocabTokenizer(min_freq=est.min_freq, max_size=est.vocab_size,
-                                      segmenter=segmenter).train(texts)
-        if est.tokenizer == "bpe":
-            return BPETokenizer(vocab_size=est.vocab_size).train(texts)
-        return CharTokenizer(unknown="unk").train(texts)
+        return make_tokenizer(est.tokenizer, vocab_size=est.vocab_size, min_freq=est.min_freq,
+                              segmenter=segmenter, words="regex", unknown="unk").train(texts)
 
     def module(self, est, n_extra):
         return SequenceClassifier(EncoderConfig.from_preset(

@@ -79,7 +79,8 @@ def _run_dir(config: ExperimentConfig, output: str | None) -> Path:
 
 
 def run(config=None, *, output: str | None = None, quiet: bool = False,
-        resume: str | os.PathLike | None = None, scheduler: str | None = None) -> RunResult:
+        resume: str | os.PathLike | None = None, scheduler: str | None = None,
+        source: str | None = None) -> RunResult:
     """Run an experiment config (path, YAML string, dict or ExperimentConfig).
 
     ``resume``: the directory of an interrupted run. Work it recorded (folds, models) is
@@ -90,10 +91,13 @@ def run(config=None, *, output: str | None = None, quiet: bool = False,
     ``scheduler``: the address of a Dask scheduler for ``execution.backend: dask`` (default
     ``$HYBRIDNLP_DASK_SCHEDULER``; without either, a local cluster). Only the caller chooses
     it, never the config: joining a cluster trusts it to run code in this process.
+
+    ``source``: the command line's config file and ``--set`` overrides, for the report's
+    command (default: ``config`` when it is a file's path).
     """
-    source = None  # the config file, for the report's command line
-    if isinstance(config, str | os.PathLike) and "\n" not in str(config) and \
-            Path(config).is_file():
+    # the config file (and what the command line added to it), for the report's command
+    if source is None and isinstance(config, str | os.PathLike) and "\n" not in str(config) \
+            and Path(config).is_file():
         source = shown_path(config)
     if resume is not None:
         config, run_dir = resume_dir(config, resume)

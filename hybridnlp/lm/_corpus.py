@@ -8,7 +8,6 @@ ends with ``<eos>``, so every real token and every document end is predicted.
 
 from __future__ import annotations
 
-import copy
 import gzip
 import math
 import os
@@ -18,15 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridnlp.text import BPETokenizer, CharTokenizer, Tokenizer, WhitespaceTokenizer
-from hybridnlp.text.segmenters import segmenter_names
+from hybridnlp.text import TOKENIZER_KINDS, Tokenizer
+from hybridnlp.text import make_tokenizer as text_make_tokenizer
 from hybridnlp.text.words import split_spaceless
 from hybridnlp.utils.validation import is_missing
 
 __all__ = ["PER_UNITS", "check_unit", "corpus_chunks", "count_units", "count_words",
            "make_tokenizer", "read_corpus", "split_corpus", "token_stream", "token_stream_of_file"]
 
-TOKENIZERS = ("char", "word", "bpe")
+TOKENIZERS = TOKENIZER_KINDS  # the one list (hybridnlp.text)
 
 
 def read_corpus(corpus, what: str = "corpus") -> str | list[str]:
@@ -128,21 +127,10 @@ def split_corpus(corpus: str | list[str], fraction: float):
 
 
 def make_tokenizer(spec, bpe_vocab_size: int = 4096) -> Tokenizer:
-    """``"char"``, ``"word"`` (whitespace words, line breaks as ``<eos>``), ``"bpe"``
-    (byte-level, trained in fit), a Tokenizer instance (used as is when trained), or a word
-    segmenter (a registered name such as ``"jieba"``, or a callable): words it finds."""
-    if isinstance(spec, Tokenizer):  # an untrained one is trained on a copy, not in place
-        return spec if spec.is_trained else copy.deepcopy(spec)
-    if spec == "char":
-        return CharTokenizer()
-    if spec == "word":
-        return WhitespaceTokenizer()
-    if spec == "bpe":
-        return BPETokenizer(vocab_size=bpe_vocab_size)
-    if callable(spec) or spec in segmenter_names():
-        return WhitespaceTokenizer(segmenter=spec)
-    raise ValueError(f"tokenizer={spec!r} is not allowed; choose one of {TOKENIZERS} or pass "
-                     f"a hybridnlp.text Tokenizer.")
+    """A language model's vocabulary: :func:`hybridnlp.text.make_tokenizer` with whitespace
+    words (case kept, line breaks as ``<eos>``) and characters covered by the training text."""
+    return text_make_tokenizer(spec, vocab_size=bpe_vocab_size, words="whitespace",
+                               unknown="error")
 
 
 def _dtype(vocab_size: int):
