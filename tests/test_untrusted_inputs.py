@@ -397,6 +397,17 @@ def test_an_empty_or_new_checkpoint_dir_is_claimed_and_reused(tmp_path):
         _tiny_lm(folder).fit("hello world, hello there. " * 20, resume=True)  # ours: reused
 
 
+def test_a_folder_another_rank_is_claiming_is_not_taken_for_a_foreign_one(tmp_path):
+    """Two DDP ranks claim one checkpoint_dir at once: the one that looks while the other
+    writes the marker sees only the marker's temporary, and claims the folder too."""
+    from hybridnlp.train.checkpoint import MARKER, claim_checkpoint_dir
+
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    (folder / f".{MARKER}.12345.ab12cd.tmp").write_text("{")  # the other rank, mid-write
+    assert claim_checkpoint_dir(folder) == folder and (folder / MARKER).is_file()
+
+
 # ---------------------------------------------------------------- 6. gensim's C ints
 
 

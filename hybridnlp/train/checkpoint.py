@@ -64,7 +64,9 @@ def _refuse_foreign(folder: Path, what: str = "checkpoint_dir") -> None:
         raise ValueError(f"{what} {str(folder)!r} is a file, not a folder; give a new or empty "
                          f"folder.")
     if folder.is_dir() and not _ours(folder):
-        entries = sorted(p.name for p in folder.iterdir())
+        # another process (a DDP rank) writing the marker leaves its temporary beside it
+        entries = sorted(p.name for p in folder.iterdir()
+                         if not p.name.startswith(f".{MARKER}."))
         if entries:
             shown = ", ".join(entries[:3]) + (" ..." if len(entries) > 3 else "")
             raise ValueError(f"{what} {str(folder)!r} is a folder hybridnlp did not write (it "
