@@ -516,6 +516,93 @@ def gpu(args) -> None:
     print(body)
 
 
+def _gemm_rate(dtype: torch.dtype, n: int = 2048, reps: int = 7) -> float:
+    """FLOP/s of an n x n x n matrix product in ``dtype`` on these cores (median of ``reps``):
+    the large-matrix rate model-FLOPs utilisation divides by."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t)
+    return 2 * n ** 3 / statistics.median(times)
+
+
+def _training_rate(config: GPTConfig, batch: int, dtype: torch.dtype, steps: int) -> tuple:
+    """(tokens/s of full training steps, model FLOPs per token) of a fresh GPT: forward,
+    backward, clipping and fused AdamW, bf16 by autocast as the Trainer runs it."""
+    torch.manual_seed(0)
+    model = GPT(config).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
+    T = config.block_size
+    x = torch.randint(0, config.vocab_size, (batch, T + 1))
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+            loss = model(x[:, :-1], x[:, 1:])[1]
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    for _ in range(3):
+        step()
+    t = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * batch * T / (time.perf_counter() - t), model.flops_per_token(T)
+
+
+def mfu(args) -> None:
+    """Model-FLOPs utilisation of GPT training on CPU (issue 35): model FLOPs per token
+    (6N + 12 L H Q T, PaLM's appendix B) x tokens/s over the rate of a large matrix product
+    in the same dtype on the same cores, measured in the same run."""
+    from hybridnlp.utils.device import cpu_name
+
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    amx = "amx_bf16" in flags
+    configs = [
+        ("baby (4 x 128, context 64, vocabulary 65), batch 12",
+         GPTConfig.from_preset("baby", vocab_size=65), 12, 40),
+        ("d=512 (4 x 512, 8 heads, context 256, vocabulary 8,192), batch 8",
+         GPTConfig.from_preset("baby", n_head=8, n_embd=512, block_size=256,
+                               vocab_size=8192), 8, 8),
+    ]
+    rows = []
+    for dtype, name in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+        peak = statistics.median(_gemm_rate(dtype) for _ in range(3))
+        for label, config, batch, steps in configs:
+            rate, fpt = _training_rate(config, batch, dtype, steps)
+            rows.append((label, name, rate, fpt, peak, fpt * rate / peak))
+            print(rows[-1], flush=True)
+    def target(label, dt):
+        if dt == "fp32":
+            return ">= 60%"
+        return ">= 40%" if "d=512" in label and amx else "-"
+
+    table = "\n".join(
+        f"| {label} | {dt} | {rate:,.0f} | {fpt / 1e6:.2f} M | {peak / 1e9:.0f} | "
+        f"**{100 * m:.1f}%** | {target(label, dt)} |"
+        for label, dt, rate, fpt, peak, m in rows)
+    body = (
+        "## Language modelling: model-FLOPs utilisation of training on CPU (issue 35)\n\n"
+        + stamp("python benchmarks/lm.py mfu")
+        + f"\nCPU: {cpu_name()}, {'with' if amx else 'without'} AMX (amx_bf16 "
+        f"{'in' if amx else 'not in'} /proc/cpuinfo), {torch.get_num_threads()} threads. MFU = "
+        "model FLOPs per token (6N + 12 L H Q T, PaLM appendix B; N the parameters but the "
+        "position embeddings, as nanoGPT and `GPT.flops_per_token` count them) x training "
+        "tokens/s (forward, "
+        "backward, clipping, fused AdamW; bf16 by autocast, as the Trainer runs it) / the rate "
+        "of a 2048 x 2048 x 2048 matrix product in the same dtype on the same cores, measured in "
+        "the same run (median of 3 x 7).\n\n"
+        "| config | dtype | tokens/s | FLOPs/token | GEMM GFLOP/s | MFU | target |\n"
+        "|---|---|---|---|---|---|---|\n" + table + "\n")
+    write_section("lm-mfu", body)
+    print(body)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sections", nargs="*",
@@ -546,7 +633,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     for name in args.sections:
-        {"shakespeare": shakespeare, "wikitext2": wikitext2, "speed": speed, "gpu": gpu}[name](args)
+        {"shakespeare": shakespeare, "wikitext2": wikitext2, "speed": speed, "gpu": gpu,
+         "mfu": mfu}[name](args)
 
 
 if __name__ == "__main__":
