@@ -161,3 +161,17 @@ def test_the_fitted_module_is_model_everywhere_and_module_warns_for_one_release(
                                            r"be removed in the next release; use "
                                            r"FastTextClassifier.model_ instead"):
         assert clf.module_ is clf.model_
+
+
+def test_one_seeded_validation_split_for_the_translator_and_the_reader():
+    from hybridnlp.neural import held_out_rows
+
+    train, val = held_out_rows(10, 0.2, seed=3)
+    assert len(val) == 2 and sorted([*train, *val]) == list(range(10))
+    again_train, again_val = held_out_rows(10, 0.2, seed=3)
+    assert again_val.tolist() == val.tolist()  # a function of the seed
+    assert len(held_out_rows(10, 0.01, seed=0)[1]) == 1  # at least one held out
+    with pytest.raises(ValueError, match=r"^validation_fraction=0.95 of 2 pairs leaves none to "
+                                         r"train on; pass validation_data= or "
+                                         r"validation_fraction=None.$"):
+        held_out_rows(2, 0.95, seed=0, what="pairs")

@@ -1,4 +1,9 @@
-"""The validation split every neural classifier holds out, and its validation metric."""
+"""The validation split of the neural estimators, and the classifiers' validation metric.
+
+:func:`held_out_rows` is the one seeded split of examples (the translator's sentence pairs, the
+reader's questions); :func:`holdout_split` adds stratification by class for the classifiers.
+A language model holds out the tail of its text instead (``lm.split_corpus``): its validation
+text must be contiguous."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from sklearn.model_selection import train_test_split
 
 from hybridnlp.utils.validation import check_texts_labels
 
-__all__ = ["accuracy", "holdout_split"]
+__all__ = ["accuracy", "held_out_rows", "holdout_split"]
 
 
 def accuracy(logits, targets) -> float:
@@ -36,3 +41,15 @@ def holdout_split(texts: list[str], y_idx: np.ndarray, classes: np.ndarray, vali
     stratify = y_idx if counts.min() >= 2 and n_val >= len(counts) else None
     tr, va = train_test_split(idx, test_size=fraction, random_state=seed, stratify=stratify)
     return [texts[i] for i in tr], y_idx[tr], [texts[i] for i in va], y_idx[va]
+
+
+def held_out_rows(n: int, fraction: float, seed: int, *,
+                  what: str = "examples") -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, validation rows) of ``n`` examples: a seeded ``fraction`` held out,
+    at least one, and at least one left to train on."""
+    n_val = max(1, int(round(n * fraction)))
+    if n_val >= n:
+        raise ValueError(f"validation_fraction={fraction} of {n} {what} leaves none to train "
+                         f"on; pass validation_data= or validation_fraction=None.")
+    order = np.random.default_rng(seed).permutation(n)
+    return order[n_val:], order[:n_val]

@@ -9,10 +9,9 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-import numpy as np
 import torch
 
-from hybridnlp.neural import NeuralEstimator, init_word_vectors
+from hybridnlp.neural import NeuralEstimator, held_out_rows, init_word_vectors
 from hybridnlp.nn import EncoderConfig
 from hybridnlp.nn.encoder import SpanExtractor
 from hybridnlp.qa._answers import answer_dicts, old_fit_order, reading_data
@@ -178,9 +177,8 @@ class ExtractiveReader(Saveable, NeuralEstimator):
                 val.questions, val.passages, val.starts, val.answers, strict=True))
                 for r in self._windows(q, p, i, (s, a))]
         elif self.validation_fraction:
-            rng = np.random.default_rng(seed)
-            held = set(rng.permutation(len(qs))[:max(1, int(len(qs) *
-                                                            self.validation_fraction))])
+            _, held = held_out_rows(len(qs), self.validation_fraction, seed, what="questions")
+            held = set(held.tolist())
             val_rows = [r for r in rows if r["q"] in held]
             rows = [r for r in rows if r["q"] not in held]
         else:

@@ -11,7 +11,6 @@ import os
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from hybridnlp.exceptions import NotFittedError
@@ -24,7 +23,7 @@ from hybridnlp.lm.decoding import (
     length_normaliser,
     sample,
 )
-from hybridnlp.neural import NeuralEstimator
+from hybridnlp.neural import NeuralEstimator, held_out_rows
 from hybridnlp.nn.seq2seq import ARCHITECTURES, Seq2SeqConfig
 from hybridnlp.seq2seq.metrics import corpus_bleu
 from hybridnlp.seq2seq.pairs import PairBatches, check_pairs, check_side
@@ -164,16 +163,10 @@ class Seq2SeqLM(Saveable, NeuralEstimator):
             val = check_pairs(*validation_data, names=("validation_data[0]",
                                                        "validation_data[1]"))
         elif self.validation_fraction:
-            rng = np.random.default_rng(seed)
-            order = rng.permutation(len(src))
-            n_val = int(round(len(src) * self.validation_fraction))
-            if n_val < 1 or n_val >= len(src):
-                raise ValueError(f"validation_fraction={self.validation_fraction} of "
-                                 f"{len(src)} pairs leaves no training or no validation "
-                                 f"pair; pass validation_data= or validation_fraction=None.")
-            val = ([src[i] for i in order[:n_val]], [tgt[i] for i in order[:n_val]])
-            src = [src[i] for i in order[n_val:]]
-            tgt = [tgt[i] for i in order[n_val:]]
+            train, held = held_out_rows(len(src), self.validation_fraction, seed,
+                                        what="pairs")
+            val = ([src[i] for i in held], [tgt[i] for i in held])
+            src, tgt = [src[i] for i in train], [tgt[i] for i in train]
         else:
             val = None
         tok = make_tokenizer(self.tokenizer, self.vocab_size)
