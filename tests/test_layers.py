@@ -62,20 +62,7 @@ def test_no_import_circle_at_import_time():
         for target in list(deps):
             parts = target.split(".")
             deps.update(".".join(parts[:i]) for i in range(2, len(parts)))
-    state, cycles = {}, []
-
-    def visit(node, stack):
-        state[node] = "open"
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == "open":
-                cycles.append(stack[stack.index(nxt):] + [nxt] if nxt in stack else [node, nxt])
-            elif nxt not in state:
-                visit(nxt, stack + [nxt])
-        state[node] = "done"
-
-    for node in sorted(graph):
-        if node not in state:
-            visit(node, [node])
+    cycles = _cycles(graph)
     # a package importing its own submodules from __init__ is not a circle
     real = [c for c in cycles if not all(c[0].startswith(m) or m.startswith(c[0]) for m in c)]
     assert real == []
