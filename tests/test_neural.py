@@ -175,3 +175,14 @@ def test_one_seeded_validation_split_for_the_translator_and_the_reader():
                                          r"train on; pass validation_data= or "
                                          r"validation_fraction=None.$"):
         held_out_rows(2, 0.95, seed=0, what="pairs")
+
+
+def test_the_bases_old_module_forwards_with_a_warning():
+    import hybridnlp.estimators.neural as old
+    import hybridnlp.neural
+
+    with pytest.warns(FutureWarning, match=r"^hybridnlp.estimators.neural.NeuralEstimator is "
+                                           r"deprecated .* use hybridnlp.neural.NeuralEstimator"):
+        assert old.NeuralEstimator is hybridnlp.neural.NeuralEstimator
+    with pytest.raises(AttributeError):
+        old.Nothing  # noqa: B018
