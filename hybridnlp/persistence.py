@@ -72,6 +72,7 @@ def allowed_types() -> tuple[type, ...]:
         StackingClassifier,
         WeightedEnsemble,
     )
+    from hybridnlp.hybrid.meta_selection import GreedySelection, MetaSelection, SingleLearner
     from hybridnlp.pretrained import HFTokenizer, SentenceEmbeddingFeatures
     from hybridnlp.text import BPETokenizer, CharTokenizer, WordTokenizer, WordVocabTokenizer
     from hybridnlp.text.segmenters import Segmenter
@@ -83,6 +84,7 @@ def allowed_types() -> tuple[type, ...]:
         TfidfFeatures, NBFeatures, TopicFeatures, Word2VecFeatures,
         FastTextClassifier, TransformerClassifier, FusionClassifier, NBSVMClassifier,
         StackingClassifier, WeightedEnsemble, SimplexWeights, HybridClassifier, HybridEnsemble,
+        MetaSelection, GreedySelection, SingleLearner,
         WordTokenizer, WordVocabTokenizer, WhitespaceTokenizer, CharTokenizer, BPETokenizer,
         Segmenter, TopicWords, History, SentenceEmbeddingFeatures, HFTokenizer,
         # scikit-learn's splitters, given as a stacking's ``cv`` (skops trusts estimators only)

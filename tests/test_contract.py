@@ -411,7 +411,7 @@ def test_composite_estimators_are_keyword_only_and_positional_use_warns(cls, nam
 # The fits above cover the classifiers, features and LMs; the other public estimators are fit
 # by the test module named here. A public class missing from both fails the test below.
 FIT_ELSEWHERE = {
-    "SimplexWeights": "test_hybrid", "Seq2SeqLM": "test_seq2seq",
+    "SimplexWeights": "test_hybrid", "MetaSelection": "test_hybrid", "Seq2SeqLM": "test_seq2seq",
     "ShallowFusion": "test_seq2seq", "BM25Retriever": "test_qa", "DenseRetriever": "test_qa",
     "TfidfRetriever": "test_qa", "HybridRetriever": "test_qa", "SlidingWindowReader": "test_qa",
     "LogisticReader": "test_qa", "HybridReader": "test_qa", "ExtractiveReader": "test_qa",

@@ -424,3 +424,56 @@ def test_every_default_component_learns_chinese_without_a_segmenter(chinese_toy)
     accuracy = hybrid.component_report(test, y_test).summary["accuracy"]
     assert set(accuracy) == {"nbsvm", "tfidf", "mnb", "fasttext", "transformer", "final"}
     assert min(accuracy.values()) >= 0.95, accuracy
+
+
+# ---------------------------------------------------------------- choosing the meta learner
+
+def _held_out(n, accuracies, seed=0):
+    """Two-class held-out probabilities (one column a learner) of learners right with the
+    given accuracies, independently, and the labels."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    cols = []
+    for acc in accuracies:
+        right = rng.random(n) < acc
+        p = np.where(right, 0.6 + 0.3 * rng.random(n), 0.1 + 0.3 * rng.random(n))
+        cols.append(np.where(y == 1, p, 1 - p))
+    return np.column_stack(cols), y
+
+
+def test_meta_selection_keeps_the_one_learner_no_combination_beats():
+    from hybridnlp.hybrid import MetaSelection
+
+    X, y = _held_out(400, [0.55, 1.0, 0.6])
+    meta = MetaSelection(random_state=0).fit(X, y)
+    assert meta.chosen_ == "learner 1" and meta.cv_scores_["learner 1"] == 1.0
+    assert set(meta.cv_scores_) == {"learner 0", "learner 1", "learner 2", "simplex weights",
+                                    "greedy selection", "logistic regression"}
+    np.testing.assert_array_equal(meta.predict_proba(X)[:, 1], X[:, 1])  # it, as it is
+    assert (meta.predict(X) == y).all()
+
+
+def test_meta_selection_combines_when_independent_learners_agree_more_than_each_is_right():
+    from hybridnlp.hybrid import MetaSelection
+    from hybridnlp.hybrid.meta_selection import GreedySelection
+
+    X, y = _held_out(600, [0.75, 0.75, 0.75, 0.75, 0.75], seed=1)
+    meta = MetaSelection(random_state=0).fit(X, y)
+    best_single = max(v for k, v in meta.cv_scores_.items() if k.startswith("learner"))
+    assert meta.chosen_ in ("simplex weights", "greedy selection", "logistic regression")
+    assert meta.cv_scores_[meta.chosen_] > best_single + 0.05
+    greedy = GreedySelection(n_rounds=20).fit(X, y)
+    assert greedy.weights_.sum() == pytest.approx(1.0) and (greedy.weights_ > 0).sum() >= 3
+
+
+def test_a_hybrid_with_meta_selection_fits_saves_and_loads(mr_small, tmp_path):
+    import hybridnlp
+    from hybridnlp.hybrid import MetaSelection
+
+    texts, y = mr_small
+    stack = StackingClassifier(estimators=[("nb", _nbsvm()), ("tfidf", _tfidf_lr())], cv=3,
+                               final_estimator=MetaSelection(cv=3, random_state=0),
+                               random_state=0).fit(texts, y)
+    assert stack.final_estimator_.chosen_ in stack.final_estimator_.cv_scores_
+    loaded = hybridnlp.load(stack.save(tmp_path / "stack"))
+    np.testing.assert_allclose(loaded.predict_proba(texts[:20]), stack.predict_proba(texts[:20]))

@@ -85,6 +85,12 @@ def _logistic_regression():
     return LogisticRegression(max_iter=1000)
 
 
+def _meta_selection():
+    from hybridnlp.hybrid import MetaSelection
+
+    return MetaSelection()
+
+
 def _simplex_weights():
     """A meta learner, for ``final_estimator`` of ``stacking`` and ``hybrid``."""
     from hybridnlp.hybrid import SimplexWeights
@@ -155,13 +161,15 @@ MODELS = {
     "hybrid_reader": _qa("HybridReader"),
     "topics": _topics,
     "logistic_regression": _logistic_regression, "simplex_weights": _simplex_weights,
+    "meta_selection": _meta_selection,
 }
 # The types that are parts of another model, never a config's model of their own (the tasks
 # name the types they run: hybridnlp.experiments.task.Task.model_types).
 PARTS = {**{k: "qa_part" for k in ("bm25", "tfidf_retriever", "dense_retriever",
                                    "hybrid_retriever", "sliding_window_reader",
                                    "logistic_reader", "extractive_reader", "hybrid_reader")},
-         "logistic_regression": "meta_learner", "simplex_weights": "meta_learner"}
+         "logistic_regression": "meta_learner", "simplex_weights": "meta_learner",
+         "meta_selection": "meta_learner"}
 
 
 def _is_spec(value) -> bool:

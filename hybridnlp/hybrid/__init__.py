@@ -6,12 +6,14 @@ from hybridnlp.hybrid.attribution import component_report
 from hybridnlp.hybrid.ensemble import SimplexWeights, WeightedEnsemble
 from hybridnlp.hybrid.fusion import FusionClassifier
 from hybridnlp.hybrid.hybrid import HybridClassifier, HybridEnsemble, default_components
+from hybridnlp.hybrid.meta_selection import MetaSelection
 from hybridnlp.hybrid.stacking import StackingClassifier
 
 __all__ = [
     "FusionClassifier",
     "HybridClassifier",
     "HybridEnsemble",
+    "MetaSelection",
     "SimplexWeights",
     "StackingClassifier",
     "WeightedEnsemble",

@@ -39,6 +39,33 @@ def fit_simplex_weights(probas: np.ndarray, y_idx: np.ndarray) -> np.ndarray:
     return softmax(result.x)
 
 
+def probability_blocks(learner, X, fit: bool = False) -> np.ndarray:
+    """A meta learner's input, the stacked learners' class probabilities (per learner one
+    column, P(``classes_[1]``), with two classes, else one per class), as (M, n, K); checked
+    against ``learner.classes_`` and, after ``fit``, the width it was fit on."""
+    self, name = learner, type(learner).__name__
+    if sp.issparse(X):
+        raise TypeError(f"{name} combines class probabilities and got a sparse matrix "
+                        "(passthrough features?); use LogisticRegression as the "
+                        "final_estimator with passthrough.")
+    X = check_array(X, dtype=np.float64)
+    K = len(self.classes_)
+    width = 1 if K == 2 else K
+    if fit:
+        self.n_features_in_ = X.shape[1]
+    elif X.shape[1] != self.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} columns; {name} was fit on "
+                         f"{self.n_features_in_}.")
+    if X.shape[1] % width:
+        raise ValueError(f"{name} expects {width} probability columns per learner "
+                         f"for {K} classes; got {X.shape[1]} columns.")
+    if X.min() < 0 or X.max() > 1:  # check_array refused empty X
+        raise ValueError(f"{name} expects class probabilities in [0, 1]; X holds "
+                         f"values from {X.min():.3g} to {X.max():.3g}.")
+    blocks = X.reshape(len(X), -1, width).transpose(1, 0, 2)  # (M, n, width)
+    return np.concatenate([1 - blocks, blocks], axis=2) if K == 2 else blocks
+
+
 class SimplexWeights(SaveMixin, ClassifierMixin, BaseEstimator):
     """Meta learner that soft-votes: non-negative weights summing to one on the learners'
     class probabilities, minimising the log loss of their weighted average.
@@ -66,26 +93,7 @@ class SimplexWeights(SaveMixin, ClassifierMixin, BaseEstimator):
 
     def _probas(self, X, fit: bool = False) -> np.ndarray:
         """Meta features (n, M * width) -> probabilities (M, n, K)."""
-        if sp.issparse(X):
-            raise TypeError("SimplexWeights combines class probabilities and got a sparse matrix "
-                            "(passthrough features?); use LogisticRegression as the "
-                            "final_estimator with passthrough.")
-        X = check_array(X, dtype=np.float64)
-        K = len(self.classes_)
-        width = 1 if K == 2 else K
-        if fit:
-            self.n_features_in_ = X.shape[1]
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} columns; SimplexWeights was fit on "
-                             f"{self.n_features_in_}.")
-        if X.shape[1] % width:
-            raise ValueError(f"SimplexWeights expects {width} probability columns per learner "
-                             f"for {K} classes; got {X.shape[1]} columns.")
-        if X.min() < 0 or X.max() > 1:  # check_array refused empty X
-            raise ValueError(f"SimplexWeights expects class probabilities in [0, 1]; X holds "
-                             f"values from {X.min():.3g} to {X.max():.3g}.")
-        blocks = X.reshape(len(X), -1, width).transpose(1, 0, 2)  # (M, n, width)
-        return np.concatenate([1 - blocks, blocks], axis=2) if K == 2 else blocks
+        return probability_blocks(self, X, fit)
 
     def predict_proba(self, X) -> np.ndarray:
         check_fitted(self, "weights_")
