@@ -178,7 +178,7 @@ IN_THE_CONTRACT = {"TfidfFeatures", "NBFeatures", "TopicFeatures", "Word2VecFeat
                    "HybridClassifier", "HybridEnsemble", "CausalLM", "NGramLM",
                    "InterpolatedLM"}
 ELSEWHERE = {"SentenceEmbeddingFeatures": "test_pretrained (needs a local encoder directory)",
-             "MetaSelection": "test_hybrid (test_a_hybrid_with_meta_selection_fits_saves_and_loads)",
+             "MetaSelection": "test_hybrid (inside a stacking, saved and loaded)",
              "TextTransformer": "a base class"}
 
 
