@@ -247,15 +247,15 @@ def test_classifiers_saved_with_their_weights_inside_skops_still_load_and_predic
 
 
 def test_a_weights_entry_naming_a_path_outside_the_directory_is_refused(tmp_path):
-    from hybridnlp.utils.saving import unpack_tensors, weights_directory
+    from hybridnlp.utils.saving import packed_file, weights_directory
 
     with weights_directory(tmp_path):
         for name in ("../../etc/passwd", "/etc/passwd", "weights/../x.safetensors", 3):
             with pytest.raises(ValueError, match=r"weights entry is .*, expected "
                                                  r"\{'safetensors': 'weights/N.safetensors'\}"):
-                unpack_tensors({"safetensors": name})
+                packed_file({"safetensors": name})
     with pytest.raises(ValueError, match=r"can only be read by hybridnlp.load"):
-        unpack_tensors({"safetensors": "weights/0.safetensors"})
+        packed_file({"safetensors": "weights/0.safetensors"})
 
 
 def test_the_registry_holds_the_projects_classes_and_only_them():

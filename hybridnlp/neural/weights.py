@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import torch
 
 from hybridnlp.train.checkpoint import load_state_dict_file
-from hybridnlp.utils.saving import pack_tensors, unpack_tensors
+from hybridnlp.utils.saving import pack_tensors, packed_file
 
 __all__ = ["check_weights_header", "load_packed", "load_weights", "pack_module"]
 
@@ -44,12 +45,18 @@ def _compare(model: torch.nn.Module, shapes: dict, file: str) -> None:
                              f"config.json and the weights come from different models.")
 
 
-def load_weights(model: torch.nn.Module, file: str | os.PathLike) -> None:
-    """Load a safetensors file into ``model``, naming the file and tensor on any mismatch."""
+def _read(file: str | os.PathLike) -> dict:
+    """The tensors of a weights file, every float one finite."""
     state = load_state_dict_file(file, what="weights file")
-    _compare(model, {k: tuple(v.shape) for k, v in state.items()}, str(file))
     if any(v.is_floating_point() and not torch.isfinite(v).all() for v in state.values()):
         raise ValueError(f"weights file {str(file)!r} holds NaN or infinite weights.")
+    return state
+
+
+def load_weights(model: torch.nn.Module, file: str | os.PathLike) -> None:
+    """Load a safetensors file into ``model``, naming the file and tensor on any mismatch."""
+    state = _read(file)
+    _compare(model, {k: tuple(v.shape) for k, v in state.items()}, str(file))
     model.load_state_dict(state, strict=False)
 
 
@@ -63,8 +70,12 @@ def load_packed(build, packed, *, what: str = "saved model") -> torch.nn.Module:
     """The module ``build(tensors)`` makes (from the saved config; ``tensors`` are the weights
     :func:`pack_module` packed) with those weights, in eval mode. ``build`` runs first on the
     meta device and the shapes are compared, so a crafted config allocates nothing."""
-    state = unpack_tensors(packed)
-    name = packed.get("safetensors", what) if isinstance(packed, dict) else what
+    if isinstance(packed, dict) and isinstance(packed.get("arrays"), dict):  # pickle, clone
+        state = {k: torch.as_tensor(np.asarray(v)) for k, v in packed["arrays"].items()}
+        name = what
+    else:
+        file = packed_file(packed)
+        state, name = _read(file), str(file)
     with torch.device("meta"):
         shapes = build(state)
     _compare(shapes, {k: tuple(v.shape) for k, v in state.items()}, str(name))

@@ -28,7 +28,7 @@ from pathlib import Path
 from hybridnlp.utils.io import atomic_directory, atomic_write_bytes, atomic_write_json, read_json
 
 __all__ = ["FORMAT_VERSION", "SaveMixin", "Saveable", "pack_tensors", "registered",
-           "registered_kinds", "save_parts", "save_skops", "stamp_config", "unpack_tensors",
+           "registered_kinds", "packed_file", "save_parts", "save_skops", "stamp_config",
            "weights_directory", "write_card"]
 
 # The version of the saved-directory layout: config.json's ``format_version``. Directories
@@ -177,8 +177,9 @@ def save_parts(path: str | os.PathLike, parts: dict, config: dict) -> Path:
 @contextlib.contextmanager
 def weights_directory(path: str | os.PathLike):
     """While open, :func:`pack_tensors` writes each torch module's tensors to a safetensors
-    file under ``path/weights/`` and :func:`unpack_tensors` reads them back: how the torch
-    members of a skops-saved model (a classifier, or one inside a hybrid) are stored."""
+    file under ``path/weights/`` and ``hybridnlp.neural.load_packed`` reads them back: how
+    the torch members of a skops-saved model (a classifier, or one inside a hybrid) are
+    stored."""
     token = _WEIGHTS_DIR.set([Path(path), 0])
     try:
         yield
@@ -206,14 +207,10 @@ def pack_tensors(state_dict: dict) -> dict:
     return {"safetensors": name}
 
 
-def unpack_tensors(packed) -> dict:
-    """The tensors :func:`pack_tensors` packed (a file's, read from the open
-    :func:`weights_directory`); a name that is not one ``pack_tensors`` writes is refused."""
-    import numpy as np
-    import torch
-
-    if isinstance(packed, dict) and isinstance(packed.get("arrays"), dict):
-        return {k: torch.as_tensor(np.asarray(v)) for k, v in packed["arrays"].items()}
+def packed_file(packed) -> Path:
+    """The safetensors file a :func:`pack_tensors` entry names, in the open
+    :func:`weights_directory`; a name that is not one ``pack_tensors`` writes is refused (the
+    file itself is read by ``hybridnlp.neural``'s one weights reader)."""
     name = packed.get("safetensors") if isinstance(packed, dict) else None
     if not isinstance(name, str) or not _WEIGHTS_NAME.fullmatch(name):
         raise ValueError(f"a saved model's weights entry is {packed!r:.80}, expected "
@@ -223,19 +220,7 @@ def unpack_tensors(packed) -> dict:
     if where is None:
         raise ValueError(f"weights file {name!r} can only be read by hybridnlp.load from the "
                          f"directory that holds it.")
-    from safetensors.torch import load_file
-
-    file = where[0] / name
-    if not file.is_file():
-        raise FileNotFoundError(f"weights file {str(file)!r} does not exist; the model "
-                                f"directory is incomplete.")
-    try:
-        tensors = load_file(str(file))
-    except Exception as err:  # safetensors raises its own error types for corrupt headers
-        raise ValueError(f"weights file {str(file)!r} is corrupt: {err}") from None
-    if any(v.is_floating_point() and not torch.isfinite(v).all() for v in tensors.values()):
-        raise ValueError(f"weights file {str(file)!r} holds NaN or infinite weights.")
-    return tensors
+    return where[0] / name
 
 
 @functools.cache
