@@ -14,6 +14,7 @@ from hybridnlp.neural import NeuralEstimator, accuracy, holdout_split, load_pack
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 from hybridnlp.train import OptimizerChain
 from hybridnlp.train.data import Batches
+from hybridnlp.utils.deprecation import under_new_names
 from hybridnlp.utils.device import torch_threads
 from hybridnlp.utils.validation import (
     check_fitted,
@@ -263,12 +264,10 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
         return state
 
     def __setstate__(self, state: dict) -> None:
-        state = dict(state)
+        state = under_new_names(self._renamed, state)  # saved before a rename
         weights = state.pop("_model_weights", None)
         if "_module_state" in state:  # saved before safetensors (format_version 1)
             weights = {"arrays": state.pop("_module_state")}
-        if "tokenizer" in state:  # saved before segmenter= (the old name)
-            state["segmenter"] = state.pop("tokenizer")
         self.__dict__.update(state)
         if weights is not None:
             self.model_ = load_packed(lambda w: _BagModel(*w["embedding.weight"].shape,

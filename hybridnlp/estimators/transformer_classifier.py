@@ -25,6 +25,7 @@ from hybridnlp.neural import (
 from hybridnlp.nn import EncoderConfig
 from hybridnlp.text import Tokenizer, WordVocabTokenizer
 from hybridnlp.text.segmenters import segmenter_names
+from hybridnlp.utils.deprecation import under_new_names
 from hybridnlp.utils.device import resolve_device
 from hybridnlp.utils.paths import paths_as_strings
 from hybridnlp.utils.validation import (
@@ -355,14 +356,12 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         return state
 
     def __setstate__(self, state: dict) -> None:
-        state = dict(state)
+        state = under_new_names(self._renamed, state)  # saved before a rename
         config = state.pop("_model_config", state.pop("_module_config", None))
         kind = state.pop("_model_kind", state.pop("_module_kind", "encoder"))
         weights = state.pop("_model_weights", None)
         if "_module_state" in state:  # saved before safetensors (format_version 1)
             weights = {"arrays": state.pop("_module_state")}
-        if "embedding_init" in state:  # saved before the rename
-            state["word_vectors"] = state.pop("embedding_init")
         for name, default in (("truncation", "head"), ("pretrained", None), ("segmenter", None),
                               ("layer_decay", None), ("init_from", None), ("lm_weight", 0.0)):
             state.setdefault(name, default)  # saved before the parameter existed

@@ -37,7 +37,7 @@ from hybridnlp.neural.weights import check_weights_header, load_weights
 from hybridnlp.text import Tokenizer
 from hybridnlp.train import Trainer
 from hybridnlp.train.checkpoint import claim_checkpoint_dir
-from hybridnlp.utils.deprecation import warn_renamed, warn_renamed_function
+from hybridnlp.utils.deprecation import under_new_names, warn_renamed, warn_renamed_function
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.validation import check_number
 
@@ -312,7 +312,7 @@ class NeuralEstimator(BaseEstimator):
         check_weights_header(shapes, file)
         model = build()
         load_weights(model, file)
-        params = {cls._renamed.get(k, k): v for k, v in meta.get("params", {}).items()}
+        params = under_new_names(cls._renamed, meta.get("params", {}))
         if isinstance(params.get("optimizer__betas"), list):
             params["optimizer__betas"] = tuple(params["optimizer__betas"])
         est = cls(**{**params, "device": device})

@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, HashingVectorizer
 
 from hybridnlp.text import WordTokenizer
-from hybridnlp.utils.deprecation import RenamedParams
+from hybridnlp.utils.deprecation import RenamedParams, under_new_names
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.saved_arrays import checked_array, checked_csr
 from hybridnlp.utils.saving import Saveable, registered, registered_kinds
@@ -126,8 +126,7 @@ class _Retriever(RenamedParams, Saveable, BaseEstimator):
         if not isinstance(params, dict):
             raise ValueError(f"{where!r}: field 'params' must be a mapping.")
         try:
-            params = {cls._renamed.get(k, k) if cls._renamed.get(k) not in params else k: v
-                      for k, v in params.items()}  # saved under a name since renamed
+            params = under_new_names(cls._renamed, params)  # saved before a rename
             model = cls(**params, **parts)
             model._check_params()
         except (TypeError, ValueError) as err:

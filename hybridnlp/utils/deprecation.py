@@ -8,8 +8,8 @@ import os
 import sys
 import warnings
 
-__all__ = ["RenamedParams", "positional_deprecated", "warn_deprecated", "warn_renamed",
-           "warn_renamed_function"]
+__all__ = ["RenamedParams", "positional_deprecated", "under_new_names", "warn_deprecated",
+           "warn_renamed", "warn_renamed_function"]
 
 
 def warn_renamed(owner: str, old: str, new: str) -> None:
@@ -91,13 +91,20 @@ class RenamedParams:
         return super().set_params(**_new_names(self, params))
 
     def __setstate__(self, state):
-        state = {self._renamed.get(k, k) if k in self._renamed and self._renamed[k] not in state
-                 else k: v for k, v in state.items()}
+        state = under_new_names(self._renamed, state)
         parent = getattr(super(), "__setstate__", None)
         if parent is not None:
             parent(state)
         else:
             self.__dict__.update(state)
+
+
+def under_new_names(renamed: dict, values: dict) -> dict:
+    """``values`` (a pickled state, a saved model's parameters) with each key ``renamed``
+    names renamed, unless the new name is there too: what was saved before a rename loads
+    under the new name, silently (the saver, not the reader, used the old one)."""
+    return {renamed[k] if k in renamed and renamed[k] not in values else k: v
+            for k, v in values.items()}
 
 
 def _new_names(obj, params: dict) -> dict:
