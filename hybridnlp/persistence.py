@@ -30,16 +30,15 @@ import os
 from pathlib import Path
 
 from hybridnlp.utils.deprecation import warn_renamed_function
-from hybridnlp.utils.io import atomic_directory, directory_snapshot, read_json
+from hybridnlp.utils.io import directory_snapshot, read_json
 from hybridnlp.utils.saved_arrays import check_loaded_sparse
 from hybridnlp.utils.saving import (
     Saveable,
     registered,
     registered_kinds,
     save_skops,
-    stamp_config,
     weights_directory,
-    write_card,
+    write_whole,
 )
 
 __all__ = ["allowed_type_names", "allowed_types", "load", "load_model", "model_class_names",
@@ -114,11 +113,8 @@ def save(obj, path: str | os.PathLike, *, class_names=None, data: dict | None = 
 
     path = Path(path)
     if isinstance(obj, Tokenizer):  # a file of its own, in the directory
-        with atomic_directory(path) as tmp:
-            obj.save(tmp / "tokenizer.json")
-            stamp_config(tmp, {"kind": type(obj).__name__})
-            write_card(tmp, obj, data=data, metrics=metrics)
-        return path
+        return write_whole(path, obj, lambda tmp: obj.save(tmp / "tokenizer.json"), data=data,
+                           metrics=metrics)
     if isinstance(obj, Saveable):
         return obj.save(path, data=data, metrics=metrics)
     return save_skops(obj, path, class_names=class_names, data=data, metrics=metrics)

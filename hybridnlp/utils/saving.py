@@ -27,9 +27,9 @@ from pathlib import Path
 
 from hybridnlp.utils.io import atomic_directory, atomic_write_bytes, atomic_write_json, read_json
 
-__all__ = ["FORMAT_VERSION", "SaveMixin", "Saveable", "pack_tensors", "registered",
-           "registered_kinds", "packed_file", "save_parts", "save_skops", "stamp_config",
-           "weights_directory", "write_card"]
+__all__ = ["FORMAT_VERSION", "SaveMixin", "Saveable", "pack_tensors", "packed_file",
+           "registered", "registered_kinds", "save_parts", "save_skops", "stamp_config",
+           "weights_directory", "write_card", "write_whole"]
 
 # The version of the saved-directory layout: config.json's ``format_version``. Directories
 # written before it existed have none and read as version 0 (they still load).
@@ -78,15 +78,15 @@ def _whole_directory(save):
         if _WRITING.get() == path:  # super().save(path) inside a subclass's save
             save(self, path)
             return path
-        with atomic_directory(path) as tmp:
+
+        def write(tmp: Path) -> None:
             token = _WRITING.set(tmp)
             try:
                 save(self, tmp)
             finally:
                 _WRITING.reset(token)
-            stamp_config(tmp, {"kind": type(self).__name__})
-            write_card(tmp, self, data=data, metrics=metrics)
-        return path
+
+        return write_whole(path, self, write, data=data, metrics=metrics)
 
     return whole
 
@@ -113,8 +113,8 @@ def save_skops(obj, path: str | os.PathLike, *, class_names=None, data: dict | N
     import skops.io as sio
 
     _refuse_code(obj)
-    path = Path(path)
-    with atomic_directory(path) as tmp:
+
+    def write(tmp: Path) -> dict:
         with weights_directory(tmp):
             sio.dump(obj, tmp / "model.skops")
         description = {
@@ -123,7 +123,20 @@ def save_skops(obj, path: str | os.PathLike, *, class_names=None, data: dict | N
             **({"class_names": [str(n) for n in class_names]} if class_names else {}),
         }
         atomic_write_json(tmp / "model.json", description)
-        stamp_config(tmp, description)
+        return description
+
+    return write_whole(path, obj, write, data=data, metrics=metrics)
+
+
+def write_whole(path: str | os.PathLike, obj, write, *, data: dict | None = None,
+                metrics: dict | None = None) -> Path:
+    """The one way a model directory is written: ``write(folder)`` fills a fresh folder beside
+    ``path`` (and may return ``config.json``'s defaults), which gets ``format_version`` and
+    the model card, then replaces ``path`` by renames: a reader never sees half a model."""
+    path = Path(path)
+    with atomic_directory(path) as tmp:
+        defaults = write(tmp) or {"kind": type(obj).__name__}
+        stamp_config(tmp, defaults)
         write_card(tmp, obj, data=data, metrics=metrics)
     return path
 
