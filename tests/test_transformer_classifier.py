@@ -247,3 +247,16 @@ def test_interrupted_fit_resumes_to_the_same_model(tmp_path):
                                                     resume=True)
     with raises(ValueError, "resume=True needs checkpoint_dir, the folder of the checkpoint."):
         tiny(**params).fit(texts, y, resume=True)
+
+
+def test_a_fitted_classifier_predicts_and_pickles_by_its_module_not_its_later_params(tmp_path):
+    """Which encoder a fitted classifier holds is read from its module: parameters set after
+    fit (here, another encoder source) change the next fit, not this model's batches or
+    pickle."""
+    texts, y = keyword_task(40)
+    clf = tiny(max_epochs=1).fit(texts, y)
+    expected = clf.predict_proba(texts)
+    clf.set_params(init_from=str(tmp_path))  # a GPT directory, for a next fit
+    np.testing.assert_array_equal(clf.predict_proba(texts), expected)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(texts), expected)

@@ -22,7 +22,7 @@ from hybridnlp.text import Tokenizer, make_tokenizer
 from hybridnlp.utils.deprecation import warn_deprecated
 from hybridnlp.utils.validation import check_choice, check_number
 
-__all__ = ["SOURCES", "HFDirectory", "OwnGPT", "Scratch", "source_of"]
+__all__ = ["SOURCES", "HFDirectory", "OwnGPT", "Scratch", "fitted_source", "source_of"]
 
 TOKENIZERS = ("word", "bpe", "char")
 _POOLINGS = ("cls", "mean", "max")
@@ -31,6 +31,7 @@ _MODULE_FIELDS = ("pooling", "head_dropout")  # the module__ fields a pretrained
 
 class _Source:
     kind = ""
+    module_type = ""  # the class name of the module it builds
     default_lr = 1e-3
 
     def check(self, est) -> None:
@@ -77,6 +78,7 @@ class Scratch(_Source):
     """The project's encoder from random weights, on a vocabulary trained on the texts."""
 
     kind = "encoder"
+    module_type = "SequenceClassifier"
 
     def check(self, est) -> None:
         if est.layer_decay is not None:
@@ -111,6 +113,7 @@ class HFDirectory(_Source):
     """A local Hugging Face encoder (``pretrained=DIR``), fine-tuned, with its tokenizer."""
 
     kind = "pretrained"
+    module_type = "PretrainedSequenceClassifier"
     default_lr = 5e-5
 
     def check(self, est) -> None:
@@ -173,6 +176,7 @@ class OwnGPT(_Source):
     """The project's pretrained GPT (``init_from=CausalLM`` or its directory), fine-tuned."""
 
     kind = "gpt"
+    module_type = "GPTClassifier"
 
     def check(self, est) -> None:
         from pathlib import Path
@@ -241,6 +245,19 @@ def source_of(est) -> _Source:
     if est.init_from is not None:
         return OwnGPT()
     return HFDirectory() if est.pretrained is not None else Scratch()
+
+
+def fitted_source(est) -> _Source:
+    """The source of ``est``'s fitted module (read from the module, not the parameters, which
+    may have been set since); before a module exists, the parameters'."""
+    model = getattr(est, "model_", None)
+    if model is None:
+        return source_of(est)
+    for cls in SOURCES.values():
+        if type(model).__name__ == cls.module_type:
+            return cls()
+    raise TypeError(f"{type(est).__name__}.model_ is a {type(model).__name__}, which no "
+                    f"encoder source builds.")
 
 
 def check_fit(est) -> None:

@@ -11,7 +11,13 @@ import torch
 from sklearn.utils.class_weight import compute_class_weight
 
 from hybridnlp.estimators._classifier import TextClassifierMixin
-from hybridnlp.estimators._encoders import SOURCES, TOKENIZERS, check_fit, source_of
+from hybridnlp.estimators._encoders import (
+    SOURCES,
+    TOKENIZERS,
+    check_fit,
+    fitted_source,
+    source_of,
+)
 from hybridnlp.neural import (
     TRUNCATIONS,
     NeuralEstimator,
@@ -241,10 +247,14 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         ``fit``, ``texts`` are the training texts and ``y_idx`` their class indices."""
         return None
 
-    def _batches(self, texts, y_idx=None, *, shuffle=False, seed=0, fit=False) -> TextBatches:
+    def _batches(self, texts, y_idx=None, *, shuffle=False, seed=0, fit=False,
+                 source=None) -> TextBatches:
+        """``source``: the encoder source of the fit under way (default: the fitted
+        module's)."""
         check_choice("truncation", self.truncation, TRUNCATIONS)
         extra = self._extra_features(texts, y_idx, fit)
-        return source_of(self).batches(self, texts, y_idx, extra, shuffle=shuffle, seed=seed)
+        source = source or fitted_source(self)
+        return source.batches(self, texts, y_idx, extra, shuffle=shuffle, seed=seed)
 
     # ------------------------------------------------------------------ fit
 
@@ -276,10 +286,12 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
             texts, y_idx, self.classes_, validation_data,
             self.validation_fraction if self.patience is not None else 0, seed)
         trainer = self._make_trainer(seed, has_val=val_texts is not None)
-        source = source_of(self)  # scratch, a Hugging Face directory or our GPT
+        # scratch, a Hugging Face directory or our GPT (warm_start: the fitted one)
+        source = fitted_source(self) if continuing else source_of(self)
         if not continuing:
             self.tokenizer_ = source.tokenizer(self, train_texts)
-        train = self._batches(train_texts, train_y, shuffle=True, seed=seed, fit=True)
+        train = self._batches(train_texts, train_y, shuffle=True, seed=seed, fit=True,
+                              source=source)
         if not continuing:
             n_extra = 0 if train.features is None else train.features.shape[1]
             self.model_ = trainer.build_module(lambda: source.module(self, n_extra))
@@ -287,7 +299,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
                 self._init_embeddings()
         self.model_.class_weight.copy_(self._class_weights(train_y))
         self.n_truncated_ = train.n_truncated
-        val = None if val_texts is None else self._batches(val_texts, val_y)
+        val = None if val_texts is None else self._batches(val_texts, val_y, source=source)
         self._checkpoint_tokenizer(self.tokenizer_, resume)
         self.history_ = trainer.fit(self.model_, train, val, resume=resume,
                                     config=self.model_.config.to_dict())
@@ -351,7 +363,7 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
         if model is not None:  # safetensors under hybridnlp.save, else NumPy arrays (a
             # GPU-fitted model unpickles anywhere)
             state["_model_config"] = model.config.to_dict()
-            state["_model_kind"] = source_of(self).kind
+            state["_model_kind"] = fitted_source(self).kind
             state["_model_weights"] = pack_module(model)
         return state
 
