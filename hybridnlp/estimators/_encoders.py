@@ -18,13 +18,13 @@ import copy
 
 from hybridnlp.neural import TextBatches
 from hybridnlp.nn import EncoderConfig, SequenceClassifier
-from hybridnlp.text import Tokenizer, make_tokenizer
+from hybridnlp.text import TOKENIZER_KINDS, Tokenizer, make_tokenizer
 from hybridnlp.utils.deprecation import warn_deprecated
 from hybridnlp.utils.validation import check_choice, check_number
 
 __all__ = ["SOURCES", "HFDirectory", "OwnGPT", "Scratch", "fitted_source", "source_of"]
 
-TOKENIZERS = ("word", "bpe", "char")
+TOKENIZERS = TOKENIZER_KINDS  # the vocabulary kinds (hybridnlp.text)
 _POOLINGS = ("cls", "mean", "max")
 _MODULE_FIELDS = ("pooling", "head_dropout")  # the module__ fields a pretrained encoder takes
 
