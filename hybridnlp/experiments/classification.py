@@ -109,7 +109,6 @@ class _Folds:
     """What every model of a classification task is fit and scored on."""
 
     config: ExperimentConfig
-    run_dir: Path
     done: Progress
     texts: list
     y: np.ndarray
@@ -117,8 +116,6 @@ class _Folds:
     test_texts: list | None
     y_test: np.ndarray | None
     progress: object
-    pretrained: dict
-    target_names: list
 
     def fold_data(self, train_idx, test_idx):
         """(train texts, train labels, test texts, test labels, test ids) of one fold."""
@@ -143,8 +140,7 @@ def classification(config, run_dir, result, *, progress=None, scheduler=None) ->
     else:
         splitter = StratifiedKFold(ev.cv, shuffle=True, random_state=config.seed)
         folds = list(splitter.split(texts, y))
-    task = _Folds(config, run_dir, Progress(run_dir), texts, y, folds, test_texts, y_test,
-                 progress, result.pretrained, target_names)
+    task = _Folds(config, Progress(run_dir), texts, y, folds, test_texts, y_test, progress)
     records = {}  # model name -> {"summary", "predictions", "attribution"}
     with execution_backend(config.execution, scheduler), _sharing(config):  # shared component fits
         for i, spec, est in pending_models(config, run_dir, result, records):
