@@ -140,8 +140,13 @@ def model_class_names(path: str | os.PathLike) -> list[str] | None:
 def load(path: str | os.PathLike):
     """The model saved in the directory ``path`` (by :func:`save`, or by a class's own
     ``save``), read from one snapshot of its files: a writer replacing it meanwhile is never
-    seen half-way. A tokenizer's JSON file is read too."""
+    seen half-way. A tokenizer's JSON file is read too, and an ARPA file (``.arpa``,
+    ``.arpa.gz``) as an :class:`~hybridnlp.NGramLM`."""
     path = Path(path)
+    if path.is_file() and path.name.endswith((".arpa", ".arpa.gz")):
+        from hybridnlp.lm import NGramLM
+
+        return NGramLM.from_arpa(path)
     if path.is_file():  # a tokenizer file (tokenizer.json)
         from hybridnlp.text import load_tokenizer
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
+import hybridnlp
 from hybridnlp import CausalLM, InterpolatedLM, NGramLM, load_dataset
 from hybridnlp.exceptions import NotFittedError
 from hybridnlp.lm import (
@@ -323,6 +324,73 @@ def test_ngram_perplexity_save_load_and_errors(tmp_path):
         NGramLM(discount=1.5).fit(SMALL)
     with pytest.raises(ValueError, match="the corpus has 3 tokens .* fewer than order=5"):
         NGramLM(order=5).fit("a b")
+
+
+# ---------------------------------------------------------------------- ARPA
+
+
+def _line_log10(lm, line):
+    """log10 p of each word of ``line`` and of its end, from the line's start (<s>)."""
+    tok = lm.tokenizer_
+    return lm.token_log_probs([tok.eos_id, *tok.encode(line), tok.eos_id]) / math.log(10)
+
+
+@pytest.mark.parametrize("order", [2, 3, 5])
+def test_an_arpa_file_written_here_scores_the_same_in_kenlm(tmp_path, order):
+    kenlm = pytest.importorskip("kenlm")
+    lm = NGramLM(order=order).fit(SMALL * 2 + "x y z\n")
+    lm.to_arpa(tmp_path / "lm.arpa")
+    ref = kenlm.Model(str(tmp_path / "lm.arpa"))
+    for line in ("the cat sat on the log", "a dog ate the mat", "zebra the cat", "the"):
+        theirs = [score for score, _, _ in ref.full_scores(line)]
+        np.testing.assert_allclose(_line_log10(lm, line), theirs, atol=1e-4)
+
+
+def test_arpa_round_trip_scores_saves_generates_and_interpolates(tmp_path):
+    lm = NGramLM(order=3).fit(SMALL * 2)
+    lm.to_arpa(tmp_path / "lm.arpa.gz")
+    back = hybridnlp.load(tmp_path / "lm.arpa.gz")
+    assert isinstance(back, NGramLM) and back.order == 3 and back.discounts_ is None
+    for line in ("the cat sat on the log", "a dog ate the mat", "zebra the cat"):
+        np.testing.assert_allclose(_line_log10(back, line), _line_log10(lm, line), atol=1e-6)
+    hist = back.tokenizer_.encode("on the")
+    assert back.next_token_probs(hist).sum() == pytest.approx(1.0, abs=1e-5)
+    back.save(tmp_path / "saved")
+    again = hybridnlp.load(tmp_path / "saved")
+    assert again.perplexity(SMALL) == pytest.approx(back.perplexity(SMALL), rel=1e-12)
+    assert set(again.generate("the", 8, seed=0).split()) <= set(SMALL.split()) | {"<unk>"}
+    gpt = CausalLM(preset="gpt-nano", tokenizer=back.tokenizer_, max_steps=5,
+                   random_state=0).fit(SMALL * 4)
+    mix = InterpolatedLM(neural=gpt, ngram=back).fit(SMALL)  # prefit parts: the weight only
+    assert mix.perplexity(SMALL) < gpt.perplexity(SMALL)
+
+
+def test_an_arpa_file_from_elsewhere_backs_off_as_written(tmp_path):
+    (tmp_path / "hand.arpa").write_text(
+        "\\data\\\nngram 1=5\nngram 2=3\n\n\\1-grams:\n-1.0\t<unk>\n"
+        "-99\t<s>\t-0.5\n-0.6\t</s>\n-0.4\ta\t-0.3\n-0.7\tb\n\n"
+        "\\2-grams:\n-0.2\t<s> a\n-0.1\ta b\n-0.9\ta </s>\n\n\\end\\\n")
+    lm = NGramLM.from_arpa(tmp_path / "hand.arpa")
+    # <s> a: listed; a b: listed; b </s>: b has no backoff, so p(</s>); then a a: bo(a) p(a)
+    np.testing.assert_allclose(_line_log10(lm, "a b"), [-0.2, -0.1, -0.6], atol=1e-9)
+    np.testing.assert_allclose(_line_log10(lm, "a a"), [-0.2, -0.3 - 0.4, -0.9], atol=1e-9)
+    np.testing.assert_allclose(_line_log10(lm, "c"), [-0.5 - 1.0, -0.6], atol=1e-9)
+
+
+def test_bad_arpa_files_and_unwritable_tokens_are_named(tmp_path):
+    bad = tmp_path / "bad.arpa"
+    bad.write_text("\\data\\\nngram 1=3\n\n\\1-grams:\n-1\t<s>\n-1\ta\n\\end\\\n")
+    with pytest.raises(ValueError, match=r"the header says 3 1-grams, the file has 2"):
+        NGramLM.from_arpa(bad)
+    bad.write_text("\\data\\\nngram 1=2\nngram 2=1\n\n\\1-grams:\n-1\t</s>\n-1\ta\n"
+                   "\n\\2-grams:\n-1\ta c\n\\end\\\n")
+    with pytest.raises(ValueError, match=r"the word 'c' of a 2-gram is not among the 1-grams"):
+        NGramLM.from_arpa(bad)
+    bad.write_text("\\data\\\nngram 1=2\n\n\\1-grams:\n-1\t</s>\nminus\ta\n\\end\\\n")
+    with pytest.raises(ValueError, match=r"line 6: 'minus\\ta' has a number that does not"):
+        NGramLM.from_arpa(bad)
+    with pytest.raises(ValueError, match=r"token 5 \(' '\) cannot be an ARPA word"):
+        NGramLM(order=2, tokenizer="char").fit(" ab" * 5).to_arpa(tmp_path / "c.arpa")
 
 
 # ---------------------------------------------------------------------- interpolation

@@ -3,12 +3,13 @@
 Chen & Goodman (1998): the highest order uses raw counts, every lower order uses continuation
 counts N1+(. w_k..w_n) (in how many distinct contexts a suffix occurs), each order interpolates
 with the next lower one, and the unigram interpolates with the uniform distribution.
-Counting is vectorised with NumPy; lookups at scoring time are dictionary hits.
+Counting is vectorised with NumPy; the probabilities are then held as a backoff model in sorted
+arrays (``_backoff.BackoffTables``, as an ARPA file holds them), scored by binary search.
 """
 
 from __future__ import annotations
 
-import math
+import gzip
 import os
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
+from hybridnlp.lm._backoff import LN10, BackoffTables, read_arpa
 from hybridnlp.lm._corpus import (
     corpus_chunks,
     make_tokenizer,
@@ -25,7 +27,7 @@ from hybridnlp.lm._corpus import (
 )
 from hybridnlp.lm._scoring import LMScoringMixin
 from hybridnlp.lm.decoding import NGramStepper, sample
-from hybridnlp.text import load_tokenizer
+from hybridnlp.text import WhitespaceTokenizer, load_tokenizer
 from hybridnlp.utils.deprecation import positional_deprecated, warn_renamed
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 from hybridnlp.utils.progress import progress_bar
@@ -174,119 +176,68 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
         return self
 
     def _set_tables(self, tables: dict) -> None:
+        """The scoring tables from the counts per order (``tables[k]``: sorted distinct k-gram
+        rows and their raw or continuation counts)."""
         self._tables = tables
+        self._set_vocabulary()
+        self.discounts_ = []
+        for k in range(1, self.order + 1):
+            if self.discount == "modified":
+                self.discounts_.append(modified_discounts(tables[k][1]))
+            else:
+                self.discounts_.append((float(self.discount),) * 3)
+        types, counts = tables[1]
+        c = np.zeros(self.vocab_size_)
+        c[types[:, 0]] = counts
+        total = c.sum()
+        d1, d2, d3 = self.discounts_[0]
+        gamma = d1 * np.sum(c == 1) + d2 * np.sum(c == 2) + d3 * np.sum(c >= 3)
+        if self.interpolate_unigram:
+            d = np.where(c == 0, 0.0, np.where(c == 1, d1, np.where(c == 2, d2, d3)))
+            p = np.maximum(c - d, 0.0) / total + gamma / total / self._n_outcomes
+        else:
+            p = c / total
+        p[self._excluded] = 0.0
+        self._scores = BackoffTables.from_counts(tables, self.order, self.vocab_size_,
+                                                 self.discounts_, p)
+
+    def _set_vocabulary(self) -> None:
         self.vocab_size_ = self.tokenizer_.vocab_size
         t = self.tokenizer_
         self._excluded = [t.pad_id, t.bos_id, t.sep_id]
         self._n_outcomes = self.vocab_size_ - len(self._excluded)
-        self.discounts_ = []
-        self._counts, self._contexts = {}, {}
-        for k in range(1, self.order + 1):
-            types, counts = tables[k]
-            if self.discount == "modified":
-                d = modified_discounts(counts)
-            else:
-                d = (float(self.discount),) * 3
-            self.discounts_.append(d)
-            self._counts[k] = dict(zip(map(tuple, types.tolist()), counts.tolist(),
-                                       strict=True))
-            ctx = types[:, :-1]
-            new = np.ones(len(types), dtype=bool)
-            new[1:] = np.any(ctx[1:] != ctx[:-1], axis=1) if k > 1 else False
-            starts = np.flatnonzero(new)
-            ends = np.append(starts[1:], len(types))
-            c_id = np.cumsum(new) - 1
-            total = np.bincount(c_id, weights=counts)
-            n1 = np.bincount(c_id, weights=counts == 1)
-            n2 = np.bincount(c_id, weights=counts == 2)
-            n3 = np.bincount(c_id, weights=counts >= 3)
-            gamma_mass = d[0] * n1 + d[1] * n2 + d[2] * n3
-            keys = map(tuple, ctx[starts].tolist())
-            self._contexts[k] = {
-                key: (int(s), int(e), float(tot), float(g))
-                for key, s, e, tot, g in zip(keys, starts, ends, total, gamma_mass, strict=True)
-            }
 
     # ------------------------------------------------------------------ probabilities
 
-    def _d(self, k: int, c: int) -> float:
-        if c == 0:
-            return 0.0
-        return self.discounts_[k - 1][min(c, 3) - 1]
-
     def prob(self, token: int, history) -> tuple[float, int]:
         """p(token | history) and the highest order whose context was seen (1 = unigram)."""
-        history = tuple(int(h) for h in history)
-        c = self._counts[1].get((token,), 0)
-        _, _, total, gamma = self._contexts[1][()]
-        if self.interpolate_unigram:
-            p = max(c - self._d(1, c), 0.0) / total + gamma / total / self._n_outcomes
-        else:
-            p = c / total
-        if token in self._excluded:
-            p = 0.0
-        matched = 1
-        for k, ctx, (_, _, total, gamma) in self._seen_contexts(history):
-            c = self._counts[k].get((*ctx, token), 0)
-            p = max(c - self._d(k, c), 0.0) / total + gamma / total * p
-            matched = k
-        return p, matched
-
-    def _seen_contexts(self, history: tuple):
-        """(order k >= 2, context, its stats) for the seen contexts of ``history``, shortest
-        first; stops at the first unseen one (every longer context is unseen too)."""
-        for k in range(2, min(self.order, len(history) + 1) + 1):
-            ctx = history[len(history) - (k - 1):]
-            stats = self._contexts[k].get(ctx)
-            if stats is None:
-                return
-            yield k, ctx, stats
+        check_fitted(self, self._fitted_attr)
+        history = [int(h) for h in history][max(0, len(history) - self.order + 1):]
+        if not history:
+            return float(np.exp(self._scores.logp[1][int(token)])), 1
+        lp, orders = self._scores.score([*history, int(token)])
+        return float(np.exp(lp[-1])), int(orders[-1])
 
     def matched_order(self, history) -> int:
         """The highest order whose context in ``history`` was seen in training (1 = none)."""
-        check_fitted(self, self._fitted_attr)
-        history = tuple(int(h) for h in history)
-        return 1 + sum(1 for _ in self._seen_contexts(history))
+        return self.prob(self.tokenizer_.eos_id, history)[1]
 
     def token_log_probs(self, ids, *, return_orders: bool = False):
         """log p(ids[j] | ids[:j]) for j >= 1 (float64); with ``return_orders``, also the
-        highest matched order per token (the n-gram's confidence)."""
+        highest matched order per token (the n-gram's confidence). Vectorised: a binary
+        search per order over the whole stream."""
         check_fitted(self, self._fitted_attr)
-        ids = [int(i) for i in ids]
-        n = self.order
-        lp = np.empty(max(len(ids) - 1, 0))
-        orders = np.empty(len(lp), dtype=np.int64)
-        for j in range(1, len(ids)):
-            p, k = self.prob(ids[j], ids[max(0, j - n + 1):j])
-            lp[j - 1] = math.log(p) if p > 0 else -math.inf
-            orders[j - 1] = k
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) and (ids.min() < 0 or ids.max() >= self.vocab_size_):
+            raise ValueError(f"token ids must lie in [0, {self.vocab_size_}); got "
+                             f"{int(ids.min())}..{int(ids.max())}.")
+        lp, orders = self._scores.score(ids)
         return (lp, orders) if return_orders else lp
 
     def next_token_probs(self, history) -> np.ndarray:
         """The distribution of the next token (vocab_size,) given ``history`` (ids)."""
         check_fitted(self, self._fitted_attr)
-        history = tuple(int(h) for h in history)
-        V = self.vocab_size_
-        types, counts = self._tables[1]
-        _, _, total, gamma = self._contexts[1][()]
-        c = np.zeros(V)
-        c[types[:, 0]] = counts
-        if self.interpolate_unigram:
-            p = self._discounted(1, c) / total + gamma / total / self._n_outcomes
-        else:
-            p = c / total
-        p[self._excluded] = 0.0
-        for k, _, (s, e, total, gamma) in self._seen_contexts(history):
-            types, counts = self._tables[k]
-            c = np.zeros(V)
-            c[types[s:e, -1]] = counts[s:e]
-            p = self._discounted(k, c) / total + gamma / total * p
-        return p
-
-    def _discounted(self, k: int, c: np.ndarray) -> np.ndarray:
-        d1, d2, d3 = self.discounts_[k - 1]
-        d = np.where(c == 0, 0.0, np.where(c == 1, d1, np.where(c == 2, d2, d3)))
-        return np.maximum(c - d, 0.0)
+        return np.exp(self._scores.next_log_probs([int(h) for h in history]))
 
     # ------------------------------------------------------------------ generation
 
@@ -309,20 +260,26 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
     # ------------------------------------------------------------------ persistence
 
     def save(self, path: str | os.PathLike) -> None:
-        """``ngrams.npz`` (token and count arrays per order; no pickles), ``config.json`` and
-        ``tokenizer.json`` in the directory ``path``."""
+        """``ngrams.npz`` (token and count arrays per order, or for a model read from ARPA
+        its probability tables; no pickles), ``config.json`` and ``tokenizer.json`` in the
+        directory ``path``."""
         check_fitted(self, self._fitted_attr)
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        arrays = {}
-        for k, (types, counts) in self._tables.items():
-            arrays[f"types_{k}"], arrays[f"counts_{k}"] = types, counts
+        if hasattr(self, "_tables"):
+            arrays = {}
+            for k, (types, counts) in self._tables.items():
+                arrays[f"types_{k}"], arrays[f"counts_{k}"] = types, counts
+            source = "counts"
+        else:
+            arrays, source = self._scores.arrays(), "arpa"
         with atomic_path(path / "ngrams.npz") as tmp:
             np.savez_compressed(tmp, **arrays)
         self.tokenizer_.save(path / "tokenizer.json")
         atomic_write_json(path / "config.json", {
             "kind": "NGramLM", "order": self.order, "discount": self.discount,
             "interpolate_unigram": self.interpolate_unigram, "n_tokens": self.n_tokens_,
+            "source": source,
         })
 
     @classmethod
@@ -338,12 +295,97 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
         lm.tokenizer_ = load_tokenizer(path / "tokenizer.json")
         lm.tokenizer = lm.tokenizer_
         lm.n_tokens_ = meta.get("n_tokens")
+        source = meta.get("source", "counts")
         try:
             with np.load(path / "ngrams.npz", allow_pickle=False) as data:
+                if source == "arpa":
+                    lm._set_vocabulary()
+                    lm._scores = BackoffTables.from_arrays(data, lm.order, lm.vocab_size_)
+                    lm.discounts_ = None
+                    return lm
                 tables = {k: (data[f"types_{k}"], data[f"counts_{k}"])
                           for k in range(1, lm.order + 1)}
-        except (KeyError, ValueError, OSError) as err:
+        except (KeyError, ValueError, OSError, IndexError) as err:
             raise ValueError(f"{str(path / 'ngrams.npz')!r} is missing or corrupt: "
                              f"{err}") from None
         lm._set_tables(tables)
         return lm
+
+    # ------------------------------------------------------------------ ARPA
+
+    def to_arpa(self, path: str | os.PathLike) -> Path:
+        """Write the model as an ARPA file (``.gz`` compresses), which KenLM, SRILM and
+        :meth:`from_arpa` read: every n-gram's interpolated log10 probability and every
+        context's log10 backoff (gamma / total), so that a backoff reader gives this model's
+        probabilities. ``<eos>`` (a line break) is ``</s>`` when predicted and ``<s>`` as a
+        context; n-grams spanning a line break inside them are left out. Needs a tokenizer
+        whose tokens have no whitespace (``tokenizer="word"`` or ``"bpe"``)."""
+        check_fitted(self, self._fitted_attr)
+        words = _token_names(self.tokenizer_)
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            opener = gzip.open if path.suffix == ".gz" else open
+            with opener(tmp, "wt", encoding="utf-8") as out:
+                self._scores.write_arpa(out, words, self.tokenizer_.eos_id)
+        return path
+
+    @classmethod
+    def from_arpa(cls, path: str | os.PathLike) -> NGramLM:
+        """A model from an ARPA file (KenLM's ``lmplz``, SRILM, :meth:`to_arpa`; ``.gz`` too):
+        it scores whitespace-separated words, each line a sentence (``<s>`` ... ``</s>``),
+        words not in the file as ``<unk>``. It scores, generates, saves and interpolates with a
+        :class:`CausalLM` trained on its ``tokenizer_`` as a fitted model does."""
+        order, words, entries = read_arpa(path)
+        tok = WhitespaceTokenizer()
+        tok._set_tokens(words)
+        lm = cls(order=order, tokenizer=tok)
+        lm.tokenizer_, lm.n_tokens_, lm.discounts_ = tok, None, None
+        lm._set_vocabulary()
+        V, index = lm.vocab_size_, dict(tok._index)
+        index["<s>"] = index["</s>"] = tok.eos_id
+        tables = {}
+        logp1, logbo1 = np.full(V, -np.inf), np.zeros(V)
+        logp1[tok.unk_id] = -100 * LN10  # KenLM's value for a file without <unk>
+        for (w,), lp, bo in entries[1]:
+            i = index[w]
+            if w != "<s>":
+                logp1[i] = lp * LN10
+            if w != "</s>":
+                logbo1[i] = bo * LN10
+        tables[1] = (None, logp1, logbo1)
+        for k in range(2, order + 1):
+            try:
+                rows = np.array([[index[w] for w in gram] for gram, _, _ in entries[k]],
+                                dtype=np.int64).reshape(-1, k)
+            except KeyError as err:
+                raise ValueError(f"ARPA file {str(path)!r}: the word {err.args[0]!r} of a "
+                                 f"{k}-gram is not among the 1-grams.") from None
+            lp = np.array([e[1] for e in entries[k]]) * LN10
+            bo = np.array([e[2] for e in entries[k]]) * LN10
+            tables[k] = (rows, lp, bo)
+        try:
+            lm._scores = BackoffTables.from_entries(tables, order, V)
+        except ValueError as err:
+            raise ValueError(f"ARPA file {str(path)!r} is malformed: {err} (word ids as in "
+                             f"the file's 1-grams).") from None
+        return lm
+
+
+def _token_names(tok) -> list:
+    """Each token id's ARPA word (None for pad, bos and sep, never written)."""
+    from hybridnlp.text.tokenizer import SPECIAL_TOKENS
+
+    if hasattr(tok, "tokens"):
+        names = [*SPECIAL_TOKENS.values(), *tok.tokens]
+    else:  # BPE
+        names = [tok._tok.id_to_token(i) for i in range(tok.vocab_size)]
+    names[tok.eos_id], names[tok.unk_id] = "</s>", "<unk>"
+    for i in (tok.pad_id, tok.bos_id, tok.sep_id):
+        names[i] = None
+    for i, w in enumerate(names):
+        if w is not None and i not in (tok.eos_id, tok.unk_id) and (
+                not w or any(c.isspace() for c in w) or w in ("<s>", "</s>", "<unk>")):
+            raise ValueError(f"token {i} ({w!r}) cannot be an ARPA word (ARPA words are "
+                             f"separated by whitespace and <s>, </s>, <unk> are reserved); "
+                             f"write ARPA from a model fit with tokenizer='word' or 'bpe'.")
+    return names
