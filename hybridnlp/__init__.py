@@ -24,7 +24,8 @@ _EXPORTS = {
     "WeightedEnsemble": "hybridnlp.hybrid",
     "CausalLM": "hybridnlp.lm", "InterpolatedLM": "hybridnlp.lm", "NGramLM": "hybridnlp.lm",
     "Seq2SeqLM": "hybridnlp.seq2seq", "ShallowFusion": "hybridnlp.seq2seq",
-    "load": "hybridnlp.persistence", "save": "hybridnlp.persistence",
+    "export": "hybridnlp.persistence", "load": "hybridnlp.persistence",
+    "save": "hybridnlp.persistence",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -343,6 +343,47 @@ def _ask(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from hybridnlp.persistence import export
+
+    try:
+        out = export(args.model_dir, to=args.to, output=args.output, quantize=args.quantize)
+    except (FileNotFoundError, ValueError) as err:
+        raise _UsageError(str(err)) from None
+    except ImportError as err:
+        raise _UsageError(f"{err}; install the export extra: pip install "
+                          f"'hybridnlp[export]'") from None
+    print(f"wrote {out} ({args.to}); hybridnlp.load({str(out)!r}) reads it back")
+    return 0
+
+
+def _serve(args) -> int:
+    from hybridnlp.persistence import model_class_names
+
+    try:
+        from hybridnlp.deploy.server import model_kind, serve
+    except ImportError as err:  # pragma: no cover - the extra is missing
+        raise _UsageError(f"{err}; install the serve extra: pip install "
+                          f"'hybridnlp[serve]'") from None
+    models = {}  # each directory under its folder's name: (model, class names, card)
+    for d in args.model_dirs:
+        name = Path(d).resolve().name
+        if name in models:
+            raise _UsageError(f"two model directories are named {name!r}; serve folders with "
+                              f"different names")
+        model = _load_model(d)
+        try:
+            model_kind(model)
+        except ValueError as err:
+            raise _UsageError(f"{d}: {err}") from None
+        card = Path(d) / "README.md"
+        models[name] = (model, model_class_names(d),
+                        card.read_text(encoding="utf-8") if card.is_file() else None)
+    serve(models, host=args.host, port=args.port, max_batch=args.max_batch,
+          max_wait_ms=args.max_wait_ms)
+    return 0
+
+
 def _datasets(args) -> int:
     from hybridnlp.datasets import list_datasets
 
@@ -470,6 +511,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--top-k", type=int, default=None, help="passages read (default: the index's)")
     p.set_defaults(func=_ask)
+    p = command("serve", "serve saved models over HTTP (JSON; the serve extra)")
+    p.add_argument("model_dirs", nargs="+", metavar="MODEL_DIR",
+                   help="model directories; each is served under its folder's name")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on")
+    p.add_argument("--max-batch", type=int, default=64,
+                   help="most texts of concurrent /predict requests run in one batch")
+    p.add_argument("--max-wait-ms", type=float, default=2.0,
+                   help="how long a batch waits for more requests")
+    p.set_defaults(func=_serve)
+    p = command("export", "write a saved model in a format another runtime reads")
+    p.add_argument("model_dir", metavar="MODEL_DIR", help="a model directory")
+    p.add_argument("--to", required=True, choices=["onnx", "arpa"],
+                   help="onnx: a neural classifier for onnxruntime; arpa: an n-gram LM")
+    p.add_argument("--output", required=True,
+                   help="directory (onnx) or file (arpa, .arpa.gz compresses) to write")
+    p.add_argument("--quantize", choices=["int8"], default=None,
+                   help="ONNX weights quantised to int8 (onnxruntime dynamic quantisation)")
+    p.set_defaults(func=_export)
     p = command("datasets", "list the bundled and found data sets")
     p.add_argument("--data-home", default=None, metavar="DIR", help=DATA_HOME_HELP)
     p.set_defaults(func=_datasets)

@@ -41,7 +41,8 @@ from hybridnlp.utils.saving import (
     write_whole,
 )
 
-__all__ = ["allowed_type_names", "allowed_types", "load", "load_model", "model_class_names",
+__all__ = ["EXPORT_FORMATS", "allowed_type_names", "allowed_types", "export", "export_formats",
+           "load", "load_model", "model_class_names",
            "save", "save_model"]
 
 
@@ -172,6 +173,10 @@ def load_model(path: str | os.PathLike):
 
 def _read(path: Path):
     """The model in the folder ``path`` (a snapshot of the model directory)."""
+    if (path / "model.onnx").exists():  # an ONNX export around its estimator
+        from hybridnlp.deploy.onnx import OnnxClassifier
+
+        return OnnxClassifier.from_directory(path, _read(path / "estimator"))
     if (path / "model.skops").exists():
         import skops.io as sio
 
@@ -217,6 +222,53 @@ def _read(path: Path):
     if issubclass(cls, Tokenizer):
         return load_tokenizer(path / "tokenizer.json", expected=cls)
     return cls.load(path)
+
+
+# ---------------------------------------------------------------------- export
+
+EXPORT_FORMATS = ("onnx", "arpa")
+
+
+def export_formats(model) -> list[str]:
+    """The formats :func:`export` writes ``model`` (fitted) in."""
+    from hybridnlp.deploy.onnx import onnx_inputs
+    from hybridnlp.lm import NGramLM
+
+    out = []
+    if hasattr(model, "model_") and onnx_inputs(model) is not None:
+        out.append("onnx")
+    if isinstance(model, NGramLM):
+        out.append("arpa")
+    return out
+
+
+def export(model, *, to: str, output: str | os.PathLike, quantize: str | None = None) -> Path:
+    """Write ``model`` (fitted, or the directory :func:`save` wrote) in a format another
+    runtime reads; returns ``output``, which :func:`load` reads back.
+
+    - ``to="onnx"``: a neural classifier's network for onnxruntime
+      (:class:`~hybridnlp.deploy.OnnxClassifier`; ``quantize="int8"``: dynamic int8 weights);
+    - ``to="arpa"``: an :class:`~hybridnlp.NGramLM` as an ARPA file (KenLM, SRILM).
+    """
+    if to not in EXPORT_FORMATS:
+        raise ValueError(f"to={to!r} is not an export format; choose one of "
+                         f"{list(EXPORT_FORMATS)}.")
+    if isinstance(model, str | os.PathLike):
+        model = load(model)
+    supported = export_formats(model)
+    if to not in supported:
+        can = (f"it exports to {supported}" if supported
+               else "it has no export format (save it with hybridnlp.save)")
+        raise ValueError(f"a {type(model).__name__} cannot be exported to {to!r}: {can}. "
+                         f"ONNX takes TransformerClassifier, FusionClassifier and "
+                         f"FastTextClassifier; ARPA takes NGramLM.")
+    if quantize is not None and to != "onnx":
+        raise ValueError(f"quantize={quantize!r} applies to to='onnx' only.")
+    if to == "arpa":
+        return model.to_arpa(output)
+    from hybridnlp.deploy.onnx import OnnxClassifier
+
+    return OnnxClassifier.from_estimator(model, quantize=quantize).save(output)
 
 
 def _register_kinds() -> None:

@@ -242,16 +242,24 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
         self.model_ = module.to("cpu").eval()
         return self
 
-    def predict_proba(self, X) -> np.ndarray:
+    def _predict_batches(self, X):
+        """(row indices, batch of module inputs) over the texts ``X``, for ``predict_proba``
+        and for other runtimes (an ONNX export) that run the same inputs."""
         check_fitted(self, "model_")
         texts = check_texts(X)
         batches = _BagBatches(*self._encode(self._ngrams(texts)), None, batch_size=4096)
-        out = [torch.zeros(0, len(self.classes_), dtype=torch.float64)]
+        index = np.arange(len(texts))
+        return len(texts), ((index[b:b + batches.batch_size], batch) for b, batch in
+                            zip(range(0, len(texts), batches.batch_size), batches, strict=True))
+
+    def predict_proba(self, X) -> np.ndarray:
+        n, batches = self._predict_batches(X)
+        out = torch.zeros(n, len(self.classes_), dtype=torch.float64)
         with torch.no_grad(), _one_thread():
-            for batch in batches:
+            for index, batch in batches:
                 logits, _ = self.model_(**batch)
-                out.append(torch.softmax(logits.double(), -1))  # rows sum to 1 in float64
-        return torch.cat(out).numpy()
+                out[index] = torch.softmax(logits.double(), -1)  # rows sum to 1 in float64
+        return out.numpy()
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]

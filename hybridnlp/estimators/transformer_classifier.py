@@ -318,16 +318,22 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
 
     # ------------------------------------------------------------------ predict
 
-    @torch.no_grad()
-    def _logits(self, X) -> torch.Tensor:
+    def _predict_batches(self, X):
+        """(row indices, batch of module inputs) over the texts ``X``, for ``predict`` and
+        for other runtimes (an ONNX export) that run the same inputs."""
         check_fitted(self)
         texts = check_texts(X, name="X")
         batches = self._batches(texts)
         self._warn_truncated(batches.n_truncated, len(texts))
+        return len(texts), batches.indexed()
+
+    @torch.no_grad()
+    def _logits(self, X) -> torch.Tensor:
+        n, batches = self._predict_batches(X)
         device = resolve_device(self.device)
         module = self.model_.to(device).eval()
-        out = torch.empty(len(texts), len(self.classes_), dtype=torch.float32)
-        for index, batch in batches.indexed():
+        out = torch.empty(n, len(self.classes_), dtype=torch.float32)
+        for index, batch in batches:
             batch = {k: v.to(device) for k, v in batch.items()}
             logits, _ = module(**batch)
             out[index] = logits.float().cpu()

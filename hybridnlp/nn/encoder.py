@@ -42,7 +42,7 @@ class TransformerEncoder(nn.Module):
         x = self.tok_emb(idx) + self.pos_emb(pos)  # (B, T, C)
         x = self.drop(x if extra is None else x + extra)
         attn_mask = None
-        if mask is not None and not bool(mask.all()):
+        if mask is not None and (_exporting() or not bool(mask.all())):  # a graph: no branch
             attn_mask = mask[:, None, None, :]  # (B, 1, 1, T): every query sees real keys only
         for block in self.blocks:
             x = block(x, attn_mask)
@@ -58,6 +58,12 @@ class TransformerEncoder(nn.Module):
         if how == "mean":
             return (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)  # (B, C)
         return h.masked_fill(m == 0, float("-inf")).max(dim=1).values  # (B, C)
+
+
+def _exporting() -> bool:
+    """Whether torch.export (the ONNX exporter) is tracing: no data-dependent branches."""
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    return bool(is_exporting and is_exporting())
 
 
 class ClassificationHead(nn.Module):

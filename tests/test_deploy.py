@@ -1,0 +1,249 @@
+"""Export (ONNX, ARPA) round trips and the HTTP model server: answers equal to in-process
+``predict``, micro-batching, and a 4xx with a message for bad requests."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import warnings
+
+import numpy as np
+import pytest
+
+import hybridnlp
+from hybridnlp import FastTextClassifier, NBSVMClassifier, NGramLM, TransformerClassifier
+from hybridnlp.cli import main
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, mr_small):
+    """A fitted NBSVM, tiny Transformer and fastText on 200 MR sentences, and an n-gram LM,
+    saved."""
+    root = tmp_path_factory.mktemp("deploy")
+    texts, y = mr_small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a few texts truncated
+        models = {
+            "nbsvm": NBSVMClassifier().fit(texts, y),
+            "transformer": TransformerClassifier(
+                max_epochs=2, max_len=48, random_state=0, module__n_layer=1,
+                module__n_embd=32, module__n_head=2).fit(texts, y),
+            "fasttext": FastTextClassifier(max_epochs=3, random_state=0).fit(texts, y),
+            "ngram": NGramLM(order=3).fit(texts),
+        }
+    for name, model in models.items():
+        hybridnlp.save(model, root / name)
+    return root, models, texts
+
+
+@pytest.mark.parametrize("name", ["transformer", "fasttext"])
+def test_onnx_export_gives_the_same_probabilities_and_int8_the_same_labels(saved, name,
+                                                                           tmp_path):
+    root, models, texts = saved
+    est = models[name]
+    test = [*texts[:40], "words it never saw", ""]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hybridnlp.export(root / name, to="onnx", output=tmp_path / "fp32")
+        hybridnlp.export(est, to="onnx", output=tmp_path / "int8", quantize="int8")
+        fp32, int8 = hybridnlp.load(tmp_path / "fp32"), hybridnlp.load(tmp_path / "int8")
+        ref = est.predict_proba(test)
+        assert type(fp32).__name__ == "OnnxClassifier" and fp32.quantize is None
+        np.testing.assert_allclose(fp32.predict_proba(test), ref, atol=1e-5)
+        assert list(fp32.predict(test)) == list(est.predict(test))
+        assert list(fp32.classes_) == list(est.classes_)
+        assert int8.quantize == "int8"
+        agree = np.mean(int8.predict(test) == est.predict(test))
+        assert agree >= 0.9
+        assert np.abs(int8.predict_proba(test) - ref).max() < 0.1
+    assert sorted(p.name for p in (tmp_path / "fp32").iterdir()) == [
+        "README.md", "config.json", "estimator", "model.onnx"]
+
+
+def test_export_refuses_what_a_model_cannot_become(saved, tmp_path):
+    root, models, _ = saved
+    with pytest.raises(ValueError, match=r"a NBSVMClassifier cannot be exported to 'onnx': it "
+                                         r"has no export format"):
+        hybridnlp.export(models["nbsvm"], to="onnx", output=tmp_path / "x")
+    with pytest.raises(ValueError, match=r"a NGramLM cannot be exported to 'onnx': it exports "
+                                         r"to \['arpa'\]"):
+        hybridnlp.export(root / "ngram", to="onnx", output=tmp_path / "x")
+    with pytest.raises(ValueError, match=r"to='tflite' is not an export format; choose one of "
+                                         r"\['onnx', 'arpa'\]"):
+        hybridnlp.export(models["ngram"], to="tflite", output=tmp_path / "x")
+    with pytest.raises(ValueError, match=r"quantize='int8' applies to to='onnx' only"):
+        hybridnlp.export(models["ngram"], to="arpa", output=tmp_path / "x", quantize="int8")
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_export_writes_what_load_reads(saved, tmp_path, capsys):
+    root, models, texts = saved
+    assert main(["export", str(root / "ngram"), "--to", "arpa",
+                 "--output", str(tmp_path / "lm.arpa")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    back, lm = hybridnlp.load(tmp_path / "lm.arpa"), models["ngram"]
+    for line in texts[:5]:  # a sentence from its start (ARPA's n-grams stop at line breaks)
+        ids = [lm.tokenizer_.eos_id, *lm.tokenizer_.encode(line), lm.tokenizer_.eos_id]
+        np.testing.assert_allclose(back.token_log_probs(ids), lm.token_log_probs(ids),
+                                   atol=1e-6)
+    with pytest.raises(SystemExit) as exit_:
+        main(["export", str(root / "nbsvm"), "--to", "onnx", "--output", str(tmp_path / "o")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hybridnlp export: error: a NBSVMClassifier cannot be exported")
+    assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------------- the server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _request(url, body=None, *, raw: bytes | None = None, method=None):
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            payload = r.read()
+            status = r.status
+    except urllib.error.HTTPError as err:
+        payload, status = err.read(), err.code
+    try:
+        return status, json.loads(payload)
+    except ValueError:
+        return status, payload.decode()
+
+
+@pytest.fixture(scope="module")
+def server(saved):
+    """The app of nbsvm, the Transformer and the n-gram LM on uvicorn, in this process."""
+    uvicorn = pytest.importorskip("uvicorn")
+    from hybridnlp.deploy.server import build_app
+
+    root, _, _ = saved
+    app = build_app({name: (hybridnlp.load(root / name), None,
+                            (root / name / "README.md").read_text())
+                     for name in ("nbsvm", "transformer", "ngram")}, max_wait_ms=20)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", app
+    srv.should_exit = True
+    thread.join(10)
+
+
+def test_served_predictions_equal_in_process_predict(server, saved):
+    url, _ = server
+    _, models, texts = saved
+    status, health = _request(url + "/health")
+    assert status == 200
+    assert health == {"status": "ok", "models": {"nbsvm": "classifier",
+                                                 "transformer": "classifier",
+                                                 "ngram": "generator"}}
+    for name in ("nbsvm", "transformer"):
+        status, out = _request(url + "/predict", {"texts": texts[:7], "model": name})
+        assert status == 200, out
+        assert out["labels"] == list(models[name].predict(texts[:7]))
+        np.testing.assert_allclose(out["probabilities"], models[name].predict_proba(texts[:7]),
+                                   rtol=1e-6, atol=1e-7)
+        assert out["classes"] == list(models[name].classes_)
+    status, out = _request(url + "/generate", {"prompt": "the film", "max_new_tokens": 5,
+                                               "seed": 0})
+    assert status == 200
+    assert out["text"] == models["ngram"].generate("the film", 5, seed=0)
+    status, card = _request(url + "/models/nbsvm")
+    assert status == 200 and card["kind"] == "classifier" and "# " in card["card"]
+
+
+def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(server, saved):
+    url, app = server
+    _, models, texts = saved
+    results = {}
+
+    def ask(i):
+        results[i] = _request(url + "/predict", {"texts": [texts[i]], "model": "transformer"})
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    proba = models["transformer"].predict_proba(texts[:24])
+    for i in range(24):
+        status, out = results[i]
+        assert status == 200
+        np.testing.assert_allclose(out["probabilities"][0], proba[i], rtol=1e-5, atol=1e-6)
+    assert max(app.state.batchers["transformer"].batch_sizes) > 1  # some ran together
+
+
+@pytest.mark.parametrize("raw, status, message", [
+    (b'{"texts": ["a",', 400, "the body is not valid JSON"),
+    (b'{"texts": "a film"}', 422, "texts: Input should be a valid list"),
+    (b'{"texts": [1, 2]}', 422, "texts.0: Input should be a valid string"),
+    (b'{"texts": []}', 422, "texts: List should have at least 1 item"),
+    (b'{"texts": ["a"], "temperature": 2}', 422, "temperature: Extra inputs are not permitted"),
+    (b'{"texts": ["a"], "model": "nope"}', 404, "no model named 'nope' is served"),
+    (b'{"texts": ["a"]}', 400, "2 classifiers are served (['nbsvm', 'transformer']); name "
+                               "one with \"model\""),
+    (b'{"texts": ["a"], "model": "ngram"}', 400, "model 'ngram' is a generator, not a "
+                                                  "classifier"),
+    (b'{"texts": ["' + b"a" * 10_000_000 + b'"]}', 413, "is over the limit of 1000000 bytes"),
+])
+def test_bad_requests_get_a_4xx_with_a_message_and_the_server_keeps_serving(
+        server, raw, status, message):
+    url, _ = server
+    got, out = _request(url + "/predict", raw=raw)
+    assert got == status, out
+    assert message in out["error"]
+    assert _request(url + "/predict", {"texts": ["a fine film"], "model": "nbsvm"})[0] == 200
+
+
+def test_cli_serve_answers_and_stops_gracefully_on_sigterm(saved):
+    pytest.importorskip("uvicorn")
+    root, models, texts = saved
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "hybridnlp.cli", "serve", str(root / "nbsvm"),
+                             "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        for _ in range(600):
+            try:
+                status, out = _request(f"http://127.0.0.1:{port}/predict",
+                                       {"texts": texts[:3]})
+                break
+            except urllib.error.URLError:
+                time.sleep(0.1)
+        assert status == 200 and out["labels"] == list(models["nbsvm"].predict(texts[:3]))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 128 + signal.SIGTERM, output  # the shell's code for SIGTERM
+    assert "Application shutdown complete" in output  # after the requests under way
+    assert "Traceback" not in output
+
+
+def test_cli_serve_refuses_a_bad_directory_in_one_line(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", str(tmp_path / "empty")])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith("hybridnlp serve: error: ")
