@@ -380,7 +380,7 @@ def _serve(args) -> int:
         models[name] = (model, model_class_names(d),
                         card.read_text(encoding="utf-8") if card.is_file() else None)
     serve(models, host=args.host, port=args.port, max_batch=args.max_batch,
-          max_wait_ms=args.max_wait_ms)
+          max_wait_ms=args.max_wait_ms, log_level=args.log_level)
     return 0
 
 
@@ -520,6 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most texts of concurrent /predict requests run in one batch")
     p.add_argument("--max-wait-ms", type=float, default=2.0,
                    help="how long a batch waits for more requests")
+    p.add_argument("--log-level", default="info",
+                   choices=["critical", "error", "warning", "info", "debug"],
+                   help="uvicorn's log level (info: one line a request)")
     p.set_defaults(func=_serve)
     p = command("export", "write a saved model in a format another runtime reads")
     p.add_argument("model_dir", metavar="MODEL_DIR", help="a model directory")
