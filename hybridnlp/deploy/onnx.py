@@ -13,8 +13,12 @@ it back (``hybridnlp.persistence``). Needs the ``export`` extra (onnx, onnxscrip
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +71,26 @@ class _Logits(torch.nn.Module):
         return self.module(**dict(zip(self.names, inputs, strict=True)))[0]
 
 
+@contextlib.contextmanager
+def _quiet():
+    """The exporter's and the quantiser's progress lines and advice, kept off the console
+    (an error still raises with its own message)."""
+    loggers = [logging.getLogger(n) for n in ("", "torch.onnx", "torch.export", "onnxscript",
+                                              "onnx_ir", "torch._dynamo")]
+    levels = [lg.level for lg in loggers]
+    sink = io.StringIO()
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sink), \
+                contextlib.redirect_stderr(sink):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def export_onnx_bytes(estimator, *, quantize: str | None = None) -> bytes:
     """The ONNX model of ``estimator``'s fitted network (int8 weights with ``quantize``)."""
     check_choice("quantize", quantize, QUANTIZATIONS)
@@ -83,7 +107,7 @@ def export_onnx_bytes(estimator, *, quantize: str | None = None) -> bytes:
     for name, axes in inputs.items():
         dims[name] = {i: torch.export.Dim(axis, min=1) for i, axis in enumerate(axes)}
     module = estimator.model_.to("cpu").eval()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _quiet():
         path = Path(tmp) / "model.onnx"
         with torch.no_grad():
             torch.onnx.export(_Logits(module, names).eval(), args, str(path), dynamo=True,
