@@ -97,7 +97,7 @@ def _ngram_child(mode: str, corpus_file: str) -> None:
     lm = NGramLM(order=3).fit(corpus)
     seconds = time.perf_counter() - start
     print(json.dumps({"tokens": int(lm.n_tokens_), "seconds": seconds,
-                      "ngrams": int(sum(len(t) for t, _ in lm._tables.values())),
+                      "ngrams": int(lm._scores.n_entries()),
                       "peak_mib": _peak_rss_mib() - before}))
 
 

@@ -68,7 +68,13 @@ class BackoffTables:
         if not len(keys) or not ok.any():
             return out
         q = prefix_ids[ok] * self.V + tokens[ok]
-        idx = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+        if len(q) > 1024:  # sorted queries: each search starts where the last one ended
+            order = np.argsort(q, kind="stable")
+            idx = np.empty(len(q), dtype=np.int64)
+            idx[order] = np.searchsorted(keys, q[order])
+        else:
+            idx = np.searchsorted(keys, q)
+        idx = np.minimum(idx, len(keys) - 1)
         out[ok] = np.where(keys[idx] == q, idx, -1)
         return out
 

@@ -30,6 +30,7 @@ from hybridnlp.lm.decoding import NGramStepper, sample
 from hybridnlp.text import WhitespaceTokenizer, load_tokenizer
 from hybridnlp.utils.deprecation import positional_deprecated, warn_renamed
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
+from hybridnlp.utils.memory import release_free_memory
 from hybridnlp.utils.progress import progress_bar
 from hybridnlp.utils.saving import Saveable
 from hybridnlp.utils.validation import check_fitted
@@ -173,12 +174,14 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
         bar.close()
         self._set_tables({k: (t.astype(np.int32), c.astype(np.int64))
                           for k, (t, c) in tables.items()})
+        del tables, top, types, counts, ids
+        release_free_memory()  # the token lists' heap: resident otherwise
         return self
 
     def _set_tables(self, tables: dict) -> None:
         """The scoring tables from the counts per order (``tables[k]``: sorted distinct k-gram
-        rows and their raw or continuation counts)."""
-        self._tables = tables
+        rows and their raw or continuation counts), which are then let go: the model is its
+        probabilities and backoffs."""
         self._set_vocabulary()
         self.discounts_ = []
         for k in range(1, self.order + 1):
@@ -260,26 +263,20 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
     # ------------------------------------------------------------------ persistence
 
     def save(self, path: str | os.PathLike) -> None:
-        """``ngrams.npz`` (token and count arrays per order, or for a model read from ARPA
-        its probability tables; no pickles), ``config.json`` and ``tokenizer.json`` in the
-        directory ``path``."""
+        """``ngrams.npz`` (per order: the n-grams' token rows, log probabilities and log
+        backoffs; no pickles), ``config.json`` and ``tokenizer.json`` in the directory
+        ``path``. Directories that older versions wrote (counts per order) load too."""
         check_fitted(self, self._fitted_attr)
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        if hasattr(self, "_tables"):
-            arrays = {}
-            for k, (types, counts) in self._tables.items():
-                arrays[f"types_{k}"], arrays[f"counts_{k}"] = types, counts
-            source = "counts"
-        else:
-            arrays, source = self._scores.arrays(), "arpa"
+        arrays, source = self._scores.arrays(), "tables"
         with atomic_path(path / "ngrams.npz") as tmp:
             np.savez_compressed(tmp, **arrays)
         self.tokenizer_.save(path / "tokenizer.json")
         atomic_write_json(path / "config.json", {
             "kind": "NGramLM", "order": self.order, "discount": self.discount,
             "interpolate_unigram": self.interpolate_unigram, "n_tokens": self.n_tokens_,
-            "source": source,
+            "source": source, "discounts": self.discounts_,
         })
 
     @classmethod
@@ -298,10 +295,12 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
         source = meta.get("source", "counts")
         try:
             with np.load(path / "ngrams.npz", allow_pickle=False) as data:
-                if source == "arpa":
+                if source == "tables":
                     lm._set_vocabulary()
                     lm._scores = BackoffTables.from_arrays(data, lm.order, lm.vocab_size_)
-                    lm.discounts_ = None
+                    discounts = meta.get("discounts")
+                    lm.discounts_ = (None if discounts is None
+                                     else [tuple(map(float, d)) for d in discounts])
                     return lm
                 tables = {k: (data[f"types_{k}"], data[f"counts_{k}"])
                           for k in range(1, lm.order + 1)}
