@@ -526,10 +526,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_serve)
     p = command("export", "write a saved model in a format another runtime reads")
     p.add_argument("model_dir", metavar="MODEL_DIR", help="a model directory")
-    p.add_argument("--to", required=True, choices=["onnx", "arpa"],
-                   help="onnx: a neural classifier for onnxruntime; arpa: an n-gram LM")
+    p.add_argument("--to", required=True, choices=["hf", "onnx", "arpa"],
+                   help="hf: a GPT language model as a Hugging Face directory; onnx: a "
+                        "neural classifier for onnxruntime; arpa: an n-gram LM")
     p.add_argument("--output", required=True,
-                   help="directory (onnx) or file (arpa, .arpa.gz compresses) to write")
+                   help="directory (hf, onnx) or file (arpa, .arpa.gz compresses) to write")
     p.add_argument("--quantize", choices=["int8"], default=None,
                    help="ONNX weights quantised to int8 (onnxruntime dynamic quantisation)")
     p.set_defaults(func=_export)

@@ -211,7 +211,12 @@ def _read(path: Path):
     else:
         raise FileNotFoundError(f"{str(path)!r} holds no model (no model.skops and no "
                                 f"config.json).")
-    kind = read_json(file, what="model config").get("kind")
+    config = read_json(file, what="model config")
+    kind = config.get("kind")
+    if kind is None and config.get("model_type") == "gpt2":  # a Hugging Face GPT-2 folder
+        from hybridnlp.lm import CausalLM
+
+        return CausalLM.from_pretrained(path)
     _register_kinds()
     cls = registered(kind)
     if cls is None:
@@ -226,15 +231,17 @@ def _read(path: Path):
 
 # ---------------------------------------------------------------------- export
 
-EXPORT_FORMATS = ("onnx", "arpa")
+EXPORT_FORMATS = ("hf", "onnx", "arpa")
 
 
 def export_formats(model) -> list[str]:
     """The formats :func:`export` writes ``model`` (fitted) in."""
     from hybridnlp.deploy.onnx import onnx_inputs
-    from hybridnlp.lm import NGramLM
+    from hybridnlp.lm import CausalLM, NGramLM
 
     out = []
+    if isinstance(model, CausalLM) and hasattr(getattr(model, "tokenizer_", None), "_tok"):
+        out.append("hf")
     if hasattr(model, "model_") and onnx_inputs(model) is not None:
         out.append("onnx")
     if isinstance(model, NGramLM):
@@ -246,6 +253,8 @@ def export(model, *, to: str, output: str | os.PathLike, quantize: str | None = 
     """Write ``model`` (fitted, or the directory :func:`save` wrote) in a format another
     runtime reads; returns ``output``, which :func:`load` reads back.
 
+    - ``to="hf"``: a :class:`~hybridnlp.CausalLM` (byte-level BPE tokens) as a Hugging Face
+      GPT-2 directory with its tokenizer (``transformers``' Auto classes load it);
     - ``to="onnx"``: a neural classifier's network for onnxruntime
       (:class:`~hybridnlp.deploy.OnnxClassifier`; ``quantize="int8"``: dynamic int8 weights);
     - ``to="arpa"``: an :class:`~hybridnlp.NGramLM` as an ARPA file (KenLM, SRILM).
@@ -260,12 +269,15 @@ def export(model, *, to: str, output: str | os.PathLike, quantize: str | None = 
         can = (f"it exports to {supported}" if supported
                else "it has no export format (save it with hybridnlp.save)")
         raise ValueError(f"a {type(model).__name__} cannot be exported to {to!r}: {can}. "
-                         f"ONNX takes TransformerClassifier, FusionClassifier and "
-                         f"FastTextClassifier; ARPA takes NGramLM.")
+                         f"hf takes a CausalLM with BPE tokens; onnx takes "
+                         f"TransformerClassifier, FusionClassifier and FastTextClassifier; "
+                         f"arpa takes NGramLM.")
     if quantize is not None and to != "onnx":
         raise ValueError(f"quantize={quantize!r} applies to to='onnx' only.")
     if to == "arpa":
         return model.to_arpa(output)
+    if to == "hf":
+        return model.save_pretrained(output)
     from hybridnlp.deploy.onnx import OnnxClassifier
 
     return OnnxClassifier.from_estimator(model, quantize=quantize).save(output)

@@ -77,7 +77,7 @@ def test_export_refuses_what_a_model_cannot_become(saved, tmp_path):
                                          r"to \['arpa'\]"):
         hybridnlp.export(root / "ngram", to="onnx", output=tmp_path / "x")
     with pytest.raises(ValueError, match=r"to='tflite' is not an export format; choose one of "
-                                         r"\['onnx', 'arpa'\]"):
+                                         r"\['hf', 'onnx', 'arpa'\]"):
         hybridnlp.export(models["ngram"], to="tflite", output=tmp_path / "x")
     with pytest.raises(ValueError, match=r"quantize='int8' applies to to='onnx' only"):
         hybridnlp.export(models["ngram"], to="arpa", output=tmp_path / "x", quantize="int8")
@@ -247,3 +247,82 @@ def test_cli_serve_refuses_a_bad_directory_in_one_line(tmp_path, capsys):
         main(["serve", str(tmp_path / "empty")])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.startswith("hybridnlp serve: error: ")
+
+
+# ---------------------------------------------------------------------- Hugging Face GPT-2
+
+
+def _tiny_gpt2_dir(path, *, tokenizer_json: bool):
+    """A random 2-layer GPT-2 with a byte-level BPE trained on a few lines, saved as
+    ``transformers`` does (tokenizer.json, or vocab.json + merges.txt)."""
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(["the cat sat on the mat", "a dog ate the log"] * 20,
+                            trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
+                                                initial_alphabet=pre_tokenizers.ByteLevel
+                                                .alphabet(), show_progress=False))
+    path.mkdir()
+    if tokenizer_json:
+        tok.save(str(path / "tokenizer.json"))
+    else:
+        tok.model.save(str(path))  # vocab.json, merges.txt
+    eos = tok.token_to_id("<|endoftext|>")
+    config = transformers.GPT2Config(vocab_size=tok.get_vocab_size(), n_positions=64,
+                                     n_embd=32, n_layer=2, n_head=2, bos_token_id=eos,
+                                     eos_token_id=eos)
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    transformers.GPT2LMHeadModel(config).save_pretrained(path)
+    return tok, eos
+
+
+@pytest.mark.parametrize("tokenizer_json", [True, False])
+def test_a_local_gpt2_directory_generates_as_transformers_does(tmp_path, tokenizer_json):
+    import torch
+    import transformers
+
+    from hybridnlp import CausalLM
+
+    tok, eos = _tiny_gpt2_dir(tmp_path / "gpt2", tokenizer_json=tokenizer_json)
+    lm = hybridnlp.load(tmp_path / "gpt2")  # a Hugging Face folder: CausalLM.from_pretrained
+    assert isinstance(lm, CausalLM) and lm.tokenizer_.eos_id == eos
+    ref = transformers.GPT2LMHeadModel.from_pretrained(tmp_path / "gpt2").eval()
+    for prompt in ("the cat", "a dog ate"):
+        ids = [eos, *tok.encode(prompt).ids]
+        with torch.no_grad():
+            out = ref.generate(torch.tensor([ids]), max_new_tokens=12, do_sample=False,
+                               pad_token_id=eos)[0, len(ids):].tolist()
+        out = out[:out.index(eos)] if eos in out else out
+        assert lm.generate(prompt, 12, do_sample=False) == tok.decode(out)
+
+
+def test_a_causal_lm_exports_a_directory_transformers_loads_with_its_tokenizer(tmp_path):
+    import torch
+    import transformers
+
+    from hybridnlp import CausalLM
+
+    text = "the cat sat on the mat. a dog ate the log. " * 30
+    lm = CausalLM(preset="gpt-nano", tokenizer="bpe", vocab_size=300, max_steps=20,
+                  random_state=0).fit(text)
+    hybridnlp.export(lm, to="hf", output=tmp_path / "hf")
+    model = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf").eval()
+    tok = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
+    line = "the dog sat on the log."
+    ids = tok(line)["input_ids"]
+    assert ids == lm.tokenizer_.encode(line)
+    with torch.no_grad():
+        theirs = model(torch.tensor([ids])).logits
+        ours, _ = lm.model_(torch.tensor([ids]))
+    torch.testing.assert_close(theirs, ours, atol=1e-5, rtol=1e-5)
+    back = hybridnlp.load(tmp_path / "hf")
+    assert back.generate("the cat", 10, do_sample=False) == lm.generate("the cat", 10,
+                                                                        do_sample=False)
+    with pytest.raises(ValueError, match=r"a CausalLM cannot be exported to 'hf': it has no "
+                                         r"export format"):
+        hybridnlp.export(CausalLM(preset="gpt-nano", max_steps=2).fit(text), to="hf",
+                         output=tmp_path / "char")

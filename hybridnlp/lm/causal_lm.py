@@ -303,6 +303,38 @@ class CausalLM(Saveable, TextGenerationMixin, LMScoringMixin, NeuralEstimator):
         self.tokenizer_.save(path / "tokenizer.json")
 
     @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, *, device: str = "cpu") -> CausalLM:
+        """A local Hugging Face GPT-2 directory (``config.json``, ``model.safetensors`` or
+        ``pytorch_model.bin``, and ``tokenizer.json`` or ``vocab.json`` + ``merges.txt``) as
+        a fitted CausalLM: it generates, scores, fine-tunes (``warm_start``-style, by
+        ``init_from`` of the classifiers) and saves like one trained here. Nothing is
+        downloaded; the directory's code (``auto_map``) is never run. Generation starts
+        after ``<|endoftext|>``, the separator GPT-2's documents were trained behind."""
+        from hybridnlp.lm.gpt2 import load_gpt2
+        from hybridnlp.text import PretrainedBPETokenizer
+
+        path = Path(path)
+        tok = PretrainedBPETokenizer.from_directory(path)
+        model = load_gpt2(path)
+        if tok.vocab_size > model.config.vocab_size:
+            raise ValueError(f"the tokenizer of {str(path)!r} has {tok.vocab_size} tokens, "
+                             f"more than the model's vocab_size={model.config.vocab_size}; "
+                             f"the files come from different models.")
+        lm = cls(tokenizer=tok, device=device)
+        lm.model_, lm.tokenizer_, lm.config_ = model.to(device), tok, model.config
+        lm.history_, lm.n_train_tokens_, lm.val_loss_ = [], 0, None
+        return lm
+
+    def save_pretrained(self, path: str | os.PathLike) -> Path:
+        """Write the model as a Hugging Face GPT-2 directory that ``transformers`` loads
+        (``AutoModelForCausalLM`` and ``AutoTokenizer``): weights, config and the tokenizer.
+        Needs byte-level BPE tokens (``tokenizer="bpe"`` or a pretrained GPT-2's)."""
+        from hybridnlp.lm.gpt2 import export_hf
+
+        check_fitted(self, self._fitted_attr)
+        return export_hf(self.model_, self.tokenizer_, path)
+
+    @classmethod
     def load(cls, path: str | os.PathLike, *, device: str = "cpu") -> CausalLM:
         """Read a model written by ``save`` (weights via safetensors; nothing is unpickled)."""
         path = Path(path)

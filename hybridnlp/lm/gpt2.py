@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from hybridnlp.nn.gpt import GPT, GPTConfig
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
 
-__all__ = ["load_gpt2", "save_gpt2"]
+__all__ = ["export_hf", "load_gpt2", "save_gpt2"]
 
 _CONV1D = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
 _BLOCK_NAMES = {"ln_1": "ln_1", "ln_2": "ln_2", "attn.c_attn": "attn.qkv",
@@ -105,14 +105,15 @@ def load_gpt2(path: str | os.PathLike) -> GPT:
     return model.eval()
 
 
-def save_gpt2(model: GPT, path: str | os.PathLike) -> None:
+def save_gpt2(model: GPT, path: str | os.PathLike, *, special_ids: dict | None = None) -> None:
     """Write ``config.json`` and ``model.safetensors`` in the layout ``transformers``
-    loads with ``GPT2LMHeadModel.from_pretrained(path)``."""
+    loads with ``GPT2LMHeadModel.from_pretrained(path)``; ``special_ids`` (``{"bos": id,
+    "eos": id, "pad": id}``) go into the config for its ``generate``."""
     c = model.config
-    if c.positions != "learned" or not c.bias:
-        raise ValueError("GPT-2 has learned positions and biases; this model has "
-                         f"positions={c.positions!r}, bias={c.bias}, so it cannot be exported "
-                         "to the GPT-2 layout.")
+    if c.positions != "learned":
+        raise ValueError(f"GPT-2 has learned positions; this model has "
+                         f"positions={c.positions!r}, so it cannot be exported to the GPT-2 "
+                         f"layout.")
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     inverse = {v: k for k, v in _BLOCK_NAMES.items()}
@@ -132,6 +133,11 @@ def save_gpt2(model: GPT, path: str | os.PathLike) -> None:
         if hf_module in _CONV1D and leaf == "weight":
             value = value.t()
         out[f"transformer.h.{layer}.{hf_module}.{leaf}"] = value.contiguous()
+    for key in [k for k in out if k.endswith(".weight")]:
+        bias = key[:-len("weight")] + "bias"
+        if bias not in out and not key.endswith(("wte.weight", "wpe.weight", "lm_head.weight")):
+            width = out[key].shape[-1] if out[key].dim() == 2 else out[key].shape[0]
+            out[bias] = torch.zeros(width, dtype=out[key].dtype)  # bias=False: zeros, exact
     with atomic_path(path / "model.safetensors") as tmp:
         save_file(out, tmp, metadata={"format": "pt"})
     atomic_write_json(path / "config.json", {
@@ -141,4 +147,34 @@ def save_gpt2(model: GPT, path: str | os.PathLike) -> None:
         "activation_function": "gelu_new" if c.activation == "gelu_tanh" else "gelu",
         "layer_norm_epsilon": c.norm_eps, "tie_word_embeddings": c.tie_weights,
         "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0,
+        **{f"{name}_token_id": int(i) for name, i in (special_ids or {}).items()},
     })
+
+
+def export_hf(model: GPT, tokenizer, path: str | os.PathLike) -> Path:
+    """A Hugging Face directory of ``model`` and its byte-level BPE ``tokenizer``: what
+    ``AutoModelForCausalLM.from_pretrained`` and ``AutoTokenizer.from_pretrained`` load
+    (``tokenizer.json`` read by ``PreTrainedTokenizerFast``), written whole."""
+    from hybridnlp.utils.saving import write_whole
+
+    hf = getattr(tokenizer, "_tok", None)
+    if hf is None:
+        raise ValueError(f"a {type(tokenizer).__name__} has no Hugging Face form; export to "
+                         f"'hf' needs byte-level BPE tokens (CausalLM(tokenizer='bpe') or a "
+                         f"pretrained GPT-2's).")
+    names = {name: hf.id_to_token(getattr(tokenizer, f"{name}_id"))
+             for name in ("bos", "eos", "unk", "pad")}
+
+    def write(tmp: Path) -> dict:
+        save_gpt2(model, tmp, special_ids={n: getattr(tokenizer, f"{n}_id")
+                                           for n in ("bos", "eos", "pad")})
+        (tmp / "tokenizer.json").write_text(hf.to_str(), encoding="utf-8")
+        tokens = {f"{name}_token": token for name, token in names.items()}
+        atomic_write_json(tmp / "special_tokens_map.json", tokens)
+        atomic_write_json(tmp / "tokenizer_config.json", {
+            "tokenizer_class": "PreTrainedTokenizerFast", **tokens,
+            "model_max_length": model.config.block_size, "clean_up_tokenization_spaces": False,
+        })
+        return read_json(tmp / "config.json", what="GPT-2 config")
+
+    return write_whole(Path(path), model, write)

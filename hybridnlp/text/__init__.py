@@ -2,7 +2,7 @@
 tokenizers of the neural models (characters, words, byte-level BPE), made by the one factory
 ``make_tokenizer``."""
 
-from hybridnlp.text.bpe import BPETokenizer
+from hybridnlp.text.bpe import BPETokenizer, PretrainedBPETokenizer
 from hybridnlp.text.char import CharTokenizer
 from hybridnlp.text.factory import TOKENIZER_KINDS, make_tokenizer
 from hybridnlp.text.segmenters import Segmenter, register_segmenter
@@ -16,6 +16,7 @@ __all__ = [
     "WORD_PATTERN",
     "BPETokenizer",
     "CharTokenizer",
+    "PretrainedBPETokenizer",
     "Segmenter",
     "Tokenizer",
     "WhitespaceTokenizer",

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from hybridnlp.text.tokenizer import SPECIAL_TOKENS, Tokenizer
 
-__all__ = ["BPETokenizer"]
+__all__ = ["BPETokenizer", "PretrainedBPETokenizer"]
 
 
 class BPETokenizer(Tokenizer):
@@ -120,3 +120,90 @@ class BPETokenizer(Tokenizer):
         self.__init__(state["vocab_size"], state["min_frequency"])
         if "tokenizer" in state:
             self._set(type(self)._from_state(state)._tok)
+
+
+class PretrainedBPETokenizer(BPETokenizer):
+    """A pretrained model's byte-level BPE (GPT-2's and its family's), read from a local
+    directory: ``tokenizer.json``, or ``vocab.json`` + ``merges.txt``. Its special tokens keep
+    the model's ids: ``<|endoftext|>`` (or the ``eos_token`` of ``tokenizer_config.json`` /
+    ``special_tokens_map.json``) ends a document, and stands for pad, bos, unk and sep where
+    the model has none, as GPT-2 does.
+
+    Examples
+    --------
+    A local GPT-2 directory (nothing is downloaded)::
+
+        tok = PretrainedBPETokenizer.from_directory("gpt2-local")
+    """
+
+    kind = "pretrained_bpe"
+
+    def __init__(self, special: dict[str, int] | None = None):
+        super().__init__()
+        self.special = dict(special or {})
+        for name, token_id in self.special.items():
+            setattr(self, f"{name}_id", int(token_id))
+
+    @classmethod
+    def from_directory(cls, path) -> PretrainedBPETokenizer:
+        """The tokenizer of the model directory ``path``."""
+        from pathlib import Path
+
+        from tokenizers import Tokenizer as HFTokenizer
+        from tokenizers import decoders, models, pre_tokenizers
+
+        from hybridnlp.utils.io import read_json
+
+        path = Path(path)
+        if (path / "tokenizer.json").is_file():
+            try:
+                tok = HFTokenizer.from_file(str(path / "tokenizer.json"))
+            except Exception as err:  # the Rust side raises its own exception type
+                raise ValueError(f"{str(path / 'tokenizer.json')!r} is not a tokenizers JSON "
+                                 f"file: {err}") from None
+        elif (path / "vocab.json").is_file() and (path / "merges.txt").is_file():
+            tok = HFTokenizer(models.BPE.from_file(str(path / "vocab.json"),
+                                                   str(path / "merges.txt")))
+            tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+            tok.decoder = decoders.ByteLevel()
+        else:
+            raise FileNotFoundError(f"{str(path)!r} holds no tokenizer: neither tokenizer.json "
+                                    f"nor vocab.json with merges.txt.")
+        names = {}
+        for file in ("special_tokens_map.json", "tokenizer_config.json"):
+            if (path / file).is_file():
+                for key, value in read_json(path / file, what="tokenizer settings").items():
+                    if key.endswith("_token") and value is not None:
+                        value = value.get("content") if isinstance(value, dict) else value
+                        names.setdefault(key.removesuffix("_token"), value)
+        eos = names.get("eos", "<|endoftext|>")
+        if tok.token_to_id(eos) is None:
+            raise ValueError(f"the tokenizer of {str(path)!r} has no end-of-text token "
+                             f"{eos!r}; name it as eos_token in tokenizer_config.json.")
+        special = {}
+        for name in ("pad", "bos", "eos", "unk", "sep"):
+            token_id = tok.token_to_id(names.get(name, eos))
+            special[name] = tok.token_to_id(eos) if token_id is None else token_id
+        out = cls(special)
+        out._set(tok)
+        return out
+
+    def _state(self) -> dict:
+        return {"special": self.special, "tokenizer": self._tok.to_str()}
+
+    @classmethod
+    def _from_state(cls, state: dict) -> PretrainedBPETokenizer:
+        from tokenizers import Tokenizer as HFTokenizer
+
+        tok = cls({k: int(v) for k, v in state["special"].items()})
+        try:
+            tok._set(HFTokenizer.from_str(state["tokenizer"]))
+        except Exception as err:
+            raise ValueError(f"field 'tokenizer' is not a valid tokenizers JSON ({err})") from None
+        return tok
+
+    def __getstate__(self) -> dict:
+        return self._state()
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(type(self)._from_state(state).__dict__)
