@@ -217,6 +217,12 @@ def _read(path: Path):
         from hybridnlp.lm import CausalLM
 
         return CausalLM.from_pretrained(path)
+    if kind is None and "model_type" in config:
+        raise ValueError(f"{str(path)!r} is a Hugging Face {config['model_type']!r} model "
+                         f"directory, not a hybridnlp one: fine-tune it with "
+                         f"TransformerClassifier(pretrained=DIR) or embed with "
+                         f"SentenceEmbeddingFeatures(pretrained=DIR); transformers runs it "
+                         f"as it is.")
     _register_kinds()
     cls = registered(kind)
     if cls is None:
@@ -238,9 +244,13 @@ def export_formats(model) -> list[str]:
     """The formats :func:`export` writes ``model`` (fitted) in."""
     from hybridnlp.deploy.onnx import onnx_inputs
     from hybridnlp.lm import CausalLM, NGramLM
+    from hybridnlp.pretrained.hf_export import exportable_reason
 
     out = []
     if isinstance(model, CausalLM) and hasattr(getattr(model, "tokenizer_", None), "_tok"):
+        out.append("hf")
+    if hasattr(model, "save_pretrained") and not isinstance(model, CausalLM) \
+            and exportable_reason(model) is None:
         out.append("hf")
     if hasattr(model, "model_") and onnx_inputs(model) is not None:
         out.append("onnx")
@@ -254,7 +264,9 @@ def export(model, *, to: str, output: str | os.PathLike, quantize: str | None = 
     runtime reads; returns ``output``, which :func:`load` reads back.
 
     - ``to="hf"``: a :class:`~hybridnlp.CausalLM` (byte-level BPE tokens) as a Hugging Face
-      GPT-2 directory with its tokenizer (``transformers``' Auto classes load it);
+      GPT-2 directory, or a ``TransformerClassifier(pretrained=DIR)`` as a sequence
+      classification directory, each with its tokenizer (``transformers``' Auto classes load
+      them);
     - ``to="onnx"``: a neural classifier's network for onnxruntime
       (:class:`~hybridnlp.deploy.OnnxClassifier`; ``quantize="int8"``: dynamic int8 weights);
     - ``to="arpa"``: an :class:`~hybridnlp.NGramLM` as an ARPA file (KenLM, SRILM).
@@ -269,7 +281,8 @@ def export(model, *, to: str, output: str | os.PathLike, quantize: str | None = 
         can = (f"it exports to {supported}" if supported
                else "it has no export format (save it with hybridnlp.save)")
         raise ValueError(f"a {type(model).__name__} cannot be exported to {to!r}: {can}. "
-                         f"hf takes a CausalLM with BPE tokens; onnx takes "
+                         f"hf takes a CausalLM with BPE tokens or a TransformerClassifier "
+                         f"fine-tuned from a pretrained encoder; onnx takes "
                          f"TransformerClassifier, FusionClassifier and FastTextClassifier; "
                          f"arpa takes NGramLM.")
     if quantize is not None and to != "onnx":

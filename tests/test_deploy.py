@@ -326,3 +326,33 @@ def test_a_causal_lm_exports_a_directory_transformers_loads_with_its_tokenizer(t
                                          r"export format"):
         hybridnlp.export(CausalLM(preset="gpt-nano", max_steps=2).fit(text), to="hf",
                          output=tmp_path / "char")
+
+
+# ---------------------------------------------------------------------- Hugging Face classifiers
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_a_fine_tuned_classifier_exports_what_transformers_reads_with_the_same_probabilities(
+        tmp_path, family):
+    import torch
+    import transformers
+    from test_pretrained import BAD, GOOD, _bert_dir, _roberta_dir
+
+    source = (_bert_dir if family == "bert" else _roberta_dir)(tmp_path / family)
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(GOOD if i % 2 else BAD, 4)) + " film" for i in range(40)]
+    labels = ["pos" if i % 2 else "neg" for i in range(40)]
+    est = TransformerClassifier(pretrained=source, max_epochs=2, max_len=32, random_state=0)
+    est.fit(texts, labels)
+    hybridnlp.export(est, to="hf", output=tmp_path / "hf")
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(tmp_path / "hf")
+    tok = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
+    test = [*texts[:6], "Good FILM, not boring", "a plot"]
+    batch = tok(test, padding=True, truncation=True, return_tensors="pt")
+    with torch.no_grad():
+        theirs = torch.softmax(model.eval()(**batch).logits.double(), -1).numpy()
+    np.testing.assert_allclose(theirs, est.predict_proba(test), atol=1e-5)
+    assert model.config.id2label == {0: "neg", 1: "pos"}
+    with pytest.raises(ValueError, match=r"is a Hugging Face '(bert|roberta)' model directory, "
+                                         r"not a hybridnlp one"):
+        hybridnlp.load(tmp_path / "hf")

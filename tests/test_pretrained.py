@@ -69,10 +69,13 @@ def bert_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def roberta_dir(tmp_path_factory):
+    return _roberta_dir(tmp_path_factory.mktemp("models") / "roberta")
+
+
+def _roberta_dir(path):
     """A RoBERTa directory: byte-level BPE with <s> ... </s>, positions offset by the pad id."""
     from tokenizers import ByteLevelBPETokenizer, processors
 
-    path = tmp_path_factory.mktemp("models") / "roberta"
     specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator([" ".join(WORDS)] * 20, vocab_size=300, show_progress=False,

@@ -354,6 +354,16 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
     def predict(self, X) -> np.ndarray:
         return self.classes_[self._logits(X).argmax(dim=-1).numpy()]
 
+    def save_pretrained(self, path):
+        """Write a classifier fine-tuned from a local pretrained encoder
+        (``pretrained=DIR``, BERT or RoBERTa family, ``pooling="cls"``) as a Hugging Face
+        directory: ``AutoModelForSequenceClassification`` and ``AutoTokenizer`` load it and
+        give the same probabilities."""
+        from hybridnlp.pretrained.hf_export import save_pretrained_classifier
+
+        check_fitted(self)
+        return save_pretrained_classifier(self, path)
+
     def _warn_truncated(self, n_truncated: int, n_texts: int) -> None:
         if n_truncated:
             warnings.warn(

@@ -1,0 +1,100 @@
+"""A fine-tuned pretrained classifier as a Hugging Face directory that
+``AutoModelForSequenceClassification`` and ``AutoTokenizer`` load.
+
+Our head reads the first token's hidden state straight into a linear layer; the Hugging Face
+heads of BERT and RoBERTa put ``tanh(dense(.))`` in between. The export makes that layer
+carry the state through: ``dense = eps * I`` and the output layer ``W / eps``, so
+``W / eps * tanh(eps * h) = W h (1 + O(eps^2 h^2))``: with ``eps = 1e-4`` and hidden values
+under 100 (after the encoder's final LayerNorm), the logits agree to about 1e-6 relative.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import torch
+
+from hybridnlp.pretrained.local import _hub_offline, _quiet_transformers
+from hybridnlp.utils.saving import write_whole
+
+__all__ = ["HF_CLASSIFIER_TYPES", "save_pretrained_classifier"]
+
+EPSILON = 1e-4
+HF_CLASSIFIER_TYPES = ("bert", "roberta", "xlm-roberta")
+
+
+def exportable_reason(est) -> str | None:
+    """Why ``est`` (a fitted TransformerClassifier) cannot be a Hugging Face classifier
+    directory, or None."""
+    module = getattr(est, "model_", None)
+    if type(module).__name__ != "PretrainedSequenceClassifier":
+        return ("only a classifier fine-tuned from a local pretrained encoder "
+                "(TransformerClassifier(pretrained=DIR)) has a Hugging Face form")
+    cfg = module.config
+    if tuple(cfg.pooling) != ("cls",):
+        return (f"its head pools {list(cfg.pooling)}; a Hugging Face classification head "
+                f"reads the first token only (fit with pooling='cls')")
+    if cfg.n_extra:
+        return "its head reads extra features (a FusionClassifier), which transformers has not"
+    model_type = module.encoder.config.model_type
+    if model_type not in HF_CLASSIFIER_TYPES:
+        return (f"its encoder is a {model_type!r} model; the export writes "
+                f"{list(HF_CLASSIFIER_TYPES)} heads")
+    return None
+
+
+def save_pretrained_classifier(est, path: str | os.PathLike) -> Path:
+    """Write ``est`` (a fitted ``TransformerClassifier(pretrained=DIR)``) as a Hugging Face
+    sequence-classification directory with its tokenizer (``id2label`` from ``classes_``,
+    ``model_max_length`` from ``max_len``), written whole."""
+    reason = exportable_reason(est)
+    if reason is not None:
+        raise ValueError(f"this {type(est).__name__} cannot be exported to 'hf': {reason}.")
+    import transformers
+    from tokenizers import Tokenizer, normalizers
+
+    module = est.model_
+    encoder = module.encoder
+    config = copy.deepcopy(encoder.config)
+    labels = [str(c) for c in est.classes_]
+    config.num_labels = len(labels)
+    config.id2label = dict(enumerate(labels))
+    config.label2id = {label: i for i, label in enumerate(labels)}
+    config.problem_type = "single_label_classification"
+    with _quiet_transformers(), _hub_offline():
+        model = transformers.AutoModelForSequenceClassification.from_config(config)
+    base = getattr(model, model.base_model_prefix)
+    base.load_state_dict(encoder.state_dict(), strict=False)  # the head's layers are ours
+    out = module.head.out
+    width = encoder.config.hidden_size
+    with torch.no_grad():
+        if config.model_type == "bert":
+            dense, final = base.pooler.dense, model.classifier
+        else:  # RoBERTa's head: dense -> tanh -> out_proj
+            dense, final = model.classifier.dense, model.classifier.out_proj
+        dense.weight.copy_(torch.eye(width) * EPSILON)
+        dense.bias.zero_()
+        final.weight.copy_(out.weight / EPSILON)
+        final.bias.copy_(out.bias)
+    model.eval()
+    hf_tok = est.tokenizer_
+    tok = Tokenizer.from_str(hf_tok.json)
+    if hf_tok.lowercase:  # ours lower-cases before the tokenizer; theirs in its normalizer
+        tok.normalizer = (normalizers.Lowercase() if tok.normalizer is None else
+                          normalizers.Sequence([normalizers.Lowercase(), tok.normalizer]))
+    vocab = tok.get_vocab(with_added_tokens=True)
+    names = {"unk_token": ("[UNK]", "<unk>"), "cls_token": ("[CLS]", "<s>"),
+             "sep_token": ("[SEP]", "</s>"), "mask_token": ("[MASK]", "<mask>")}
+    specials = {key: next(t for t in options if t in vocab)
+                for key, options in names.items() if any(t in vocab for t in options)}
+    fast = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token=tok.id_to_token(hf_tok.pad_id),
+        model_max_length=est.max_len, **specials)
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp, safe_serialization=True)
+        fast.save_pretrained(tmp)
+
+    return write_whole(Path(path), est, write)
