@@ -526,13 +526,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_serve)
     p = command("export", "write a saved model in a format another runtime reads")
     p.add_argument("model_dir", metavar="MODEL_DIR", help="a model directory")
-    p.add_argument("--to", required=True, choices=["hf", "onnx", "arpa"],
-                   help="hf: a GPT language model as a Hugging Face directory; onnx: a "
-                        "neural classifier for onnxruntime; arpa: an n-gram LM")
+    p.add_argument("--to", required=True, choices=["hf", "onnx", "ctranslate2", "arpa"],
+                   help="hf: a GPT LM or a classifier fine-tuned from a pretrained encoder "
+                        "as a Hugging Face directory; onnx: a neural classifier for "
+                        "onnxruntime; ctranslate2: a translator; arpa: an n-gram LM")
     p.add_argument("--output", required=True,
-                   help="directory (hf, onnx) or file (arpa, .arpa.gz compresses) to write")
+                   help="directory (hf, onnx, ctranslate2) or file (arpa, .arpa.gz "
+                        "compresses) to write")
     p.add_argument("--quantize", choices=["int8"], default=None,
-                   help="ONNX weights quantised to int8 (onnxruntime dynamic quantisation)")
+                   help="weights quantised to int8 (onnx: onnxruntime's dynamic "
+                        "quantisation; ctranslate2: its int8)")
     p.set_defaults(func=_export)
     p = command("datasets", "list the bundled and found data sets")
     p.add_argument("--data-home", default=None, metavar="DIR", help=DATA_HOME_HELP)

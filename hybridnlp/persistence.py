@@ -173,6 +173,10 @@ def load_model(path: str | os.PathLike):
 
 def _read(path: Path):
     """The model in the folder ``path`` (a snapshot of the model directory)."""
+    if (path / "translator.json").exists():  # a CTranslate2 export
+        from hybridnlp.seq2seq.ctranslate2 import CTranslate2Translator
+
+        return CTranslate2Translator.load(path)
     if (path / "model.onnx").exists():  # an ONNX export around its estimator
         from hybridnlp.deploy.onnx import OnnxClassifier
 
@@ -237,7 +241,7 @@ def _read(path: Path):
 
 # ---------------------------------------------------------------------- export
 
-EXPORT_FORMATS = ("hf", "onnx", "arpa")
+EXPORT_FORMATS = ("hf", "onnx", "ctranslate2", "arpa")
 
 
 def export_formats(model) -> list[str]:
@@ -254,6 +258,11 @@ def export_formats(model) -> list[str]:
         out.append("hf")
     if hasattr(model, "model_") and onnx_inputs(model) is not None:
         out.append("onnx")
+    from hybridnlp.seq2seq import Seq2SeqLM
+
+    if isinstance(model, Seq2SeqLM) and getattr(model, "architecture", None) == \
+            "encoder_decoder" and hasattr(getattr(model, "tokenizer_", None), "_tok"):
+        out.append("ctranslate2")
     if isinstance(model, NGramLM):
         out.append("arpa")
     return out
@@ -269,6 +278,9 @@ def export(model, *, to: str, output: str | os.PathLike, quantize: str | None = 
       them);
     - ``to="onnx"``: a neural classifier's network for onnxruntime
       (:class:`~hybridnlp.deploy.OnnxClassifier`; ``quantize="int8"``: dynamic int8 weights);
+    - ``to="ctranslate2"``: a :class:`~hybridnlp.Seq2SeqLM` (encoder-decoder) as a
+      CTranslate2 model with its tokenizer (``quantize="int8"`` ...), read back as a
+      :class:`~hybridnlp.seq2seq.CTranslate2Translator`;
     - ``to="arpa"``: an :class:`~hybridnlp.NGramLM` as an ARPA file (KenLM, SRILM).
     """
     if to not in EXPORT_FORMATS:
@@ -284,13 +296,19 @@ def export(model, *, to: str, output: str | os.PathLike, quantize: str | None = 
                          f"hf takes a CausalLM with BPE tokens or a TransformerClassifier "
                          f"fine-tuned from a pretrained encoder; onnx takes "
                          f"TransformerClassifier, FusionClassifier and FastTextClassifier; "
-                         f"arpa takes NGramLM.")
-    if quantize is not None and to != "onnx":
-        raise ValueError(f"quantize={quantize!r} applies to to='onnx' only.")
+                         f"ctranslate2 takes an encoder-decoder Seq2SeqLM; arpa takes "
+                         f"NGramLM.")
+    if quantize is not None and to not in ("onnx", "ctranslate2"):
+        raise ValueError(f"quantize={quantize!r} applies to to='onnx' and to='ctranslate2' "
+                         f"only.")
     if to == "arpa":
         return model.to_arpa(output)
     if to == "hf":
         return model.save_pretrained(output)
+    if to == "ctranslate2":
+        from hybridnlp.seq2seq.ctranslate2 import save_ctranslate2
+
+        return save_ctranslate2(model, output, quantization=quantize)
     from hybridnlp.deploy.onnx import OnnxClassifier
 
     return OnnxClassifier.from_estimator(model, quantize=quantize).save(output)

@@ -77,9 +77,10 @@ def test_export_refuses_what_a_model_cannot_become(saved, tmp_path):
                                          r"to \['arpa'\]"):
         hybridnlp.export(root / "ngram", to="onnx", output=tmp_path / "x")
     with pytest.raises(ValueError, match=r"to='tflite' is not an export format; choose one of "
-                                         r"\['hf', 'onnx', 'arpa'\]"):
+                                         r"\['hf', 'onnx', 'ctranslate2', 'arpa'\]"):
         hybridnlp.export(models["ngram"], to="tflite", output=tmp_path / "x")
-    with pytest.raises(ValueError, match=r"quantize='int8' applies to to='onnx' only"):
+    with pytest.raises(ValueError, match=r"quantize='int8' applies to to='onnx' and "
+                                         r"to='ctranslate2' only"):
         hybridnlp.export(models["ngram"], to="arpa", output=tmp_path / "x", quantize="int8")
     assert not (tmp_path / "x").exists()
 
@@ -356,3 +357,29 @@ def test_a_fine_tuned_classifier_exports_what_transformers_reads_with_the_same_p
     with pytest.raises(ValueError, match=r"is a Hugging Face '(bert|roberta)' model directory, "
                                          r"not a hybridnlp one"):
         hybridnlp.load(tmp_path / "hf")
+
+
+# ---------------------------------------------------------------------- CTranslate2
+
+
+@pytest.mark.parametrize("module", [{}, {"module__positions": "sinusoidal",
+                                         "module__scale_embedding": True}])
+def test_ctranslate2_decodes_greedily_as_the_translator_does(tmp_path, module):
+    pytest.importorskip("ctranslate2")
+    from test_seq2seq import toy_pairs
+
+    from hybridnlp import Seq2SeqLM
+
+    src, tgt = toy_pairs(2000, 0)  # word-for-word translation, word order reversed
+    mt = Seq2SeqLM(preset="tiny", vocab_size=300, max_epochs=8, random_state=0,
+                   module__n_embd=64, optimizer__lr=3e-3, **module).fit(src, tgt)
+    hybridnlp.export(mt, to="ctranslate2", output=tmp_path / "ct2")
+    ct2 = hybridnlp.load(tmp_path / "ct2")
+    assert type(ct2).__name__ == "CTranslate2Translator"
+    test, _ = toy_pairs(30, 1)
+    ours = mt.generate(test, num_beams=1)
+    assert len(set(ours)) >= 20  # a model that has learned something: varied outputs
+    assert ct2.generate(test, num_beams=1) == ours  # token for token
+    hybridnlp.export(mt, to="ctranslate2", output=tmp_path / "int8", quantize="int8")
+    int8 = hybridnlp.load(tmp_path / "int8").generate(test, num_beams=1)
+    assert np.mean([a == b for a, b in zip(int8, ours, strict=True)]) >= 0.8
