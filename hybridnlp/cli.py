@@ -361,7 +361,7 @@ def _serve(args) -> int:
     from hybridnlp.persistence import model_class_names
 
     try:
-        from hybridnlp.deploy.server import model_kind, serve
+        from hybridnlp.serve.server import model_kind, serve
     except ImportError as err:  # pragma: no cover - the extra is missing
         raise _UsageError(f"{err}; install the serve extra: pip install "
                           f"'hybridnlp[serve]'") from None

@@ -178,7 +178,7 @@ def _read(path: Path):
 
         return CTranslate2Translator.load(path)
     if (path / "model.onnx").exists():  # an ONNX export around its estimator
-        from hybridnlp.deploy.onnx import OnnxClassifier
+        from hybridnlp.estimators.onnx import OnnxClassifier
 
         return OnnxClassifier.from_directory(path, _read(path / "estimator"))
     if (path / "model.skops").exists():
@@ -246,7 +246,7 @@ EXPORT_FORMATS = ("hf", "onnx", "ctranslate2", "arpa")
 
 def export_formats(model) -> list[str]:
     """The formats :func:`export` writes ``model`` (fitted) in."""
-    from hybridnlp.deploy.onnx import onnx_inputs
+    from hybridnlp.estimators.onnx import onnx_inputs
     from hybridnlp.lm import CausalLM, NGramLM
     from hybridnlp.pretrained.hf_export import exportable_reason
 
@@ -277,7 +277,8 @@ def export(model, *, to: str, output: str | os.PathLike, quantize: str | None = 
       classification directory, each with its tokenizer (``transformers``' Auto classes load
       them);
     - ``to="onnx"``: a neural classifier's network for onnxruntime
-      (:class:`~hybridnlp.deploy.OnnxClassifier`; ``quantize="int8"``: dynamic int8 weights);
+      (:class:`~hybridnlp.estimators.onnx.OnnxClassifier`; ``quantize="int8"``: dynamic
+      int8 weights);
     - ``to="ctranslate2"``: a :class:`~hybridnlp.Seq2SeqLM` (encoder-decoder) as a
       CTranslate2 model with its tokenizer (``quantize="int8"`` ...), read back as a
       :class:`~hybridnlp.seq2seq.CTranslate2Translator`;
@@ -309,7 +310,7 @@ def export(model, *, to: str, output: str | os.PathLike, quantize: str | None = 
         from hybridnlp.seq2seq.ctranslate2 import save_ctranslate2
 
         return save_ctranslate2(model, output, quantization=quantize)
-    from hybridnlp.deploy.onnx import OnnxClassifier
+    from hybridnlp.estimators.onnx import OnnxClassifier
 
     return OnnxClassifier.from_estimator(model, quantize=quantize).save(output)
 

@@ -132,7 +132,7 @@ def _request(url, body=None, *, raw: bytes | None = None, method=None):
 def server(saved):
     """The app of nbsvm, the Transformer and the n-gram LM on uvicorn, in this process."""
     uvicorn = pytest.importorskip("uvicorn")
-    from hybridnlp.deploy.server import build_app
+    from hybridnlp.serve.server import build_app
 
     root, _, _ = saved
     app = build_app({name: (hybridnlp.load(root / name), None,
@@ -383,3 +383,36 @@ def test_ctranslate2_decodes_greedily_as_the_translator_does(tmp_path, module):
     hybridnlp.export(mt, to="ctranslate2", output=tmp_path / "int8", quantize="int8")
     int8 = hybridnlp.load(tmp_path / "int8").generate(test, num_beams=1)
     assert np.mean([a == b for a, b in zip(int8, ours, strict=True)]) >= 0.8
+
+
+def test_translators_and_qa_pipelines_are_served(tmp_path):
+    pytest.importorskip("uvicorn")
+    import uvicorn
+
+    from hybridnlp import Seq2SeqLM
+    from hybridnlp.qa import QAPipeline, SlidingWindowReader
+    from hybridnlp.serve import build_app
+
+    mt = Seq2SeqLM(preset="tiny", vocab_size=300, max_epochs=1, random_state=0).fit(
+        ["a red cat", "a big dog"] * 20, ["eine rote katze", "ein grosser hund"] * 20)
+    passages = ["Seattle is a city in Washington.", "The Broncos won Super Bowl 50."]
+    qa = QAPipeline(reader=SlidingWindowReader(), top_k=1).index(passages)
+    app = build_app({"mt": mt, "qa": qa})
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started:
+        time.sleep(0.05)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        status, out = _request(url + "/translate", {"texts": ["a red cat", "a big dog"]})
+        assert status == 200 and out == {"translations": mt.predict(["a red cat", "a big dog"])}
+        status, out = _request(url + "/answer", {"questions": ["Who won Super Bowl 50?"]})
+        assert status == 200
+        assert out["answers"] == qa.predict(["Who won Super Bowl 50?"])
+        status, out = _request(url + "/predict", {"texts": ["a"]})
+        assert status == 404 and out["error"].startswith("no classifier is served")
+    finally:
+        srv.should_exit = True
+        thread.join(10)

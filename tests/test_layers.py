@@ -10,8 +10,8 @@ LEVEL = {  # DESIGN.md, "Layers (imports point down only)"; helpers below everyt
     "nn": 2, "train": 3, "features": 4, "neural": 5,
     "estimators": 6, "lm": 6, "pretrained": 6,
     "hybrid": 7, "qa": 7, "seq2seq": 7,
-    "persistence": 8, "experiments": 8, "deploy": 8,
-    "cli": 9,
+    "persistence": 8, "experiments": 8,
+    "cli": 9, "serve": 9,
 }
 
 

@@ -8,7 +8,7 @@ runtimes see the same inputs; only the network changes runtime.
 
 A directory holds ``model.onnx``, the estimator saved by :func:`hybridnlp.save` (its
 preparation and ``classes_``) in ``estimator/``, and ``config.json``; ``hybridnlp.load`` reads
-it back (``hybridnlp.persistence``). Needs the ``export`` extra (onnx, onnxscript, onnxruntime).
+it back. Needs the ``export`` extra (onnx, onnxscript, onnxruntime).
 """
 
 from __future__ import annotations
