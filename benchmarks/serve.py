@@ -287,7 +287,10 @@ def main() -> None:
         " ".join(args.sections)
     for section in args.sections:
         body = sections[section]()
-        write_section(section, f"## {section.capitalize()}\n\n{stamp(command)}\n{body}\n")
+        name, title = {"serving": ("serving", "Serving"), "export": ("export", "Export"),
+                       "translation": ("export-ctranslate2", "Export: CTranslate2 against our "
+                                                             "decoder")}[section]
+        write_section(name, f"## {title}\n\n{stamp(command)}\n{body}\n")
         print(body)
 
 
