@@ -25,6 +25,7 @@ read whole. Ctrl-C or SIGTERM stops taking connections and finishes the requests
 
 import asyncio
 import contextlib
+import functools
 import json
 from concurrent.futures import ThreadPoolExecutor
 
@@ -199,6 +200,7 @@ def build_app(models: dict, *, max_batch: int = 64, max_wait_ms: float = 2.0,
             raise _Error(400, f"model {name!r} is a {kinds[name]}, not a {kind}")
         return name, served[name][0]
 
+    @functools.cache
     def classes_of(name: str) -> list:
         """A classifier's classes, by the data set's names where it saved them."""
         model, class_names, _ = served[name]
@@ -290,8 +292,10 @@ def build_app(models: dict, *, max_batch: int = 64, max_wait_ms: float = 2.0,
             rows = await batchers[name](body.texts)
         else:
             rows = await off_loop(classify(name), body.texts)
-        return {"labels": [r[0] for r in rows], "probabilities": [r[1] for r in rows],
-                "classes": classes_of(name)}
+        # a Response as is: FastAPI's encoder would walk every float of the rows again
+        return JSONResponse({"labels": [r[0] for r in rows],
+                             "probabilities": [r[1] for r in rows],
+                             "classes": classes_of(name)})
 
     @app.post("/generate")
     async def generate(body: Prompt):
