@@ -197,7 +197,7 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(server, sa
 
 @pytest.mark.parametrize("raw, status, message", [
     (b'{"texts": ["a",', 400, "the body is not valid JSON"),
-    (b'{"texts": "a film"}', 422, "texts: Input should be a valid list"),
+    (b'{"texts": "a film"}', 422, "texts: Input should be a valid array"),
     (b'{"texts": [1, 2]}', 422, "texts.0: Input should be a valid string"),
     (b'{"texts": []}', 422, "texts: List should have at least 1 item"),
     (b'{"texts": ["a"], "temperature": 2}', 422, "temperature: Extra inputs are not permitted"),

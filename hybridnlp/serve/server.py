@@ -172,7 +172,7 @@ def build_app(models: dict, *, max_batch: int = 64, max_wait_ms: float = 2.0,
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, StreamingResponse
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
     served = {name: m if isinstance(m, tuple) else (m, None, None)
               for name, m in models.items()}
@@ -282,8 +282,20 @@ def build_app(models: dict, *, max_batch: int = 64, max_wait_ms: float = 2.0,
     async def off_loop(fn, *args):
         return await asyncio.get_running_loop().run_in_executor(single, fn, *args)
 
-    @app.post("/predict")
-    async def predict(body: Texts):
+    def parsed(schema, raw: bytes):
+        """The body read by ``schema`` in one pass (pydantic's JSON parser), its errors as
+        FastAPI's: the hot route skips FastAPI's own body handling (a third of the cost of
+        a one-text request)."""
+        try:
+            return schema.model_validate_json(raw)
+        except ValidationError as err:
+            raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
+                                          for e in err.errors()]) from None
+
+    @app.post("/predict", openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": Texts.model_json_schema()}}}})
+    async def predict(request: Request):
+        body = parsed(Texts, await request.body())
         name, _ = pick(body.model, "classifier")
         if batching:
             if name not in batchers:
