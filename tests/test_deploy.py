@@ -19,14 +19,15 @@ import pytest
 import hybridnlp
 from hybridnlp import FastTextClassifier, NBSVMClassifier, NGramLM, TransformerClassifier
 from hybridnlp.cli import main
+from hybridnlp.hybrid import FusionClassifier
 
 pytest.importorskip("onnxruntime")
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory, mr_small):
-    """A fitted NBSVM, tiny Transformer and fastText on 200 MR sentences, and an n-gram LM,
-    saved."""
+    """A fitted NBSVM, tiny Transformer, fastText and fusion classifier on 200 MR sentences,
+    and an n-gram LM, saved."""
     root = tmp_path_factory.mktemp("deploy")
     texts, y = mr_small
     with warnings.catch_warnings():
@@ -37,6 +38,9 @@ def saved(tmp_path_factory, mr_small):
                 max_epochs=2, max_len=48, random_state=0, module__n_layer=1,
                 module__n_embd=32, module__n_head=2).fit(texts, y),
             "fasttext": FastTextClassifier(max_epochs=3, random_state=0).fit(texts, y),
+            "fusion": FusionClassifier(max_epochs=1, max_len=48, random_state=0,
+                                       module__n_layer=1, module__n_embd=32,
+                                       module__n_head=2).fit(texts, y),
             "ngram": NGramLM(order=3).fit(texts),
         }
     for name, model in models.items():
@@ -44,7 +48,7 @@ def saved(tmp_path_factory, mr_small):
     return root, models, texts
 
 
-@pytest.mark.parametrize("name", ["transformer", "fasttext"])
+@pytest.mark.parametrize("name", ["transformer", "fasttext", "fusion"])
 def test_onnx_export_gives_the_same_probabilities_and_int8_the_same_labels(saved, name,
                                                                            tmp_path):
     root, models, texts = saved
