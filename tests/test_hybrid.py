@@ -477,3 +477,52 @@ def test_a_hybrid_with_meta_selection_fits_saves_and_loads(mr_small, tmp_path):
     assert stack.final_estimator_.chosen_ in stack.final_estimator_.cv_scores_
     loaded = hybridnlp.load(stack.save(tmp_path / "stack"))
     np.testing.assert_allclose(loaded.predict_proba(texts[:20]), stack.predict_proba(texts[:20]))
+
+
+# ---------------------------------------------------------------------- calibration
+
+
+def test_fit_temperature_recovers_the_temperature_labels_were_drawn_at():
+    from hybridnlp.utils.calibration import fit_temperature, with_temperature
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, size=(20_000, 4))
+    for true_t in (0.5, 2.0):
+        p_true = with_temperature(np.exp(logits) / np.exp(logits).sum(1, keepdims=True),
+                                  true_t)
+        y = np.array([rng.choice(4, p=row) for row in p_true])
+        overconfident = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        assert fit_temperature(overconfident, y) == pytest.approx(true_t, rel=0.05)
+    uniform = np.full((10, 2), 0.5)  # no temperature changes it: T stays 1
+    assert fit_temperature(uniform, np.arange(10) % 2) == 1.0
+
+
+def test_expected_calibration_error_by_hand():
+    from hybridnlp.utils.calibration import expected_calibration_error
+
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.45, 0.55]])
+    y = np.array([0, 1, 1, 0])
+    # bins of width 1/15: confidences 0.9 (right), 0.8 (wrong), 0.7 (right), 0.55 (wrong),
+    # each alone in its bin: (0.1 + 0.8 + 0.3 + 0.55) / 4
+    assert expected_calibration_error(y, proba) == pytest.approx((0.1 + 0.8 + 0.3 + 0.55) / 4)
+    assert expected_calibration_error(y[:1], proba[:1], n_bins=1) == pytest.approx(0.1)
+
+
+def test_calibrate_scales_the_hybrids_probabilities_and_keeps_its_predictions(mr_small):
+    texts, y = mr_small
+    est = [("nbsvm", nbsvm()), ("tfidf", tfidf())]
+    plain = StackingClassifier(estimators=est, cv=5, random_state=0).fit(texts[:150], y[:150])
+    cal = StackingClassifier(estimators=est, cv=5, random_state=0, calibrate=True).fit(
+        texts[:150], y[:150])
+    assert plain.temperature_ == 1.0 and cal.temperature_ != 1.0
+    test = texts[150:]
+    assert list(cal.predict(test)) == list(plain.predict(test))
+    p, q = plain.predict_proba(test), cal.predict_proba(test)
+    np.testing.assert_allclose(q.sum(axis=1), 1.0)
+    # the scaled probabilities are the unscaled ones at that temperature
+    from hybridnlp.utils.calibration import with_temperature
+
+    np.testing.assert_allclose(q, with_temperature(p, cal.temperature_))
+    hyb = HybridClassifier(estimators=est, calibrate=True, random_state=0)
+    assert hyb.get_params()["calibrate"] is True
+    assert clone(hyb).calibrate is True

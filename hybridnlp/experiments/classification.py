@@ -23,6 +23,7 @@ from hybridnlp.experiments.plots import bar_chart, binomial_halfwidth, confusion
 from hybridnlp.experiments.report import main_rows, shared_fits, target_cell
 from hybridnlp.experiments.run_state import Progress, jsonable
 from hybridnlp.experiments.task import Task, reading_data, register_task
+from hybridnlp.utils.calibration import expected_calibration_error
 from hybridnlp.utils.device import torch_threads
 from hybridnlp.utils.io import atomic_path
 from hybridnlp.utils.jobs import run_jobs, threads_per_job
@@ -101,6 +102,8 @@ def _class_metrics(names: list[str], y, pred, proba, classes) -> dict:
             out[m] = float(f1_score(y, pred, average="macro"))
         elif m == "log_loss" and proba is not None:
             out[m] = float(log_loss(y, proba, labels=classes))
+        elif m == "ece" and proba is not None:  # 15 bins, as Guo et al. 2017
+            out[m] = expected_calibration_error(np.searchsorted(classes, y), proba)
     return out
 
 
@@ -297,7 +300,8 @@ def _scalar(v):
 def render(m: dict, run_dir: Path) -> list[str]:
     rows = m["models"]
     names = list(rows)
-    metric_names = [k for k in ("accuracy", "macro_f1", "log_loss") if k in rows[names[0]]]
+    metric_names = [k for k in ("accuracy", "macro_f1", "log_loss", "ece")
+                    if k in rows[names[0]]]
     lines = [f"Protocol: {m['protocol']}.", "",
              "| model | " + " | ".join(metric_names) + " | fit time (s) | target |",
              "|---" * (len(metric_names) + 3) + "|"]
@@ -367,7 +371,8 @@ def render(m: dict, run_dir: Path) -> list[str]:
 
 
 CLASSIFICATION = register_task(Task(
-    name="classification", metrics=("accuracy", "macro_f1", "log_loss"), main_metric="accuracy",
+    name="classification", metrics=("accuracy", "macro_f1", "log_loss", "ece"),
+    main_metric="accuracy",
     model_types=("tfidf_lr", "nbsvm", "fasttext", "transformer", "fusion", "stacking",
                  "ensemble", "hybrid_ensemble", "hybrid"),
     run=classification, render=render, chooses_metrics=True, parallel=True))

@@ -197,6 +197,9 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
         ``joblib.parallel_config``).
     verbose : int, default=0
         A progress bar (tqdm, on standard error) per component over its held-out fits.
+    calibrate : bool, default=False
+        Temperature-scale the probabilities, fit on the meta learner's cross-validated
+        held-out predictions (``StackingClassifier``); ``predict`` is unchanged.
 
     Examples
     --------
@@ -208,10 +211,12 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
 
     def __init__(self, *, estimators=None, word_vectors=None, segmenter=None, pretrained=None,
                  fine_tune=True, final_estimator=None, cv=5, estimator_cv=None,
-                 passthrough=None, cache=True, random_state=None, n_jobs=None, verbose=0):
+                 passthrough=None, cache=True, random_state=None, n_jobs=None, verbose=0,
+                 calibrate=False):
         super().__init__(estimators=estimators, final_estimator=final_estimator, cv=cv,
                          estimator_cv=estimator_cv, passthrough=passthrough, cache=cache,
-                         random_state=random_state, n_jobs=n_jobs, verbose=verbose)
+                         random_state=random_state, n_jobs=n_jobs, verbose=verbose,
+                         calibrate=calibrate)
         self.word_vectors = word_vectors
         self.segmenter = segmenter
         self.pretrained = pretrained
