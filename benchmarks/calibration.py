@@ -1,0 +1,80 @@
+"""Calibration of the hybrid (issue 30, item 3) -> RESULTS.md "Calibration".
+
+``HybridClassifier(calibrate=True, random_state=0)`` fit on each set's training texts (SST-2,
+TREC: their train/test splits; MR, SUBJ: a seeded 80/20 split), then its test probabilities
+with the fitted temperature and without it (T = 1, the same fit): accuracy, log loss and
+expected calibration error (15 equal-width bins). The temperature is fit on the meta
+learner's cross-validated predictions of the held-out training texts; no test text is used.
+
+Run alone: ``HYBRIDNLP_DATA=../shared/data .venv/bin/python benchmarks/calibration.py``
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import log_loss
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import stamp, write_section  # noqa: E402
+
+from hybridnlp import HybridClassifier, load_dataset  # noqa: E402
+from hybridnlp.utils.calibration import expected_calibration_error  # noqa: E402
+
+
+def split(name: str):
+    if name in ("sst2", "trec"):
+        train, test = load_dataset(name, split="train"), load_dataset(name, split="test")
+        return (list(train.data), np.asarray(train.target), list(test.data),
+                np.asarray(test.target))
+    data = load_dataset(name)
+    order = np.random.default_rng(0).permutation(len(data.data))
+    cut = int(0.8 * len(order))
+    texts, y = list(data.data), np.asarray(data.target)
+    return ([texts[i] for i in order[:cut]], y[order[:cut]], [texts[i] for i in order[cut:]],
+            y[order[cut:]])
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    rows = []
+    for name in ("sst2", "trec", "mr", "subj"):
+        tr, ty, te, tey = split(name)
+        start = time.perf_counter()
+        clf = HybridClassifier(calibrate=True, random_state=0).fit(tr, ty)
+        fit_s = time.perf_counter() - start
+        t = clf.temperature_
+        calibrated = clf.predict_proba(te)
+        clf.temperature_ = 1.0
+        raw = clf.predict_proba(te)
+        clf.temperature_ = t
+        idx = np.searchsorted(clf.classes_, tey)
+        acc = [np.mean(clf.classes_[p.argmax(1)] == tey) for p in (raw, calibrated)]
+        ll = [log_loss(tey, p, labels=clf.classes_) for p in (raw, calibrated)]
+        ece = [expected_calibration_error(idx, p) for p in (raw, calibrated)]
+        rows.append(f"| {name} | {len(tr):,} / {len(te):,} | {t:.3f} | {acc[0]:.4f} / "
+                    f"{acc[1]:.4f} | {ll[0]:.4f} / {ll[1]:.4f} | {ece[0]:.4f} / {ece[1]:.4f} | "
+                    f"{fit_s:.0f} |")
+        print(rows[-1], flush=True)
+    body = "\n".join([
+        "`HybridClassifier(calibrate=True, random_state=0)` (default components and "
+        "`SimplexWeights`); each cell: without the temperature (T = 1) / with it, on the test "
+        "texts. The temperature is fit on the meta learner's 5-fold cross-validated "
+        "predictions of the held-out training texts.",
+        "",
+        "| set | train / test texts | temperature | accuracy | log loss | ECE (15 bins) | fit s |",
+        "|---|---|---:|---:|---:|---:|---:|",
+        *rows,
+    ])
+    command = "HYBRIDNLP_DATA=../shared/data .venv/bin/python benchmarks/calibration.py"
+    write_section("calibration", f"## Calibration (issue 30, item 3)\n\n{stamp(command)}\n"
+                                 f"{body}\n")
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
