@@ -358,27 +358,15 @@ def _export(args) -> int:
 
 
 def _serve(args) -> int:
-    from hybridnlp.persistence import model_class_names
-
     try:
-        from hybridnlp.serve.server import model_kind, serve
+        from hybridnlp.serve.server import load_models, serve
     except ImportError as err:  # pragma: no cover - the extra is missing
         raise _UsageError(f"{err}; install the serve extra: pip install "
                           f"'hybridnlp[serve]'") from None
-    models = {}  # each directory under its folder's name: (model, class names, card)
-    for d in args.model_dirs:
-        name = Path(d).resolve().name
-        if name in models:
-            raise _UsageError(f"two model directories are named {name!r}; serve folders with "
-                              f"different names")
-        model = _load_model(d)
-        try:
-            model_kind(model)
-        except ValueError as err:
-            raise _UsageError(f"{d}: {err}") from None
-        card = Path(d) / "README.md"
-        models[name] = (model, model_class_names(d),
-                        card.read_text(encoding="utf-8") if card.is_file() else None)
+    try:  # a bad directory: one line, before the port opens
+        models = load_models(args.model_dirs)
+    except (FileNotFoundError, ValueError) as err:
+        raise _UsageError(str(err)) from None
     serve(models, host=args.host, port=args.port, max_batch=args.max_batch,
           max_wait_ms=args.max_wait_ms, log_level=args.log_level)
     return 0

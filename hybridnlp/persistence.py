@@ -251,7 +251,7 @@ def export_formats(model) -> list[str]:
     from hybridnlp.pretrained.hf_export import exportable_reason
 
     out = []
-    if isinstance(model, CausalLM) and hasattr(getattr(model, "tokenizer_", None), "_tok"):
+    if isinstance(model, CausalLM) and hasattr(getattr(model, "tokenizer_", None), "backend"):
         out.append("hf")
     if hasattr(model, "save_pretrained") and not isinstance(model, CausalLM) \
             and exportable_reason(model) is None:
@@ -261,7 +261,7 @@ def export_formats(model) -> list[str]:
     from hybridnlp.seq2seq import Seq2SeqLM
 
     if isinstance(model, Seq2SeqLM) and getattr(model, "architecture", None) == \
-            "encoder_decoder" and hasattr(getattr(model, "tokenizer_", None), "_tok"):
+            "encoder_decoder" and hasattr(getattr(model, "tokenizer_", None), "backend"):
         out.append("ctranslate2")
     if isinstance(model, NGramLM):
         out.append("arpa")

@@ -99,10 +99,16 @@ class _BagBatches(Batches):
             out["targets"] = self.targets[index]
         return out
 
-    def __iter__(self):
+    def indexed(self):
+        """(row indices, batch) pairs, in this epoch's order."""
         order = self._order()
         for begin in range(0, len(order), self.batch_size):
-            yield self.batch(order[begin:begin + self.batch_size])
+            index = order[begin:begin + self.batch_size]
+            yield index, self.batch(index)
+
+    def __iter__(self):
+        for _, batch in self.indexed():
+            yield batch
 
 
 class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
@@ -248,9 +254,7 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
         check_fitted(self, "model_")
         texts = check_texts(X)
         batches = _BagBatches(*self._encode(self._ngrams(texts)), None, batch_size=4096)
-        index = np.arange(len(texts))
-        return len(texts), ((index[b:b + batches.batch_size], batch) for b, batch in
-                            zip(range(0, len(texts), batches.batch_size), batches, strict=True))
+        return len(texts), batches.indexed()
 
     def predict_proba(self, X) -> np.ndarray:
         n, batches = self._predict_batches(X)

@@ -157,7 +157,7 @@ def export_hf(model: GPT, tokenizer, path: str | os.PathLike) -> Path:
     (``tokenizer.json`` read by ``PreTrainedTokenizerFast``), written whole."""
     from hybridnlp.utils.saving import write_whole
 
-    hf = getattr(tokenizer, "_tok", None)
+    hf = getattr(tokenizer, "backend", None)
     if hf is None:
         raise ValueError(f"a {type(tokenizer).__name__} has no Hugging Face form; export to "
                          f"'hf' needs byte-level BPE tokens (CausalLM(tokenizer='bpe') or a "

@@ -335,12 +335,12 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
         words not in the file as ``<unk>``. It scores, generates, saves and interpolates with a
         :class:`CausalLM` trained on its ``tokenizer_`` as a fitted model does."""
         order, words, entries = read_arpa(path)
-        tok = WhitespaceTokenizer()
-        tok._set_tokens(words)
+        tok = WhitespaceTokenizer.from_words(words)
         lm = cls(order=order, tokenizer=tok)
         lm.tokenizer_, lm.n_tokens_, lm.discounts_ = tok, None, None
         lm._set_vocabulary()
-        V, index = lm.vocab_size_, dict(tok._index)
+        V = lm.vocab_size_
+        index = {w: tok.token_to_id(w) for w in (*words, "<unk>")}
         index["<s>"] = index["</s>"] = tok.eos_id
         tables = {}
         logp1, logbo1 = np.full(V, -np.inf), np.zeros(V)
@@ -377,7 +377,7 @@ def _token_names(tok) -> list:
     if hasattr(tok, "tokens"):
         names = [*SPECIAL_TOKENS.values(), *tok.tokens]
     else:  # BPE
-        names = [tok._tok.id_to_token(i) for i in range(tok.vocab_size)]
+        names = [tok.id_to_token(i) for i in range(tok.vocab_size)]
     names[tok.eos_id], names[tok.unk_id] = "</s>", "<unk>"
     for i in (tok.pad_id, tok.bos_id, tok.sep_id):
         names[i] = None

@@ -29,24 +29,20 @@ CTRANSLATE2_QUANTIZATIONS = (None, "int8", "int8_float32", "int16", "float16", "
 
 
 def _names(tok) -> list[str]:
-    return [tok._tok.id_to_token(i) for i in range(tok.vocab_size)]
+    return [tok.id_to_token(i) for i in range(tok.vocab_size)]
 
 
-def _linear(spec, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
-    spec.weight = weight.detach().float().numpy().copy()
-    out = weight.shape[0]
-    spec.bias = (np.zeros(out, dtype=np.float32) if bias is None
-                 else bias.detach().float().numpy().copy())
+def _linear(spec, layer: torch.nn.Linear) -> None:
+    """A linear layer's weight and bias (zeros where it has none)."""
+    spec.weight = layer.weight.detach().float().numpy().copy()
+    spec.bias = (np.zeros(layer.out_features, dtype=np.float32) if layer.bias is None
+                 else layer.bias.detach().float().numpy().copy())
 
 
 def _norm(spec, ln: torch.nn.LayerNorm) -> None:
     spec.gamma = ln.weight.detach().float().numpy().copy()
     spec.beta = (np.zeros_like(spec.gamma) if ln.bias is None
                  else ln.bias.detach().float().numpy().copy())
-
-
-def _block_linear(spec, layer: torch.nn.Linear) -> None:
-    _linear(spec, layer.weight, layer.bias)
 
 
 def _positions(module) -> np.ndarray:
@@ -73,22 +69,22 @@ def _spec(model):
     _norm(spec.decoder.layer_norm, model.ln_dec)
     for layer, block in zip(spec.encoder.layer, model.encoder, strict=True):
         _norm(layer.self_attention.layer_norm, block.ln_1)
-        _block_linear(layer.self_attention.linear[0], block.attn.qkv)
-        _block_linear(layer.self_attention.linear[1], block.attn.proj)
+        _linear(layer.self_attention.linear[0], block.attn.qkv)
+        _linear(layer.self_attention.linear[1], block.attn.proj)
         _norm(layer.ffn.layer_norm, block.ln_2)
-        _block_linear(layer.ffn.linear_0, block.mlp.fc)
-        _block_linear(layer.ffn.linear_1, block.mlp.proj)
+        _linear(layer.ffn.linear_0, block.mlp.fc)
+        _linear(layer.ffn.linear_1, block.mlp.proj)
     for layer, block in zip(spec.decoder.layer, model.decoder, strict=True):
         _norm(layer.self_attention.layer_norm, block.ln_1)
-        _block_linear(layer.self_attention.linear[0], block.attn.qkv)
-        _block_linear(layer.self_attention.linear[1], block.attn.proj)
+        _linear(layer.self_attention.linear[0], block.attn.qkv)
+        _linear(layer.self_attention.linear[1], block.attn.proj)
         _norm(layer.attention.layer_norm, block.ln_2)
-        _block_linear(layer.attention.linear[0], block.cross.q)
-        _block_linear(layer.attention.linear[1], block.cross.kv)
-        _block_linear(layer.attention.linear[2], block.cross.proj)
+        _linear(layer.attention.linear[0], block.cross.q)
+        _linear(layer.attention.linear[1], block.cross.kv)
+        _linear(layer.attention.linear[2], block.cross.proj)
         _norm(layer.ffn.layer_norm, block.ln_3)
-        _block_linear(layer.ffn.linear_0, block.mlp.fc)
-        _block_linear(layer.ffn.linear_1, block.mlp.proj)
+        _linear(layer.ffn.linear_0, block.mlp.fc)
+        _linear(layer.ffn.linear_1, block.mlp.proj)
     return spec
 
 
@@ -102,7 +98,7 @@ def save_ctranslate2(mt, path: str | os.PathLike, *, quantization: str | None = 
                          f"form; CTranslate2 runs encoder-decoder models "
                          f"(architecture='encoder_decoder').")
     tok = mt.tokenizer_
-    if not hasattr(tok, "_tok"):
+    if not hasattr(tok, "backend"):
         raise ValueError(f"a Seq2SeqLM with a {type(tok).__name__} has no CTranslate2 form; "
                          f"export one trained with its default BPE tokenizer.")
     spec = _spec(model.float().cpu().eval())
@@ -177,7 +173,7 @@ class CTranslate2Translator:
         tok = self.tokenizer_
         keep = int(self.meta["max_len"])
         ids = [i[:keep] for i in tok.encode_batch(sources)]
-        tokens = [[tok._tok.id_to_token(i) for i in row] for row in ids]
+        tokens = [[tok.id_to_token(i) for i in row] for row in ids]
         ratio = float(self.meta["max_length_ratio"])
         limits = [min(keep - 1, max_new_tokens or int(np.ceil(ratio * len(r))) + 10)
                   for r in ids]
@@ -190,7 +186,7 @@ class CTranslate2Translator:
                 [tokens[i] for i in rows], beam_size=beams, max_batch_size=batch_size,
                 length_penalty=alpha, max_decoding_length=limit, suppress_sequences=suppress)
             for i, r in zip(rows, results, strict=True):
-                hyp = [tok._tok.token_to_id(t) for t in r.hypotheses[0]]
+                hyp = [tok.token_to_id(t) for t in r.hypotheses[0]]
                 out[i] = tok.decode([t for t in hyp if t is not None])
         return out[0] if single else out
 

@@ -28,10 +28,11 @@ import contextlib
 import functools
 import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MicroBatcher", "build_app", "model_kind", "serve"]
+__all__ = ["MicroBatcher", "build_app", "load_models", "model_kind", "serve"]
 
 MAX_BODY_BYTES = 1_000_000
 MAX_TEXTS = 1024
@@ -52,6 +53,30 @@ def model_kind(model) -> str:
         return "generator"
     raise ValueError(f"a {type(model).__name__} has nothing to serve: serve a classifier, a "
                      f"language model, a translator or a QA pipeline.")
+
+
+def load_models(dirs) -> dict[str, tuple]:
+    """``{name: (model, class names or None, model card or None)}`` of the model directories,
+    each under its folder's name and checked to be servable."""
+    from hybridnlp.persistence import load, model_class_names
+
+    models = {}
+    for d in dirs:
+        name = Path(d).resolve().name
+        if name in models:
+            raise ValueError(f"two model directories are named {name!r}; serve folders with "
+                             f"different names.")
+        if not Path(d).is_dir():
+            raise FileNotFoundError(f"model directory {str(d)!r} does not exist.")
+        model = load(d)
+        try:
+            model_kind(model)
+        except ValueError as err:
+            raise ValueError(f"{d}: {err}") from None
+        card = Path(d) / "README.md"
+        models[name] = (model, model_class_names(d),
+                        card.read_text(encoding="utf-8") if card.is_file() else None)
+    return models
 
 
 class MicroBatcher:
@@ -167,8 +192,9 @@ class _TooLarge(Exception):
 def build_app(models: dict, *, max_batch: int = 64, max_wait_ms: float = 2.0,
               max_body_bytes: int = MAX_BODY_BYTES, batching: bool = True):
     """The FastAPI application serving ``models`` (``{name: model}``, or ``{name: (model,
-    class names or None, model card or None)}``). ``batching=False`` runs each
-    ``/predict`` request on its own (the baseline of benchmarks/serve.py)."""
+    class names or None, model card or None)}`` as :func:`load_models` gives).
+    ``batching=False`` runs each ``/predict`` request on its own (the baseline of
+    benchmarks/serve.py)."""
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, StreamingResponse

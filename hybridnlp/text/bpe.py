@@ -94,6 +94,18 @@ class BPETokenizer(Tokenizer):
         self._check_trained()
         return self._tok.token_to_id(token)
 
+    def id_to_token(self, token_id: int) -> str | None:
+        """The token string of ``token_id`` (as the ``tokenizers`` vocabulary writes it)."""
+        self._check_trained()
+        return self._tok.id_to_token(int(token_id))
+
+    @property
+    def backend(self):
+        """The trained ``tokenizers.Tokenizer`` (what exports to other runtimes write as
+        ``tokenizer.json``)."""
+        self._check_trained()
+        return self._tok
+
     def _state(self) -> dict:
         return {
             "vocab_size": self.vocab_size_target, "min_frequency": self.min_frequency,

@@ -110,6 +110,10 @@ class TableTokenizer(Tokenizer):
     def vocab_size(self) -> int:
         return len(SPECIAL_TOKENS) + len(self.tokens)
 
+    def token_to_id(self, token: str) -> int | None:
+        """The id of ``token`` (a vocabulary entry, or ``"<unk>"`` ...), or None."""
+        return self._index.get(token)
+
     def _set_tokens(self, tokens: list[str]) -> None:
         self.tokens = list(tokens)
         offset = len(SPECIAL_TOKENS)

@@ -189,6 +189,13 @@ class WhitespaceTokenizer(_SegmentedTokenizer):
         self._set_tokens(_frequent(counts, self.min_freq, self.max_size, type(self).__name__))
         return self
 
+    @classmethod
+    def from_words(cls, words: list[str]) -> WhitespaceTokenizer:
+        """A trained tokenizer whose vocabulary is ``words`` in this order (an ARPA file's)."""
+        tok = cls()
+        tok._set_tokens(words)
+        return tok
+
     def _set_tokens(self, tokens: list[str]) -> None:
         super()._set_tokens(tokens)
         self._index["<eos>"] = self.eos_id
