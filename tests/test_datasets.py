@@ -129,9 +129,10 @@ def test_returned_lists_are_copies():
 
 def test_unknown_name_suggests():
     message = (
-        "unknown data set name='rm'; known data sets are 20newsgroups, chnsenticorp, "
-        "hongloumeng, imdb, mr, multi30k, squad, sst2, sst2_phrases, sst5, subj, thucnews_titles, "
-        "tinyshakespeare, trec, trec_fine, wikitext2. Did you mean 'mr'? For your own files use "
+        "unknown data set name='rm'; known data sets are 20newsgroups, chnsenticorp, cmrc2018, "
+        "drcd, hongloumeng, imdb, mr, multi30k, squad, sst2, sst2_phrases, sst5, subj, "
+        "tatoeba_cmn_eng, thucnews_titles, tinyshakespeare, trec, trec_fine, wikitext2. Did you "
+        "mean 'mr'? For your own files use "
         "load_texts(path)."
     )
     with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
@@ -280,3 +281,21 @@ def test_the_chinese_sets_load_by_name_as_their_provenance_describes():
     train, dev = load_dataset("hongloumeng", "train"), load_dataset("hongloumeng", "dev")
     assert train.data[0] + dev.data[0] == book.data[0] and "贾宝玉" in book.data[0]
     assert len(train.data[0]) == int(len(book.data[0]) * 0.9)
+
+
+@requires_data_dir
+def test_chinese_reading_and_translation_sets_load_by_name():
+    """CMRC 2018 (its trial set as train; offsets it counts as UTF-16 repaired, its empty
+    questions left out), DRCD and the Tatoeba English-Chinese pairs."""
+    dev = load_dataset("cmrc2018", split="dev")
+    assert len(dev.data) == 3219 and dev.target[0] == ["光荣和ω-force"] * 3
+    for i, (refs, starts) in enumerate(zip(dev.target, dev.answer_starts, strict=True)):
+        p = dev.passages[dev.passage_index[i]]
+        assert starts[0] >= 0 and p[starts[0]:starts[0] + len(refs[0])] == refs[0]
+    assert sum(s < 0 for st in dev.answer_starts for s in st) == 193  # texts not in the passage
+    assert len(load_dataset("cmrc2018", split="train").data) == 1000  # 1,002 less 2 empty
+    drcd = load_dataset("drcd", split="dev")
+    assert len(drcd.data) == 3524 and drcd.target[0] == ["歐洲", "歐洲"]
+    pairs = load_dataset("tatoeba_cmn_eng", split="test")
+    assert len(pairs.data) == len(pairs.target) == 1520
+    assert (pairs.source_lang, pairs.target_lang) == ("en", "zh")

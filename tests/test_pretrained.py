@@ -415,3 +415,78 @@ def test_dense_retriever_over_a_pretrained_encoder(bert_dir, tmp_path):
     with pytest.raises(ValueError, match=r"^word_vectors and pretrained \(an encoder "
                                          r"directory\) cannot be combined"):
         DenseRetriever(pretrained=bert_dir, word_vectors="vectors.txt").fit(passages)
+
+
+def _span_task(n, seed=0):
+    """Passages of the tiny vocabulary holding one word of GOOD among others; the answer is
+    that word."""
+    rng = np.random.default_rng(seed)
+    qs, ps, ans = [], [], []
+    for _ in range(n):
+        words = list(rng.choice(WORDS[5:], 12))
+        k = int(rng.integers(0, 12))
+        words[k] = str(rng.choice(GOOD))
+        p = " ".join(words)
+        start = len(" ".join(words[:k])) + (k > 0)
+        qs.append("which was good")
+        ps.append(p)
+        ans.append({"text": words[k], "answer_start": start})
+    return qs, ps, ans
+
+
+@pytest.mark.parametrize("which", ["bert", "roberta"])
+def test_pretrained_extractive_reader_fine_tunes_and_round_trips(which, bert_dir, roberta_dir,
+                                                                 tmp_path):
+    """A local encoder fine-tuned as a start / end reader through the one Trainer (windows of
+    the tokenizer's own pair template, answers mapped back to characters); saved and read
+    back without the directory it came from, with the same answers."""
+    from hybridnlp.qa import ExtractiveReader
+
+    model_dir = shutil.copytree(bert_dir if which == "bert" else roberta_dir, tmp_path / "m")
+    qs, ps, ans = _span_task(88)
+    reader = ExtractiveReader(pretrained=model_dir, max_len=32, stride=8, max_question_words=12,
+                              max_answer_words=3, max_epochs=8, batch_size=8,
+                              optimizer__lr=3e-3, validation_fraction=None, random_state=0,
+                              verbose=0).fit(qs[:64], ps[:64], ans[:64])
+    spans = reader.predict(qs[64:], ps[64:])
+    got = [p[s.start:s.end] for p, s in zip(ps[64:], spans, strict=True)]
+    right = sum(g == a["text"] for g, a in zip(got, ans[64:], strict=True))
+    assert right >= 18, got  # of 24; chance is about 1 in 12
+    reader.save(tmp_path / "reader")
+    shutil.rmtree(model_dir)
+    again = load(tmp_path / "reader")
+    assert type(again) is ExtractiveReader and again.tokenizer_ == reader.tokenizer_
+    for a, b in zip(again.predict(qs[64:], ps[64:]), spans, strict=True):
+        assert (a.start, a.end) == (b.start, b.end) and a.score == pytest.approx(b.score, abs=1e-4)
+
+
+def test_a_question_answering_directory_answers_as_it_is(bert_dir, tmp_path):
+    """A fine-tuned AutoModelForQuestionAnswering directory reads without training, its
+    qa_outputs layer kept; a bare encoder is refused with what to do instead."""
+    from hybridnlp.qa import ExtractiveReader
+
+    qa_dir = shutil.copytree(bert_dir, tmp_path / "qa")
+    torch.manual_seed(0)
+    model = transformers.BertForQuestionAnswering(transformers.BertConfig.from_pretrained(qa_dir))
+    model.save_pretrained(qa_dir)
+    model.eval()
+    reader = ExtractiveReader.from_pretrained(qa_dir, max_len=24, max_question_words=6)
+    assert torch.equal(reader.model_.qa_outputs.weight, model.qa_outputs.weight)
+    qs, ps, _ = _span_task(3)
+    row = reader._window_maker()(qs[0], ps[0], 0)[0]
+    idx = torch.tensor([row["ids"]])
+    with torch.no_grad():
+        ref = model(input_ids=idx, token_type_ids=torch.tensor([row["segment"]]))
+    batch = {"idx": idx, "mask": torch.ones_like(idx, dtype=torch.bool),
+             "segment": torch.tensor([row["segment"]])}
+    with torch.no_grad():
+        logits, _ = reader.model_(**batch)
+    torch.testing.assert_close(logits[0, :, 0], ref.start_logits[0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(logits[0, :, 1], ref.end_logits[0], atol=1e-5, rtol=0)
+    assert len(reader.predict(qs, ps)) == 3
+    with pytest.raises(ValueError, match=r"holds an encoder without a question answering "
+                                         r"layer .* fine-tune it with "
+                                         r"ExtractiveReader\(pretrained=DIR\)\.fit"):
+        ExtractiveReader.from_pretrained(bert_dir, max_len=24, max_question_words=6)
+    with pytest.raises(ValueError, match=r"^word_vectors and pretrained cannot be combined"):
+        ExtractiveReader(pretrained=bert_dir, word_vectors="x.kv").fit(qs, ps, _span_task(3)[2])

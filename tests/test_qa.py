@@ -403,8 +403,7 @@ def test_windows_label_the_answer_where_the_window_holds_it():
     head = 1 + 3 + 1  # <bos> which number ? <sep>
     for r in rows:
         if r["start"]:
-            spans = r["spans"]
-            a, b = spans[r["start"] + r["offset"]]
+            a, b = r["chars"][r["start"]]
             assert passage[a:b] == "nine" and r["start"] == r["end"] >= head
     assert any(r["start"] == 0 for r in rows) and any(r["start"] for r in rows)
     with pytest.raises(ValueError, match=r"questions\[3\] has 5 words, more than "
@@ -615,3 +614,44 @@ def test_readers_split_words_with_the_shared_script_aware_splitter_and_keep_offs
     monkeypatch.setitem(segmenters._REGISTRY, "halves",  # registered for this test only
                         lambda t: [t[:len(t) // 2], t[len(t) // 2:]])
     assert WordTokenizer(segmenter="halves").spans("abcdef") == [(0, 3), (3, 6)]
+
+
+def test_chinese_answers_score_by_character_as_cmrc_2018():
+    """CMRC 2018's F1 (longest common run of characters, English words whole) and EM, chosen
+    per question where the reference is Chinese; SQuAD's elsewhere."""
+    from hybridnlp.qa import answer_f1, cmrc_exact_match, cmrc_f1, squad_em_f1
+
+    assert cmrc_f1("北京", "北京市") == pytest.approx(0.8)
+    assert cmrc_f1("北京市", "上海") == 0.0
+    # longest common *run*: 北京 and 京北 share two characters but a run of one
+    assert cmrc_f1("北京", "京北") == pytest.approx(0.5)
+    assert cmrc_f1("2019年3.5亿美元", "3.5亿") == pytest.approx(0.5)  # 3.5 is one segment
+    assert cmrc_exact_match("光荣和ω-force。", "光荣和ω-force") == 1.0
+    assert squad_em_f1(["北京"], [["北京市", "北京"]]) == {"exact_match": 100.0, "f1": 100.0}
+    assert squad_em_f1(["北京"], [["北京市"]])["f1"] == pytest.approx(80.0)
+    assert squad_em_f1(["北京"], [["北京市"]], language="en")["f1"] == 0.0
+    assert answer_f1("the Denver Broncos", "Denver Broncos") == 1.0
+    with pytest.raises(ValueError, match=r"language='fr' is not one of auto, en, zh\."):
+        squad_em_f1(["a"], [["a"]], language="fr")
+
+
+def test_logistic_reader_reads_chinese_spans_of_characters():
+    """The shared splitter makes each Chinese character a word, so an answer is any run of
+    characters inside a clause; max_answer_words="auto" follows the training answers."""
+    from hybridnlp.qa import LogisticReader, question_type
+
+    rng = np.random.default_rng(0)
+    cities = ["北京市", "上海市", "广州市", "深圳市", "南京市", "杭州市"]
+    qs, ps, ans = [], [], []
+    for i in range(40):
+        city, other = rng.choice(len(cities), 2, replace=False)
+        p = f"他在{cities[city]}出生，后来搬到{cities[other]}工作。"
+        qs.append("他在哪里出生？" if i % 2 else "他后来在哪里工作？")
+        ans.append(cities[city] if i % 2 else cities[other])
+        ps.append(p)
+    assert question_type(qs[1]) == "where"
+    reader = LogisticReader(random_state=0).fit(qs[:30], ps[:30], ans[:30])
+    assert reader.max_answer_words_ == 3
+    spans = reader.predict(qs[30:], ps[30:])
+    got = [p[s.start:s.end] for p, s in zip(ps[30:], spans, strict=True)]
+    assert sum(g == a for g, a in zip(got, ans[30:], strict=True)) >= 8

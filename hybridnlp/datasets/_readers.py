@@ -242,6 +242,46 @@ def read_squad(data_dir: Path) -> dict:
     return {"splits": splits, "extras": extras, "target_names": []}
 
 
+def read_chinese_squad(data_dir: Path, files: dict[str, str]) -> dict:
+    """SQuAD-format Chinese reading comprehension (CMRC 2018, DRCD), offsets repaired where
+    the files count characters as UTF-16 does."""
+    from hybridnlp.datasets.squad import load_squad
+
+    splits, extras = {}, {}
+    for split, name in files.items():
+        b = load_squad(data_dir / name, repair=True)
+        target = np.empty(len(b.target), dtype=object)
+        target[:] = b.target
+        splits[split] = (b.data, target)
+        extras[split] = {k: b[k] for k in ("answer_starts", "ids", "passages", "passage_index",
+                                           "titles")}
+    return {"splits": splits, "extras": extras, "target_names": []}
+
+
+def read_cmrc2018(data_dir: Path) -> dict:
+    """CMRC 2018: ``train`` is the 1,002-question trial set (the official training set is not
+    in the data directory), ``dev`` the 3,219 dev questions."""
+    return read_chinese_squad(data_dir, {"train": "trial.json.gz", "dev": "dev.json.gz"})
+
+
+def read_drcd(data_dir: Path) -> dict:
+    return read_chinese_squad(data_dir, {"dev": "dev.json.gz"})
+
+
+def read_tatoeba_cmn_eng(data_dir: Path) -> dict:
+    """Tatoeba English-Chinese pairs: ``english<TAB>chinese<TAB>attribution`` lines."""
+    splits = {}
+    for split in ("train", "dev", "test"):
+        rows = [line.split("\t") for line in
+                decode_lines(_file_bytes(data_dir / f"{split}.tsv.gz"), "utf-8") if line]
+        bad = next((i for i, r in enumerate(rows) if len(r) < 2), None)
+        if bad is not None:
+            raise ValueError(f"tatoeba_cmn_eng {split}.tsv.gz line {bad + 1} has no Chinese "
+                             f"column; check the file against {data_dir / 'PROVENANCE.md'}.")
+        splits[split] = ([r[0] for r in rows], np.array([r[1] for r in rows], dtype=object))
+    return {"splits": splits, "target_names": [], "source_lang": "en", "target_lang": "zh"}
+
+
 READERS = {
     "mr": read_mr,
     "subj": read_subj,
@@ -259,4 +299,7 @@ READERS = {
     "thucnews_titles": read_thucnews_titles,
     "hongloumeng": read_hongloumeng,
     "squad": read_squad,
+    "cmrc2018": read_cmrc2018,
+    "drcd": read_drcd,
+    "tatoeba_cmn_eng": read_tatoeba_cmn_eng,
 }

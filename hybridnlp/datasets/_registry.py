@@ -95,6 +95,18 @@ DATASETS = {
                     ("train.json.gz", "dev.json.gz"),
                     description="SQuAD v1.1 pieces: 3,807 training questions (11 articles), "
                                 "4,961 dev questions over 913 passages (24 articles)"),
+        DatasetInfo("cmrc2018", "cmrc2018", "question_answering", ("train", "dev"), False,
+                    ("trial.json.gz", "dev.json.gz"),
+                    description="CMRC 2018 Chinese span extraction (Cui et al. 2019): train = "
+                                "the 1,002-question trial set, 3,219 dev questions"),
+        DatasetInfo("drcd", "drcd", "question_answering", ("dev",), False, ("dev.json.gz",),
+                    description="DRCD traditional Chinese span extraction (Shao et al. "
+                                "2018), 3,524 dev questions"),
+        DatasetInfo("tatoeba_cmn_eng", "tatoeba_cmn_eng", "translation",
+                    ("train", "dev", "test"), False,
+                    ("train.tsv.gz", "dev.tsv.gz", "test.tsv.gz"),
+                    description="Tatoeba English-Chinese sentence pairs, 24,728 / 1,444 / "
+                                "1,520"),
         DatasetInfo("hongloumeng", "hongloumeng", "language_modeling", ("train", "dev"), False,
                     ("hongloumeng.utf8.txt.gz",),
                     description="红楼梦 (Dream of the Red Chamber), characters; first 90% "
@@ -154,8 +166,9 @@ def load_dataset(
         One of ``mr``, ``subj``, ``trec``, ``trec_fine``, ``sst2``, ``sst5``, ``tinyshakespeare``
         (bundled with the package), ``imdb``, ``20newsgroups``, ``wikitext2``, ``multi30k``,
         ``sst2_phrases``, ``squad`` (questions, ``target`` their reference answers, and
-        ``passages``, ``passage_index``, ``answer_starts``, ``ids``), and the Chinese
-        ``chnsenticorp``, ``thucnews_titles`` and ``hongloumeng`` (read from the data
+        ``passages``, ``passage_index``, ``answer_starts``, ``ids``; the same for the Chinese
+        ``cmrc2018`` and ``drcd``), the English-Chinese pairs ``tatoeba_cmn_eng``, and the
+        Chinese ``chnsenticorp``, ``thucnews_titles`` and ``hongloumeng`` (read from the data
         directory; ``sst2_phrases`` trains on GLUE's
         67,349 SST-2 phrases, as Kim 2014 did, and tests on ``sst2``'s sentences).
     split : str or None, default=None

@@ -20,13 +20,17 @@ def _read(path: Path) -> str:
     return read_file_bytes(path).decode("utf-8")
 
 
-def load_squad(path: str | os.PathLike):
+def load_squad(path: str | os.PathLike, *, repair: bool = False):
     """Questions, reference answers and passages of a SQuAD-format file, as a ``Bunch``:
     ``data`` (questions), ``target`` (each question's reference answer texts), ``answer_starts``
     (their character offsets in the passage), ``ids``, ``passages`` (each distinct passage
     once, in file order), ``passage_index`` (the passage of each question), ``titles`` (of
     the passages). Offsets that do not match their passage, duplicate question ids and empty
-    questions are refused, naming the question."""
+    questions are refused, naming the question. ``repair`` mends the faults CMRC 2018's
+    files have: an answer whose offset misses its text (they count a character outside the
+    Basic Multilingual Plane as two) is moved to the text's occurrence nearest that offset,
+    an answer whose text is not in the passage at all is kept as a reference with offset -1,
+    and a question that is empty is left out."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"SQuAD file {str(path)!r} does not exist.")
@@ -34,8 +38,9 @@ def load_squad(path: str | os.PathLike):
     try:
         if path.name.endswith((".jsonl", ".jsonl.gz")):
             rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-            return parse_squad({"data": _articles_from_rows(rows)}, str(path))
-        return parse_squad(json.loads(text), str(path))
+            return parse_squad({"data": _articles_from_rows(rows)}, str(path),
+                               repair=repair)
+        return parse_squad(json.loads(text), str(path), repair=repair)
     except json.JSONDecodeError as err:
         raise ValueError(f"SQuAD file {str(path)!r} is not valid JSON: {err}") from None
 
@@ -60,7 +65,17 @@ def _articles_from_rows(rows: list[dict]) -> list[dict]:
     return list(articles.values())
 
 
-def parse_squad(obj: dict, where: str = "SQuAD data"):
+def _nearest(context: str, text: str, start: int) -> int:
+    """The offset of ``text``'s occurrence in ``context`` nearest ``start`` (-1: none)."""
+    found, at = -1, context.find(text)
+    while at >= 0:
+        if found < 0 or abs(at - start) < abs(found - start):
+            found = at
+        at = context.find(text, at + 1)
+    return found
+
+
+def parse_squad(obj: dict, where: str = "SQuAD data", *, repair: bool = False):
     """The ``Bunch`` of :func:`load_squad` from parsed SQuAD JSON."""
     from sklearn.utils import Bunch
 
@@ -86,11 +101,20 @@ def parse_squad(obj: dict, where: str = "SQuAD data"):
                     raise ValueError(f"{where}: question id {qid!r} occurs twice; ids must be "
                                      f"unique.")
                 seen.add(qid)
+                if repair and (not isinstance(question, str) or not question.strip()):
+                    continue
                 if not isinstance(question, str) or not question.strip():
                     raise ValueError(f"{where}: question {qid!r} is empty or not a string.")
                 texts, offsets = [], []
                 for a in qa.get("answers", []):
                     text, start = a.get("text"), a.get("answer_start")
+                    if repair and isinstance(text, str) and text.strip() and \
+                            isinstance(start, int) and context[start:start + len(text)] != text:
+                        start = _nearest(context, text, start)
+                        if start < 0:  # a reference text only: scored, never trained on
+                            texts.append(text)
+                            offsets.append(-1)
+                            continue
                     if not isinstance(text, str) or not isinstance(start, int) or \
                             context[start:start + len(text)] != text:
                         raise ValueError(

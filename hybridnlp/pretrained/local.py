@@ -28,7 +28,7 @@ from hybridnlp.neural import load_packed, pack_module
 from hybridnlp.utils.io import read_json
 
 __all__ = ["POOLINGS", "EncoderSource", "HFTokenizer", "encoder_from_config", "load_encoder",
-           "pool_hidden", "resolve_model_dir"]
+           "load_qa_encoder", "pool_hidden", "resolve_model_dir"]
 
 POOLINGS = ("cls", "mean", "max", "mean_sqrt_len_tokens", "lasttoken")
 _LEGACY_POOLING = {  # sentence-transformers' old flags, in its concatenation order
@@ -242,17 +242,33 @@ def _hub_offline():
 def load_encoder(model, *, name: str = "model"):
     """(``transformers`` model, :class:`HFTokenizer`, :class:`EncoderSource`) of the local
     directory ``model``; read-only, nothing downloaded, no remote code, no Hub kernels."""
-    source = describe(model, name=name)
-    check_local_config(read_json(source.path / "config.json", what="model config"),
-                       f"{name}={str(model)!r}: config.json")
-    _require_transformers()
-    from transformers import AutoModel, AutoTokenizer
+    encoder, _, tokenizer, source = _load(model, name, question_answering=False)
+    return encoder, tokenizer, source
 
+
+def load_qa_encoder(model, *, name: str = "model"):
+    """(base model, its ``qa_outputs`` start / end layer or None, :class:`HFTokenizer`,
+    :class:`EncoderSource`) of the local directory ``model``: the layer where the directory
+    holds an ``AutoModelForQuestionAnswering`` (its ``config.json`` names a
+    ``...ForQuestionAnswering`` architecture), None for a bare encoder."""
+    return _load(model, name, question_answering=True)
+
+
+def _load(model, name: str, *, question_answering: bool):
+    source = describe(model, name=name)
+    config = check_local_config(read_json(source.path / "config.json", what="model config"),
+                                f"{name}={str(model)!r}: config.json")
+    _require_transformers()
+    from transformers import AutoModel, AutoModelForQuestionAnswering, AutoTokenizer
+
+    qa = question_answering and any(str(a).endswith("ForQuestionAnswering")
+                                    for a in config.get("architectures") or ())
+    auto = AutoModelForQuestionAnswering if qa else AutoModel
     with _quiet_transformers(), _hub_offline():
         try:
             tokenizer = AutoTokenizer.from_pretrained(source.path, local_files_only=True,
                                                       trust_remote_code=False)
-            encoder, info = AutoModel.from_pretrained(
+            encoder, info = auto.from_pretrained(
                 source.path, local_files_only=True, trust_remote_code=False,
                 use_safetensors=(source.path / "model.safetensors").exists() or None,
                 output_loading_info=True)
@@ -279,7 +295,10 @@ def load_encoder(model, *, name: str = "model"):
               if isinstance(n, int) and 0 < n < 1_000_000]
     hf_tok = HFTokenizer(backend.to_str(), pad_id=int(pad), lowercase=source.lowercase,
                          max_length=min(limits) if limits else 512)
-    return encoder.eval(), hf_tok, source
+    head = None
+    if qa:
+        head, encoder = encoder.qa_outputs, encoder.base_model
+    return encoder.eval(), head, hf_tok, source
 
 
 def _check_loading_info(info: dict, where: str) -> None:

@@ -13,7 +13,8 @@ from torch import nn
 from hybridnlp.nn.encoder import ClassificationHead
 from hybridnlp.pretrained.local import encoder_from_config, encoder_kwargs, pool_hidden
 
-__all__ = ["PretrainedClassifierConfig", "PretrainedSequenceClassifier", "layer_depths"]
+__all__ = ["PretrainedClassifierConfig", "PretrainedSequenceClassifier", "PretrainedSpanExtractor",
+           "layer_depths"]
 
 _LAYER = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)\.")
 
@@ -95,3 +96,47 @@ class PretrainedSequenceClassifier(nn.Module):
                                                     "lr_scale": scale})
             group["params"].append(param)
         return list(groups.values())
+
+
+class PretrainedSpanExtractor(nn.Module):
+    """A ``transformers`` base model with start / end logits over its tokens (the
+    ``qa_outputs`` layer of ``AutoModelForQuestionAnswering``, whose weights it takes over
+    when the directory holds one). ``forward(idx, mask, segment, start, end) -> (logits,
+    loss)``: logits (B, T, 2); loss the mean of the start and end cross-entropies (label 0,
+    the first token, where the window does not hold the answer), as Devlin et al. train
+    SQuAD."""
+
+    ddp_find_unused_parameters = True  # BERT's pooler is loaded but not used
+
+    def __init__(self, encoder_config: dict, encoder: nn.Module | None = None,
+                 head: nn.Module | None = None):
+        super().__init__()
+        self.encoder = encoder if encoder is not None else encoder_from_config(encoder_config)
+        self.qa_outputs = head if head is not None else nn.Linear(
+            int(self.encoder.config.hidden_size), 2)
+        if head is None:
+            nn.init.normal_(self.qa_outputs.weight, std=0.02)
+            nn.init.zeros_(self.qa_outputs.bias)
+        self._segments = int(getattr(self.encoder.config, "type_vocab_size", 1) or 1) > 1
+
+    def forward(self, idx: torch.Tensor, mask: torch.Tensor | None = None,
+                segment: torch.Tensor | None = None, start: torch.Tensor | None = None,
+                end: torch.Tensor | None = None):
+        if mask is None:
+            mask = torch.ones_like(idx, dtype=torch.bool)
+        kwargs = encoder_kwargs(self.encoder, idx, mask)
+        if self._segments and segment is not None:  # BERT's sentence B embedding
+            kwargs["token_type_ids"] = segment
+        h = self.encoder(**kwargs).last_hidden_state
+        logits = self.qa_outputs(h).float().masked_fill(~mask.bool()[..., None], -1e4)
+        loss = None
+        if start is not None and end is not None:
+            loss = (F.cross_entropy(logits[..., 0], start)
+                    + F.cross_entropy(logits[..., 1], end)) / 2
+        return logits, loss
+
+    def optimizer_groups(self, weight_decay: float) -> list[dict]:
+        """AdamW groups: decay on matrices only."""
+        named = [(n, p) for n, p in self.named_parameters() if p.requires_grad]
+        return [{"params": [p for _, p in named if p.dim() >= 2], "weight_decay": weight_decay},
+                {"params": [p for _, p in named if p.dim() < 2], "weight_decay": 0.0}]

@@ -6,6 +6,10 @@ official SQuAD v1.1 metrics and retrieval recall@k. SQuAD-format files load with
 from hybridnlp.qa.dense import DenseRetriever
 from hybridnlp.qa.extractive import ExtractiveReader
 from hybridnlp.qa.metrics import (
+    answer_em,
+    answer_f1,
+    cmrc_exact_match,
+    cmrc_f1,
     exact_match,
     normalize_answer,
     recall_at_k,
@@ -25,5 +29,6 @@ from hybridnlp.qa.retrievers import BM25Retriever, TfidfRetriever
 
 __all__ = ["BM25Retriever", "DenseRetriever", "ExtractiveReader", "HybridReader", "HybridRetriever",
            "LogisticReader", "QAPipeline",
-           "SlidingWindowReader", "Span", "TfidfRetriever", "exact_match", "normalize_answer",
+           "SlidingWindowReader", "Span", "TfidfRetriever", "answer_em", "answer_f1",
+           "cmrc_exact_match", "cmrc_f1", "exact_match", "normalize_answer",
            "question_type", "recall_at_k", "squad_em_f1", "token_f1"]

@@ -51,14 +51,14 @@ class HybridReader(Saveable, BaseEstimator):
         return [[s[i] for s in spans] for i in range(len(questions))]
 
     def _features(self, proposals, passages) -> np.ndarray:
-        from hybridnlp.qa.metrics import token_f1
+        from hybridnlp.qa.metrics import answer_f1
 
         rows = []
         for props, p in zip(proposals, passages, strict=True):
             texts = [p[s.start:s.end] for s in props]
             for k, s in enumerate(props):
                 z = (s.score - self.score_mean_[k]) / self.score_std_[k]
-                agree = np.mean([token_f1(texts[k], t) for m, t in enumerate(texts) if m != k])
+                agree = np.mean([answer_f1(texts[k], t) for m, t in enumerate(texts) if m != k])
                 rows.append([*(float(k == m) for m in range(len(props))),
                              *(z * float(k == m) for m in range(len(props))), agree])
         return np.asarray(rows)
@@ -69,7 +69,7 @@ class HybridReader(Saveable, BaseEstimator):
         ``fit`` order: :mod:`hybridnlp.qa._answers`)."""
         from sklearn.base import clone
 
-        from hybridnlp.qa.metrics import token_f1
+        from hybridnlp.qa.metrics import answer_f1
 
         data = reading_data(questions, passages, answers, passage_index)
         qs, ps = data.questions, data.passages
@@ -86,7 +86,7 @@ class HybridReader(Saveable, BaseEstimator):
         self.score_mean_ = scores.mean(0)
         self.score_std_ = scores.std(0) + 1e-6
         X = self._features(props, pick(ps, held))
-        y = [token_f1(p[s.start:s.end], data.answers[i]) >= 0.5
+        y = [answer_f1(p[s.start:s.end], data.answers[i]) >= 0.5
              for i, p, ss in zip(held, pick(ps, held), props, strict=True) for s in ss]
         y = np.array(y)
         # per reader, the share of held-out answers it got right: the fallback when every

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from hybridnlp.utils.validation import check_texts
 
-__all__ = ["MetricScore", "corpus_bleu", "corpus_chrf"]
+__all__ = ["MetricScore", "bleu_tokenize", "corpus_bleu", "corpus_chrf"]
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,30 @@ def _pairs(hypotheses, references) -> tuple[list[str], list[list[str]]]:
     return hyps, streams
 
 
-def corpus_bleu(hypotheses, references, *, tokenize: str = "13a",
+def _cjk_share(texts) -> float:
+    chars = "".join(texts)
+    return sum("\u4e00" <= ch <= "\u9fff" for ch in chars) / max(len(chars), 1)
+
+
+def bleu_tokenize(references) -> str:
+    """sacreBLEU's tokenisation for these references: ``"zh"`` (each Chinese character a
+    token, as WMT scores Chinese) where a tenth or more of their characters are Chinese,
+    ``"13a"`` (its default) otherwise."""
+    streams = references if references and isinstance(references[0], list | tuple) \
+        else [references]
+    return "zh" if _cjk_share(t for s in streams for t in s) >= 0.1 else "13a"
+
+
+def corpus_bleu(hypotheses, references, *, tokenize: str = "auto",
                 lowercase: bool = False) -> MetricScore:
     """sacreBLEU's corpus BLEU of detokenised ``hypotheses`` against ``references`` (one str
-    per hypothesis, or a list of them)."""
+    per hypothesis, or a list of them). ``tokenize="auto"``: :func:`bleu_tokenize` (``"zh"``
+    for Chinese references, else ``"13a"``); the signature says which."""
     from sacrebleu.metrics import BLEU
 
     hyps, streams = _pairs(hypotheses, references)
+    if tokenize == "auto":
+        tokenize = bleu_tokenize(streams)
     metric = BLEU(tokenize=tokenize, lowercase=lowercase)
     score = metric.corpus_score(hyps, streams).score
     return MetricScore("BLEU", float(score), str(metric.get_signature()))
