@@ -1,9 +1,14 @@
 """``QAPipeline``: index passages, ask questions, get the answer span with its passage and a
 score. A retriever finds ``top_k`` passages, a reader picks a span in each, and the answer is
-the span with the best combined score, reader score + ``weight`` x the retriever's score
-(standardised over the question's ``top_k``), the weight chosen on the training questions."""
+the span with the best combined score: a logistic regression over the reader's and the
+retriever's scores (each also normalised over the question's ``top_k``, as DrQA compares
+spans across passages), or reader score + ``weight`` x the retriever's standardised score,
+whichever answers the training questions better on out-of-fold reads."""
 
 from __future__ import annotations
+
+import math
+from collections import Counter
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -11,7 +16,7 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 
 from hybridnlp.qa._answers import old_fit_order, reading_data
 from hybridnlp.qa.metrics import squad_em_f1
-from hybridnlp.qa.readers import LogisticReader
+from hybridnlp.qa.readers import _SENTENCE_ENDS, _STOP, _WORDS, LogisticReader, word_spans
 from hybridnlp.qa.retrievers import (
     BM25Retriever,
     _check_queries,
@@ -20,11 +25,61 @@ from hybridnlp.qa.retrievers import (
 from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.folds import out_of_fold
 from hybridnlp.utils.saving import Saveable, registered
-from hybridnlp.utils.validation import check_fitted, check_number
+from hybridnlp.utils.validation import check_choice, check_fitted, check_number
 
 __all__ = ["QAPipeline"]
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+COMBINE = ("auto", "learned", "weight")
+N_COMBINER_FEATURES = 10
+
+
+class _Match:
+    """How well a passage, its best sentence and an answer's sentence hold a question's words,
+    each word weighted by its inverse document frequency over the collection."""
+
+    def __init__(self, passages: list[str]):
+        self.n = len(passages)
+        self.df = Counter(w for p in passages for w in {t.lower() for t in _WORDS(p)})
+
+    def _idf(self, word: str) -> float:
+        return math.log((self.n + 1) / (self.df.get(word, 0) + 1)) + 1.0
+
+    def __call__(self, question: str, passage: str, span) -> list[float]:
+        qwords = [w.lower() for w in _WORDS(question)]
+        q = {w for w in qwords if w[0].isalnum() and w not in _STOP}
+        total = sum(self._idf(w) for w in q) or 1.0
+        spans = word_spans(passage)
+        words = [passage[a:b].lower() for a, b in spans]
+        sentences, current, where = [], set(), None
+        for (_, b), w in zip(spans, words, strict=True):
+            if where is None and b > span.start:
+                where = len(sentences)  # the sentence the answer starts in
+            current.add(w)
+            if w in _SENTENCE_ENDS:
+                sentences.append(current)
+                current = set()
+        sentences.append(current)
+        cover = [sum(self._idf(w) for w in q & sent) / total for sent in sentences]
+        pairs = set(zip(qwords, qwords[1:]))
+        bigrams = len(pairs & set(zip(words, words[1:]))) / max(len(pairs), 1)
+        return [sum(self._idf(w) for w in q & set(words)) / total, max(cover),
+                cover[where if where is not None else -1], bigrams]
+
+
+def _candidate_features(found, question: str, passages, match: _Match) -> np.ndarray:
+    """(k, 10) features of one question's candidates (passage, retriever z-score, span): the
+    reader's score, its margin below the question's best, its softmax over the candidates,
+    the retriever's z-score, 1 / (1 + retriever rank), whether it is the reader's best, and
+    the question's IDF-weighted cover by the passage, its best sentence and the answer's
+    sentence, and its bigrams found in the passage."""
+    r = np.array([f[2].score for f in found], dtype=np.float64)
+    z = np.array([f[1] for f in found], dtype=np.float64)
+    e = np.exp(r - r.max())
+    rank = np.arange(len(found), dtype=np.float64)  # found is in retriever order
+    cover = np.array([match(question, passages[p], span) for p, _, span in found])
+    return np.column_stack([r, r - r.max(), e / e.sum(), z, 1.0 / (1.0 + rank),
+                            (r == r.max()).astype(np.float64), cover])
 
 
 def _fitted(estimator) -> bool:
@@ -55,6 +110,15 @@ class QAPipeline(Saveable, BaseEstimator):
     weight : float, optional
         The retriever score's weight in the final score; None: chosen among
         (0, 0.25, 0.5, 1, 2, 4) on the training questions' F1.
+    combine : {"auto", "learned", "weight"}, default="auto"
+        How a question's candidates (one span per retrieved passage) compare.
+        ``"weight"``: reader score + ``weight`` x retriever z-score. ``"learned"``: a
+        logistic regression (``combiner_``) over the reader's score, its margin and softmax
+        among the candidates, the retriever's z-score and rank, fit on the training
+        questions' reads to tell a right span (F1 >= 0.5) from a wrong one. ``"auto"``: the
+        better of the two on the training questions (the learned one scored by 3-fold
+        cross-validation over questions), recorded in ``combine_`` and ``combine_scores_``.
+        A given ``weight`` means ``"weight"``.
     weight_cv : int or None, default=3
         When the pipeline fits the reader itself, the weight is chosen on out-of-fold reads:
         the reader refit on all but one of ``weight_cv`` groups of passages (their questions
@@ -66,11 +130,12 @@ class QAPipeline(Saveable, BaseEstimator):
 
     @positional_deprecated("retriever", "reader")
     def __init__(self, *, retriever=None, reader=None, top_k: int = 5, weight=None,
-                 weight_cv=3, random_state=None):
+                 combine: str = "auto", weight_cv=3, random_state=None):
         self.retriever = retriever
         self.reader = reader
         self.top_k = top_k
         self.weight = weight
+        self.combine = combine
         self.weight_cv = weight_cv
         self.random_state = random_state
 
@@ -81,6 +146,7 @@ class QAPipeline(Saveable, BaseEstimator):
         ids); ``answers[i]``: question i's reference answers (texts, or SQuAD answer dicts).
         The one reader ``fit`` order (:mod:`hybridnlp.qa._answers`)."""
         check_number("top_k", self.top_k, int, low=1)
+        check_choice("combine", self.combine, COMBINE)
         if self.weight_cv is not None:
             check_number("weight_cv", self.weight_cv, int, low=2)
         data = reading_data(questions, passages, answers, passage_index)
@@ -101,6 +167,7 @@ class QAPipeline(Saveable, BaseEstimator):
         if not _fitted(reader):
             reader = data.fit_reader(clone(reader))
         self.retriever_, self.reader_, self.passages_ = retriever, reader, texts
+        self.combiner_, self.combine_ = None, "weight"
         if self.weight is not None:
             self.weight_ = float(self.weight)
             return self
@@ -111,7 +178,49 @@ class QAPipeline(Saveable, BaseEstimator):
         self.weight_scores_ = {w: squad_em_f1([self._pick(f, w)["text"] for f in found],
                                               data.references)["f1"] for w in WEIGHTS}
         self.weight_ = max(self.weight_scores_, key=lambda w: (self.weight_scores_[w], -w))
+        self.combine_scores_ = {"weight": self.weight_scores_[self.weight_]}
+        if self.combine != "weight":
+            self._fit_combiner(qs, found, data.references)
         return self
+
+    def _fit_combiner(self, questions, found, references) -> None:
+        """The logistic combiner on the reads ``found`` (right span: F1 >= 0.5 against the
+        question's references), scored by 3-fold cross-validation over the questions; kept
+        where ``combine="learned"`` or where it beats the weight."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import GroupKFold
+
+        from hybridnlp.qa.metrics import answer_f1
+
+        rows = [i for i, f in enumerate(found) if f]
+        if not rows:
+            return
+        match = self._match(self.passages_)
+        X = np.vstack([_candidate_features(found[i], questions[i], self.passages_, match)
+                       for i in rows])
+        group = np.concatenate([[i] * len(found[i]) for i in rows])
+        texts = [self.passages_[p][s.start:s.end] for i in rows for p, _, s in found[i]]
+        y = np.array([max(answer_f1(t, r) for r in references[g]) >= 0.5
+                      for t, g in zip(texts, group, strict=True)])
+        if y.all() or not y.any():
+            return
+        decision = np.zeros(len(y))
+        folds = min(3, len(rows))
+        if folds >= 2:
+            for train, held in GroupKFold(n_splits=folds).split(X, y, group):
+                if len(set(y[train])) == 2:
+                    part = LogisticRegression(C=1.0, max_iter=1000).fit(X[train], y[train])
+                    decision[held] = part.decision_function(X[held])
+        picked = {}
+        for k, g in enumerate(group):  # the candidate with the best held-out decision
+            if g not in picked or decision[k] > decision[picked[g]]:
+                picked[g] = k
+        chosen = [texts[picked[i]] if i in picked else None for i in range(len(found))]
+        self.combine_scores_["learned"] = squad_em_f1(chosen, references)["f1"]
+        if self.combine == "learned" or \
+                self.combine_scores_["learned"] > self.combine_scores_["weight"]:
+            self.combiner_ = LogisticRegression(C=1.0, max_iter=1000).fit(X, y)
+            self.combine_ = "learned"
 
     def _held_out_reads(self, reader, data):
         """``_read`` of every question by a reader fit without its passage's questions."""
@@ -163,15 +272,31 @@ class QAPipeline(Saveable, BaseEstimator):
                  if np.isfinite(spans[i * k + j].score)] if np.any(scores[i] != 0) else []
                 for i in range(len(questions))]
 
-    def _pick(self, found, weight: float, passages=None) -> dict:
-        """The best of a question's (passage, retriever z-score, span); with none, the
-        unanswered dict (``text`` None, as the SQuAD metric scores an unanswered question)."""
+    def _match(self, passages) -> _Match:
+        """The question-passage match of ``passages`` (kept for the fitted collection)."""
+        if passages is self.passages_:
+            if getattr(self, "_match_", None) is None or self._match_[0] is not passages:
+                self._match_ = (passages, _Match(passages))
+            return self._match_[1]
+        return _Match(passages)
+
+    def _pick(self, found, weight: float, passages=None, combiner=None,
+              question=None) -> dict:
+        """The best of a question's (passage, retriever z-score, span) by ``combiner``'s
+        decision, or reader score + ``weight`` x z-score; with none, the unanswered dict
+        (``text`` None, as the SQuAD metric scores an unanswered question)."""
         if not found:
             return dict(NO_ANSWER)
         passages = passages if passages is not None else self.passages_
-        p, z, span = max(found, key=lambda f: f[2].score + weight * f[1])
+        if combiner is not None:
+            scores = combiner.decision_function(_candidate_features(
+                found, question, passages, self._match(passages)))
+        else:
+            scores = [span.score + weight * z for _, z, span in found]
+        best = int(np.argmax(scores))
+        p, _, span = found[best]
         return {"text": passages[p][span.start:span.end], "passage": p, "start": span.start,
-                "end": span.end, "score": span.score + weight * z}
+                "end": span.end, "score": float(scores[best])}
 
     def predict(self, questions, passages=None) -> list[dict]:
         """One dict per question: ``text``, ``passage`` (its position, or id), ``start`` and
@@ -185,7 +310,9 @@ class QAPipeline(Saveable, BaseEstimator):
         if passages is not None:
             texts, _ = check_passages(passages)
             retriever = clone(self.retriever_).fit(texts)
-        out = [self._pick(f, self.weight_, texts) for f in self._read(qs, retriever, texts)]
+        combiner = getattr(self, "combiner_", None)  # None in pipelines saved before it
+        out = [self._pick(f, self.weight_, texts, combiner, q)
+               for q, f in zip(qs, self._read(qs, retriever, texts), strict=True)]
         if passages is None and self.retriever_.passage_ids_ is not None:
             for o in out:
                 if o["passage"] is not None:
@@ -218,9 +345,13 @@ class QAPipeline(Saveable, BaseEstimator):
         atomic_write_json(path / "passages.json", {"passages": self.passages_})
         self.retriever_.save(path / "retriever")
         save_reader(self.reader_, path / "reader")
+        from hybridnlp.qa._linear import linear_state
+
+        combiner = getattr(self, "combiner_", None)
         atomic_write_json(path / "config.json", {
             "kind": "QAPipeline", "retriever": type(self.retriever_).__name__,
-            "top_k": self.top_k, "weight": self.weight_})
+            "top_k": self.top_k, "weight": self.weight_,
+            "combiner": None if combiner is None else linear_state(combiner)})
 
     @classmethod
     def load(cls, path) -> QAPipeline:
@@ -257,4 +388,12 @@ class QAPipeline(Saveable, BaseEstimator):
                              f"passages but the index {qa.retriever_.n_passages_}; the files "
                              f"come from different pipelines.")
         qa.weight_ = float(meta["weight"])
+        qa.combiner_ = None
+        if meta.get("combiner") is not None:
+            from hybridnlp.qa._linear import linear_from_state
+
+            qa.combiner_ = linear_from_state(meta["combiner"], what=str(path / "config.json"),
+                                             n_features=N_COMBINER_FEATURES, C=1.0,
+                                             max_iter=1000)
+        qa.combine_ = "weight" if qa.combiner_ is None else "learned"
         return qa

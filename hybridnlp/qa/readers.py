@@ -113,6 +113,9 @@ class Span(tuple):
     def __new__(cls, start: int, end: int, score: float):
         return super().__new__(cls, (start, end, score))
 
+    def __getnewargs__(self):  # pickle and copy rebuild it from its three fields
+        return tuple(self)
+
     start = property(lambda self: self[0])
     end = property(lambda self: self[1])
     score = property(lambda self: self[2])
