@@ -265,18 +265,20 @@ def _translate(args) -> int:
     return 0
 
 
-def _read_passages(path: str) -> list[str]:
-    """Passages of a text file (one a line, blank lines skipped), a SQuAD JSON / JSON Lines
-    file (its distinct passages), or a CSV/TSV/JSONL with a ``text`` column."""
+def _read_passages(path: str, what: str = "passage") -> list[str]:
+    """Passages (or questions) of a text file (one a line, blank lines skipped), a SQuAD
+    JSON / JSON Lines file (its distinct passages, or its questions), or a CSV/TSV with a
+    ``text`` column."""
     p = Path(path)
     if not p.is_file():
-        raise _UsageError(f"passages file {path!r} does not exist")
+        raise _UsageError(f"{what}s file {path!r} does not exist")
     name = p.name.lower()
     try:
         if name.endswith((".json", ".json.gz", ".jsonl", ".jsonl.gz")):
             from hybridnlp.datasets.squad import load_squad
 
-            return load_squad(p).passages
+            squad = load_squad(p)
+            return squad.passages if what == "passage" else list(squad.data)
         if name.endswith((".csv", ".tsv")):
             from hybridnlp.datasets import load_texts
 
@@ -284,19 +286,28 @@ def _read_passages(path: str) -> list[str]:
         lines = [line.strip() for line in p.read_text("utf-8").splitlines()]
     except (ValueError, UnicodeDecodeError) as err:
         raise _UsageError(str(err)) from None
-    passages = [line for line in lines if line]
-    if not passages:
-        raise _UsageError(f"{path!r} holds no passage (one passage a line)")
-    return passages
+    texts = [line for line in lines if line]
+    if not texts:
+        raise _UsageError(f"{path!r} holds no {what} (one {what} a line)")
+    return texts
 
 
 def _index(args) -> int:
-    from hybridnlp.qa import BM25Retriever, QAPipeline, SlidingWindowReader, TfidfRetriever
+    from hybridnlp.qa import (
+        BM25Retriever,
+        HybridRetriever,
+        QAPipeline,
+        SlidingWindowReader,
+        TfidfRetriever,
+    )
 
     if args.top_k < 1:
         raise _UsageError(f"--top-k {args.top_k}: read at least 1 passage")
     passages = _read_passages(args.passages)
-    retriever = {"bm25": BM25Retriever(), "tfidf": TfidfRetriever()}[args.retriever]
+    retriever = {"bm25": BM25Retriever(), "tfidf": TfidfRetriever(),
+                 "hybrid": HybridRetriever(retrievers=[("bm25", BM25Retriever()),
+                                                       ("tfidf", TfidfRetriever())])
+                 }[args.retriever]
     if args.train:
         from hybridnlp.datasets.squad import load_squad
 
@@ -317,11 +328,17 @@ def _index(args) -> int:
 
 
 def _ask(args) -> int:
+    import json
+
     from hybridnlp.qa import QAPipeline
 
     if not Path(args.index_dir).is_dir():
         raise _UsageError(f"index directory {args.index_dir!r} does not exist")
-    if not args.question.strip():
+    if (args.question is None) == (args.questions is None):
+        raise _UsageError("give one question, or --questions FILE (one question a line)")
+    questions = [args.question] if args.questions is None else _read_passages(
+        args.questions, "question")
+    if not all(q.strip() for q in questions):
         raise _UsageError("the question is empty")
     if args.top_k is not None and args.top_k < 1:
         raise _UsageError(f"--top-k {args.top_k}: read at least 1 passage")
@@ -331,7 +348,16 @@ def _ask(args) -> int:
                           f"written by hybridnlp index")
     if args.top_k is not None:
         qa.top_k = args.top_k
-    answer = qa.predict([args.question])[0]
+    answers = qa.predict(questions)  # one process, every question
+    if args.json:
+        for q, a in zip(questions, answers, strict=True):
+            print(json.dumps({"question": q, **a}, ensure_ascii=False))
+        return 0
+    if len(questions) > 1:
+        for q, a in zip(questions, answers, strict=True):
+            print(f"{q}\t{a['text'] if a['text'] is not None else '(no answer)'}")
+        return 0
+    answer = answers[0]
     if answer["text"] is None:
         print("no answer: none of the question's words is in the index, or no passage "
               "retrieved holds a candidate span")
@@ -488,7 +514,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one passage a line (.txt), a SQuAD JSON / JSON Lines file, or a "
                         "CSV/TSV with a text column")
     p.add_argument("--output", required=True, help="index directory to write")
-    p.add_argument("--retriever", default="bm25", choices=["bm25", "tfidf"])
+    p.add_argument("--retriever", default="bm25", choices=["bm25", "tfidf", "hybrid"],
+                   help="bm25: Okapi BM25 (the default: the best single retriever measured); "
+                        "tfidf: DrQA's hashed unigram + bigram TF-IDF; hybrid: both, fused "
+                        "by reciprocal rank")
     p.add_argument("--train", metavar="SQUAD_FILE",
                    help="SQuAD-format questions to train the reader and the score weight on "
                         "(without: the sliding-window reader)")
@@ -496,7 +525,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_index)
     p = command("ask", "answer a question from an index")
     p.add_argument("index_dir", metavar="DIR", help="a directory written by index")
-    p.add_argument("question")
+    p.add_argument("question", nargs="?", help="the question (or --questions FILE)")
+    p.add_argument("--questions", metavar="FILE",
+                   help="one question a line, all answered in this one process")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object a line: question, text, passage, start, end, score")
     p.add_argument("--top-k", type=int, default=None, help="passages read (default: the index's)")
     p.set_defaults(func=_ask)
     p = command("serve", "serve saved models over HTTP (JSON; the serve extra)")

@@ -370,6 +370,21 @@ def test_pipeline_save_load_and_the_index_and_ask_commands(tmp_path, capsys):
     (tmp_path / "empty.txt").write_text("\n\n")
     assert "holds no passage" in cli_error(["index", str(tmp_path / "empty.txt"), "--output",
                                             str(tmp_path / "x")], capsys)
+    # many questions in one process, as JSON lines
+    (tmp_path / "q.txt").write_text("Where was Super Bowl 50 played?\nWho won Super Bowl 50?\n")
+    assert main(["ask", str(tmp_path / "idx"), "--questions", str(tmp_path / "q.txt"),
+                 "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["question"] for r in rows] == ["Where was Super Bowl 50 played?",
+                                             "Who won Super Bowl 50?"]
+    assert rows == [{"question": q, **a} for q, a in zip(
+        [r["question"] for r in rows], QAPipeline.load(tmp_path / "idx").predict(
+            [r["question"] for r in rows]), strict=True)]
+    assert "give one question, or --questions FILE" in cli_error(
+        ["ask", str(tmp_path / "idx")], capsys)
+    assert main(["index", str(tmp_path / "p.txt"), "--output", str(tmp_path / "hy"),
+                 "--retriever", "hybrid"]) == 0
+    assert "(hybrid, reader" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------- the neural reader
@@ -655,3 +670,36 @@ def test_logistic_reader_reads_chinese_spans_of_characters():
     spans = reader.predict(qs[30:], ps[30:])
     got = [p[s.start:s.end] for p, s in zip(ps[30:], spans, strict=True)]
     assert sum(g == a for g, a in zip(got, ans[30:], strict=True)) >= 8
+
+
+def test_top_k_search_ranks_as_a_full_sort_does():
+    """search's partition picks the same passages in the same order as sorting every score,
+    ties (many zeros) in collection order."""
+    from hybridnlp.qa.retrievers import _ranking, _top_k
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        scores = rng.integers(0, 4, (6, 40)).astype(np.float32)
+        scores *= rng.random((6, 40)) < 0.3  # mostly zeros: ties at the k-th
+        scores += (rng.random() < 0.5) * rng.random((6, 40)).astype(np.float32)
+        k = int(rng.integers(1, 45))
+        np.testing.assert_array_equal(_top_k(scores, k), _ranking(scores)[:, :k])
+
+
+def test_the_learned_combiner_is_chosen_out_of_fold_and_saved(tmp_path):
+    """combine="learned" keeps a logistic combiner over the candidates' reader, retriever and
+    question-cover features; it answers from the saved pipeline as before."""
+    from hybridnlp.qa import QAPipeline
+
+    qa = QAPipeline(top_k=2, combine="learned", random_state=0).fit(
+        QUESTIONS * 3, PASSAGES, ANSWERS * 3, passage_index=GOLD * 3)
+    assert qa.combine_ == "learned" and qa.combiner_.coef_.shape == (1, 10)
+    assert set(qa.combine_scores_) == {"weight", "learned"}
+    qa.save(tmp_path / "qa")
+    loaded = QAPipeline.load(tmp_path / "qa")
+    assert loaded.combine_ == "learned" and loaded.predict(QUESTIONS) == qa.predict(QUESTIONS)
+    weighted = QAPipeline(top_k=2, weight=1.0, random_state=0).fit(
+        QUESTIONS * 3, PASSAGES, ANSWERS * 3, passage_index=GOLD * 3)
+    assert weighted.combine_ == "weight" and weighted.combiner_ is None
+    with pytest.raises(ValueError, match=r"combine='mean'"):
+        QAPipeline(combine="mean").fit(QUESTIONS, PASSAGES, ANSWERS, passage_index=GOLD)

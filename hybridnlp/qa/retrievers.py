@@ -167,7 +167,7 @@ class _Retriever(RenamedParams, Saveable, BaseEstimator):
         single = isinstance(queries, str)
         ids, scores = [], []
         for s in self._blocks(queries):
-            top = _ranking(s)[:, :min(k, s.shape[1])]
+            top = _top_k(s, k)
             ids.append(top)
             scores.append(np.take_along_axis(s, top, axis=1))
         ids, scores = np.vstack(ids), np.vstack(scores)
@@ -187,6 +187,24 @@ def _json_id(i):
 def _ranking(scores: np.ndarray) -> np.ndarray:
     """Column indices of each row's scores, best first, ties in collection order."""
     return np.argsort(-scores, axis=1, kind="stable")
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` columns of :func:`_ranking` without sorting every score: a partition
+    picks each row's k best, only they are sorted; a row where the k-th score is tied beyond
+    the k (where the partition could pick another of the tied) is ranked in full."""
+    n = scores.shape[1]
+    if k >= n:
+        return _ranking(scores)
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(scores, part, axis=1)
+    kth = values.min(axis=1)
+    order = np.lexsort((part, -values), axis=1)  # best first, ties by collection position
+    top = np.take_along_axis(part, order, axis=1)
+    tied = (scores >= kth[:, None]).sum(axis=1) > k
+    if tied.any():
+        top[tied] = _ranking(scores[tied])[:, :k]
+    return top
 
 
 class _SparseRetriever(_Retriever):
