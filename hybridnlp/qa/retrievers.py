@@ -196,7 +196,7 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
     n = scores.shape[1]
     if k >= n:
         return _ranking(scores)
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    part = np.argpartition(scores, n - k, axis=1)[:, n - k:]  # no negated copy
     values = np.take_along_axis(scores, part, axis=1)
     kth = values.min(axis=1)
     order = np.lexsort((part, -values), axis=1)  # best first, ties by collection position
