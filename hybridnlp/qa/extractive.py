@@ -188,12 +188,12 @@ class ExtractiveReader(Saveable, NeuralEstimator):
 
     def _window_maker(self):
         """What cuts a (question, passage) pair into windows: the scratch vocabulary's
-        ``_windows`` or the pretrained tokenizer's :class:`PretrainedWindows`."""
+        ``_windows`` or the pretrained tokenizer's :class:`PretrainedWindowCutter`."""
         if getattr(self, "tokenizer_", None) is None:
             return self._windows
-        from hybridnlp.qa.pretrained_reader import PretrainedWindows
+        from hybridnlp.qa.pretrained_reader import PretrainedWindowCutter
 
-        return PretrainedWindows(self.tokenizer_, self.max_len, self.stride,
+        return PretrainedWindowCutter(self.tokenizer_, self.max_len, self.stride,
                                  self.max_question_words)
 
     @property

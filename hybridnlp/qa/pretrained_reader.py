@@ -7,10 +7,10 @@ position's character offsets in the passage kept to map a span back."""
 
 from __future__ import annotations
 
-__all__ = ["PretrainedWindows"]
+__all__ = ["PretrainedWindowCutter"]
 
 
-class PretrainedWindows:
+class PretrainedWindowCutter:
     """Windows of (question, passage) pairs for a Hugging Face fast tokenizer
     (:class:`~hybridnlp.pretrained.local.HFTokenizer`)."""
 
