@@ -229,27 +229,17 @@ def read_hongloumeng(data_dir: Path) -> dict:
 
 def read_squad(data_dir: Path) -> dict:
     """SQuAD v1.1 pieces (train: 11 articles, dev: 24): questions, answers and passages."""
-    from hybridnlp.datasets.squad import load_squad
-
-    splits, extras = {}, {}
-    for split in ("train", "dev"):
-        b = load_squad(data_dir / f"{split}.json.gz")
-        target = np.empty(len(b.target), dtype=object)
-        target[:] = b.target
-        splits[split] = (b.data, target)
-        extras[split] = {k: b[k] for k in ("answer_starts", "ids", "passages", "passage_index",
-                                           "titles")}
-    return {"splits": splits, "extras": extras, "target_names": []}
+    return _squad_splits(data_dir, {"train": "train.json.gz", "dev": "dev.json.gz"})
 
 
-def read_chinese_squad(data_dir: Path, files: dict[str, str]) -> dict:
-    """SQuAD-format Chinese reading comprehension (CMRC 2018, DRCD), offsets repaired where
-    the files count characters as UTF-16 does."""
+def _squad_splits(data_dir: Path, files: dict[str, str], repair: bool = False) -> dict:
+    """SQuAD-format splits: questions, answers and passages (``repair``: CMRC 2018's faults
+    mended, as :func:`~hybridnlp.datasets.squad.load_squad` says)."""
     from hybridnlp.datasets.squad import load_squad
 
     splits, extras = {}, {}
     for split, name in files.items():
-        b = load_squad(data_dir / name, repair=True)
+        b = load_squad(data_dir / name, repair=repair)
         target = np.empty(len(b.target), dtype=object)
         target[:] = b.target
         splits[split] = (b.data, target)
@@ -260,12 +250,13 @@ def read_chinese_squad(data_dir: Path, files: dict[str, str]) -> dict:
 
 def read_cmrc2018(data_dir: Path) -> dict:
     """CMRC 2018: ``train`` is the 1,002-question trial set (the official training set is not
-    in the data directory), ``dev`` the 3,219 dev questions."""
-    return read_chinese_squad(data_dir, {"train": "trial.json.gz", "dev": "dev.json.gz"})
+    in the data directory), ``dev`` the 3,219 dev questions; offsets counted as UTF-16
+    repaired."""
+    return _squad_splits(data_dir, {"train": "trial.json.gz", "dev": "dev.json.gz"}, True)
 
 
 def read_drcd(data_dir: Path) -> dict:
-    return read_chinese_squad(data_dir, {"dev": "dev.json.gz"})
+    return _squad_splits(data_dir, {"dev": "dev.json.gz"}, True)
 
 
 def read_tatoeba_cmn_eng(data_dir: Path) -> dict:
