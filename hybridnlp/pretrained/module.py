@@ -134,9 +134,3 @@ class PretrainedSpanExtractor(nn.Module):
             loss = (F.cross_entropy(logits[..., 0], start)
                     + F.cross_entropy(logits[..., 1], end)) / 2
         return logits, loss
-
-    def optimizer_groups(self, weight_decay: float) -> list[dict]:
-        """AdamW groups: decay on matrices only."""
-        named = [(n, p) for n, p in self.named_parameters() if p.requires_grad]
-        return [{"params": [p for _, p in named if p.dim() >= 2], "weight_decay": weight_decay},
-                {"params": [p for _, p in named if p.dim() < 2], "weight_decay": 0.0}]
