@@ -61,13 +61,20 @@ def allowed_types() -> tuple[type, ...]:
         StratifiedShuffleSplit,
     )
 
-    from hybridnlp.estimators import FastTextClassifier, NBSVMClassifier, TransformerClassifier
+    from hybridnlp.estimators import (
+        FastTextClassifier,
+        FastTextRegressor,
+        NBSVMClassifier,
+        TransformerClassifier,
+    )
     from hybridnlp.features import NBFeatures, TfidfFeatures, TopicFeatures, Word2VecFeatures
     from hybridnlp.features.topics import TopicWords
     from hybridnlp.hybrid import (
         FusionClassifier,
         HybridClassifier,
         HybridEnsemble,
+        HybridRegressor,
+        NonNegativeLinear,
         SimplexWeights,
         StackingClassifier,
         WeightedEnsemble,
@@ -85,6 +92,7 @@ def allowed_types() -> tuple[type, ...]:
         FastTextClassifier, TransformerClassifier, FusionClassifier, NBSVMClassifier,
         StackingClassifier, WeightedEnsemble, SimplexWeights, HybridClassifier, HybridEnsemble,
         MetaSelection, GreedySelection, SingleLearner,
+        FastTextRegressor, HybridRegressor, NonNegativeLinear,
         WordTokenizer, WordVocabTokenizer, WhitespaceTokenizer, CharTokenizer, BPETokenizer,
         Segmenter, TopicWords, History, SentenceEmbeddingFeatures, HFTokenizer,
         # scikit-learn's splitters, given as a stacking's ``cv`` (skops trusts estimators only)

@@ -416,6 +416,8 @@ FIT_ELSEWHERE = {
     "TfidfRetriever": "test_qa", "HybridRetriever": "test_qa", "SlidingWindowReader": "test_qa",
     "LogisticReader": "test_qa", "HybridReader": "test_qa", "ExtractiveReader": "test_qa",
     "QAPipeline": "test_qa", "SentenceEmbeddingFeatures": "test_pretrained",
+    "FastTextRegressor": "test_regression", "HybridRegressor": "test_regression",
+    "NonNegativeLinear": "test_regression",
     "TextTransformer": "a base class (tested through TfidfFeatures and the others)",
 }
 PACKAGES = ("features", "estimators", "hybrid", "lm", "seq2seq", "qa", "pretrained", "text")

@@ -165,12 +165,82 @@ def test_fusion_rrf_and_learned():
                  "What was the Panthers record?"]
     learned = HybridRetriever(retrievers=parts, fusion="learned").fit(PASSAGES, questions=questions,
                                                            gold=[0, 4, 2, 3])
-    X, cand = learned._features(questions[:1])
+    X, cand = learned._features([r.score_passages(questions[:1]) for _, r in learned.retrievers_])
     z = learned.combiner_.decision_function(X.reshape(-1, X.shape[-1]))
     scores = learned.score_passages(questions[:1])[0]
     for passage, value in zip(cand[0], z, strict=True):  # the combiner's score per candidate
         assert scores[passage] == pytest.approx(value, rel=1e-5)
     assert list(learned.search(questions[1:], k=1)[0][:, 0]) == [4, 2, 3]
+
+
+def _collection(n=40, seed=0):
+    """Passages of two or three sentences of random words (each passage its own topic)."""
+    rng = np.random.default_rng(seed)
+    vocab = [f"w{i}" for i in range(400)]
+    out = []
+    for _ in range(n):
+        topic = rng.choice(vocab, size=12, replace=False)
+        out.append(" ".join(" ".join(rng.choice(topic, size=8)) + "." for _ in range(
+            rng.integers(2, 4))))
+    return out
+
+
+def test_pseudo_questions_keep_half_a_sentence_or_cut_the_whole_one():
+    from hybridnlp.qa.retriever_fusion import _pseudo_questions
+
+    texts = _collection()
+    collection, questions, gold = _pseudo_questions(texts, np.random.default_rng(0))
+    assert len(questions) == len(gold) == 40 and sorted(gold) == list(range(40))
+    for j, (q, g) in enumerate(zip(questions, gold, strict=True)):
+        if j % 2 == 0:  # half of a sentence's words, in order; the passage unchanged
+            assert len(q.split()) == 4 and collection[g] == texts[g]
+            sentences = [t.replace(".", " .").split() for t in texts[g].split(". ")]
+            sentences = [t if t[-1] == "." else [*t, "."] for t in sentences]
+            iters = [iter(t) for t in sentences]  # a subsequence of one sentence, in order
+            assert any(all(w in it for w in q.split()) for it in iters)
+        else:  # a whole sentence, cut from its passage
+            assert q in texts[g] and q not in collection[g] and q.endswith(".")
+    assert _pseudo_questions(PASSAGES, np.random.default_rng(0)) is None  # one sentence each
+
+
+def test_auto_fusion_falls_back_to_the_best_single_retriever(tmp_path):
+    texts = _collection()
+    weak = DenseRetriever(vector_size=4, epochs=1, random_state=0)
+    auto = HybridRetriever(retrievers=[("bm25", BM25Retriever()), ("weak", weak)]).fit(texts)
+    assert set(auto.fusion_scores_) == {"bm25", "weak", "rrf"}
+    assert auto.fusion_ == "bm25" and auto.fusion_scores_["bm25"] > auto.fusion_scores_["weak"]
+    q = ["w1 w2 w3", texts[7][:30]]
+    np.testing.assert_array_equal(auto.score_passages(q),
+                                  BM25Retriever().fit(texts).score_passages(q))
+    auto.save(tmp_path / "auto")
+    back = HybridRetriever.load(tmp_path / "auto")
+    assert back.fusion_ == "bm25" and back.fusion_scores_ == auto.fusion_scores_
+    np.testing.assert_array_equal(back.score_passages(q), auto.score_passages(q))
+    # with training questions: each candidate's recall@5 on them, the learned one out of fold
+    questions = [t.split(".")[0] for t in texts]
+    gold = np.arange(len(texts))
+    given = HybridRetriever(retrievers=[("bm25", BM25Retriever()), ("weak", weak)]).fit(
+        texts, questions=questions, gold=gold)
+    assert set(given.fusion_scores_) == {"bm25", "weak", "rrf", "learned"}
+    for name, r in given.retrievers_:
+        assert given.fusion_scores_[name] == pytest.approx(
+            recall_at_k(r.search(questions, k=5)[0], gold)[5] / 100)
+    best = max(given.fusion_scores_.values())
+    assert given.fusion_scores_[given.fusion_] == best
+    assert given.fusion_ == "bm25" or given.fusion_scores_[given.fusion_] > max(
+        given.fusion_scores_[n] for n in ("bm25", "weak"))
+    # chosen on a training collection, searching another one
+    other = _collection(30, seed=1)
+    moved = HybridRetriever(retrievers=[("bm25", BM25Retriever()), ("weak", weak)]).fit(
+        other, questions=questions, gold=gold, question_passages=texts)
+    assert moved.fusion_scores_ == given.fusion_scores_ and moved.fusion_ == given.fusion_
+    assert moved.n_passages_ == 30 and all(r.n_passages_ == 30 for _, r in moved.retrievers_)
+    # too small a collection to choose on: RRF; rrf and names are checked
+    assert HybridRetriever(retrievers=[("bm25", BM25Retriever()), ("weak", weak)]).fit(
+        PASSAGES).fusion_ == "rrf"
+    with pytest.raises(ValueError, match=r"the name\(s\) \['bm25'\] are used twice or name "
+                                         r"a fusion \(auto, rrf, learned\)"):
+        HybridRetriever(retrievers=[("bm25", BM25Retriever()), ("bm25", weak)]).fit(PASSAGES)
 
 
 def test_retrievers_refuse_bad_input():
@@ -341,6 +411,23 @@ def test_pipeline_chooses_the_weight_on_reads_by_readers_that_did_not_see_the_pa
     assert len(fits) == 1 and set(in_sample.weight_scores_) == set(qa.weight_scores_)
     with pytest.raises(ValueError, match="^weight_cv=1 is out of range; it must be >= 2.$"):
         QAPipeline(weight_cv=1).fit(*args, passage_index=GOLD * 3)
+
+
+def test_pipeline_progress_bars_draw_on_standard_error_only_when_verbose(capsys, monkeypatch):
+    from hybridnlp.qa import QAPipeline, pipeline
+
+    args = (QUESTIONS * 3, PASSAGES, ANSWERS * 3)
+    quiet = QAPipeline(top_k=2, random_state=0).fit(*args, passage_index=GOLD * 3)
+    quiet_answers = quiet.predict(QUESTIONS)
+    assert capsys.readouterr() == ("", "")
+    monkeypatch.setattr(pipeline, "READ_BLOCK", 2)  # a bar over reads from 3 questions on
+    loud = QAPipeline(top_k=2, random_state=0, verbose=1).fit(*args, passage_index=GOLD * 3)
+    err = capsys.readouterr().err
+    assert "QA fit: index, reader, held-out reads, combiner" in err
+    assert "reader: the training questions' spans" in err  # the reader got verbose=1
+    assert "reading 2 passages a question" in err
+    assert loud.predict(QUESTIONS) == quiet_answers  # only the bars differ
+    assert capsys.readouterr().out == ""
 
 
 def test_pipeline_save_load_and_the_index_and_ask_commands(tmp_path, capsys):

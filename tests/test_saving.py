@@ -179,6 +179,9 @@ IN_THE_CONTRACT = {"TfidfFeatures", "NBFeatures", "TopicFeatures", "Word2VecFeat
                    "InterpolatedLM"}
 ELSEWHERE = {"SentenceEmbeddingFeatures": "test_pretrained (needs a local encoder directory)",
              "MetaSelection": "test_hybrid (inside a stacking, saved and loaded)",
+             "FastTextRegressor": "test_regression (the regressor contract: pickle, save, load)",
+             "HybridRegressor": "test_regression (the regressor contract: pickle, save, load)",
+             "NonNegativeLinear": "test_regression (inside HybridRegressor, saved and loaded)",
              "TextTransformer": "a base class"}
 
 

@@ -273,6 +273,26 @@ def read_tatoeba_cmn_eng(data_dir: Path) -> dict:
     return {"splits": splits, "target_names": [], "source_lang": "en", "target_lang": "zh"}
 
 
+def read_emobank(data_dir: Path) -> dict:
+    """EmoBank: CSV ``id,split,V,A,D,text``; the authors' train and dev split, targets the
+    (valence, arousal, dominance) rows, each in [1, 5]."""
+    import csv
+    import io
+
+    text = _file_bytes(data_dir / "emobank_train_dev.csv.gz").decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not rows or rows[0] != ["id", "split", "V", "A", "D", "text"]:
+        raise ValueError(f"emobank emobank_train_dev.csv.gz: the header is not "
+                         f"'id,split,V,A,D,text'; check the file against "
+                         f"{data_dir / 'PROVENANCE.md'}.")
+    splits = {}
+    for split in ("train", "dev"):
+        part = [r for r in rows[1:] if len(r) == 6 and r[1] == split]
+        splits[split] = ([r[5] for r in part],
+                         np.array([[float(r[2]), float(r[3]), float(r[4])] for r in part]))
+    return {"splits": splits, "target_names": ["valence", "arousal", "dominance"]}
+
+
 READERS = {
     "mr": read_mr,
     "subj": read_subj,
@@ -293,4 +313,5 @@ READERS = {
     "cmrc2018": read_cmrc2018,
     "drcd": read_drcd,
     "tatoeba_cmn_eng": read_tatoeba_cmn_eng,
+    "emobank": read_emobank,
 }

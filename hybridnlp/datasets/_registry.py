@@ -29,7 +29,7 @@ class DatasetInfo:
 
     name: str
     folder: str  # folder under the bundled data or the data directory
-    task: str  # "classification", "language_modeling", "translation", "question_answering"
+    task: str  # "classification", "regression", "language_modeling", "translation", ...
     splits: tuple[str, ...]  # () when the protocol is cross-validation over the whole set
     bundled: bool
     files: tuple[str, ...] = ()  # files required in the data directory (not bundled sets)
@@ -107,6 +107,10 @@ DATASETS = {
                     ("train.tsv.gz", "dev.tsv.gz", "test.tsv.gz"),
                     description="Tatoeba English-Chinese sentence pairs, 24,728 / 1,444 / "
                                 "1,520"),
+        DatasetInfo("emobank", "emobank", "regression", ("train", "dev"), False,
+                    ("emobank_train_dev.csv.gz",),
+                    description="EmoBank sentences (Buechel & Hahn 2017), valence, arousal "
+                                "and dominance in [1, 5]: 8,062 train / 1,000 dev"),
         DatasetInfo("hongloumeng", "hongloumeng", "language_modeling", ("train", "dev"), False,
                     ("hongloumeng.utf8.txt.gz",),
                     description="红楼梦 (Dream of the Red Chamber), characters; first 90% "
@@ -168,7 +172,8 @@ def load_dataset(
         ``sst2_phrases``, ``squad`` (questions, ``target`` their reference answers, and
         ``passages``, ``passage_index``, ``answer_starts``, ``ids``; the same for the Chinese
         ``cmrc2018`` and ``drcd``), the English-Chinese pairs ``tatoeba_cmn_eng``, and the
-        Chinese ``chnsenticorp``, ``thucnews_titles`` and ``hongloumeng`` (read from the data
+        Chinese ``chnsenticorp``, ``thucnews_titles`` and ``hongloumeng``, and ``emobank``
+        (regression: ``target`` (n, 3) valence, arousal, dominance) (read from the data
         directory; ``sst2_phrases`` trains on GLUE's
         67,349 SST-2 phrases, as Kim 2014 did, and tests on ``sst2``'s sentences).
     split : str or None, default=None

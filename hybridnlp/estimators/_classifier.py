@@ -1,13 +1,14 @@
-"""What every text classifier of hybridnlp shares (the neural ones and the hybrids)."""
+"""What every text classifier (and regressor) of hybridnlp shares (the neural ones and the
+hybrids)."""
 
 from __future__ import annotations
 
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, RegressorMixin
 
 from hybridnlp.utils.saving import SaveMixin
-from hybridnlp.utils.validation import check_fitted, check_texts_labels
+from hybridnlp.utils.validation import check_fitted, check_texts_labels, check_texts_targets
 
-__all__ = ["TextClassifierMixin"]
+__all__ = ["TextClassifierMixin", "TextRegressorMixin"]
 
 
 class TextClassifierMixin(SaveMixin, ClassifierMixin):
@@ -26,3 +27,14 @@ class TextClassifierMixin(SaveMixin, ClassifierMixin):
                 f"(first at index {unseen[0]}); the classifier knows {self.classes_.tolist()}."
             )
         return super().score(texts, y, sample_weight=sample_weight)
+
+
+class TextRegressorMixin(SaveMixin, RegressorMixin):
+    """``score`` as scikit-learn's R^2 (averaged over targets), with the texts and targets
+    checked as ``fit`` checks them."""
+
+    def score(self, X, y, sample_weight=None) -> float:
+        check_fitted(self)
+        texts, y = check_texts_targets(X, y, require_words=False)
+        return super().score(texts, y, sample_weight=sample_weight)
+

@@ -1,6 +1,6 @@
 """``FastTextClassifier``: the mean of word and word n-gram embeddings, then a linear layer
 (Joulin et al. 2017, "Bag of Tricks for Efficient Text Classification"), as a scikit-learn
-classifier."""
+classifier; ``FastTextRegressor``: the same model with a squared-error loss."""
 
 from __future__ import annotations
 
@@ -9,8 +9,15 @@ from collections import Counter
 import numpy as np
 import torch
 
-from hybridnlp.estimators._classifier import TextClassifierMixin
-from hybridnlp.neural import NeuralEstimator, accuracy, holdout_split, load_packed, pack_module
+from hybridnlp.estimators._classifier import TextClassifierMixin, TextRegressorMixin
+from hybridnlp.neural import (
+    NeuralEstimator,
+    accuracy,
+    held_out_rows,
+    holdout_split,
+    load_packed,
+    pack_module,
+)
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 from hybridnlp.train import OptimizerChain
 from hybridnlp.train.data import Batches
@@ -22,10 +29,11 @@ from hybridnlp.utils.validation import (
     check_number,
     check_texts,
     check_texts_labels,
+    check_texts_targets,
     text_input_tags,
 )
 
-__all__ = ["FastTextClassifier"]
+__all__ = ["FastTextClassifier", "FastTextRegressor"]
 
 
 def _one_thread():
@@ -39,8 +47,9 @@ def _one_thread():
 class _BagModel(torch.nn.Module):
     """fastText's initialisation: uniform(+-1/dim) vectors, a zero linear layer."""
 
-    def __init__(self, n_features: int, dim: int, n_classes: int):
+    def __init__(self, n_features: int, dim: int, n_classes: int, regression: bool = False):
         super().__init__()
+        self.regression = regression  # n_classes outputs, squared error against them
         self.embedding = torch.nn.EmbeddingBag(n_features, dim, mode="mean", sparse=True)
         self.linear = torch.nn.Linear(dim, n_classes)
         torch.nn.init.uniform_(self.embedding.weight, -1.0 / dim, 1.0 / dim)
@@ -50,8 +59,11 @@ class _BagModel(torch.nn.Module):
     def forward(self, ids: torch.Tensor, offsets: torch.Tensor,
                 targets: torch.Tensor | None = None):
         logits = self.linear(self.embedding(ids, offsets))
-        loss = None if targets is None else torch.nn.functional.cross_entropy(logits, targets)
-        return logits, loss
+        if targets is None:
+            return logits, None
+        if self.regression:
+            return logits, torch.nn.functional.mse_loss(logits, targets)
+        return logits, torch.nn.functional.cross_entropy(logits, targets)
 
     def configure_optimizer(self, *, lr, weight_decay, betas, eps) -> OptimizerChain:
         """Sparse Adam for the (sparse) embedding gradients, Adam for the linear layer."""
@@ -70,7 +82,9 @@ class _BagBatches(Batches):
     def __init__(self, flat: np.ndarray, starts: np.ndarray, targets: np.ndarray | None, *,
                  batch_size: int, shuffle: bool = False, seed: int = 0):
         self.flat, self.starts = flat, starts
-        self.targets = None if targets is None else torch.as_tensor(targets, dtype=torch.long)
+        self.targets = None if targets is None else torch.as_tensor(
+            targets, dtype=torch.float32 if np.issubdtype(targets.dtype, np.floating)
+            else torch.long)  # regression targets stay real
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.epoch = 0
 
@@ -111,7 +125,122 @@ class _BagBatches(Batches):
             yield batch
 
 
-class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
+class _FastText(NeuralEstimator):
+    """What fastText's classifier and regressor share: the n-gram vocabulary, the bag model
+    and its training; parameters as ``FastTextClassifier``'s."""
+
+    _renamed = {"epochs": "max_epochs", "lr": "optimizer__lr", "tokenizer": "segmenter"}
+    _regression = False
+
+    def __init__(self, *, dim=100, ngram_range=(1, 2), max_features=200_000, min_count=1,
+                 lowercase=True, segmenter=None, max_epochs=5, validation_fraction=0.0,
+                 optimizer__lr=0.01, optimizer__weight_decay=0.0, trainer__warmup=0,
+                 trainer__min_lr_ratio=0.0, trainer__schedule="linear",
+                 trainer__grad_clip=None, **kwargs):
+        self.dim = dim
+        self.ngram_range = ngram_range
+        self.max_features = max_features
+        self.min_count = min_count
+        self.lowercase = lowercase
+        self.segmenter = segmenter
+        super().__init__(max_epochs=max_epochs, validation_fraction=validation_fraction,
+                         optimizer__lr=optimizer__lr,
+                         optimizer__weight_decay=optimizer__weight_decay,
+                         trainer__warmup=trainer__warmup,
+                         trainer__min_lr_ratio=trainer__min_lr_ratio,
+                         trainer__schedule=trainer__schedule,
+                         trainer__grad_clip=trainer__grad_clip, **kwargs)
+
+    def _check_params(self) -> None:
+        check_ngram_range("ngram_range", self.ngram_range)
+        for name in ("dim", "max_features", "min_count"):
+            check_number(name, getattr(self, name), int, low=1)
+        super()._check_params()
+
+    def _ngrams(self, texts: list[str]) -> list[list[str]]:
+        tokenize = WordTokenizer(WORD_PATTERN, lowercase=self.lowercase,
+                                 segmenter=self.segmenter)
+        low, high = self.ngram_range
+        out = []
+        for text in texts:
+            tokens = tokenize(text)
+            grams = []
+            for n in range(low, high + 1):
+                grams.extend(tokens if n == 1 else
+                             (" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)))
+            out.append(grams)
+        return out
+
+    def _encode(self, grams: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Every text's known n-gram rows, concatenated, and where each text starts."""
+        vocabulary = self.vocabulary_
+        rows = [[vocabulary[g] for g in text if g in vocabulary] for text in grams]
+        starts = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(r) for r in rows], out=starts[1:])
+        flat = np.fromiter((i for r in rows for i in r), dtype=np.int64, count=int(starts[-1]))
+        return flat, starts
+
+    def _train(self, train_texts, train_y, val_texts, val_y, n_out: int, seed: int,
+               resume: bool) -> None:
+        """Learn the n-gram vocabulary of ``train_texts`` and train a bag model with ``n_out``
+        outputs on them (``val_*``: the validation part, or None)."""
+        trainer = self._make_trainer(seed, has_val=val_texts is not None)
+        grams = self._ngrams(train_texts)
+        counts = Counter(g for text in grams for g in text)
+        kept = [g for g, c in counts.most_common(self.max_features) if c >= self.min_count]
+        self.vocabulary_ = {g: i for i, g in enumerate(kept)}
+        train = _BagBatches(*self._encode(grams), train_y, batch_size=self.batch_size,
+                            shuffle=True, seed=seed)
+        val = None if val_texts is None else _BagBatches(
+            *self._encode(self._ngrams(val_texts)), val_y, batch_size=4096)
+        regression = self._regression
+        with _one_thread():
+            module = trainer.build_module(
+                lambda: _BagModel(max(len(kept), 1), self.dim, n_out, regression))
+            self.history_ = trainer.fit(module, train, val, resume=resume)
+        self.model_ = module.to("cpu").eval()
+
+    def _outputs(self, X) -> torch.Tensor:
+        """The bag model's outputs (n_texts, n_out), float64."""
+        n, batches = self._predict_batches(X)
+        out = torch.zeros(n, self.model_.linear.out_features, dtype=torch.float64)
+        with torch.no_grad(), _one_thread():
+            for index, batch in batches:
+                logits, _ = self.model_(**batch)
+                out[index] = logits.double()
+        return out
+
+    def _predict_batches(self, X):
+        """(row indices, batch of module inputs) over the texts ``X``, for ``predict_proba``
+        and for other runtimes (an ONNX export) that run the same inputs."""
+        check_fitted(self, "model_")
+        texts = check_texts(X)
+        batches = _BagBatches(*self._encode(self._ngrams(texts)), None, batch_size=4096)
+        return len(texts), batches.indexed()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        model = state.pop("model_", None)
+        if model is not None:  # safetensors under hybridnlp.save, else NumPy arrays
+            state["_model_weights"] = pack_module(model)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = under_new_names(self._renamed, state)  # saved before a rename
+        weights = state.pop("_model_weights", None)
+        if "_module_state" in state:  # saved before safetensors (format_version 1)
+            weights = {"arrays": state.pop("_module_state")}
+        self.__dict__.update(state)
+        if weights is not None:
+            self.model_ = load_packed(lambda w: _BagModel(
+                *w["embedding.weight"].shape, w["linear.weight"].shape[0], self._regression),
+                weights)
+
+    def __sklearn_tags__(self):
+        return text_input_tags(super().__sklearn_tags__())
+
+
+class FastTextClassifier(TextClassifierMixin, _FastText):
     """Bag of word n-gram embeddings, averaged, and a linear layer: fastText's supervised model.
 
     Each word and word n-gram of the training texts (up to ``max_features``, most frequent
@@ -168,56 +297,7 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
     >>> clf.predict_proba(["a gripping film"])                          # doctest: +SKIP
     """
 
-    _renamed = {"epochs": "max_epochs", "lr": "optimizer__lr", "tokenizer": "segmenter"}
     _metrics = {"accuracy": accuracy}
-
-    def __init__(self, *, dim=100, ngram_range=(1, 2), max_features=200_000, min_count=1,
-                 lowercase=True, segmenter=None, max_epochs=5, validation_fraction=0.0,
-                 optimizer__lr=0.01, optimizer__weight_decay=0.0, trainer__warmup=0,
-                 trainer__min_lr_ratio=0.0, trainer__schedule="linear",
-                 trainer__grad_clip=None, **kwargs):
-        self.dim = dim
-        self.ngram_range = ngram_range
-        self.max_features = max_features
-        self.min_count = min_count
-        self.lowercase = lowercase
-        self.segmenter = segmenter
-        super().__init__(max_epochs=max_epochs, validation_fraction=validation_fraction,
-                         optimizer__lr=optimizer__lr,
-                         optimizer__weight_decay=optimizer__weight_decay,
-                         trainer__warmup=trainer__warmup,
-                         trainer__min_lr_ratio=trainer__min_lr_ratio,
-                         trainer__schedule=trainer__schedule,
-                         trainer__grad_clip=trainer__grad_clip, **kwargs)
-
-    def _check_params(self) -> None:
-        check_ngram_range("ngram_range", self.ngram_range)
-        for name in ("dim", "max_features", "min_count"):
-            check_number(name, getattr(self, name), int, low=1)
-        super()._check_params()
-
-    def _ngrams(self, texts: list[str]) -> list[list[str]]:
-        tokenize = WordTokenizer(WORD_PATTERN, lowercase=self.lowercase,
-                                 segmenter=self.segmenter)
-        low, high = self.ngram_range
-        out = []
-        for text in texts:
-            tokens = tokenize(text)
-            grams = []
-            for n in range(low, high + 1):
-                grams.extend(tokens if n == 1 else
-                             (" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)))
-            out.append(grams)
-        return out
-
-    def _encode(self, grams: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """Every text's known n-gram rows, concatenated, and where each text starts."""
-        vocabulary = self.vocabulary_
-        rows = [[vocabulary[g] for g in text if g in vocabulary] for text in grams]
-        starts = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum([len(r) for r in rows], out=starts[1:])
-        flat = np.fromiter((i for r in rows for i in r), dtype=np.int64, count=int(starts[-1]))
-        return flat, starts
 
     def fit(self, X, y, *, validation_data=None, resume=False):
         """Learn the n-gram vocabulary and train. Returns self.
@@ -232,58 +312,66 @@ class FastTextClassifier(TextClassifierMixin, NeuralEstimator):
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         train_texts, train_y, val_texts, val_y = holdout_split(
             texts, y_idx, self.classes_, validation_data, self.validation_fraction, seed)
-        trainer = self._make_trainer(seed, has_val=val_texts is not None)
-        grams = self._ngrams(train_texts)
-        counts = Counter(g for text in grams for g in text)
-        kept = [g for g, c in counts.most_common(self.max_features) if c >= self.min_count]
-        self.vocabulary_ = {g: i for i, g in enumerate(kept)}
-        train = _BagBatches(*self._encode(grams), train_y, batch_size=self.batch_size,
-                            shuffle=True, seed=seed)
-        val = None if val_texts is None else _BagBatches(
-            *self._encode(self._ngrams(val_texts)), val_y, batch_size=4096)
-        with _one_thread():
-            module = trainer.build_module(
-                lambda: _BagModel(max(len(kept), 1), self.dim, len(self.classes_)))
-            self.history_ = trainer.fit(module, train, val, resume=resume)
-        self.model_ = module.to("cpu").eval()
+        self._train(train_texts, train_y, val_texts, val_y, len(self.classes_), seed, resume)
         return self
 
-    def _predict_batches(self, X):
-        """(row indices, batch of module inputs) over the texts ``X``, for ``predict_proba``
-        and for other runtimes (an ONNX export) that run the same inputs."""
-        check_fitted(self, "model_")
-        texts = check_texts(X)
-        batches = _BagBatches(*self._encode(self._ngrams(texts)), None, batch_size=4096)
-        return len(texts), batches.indexed()
-
     def predict_proba(self, X) -> np.ndarray:
-        n, batches = self._predict_batches(X)
-        out = torch.zeros(n, len(self.classes_), dtype=torch.float64)
-        with torch.no_grad(), _one_thread():
-            for index, batch in batches:
-                logits, _ = self.model_(**batch)
-                out[index] = torch.softmax(logits.double(), -1)  # rows sum to 1 in float64
-        return out.numpy()
+        return torch.softmax(self._outputs(X), -1).numpy()  # rows sum to 1 in float64
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        model = state.pop("model_", None)
-        if model is not None:  # safetensors under hybridnlp.save, else NumPy arrays
-            state["_model_weights"] = pack_module(model)
-        return state
 
-    def __setstate__(self, state: dict) -> None:
-        state = under_new_names(self._renamed, state)  # saved before a rename
-        weights = state.pop("_model_weights", None)
-        if "_module_state" in state:  # saved before safetensors (format_version 1)
-            weights = {"arrays": state.pop("_module_state")}
-        self.__dict__.update(state)
-        if weights is not None:
-            self.model_ = load_packed(lambda w: _BagModel(*w["embedding.weight"].shape,
-                                                          w["linear.weight"].shape[0]), weights)
+class FastTextRegressor(TextRegressorMixin, _FastText):
+    """fastText's model for real-valued targets: the mean of word and word n-gram embeddings,
+    a linear layer, trained on squared error against the targets standardised (mean 0,
+    variance 1 each; ``predict`` gives them back on their own scale). ``y`` is one number
+    per text or one row of several targets per text (``predict`` returns the same shape).
+    Parameters as :class:`FastTextClassifier`'s; ``validation_data`` and
+    ``validation_fraction`` hold out texts and targets the same way (a random share).
 
-    def __sklearn_tags__(self):
-        return text_input_tags(super().__sklearn_tags__())
+    Attributes
+    ----------
+    target_mean_, target_scale_ : ndarray (n_targets,)
+        What the targets were standardised by.
+    vocabulary_, model_ : as :class:`FastTextClassifier`'s.
+
+    Examples
+    --------
+    >>> reg = FastTextRegressor(random_state=0).fit(texts, valence)     # doctest: +SKIP
+    >>> reg.predict(["a gripping film"])                                # doctest: +SKIP
+    """
+
+    _regression = True
+
+    def fit(self, X, y, *, validation_data=None, resume=False):
+        """Learn the n-gram vocabulary and train. Returns self."""
+        self._check_params()
+        self._check_resume(resume)
+        texts, y = check_texts_targets(X, y)
+        seed = self._seed()
+        self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+        y2 = y.reshape(len(y), -1)
+        self.target_mean_ = y2.mean(axis=0)
+        self.target_scale_ = np.where(y2.std(axis=0) > 0, y2.std(axis=0), 1.0)
+        z = ((y2 - self.target_mean_) / self.target_scale_).astype(np.float32)
+        val_texts = val_z = None
+        if validation_data is not None:
+            val_texts, val_y = check_texts_targets(*validation_data, require_words=False)
+            val_z = ((val_y.reshape(len(val_y), -1) - self.target_mean_)
+                     / self.target_scale_).astype(np.float32)
+            if val_z.shape[1] != self.n_outputs_:
+                raise ValueError(f"validation_data has {val_z.shape[1]} targets per text, y "
+                                 f"{self.n_outputs_}.")
+        elif self.validation_fraction:
+            train, val = held_out_rows(len(texts), self.validation_fraction, seed, what="texts")
+            val_texts, val_z = [texts[i] for i in val], z[val]
+            texts, z = [texts[i] for i in train], z[train]
+        self._train(texts, z, val_texts, val_z, self.n_outputs_, seed, resume)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """The predicted targets: (n_texts,) for one target, else (n_texts, n_targets)."""
+        out = self._outputs(X).numpy() * self.target_scale_ + self.target_mean_
+        return out[:, 0] if self.n_outputs_ == 1 else out
+

@@ -1,5 +1,5 @@
-"""Hybrid classifiers: feature fusion, out-of-fold stacking, learned ensembling and gating,
-and per-example attribution of which component wins where."""
+"""Hybrid classifiers and regressors: feature fusion, out-of-fold stacking, learned
+ensembling and gating, and per-example attribution of which component wins where."""
 
 from hybridnlp.hybrid._heldout import share_fits
 from hybridnlp.hybrid.attribution import component_report
@@ -7,17 +7,21 @@ from hybridnlp.hybrid.ensemble import SimplexWeights, WeightedEnsemble
 from hybridnlp.hybrid.fusion import FusionClassifier
 from hybridnlp.hybrid.hybrid import HybridClassifier, HybridEnsemble, default_components
 from hybridnlp.hybrid.meta_selection import MetaSelection
+from hybridnlp.hybrid.regression import HybridRegressor, NonNegativeLinear, default_regressors
 from hybridnlp.hybrid.stacking import StackingClassifier
 
 __all__ = [
     "FusionClassifier",
     "HybridClassifier",
     "HybridEnsemble",
+    "HybridRegressor",
     "MetaSelection",
+    "NonNegativeLinear",
     "SimplexWeights",
     "StackingClassifier",
     "WeightedEnsemble",
     "component_report",
     "default_components",
+    "default_regressors",
     "share_fits",
 ]

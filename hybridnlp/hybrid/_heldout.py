@@ -14,7 +14,13 @@ from contextvars import ContextVar
 import joblib
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit, check_cv
+from sklearn.model_selection import (
+    KFold,
+    ShuffleSplit,
+    StratifiedKFold,
+    StratifiedShuffleSplit,
+    check_cv,
+)
 from sklearn.pipeline import Pipeline
 
 from hybridnlp.utils.device import torch_threads
@@ -48,9 +54,10 @@ def share_fits() -> Iterator[dict]:
         _SHARED.reset(token)
 
 
-def resolve_cv(cv, y: np.ndarray, random_state):
-    """``"prefit"``, a float in (0, 1) (holdout fraction), an int (stratified k-fold, shuffled)
-    or a scikit-learn splitter. Returns ("prefit" | "holdout" | "kfold", splitter or None)."""
+def resolve_cv(cv, y: np.ndarray, random_state, *, classifier: bool = True):
+    """``"prefit"``, a float in (0, 1) (holdout fraction), an int (k-fold, shuffled;
+    stratified for a classifier) or a scikit-learn splitter. Returns ("prefit" | "holdout" |
+    "kfold", splitter or None)."""
     if isinstance(cv, str):
         if cv != "prefit":
             raise ValueError(f"cv={cv!r} is not allowed; use an int (folds), a float in (0, 1) "
@@ -59,20 +66,22 @@ def resolve_cv(cv, y: np.ndarray, random_state):
     if isinstance(cv, numbers.Real) and not isinstance(cv, numbers.Integral):
         if not 0 < cv < 1:
             raise ValueError(f"cv={cv!r}: a float is a holdout fraction and must be in (0, 1).")
-        return "holdout", StratifiedShuffleSplit(1, test_size=cv, random_state=random_state)
+        split = StratifiedShuffleSplit if classifier else ShuffleSplit
+        return "holdout", split(1, test_size=cv, random_state=random_state)
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
         if cv < 2:
             raise ValueError(f"cv={cv!r} folds: use at least 2.")
-        return "kfold", StratifiedKFold(cv, shuffle=True, random_state=random_state)
-    return "kfold", check_cv(cv, y, classifier=True)
+        folds = StratifiedKFold if classifier else KFold
+        return "kfold", folds(cv, shuffle=True, random_state=random_state)
+    return "kfold", check_cv(cv, y, classifier=classifier)
 
 
 class HeldOut:
-    """Held-out class probabilities of one base learner.
+    """Held-out class probabilities (a regressor's predictions) of one base learner.
 
-    ``proba`` is (n_texts, n_classes) with NaN rows where the learner made no held-out
-    prediction (outside the holdout part); ``fitted`` is the learner refit on all the data (or
-    the prefit one).
+    ``proba`` is (n_texts, n_classes) (a regressor's: (n_texts, n_targets)) with NaN rows
+    where the learner made no held-out prediction (outside the holdout part); ``fitted`` is
+    the learner refit on all the data (or the prefit one).
     """
 
     def __init__(self, proba: np.ndarray, fitted, shared: bool = False):
@@ -85,6 +94,14 @@ class HeldOut:
         return ~np.isnan(self.proba).any(axis=1)
 
 
+def _outputs(est, texts: list[str], classes) -> np.ndarray:
+    """What the meta level learns from: class probabilities in ``classes`` order, or with
+    ``classes`` None a regressor's predictions as (n_texts, n_targets)."""
+    if classes is None:
+        return np.asarray(est.predict(texts), dtype=np.float64).reshape(len(texts), -1)
+    return _aligned(est, est.predict_proba(texts), classes)
+
+
 def _aligned(est, proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Probabilities in ``classes`` order (a fold may lack a class: its column is 0)."""
     out = np.zeros((proba.shape[0], len(classes)))
@@ -94,10 +111,12 @@ def _aligned(est, proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return out
 
 
-def held_out_probas(components, texts: list[str], y: np.ndarray, classes: np.ndarray, cvs,
+def held_out_probas(components, texts: list[str], y: np.ndarray, classes, cvs,
                     random_state=None, *, memory=None, verbose=0, n_jobs=None) -> list[HeldOut]:
     """For each (name, estimator) of ``components`` with its ``cv`` in ``cvs``: predictions on
     texts it did not see, then the estimator fitted on all (one :class:`HeldOut` each).
+    ``classes`` None: the components are regressors (k-fold without stratification, their
+    ``predict`` held out).
 
     Every fit (each fold of each component, and each refit on all the texts) is one joblib job:
     with ``n_jobs`` they run in parallel on joblib's backend, the one
@@ -122,7 +141,8 @@ def held_out_probas(components, texts: list[str], y: np.ndarray, classes: np.nda
     out = []
     for (name, _), plan in zip(components, plans):
         if plan.held is None:  # this component's jobs come next, in order
-            proba = np.full((len(texts), len(classes)), np.nan)
+            width = len(classes) if classes is not None else y.reshape(len(y), -1).shape[1]
+            proba = np.full((len(texts), width), np.nan)
             fitted = None
             n = len(plan.parts) - 1
             bar = progress(range(n + 1), desc=f"{name}: {n} held-out fits + 1", verbose=verbose)
@@ -150,11 +170,10 @@ class _Plan:
 
 
 def _plan(estimator, texts, y, classes, cv, random_state) -> _Plan:
-    kind, splitter = resolve_cv(cv, y, random_state)
+    kind, splitter = resolve_cv(cv, y, random_state, classifier=classes is not None)
     if kind == "prefit":
         check_fitted(estimator)
-        return _Plan(held=HeldOut(_aligned(estimator, estimator.predict_proba(texts), classes),
-                                  estimator))
+        return _Plan(held=HeldOut(_outputs(estimator, texts, classes), estimator))
     shared = _SHARED.get()
     key = None
     unseeded = getattr(splitter, "random_state", 0) is None and (
@@ -178,7 +197,7 @@ def _fit_part(estimator, texts, y, classes, train, test, memory, threads):
         if test is None:
             return _clone(estimator, memory).fit(texts, y), None
         est = _clone(estimator, memory).fit([texts[j] for j in train], y[train])
-        return None, _aligned(est, est.predict_proba([texts[j] for j in test]), classes)
+        return None, _outputs(est, [texts[j] for j in test], classes)
 
 
 def _clone(estimator, memory):

@@ -15,13 +15,13 @@ from hybridnlp.hybrid._heldout import _aligned
 from hybridnlp.hybrid.attribution import ComponentReportMixin
 from hybridnlp.utils.validation import check_fitted, check_texts, text_input_tags
 
-__all__ = ["TextEnsemble"]
+__all__ = ["Components", "TextEnsemble"]
 
 
-class TextEnsemble(ComponentReportMixin, TextClassifierMixin, _BaseComposition, BaseEstimator):
-    """Base of StackingClassifier and WeightedEnsemble: ``estimators`` is a list of
-    (name, classifier); fitted learners are in ``named_estimators_``; subclasses define
-    ``fit`` and ``_combine`` (components' probabilities -> the hybrid's)."""
+class Components(_BaseComposition):
+    """What every hybrid over named text estimators shares (classifiers and regressors):
+    nested parameters, the checked (name, estimator) list, the seed of the held-out splits
+    and per-component ``estimator_cv``."""
 
     def get_params(self, deep=True):
         return self._get_params("estimators", deep=deep)
@@ -61,6 +61,13 @@ class TextEnsemble(ComponentReportMixin, TextClassifierMixin, _BaseComposition, 
 
     def _estimator_cv(self) -> dict:
         return dict(self.estimator_cv or {})
+
+
+
+class TextEnsemble(ComponentReportMixin, TextClassifierMixin, Components, BaseEstimator):
+    """Base of StackingClassifier and WeightedEnsemble: ``estimators`` is a list of
+    (name, classifier); fitted learners are in ``named_estimators_``; subclasses define
+    ``fit`` and ``_combine`` (components' probabilities -> the hybrid's)."""
 
     def component_proba(self, X) -> dict[str, np.ndarray]:
         """Each base learner's class probabilities, columns in ``classes_`` order."""

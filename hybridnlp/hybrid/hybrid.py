@@ -99,11 +99,8 @@ class _DefaultComponents(RenamedParams):
 
     def get_params(self, deep=True):
         if self.estimators is None and deep:
-            params = type(self)(
-                estimators=self._defaults(), word_vectors=self.word_vectors,
-                segmenter=self.segmenter, pretrained=self.pretrained,
-                fine_tune=self.fine_tune, random_state=self.random_state,
-            ).get_params(deep=True)
+            own = super().get_params(deep=False)
+            params = type(self)(**{**own, "estimators": self._defaults()}).get_params(deep=True)
             params.update(super().get_params(deep=False))
             return params
         return super().get_params(deep=deep)

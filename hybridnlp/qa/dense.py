@@ -28,13 +28,14 @@ class DenseRetriever(_Retriever):
     ``pretrained``: a local sentence-transformers (or Hugging Face) directory instead; the
     passages and queries are embedded by it, frozen (``SentenceEmbeddingFeatures``, unit
     length), and the word-vector parameters are unused. Passages longer than the model's
-    ``max_seq_length`` are cut there."""
+    ``max_seq_length`` are cut there. ``verbose``: a progress bar (standard error) over the
+    word2vec epochs or the batches embedded."""
 
     _renamed = {"embeddings": "word_vectors"}  # the old name warns for one release
 
     def __init__(self, *, vector_size: int = 200, epochs: int = 30, sg: int = 1,
                  pooling: str = "tfidf", min_count: int = 1, word_vectors=None,
-                 pretrained=None, batch_size: int = 32, random_state=None):
+                 pretrained=None, batch_size: int = 32, random_state=None, verbose=0):
         self.vector_size = vector_size
         self.epochs = epochs
         self.sg = sg
@@ -44,6 +45,7 @@ class DenseRetriever(_Retriever):
         self.pretrained = pretrained
         self.batch_size = batch_size
         self.random_state = random_state
+        self.verbose = verbose
 
     def _check_params(self) -> None:
         if self.pretrained is not None and self.word_vectors is not None:
@@ -56,13 +58,13 @@ class DenseRetriever(_Retriever):
             from hybridnlp.pretrained import SentenceEmbeddingFeatures
 
             return SentenceEmbeddingFeatures(pretrained=self.pretrained, normalize=True,
-                                             batch_size=self.batch_size)
+                                             batch_size=self.batch_size, verbose=self.verbose)
         from hybridnlp.features import Word2VecFeatures
 
         return Word2VecFeatures(
             vector_size=self.vector_size, epochs=self.epochs, sg=self.sg,
             pooling=self.pooling, min_count=self.min_count, word_vectors=self.word_vectors,
-            norm="l2", random_state=self.random_state)
+            norm="l2", random_state=self.random_state, verbose=self.verbose)
 
     def _index(self, texts):
         self.encoder_ = self._encoder()

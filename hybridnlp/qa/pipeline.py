@@ -24,6 +24,7 @@ from hybridnlp.qa.retrievers import (
 )
 from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.folds import out_of_fold
+from hybridnlp.utils.progress import progress, progress_bar
 from hybridnlp.utils.saving import Saveable, registered
 from hybridnlp.utils.validation import check_choice, check_fitted, check_number
 
@@ -31,6 +32,7 @@ __all__ = ["QAPipeline"]
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 COMBINE = ("auto", "learned", "weight")
+READ_BLOCK = 256  # (question, passage) pairs a reader reads at a time: a progress bar's step
 N_COMBINER_FEATURES = 10
 
 
@@ -126,11 +128,16 @@ class QAPipeline(Saveable, BaseEstimator):
         questions it was trained on is surer of itself than on new ones, and the weight
         chosen there trusts it too much. None (or a reader given fitted): the reads of the
         reader fit on all the questions.
+    random_state : int, optional
+        Seeds the default reader.
+    verbose : int, default=0
+        Progress bars (tqdm, on standard error) over the fit's steps and over the questions
+        read; an unfitted reader or retriever with a ``verbose`` parameter gets this one.
     """
 
     @positional_deprecated("retriever", "reader")
     def __init__(self, *, retriever=None, reader=None, top_k: int = 5, weight=None,
-                 combine: str = "auto", weight_cv=3, random_state=None):
+                 combine: str = "auto", weight_cv=3, random_state=None, verbose=0):
         self.retriever = retriever
         self.reader = reader
         self.top_k = top_k
@@ -138,6 +145,7 @@ class QAPipeline(Saveable, BaseEstimator):
         self.combine = combine
         self.weight_cv = weight_cv
         self.random_state = random_state
+        self.verbose = verbose
 
     @old_fit_order("pipeline")
     def fit(self, questions, passages, answers, *, passage_index=None, passage_ids=None):
@@ -156,32 +164,49 @@ class QAPipeline(Saveable, BaseEstimator):
         texts, ids = check_passages(data.collection, passage_ids)
         qs, index = data.questions, data.index
         retriever = self.retriever if self.retriever is not None else BM25Retriever()
-        if not _fitted(retriever):
-            retriever = clone(retriever).fit(texts, ids=ids)
         reader = self.reader if self.reader is not None else LogisticReader(
             random_state=self.random_state)
+        folds = self.weight_cv if self.weight is None and self.weight_cv is not None else 0
+        bar = progress_bar(2 + folds + 1, desc="QA fit: index, reader, held-out reads, "
+                           "combiner", verbose=self.verbose)
+        if not _fitted(retriever):
+            given = ({"questions": qs, "gold": index}
+                     if getattr(retriever, "_learns_from_questions", False) else {})
+            retriever = self._verbose(clone(retriever)).fit(texts, ids=ids, **given)
+        bar.update()
         cross_fit = getattr(reader, "_learns_from_answers", True) and not _fitted(reader) \
             and self.weight_cv is not None and self.weight is None \
             and len(set(index.tolist())) >= self.weight_cv
-        unfitted = reader
+        unfitted = self._verbose(clone(reader)) if not _fitted(reader) else reader
         if not _fitted(reader):
-            reader = data.fit_reader(clone(reader))
+            reader = data.fit_reader(clone(unfitted))
+        bar.update()
         self.retriever_, self.reader_, self.passages_ = retriever, reader, texts
         self.combiner_, self.combine_ = None, "weight"
         if self.weight is not None:
             self.weight_ = float(self.weight)
+            bar.close()
             return self
         if cross_fit:
-            found = self._held_out_reads(unfitted, data)
+            found = self._held_out_reads(unfitted, data, bar)
         else:
             found = self._read(qs)
+            bar.update(folds)
         self.weight_scores_ = {w: squad_em_f1([self._pick(f, w)["text"] for f in found],
                                               data.references)["f1"] for w in WEIGHTS}
         self.weight_ = max(self.weight_scores_, key=lambda w: (self.weight_scores_[w], -w))
         self.combine_scores_ = {"weight": self.weight_scores_[self.weight_]}
         if self.combine != "weight":
             self._fit_combiner(qs, found, data.references)
+        bar.update()
+        bar.close()
         return self
+
+    def _verbose(self, estimator):
+        """``estimator`` (unfitted) with the pipeline's ``verbose``, where it has one."""
+        if self.verbose and "verbose" in estimator.get_params(deep=False):
+            estimator.set_params(verbose=self.verbose)
+        return estimator
 
     def _fit_combiner(self, questions, found, references) -> None:
         """The logistic combiner on the reads ``found`` (right span: F1 >= 0.5 against the
@@ -222,13 +247,15 @@ class QAPipeline(Saveable, BaseEstimator):
             self.combiner_ = LogisticRegression(C=1.0, max_iter=1000).fit(X, y)
             self.combine_ = "learned"
 
-    def _held_out_reads(self, reader, data):
+    def _held_out_reads(self, reader, data, bar):
         """``_read`` of every question by a reader fit without its passage's questions."""
         from sklearn.model_selection import GroupKFold
 
         def fit_read(train, held):
             fold = data.fit_reader(clone(reader), train)
-            return self._read([data.questions[i] for i in held], reader=fold)
+            found = self._read([data.questions[i] for i in held], reader=fold)
+            bar.update()
+            return found
 
         splits = GroupKFold(n_splits=self.weight_cv).split(data.questions, groups=data.index)
         return out_of_fold(splits, fit_read, len(data.questions))
@@ -248,7 +275,7 @@ class QAPipeline(Saveable, BaseEstimator):
             self.reader_ = reader if _fitted(reader) else clone(reader).fit(None, texts)
             self.weight_ = 1.0 if self.weight is None else float(self.weight)
         retriever = self.retriever if self.retriever is not None else BM25Retriever()
-        self.retriever_ = clone(retriever).fit(texts, ids=ids)
+        self.retriever_ = self._verbose(clone(retriever)).fit(texts, ids=ids)
         self.passages_ = texts
         return self
 
@@ -264,7 +291,11 @@ class QAPipeline(Saveable, BaseEstimator):
         z = (scores - scores.mean(1, keepdims=True)) / (scores.std(1, keepdims=True) + 1e-6)
         flat_q = [q for q in questions for _ in range(ids.shape[1])]
         flat_p = [passages[int(p)] for p in ids.ravel()]
-        spans = reader.predict(flat_q, flat_p)
+        step = max(READ_BLOCK // ids.shape[1], 1) * ids.shape[1]  # whole questions a block
+        spans = [span for i in progress(range(0, len(flat_q), step), verbose=self.verbose and (
+            len(questions) > READ_BLOCK), desc=f"reading {ids.shape[1]} passages a question",
+            total=-(-len(flat_q) // step)) for span in reader.predict(
+            flat_q[i:i + step], flat_p[i:i + step])]
         k = ids.shape[1]
         # a question none of whose words is indexed retrieves nothing (every score 0), and a
         # passage with no candidate span (score -inf) offers none: neither is an answer

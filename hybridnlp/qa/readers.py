@@ -28,6 +28,7 @@ from sklearn.linear_model import LogisticRegression
 from hybridnlp.qa._answers import old_fit_order, reading_data
 from hybridnlp.qa._linear import linear_from_state, linear_state
 from hybridnlp.text.words import SPAN_PATTERN, WordTokenizer
+from hybridnlp.utils.progress import progress
 from hybridnlp.utils.saving import Saveable, registered, registered_kinds
 from hybridnlp.utils.validation import check_fitted, check_number, check_texts
 
@@ -353,6 +354,8 @@ class LogisticReader(_Reader):
         Add the sentence, boundary and hashed lexical features (2**16 buckets); False: the
         window and shape features only.
     random_state : int, optional
+    verbose : int, default=0
+        A progress bar (standard error) over the training questions in ``fit``.
     """
 
     _WIDTHS = (3, 6, 12)
@@ -360,12 +363,13 @@ class LogisticReader(_Reader):
     _fitted_attr = "model_"
 
     def __init__(self, *, max_answer_words="auto", negatives: int = 100, C: float = 0.3,
-                 lexical: bool = True, random_state=None):
+                 lexical: bool = True, random_state=None, verbose=0):
         self.max_answer_words = max_answer_words
         self.negatives = negatives
         self.C = C
         self.lexical = lexical
         self.random_state = random_state
+        self.verbose = verbose
 
     def _check_params(self) -> None:
         if self.max_answer_words != "auto":
@@ -391,8 +395,10 @@ class LogisticReader(_Reader):
             self.max_answer_words_ = int(min(max(np.ceil(np.percentile(lengths, 90)), 1), 30))
         rng = np.random.default_rng(self.random_state)
         X, y = [], []
-        for q, p, start, text in zip(data.questions, data.passages, data.starts, data.answers,
-                                     strict=True):
+        for q, p, start, text in progress(
+                zip(data.questions, data.passages, data.starts, data.answers, strict=True),
+                desc="reader: the training questions' spans", total=len(data.questions),
+                verbose=self.verbose):
             spans = word_spans(p)
             raw = [p[a:b] for a, b in spans]
             words = [w.lower() for w in raw]

@@ -17,6 +17,7 @@ __all__ = [
     "check_choice",
     "check_labels",
     "check_ngram_range",
+    "check_texts_targets",
     "check_number",
     "check_texts",
     "check_texts_labels",
@@ -182,6 +183,26 @@ def check_texts_labels(
             f"pass one label per text."
         )
     return texts, check_labels(seq, min_classes=min_classes)
+
+
+def check_texts_targets(texts: Any, y: Any, *, require_words: bool = True
+                        ) -> tuple[list[str], np.ndarray]:
+    """Validate texts and regression targets: ``y`` numbers, one per text (1-D) or one row
+    of several targets per text (2-D), all finite; returned as float64."""
+    texts = check_texts(texts, name="X", require_words=require_words)
+    try:
+        values = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("y must hold numbers (regression targets); a regressor cannot learn "
+                         "text labels: use a classifier for them.") from None
+    if values.ndim not in (1, 2) or len(values) != len(texts):
+        raise ValueError(f"y must be one number per text or one row of targets per text; "
+                         f"got shape {values.shape} for {len(texts)} texts.")
+    bad = np.flatnonzero(~np.isfinite(values).reshape(len(values), -1).all(axis=1))
+    if len(bad):
+        raise ValueError(f"y holds a missing or infinite value at index {int(bad[0])} "
+                         f"({len(bad)} rows in all); drop those rows or fill them in.")
+    return texts, values
 
 
 def check_choice(name: str, value: Any, allowed: Sequence) -> Any:
