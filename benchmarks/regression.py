@@ -6,7 +6,9 @@
   (1,000; the test split is held out) per dimension: the peer (scikit-learn's
   ``TfidfVectorizer`` word 1-2 grams + ``Ridge``), each default component of
   ``HybridRegressor`` fit alone, and ``HybridRegressor()``; with the bench extra also
-  ``HybridRegressor(pretrained=all-MiniLM-L6-v2)`` (frozen sentence embeddings + ridge joins).
+  ``HybridRegressor(pretrained=all-MiniLM-L6-v2, fine_tune=False)`` (frozen sentence
+  embeddings + ridge joins). ``emobank-finetune``: the same, and MiniLM fine-tuned as a
+  ``TransformerRegressor`` (3 epochs) alone and inside ``HybridRegressor(pretrained=...)``.
 
 Run alone: ``HYBRIDNLP_DATA=../shared/data .venv/bin/python benchmarks/regression.py alpha
 emobank`` (a few minutes on 2 cores).
@@ -54,7 +56,7 @@ def alpha_section(command: str) -> None:
         "the default (`RIDGE_ALPHA`) is the best row.", "", *rows, ""]))
 
 
-def emobank_section(command: str) -> None:
+def emobank_section(command: str, fine_tune: bool = False) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
@@ -69,11 +71,17 @@ def emobank_section(command: str) -> None:
     if importlib.util.find_spec("all_minilm_l6_v2") is not None:  # the bench extra
         from pretrained import minilm_dir
 
-        pre = default_regressors(0, pretrained=minilm_dir())
+        pre = dict(default_regressors(0, pretrained=minilm_dir()))
         models.append(("component: sentence_embedding (all-MiniLM-L6-v2, frozen)",
-                       dict(pre)["sentence_embedding"]))
-        models.append(("HybridRegressor(pretrained=all-MiniLM-L6-v2)",
-                       HybridRegressor(pretrained=minilm_dir(), random_state=0)))
+                       pre["sentence_embedding"]))
+        models.append(("HybridRegressor(pretrained=all-MiniLM-L6-v2, fine_tune=False)",
+                       HybridRegressor(pretrained=minilm_dir(), fine_tune=False,
+                                       random_state=0)))
+        if fine_tune:
+            models.append(("component: transformer (all-MiniLM-L6-v2 fine-tuned, 3 epochs)",
+                           pre["transformer"]))
+            models.append(("HybridRegressor(pretrained=all-MiniLM-L6-v2)",
+                           HybridRegressor(pretrained=minilm_dir(), random_state=0)))
     header = ("| model | " + " | ".join(f"Pearson {n[0].upper()}" for n in names)
               + " | mean Pearson | mean Spearman | mean RMSE | fit (s) |")
     rows = [header, "|---" * (len(names) + 5) + "|"]
@@ -103,11 +111,14 @@ def emobank_section(command: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("sections", nargs="*", default=["alpha", "emobank"],
-                        choices=["alpha", "emobank"])
+                        choices=["alpha", "emobank", "emobank-finetune"])
     args = parser.parse_args()
     command = "python benchmarks/regression.py " + " ".join(sys.argv[1:])
     for section in args.sections:
-        {"alpha": alpha_section, "emobank": emobank_section}[section](command)
+        if section == "alpha":
+            alpha_section(command)
+        else:
+            emobank_section(command, fine_tune=section == "emobank-finetune")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ _EXPORTS = {
     "TextStream": "hybridnlp.datasets",
     "FastTextClassifier": "hybridnlp.estimators", "NBSVMClassifier": "hybridnlp.estimators",
     "TransformerClassifier": "hybridnlp.estimators", "FastTextRegressor": "hybridnlp.estimators",
+    "TransformerRegressor": "hybridnlp.estimators",
     "NBFeatures": "hybridnlp.features", "TfidfFeatures": "hybridnlp.features",
     "TopicFeatures": "hybridnlp.features", "Word2VecFeatures": "hybridnlp.features",
     "SentenceEmbeddingFeatures": "hybridnlp.pretrained",

@@ -91,16 +91,24 @@ def _predict(args) -> int:
         texts = load_texts(args.input, text_column=args.text_column).data
     except (FileNotFoundError, ValueError, TypeError) as err:
         raise _UsageError(str(err)) from None
-    preds = [p.item() if hasattr(p, "item") else p for p in model.predict(texts)]
+    raw = model.predict(texts)
     names = model_class_names(args.model_dir)
-    if names and all(isinstance(p, int) and 0 <= p < len(names) for p in preds):
-        preds = [names[p] for p in preds]  # the data set's class names, not ids
+    header = ["prediction"]
+    if getattr(raw, "ndim", 1) == 2:  # a regressor of several targets: a column each
+        k = raw.shape[1]
+        header = [f"prediction_{n}" for n in (names if names and len(names) == k else range(k))]
+        rows = [[float(v) for v in row] for row in raw]
+    else:
+        preds = [p.item() if hasattr(p, "item") else p for p in raw]
+        if names and all(isinstance(p, int) and 0 <= p < len(names) for p in preds):
+            preds = [names[p] for p in preds]  # the data set's class names, not ids
+        rows = [[p] for p in preds]
     out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
     try:
         w = csv.writer(out)
-        w.writerow(["text", "prediction"])
-        for t, p in zip(texts, preds, strict=True):
-            w.writerow([t, p])
+        w.writerow(["text", *header])
+        for t, p in zip(texts, rows, strict=True):
+            w.writerow([t, *p])
     finally:
         if args.output:
             out.close()

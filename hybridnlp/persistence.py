@@ -66,6 +66,7 @@ def allowed_types() -> tuple[type, ...]:
         FastTextRegressor,
         NBSVMClassifier,
         TransformerClassifier,
+        TransformerRegressor,
     )
     from hybridnlp.features import NBFeatures, TfidfFeatures, TopicFeatures, Word2VecFeatures
     from hybridnlp.features.topics import TopicWords
@@ -92,7 +93,7 @@ def allowed_types() -> tuple[type, ...]:
         FastTextClassifier, TransformerClassifier, FusionClassifier, NBSVMClassifier,
         StackingClassifier, WeightedEnsemble, SimplexWeights, HybridClassifier, HybridEnsemble,
         MetaSelection, GreedySelection, SingleLearner,
-        FastTextRegressor, HybridRegressor, NonNegativeLinear,
+        FastTextRegressor, TransformerRegressor, HybridRegressor, NonNegativeLinear,
         WordTokenizer, WordVocabTokenizer, WhitespaceTokenizer, CharTokenizer, BPETokenizer,
         Segmenter, TopicWords, History, SentenceEmbeddingFeatures, HFTokenizer,
         # scikit-learn's splitters, given as a stacking's ``cv`` (skops trusts estimators only)

@@ -417,6 +417,7 @@ FIT_ELSEWHERE = {
     "LogisticReader": "test_qa", "HybridReader": "test_qa", "ExtractiveReader": "test_qa",
     "QAPipeline": "test_qa", "SentenceEmbeddingFeatures": "test_pretrained",
     "FastTextRegressor": "test_regression", "HybridRegressor": "test_regression",
+    "TransformerRegressor": "test_regression",
     "NonNegativeLinear": "test_regression",
     "TextTransformer": "a base class (tested through TfidfFeatures and the others)",
 }

@@ -16,7 +16,7 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 
 import hybridnlp
-from hybridnlp import FastTextRegressor, HybridRegressor, TfidfFeatures
+from hybridnlp import FastTextRegressor, HybridRegressor, TfidfFeatures, TransformerRegressor
 from hybridnlp.hybrid import NonNegativeLinear
 from hybridnlp.utils.metrics import regression_scores
 
@@ -45,8 +45,13 @@ def _small_hybrid():
         cv=3, random_state=0)
 
 
-REGRESSORS = [_small_fasttext(), _small_hybrid()]
-IDS = ["fasttext-regressor", "hybrid-regressor"]
+def _small_transformer(**kw):
+    return TransformerRegressor(**{"preset": "tiny", "max_epochs": 2, "batch_size": 16,
+                                   "random_state": 0, **kw})
+
+
+REGRESSORS = [_small_fasttext(), _small_transformer(), _small_hybrid()]
+IDS = ["fasttext-regressor", "transformer-regressor", "hybrid-regressor"]
 
 
 def test_fasttext_regressor_learns_real_targets_one_or_several():
@@ -62,9 +67,29 @@ def test_fasttext_regressor_learns_real_targets_one_or_several():
     assert one.score(texts[180:], y[180:, 0]) > 0.85  # R^2, as scikit-learn's regressors
 
 
+def test_transformer_regressor_learns_real_targets_with_every_encoder_source(tmp_path):
+    texts, y = _toy()
+    reg = _small_transformer(max_epochs=20, patience=None).fit(texts[:180], y[:180])
+    pred = reg.predict(texts[180:])
+    assert pred.shape == (60, 2) and pearsonr(pred[:, 0], y[180:, 0])[0] > 0.9
+    assert "class_weight" not in reg.get_params()
+    assert reg.get_params()["trainer__monitor"] == "val_loss"
+    assert reg.model_.head.out.out_features == 2  # one output per target
+    pytest.importorskip("transformers")
+    from test_pretrained import _bert_dir
+
+    _bert_dir(tmp_path / "bert")
+    tuned = TransformerRegressor(pretrained=tmp_path / "bert", max_epochs=1, batch_size=16,
+                                 random_state=0).fit(texts[:60], y[:60, 0])
+    before = tuned.predict(texts[:5])
+    assert before.shape == (5,) and np.isfinite(before).all()
+    loaded = hybridnlp.load(tuned.save(tmp_path / "tuned"))
+    np.testing.assert_allclose(loaded.predict(texts[:5]), before, rtol=1e-5, atol=1e-6)
+
+
 def test_regressors_refuse_labels_and_missing_targets_with_the_fix():
     texts, _ = _toy(20)
-    for est in (_small_fasttext(), _small_hybrid()):
+    for est in (_small_fasttext(), _small_transformer(), _small_hybrid()):
         with pytest.raises(ValueError, match=r"^y must hold numbers \(regression targets\); a "
                                              r"regressor cannot learn text labels: use a "
                                              r"classifier for them.$"):
@@ -175,8 +200,9 @@ def test_regressor_pickle_save_load_and_refit_give_identical_predictions(est, tm
 @pytest.mark.parametrize("est", REGRESSORS, ids=IDS)
 def test_regressor_grid_search_and_cross_val_score_agree_with_a_loop(est):
     texts, y = _toy(90)
-    key = "max_epochs" if isinstance(est, FastTextRegressor) else "tfidf__ridge__alpha"
-    values = [2, 4] if key == "max_epochs" else [0.5, 2.0]
+    key, values = {"FastTextRegressor": ("max_epochs", [2, 4]),
+                   "TransformerRegressor": ("max_epochs", [1, 2]),
+                   "HybridRegressor": ("tfidf__ridge__alpha", [0.5, 2.0])}[type(est).__name__]
     search = GridSearchCV(clone(est), {key: values}, cv=KFold(2)).fit(texts, y[:, 0])
     by_hand = [cross_val_score(clone(est).set_params(**{key: v}), texts, y[:, 0],
                                cv=KFold(2)).mean() for v in values]
@@ -196,3 +222,66 @@ def test_emobank_loads_by_name_with_three_targets():
     assert len(train.data) == 8062 and train.target.shape == (8062, 3)
     assert train.target_names == ["valence", "arousal", "dominance"]
     assert 1.0 <= train.target.min() and train.target.max() <= 5.0
+
+
+def test_a_regression_config_runs_from_a_csv_with_every_regressor_type(tmp_path):
+    import csv
+    import json
+
+    from hybridnlp.experiments import load_config, run
+
+    texts, y = _toy(60)
+    with open(tmp_path / "scores.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "score"])
+        w.writerows(zip(texts, y[:, 0], strict=True))
+    config = {"name": "toy-regression", "task": "regression", "output": str(tmp_path / "runs"),
+              "data": {"path": str(tmp_path / "scores.csv"), "label_column": "score"},
+              "evaluation": {"cv": 2},
+              "models": [{"type": "ridge", "name": "ridge"},
+                         {"type": "fasttext_regressor", "name": "fastText",
+                          "params": {"max_epochs": 2, "dim": 8}},
+                         {"type": "hybrid_regressor", "name": "hybrid",
+                          "params": {"fasttext__max_epochs": 2, "cv": 2}}]}
+    result = run(config, quiet=True)
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    rows = metrics["models"]
+    assert metrics["protocol"] == "2-fold CV (shuffled, seed 0)" and metrics["target_names"] == [
+        "score"]
+    for name in ("ridge", "fastText", "hybrid"):
+        folds = rows[name]["folds"]
+        assert len(folds) == 2
+        assert rows[name]["pearson"] == pytest.approx(np.mean([f["pearson"] for f in folds]))
+    # the ridge's scores are those of the same folds by hand
+    from sklearn.model_selection import KFold
+
+    from hybridnlp.experiments.registry import build_model
+
+    by_hand = []
+    for train, test in KFold(2, shuffle=True, random_state=0).split(texts):
+        model = build_model("ridge", {}).fit([texts[i] for i in train], y[train, 0])
+        by_hand.append(regression_scores(y[test, 0], model.predict([texts[i] for i in test])))
+    assert rows["ridge"]["rmse"] == pytest.approx(np.mean([s["rmse"] for s in by_hand]))
+    report = (result.run_dir / "report.md").read_text()
+    assert "| model | pearson | spearman | rmse | mae |" in report
+    assert "![predicted against true](predicted.png)" in report
+    assert (result.run_dir / "predicted.png").stat().st_size > 1000
+    assert (result.run_dir / "models" / "hybrid" / "config.json").is_file()
+    with pytest.raises(Exception, match="'nbsvm' is a classification model, but task is "
+                                        "'regression'"):
+        load_config({**config, "models": [{"type": "nbsvm"}]})
+
+
+def test_predict_command_writes_a_column_per_target(tmp_path, capsys):
+    from hybridnlp.cli import main
+
+    texts, y = _toy(60)
+    reg = FastTextRegressor(dim=8, max_epochs=2, random_state=0).fit(texts, y)
+    hybridnlp.save(reg, tmp_path / "reg", class_names=["sentiment", "films"])
+    (tmp_path / "in.csv").write_text("text\n" + "\n".join(texts[:3]) + "\n")
+    assert main(["predict", str(tmp_path / "reg"), "--input", str(tmp_path / "in.csv")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "text,prediction_sentiment,prediction_films" and len(lines) == 4
+    expected = reg.predict(texts[:3])
+    for line, row in zip(lines[1:], expected, strict=True):
+        assert [float(v) for v in line.split(",")[1:]] == pytest.approx(row.tolist())

@@ -181,6 +181,8 @@ ELSEWHERE = {"SentenceEmbeddingFeatures": "test_pretrained (needs a local encode
              "MetaSelection": "test_hybrid (inside a stacking, saved and loaded)",
              "FastTextRegressor": "test_regression (the regressor contract: pickle, save, load)",
              "HybridRegressor": "test_regression (the regressor contract: pickle, save, load)",
+             "TransformerRegressor": "test_regression (the regressor contract: pickle, save, "
+                                     "load)",
              "NonNegativeLinear": "test_regression (inside HybridRegressor, saved and loaded)",
              "TextTransformer": "a base class"}
 

@@ -5,7 +5,9 @@ from hybridnlp.estimators._classifier import TextClassifierMixin, TextRegressorM
 from hybridnlp.estimators.fasttext_classifier import FastTextClassifier, FastTextRegressor
 from hybridnlp.estimators.nbsvm import NBSVMClassifier
 from hybridnlp.estimators.transformer_classifier import TransformerClassifier
+from hybridnlp.estimators.transformer_regressor import TransformerRegressor
 from hybridnlp.neural import embedding_matrix
 
 __all__ = ["FastTextClassifier", "FastTextRegressor", "NBSVMClassifier", "TextClassifierMixin",
-           "TextRegressorMixin", "TransformerClassifier", "embedding_matrix"]
+           "TextRegressorMixin", "TransformerClassifier", "TransformerRegressor",
+           "embedding_matrix"]

@@ -101,7 +101,7 @@ class Scratch(_Source):
     def module(self, est, n_extra):
         return SequenceClassifier(EncoderConfig.from_preset(
             est.preset, vocab_size=est.tokenizer_.vocab_size, max_len=est.max_len,
-            n_classes=len(est.classes_), n_extra=n_extra, pad_id=Tokenizer.pad_id,
+            n_classes=est._n_outputs(), n_extra=n_extra, pad_id=Tokenizer.pad_id,
             **est._module_overrides()))
 
     @staticmethod
@@ -149,7 +149,7 @@ class HFDirectory(_Source):
             m for m in (getattr(est, "pretrained_pooling_", None) or ("cls",)) if m in _POOLINGS
         ) or ("cls",)
         config = PretrainedClassifierConfig(
-            encoder=pack_encoder(self.encoder)["config"], n_classes=len(est.classes_),
+            encoder=pack_encoder(self.encoder)["config"], n_classes=est._n_outputs(),
             n_extra=n_extra, pooling=pooling, head_dropout=overrides.get("head_dropout", 0.1),
             layer_decay=est.layer_decay)
         return PretrainedSequenceClassifier(config, self.encoder.train())
@@ -222,7 +222,7 @@ class OwnGPT(_Source):
 
         overrides = est._module_overrides()
         config = GPTClassifierConfig(
-            gpt=self.gpt.config.to_dict(), n_classes=len(est.classes_), n_extra=n_extra,
+            gpt=self.gpt.config.to_dict(), n_classes=est._n_outputs(), n_extra=n_extra,
             pooling=overrides.get("pooling", "last"),
             head_dropout=overrides.get("head_dropout", 0.1), lm_weight=float(est.lm_weight))
         return GPTClassifier(config, self.gpt.train())

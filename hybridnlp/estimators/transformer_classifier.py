@@ -23,6 +23,7 @@ from hybridnlp.neural import (
     NeuralEstimator,
     TextBatches,
     accuracy,
+    held_out_rows,
     holdout_split,
     init_word_vectors,
     load_packed,
@@ -51,7 +52,206 @@ MODULE_PARAMS = tuple(
 )
 
 
-class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
+class _TransformerEstimator(NeuralEstimator):
+    """What the Transformer classifier and regressor share: the encoder sources (scratch, a
+    local pretrained directory, our GPT), the tokenizer, batches, the training half of
+    ``fit``, truncation warnings and pickling. Parameters: ``TransformerClassifier``'s."""
+
+    _module_fields = MODULE_PARAMS
+    _renamed = {"embedding_init": "word_vectors"}  # the old name warns for one release
+
+    def __init__(self, *, tokenizer="word", vocab_size=30000, min_freq=1, pretrained=None,
+                 layer_decay=None, init_from=None, lm_weight=0.0, preset="small", max_len=128,
+                 truncation="head", word_vectors=None, segmenter=None,
+                 warm_start=False,
+                 max_epochs=20, patience=3, optimizer__lr=None, trainer__monitor="val_loss",
+                 **kwargs):
+        self.tokenizer = tokenizer
+        self.pretrained = pretrained
+        self.layer_decay = layer_decay
+        self.init_from = init_from
+        self.lm_weight = lm_weight
+        self.vocab_size = vocab_size
+        self.min_freq = min_freq
+        self.preset = preset
+        self.max_len = max_len
+        self.truncation = truncation
+        self.word_vectors = word_vectors
+        self.segmenter = segmenter
+        self.warm_start = warm_start
+        super().__init__(max_epochs=max_epochs, patience=patience, optimizer__lr=optimizer__lr,
+                         trainer__monitor=trainer__monitor, **kwargs)
+
+    # ------------------------------------------------------------------ pieces
+
+    def _lr(self) -> float:
+        if self.optimizer__lr is None:
+            return source_of(self).default_lr
+        return self.optimizer__lr
+
+    def _check_params(self) -> None:
+        """The settings that need no data, checked before any work (at ``fit`` and when a
+        config is loaded); class weights are checked once the classes are known."""
+        check_number("max_len", self.max_len, int, low=2)
+        check_choice("truncation", self.truncation, TRUNCATIONS)
+        if not (isinstance(self.tokenizer, Tokenizer) or callable(self.tokenizer)):
+            check_choice("tokenizer", self.tokenizer, (*TOKENIZERS, *segmenter_names()))
+        if self.segmenter is not None and self.tokenizer != "word":
+            raise ValueError(f"segmenter={self.segmenter!r} splits the words of "
+                             f"tokenizer='word', but tokenizer is {self.tokenizer!r}; use "
+                             f"tokenizer='word' or leave segmenter out.")
+        if isinstance(self.segmenter, str):
+            check_choice("segmenter", self.segmenter, segmenter_names())
+        source_of(self).check(self)
+        super()._check_params()
+
+
+    def _extra_features(self, texts: list[str], y_idx: np.ndarray | None,
+                        fit: bool) -> np.ndarray | None:
+        """Dense features for the head (none here; FusionClassifier supplies them). With
+        ``fit``, ``texts`` are the training texts and ``y_idx`` their class indices."""
+        return None
+
+    def _batches(self, texts, y_idx=None, *, shuffle=False, seed=0, fit=False,
+                 source=None) -> TextBatches:
+        """``source``: the encoder source of the fit under way (default: the fitted
+        module's)."""
+        check_choice("truncation", self.truncation, TRUNCATIONS)
+        extra = self._extra_features(texts, y_idx, fit)
+        source = source or fitted_source(self)
+        return source.batches(self, texts, y_idx, extra, shuffle=shuffle, seed=seed)
+
+    # ------------------------------------------------------------------ fit
+
+    def _init_embeddings(self) -> None:
+        if not isinstance(self.tokenizer_, WordVocabTokenizer):
+            raise ValueError("word_vectors needs tokenizer='word' (word2vec vectors are per "
+                             f"word), got tokenizer={self.tokenizer!r}.")
+        words = self.tokenizer_.words
+        self.n_embeddings_initialised_ = init_word_vectors(
+            self.model_.encoder.tok_emb.weight, words, self.word_vectors,
+            first_id=self.tokenizer_.vocab_size - len(words))
+
+    def _n_outputs(self) -> int:
+        """The head's width: one logit per class, or one output per target."""
+        raise NotImplementedError
+
+    def _before_training(self, train_y) -> None:
+        """Set what the loss needs from the training targets (a classifier's class weights)."""
+
+    def _fit_module(self, texts, y, validation_data, seed: int, continuing: bool,
+                    resume: bool) -> None:
+        """Train on ``texts`` and ``y`` (class indices, or standardised real targets) with a
+        validation part (``validation_data`` given already encoded the same way, else a
+        share when ``patience`` is set): the shared half of every ``fit``."""
+        fraction = self.validation_fraction if self.patience is not None else 0
+        if validation_data is not None:
+            train_texts, train_y, (val_texts, val_y) = texts, y, validation_data
+        elif fraction and not np.issubdtype(np.asarray(y).dtype, np.floating):
+            train_texts, train_y, val_texts, val_y = holdout_split(
+                texts, y, np.arange(self._n_outputs()), None, fraction, seed)
+        elif fraction:
+            train, val = held_out_rows(len(texts), fraction, seed, what="texts")
+            train_texts, train_y = [texts[i] for i in train], y[train]
+            val_texts, val_y = [texts[i] for i in val], y[val]
+        else:
+            train_texts, train_y, val_texts, val_y = texts, y, None, None
+        trainer = self._make_trainer(seed, has_val=val_texts is not None)
+        # scratch, a Hugging Face directory or our GPT (warm_start: the fitted one)
+        source = fitted_source(self) if continuing else source_of(self)
+        if not continuing:
+            self.tokenizer_ = source.tokenizer(self, train_texts)
+        train = self._batches(train_texts, train_y, shuffle=True, seed=seed, fit=True,
+                              source=source)
+        if not continuing:
+            n_extra = 0 if train.features is None else train.features.shape[1]
+            self.model_ = trainer.build_module(lambda: source.module(self, n_extra))
+            if self.word_vectors is not None:
+                self._init_embeddings()
+        self._before_training(train_y)
+        self.n_truncated_ = train.n_truncated
+        val = None if val_texts is None else self._batches(val_texts, val_y, source=source)
+        self._checkpoint_tokenizer(self.tokenizer_, resume)
+        self.history_ = trainer.fit(self.model_, train, val, resume=resume,
+                                    config=self.model_.config.to_dict())
+        self.model_.to("cpu").eval()
+        self._warn_truncated(train.n_truncated, len(train_texts))
+
+    # ------------------------------------------------------------------ predict
+
+    def _predict_batches(self, X):
+        """(row indices, batch of module inputs) over the texts ``X``, for ``predict`` and
+        for other runtimes (an ONNX export) that run the same inputs."""
+        check_fitted(self)
+        texts = check_texts(X, name="X")
+        batches = self._batches(texts)
+        self._warn_truncated(batches.n_truncated, len(texts))
+        return len(texts), batches.indexed()
+
+    @torch.no_grad()
+    def _logits(self, X) -> torch.Tensor:
+        n, batches = self._predict_batches(X)
+        device = resolve_device(self.device)
+        module = self.model_.to(device).eval()
+        out = torch.empty(n, self._n_outputs(), dtype=torch.float32)
+        for index, batch in batches:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            logits, _ = module(**batch)
+            out[index] = logits.float().cpu()
+        self.model_.to("cpu")
+        return out
+
+    def save_pretrained(self, path):
+        """Write a classifier fine-tuned from a local pretrained encoder
+        (``pretrained=DIR``, BERT or RoBERTa family, ``pooling="cls"``) as a Hugging Face
+        directory: ``AutoModelForSequenceClassification`` and ``AutoTokenizer`` load it and
+        give the same probabilities."""
+        from hybridnlp.pretrained.hf_export import save_pretrained_classifier
+
+        check_fitted(self)
+        return save_pretrained_classifier(self, path)
+
+    def _warn_truncated(self, n_truncated: int, n_texts: int) -> None:
+        if n_truncated:
+            warnings.warn(
+                f"{n_truncated} of {n_texts} texts are longer than max_len={self.max_len} tokens "
+                f"and were truncated; raise max_len to keep them whole.", stacklevel=3,
+            )
+
+    # ------------------------------------------------------------------ pickling
+
+    def __getstate__(self) -> dict:
+        state = paths_as_strings(self.__dict__)
+        model = state.pop("model_", None)
+        if model is not None:  # safetensors under hybridnlp.save, else NumPy arrays (a
+            # GPU-fitted model unpickles anywhere)
+            state["_model_config"] = model.config.to_dict()
+            state["_model_kind"] = fitted_source(self).kind
+            state["_model_weights"] = pack_module(model)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = under_new_names(self._renamed, state)  # saved before a rename
+        config = state.pop("_model_config", state.pop("_module_config", None))
+        kind = state.pop("_model_kind", state.pop("_module_kind", "encoder"))
+        weights = state.pop("_model_weights", None)
+        if "_module_state" in state:  # saved before safetensors (format_version 1)
+            weights = {"arrays": state.pop("_module_state")}
+        for name, default in (("truncation", "head"), ("pretrained", None), ("segmenter", None),
+                              ("layer_decay", None), ("init_from", None), ("lm_weight", 0.0)):
+            state.setdefault(name, default)  # saved before the parameter existed
+        self.__dict__.update(state)
+        if config is not None:
+            if kind not in SOURCES:
+                raise ValueError(f"a saved TransformerClassifier's module kind is {kind!r}, "
+                                 f"expected one of {sorted(SOURCES)}.")
+            self.model_ = load_packed(lambda _: SOURCES[kind].rebuild(config), weights)
+
+    def __sklearn_tags__(self):
+        return text_input_tags(super().__sklearn_tags__())
+
+
+class TransformerClassifier(TextClassifierMixin, _TransformerEstimator):
     """Text classifier: tokenizer + Transformer encoder + linear head, trained with ``Trainer``.
 
     The parameters shared by every neural estimator (budgets, validation, device, checkpoints,
@@ -167,96 +367,11 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
     >>> clf.fit(texts, labels).predict(["a gripping film"])   # doctest: +SKIP
     """
 
-    _module_fields = MODULE_PARAMS
     _metrics = {"accuracy": accuracy}
-    _renamed = {"embedding_init": "word_vectors"}  # the old name warns for one release
 
-    def __init__(self, *, tokenizer="word", vocab_size=30000, min_freq=1, pretrained=None,
-                 layer_decay=None, init_from=None, lm_weight=0.0, preset="small", max_len=128,
-                 truncation="head", class_weight=None, word_vectors=None, segmenter=None,
-                 warm_start=False,
-                 max_epochs=20, patience=3, optimizer__lr=None, trainer__monitor="val_accuracy",
-                 **kwargs):
-        self.tokenizer = tokenizer
-        self.pretrained = pretrained
-        self.layer_decay = layer_decay
-        self.init_from = init_from
-        self.lm_weight = lm_weight
-        self.vocab_size = vocab_size
-        self.min_freq = min_freq
-        self.preset = preset
-        self.max_len = max_len
-        self.truncation = truncation
+    def __init__(self, *, class_weight=None, trainer__monitor="val_accuracy", **kwargs):
         self.class_weight = class_weight
-        self.word_vectors = word_vectors
-        self.segmenter = segmenter
-        self.warm_start = warm_start
-        super().__init__(max_epochs=max_epochs, patience=patience, optimizer__lr=optimizer__lr,
-                         trainer__monitor=trainer__monitor, **kwargs)
-
-    # ------------------------------------------------------------------ pieces
-
-    def _lr(self) -> float:
-        if self.optimizer__lr is None:
-            return source_of(self).default_lr
-        return self.optimizer__lr
-
-    def _check_params(self) -> None:
-        """The settings that need no data, checked before any work (at ``fit`` and when a
-        config is loaded); class weights are checked once the classes are known."""
-        check_number("max_len", self.max_len, int, low=2)
-        check_choice("truncation", self.truncation, TRUNCATIONS)
-        if not (isinstance(self.tokenizer, Tokenizer) or callable(self.tokenizer)):
-            check_choice("tokenizer", self.tokenizer, (*TOKENIZERS, *segmenter_names()))
-        if self.segmenter is not None and self.tokenizer != "word":
-            raise ValueError(f"segmenter={self.segmenter!r} splits the words of "
-                             f"tokenizer='word', but tokenizer is {self.tokenizer!r}; use "
-                             f"tokenizer='word' or leave segmenter out.")
-        if isinstance(self.segmenter, str):
-            check_choice("segmenter", self.segmenter, segmenter_names())
-        source_of(self).check(self)
-        super()._check_params()
-
-
-    def _class_weights(self, y_idx: np.ndarray) -> torch.Tensor:
-        n = len(self.classes_)
-        if self.class_weight is None:
-            return torch.ones(n)
-        if isinstance(self.class_weight, str):
-            check_choice("class_weight", self.class_weight, ("balanced",))
-        elif not isinstance(self.class_weight, dict):
-            raise TypeError(f"class_weight={self.class_weight!r} must be None, 'balanced' or a "
-                            f"dict of class -> weight.")
-        else:
-            unknown = [c for c in self.class_weight if c not in set(self.classes_.tolist())]
-            if unknown:
-                raise ValueError(f"class_weight names classes not in y: {unknown}; the classes "
-                                 f"are {self.classes_.tolist()}.")
-            for c, w in self.class_weight.items():
-                check_number(f"class_weight[{c!r}]", w, float, low=0, low_open=True)
-        weights = compute_class_weight(
-            self.class_weight if isinstance(self.class_weight, str) else
-            {i: self.class_weight.get(c, 1.0) for i, c in enumerate(self.classes_)},
-            classes=np.arange(n), y=y_idx,
-        )
-        return torch.as_tensor(weights, dtype=torch.float32)
-
-    def _extra_features(self, texts: list[str], y_idx: np.ndarray | None,
-                        fit: bool) -> np.ndarray | None:
-        """Dense features for the head (none here; FusionClassifier supplies them). With
-        ``fit``, ``texts`` are the training texts and ``y_idx`` their class indices."""
-        return None
-
-    def _batches(self, texts, y_idx=None, *, shuffle=False, seed=0, fit=False,
-                 source=None) -> TextBatches:
-        """``source``: the encoder source of the fit under way (default: the fitted
-        module's)."""
-        check_choice("truncation", self.truncation, TRUNCATIONS)
-        extra = self._extra_features(texts, y_idx, fit)
-        source = source or fitted_source(self)
-        return source.batches(self, texts, y_idx, extra, shuffle=shuffle, seed=seed)
-
-    # ------------------------------------------------------------------ fit
+        super().__init__(trainer__monitor=trainer__monitor, **kwargs)
 
     def fit(self, X, y, *, validation_data=None, resume=False):
         """Train on texts ``X`` and labels ``y``. Returns self.
@@ -282,63 +397,42 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
             self.classes_ = np.unique(y)
         y_idx = np.searchsorted(self.classes_, y)
         self._class_weights(y_idx)  # checked now, applied below
-        train_texts, train_y, val_texts, val_y = holdout_split(
-            texts, y_idx, self.classes_, validation_data,
-            self.validation_fraction if self.patience is not None else 0, seed)
-        trainer = self._make_trainer(seed, has_val=val_texts is not None)
-        # scratch, a Hugging Face directory or our GPT (warm_start: the fitted one)
-        source = fitted_source(self) if continuing else source_of(self)
-        if not continuing:
-            self.tokenizer_ = source.tokenizer(self, train_texts)
-        train = self._batches(train_texts, train_y, shuffle=True, seed=seed, fit=True,
-                              source=source)
-        if not continuing:
-            n_extra = 0 if train.features is None else train.features.shape[1]
-            self.model_ = trainer.build_module(lambda: source.module(self, n_extra))
-            if self.word_vectors is not None:
-                self._init_embeddings()
-        self.model_.class_weight.copy_(self._class_weights(train_y))
-        self.n_truncated_ = train.n_truncated
-        val = None if val_texts is None else self._batches(val_texts, val_y, source=source)
-        self._checkpoint_tokenizer(self.tokenizer_, resume)
-        self.history_ = trainer.fit(self.model_, train, val, resume=resume,
-                                    config=self.model_.config.to_dict())
-        self.model_.to("cpu").eval()
-        self._warn_truncated(train.n_truncated, len(train_texts))
+        val = None
+        if validation_data is not None:
+            _, _, val_texts, val_y = holdout_split(texts, y_idx, self.classes_,
+                                                   validation_data, None, seed)
+            val = (val_texts, val_y)
+        self._fit_module(texts, y_idx, val, seed, continuing, resume)
         return self
 
-    def _init_embeddings(self) -> None:
-        if not isinstance(self.tokenizer_, WordVocabTokenizer):
-            raise ValueError("word_vectors needs tokenizer='word' (word2vec vectors are per "
-                             f"word), got tokenizer={self.tokenizer!r}.")
-        words = self.tokenizer_.words
-        self.n_embeddings_initialised_ = init_word_vectors(
-            self.model_.encoder.tok_emb.weight, words, self.word_vectors,
-            first_id=self.tokenizer_.vocab_size - len(words))
+    def _n_outputs(self) -> int:
+        return len(self.classes_)
 
-    # ------------------------------------------------------------------ predict
+    def _before_training(self, train_y) -> None:
+        self.model_.class_weight.copy_(self._class_weights(train_y))
 
-    def _predict_batches(self, X):
-        """(row indices, batch of module inputs) over the texts ``X``, for ``predict`` and
-        for other runtimes (an ONNX export) that run the same inputs."""
-        check_fitted(self)
-        texts = check_texts(X, name="X")
-        batches = self._batches(texts)
-        self._warn_truncated(batches.n_truncated, len(texts))
-        return len(texts), batches.indexed()
-
-    @torch.no_grad()
-    def _logits(self, X) -> torch.Tensor:
-        n, batches = self._predict_batches(X)
-        device = resolve_device(self.device)
-        module = self.model_.to(device).eval()
-        out = torch.empty(n, len(self.classes_), dtype=torch.float32)
-        for index, batch in batches:
-            batch = {k: v.to(device) for k, v in batch.items()}
-            logits, _ = module(**batch)
-            out[index] = logits.float().cpu()
-        self.model_.to("cpu")
-        return out
+    def _class_weights(self, y_idx: np.ndarray) -> torch.Tensor:
+        n = len(self.classes_)
+        if self.class_weight is None:
+            return torch.ones(n)
+        if isinstance(self.class_weight, str):
+            check_choice("class_weight", self.class_weight, ("balanced",))
+        elif not isinstance(self.class_weight, dict):
+            raise TypeError(f"class_weight={self.class_weight!r} must be None, 'balanced' or a "
+                            f"dict of class -> weight.")
+        else:
+            unknown = [c for c in self.class_weight if c not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(f"class_weight names classes not in y: {unknown}; the classes "
+                                 f"are {self.classes_.tolist()}.")
+            for c, w in self.class_weight.items():
+                check_number(f"class_weight[{c!r}]", w, float, low=0, low_open=True)
+        weights = compute_class_weight(
+            self.class_weight if isinstance(self.class_weight, str) else
+            {i: self.class_weight.get(c, 1.0) for i, c in enumerate(self.classes_)},
+            classes=np.arange(n), y=y_idx,
+        )
+        return torch.as_tensor(weights, dtype=torch.float32)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_texts, n_classes), columns in ``classes_`` order;
@@ -353,52 +447,3 @@ class TransformerClassifier(TextClassifierMixin, NeuralEstimator):
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self._logits(X).argmax(dim=-1).numpy()]
-
-    def save_pretrained(self, path):
-        """Write a classifier fine-tuned from a local pretrained encoder
-        (``pretrained=DIR``, BERT or RoBERTa family, ``pooling="cls"``) as a Hugging Face
-        directory: ``AutoModelForSequenceClassification`` and ``AutoTokenizer`` load it and
-        give the same probabilities."""
-        from hybridnlp.pretrained.hf_export import save_pretrained_classifier
-
-        check_fitted(self)
-        return save_pretrained_classifier(self, path)
-
-    def _warn_truncated(self, n_truncated: int, n_texts: int) -> None:
-        if n_truncated:
-            warnings.warn(
-                f"{n_truncated} of {n_texts} texts are longer than max_len={self.max_len} tokens "
-                f"and were truncated; raise max_len to keep them whole.", stacklevel=3,
-            )
-
-    # ------------------------------------------------------------------ pickling
-
-    def __getstate__(self) -> dict:
-        state = paths_as_strings(self.__dict__)
-        model = state.pop("model_", None)
-        if model is not None:  # safetensors under hybridnlp.save, else NumPy arrays (a
-            # GPU-fitted model unpickles anywhere)
-            state["_model_config"] = model.config.to_dict()
-            state["_model_kind"] = fitted_source(self).kind
-            state["_model_weights"] = pack_module(model)
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        state = under_new_names(self._renamed, state)  # saved before a rename
-        config = state.pop("_model_config", state.pop("_module_config", None))
-        kind = state.pop("_model_kind", state.pop("_module_kind", "encoder"))
-        weights = state.pop("_model_weights", None)
-        if "_module_state" in state:  # saved before safetensors (format_version 1)
-            weights = {"arrays": state.pop("_module_state")}
-        for name, default in (("truncation", "head"), ("pretrained", None), ("segmenter", None),
-                              ("layer_decay", None), ("init_from", None), ("lm_weight", 0.0)):
-            state.setdefault(name, default)  # saved before the parameter existed
-        self.__dict__.update(state)
-        if config is not None:
-            if kind not in SOURCES:
-                raise ValueError(f"a saved TransformerClassifier's module kind is {kind!r}, "
-                                 f"expected one of {sorted(SOURCES)}.")
-            self.model_ = load_packed(lambda _: SOURCES[kind].rebuild(config), weights)
-
-    def __sklearn_tags__(self):
-        return text_input_tags(super().__sklearn_tags__())

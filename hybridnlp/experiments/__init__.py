@@ -7,6 +7,7 @@ from hybridnlp.experiments import (  # noqa: F401  (isort: the registry fills in
     classification,
     language_modeling,
     question_answering,
+    regression,
     topic_modeling,
     translation,
 )

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from hybridnlp.utils.io import atomic_path
 
-__all__ = ["FIGSIZE", "bar_chart", "binomial_halfwidth", "confusion_plot", "curves"]
+__all__ = ["FIGSIZE", "bar_chart", "binomial_halfwidth", "confusion_plot", "curves",
+           "scatter_plot"]
 
 FIGSIZE, DPI = (6.4, 4.0), 100  # every plot is 640 x 400 pixels
 
@@ -96,3 +97,29 @@ def confusion_plot(name: str, conf: dict, path: Path, class_names: list | None =
     ax.set_title(f"{title}confusion matrix of {name}", fontsize=9)
     fig.tight_layout()
     _save(fig, path)
+
+
+def scatter_plot(truth, pred, names: list[str], path: Path, *, title: str) -> None:
+    """Predicted against true, one panel per target (at most 4), the diagonal dashed and
+    each panel's Pearson r in its title; axes span the data."""
+    import numpy as np
+
+    plt = _plt()
+    truth, pred = truth.reshape(len(truth), -1), pred.reshape(len(pred), -1)
+    k = min(truth.shape[1], 4)
+    fig, axes = plt.subplots(1, k, figsize=FIGSIZE, squeeze=False)
+    for j, ax in enumerate(axes[0]):
+        t, p = truth[:, j], pred[:, j]
+        ax.scatter(t, p, s=6, alpha=0.4, color="#4c72b0")
+        lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+        ax.plot([lo, hi], [lo, hi], "k--", linewidth=0.8, label="predicted = true")
+        r = float(np.corrcoef(t, p)[0, 1]) if t.std() and p.std() else float("nan")
+        ax.set_title(f"{names[j]}: r = {r:.3f}", fontsize=9)
+        ax.set_xlabel("true", fontsize=8)
+        if j == 0:
+            ax.set_ylabel("predicted", fontsize=8)
+            ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+

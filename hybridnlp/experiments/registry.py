@@ -80,6 +80,35 @@ def _hybrid():
     return HybridClassifier()
 
 
+def _ridge():
+    """Ridge regression on TF-IDF word + char n-grams: ``HybridRegressor``'s first component."""
+    from sklearn.linear_model import Ridge
+
+    from hybridnlp.features import TfidfFeatures
+    from hybridnlp.hybrid.regression import RIDGE_ALPHA
+
+    return Pipeline([("features", TfidfFeatures(analyzer="both")),
+                     ("reg", Ridge(alpha=RIDGE_ALPHA))])
+
+
+def _fasttext_regressor():
+    from hybridnlp.estimators import FastTextRegressor
+
+    return FastTextRegressor()
+
+
+def _transformer_regressor():
+    from hybridnlp.estimators import TransformerRegressor
+
+    return TransformerRegressor()
+
+
+def _hybrid_regressor():
+    from hybridnlp.hybrid import HybridRegressor
+
+    return HybridRegressor()
+
+
 def _logistic_regression():
     """A meta learner, for ``final_estimator`` of ``stacking`` and ``hybrid``."""
     return LogisticRegression(max_iter=1000)
@@ -151,6 +180,8 @@ MODELS = {
     "fusion": _fusion,
     "stacking": _stacking, "ensemble": _ensemble, "hybrid_ensemble": _hybrid_ensemble,
     "hybrid": _hybrid,
+    "ridge": _ridge, "fasttext_regressor": _fasttext_regressor,
+    "transformer_regressor": _transformer_regressor, "hybrid_regressor": _hybrid_regressor,
     "causal_lm": _causal_lm, "ngram_lm": _ngram_lm, "interpolated_lm": _interpolated_lm,
     "seq2seq_lm": _seq2seq_lm, "shallow_fusion": _shallow_fusion,
     "qa_pipeline": _qa("QAPipeline"), "bm25": _qa("BM25Retriever"),

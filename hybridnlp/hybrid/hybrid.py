@@ -197,6 +197,11 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     calibrate : bool, default=False
         Temperature-scale the probabilities, fit on the meta learner's cross-validated
         held-out predictions (``StackingClassifier``); ``predict`` is unchanged.
+    cascade : float or None, default=None
+        Cheap first (``StackingClassifier``): the n-gram components and fastText answer
+        every text, the Transformer (or pretrained encoder) only those they are unsure of,
+        at most this accuracy lost on the held-out texts (``cascade_escalated_``: the share
+        sent on).
 
     Examples
     --------
@@ -209,11 +214,11 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     def __init__(self, *, estimators=None, word_vectors=None, segmenter=None, pretrained=None,
                  fine_tune=True, final_estimator=None, cv=5, estimator_cv=None,
                  passthrough=None, cache=True, random_state=None, n_jobs=None, verbose=0,
-                 calibrate=False):
+                 calibrate=False, cascade=None):
         super().__init__(estimators=estimators, final_estimator=final_estimator, cv=cv,
                          estimator_cv=estimator_cv, passthrough=passthrough, cache=cache,
                          random_state=random_state, n_jobs=n_jobs, verbose=verbose,
-                         calibrate=calibrate)
+                         calibrate=calibrate, cascade=cascade)
         self.word_vectors = word_vectors
         self.segmenter = segmenter
         self.pretrained = pretrained

@@ -11,10 +11,16 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from hybridnlp.hybrid._heldout import held_out_probas
+from hybridnlp.hybrid._heldout import _aligned, held_out_probas
 from hybridnlp.hybrid._text_ensemble import TextEnsemble
+from hybridnlp.hybrid.cascade import (
+    CascadeCurve,
+    choose_threshold,
+    held_out_stage_probas,
+    is_expensive,
+)
 from hybridnlp.utils.calibration import fit_temperature, with_temperature
-from hybridnlp.utils.validation import check_texts_labels
+from hybridnlp.utils.validation import check_number, check_texts, check_texts_labels
 
 __all__ = ["StackingClassifier"]
 
@@ -58,6 +64,15 @@ class StackingClassifier(TextEnsemble):
         minimises the log loss of the meta learner's cross-validated predictions on the
         held-out texts (5 stratified folds), so no text it is fit on was seen by what it
         scales. The ranking, and so ``predict``, is unchanged.
+    cascade : float or None, default=None
+        Cheap first: the accuracy (a fraction, e.g. 0.002) a user gives up for speed.
+        ``predict`` runs the cheap components (n-gram models, fastText) and a meta learner
+        fit on their held-out probabilities alone, and calls the expensive ones (a
+        Transformer, a pretrained encoder: :func:`~hybridnlp.hybrid.cascade.is_expensive`)
+        only for the texts whose cheap confidence is below ``cascade_threshold_``, chosen on
+        the held-out texts (both stages' predictions there cross-validated) as the fewest
+        escalations losing at most ``cascade`` accuracy there. The texts the cheap stage
+        keeps get its probabilities (not temperature-scaled). None: every component runs.
 
     Attributes
     ----------
@@ -73,11 +88,16 @@ class StackingClassifier(TextEnsemble):
         Learners reused from an earlier hybrid's fit inside ``share_fits`` (not fit again).
     temperature_ : float
         The temperature the probabilities are divided by (1.0 without ``calibrate``).
+    cascade_threshold_, cascade_escalated_, cascade_loss_ : float
+        With ``cascade``: the cheap stage's confidence below which a text is escalated, and
+        the share of held-out texts escalated and the accuracy lost there at it;
+        ``cascade_components_`` the cheap components, ``cascade_curve_`` (thresholds, shares
+        escalated, accuracy lost) every other choice.
     """
 
     def __init__(self, *, estimators, final_estimator=None, cv=5, estimator_cv=None,
                  passthrough=None, cache=True, random_state=None, n_jobs=None, verbose=0,
-                 calibrate=False):
+                 calibrate=False, cascade=None):
         self.estimators = estimators
         self.final_estimator = final_estimator
         self.cv = cv
@@ -88,11 +108,13 @@ class StackingClassifier(TextEnsemble):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.calibrate = calibrate
+        self.cascade = cascade
 
     def fit(self, X, y):
         """Held-out probabilities of every learner -> meta learner; learners refit on all."""
         texts, y = check_texts_labels(X, y)
         components = self._components()
+        self._check_cascade(components)
         seed = self._split_seed()  # one for every component: their held-out rows align
         self.classes_ = np.unique(y)
         cache_dir = tempfile.mkdtemp(prefix="hybridnlp-stack-") if self.cache else None
@@ -123,7 +145,69 @@ class StackingClassifier(TextEnsemble):
         self.n_meta_rows_ = int(rows.sum())
         self.temperature_ = self._fit_temperature(final, meta, y[rows], seed) \
             if self.calibrate else 1.0
+        self.cascade_threshold_ = None
+        if self.cascade is not None:
+            self._fit_cascade(final, meta, row_texts, y[rows], seed)
         return self
+
+    def __setstate__(self, state):
+        super().__setstate__({"cascade": None, **state})  # pickled before it existed
+
+    def _check_cascade(self, components) -> None:
+        if self.cascade is None:
+            return
+        check_number("cascade", self.cascade, float, low=0, high=1, high_open=True)
+        if self.passthrough is not None:
+            raise ValueError("cascade cannot be combined with passthrough (the cheap stage "
+                             "would need the passthrough features too); drop one of them.")
+        kinds = {is_expensive(est) for _, est in components}
+        if kinds != {True, False}:
+            which = "expensive" if True in kinds else "cheap"
+            raise ValueError(f"cascade needs cheap and expensive components, but every one "
+                             f"is {which} ({', '.join(n for n, _ in components)}); "
+                             f"set cascade=None.")
+
+    def _fit_cascade(self, final, meta, texts, y, seed: int) -> None:
+        """The cheap stage's meta learner and the threshold (``cascade`` docs)."""
+        self.cascade_components_ = [n for n, est in self.named_estimators_.items()
+                                    if not is_expensive(est)]
+        cheap_meta = self._meta_features([self.held_out_[n] for n in self.cascade_components_],
+                                         texts)
+        self.cascade_final_ = clone(final).fit(cheap_meta, y)
+        y_idx = np.searchsorted(self.classes_, y)
+        curve = CascadeCurve(held_out_stage_probas(final, cheap_meta, y, seed),
+                             held_out_stage_probas(final, meta, y, seed), y_idx)
+        self.cascade_threshold_, self.cascade_escalated_, self.cascade_loss_ = \
+            choose_threshold(curve, self.cascade)
+        self.cascade_curve_ = {"thresholds": curve.thresholds, "escalated": curve.escalated,
+                               "loss": curve.loss}
+
+    def escalated(self, X) -> np.ndarray:
+        """Which texts of ``X`` the cascade sends to the expensive components (bool)."""
+        return self._cheap_stage(check_texts(X))[1]
+
+    def _cheap_stage(self, texts):
+        """(the cheap stage's probabilities, the texts below the threshold, the cheap
+        components' probabilities)."""
+        cheap = {n: _aligned(self.named_estimators_[n],
+                             self.named_estimators_[n].predict_proba(texts), self.classes_)
+                 for n in self.cascade_components_}
+        proba = self.cascade_final_.predict_proba(self._meta_features(list(cheap.values()),
+                                                                      texts))
+        return proba, proba.max(axis=1) < self.cascade_threshold_, cheap
+
+    def predict_proba(self, X) -> np.ndarray:
+        if getattr(self, "cascade_threshold_", None) is None:
+            return super().predict_proba(X)
+        texts = check_texts(X)
+        proba, low, cheap = self._cheap_stage(texts)
+        if low.any():
+            rest = [t for t, keep in zip(texts, low, strict=True) if keep]
+            parts = {n: cheap[n][low] if n in cheap else _aligned(
+                est, est.predict_proba(rest), self.classes_)
+                for n, est in self.named_estimators_.items()}
+            proba[low] = self._combine(parts, rest)
+        return proba
 
     def _fit_temperature(self, final, meta, y, seed: int) -> float:
         """The temperature of the meta learner's cross-validated predictions on ``meta``."""

@@ -33,7 +33,9 @@ class TextBatches(Batches):
         self.n_truncated = sum(len(s) > keep for s in ids)
         prefix = [] if bos_id is None else [bos_id]  # None: ids carry their special tokens
         self.seqs = [[*prefix, *truncate(s, keep, truncation)] for s in ids]
-        self.targets = None if targets is None else torch.as_tensor(targets, dtype=torch.long)
+        self.targets = None if targets is None else torch.as_tensor(
+            targets, dtype=torch.float32 if np.issubdtype(np.asarray(targets).dtype, np.floating)
+            else torch.long)  # class indices, or a regressor's real targets
         self.features = features
         self._features_t = (None if features is None
                             else torch.as_tensor(np.asarray(features), dtype=torch.float32))
@@ -45,7 +47,7 @@ class TextBatches(Batches):
         idx, mask = pad_sequences([self.seqs[i] for i in index], self.pad_id)  # (B, T)
         batch = {"idx": idx, "mask": mask}
         if self.targets is not None:
-            batch["targets"] = self.targets[index]  # (B,)
+            batch["targets"] = self.targets[index]  # (B,), or (B, n_targets)
         if self._features_t is not None:
             batch["features"] = self._features_t[index]  # (B, F)
         return batch

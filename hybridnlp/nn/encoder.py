@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hybridnlp.nn.config import EncoderConfig
-from hybridnlp.nn.layers import Block, init_weights
+from hybridnlp.nn.layers import Block, head_loss, init_weights
 
 __all__ = ["ClassificationHead", "SequenceClassifier", "SpanExtractor", "TransformerEncoder"]
 
@@ -106,7 +106,7 @@ class SequenceClassifier(nn.Module):
         logits = self.head(pooled, features)  # (B, n_classes)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.float(), targets, weight=self.class_weight)
+            loss = head_loss(logits, targets, self.class_weight)
         return logits, loss
 
 

@@ -16,7 +16,7 @@ from torch import nn
 from hybridnlp.nn.attention import apply_rotary, rotary_tables
 from hybridnlp.nn.config import PresetConfig
 from hybridnlp.nn.encoder import ClassificationHead
-from hybridnlp.nn.layers import Block, init_weights
+from hybridnlp.nn.layers import Block, head_loss, init_weights
 
 __all__ = ["GPT", "GPT_PRESETS", "GPTClassifier", "GPTClassifierConfig", "GPTConfig", "KVCache",
            "apply_rotary", "rotary_tables"]
@@ -313,7 +313,7 @@ class GPTClassifier(nn.Module):
         logits = self.head(pooled, features)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.float(), targets, weight=self.class_weight)
+            loss = head_loss(logits, targets, self.class_weight)
             if self.config.lm_weight and self.training:
                 next_ids = idx[:, 1:].masked_fill(~mask[:, 1:], -1)  # (B, T-1)
                 lm_logits = self.gpt.lm_head(h[:, :-1]).float()

@@ -11,7 +11,18 @@ from torch import nn
 
 from hybridnlp.nn.attention import Attention
 
-__all__ = ["MLP", "Block", "ByteDropout", "SelfAttention", "init_weights", "use_byte_dropout"]
+__all__ = ["MLP", "Block", "ByteDropout", "SelfAttention", "head_loss", "init_weights",
+           "use_byte_dropout"]
+
+
+def head_loss(logits: torch.Tensor, targets: torch.Tensor,
+              class_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """The loss of a sequence head: cross-entropy against class indices (weighted by
+    ``class_weight``), or mean squared error against real targets, one per output (a
+    regressor's head, as wide as its targets)."""
+    if targets.is_floating_point():
+        return F.mse_loss(logits.float(), targets.float().reshape(logits.shape))
+    return F.cross_entropy(logits.float(), targets, weight=class_weight)
 
 SelfAttention = Attention  # the name the encoder's attention had; one module serves both
 

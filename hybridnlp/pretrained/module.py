@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hybridnlp.nn.encoder import ClassificationHead
+from hybridnlp.nn.layers import head_loss
 from hybridnlp.pretrained.local import encoder_from_config, encoder_kwargs, pool_hidden
 
 __all__ = ["PretrainedClassifierConfig", "PretrainedSequenceClassifier", "PretrainedSpanExtractor",
@@ -75,7 +76,7 @@ class PretrainedSequenceClassifier(nn.Module):
         logits = self.head(pool_hidden(h, mask, self.config.pooling), features)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.float(), targets, weight=self.class_weight)
+            loss = head_loss(logits, targets, self.class_weight)
         return logits, loss
 
     def optimizer_groups(self, weight_decay: float) -> list[dict]:

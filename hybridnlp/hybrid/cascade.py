@@ -1,0 +1,70 @@
+"""A cheap-first cascade for stacked hybrids (``cascade=`` on ``StackingClassifier`` and
+``HybridClassifier``): the cheap components (n-gram models, fastText) and a meta learner of
+their own answer every text; the expensive ones (a Transformer, a pretrained encoder) run only
+on the texts the cheap stage is unsure of. The threshold is chosen on the held-out
+predictions the stack was fit on, so that at most ``cascade`` accuracy is lost there."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import Pipeline
+
+__all__ = ["CascadeCurve", "choose_threshold", "is_expensive"]
+
+
+def is_expensive(estimator) -> bool:
+    """Whether a component runs a Transformer: ours (``TransformerClassifier``,
+    ``FusionClassifier``), a pretrained encoder fine-tuned or frozen
+    (``SentenceEmbeddingFeatures`` in a pipeline)."""
+    from hybridnlp.estimators import TransformerClassifier, TransformerRegressor
+    from hybridnlp.pretrained import SentenceEmbeddingFeatures
+
+    if isinstance(estimator, TransformerClassifier | TransformerRegressor
+                  | SentenceEmbeddingFeatures):
+        return True
+    if isinstance(estimator, Pipeline):
+        return any(is_expensive(step) for _, step in estimator.steps)
+    return False
+
+
+class CascadeCurve:
+    """What a threshold on the cheap stage's confidence costs, on the held-out texts:
+    ``thresholds`` (ascending; a text whose cheap confidence is below one is escalated),
+    ``escalated`` (share of texts escalated) and ``loss`` (accuracy of the full stack minus
+    the cascade's), one entry per threshold."""
+
+    def __init__(self, cheap: np.ndarray, full: np.ndarray, y_idx: np.ndarray):
+        conf = cheap.max(axis=1)
+        cheap_right = cheap.argmax(axis=1) == y_idx
+        full_right = full.argmax(axis=1) == y_idx
+        order = np.argsort(conf, kind="stable")
+        # threshold k: the k least confident texts escalated (k = 0 .. n)
+        gain = np.concatenate([[0], np.cumsum(full_right[order].astype(int)
+                                              - cheap_right[order].astype(int))])
+        n = len(y_idx)
+        cascade_right = cheap_right.sum() + gain
+        self.thresholds = np.concatenate([[0.0], np.nextafter(conf[order], np.inf)])
+        self.escalated = np.arange(n + 1) / n
+        self.loss = (full_right.sum() - cascade_right) / n
+        self.full_accuracy = float(full_right.mean())
+        self.cheap_accuracy = float(cheap_right.mean())
+
+
+def choose_threshold(curve: CascadeCurve, budget: float) -> tuple[float, float, float]:
+    """(threshold, share escalated, accuracy lost) of the fewest escalations whose held-out
+    accuracy loss is at most ``budget``."""
+    ok = np.flatnonzero(curve.loss <= budget + 1e-12)
+    k = int(ok[0]) if len(ok) else len(curve.loss) - 1
+    return float(curve.thresholds[k]), float(curve.escalated[k]), float(curve.loss[k])
+
+
+def held_out_stage_probas(final, meta: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+    """The meta learner's probabilities on ``meta`` from 5 stratified folds (each row from a
+    learner fit without it): what a stage gives texts it did not see."""
+    n_splits = int(min(5, np.bincount(np.unique(y, return_inverse=True)[1]).min()))
+    if n_splits < 2:
+        return clone(final).fit(meta, y).predict_proba(meta)
+    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return cross_val_predict(clone(final), meta, y, cv=folds, method="predict_proba")

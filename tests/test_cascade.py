@@ -1,0 +1,100 @@
+"""The cheap-first cascade of stacked hybrids (``cascade=``): the threshold from held-out
+predictions, the expensive components called only for the texts escalated, and the two
+extremes equal to the cheap stage alone and to the full stack."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+import hybridnlp
+from hybridnlp import HybridClassifier, NBFeatures, TfidfFeatures, TransformerClassifier
+from hybridnlp.hybrid.cascade import CascadeCurve, choose_threshold, is_expensive
+
+
+def _nbsvm():
+    return Pipeline([("nb", NBFeatures()), ("lr", LogisticRegression(max_iter=500))])
+
+
+def _hybrid(**kw):
+    return HybridClassifier(estimators=[
+        ("nbsvm", _nbsvm()),
+        ("tfidf", Pipeline([("tfidf", TfidfFeatures()), ("lr", LogisticRegression(C=10))])),
+        ("transformer", TransformerClassifier(preset="tiny", max_epochs=1, batch_size=16,
+                                              random_state=0))],
+        cv=3, random_state=0, **kw)
+
+
+def test_cascade_curve_and_threshold_by_hand():
+    cheap = np.array([[0.9, 0.1], [0.4, 0.6], [0.55, 0.45], [0.2, 0.8]])
+    full = np.array([[0.8, 0.2], [0.7, 0.3], [0.3, 0.7], [0.1, 0.9]])
+    y = np.array([0, 0, 1, 1])  # cheap right on 0 and 3; full right on all four
+    curve = CascadeCurve(cheap, full, y)
+    # least confident first: 0.55 (text 2), 0.6 (text 1), 0.8 (text 3), 0.9 (text 0)
+    np.testing.assert_allclose(curve.escalated, [0, 0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(curve.loss, [0.5, 0.25, 0.0, 0.0, 0.0])
+    assert curve.cheap_accuracy == 0.5 and curve.full_accuracy == 1.0
+    threshold, share, loss = choose_threshold(curve, 0.0)
+    assert (share, loss) == (0.5, 0.0)
+    assert (cheap.max(axis=1) < threshold).tolist() == [False, True, True, False]
+    assert choose_threshold(curve, 0.3)[1:] == (0.25, 0.25)
+    assert choose_threshold(curve, 1.0) == (0.0, 0.0, 0.5)  # nothing escalated
+
+
+def test_only_transformers_and_pretrained_encoders_are_expensive():
+    from hybridnlp import FastTextClassifier, FusionClassifier
+
+    assert is_expensive(TransformerClassifier()) and is_expensive(FusionClassifier())
+    assert not is_expensive(FastTextClassifier()) and not is_expensive(_nbsvm())
+
+
+def test_cascade_calls_the_transformer_only_for_escalated_texts(mr_small, monkeypatch,
+                                                                 tmp_path):
+    texts, y = mr_small
+    from hybridnlp.hybrid import share_fits
+
+    with share_fits():  # the components fit once for both
+        full = _hybrid().fit(texts, y)
+        cascade = _hybrid(cascade=0.0).fit(texts, y)
+    assert cascade.cascade_components_ == ["nbsvm", "tfidf"]
+    assert cascade.cascade_loss_ <= 0.0 and 0.0 <= cascade.cascade_escalated_ <= 1.0
+    curve = cascade.cascade_curve_
+    assert len(curve["thresholds"]) == len(curve["loss"]) == cascade.n_meta_rows_ + 1
+    # every text escalated: the full stack's probabilities; none: the cheap stage's
+    cascade.cascade_threshold_ = np.inf
+    np.testing.assert_allclose(cascade.predict_proba(texts), full.predict_proba(texts),
+                               atol=1e-12)
+    cascade.cascade_threshold_ = 0.0
+    cheap = cascade.cascade_final_.predict_proba(np.hstack([
+        cascade.named_estimators_[n].predict_proba(texts)[:, 1:] for n in ("nbsvm", "tfidf")]))
+    np.testing.assert_allclose(cascade.predict_proba(texts), cheap)
+    # in between: the transformer sees exactly the texts below the threshold
+    cascade.cascade_threshold_ = float(np.median(cheap.max(axis=1)))
+    seen = []
+    transformer = cascade.named_estimators_["transformer"]
+    original = transformer.predict_proba
+    monkeypatch.setattr(transformer, "predict_proba",
+                        lambda X: seen.extend(X) or original(X))
+    proba = cascade.predict_proba(texts)
+    low = cascade.escalated(texts)
+    assert seen == [t for t, e in zip(texts, low, strict=True) if e] and 0 < low.sum() < len(texts)
+    np.testing.assert_allclose(proba[~low], cheap[~low])
+    np.testing.assert_allclose(proba[low], full.predict_proba([t for t, e in zip(
+        texts, low, strict=True) if e]), atol=1e-12)
+    monkeypatch.undo()
+    loaded = hybridnlp.load(cascade.save(tmp_path / "cascade"))
+    assert loaded.cascade_threshold_ == cascade.cascade_threshold_
+    np.testing.assert_allclose(loaded.predict_proba(texts[:20]), proba[:20], atol=1e-6)
+
+
+def test_cascade_refuses_settings_it_cannot_serve(mr_small):
+    texts, y = mr_small
+    cheap_only = clone(_hybrid(cascade=0.01)).set_params(estimators=[("nbsvm", _nbsvm())])
+    with pytest.raises(ValueError, match=r"^cascade needs cheap and expensive components, but "
+                                         r"every one is cheap \(nbsvm\); set cascade=None.$"):
+        cheap_only.fit(texts, y)
+    with pytest.raises(ValueError, match="cascade cannot be combined with passthrough"):
+        _hybrid(cascade=0.01, passthrough=TfidfFeatures()).fit(texts, y)
+    with pytest.raises(ValueError, match="cascade=1.5"):
+        _hybrid(cascade=1.5).fit(texts, y)
