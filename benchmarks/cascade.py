@@ -1,0 +1,101 @@
+"""The cheap-first cascade (issue 30, item 4) -> benchmarks/RESULTS.md "Cascade".
+
+``HybridClassifier(cascade=...)`` fit once on SST-2 train (6,920 sentences); on the 1,821
+test sentences, for each accuracy budget (the threshold chosen from the held-out texts of the
+fit, never from test): the share of test texts escalated to the expensive components, test
+accuracy against the full stack's, and predict time against the full stack's (median of 3,
+one process, alone).
+
+- ``sst2``: the default components (NBSVM, TF-IDF + LR, naive Bayes, fastText cheap; the
+  Transformer trained from scratch expensive).
+- ``sst2-pretrained``: with all-MiniLM-L6-v2 (the bench extra), ``fine_tune=False``: the
+  expensive component is logistic regression on its frozen sentence embeddings.
+
+Run alone: ``HYBRIDNLP_DATA=../shared/data .venv/bin/python benchmarks/cascade.py sst2
+sst2-pretrained``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import stamp, timed, write_section  # noqa: E402
+
+from hybridnlp import HybridClassifier, load_dataset  # noqa: E402
+from hybridnlp.hybrid.cascade import choose_threshold  # noqa: E402
+from hybridnlp.pretrained import clear_embedding_cache  # noqa: E402
+
+BUDGETS = (0.0, 0.002, 0.005, 0.01, 0.02)
+
+
+class _Curve:  # the saved curve, as choose_threshold reads it
+    def __init__(self, d):
+        self.thresholds, self.escalated, self.loss = d["thresholds"], d["escalated"], d["loss"]
+
+
+def _predict(clf, texts):
+    clear_embedding_cache()  # every call embeds its texts: no call reads another's cache
+    return clf.predict(texts)
+
+
+def rows_for(label: str, clf, test) -> list[str]:
+    threshold = clf.cascade_threshold_
+    clf.cascade_threshold_ = None
+    full_pred, full_time = timed(lambda: _predict(clf, test.data), repeats=3)
+    full_acc = float(np.mean(full_pred == test.target))
+    rows = [f"| {label} | full stack | - | 100.0 | {100 * full_acc:.2f} | - | "
+            f"{full_time:.2f} | 1.0x |"]
+    for budget in BUDGETS:
+        clf.cascade_threshold_, held_share, _ = choose_threshold(_Curve(clf.cascade_curve_),
+                                                                 budget)
+        pred, seconds = timed(lambda: _predict(clf, test.data), repeats=3)
+        acc = float(np.mean(pred == test.target))
+        share = float(clf.escalated(test.data).mean())
+        rows.append(f"| {label} | cascade={budget:g} | {100 * held_share:.1f} | "
+                    f"{100 * share:.1f} | {100 * acc:.2f} | {100 * (acc - full_acc):+.2f} | "
+                    f"{seconds:.2f} | {full_time / seconds:.1f}x |")
+        print(rows[-1], flush=True)
+    clf.cascade_threshold_ = threshold
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("sections", nargs="*", default=["sst2"],
+                        choices=["sst2", "sst2-pretrained"])
+    args = parser.parse_args()
+    command = "python benchmarks/cascade.py " + " ".join(sys.argv[1:])
+    train, test = load_dataset("sst2", split="train"), load_dataset("sst2", split="test")
+    table = ["| model | predict | escalated, held out (%) | escalated, test (%) | "
+             "test accuracy | vs full | predict (s) | speed-up |", "|---" * 8 + "|"]
+    fits = []
+    for section in args.sections:
+        if section == "sst2":
+            label, clf = "HybridClassifier()", HybridClassifier(random_state=0, cascade=0.002)
+        else:
+            from pretrained import minilm_dir
+
+            label = "HybridClassifier(pretrained=all-MiniLM-L6-v2, fine_tune=False)"
+            clf = HybridClassifier(pretrained=minilm_dir(), fine_tune=False, random_state=0,
+                                   cascade=0.002)
+        start = time.perf_counter()
+        clf.fit(train.data, train.target)
+        fits.append(f"{label}: fit {time.perf_counter() - start:.0f} s; cheap components "
+                    f"{clf.cascade_components_}.")
+        table += rows_for(label, clf, test)
+    write_section("cascade", "\n".join([
+        "## Cascade: cheap components first (issue 30)", "", stamp(command), "",
+        f"Fit on SST-2 train ({len(train.data):,} sentences) once; each budget's threshold is "
+        f"chosen on the held-out texts of that fit (the share of them escalated is in the "
+        f"third column); test: {len(test.data):,} sentences. Predict time: median of 3 "
+        f"calls on all test sentences, after a first call.", "", *table, "", *fits, ""]))
+
+
+if __name__ == "__main__":
+    main()
