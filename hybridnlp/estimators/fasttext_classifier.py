@@ -18,15 +18,18 @@ from hybridnlp.neural import (
     load_packed,
     pack_module,
 )
+from hybridnlp.nn.layers import head_loss
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
 from hybridnlp.train import OptimizerChain
 from hybridnlp.train.data import Batches
+from hybridnlp.utils.class_weight import weighted_by_class
 from hybridnlp.utils.deprecation import under_new_names
 from hybridnlp.utils.device import torch_threads
 from hybridnlp.utils.validation import (
     check_fitted,
     check_ngram_range,
     check_number,
+    check_sample_weight,
     check_texts,
     check_texts_labels,
     check_texts_targets,
@@ -57,13 +60,11 @@ class _BagModel(torch.nn.Module):
         torch.nn.init.zeros_(self.linear.bias)
 
     def forward(self, ids: torch.Tensor, offsets: torch.Tensor,
-                targets: torch.Tensor | None = None):
+                targets: torch.Tensor | None = None, sample_weight: torch.Tensor | None = None):
         logits = self.linear(self.embedding(ids, offsets))
         if targets is None:
             return logits, None
-        if self.regression:
-            return logits, torch.nn.functional.mse_loss(logits, targets)
-        return logits, torch.nn.functional.cross_entropy(logits, targets)
+        return logits, head_loss(logits, targets, None, sample_weight)
 
     def configure_optimizer(self, *, lr, weight_decay, betas, eps) -> OptimizerChain:
         """Sparse Adam for the (sparse) embedding gradients, Adam for the linear layer."""
@@ -80,8 +81,10 @@ class _BagBatches(Batches):
     n-gram rows and where each text starts; shuffled per epoch as a function of the seed."""
 
     def __init__(self, flat: np.ndarray, starts: np.ndarray, targets: np.ndarray | None, *,
-                 batch_size: int, shuffle: bool = False, seed: int = 0):
+                 batch_size: int, shuffle: bool = False, seed: int = 0, sample_weight=None):
         self.flat, self.starts = flat, starts
+        self.sample_weight = None if sample_weight is None else torch.as_tensor(
+            np.asarray(sample_weight), dtype=torch.float32)
         self.targets = None if targets is None else torch.as_tensor(
             targets, dtype=torch.float32 if np.issubdtype(targets.dtype, np.floating)
             else torch.long)  # regression targets stay real
@@ -111,6 +114,8 @@ class _BagBatches(Batches):
         out = {"ids": torch.from_numpy(ids), "offsets": torch.from_numpy(offsets)}
         if self.targets is not None:
             out["targets"] = self.targets[index]
+        if self.sample_weight is not None:
+            out["sample_weight"] = self.sample_weight[index]
         return out
 
     def indexed(self):
@@ -181,16 +186,17 @@ class _FastText(NeuralEstimator):
         return flat, starts
 
     def _train(self, train_texts, train_y, val_texts, val_y, n_out: int, seed: int,
-               resume: bool) -> None:
+               resume: bool, train_w=None) -> None:
         """Learn the n-gram vocabulary of ``train_texts`` and train a bag model with ``n_out``
-        outputs on them (``val_*``: the validation part, or None)."""
+        outputs on them (``val_*``: the validation part, or None; ``train_w``: the training
+        texts' weights in the loss)."""
         trainer = self._make_trainer(seed, has_val=val_texts is not None)
         grams = self._ngrams(train_texts)
         counts = Counter(g for text in grams for g in text)
         kept = [g for g, c in counts.most_common(self.max_features) if c >= self.min_count]
         self.vocabulary_ = {g: i for i, g in enumerate(kept)}
         train = _BagBatches(*self._encode(grams), train_y, batch_size=self.batch_size,
-                            shuffle=True, seed=seed)
+                            shuffle=True, seed=seed, sample_weight=train_w)
         val = None if val_texts is None else _BagBatches(
             *self._encode(self._ngrams(val_texts)), val_y, batch_size=4096)
         regression = self._regression
@@ -283,6 +289,9 @@ class FastTextClassifier(TextClassifierMixin, _FastText):
         With an int, refitting gives identical predictions.
     verbose : int, default=0
         A progress bar (tqdm, on standard error) per epoch.
+    class_weight : "balanced", dict or None, default=None
+        Each text's weight times its class's ("balanced": n_texts / (n_classes x the
+        class's count), as scikit-learn's); combined with ``fit``'s ``sample_weight``.
 
     Attributes
     ----------
@@ -299,20 +308,33 @@ class FastTextClassifier(TextClassifierMixin, _FastText):
 
     _metrics = {"accuracy": accuracy}
 
-    def fit(self, X, y, *, validation_data=None, resume=False):
+    def __init__(self, *, class_weight=None, **kwargs):
+        self.class_weight = class_weight
+        super().__init__(**kwargs)
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__({"class_weight": None, **state})  # pickled before it existed
+
+    def fit(self, X, y, sample_weight=None, *, validation_data=None, resume=False):
         """Learn the n-gram vocabulary and train. Returns self.
 
-        ``validation_data`` (texts, labels) or ``validation_fraction`` with ``patience`` stop
-        early; ``resume=True`` continues from the checkpoint in ``checkpoint_dir``.
+        ``sample_weight``: each text's weight in the loss (an integer weight counts it that
+        many times). ``validation_data`` (texts, labels) or ``validation_fraction`` with
+        ``patience`` stop early; ``resume=True`` continues from the checkpoint in
+        ``checkpoint_dir``.
         """
         self._check_params()
         self._check_resume(resume)
         texts, y = check_texts_labels(X, y)
+        w = check_sample_weight(sample_weight, len(texts))
         seed = self._seed()
         self.classes_, y_idx = np.unique(y, return_inverse=True)
-        train_texts, train_y, val_texts, val_y = holdout_split(
-            texts, y_idx, self.classes_, validation_data, self.validation_fraction, seed)
-        self._train(train_texts, train_y, val_texts, val_y, len(self.classes_), seed, resume)
+        w = weighted_by_class(w, self.class_weight, self.classes_, y)
+        train_texts, train_y, val_texts, val_y, train_w = holdout_split(
+            texts, y_idx, self.classes_, validation_data, self.validation_fraction, seed,
+            sample_weight=w if w is not None else np.ones(len(texts)))
+        self._train(train_texts, train_y, val_texts, val_y, len(self.classes_), seed, resume,
+                    train_w if w is not None else None)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -344,11 +366,13 @@ class FastTextRegressor(TextRegressorMixin, _FastText):
 
     _regression = True
 
-    def fit(self, X, y, *, validation_data=None, resume=False):
-        """Learn the n-gram vocabulary and train. Returns self."""
+    def fit(self, X, y, sample_weight=None, *, validation_data=None, resume=False):
+        """Learn the n-gram vocabulary and train (``sample_weight``: each text's weight in
+        the loss). Returns self."""
         self._check_params()
         self._check_resume(resume)
         texts, y = check_texts_targets(X, y)
+        w = check_sample_weight(sample_weight, len(texts))
         seed = self._seed()
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         y2 = y.reshape(len(y), -1)
@@ -367,7 +391,8 @@ class FastTextRegressor(TextRegressorMixin, _FastText):
             train, val = held_out_rows(len(texts), self.validation_fraction, seed, what="texts")
             val_texts, val_z = [texts[i] for i in val], z[val]
             texts, z = [texts[i] for i in train], z[train]
-        self._train(texts, z, val_texts, val_z, self.n_outputs_, seed, resume)
+            w = None if w is None else w[train]
+        self._train(texts, z, val_texts, val_z, self.n_outputs_, seed, resume, w)
         return self
 
     def predict(self, X) -> np.ndarray:

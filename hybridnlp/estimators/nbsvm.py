@@ -10,8 +10,15 @@ from sklearn.utils.metaestimators import available_if
 
 from hybridnlp.estimators._classifier import TextClassifierMixin
 from hybridnlp.features import NBFeatures
+from hybridnlp.utils.class_weight import weighted_by_class
 from hybridnlp.utils.deprecation import positional_deprecated
-from hybridnlp.utils.validation import check_choice, check_fitted, check_labels, text_input_tags
+from hybridnlp.utils.validation import (
+    check_choice,
+    check_fitted,
+    check_labels,
+    check_sample_weight,
+    text_input_tags,
+)
 
 __all__ = ["NBSVMClassifier"]
 
@@ -42,6 +49,11 @@ class NBSVMClassifier(TextClassifierMixin, BaseEstimator):
         works too (then there is no ``predict_proba``).
     multiclass : {"ovr", "joint"}, default="ovr"
         How K > 2 classes are fitted (ignored for two).
+    class_weight : "balanced", dict or None, default=None
+        Each text's weight in the linear model times its class's ("balanced": n_texts /
+        (n_classes x the class's count), as scikit-learn's), with ``fit``'s
+        ``sample_weight``; the log-count ratios are normalised per class already and take
+        ``sample_weight`` only.
 
     Attributes
     ----------
@@ -59,26 +71,37 @@ class NBSVMClassifier(TextClassifierMixin, BaseEstimator):
     """
 
     @positional_deprecated("features", "clf")
-    def __init__(self, *, features=None, clf=None, multiclass="ovr"):
+    def __init__(self, *, features=None, clf=None, multiclass="ovr", class_weight=None):
         self.features = features
         self.clf = clf
         self.multiclass = multiclass
+        self.class_weight = class_weight
 
-    def fit(self, X, y):
-        """Fit the n-gram ratios, then the linear model(s). Returns self."""
+    def __setstate__(self, state):
+        super().__setstate__({"class_weight": None, **state})  # pickled before it existed
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the n-gram ratios, then the linear model(s); ``sample_weight`` (one per text)
+        weighs both, so integer weights give the model of repeated texts. Returns self."""
         check_choice("multiclass", self.multiclass, MULTICLASS)
         if self.features is not None and not isinstance(self.features, NBFeatures):
             raise TypeError(f"features must be an NBFeatures, got {type(self.features).__name__}"
                             f"; pass NBFeatures(...) or None.")
         features = NBFeatures() if self.features is None else clone(self.features)
         clf = LogisticRegression(max_iter=1000) if self.clf is None else self.clf
-        counts = features._fit(X, y)  # (n, V); X checked there (a list, a path or a stream)
-        y = check_labels(y)
+        y_checked = check_labels(y)
+        sample_weight = check_sample_weight(sample_weight, len(y_checked))
+        # the ratios count each text sample_weight times; they are normalised per class
+        # already, so class weights go to the linear model only
+        counts = features._fit(X, y, sample_weight)  # (n, V); X checked there (a list, ...)
+        y = y_checked
+        weights = weighted_by_class(sample_weight, self.class_weight, np.unique(y), y)
+        w = {} if weights is None else {"sample_weight": weights}
         self.features_, self.classes_ = features, features.classes_
         if self._one_model:
-            self.estimators_ = [clone(clf).fit(features._scale(counts), y)]
+            self.estimators_ = [clone(clf).fit(features._scale(counts), y, **w)]
         else:
-            self.estimators_ = [clone(clf).fit(_block(counts, r), (y == c).astype(np.int64))
+            self.estimators_ = [clone(clf).fit(_block(counts, r), (y == c).astype(np.int64), **w)
                                 for c, r in zip(self.classes_, features.ratios_)]
         return self
 

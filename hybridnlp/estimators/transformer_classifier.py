@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.utils.class_weight import compute_class_weight
 
 from hybridnlp.estimators._classifier import TextClassifierMixin
 from hybridnlp.estimators._encoders import (
@@ -32,6 +31,7 @@ from hybridnlp.neural import (
 from hybridnlp.nn import EncoderConfig
 from hybridnlp.text import Tokenizer, WordVocabTokenizer
 from hybridnlp.text.segmenters import segmenter_names
+from hybridnlp.utils.class_weight import class_weights
 from hybridnlp.utils.deprecation import under_new_names
 from hybridnlp.utils.device import resolve_device
 from hybridnlp.utils.paths import paths_as_strings
@@ -39,6 +39,7 @@ from hybridnlp.utils.validation import (
     check_choice,
     check_fitted,
     check_number,
+    check_sample_weight,
     check_texts,
     check_texts_labels,
     text_input_tags,
@@ -140,20 +141,25 @@ class _TransformerEstimator(NeuralEstimator):
         """Set what the loss needs from the training targets (a classifier's class weights)."""
 
     def _fit_module(self, texts, y, validation_data, seed: int, continuing: bool,
-                    resume: bool) -> None:
+                    resume: bool, sample_weight=None) -> None:
         """Train on ``texts`` and ``y`` (class indices, or standardised real targets) with a
         validation part (``validation_data`` given already encoded the same way, else a
-        share when ``patience`` is set): the shared half of every ``fit``."""
+        share when ``patience`` is set), each text weighing ``sample_weight`` (checked) in
+        the loss: the shared half of every ``fit``."""
         fraction = self.validation_fraction if self.patience is not None else 0
+        w = sample_weight
         if validation_data is not None:
             train_texts, train_y, (val_texts, val_y) = texts, y, validation_data
         elif fraction and not np.issubdtype(np.asarray(y).dtype, np.floating):
-            train_texts, train_y, val_texts, val_y = holdout_split(
-                texts, y, np.arange(self._n_outputs()), None, fraction, seed)
+            train_texts, train_y, val_texts, val_y, w = holdout_split(
+                texts, y, np.arange(self._n_outputs()), None, fraction, seed,
+                sample_weight=np.ones(len(texts)) if w is None else w)
+            w = None if sample_weight is None else w
         elif fraction:
             train, val = held_out_rows(len(texts), fraction, seed, what="texts")
             train_texts, train_y = [texts[i] for i in train], y[train]
             val_texts, val_y = [texts[i] for i in val], y[val]
+            w = None if w is None else w[train]
         else:
             train_texts, train_y, val_texts, val_y = texts, y, None, None
         trainer = self._make_trainer(seed, has_val=val_texts is not None)
@@ -162,7 +168,7 @@ class _TransformerEstimator(NeuralEstimator):
         if not continuing:
             self.tokenizer_ = source.tokenizer(self, train_texts)
         train = self._batches(train_texts, train_y, shuffle=True, seed=seed, fit=True,
-                              source=source)
+                              source=source).weigh(w)
         if not continuing:
             n_extra = 0 if train.features is None else train.features.shape[1]
             self.model_ = trainer.build_module(lambda: source.module(self, n_extra))
@@ -373,11 +379,14 @@ class TransformerClassifier(TextClassifierMixin, _TransformerEstimator):
         self.class_weight = class_weight
         super().__init__(trainer__monitor=trainer__monitor, **kwargs)
 
-    def fit(self, X, y, *, validation_data=None, resume=False):
+    def fit(self, X, y, sample_weight=None, *, validation_data=None, resume=False):
         """Train on texts ``X`` and labels ``y``. Returns self.
 
         Parameters
         ----------
+        sample_weight : array (n_texts,), optional
+            Each text's weight in the loss (an integer weight counts it that many times;
+            combined with ``class_weight`` as scikit-learn combines them).
         validation_data : (texts, labels), optional
             Used for early stopping instead of a split of the training data.
         resume : bool, default=False
@@ -386,6 +395,7 @@ class TransformerClassifier(TextClassifierMixin, _TransformerEstimator):
         self._check_params()
         check_fit(self)
         texts, y = check_texts_labels(X, y)
+        w = check_sample_weight(sample_weight, len(texts))
         seed = self._seed()
         continuing = self.warm_start and hasattr(self, "model_")
         if continuing:
@@ -402,7 +412,7 @@ class TransformerClassifier(TextClassifierMixin, _TransformerEstimator):
             _, _, val_texts, val_y = holdout_split(texts, y_idx, self.classes_,
                                                    validation_data, None, seed)
             val = (val_texts, val_y)
-        self._fit_module(texts, y_idx, val, seed, continuing, resume)
+        self._fit_module(texts, y_idx, val, seed, continuing, resume, w)
         return self
 
     def _n_outputs(self) -> int:
@@ -412,27 +422,8 @@ class TransformerClassifier(TextClassifierMixin, _TransformerEstimator):
         self.model_.class_weight.copy_(self._class_weights(train_y))
 
     def _class_weights(self, y_idx: np.ndarray) -> torch.Tensor:
-        n = len(self.classes_)
-        if self.class_weight is None:
-            return torch.ones(n)
-        if isinstance(self.class_weight, str):
-            check_choice("class_weight", self.class_weight, ("balanced",))
-        elif not isinstance(self.class_weight, dict):
-            raise TypeError(f"class_weight={self.class_weight!r} must be None, 'balanced' or a "
-                            f"dict of class -> weight.")
-        else:
-            unknown = [c for c in self.class_weight if c not in set(self.classes_.tolist())]
-            if unknown:
-                raise ValueError(f"class_weight names classes not in y: {unknown}; the classes "
-                                 f"are {self.classes_.tolist()}.")
-            for c, w in self.class_weight.items():
-                check_number(f"class_weight[{c!r}]", w, float, low=0, low_open=True)
-        weights = compute_class_weight(
-            self.class_weight if isinstance(self.class_weight, str) else
-            {i: self.class_weight.get(c, 1.0) for i, c in enumerate(self.classes_)},
-            classes=np.arange(n), y=y_idx,
-        )
-        return torch.as_tensor(weights, dtype=torch.float32)
+        return torch.as_tensor(class_weights(self.class_weight, self.classes_, y_idx),
+                               dtype=torch.float32)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_texts, n_classes), columns in ``classes_`` order;

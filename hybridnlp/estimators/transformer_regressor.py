@@ -9,7 +9,7 @@ import numpy as np
 from hybridnlp.estimators._classifier import TextRegressorMixin
 from hybridnlp.estimators._encoders import check_fit
 from hybridnlp.estimators.transformer_classifier import _TransformerEstimator
-from hybridnlp.utils.validation import check_texts_targets
+from hybridnlp.utils.validation import check_sample_weight, check_texts_targets
 
 __all__ = ["TransformerRegressor"]
 
@@ -38,11 +38,13 @@ class TransformerRegressor(TextRegressorMixin, _TransformerEstimator):
     >>> reg.fit(texts, scores).predict(["a gripping film"])           # doctest: +SKIP
     """
 
-    def fit(self, X, y, *, validation_data=None, resume=False):
-        """Train on texts ``X`` and real targets ``y``. Returns self."""
+    def fit(self, X, y, sample_weight=None, *, validation_data=None, resume=False):
+        """Train on texts ``X`` and real targets ``y`` (``sample_weight``: each text's weight
+        in the loss). Returns self."""
         self._check_params()
         check_fit(self)
         texts, y = check_texts_targets(X, y)
+        w = check_sample_weight(sample_weight, len(texts))
         seed = self._seed()
         y2 = y.reshape(len(y), -1)
         continuing = self.warm_start and hasattr(self, "model_")
@@ -62,7 +64,7 @@ class TransformerRegressor(TextRegressorMixin, _TransformerEstimator):
                 raise ValueError(f"validation_data has {val_y.shape[1]} targets per text, y "
                                  f"{self.n_outputs_}.")
             val = (val_texts, self._standardise(val_y))
-        self._fit_module(texts, self._standardise(y2), val, seed, continuing, resume)
+        self._fit_module(texts, self._standardise(y2), val, seed, continuing, resume, w)
         return self
 
     def _standardise(self, y2: np.ndarray) -> np.ndarray:

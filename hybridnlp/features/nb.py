@@ -9,15 +9,16 @@ from sklearn.feature_extraction.text import CountVectorizer
 from hybridnlp.features._ngrams import check_words, feature_names, make_vectorizers, stack
 from hybridnlp.features._text_transformer import TextTransformer
 from hybridnlp.text import WORD_PATTERN
-from hybridnlp.utils.validation import check_fitted
+from hybridnlp.utils.validation import check_fitted, check_sample_weight
 
 __all__ = ["NBFeatures", "log_count_ratios"]
 
 
-def log_count_ratios(counts, y, classes, alpha: float) -> np.ndarray:
+def log_count_ratios(counts, y, classes, alpha: float, sample_weight=None) -> np.ndarray:
     """Log-count ratios r = log((p / |p|_1) / (q / |q|_1)), one row per one-vs-rest problem.
 
-    ``p = alpha + sum of the feature rows of class c``, ``q`` the same over the other classes.
+    ``p = alpha + sum of the feature rows of class c``, ``q`` the same over the other classes
+    (each row times its ``sample_weight``: an integer weight counts the row that many times).
     With two classes there is one row (``classes[1]`` against ``classes[0]``); with K > 2, K rows.
 
     Returns
@@ -25,6 +26,8 @@ def log_count_ratios(counts, y, classes, alpha: float) -> np.ndarray:
     ndarray of shape (1 or K, n_features)
     """
     positives = classes[1:] if len(classes) == 2 else classes
+    if sample_weight is not None:
+        counts = sp.diags(np.asarray(sample_weight, dtype=np.float64)) @ counts
     total = np.asarray(counts.sum(axis=0)).ravel()  # (V,)
     ratios = []
     for c in positives:
@@ -110,17 +113,19 @@ class NBFeatures(TextTransformer):
         self.min_df = min_df
         self.max_features = max_features
 
-    def fit(self, X, y):
-        """Learn the vocabulary and the log-count ratios. Returns self."""
-        self._fit(X, y)
+    def fit(self, X, y, sample_weight=None):
+        """Learn the vocabulary and the log-count ratios (``sample_weight``: each text's
+        weight in the counts). Returns self."""
+        self._fit(X, y, sample_weight)
         return self
 
-    def fit_transform(self, X, y=None):
-        counts = self._fit(X, y)
+    def fit_transform(self, X, y=None, sample_weight=None):
+        counts = self._fit(X, y, sample_weight)
         return self._scale(counts)
 
-    def _fit(self, X, y):
+    def _fit(self, X, y, sample_weight=None):
         texts, y = self._validate_fit(X, y)
+        w = check_sample_weight(sample_weight, len(y))
         if not (isinstance(self.alpha, int | float) and self.alpha > 0):
             raise ValueError(
                 f"alpha={self.alpha!r} must be a positive number (the smoothing count), e.g. 1.0."
@@ -135,7 +140,7 @@ class NBFeatures(TextTransformer):
         blocks = [vec.fit_transform(texts).tocsr() for _, vec in self.vectorizers_]  # (n, V_b)
         self.classes_ = np.unique(y)
         # Ratios per block: each block's p and q are normalised over its own vocabulary.
-        ratios = [log_count_ratios(b, y, self.classes_, float(self.alpha)) for b in blocks]
+        ratios = [log_count_ratios(b, y, self.classes_, float(self.alpha), w) for b in blocks]
         self.ratios_ = np.hstack(ratios)  # (1 or K, V)
         self.n_features_out_ = self.ratios_.size
         return stack(blocks)

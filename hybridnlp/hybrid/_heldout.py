@@ -28,7 +28,8 @@ from hybridnlp.utils.jobs import run_jobs, threads_per_job
 from hybridnlp.utils.progress import progress
 from hybridnlp.utils.validation import check_fitted
 
-__all__ = ["HeldOut", "held_out_probas", "resolve_cv", "share_fits"]
+__all__ = ["HeldOut", "fit_meta", "fit_weighted", "held_out_probas", "resolve_cv",
+           "share_fits"]
 
 _SHARED: ContextVar[dict | None] = ContextVar("hybridnlp_shared_fits", default=None)
 
@@ -111,12 +112,45 @@ def _aligned(est, proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return out
 
 
+def fit_weighted(estimator, X, y, sample_weight=None):
+    """``estimator.fit(X, y)``, each text weighing ``sample_weight`` (None: 1): given as
+    ``sample_weight`` or, to a scikit-learn ``Pipeline``, to its last step (``step__``), or
+    to the whole pipeline where scikit-learn's metadata routing is on (the steps that
+    request it get it)."""
+    if sample_weight is None:
+        return estimator.fit(X, y)
+    if isinstance(estimator, Pipeline):
+        import sklearn
+
+        if sklearn.get_config().get("enable_metadata_routing"):
+            return estimator.fit(X, y, sample_weight=sample_weight)
+        return estimator.fit(X, y, **{f"{estimator.steps[-1][0]}__sample_weight":
+                                      sample_weight})
+    return estimator.fit(X, y, sample_weight=sample_weight)
+
+
+def fit_meta(final, meta, y, sample_weight=None):
+    """A meta learner fit on the held-out predictions ``meta`` (rows weighing
+    ``sample_weight``; one that takes no weights is refused with the fix)."""
+    if sample_weight is None:
+        return final.fit(meta, y)
+    from sklearn.utils.validation import has_fit_parameter
+
+    if not has_fit_parameter(final, "sample_weight"):
+        raise ValueError(f"the meta learner {type(final).__name__} takes no sample_weight; "
+                         f"fit without weights or use one that does (SimplexWeights, "
+                         f"LogisticRegression).")
+    return final.fit(meta, y, sample_weight=sample_weight)
+
+
 def held_out_probas(components, texts: list[str], y: np.ndarray, classes, cvs,
-                    random_state=None, *, memory=None, verbose=0, n_jobs=None) -> list[HeldOut]:
+                    random_state=None, *, memory=None, verbose=0, n_jobs=None,
+                    sample_weight=None) -> list[HeldOut]:
     """For each (name, estimator) of ``components`` with its ``cv`` in ``cvs``: predictions on
     texts it did not see, then the estimator fitted on all (one :class:`HeldOut` each).
     ``classes`` None: the components are regressors (k-fold without stratification, their
-    ``predict`` held out).
+    ``predict`` held out). ``sample_weight`` (one per text) goes to every fit
+    (:func:`fit_weighted`).
 
     Every fit (each fold of each component, and each refit on all the texts) is one joblib job:
     with ``n_jobs`` they run in parallel on joblib's backend, the one
@@ -131,13 +165,14 @@ def held_out_probas(components, texts: list[str], y: np.ndarray, classes, cvs,
     machines than this one each cache in their own copy of it. The returned learners have
     none. Inside ``share_fits`` an identical earlier component's result is returned (looked up
     here, before any job starts)."""
-    plans = [_plan(est, texts, y, classes, cv, random_state) for (_, est), cv in
-             zip(components, cvs, strict=True)]
+    plans = [_plan(est, texts, y, classes, cv, random_state, sample_weight)
+             for (_, est), cv in zip(components, cvs, strict=True)]
     jobs = [(c, part) for c, plan in enumerate(plans) if plan.held is None
             for part in plan.parts]
     threads = threads_per_job(n_jobs, len(jobs))
     results = run_jobs(_fit_part, [(components[c][1], texts, y, classes, train, test, memory,
-                                     threads) for c, (train, test) in jobs], n_jobs)
+                                     threads, sample_weight) for c, (train, test) in jobs],
+                       n_jobs)
     out = []
     for (name, _), plan in zip(components, plans):
         if plan.held is None:  # this component's jobs come next, in order
@@ -169,7 +204,7 @@ class _Plan:
         self.parts, self.held, self.key, self.shared = list(parts), held, key, shared
 
 
-def _plan(estimator, texts, y, classes, cv, random_state) -> _Plan:
+def _plan(estimator, texts, y, classes, cv, random_state, sample_weight=None) -> _Plan:
     kind, splitter = resolve_cv(cv, y, random_state, classifier=classes is not None)
     if kind == "prefit":
         check_fitted(estimator)
@@ -180,7 +215,7 @@ def _plan(estimator, texts, y, classes, cv, random_state) -> _Plan:
         kind == "holdout" or getattr(splitter, "shuffle", False))  # each call splits anew
     if shared is not None and not unseeded:
         try:
-            key = joblib.hash((estimator, texts, y, classes, repr(splitter)))
+            key = joblib.hash((estimator, texts, y, classes, repr(splitter), sample_weight))
         except Exception:  # noqa: BLE001 - an estimator that cannot be pickled is not shared
             key = None
         if key in shared:
@@ -190,13 +225,14 @@ def _plan(estimator, texts, y, classes, cv, random_state) -> _Plan:
     return _Plan(parts, key=key, shared=shared)
 
 
-def _fit_part(estimator, texts, y, classes, train, test, memory, threads):
+def _fit_part(estimator, texts, y, classes, train, test, memory, threads, sample_weight=None):
     """One job: (None, a clone's probabilities on the ``test`` rows, fit on the ``train``
     rows), or (the clone fitted on everything, None) when ``test`` is None."""
     with torch_threads(threads):
         if test is None:
-            return _clone(estimator, memory).fit(texts, y), None
-        est = _clone(estimator, memory).fit([texts[j] for j in train], y[train])
+            return fit_weighted(_clone(estimator, memory), texts, y, sample_weight), None
+        est = fit_weighted(_clone(estimator, memory), [texts[j] for j in train], y[train],
+                           None if sample_weight is None else sample_weight[train])
         return None, _outputs(est, [texts[j] for j in test], classes)
 
 

@@ -12,8 +12,14 @@ from sklearn.utils.validation import check_array
 from hybridnlp.hybrid._heldout import held_out_probas
 from hybridnlp.hybrid._text_ensemble import TextEnsemble
 from hybridnlp.text import WordTokenizer
+from hybridnlp.utils.class_weight import weighted_by_class
 from hybridnlp.utils.saving import SaveMixin
-from hybridnlp.utils.validation import check_fitted, check_texts, check_texts_labels
+from hybridnlp.utils.validation import (
+    check_fitted,
+    check_sample_weight,
+    check_texts,
+    check_texts_labels,
+)
 
 __all__ = ["SimplexWeights", "WeightedEnsemble"]
 
@@ -21,19 +27,25 @@ EPS = 1e-12
 _TOKENIZE = WordTokenizer()
 
 
-def _mixture_nll(log_gate: np.ndarray, probas: np.ndarray, y_idx: np.ndarray) -> float:
-    """Mean negative log-likelihood of sum_k gate_k * p_k(y). log_gate (n, M), probas (M, n, K)."""
+def _mixture_nll(log_gate: np.ndarray, probas: np.ndarray, y_idx: np.ndarray,
+                 sample_weight=None) -> float:
+    """Mean negative log-likelihood of sum_k gate_k * p_k(y) (weighted by ``sample_weight``).
+    log_gate (n, M), probas (M, n, K)."""
     p_true = probas[:, np.arange(len(y_idx)), y_idx].T  # (n, M)
-    return -float(np.mean(logsumexp(log_gate + np.log(p_true + EPS), axis=1)))
+    return -float(np.average(logsumexp(log_gate + np.log(p_true + EPS), axis=1),
+                             weights=sample_weight))
 
 
-def fit_simplex_weights(probas: np.ndarray, y_idx: np.ndarray) -> np.ndarray:
-    """Weights on the simplex minimising the log loss of the weighted average of ``probas``."""
+def fit_simplex_weights(probas: np.ndarray, y_idx: np.ndarray,
+                        sample_weight=None) -> np.ndarray:
+    """Weights on the simplex minimising the log loss of the weighted average of ``probas``
+    (each example weighing ``sample_weight``)."""
     M = probas.shape[0]
 
     def loss(theta):
         log_w = theta - logsumexp(theta)
-        return _mixture_nll(np.broadcast_to(log_w, (len(y_idx), M)), probas, y_idx)
+        return _mixture_nll(np.broadcast_to(log_w, (len(y_idx), M)), probas, y_idx,
+                            sample_weight)
 
     result = minimize(loss, np.zeros(M), method="L-BFGS-B")
     return softmax(result.x)
@@ -84,11 +96,12 @@ class SimplexWeights(SaveMixin, ClassifierMixin, BaseEstimator):
     n_features_in_ : int
     """
 
-    def fit(self, X, y):
-        """Fit the weights to the held-out probabilities ``X`` and labels ``y``. Returns self."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit the weights to the held-out probabilities ``X`` and labels ``y`` (each row
+        weighing ``sample_weight``). Returns self."""
         self.classes_, y_idx = np.unique(np.asarray(y), return_inverse=True)
         probas = self._probas(X, fit=True)
-        self.weights_ = fit_simplex_weights(probas, y_idx)
+        self.weights_ = fit_simplex_weights(probas, y_idx, sample_weight)
         return self
 
     def _probas(self, X, fit: bool = False) -> np.ndarray:
@@ -125,6 +138,9 @@ class WeightedEnsemble(TextEnsemble):
         As in ``StackingClassifier``: the held-out fits in parallel (joblib's backend).
     verbose : int, default=0
         A progress bar (tqdm, on standard error) per component over its held-out fits.
+    class_weight : "balanced", dict or None, default=None
+        As in ``StackingClassifier``: the components and the weights weigh each text by its
+        class's weight (times ``fit``'s ``sample_weight``).
 
     Attributes
     ----------
@@ -136,7 +152,7 @@ class WeightedEnsemble(TextEnsemble):
     """
 
     def __init__(self, *, estimators, cv=5, estimator_cv=None, gating=False, gate_alpha=1.0,
-                 random_state=None, n_jobs=None, verbose=0):
+                 random_state=None, n_jobs=None, verbose=0, class_weight=None):
         self.estimators = estimators
         self.cv = cv
         self.estimator_cv = estimator_cv
@@ -145,9 +161,17 @@ class WeightedEnsemble(TextEnsemble):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.class_weight = class_weight
 
-    def fit(self, X, y):
+    def __setstate__(self, state):
+        super().__setstate__({"class_weight": None, **state})  # pickled before it existed
+
+    def fit(self, X, y, sample_weight=None):
+        """Held-out probabilities of every component -> weights (or a gate), each text
+        weighing ``sample_weight`` in the components' fits and in the weights'."""
         texts, y = check_texts_labels(X, y)
+        w = weighted_by_class(check_sample_weight(sample_weight, len(texts)),
+                              self.class_weight, np.unique(y), y)
         components = self._components()
         seed = self._split_seed()  # one for every component: their held-out rows align
         names = [name for name, _ in components]
@@ -155,20 +179,21 @@ class WeightedEnsemble(TextEnsemble):
         y_idx = np.searchsorted(self.classes_, y)
         cvs = [self._estimator_cv().get(name, self.cv) for name in names]
         held = held_out_probas(components, texts, y, self.classes_, cvs, seed,
-                               verbose=self.verbose, n_jobs=self.n_jobs)
+                               verbose=self.verbose, n_jobs=self.n_jobs, sample_weight=w)
         rows = np.logical_and.reduce([h.rows for h in held])
         probas = np.stack([h.proba[rows] for h in held])  # (M, n, K)
         self.named_estimators_ = dict(zip(names, [h.fitted for h in held]))
         self.estimators_ = list(self.named_estimators_.values())
         self.shared_components_ = [n for n, h in zip(names, held) if h.shared]
-        self.weights_ = fit_simplex_weights(probas, y_idx[rows])
+        w_rows = None if w is None else w[rows]
+        self.weights_ = fit_simplex_weights(probas, y_idx[rows], w_rows)
         self.gate_coef_ = None
         if self.gating:
             tokens = _TOKENIZE.tokenize_batch(texts)
             self.vocabulary_ = {w for toks in tokens for w in toks}
             kept = [toks for toks, keep in zip(tokens, rows) if keep]
             feats = self._gate_features(kept, probas, fit=True)
-            self.gate_coef_ = self._fit_gate(feats, probas, y_idx[rows])
+            self.gate_coef_ = self._fit_gate(feats, probas, y_idx[rows], w_rows)
         return self
 
     def _gate_features(self, tokens: list[list[str]], probas: np.ndarray,
@@ -185,7 +210,8 @@ class WeightedEnsemble(TextEnsemble):
         feats = (feats - self.gate_mean_) / self.gate_scale_
         return np.column_stack([np.ones(len(tokens)), feats])  # bias first
 
-    def _fit_gate(self, feats: np.ndarray, probas: np.ndarray, y_idx: np.ndarray) -> np.ndarray:
+    def _fit_gate(self, feats: np.ndarray, probas: np.ndarray, y_idx: np.ndarray,
+                  sample_weight=None) -> np.ndarray:
         F, M = feats.shape[1], probas.shape[0]
         start = np.zeros((F, M))
         start[0] = np.log(self.weights_ + EPS)  # begin at the global weights
@@ -195,7 +221,7 @@ class WeightedEnsemble(TextEnsemble):
             logits = feats @ coef  # (n, M)
             log_gate = logits - logsumexp(logits, axis=1, keepdims=True)
             penalty = self.gate_alpha * np.sum(coef[1:] ** 2) / len(y_idx)
-            return _mixture_nll(log_gate, probas, y_idx) + penalty
+            return _mixture_nll(log_gate, probas, y_idx, sample_weight) + penalty
 
         return minimize(loss, start.ravel(), method="L-BFGS-B").x.reshape(F, M)
 

@@ -202,6 +202,9 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
         every text, the Transformer (or pretrained encoder) only those they are unsure of,
         at most this accuracy lost on the held-out texts (``cascade_escalated_``: the share
         sent on).
+    class_weight : "balanced", dict or None, default=None
+        As in ``StackingClassifier``: every component and the meta learner weigh each text
+        by its class's weight (times ``fit``'s ``sample_weight``).
 
     Examples
     --------
@@ -214,11 +217,11 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     def __init__(self, *, estimators=None, word_vectors=None, segmenter=None, pretrained=None,
                  fine_tune=True, final_estimator=None, cv=5, estimator_cv=None,
                  passthrough=None, cache=True, random_state=None, n_jobs=None, verbose=0,
-                 calibrate=False, cascade=None):
+                 calibrate=False, cascade=None, class_weight=None):
         super().__init__(estimators=estimators, final_estimator=final_estimator, cv=cv,
                          estimator_cv=estimator_cv, passthrough=passthrough, cache=cache,
                          random_state=random_state, n_jobs=n_jobs, verbose=verbose,
-                         calibrate=calibrate, cascade=cascade)
+                         calibrate=calibrate, cascade=cascade, class_weight=class_weight)
         self.word_vectors = word_vectors
         self.segmenter = segmenter
         self.pretrained = pretrained
@@ -256,10 +259,10 @@ class HybridEnsemble(_DefaultComponents, WeightedEnsemble):
 
     def __init__(self, *, estimators=None, word_vectors=None, segmenter=None, pretrained=None,
                  fine_tune=True, cv=5, estimator_cv=None, gating=False, gate_alpha=1.0,
-                 random_state=None, n_jobs=None, verbose=0):
+                 random_state=None, n_jobs=None, verbose=0, class_weight=None):
         super().__init__(estimators=estimators, cv=cv, estimator_cv=estimator_cv,
                          gating=gating, gate_alpha=gate_alpha, random_state=random_state,
-                         n_jobs=n_jobs, verbose=verbose)
+                         n_jobs=n_jobs, verbose=verbose, class_weight=class_weight)
         self.word_vectors = word_vectors
         self.segmenter = segmenter
         self.pretrained = pretrained

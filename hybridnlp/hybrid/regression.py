@@ -13,12 +13,17 @@ from sklearn.pipeline import make_pipeline
 
 from hybridnlp.estimators import FastTextRegressor, TextRegressorMixin, TransformerRegressor
 from hybridnlp.features import TfidfFeatures, Word2VecFeatures
-from hybridnlp.hybrid._heldout import held_out_probas
+from hybridnlp.hybrid._heldout import fit_meta, held_out_probas
 from hybridnlp.hybrid._text_ensemble import Components
 from hybridnlp.hybrid.hybrid import _DefaultComponents
 from hybridnlp.pretrained import SentenceEmbeddingFeatures
 from hybridnlp.utils.saving import SaveMixin
-from hybridnlp.utils.validation import check_fitted, check_texts, check_texts_targets
+from hybridnlp.utils.validation import (
+    check_fitted,
+    check_sample_weight,
+    check_texts,
+    check_texts_targets,
+)
 
 __all__ = ["HybridRegressor", "NonNegativeLinear", "default_regressors"]
 
@@ -58,10 +63,12 @@ class NonNegativeLinear(SaveMixin, RegressorMixin, BaseEstimator):
     non-negativity (``scipy.optimize.nnls``), the classic meta learner of stacked regression
     (Breiman 1996, "Stacked regressions"). One target."""
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
-        mx, my = X.mean(axis=0), y.mean()
-        self.coef_, _ = nnls(X - mx, y - my)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+        mx, my = np.average(X, axis=0, weights=w), np.average(y, weights=w)
+        root = np.sqrt(w)[:, None]  # weighted least squares: rows scaled by sqrt(weight)
+        self.coef_, _ = nnls((X - mx) * root, (y - my) * root[:, 0])
         self.intercept_ = float(my - mx @ self.coef_)
         return self
 
@@ -131,15 +138,17 @@ class HybridRegressor(_DefaultComponents, TextRegressorMixin, Components, BaseEs
         return default_regressors(self.random_state, self.word_vectors, self.segmenter,
                                   self.pretrained, self.fine_tune)
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Held-out predictions of every component -> per-target weights; components refit
-        on all the texts. Returns self."""
+        on all the texts; ``sample_weight`` (one per text) weighs every fit and the
+        weights' choice. Returns self."""
         texts, y = check_texts_targets(X, y)
+        w = check_sample_weight(sample_weight, len(texts))
         components = self._components()
         seed = self._split_seed()
         cvs = [self._estimator_cv().get(name, self.cv) for name, _ in components]
         held = held_out_probas(components, texts, y, None, cvs, seed, verbose=self.verbose,
-                               n_jobs=self.n_jobs)
+                               n_jobs=self.n_jobs, sample_weight=w)
         rows = np.logical_and.reduce([h.rows for h in held])
         if rows.sum() < 10:
             raise ValueError(f"the held-out parts leave {int(rows.sum())} texts for the meta "
@@ -148,17 +157,19 @@ class HybridRegressor(_DefaultComponents, TextRegressorMixin, Components, BaseEs
         self.named_estimators_ = {name: h.fitted for name, h in zip(names, held, strict=True)}
         self.held_out_ = {name: h.proba[rows] for name, h in zip(names, held, strict=True)}
         targets = y.reshape(len(y), -1)[rows]
+        w_rows = None if w is None else w[rows]
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         self.final_estimators_, self.chosen_, self.meta_scores_ = [], [], []
         self.coef_ = np.zeros((targets.shape[1], len(names)))
         self.intercept_ = np.zeros(targets.shape[1])
         for t in range(targets.shape[1]):
             meta = np.column_stack([self.held_out_[name][:, t] for name in names])
-            final = clone(self.final_estimator or NonNegativeLinear()).fit(meta, targets[:, t])
+            final = fit_meta(clone(self.final_estimator or NonNegativeLinear()), meta,
+                             targets[:, t], w_rows)
             self.final_estimators_.append(final)
             chosen, scores = "stack", {}
             if self.final_estimator is None:
-                scores = self._held_out_errors(meta, targets[:, t], names, seed)
+                scores = self._held_out_errors(meta, targets[:, t], names, seed, w_rows)
                 chosen = min(scores, key=lambda k: (scores[k], k != "stack"))
                 if chosen == "stack":
                     self.coef_[t], self.intercept_[t] = final.coef_, final.intercept_
@@ -169,14 +180,16 @@ class HybridRegressor(_DefaultComponents, TextRegressorMixin, Components, BaseEs
         return self
 
     @staticmethod
-    def _held_out_errors(meta, y, names, seed) -> dict[str, float]:
-        """Mean squared error of the weights (each row predicted by weights fit on the other
-        folds' rows) and of each component's held-out predictions as they are."""
+    def _held_out_errors(meta, y, names, seed, w=None) -> dict[str, float]:
+        """Mean squared error (weighted by ``w``) of the weights (each row predicted by
+        weights fit on the other folds' rows) and of each component's held-out predictions
+        as they are."""
         stacked = np.zeros(len(y))
         for train, test in KFold(5, shuffle=True, random_state=seed).split(meta):
-            stacked[test] = NonNegativeLinear().fit(meta[train], y[train]).predict(meta[test])
-        errors = {"stack": float(np.mean((stacked - y) ** 2))}
-        errors.update({name: float(np.mean((meta[:, j] - y) ** 2))
+            stacked[test] = NonNegativeLinear().fit(
+                meta[train], y[train], None if w is None else w[train]).predict(meta[test])
+        errors = {"stack": float(np.average((stacked - y) ** 2, weights=w))}
+        errors.update({name: float(np.average((meta[:, j] - y) ** 2, weights=w))
                        for j, name in enumerate(names)})
         return errors
 

@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from hybridnlp.hybrid._heldout import _aligned, held_out_probas
+from hybridnlp.hybrid._heldout import _aligned, fit_meta, held_out_probas
 from hybridnlp.hybrid._text_ensemble import TextEnsemble
 from hybridnlp.hybrid.cascade import (
     CascadeCurve,
@@ -20,7 +20,13 @@ from hybridnlp.hybrid.cascade import (
     is_expensive,
 )
 from hybridnlp.utils.calibration import fit_temperature, with_temperature
-from hybridnlp.utils.validation import check_number, check_texts, check_texts_labels
+from hybridnlp.utils.class_weight import weighted_by_class
+from hybridnlp.utils.validation import (
+    check_number,
+    check_sample_weight,
+    check_texts,
+    check_texts_labels,
+)
 
 __all__ = ["StackingClassifier"]
 
@@ -73,6 +79,10 @@ class StackingClassifier(TextEnsemble):
         the held-out texts (both stages' predictions there cross-validated) as the fewest
         escalations losing at most ``cascade`` accuracy there. The texts the cheap stage
         keeps get its probabilities (not temperature-scaled). None: every component runs.
+    class_weight : "balanced", dict or None, default=None
+        Each text's weight times its class's ("balanced": n_texts / (n_classes x the
+        class's count), as scikit-learn's); combined with ``fit``'s ``sample_weight``:
+        every component and the meta learner get the product.
 
     Attributes
     ----------
@@ -97,7 +107,7 @@ class StackingClassifier(TextEnsemble):
 
     def __init__(self, *, estimators, final_estimator=None, cv=5, estimator_cv=None,
                  passthrough=None, cache=True, random_state=None, n_jobs=None, verbose=0,
-                 calibrate=False, cascade=None):
+                 calibrate=False, cascade=None, class_weight=None):
         self.estimators = estimators
         self.final_estimator = final_estimator
         self.cv = cv
@@ -109,10 +119,15 @@ class StackingClassifier(TextEnsemble):
         self.verbose = verbose
         self.calibrate = calibrate
         self.cascade = cascade
+        self.class_weight = class_weight
 
-    def fit(self, X, y):
-        """Held-out probabilities of every learner -> meta learner; learners refit on all."""
+    def fit(self, X, y, sample_weight=None):
+        """Held-out probabilities of every learner -> meta learner; learners refit on all.
+        ``sample_weight`` (one per text) goes to every component's fits and to the meta
+        learner's (the temperature and the cascade threshold are fit unweighted)."""
         texts, y = check_texts_labels(X, y)
+        w = weighted_by_class(check_sample_weight(sample_weight, len(texts)),
+                              self.class_weight, np.unique(y), y)
         components = self._components()
         self._check_cascade(components)
         seed = self._split_seed()  # one for every component: their held-out rows align
@@ -121,7 +136,8 @@ class StackingClassifier(TextEnsemble):
         try:
             cvs = [self._estimator_cv().get(name, self.cv) for name, _ in components]
             held = held_out_probas(components, texts, y, self.classes_, cvs, seed,
-                                   memory=cache_dir, verbose=self.verbose, n_jobs=self.n_jobs)
+                                   memory=cache_dir, verbose=self.verbose, n_jobs=self.n_jobs,
+                                   sample_weight=w)
         finally:
             if cache_dir:
                 shutil.rmtree(cache_dir, ignore_errors=True)
@@ -141,7 +157,8 @@ class StackingClassifier(TextEnsemble):
         self.held_out_y_ = y[rows]
         meta = self._meta_features([h.proba[rows] for h in held], row_texts)
         final = self.final_estimator or self._default_final_estimator()
-        self.final_estimator_ = clone(final).fit(meta, y[rows])
+        self.final_estimator_ = fit_meta(clone(final), meta, y[rows],
+                                         None if w is None else w[rows])
         self.n_meta_rows_ = int(rows.sum())
         self.temperature_ = self._fit_temperature(final, meta, y[rows], seed) \
             if self.calibrate else 1.0
@@ -151,7 +168,7 @@ class StackingClassifier(TextEnsemble):
         return self
 
     def __setstate__(self, state):
-        super().__setstate__({"cascade": None, **state})  # pickled before it existed
+        super().__setstate__({"cascade": None, "class_weight": None, **state})  # older
 
     def _check_cascade(self, components) -> None:
         if self.cascade is None:

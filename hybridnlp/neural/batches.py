@@ -15,7 +15,8 @@ TRUNCATIONS = ("head", "head_tail")
 
 
 class TextBatches(Batches):
-    """Iterable of batch dicts ``{"idx", "mask", "targets"?, "features"?}``.
+    """Iterable of batch dicts ``{"idx", "mask", "targets"?, "features"?, "sample_weight"?}``
+    (``weigh(w)`` adds each text's weight to its batches).
 
     Each text becomes ``[<bos>, *ids]`` cut to ``max_len`` (``<bos>`` is the CLS token and keeps
     empty texts non-empty): ``truncation="head"`` keeps the first tokens, ``"head_tail"`` the
@@ -40,6 +41,7 @@ class TextBatches(Batches):
         self._features_t = (None if features is None
                             else torch.as_tensor(np.asarray(features), dtype=torch.float32))
         self.pad_id = pad_id
+        self.sample_weight = None
         self.sampler = BucketBatchSampler([len(s) for s in self.seqs], batch_size,
                                           shuffle=shuffle, seed=seed)
 
@@ -50,7 +52,15 @@ class TextBatches(Batches):
             batch["targets"] = self.targets[index]  # (B,), or (B, n_targets)
         if self._features_t is not None:
             batch["features"] = self._features_t[index]  # (B, F)
+        if self.sample_weight is not None:
+            batch["sample_weight"] = self.sample_weight[index]  # (B,)
         return batch
+
+    def weigh(self, sample_weight) -> TextBatches:
+        """Each text's weight in the loss (None: all 1); returns self."""
+        self.sample_weight = None if sample_weight is None else torch.as_tensor(
+            np.asarray(sample_weight), dtype=torch.float32)
+        return self
 
 
 def embedding_matrix(tokenizer, vectors, current: torch.Tensor) -> tuple[torch.Tensor, int]:

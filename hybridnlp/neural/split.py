@@ -21,10 +21,20 @@ def accuracy(logits, targets) -> float:
 
 
 def holdout_split(texts: list[str], y_idx: np.ndarray, classes: np.ndarray, validation_data,
-                  fraction: float | None, seed: int):
+                  fraction: float | None, seed: int, sample_weight=None):
     """(train texts, train class indices, validation texts, validation class indices): the
     given ``validation_data`` (texts, labels), else a stratified ``fraction`` of the
-    training data, else no validation (Nones) when ``fraction`` is 0 or None."""
+    training data, else no validation (Nones) when ``fraction`` is 0 or None. With
+    ``sample_weight``, the training texts' weights come fifth."""
+    if sample_weight is not None:
+        if validation_data is not None or not fraction:
+            return (*holdout_split(texts, y_idx, classes, validation_data, fraction, seed),
+                    sample_weight)
+        tr, _, va, _ = holdout_split(list(range(len(texts))), y_idx, classes, None, fraction,
+                                     seed)  # the same rows as the texts' split
+        tr, va = np.asarray(tr), np.asarray(va)
+        return ([texts[i] for i in tr], y_idx[tr], [texts[i] for i in va], y_idx[va],
+                sample_weight[tr])
     if validation_data is not None:
         val_texts, val_y = check_texts_labels(*validation_data, require_words=False,
                                               min_classes=1)

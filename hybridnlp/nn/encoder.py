@@ -100,13 +100,14 @@ class SequenceClassifier(nn.Module):
         init_weights(self, config.n_layer)
 
     def forward(self, idx: torch.Tensor, mask: torch.Tensor | None = None,
-                features: torch.Tensor | None = None, targets: torch.Tensor | None = None):
+                features: torch.Tensor | None = None, targets: torch.Tensor | None = None,
+                sample_weight: torch.Tensor | None = None):
         h = self.encoder(idx, mask)  # (B, T, C)
         pooled = self.encoder.pool(h, mask, self.config.pooling)  # (B, C)
         logits = self.head(pooled, features)  # (B, n_classes)
         loss = None
         if targets is not None:
-            loss = head_loss(logits, targets, self.class_weight)
+            loss = head_loss(logits, targets, self.class_weight, sample_weight)
         return logits, loss
 
 

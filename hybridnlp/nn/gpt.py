@@ -300,7 +300,8 @@ class GPTClassifier(nn.Module):
         self.register_buffer("class_weight", torch.ones(config.n_classes))
 
     def forward(self, idx: torch.Tensor, mask: torch.Tensor | None = None,
-                features: torch.Tensor | None = None, targets: torch.Tensor | None = None):
+                features: torch.Tensor | None = None, targets: torch.Tensor | None = None,
+                sample_weight: torch.Tensor | None = None):
         if mask is None:
             mask = torch.ones_like(idx, dtype=torch.bool)
         h = self.gpt.hidden(idx, key_mask=None if bool(mask.all()) else mask)  # (B, T, C)
@@ -313,7 +314,7 @@ class GPTClassifier(nn.Module):
         logits = self.head(pooled, features)
         loss = None
         if targets is not None:
-            loss = head_loss(logits, targets, self.class_weight)
+            loss = head_loss(logits, targets, self.class_weight, sample_weight)
             if self.config.lm_weight and self.training:
                 next_ids = idx[:, 1:].masked_fill(~mask[:, 1:], -1)  # (B, T-1)
                 lm_logits = self.gpt.lm_head(h[:, :-1]).float()

@@ -16,13 +16,24 @@ __all__ = ["MLP", "Block", "ByteDropout", "SelfAttention", "head_loss", "init_we
 
 
 def head_loss(logits: torch.Tensor, targets: torch.Tensor,
-              class_weight: torch.Tensor | None = None) -> torch.Tensor:
+              class_weight: torch.Tensor | None = None,
+              sample_weight: torch.Tensor | None = None) -> torch.Tensor:
     """The loss of a sequence head: cross-entropy against class indices (weighted by
     ``class_weight``), or mean squared error against real targets, one per output (a
-    regressor's head, as wide as its targets)."""
+    regressor's head, as wide as its targets). With ``sample_weight`` (B,), the weighted
+    mean over the examples: an integer weight counts as that many copies of the example
+    (with class weights, as scikit-learn weighs them: by both, normalised by both)."""
     if targets.is_floating_point():
-        return F.mse_loss(logits.float(), targets.float().reshape(logits.shape))
-    return F.cross_entropy(logits.float(), targets, weight=class_weight)
+        per = F.mse_loss(logits.float(), targets.float().reshape(logits.shape),
+                         reduction="none").reshape(len(logits), -1).mean(dim=1)
+        norm = torch.ones_like(per)
+    else:
+        per = F.cross_entropy(logits.float(), targets, weight=class_weight, reduction="none")
+        norm = torch.ones_like(per) if class_weight is None else class_weight[targets].float()
+    if sample_weight is not None:
+        w = sample_weight.float()
+        per, norm = per * w, norm * w
+    return per.sum() / norm.sum().clamp(min=1e-12)
 
 SelfAttention = Attention  # the name the encoder's attention had; one module serves both
 

@@ -69,14 +69,15 @@ class PretrainedSequenceClassifier(nn.Module):
         self.register_buffer("class_weight", torch.ones(config.n_classes))
 
     def forward(self, idx: torch.Tensor, mask: torch.Tensor | None = None,
-                features: torch.Tensor | None = None, targets: torch.Tensor | None = None):
+                features: torch.Tensor | None = None, targets: torch.Tensor | None = None,
+                sample_weight: torch.Tensor | None = None):
         if mask is None:
             mask = torch.ones_like(idx, dtype=torch.bool)
         h = self.encoder(**encoder_kwargs(self.encoder, idx, mask)).last_hidden_state
         logits = self.head(pool_hidden(h, mask, self.config.pooling), features)
         loss = None
         if targets is not None:
-            loss = head_loss(logits, targets, self.class_weight)
+            loss = head_loss(logits, targets, self.class_weight, sample_weight)
         return logits, loss
 
     def optimizer_groups(self, weight_decay: float) -> list[dict]:

@@ -17,6 +17,7 @@ __all__ = [
     "check_choice",
     "check_labels",
     "check_ngram_range",
+    "check_sample_weight",
     "check_texts_targets",
     "check_number",
     "check_texts",
@@ -203,6 +204,26 @@ def check_texts_targets(texts: Any, y: Any, *, require_words: bool = True
         raise ValueError(f"y holds a missing or infinite value at index {int(bad[0])} "
                          f"({len(bad)} rows in all); drop those rows or fill them in.")
     return texts, values
+
+
+def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
+    """``sample_weight`` as float64 (n,): finite, non-negative, not all zero; None stays
+    None (every example weighs 1)."""
+    if sample_weight is None:
+        return None
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("sample_weight must hold numbers, one per text.") from None
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight has shape {w.shape}; pass one weight per text "
+                         f"({n}).")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError("sample_weight must be finite and non-negative; a weight of 0 "
+                         "leaves an example out.")
+    if not w.sum() > 0:
+        raise ValueError("sample_weight sums to 0: no example would count.")
+    return w
 
 
 def check_choice(name: str, value: Any, allowed: Sequence) -> Any:
