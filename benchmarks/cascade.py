@@ -94,7 +94,8 @@ def main() -> None:
         f"Fit on SST-2 train ({len(train.data):,} sentences) once; each budget's threshold is "
         f"chosen on the held-out texts of that fit (the share of them escalated is in the "
         f"third column); test: {len(test.data):,} sentences. Predict time: median of 3 "
-        f"calls on all test sentences, after a first call.", "", *table, "", *fits, ""]))
+        f"calls on all test sentences, the embedding cache cleared before each.", "",
+        *table, "", *fits, ""]))
 
 
 if __name__ == "__main__":

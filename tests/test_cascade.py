@@ -71,21 +71,21 @@ def test_cascade_calls_the_transformer_only_for_escalated_texts(mr_small, monkey
     np.testing.assert_allclose(cascade.predict_proba(texts), cheap)
     # in between: the transformer sees exactly the texts below the threshold
     cascade.cascade_threshold_ = float(np.median(cheap.max(axis=1)))
+    proba = cascade.predict_proba(texts)
+    loaded = hybridnlp.load(cascade.save(tmp_path / "cascade"))  # before any patching
+    assert loaded.cascade_threshold_ == cascade.cascade_threshold_
+    np.testing.assert_allclose(loaded.predict_proba(texts[:20]), proba[:20], atol=1e-6)
     seen = []
     transformer = cascade.named_estimators_["transformer"]
     original = transformer.predict_proba
     monkeypatch.setattr(transformer, "predict_proba",
                         lambda X: seen.extend(X) or original(X))
-    proba = cascade.predict_proba(texts)
+    assert np.array_equal(cascade.predict_proba(texts), proba)
     low = cascade.escalated(texts)
     assert seen == [t for t, e in zip(texts, low, strict=True) if e] and 0 < low.sum() < len(texts)
     np.testing.assert_allclose(proba[~low], cheap[~low])
     np.testing.assert_allclose(proba[low], full.predict_proba([t for t, e in zip(
         texts, low, strict=True) if e]), atol=1e-12)
-    monkeypatch.undo()
-    loaded = hybridnlp.load(cascade.save(tmp_path / "cascade"))
-    assert loaded.cascade_threshold_ == cascade.cascade_threshold_
-    np.testing.assert_allclose(loaded.predict_proba(texts[:20]), proba[:20], atol=1e-6)
 
 
 def test_cascade_refuses_settings_it_cannot_serve(mr_small):

@@ -132,3 +132,15 @@ def test_bad_weights_are_refused_with_the_fix():
         check_sample_weight([0, 0, 0], 3)
     with pytest.raises(ValueError, match=r"class_weight names classes not in y: \['maybe'\]"):
         NBSVMClassifier(class_weight={"maybe": 2.0}).fit(["a b", "c d"], ["pos", "neg"])
+
+
+def test_metadata_routing_reaches_the_steps_that_request_the_weights(weighted):
+    import sklearn
+
+    texts, y, w, _, _ = weighted
+    by_hand = Pipeline([("tfidf", TfidfFeatures()), ("lr", LogisticRegression(C=10))]).fit(
+        texts, y, lr__sample_weight=w)
+    with sklearn.config_context(enable_metadata_routing=True):
+        lr = LogisticRegression(C=10).set_fit_request(sample_weight=True)
+        routed = fit_weighted(Pipeline([("tfidf", TfidfFeatures()), ("lr", lr)]), texts, y, w)
+    np.testing.assert_allclose(routed.predict_proba(texts), by_hand.predict_proba(texts))
