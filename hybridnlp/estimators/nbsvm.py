@@ -89,12 +89,11 @@ class NBSVMClassifier(TextClassifierMixin, BaseEstimator):
                             f"; pass NBFeatures(...) or None.")
         features = NBFeatures() if self.features is None else clone(self.features)
         clf = LogisticRegression(max_iter=1000) if self.clf is None else self.clf
-        y_checked = check_labels(y)
-        sample_weight = check_sample_weight(sample_weight, len(y_checked))
         # the ratios count each text sample_weight times; they are normalised per class
         # already, so class weights go to the linear model only
-        counts = features._fit(X, y, sample_weight)  # (n, V); X checked there (a list, ...)
-        y = y_checked
+        counts = features._fit(X, y, sample_weight)  # (n, V); X, y, weights checked there
+        y = check_labels(y)
+        sample_weight = check_sample_weight(sample_weight, len(y))
         weights = weighted_by_class(sample_weight, self.class_weight, np.unique(y), y)
         w = {} if weights is None else {"sample_weight": weights}
         self.features_, self.classes_ = features, features.classes_
