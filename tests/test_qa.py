@@ -417,11 +417,12 @@ def test_pipeline_progress_bars_draw_on_standard_error_only_when_verbose(capsys,
     from hybridnlp.qa import QAPipeline, pipeline
 
     args = (QUESTIONS * 3, PASSAGES, ANSWERS * 3)
-    quiet = QAPipeline(top_k=2, random_state=0).fit(*args, passage_index=GOLD * 3)
+    quiet = QAPipeline(top_k=2, random_state=0, weight_cv=2).fit(*args, passage_index=GOLD * 3)
     quiet_answers = quiet.predict(QUESTIONS)
     assert capsys.readouterr() == ("", "")
     monkeypatch.setattr(pipeline, "READ_BLOCK", 2)  # a bar over reads from 3 questions on
-    loud = QAPipeline(top_k=2, random_state=0, verbose=1).fit(*args, passage_index=GOLD * 3)
+    loud = QAPipeline(top_k=2, random_state=0, weight_cv=2, verbose=1).fit(
+        *args, passage_index=GOLD * 3)
     err = capsys.readouterr().err
     assert "QA fit: index, reader, held-out reads, combiner" in err
     assert "reader: the training questions' spans" in err  # the reader got verbose=1
