@@ -98,3 +98,6 @@ def test_cascade_refuses_settings_it_cannot_serve(mr_small):
         _hybrid(cascade=0.01, passthrough=TfidfFeatures()).fit(texts, y)
     with pytest.raises(ValueError, match="cascade=1.5"):
         _hybrid(cascade=1.5).fit(texts, y)
+    plain = clone(cheap_only).set_params(cascade=None).fit(texts, y)
+    with pytest.raises(ValueError, match=r"^escalated\(\) needs a cascade; fit with cascade="):
+        plain.escalated(texts[:2])

@@ -22,6 +22,7 @@ from hybridnlp.hybrid.cascade import (
 from hybridnlp.utils.calibration import fit_temperature, with_temperature
 from hybridnlp.utils.class_weight import weighted_by_class
 from hybridnlp.utils.validation import (
+    check_fitted,
     check_number,
     check_sample_weight,
     check_texts,
@@ -201,6 +202,9 @@ class StackingClassifier(TextEnsemble):
 
     def escalated(self, X) -> np.ndarray:
         """Which texts of ``X`` the cascade sends to the expensive components (bool)."""
+        check_fitted(self, "final_estimator_")
+        if getattr(self, "cascade_threshold_", None) is None:
+            raise ValueError("escalated() needs a cascade; fit with cascade= (e.g. 0.002).")
         return self._cheap_stage(check_texts(X))[1]
 
     def _cheap_stage(self, texts):
