@@ -561,9 +561,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("export", "write a saved model in a format another runtime reads")
     p.add_argument("model_dir", metavar="MODEL_DIR", help="a model directory")
     p.add_argument("--to", required=True, choices=["hf", "onnx", "ctranslate2", "arpa"],
-                   help="hf: a GPT LM or a classifier fine-tuned from a pretrained encoder "
-                        "as a Hugging Face directory; onnx: a neural classifier for "
-                        "onnxruntime; ctranslate2: a translator; arpa: an n-gram LM")
+                   help="hf: a GPT LM, or a classifier or extractive reader fine-tuned "
+                        "from a pretrained encoder, as a Hugging Face directory; onnx: a "
+                        "neural classifier for onnxruntime; ctranslate2: a translator; arpa: "
+                        "an n-gram LM")
     p.add_argument("--output", required=True,
                    help="directory (hf, onnx, ctranslate2) or file (arpa, .arpa.gz "
                         "compresses) to write")

@@ -490,3 +490,36 @@ def test_a_question_answering_directory_answers_as_it_is(bert_dir, tmp_path):
         ExtractiveReader.from_pretrained(bert_dir, max_len=24, max_question_words=6)
     with pytest.raises(ValueError, match=r"^word_vectors and pretrained cannot be combined"):
         ExtractiveReader(pretrained=bert_dir, word_vectors="x.kv").fit(qs, ps, _span_task(3)[2])
+
+
+def test_a_pretrained_reader_exports_to_a_question_answering_directory(bert_dir, tmp_path):
+    """save_pretrained / ``hybridnlp export --to hf``: transformers' own
+    AutoModelForQuestionAnswering and AutoTokenizer read it and give the reader's start / end
+    logits on the same window; from_pretrained reads it back with the same answers."""
+    from hybridnlp.cli import main
+    from hybridnlp.qa import ExtractiveReader
+
+    qa_dir = shutil.copytree(bert_dir, tmp_path / "qa")
+    torch.manual_seed(1)
+    transformers.BertForQuestionAnswering(
+        transformers.BertConfig.from_pretrained(qa_dir)).save_pretrained(qa_dir)
+    reader = ExtractiveReader.from_pretrained(qa_dir, max_len=24, max_question_words=6)
+    reader.save(tmp_path / "reader")
+    assert main(["export", str(tmp_path / "reader"), "--to", "hf",
+                 "--output", str(tmp_path / "hf")]) == 0
+    model = transformers.AutoModelForQuestionAnswering.from_pretrained(tmp_path / "hf").eval()
+    tok = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
+    qs, ps, _ = _span_task(3)
+    row = reader._window_maker()(qs[0], ps[0], 0)[0]
+    enc = tok(qs[0], ps[0], truncation="only_second", max_length=24)
+    assert enc["input_ids"][:len(row["ids"])] == row["ids"][:len(enc["input_ids"])]
+    idx = torch.tensor([row["ids"]])
+    with torch.no_grad():
+        ref = model(input_ids=idx, token_type_ids=torch.tensor([row["segment"]]))
+        logits, _ = reader.model_(idx=idx, mask=torch.ones_like(idx, dtype=torch.bool),
+                                  segment=torch.tensor([row["segment"]]))
+    torch.testing.assert_close(logits[0, :, 0], ref.start_logits[0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(logits[0, :, 1], ref.end_logits[0], atol=1e-5, rtol=0)
+    again = ExtractiveReader.from_pretrained(tmp_path / "hf", max_len=24, max_question_words=6)
+    assert [(s.start, s.end) for s in again.predict(qs, ps)] == [
+        (s.start, s.end) for s in reader.predict(qs, ps)]

@@ -1,5 +1,6 @@
-"""A fine-tuned pretrained classifier as a Hugging Face directory that
-``AutoModelForSequenceClassification`` and ``AutoTokenizer`` load.
+"""A fine-tuned pretrained classifier (or extractive reader) as a Hugging Face directory
+that ``AutoModelForSequenceClassification`` (``AutoModelForQuestionAnswering``) and
+``AutoTokenizer`` load.
 
 Our head reads the first token's hidden state straight into a linear layer; the Hugging Face
 heads of BERT and RoBERTa put ``tanh(dense(.))`` in between. The export makes that layer
@@ -19,7 +20,7 @@ import torch
 from hybridnlp.pretrained.local import _hub_offline, _quiet_transformers
 from hybridnlp.utils.saving import write_whole
 
-__all__ = ["HF_CLASSIFIER_TYPES", "save_pretrained_classifier"]
+__all__ = ["HF_CLASSIFIER_TYPES", "save_pretrained_classifier", "save_pretrained_reader"]
 
 EPSILON = 1e-4
 HF_CLASSIFIER_TYPES = ("bert", "roberta", "xlm-roberta")
@@ -29,6 +30,8 @@ def exportable_reason(est) -> str | None:
     """Why ``est`` (a fitted TransformerClassifier) cannot be a Hugging Face classifier
     directory, or None."""
     module = getattr(est, "model_", None)
+    if type(module).__name__ == "PretrainedSpanExtractor":  # a reader: start / end logits
+        return None
     if type(module).__name__ != "PretrainedSequenceClassifier":
         return ("only a classifier fine-tuned from a local pretrained encoder "
                 "(TransformerClassifier(pretrained=DIR)) has a Hugging Face form")
@@ -53,7 +56,6 @@ def save_pretrained_classifier(est, path: str | os.PathLike) -> Path:
     if reason is not None:
         raise ValueError(f"this {type(est).__name__} cannot be exported to 'hf': {reason}.")
     import transformers
-    from tokenizers import Tokenizer, normalizers
 
     module = est.model_
     encoder = module.encoder
@@ -79,7 +81,49 @@ def save_pretrained_classifier(est, path: str | os.PathLike) -> Path:
         final.weight.copy_(out.weight / EPSILON)
         final.bias.copy_(out.bias)
     model.eval()
-    hf_tok = est.tokenizer_
+    fast = _fast_tokenizer(est.tokenizer_, est.max_len)
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp, safe_serialization=True)
+        fast.save_pretrained(tmp)
+
+    return write_whole(Path(path), est, write)
+
+
+def save_pretrained_reader(reader, path: str | os.PathLike) -> Path:
+    """Write ``reader`` (a fitted ``ExtractiveReader(pretrained=DIR)``, or one read with
+    ``from_pretrained``) as a Hugging Face question-answering directory with its tokenizer:
+    the encoder and our ``qa_outputs`` layer are ``AutoModelForQuestionAnswering``'s own, so
+    its start / end logits are ours (on the real tokens; ours mask the padding)."""
+    if type(getattr(reader, "model_", None)).__name__ != "PretrainedSpanExtractor":
+        raise ValueError(f"this {type(reader).__name__} cannot be exported to 'hf': only a "
+                         f"reader fine-tuned from a local pretrained encoder "
+                         f"(ExtractiveReader(pretrained=DIR)) has a Hugging Face form.")
+    import transformers
+
+    module = reader.model_
+    with _quiet_transformers(), _hub_offline():
+        model = transformers.AutoModelForQuestionAnswering.from_config(
+            copy.deepcopy(module.encoder.config))
+    base = getattr(model, model.base_model_prefix)
+    base.load_state_dict(module.encoder.state_dict(), strict=False)  # no pooler there
+    model.qa_outputs.load_state_dict(module.qa_outputs.state_dict())
+    model.eval()
+    fast = _fast_tokenizer(reader.tokenizer_, reader.max_len)
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp, safe_serialization=True)
+        fast.save_pretrained(tmp)
+
+    return write_whole(Path(path), reader, write)
+
+
+def _fast_tokenizer(hf_tok, max_len: int):
+    """Our ``HFTokenizer`` as ``transformers``' fast tokenizer: its lower-casing moved into
+    the normaliser, its special tokens named."""
+    import transformers
+    from tokenizers import Tokenizer, normalizers
+
     tok = Tokenizer.from_str(hf_tok.json)
     if hf_tok.lowercase:  # ours lower-cases before the tokenizer; theirs in its normalizer
         tok.normalizer = (normalizers.Lowercase() if tok.normalizer is None else
@@ -89,12 +133,6 @@ def save_pretrained_classifier(est, path: str | os.PathLike) -> Path:
              "sep_token": ("[SEP]", "</s>"), "mask_token": ("[MASK]", "<mask>")}
     specials = {key: next(t for t in options if t in vocab)
                 for key, options in names.items() if any(t in vocab for t in options)}
-    fast = transformers.PreTrainedTokenizerFast(
+    return transformers.PreTrainedTokenizerFast(
         tokenizer_object=tok, pad_token=tok.id_to_token(hf_tok.pad_id),
-        model_max_length=est.max_len, **specials)
-
-    def write(tmp: Path) -> None:
-        model.save_pretrained(tmp, safe_serialization=True)
-        fast.save_pretrained(tmp)
-
-    return write_whole(Path(path), est, write)
+        model_max_length=max_len, **specials)

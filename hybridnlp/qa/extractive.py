@@ -276,7 +276,7 @@ class ExtractiveReader(Saveable, NeuralEstimator):
         """A reader that answers with a local, already fine-tuned
         ``AutoModelForQuestionAnswering`` directory as it is (no training); ``params``: the
         reader's window and answer settings."""
-        from hybridnlp.pretrained.local import load_qa_encoder, pack_encoder
+        from hybridnlp.pretrained.local import encoder_from_config, load_qa_encoder, pack_encoder
         from hybridnlp.pretrained.module import PretrainedSpanExtractor
 
         reader = cls(pretrained=path, **params)
@@ -290,9 +290,28 @@ class ExtractiveReader(Saveable, NeuralEstimator):
                              f"answers).")
         reader.vocab_ = None
         reader.config_ = pack_encoder(encoder)["config"]
-        reader.model_ = PretrainedSpanExtractor(reader.config_, encoder, head).eval()
+        # a QA model's encoder has no pooler (BertForQuestionAnswering); the base model its
+        # saved config rebuilds has one: take that shape (its pooler unused), so the reader
+        # saves and loads as a fine-tuned one does
+        full = encoder_from_config(reader.config_)
+        missing, unexpected = full.load_state_dict(encoder.state_dict(), strict=False)
+        if unexpected or any(not k.startswith("pooler.") for k in missing):
+            raise ValueError(f"pretrained={str(path)!r}: its encoder's weights do not fit the "
+                             f"model its config describes (missing {missing[:3]}, unexpected "
+                             f"{unexpected[:3]}).")
+        reader.model_ = PretrainedSpanExtractor(reader.config_, full.eval(), head).eval()
         reader.history_ = []
         return reader
+
+    def save_pretrained(self, path):
+        """Write a reader fine-tuned from (or read with ``from_pretrained`` from) a local
+        pretrained encoder as a Hugging Face directory: ``AutoModelForQuestionAnswering``
+        and ``AutoTokenizer`` load it and give its start / end logits;
+        ``ExtractiveReader.from_pretrained`` reads it back (``hybridnlp export --to hf``)."""
+        from hybridnlp.pretrained.hf_export import save_pretrained_reader
+
+        check_fitted(self, "model_")
+        return save_pretrained_reader(self, path)
 
     def _init_embeddings(self, model) -> None:
         init_word_vectors(model.encoder.tok_emb.weight, self.vocab_, self.word_vectors,
