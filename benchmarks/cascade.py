@@ -34,11 +34,6 @@ from hybridnlp.pretrained import clear_embedding_cache  # noqa: E402
 BUDGETS = (0.0, 0.002, 0.005, 0.01, 0.02)
 
 
-class _Curve:  # the saved curve, as choose_threshold reads it
-    def __init__(self, d):
-        self.thresholds, self.escalated, self.loss = d["thresholds"], d["escalated"], d["loss"]
-
-
 def _predict(clf, texts):
     clear_embedding_cache()  # every call embeds its texts: no call reads another's cache
     return clf.predict(texts)
@@ -52,8 +47,7 @@ def rows_for(label: str, clf, test) -> list[str]:
     rows = [f"| {label} | full stack | - | 100.0 | {100 * full_acc:.2f} | - | "
             f"{full_time:.2f} | 1.0x |"]
     for budget in BUDGETS:
-        clf.cascade_threshold_, held_share, _ = choose_threshold(_Curve(clf.cascade_curve_),
-                                                                 budget)
+        clf.cascade_threshold_, held_share, _ = choose_threshold(clf.cascade_curve_, budget)
         pred, seconds = timed(lambda: _predict(clf, test.data), repeats=3)
         acc = float(np.mean(pred == test.target))
         share = float(clf.escalated(test.data).mean())

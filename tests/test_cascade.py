@@ -10,7 +10,7 @@ from sklearn.pipeline import Pipeline
 
 import hybridnlp
 from hybridnlp import HybridClassifier, NBFeatures, TfidfFeatures, TransformerClassifier
-from hybridnlp.hybrid.cascade import CascadeCurve, choose_threshold, is_expensive
+from hybridnlp.hybrid.cascade import cascade_curve, choose_threshold, is_expensive
 
 
 def _nbsvm():
@@ -30,11 +30,11 @@ def test_cascade_curve_and_threshold_by_hand():
     cheap = np.array([[0.9, 0.1], [0.4, 0.6], [0.55, 0.45], [0.2, 0.8]])
     full = np.array([[0.8, 0.2], [0.7, 0.3], [0.3, 0.7], [0.1, 0.9]])
     y = np.array([0, 0, 1, 1])  # cheap right on 0 and 3; full right on all four
-    curve = CascadeCurve(cheap, full, y)
+    curve = cascade_curve(cheap, full, y)
     # least confident first: 0.55 (text 2), 0.6 (text 1), 0.8 (text 3), 0.9 (text 0)
-    np.testing.assert_allclose(curve.escalated, [0, 0.25, 0.5, 0.75, 1.0])
-    np.testing.assert_allclose(curve.loss, [0.5, 0.25, 0.0, 0.0, 0.0])
-    assert curve.cheap_accuracy == 0.5 and curve.full_accuracy == 1.0
+    np.testing.assert_allclose(curve["escalated"], [0, 0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(curve["loss"], [0.5, 0.25, 0.0, 0.0, 0.0])
+    assert curve["cheap_accuracy"] == 0.5 and curve["full_accuracy"] == 1.0
     threshold, share, loss = choose_threshold(curve, 0.0)
     assert (share, loss) == (0.5, 0.0)
     assert (cheap.max(axis=1) < threshold).tolist() == [False, True, True, False]

@@ -331,10 +331,9 @@ class FastTextClassifier(TextClassifierMixin, _FastText):
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         w = weighted_by_class(w, self.class_weight, self.classes_, y)
         train_texts, train_y, val_texts, val_y, train_w = holdout_split(
-            texts, y_idx, self.classes_, validation_data, self.validation_fraction, seed,
-            sample_weight=w if w is not None else np.ones(len(texts)))
+            texts, y_idx, self.classes_, validation_data, self.validation_fraction, seed, w)
         self._train(train_texts, train_y, val_texts, val_y, len(self.classes_), seed, resume,
-                    train_w if w is not None else None)
+                    train_w)
         return self
 
     def predict_proba(self, X) -> np.ndarray:

@@ -152,9 +152,7 @@ class _TransformerEstimator(NeuralEstimator):
             train_texts, train_y, (val_texts, val_y) = texts, y, validation_data
         elif fraction and not np.issubdtype(np.asarray(y).dtype, np.floating):
             train_texts, train_y, val_texts, val_y, w = holdout_split(
-                texts, y, np.arange(self._n_outputs()), None, fraction, seed,
-                sample_weight=np.ones(len(texts)) if w is None else w)
-            w = None if sample_weight is None else w
+                texts, y, np.arange(self._n_outputs()), None, fraction, seed, w)
         elif fraction:
             train, val = held_out_rows(len(texts), fraction, seed, what="texts")
             train_texts, train_y = [texts[i] for i in train], y[train]
@@ -409,7 +407,7 @@ class TransformerClassifier(TextClassifierMixin, _TransformerEstimator):
         self._class_weights(y_idx)  # checked now, applied below
         val = None
         if validation_data is not None:
-            _, _, val_texts, val_y = holdout_split(texts, y_idx, self.classes_,
+            _, _, val_texts, val_y, _ = holdout_split(texts, y_idx, self.classes_,
                                                    validation_data, None, seed)
             val = (val_texts, val_y)
         self._fit_module(texts, y_idx, val, seed, continuing, resume, w)

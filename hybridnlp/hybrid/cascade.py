@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
-__all__ = ["CascadeCurve", "choose_threshold", "is_expensive"]
+__all__ = ["cascade_curve", "choose_threshold", "is_expensive"]
 
 
 def is_expensive(estimator) -> bool:
@@ -29,35 +29,33 @@ def is_expensive(estimator) -> bool:
     return False
 
 
-class CascadeCurve:
+def cascade_curve(cheap: np.ndarray, full: np.ndarray, y_idx: np.ndarray) -> dict:
     """What a threshold on the cheap stage's confidence costs, on the held-out texts:
     ``thresholds`` (ascending; a text whose cheap confidence is below one is escalated),
     ``escalated`` (share of texts escalated) and ``loss`` (accuracy of the full stack minus
-    the cascade's), one entry per threshold."""
-
-    def __init__(self, cheap: np.ndarray, full: np.ndarray, y_idx: np.ndarray):
-        conf = cheap.max(axis=1)
-        cheap_right = cheap.argmax(axis=1) == y_idx
-        full_right = full.argmax(axis=1) == y_idx
-        order = np.argsort(conf, kind="stable")
-        # threshold k: the k least confident texts escalated (k = 0 .. n)
-        gain = np.concatenate([[0], np.cumsum(full_right[order].astype(int)
-                                              - cheap_right[order].astype(int))])
-        n = len(y_idx)
-        cascade_right = cheap_right.sum() + gain
-        self.thresholds = np.concatenate([[0.0], np.nextafter(conf[order], np.inf)])
-        self.escalated = np.arange(n + 1) / n
-        self.loss = (full_right.sum() - cascade_right) / n
-        self.full_accuracy = float(full_right.mean())
-        self.cheap_accuracy = float(cheap_right.mean())
+    the cascade's), one entry per threshold; ``cheap_accuracy`` and ``full_accuracy``."""
+    conf = cheap.max(axis=1)
+    cheap_right = cheap.argmax(axis=1) == y_idx
+    full_right = full.argmax(axis=1) == y_idx
+    order = np.argsort(conf, kind="stable")
+    # threshold k: the k least confident texts escalated (k = 0 .. n)
+    gain = np.concatenate([[0], np.cumsum(full_right[order].astype(int)
+                                          - cheap_right[order].astype(int))])
+    n = len(y_idx)
+    return {"thresholds": np.concatenate([[0.0], np.nextafter(conf[order], np.inf)]),
+            "escalated": np.arange(n + 1) / n,
+            "loss": (full_right.sum() - (cheap_right.sum() + gain)) / n,
+            "cheap_accuracy": float(cheap_right.mean()),
+            "full_accuracy": float(full_right.mean())}
 
 
-def choose_threshold(curve: CascadeCurve, budget: float) -> tuple[float, float, float]:
-    """(threshold, share escalated, accuracy lost) of the fewest escalations whose held-out
-    accuracy loss is at most ``budget``."""
-    ok = np.flatnonzero(curve.loss <= budget + 1e-12)
-    k = int(ok[0]) if len(ok) else len(curve.loss) - 1
-    return float(curve.thresholds[k]), float(curve.escalated[k]), float(curve.loss[k])
+def choose_threshold(curve: dict, budget: float) -> tuple[float, float, float]:
+    """(threshold, share escalated, accuracy lost) of the fewest escalations on ``curve``
+    (:func:`cascade_curve`) whose held-out accuracy loss is at most ``budget``."""
+    loss = curve["loss"]
+    ok = np.flatnonzero(loss <= budget + 1e-12)
+    k = int(ok[0]) if len(ok) else len(loss) - 1
+    return float(curve["thresholds"][k]), float(curve["escalated"][k]), float(loss[k])
 
 
 def held_out_stage_probas(final, meta: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:

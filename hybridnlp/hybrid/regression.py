@@ -202,11 +202,12 @@ class HybridRegressor(_DefaultComponents, TextRegressorMixin, Components, BaseEs
 
     def predict(self, X) -> np.ndarray:
         """(n_texts,) for one target, else (n_texts, n_targets)."""
-        parts = self.component_predict(X)
-        out = np.column_stack([
-            final.predict(np.column_stack([p[:, t] for p in parts.values()]))
-            if self.final_estimator is not None else
-            np.column_stack([p[:, t] for p in parts.values()]) @ self.coef_[t]
-            + self.intercept_[t]
-            for t, final in enumerate(self.final_estimators_)])
+        parts = list(self.component_predict(X).values())
+        meta = [np.column_stack([p[:, t] for p in parts]) for t in range(len(self.coef_))]
+        if self.final_estimator is not None:
+            out = np.column_stack([f.predict(m) for f, m in zip(self.final_estimators_, meta,
+                                                                strict=True)])
+        else:
+            out = np.column_stack([m @ c + b for m, c, b in zip(meta, self.coef_,
+                                                                self.intercept_, strict=True)])
         return out[:, 0] if self.n_outputs_ == 1 else out

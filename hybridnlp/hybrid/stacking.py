@@ -14,7 +14,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from hybridnlp.hybrid._heldout import _aligned, fit_meta, held_out_probas
 from hybridnlp.hybrid._text_ensemble import TextEnsemble
 from hybridnlp.hybrid.cascade import (
-    CascadeCurve,
+    cascade_curve,
     choose_threshold,
     held_out_stage_probas,
     is_expensive,
@@ -193,12 +193,10 @@ class StackingClassifier(TextEnsemble):
                                          texts)
         self.cascade_final_ = clone(final).fit(cheap_meta, y)
         y_idx = np.searchsorted(self.classes_, y)
-        curve = CascadeCurve(held_out_stage_probas(final, cheap_meta, y, seed),
-                             held_out_stage_probas(final, meta, y, seed), y_idx)
+        self.cascade_curve_ = cascade_curve(held_out_stage_probas(final, cheap_meta, y, seed),
+                                            held_out_stage_probas(final, meta, y, seed), y_idx)
         self.cascade_threshold_, self.cascade_escalated_, self.cascade_loss_ = \
-            choose_threshold(curve, self.cascade)
-        self.cascade_curve_ = {"thresholds": curve.thresholds, "escalated": curve.escalated,
-                               "loss": curve.loss}
+            choose_threshold(self.cascade_curve_, self.cascade)
 
     def escalated(self, X) -> np.ndarray:
         """Which texts of ``X`` the cascade sends to the expensive components (bool)."""

@@ -22,35 +22,27 @@ def accuracy(logits, targets) -> float:
 
 def holdout_split(texts: list[str], y_idx: np.ndarray, classes: np.ndarray, validation_data,
                   fraction: float | None, seed: int, sample_weight=None):
-    """(train texts, train class indices, validation texts, validation class indices): the
-    given ``validation_data`` (texts, labels), else a stratified ``fraction`` of the
-    training data, else no validation (Nones) when ``fraction`` is 0 or None. With
-    ``sample_weight``, the training texts' weights come fifth."""
-    if sample_weight is not None:
-        if validation_data is not None or not fraction:
-            return (*holdout_split(texts, y_idx, classes, validation_data, fraction, seed),
-                    sample_weight)
-        tr, _, va, _ = holdout_split(list(range(len(texts))), y_idx, classes, None, fraction,
-                                     seed)  # the same rows as the texts' split
-        tr, va = np.asarray(tr), np.asarray(va)
-        return ([texts[i] for i in tr], y_idx[tr], [texts[i] for i in va], y_idx[va],
-                sample_weight[tr])
+    """(train texts, train class indices, validation texts, validation class indices,
+    train weights): the given ``validation_data`` (texts, labels), else a stratified
+    ``fraction`` of the training data, else no validation (Nones) when ``fraction`` is 0 or
+    None; the training texts' ``sample_weight`` (None stays None)."""
     if validation_data is not None:
         val_texts, val_y = check_texts_labels(*validation_data, require_words=False,
                                               min_classes=1)
         unknown = set(np.unique(val_y)) - set(classes)
         if unknown:
             raise ValueError(f"validation_data has labels unseen in y: {sorted(unknown)}.")
-        return texts, y_idx, val_texts, np.searchsorted(classes, val_y)
+        return texts, y_idx, val_texts, np.searchsorted(classes, val_y), sample_weight
     if not fraction:
-        return texts, y_idx, None, None
+        return texts, y_idx, None, None, sample_weight
     idx = np.arange(len(texts))
     counts = np.bincount(y_idx)
     n_val = int(np.ceil(fraction * len(texts)))
     # Stratify where every class can appear on both sides (not on a handful of texts).
     stratify = y_idx if counts.min() >= 2 and n_val >= len(counts) else None
     tr, va = train_test_split(idx, test_size=fraction, random_state=seed, stratify=stratify)
-    return [texts[i] for i in tr], y_idx[tr], [texts[i] for i in va], y_idx[va]
+    return ([texts[i] for i in tr], y_idx[tr], [texts[i] for i in va], y_idx[va],
+            None if sample_weight is None else sample_weight[tr])
 
 
 def held_out_rows(n: int, fraction: float, seed: int, *,

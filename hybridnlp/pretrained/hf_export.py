@@ -80,14 +80,7 @@ def save_pretrained_classifier(est, path: str | os.PathLike) -> Path:
         dense.bias.zero_()
         final.weight.copy_(out.weight / EPSILON)
         final.bias.copy_(out.bias)
-    model.eval()
-    fast = _fast_tokenizer(est.tokenizer_, est.max_len)
-
-    def write(tmp: Path) -> None:
-        model.save_pretrained(tmp, safe_serialization=True)
-        fast.save_pretrained(tmp)
-
-    return write_whole(Path(path), est, write)
+    return _write_directory(est, model, path)
 
 
 def save_pretrained_reader(reader, path: str | os.PathLike) -> Path:
@@ -108,14 +101,20 @@ def save_pretrained_reader(reader, path: str | os.PathLike) -> Path:
     base = getattr(model, model.base_model_prefix)
     base.load_state_dict(module.encoder.state_dict(), strict=False)  # no pooler there
     model.qa_outputs.load_state_dict(module.qa_outputs.state_dict())
+    return _write_directory(reader, model, path)
+
+
+def _write_directory(est, model, path) -> Path:
+    """``model`` (a ``transformers`` model holding ``est``'s weights) and ``est``'s tokenizer
+    saved as one Hugging Face directory, written whole."""
     model.eval()
-    fast = _fast_tokenizer(reader.tokenizer_, reader.max_len)
+    fast = _fast_tokenizer(est.tokenizer_, est.max_len)
 
     def write(tmp: Path) -> None:
         model.save_pretrained(tmp, safe_serialization=True)
         fast.save_pretrained(tmp)
 
-    return write_whole(Path(path), reader, write)
+    return write_whole(Path(path), est, write)
 
 
 def _fast_tokenizer(hf_tok, max_len: int):
