@@ -27,7 +27,7 @@ from hybridnlp.utils.calibration import expected_calibration_error  # noqa: E402
 
 
 def split(name: str):
-    if name in ("sst2", "trec"):
+    if name in ("sst2", "trec", "chnsenticorp"):
         train, test = load_dataset(name, split="train"), load_dataset(name, split="test")
         return (list(train.data), np.asarray(train.target), list(test.data),
                 np.asarray(test.target))

@@ -20,6 +20,7 @@ import hybridnlp
 from hybridnlp import FastTextClassifier, NBSVMClassifier, NGramLM, TransformerClassifier
 from hybridnlp.cli import main
 from hybridnlp.hybrid import FusionClassifier
+from hybridnlp.utils.calibration import with_temperature
 
 pytest.importorskip("onnxruntime")
 
@@ -63,6 +64,9 @@ def test_onnx_export_gives_the_same_probabilities_and_int8_the_same_labels(saved
         assert type(fp32).__name__ == "OnnxClassifier" and fp32.quantize is None
         np.testing.assert_allclose(fp32.predict_proba(test), ref, atol=1e-5)
         assert list(fp32.predict(test)) == list(est.predict(test))
+        fp32.estimator_.temperature_ = 2.0  # as calibrate=True would have fit it
+        np.testing.assert_allclose(fp32.predict_proba(test), with_temperature(ref, 2.0),
+                                   atol=1e-5)
         assert list(fp32.classes_) == list(est.classes_)
         assert int8.quantize == "int8"
         agree = np.mean(int8.predict(test) == est.predict(test))
@@ -358,6 +362,13 @@ def test_a_fine_tuned_classifier_exports_what_transformers_reads_with_the_same_p
         theirs = torch.softmax(model.eval()(**batch).logits.double(), -1).numpy()
     np.testing.assert_allclose(theirs, est.predict_proba(test), atol=1e-5)
     assert model.config.id2label == {0: "neg", 1: "pos"}
+    est.temperature_ = 2.0  # as calibrate=True would have fit it: the export divides too
+    hybridnlp.export(est, to="hf", output=tmp_path / "hf-calibrated")
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        tmp_path / "hf-calibrated")
+    with torch.no_grad():
+        theirs = torch.softmax(model.eval()(**batch).logits.double(), -1).numpy()
+    np.testing.assert_allclose(theirs, est.predict_proba(test), atol=1e-5)
     with pytest.raises(ValueError, match=r"is a Hugging Face '(bert|roberta)' model directory, "
                                          r"not a hybridnlp one"):
         hybridnlp.load(tmp_path / "hf")

@@ -12,7 +12,9 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline, make_pipeline
 from test_contract import _nbsvm, _tfidf_lr
 
+import hybridnlp
 from hybridnlp import (
+    FastTextClassifier,
     FusionClassifier,
     HybridClassifier,
     HybridEnsemble,
@@ -150,15 +152,14 @@ def test_simplex_weights_meta_learner():
 def test_hybrid_meta_learner_defaults(mr_small):
     texts, y = mr_small
     components = [("nbsvm", nbsvm()), ("tfidf", tfidf())]
-    voted = HybridClassifier(estimators=components, cv=3).fit(texts, y)
-    assert isinstance(voted.final_estimator_, SimplexWeights)
-    assert voted.final_estimator_.weights_.shape == (2,)
-    # passthrough features are not probabilities: the meta learner is a logistic regression
+    stacked = HybridClassifier(estimators=components, cv=3).fit(texts, y)
+    assert isinstance(stacked.final_estimator_, LogisticRegression)
+    assert stacked.final_estimator_.coef_.shape == (1, 2)  # one column per component
     passed = HybridClassifier(estimators=components, cv=3, passthrough=TfidfFeatures())
     assert isinstance(passed.fit(texts, y).final_estimator_, LogisticRegression)
-    stacked = HybridClassifier(estimators=components, cv=3,
-                               final_estimator=LogisticRegression()).fit(texts, y)
-    assert stacked.final_estimator_.coef_.shape == (1, 2)
+    voted = HybridClassifier(estimators=components, cv=3,
+                             final_estimator=SimplexWeights()).fit(texts, y)
+    assert voted.final_estimator_.weights_.shape == (2,)
 
 
 def test_weighted_ensemble_and_gating(mr_small):
@@ -264,8 +265,8 @@ def test_hybrid_defaults_and_dunder_params(mr_small):
     assert dict(hybrid.estimators)["transformer"].get_params()["module__n_layer"] == 1
     hybrid.fit(texts, y)
     assert set(hybrid.named_estimators_) == {"nbsvm", "tfidf", "mnb", "fasttext", "transformer"}
-    assert hybrid.final_estimator_.weights_.shape == (5,)  # one weight per component
-    assert hybrid.n_meta_rows_ == 40  # the transformer's 20% holdout
+    assert hybrid.final_estimator_.coef_.shape == (1, 5)  # one weight per component
+    assert hybrid.n_meta_rows_ == 200  # under 5,000 texts: every component 5-fold
     assert hybrid.predict(texts[:4]).shape == (4,)
     # the naive Bayes component is MNB-bi (Wang & Manning 2012): binary word 1-2 grams, alpha=1
     mnb = make_pipeline(CountVectorizer(token_pattern=WORD_PATTERN, ngram_range=(1, 2),
@@ -274,9 +275,12 @@ def test_hybrid_defaults_and_dunder_params(mr_small):
                                mnb.predict_proba(texts))
 
 
-def test_hybrid_components_share_the_transformers_holdout(mr_small):
+def test_hybrid_components_share_the_transformers_holdout(mr_small, monkeypatch):
+    from hybridnlp.hybrid import hybrid as hybrid_module
+
     texts, y = mr_small
     fits = []
+    monkeypatch.setattr(hybrid_module, "HOLDOUT_MIN_TEXTS", 200)  # as if 200 were many
 
     class CountingFits(Pipeline):
         def fit(self, X, y):
@@ -288,9 +292,10 @@ def test_hybrid_components_share_the_transformers_holdout(mr_small):
                                           ("transformer", tiny)]).fit(texts, y)
     assert fits == [160, 200]  # the 80% outside the holdout, then all: not 5 folds + all
     assert hybrid.n_meta_rows_ == 40
-    assert hybrid._estimator_cv() == {"nbsvm": 0.2, "transformer": 0.2}
+    assert hybrid._estimator_cv(200) == {"nbsvm": 0.2, "transformer": 0.2}
+    assert hybrid._estimator_cv(199) == {}  # fewer texts: every component k-fold
     five_fold = HybridClassifier(estimators=[("nbsvm", nbsvm()), ("tfidf", tfidf())])
-    assert five_fold._estimator_cv() == {}  # no Transformer: cv=5 for every component
+    assert five_fold._estimator_cv(10_000) == {}  # no Transformer: cv=5 for every component
     fits.clear()
     HybridClassifier(estimators=[("nbsvm", CountingFits(nbsvm().steps)), ("transformer", tiny)],
                      estimator_cv={"transformer": 0.2}).fit(texts, y)
@@ -315,7 +320,8 @@ def test_share_fits_fits_a_component_once_for_every_hybrid_that_has_it(mr_small)
     assert len(FIT_SIZES) == 3 + 1 and alone.shared_components_ == []
     FIT_SIZES.clear()
     with share_fits() as cache:
-        stacked = HybridClassifier(estimators=components, cv=3, random_state=0).fit(texts, y)
+        stacked = HybridClassifier(estimators=components, cv=3, random_state=0,
+                                   final_estimator=SimplexWeights()).fit(texts, y)
         voted = HybridEnsemble(estimators=components, cv=3, random_state=0).fit(texts, y)
         assert len(FIT_SIZES) == 3 + 1 and len(cache) == 2  # nbsvm and tfidf, once each
         # another split:
@@ -334,7 +340,7 @@ def test_share_fits_fits_a_component_once_for_every_hybrid_that_has_it(mr_small)
     assert voted.named_estimators_["nbsvm"] is stacked.named_estimators_["nbsvm"]
     assert np.array_equal(voted.predict_proba(texts), alone.predict_proba(texts))
     assert np.array_equal(voted.weights_, alone.weights_)
-    # HybridClassifier's default meta learner is the same soft vote, reached through stacking
+    # SimplexWeights in HybridClassifier is the same soft vote, reached through stacking
     np.testing.assert_allclose(stacked.final_estimator_.weights_, voted.weights_)
     np.testing.assert_allclose(stacked.predict_proba(texts), voted.predict_proba(texts))
     FIT_SIZES.clear()
@@ -375,7 +381,7 @@ def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small, cls):
     texts, y = mr_small
     w2v = Word2VecFeatures(vector_size=32, epochs=1, random_state=0).fit(texts)
     path = save_word_vectors(w2v, tmp_path / "vectors.bin")
-    hybrid = cls(word_vectors=str(path))
+    hybrid = cls(word_vectors=str(path), cv=2)
     # embeddings is applied before the nested parameters, whatever the order of the keys
     hybrid.set_params(transformer__preset="tiny", transformer__max_epochs=1,
                       transformer__module__n_embd=32, word_vectors=str(path))
@@ -388,7 +394,7 @@ def test_hybrid_with_pretrained_embeddings(tmp_path, mr_small, cls):
     word2vec = hybrid.named_estimators_["word2vec"]
     assert word2vec[0].vectors_.index_to_key == w2v.vectors_.index_to_key
     if cls is HybridClassifier:
-        assert hybrid.final_estimator_.weights_.shape == (6,)  # one weight per component
+        assert hybrid.final_estimator_.coef_.shape == (1, 6)  # one weight per component
     else:
         assert hybrid.weights_.shape == (6,) and hybrid.weights_.sum() == pytest.approx(1)
     assert "word2vec" not in dict(cls().get_params())  # only with embeddings
@@ -420,9 +426,10 @@ def test_every_default_component_learns_chinese_without_a_segmenter(chinese_toy)
     """Text written without spaces: with one token per character, every default component of
     the hybrid (word n-grams are character n-grams) learns the toy, not only the char n-grams."""
     (train, y_train), (test, y_test) = chinese_toy
-    hybrid = HybridClassifier(random_state=0).fit(train, y_train)
-    accuracy = hybrid.component_report(test, y_test).summary["accuracy"]
-    assert set(accuracy) == {"nbsvm", "tfidf", "mnb", "fasttext", "transformer", "final"}
+    names = ["nbsvm", "tfidf", "mnb", "fasttext", "transformer"]
+    hybrid = HybridClassifier(random_state=0, estimator_cv=dict.fromkeys(names, 0.2))
+    accuracy = hybrid.fit(train, y_train).component_report(test, y_test).summary["accuracy"]
+    assert set(accuracy) == {*names, "final"}
     assert min(accuracy.values()) >= 0.95, accuracy
 
 
@@ -506,6 +513,40 @@ def test_expected_calibration_error_by_hand():
     # each alone in its bin: (0.1 + 0.8 + 0.3 + 0.55) / 4
     assert expected_calibration_error(y, proba) == pytest.approx((0.1 + 0.8 + 0.3 + 0.55) / 4)
     assert expected_calibration_error(y[:1], proba[:1], n_bins=1) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("make", [
+    lambda **kw: FastTextClassifier(validation_fraction=0.25, random_state=0, **kw),
+    lambda **kw: TransformerClassifier(preset="tiny", max_epochs=2, validation_fraction=0.25,
+                                       random_state=0, **kw)], ids=["fasttext", "transformer"])
+def test_calibrate_divides_a_neural_classifiers_logits_by_its_temperature(mr_small, make,
+                                                                          tmp_path):
+    from hybridnlp.utils.calibration import with_temperature
+
+    texts, y = mr_small
+    plain = make().fit(texts[:150], y[:150])
+    cal = make(calibrate=True).fit(texts[:150], y[:150])
+    assert plain.temperature_ == 1.0 and cal.temperature_ != 1.0
+    test = texts[150:]
+    assert list(cal.predict(test)) == list(plain.predict(test))  # the same training
+    np.testing.assert_allclose(cal.predict_proba(test),
+                               with_temperature(plain.predict_proba(test), cal.temperature_),
+                               atol=1e-6)
+    cal.save(tmp_path / "m")
+    assert hybridnlp.load(tmp_path / "m").temperature_ == cal.temperature_
+
+
+def test_calibrate_without_held_out_texts_is_refused_before_training(mr_small):
+    texts, y = mr_small
+    with pytest.raises(ValueError, match=r"^calibrate=True fits a temperature on held-out "
+                                         r"texts and FastTextClassifier holds none out; pass "
+                                         r"validation_data=, or set validation_fraction "
+                                         r"\(with patience\) to hold some out\.$"):
+        FastTextClassifier(calibrate=True).fit(texts, y)
+    with pytest.raises(ValueError, match=r"TransformerClassifier holds none out"):
+        TransformerClassifier(calibrate=True, patience=None).fit(texts, y)
+    with pytest.raises(ValueError, match=r"^calibrate='yes' must be True or False\.$"):
+        FastTextClassifier(calibrate="yes", validation_fraction=0.2).fit(texts, y)
 
 
 def test_calibrate_scales_the_hybrids_probabilities_and_keeps_its_predictions(mr_small):

@@ -114,7 +114,7 @@ def test_an_interrupted_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_p
 def test_hybrid_components_targets_and_the_results_section_of_one_run(tmp_path):
     from hybridnlp.experiments.report import write_results_section
 
-    tiny = {"transformer__max_epochs": 1, "transformer__preset": "tiny"}
+    tiny = {"transformer__max_epochs": 1, "transformer__preset": "tiny", "cv": 2}
     config = tmp_path / "h.yaml"
     config.write_text(yaml_dump({
         "name": "h", "task": "classification", "output": str(tmp_path / "runs"),
@@ -122,7 +122,7 @@ def test_hybrid_components_targets_and_the_results_section_of_one_run(tmp_path):
                                                   "limit": 240},
         "models": [{"type": "hybrid", "params": tiny},
                    {"type": "hybrid", "name": "stacked", "params": {
-                       **tiny, "final_estimator": {"type": "logistic_regression"}}},
+                       **tiny, "final_estimator": {"type": "simplex_weights"}}},
                    {"type": "nbsvm"}],
         "evaluation": {"metrics": ["accuracy"], "targets": {"hybrid": 0.0, "nbsvm": 1.0}}}))
     result = run(config, quiet=True)
@@ -141,7 +141,7 @@ def test_hybrid_components_targets_and_the_results_section_of_one_run(tmp_path):
     stacked = result.models["stacked"]
     assert all(stacked.named_estimators_[n] is result.models["hybrid"].named_estimators_[n]
                for n in names)
-    assert stacked.final_estimator_.coef_.shape == (1, len(names))  # the config's meta learner
+    assert stacked.final_estimator_.weights_.shape == (len(names),)  # the config's meta learner
     assert ("Fits shared between hybrids (`hybridnlp.hybrid.share_fits`): stacked reused nbsvm, "
             "tfidf, mnb, fasttext, transformer from an earlier model's fit") in (
         result.run_dir / "report.md").read_text()

@@ -3,12 +3,14 @@ hybrids)."""
 
 from __future__ import annotations
 
+import numpy as np
+import torch
 from sklearn.base import ClassifierMixin, RegressorMixin
 
 from hybridnlp.utils.saving import SaveMixin
 from hybridnlp.utils.validation import check_fitted, check_texts_labels, check_texts_targets
 
-__all__ = ["TextClassifierMixin", "TextRegressorMixin"]
+__all__ = ["LogitTemperature", "TextClassifierMixin", "TextRegressorMixin"]
 
 
 class TextClassifierMixin(SaveMixin, ClassifierMixin):
@@ -38,3 +40,34 @@ class TextRegressorMixin(SaveMixin, RegressorMixin):
         texts, y = check_texts_targets(X, y, require_words=False)
         return super().score(texts, y, sample_weight=sample_weight)
 
+
+
+class LogitTemperature:
+    """``calibrate=True`` for a neural classifier: after training, one temperature (Guo et
+    al. 2017) is fit to the log loss of its logits on the validation texts it held out
+    (the texts early stopping watched: one number, so it barely overfits them), and
+    ``predict_proba`` is ``softmax(logits / temperature_)``; ``predict`` is unchanged."""
+
+    def _check_calibration(self, has_validation: bool) -> None:
+        """Before any training: ``calibrate`` needs held-out texts."""
+        if not isinstance(self.calibrate, bool):
+            raise ValueError(f"calibrate={self.calibrate!r} must be True or False.")
+        if self.calibrate and not has_validation:
+            raise ValueError(f"calibrate=True fits a temperature on held-out texts and "
+                             f"{type(self).__name__} holds none out; pass validation_data=, "
+                             f"or set validation_fraction (with patience) to hold some out.")
+
+    def _fit_calibration(self, val_texts, val_y) -> None:
+        """``temperature_`` from the logits on the validation texts (1.0 without
+        ``calibrate``)."""
+        from hybridnlp.utils.calibration import fit_temperature
+
+        self.temperature_ = 1.0
+        if self.calibrate:
+            logits = self._class_logits(val_texts).double()
+            self.temperature_ = fit_temperature(torch.softmax(logits, -1).numpy(),
+                                                np.asarray(val_y))
+
+    def _scaled_proba(self, logits: torch.Tensor) -> np.ndarray:
+        """Class probabilities, float64 (float32 rows sum to 1 only within 1e-7)."""
+        return torch.softmax(logits.double() / getattr(self, "temperature_", 1.0), -1).numpy()

@@ -9,7 +9,11 @@ from collections import Counter
 import numpy as np
 import torch
 
-from hybridnlp.estimators._classifier import TextClassifierMixin, TextRegressorMixin
+from hybridnlp.estimators._classifier import (
+    LogitTemperature,
+    TextClassifierMixin,
+    TextRegressorMixin,
+)
 from hybridnlp.neural import (
     NeuralEstimator,
     accuracy,
@@ -246,7 +250,7 @@ class _FastText(NeuralEstimator):
         return text_input_tags(super().__sklearn_tags__())
 
 
-class FastTextClassifier(TextClassifierMixin, _FastText):
+class FastTextClassifier(LogitTemperature, TextClassifierMixin, _FastText):
     """Bag of word n-gram embeddings, averaged, and a linear layer: fastText's supervised model.
 
     Each word and word n-gram of the training texts (up to ``max_features``, most frequent
@@ -292,6 +296,10 @@ class FastTextClassifier(TextClassifierMixin, _FastText):
     class_weight : "balanced", dict or None, default=None
         Each text's weight times its class's ("balanced": n_texts / (n_classes x the
         class's count), as scikit-learn's); combined with ``fit``'s ``sample_weight``.
+    calibrate : bool, default=False
+        Fit a temperature to the logits on the validation texts after training
+        (``temperature_``); ``predict_proba`` divides the logits by it, ``predict`` is
+        unchanged. Needs validation texts (``validation_data`` or ``validation_fraction``).
 
     Attributes
     ----------
@@ -308,12 +316,14 @@ class FastTextClassifier(TextClassifierMixin, _FastText):
 
     _metrics = {"accuracy": accuracy}
 
-    def __init__(self, *, class_weight=None, **kwargs):
+    def __init__(self, *, class_weight=None, calibrate=False, **kwargs):
         self.class_weight = class_weight
+        self.calibrate = calibrate
         super().__init__(**kwargs)
 
     def __setstate__(self, state: dict) -> None:
-        super().__setstate__({"class_weight": None, **state})  # pickled before it existed
+        # pickled before they existed
+        super().__setstate__({"class_weight": None, "calibrate": False, **state})
 
     def fit(self, X, y, sample_weight=None, *, validation_data=None, resume=False):
         """Learn the n-gram vocabulary and train. Returns self.
@@ -324,6 +334,7 @@ class FastTextClassifier(TextClassifierMixin, _FastText):
         ``checkpoint_dir``.
         """
         self._check_params()
+        self._check_calibration(validation_data is not None or bool(self.validation_fraction))
         self._check_resume(resume)
         texts, y = check_texts_labels(X, y)
         w = check_sample_weight(sample_weight, len(texts))
@@ -334,10 +345,14 @@ class FastTextClassifier(TextClassifierMixin, _FastText):
             texts, y_idx, self.classes_, validation_data, self.validation_fraction, seed, w)
         self._train(train_texts, train_y, val_texts, val_y, len(self.classes_), seed, resume,
                     train_w)
+        self._fit_calibration(val_texts, val_y)
         return self
 
+    def _class_logits(self, texts) -> torch.Tensor:
+        return self._outputs(texts)
+
     def predict_proba(self, X) -> np.ndarray:
-        return torch.softmax(self._outputs(X), -1).numpy()  # rows sum to 1 in float64
+        return self._scaled_proba(self._outputs(X))
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]

@@ -162,8 +162,10 @@ class OnnxClassifier:
         return out
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, columns in ``classes_`` order, float64."""
-        z = self.decision_logits(X).astype(np.float64)
+        """Class probabilities, columns in ``classes_`` order, float64 (the logits divided
+        by the estimator's ``temperature_`` when it was fit with ``calibrate``)."""
+        z = self.decision_logits(X).astype(np.float64) / getattr(self.estimator_,
+                                                                  "temperature_", 1.0)
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)

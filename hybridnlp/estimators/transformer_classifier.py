@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import torch
 
-from hybridnlp.estimators._classifier import TextClassifierMixin
+from hybridnlp.estimators._classifier import LogitTemperature, TextClassifierMixin
 from hybridnlp.estimators._encoders import (
     SOURCES,
     TOKENIZERS,
@@ -140,6 +140,9 @@ class _TransformerEstimator(NeuralEstimator):
     def _before_training(self, train_y) -> None:
         """Set what the loss needs from the training targets (a classifier's class weights)."""
 
+    def _after_training(self, val_texts, val_y) -> None:
+        """What is fit on the validation part after training (a classifier's temperature)."""
+
     def _fit_module(self, texts, y, validation_data, seed: int, continuing: bool,
                     resume: bool, sample_weight=None) -> None:
         """Train on ``texts`` and ``y`` (class indices, or standardised real targets) with a
@@ -180,6 +183,7 @@ class _TransformerEstimator(NeuralEstimator):
                                     config=self.model_.config.to_dict())
         self.model_.to("cpu").eval()
         self._warn_truncated(train.n_truncated, len(train_texts))
+        self._after_training(val_texts, val_y)
 
     # ------------------------------------------------------------------ predict
 
@@ -255,7 +259,7 @@ class _TransformerEstimator(NeuralEstimator):
         return text_input_tags(super().__sklearn_tags__())
 
 
-class TransformerClassifier(TextClassifierMixin, _TransformerEstimator):
+class TransformerClassifier(LogitTemperature, TextClassifierMixin, _TransformerEstimator):
     """Text classifier: tokenizer + Transformer encoder + linear head, trained with ``Trainer``.
 
     The parameters shared by every neural estimator (budgets, validation, device, checkpoints,
@@ -321,6 +325,13 @@ class TransformerClassifier(TextClassifierMixin, _TransformerEstimator):
         Epochs without improvement of the monitored validation metric (accuracy, unless
         ``trainer__monitor="val_loss"``) before stopping; the best weights are restored.
     class_weight : "balanced", dict or None
+        Each text's weight in the loss times its class's ("balanced": n_texts / (n_classes
+        x the class's count), as scikit-learn's).
+    calibrate : bool, default=False
+        Fit a temperature to the logits on the validation texts after training
+        (``temperature_``); ``predict_proba`` divides the logits by it, ``predict`` is
+        unchanged. Needs validation texts (``validation_data``, or ``validation_fraction``
+        with ``patience``).
 
     word_vectors : path, Word2VecFeatures, gensim KeyedVectors or None
         (``embedding_init=`` before; it warns for one release.) Initialise the token
@@ -373,9 +384,14 @@ class TransformerClassifier(TextClassifierMixin, _TransformerEstimator):
 
     _metrics = {"accuracy": accuracy}
 
-    def __init__(self, *, class_weight=None, trainer__monitor="val_accuracy", **kwargs):
+    def __init__(self, *, class_weight=None, calibrate=False, trainer__monitor="val_accuracy",
+                 **kwargs):
         self.class_weight = class_weight
+        self.calibrate = calibrate
         super().__init__(trainer__monitor=trainer__monitor, **kwargs)
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__({"calibrate": False, **state})  # pickled before it existed
 
     def fit(self, X, y, sample_weight=None, *, validation_data=None, resume=False):
         """Train on texts ``X`` and labels ``y``. Returns self.
@@ -391,6 +407,8 @@ class TransformerClassifier(TextClassifierMixin, _TransformerEstimator):
             Continue from the checkpoint in ``checkpoint_dir`` (same X, y and random_state).
         """
         self._check_params()
+        self._check_calibration(validation_data is not None or (
+            self.patience is not None and bool(self.validation_fraction)))
         check_fit(self)
         texts, y = check_texts_labels(X, y)
         w = check_sample_weight(sample_weight, len(texts))
@@ -423,11 +441,18 @@ class TransformerClassifier(TextClassifierMixin, _TransformerEstimator):
         return torch.as_tensor(class_weights(self.class_weight, self.classes_, y_idx),
                                dtype=torch.float32)
 
+    def _after_training(self, val_texts, val_y) -> None:
+        self._fit_calibration(val_texts, val_y)
+
+    def _class_logits(self, texts) -> torch.Tensor:
+        return self._logits(texts)
+
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_texts, n_classes), columns in ``classes_`` order;
         float64, as scikit-learn's (float32 rows sum to 1 only within 1e-7, and
-        ``sklearn.metrics.log_loss`` warns about them)."""
-        return torch.softmax(self._logits(X).double(), dim=-1).numpy()
+        ``sklearn.metrics.log_loss`` warns about them); divided by ``temperature_`` with
+        ``calibrate``."""
+        return self._scaled_proba(self._logits(X))
 
     def decision_function(self, X) -> np.ndarray:
         """Logits; for two classes, the logit of ``classes_[1]`` minus that of ``classes_[0]``."""

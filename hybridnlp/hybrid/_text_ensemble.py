@@ -59,7 +59,8 @@ class Components(_BaseComposition):
             return int(self.random_state)
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
-    def _estimator_cv(self) -> dict:
+    def _estimator_cv(self, n_texts: int | None = None) -> dict:
+        """Per-component ``cv`` for a fit on ``n_texts`` texts (None: the names only)."""
         return dict(self.estimator_cv or {})
 
 

@@ -177,7 +177,7 @@ class WeightedEnsemble(TextEnsemble):
         names = [name for name, _ in components]
         self.classes_ = np.unique(y)
         y_idx = np.searchsorted(self.classes_, y)
-        cvs = [self._estimator_cv().get(name, self.cv) for name in names]
+        cvs = [self._estimator_cv(len(texts)).get(name, self.cv) for name in names]
         held = held_out_probas(components, texts, y, self.classes_, cvs, seed,
                                verbose=self.verbose, n_jobs=self.n_jobs, sample_weight=w)
         rows = np.logical_and.reduce([h.rows for h in held])

@@ -10,7 +10,7 @@ from sklearn.pipeline import make_pipeline
 
 from hybridnlp.estimators import FastTextClassifier, NBSVMClassifier, TransformerClassifier
 from hybridnlp.features import NBFeatures, TfidfFeatures, Word2VecFeatures
-from hybridnlp.hybrid.ensemble import SimplexWeights, WeightedEnsemble
+from hybridnlp.hybrid.ensemble import WeightedEnsemble
 from hybridnlp.hybrid.stacking import StackingClassifier
 from hybridnlp.pretrained import SentenceEmbeddingFeatures
 from hybridnlp.text import WORD_PATTERN
@@ -20,7 +20,10 @@ from hybridnlp.utils.paths import paths_as_strings
 
 __all__ = ["HybridClassifier", "HybridEnsemble", "default_components"]
 
-SENTENCE_EMBEDDING_C = 1.0  # the LR on frozen embeddings (benchmarks/RESULTS.md, "Pretrained")
+SENTENCE_EMBEDDING_C = 1.0
+# The shared 20% holdout from this many texts on (1,000 held-out texts for the meta
+# learner); below it every component is k-fold (``_DefaultComponents._estimator_cv``).
+HOLDOUT_MIN_TEXTS = 5000  # the LR on frozen embeddings (benchmarks/RESULTS.md, "Pretrained")
 
 
 def default_components(random_state=None, word_vectors=None, segmenter=None, pretrained=None,
@@ -126,16 +129,22 @@ class _DefaultComponents(RenamedParams):
             return self._defaults()
         return super()._components()
 
-    def _estimator_cv(self) -> dict:
-        """With a Transformer among the components, all of them share its 20% holdout: the
-        meta learner (or the weights) can only learn from texts that every component held
-        out, so k-fold predictions on the other 80% would be computed and dropped (on MR,
-        4 of every 6 fits of each n-gram component)."""
+    def _estimator_cv(self, n_texts: int | None = None) -> dict:
+        """With a Transformer among the components and at least ``HOLDOUT_MIN_TEXTS``
+        texts, all of them share its 20% holdout: the meta learner (or the weights) can
+        only learn from texts that every component held out, so k-fold predictions on the
+        other 80% would be computed and dropped (on MR, 4 of every 6 fits of each n-gram
+        component). On fewer texts every component is k-fold (``cv``), the Transformer too:
+        a 20% holdout would leave the meta learner too few texts to choose on
+        (benchmarks/RESULTS.md, "Hybrids: the meta learner chosen out of fold")."""
         if self.estimator_cv is not None:
             return dict(self.estimator_cv)
         estimators = self.estimators or self._defaults()
         names = [name for name, _ in estimators]
-        return dict.fromkeys(names, 0.2) if "transformer" in names else {}
+        if "transformer" not in names or (n_texts is not None
+                                          and n_texts < HOLDOUT_MIN_TEXTS):
+            return {}
+        return dict.fromkeys(names, 0.2)
 
 
 _EMBEDDINGS_DOC = """word_vectors : path, KeyedVectors or fitted Word2VecFeatures, optional
@@ -164,14 +173,16 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     The components are NBSVM (``NBSVMClassifier``: ``NBFeatures(analyzer="both")`` and
     logistic regression, one binary model per class beyond two), TF-IDF
     word + char n-grams + logistic regression, multinomial naive Bayes on word 1-2 grams,
-    ``FastTextClassifier`` and ``TransformerClassifier``. Their held-out probabilities are
-    averaged with weights fit to them (``SimplexWeights``: non-negative, summing to one,
-    minimising the log loss), which generalised better than a logistic regression on the
-    same held-out predictions on five of six data sets and tied on the sixth
-    (benchmarks/RESULTS.md).
-    Every component gives held-out predictions on one shared 20% holdout (blending: one
-    extra fit each instead of five, and the meta learner could only use the texts the
-    Transformer held out anyway). Every component is reachable with dunder parameters, e.g.
+    ``FastTextClassifier`` and ``TransformerClassifier``. A logistic regression on their
+    held-out probabilities combines them: against ``SimplexWeights`` (soft voting with
+    non-negative weights) and ``MetaSelection`` (choosing among those, greedy selection and
+    each component alone out of fold) it was the one never more than a few test texts
+    below the best component, from 300 training texts to the full sets
+    (benchmarks/RESULTS.md, "Hybrids: the meta learner chosen out of fold").
+    From 5,000 texts on, every component gives held-out predictions on one shared 20%
+    holdout (blending: one extra fit each instead of five, and the meta learner could only
+    use the texts the Transformer held out anyway); on fewer, each is 5-fold, so the meta
+    learner learns from every text. Every component is reachable with dunder parameters, e.g.
     ``set_params(transformer__module__n_layer=2, nbsvm__clf__C=1)`` or a
     ``GridSearchCV`` grid over ``"transformer__optimizer__lr"``.
 
@@ -181,11 +192,12 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
         Replaces the default components.
     EMBEDDINGS
     final_estimator : classifier, optional
-        The meta learner; default ``SimplexWeights()``, or ``LogisticRegression`` when
-        ``passthrough`` adds features (weights combine probabilities only).
+        The meta learner; default ``LogisticRegression(max_iter=1000)``
+        (``SimplexWeights()`` for the soft vote, ``MetaSelection()`` to choose out of fold).
     cv, estimator_cv, passthrough, cache
         As in ``StackingClassifier``; ``estimator_cv`` defaults to 0.2 for every component
-        when one is named ``transformer`` (a shared 20% holdout), else ``cv`` applies.
+        when one is named ``transformer`` and there are 5,000 texts or more (a shared 20%
+        holdout), else ``cv`` applies.
     random_state : int or None, default=None
         Seeds the components and the held-out split; an int makes fits repeatable (the
         experiment runner passes the config's ``seed``).
@@ -227,17 +239,12 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
         self.pretrained = pretrained
         self.fine_tune = fine_tune
 
-    def _default_final_estimator(self):
-        if self.passthrough is None:
-            return SimplexWeights()
-        return super()._default_final_estimator()
-
 
 class HybridEnsemble(_DefaultComponents, WeightedEnsemble):
     """HybridClassifier's components in a ``WeightedEnsemble``, for ``gating=True``: weights
     per text, from its length, its rate of unseen words and the components' confidences.
-    Without gating it fits the same weights as ``HybridClassifier``'s default meta learner
-    (``SimplexWeights``) and gives the same predictions.
+    Without gating it fits the same weights as
+    ``HybridClassifier(final_estimator=SimplexWeights())`` and gives the same predictions.
 
     Parameters
     ----------
@@ -246,7 +253,8 @@ class HybridEnsemble(_DefaultComponents, WeightedEnsemble):
     EMBEDDINGS
     cv, estimator_cv, gating, gate_alpha
         As in ``WeightedEnsemble``; ``estimator_cv`` defaults to 0.2 for every component
-        when one is named ``transformer`` (a shared 20% holdout), else ``cv`` applies.
+        when one is named ``transformer`` and there are 5,000 texts or more (a shared 20%
+        holdout), else ``cv`` applies.
     random_state : int or None, default=None
         Seeds the components and the held-out split; an int makes fits repeatable (the
         experiment runner passes the config's ``seed``).

@@ -96,7 +96,7 @@ class HybridRegressor(_DefaultComponents, TextRegressorMixin, Components, BaseEs
     word_vectors, segmenter, pretrained, fine_tune
         As in ``HybridClassifier``, for the default components (with ``pretrained``, the
         fine-tuned encoder joins unless ``fine_tune=False``; then every component shares a
-        20% holdout, as in ``HybridClassifier``).
+        20% holdout from 5,000 texts on, as in ``HybridClassifier``).
     final_estimator : regressor, optional
         A meta learner fit per target on the components' held-out predictions of it
         (no choice against single components then); default :class:`NonNegativeLinear`.
@@ -146,7 +146,7 @@ class HybridRegressor(_DefaultComponents, TextRegressorMixin, Components, BaseEs
         w = check_sample_weight(sample_weight, len(texts))
         components = self._components()
         seed = self._split_seed()
-        cvs = [self._estimator_cv().get(name, self.cv) for name, _ in components]
+        cvs = [self._estimator_cv(len(texts)).get(name, self.cv) for name, _ in components]
         held = held_out_probas(components, texts, y, None, cvs, seed, verbose=self.verbose,
                                n_jobs=self.n_jobs, sample_weight=w)
         rows = np.logical_and.reduce([h.rows for h in held])

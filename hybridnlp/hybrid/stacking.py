@@ -135,7 +135,7 @@ class StackingClassifier(TextEnsemble):
         self.classes_ = np.unique(y)
         cache_dir = tempfile.mkdtemp(prefix="hybridnlp-stack-") if self.cache else None
         try:
-            cvs = [self._estimator_cv().get(name, self.cv) for name, _ in components]
+            cvs = [self._estimator_cv(len(texts)).get(name, self.cv) for name, _ in components]
             held = held_out_probas(components, texts, y, self.classes_, cvs, seed,
                                    memory=cache_dir, verbose=self.verbose, n_jobs=self.n_jobs,
                                    sample_weight=w)

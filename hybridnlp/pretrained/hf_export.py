@@ -78,8 +78,9 @@ def save_pretrained_classifier(est, path: str | os.PathLike) -> Path:
             dense, final = model.classifier.dense, model.classifier.out_proj
         dense.weight.copy_(torch.eye(width) * EPSILON)
         dense.bias.zero_()
-        final.weight.copy_(out.weight / EPSILON)
-        final.bias.copy_(out.bias)
+        temperature = getattr(est, "temperature_", 1.0)  # calibrate=True: logits / T
+        final.weight.copy_(out.weight / EPSILON / temperature)
+        final.bias.copy_(out.bias / temperature)
     return _write_directory(est, model, path)
 
 
