@@ -53,6 +53,30 @@ def test_run_matches_the_direct_api_and_writes_a_full_run_directory(tmp_path):
         assert _png_size(d / png) == (640, 400)
     lines = (d / "predictions.csv").read_text().splitlines()
     assert lines[0] == "index,text,label,nbsvm" and len(lines) == 301
+    # accuracy by slice: the classes partition the 300 texts; a text's unseen words are
+    # counted against the training texts of its own fold
+    slices = metrics["slices"]["nbsvm"]
+    assert list(slices) == ["length", "class", "unseen words"]
+    assert sum(r["n"] for r in slices["class"].values()) == 300
+    pooled = sum(r["n"] * r["accuracy"] for r in slices["class"].values()) / 300
+    assert pooled == pytest.approx(np.mean(np.concatenate(
+        [build_model("nbsvm", {}).fit([X[i] for i in tr], y[tr]).predict([X[i] for i in te])
+         == y[te] for tr, te in cv.split(X, y)])))
+    from hybridnlp.text import WordTokenizer
+    from hybridnlp.utils.slices import UNSEEN_BUCKETS
+
+    counts = {}
+    for tr, te in cv.split(X, y):
+        seen = {w for i in tr for w in WordTokenizer()(X[i])}
+        for i in te:
+            words = WordTokenizer()(X[i])
+            u = np.mean([w not in seen for w in words]) if words else 0.0
+            name = next(name for low, high, name in UNSEEN_BUCKETS
+                        if (low < u <= high if high > low else u == 0))
+            counts[name] = counts.get(name, 0) + 1
+    assert {k: r["n"] for k, r in slices["unseen words"].items()} == counts
+    assert "## Where the models fail: accuracy by slice (nbsvm)" in report
+    assert _png_size(d / "slices.png")[0] == 640
     table = compare_runs([d, d])
     assert table.count("| nbsvm |") == 2
 

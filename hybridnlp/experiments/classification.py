@@ -19,15 +19,23 @@ from sklearn.model_selection import StratifiedKFold
 from hybridnlp.experiments.config import ExperimentConfig
 from hybridnlp.experiments.execution import execution_backend
 from hybridnlp.experiments.model_loop import finish_model, pending_models
-from hybridnlp.experiments.plots import bar_chart, binomial_halfwidth, confusion_plot, curves
+from hybridnlp.experiments.plots import (
+    bar_chart,
+    binomial_halfwidth,
+    confusion_plot,
+    curves,
+    slice_plot,
+)
 from hybridnlp.experiments.report import main_rows, shared_fits, target_cell
 from hybridnlp.experiments.run_state import Progress, jsonable
 from hybridnlp.experiments.task import Task, reading_data, register_task
+from hybridnlp.text.words import WordTokenizer
 from hybridnlp.utils.calibration import expected_calibration_error
 from hybridnlp.utils.device import torch_threads
 from hybridnlp.utils.io import atomic_path
 from hybridnlp.utils.jobs import run_jobs, threads_per_job
 from hybridnlp.utils.seed import seed_everything
+from hybridnlp.utils.slices import slice_accuracy, worst_slice
 
 __all__ = ["CLASSIFICATION", "classification", "load_split", "render"]
 
@@ -169,12 +177,32 @@ def classification(config, run_dir, result, *, progress=None, scheduler=None) ->
             per_example["text"] = [source_texts[j] for j in per_example["index"]]
             per_example["label"] = [source_y[j] for j in per_example["index"]]
     _write_predictions(run_dir / "predictions.csv", per_example)
+    seen = _train_vocabularies(task, per_example["index"])
+    slices = {name: slice_accuracy(per_example["text"], per_example["label"],
+                                   per_example[name], train_vocabularies=seen)
+              for name in rows}
     return {"models": rows, "target_names": [str(t) for t in target_names],
+            "slices": slices,
             "attribution": attribution,
             "protocol": (f"train on {config.data.train_split}, test on "
                          f"{config.data.test_split}" if config.data.test_split
                          else f"{ev.cv}-fold stratified CV (seed {config.seed})"),
             "n_train": len(texts), "confusion": _confusions(per_example)}
+
+
+def _train_vocabularies(task: _Folds, index: list[int]) -> list[set]:
+    """For each evaluated text (``index`` into the test texts, or into the texts under
+    cross-validation), the lowercased words of the training texts it was evaluated
+    against: the slices' "unseen words"."""
+    tokenize = WordTokenizer()
+    if task.test_texts is not None:
+        vocabulary = {w for t in task.texts for w in tokenize(t)}
+        return [vocabulary] * len(index)
+    fold_of = {}
+    for train_idx, test_idx in task.folds:
+        vocabulary = {w for j in train_idx for w in tokenize(task.texts[j])}
+        fold_of.update(dict.fromkeys(test_idx.tolist(), vocabulary))
+    return [fold_of[j] for j in index]
 
 
 def _classification_model(task: _Folds, spec, i: int, est) -> tuple[dict, object]:
@@ -343,6 +371,7 @@ def render(m: dict, run_dir: Path) -> list[str]:
                    m.get("target_names"), title=f"{m.get('name', 'run')}: ")
         lines += [f"Confusion matrix of the best model ({best}), all evaluated examples:", "",
                   "![confusion matrix](confusion.png)", ""]
+    lines += _render_slices(m, best, run_dir)
     histories = {n: rows[n]["history"] for n in names if rows[n].get("history")}
     if histories and curves(histories, ("train_loss", "val_loss"), "epoch",
                              run_dir / "learning_curves.png", "loss"):
@@ -368,6 +397,43 @@ def render(m: dict, run_dir: Path) -> list[str]:
                        f"{att['model']} gets right")
             lines += ["![component attribution](attribution.png)", ""]
     return lines
+
+
+def _render_slices(m: dict, best: str, run_dir: Path) -> list[str]:
+    """Accuracy by slice for the best model (a table and a plot) and each model's worst
+    slice: where the models fail."""
+    if not (m.get("slices") or {}).get(best):
+        return []
+    target_names = m.get("target_names") or []
+
+    def shown(dim: str, name: str) -> str:  # a class index by its name
+        if dim == "class" and name.isdigit() and int(name) < len(target_names):
+            return target_names[int(name)]
+        return name
+
+    slices = {dim: {shown(dim, name): rec for name, rec in named.items()}
+              for dim, named in m["slices"][best].items()}
+    overall = m["models"][best]["accuracy"]
+    worst = worst_slice(slices)
+    slice_plot(slices, overall, worst, run_dir / "slices.png",
+               title=f"{m.get('name', 'run')}: accuracy of {best} by slice")
+    lines = [f"## Where the models fail: accuracy by slice ({best})", "",
+             "Length: quartiles of the evaluated texts' word counts; unseen words: the share "
+             "of a text's words absent from the training texts it was evaluated against.", "",
+             "| dimension | slice | texts | accuracy |", "|---|---|---:|---:|"]
+    for dim, named in slices.items():
+        for name, rec in named.items():
+            mark = " (worst)" if worst and (dim, name) == worst[:2] else ""
+            lines.append(f"| {dim} | {name}{mark} | {rec['n']} | {rec['accuracy']:.4f} |")
+    lines += ["", "![accuracy by slice](slices.png)", ""]
+    for model, model_slices in m["slices"].items():
+        found = worst_slice(model_slices)
+        if found:
+            dim, name, rec = found
+            lines.append(f"- {model}: worst on {dim} \"{shown(dim, name)}\", "
+                         f"{rec['accuracy']:.4f} on {rec['n']} texts (all: "
+                         f"{m['models'][model]['accuracy']:.4f}).")
+    return [*lines, ""]
 
 
 CLASSIFICATION = register_task(Task(

@@ -53,6 +53,36 @@ def bar_chart(names, values, errors, ylabel, path, *, title: str, error_label: s
     _save(fig, path)
 
 
+def slice_plot(slices: dict, overall: float, worst: tuple | None, path: Path, *,
+               title: str) -> None:
+    """Accuracy by slice (``hybridnlp.utils.slices.slice_accuracy``) as points with 95%
+    binomial intervals, one row per slice grouped by dimension, the axis zoomed to the
+    intervals, the overall accuracy a dashed line and the worst slice in red."""
+    plt = _plt()
+    rows = [(dim, name, rec) for dim, named in slices.items() for name, rec in named.items()]
+    fig, ax = plt.subplots(figsize=(FIGSIZE[0], max(2.5, 0.32 * len(rows) + 1.2)))
+    lows, highs = [overall], [overall]
+    for i, (dim, name, rec) in enumerate(rows):
+        half = binomial_halfwidth(rec["accuracy"], rec["n"])
+        is_worst = worst is not None and (dim, name) == tuple(worst[:2])
+        ax.errorbar(rec["accuracy"], i, xerr=half, fmt="o", capsize=3,
+                    color="#c44e52" if is_worst else "#4c72b0",
+                    label="worst slice" if is_worst else None)
+        lows.append(rec["accuracy"] - half)
+        highs.append(rec["accuracy"] + half)
+    ax.axvline(overall, color="black", linestyle="dashed", label=f"all texts ({overall:.3f})")
+    ax.set_yticks(range(len(rows)), [f"{dim}: {name} ({rec['n']})" for dim, name, rec in rows],
+                  fontsize=8)
+    ax.invert_yaxis()
+    pad = 0.05 * (max(highs) - min(lows) or 1.0)
+    ax.set_xlim(max(0.0, min(lows) - pad), min(1.0, max(highs) + pad))
+    ax.set_xlabel("accuracy (95% binomial interval)")
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def binomial_halfwidth(p: float, n: int) -> float:
     """Half the 95% normal-approximation interval of an accuracy ``p`` on ``n`` texts."""
     return 1.96 * (p * (1 - p) / n) ** 0.5 if n else 0.0
