@@ -1,5 +1,5 @@
-"""Reports a person reads at a glance: titled plots, bars from zero, the right error bars,
-targets, class names, and the component attribution as a plot."""
+"""Reports a person reads at a glance: titled plots zoomed to the data, the right error
+bars, targets, class names, and the component attribution as a plot."""
 
 import pytest
 
@@ -17,6 +17,14 @@ def bars(monkeypatch):
         return real(names, values, errors, ylabel, path, **kw)
 
     monkeypatch.setattr(classification_module, "bar_chart", record)
+    real_interval = classification_module.interval_plot
+
+    def record_interval(labels, values, errors, kinds, path, **kw):
+        calls[path.name] = {"names": labels, "values": values, "errors": errors,
+                            "kinds": kinds, **kw}
+        return real_interval(labels, values, errors, kinds, path, **kw)
+
+    monkeypatch.setattr(classification_module, "interval_plot", record_interval)
     confusions = {}
     real_confusion = classification_module.confusion_plot
 
@@ -38,7 +46,13 @@ def test_a_test_split_gets_binomial_intervals_targets_names_and_attribution(tmp_
     result = run(values, quiet=True)
     acc = bars["accuracy.png"]
     assert acc["title"].startswith("sst2-small: accuracy per model (")
-    assert acc["error_label"] == "error bars: 95% binomial interval on 300 test texts"
+    assert acc["xlabel"] == "accuracy (error bars: 95% binomial interval on 300 test texts)"
+    # models best first, then the stack's components apart, best first; the best in red
+    models = [k for k in acc["kinds"] if k != "component"]
+    assert acc["kinds"] == [*models, "component", "component"] and models[0] == "best"
+    assert acc["values"][:2] == sorted(acc["values"][:2], reverse=True)
+    assert acc["values"][2:] == sorted(acc["values"][2:], reverse=True)
+    assert sorted(acc["names"][2:]) == ["stack: nbsvm", "stack: tfidf_lr"]
     p = acc["values"][acc["names"].index("NBSVM")]
     assert acc["errors"][acc["names"].index("NBSVM")] == pytest.approx(
         1.96 * (p * (1 - p) / 300) ** 0.5)
@@ -48,6 +62,7 @@ def test_a_test_split_gets_binomial_intervals_targets_names_and_attribution(tmp_
     assert att["names"] == ["nbsvm", "tfidf_lr"] and att["errors"] is None
     report = (result.run_dir / "report.md").read_text()
     assert "![component attribution](attribution.png)" in report
+    assert "±" not in report.split("## ")[0]  # one test split: no spread to show
     assert (result.run_dir / "attribution.png").is_file()
 
 
@@ -57,5 +72,5 @@ def test_cross_validation_gets_fold_spreads(tmp_path, bars):
               "evaluation": {"cv": 3}}
     result = run(values, quiet=True)
     acc = bars["accuracy.png"]
-    assert acc["error_label"] == "error bars: std over 3 folds"
+    assert acc["xlabel"] == "accuracy (error bars: std over 3 folds)"
     assert acc["errors"] == [pytest.approx(result.metrics["models"]["nbsvm"]["accuracy_std"])]

@@ -24,6 +24,7 @@ from hybridnlp.experiments.plots import (
     binomial_halfwidth,
     confusion_plot,
     curves,
+    interval_plot,
     slice_plot,
 )
 from hybridnlp.experiments.report import main_rows, shared_fits, target_cell
@@ -335,7 +336,9 @@ def render(m: dict, run_dir: Path) -> list[str]:
              "|---" * (len(metric_names) + 3) + "|"]
     for name in names:
         r = rows[name]
-        cells = [f"{r[k]:.4f} ± {r.get(k + '_std', 0):.4f}" for k in metric_names]
+        spread = len(r.get("folds") or []) > 1  # no "± 0.0000" on one test split
+        cells = [f"{r[k]:.4f} ± {r.get(k + '_std', 0):.4f}" if spread else f"{r[k]:.4f}"
+                 for k in metric_names]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {r['fit_time']:.1f} | "
                      f"{target_cell(m, name, r['accuracy'])} |")
     lines.append("")
@@ -357,13 +360,19 @@ def render(m: dict, run_dir: Path) -> list[str]:
         if n_test:
             errors = [binomial_halfwidth(b["value"], n_test) for b in bars]
             error_label = f"error bars: 95% binomial interval on {n_test} test texts"
+    # models best first, then the hybrids' components (grouped apart), best first
+    order = sorted(range(len(bars)), key=lambda i: (bars[i]["component"], -bars[i]["value"]))
     given = m.get("targets") or {}
-    targets = {i: given[b["label"]] for i, b in enumerate(bars)
-               if not b["component"] and b["label"] in given}
+    targets = {row: given[bars[i]["label"]] for row, i in enumerate(order)
+               if not bars[i]["component"] and bars[i]["label"] in given}
     title = f"{m.get('name', 'run')}: accuracy per model ({m['protocol'].split(';')[0]})"
-    bar_chart([b["label"].replace(": component ", ": ") for b in bars], [b["value"] for b in bars],
-         errors, "accuracy", run_dir / "accuracy.png", title=title, error_label=error_label,
-         targets=targets)
+    interval_plot([bars[i]["label"].replace(": component ", ": ") for i in order],
+                  [bars[i]["value"] for i in order],
+                  None if errors is None else [errors[i] for i in order],
+                  ["component" if bars[i]["component"] else "best" if row == 0 else "model"
+                   for row, i in enumerate(order)], run_dir / "accuracy.png", title=title,
+                  xlabel=f"accuracy ({error_label})" if error_label else "accuracy",
+                  targets=targets)
     lines += ["![accuracy per model](accuracy.png)", ""]
     best = max(names, key=lambda n: rows[n]["accuracy"])
     if m.get("confusion", {}).get(best):

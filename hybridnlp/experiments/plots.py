@@ -53,34 +53,63 @@ def bar_chart(names, values, errors, ylabel, path, *, title: str, error_label: s
     _save(fig, path)
 
 
-def slice_plot(slices: dict, overall: float, worst: tuple | None, path: Path, *,
-               title: str) -> None:
-    """Accuracy by slice (``hybridnlp.utils.slices.slice_accuracy``) as points with 95%
-    binomial intervals, one row per slice grouped by dimension, the axis zoomed to the
-    intervals, the overall accuracy a dashed line and the worst slice in red."""
+# marker, colour and legend entry of each kind of row in an interval plot
+_KINDS = {"model": ("o", "#4c72b0", "model"), "best": ("o", "#c44e52", "best model"),
+          "component": ("s", "#8c8c8c", "component, measured inside its hybrid"),
+          "slice": ("o", "#4c72b0", "slice"), "worst": ("o", "#c44e52", "worst slice")}
+
+
+def interval_plot(labels, values, errors, kinds, path, *, title: str, xlabel: str,
+                  reference: tuple[float, str] | None = None,
+                  targets: dict | None = None) -> None:
+    """One row per label, top to bottom: a point with its interval (``errors``: half-widths,
+    None for none), marked by its kind (``_KINDS``: a model, the best one, a hybrid's
+    component, a slice, the worst slice), every kind in the legend; the axis zoomed to the
+    intervals (a 1-point difference stays visible); ``reference`` (value, label) a dashed
+    line, ``targets`` (row -> value) black crosses."""
     plt = _plt()
-    rows = [(dim, name, rec) for dim, named in slices.items() for name, rec in named.items()]
-    fig, ax = plt.subplots(figsize=(FIGSIZE[0], max(2.5, 0.32 * len(rows) + 1.2)))
-    lows, highs = [overall], [overall]
-    for i, (dim, name, rec) in enumerate(rows):
-        half = binomial_halfwidth(rec["accuracy"], rec["n"])
-        is_worst = worst is not None and (dim, name) == tuple(worst[:2])
-        ax.errorbar(rec["accuracy"], i, xerr=half, fmt="o", capsize=3,
-                    color="#c44e52" if is_worst else "#4c72b0",
-                    label="worst slice" if is_worst else None)
-        lows.append(rec["accuracy"] - half)
-        highs.append(rec["accuracy"] + half)
-    ax.axvline(overall, color="black", linestyle="dashed", label=f"all texts ({overall:.3f})")
-    ax.set_yticks(range(len(rows)), [f"{dim}: {name} ({rec['n']})" for dim, name, rec in rows],
-                  fontsize=8)
-    ax.invert_yaxis()
-    pad = 0.05 * (max(highs) - min(lows) or 1.0)
-    ax.set_xlim(max(0.0, min(lows) - pad), min(1.0, max(highs) + pad))
-    ax.set_xlabel("accuracy (95% binomial interval)")
-    ax.legend(fontsize=8, loc="best")
+    fig, ax = plt.subplots(figsize=(FIGSIZE[0], max(FIGSIZE[1], 0.32 * len(labels) + 1.4)))
+    errors = errors if errors is not None else [0.0] * len(values)
+    shown = set()
+    for i, (value, half, kind) in enumerate(zip(values, errors, kinds, strict=True)):
+        marker, color, legend = _KINDS[kind]
+        ax.errorbar(value, i, xerr=half or None, fmt=marker, capsize=3, color=color,
+                    label=None if kind in shown else legend)
+        ax.annotate(f"{value:.3f}", (value, i), textcoords="offset points", xytext=(0, 6),
+                    ha="center", fontsize=7)
+        shown.add(kind)
+    spots = [v for v, h in zip(values, errors, strict=True) for v in (v - (h or 0), v + (h or 0))]
+    if reference is not None:
+        ax.axvline(reference[0], color="black", linestyle="dashed", label=reference[1])
+        spots.append(reference[0])
+    for j, (row, target) in enumerate(sorted((targets or {}).items())):
+        ax.plot(target, row, "x", color="black", label="target" if j == 0 else None)
+        spots.append(target)
+    pad = 0.08 * (max(spots) - min(spots) or 0.1)
+    ax.set_xlim(max(0.0, min(spots) - pad), min(1.0, max(spots) + pad) if max(spots) <= 1
+                else max(spots) + pad)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylim(len(labels) - 0.5, -0.7)  # first row on top, room for its value
+    ax.set_xlabel(xlabel)
+    ax.legend(fontsize=7, loc="best")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     _save(fig, path)
+
+
+def slice_plot(slices: dict, overall: float, worst: tuple | None, path: Path, *,
+               title: str) -> None:
+    """Accuracy by slice (``hybridnlp.utils.slices.slice_accuracy``) as points with 95%
+    binomial intervals, grouped by dimension, the overall accuracy a dashed line and the
+    worst slice in red."""
+    rows = [(dim, name, rec) for dim, named in slices.items() for name, rec in named.items()]
+    interval_plot([f"{dim}: {name} ({rec['n']})" for dim, name, rec in rows],
+                  [rec["accuracy"] for *_, rec in rows],
+                  [binomial_halfwidth(rec["accuracy"], rec["n"]) for *_, rec in rows],
+                  ["worst" if worst is not None and (dim, name) == tuple(worst[:2]) else "slice"
+                   for dim, name, _ in rows], path, title=title,
+                  xlabel="accuracy (95% binomial interval)",
+                  reference=(overall, f"all texts ({overall:.3f})"))
 
 
 def binomial_halfwidth(p: float, n: int) -> float:
