@@ -451,7 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "$HYBRIDNLP_DASK_SCHEDULER, else a local cluster). It runs code in "
                         "this process: give only a cluster you trust")
     p.set_defaults(func=_run)
-    p = command("report", "rewrite a run's report, or compare several runs")
+    p = command("report", "rewrite a run's report, or compare several runs (two: each "
+                          "model's difference with its 95% interval, and what differs in "
+                          "the configs)")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--output", help="write the comparison table to this file")
     p.add_argument("--results", metavar="RESULTS_MD",

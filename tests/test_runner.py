@@ -1,5 +1,6 @@
 """The experiment runner: run directories, reports, resume, signals, LM and topic runs."""
 
+import csv
 import json
 import re
 import struct
@@ -78,7 +79,27 @@ def test_run_matches_the_direct_api_and_writes_a_full_run_directory(tmp_path):
     assert "## Where the models fail: accuracy by slice (nbsvm)" in report
     assert _png_size(d / "slices.png")[0] == 640
     table = compare_runs([d, d])
-    assert table.count("| nbsvm |") == 2
+    assert table.count(" | nbsvm | accuracy |") == 2  # a row per run
+    assert "| nbsvm | " in table and "| +0.0000 | ± 0.0000 | paired over the same 300 texts |" \
+        in table and "Config keys that differ: none." in table
+    # another C: the same 300 texts and folds, so the difference is paired per text
+    other = run(_with(output=str(tmp_path), **{"evaluation.metrics": ["accuracy"],
+                                               "models.0.params": {"clf__C": 0.1}}),
+                quiet=True).run_dir
+    right = []
+    for run_dir in (d, other):
+        with open(run_dir / "predictions.csv", newline="", encoding="utf-8") as f:
+            right.append(np.array([r[3] == r[2] for r in list(csv.reader(f))[1:]], float))
+    half = 1.96 * (right[1] - right[0]).std(ddof=1) / 300 ** 0.5
+    table = compare_runs([d, other])
+    second = json.loads((other / "metrics.json").read_text())["models"]["nbsvm"]["accuracy"]
+    assert (f"| {second - metrics['models']['nbsvm']['accuracy']:+.4f} | ± {half:.4f} | "
+            f"paired over the same 300 texts |") in table
+    assert "Config keys that differ: `models.0.params.clf__C`: None -> 0.1." in table
+    # another seed samples other texts: the runs' spreads over folds, not paired
+    reseeded = run(_with(output=str(tmp_path), seed=1, **{"evaluation.metrics": ["accuracy"]}),
+                   quiet=True).run_dir
+    assert "spreads over 3 and 3 folds |" in compare_runs([d, reseeded])
 
 
 def _comparable(metrics: dict) -> dict:

@@ -383,7 +383,8 @@ def render(m: dict, run_dir: Path) -> list[str]:
     lines += _render_slices(m, best, run_dir)
     histories = {n: rows[n]["history"] for n in names if rows[n].get("history")}
     if histories and curves(histories, ("train_loss", "val_loss"), "epoch",
-                             run_dir / "learning_curves.png", "loss"):
+                             run_dir / "learning_curves.png", "loss",
+                             title=f"{m.get('name', 'run')}: learning curves (last fold)"):
         lines += ["Learning curves (last fold):", "", "![learning curves](learning_curves.png)",
                   ""]
     att = m.get("attribution")

@@ -88,7 +88,8 @@ def render(m: dict, run_dir: Path) -> list[str]:
     lines.append("")
     histories = {n: r["history"] for n, r in rows.items() if r.get("history")}
     if histories and curves(histories, ("train_loss", "val_loss"), "step",
-                             run_dir / "loss_curves.png", "loss (nats/token)"):
+                             run_dir / "loss_curves.png", "loss (nats/token)",
+                             title=f"{m.get('name', 'run')}: loss per step"):
         lines += ["![loss curves](loss_curves.png)", ""]
     for name, r in rows.items():
         for i, sample in enumerate(r.get("samples", [])):

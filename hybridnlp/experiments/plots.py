@@ -117,7 +117,12 @@ def binomial_halfwidth(p: float, n: int) -> float:
     return 1.96 * (p * (1 - p) / n) ** 0.5 if n else 0.0
 
 
-def curves(histories: dict, keys: tuple[str, ...], xkey: str, path: Path, ylabel: str) -> bool:
+def curves(histories: dict, keys: tuple[str, ...], xkey: str, path: Path, ylabel: str, *,
+           title: str = "") -> bool:
+    """``keys`` of each history against ``xkey`` (whole numbers on the axis for epochs and
+    steps), one line per model and key; False (and an empty plot) when nothing was logged."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = _plt()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     drawn = False
@@ -129,7 +134,10 @@ def curves(histories: dict, keys: tuple[str, ...], xkey: str, path: Path, ylabel
                 ax.plot(xs, ys, marker="o", markersize=3, label=f"{name} {key}")
                 drawn = True
     ax.set_xlabel(xkey)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=9)
     if drawn:
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -148,9 +156,11 @@ def confusion_plot(name: str, conf: dict, path: Path, class_names: list | None =
     ax.imshow(mat, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
+    top = max(max(row) for row in mat) or 1
     for i, row in enumerate(mat):
-        for j, v in enumerate(row):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+        for j, v in enumerate(row):  # white on the dark cells, black on the light ones
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
+                    color="white" if v > top / 2 else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"{title}confusion matrix of {name}", fontsize=9)

@@ -118,7 +118,8 @@ def write_report(run_dir) -> Path:
 
 
 def compare_runs(run_dirs) -> str:
-    """One Markdown table comparing the models of several runs side by side."""
+    """One Markdown table comparing the models of several runs side by side; for two runs,
+    each shared model's difference with its 95% interval, and what differs in the configs."""
     lines = ["| run | task | model | main metric | value | fit time (s) |",
              "|---|---|---|---|---|---|"]
     for run_dir in run_dirs:
@@ -127,7 +128,86 @@ def compare_runs(run_dirs) -> str:
         for name, r in m["models"].items():
             lines.append(f"| {m['name']} ({Path(run_dir).name}) | {m['task']} | {name} | "
                          f"{key} | {r[key]:.4f} | {r['fit_time']:.1f} |")
+    if len(run_dirs) == 2:
+        lines += _difference(*run_dirs)
     return "\n".join(lines) + "\n"
+
+
+def _difference(dir_a, dir_b) -> list[str]:
+    """Second run minus first, per model both ran: paired over the same evaluated texts
+    when both wrote their predictions of them (classification), else from the two runs'
+    spreads over folds; then the config keys whose values differ."""
+    a, b = _metrics(dir_a), _metrics(dir_b)
+    key = main_metric(a)
+    common = [n for n in a["models"] if n in b["models"]]
+    if main_metric(b) != key or not common:
+        return ["", "The two runs share no model and main metric: no difference to show."]
+    right_a, right_b = _right(dir_a), _right(dir_b)
+    lines = ["", f"Difference, second run minus first ({key}; 95% interval):", "",
+             "| model | first | second | difference | 95% interval | from |",
+             "|---|---:|---:|---:|---:|---|"]
+    for name in common:
+        va, vb = a["models"][name][key], b["models"][name][key]
+        half, how = None, "one split each, no paired predictions"
+        if key == "accuracy" and right_a.get(name) is not None and right_b.get(name) is not None \
+                and right_a["_texts"] == right_b["_texts"]:
+            d = right_b[name].astype(float) - right_a[name].astype(float)
+            half = 1.96 * d.std(ddof=1) / len(d) ** 0.5 if len(d) > 1 else None
+            how = f"paired over the same {len(d)} texts"
+        else:
+            ka, kb = (len(m["models"][name].get("folds") or []) for m in (a, b))
+            if ka > 1 and kb > 1:
+                sa, sb = a["models"][name][key + "_std"], b["models"][name][key + "_std"]
+                half = 1.96 * (sa ** 2 / ka + sb ** 2 / kb) ** 0.5
+                how = f"spreads over {ka} and {kb} folds"
+        cell = "-" if half is None else f"± {half:.4f}"
+        lines.append(f"| {name} | {va:.4f} | {vb:.4f} | {vb - va:+.4f} | {cell} | {how} |")
+    changed = _config_changes(dir_a, dir_b)
+    lines += ["", "Config keys that differ: " + ("; ".join(
+        f"`{k}`: {va!r} -> {vb!r}" for k, va, vb in changed) if changed else "none") + "."]
+    return lines
+
+
+def _right(run_dir) -> dict:
+    """model -> whether each evaluated text was predicted right (``predictions.csv``), and
+    ``_texts`` the (index, label) pairs they are; {} when there is no such file."""
+    import csv
+
+    import numpy as np
+
+    path = Path(run_dir) / "predictions.csv"
+    if not path.is_file():
+        return {}
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows or rows[0][:3] != ["index", "text", "label"]:
+        return {}
+    header, body = rows[0], rows[1:]
+    out = {"_texts": [(r[0], r[2]) for r in body]}
+    for j, name in enumerate(header[3:], start=3):
+        out[name] = np.array([r[j] == r[2] for r in body])
+    return out
+
+
+def _config_changes(dir_a, dir_b) -> list[tuple[str, object, object]]:
+    """(dotted key, first value, second value) for every setting that differs between the
+    two runs' resolved ``config.yaml`` (the output folder and the name aside)."""
+    from hybridnlp.experiments.config import read_config_file
+
+    def flat(values, prefix=""):  # nested mappings and lists of them -> dotted keys
+        if isinstance(values, list) and any(isinstance(v, dict) for v in values):
+            values = dict(enumerate(values))
+        if isinstance(values, dict):
+            return {k: v for key, sub in values.items()
+                    for k, v in flat(sub, f"{prefix}{key}.").items()}
+        return {prefix[:-1]: values}
+
+    paths = [Path(d) / "config.yaml" for d in (dir_a, dir_b)]
+    if not all(p.is_file() for p in paths):
+        return []
+    fa, fb = (flat(read_config_file(p)) for p in paths)
+    return [(k, fa.get(k), fb.get(k)) for k in sorted(set(fa) | set(fb))
+            if k not in ("output", "name") and fa.get(k) != fb.get(k)]
 
 
 def run_section(run_dir, results_path, name: str) -> str:

@@ -92,7 +92,8 @@ def render(m: dict, run_dir: Path) -> list[str]:
               ""]
     histories = {n: r["history"] for n, r in rows.items() if r.get("history")}
     if histories and curves(histories, ("train_loss", "val_loss"), "epoch",
-                             run_dir / "loss_curves.png", "loss (nats/token)"):
+                             run_dir / "loss_curves.png", "loss (nats/token)",
+                             title=f"{m.get('name', 'run')}: loss per epoch"):
         lines += ["![loss curves](loss_curves.png)", ""]
     for name, r in rows.items():
         lines += [f"Test samples from {name}:", "", "| source | reference | hypothesis |",
