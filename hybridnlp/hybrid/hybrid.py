@@ -174,11 +174,11 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     logistic regression, one binary model per class beyond two), TF-IDF
     word + char n-grams + logistic regression, multinomial naive Bayes on word 1-2 grams,
     ``FastTextClassifier`` and ``TransformerClassifier``. A logistic regression on their
-    held-out probabilities combines them: against ``SimplexWeights`` (soft voting with
+    held-out probabilities combines them: of it, ``SimplexWeights`` (soft voting with
     non-negative weights) and ``MetaSelection`` (choosing among those, greedy selection and
-    each component alone out of fold) it was the one never more than a few test texts
-    below the best component, from 300 training texts to the full sets
-    (benchmarks/RESULTS.md, "Hybrids: the meta learner chosen out of fold").
+    each component alone out of fold), it fell below the best component least often and
+    least far, from 300 training texts to the full sets (benchmarks/RESULTS.md, "Hybrids:
+    the meta learner chosen out of fold").
     From 5,000 texts on, every component gives held-out predictions on one shared 20%
     holdout (blending: one extra fit each instead of five, and the meta learner could only
     use the texts the Transformer held out anyway); on fewer, each is 5-fold, so the meta
