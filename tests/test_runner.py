@@ -59,10 +59,20 @@ def test_run_matches_the_direct_api_and_writes_a_full_run_directory(tmp_path):
     slices = metrics["slices"]["nbsvm"]
     assert list(slices) == ["length", "class", "unseen words"]
     assert sum(r["n"] for r in slices["class"].values()) == 300
+    proba, truth = np.zeros((300, 2)), np.zeros(300, int)
+    for tr, te in cv.split(X, y):
+        proba[te] = build_model("nbsvm", {}).fit([X[i] for i in tr], y[tr]).predict_proba(
+            [X[i] for i in te])
+        truth[te] = y[te]
     pooled = sum(r["n"] * r["accuracy"] for r in slices["class"].values()) / 300
-    assert pooled == pytest.approx(np.mean(np.concatenate(
-        [build_model("nbsvm", {}).fit([X[i] for i in tr], y[tr]).predict([X[i] for i in te])
-         == y[te] for tr, te in cv.split(X, y)])))
+    assert pooled == pytest.approx(np.mean(proba.argmax(1) == truth))
+    # the reliability diagram's bins are the pooled out-of-fold probabilities'
+    from hybridnlp.utils.calibration import expected_calibration_error
+
+    reliability = metrics["reliability"]["nbsvm"]
+    assert reliability["ece"] == pytest.approx(expected_calibration_error(truth, proba))
+    assert sum(b["n"] for b in reliability["bins"]) == 300
+    assert "![reliability diagram](reliability.png)" in report
     from hybridnlp.text import WordTokenizer
     from hybridnlp.utils.slices import UNSEEN_BUCKETS
 

@@ -25,13 +25,14 @@ from hybridnlp.experiments.plots import (
     confusion_plot,
     curves,
     interval_plot,
+    reliability_plot,
     slice_plot,
 )
 from hybridnlp.experiments.report import main_rows, shared_fits, target_cell
 from hybridnlp.experiments.run_state import Progress, jsonable
 from hybridnlp.experiments.task import Task, reading_data, register_task
 from hybridnlp.text.words import WordTokenizer
-from hybridnlp.utils.calibration import expected_calibration_error
+from hybridnlp.utils.calibration import expected_calibration_error, reliability_bins
 from hybridnlp.utils.device import torch_threads
 from hybridnlp.utils.io import atomic_path
 from hybridnlp.utils.jobs import run_jobs, threads_per_job
@@ -178,12 +179,21 @@ def classification(config, run_dir, result, *, progress=None, scheduler=None) ->
             per_example["text"] = [source_texts[j] for j in per_example["index"]]
             per_example["label"] = [source_y[j] for j in per_example["index"]]
     _write_predictions(run_dir / "predictions.csv", per_example)
+    reliability = {}
+    for spec in config.models:
+        conf = records[spec.name].get("confidence")
+        if conf:
+            by_id = dict((int(j), c) for j, c in conf)
+            right = np.array(per_example[spec.name], dtype=object) == np.array(
+                per_example["label"], dtype=object)
+            reliability[spec.name] = reliability_bins(
+                np.array([by_id[j] for j in per_example["index"]]), right)
     seen = _train_vocabularies(task, per_example["index"])
     slices = {name: slice_accuracy(per_example["text"], per_example["label"],
                                    per_example[name], train_vocabularies=seen)
               for name in rows}
     return {"models": rows, "target_names": [str(t) for t in target_names],
-            "slices": slices,
+            "slices": slices, "reliability": reliability,
             "attribution": attribution,
             "protocol": (f"train on {config.data.train_split}, test on "
                          f"{config.data.test_split}" if config.data.test_split
@@ -212,6 +222,7 @@ def _classification_model(task: _Folds, spec, i: int, est) -> tuple[dict, object
     fold's fitted model)."""
     config, key = task.config, f"{i}-{spec.name}"
     fold_metrics, preds, fit_times, model, report = [], {}, [], None, None
+    confidence = {}
     records = {}  # fold -> its record, for the folds fit before (an interrupted run)
     for k in range(len(task.folds) - 1):  # the last fold's model is kept: never skipped
         found = task.done.get(f"{key}-fold{k}")
@@ -237,11 +248,14 @@ def _classification_model(task: _Folds, spec, i: int, est) -> tuple[dict, object
         fold_metrics.append(fold_record["metrics"])
         fit_times.append(fold_record["fit_time"])
         preds.update(dict(fold_record["predictions"]))
+        confidence.update(dict(fold_record.get("confidence") or []))
     summary = _summary(fold_metrics, fit_times, model)
     attribution = None  # on a test split the one fold's report is the test set's
     if hasattr(model, "component_report") and task.test_texts is not None:
         attribution = {"model": spec.name, "summary": jsonable(report.summary)}
     record = {"summary": summary, "predictions": sorted(preds.items()),
+              "confidence": sorted(confidence.items()) if len(confidence) == len(preds)
+              else None,
               "attribution": attribution}
     return jsonable(record), model
 
@@ -273,7 +287,11 @@ def _fit_fold(metrics: list[str], model, X_tr, y_tr, X_te, y_te, ids):
     if report is not None:
         scores["components"] = report.summary["accuracy"]
     predictions = list(zip(ids.tolist(), pred.tolist(), strict=True))
-    return {"metrics": scores, "fit_time": fit_time, "predictions": predictions}, report
+    record = {"metrics": scores, "fit_time": fit_time, "predictions": predictions}
+    if proba is not None:  # the predicted class's probability: the reliability diagram
+        record["confidence"] = list(zip(ids.tolist(), np.max(proba, axis=1).tolist(),
+                                        strict=True))
+    return record, report
 
 
 def _summary(fold_metrics: list[dict], fit_times: list[float], model) -> dict:
@@ -381,6 +399,13 @@ def render(m: dict, run_dir: Path) -> list[str]:
         lines += [f"Confusion matrix of the best model ({best}), all evaluated examples:", "",
                   "![confusion matrix](confusion.png)", ""]
     lines += _render_slices(m, best, run_dir)
+    if m.get("reliability"):
+        reliability_plot(m["reliability"], run_dir / "reliability.png",
+                         title=f"{m.get('name', 'run')}: reliability (all evaluated texts)")
+        lines += ["Reliability: accuracy against confidence in 15 equal-width bins (the "
+                  "diagonal is perfect calibration); expected calibration error " + ", ".join(
+                      f"{n} {r['ece']:.4f}" for n, r in m["reliability"].items()) + ".", "",
+                  "![reliability diagram](reliability.png)", ""]
     histories = {n: rows[n]["history"] for n in names if rows[n].get("history")}
     if histories and curves(histories, ("train_loss", "val_loss"), "epoch",
                              run_dir / "learning_curves.png", "loss",

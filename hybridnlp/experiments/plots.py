@@ -112,6 +112,32 @@ def slice_plot(slices: dict, overall: float, worst: tuple | None, path: Path, *,
                   reference=(overall, f"all texts ({overall:.3f})"))
 
 
+def reliability_plot(reliability: dict, path: Path, *, title: str) -> None:
+    """Accuracy against mean confidence per bin (``reliability_bins``), one line per model
+    with its ECE in the legend, point size by the bin's share of texts; the diagonal is
+    perfect calibration."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    ax.plot([0, 1], [0, 1], "k--", linewidth=0.8, label="perfect calibration")
+    low = 1.0
+    for name, rel in reliability.items():
+        bins = rel["bins"]
+        total = sum(b["n"] for b in bins)
+        xs, ys = [b["confidence"] for b in bins], [b["accuracy"] for b in bins]
+        line, = ax.plot(xs, ys, linewidth=1, label=f"{name} (ECE {rel['ece']:.3f})")
+        ax.scatter(xs, ys, s=[8 + 200 * b["n"] / total for b in bins], color=line.get_color())
+        low = min(low, *xs, *ys)
+    low = max(0.0, min(low, 0.5) - 0.05)
+    ax.set_xlim(low, 1.0)
+    ax.set_ylim(low, 1.0)
+    ax.set_xlabel("confidence (the predicted class's probability)")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def binomial_halfwidth(p: float, n: int) -> float:
     """Half the 95% normal-approximation interval of an accuracy ``p`` on ``n`` texts."""
     return 1.96 * (p * (1 - p) / n) ** 0.5 if n else 0.0

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-__all__ = ["expected_calibration_error", "fit_temperature", "with_temperature"]
+__all__ = ["expected_calibration_error", "fit_temperature", "reliability_bins",
+           "with_temperature"]
 
 _TINY = 1e-12
 
@@ -45,11 +46,21 @@ def expected_calibration_error(y_idx: np.ndarray, proba: np.ndarray, n_bins: int
     """ECE with ``n_bins`` equal-width confidence bins (Guo et al. 2017): the mean, weighted
     by bin size, of |accuracy - mean confidence| of the predicted class."""
     proba = np.asarray(proba, dtype=np.float64)
-    confidence = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == np.asarray(y_idx)
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    total = 0.0
-    for b in np.unique(bins):
-        mask = bins == b
-        total += mask.sum() * abs(correct[mask].mean() - confidence[mask].mean())
-    return float(total / len(proba))
+    return reliability_bins(proba.max(axis=1), proba.argmax(axis=1) == np.asarray(y_idx),
+                            n_bins)["ece"]
+
+
+def reliability_bins(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 15) -> dict:
+    """The reliability diagram's data: per non-empty equal-width bin of the predicted
+    class's ``confidence``, its mean confidence, accuracy (share ``correct``) and count
+    (``bins``, a list of dicts), and the ECE over them (``ece``)."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    index = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    bins, total = [], 0.0
+    for b in np.unique(index):
+        mask = index == b
+        conf, acc = float(confidence[mask].mean()), float(correct[mask].mean())
+        bins.append({"confidence": conf, "accuracy": acc, "n": int(mask.sum())})
+        total += mask.sum() * abs(acc - conf)
+    return {"ece": float(total / len(confidence)), "bins": bins}
