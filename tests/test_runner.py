@@ -73,8 +73,8 @@ def test_run_matches_the_direct_api_and_writes_a_full_run_directory(tmp_path):
     assert reliability["ece"] == pytest.approx(expected_calibration_error(truth, proba))
     assert sum(b["n"] for b in reliability["bins"]) == 300
     assert "![reliability diagram](reliability.png)" in report
+    from hybridnlp.experiments.slices import UNSEEN_BUCKETS
     from hybridnlp.text import WordTokenizer
-    from hybridnlp.utils.slices import UNSEEN_BUCKETS
 
     counts = {}
     for tr, te in cv.split(X, y):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hybridnlp.utils.slices import slice_accuracy, worst_slice
+from hybridnlp.experiments.slices import slice_accuracy, worst_slice
 
 
 def test_slices_by_hand():

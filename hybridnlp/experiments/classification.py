@@ -30,6 +30,7 @@ from hybridnlp.experiments.plots import (
 )
 from hybridnlp.experiments.report import main_rows, shared_fits, target_cell
 from hybridnlp.experiments.run_state import Progress, jsonable
+from hybridnlp.experiments.slices import slice_accuracy, worst_slice
 from hybridnlp.experiments.task import Task, reading_data, register_task
 from hybridnlp.text.words import WordTokenizer
 from hybridnlp.utils.calibration import expected_calibration_error, reliability_bins
@@ -37,7 +38,6 @@ from hybridnlp.utils.device import torch_threads
 from hybridnlp.utils.io import atomic_path
 from hybridnlp.utils.jobs import run_jobs, threads_per_job
 from hybridnlp.utils.seed import seed_everything
-from hybridnlp.utils.slices import slice_accuracy, worst_slice
 
 __all__ = ["CLASSIFICATION", "classification", "load_split", "render"]
 

@@ -99,7 +99,7 @@ def interval_plot(labels, values, errors, kinds, path, *, title: str, xlabel: st
 
 def slice_plot(slices: dict, overall: float, worst: tuple | None, path: Path, *,
                title: str) -> None:
-    """Accuracy by slice (``hybridnlp.utils.slices.slice_accuracy``) as points with 95%
+    """Accuracy by slice (``hybridnlp.experiments.slices.slice_accuracy``) as points with 95%
     binomial intervals, grouped by dimension, the overall accuracy a dashed line and the
     worst slice in red."""
     rows = [(dim, name, rec) for dim, named in slices.items() for name, rec in named.items()]
