@@ -452,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "this process: give only a cluster you trust")
     p.set_defaults(func=_run)
     p = command("report", "rewrite a run's report, or compare several runs (two: each "
-                          "model's difference with its 95% interval, and what differs in "
+                          "model's difference with its 95%% interval, and what differs in "
                           "the configs)")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--output", help="write the comparison table to this file")
