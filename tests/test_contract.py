@@ -97,11 +97,11 @@ CASES = [
                                 random_state=0),  # word n-grams: the wiring, not the default
      {"feature_cv": [2, 3]}),
     ("hybrid", HybridClassifier(estimators=[("nbsvm", _nbsvm()),
-                                            ("transformer", _tiny_transformer())], cv=3,
+                                            ("transformer", _tiny_transformer())], cv=2,
                                 random_state=0),
      {"transformer__module__n_embd": [16, 32]}),
     ("hybrid-ensemble", HybridEnsemble(estimators=[("nbsvm", _nbsvm()),
-                                                   ("transformer", _tiny_transformer())], cv=3,
+                                                   ("transformer", _tiny_transformer())], cv=2,
                                        random_state=0),
      {"gating": [False, True]}),
 ]

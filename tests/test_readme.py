@@ -1,7 +1,8 @@
 """Every Python block of the README runs on its own (each has its imports), on small slices.
 
 The blocks are the README's text, executed; only the substitutions below shrink them to test
-size (a 160-text sample of each labelled data set, one Transformer epoch, a 2-second LM budget),
+size (a 160-text sample of each labelled data set, one Transformer epoch and one 20% holdout
+for a hybrid's held-out predictions, a 2-second LM budget),
 so a renamed parameter or a missing import in the README fails here.
 """
 
@@ -20,9 +21,10 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text("utf-8"), flags=re.
 SHRINK = {  # README text -> test-size text
     "max_time=90": "max_time=2",
     "text[:1_003_854], text[1_003_854:]": "text[:100_000], text[100_000:200_000]",
-    "HybridClassifier()": "HybridClassifier().set_params(transformer__max_epochs=1)",
+    "HybridClassifier()": "HybridClassifier().set_params(transformer__max_epochs=1, cv=0.2)",
     'HybridClassifier(word_vectors="imdb-128.bin")':
-        'HybridClassifier(word_vectors="imdb-128.bin").set_params(transformer__max_epochs=1)',
+        'HybridClassifier(word_vectors="imdb-128.bin")'
+        '.set_params(transformer__max_epochs=1, cv=0.2)',
     "module__n_layer=1, optimizer__lr=1e-3": "module__n_layer=1, optimizer__lr=1e-3, "
                                              "max_epochs=1",
     'Seq2SeqLM(max_time=2700, precision="bf16")':
@@ -30,13 +32,13 @@ SHRINK = {  # README text -> test-size text
     "ShallowFusion(translator=mt, lm=NGramLM(order=4))":
         "ShallowFusion(translator=mt, lm=NGramLM(order=4), weights=(0, 0.2))",
     'HybridClassifier(segmenter="two_chars")':
-        'HybridClassifier(segmenter="two_chars").set_params(transformer__max_epochs=1)',
+        'HybridClassifier(segmenter="two_chars").set_params(transformer__max_epochs=1, cv=0.2)',
     "HybridClassifier(pretrained=model)":
-        "HybridClassifier(pretrained=model).set_params(transformer__max_epochs=1)",
+        "HybridClassifier(pretrained=model).set_params(transformer__max_epochs=1, cv=0.2)",
     "max_epochs=3, patience=None": "max_epochs=1, patience=None",
     "max_time=600": "preset='gpt-nano', max_time=2",
     "HybridClassifier(n_jobs=-1, random_state=0)":
-        "HybridClassifier(n_jobs=-1, random_state=0).set_params(transformer__max_epochs=1)",
+        "HybridClassifier(n_jobs=-1, random_state=0).set_params(transformer__max_epochs=1, cv=0.2)",
     "LocalCluster(n_workers=2)": "LocalCluster(n_workers=2, dashboard_address=None)",
 }
 
