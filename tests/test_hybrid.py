@@ -256,7 +256,7 @@ def test_fusion_with_transformers_and_errors(mr_small):
 
 def test_hybrid_defaults_and_dunder_params(mr_small):
     texts, y = mr_small
-    hybrid = HybridClassifier()
+    hybrid = HybridClassifier(cv=2)
     params = hybrid.get_params()
     assert "transformer__module__n_layer" not in params  # dunder module params are explicit
     assert params["nbsvm__clf__C"] == 0.3
@@ -266,7 +266,7 @@ def test_hybrid_defaults_and_dunder_params(mr_small):
     hybrid.fit(texts, y)
     assert set(hybrid.named_estimators_) == {"nbsvm", "tfidf", "mnb", "fasttext", "transformer"}
     assert hybrid.final_estimator_.coef_.shape == (1, 5)  # one weight per component
-    assert hybrid.n_meta_rows_ == 200  # under 5,000 texts: every component 5-fold
+    assert hybrid.n_meta_rows_ == 200  # under 5,000 texts: every component k-fold
     assert hybrid.predict(texts[:4]).shape == (4,)
     # the naive Bayes component is MNB-bi (Wang & Manning 2012): binary word 1-2 grams, alpha=1
     mnb = make_pipeline(CountVectorizer(token_pattern=WORD_PATTERN, ngram_range=(1, 2),

@@ -38,8 +38,9 @@ def _components():
 
 def test_parallel_fits_give_the_serial_predictions(mr_small):
     texts, y = mr_small
-    serial = HybridClassifier(estimators=_components(), random_state=0).fit(texts, y)
-    parallel = HybridClassifier(estimators=_components(), random_state=0, n_jobs=2).fit(texts, y)
+    serial = HybridClassifier(estimators=_components(), cv=2, random_state=0).fit(texts, y)
+    parallel = HybridClassifier(estimators=_components(), cv=2, random_state=0,
+                                n_jobs=2).fit(texts, y)
     np.testing.assert_allclose(parallel.predict_proba(texts), serial.predict_proba(texts),
                                atol=1e-5)
     for name in ("nbsvm", "tfidf", "transformer"):
@@ -87,11 +88,11 @@ def test_bad_n_jobs_is_refused_before_any_fit(mr_small, n_jobs):
 def test_a_dask_cluster_fits_the_hybrid_as_one_process_does(mr_small):
     distributed = pytest.importorskip("distributed")
     texts, y = mr_small
-    serial = HybridClassifier(estimators=_components(), random_state=0).fit(texts, y)
+    serial = HybridClassifier(estimators=_components(), cv=2, random_state=0).fit(texts, y)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client, parallel_config(backend="dask"):
-        on_dask = HybridClassifier(estimators=_components(), random_state=0, n_jobs=-1)
+        on_dask = HybridClassifier(estimators=_components(), cv=2, random_state=0, n_jobs=-1)
         on_dask.fit(texts, y)
         assert len(client.scheduler_info()["workers"]) == 2
     np.testing.assert_allclose(on_dask.predict_proba(texts), serial.predict_proba(texts),

@@ -122,7 +122,7 @@ def test_every_model_the_project_saves_loads_and_predicts_the_same(tmp_path, mr_
         "fusion": {"max_epochs": 1},
         "stacking": {"cv": StratifiedKFold(3, shuffle=True, random_state=0)},
         "ensemble": {"gating": True},
-        "hybrid": {"transformer__max_epochs": 1},
+        "hybrid": {"transformer__max_epochs": 1, "cv": 2},
     }.items()}
     models["bpe_transformer"] = build_model("transformer", {**quick, "tokenizer": "bpe",
                                                             "vocab_size": 300})
