@@ -30,7 +30,7 @@ from hybridnlp.experiments.plots import (
 )
 from hybridnlp.experiments.report import main_rows, shared_fits, target_cell
 from hybridnlp.experiments.run_state import Progress, jsonable
-from hybridnlp.experiments.slices import slice_accuracy, worst_slice
+from hybridnlp.experiments.slices import accuracy_by_slice, slice_labels, worst_slice
 from hybridnlp.experiments.task import Task, reading_data, register_task
 from hybridnlp.text.words import WordTokenizer
 from hybridnlp.utils.calibration import expected_calibration_error, reliability_bins
@@ -179,19 +179,17 @@ def classification(config, run_dir, result, *, progress=None, scheduler=None) ->
             per_example["text"] = [source_texts[j] for j in per_example["index"]]
             per_example["label"] = [source_y[j] for j in per_example["index"]]
     _write_predictions(run_dir / "predictions.csv", per_example)
-    reliability = {}
+    labels = np.array(per_example["label"], dtype=object)
+    dims = _slice_labels(task, per_example)
+    reliability, slices = {}, {}
     for spec in config.models:
+        right = np.array(per_example[spec.name], dtype=object) == labels
+        slices[spec.name] = accuracy_by_slice(dims, right)
         conf = records[spec.name].get("confidence")
         if conf:
             by_id = dict((int(j), c) for j, c in conf)
-            right = np.array(per_example[spec.name], dtype=object) == np.array(
-                per_example["label"], dtype=object)
             reliability[spec.name] = reliability_bins(
                 np.array([by_id[j] for j in per_example["index"]]), right)
-    seen = _train_vocabularies(task, per_example["index"])
-    slices = {name: slice_accuracy(per_example["text"], per_example["label"],
-                                   per_example[name], train_vocabularies=seen)
-              for name in rows}
     return {"models": rows, "target_names": [str(t) for t in target_names],
             "slices": slices, "reliability": reliability,
             "attribution": attribution,
@@ -201,19 +199,25 @@ def classification(config, run_dir, result, *, progress=None, scheduler=None) ->
             "n_train": len(texts), "confusion": _confusions(per_example)}
 
 
-def _train_vocabularies(task: _Folds, index: list[int]) -> list[set]:
-    """For each evaluated text (``index`` into the test texts, or into the texts under
-    cross-validation), the lowercased words of the training texts it was evaluated
-    against: the slices' "unseen words"."""
+def _slice_labels(task: _Folds, per_example: dict) -> dict:
+    """The slices of the evaluated texts (``slice_labels``), each text split into words
+    once: a text's unseen words are counted against the training texts it was evaluated
+    against (the training split, or its own fold's training part)."""
     tokenize = WordTokenizer()
+    train_words = [tokenize(t) for t in task.texts]
+    index = per_example["index"]
     if task.test_texts is not None:
-        vocabulary = {w for t in task.texts for w in tokenize(t)}
-        return [vocabulary] * len(index)
-    fold_of = {}
-    for train_idx, test_idx in task.folds:
-        vocabulary = {w for j in train_idx for w in tokenize(task.texts[j])}
-        fold_of.update(dict.fromkeys(test_idx.tolist(), vocabulary))
-    return [fold_of[j] for j in index]
+        vocabulary = set().union(*train_words)
+        seen = [vocabulary] * len(index)
+        words = [tokenize(t) for t in per_example["text"]]
+    else:
+        fold_of = {}
+        for train_idx, test_idx in task.folds:
+            vocabulary = set().union(*(train_words[j] for j in train_idx))
+            fold_of.update(dict.fromkeys(test_idx.tolist(), vocabulary))
+        seen = [fold_of[j] for j in index]
+        words = [train_words[j] for j in index]
+    return slice_labels(words, per_example["label"], train_vocabularies=seen)
 
 
 def _classification_model(task: _Folds, spec, i: int, est) -> tuple[dict, object]:

@@ -85,9 +85,9 @@ def interval_plot(labels, values, errors, kinds, path, *, title: str, xlabel: st
     for j, (row, target) in enumerate(sorted((targets or {}).items())):
         ax.plot(target, row, "x", color="black", label="target" if j == 0 else None)
         spots.append(target)
-    pad = 0.08 * (max(spots) - min(spots) or 0.1)
-    ax.set_xlim(max(0.0, min(spots) - pad), min(1.0, max(spots) + pad) if max(spots) <= 1
-                else max(spots) + pad)
+    low, high = min(spots), max(spots)
+    pad = 0.08 * (high - low or 0.1)
+    ax.set_xlim(max(0.0, low - pad), high + pad if high > 1 else min(1.0, high + pad))
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.set_ylim(len(labels) - 0.5, -0.7)  # first row on top, room for its value
     ax.set_xlabel(xlabel)
@@ -99,7 +99,7 @@ def interval_plot(labels, values, errors, kinds, path, *, title: str, xlabel: st
 
 def slice_plot(slices: dict, overall: float, worst: tuple | None, path: Path, *,
                title: str) -> None:
-    """Accuracy by slice (``hybridnlp.experiments.slices.slice_accuracy``) as points with 95%
+    """Accuracy by slice (``hybridnlp.experiments.slices.accuracy_by_slice``) as points with 95%
     binomial intervals, grouped by dimension, the overall accuracy a dashed line and the
     worst slice in red."""
     rows = [(dim, name, rec) for dim, named in slices.items() for name, rec in named.items()]

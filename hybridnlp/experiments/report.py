@@ -142,15 +142,15 @@ def _difference(dir_a, dir_b) -> list[str]:
     common = [n for n in a["models"] if n in b["models"]]
     if main_metric(b) != key or not common:
         return ["", "The two runs share no model and main metric: no difference to show."]
-    right_a, right_b = _right(dir_a), _right(dir_b)
+    (texts_a, right_a), (texts_b, right_b) = _right(dir_a), _right(dir_b)
+    paired = key == "accuracy" and texts_a is not None and texts_a == texts_b
     lines = ["", f"Difference, second run minus first ({key}; 95% interval):", "",
              "| model | first | second | difference | 95% interval | from |",
              "|---|---:|---:|---:|---:|---|"]
     for name in common:
         va, vb = a["models"][name][key], b["models"][name][key]
         half, how = None, "one split each, no paired predictions"
-        if key == "accuracy" and right_a.get(name) is not None and right_b.get(name) is not None \
-                and right_a["_texts"] == right_b["_texts"]:
+        if paired and name in right_a and name in right_b:
             d = right_b[name].astype(float) - right_a[name].astype(float)
             half = 1.96 * d.std(ddof=1) / len(d) ** 0.5 if len(d) > 1 else None
             how = f"paired over the same {len(d)} texts"
@@ -168,25 +168,24 @@ def _difference(dir_a, dir_b) -> list[str]:
     return lines
 
 
-def _right(run_dir) -> dict:
-    """model -> whether each evaluated text was predicted right (``predictions.csv``), and
-    ``_texts`` the (index, label) pairs they are; {} when there is no such file."""
+def _right(run_dir) -> tuple[list | None, dict]:
+    """The evaluated texts of ``predictions.csv`` as (index, label) pairs, and model ->
+    whether each was predicted right; (None, {}) when there is no such file."""
     import csv
 
     import numpy as np
 
     path = Path(run_dir) / "predictions.csv"
     if not path.is_file():
-        return {}
+        return None, {}
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     if not rows or rows[0][:3] != ["index", "text", "label"]:
-        return {}
+        return None, {}
     header, body = rows[0], rows[1:]
-    out = {"_texts": [(r[0], r[2]) for r in body]}
-    for j, name in enumerate(header[3:], start=3):
-        out[name] = np.array([r[j] == r[2] for r in body])
-    return out
+    return [(r[0], r[2]) for r in body], {
+        name: np.array([r[j] == r[2] for r in body])
+        for j, name in enumerate(header[3:], start=3)}
 
 
 def _config_changes(dir_a, dir_b) -> list[tuple[str, object, object]]:

@@ -20,10 +20,10 @@ from hybridnlp.utils.paths import paths_as_strings
 
 __all__ = ["HybridClassifier", "HybridEnsemble", "default_components"]
 
-SENTENCE_EMBEDDING_C = 1.0
+SENTENCE_EMBEDDING_C = 1.0  # the LR on frozen embeddings (benchmarks/RESULTS.md, "Pretrained")
 # The shared 20% holdout from this many texts on (1,000 held-out texts for the meta
 # learner); below it every component is k-fold (``_DefaultComponents._estimator_cv``).
-HOLDOUT_MIN_TEXTS = 5000  # the LR on frozen embeddings (benchmarks/RESULTS.md, "Pretrained")
+HOLDOUT_MIN_TEXTS = 5000
 
 
 def default_components(random_state=None, word_vectors=None, segmenter=None, pretrained=None,
