@@ -22,7 +22,7 @@ _EXPORTS = {
     "SentenceEmbeddingFeatures": "hybridnlp.pretrained",
     "FusionClassifier": "hybridnlp.hybrid", "HybridClassifier": "hybridnlp.hybrid",
     "HybridEnsemble": "hybridnlp.hybrid", "HybridRegressor": "hybridnlp.hybrid",
-    "StackingClassifier": "hybridnlp.hybrid",
+    "StackingClassifier": "hybridnlp.hybrid", "explain": "hybridnlp.hybrid",
     "WeightedEnsemble": "hybridnlp.hybrid",
     "CausalLM": "hybridnlp.lm", "InterpolatedLM": "hybridnlp.lm", "NGramLM": "hybridnlp.lm",
     "Seq2SeqLM": "hybridnlp.seq2seq", "ShallowFusion": "hybridnlp.seq2seq",

@@ -30,6 +30,17 @@ class TextClassifierMixin(SaveMixin, ClassifierMixin):
             )
         return super().score(texts, y, sample_weight=sample_weight)
 
+    def explain(self, X, *, labels=None, method="auto"):
+        """Why each text of ``X`` got its label: one
+        :class:`~hybridnlp.estimators.explain.Explanation` per text (its words, each word's
+        contribution to the score toward the label, n-gram contributions where the model
+        has n-grams). ``labels``: the class to explain per text (default: the predicted
+        one); ``method``: ``"auto"`` (exact for linear n-gram and fastText models,
+        occlusion otherwise), ``"exact"``, ``"occlusion"`` or ``"integrated_gradients"``."""
+        from hybridnlp.estimators.explain import explain
+
+        return explain(self, X, labels=labels, method=method)
+
 
 class TextRegressorMixin(SaveMixin, RegressorMixin):
     """``score`` as scikit-learn's R^2 (averaged over targets), with the texts and targets

@@ -4,6 +4,7 @@ ensembling and gating, and per-example attribution of which component wins where
 from hybridnlp.hybrid._heldout import share_fits
 from hybridnlp.hybrid.attribution import component_report
 from hybridnlp.hybrid.ensemble import SimplexWeights, WeightedEnsemble
+from hybridnlp.hybrid.explain import explain
 from hybridnlp.hybrid.fusion import FusionClassifier
 from hybridnlp.hybrid.hybrid import HybridClassifier, HybridEnsemble, default_components
 from hybridnlp.hybrid.meta_selection import MetaSelection
@@ -23,5 +24,6 @@ __all__ = [
     "component_report",
     "default_components",
     "default_regressors",
+    "explain",
     "share_fits",
 ]

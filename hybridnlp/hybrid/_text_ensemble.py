@@ -88,6 +88,16 @@ class TextEnsemble(ComponentReportMixin, TextClassifierMixin, Components, BaseEs
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
+    def explain(self, X, *, labels=None, method="auto"):
+        """Why each text got its label: each component's word scores toward it
+        (``Explanation.components``), combined through the weight the hybrid gives each
+        component on that text (``Explanation.weights``) into ``scores``
+        (:func:`hybridnlp.hybrid.explain.explain_ensemble`); ``method`` as in
+        ``TextClassifierMixin.explain``, for every component."""
+        from hybridnlp.hybrid.explain import explain_ensemble
+
+        return explain_ensemble(self, X, labels=labels, method=method)
+
     def __sklearn_tags__(self):
         tags = text_input_tags(super().__sklearn_tags__())
         return tags

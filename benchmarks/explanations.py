@@ -1,0 +1,154 @@
+"""Faithfulness of ``explain`` against LIME and SHAP, with the time per explanation.
+
+Faithfulness as ERASER measures it (DeYoung et al. 2020): for the top k% of a text's words
+by score (k in 1, 5, 10, 20, 50; at least one word), comprehensiveness is the drop in the
+probability of the explained label when those words are deleted (higher: the words
+mattered), sufficiency the drop when only they are kept (lower: they suffice); each averaged
+over the five k (AOPC). Deleting a word replaces it with a space, for every method. Only the
+ranking of the words counts, so every method is scored on the same footing.
+
+The models: HybridClassifier's own components (NBSVM, fastText, Transformer, as refit on
+all the training texts) and the hybrid; on SST-2 and TREC (its six classes), the first N
+test texts of a seeded shuffle. LIME (``LimeTextExplainer``, positional words, 1,000 and
+5,000 samples) and SHAP (the Partition explainer over a Text masker on the same words, its
+default budget of 500 evaluations) explain the same predicted label over the same words.
+
+    HYBRIDNLP_DATA=../shared/data .venv/bin/python benchmarks/explanations.py [N]
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import stamp, write_section  # noqa: E402
+from calibration import split  # noqa: E402
+
+from hybridnlp import HybridClassifier  # noqa: E402
+from hybridnlp.estimators.explain import without_tokens  # noqa: E402
+from hybridnlp.text import WORD_PATTERN, WordTokenizer  # noqa: E402
+
+SETS = ("sst2", "trec")
+BINS = (0.01, 0.05, 0.10, 0.20, 0.50)
+WORDS = WordTokenizer(WORD_PATTERN, lowercase=False)
+
+
+def faithfulness(model, texts, label_idx, rankings) -> tuple[float, float]:
+    """(comprehensiveness, sufficiency) AOPC over ``BINS`` for word rankings (best first)."""
+    variants, rows = [], []
+    for i, (text, order) in enumerate(zip(texts, rankings)):
+        spans = WORDS.spans(text)
+        for k in BINS:
+            top = set(order[:max(1, math.ceil(k * len(spans)))].tolist())
+            variants.append(without_tokens(text, [s for j, s in enumerate(spans) if j in top]))
+            variants.append(without_tokens(text, [s for j, s in enumerate(spans)
+                                                  if j not in top]))
+            rows.append(i)
+    p = model.predict_proba(texts)[np.arange(len(texts)), label_idx]
+    q = model.predict_proba(variants)[:, :]
+    rows = np.asarray(rows)
+    q = q[np.arange(len(q)), np.repeat(label_idx[rows], 2)].reshape(-1, 2)
+    comp = (p[rows] - q[:, 0]).mean()
+    suff = (p[rows] - q[:, 1]).mean()
+    return float(comp), float(suff)
+
+
+def ours(model, texts, label_idx, method="auto"):
+    classes = model.classes_
+    start = time.perf_counter()
+    ex = model.explain(texts, labels=classes[label_idx], method=method)
+    seconds = time.perf_counter() - start
+    return [np.argsort(-e.scores, kind="stable") for e in ex], seconds / len(texts)
+
+
+def lime(model, texts, label_idx, num_samples):
+    from lime.lime_text import LimeTextExplainer
+
+    explainer = LimeTextExplainer(split_expression=lambda s: [s[a:b] for a, b in WORDS.spans(s)],
+                                  bow=False, mask_string=" ", random_state=0)
+    rankings, start = [], time.perf_counter()
+    for text, k in zip(texts, label_idx):
+        n = len(WORDS.spans(text))
+        exp = explainer.explain_instance(text, model.predict_proba, labels=(int(k),),
+                                         num_features=n, num_samples=num_samples)
+        scores = np.zeros(n)
+        for j, w in exp.as_map()[int(k)]:
+            scores[j] = w
+        rankings.append(np.argsort(-scores, kind="stable"))
+    return rankings, (time.perf_counter() - start) / len(texts)
+
+
+class _Words:
+    """Our words as a tokenizer SHAP's Text masker reads."""
+
+    def __call__(self, s, return_offsets_mapping=True):
+        spans = WORDS.spans(s) or ([(0, len(s))] if s else [])  # the mask token, a space
+        return {"input_ids": [s[a:b] for a, b in spans], "offset_mapping": spans}
+
+
+def shap_(model, texts, label_idx):
+    import shap
+
+    masker = shap.maskers.Text(_Words(), mask_token=" ", collapse_mask_token=False)
+    explainer = shap.Explainer(lambda batch: model.predict_proba(list(batch)), masker,
+                               silent=True)
+    rankings, start = [], time.perf_counter()
+    for text, k in zip(texts, label_idx):
+        values = explainer([text]).values[0][:, int(k)]
+        rankings.append(np.argsort(-values, kind="stable"))
+    return rankings, (time.perf_counter() - start) / len(texts)
+
+
+def main(n: int = 50) -> None:
+    warnings.simplefilter("ignore")
+    lines = []
+    for name in SETS:
+        train, y, test, _ = split(name)
+        order = np.random.default_rng(0).permutation(len(test))[:n]
+        texts = [test[i] for i in order if WORDS.spans(test[i])]
+        start = time.perf_counter()
+        hybrid = HybridClassifier(random_state=0).fit(train, y)
+        fit_s = time.perf_counter() - start
+        models = {"NBSVM": hybrid.named_estimators_["nbsvm"],
+                  "fastText": hybrid.named_estimators_["fasttext"],
+                  "Transformer": hybrid.named_estimators_["transformer"],
+                  "HybridClassifier": hybrid}
+        for model_name, model in models.items():
+            label_idx = model.predict_proba(texts).argmax(axis=1)
+            methods = {"explain (ours)": partial(ours, method="auto")}
+            if model_name == "Transformer":
+                methods["explain, integrated gradients (ours)"] = partial(
+                    ours, method="integrated_gradients")
+            if model_name == "HybridClassifier":
+                methods["explain, Transformer by integrated gradients (ours)"] = partial(
+                    ours, method="integrated_gradients")
+            methods["LIME, 1,000 samples"] = partial(lime, num_samples=1000)
+            methods["LIME, 5,000 samples (its default)"] = partial(lime, num_samples=5000)
+            methods["SHAP, Partition (500 evaluations)"] = shap_
+            for method, run in methods.items():
+                rankings, seconds = run(model, texts, label_idx)
+                comp, suff = faithfulness(model, texts, label_idx, rankings)
+                lines.append(f"| {name} | {model_name} | {method} | {comp:.4f} | {suff:.4f} | "
+                             f"{seconds * 1000:.1f} |")
+                print(lines[-1], flush=True)
+        lines.append(f"| {name} | (HybridClassifier fit: {fit_s:.0f} s, {len(texts)} test "
+                     f"texts) | | | | |")
+    body = (stamp(f"HYBRIDNLP_DATA=../shared/data .venv/bin/python benchmarks/explanations.py "
+                  f"{n}") + "\n"
+            "Comprehensiveness: the drop in the label's probability when the top 1/5/10/20/50% "
+            "of the words are deleted (AOPC; higher is more faithful). Sufficiency: the drop "
+            "when only they are kept (lower is more faithful). Time: per explanation, ms.\n\n"
+            "| set | model | method | comprehensiveness | sufficiency | ms / text |\n"
+            "|---|---|---|---:|---:|---:|\n" + "\n".join(lines) + "\n")
+    write_section("Explanations", body)
+
+
+if __name__ == "__main__":
+    main(*(int(a) for a in sys.argv[1:]))

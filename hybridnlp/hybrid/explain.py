@@ -1,0 +1,91 @@
+"""Explanations of a hybrid: each component's token scores, combined through what the
+hybrid learnt.
+
+Each component is explained toward the hybrid's label over the same words (exact for the
+n-gram models and fastText, occlusion or integrated gradients for the Transformer:
+``hybridnlp.estimators.explain``). A component's weight on a text is how far the hybrid's
+score moves per unit of the component's score there: the hybrid's score minus its score
+with that component answering as on the empty text, over the component's own change
+between the two (the rescale rule of DeepLIFT, Shrikumar et al. 2017, applied to the meta
+learner; the local slope where the component barely moves). The hybrid's token scores are
+the weighted sum of the components'.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hybridnlp.estimators import explain as single
+from hybridnlp.estimators.explain import Explanation, has_exact, label_indices, label_scores
+from hybridnlp.utils.validation import check_fitted, check_texts
+
+__all__ = ["explain", "explain_ensemble"]
+
+_MOVED = 1e-3  # a component score change below this: use the local slope
+
+
+def explain(model, X, *, labels=None, method="auto") -> list[Explanation]:
+    """One :class:`~hybridnlp.estimators.explain.Explanation` per text of ``X``, for any
+    fitted classifier of hybridnlp (a hybrid's combine its components') or a scikit-learn
+    ``Pipeline`` of n-gram features and a linear model (exact)."""
+    if hasattr(model, "explain"):
+        return model.explain(X, labels=labels, method=method)
+    return single.explain(model, X, labels=labels, method=method)
+
+
+def _shifted(proba: np.ndarray, label_idx: np.ndarray, step: float) -> np.ndarray:
+    """``proba`` with each row's label probability multiplied by e^step, renormalised."""
+    out = proba.copy()
+    rows = np.arange(len(out))
+    out[rows, label_idx] *= np.exp(step)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def explain_ensemble(ensemble, X, *, labels=None, method="auto") -> list[Explanation]:
+    """Explanations of a ``StackingClassifier`` or ``WeightedEnsemble`` (``HybridClassifier``,
+    ``HybridEnsemble``): see the module's docstring. ``method="occlusion"`` or
+    ``"integrated_gradients"`` applies to the components that have no exact explanation
+    (the others stay exact). With a cascade, the full hybrid (every component) is
+    explained."""
+    check_fitted(ensemble)
+    texts = check_texts(X, name="X")
+    n, classes = len(texts), ensemble.classes_
+    probas = ensemble.component_proba(texts)
+    final = ensemble._combine(probas, texts)
+    label_idx = (final.argmax(axis=1) if labels is None
+                 else label_indices(labels, classes, n))
+    score = label_scores(final, label_idx)
+    empty = {name: np.repeat(p, n, axis=0)
+             for name, p in ensemble.component_proba([""]).items()}
+    base = label_scores(ensemble._combine(empty, [""] * n), label_idx)
+    segmenter = getattr(ensemble, "segmenter", None)
+    weights, parts = {}, {}
+    for name, est in ensemble.named_estimators_.items():
+        own = "auto" if method in ("occlusion", "integrated_gradients") and has_exact(est) \
+            else method
+        parts[name] = single.explain(est, texts, labels=classes[label_idx], method=own,
+                                        segmenter=segmenter)
+        z = label_scores(probas[name], label_idx)
+        moved = z - label_scores(empty[name], label_idx)
+        without = label_scores(ensemble._combine({**probas, name: empty[name]}, texts),
+                               label_idx)
+        nudged = _shifted(probas[name], label_idx, _MOVED)
+        slope = ((label_scores(ensemble._combine({**probas, name: nudged}, texts), label_idx)
+                  - score) / np.maximum(label_scores(nudged, label_idx) - z, 1e-12))
+        far = np.abs(moved) > _MOVED
+        weights[name] = np.where(far, (score - without) / np.where(far, moved, 1.0), slope)
+    out = []
+    for i, text in enumerate(texts):
+        first = parts[next(iter(parts))][i]
+        components = {name: parts[name][i].scores for name in parts}
+        w = {name: float(weights[name][i]) for name in parts}
+        grams: dict[str, float] = {}
+        for name in parts:
+            for gram, c in parts[name][i].ngrams:
+                grams[gram] = grams.get(gram, 0.0) + w[name] * c
+        out.append(Explanation(
+            text=text, label=classes[label_idx[i]], tokens=first.tokens, spans=first.spans,
+            scores=sum(w[name] * components[name] for name in parts), score=float(score[i]),
+            base=float(base[i]), method="hybrid", components=components, weights=w,
+            ngrams=sorted(grams.items(), key=lambda item: -abs(item[1]))))
+    return out
