@@ -1,4 +1,5 @@
-"""The ``hybridnlp`` command: run, report, predict, train-lm, generate, datasets.
+"""The ``hybridnlp`` command: run, report, predict, explain, train-lm, generate, translate,
+index, ask, export, serve, datasets.
 
 Bad arguments and invalid configs exit with status 2 and a one-line message.
 """
@@ -112,6 +113,44 @@ def _predict(args) -> int:
     finally:
         if args.output:
             out.close()
+    return 0
+
+
+def _explain(args) -> int:
+    import json
+
+    from hybridnlp.datasets import load_texts
+    from hybridnlp.persistence import model_class_names
+
+    if bool(args.texts) == bool(args.input):
+        raise _UsageError("give the texts to explain as arguments, or --input FILE (not both)")
+    model = _load_model(args.model_dir)
+    if not hasattr(model, "explain"):
+        raise _UsageError(f"the model in {args.model_dir!r} is a {type(model).__name__}; "
+                          f"explain works on classifiers")
+    texts = args.texts
+    if args.input:
+        try:
+            texts = load_texts(args.input, text_column=args.text_column).data
+        except (FileNotFoundError, ValueError, TypeError) as err:
+            raise _UsageError(str(err)) from None
+    try:
+        explanations = model.explain(texts, method=args.method)
+    except ValueError as err:  # a method the model has not (exact on a Transformer)
+        raise _UsageError(str(err)) from None
+    names = model_class_names(args.model_dir)
+    for e in explanations:
+        label = e.label.item() if hasattr(e.label, "item") else e.label
+        if names and isinstance(label, int) and 0 <= label < len(names):
+            label = names[label]
+        if args.json:
+            print(json.dumps({**e.to_dict(), "label": label}, ensure_ascii=False))
+            continue
+        words = "  ".join(f"{t} {s:+.3f}" for t, s in e.top(args.top))
+        against = sorted(zip(e.scores, e.tokens))[:max(0, min(args.top, len(e.tokens)))]
+        print(f"{e.text}\n  label {label!r}, score {e.score:+.3f} ({e.method})\n"
+              f"  for: {words}\n  against: "
+              + "  ".join(f"{t} {s:+.3f}" for s, t in against if s < 0))
     return 0
 
 
@@ -468,6 +507,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column", default="text", help="column of the texts (CSV, TSV, JSONL)")
     p.add_argument("--output", help="CSV to write (default: standard output)")
     p.set_defaults(func=_predict)
+    p = command("explain", "which words drove a saved classifier's predictions")
+    p.add_argument("model_dir", metavar="MODEL_DIR",
+                   help="a model directory, e.g. RUN_DIR/models/HybridClassifier")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to explain")
+    p.add_argument("--input", help="or a CSV, TSV, JSONL or TXT file of texts")
+    p.add_argument("--text-column", default="text", help="column of the texts (CSV, TSV, JSONL)")
+    p.add_argument("--method", default="auto",
+                   choices=["auto", "exact", "occlusion", "integrated_gradients"],
+                   help="auto: exact for n-gram models and fastText, occlusion otherwise")
+    p.add_argument("--top", type=int, default=5, help="words shown for and against the label")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per text: tokens, scores, components, n-grams")
+    p.set_defaults(func=_explain)
     p = command("train-lm", "train a GPT language model on a text file")
     p.add_argument("corpus", help="a UTF-8 text file (.gz is decompressed)")
     p.add_argument("--output", required=True, help="model directory to write")

@@ -11,7 +11,8 @@ explanations of its components (``hybridnlp.hybrid.explain``).
   Each n-gram's contribution is its feature value times the label's weight; an n-gram is
   shared among the words whose deletion removes it, so the scores add up to the score minus
   the empty text's.
-- ``FastTextClassifier``: exact as well (a linear layer on the mean of n-gram vectors).
+- ``FastTextClassifier``: the exact Shapley values of its n-grams (a linear layer on the
+  mean of n-gram vectors has them in closed form), split onto the words.
 - Anything else with ``predict_proba`` (the Transformer, a pretrained encoder's pipeline):
   occlusion, each word's score the drop in the label's score when that word alone is deleted
   (Li et al. 2016, "Understanding neural networks through representation erasure"), one
@@ -23,6 +24,7 @@ explanations of its components (``hybridnlp.hybrid.explain``).
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -36,6 +38,7 @@ __all__ = ["METHODS", "Explanation", "explain", "has_exact", "label_indices", "l
            "without_tokens"]
 
 METHODS = ("auto", "exact", "occlusion", "integrated_gradients")
+_DELETED = re.compile(r"\s*\x00(?:\s*\x00)*\s*")
 _WINDOW = 5  # words either side of a word that an n-gram containing it can reach
 
 
@@ -89,8 +92,8 @@ class Explanation:
         return [(self.tokens[i], float(self.scores[i])) for i in order]
 
     def keep(self, mask) -> str:
-        """The text with only the tokens where ``mask`` is true (each deleted token becomes
-        a space): a text the model can read."""
+        """The text with only the tokens where ``mask`` is true (``without_tokens``): a text
+        the model can read."""
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (len(self.tokens),):
             raise ValueError(f"mask has shape {mask.shape}; the explanation has "
@@ -98,9 +101,11 @@ class Explanation:
         return without_tokens(self.text, [s for s, kept in zip(self.spans, mask) if not kept])
 
     def to_dict(self) -> dict:
-        """JSON-ready: label, tokens, scores, score, base, method, components, weights, ngrams."""
+        """JSON-ready: text, label, tokens, spans, scores, score, base, method, components,
+        weights and the top 20 n-grams."""
         label = self.label.item() if isinstance(self.label, np.generic) else self.label
         return {"text": self.text, "label": label, "tokens": list(self.tokens),
+                "spans": [list(span) for span in self.spans],
                 "scores": [round(float(s), 6) for s in self.scores],
                 "score": float(self.score), "base": float(self.base), "method": self.method,
                 "components": {k: [round(float(s), 6) for s in v]
@@ -131,21 +136,22 @@ class Explanation:
 
 
 def without_tokens(text: str, spans) -> str:
-    """``text`` with each (start, end) span replaced by one space."""
+    """``text`` with the (start, end) spans deleted: each run of deleted tokens and the
+    whitespace around it becomes one space (``"a good film"`` without ``good``: ``"a film"``)."""
     out, at = [], 0
     for start, end in sorted(spans):
         out.append(text[at:start])
-        out.append(" ")
+        out.append("\x00")
         at = end
     out.append(text[at:])
-    return "".join(out)
+    return _DELETED.sub(" ", "".join(out))
 
 
 def label_scores(proba: np.ndarray, label_idx: np.ndarray) -> np.ndarray:
     """The score toward each row's label from class probabilities (n, K): the log-odds for
     two classes, log p minus the row's mean log p for more."""
     logp = np.log(np.clip(proba, 1e-12, 1.0))
-    rows = np.arange(len(proba))
+    rows, label_idx = np.arange(len(proba)), np.asarray(label_idx, dtype=np.int64)
     if proba.shape[1] == 2:
         return logp[rows, label_idx] - logp[rows, 1 - label_idx]
     return logp[rows, label_idx] - logp.mean(axis=1)
@@ -388,9 +394,14 @@ def _explain_linear(linear: _Linear, texts, spans, label_idx):
 # ------------------------------------------------------------------ fastText
 
 def _explain_fasttext(model, texts, spans, label_idx):
-    """Exact: the logits are a linear layer on the mean of the known n-grams' vectors, so
-    each n-gram adds (W e_g) / n_known; a bigram's share is split between its two words.
-    Texts whose words the model splits differently fall back to occlusion."""
+    """Exact Shapley values of the n-grams: the logits are a linear layer on the mean of
+    the known n-grams' vectors, so the score on a subset S of them is b + mean(v_g, g in S)
+    (v_g: the n-gram's vector through the linear layer, toward the label), a game whose
+    Shapley values have a closed form, phi_g = (v_g + (H_n - 1) (v_g - mean of the other
+    v)) / n (H_n the n-th harmonic number): they add up to the score minus the bias, and,
+    unlike v_g / n, they count what deleting an n-gram does to the others' mean. A bigram's
+    value is split between its two words. Texts whose words the model splits differently
+    fall back to occlusion."""
     import torch
 
     tokenize = WordTokenizer(WORD_PATTERN, lowercase=model.lowercase, segmenter=model.segmenter)
@@ -417,9 +428,13 @@ def _explain_fasttext(model, texts, spans, label_idx):
         if known:
             with torch.no_grad():
                 vectors = table[[vocabulary[g] for g, _, _ in known]].double().numpy()
-            each = vectors @ weights[k] / len(known)  # (n_known,)
-            for (g, j, n), c in zip(known, each):
-                scores[j:j + n] += c / n
+            v = vectors @ weights[k]  # (n_known,)
+            n = len(v)
+            others = (v.sum() - v) / max(n - 1, 1)
+            harmonic = float(np.sum(1.0 / np.arange(1, n + 1)))
+            phi = (v + (harmonic - 1.0) * (v - others)) / n
+            for (g, j, width), c in zip(known, phi):
+                scores[j:j + width] += c / width
                 contributions[g] = contributions.get(g, 0.0) + float(c)
         rows.append((scores, float(bias[k]),
                      sorted(contributions.items(), key=lambda item: -abs(item[1])),

@@ -18,6 +18,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from hybridnlp.experiments.config import ExperimentConfig
 from hybridnlp.experiments.execution import execution_backend
+from hybridnlp.experiments.explanations import explained_examples, render_explanations
 from hybridnlp.experiments.model_loop import finish_model, pending_models
 from hybridnlp.experiments.plots import (
     bar_chart,
@@ -182,6 +183,8 @@ def classification(config, run_dir, result, *, progress=None, scheduler=None) ->
     labels = np.array(per_example["label"], dtype=object)
     dims = _slice_labels(task, per_example)
     reliability, slices = {}, {}
+    explanations = {spec.name: records[spec.name].get("explanations")
+                    for spec in config.models if records[spec.name].get("explanations")}
     for spec in config.models:
         right = np.array(per_example[spec.name], dtype=object) == labels
         slices[spec.name] = accuracy_by_slice(dims, right)
@@ -192,7 +195,7 @@ def classification(config, run_dir, result, *, progress=None, scheduler=None) ->
                 np.array([by_id[j] for j in per_example["index"]]), right)
     return {"models": rows, "target_names": [str(t) for t in target_names],
             "slices": slices, "reliability": reliability,
-            "attribution": attribution,
+            "attribution": attribution, "explanations": explanations,
             "protocol": (f"train on {config.data.train_split}, test on "
                          f"{config.data.test_split}" if config.data.test_split
                          else f"{ev.cv}-fold stratified CV (seed {config.seed})"),
@@ -254,13 +257,18 @@ def _classification_model(task: _Folds, spec, i: int, est) -> tuple[dict, object
         preds.update(dict(fold_record["predictions"]))
         confidence.update(dict(fold_record.get("confidence") or []))
     summary = _summary(fold_metrics, fit_times, model)
+    explained = None
+    if model is not None and len(confidence) == len(preds):  # the last fold's texts
+        _, _, X_te, y_te, ids = task.fold_data(*task.folds[-1])
+        explained = explained_examples(model, X_te, y_te, [preds[j] for j in ids.tolist()],
+                                       [confidence[j] for j in ids.tolist()])
     attribution = None  # on a test split the one fold's report is the test set's
     if hasattr(model, "component_report") and task.test_texts is not None:
         attribution = {"model": spec.name, "summary": jsonable(report.summary)}
     record = {"summary": summary, "predictions": sorted(preds.items()),
               "confidence": sorted(confidence.items()) if len(confidence) == len(preds)
               else None,
-              "attribution": attribution}
+              "attribution": attribution, "explanations": explained}
     return jsonable(record), model
 
 
@@ -403,6 +411,7 @@ def render(m: dict, run_dir: Path) -> list[str]:
         lines += [f"Confusion matrix of the best model ({best}), all evaluated examples:", "",
                   "![confusion matrix](confusion.png)", ""]
     lines += _render_slices(m, best, run_dir)
+    lines += render_explanations(m, best, class_name(m))
     if m.get("reliability"):
         reliability_plot(m["reliability"], run_dir / "reliability.png",
                          title=f"{m.get('name', 'run')}: reliability (all evaluated texts)")
@@ -436,6 +445,17 @@ def render(m: dict, run_dir: Path) -> list[str]:
                        f"{att['model']} gets right")
             lines += ["![component attribution](attribution.png)", ""]
     return lines
+
+
+def class_name(m: dict):
+    """A function from a label as stored (a class index of a named data set) to its name."""
+    names = m.get("target_names") or []
+
+    def shown(label):
+        if isinstance(label, int) and 0 <= label < len(names):
+            return names[label]
+        return label
+    return shown
 
 
 def _render_slices(m: dict, best: str, run_dir: Path) -> list[str]:

@@ -1,0 +1,151 @@
+"""explain(): token scores that add up (exact), that equal the deletions they stand for
+(occlusion), that combine through the hybrid's weights, and the command and report that show
+them."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import MultinomialNB
+from sklearn.pipeline import make_pipeline
+
+import hybridnlp
+from hybridnlp import FastTextClassifier, NBSVMClassifier, TransformerClassifier
+from hybridnlp.estimators.explain import label_scores, without_tokens
+from hybridnlp.features import NBFeatures, TfidfFeatures
+from hybridnlp.hybrid import SimplexWeights, StackingClassifier
+from tests.conftest import cli_error
+
+TEXTS = ["a good film, truly great!", "bad film and awful acting", "great fun, good cast",
+         "awful, boring mess", "good acting and a great plot", "boring plot, bad cast",
+         "not good at all", "a great great film"] * 4
+SENTIMENT = np.array(["pos", "neg", "pos", "neg", "pos", "neg", "neg", "pos"] * 4)
+THREE = np.array(["a", "b", "c", "a", "b", "c", "a", "b"] * 4)
+NEW = ["a good film, not boring at all", "这部电影很好!", "great"]
+
+
+def _linear_models():
+    return {
+        "nbsvm": NBSVMClassifier(features=NBFeatures(analyzer="both")),
+        "nbsvm_joint": NBSVMClassifier(features=NBFeatures(analyzer="both"),
+                                       multiclass="joint"),
+        "tfidf": make_pipeline(TfidfFeatures(analyzer="both"), LogisticRegression(C=10)),
+        "mnb": make_pipeline(CountVectorizer(ngram_range=(1, 2), binary=True),
+                             MultinomialNB()),
+        "fasttext": FastTextClassifier(max_epochs=3, random_state=0),
+    }
+
+
+@pytest.mark.parametrize("y", [SENTIMENT, THREE], ids=["two classes", "three classes"])
+def test_exact_scores_add_up_to_the_models_own_score(y):
+    for name, model in _linear_models().items():
+        model.fit(TEXTS, y)
+        explanations = hybridnlp.explain(model, NEW)
+        proba = model.predict_proba(NEW)
+        expected = label_scores(proba, proba.argmax(axis=1))
+        if name == "nbsvm" and len(model.classes_) > 2:  # one-vs-rest: each class's log-odds
+            expected = model.decision_function(NEW)[np.arange(len(NEW)), proba.argmax(axis=1)]
+        for e, z, p in zip(explanations, expected, proba):
+            assert e.method == "exact" and e.label == model.classes_[p.argmax()]
+            assert e.base + e.scores.sum() == pytest.approx(e.score, abs=1e-9), name
+            assert e.score == pytest.approx(z, abs=1e-6), name
+            assert e.tokens == [e.text[a:b] for a, b in e.spans]
+        assert explanations[1].tokens == ["这", "部", "电", "影", "很", "好", "!"]
+
+
+def test_nbsvm_explains_as_the_pipeline_it_equals_and_words_carry_their_ngrams():
+    nbsvm = NBSVMClassifier(features=NBFeatures()).fit(TEXTS, SENTIMENT)
+    pipe = make_pipeline(NBFeatures(), LogisticRegression(max_iter=1000)).fit(TEXTS, SENTIMENT)
+    a, b = nbsvm.explain(NEW[:1])[0], hybridnlp.explain(pipe, NEW[:1])[0]
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-9)
+    assert a.tokens == ["a", "good", "film", ",", "not", "boring", "at", "all"]
+    grams = dict(a.ngrams)
+    # word 1-2 grams: "good" owns its unigram and half of each bigram it is in
+    good = grams["good"] + grams["a good"] / 2 + grams["good film"] / 2
+    assert a.scores[1] == pytest.approx(good, abs=1e-9)
+    # explaining the other class gives the negated log-odds
+    other = nbsvm.explain(NEW[:1], labels=["pos" if a.label == "neg" else "neg"])[0]
+    np.testing.assert_allclose(other.scores, -a.scores, atol=1e-9)
+    assert a.keep([True, True, True, True, False, False, True, True]) == \
+        "a good film, at all"
+    with pytest.raises(ValueError, match=r"^labels \['meh'\] are not classes of the model "
+                                         r"\['neg', 'pos'\]\.$"):
+        nbsvm.explain(NEW[:1], labels=["meh"])
+
+
+def test_occlusion_is_the_drop_when_the_word_alone_is_deleted_and_ig_adds_up():
+    model = TransformerClassifier(preset="tiny", max_epochs=2, random_state=0).fit(
+        TEXTS, SENTIMENT)
+    e = model.explain(NEW[:1])[0]
+    assert e.method == "occlusion"
+    k = list(model.classes_).index(e.label)
+    variants = [without_tokens(e.text, [span]) for span in e.spans]
+    drop = e.score - label_scores(model.predict_proba(variants), np.full(len(variants), k))
+    np.testing.assert_allclose(e.scores, drop, atol=1e-6)
+    assert e.base == pytest.approx(label_scores(model.predict_proba([""]), [k])[0])
+    ig = model.explain(NEW[:1], method="integrated_gradients")[0]
+    assert ig.score == pytest.approx(e.score, abs=1e-5)
+    assert ig.base + ig.scores.sum() == pytest.approx(ig.score, abs=0.02 * abs(
+        ig.score - ig.base) + 1e-3)  # integrated gradients' completeness
+    with pytest.raises(ValueError, match=r"^method='exact' needs a linear model on n-grams or "
+                                         r"fastText, got TransformerClassifier; use "
+                                         r"method='occlusion'\.$"):
+        model.explain(NEW[:1], method="exact")
+    with pytest.raises(ValueError, match=r"^method='integrated_gradients' is for a "
+                                         r"TransformerClassifier trained from scratch"):
+        NBSVMClassifier().fit(TEXTS, SENTIMENT).explain(NEW, method="integrated_gradients")
+
+
+def test_a_hybrid_combines_its_components_through_its_weights():
+    hybrid = StackingClassifier(estimators=[
+        ("nbsvm", NBSVMClassifier()),
+        ("mnb", make_pipeline(CountVectorizer(binary=True), MultinomialNB())),
+    ], final_estimator=SimplexWeights(), cv=2, random_state=0).fit(TEXTS, SENTIMENT)
+    explanations = hybrid.explain(NEW)
+    final = hybrid.predict_proba(NEW)
+    for e, p in zip(explanations, final):
+        assert e.method == "hybrid" and e.label == hybrid.classes_[p.argmax()]
+        assert set(e.components) == set(e.weights) == {"nbsvm", "mnb"}
+        np.testing.assert_allclose(
+            e.scores, sum(e.weights[n] * e.components[n] for n in e.components), atol=1e-12)
+    # a component's weight: the hybrid's score change when it answers as on the empty text,
+    # over its own change
+    e, k = explanations[0], int(final[0].argmax())
+    probas = hybrid.component_proba(NEW[:1])
+    empty = hybrid.component_proba([""])
+    without = hybrid._combine({**probas, "nbsvm": empty["nbsvm"]}, NEW[:1])
+    moved = (label_scores(probas["nbsvm"], [k]) - label_scores(empty["nbsvm"], [k]))[0]
+    assert e.weights["nbsvm"] == pytest.approx(
+        (e.score - label_scores(without, [k])[0]) / moved)
+    # the component's own explanation toward the hybrid's label
+    own = hybrid.named_estimators_["nbsvm"].explain(NEW[:1], labels=[e.label])[0]
+    np.testing.assert_allclose(e.components["nbsvm"], own.scores)
+    assert dict(e.ngrams)["good"] == pytest.approx(sum(
+        e.weights[n] * dict(hybridnlp.explain(hybrid.named_estimators_[n], NEW[:1],
+                                              labels=[e.label])[0].ngrams).get("good", 0)
+        for n in e.components))
+
+
+def test_the_explain_command_prints_words_or_json(tmp_path, capsys):
+    from hybridnlp.cli import main
+
+    model = NBSVMClassifier().fit(TEXTS, SENTIMENT)
+    hybridnlp.save(model, tmp_path / "m")
+    assert main(["explain", str(tmp_path / "m"), "great plot", "awful mess"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "great plot" and out[1].startswith("  label 'pos', score +")
+    assert out[2].startswith("  for: great +")
+    (tmp_path / "in.txt").write_text("a good film\nawful mess\n", "utf-8")
+    assert main(["explain", str(tmp_path / "m"), "--input", str(tmp_path / "in.txt"),
+                 "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["label"] for r in rows] == ["pos", "neg"]
+    assert rows[1]["tokens"] == ["awful", "mess"] and rows[1]["method"] == "exact"
+    assert cli_error(["explain", str(tmp_path / "m")], capsys) == (
+        "hybridnlp explain: error: give the texts to explain as arguments, or --input FILE "
+        "(not both)\n")
+    assert cli_error(["explain", str(tmp_path / "m"), "x", "--method", "integrated_gradients"],
+                     capsys).startswith("hybridnlp explain: error: method='integrated_gradients'"
+                                        " is for a TransformerClassifier")
