@@ -149,3 +149,50 @@ def test_the_explain_command_prints_words_or_json(tmp_path, capsys):
     assert cli_error(["explain", str(tmp_path / "m"), "x", "--method", "integrated_gradients"],
                      capsys).startswith("hybridnlp explain: error: method='integrated_gradients'"
                                         " is for a TransformerClassifier")
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_a_run_explains_its_extremes_and_its_html_report_renders_in_chromium(tmp_path):
+    import re
+    import subprocess
+
+    from conftest import _with
+
+    from hybridnlp.experiments import run
+
+    d = run(_with(output=str(tmp_path)), quiet=True).run_dir
+    metrics = json.loads((d / "metrics.json").read_text())
+    cases = metrics["explanations"]["nbsvm"]
+    assert [c["kind"] for c in cases] == ["most confident right", "least confident right",
+                                          "most confident wrong", "least confident wrong"]
+    confidence = [c["confidence"] for c in cases]
+    assert confidence[0] >= confidence[1] and confidence[2] >= confidence[3]
+    assert cases[0]["label"] == cases[0]["true"] and cases[2]["label"] != cases[2]["true"]
+    report = (d / "report.md").read_text()
+    assert "## Why: explanations of nbsvm" in report
+    page = (d / "report.html").read_text()
+    # self-contained: every plot inline, no file or script loaded
+    assert page.count('<img src="data:image/png;base64,') == report.count("](") > 0
+    assert "<script" not in page and 'src="accuracy.png"' not in page
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium (.ci/run installs Debian's chromium package)")
+    run_browser = [browser, "--headless", "--no-sandbox", "--disable-gpu",
+                   "--enable-logging=stderr", "--v=0", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*run_browser, "--dump-dom", (d / "report.html").as_uri()],
+                         capture_output=True, text=True, timeout=60)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    accuracy = f"{metrics['models']['nbsvm']['accuracy']:.4f}"
+    assert f"<td>{accuracy}" in dom.stdout  # the run's figures, as rendered
+    assert dom.stdout.count("<img") == page.count("<img") and "explained" in dom.stdout
+    assert not re.search(r"CONSOLE.*(?:Uncaught|Error)|Failed to load", dom.stderr), \
+        dom.stderr[-2000:]
+    shot = tmp_path / "shot.png"
+    subprocess.run([*run_browser, f"--screenshot={shot}", "--window-size=1000,1400",
+                    (d / "report.html").as_uri()], capture_output=True, timeout=60)
+    assert shot.stat().st_size > 20_000  # a page with plots, not a blank one

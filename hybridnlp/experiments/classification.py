@@ -18,7 +18,11 @@ from sklearn.model_selection import StratifiedKFold
 
 from hybridnlp.experiments.config import ExperimentConfig
 from hybridnlp.experiments.execution import execution_backend
-from hybridnlp.experiments.explanations import explained_examples, render_explanations
+from hybridnlp.experiments.explanations import (
+    explained_examples,
+    html_explanations,
+    render_explanations,
+)
 from hybridnlp.experiments.model_loop import finish_model, pending_models
 from hybridnlp.experiments.plots import (
     bar_chart,
@@ -404,14 +408,13 @@ def render(m: dict, run_dir: Path) -> list[str]:
                   xlabel=f"accuracy ({error_label})" if error_label else "accuracy",
                   targets=targets)
     lines += ["![accuracy per model](accuracy.png)", ""]
-    best = max(names, key=lambda n: rows[n]["accuracy"])
+    best = best_model(m)
     if m.get("confusion", {}).get(best):
         confusion_plot(best, m["confusion"][best], run_dir / "confusion.png",
                    m.get("target_names"), title=f"{m.get('name', 'run')}: ")
         lines += [f"Confusion matrix of the best model ({best}), all evaluated examples:", "",
                   "![confusion matrix](confusion.png)", ""]
     lines += _render_slices(m, best, run_dir)
-    lines += render_explanations(m, best, class_name(m))
     if m.get("reliability"):
         reliability_plot(m["reliability"], run_dir / "reliability.png",
                          title=f"{m.get('name', 'run')}: reliability (all evaluated texts)")
@@ -425,6 +428,7 @@ def render(m: dict, run_dir: Path) -> list[str]:
                              title=f"{m.get('name', 'run')}: learning curves (last fold)"):
         lines += ["Learning curves (last fold):", "", "![learning curves](learning_curves.png)",
                   ""]
+    lines += render_explanations(m, best, class_name(m))
     att = m.get("attribution")
     if att:
         s = att["summary"]
@@ -445,6 +449,11 @@ def render(m: dict, run_dir: Path) -> list[str]:
                        f"{att['model']} gets right")
             lines += ["![component attribution](attribution.png)", ""]
     return lines
+
+
+def best_model(m: dict) -> str:
+    """The model of the highest accuracy (the first of equals)."""
+    return max(m["models"], key=lambda n: m["models"][n]["accuracy"])
 
 
 def class_name(m: dict):
@@ -500,4 +509,5 @@ CLASSIFICATION = register_task(Task(
     main_metric="accuracy",
     model_types=("tfidf_lr", "nbsvm", "fasttext", "transformer", "fusion", "stacking",
                  "ensemble", "hybrid_ensemble", "hybrid"),
-    run=classification, render=render, chooses_metrics=True, parallel=True))
+    run=classification, render=render, chooses_metrics=True, parallel=True,
+    html_sections=lambda m: html_explanations(m, best_model(m), class_name(m))))

@@ -7,7 +7,7 @@ import html
 
 import numpy as np
 
-__all__ = ["explained_examples", "render_explanations", "explanations_html"]
+__all__ = ["explained_examples", "html_explanations", "render_explanations"]
 
 
 def explained_examples(model, texts, y, pred, confidence) -> list[dict] | None:
@@ -69,20 +69,27 @@ def render_explanations(m: dict, best: str, shown) -> list[str]:
     return lines + [""]
 
 
-def explanations_html(records: list[dict], shown) -> str:
-    """The explained examples as HTML: each text with its words shaded by score (blue for
-    the label, red against)."""
+def html_explanations(m: dict, best: str, shown) -> list[tuple[str, str]]:
+    """``report.html``'s highlights of the best model's explained examples: each text with
+    its words shaded by score (blue for the label, red against), in the section that
+    ``render_explanations`` starts."""
     from hybridnlp.estimators.explain import Explanation
 
+    records = (m.get("explanations") or {}).get(best)
+    if not records:
+        return []
     rows = []
     for r in records:
-        spans = [tuple(span) for span in r["spans"]]
-        e = Explanation(text=r["text"], label=r["label"], tokens=r["tokens"], spans=spans,
+        e = Explanation(text=r["text"], label=r["label"], tokens=r["tokens"],
+                        spans=[tuple(span) for span in r["spans"]],
                         scores=np.asarray(r["scores"]), score=r["score"], base=r["base"],
                         method=r["method"])
-        rows.append(f"<tr><td>{html.escape(r['kind'])}</td><td>{html.escape(str(shown(r['label'])))}"
-                    f" ({html.escape(str(shown(r['true'])))})</td><td>{r['confidence']:.3f}</td>"
-                    f"<td class=\"explained\">{e.to_html()}</td></tr>")
-    return ("<table><tr><th>case</th><th>predicted (true)</th><th>confidence</th>"
-            "<th>text (blue: for the label, red: against)</th></tr>" + "".join(rows)
-            + "</table>")
+        rows.append(f"<tr><td>{html.escape(r['kind'])}</td>"
+                    f"<td>{html.escape(str(shown(r['label'])))} "
+                    f"({html.escape(str(shown(r['true'])))})</td>"
+                    f"<td>{r['confidence']:.3f}</td><td class=\"explained\">{e.to_html()}</td>"
+                    f"</tr>")
+    table = ("<p>Highlighted: blue words push toward the predicted label, red words against "
+             "it (hover for the score).</p><table><tr><th>case</th><th>predicted (true)</th>"
+             "<th>confidence</th><th>text</th></tr>" + "".join(rows) + "</table>")
+    return [(f"Why: explanations of {best}", table)]

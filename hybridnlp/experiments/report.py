@@ -99,7 +99,8 @@ def _pretraining(m: dict) -> list[str]:
 
 
 def write_report(run_dir) -> Path:
-    """Write ``report.md`` (and its PNGs) into ``run_dir`` from its ``metrics.json``."""
+    """Write ``report.md`` (and its PNGs) into ``run_dir`` from its ``metrics.json``, and
+    ``report.html``: the same, self-contained (``html_report``)."""
     run_dir = Path(run_dir)
     m = _metrics(run_dir)
     env = m.get("environment", {})
@@ -111,9 +112,14 @@ def write_report(run_dir) -> Path:
              f"{env.get('scikit-learn')}; {env.get('cpu')} ({env.get('cpu_cores')} cores), "
              f"GPU: {env.get('gpu') or 'none'}. Finished {m.get('finished')}.", ""]
     lines += _pretraining(m)
-    lines += task_named(m["task"]).render(m, run_dir)
+    task = task_named(m["task"])
+    lines += task.render(m, run_dir)
     path = run_dir / "report.md"
     atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
+    from hybridnlp.experiments.html_report import write_html_report
+
+    write_html_report(run_dir, m["name"], lines,
+                      task.html_sections(m) if task.html_sections else ())
     return path
 
 

@@ -46,6 +46,10 @@ class Task:
         ``evaluation.metrics`` selects among ``metrics``.
     parallel : bool
         Its folds run as parallel jobs (the ``execution`` section applies).
+    html_sections : callable, optional
+        ``html_sections(metrics) -> list of (heading, html)``: what ``report.html`` shows
+        beyond ``report.md`` at the end of the section with that heading (the explanation
+        highlights).
     """
 
     name: str
@@ -60,6 +64,7 @@ class Task:
     languages: tuple[str, ...] = ()
     chooses_metrics: bool = False
     parallel: bool = False
+    html_sections: Callable | None = None
 
 
 TASKS: dict[str, Task] = {}
