@@ -1,6 +1,6 @@
-"""explain(): token scores that add up (exact), that equal the deletions they stand for
-(occlusion), that combine through the hybrid's weights, and the command and report that show
-them."""
+"""explain(): token scores that add up (exact), that are the words' Shapley values
+(shapley), that equal the deletions they stand for (occlusion), that combine through the
+hybrid's weights, and the command and report that show them."""
 
 import json
 
@@ -42,7 +42,7 @@ def _linear_models():
 def test_exact_scores_add_up_to_the_models_own_score(y):
     for name, model in _linear_models().items():
         model.fit(TEXTS, y)
-        explanations = hybridnlp.explain(model, NEW)
+        explanations = hybridnlp.explain(model, NEW, method="exact")
         proba = model.predict_proba(NEW)
         expected = label_scores(proba, proba.argmax(axis=1))
         if name == "nbsvm" and len(model.classes_) > 2:  # one-vs-rest: each class's log-odds
@@ -75,10 +75,44 @@ def test_nbsvm_explains_as_the_pipeline_it_equals_and_words_carry_their_ngrams()
         nbsvm.explain(NEW[:1], labels=["meh"])
 
 
+def test_shapley_values_are_exact_on_three_words_and_add_up_to_the_probability():
+    from itertools import permutations
+
+    model = FastTextClassifier(max_epochs=3, random_state=0).fit(TEXTS, SENTIMENT)
+    e, long = model.explain(["good film , bad", "a good film, truly great fun!"])
+    assert e.method == "shapley" and e.unit == "probability"
+    k = list(model.classes_).index(e.label)
+
+    def value(kept):  # p(label) on the text with only these words
+        deleted = [s for j, s in enumerate(e.spans) if j not in kept]
+        return model.predict_proba([without_tokens(e.text, deleted)])[0, k]
+
+    n, exact = len(e.tokens), np.zeros(len(e.tokens))
+    orders = list(permutations(range(n)))
+    for order in orders:  # the Shapley value by its definition, every order of 4 words
+        for j, word in enumerate(order):
+            exact[word] += value(set(order[:j + 1])) - value(set(order[:j]))
+    # four words: the 2n coalitions of sizes 1 and 3 leave out those of size 2, so only
+    # the sum is exact; it is on three (checked below) and adds up on every text
+    assert e.scores.sum() == pytest.approx(exact.sum() / len(orders))
+    three = model.explain(["good film bad"])[0]
+    k3 = list(model.classes_).index(three.label)
+    exact3 = np.zeros(3)
+    for order in permutations(range(3)):
+        for j, word in enumerate(order):
+            keep = [three.spans[i] for i in range(3) if i not in order[:j + 1]]
+            before = [three.spans[i] for i in range(3) if i not in order[:j]]
+            exact3[word] += (model.predict_proba([without_tokens(three.text, keep)])[0, k3]
+                             - model.predict_proba([without_tokens(three.text, before)])[0, k3])
+    np.testing.assert_allclose(three.scores, exact3 / 6, atol=1e-9)
+    assert long.base + long.scores.sum() == pytest.approx(long.score)
+    assert long.score == pytest.approx(model.predict_proba([long.text]).max())
+
+
 def test_occlusion_is_the_drop_when_the_word_alone_is_deleted_and_ig_adds_up():
     model = TransformerClassifier(preset="tiny", max_epochs=2, random_state=0).fit(
         TEXTS, SENTIMENT)
-    e = model.explain(NEW[:1])[0]
+    e = model.explain(NEW[:1], method="occlusion")[0]
     assert e.method == "occlusion"
     k = list(model.classes_).index(e.label)
     variants = [without_tokens(e.text, [span]) for span in e.spans]
@@ -91,7 +125,7 @@ def test_occlusion_is_the_drop_when_the_word_alone_is_deleted_and_ig_adds_up():
         ig.score - ig.base) + 1e-3)  # integrated gradients' completeness
     with pytest.raises(ValueError, match=r"^method='exact' needs a linear model on n-grams or "
                                          r"fastText, got TransformerClassifier; use "
-                                         r"method='occlusion'\.$"):
+                                         r"method='shapley'\.$"):
         model.explain(NEW[:1], method="exact")
     with pytest.raises(ValueError, match=r"^method='integrated_gradients' is for a "
                                          r"TransformerClassifier trained from scratch"):

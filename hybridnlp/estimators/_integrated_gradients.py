@@ -22,22 +22,28 @@ def _word_of_ids(tokenizer, text: str, spans) -> list[int]:
     n_ids = len(tokenizer.encode(text))
     if n_ids != len(spans):
         raise ValueError(f"the model splits {text[:40]!r} into {n_ids} words and the "
-                         f"explanation into {len(spans)}; use method='occlusion'.")
+                         f"explanation into {len(spans)}; use method='shapley'.")
     return list(range(n_ids))
+
+
+def supported(model) -> bool:
+    """A ``TransformerClassifier`` from scratch on word or character ids."""
+    from hybridnlp.estimators.transformer_classifier import TransformerClassifier
+
+    return (isinstance(model, TransformerClassifier) and model.pretrained is None
+            and isinstance(getattr(model, "tokenizer_", None),
+                           WordVocabTokenizer | CharTokenizer))
 
 
 def integrated_gradients(model, texts, spans, label_idx, n_steps: int = N_STEPS):
     """Rows (scores, base, ngrams, score) as ``explain`` wants them."""
     from captum.attr import LayerIntegratedGradients
 
-    from hybridnlp.estimators.transformer_classifier import TransformerClassifier
-
     tokenizer = getattr(model, "tokenizer_", None)
-    if not isinstance(model, TransformerClassifier) or model.pretrained is not None or not \
-            isinstance(tokenizer, WordVocabTokenizer | CharTokenizer):
+    if not supported(model):
         raise ValueError(f"method='integrated_gradients' is for a TransformerClassifier "
                          f"trained from scratch with tokenizer='word' or 'char', got "
-                         f"{type(model).__name__}; use method='occlusion'.")
+                         f"{type(model).__name__}; use method='shapley'.")
     module = model.model_.eval()
     temperature = float(getattr(model, "temperature_", 1.0))
     n_classes = len(model.classes_)

@@ -2,23 +2,25 @@
 label, and by how much.
 
 Every explanation is over the text's words as the shared splitter gives them (CJK one per
-character) and in one unit: the model's score toward the label, its log-odds for two classes
-(log p(label) minus the mean log-probability for more), so that a hybrid can add up the
-explanations of its components (``hybridnlp.hybrid.explain``).
+character), in the model's score toward the label: its log-odds for two classes (log
+p(label) minus the mean log-probability for more), or with ``"shapley"`` its probability
+(``Explanation.unit``); a hybrid adds up the explanations of its components through its
+weights (``hybridnlp.hybrid.explain``).
 
 - Linear models on n-grams (``NBSVMClassifier``; a ``Pipeline`` of ``NBFeatures``,
   ``TfidfFeatures`` or a scikit-learn vectorizer and a linear model or naive Bayes): exact.
   Each n-gram's contribution is its feature value times the label's weight; an n-gram is
   shared among the words whose deletion removes it, so the scores add up to the score minus
   the empty text's.
-- ``FastTextClassifier``: the exact Shapley values of its n-grams (a linear layer on the
-  mean of n-gram vectors has them in closed form), split onto the words.
-- Anything else with ``predict_proba`` (the Transformer, a pretrained encoder's pipeline):
-  occlusion, each word's score the drop in the label's score when that word alone is deleted
-  (Li et al. 2016, "Understanding neural networks through representation erasure"), one
-  batched ``predict_proba`` over the variants; or ``method="integrated_gradients"`` for a
-  ``TransformerClassifier`` (Captum). Which is the more faithful is measured in
-  benchmarks/RESULTS.md ("Explanations").
+- ``FastTextClassifier`` with ``method="exact"``: the exact Shapley values of its n-grams (a
+  linear layer on the mean of n-gram vectors has them in closed form), split onto the words.
+- Anything else with ``predict_proba`` (fastText, the Transformer, a pretrained encoder's
+  pipeline): ``"shapley"``, the words' Shapley values in the game of deleting them, in the
+  label's probability, by Kernel SHAP on the 2n coalitions of the largest kernel weight (one
+  batched ``predict_proba``); or ``"occlusion"`` (each word's score: the drop in the label's
+  score when that word alone is deleted, Li et al. 2016) or ``"integrated_gradients"`` for
+  a ``TransformerClassifier`` (Captum). Which was the more faithful, and by how much against
+  LIME and SHAP, is measured in benchmarks/RESULTS.md ("Explanations").
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ import scipy.sparse as sp
 from hybridnlp.text import WORD_PATTERN, WordTokenizer
 from hybridnlp.utils.validation import check_choice, check_fitted, check_texts
 
-__all__ = ["METHODS", "Explanation", "explain", "has_exact", "label_indices", "label_scores",
-           "without_tokens"]
+__all__ = ["METHODS", "UNITS", "Explanation", "default_method", "explain", "has_exact",
+           "label_indices", "label_scores", "without_tokens"]
 
-METHODS = ("auto", "exact", "occlusion", "integrated_gradients")
+METHODS = ("auto", "exact", "shapley", "occlusion", "integrated_gradients")
+UNITS = {"exact": "log-odds", "shapley": "probability", "occlusion": "log-odds",
+         "integrated_gradients": "log-odds", "hybrid": "log-odds"}
 _DELETED = re.compile(r"\s*\x00(?:\s*\x00)*\s*")
 _WINDOW = 5  # words either side of a word that an n-gram containing it can reach
 
@@ -57,14 +61,16 @@ class Explanation:
     scores : ndarray of shape (n_tokens,)
         Each token's contribution to the score toward ``label`` (positive: for it).
     score : float
-        The model's score toward ``label`` on the text: log-odds for two classes, else log
-        p(label) minus the mean log-probability over the classes (a one-vs-rest NBSVM's:
-        the label's own binary log-odds).
+        The model's score toward ``label`` on the text, in ``unit``: log-odds for two
+        classes, else log p(label) minus the mean log-probability over the classes (a
+        one-vs-rest NBSVM's: the label's own binary log-odds); with ``method="shapley"``,
+        p(label).
     base : float
-        The same score on the empty text. With ``method="exact"``, ``base + scores.sum()``
-        is ``score``.
+        The same score on the empty text. With ``"exact"`` and ``"shapley"``,
+        ``base + scores.sum()`` is ``score``.
     method : str
-        ``"exact"``, ``"occlusion"``, ``"integrated_gradients"`` or ``"hybrid"``.
+        ``"exact"``, ``"shapley"``, ``"occlusion"``, ``"integrated_gradients"`` or
+        ``"hybrid"``.
     components : dict of str to ndarray
         A hybrid's: each component's own token scores toward ``label``.
     weights : dict of str to float
@@ -85,6 +91,12 @@ class Explanation:
     components: dict[str, np.ndarray] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
     ngrams: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def unit(self) -> str:
+        """What ``scores``, ``score`` and ``base`` measure: ``"log-odds"`` or
+        ``"probability"`` (``method="shapley"``)."""
+        return UNITS[self.method]
 
     def top(self, k: int = 5) -> list[tuple[str, float]]:
         """The ``k`` tokens that pushed hardest toward ``label``, (token, score)."""
@@ -108,6 +120,7 @@ class Explanation:
                 "spans": [list(span) for span in self.spans],
                 "scores": [round(float(s), 6) for s in self.scores],
                 "score": float(self.score), "base": float(self.base), "method": self.method,
+                "unit": self.unit,
                 "components": {k: [round(float(s), 6) for s in v]
                                for k, v in self.components.items()},
                 "weights": {k: float(v) for k, v in self.weights.items()},
@@ -167,8 +180,10 @@ def explain(model, X, *, labels=None, method="auto", segmenter=None) -> list[Exp
     X : list of str
     labels : list, optional
         The class to explain per text (default: the predicted one).
-    method : {"auto", "exact", "occlusion", "integrated_gradients"}, default="auto"
-        ``"auto"``: exact for the linear and fastText models, occlusion otherwise.
+    method : {"auto", "exact", "shapley", "occlusion", "integrated_gradients"}, default="auto"
+        ``"auto"``: exact for the linear n-gram models, ``"shapley"`` otherwise (fastText,
+        the Transformer, anything with ``predict_proba``): the faithfulness each had in
+        benchmarks/RESULTS.md ("Explanations").
     segmenter : optional
         How words are split (default: the model's ``segmenter``, else the shared splitter).
     """
@@ -187,11 +202,11 @@ def explain(model, X, *, labels=None, method="auto", segmenter=None) -> list[Exp
     linear = _linear_parts(model) if method in ("auto", "exact") else None
     if method == "exact" and not has_exact(model):
         raise ValueError(f"method='exact' needs a linear model on n-grams or fastText, got "
-                         f"{type(model).__name__}; use method='occlusion'.")
+                         f"{type(model).__name__}; use method='shapley'.")
     if method in ("auto", "exact") and linear is not None:
         rows = _explain_linear(linear, texts, spans, label_idx)
         kind = "exact"
-    elif method in ("auto", "exact") and _is_fasttext(model):
+    elif method == "exact":
         rows = _explain_fasttext(model, texts, spans, label_idx)
         kind = "exact"
     elif method == "integrated_gradients":
@@ -199,9 +214,12 @@ def explain(model, X, *, labels=None, method="auto", segmenter=None) -> list[Exp
 
         rows = integrated_gradients(model, texts, spans, label_idx)
         kind = method
-    else:
+    elif method == "occlusion":
         rows = _occlusion(model, texts, spans, label_idx, proba)
         kind = "occlusion"
+    else:
+        rows = _kernel_shap(model, texts, spans, label_idx, proba)
+        kind = "shapley"
     return [Explanation(text=text, label=classes[k], tokens=[text[s:e] for s, e in sp_],
                         spans=list(sp_), scores=scores, score=float(score),
                         base=float(base), method=kind, ngrams=grams)
@@ -212,6 +230,19 @@ def explain(model, X, *, labels=None, method="auto", segmenter=None) -> list[Exp
 def has_exact(model) -> bool:
     """Whether ``method="exact"`` applies: a linear model on n-grams, or fastText."""
     return _is_fasttext(model) or _linear_parts(model) is not None
+
+
+def default_method(model, method: str) -> str:
+    """The method a hybrid's component is explained by when the hybrid is asked for
+    ``method``: a linear n-gram model stays exact, integrated gradients go to the
+    Transformers that have them (the others: "auto")."""
+    if method in ("auto", "exact") or _linear_parts(model) is not None:
+        return "exact" if method == "exact" or _linear_parts(model) is not None else method
+    if method == "integrated_gradients":
+        from hybridnlp.estimators._integrated_gradients import supported
+
+        return method if supported(model) else "auto"
+    return method
 
 
 def label_indices(labels, classes, n: int) -> np.ndarray:
@@ -243,6 +274,48 @@ def _occlusion(model, texts, spans, label_idx, proba):
     for i, sp_ in enumerate(spans):
         rows.append((full[i] - dropped[at:at + len(sp_)], base[i], [], full[i]))
         at += len(sp_)
+    return rows
+
+
+# ------------------------------------------------------------------ Kernel SHAP
+
+def _coalitions(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel SHAP's coalitions of the largest kernel weight, (2n, n) bool, and their
+    weights: each word deleted alone (size n - 1) and each kept alone (size 1)."""
+    alone = np.eye(n, dtype=bool)
+    weight = 1.0 / n  # the Shapley kernel (n - 1) / (C(n, s) s (n - s)) at s = 1 and n - 1
+    return np.vstack([~alone, alone]), np.full(2 * n, weight)
+
+
+def _kernel_shap(model, texts, spans, label_idx, proba):
+    """Shapley values of the words in the deletion game of the label's probability (a
+    coalition's value: p(label) on the text with only its words), estimated by Kernel SHAP
+    (Lundberg & Lee 2017): a weighted least-squares fit to the coalitions where the Shapley
+    kernel is largest (every word deleted alone, and kept alone: the sizes shap's
+    KernelExplainer enumerates first), constrained to add up to p(label | text) minus
+    p(label | empty text). Every text's 2n coalitions go through one ``predict_proba``.
+    More coalitions (random sizes between) measured no more faithful for up to 8n
+    (benchmarks/RESULTS.md, "Explanations")."""
+    variants, designs = [""], []
+    for text, sp_ in zip(texts, spans):
+        Z, w = _coalitions(len(sp_))
+        designs.append((Z, w, len(variants)))
+        variants.extend(without_tokens(text, [s for s, kept in zip(sp_, z) if not kept])
+                        for z in Z)
+    p = model.predict_proba(variants)
+    rows = []
+    for (Z, w, at), k, full in zip(designs, label_idx, proba[np.arange(len(texts)), label_idx]):
+        empty, n = p[0, k], Z.shape[1]
+        if n <= 1:
+            rows.append((np.full(n, full - empty), empty, [], full))
+            continue
+        f = p[at:at + len(Z), k]
+        # phi_n = (full - empty) - sum(phi_1..n-1): least squares in the other n - 1
+        y = f - empty - Z[:, -1] * (full - empty)
+        X = Z[:, :-1].astype(float) - Z[:, -1:].astype(float)
+        root = np.sqrt(w)[:, None]
+        phi, *_ = np.linalg.lstsq(X * root, y * root[:, 0], rcond=None)
+        rows.append((np.append(phi, (full - empty) - phi.sum()), empty, [], full))
     return rows
 
 

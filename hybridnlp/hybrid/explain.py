@@ -2,13 +2,14 @@
 hybrid learnt.
 
 Each component is explained toward the hybrid's label over the same words (exact for the
-n-gram models and fastText, occlusion or integrated gradients for the Transformer:
-``hybridnlp.estimators.explain``). A component's weight on a text is how far the hybrid's
-score moves per unit of the component's score there: the hybrid's score minus its score
-with that component answering as on the empty text, over the component's own change
-between the two (the rescale rule of DeepLIFT, Shrikumar et al. 2017, applied to the meta
-learner; the local slope where the component barely moves). The hybrid's token scores are
-the weighted sum of the components'.
+n-gram models, Shapley values, occlusion or integrated gradients for fastText and the
+Transformer: ``hybridnlp.estimators.explain``). A component's weight on a text is how far
+the hybrid's score moves per unit of the component's score there (log-odds, or probability
+for Shapley values): the hybrid's score minus its score with that component answering as on
+the empty text, over the component's own change between the two (the rescale rule of
+DeepLIFT, Shrikumar et al. 2017, applied to the meta learner; the local slope where the
+component barely moves). The hybrid's token scores are the weighted sum of the
+components'.
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from __future__ import annotations
 import numpy as np
 
 from hybridnlp.estimators import explain as single
-from hybridnlp.estimators.explain import Explanation, has_exact, label_indices, label_scores
+from hybridnlp.estimators.explain import (
+    Explanation,
+    default_method,
+    label_indices,
+    label_scores,
+)
 from hybridnlp.utils.validation import check_fitted, check_texts
 
 __all__ = ["explain", "explain_ensemble"]
@@ -43,9 +49,9 @@ def _shifted(proba: np.ndarray, label_idx: np.ndarray, step: float) -> np.ndarra
 
 def explain_ensemble(ensemble, X, *, labels=None, method="auto") -> list[Explanation]:
     """Explanations of a ``StackingClassifier`` or ``WeightedEnsemble`` (``HybridClassifier``,
-    ``HybridEnsemble``): see the module's docstring. ``method="occlusion"`` or
-    ``"integrated_gradients"`` applies to the components that have no exact explanation
-    (the others stay exact). With a cascade, the full hybrid (every component) is
+    ``HybridEnsemble``): see the module's docstring. ``method`` other than "auto" applies to
+    the components that are not linear n-gram models (those stay exact;
+    ``default_method``). With a cascade, the full hybrid (every component) is
     explained."""
     check_fitted(ensemble)
     texts = check_texts(X, name="X")
@@ -60,18 +66,23 @@ def explain_ensemble(ensemble, X, *, labels=None, method="auto") -> list[Explana
     base = label_scores(ensemble._combine(empty, [""] * n), label_idx)
     segmenter = getattr(ensemble, "segmenter", None)
     weights, parts = {}, {}
+    rows = np.arange(n)
     for name, est in ensemble.named_estimators_.items():
-        own = "auto" if method in ("occlusion", "integrated_gradients") and has_exact(est) \
-            else method
-        parts[name] = single.explain(est, texts, labels=classes[label_idx], method=own,
-                                        segmenter=segmenter)
-        z = label_scores(probas[name], label_idx)
-        moved = z - label_scores(empty[name], label_idx)
+        parts[name] = single.explain(est, texts, labels=classes[label_idx],
+                                     method=default_method(est, method), segmenter=segmenter)
+        if parts[name] and parts[name][0].unit == "probability":
+            def own(p):  # the component's scores are in its label's probability
+                return p[rows, label_idx]
+        else:
+            def own(p):
+                return label_scores(p, label_idx)
+        z = own(probas[name])
+        moved = z - own(empty[name])
         without = label_scores(ensemble._combine({**probas, name: empty[name]}, texts),
                                label_idx)
         nudged = _shifted(probas[name], label_idx, _MOVED)
         slope = ((label_scores(ensemble._combine({**probas, name: nudged}, texts), label_idx)
-                  - score) / np.maximum(label_scores(nudged, label_idx) - z, 1e-12))
+                  - score) / np.maximum(own(nudged) - z, 1e-12))
         far = np.abs(moved) > _MOVED
         weights[name] = np.where(far, (score - without) / np.where(far, moved, 1.0), slope)
     out = []
