@@ -35,6 +35,7 @@ from hybridnlp.experiments.plots import (
 )
 from hybridnlp.experiments.report import main_rows, shared_fits, target_cell
 from hybridnlp.experiments.run_state import Progress, jsonable
+from hybridnlp.experiments.search import journalled, render_search
 from hybridnlp.experiments.slices import accuracy_by_slice, slice_labels, worst_slice
 from hybridnlp.experiments.task import Task, reading_data, register_task
 from hybridnlp.text.words import WordTokenizer
@@ -189,6 +190,8 @@ def classification(config, run_dir, result, *, progress=None, scheduler=None) ->
     reliability, slices = {}, {}
     explanations = {spec.name: records[spec.name].get("explanations")
                     for spec in config.models if records[spec.name].get("explanations")}
+    searches = {spec.name: records[spec.name]["search"]
+                for spec in config.models if records[spec.name].get("search")}
     for spec in config.models:
         right = np.array(per_example[spec.name], dtype=object) == labels
         slices[spec.name] = accuracy_by_slice(dims, right)
@@ -199,7 +202,7 @@ def classification(config, run_dir, result, *, progress=None, scheduler=None) ->
                 np.array([by_id[j] for j in per_example["index"]]), right)
     return {"models": rows, "target_names": [str(t) for t in target_names],
             "slices": slices, "reliability": reliability,
-            "attribution": attribution, "explanations": explanations,
+            "attribution": attribution, "explanations": explanations, "search": searches,
             "protocol": (f"train on {config.data.train_split}, test on "
                          f"{config.data.test_split}" if config.data.test_split
                          else f"{ev.cv}-fold stratified CV (seed {config.seed})"),
@@ -233,7 +236,7 @@ def _classification_model(task: _Folds, spec, i: int, est) -> tuple[dict, object
     fold's fitted model)."""
     config, key = task.config, f"{i}-{spec.name}"
     fold_metrics, preds, fit_times, model, report = [], {}, [], None, None
-    confidence = {}
+    confidence, searches = {}, []
     records = {}  # fold -> its record, for the folds fit before (an interrupted run)
     for k in range(len(task.folds) - 1):  # the last fold's model is kept: never skipped
         found = task.done.get(f"{key}-fold{k}")
@@ -243,8 +246,9 @@ def _classification_model(task: _Folds, spec, i: int, est) -> tuple[dict, object
     n_jobs = config.execution.n_jobs
     threads = threads_per_job(n_jobs, len(todo))
     results = run_jobs(_fold_job, [
-        (est, config.evaluation.metrics, config.seed + k, task.fold_data(*task.folds[k]),
-         threads, k == len(task.folds) - 1) for k in todo], n_jobs)
+        (journalled(est, task.done.dir.parent, spec.name, k), config.evaluation.metrics,
+         config.seed + k, task.fold_data(*task.folds[k]), threads, k == len(task.folds) - 1)
+        for k in todo], n_jobs)
     folds = range(len(task.folds))
     for k in (task.progress(folds, desc=spec.name) if task.progress else folds):
         fold_record = records.get(k)
@@ -260,6 +264,8 @@ def _classification_model(task: _Folds, spec, i: int, est) -> tuple[dict, object
         fit_times.append(fold_record["fit_time"])
         preds.update(dict(fold_record["predictions"]))
         confidence.update(dict(fold_record.get("confidence") or []))
+        if fold_record.get("search"):
+            searches.append({"fold": k, **fold_record["search"]})
     summary = _summary(fold_metrics, fit_times, model)
     explained = None
     if model is not None and len(confidence) == len(preds):  # the last fold's texts
@@ -272,7 +278,8 @@ def _classification_model(task: _Folds, spec, i: int, est) -> tuple[dict, object
     record = {"summary": summary, "predictions": sorted(preds.items()),
               "confidence": sorted(confidence.items()) if len(confidence) == len(preds)
               else None,
-              "attribution": attribution, "explanations": explained}
+              "attribution": attribution, "explanations": explained,
+              "search": searches or None}
     return jsonable(record), model
 
 
@@ -304,6 +311,9 @@ def _fit_fold(metrics: list[str], model, X_tr, y_tr, X_te, y_te, ids):
         scores["components"] = report.summary["accuracy"]
     predictions = list(zip(ids.tolist(), pred.tolist(), strict=True))
     record = {"metrics": scores, "fit_time": fit_time, "predictions": predictions}
+    if hasattr(model, "trials_"):  # a search: its trials and the parameters it chose
+        record["search"] = {"best_params": model.best_params_, "best_score": model.best_score_,
+                            "trials": model.trials_}
     if proba is not None:  # the predicted class's probability: the reliability diagram
         record["confidence"] = list(zip(ids.tolist(), np.max(proba, axis=1).tolist(),
                                         strict=True))
@@ -428,6 +438,7 @@ def render(m: dict, run_dir: Path) -> list[str]:
                              title=f"{m.get('name', 'run')}: learning curves (last fold)"):
         lines += ["Learning curves (last fold):", "", "![learning curves](learning_curves.png)",
                   ""]
+    lines += render_search(m)
     lines += render_explanations(m, best, class_name(m))
     att = m.get("attribution")
     if att:

@@ -28,6 +28,7 @@ __all__ = [
     "ModelConfig",
     "CausalLMPretrainConfig",
     "PretrainConfig",
+    "SearchConfig",
     "Word2VecPretrainConfig",
     "apply_overrides",
     "load_config",
@@ -55,12 +56,29 @@ class DataConfig:
 
 
 @dataclass
+class SearchConfig:
+    """A hyper-parameter search of one model (``experiments.search.OptunaSearch``): Optuna
+    over ``params`` (name -> ``{low, high}``, with ``log: true`` or ``step``, or
+    ``{choices: [...]}``), by ``cv``-fold cross-validation on the texts the model is fit on,
+    for ``trials`` trials and/or ``timeout`` seconds, scored by ``metric`` (default: the
+    task's main metric); the best parameters are refit."""
+
+    params: dict
+    trials: int | None = 20
+    timeout: float | None = None
+    cv: int = 3
+    metric: str | None = None
+    pruning: bool = True
+
+
+@dataclass
 class ModelConfig:
     """A registered model (``hybridnlp.experiments.MODELS``) and its parameters."""
 
     type: str
     name: str | None = None  # its label in reports; defaults to the type
     params: dict = field(default_factory=dict)
+    search: SearchConfig | None = None
 
     def __post_init__(self):
         if self.name is None and isinstance(self.type, str):
@@ -253,7 +271,10 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
             raise ConfigError(f"models[{i}].type: {m.type!r} is a {' or '.join(owners)} "
                               f"model, but task is {config.task!r}.")
         # checks every parameter now; {pretrained: NAME} must name a configured pretraining
-        build_model(m.type, m.params, f"models[{i}]", pretrained=_pretrained_names(config))
+        model = build_model(m.type, m.params, f"models[{i}]",
+                            pretrained=_pretrained_names(config))
+        if m.search is not None:
+            _check_search(m.search, model, config, f"models[{i}].search")
         if m.name in names:
             raise ConfigError(f"models[{i}].name: {m.name!r} is used twice; give each model "
                               f"a distinct name.")
@@ -307,6 +328,29 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
                           f"{config.task} run fits one model at a time. Remove the section.")
     config._checked = config.to_dict()  # what was checked: a later change is checked again
     return config
+
+
+def _check_search(search: SearchConfig, model, config: ExperimentConfig, where: str) -> None:
+    from hybridnlp.experiments.search import SCORERS, check_space
+
+    if config.task != "classification":
+        raise ConfigError(f"{where}: a search runs in classification runs; this task is "
+                          f"{config.task!r}. Remove the section.")
+    try:
+        check_space(search.params, model.get_params(deep=True), where)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    if search.trials is None and search.timeout is None:
+        raise ConfigError(f"{where}: give trials, timeout or both (a search needs a budget).")
+    if search.trials is not None and search.trials < 1:
+        raise ConfigError(f"{where}.trials: {search.trials}; use at least 1.")
+    if search.timeout is not None and search.timeout <= 0:
+        raise ConfigError(f"{where}.timeout: {search.timeout}; give seconds above 0.")
+    if search.cv < 2:
+        raise ConfigError(f"{where}.cv: {search.cv} folds; use at least 2.")
+    if search.metric is not None and search.metric not in SCORERS:
+        raise ConfigError(f"{where}.metric: {search.metric!r} is not one of "
+                          f"{', '.join(SCORERS)}.{_hint(str(search.metric), SCORERS)}")
 
 
 def _check_execution(ex: ExecutionConfig) -> None:

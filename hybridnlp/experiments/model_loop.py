@@ -25,8 +25,16 @@ def pending_models(config, run_dir, result, rows: dict) -> Iterator[tuple[int, o
         if resumed(done, f"{i}-{spec.name}", run_dir, spec.name, rows, result.models):
             continue
         seed_everything(config.seed)
-        yield i, spec, build_model(spec.type, spec.params, f"models[{i}]", result.pretrained,
-                                   seed=config.seed)
+        model = build_model(spec.type, spec.params, f"models[{i}]", result.pretrained,
+                            seed=config.seed)
+        if spec.search is not None:  # Optuna over its parameters, inside every fit
+            from hybridnlp.experiments.search import OptunaSearch
+
+            s = spec.search
+            model = OptunaSearch(estimator=model, space=s.params, n_trials=s.trials,
+                                 timeout=s.timeout, cv=s.cv, pruning=s.pruning,
+                                 scoring=s.metric or "accuracy", random_state=config.seed)
+        yield i, spec, model
 
 
 def finish_model(config, run_dir, result, rows: dict, i: int, spec, model, row: dict, *,
@@ -38,6 +46,7 @@ def finish_model(config, run_dir, result, rows: dict, i: int, spec, model, row: 
     yet is logged and noted in the row as ``saved``, not fatal) and its progress entry, so
     a resumed run skips it."""
     rows[spec.name] = row
+    model = getattr(model, "best_estimator_", model)  # a search: the refit best model
     result.models[spec.name] = model
     if config.evaluation.save_models and hasattr(model, "save"):
         from hybridnlp.persistence import save
