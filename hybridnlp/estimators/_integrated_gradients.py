@@ -27,10 +27,11 @@ def _word_of_ids(tokenizer, text: str, spans) -> list[int]:
 
 
 def supported(model) -> bool:
-    """A ``TransformerClassifier`` from scratch on word or character ids."""
-    from hybridnlp.estimators.transformer_classifier import TransformerClassifier
-
-    return (isinstance(model, TransformerClassifier) and model.pretrained is None
+    """A ``TransformerClassifier`` from scratch on word or character ids (its module's
+    encoder has the token embedding ``tok_emb``)."""
+    encoder = getattr(getattr(model, "model_", None), "encoder", None)
+    return (getattr(model, "pretrained", 1) is None and hasattr(encoder, "tok_emb")
+            and hasattr(model, "classes_")
             and isinstance(getattr(model, "tokenizer_", None),
                            WordVocabTokenizer | CharTokenizer))
 

@@ -335,9 +335,10 @@ class _Linear:
 
 
 def _is_fasttext(model) -> bool:
-    from hybridnlp.estimators.fasttext_classifier import FastTextClassifier
-
-    return isinstance(model, FastTextClassifier)
+    """A fastText model (a linear layer on an ``EmbeddingBag`` of its n-gram vocabulary)."""
+    module = getattr(model, "model_", None)
+    return (hasattr(model, "vocabulary_") and hasattr(model, "ngram_range")
+            and hasattr(module, "embedding") and hasattr(module, "linear"))
 
 
 def _toward(coef: np.ndarray, bias: np.ndarray, n_classes: int, log_probs: bool):
@@ -372,9 +373,8 @@ def _vectorizer_blocks(transformer) -> list | None:
 def _linear_parts(model) -> _Linear | None:
     from sklearn.pipeline import Pipeline
 
-    from hybridnlp.estimators.nbsvm import NBSVMClassifier
-
-    if isinstance(model, NBSVMClassifier):
+    if hasattr(model, "features_") and hasattr(model, "estimators_") and \
+            hasattr(model, "_one_model"):  # NBSVMClassifier
         return _nbsvm_parts(model)
     if not isinstance(model, Pipeline) or len(model.steps) != 2:
         return None
