@@ -53,6 +53,9 @@ def test_exact_scores_add_up_to_the_models_own_score(y):
             assert e.score == pytest.approx(z, abs=1e-6), name
             assert e.tokens == [e.text[a:b] for a, b in e.spans]
         assert explanations[1].tokens == ["这", "部", "电", "影", "很", "好", "!"]
+        # by default: exact for a linear model of two classes, Shapley values otherwise
+        auto = "exact" if len(model.classes_) == 2 and name != "fasttext" else "shapley"
+        assert hybridnlp.explain(model, NEW[:1])[0].method == auto, name
 
 
 def test_nbsvm_explains_as_the_pipeline_it_equals_and_words_carry_their_ngrams():

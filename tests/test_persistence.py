@@ -119,10 +119,10 @@ def test_every_model_the_project_saves_loads_and_predicts_the_same(tmp_path, mr_
     models = {kind: build_model(kind, params) for kind, params in {
         "tfidf_lr": {}, "nbsvm": {}, "fasttext": {"max_epochs": 1},
         "transformer": {**quick, "tokenizer": "char"},
-        "fusion": {"max_epochs": 1},
+        "fusion": quick,
         "stacking": {"cv": StratifiedKFold(3, shuffle=True, random_state=0)},
         "ensemble": {"gating": True},
-        "hybrid": {"transformer__max_epochs": 1, "cv": 2},
+        "hybrid": {"transformer__max_epochs": 1, "transformer__preset": "tiny", "cv": 2},
     }.items()}
     models["bpe_transformer"] = build_model("transformer", {**quick, "tokenizer": "bpe",
                                                             "vocab_size": 300})

@@ -45,12 +45,18 @@ SHRINK = {  # README text -> test-size text
 
 def _small(name, split=None, **kw):
     """``load_dataset`` with at most 160 texts (a seeded sample; SQuAD: its first 60
-    questions, every passage kept); text corpora unchanged."""
+    questions and their passages); text corpora unchanged."""
     bunch = load_dataset(name, split=split, **kw)
     if "passages" in bunch and len(bunch.data) > 60:
         for key in ("data", "target", "answer_starts", "ids", "passage_index"):
             if key in bunch:
                 bunch[key] = bunch[key][:60]
+        kept = sorted(set(np.asarray(bunch.passage_index).tolist()))
+        new = {old: i for i, old in enumerate(kept)}
+        bunch.passages = [bunch.passages[i] for i in kept]
+        if "titles" in bunch:
+            bunch.titles = [bunch.titles[i] for i in kept]
+        bunch.passage_index = np.array([new[i] for i in np.asarray(bunch.passage_index)])
         return bunch
     if "target" not in bunch or len(bunch.data) <= 160 or "passages" in bunch:
         return bunch
