@@ -77,9 +77,9 @@ def explain_ensemble(ensemble, X, *, labels=None, method="auto") -> list[Explana
             def own(p):
                 return label_scores(p, label_idx)
         z = own(probas[name])
-        # the component's own change between the empty text and the text, in the units of
-        # its explanation (a one-vs-rest NBSVM's: its binary log-odds)
-        moved = np.array([e.score - e.base for e in parts[name]])
+        moved = z - own(empty[name])  # the component's change from the empty text
+        if parts[name] and parts[name][0].method == "exact":  # in its explanation's units
+            moved = np.array([e.score - e.base for e in parts[name]])  # (one-vs-rest NBSVM)
         without = label_scores(ensemble._combine({**probas, name: empty[name]}, texts),
                                label_idx)
         nudged = _shifted(probas[name], label_idx, _MOVED)
