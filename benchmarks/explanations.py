@@ -183,7 +183,8 @@ def main(n: int = 50) -> None:
             checks.append(_check(name, model_name, scored))
         lines.append(f"| {name} | (HybridClassifier fit: {fit_s:.0f} s, {len(texts)} test "
                      f"texts) | | | | | |")
-    body = (stamp(f"HYBRIDNLP_DATA=../shared/data .venv/bin/python benchmarks/explanations.py "
+    body = ("## Explanations: faithfulness against LIME and SHAP (issue 30, item 2)\n\n"
+            + stamp(f"HYBRIDNLP_DATA=../shared/data .venv/bin/python benchmarks/explanations.py "
                   f"{n}") + "\n"
             "Comprehensiveness: the drop in the label's probability when the top 1/5/10/20/50% "
             "of the words are deleted (AOPC; higher is more faithful). Sufficiency: the drop "

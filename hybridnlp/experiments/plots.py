@@ -3,6 +3,7 @@ with targets and error bars, curves, confusion matrices."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from hybridnlp.utils.io import atomic_path
@@ -90,7 +91,7 @@ def interval_plot(labels, values, errors, kinds, path, *, title: str, xlabel: st
     ax.set_xlim(max(0.0, low - pad), high + pad if high > 1 else min(1.0, high + pad))
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.set_ylim(len(labels) - 0.5, -0.7)  # first row on top, room for its value
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel("\n".join(textwrap.wrap(xlabel, 64)), fontsize=8)  # beside long labels
     ax.legend(fontsize=7, loc="best")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()

@@ -246,6 +246,15 @@ def run_section(run_dir, results_path, name: str) -> str:
         lines.append(f"| {r['label']} | {value} | {std} | {fit} | {r['target']} |")
     if shared := shared_fits(m["models"]):
         lines += ["", shared]
+    for model, folds in (m.get("search") or {}).items():  # a config's search: sections
+        pruned = sum(t["state"] == "pruned" for f in folds for t in f["trials"])
+        trials = sum(len(f["trials"]) for f in folds)
+        lines += ["", f"{model}: Optuna chose per outer fold (the cross-validated score on "
+                      f"its training texts) " + "; ".join(
+                          ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                                    for k, v in f["best_params"].items())
+                          + f" ({f['best_score']:.4f})" for f in folds)
+                  + f"; {pruned} of {trials} trials pruned."]
     plot = run_dir / "accuracy.png"
     if plot.exists():
         shutil.copyfile(plot, results_path.with_name(f"{name}.png"))
