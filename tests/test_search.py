@@ -72,6 +72,10 @@ def test_a_config_search_runs_nested_records_its_trials_and_saves_the_best(tmp_p
                                                                  "nbsvm-fold1.log"]
     report = (d / "report.md").read_text()
     assert "## Search: nbsvm" in report and report.count("| complete |") >= 3
+    from hybridnlp.experiments.report import run_section
+
+    pruned = sum(t["state"] == "pruned" for f in folds for t in f["trials"])
+    assert f"; {pruned} of 6 trials pruned." in run_section(d, tmp_path / "R.md", "s")
     from hybridnlp.persistence import load
 
     saved = load(d / "models" / "nbsvm")  # the refit best model, not the search
