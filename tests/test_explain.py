@@ -73,13 +73,21 @@ def test_nbsvm_explains_as_the_pipeline_it_equals_and_words_carry_their_ngrams()
     np.testing.assert_allclose(other.scores, -a.scores, atol=1e-9)
     assert a.keep([True, True, True, True, False, False, True, True]) == \
         "a good film, at all"
+    from sklearn.svm import LinearSVC
+
+    svm = make_pipeline(NBFeatures(), LinearSVC()).fit(TEXTS, SENTIMENT)
+    with pytest.raises(ValueError, match=r"^explain needs class probabilities and Pipeline has "
+                                         r"no predict_proba; use a probabilistic classifier"):
+        hybridnlp.explain(svm, NEW)
     with pytest.raises(ValueError, match=r"^labels \['meh'\] are not classes of the model "
                                          r"\['neg', 'pos'\]\.$"):
         nbsvm.explain(NEW[:1], labels=["meh"])
 
 
-def test_shapley_values_are_exact_on_three_words_and_add_up_to_the_probability():
+def test_shapley_values_are_exact_on_three_words_and_add_up_to_the_probability(monkeypatch):
     from itertools import permutations
+
+    from hybridnlp.estimators import explain as explain_module
 
     model = FastTextClassifier(max_epochs=3, random_state=0).fit(TEXTS, SENTIMENT)
     e, long = model.explain(["good film , bad", "a good film, truly great fun!"])
@@ -110,6 +118,10 @@ def test_shapley_values_are_exact_on_three_words_and_add_up_to_the_probability()
     np.testing.assert_allclose(three.scores, exact3 / 6, atol=1e-9)
     assert long.base + long.scores.sum() == pytest.approx(long.score)
     assert long.score == pytest.approx(model.predict_proba([long.text]).max())
+    monkeypatch.setattr(explain_module, "MAX_VARIANTS", 5)  # a predict_proba per text
+    chunked = model.explain([e.text, long.text, three.text])
+    for a, b in zip(chunked, [e, long, three]):
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-12)
 
 
 def test_occlusion_is_the_drop_when_the_word_alone_is_deleted_and_ig_adds_up():

@@ -43,6 +43,7 @@ METHODS = ("auto", "exact", "shapley", "occlusion", "integrated_gradients")
 UNITS = {"exact": "log-odds", "shapley": "probability", "occlusion": "log-odds",
          "integrated_gradients": "log-odds", "hybrid": "log-odds"}
 _DELETED = re.compile(r"\s*\x00(?:\s*\x00)*\s*")
+MAX_VARIANTS = 4096  # texts with words deleted given to one predict_proba
 _WINDOW = 5  # words either side of a word that an n-gram containing it can reach
 
 
@@ -191,6 +192,11 @@ def explain(model, X, *, labels=None, method="auto", segmenter=None) -> list[Exp
     """
     check_choice("method", method, METHODS)
     check_fitted(model)
+    if not hasattr(model, "predict_proba"):
+        raise ValueError(f"explain needs class probabilities and {type(model).__name__} has "
+                         f"no predict_proba; use a probabilistic classifier (e.g. "
+                         f"LogisticRegression instead of LinearSVC, or wrap it in "
+                         f"sklearn's CalibratedClassifierCV).")
     texts = check_texts(X, name="X")
     classes = np.asarray(model.classes_)
     proba = model.predict_proba(texts)
@@ -219,10 +225,10 @@ def explain(model, X, *, labels=None, method="auto", segmenter=None) -> list[Exp
         rows = integrated_gradients(model, texts, spans, label_idx)
         kind = method
     elif method == "occlusion":
-        rows = _occlusion(model, texts, spans, label_idx, proba)
+        rows = _in_chunks(_occlusion, 1, model, texts, spans, label_idx, proba)
         kind = "occlusion"
     else:
-        rows = _kernel_shap(model, texts, spans, label_idx, proba)
+        rows = _in_chunks(_kernel_shap, 2, model, texts, spans, label_idx, proba)
         kind = "shapley"
     return [Explanation(text=text, label=classes[k], tokens=[text[s:e] for s, e in sp_],
                         spans=list(sp_), scores=scores, score=float(score),
@@ -264,6 +270,21 @@ def label_indices(labels, classes, n: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ occlusion
+
+def _in_chunks(explain_rows, per_word: int, model, texts, spans, label_idx, proba) -> list:
+    """``explain_rows`` over groups of texts of at most ``MAX_VARIANTS`` variants
+    (``per_word`` a word) each, so that long documents never hold every variant at once."""
+    rows, start = [], 0
+    while start < len(texts):
+        stop, size = start + 1, per_word * len(spans[start])
+        while stop < len(texts) and size + per_word * len(spans[stop]) <= MAX_VARIANTS:
+            size += per_word * len(spans[stop])
+            stop += 1
+        rows += explain_rows(model, texts[start:stop], spans[start:stop],
+                             label_idx[start:stop], proba[start:stop])
+        start = stop
+    return rows
+
 
 def _occlusion(model, texts, spans, label_idx, proba):
     """Each word's score: the label's score on the text minus on the text without it."""
