@@ -50,9 +50,9 @@ def _shifted(proba: np.ndarray, label_idx: np.ndarray, step: float) -> np.ndarra
 def explain_ensemble(ensemble, X, *, labels=None, method="auto") -> list[Explanation]:
     """Explanations of a ``StackingClassifier`` or ``WeightedEnsemble`` (``HybridClassifier``,
     ``HybridEnsemble``): see the module's docstring. ``method`` other than "auto" applies to
-    the components that are not linear n-gram models (those stay exact;
-    ``default_method``). With a cascade, the full hybrid (every component) is
-    explained."""
+    the components that are not linear n-gram models (those are explained as "auto"
+    explains them: ``default_method``). With a cascade, the full hybrid (every component)
+    is explained."""
     check_fitted(ensemble)
     texts = check_texts(X, name="X")
     n, classes = len(texts), ensemble.classes_
