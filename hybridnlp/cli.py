@@ -140,11 +140,12 @@ def _explain(args) -> int:
         raise _UsageError(str(err)) from None
     names = model_class_names(args.model_dir)
     for e in explanations:
-        label = e.label.item() if hasattr(e.label, "item") else e.label
+        record = e.to_dict()
+        label = record["label"]
         if names and isinstance(label, int) and 0 <= label < len(names):
             label = names[label]
         if args.json:
-            print(json.dumps({**e.to_dict(), "label": label}, ensure_ascii=False))
+            print(json.dumps({**record, "label": label}, ensure_ascii=False))
             continue
         words = "  ".join(f"{t} {s:+.3f}" for t, s in e.top(args.top))
         against = sorted(zip(e.scores, e.tokens))[:max(0, min(args.top, len(e.tokens)))]

@@ -27,12 +27,16 @@ from __future__ import annotations
 
 import html
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
+from hybridnlp.estimators._exact_explain import (
+    explain_fasttext,
+    explain_linear,
+    is_fasttext,
+    linear_parts,
+)
 from hybridnlp.text import WORD_PATTERN, WordTokenizer
 from hybridnlp.utils.validation import check_choice, check_fitted, check_texts
 
@@ -44,7 +48,6 @@ UNITS = {"exact": "log-odds", "shapley": "probability", "occlusion": "log-odds",
          "integrated_gradients": "log-odds", "hybrid": "log-odds"}
 _DELETED = re.compile(r"\s*\x00(?:\s*\x00)*\s*")
 MAX_VARIANTS = 4096  # texts with words deleted given to one predict_proba
-_WINDOW = 5  # words either side of a word that an n-gram containing it can reach
 
 
 @dataclass
@@ -94,6 +97,10 @@ class Explanation:
     ngrams: list[tuple[str, float]] = field(default_factory=list)
 
     @property
+    def _label(self):  # a NumPy scalar as the plain value (JSON, repr)
+        return self.label.item() if isinstance(self.label, np.generic) else self.label
+
+    @property
     def unit(self) -> str:
         """What ``scores``, ``score`` and ``base`` measure: ``"log-odds"`` or
         ``"probability"`` (``method="shapley"``)."""
@@ -116,8 +123,7 @@ class Explanation:
     def to_dict(self) -> dict:
         """JSON-ready: text, label, tokens, spans, scores, score, base, method, components,
         weights and the top 20 n-grams."""
-        label = self.label.item() if isinstance(self.label, np.generic) else self.label
-        return {"text": self.text, "label": label, "tokens": list(self.tokens),
+        return {"text": self.text, "label": self._label, "tokens": list(self.tokens),
                 "spans": [list(span) for span in self.spans],
                 "scores": [round(float(s), 6) for s in self.scores],
                 "score": float(self.score), "base": float(self.base), "method": self.method,
@@ -144,8 +150,7 @@ class Explanation:
 
     def __repr__(self) -> str:
         words = ", ".join(f"{t!r} {s:+.3f}" for t, s in self.top(5))
-        label = self.label.item() if isinstance(self.label, np.generic) else self.label
-        return (f"Explanation(label={label!r}, score={self.score:+.3f}, "
+        return (f"Explanation(label={self._label!r}, score={self.score:+.3f}, "
                 f"method={self.method!r}, top: {words})")
 
 
@@ -171,7 +176,8 @@ def label_scores(proba: np.ndarray, label_idx: np.ndarray) -> np.ndarray:
     return logp[rows, label_idx] - logp.mean(axis=1)
 
 
-def explain(model, X, *, labels=None, method="auto", segmenter=None) -> list[Explanation]:
+def explain(model, X, *, labels=None, method="auto", segmenter=None,
+            proba=None) -> list[Explanation]:
     """One :class:`Explanation` per text of ``X`` for a fitted classifier.
 
     Parameters
@@ -189,6 +195,8 @@ def explain(model, X, *, labels=None, method="auto", segmenter=None) -> list[Exp
         benchmarks/RESULTS.md ("Explanations").
     segmenter : optional
         How words are split (default: the model's ``segmenter``, else the shared splitter).
+    proba : ndarray, optional
+        ``model.predict_proba(X)``, when the caller has it (a hybrid, for its components).
     """
     check_choice("method", method, METHODS)
     check_fitted(model)
@@ -199,7 +207,7 @@ def explain(model, X, *, labels=None, method="auto", segmenter=None) -> list[Exp
                          f"sklearn's CalibratedClassifierCV).")
     texts = check_texts(X, name="X")
     classes = np.asarray(model.classes_)
-    proba = model.predict_proba(texts)
+    proba = model.predict_proba(texts) if proba is None else np.asarray(proba)
     if labels is None:
         label_idx = proba.argmax(axis=1)
     else:
@@ -207,17 +215,24 @@ def explain(model, X, *, labels=None, method="auto", segmenter=None) -> list[Exp
     segmenter = getattr(model, "segmenter", None) if segmenter is None else segmenter
     words = WordTokenizer(WORD_PATTERN, lowercase=False, segmenter=segmenter)
     spans = [words.spans(text) for text in texts]
-    linear = _linear_parts(model) if method in ("auto", "exact") else None
+    linear = linear_parts(model) if method in ("auto", "exact") else None
     if method == "auto":  # measured in benchmarks/RESULTS.md, "Explanations"
         method = "exact" if linear is not None and len(classes) == 2 else "shapley"
     if method == "exact" and not has_exact(model):
         raise ValueError(f"method='exact' needs a linear model on n-grams or fastText, got "
                          f"{type(model).__name__}; use method='shapley'.")
     if method == "exact" and linear is not None:
-        rows = _explain_linear(linear, texts, spans, label_idx)
+        rows = explain_linear(linear, texts, spans, label_idx)
         kind = "exact"
     elif method == "exact":
-        rows = _explain_fasttext(model, texts, spans, label_idx)
+        rows = explain_fasttext(model, texts, spans, label_idx)
+        missing = [i for i, row in enumerate(rows) if row is None]  # split otherwise
+        if missing:
+            rows_missing = _occlusion(model, [texts[i] for i in missing],
+                                      [spans[i] for i in missing], label_idx[missing],
+                                      proba[missing])
+            for i, row in zip(missing, rows_missing):
+                rows[i] = row
         kind = "exact"
     elif method == "integrated_gradients":
         from hybridnlp.estimators._integrated_gradients import integrated_gradients
@@ -239,7 +254,7 @@ def explain(model, X, *, labels=None, method="auto", segmenter=None) -> list[Exp
 
 def has_exact(model) -> bool:
     """Whether ``method="exact"`` applies: a linear model on n-grams, or fastText."""
-    return _is_fasttext(model) or _linear_parts(model) is not None
+    return is_fasttext(model) or linear_parts(model) is not None
 
 
 def default_method(model, method: str) -> str:
@@ -248,7 +263,7 @@ def default_method(model, method: str) -> str:
     Transformers that have them (the others: "auto")."""
     if method in ("auto", "exact"):
         return method
-    if _linear_parts(model) is not None:
+    if linear_parts(model) is not None:
         return "auto"
     if method == "integrated_gradients":
         from hybridnlp.estimators._integrated_gradients import supported
@@ -343,206 +358,4 @@ def _kernel_shap(model, texts, spans, label_idx, proba):
         root = np.sqrt(w)[:, None]
         phi, *_ = np.linalg.lstsq(X * root, y * root[:, 0], rcond=None)
         rows.append((np.append(phi, (full - empty) - phi.sum()), empty, [], full))
-    return rows
-
-
-# ------------------------------------------------------------------ linear on n-grams
-
-@dataclass
-class _Linear:
-    """A linear model on n-gram features: ``transform(texts)`` gives the features (n, D);
-    ``weights[k]`` (D,) and ``bias[k]`` give the score toward class k; ``blocks`` are
-    (analyzer, vocabulary, column offset) and ``period`` repeats them (NB blocks per class)."""
-
-    transform: object
-    weights: np.ndarray
-    bias: np.ndarray
-    blocks: list
-    period: int
-
-
-def _is_fasttext(model) -> bool:
-    """A fastText model (a linear layer on an ``EmbeddingBag`` of its n-gram vocabulary)."""
-    module = getattr(model, "model_", None)
-    return (hasattr(model, "vocabulary_") and hasattr(model, "ngram_range")
-            and hasattr(module, "embedding") and hasattr(module, "linear"))
-
-
-def _toward(coef: np.ndarray, bias: np.ndarray, n_classes: int, log_probs: bool):
-    """Weights (K, D) and biases (K,) of the score toward each class, from a linear model's
-    ``coef_`` (one row for two classes: the log-odds of class 1) or from per-class log-
-    probabilities (naive Bayes: ``log_probs``)."""
-    if coef.shape[0] == 1 and n_classes == 2:
-        return np.vstack([-coef[0], coef[0]]), np.array([-bias[0], bias[0]])
-    if n_classes == 2:
-        diff, db = coef[1] - coef[0], bias[1] - bias[0]
-        return np.vstack([-diff, diff]), np.array([-db, db])
-    return coef - coef.mean(axis=0), bias - bias.mean()
-
-
-def _vectorizer_blocks(transformer) -> list | None:
-    """(analyzer, vocabulary, column offset) per n-gram block of a fitted transformer."""
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    if isinstance(transformer, CountVectorizer):
-        vectorizers = [transformer]
-    elif hasattr(transformer, "vectorizers_"):
-        vectorizers = [vec for _, vec in transformer.vectorizers_]
-    else:
-        return None
-    blocks, offset = [], 0
-    for vec in vectorizers:
-        blocks.append((vec.build_analyzer(), vec.vocabulary_, offset))
-        offset += len(vec.vocabulary_)
-    return blocks
-
-
-def _linear_parts(model) -> _Linear | None:
-    from sklearn.pipeline import Pipeline
-
-    if hasattr(model, "features_") and hasattr(model, "estimators_") and \
-            hasattr(model, "_one_model"):  # NBSVMClassifier
-        return _nbsvm_parts(model)
-    if not isinstance(model, Pipeline) or len(model.steps) != 2:
-        return None
-    transformer, clf = model.steps[0][1], model.steps[1][1]
-    blocks = _vectorizer_blocks(transformer)
-    if blocks is None:
-        return None
-    n_classes = len(model.classes_)
-    if hasattr(clf, "feature_log_prob_"):  # naive Bayes on counts
-        weights, bias = _toward(clf.feature_log_prob_, clf.class_log_prior_, n_classes, True)
-    elif hasattr(clf, "coef_") and hasattr(clf, "intercept_"):
-        weights, bias = _toward(np.atleast_2d(clf.coef_), np.atleast_1d(clf.intercept_),
-                                n_classes, False)
-    else:
-        return None
-    period = sum(len(vocab) for _, vocab, _ in blocks)
-    return _Linear(transformer.transform, weights, bias, blocks, period)
-
-
-def _nbsvm_parts(model) -> _Linear:
-    """NBSVM as weights on the unscaled n-gram indicators: the ratios folded into the
-    linear model's coefficients (per class with one-vs-rest)."""
-    features, n_classes = model.features_, len(model.classes_)
-    ratios = features.ratios_  # (1 or K, V)
-    if model._one_model:
-        est = model.estimators_[0]
-        coef, bias = np.atleast_2d(est.coef_), np.atleast_1d(est.intercept_)
-        # the blocks [x r_1, ..., x r_B]: each class row folds its B blocks onto V columns
-        folded = coef.reshape(len(coef), len(ratios), -1) * ratios[None]  # (C, B, V)
-        weights, bias = _toward(folded.sum(axis=1), bias, n_classes, False)
-    else:  # one binary model per class: its log-odds against the rest
-        weights = np.vstack([est.coef_[0] * r for est, r in zip(model.estimators_, ratios)])
-        bias = np.array([est.intercept_[0] for est in model.estimators_])
-    blocks = _vectorizer_blocks(features)
-    return _Linear(lambda texts: features._counts(texts), weights, bias, blocks,
-                   ratios.shape[1])
-
-
-def _owners(text: str, spans, blocks) -> dict[int, list[tuple[int, int]]]:
-    """Column -> [(token index, count)]: the n-grams each token's deletion removes, looked
-    for in a window of words around it (n-grams reach at most ``_WINDOW`` words)."""
-    owners: dict[int, list[tuple[int, int]]] = {}
-    n = len(spans)
-    for i, (start, end) in enumerate(spans):
-        lo, hi = spans[max(0, i - _WINDOW)][0], spans[min(n - 1, i + _WINDOW)][1]
-        window = text[lo:hi]
-        cut = window[:start - lo] + " " + window[end - lo:]
-        for analyzer, vocabulary, offset in blocks:
-            lost = Counter(analyzer(window))
-            lost.subtract(Counter(analyzer(cut)))
-            for gram, count in lost.items():
-                column = vocabulary.get(gram)
-                if count > 0 and column is not None:
-                    owners.setdefault(offset + column, []).append((i, count))
-    return owners
-
-
-def _column_names(blocks) -> dict[int, str]:
-    names = {}
-    for _, vocabulary, offset in blocks:
-        names.update({offset + column: gram for gram, column in vocabulary.items()})
-    return names
-
-
-def _explain_linear(linear: _Linear, texts, spans, label_idx):
-    X = sp.csr_matrix(linear.transform(texts))
-    names = _column_names(linear.blocks)
-    rows = []
-    for i, (text, sp_, k) in enumerate(zip(texts, spans, label_idx)):
-        start, end = X.indptr[i], X.indptr[i + 1]
-        columns, values = X.indices[start:end], X.data[start:end]
-        contribution = values * linear.weights[k][columns]
-        owners = _owners(text, sp_, linear.blocks)
-        scores = np.zeros(len(sp_))
-        grams: dict[str, float] = {}
-        for column, c in zip(columns, contribution):
-            name = names[column % linear.period]
-            grams[name] = grams.get(name, 0.0) + float(c)
-            who = owners.get(column % linear.period)
-            if who:
-                total = sum(count for _, count in who)
-                for j, count in who:
-                    scores[j] += c * count / total
-        ngrams = sorted(grams.items(), key=lambda item: -abs(item[1]))
-        bias = float(linear.bias[k])
-        rows.append((scores, bias, ngrams, bias + float(contribution.sum())))
-    return rows
-
-
-# ------------------------------------------------------------------ fastText
-
-def _explain_fasttext(model, texts, spans, label_idx):
-    """Exact Shapley values of the n-grams: the logits are a linear layer on the mean of
-    the known n-grams' vectors, so the score on a subset S of them is b + mean(v_g, g in S)
-    (v_g: the n-gram's vector through the linear layer, toward the label), a game whose
-    Shapley values have a closed form, phi_g = (v_g + (H_n - 1) (v_g - mean of the other
-    v)) / n (H_n the n-th harmonic number): they add up to the score minus the bias, and,
-    unlike v_g / n, they count what deleting an n-gram does to the others' mean. A bigram's
-    value is split between its two words. Texts whose words the model splits differently
-    fall back to occlusion."""
-    import torch
-
-    tokenize = WordTokenizer(WORD_PATTERN, lowercase=model.lowercase, segmenter=model.segmenter)
-    vocabulary, low, high = model.vocabulary_, *model.ngram_range
-    with torch.no_grad():
-        W = model.model_.linear.weight.double()  # (K, d)
-        b = model.model_.linear.bias.double()
-        table = model.model_.embedding.weight
-    T = float(getattr(model, "temperature_", 1.0))
-    n_classes = len(model.classes_)
-    weights, bias = _toward(W.numpy() / T, b.numpy() / T, n_classes, False)
-    rows, fallback = [], []
-    for i, (text, sp_, k) in enumerate(zip(texts, spans, label_idx)):
-        tokens = tokenize(text)
-        if len(tokens) != len(sp_):
-            fallback.append(i)
-            rows.append(None)
-            continue
-        grams = [(" ".join(tokens[j:j + n]), j, n) for n in range(low, high + 1)
-                 for j in range(len(tokens) - n + 1)]
-        known = [(g, j, n) for g, j, n in grams if g in vocabulary]
-        scores = np.zeros(len(tokens))
-        contributions = {}
-        if known:
-            with torch.no_grad():
-                vectors = table[[vocabulary[g] for g, _, _ in known]].double().numpy()
-            v = vectors @ weights[k]  # (n_known,)
-            n = len(v)
-            others = (v.sum() - v) / max(n - 1, 1)
-            harmonic = float(np.sum(1.0 / np.arange(1, n + 1)))
-            phi = (v + (harmonic - 1.0) * (v - others)) / n
-            for (g, j, width), c in zip(known, phi):
-                scores[j:j + width] += c / width
-                contributions[g] = contributions.get(g, 0.0) + float(c)
-        rows.append((scores, float(bias[k]),
-                     sorted(contributions.items(), key=lambda item: -abs(item[1])),
-                     float(bias[k]) + sum(contributions.values())))
-    if fallback:
-        picked = [texts[i] for i in fallback]
-        proba = model.predict_proba(picked)
-        for i, row in zip(fallback, _occlusion(model, picked, [spans[i] for i in fallback],
-                                               label_idx[fallback], proba)):
-            rows[i] = row
     return rows

@@ -483,12 +483,10 @@ def _render_slices(m: dict, best: str, run_dir: Path) -> list[str]:
     slice: where the models fail."""
     if not (m.get("slices") or {}).get(best):
         return []
-    target_names = m.get("target_names") or []
+    by_name = class_name(m)
 
     def shown(dim: str, name: str) -> str:  # a class index by its name
-        if dim == "class" and name.isdigit() and int(name) < len(target_names):
-            return target_names[int(name)]
-        return name
+        return str(by_name(int(name))) if dim == "class" and name.isdigit() else name
 
     slices = {dim: {shown(dim, name): rec for name, rec in named.items()}
               for dim, named in m["slices"][best].items()}

@@ -29,13 +29,8 @@ def explained_examples(model, texts, y, pred, confidence) -> list[dict] | None:
                 picks.append((f"{which} confident {kind}", int(i[0])))
     chosen = [texts[i] for _, i in picks]
     explanations = explain(model, chosen, labels=[pred[i] for _, i in picks])
-    return [{**e.to_dict(), "kind": kind, "true": _plain(y[i]),
-             "confidence": float(confidence[i])}
-            for (kind, i), e in zip(picks, explanations, strict=True)]
-
-
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value
+    return [{**e.to_dict(), "kind": kind, "true": y[i], "confidence": float(confidence[i])}
+            for (kind, i), e in zip(picks, explanations, strict=True)]  # the run's jsonable
 
 
 def _words(record: dict, k: int = 5) -> tuple[str, str]:
@@ -54,7 +49,7 @@ def render_explanations(m: dict, best: str, shown) -> list[str]:
         return []
     lines = [f"## Why: explanations of {best}", "",
              "The words that pushed each prediction toward its label (for) and away from it "
-             "(against), in the model's score toward the label (log-odds): "
+             f"(against), in the model's score toward the label ({records[0]['unit']}): "
              f"{records[0]['method']}"
              + (" (each component's scores combined through the hybrid's weights)"
                 if records[0]["method"] == "hybrid" else "") + ".", "",

@@ -133,6 +133,8 @@ class OptunaSearch(ClassifierMixin, BaseEstimator):
 
         if self.scoring not in SCORERS:
             raise ValueError(f"scoring={self.scoring!r} must be one of {', '.join(SCORERS)}.")
+        if self.n_trials is None and self.timeout is None:
+            raise ValueError("give n_trials, timeout or both (a search needs a budget).")
         check_space(self.space, self.estimator.get_params(deep=True), "search")
         texts, y = check_texts_labels(X, y)
         texts = np.asarray(texts, dtype=object)
@@ -169,10 +171,8 @@ class OptunaSearch(ClassifierMixin, BaseEstimator):
                          if t.datetime_complete and t.datetime_start else None,
                          "folds": list(t.user_attrs.get("folds", []))}
                         for t in study.trials]
-        start = time.perf_counter()
         self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_)
         self.best_estimator_.fit(list(texts), y, **fit_params)
-        self.refit_time_ = time.perf_counter() - start
         self.classes_ = self.best_estimator_.classes_
         return self
 

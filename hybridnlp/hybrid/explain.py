@@ -69,7 +69,8 @@ def explain_ensemble(ensemble, X, *, labels=None, method="auto") -> list[Explana
     rows = np.arange(n)
     for name, est in ensemble.named_estimators_.items():
         parts[name] = single.explain(est, texts, labels=classes[label_idx],
-                                     method=default_method(est, method), segmenter=segmenter)
+                                     method=default_method(est, method), segmenter=segmenter,
+                                     proba=probas[name])
         if parts[name] and parts[name][0].unit == "probability":
             def own(p):  # the component's scores are in its label's probability
                 return p[rows, label_idx]
