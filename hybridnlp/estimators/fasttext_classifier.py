@@ -21,6 +21,7 @@ from hybridnlp.neural import (
     holdout_split,
     load_packed,
     pack_module,
+    target_tensor,
 )
 from hybridnlp.nn.layers import head_loss
 from hybridnlp.text.words import WORD_PATTERN, WordTokenizer
@@ -29,6 +30,7 @@ from hybridnlp.train.data import Batches
 from hybridnlp.utils.class_weight import weighted_by_class
 from hybridnlp.utils.deprecation import under_new_names
 from hybridnlp.utils.device import torch_threads
+from hybridnlp.utils.multilabel import check_texts_multilabel, is_multilabel
 from hybridnlp.utils.validation import (
     check_fitted,
     check_ngram_range,
@@ -89,9 +91,7 @@ class _BagBatches(Batches):
         self.flat, self.starts = flat, starts
         self.sample_weight = None if sample_weight is None else torch.as_tensor(
             np.asarray(sample_weight), dtype=torch.float32)
-        self.targets = None if targets is None else torch.as_tensor(
-            targets, dtype=torch.float32 if np.issubdtype(targets.dtype, np.floating)
-            else torch.long)  # regression targets stay real
+        self.targets = None if targets is None else target_tensor(targets)
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.epoch = 0
 
@@ -334,28 +334,52 @@ class FastTextClassifier(LogitTemperature, TextClassifierMixin, _FastText):
         ``checkpoint_dir``.
         """
         self._check_params()
-        self._check_calibration(validation_data is not None or bool(self.validation_fraction))
+        self.multilabel_ = is_multilabel(y)
+        self._check_calibration(validation_data is not None or bool(self.validation_fraction),
+                                self.multilabel_)
         self._check_resume(resume)
-        texts, y = check_texts_labels(X, y)
-        w = check_sample_weight(sample_weight, len(texts))
-        seed = self._seed()
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
-        w = weighted_by_class(w, self.class_weight, self.classes_, y)
-        train_texts, train_y, val_texts, val_y, train_w = holdout_split(
-            texts, y_idx, self.classes_, validation_data, self.validation_fraction, seed, w)
+        if self.multilabel_:
+            texts, Y, self.classes_ = check_texts_multilabel(X, y)
+            w = check_sample_weight(sample_weight, len(texts))
+            seed = self._seed()
+            train_texts, train_y, val_texts, val_y, train_w = self._multilabel_split(
+                texts, Y, validation_data, seed, w)
+        else:
+            texts, y = check_texts_labels(X, y)
+            w = check_sample_weight(sample_weight, len(texts))
+            seed = self._seed()
+            self.classes_, y_idx = np.unique(y, return_inverse=True)
+            w = weighted_by_class(w, self.class_weight, self.classes_, y)
+            train_texts, train_y, val_texts, val_y, train_w = holdout_split(
+                texts, y_idx, self.classes_, validation_data, self.validation_fraction, seed, w)
         self._train(train_texts, train_y, val_texts, val_y, len(self.classes_), seed, resume,
                     train_w)
         self._fit_calibration(val_texts, val_y)
         return self
 
+    def _multilabel_split(self, texts, Y, validation_data, seed: int, w):
+        """(train texts, train indicator rows, validation texts, their rows, train weights):
+        ``validation_data`` as given, else a random ``validation_fraction``, else none."""
+        if validation_data is not None:
+            val_texts, val_Y, _ = check_texts_multilabel(*validation_data, require_words=False,
+                                                         classes=self.classes_)
+            return texts, Y, val_texts, val_Y, w
+        if not self.validation_fraction:
+            return texts, Y, None, None, w
+        train, val = held_out_rows(len(texts), self.validation_fraction, seed, what="texts")
+        return ([texts[i] for i in train], Y[train], [texts[i] for i in val], Y[val],
+                None if w is None else w[train])
+
     def _class_logits(self, texts) -> torch.Tensor:
         return self._outputs(texts)
 
     def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (n_texts, n_classes), float64; multi-label: each label's
+        sigmoid probability."""
         return self._scaled_proba(self._outputs(X))
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        return self._labels_of(self.predict_proba(X))
 
 
 class FastTextRegressor(TextRegressorMixin, _FastText):

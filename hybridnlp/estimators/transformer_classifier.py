@@ -34,6 +34,7 @@ from hybridnlp.text.segmenters import segmenter_names
 from hybridnlp.utils.class_weight import class_weights
 from hybridnlp.utils.deprecation import under_new_names
 from hybridnlp.utils.device import resolve_device
+from hybridnlp.utils.multilabel import check_texts_multilabel, is_multilabel
 from hybridnlp.utils.paths import paths_as_strings
 from hybridnlp.utils.validation import (
     check_choice,
@@ -145,7 +146,8 @@ class _TransformerEstimator(NeuralEstimator):
 
     def _fit_module(self, texts, y, validation_data, seed: int, continuing: bool,
                     resume: bool, sample_weight=None) -> None:
-        """Train on ``texts`` and ``y`` (class indices, or standardised real targets) with a
+        """Train on ``texts`` and ``y`` (class indices, a multi-label indicator matrix, or
+        standardised real targets) with a
         validation part (``validation_data`` given already encoded the same way, else a
         share when ``patience`` is set), each text weighing ``sample_weight`` (checked) in
         the loss: the shared half of every ``fit``."""
@@ -153,7 +155,8 @@ class _TransformerEstimator(NeuralEstimator):
         w = sample_weight
         if validation_data is not None:
             train_texts, train_y, (val_texts, val_y) = texts, y, validation_data
-        elif fraction and not np.issubdtype(np.asarray(y).dtype, np.floating):
+        elif fraction and np.ndim(y) == 1 and not np.issubdtype(np.asarray(y).dtype,
+                                                                 np.floating):
             train_texts, train_y, val_texts, val_y, w = holdout_split(
                 texts, y, np.arange(self._n_outputs()), None, fraction, seed, w)
         elif fraction:
@@ -407,27 +410,35 @@ class TransformerClassifier(LogitTemperature, TextClassifierMixin, _TransformerE
             Continue from the checkpoint in ``checkpoint_dir`` (same X, y and random_state).
         """
         self._check_params()
+        multilabel = is_multilabel(y)
         self._check_calibration(validation_data is not None or (
-            self.patience is not None and bool(self.validation_fraction)))
+            self.patience is not None and bool(self.validation_fraction)), multilabel)
         check_fit(self)
-        texts, y = check_texts_labels(X, y)
+        if multilabel:  # y_idx: the boolean indicator matrix
+            texts, y_idx, classes = check_texts_multilabel(X, y)
+        else:
+            texts, y = check_texts_labels(X, y)
+            classes = np.unique(y)
         w = check_sample_weight(sample_weight, len(texts))
         seed = self._seed()
         continuing = self.warm_start and hasattr(self, "model_")
         if continuing:
-            unknown = set(np.unique(y)) - set(self.classes_)
-            if unknown:
-                raise ValueError(f"warm_start=True but y has classes unseen in the first fit: "
-                                 f"{sorted(unknown)}; fit a new classifier instead.")
+            self._check_warm_classes(classes, multilabel)
         else:
-            self.classes_ = np.unique(y)
-        y_idx = np.searchsorted(self.classes_, y)
-        self._class_weights(y_idx)  # checked now, applied below
+            self.classes_, self.multilabel_ = classes, multilabel
         val = None
-        if validation_data is not None:
-            _, _, val_texts, val_y, _ = holdout_split(texts, y_idx, self.classes_,
-                                                   validation_data, None, seed)
-            val = (val_texts, val_y)
+        if multilabel:
+            if validation_data is not None:
+                val_texts, val_y, _ = check_texts_multilabel(
+                    *validation_data, require_words=False, classes=self.classes_)
+                val = (val_texts, val_y)
+        else:
+            y_idx = np.searchsorted(self.classes_, y)
+            self._class_weights(y_idx)  # checked now, applied below
+            if validation_data is not None:
+                _, _, val_texts, val_y, _ = holdout_split(texts, y_idx, self.classes_,
+                                                          validation_data, None, seed)
+                val = (val_texts, val_y)
         self._fit_module(texts, y_idx, val, seed, continuing, resume, w)
         return self
 
@@ -435,7 +446,8 @@ class TransformerClassifier(LogitTemperature, TextClassifierMixin, _TransformerE
         return len(self.classes_)
 
     def _before_training(self, train_y) -> None:
-        self.model_.class_weight.copy_(self._class_weights(train_y))
+        if not self._is_multilabel:  # a multi-label head's loss takes no class weights
+            self.model_.class_weight.copy_(self._class_weights(train_y))
 
     def _class_weights(self, y_idx: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(class_weights(self.class_weight, self.classes_, y_idx),
@@ -451,13 +463,15 @@ class TransformerClassifier(LogitTemperature, TextClassifierMixin, _TransformerE
         """Class probabilities, shape (n_texts, n_classes), columns in ``classes_`` order;
         float64, as scikit-learn's (float32 rows sum to 1 only within 1e-7, and
         ``sklearn.metrics.log_loss`` warns about them); divided by ``temperature_`` with
-        ``calibrate``."""
+        ``calibrate``. Multi-label: each label's sigmoid probability."""
         return self._scaled_proba(self._logits(X))
 
     def decision_function(self, X) -> np.ndarray:
         """Logits; for two classes, the logit of ``classes_[1]`` minus that of ``classes_[0]``."""
         logits = self._logits(X).numpy()
-        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+        if logits.shape[1] == 2 and not self._is_multilabel:
+            return logits[:, 1] - logits[:, 0]
+        return logits
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self._logits(X).argmax(dim=-1).numpy()]
+        return self._labels_of(self.predict_proba(X))

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from hybridnlp.utils.deprecation import RenamedParams
+from hybridnlp.utils.multilabel import check_texts_multilabel, is_multilabel
 from hybridnlp.utils.saving import SaveMixin
 from hybridnlp.utils.validation import (
     check_fitted,
@@ -52,6 +53,9 @@ class TextTransformer(RenamedParams, SaveMixin, TransformerMixin, BaseEstimator)
                 raise ValueError(
                     f"{type(self).__name__} is supervised: fit(X, y) needs labels y, got None."
                 )
+            if is_multilabel(y):  # a boolean indicator matrix; classes_ set here
+                texts, y, self.classes_ = check_texts_multilabel(X, y)
+                return texts, y
             return check_texts_labels(X, y)
         return check_texts(X, name="X", require_words=True), None
 

@@ -17,22 +17,27 @@ __all__ = ["NBFeatures", "log_count_ratios"]
 def log_count_ratios(counts, y, classes, alpha: float, sample_weight=None) -> np.ndarray:
     """Log-count ratios r = log((p / |p|_1) / (q / |q|_1)), one row per one-vs-rest problem.
 
-    ``p = alpha + sum of the feature rows of class c``, ``q`` the same over the other classes
+    ``p = alpha + sum of the feature rows of class c``, ``q`` the same over the other texts
     (each row times its ``sample_weight``: an integer weight counts the row that many times).
-    With two classes there is one row (``classes[1]`` against ``classes[0]``); with K > 2, K rows.
+    With two classes there is one row (``classes[1]`` against ``classes[0]``); with K > 2, K rows;
+    for a multi-label ``y`` (a boolean (n, K) indicator matrix), one row per label (the texts
+    with it against those without).
 
     Returns
     -------
     ndarray of shape (1 or K, n_features)
     """
-    positives = classes[1:] if len(classes) == 2 else classes
+    if np.ndim(y) == 2:
+        members = np.asarray(y, dtype=bool).T
+    else:
+        members = [y == c for c in (classes[1:] if len(classes) == 2 else classes)]
     if sample_weight is not None:
         counts = sp.diags(np.asarray(sample_weight, dtype=np.float64)) @ counts
     total = np.asarray(counts.sum(axis=0)).ravel()  # (V,)
     ratios = []
-    for c in positives:
-        p = alpha + np.asarray(counts[y == c].sum(axis=0)).ravel()  # (V,)
-        q = alpha + (total - (p - alpha))  # (V,) counts of the other classes
+    for member in members:
+        p = alpha + np.asarray(counts[member].sum(axis=0)).ravel()  # (V,)
+        q = alpha + (total - (p - alpha))  # (V,) counts of the other texts
         ratios.append(np.log(p / p.sum()) - np.log(q / q.sum()))
     return np.vstack(ratios)
 
@@ -40,7 +45,8 @@ def log_count_ratios(counts, y, classes, alpha: float, sample_weight=None) -> np
 class NBFeatures(TextTransformer):
     """Binary n-gram indicators scaled by Naive-Bayes log-count ratios.
 
-    For two classes the output has one column per n-gram, ``x * r``. For K > 2 classes it
+    For two classes the output has one column per n-gram, ``x * r``. For K > 2 classes (or
+    K labels of a multi-label ``y``: an indicator matrix or label lists) it
     stacks K one-vs-rest blocks ``[x * r_1, ..., x * r_K]`` (shape ``(n, K * V)``), so one
     linear model sees every class's evidence; its sparsity is that of ``x``. Followed by
     ``LogisticRegression`` or ``LinearSVC``, this is NBSVM (Wang & Manning 2012);
@@ -138,7 +144,8 @@ class NBFeatures(TextTransformer):
         )
         check_words(self.vectorizers_, texts, type(self).__name__)
         blocks = [vec.fit_transform(texts).tocsr() for _, vec in self.vectorizers_]  # (n, V_b)
-        self.classes_ = np.unique(y)
+        if y.ndim == 1:
+            self.classes_ = np.unique(y)
         # Ratios per block: each block's p and q are normalised over its own vocabulary.
         ratios = [log_count_ratios(b, y, self.classes_, float(self.alpha), w) for b in blocks]
         self.ratios_ = np.hstack(ratios)  # (1 or K, V)
@@ -152,6 +159,11 @@ class NBFeatures(TextTransformer):
     def _counts(self, texts):
         """The unscaled n-gram indicators (or counts), (n_texts, V)."""
         return stack([vec.transform(texts) for _, vec in self.vectorizers_])
+
+    def _blocks(self, counts) -> list:
+        """``counts`` split into the vectorizers' blocks (columns), each with its own ratios."""
+        ends = np.cumsum([len(vec.vocabulary_) for _, vec in self.vectorizers_])
+        return [counts[:, a:b] for a, b in zip([0, *ends[:-1]], ends)]
 
     def _scale(self, counts):
         blocks = [counts @ sp.diags(r) for r in self.ratios_]  # each (n, V)

@@ -25,11 +25,12 @@ from sklearn.pipeline import Pipeline
 
 from hybridnlp.utils.device import torch_threads
 from hybridnlp.utils.jobs import run_jobs, threads_per_job
+from hybridnlp.utils.multilabel import skip_threshold_tuning
 from hybridnlp.utils.progress import progress
 from hybridnlp.utils.validation import check_fitted
 
-__all__ = ["HeldOut", "fit_meta", "fit_weighted", "held_out_probas", "resolve_cv",
-           "share_fits"]
+__all__ = ["HeldOut", "as_multilabel", "fit_meta", "fit_weighted", "held_out_probas",
+           "is_multilabel_learner", "resolve_cv", "share_fits"]
 
 _SHARED: ContextVar[dict | None] = ContextVar("hybridnlp_shared_fits", default=None)
 
@@ -104,12 +105,42 @@ def _outputs(est, texts: list[str], classes) -> np.ndarray:
 
 
 def _aligned(est, proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Probabilities in ``classes`` order (a fold may lack a class: its column is 0)."""
+    """Probabilities in ``classes`` order (a fold may lack a class: its column is 0); a
+    multi-label learner's per-label probabilities are in the label order already."""
+    if proba.shape[1] == len(classes) and is_multilabel_learner(est):
+        return np.asarray(proba, dtype=np.float64)
     out = np.zeros((proba.shape[0], len(classes)))
     index = {c: i for i, c in enumerate(classes.tolist())}
     for j, c in enumerate(est.classes_.tolist()):
         out[:, index[c]] = proba[:, j]
     return out
+
+
+def is_multilabel_learner(est) -> bool:
+    """Whether a fitted classifier (or a Pipeline ending in one) was fit on a multi-label
+    ``y``: ``multilabel_``, as ours and scikit-learn's ``OneVsRestClassifier`` say."""
+    if isinstance(est, Pipeline):
+        est = est.steps[-1][1]
+    return bool(getattr(est, "multilabel_", False))
+
+
+def as_multilabel(estimator):
+    """``estimator`` able to learn an indicator matrix: ours as they are, a Pipeline with its
+    last step in scikit-learn's ``OneVsRestClassifier`` (the features fit once, one binary
+    model per label), any other classifier in one."""
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from hybridnlp.estimators import TextClassifierMixin
+
+    if isinstance(estimator, TextClassifierMixin | OneVsRestClassifier):
+        return estimator
+    if isinstance(estimator, Pipeline):
+        name, last = estimator.steps[-1]
+        if isinstance(last, TextClassifierMixin | OneVsRestClassifier):
+            return estimator
+        return Pipeline([*estimator.steps[:-1], (name, OneVsRestClassifier(last))],
+                        memory=estimator.memory)
+    return OneVsRestClassifier(estimator)
 
 
 def fit_weighted(estimator, X, y, sample_weight=None):
@@ -205,7 +236,8 @@ class _Plan:
 
 
 def _plan(estimator, texts, y, classes, cv, random_state, sample_weight=None) -> _Plan:
-    kind, splitter = resolve_cv(cv, y, random_state, classifier=classes is not None)
+    kind, splitter = resolve_cv(cv, y, random_state,  # a multi-label y is not stratified
+                                classifier=classes is not None and y.ndim == 1)
     if kind == "prefit":
         check_fitted(estimator)
         return _Plan(held=HeldOut(_outputs(estimator, texts, classes), estimator))
@@ -228,7 +260,9 @@ def _plan(estimator, texts, y, classes, cv, random_state, sample_weight=None) ->
 def _fit_part(estimator, texts, y, classes, train, test, memory, threads, sample_weight=None):
     """One job: (None, a clone's probabilities on the ``test`` rows, fit on the ``train``
     rows), or (the clone fitted on everything, None) when ``test`` is None."""
-    with torch_threads(threads):
+    # a multi-label component's own thresholds are unused: the hybrid tunes its own
+    tuning = contextlib.nullcontext() if y.ndim == 1 else skip_threshold_tuning()
+    with torch_threads(threads), tuning:
         if test is None:
             return fit_weighted(_clone(estimator, memory), texts, y, sample_weight), None
         est = fit_weighted(_clone(estimator, memory), [texts[j] for j in train], y[train],

@@ -86,7 +86,7 @@ class TextEnsemble(ComponentReportMixin, TextClassifierMixin, Components, BaseEs
         raise NotImplementedError
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        return self._labels_of(self.predict_proba(X))
 
     def explain(self, X, *, labels=None, method="auto"):
         """Why each text got its label: each component's word scores toward it

@@ -13,6 +13,7 @@ from hybridnlp.hybrid._heldout import held_out_probas
 from hybridnlp.hybrid._text_ensemble import TextEnsemble
 from hybridnlp.text import WordTokenizer
 from hybridnlp.utils.class_weight import weighted_by_class
+from hybridnlp.utils.multilabel import is_multilabel
 from hybridnlp.utils.saving import SaveMixin
 from hybridnlp.utils.validation import (
     check_fitted,
@@ -169,6 +170,10 @@ class WeightedEnsemble(TextEnsemble):
     def fit(self, X, y, sample_weight=None):
         """Held-out probabilities of every component -> weights (or a gate), each text
         weighing ``sample_weight`` in the components' fits and in the weights'."""
+        if is_multilabel(y):
+            raise ValueError("WeightedEnsemble mixes class distributions (one label per "
+                             "text), but y is multi-label; use StackingClassifier or "
+                             "HybridClassifier (one meta learner per label).")
         texts, y = check_texts_labels(X, y)
         w = weighted_by_class(check_sample_weight(sample_weight, len(texts)),
                               self.class_weight, np.unique(y), y)

@@ -8,10 +8,11 @@ import tempfile
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
+from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 
-from hybridnlp.hybrid._heldout import _aligned, fit_meta, held_out_probas
+from hybridnlp.hybrid._heldout import _aligned, as_multilabel, fit_meta, held_out_probas
 from hybridnlp.hybrid._text_ensemble import TextEnsemble
 from hybridnlp.hybrid.cascade import (
     cascade_curve,
@@ -21,6 +22,7 @@ from hybridnlp.hybrid.cascade import (
 )
 from hybridnlp.utils.calibration import fit_temperature, with_temperature
 from hybridnlp.utils.class_weight import weighted_by_class
+from hybridnlp.utils.multilabel import check_texts_multilabel, is_multilabel
 from hybridnlp.utils.validation import (
     check_fitted,
     check_number,
@@ -125,7 +127,11 @@ class StackingClassifier(TextEnsemble):
     def fit(self, X, y, sample_weight=None):
         """Held-out probabilities of every learner -> meta learner; learners refit on all.
         ``sample_weight`` (one per text) goes to every component's fits and to the meta
-        learner's (the temperature and the cascade threshold are fit unweighted)."""
+        learner's (the temperature and the cascade threshold are fit unweighted). A
+        multi-label ``y`` (an indicator matrix or label lists): see ``_fit_multilabel``."""
+        self.multilabel_ = is_multilabel(y)
+        if self.multilabel_:
+            return self._fit_multilabel(X, y, sample_weight)
         texts, y = check_texts_labels(X, y)
         w = weighted_by_class(check_sample_weight(sample_weight, len(texts)),
                               self.class_weight, np.unique(y), y)
@@ -166,6 +172,54 @@ class StackingClassifier(TextEnsemble):
         self.cascade_threshold_ = None
         if self.cascade is not None:
             self._fit_cascade(final, meta, row_texts, y[rows], seed)
+        return self
+
+    def _fit_multilabel(self, X, y, sample_weight):
+        """Multi-label: each component learns every label (ours natively, scikit-learn
+        classifiers in ``OneVsRestClassifier``: :func:`as_multilabel`) and gives held-out
+        per-label probabilities (k-fold or holdout, not stratified); one meta learner per
+        label reads that label's probability from each component (``final_estimators_``),
+        and each label's threshold (``thresholds_``) is tuned on the meta learners' own
+        cross-validated predictions on the held-out texts."""
+        for name, value in (("calibrate", self.calibrate), ("cascade", self.cascade),
+                            ("passthrough", self.passthrough),
+                            ("class_weight", self.class_weight)):
+            if value not in (None, False):
+                raise ValueError(f"{name}={value!r} is not available with a multi-label y; "
+                                 f"leave it at its default.")
+        texts, Y, self.classes_ = check_texts_multilabel(X, y)
+        w = check_sample_weight(sample_weight, len(texts))
+        components = [(n, as_multilabel(est)) for n, est in self._components()]
+        seed = self._split_seed()
+        cvs = [self._estimator_cv(len(texts)).get(name, self.cv) for name, _ in components]
+        held = held_out_probas(components, texts, Y, self.classes_, cvs, seed,
+                               verbose=self.verbose, n_jobs=self.n_jobs, sample_weight=w)
+        rows = np.logical_and.reduce([h.rows for h in held])
+        if rows.sum() < 10:
+            raise ValueError("the held-out parts leave too few texts for the meta learners; "
+                             "use more folds or a larger holdout fraction.")
+        names = [n for n, _ in components]
+        self.estimators_ = [h.fitted for h in held]
+        self.named_estimators_ = dict(zip(names, self.estimators_))
+        self.shared_components_ = [n for n, h in zip(names, held) if h.shared]
+        self.held_out_ = {n: h.proba[rows] for n, h in zip(names, held)}
+        self.held_out_y_ = Y[rows]
+        self.passthrough_, self.temperature_, self.cascade_threshold_ = None, 1.0, None
+        final = self.final_estimator or self._default_final_estimator()
+        weights = None if w is None else w[rows]
+        blocks = np.stack([h.proba[rows] for h in held], axis=2)  # (n, K, M)
+        self.final_estimators_, held_meta = [], np.zeros(Y[rows].shape)
+        folds = KFold(min(5, int(rows.sum())), shuffle=True, random_state=seed)
+        for j in range(Y.shape[1]):
+            y_j = Y[rows, j].astype(np.int64)
+            self.final_estimators_.append(_fit_label(final, blocks[:, j], y_j, weights))
+            for train, test in folds.split(y_j):
+                part = _fit_label(final, blocks[train, j], y_j[train],
+                                  None if weights is None else weights[train])
+                held_meta[test, j] = _positive_proba(part, blocks[test, j])
+        self.final_estimator_ = self.final_estimators_[0]
+        self.n_meta_rows_ = int(rows.sum())
+        self._set_thresholds(held_meta, Y[rows])
         return self
 
     def __setstate__(self, state):
@@ -252,6 +306,22 @@ class StackingClassifier(TextEnsemble):
 
 
     def _combine(self, probas: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
+        if self._is_multilabel:
+            blocks = np.stack(list(probas.values()), axis=2)  # (n, K, M)
+            return np.column_stack([_positive_proba(est, blocks[:, j])
+                                    for j, est in enumerate(self.final_estimators_)])
         meta = self._meta_features(list(probas.values()), texts)
         return with_temperature(self.final_estimator_.predict_proba(meta),
                                 getattr(self, "temperature_", 1.0))
+
+
+def _fit_label(final, meta, y_j, sample_weight=None):
+    """One label's meta learner (a constant one where the label is always or never on)."""
+    if len(np.unique(y_j)) < 2:
+        return DummyClassifier(strategy="prior").fit(meta, y_j)
+    return fit_meta(clone(final), meta, y_j, sample_weight)
+
+
+def _positive_proba(est, meta) -> np.ndarray:
+    p = est.predict_proba(meta)
+    return p[:, list(est.classes_).index(1)] if 1 in est.classes_ else np.zeros(len(p))

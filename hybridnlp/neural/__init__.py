@@ -8,10 +8,11 @@ from hybridnlp.neural.batches import (
     TextBatches,
     embedding_matrix,
     init_word_vectors,
+    target_tensor,
 )
 from hybridnlp.neural.split import accuracy, held_out_rows, holdout_split
 from hybridnlp.neural.weights import check_weights_header, load_packed, load_weights, pack_module
 
 __all__ = ["TRUNCATIONS", "NeuralEstimator", "TextBatches", "accuracy", "check_weights_header",
            "embedding_matrix", "held_out_rows", "holdout_split", "init_word_vectors", "load_packed",
-           "load_weights", "pack_module"]
+           "load_weights", "pack_module", "target_tensor"]

@@ -9,7 +9,20 @@ import torch
 
 from hybridnlp.train.data import Batches, BucketBatchSampler, pad_sequences, truncate
 
-__all__ = ["TRUNCATIONS", "TextBatches", "embedding_matrix", "init_word_vectors", "truncate"]
+__all__ = ["TRUNCATIONS", "TextBatches", "embedding_matrix", "init_word_vectors",
+           "target_tensor", "truncate"]
+
+
+def target_tensor(targets) -> torch.Tensor:
+    """A head's targets as the loss reads them (``hybridnlp.nn.layers.head_loss``): class
+    indices (long), a regressor's real targets (float32), or a multi-label indicator matrix
+    (bool)."""
+    targets = np.asarray(targets)
+    if targets.dtype == bool:
+        return torch.as_tensor(targets)
+    if np.issubdtype(targets.dtype, np.floating):
+        return torch.as_tensor(targets, dtype=torch.float32)
+    return torch.as_tensor(targets, dtype=torch.long)
 
 TRUNCATIONS = ("head", "head_tail")
 
@@ -34,9 +47,7 @@ class TextBatches(Batches):
         self.n_truncated = sum(len(s) > keep for s in ids)
         prefix = [] if bos_id is None else [bos_id]  # None: ids carry their special tokens
         self.seqs = [[*prefix, *truncate(s, keep, truncation)] for s in ids]
-        self.targets = None if targets is None else torch.as_tensor(
-            targets, dtype=torch.float32 if np.issubdtype(np.asarray(targets).dtype, np.floating)
-            else torch.long)  # class indices, or a regressor's real targets
+        self.targets = None if targets is None else target_tensor(targets)
         self.features = features
         self._features_t = (None if features is None
                             else torch.as_tensor(np.asarray(features), dtype=torch.float32))
@@ -49,7 +60,7 @@ class TextBatches(Batches):
         idx, mask = pad_sequences([self.seqs[i] for i in index], self.pad_id)  # (B, T)
         batch = {"idx": idx, "mask": mask}
         if self.targets is not None:
-            batch["targets"] = self.targets[index]  # (B,), or (B, n_targets)
+            batch["targets"] = self.targets[index]  # (B,), or (B, n_targets / n_labels)
         if self._features_t is not None:
             batch["features"] = self._features_t[index]  # (B, F)
         if self.sample_weight is not None:

@@ -8,6 +8,7 @@ text must be contiguous."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 from sklearn.model_selection import train_test_split
 
 from hybridnlp.utils.validation import check_texts_labels
@@ -16,7 +17,11 @@ __all__ = ["accuracy", "held_out_rows", "holdout_split"]
 
 
 def accuracy(logits, targets) -> float:
-    """The Trainer's validation metric for classifiers: argmax of ``logits`` == ``targets``."""
+    """The Trainer's validation metric for classifiers: argmax of ``logits`` == ``targets``;
+    for a multi-label indicator matrix (boolean targets), the subset accuracy (every label's
+    logit on the right side of 0)."""
+    if targets.dtype == torch.bool:
+        return float(((logits > 0) == targets).all(dim=-1).float().mean())
     return float((logits.argmax(dim=-1) == targets).float().mean())
 
 

@@ -22,8 +22,14 @@ def head_loss(logits: torch.Tensor, targets: torch.Tensor,
     ``class_weight``), or mean squared error against real targets, one per output (a
     regressor's head, as wide as its targets). With ``sample_weight`` (B,), the weighted
     mean over the examples: an integer weight counts as that many copies of the example
-    (with class weights, as scikit-learn weighs them: by both, normalised by both)."""
-    if targets.is_floating_point():
+    (with class weights, as scikit-learn weighs them: by both, normalised by both). Boolean
+    targets (B, n_labels) are a multi-label indicator matrix: binary cross-entropy on each
+    label's logit, averaged over the labels."""
+    if targets.dtype == torch.bool:
+        per = F.binary_cross_entropy_with_logits(logits.float(), targets.float(),
+                                                 reduction="none").mean(dim=1)
+        norm = torch.ones_like(per)
+    elif targets.is_floating_point():
         per = F.mse_loss(logits.float(), targets.float().reshape(logits.shape),
                          reduction="none").reshape(len(logits), -1).mean(dim=1)
         norm = torch.ones_like(per)

@@ -1,0 +1,248 @@
+"""Multi-label classification: targets as indicator matrices or label lists, per-label
+probabilities, thresholds tuned out of fold, the classifiers and the stacked hybrid."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score, hamming_loss
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.naive_bayes import MultinomialNB
+from sklearn.pipeline import Pipeline, make_pipeline
+
+import hybridnlp
+from hybridnlp.estimators import FastTextClassifier, NBSVMClassifier, TransformerClassifier
+from hybridnlp.features import NBFeatures
+from hybridnlp.hybrid import HybridEnsemble, StackingClassifier, WeightedEnsemble
+from hybridnlp.hybrid._heldout import as_multilabel
+from hybridnlp.nn.layers import head_loss
+from hybridnlp.utils.multilabel import (
+    DEFAULT_THRESHOLD,
+    check_multilabel,
+    is_multilabel,
+    label_lists,
+    multilabel_scores,
+    skip_threshold_tuning,
+    tune_thresholds,
+)
+
+COLOURS = ["red", "blue", "green"]
+FILLER = "the a some very quite bright dark old new small big round".split()
+
+
+def colour_data(n, seed):
+    """Texts naming one or two colours among filler words; the labels are the colours."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        k = 1 + int(rng.random() < 0.4)
+        chosen = sorted(rng.choice(COLOURS, size=k, replace=False).tolist())
+        words = list(rng.choice(FILLER, size=4)) + chosen
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(chosen)
+    return texts, labels
+
+
+TEXTS, LABELS = colour_data(240, 0)
+TEST_TEXTS, TEST_LABELS = colour_data(60, 1)
+Y_TEST, _ = check_multilabel(TEST_LABELS, classes=sorted(COLOURS))
+
+
+# ---------------------------------------------------------------- targets
+
+
+def test_every_form_of_y_reads_as_one_indicator_matrix():
+    lists = [["b", "a"], [], ["c"]]
+    Y, classes = check_multilabel(lists)
+    assert classes.tolist() == ["a", "b", "c"]
+    assert Y.tolist() == [[True, True, False], [False, False, False], [False, False, True]]
+    matrix = Y.astype(int)
+    for form in (matrix, sp.csr_matrix(matrix), matrix.tolist()):
+        again, names = check_multilabel(form)
+        assert (again == Y).all() and names.tolist() == [0, 1, 2]
+    frame = pd.DataFrame(matrix, columns=["x", "y", "z"])
+    again, names = check_multilabel(frame)
+    assert (again == Y).all() and names.tolist() == ["x", "y", "z"]
+    assert is_multilabel(lists) and is_multilabel(matrix) and is_multilabel(frame)
+    assert not is_multilabel(["a", "b"]) and not is_multilabel(np.array([0, 1]))
+    assert label_lists(Y, classes) == [["a", "b"], [], ["c"]]
+
+
+def test_bad_multilabel_targets_name_the_problem():
+    with pytest.raises(ValueError, match=r"y is a 2-D array but holds 2 at row 1, column 0; "
+                                         r"a multi-label indicator matrix holds only 0 and 1"):
+        check_multilabel(np.array([[0, 1], [2, 0]]))
+    with pytest.raises(ValueError, match=r"y\[1\] is None; every item of a multi-label y is a "
+                                         r"list of that text's labels"):
+        check_multilabel([["a"], None, ["b"]])
+    with pytest.raises(ValueError, match=r"multi-label classification needs at least 2"):
+        check_multilabel([["a"], ["a"], []])
+    with pytest.raises(ValueError, match=r"y contains labels unseen at fit time: \['d'\] "
+                                         r"\(first at index 1\)"):
+        check_multilabel([["a"], ["d"]], classes=["a", "b"])
+
+
+def test_thresholds_maximise_micro_f1_and_leave_labels_without_positives_alone():
+    rng = np.random.default_rng(0)
+    y0 = rng.random(400) < 0.3
+    p0 = np.where(y0, rng.uniform(0.25, 0.6, 400), rng.uniform(0.0, 0.2, 400))
+    Y = np.column_stack([y0, np.zeros(400, bool)])
+    P = np.column_stack([p0, rng.random(400)])
+    thresholds = tune_thresholds(P, Y)
+    assert 0.2 < thresholds[0] <= 0.25  # separates the label perfectly, not at 0.5
+    assert thresholds[1] == DEFAULT_THRESHOLD
+    assert multilabel_scores(Y[:, :1], P[:, :1] >= thresholds[0])["micro_f1"] == 1.0
+
+
+def test_multilabel_scores_equal_scikit_learn():
+    rng = np.random.default_rng(1)
+    T, P = rng.random((50, 4)) < 0.3, rng.random((50, 4)) < 0.3
+    scores = multilabel_scores(T, P)
+    assert scores["micro_f1"] == pytest.approx(f1_score(T, P, average="micro"))
+    assert scores["macro_f1"] == pytest.approx(f1_score(T, P, average="macro",
+                                                        zero_division=0))
+    assert scores["subset_accuracy"] == pytest.approx(accuracy_score(T, P))
+    assert scores["hamming_loss"] == pytest.approx(hamming_loss(T, P))
+
+
+def test_bool_targets_train_on_binary_cross_entropy():
+    logits = torch.randn(5, 3)
+    targets = torch.rand(5, 3) < 0.5
+    expected = F.binary_cross_entropy_with_logits(logits, targets.float())
+    assert torch.allclose(head_loss(logits, targets), expected)
+    w = torch.tensor([1.0, 2.0, 0.0, 1.0, 1.0])
+    per = F.binary_cross_entropy_with_logits(logits, targets.float(), reduction="none")
+    assert torch.allclose(head_loss(logits, targets, sample_weight=w),
+                          (per.mean(1) * w).sum() / w.sum())
+
+
+# ---------------------------------------------------------------- n-gram models
+
+
+def test_multilabel_ratios_are_each_labels_binary_ratios():
+    Y, _ = check_multilabel(LABELS)
+    joint = NBFeatures().fit(TEXTS, LABELS)
+    assert joint.classes_.tolist() == sorted(COLOURS)
+    for j in range(3):
+        binary = NBFeatures().fit(TEXTS, Y[:, j].astype(int))
+        np.testing.assert_allclose(joint.ratios_[j], binary.ratios_[0], rtol=1e-12)
+
+
+def test_nbsvm_fits_one_binary_model_per_label():
+    clf = NBSVMClassifier().fit(TEXTS, LABELS)
+    Y, _ = check_multilabel(LABELS)
+    proba = clf.predict_proba(TEST_TEXTS)
+    assert clf.multilabel_ and proba.shape == (60, 3)
+    for j in range(3):
+        binary = NBSVMClassifier().fit(TEXTS, Y[:, j].astype(int))
+        np.testing.assert_allclose(proba[:, j], binary.predict_proba(TEST_TEXTS)[:, 1],
+                                   atol=1e-10)
+    predicted = clf.predict(TEST_TEXTS)
+    assert predicted.dtype == np.int64 and predicted.shape == (60, 3)
+    assert (predicted == (proba >= clf.thresholds_)).all()
+    assert clf.score(TEST_TEXTS, TEST_LABELS) == accuracy_score(Y_TEST, predicted) == 1.0
+    assert ((clf.thresholds_ > 0) & (clf.thresholds_ < 1)).all()
+    with skip_threshold_tuning():
+        assert (NBSVMClassifier().fit(TEXTS, LABELS).thresholds_ == DEFAULT_THRESHOLD).all()
+
+
+def test_label_lists_and_indicator_matrix_give_one_model():
+    Y, _ = check_multilabel(LABELS)
+    a = NBSVMClassifier().fit(TEXTS, LABELS)
+    b = NBSVMClassifier().fit(TEXTS, Y.astype(int))
+    np.testing.assert_array_equal(a.predict_proba(TEST_TEXTS), b.predict_proba(TEST_TEXTS))
+    assert b.classes_.tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match=r"class_weight=\{'red': 2\} with a multi-label y"):
+        NBSVMClassifier(class_weight={"red": 2}).fit(TEXTS, LABELS)
+
+
+def test_a_label_missing_from_the_training_texts_gets_a_constant_model():
+    Y = np.column_stack([check_multilabel(LABELS)[0], np.zeros(len(TEXTS), bool)])
+    clf = NBSVMClassifier().fit(TEXTS, Y.astype(int))
+    assert (clf.predict_proba(TEST_TEXTS)[:, 3] == 0).all()
+    assert (clf.predict(TEST_TEXTS)[:, 3] == 0).all()
+    assert np.isneginf(clf.decision_function(TEST_TEXTS)[:, 3]).all()
+
+
+# ---------------------------------------------------------------- neural models
+
+
+@pytest.mark.parametrize("make", [
+    lambda: FastTextClassifier(max_epochs=30, optimizer__lr=0.05, validation_fraction=0.2,
+                               random_state=0),
+    lambda: TransformerClassifier(preset="tiny", max_epochs=40, patience=None,
+                                  validation_fraction=0.2, optimizer__lr=3e-3,
+                                  random_state=0),
+], ids=["fasttext", "transformer"])
+def test_neural_classifiers_learn_labels_with_a_sigmoid_head(make, tmp_path):
+    clf = make().fit(TEXTS, LABELS)
+    proba = clf.predict_proba(TEST_TEXTS)
+    assert clf.multilabel_ and proba.shape == (60, 3)
+    assert not np.allclose(proba.sum(axis=1), 1.0)  # one sigmoid per label, not a softmax
+    assert clf.thresholds_.shape == (3,)
+    assert multilabel_scores(Y_TEST, clf.predict(TEST_TEXTS))["micro_f1"] > 0.95
+    saved = hybridnlp.load(hybridnlp.save(clf, tmp_path / "model"))
+    np.testing.assert_allclose(saved.predict_proba(TEST_TEXTS), proba, atol=1e-6)
+    assert (saved.thresholds_ == clf.thresholds_).all()
+
+
+def test_neural_multilabel_refuses_class_weight_and_calibrate():
+    with pytest.raises(ValueError, match=r"class_weight='balanced' weighs one class per text, "
+                                         r"but y is multi-label"):
+        FastTextClassifier(class_weight="balanced").fit(TEXTS, LABELS)
+    with pytest.raises(ValueError, match=r"calibrate=True scales a softmax over classes, but "
+                                         r"y is multi-label"):
+        TransformerClassifier(calibrate=True).fit(TEXTS, LABELS)
+
+
+# ---------------------------------------------------------------- the hybrid
+
+
+def _stack(**kw):
+    return StackingClassifier(estimators=[
+        ("nbsvm", NBSVMClassifier()),
+        ("mnb", make_pipeline(CountVectorizer(), MultinomialNB())),
+        ("fasttext", FastTextClassifier(max_epochs=20, optimizer__lr=0.05, random_state=0)),
+    ], cv=3, random_state=0, **kw)
+
+
+def test_stacking_learns_one_meta_learner_per_label(tmp_path):
+    clf = _stack().fit(TEXTS, LABELS)
+    assert clf.multilabel_ and clf.classes_.tolist() == sorted(COLOURS)
+    assert len(clf.final_estimators_) == 3
+    assert isinstance(clf.named_estimators_["mnb"][-1], OneVsRestClassifier)
+    assert clf.held_out_["nbsvm"].shape == (240, 3) and clf.held_out_y_.shape == (240, 3)
+    proba = clf.predict_proba(TEST_TEXTS)
+    parts = clf.component_proba(TEST_TEXTS)
+    for j, meta in enumerate(clf.final_estimators_):
+        column = np.column_stack([parts[n][:, j] for n in ("nbsvm", "mnb", "fasttext")])
+        np.testing.assert_allclose(proba[:, j], meta.predict_proba(column)[:, 1])
+    assert multilabel_scores(Y_TEST, clf.predict(TEST_TEXTS))["micro_f1"] > 0.95
+    saved = hybridnlp.load(hybridnlp.save(clf, tmp_path / "model"))
+    np.testing.assert_allclose(saved.predict_proba(TEST_TEXTS), proba, atol=1e-6)
+    np.testing.assert_array_equal(saved.predict(TEST_TEXTS), clf.predict(TEST_TEXTS))
+
+
+def test_scikit_learn_components_learn_every_label_one_vs_rest():
+    pipe = make_pipeline(CountVectorizer(), LogisticRegression())
+    wrapped = as_multilabel(pipe)
+    assert isinstance(wrapped, Pipeline) and isinstance(wrapped[-1], OneVsRestClassifier)
+    assert wrapped[0] is pipe[0]
+    assert isinstance(as_multilabel(LogisticRegression()), OneVsRestClassifier)
+    nbsvm = NBSVMClassifier()
+    assert as_multilabel(nbsvm) is nbsvm
+
+
+def test_multilabel_hybrid_refuses_what_needs_one_label_per_text():
+    with pytest.raises(ValueError, match=r"calibrate=True is not available with a "
+                                         r"multi-label y"):
+        _stack(calibrate=True).fit(TEXTS, LABELS)
+    with pytest.raises(ValueError, match=r"WeightedEnsemble mixes class distributions"):
+        WeightedEnsemble(estimators=[("nbsvm", NBSVMClassifier())]).fit(TEXTS, LABELS)
+    with pytest.raises(ValueError, match=r"WeightedEnsemble mixes class distributions"):
+        HybridEnsemble().fit(TEXTS, LABELS)
