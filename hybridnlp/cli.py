@@ -95,7 +95,12 @@ def _predict(args) -> int:
     raw = model.predict(texts)
     names = model_class_names(args.model_dir)
     header = ["prediction"]
-    if getattr(raw, "ndim", 1) == 2:  # a regressor of several targets: a column each
+    if getattr(model, "multilabel_", False):  # the text's labels, joined by "|"
+        labels = model.classes_.tolist()
+        if names and all(isinstance(c, int) and 0 <= c < len(names) for c in labels):
+            labels = [names[c] for c in labels]
+        rows = [["|".join(str(label) for label, on in zip(labels, row) if on)] for row in raw]
+    elif getattr(raw, "ndim", 1) == 2:  # a regressor of several targets: a column each
         k = raw.shape[1]
         header = [f"prediction_{n}" for n in (names if names and len(names) == k else range(k))]
         rows = [[float(v) for v in row] for row in raw]

@@ -17,8 +17,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 import hybridnlp
 from hybridnlp.estimators import FastTextClassifier, NBSVMClassifier, TransformerClassifier
 from hybridnlp.features import NBFeatures
-from hybridnlp.hybrid import HybridEnsemble, StackingClassifier, WeightedEnsemble
-from hybridnlp.hybrid._heldout import as_multilabel
+from hybridnlp.hybrid import HybridEnsemble, StackingClassifier, WeightedEnsemble, as_multilabel
 from hybridnlp.nn.layers import head_loss
 from hybridnlp.utils.multilabel import (
     DEFAULT_THRESHOLD,
@@ -246,3 +245,61 @@ def test_multilabel_hybrid_refuses_what_needs_one_label_per_text():
         WeightedEnsemble(estimators=[("nbsvm", NBSVMClassifier())]).fit(TEXTS, LABELS)
     with pytest.raises(ValueError, match=r"WeightedEnsemble mixes class distributions"):
         HybridEnsemble().fit(TEXTS, LABELS)
+
+
+def test_fusion_fuses_every_labels_out_of_fold_probabilities():
+    from hybridnlp.hybrid import FusionClassifier
+
+    clf = FusionClassifier(preset="tiny", max_epochs=30, patience=None,
+                           validation_fraction=0.2, optimizer__lr=3e-3, feature_cv=3,
+                           random_state=0).fit(TEXTS, LABELS)
+    assert isinstance(clf.features_[-1], OneVsRestClassifier)
+    assert clf.model_.config.n_extra == 3 and clf.predict_proba(TEST_TEXTS).shape == (60, 3)
+    assert multilabel_scores(Y_TEST, clf.predict(TEST_TEXTS))["micro_f1"] > 0.95
+
+
+# ---------------------------------------------------------------- configs and the CLI
+
+
+def test_a_multilabel_config_runs_from_a_csv_and_predict_writes_label_sets(tmp_path, capsys):
+    import csv
+    import json
+
+    from sklearn.model_selection import KFold
+
+    from hybridnlp.cli import main
+    from hybridnlp.experiments import load_config, run
+
+    with open(tmp_path / "colours.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "labels"])
+        w.writerows((t, "|".join(labels)) for t, labels in zip(TEXTS, LABELS))
+    config = {"name": "colours", "task": "multilabel", "output": str(tmp_path / "runs"),
+              "data": {"path": str(tmp_path / "colours.csv"), "label_column": "labels"},
+              "evaluation": {"cv": 2},
+              "models": [{"type": "nbsvm", "name": "nbsvm"},
+                         {"type": "tfidf_lr", "name": "tfidf"}]}
+    result = run(config, quiet=True)
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    assert metrics["label_names"] == sorted(COLOURS)
+    assert metrics["protocol"] == "2-fold CV (shuffled, seed 0)"
+    by_hand = []  # the nbsvm row is the mean over the same folds by hand
+    Y, _ = check_multilabel(LABELS)
+    for train, test in KFold(2, shuffle=True, random_state=0).split(TEXTS):
+        model = NBSVMClassifier(features=NBFeatures(), clf=LogisticRegression(max_iter=1000))
+        model.fit([TEXTS[i] for i in train], Y[train].astype(int))
+        by_hand.append(multilabel_scores(Y[test], model.predict([TEXTS[i] for i in test])))
+    row = metrics["models"]["nbsvm"]
+    assert row["micro_f1"] == pytest.approx(np.mean([s["micro_f1"] for s in by_hand]))
+    assert set(row["label_f1"]) == set(COLOURS)
+    report = (result.run_dir / "report.md").read_text()
+    assert "| model | micro_f1 | macro_f1 | subset_accuracy | hamming_loss |" in report
+    assert "Each label's F1, the best model" in report
+    with pytest.raises(Exception, match="'ridge' is a regression model, but task is "
+                                        "'multilabel'"):
+        load_config({**config, "models": [{"type": "ridge"}]})
+    (tmp_path / "in.csv").write_text("text\nthe red and blue old\na green one\n")
+    assert main(["predict", str(result.run_dir / "models" / "nbsvm"),
+                 "--input", str(tmp_path / "in.csv")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["text,prediction", "the red and blue old,blue|red", "a green one,green"]

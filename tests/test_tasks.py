@@ -78,8 +78,8 @@ def test_a_model_of_another_task_and_an_unknown_task_are_named(toy_task):
 def test_the_built_in_tasks_are_registered_with_their_main_metrics():
     assert {name: task.main_metric for name, task in TASKS.items()} == {
         "classification": "accuracy", "language_modeling": "perplexity",
-        "question_answering": "f1", "regression": "pearson", "topic_modeling": "coherence",
-        "translation": "bleu"}
+        "multilabel": "micro_f1", "question_answering": "f1", "regression": "pearson",
+        "topic_modeling": "coherence", "translation": "bleu"}
     assert [name for name, task in TASKS.items() if task.lower_is_better] == [
         "language_modeling"]
     with pytest.raises(ValueError, match=r"^task 'bad': main_metric 'f1' is not one of its "

@@ -293,6 +293,54 @@ def read_emobank(data_dir: Path) -> dict:
     return {"splits": splits, "target_names": ["valence", "arousal", "dominance"]}
 
 
+def read_goemotions(data_dir: Path) -> dict:
+    """GoEmotions: TSV ``text<TAB>label ids<TAB>comment id``, quote-aware (PROVENANCE.md);
+    targets the (n, 28) indicator matrix over ``emotions.txt``."""
+    import csv
+    import io
+
+    names = (data_dir / "emotions.txt").read_text("utf-8").split()
+    splits = {}
+    for split in ("train", "dev", "test"):
+        text = _file_bytes(data_dir / f"{split}.tsv.gz").decode("utf-8")
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t"))
+        bad = next((i for i, r in enumerate(rows) if len(r) != 3), None)
+        if bad is not None:
+            raise ValueError(f"goemotions {split}.tsv.gz line {bad + 1} has {len(rows[bad])} "
+                             f"fields, expected 3; check the file against "
+                             f"{data_dir / 'PROVENANCE.md'}.")
+        target = np.zeros((len(rows), len(names)), dtype=np.int8)
+        for i, row in enumerate(rows):
+            target[i, [int(j) for j in row[1].split(",")]] = 1
+        splits[split] = ([r[0] for r in rows], target)
+    return {"splits": splits, "target_names": names}
+
+
+def read_duee_event_types(data_dir: Path) -> dict:
+    """DuEE 1.0 event types (the visible training part): ``TYPES<space>sentence`` lines, the
+    types joined by ``|``; targets the (n, 65) indicator matrix over ``event_type.json``."""
+    import json
+
+    names = json.loads((data_dir / "event_type.json").read_text("utf-8"))
+    index = {name: j for j, name in enumerate(names)}
+    texts, rows = [], []
+    for number, line in enumerate(decode_lines(_file_bytes(data_dir / "train.txt.gz"),
+                                               "utf-8"), 1):
+        if not line:
+            continue
+        types, _, sentence = line.partition(" ")
+        unknown = [t for t in types.split("|") if t not in index]
+        if not sentence or unknown:
+            raise ValueError(f"duee_event_types train.txt.gz line {number}: expected 'TYPES "
+                             f"sentence' with types from event_type.json, got {line[:40]!r}.")
+        texts.append(sentence)
+        rows.append([index[t] for t in types.split("|")])
+    target = np.zeros((len(texts), len(names)), dtype=np.int8)
+    for i, row in enumerate(rows):
+        target[i, row] = 1
+    return {"splits": {"train": (texts, target)}, "target_names": names}
+
+
 READERS = {
     "mr": read_mr,
     "subj": read_subj,
@@ -314,4 +362,6 @@ READERS = {
     "drcd": read_drcd,
     "tatoeba_cmn_eng": read_tatoeba_cmn_eng,
     "emobank": read_emobank,
+    "goemotions": read_goemotions,
+    "duee_event_types": read_duee_event_types,
 }

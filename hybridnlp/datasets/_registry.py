@@ -111,6 +111,14 @@ DATASETS = {
                     ("emobank_train_dev.csv.gz",),
                     description="EmoBank sentences (Buechel & Hahn 2017), valence, arousal "
                                 "and dominance in [1, 5]: 8,062 train / 1,000 dev"),
+        DatasetInfo("goemotions", "goemotions", "multilabel", ("train", "dev", "test"), False,
+                    ("train.tsv.gz", "dev.tsv.gz", "test.tsv.gz", "emotions.txt"),
+                    description="GoEmotions Reddit comments (Demszky et al. 2020), 28 "
+                                "emotions, 1-5 per text: 43,410 / 5,426 / 5,427"),
+        DatasetInfo("duee_event_types", "duee_event_types", "multilabel", ("train",), False,
+                    ("train.txt.gz", "event_type.json"),
+                    description="DuEE 1.0 Chinese news sentences, their event types (65, "
+                                "1-5 per sentence): the 11,958 training sentences"),
         DatasetInfo("hongloumeng", "hongloumeng", "language_modeling", ("train", "dev"), False,
                     ("hongloumeng.utf8.txt.gz",),
                     description="红楼梦 (Dream of the Red Chamber), characters; first 90% "
@@ -173,7 +181,9 @@ def load_dataset(
         ``passages``, ``passage_index``, ``answer_starts``, ``ids``; the same for the Chinese
         ``cmrc2018`` and ``drcd``), the English-Chinese pairs ``tatoeba_cmn_eng``, and the
         Chinese ``chnsenticorp``, ``thucnews_titles`` and ``hongloumeng``, and ``emobank``
-        (regression: ``target`` (n, 3) valence, arousal, dominance) (read from the data
+        (regression: ``target`` (n, 3) valence, arousal, dominance), the multi-label
+        ``goemotions`` and ``duee_event_types`` (``target`` an (n, n_labels) 0/1 indicator
+        matrix over ``target_names``) (read from the data
         directory; ``sst2_phrases`` trains on GLUE's
         67,349 SST-2 phrases, as Kim 2014 did, and tests on ``sst2``'s sentences).
     split : str or None, default=None

@@ -6,6 +6,7 @@ runner (``run`` -> ``RunResult`` and a run directory) and reports."""
 from hybridnlp.experiments import (  # noqa: F401  (isort: the registry fills in this order)
     classification,
     language_modeling,
+    multilabel,
     question_answering,
     regression,
     topic_modeling,

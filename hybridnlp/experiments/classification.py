@@ -37,7 +37,7 @@ from hybridnlp.experiments.report import main_rows, shared_fits, target_cell
 from hybridnlp.experiments.run_state import Progress, jsonable
 from hybridnlp.experiments.search import journalled, render_search
 from hybridnlp.experiments.slices import accuracy_by_slice, slice_labels, worst_slice
-from hybridnlp.experiments.task import Task, reading_data, register_task
+from hybridnlp.experiments.task import Task, reading_data, register_task, task_named
 from hybridnlp.text.words import WordTokenizer
 from hybridnlp.utils.calibration import expected_calibration_error, reliability_bins
 from hybridnlp.utils.device import torch_threads
@@ -152,6 +152,12 @@ def classification(config, run_dir, result, *, progress=None, scheduler=None) ->
     texts, y, target_names = load_split(config, config.data.train_split)
     if y is None:
         raise ValueError("classification needs labels; set data.label_column.")
+    if np.ndim(y) == 2:  # a multi-label data set: the multilabel task's run and report
+        out = task_named("multilabel").run(config, run_dir, result, progress=progress,
+                                           scheduler=scheduler)
+        for row in out["models"].values():  # scikit-learn's accuracy of label sets
+            row["accuracy"] = row["subset_accuracy"]
+        return {**out, "task": "multilabel"}
     test_texts, y_test = None, None
     if config.data.test_split:
         test_texts, y_test, _ = load_split(config, config.data.test_split)
@@ -371,6 +377,8 @@ def _scalar(v):
 
 
 def render(m: dict, run_dir: Path) -> list[str]:
+    if m.get("task") == "multilabel":
+        return task_named("multilabel").render(m, run_dir)
     rows = m["models"]
     names = list(rows)
     metric_names = [k for k in ("accuracy", "macro_f1", "log_loss", "ece")

@@ -1,7 +1,7 @@
 """Hybrid classifiers and regressors: feature fusion, out-of-fold stacking, learned
 ensembling and gating, and per-example attribution of which component wins where."""
 
-from hybridnlp.hybrid._heldout import share_fits
+from hybridnlp.hybrid._heldout import as_multilabel, share_fits
 from hybridnlp.hybrid.attribution import component_report
 from hybridnlp.hybrid.ensemble import SimplexWeights, WeightedEnsemble
 from hybridnlp.hybrid.explain import explain
@@ -21,6 +21,7 @@ __all__ = [
     "SimplexWeights",
     "StackingClassifier",
     "WeightedEnsemble",
+    "as_multilabel",
     "component_report",
     "default_components",
     "default_regressors",

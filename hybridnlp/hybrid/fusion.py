@@ -6,12 +6,12 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone, is_classifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
 from hybridnlp.estimators.transformer_classifier import TransformerClassifier
 from hybridnlp.features import NBFeatures
-from hybridnlp.hybrid._heldout import _aligned
+from hybridnlp.hybrid._heldout import _aligned, as_multilabel
 from hybridnlp.utils.folds import out_of_fold
 
 __all__ = ["FusionClassifier"]
@@ -55,7 +55,10 @@ class FusionClassifier(TransformerClassifier):
         super().__init__(**kwargs)
 
     def _feature_model(self):
-        return clone(self.features) if self.features is not None else default_features()
+        model = clone(self.features) if self.features is not None else default_features()
+        if self._is_multilabel and is_classifier(model):  # every label, one-vs-rest
+            model = as_multilabel(model)
+        return model
 
     def _apply(self, model, texts: list[str]) -> np.ndarray:
         if is_classifier(model) and not hasattr(model, "transform"):
@@ -78,12 +81,14 @@ class FusionClassifier(TransformerClassifier):
             return self._apply(self.features_, texts)
         if self.warm_start and hasattr(self, "features_"):
             return self._apply(self.features_, texts)
-        labels = self.classes_[y_idx]
+        # a multi-label fit's y_idx is its indicator matrix
+        labels = y_idx if self._is_multilabel else self.classes_[y_idx]
         self.features_ = self._feature_model().fit(texts, labels)
         if self.feature_cv is None:
             return self._apply(self.features_, texts)
         seed = self._seed()  # drawn from random_state, as every RNG of the fit
-        folds = StratifiedKFold(self.feature_cv, shuffle=True, random_state=seed)
+        split = KFold if self._is_multilabel else StratifiedKFold
+        folds = split(self.feature_cv, shuffle=True, random_state=seed)
 
         def fit_apply(train, test):
             model = self._feature_model().fit([texts[i] for i in train], labels[train])
