@@ -131,7 +131,7 @@ def test_unknown_name_suggests():
     message = (
         "unknown data set name='rm'; known data sets are 20newsgroups, chnsenticorp, cmrc2018, "
         "drcd, duee_event_types, emobank, goemotions, hongloumeng, imdb, mr, multi30k, squad, "
-        "sst2, sst2_phrases, sst5, subj, "
+        "sst2, sst2_phrases, sst5, stsb, subj, "
         "tatoeba_cmn_eng, thucnews_titles, tinyshakespeare, trec, trec_fine, wikitext2. Did you "
         "mean 'mr'? For your own files use "
         "load_texts(path)."

@@ -303,3 +303,11 @@ def test_a_multilabel_config_runs_from_a_csv_and_predict_writes_label_sets(tmp_p
                  "--input", str(tmp_path / "in.csv")]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == ["text,prediction", "the red and blue old,blue|red", "a green one,green"]
+
+
+def test_explain_refuses_a_multilabel_model_with_the_fix():
+    clf = NBSVMClassifier().fit(TEXTS, LABELS)
+    with pytest.raises(ValueError, match=r"^explain explains one label per text, and this "
+                                         r"NBSVMClassifier is multi-label; explain a binary "
+                                         r"model of the label you want"):
+        clf.explain(TEST_TEXTS[:2])

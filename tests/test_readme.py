@@ -22,6 +22,8 @@ SHRINK = {  # README text -> test-size text
     "max_time=90": "max_time=2",
     "text[:1_003_854], text[1_003_854:]": "text[:100_000], text[100_000:200_000]",
     "HybridClassifier()": "HybridClassifier().set_params(transformer__max_epochs=1, cv=0.2)",
+    "HybridClassifier(random_state=0)":
+        "HybridClassifier(random_state=0).set_params(transformer__max_epochs=1, cv=0.2)",
     'HybridClassifier(word_vectors="imdb-128.bin")':
         'HybridClassifier(word_vectors="imdb-128.bin")'
         '.set_params(transformer__max_epochs=1, cv=0.2)',
@@ -75,9 +77,10 @@ def test_the_readme_has_python_blocks_and_the_substitutions_still_apply():
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_block_runs_on_its_own(index, tmp_path, monkeypatch, capsys):
     code = BLOCKS[index]
-    if any(name in code for name in ("imdb", "chnsenticorp", "multi30k", "squad", "emobank")) \
-            and not data_dir_available():
-        pytest.skip("needs the data directory (IMDB, ChnSentiCorp, Multi30k, SQuAD, EmoBank)")
+    if any(name in code for name in ("imdb", "chnsenticorp", "multi30k", "squad", "emobank",
+                                     "goemotions")) and not data_dir_available():
+        pytest.skip("needs the data directory (IMDB, ChnSentiCorp, Multi30k, SQuAD, EmoBank, "
+                    "GoEmotions)")
     for old, new in SHRINK.items():
         code = code.replace(old, new)
     monkeypatch.chdir(tmp_path)  # files the examples write (vectors, models) land here

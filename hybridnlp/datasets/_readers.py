@@ -341,6 +341,27 @@ def read_duee_event_types(data_dir: Path) -> dict:
     return {"splits": {"train": (texts, target)}, "target_names": names}
 
 
+def read_stsb(data_dir: Path) -> dict:
+    """STS Benchmark: TAB-separated ``genre, file, year, id, score, sentence1, sentence2``
+    (fields after the 7th ignored; no quoting: PROVENANCE.md); ``data`` the sentence pairs,
+    ``target`` the similarity in [0, 5]."""
+    splits = {}
+    for split, name in (("train", "sts-train.csv.gz"), ("dev", "sts-dev.csv.gz")):
+        pairs, scores = [], []
+        for number, line in enumerate(decode_lines(_file_bytes(data_dir / name), "utf-8"), 1):
+            if not line:
+                continue
+            fields = line.split("\t")
+            if len(fields) < 7:
+                raise ValueError(f"stsb {name} line {number} has {len(fields)} fields, expected "
+                                 f"at least 7; check the file against "
+                                 f"{data_dir / 'PROVENANCE.md'}.")
+            pairs.append((fields[5], fields[6]))
+            scores.append(float(fields[4]))
+        splits[split] = (pairs, np.asarray(scores))
+    return {"splits": splits, "target_names": ["similarity"]}
+
+
 READERS = {
     "mr": read_mr,
     "subj": read_subj,
@@ -363,5 +384,6 @@ READERS = {
     "tatoeba_cmn_eng": read_tatoeba_cmn_eng,
     "emobank": read_emobank,
     "goemotions": read_goemotions,
+    "stsb": read_stsb,
     "duee_event_types": read_duee_event_types,
 }

@@ -111,6 +111,10 @@ DATASETS = {
                     ("emobank_train_dev.csv.gz",),
                     description="EmoBank sentences (Buechel & Hahn 2017), valence, arousal "
                                 "and dominance in [1, 5]: 8,062 train / 1,000 dev"),
+        DatasetInfo("stsb", "stsb", "regression", ("train", "dev"), False,
+                    ("sts-train.csv.gz", "sts-dev.csv.gz"),
+                    description="STS Benchmark sentence pairs (Cer et al. 2017), similarity "
+                                "in [0, 5]: 5,749 train / 1,500 dev"),
         DatasetInfo("goemotions", "goemotions", "multilabel", ("train", "dev", "test"), False,
                     ("train.tsv.gz", "dev.tsv.gz", "test.tsv.gz", "emotions.txt"),
                     description="GoEmotions Reddit comments (Demszky et al. 2020), 28 "
@@ -181,7 +185,8 @@ def load_dataset(
         ``passages``, ``passage_index``, ``answer_starts``, ``ids``; the same for the Chinese
         ``cmrc2018`` and ``drcd``), the English-Chinese pairs ``tatoeba_cmn_eng``, and the
         Chinese ``chnsenticorp``, ``thucnews_titles`` and ``hongloumeng``, and ``emobank``
-        (regression: ``target`` (n, 3) valence, arousal, dominance), the multi-label
+        (regression: ``target`` (n, 3) valence, arousal, dominance), ``stsb`` (``data`` sentence
+        pairs ``(a, b)``, ``target`` their similarity in [0, 5]), the multi-label
         ``goemotions`` and ``duee_event_types`` (``target`` an (n, n_labels) 0/1 indicator
         matrix over ``target_names``) (read from the data
         directory; ``sst2_phrases`` trains on GLUE's

@@ -40,7 +40,8 @@ from hybridnlp.estimators._exact_explain import (
 from hybridnlp.text import WORD_PATTERN, WordTokenizer
 from hybridnlp.utils.validation import check_choice, check_fitted, check_texts
 
-__all__ = ["METHODS", "UNITS", "Explanation", "default_method", "explain", "has_exact",
+__all__ = ["METHODS", "UNITS", "Explanation", "check_single_label", "default_method", "explain",
+           "has_exact",
            "label_indices", "label_scores", "without_tokens"]
 
 METHODS = ("auto", "exact", "shapley", "occlusion", "integrated_gradients")
@@ -176,6 +177,16 @@ def label_scores(proba: np.ndarray, label_idx: np.ndarray) -> np.ndarray:
     return logp[rows, label_idx] - logp.mean(axis=1)
 
 
+def check_single_label(model) -> None:
+    """Explanations are of one label per text: a multi-label model (or a Pipeline ending in
+    one) is refused with the fix."""
+    last = model.steps[-1][1] if hasattr(model, "steps") else model
+    if getattr(last, "multilabel_", False):
+        raise ValueError(f"explain explains one label per text, and this "
+                         f"{type(model).__name__} is multi-label; explain a binary model of "
+                         f"the label you want (fit on that label's 0/1 column).")
+
+
 def explain(model, X, *, labels=None, method="auto", segmenter=None,
             proba=None) -> list[Explanation]:
     """One :class:`Explanation` per text of ``X`` for a fitted classifier.
@@ -205,6 +216,7 @@ def explain(model, X, *, labels=None, method="auto", segmenter=None,
                          f"no predict_proba; use a probabilistic classifier (e.g. "
                          f"LogisticRegression instead of LinearSVC, or wrap it in "
                          f"sklearn's CalibratedClassifierCV).")
+    check_single_label(model)
     texts = check_texts(X, name="X")
     classes = np.asarray(model.classes_)
     proba = model.predict_proba(texts) if proba is None else np.asarray(proba)

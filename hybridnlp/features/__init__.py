@@ -2,10 +2,10 @@
 
 from hybridnlp.features._text_transformer import TextTransformer
 from hybridnlp.features.nb import NBFeatures
+from hybridnlp.features.pairs import PairFeatures
 from hybridnlp.features.tfidf import TfidfFeatures
 from hybridnlp.features.topics import TopicFeatures
 from hybridnlp.features.word2vec import Word2VecFeatures, load_word_vectors, save_word_vectors
 
-__all__ = ["NBFeatures", "TextTransformer", "TfidfFeatures", "TopicFeatures", "Word2VecFeatures",
-           "load_word_vectors",
-           "save_word_vectors"]
+__all__ = ["NBFeatures", "PairFeatures", "TextTransformer", "TfidfFeatures", "TopicFeatures",
+           "Word2VecFeatures", "load_word_vectors", "save_word_vectors"]

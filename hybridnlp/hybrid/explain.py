@@ -19,6 +19,7 @@ import numpy as np
 from hybridnlp.estimators import explain as single
 from hybridnlp.estimators.explain import (
     Explanation,
+    check_single_label,
     default_method,
     label_indices,
     label_scores,
@@ -54,6 +55,7 @@ def explain_ensemble(ensemble, X, *, labels=None, method="auto") -> list[Explana
     explains them: ``default_method``). With a cascade, the full hybrid (every component)
     is explained."""
     check_fitted(ensemble)
+    check_single_label(ensemble)
     texts = check_texts(X, name="X")
     n, classes = len(texts), ensemble.classes_
     probas = ensemble.component_proba(texts)

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import make_pipeline
 
 from hybridnlp.estimators import FastTextClassifier, NBSVMClassifier, TransformerClassifier
-from hybridnlp.features import NBFeatures, TfidfFeatures, Word2VecFeatures
+from hybridnlp.features import NBFeatures, PairFeatures, TfidfFeatures, Word2VecFeatures
 from hybridnlp.hybrid.ensemble import WeightedEnsemble
 from hybridnlp.hybrid.stacking import StackingClassifier
 from hybridnlp.pretrained import SentenceEmbeddingFeatures
@@ -17,6 +18,7 @@ from hybridnlp.text import WORD_PATTERN
 from hybridnlp.text.words import word_split
 from hybridnlp.utils.deprecation import RenamedParams
 from hybridnlp.utils.paths import paths_as_strings
+from hybridnlp.utils.validation import is_pairs
 
 __all__ = ["HybridClassifier", "HybridEnsemble", "default_components"]
 
@@ -27,7 +29,7 @@ HOLDOUT_MIN_TEXTS = 5000
 
 
 def default_components(random_state=None, word_vectors=None, segmenter=None, pretrained=None,
-                       fine_tune=True) -> list[tuple[str, object]]:
+                       fine_tune=True, pairs=False) -> list[tuple[str, object]]:
     """NBSVM on word + char n-grams, TF-IDF word + char logistic regression, multinomial naive
     Bayes on binary word 1-2 grams, fastText (mean of word and bigram embeddings) and a
     Transformer trained from scratch.
@@ -44,6 +46,10 @@ def default_components(random_state=None, word_vectors=None, segmenter=None, pre
     accuracy: benchmarks/RESULTS.md), and a last component, logistic regression on the
     texts' mean vectors, joins. With ``segmenter`` (a word segmenter such as ``"jieba"``),
     every component splits words with it.
+
+    On sentence pairs (``pairs``: a hybrid's ``fit`` got pairs) every component reads the
+    pair joined by a separator, and ``pair`` joins: gradient-boosted trees on
+    ``PairFeatures`` (how alike the two texts are: TF-IDF cosines, overlaps, lengths).
 
     With ``pretrained`` (a local Hugging Face or sentence-transformers directory), a component
     ``sentence_embedding`` joins (logistic regression on its frozen sentence embeddings,
@@ -81,6 +87,10 @@ def default_components(random_state=None, word_vectors=None, segmenter=None, pre
         components.append(("word2vec", make_pipeline(Word2VecFeatures(word_vectors=word_vectors,
                                                                       segmenter=segmenter),
                                                      LogisticRegression(C=1, max_iter=2000))))
+    if pairs:
+        components.append(("pair", make_pipeline(
+            PairFeatures(segmenter=segmenter),
+            HistGradientBoostingClassifier(random_state=random_state))))
     return components
 
 
@@ -94,7 +104,14 @@ class _DefaultComponents(RenamedParams):
 
     def _defaults(self):
         return default_components(self.random_state, self.word_vectors, self.segmenter,
-                                  self.pretrained, self.fine_tune)
+                                  self.pretrained, self.fine_tune,
+                                  getattr(self, "pairs_", False))
+
+    def fit(self, X, y, sample_weight=None):
+        """As the hybrid's base fits; ``X`` may be sentence pairs (``pairs_``): then the
+        default components include ``pair``."""
+        self.pairs_ = is_pairs(X)
+        return super().fit(X, y, sample_weight)
 
     def _materialise(self) -> None:
         if self.estimators is None:
@@ -127,7 +144,12 @@ class _DefaultComponents(RenamedParams):
     def _components(self):
         if self.estimators is None:
             return self._defaults()
-        return super()._components()
+        components = super()._components()
+        defaults = self._defaults()
+        if getattr(self, "pairs_", False) and [n for n, _ in components] == [
+                n for n, _ in defaults[:-1]]:  # the defaults, set_params'd before the pairs
+            components = [*components, defaults[-1]]  # were seen: their pair component
+        return components
 
     def _estimator_cv(self, n_texts: int | None = None) -> dict:
         """With a Transformer among the components and at least ``HOLDOUT_MIN_TEXTS``

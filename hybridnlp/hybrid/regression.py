@@ -7,12 +7,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import nnls
 from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 
 from hybridnlp.estimators import FastTextRegressor, TextRegressorMixin, TransformerRegressor
-from hybridnlp.features import TfidfFeatures, Word2VecFeatures
+from hybridnlp.features import PairFeatures, TfidfFeatures, Word2VecFeatures
 from hybridnlp.hybrid._heldout import fit_meta, held_out_probas
 from hybridnlp.hybrid._text_ensemble import Components
 from hybridnlp.hybrid.hybrid import _DefaultComponents
@@ -23,6 +24,7 @@ from hybridnlp.utils.validation import (
     check_sample_weight,
     check_texts,
     check_texts_targets,
+    is_pairs,
 )
 
 __all__ = ["HybridRegressor", "NonNegativeLinear", "default_regressors"]
@@ -31,8 +33,10 @@ RIDGE_ALPHA = 3.0  # TF-IDF ridge: the best of 0.3-10 by 5-fold CV on EmoBank tr
 
 
 def default_regressors(random_state=None, word_vectors=None, segmenter=None,
-                       pretrained=None, fine_tune=True) -> list[tuple[str, object]]:
-    """Ridge regression on TF-IDF word + char n-grams and ``FastTextRegressor``; with
+                       pretrained=None, fine_tune=True, pairs=False) -> list[tuple[str, object]]:
+    """Ridge regression on TF-IDF word + char n-grams and ``FastTextRegressor`` (on sentence
+    pairs, both read the joined pair, and ``pair`` joins: gradient-boosted trees on
+    ``PairFeatures``, how alike the two texts are); with
     ``pretrained`` (a local sentence-transformers or Hugging Face directory) ridge on its
     frozen sentence embeddings joins, and with ``fine_tune`` the encoder fine-tuned as a
     ``TransformerRegressor`` (3 epochs); with ``word_vectors`` ridge on mean word vectors.
@@ -55,6 +59,10 @@ def default_regressors(random_state=None, word_vectors=None, segmenter=None,
     if word_vectors is not None:
         components.append(("word2vec", make_pipeline(
             Word2VecFeatures(word_vectors=word_vectors, segmenter=segmenter), Ridge(alpha=1.0))))
+    if pairs:
+        components.append(("pair", make_pipeline(
+            PairFeatures(segmenter=segmenter),
+            HistGradientBoostingRegressor(random_state=random_state))))
     return components
 
 
@@ -136,12 +144,13 @@ class HybridRegressor(_DefaultComponents, TextRegressorMixin, Components, BaseEs
 
     def _defaults(self):
         return default_regressors(self.random_state, self.word_vectors, self.segmenter,
-                                  self.pretrained, self.fine_tune)
+                                  self.pretrained, self.fine_tune, getattr(self, "pairs_", False))
 
     def fit(self, X, y, sample_weight=None):
         """Held-out predictions of every component -> per-target weights; components refit
         on all the texts; ``sample_weight`` (one per text) weighs every fit and the
-        weights' choice. Returns self."""
+        weights' choice. ``X`` may be sentence pairs (``pairs_``). Returns self."""
+        self.pairs_ = is_pairs(X)
         texts, y = check_texts_targets(X, y)
         w = check_sample_weight(sample_weight, len(texts))
         components = self._components()

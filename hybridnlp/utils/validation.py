@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "PAIR_SEPARATOR",
     "check_fitted",
     "check_choice",
     "check_labels",
@@ -23,6 +24,8 @@ __all__ = [
     "check_texts",
     "check_texts_labels",
     "is_missing",
+    "is_pairs",
+    "join_pairs",
     "text_input_tags",
 ]
 
@@ -72,8 +75,40 @@ def _as_sequence(values: Any, name: str, what: str) -> Sequence:
     )
 
 
+PAIR_SEPARATOR = " [SEP] "  # between the two texts of a sentence pair, once joined
+
+
+def is_pairs(texts: Any) -> bool:
+    """Sentence pairs: a 2-column DataFrame or (n, 2) array of strings, or a list whose items
+    are 2-tuples (or 2-lists) of strings."""
+    if type(texts).__name__ == "DataFrame":
+        return texts.shape[1] == 2
+    if isinstance(texts, np.ndarray):
+        return texts.ndim == 2 and texts.shape[1] == 2
+    if isinstance(texts, str | bytes) or not isinstance(texts, Sequence) or not len(texts):
+        return False
+    first = texts[0]
+    return isinstance(first, tuple | list) and len(first) == 2 and all(
+        isinstance(t, str) for t in first)
+
+
+def join_pairs(pairs: Any, *, name: str = "X") -> list[str]:
+    """Each pair ``(a, b)`` as one text ``a + PAIR_SEPARATOR + b``: what every estimator
+    reads (the neural ones see the separator between the two; ``PairFeatures`` splits them
+    apart again)."""
+    rows = pairs.to_numpy(dtype=object) if type(pairs).__name__ == "DataFrame" else pairs
+    out = []
+    for i, pair in enumerate(rows):
+        if not (len(pair) == 2 and all(isinstance(t, str) for t in pair)):
+            raise TypeError(f"{name}[{i}] is {pair!r:.60}; sentence pairs are two strings each, "
+                            f"(text_a, text_b).")
+        out.append(f"{pair[0]}{PAIR_SEPARATOR}{pair[1]}")
+    return out
+
+
 def check_texts(texts: Any, *, name: str = "X", require_words: bool = False) -> list[str]:
-    """Validate a collection of texts and return it as a ``list[str]``.
+    """Validate a collection of texts and return it as a ``list[str]``; sentence pairs
+    (:func:`is_pairs`) come back joined (:func:`join_pairs`).
 
     Parameters
     ----------
@@ -101,6 +136,8 @@ def check_texts(texts: Any, *, name: str = "X", require_words: bool = False) -> 
     >>> check_texts(["a good film", "a bad one"])
     ['a good film', 'a bad one']
     """
+    if is_pairs(texts):
+        texts = join_pairs(texts, name=name)
     seq = _as_sequence(texts, name, "str")
     if len(seq) == 0:
         raise ValueError(f"{name} is empty: got 0 texts; pass at least one text.")
