@@ -50,6 +50,7 @@ __all__ = ["EXPORT_FORMATS", "allowed_type_names", "allowed_types", "export", "e
 def allowed_types() -> tuple[type, ...]:
     """The classes :func:`load` accepts beyond skops' defaults (imported on first use:
     they pull in torch)."""
+    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     from sklearn.model_selection import (
         GroupKFold,
         KFold,
@@ -68,7 +69,13 @@ def allowed_types() -> tuple[type, ...]:
         TransformerClassifier,
         TransformerRegressor,
     )
-    from hybridnlp.features import NBFeatures, TfidfFeatures, TopicFeatures, Word2VecFeatures
+    from hybridnlp.features import (
+        NBFeatures,
+        PairFeatures,
+        TfidfFeatures,
+        TopicFeatures,
+        Word2VecFeatures,
+    )
     from hybridnlp.features.topics import TopicWords
     from hybridnlp.hybrid import (
         FusionClassifier,
@@ -89,7 +96,7 @@ def allowed_types() -> tuple[type, ...]:
 
     return (
         # hybridnlp's estimators, transformers and tokenizers (each rebuilds from plain data)
-        TfidfFeatures, NBFeatures, TopicFeatures, Word2VecFeatures,
+        TfidfFeatures, NBFeatures, TopicFeatures, Word2VecFeatures, PairFeatures,
         FastTextClassifier, TransformerClassifier, FusionClassifier, NBSVMClassifier,
         StackingClassifier, WeightedEnsemble, SimplexWeights, HybridClassifier, HybridEnsemble,
         MetaSelection, GreedySelection, SingleLearner,
@@ -99,6 +106,9 @@ def allowed_types() -> tuple[type, ...]:
         # scikit-learn's splitters, given as a stacking's ``cv`` (skops trusts estimators only)
         KFold, StratifiedKFold, GroupKFold, ShuffleSplit, StratifiedShuffleSplit,
         RepeatedKFold, RepeatedStratifiedKFold, PredefinedSplit,
+        # the fitted trees of a HistGradientBoosting model (the hybrids' pair component):
+        # arrays of nodes, no code
+        TreePredictor,
     )
 
 
