@@ -78,9 +78,9 @@ def test_the_readme_has_python_blocks_and_the_substitutions_still_apply():
 def test_readme_block_runs_on_its_own(index, tmp_path, monkeypatch, capsys):
     code = BLOCKS[index]
     if any(name in code for name in ("imdb", "chnsenticorp", "multi30k", "squad", "emobank",
-                                     "goemotions")) and not data_dir_available():
+                                     "goemotions", "stsb")) and not data_dir_available():
         pytest.skip("needs the data directory (IMDB, ChnSentiCorp, Multi30k, SQuAD, EmoBank, "
-                    "GoEmotions)")
+                    "GoEmotions, STS-B)")
     for old, new in SHRINK.items():
         code = code.replace(old, new)
     monkeypatch.chdir(tmp_path)  # files the examples write (vectors, models) land here
