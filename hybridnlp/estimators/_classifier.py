@@ -36,7 +36,9 @@ class TextClassifierMixin(SaveMixin, ClassifierMixin):
                                                  classes=self.classes_)
             exact = (self.predict(texts).astype(bool) == Y).all(axis=1)
             return float(np.average(exact, weights=sample_weight))
-        texts, y = check_texts_labels(X, y, require_words=False, min_classes=1)
+        table = getattr(self, "text_column", None) is not None  # a hybrid's DataFrame
+        texts, y = check_texts_labels(self._split_input(X)[0] if table else X, y,
+                                      require_words=False, min_classes=1)
         known = set(self.classes_.tolist())
         labels = y.tolist()
         unseen = [i for i, label in enumerate(labels) if label not in known]
@@ -45,7 +47,7 @@ class TextClassifierMixin(SaveMixin, ClassifierMixin):
                 f"y contains labels unseen at fit time: {sorted({labels[i] for i in unseen})} "
                 f"(first at index {unseen[0]}); the classifier knows {self.classes_.tolist()}."
             )
-        return super().score(texts, y, sample_weight=sample_weight)
+        return super().score(X if table else texts, y, sample_weight=sample_weight)
 
     @property
     def _is_multilabel(self) -> bool:

@@ -19,7 +19,7 @@ from hybridnlp.utils.validation import (
     text_input_tags,
 )
 
-__all__ = ["TextTransformer"]
+__all__ = ["SparseOutput", "TextTransformer"]
 
 
 class TextTransformer(RenamedParams, SaveMixin, TransformerMixin, BaseEstimator):
@@ -88,6 +88,32 @@ class TextTransformer(RenamedParams, SaveMixin, TransformerMixin, BaseEstimator)
         tags = text_input_tags(super().__sklearn_tags__())
         tags.target_tags.required = self._requires_y
         return tags
+
+
+class SparseOutput:
+    """``set_output(transform="pandas")`` for the transformers whose output is a sparse
+    matrix (TF-IDF, NB ratios): a DataFrame of pandas sparse columns named as
+    ``get_feature_names_out`` (scikit-learn's own wrapper refuses sparse output, and a dense
+    frame of every n-gram would not fit in memory). Subclasses are declared with
+    ``auto_wrap_output_keys=None`` and pass their outputs through ``_output``."""
+
+    def set_output(self, *, transform=None):
+        """``"pandas"``: ``transform`` and ``fit_transform`` return DataFrames (sparse
+        columns); ``"default"``: SciPy sparse matrices; None: unchanged. Returns self."""
+        if transform not in (None, "default", "pandas"):
+            raise ValueError(f"set_output(transform={transform!r}): {type(self).__name__} "
+                             f"gives 'pandas' (sparse columns) or 'default' (a SciPy sparse "
+                             f"matrix).")
+        if transform is not None:
+            self._sparse_output = transform
+        return self
+
+    def _output(self, X):
+        if getattr(self, "_sparse_output", "default") != "pandas":
+            return X
+        import pandas as pd
+
+        return pd.DataFrame.sparse.from_spmatrix(X, columns=self.get_feature_names_out())
 
 
 def _as_stream(X):

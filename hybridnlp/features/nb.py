@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
 from hybridnlp.features._ngrams import check_words, feature_names, make_vectorizers, stack
-from hybridnlp.features._text_transformer import TextTransformer
+from hybridnlp.features._text_transformer import SparseOutput, TextTransformer
 from hybridnlp.text import WORD_PATTERN
 from hybridnlp.utils.validation import check_fitted, check_sample_weight
 
@@ -42,7 +42,7 @@ def log_count_ratios(counts, y, classes, alpha: float, sample_weight=None) -> np
     return np.vstack(ratios)
 
 
-class NBFeatures(TextTransformer):
+class NBFeatures(SparseOutput, TextTransformer, auto_wrap_output_keys=None):
     """Binary n-gram indicators scaled by Naive-Bayes log-count ratios.
 
     For two classes the output has one column per n-gram, ``x * r``. For K > 2 classes (or
@@ -127,7 +127,7 @@ class NBFeatures(TextTransformer):
 
     def fit_transform(self, X, y=None, sample_weight=None):
         counts = self._fit(X, y, sample_weight)
-        return self._scale(counts)
+        return self._output(self._scale(counts))
 
     def _fit(self, X, y, sample_weight=None):
         texts, y = self._validate_fit(X, y)
@@ -154,7 +154,7 @@ class NBFeatures(TextTransformer):
 
     def transform(self, X):
         """NB-scaled features, shape (n_texts, n_features_out_), CSR."""
-        return self._scale(self._counts(self._validate_transform(X)))
+        return self._output(self._scale(self._counts(self._validate_transform(X))))
 
     def _counts(self, texts):
         """The unscaled n-gram indicators (or counts), (n_texts, V)."""

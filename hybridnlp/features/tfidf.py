@@ -6,14 +6,14 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from hybridnlp.features._ngrams import check_words, feature_names, make_vectorizers, stack
-from hybridnlp.features._text_transformer import TextTransformer
+from hybridnlp.features._text_transformer import SparseOutput, TextTransformer
 from hybridnlp.text import WORD_PATTERN
 from hybridnlp.utils.validation import check_fitted
 
 __all__ = ["TfidfFeatures"]
 
 
-class TfidfFeatures(TextTransformer):
+class TfidfFeatures(SparseOutput, TextTransformer, auto_wrap_output_keys=None):
     """TF-IDF features of word n-grams, character n-grams, or both side by side.
 
     Wraps scikit-learn's ``TfidfVectorizer``; ``analyzer="both"`` fits one word and one
@@ -110,12 +110,12 @@ class TfidfFeatures(TextTransformer):
         check_words(self.vectorizers_, texts, type(self).__name__)
         blocks = [vec.fit_transform(texts) for _, vec in self.vectorizers_]
         self.n_features_out_ = sum(block.shape[1] for block in blocks)
-        return stack(blocks)
+        return self._output(stack(blocks))
 
     def transform(self, X):
         """TF-IDF matrix of new texts, shape (n_texts, n_features_out_), CSR."""
         texts = self._validate_transform(X)
-        return stack([vec.transform(texts) for _, vec in self.vectorizers_])
+        return self._output(stack([vec.transform(texts) for _, vec in self.vectorizers_]))
 
     def get_feature_names_out(self, input_features=None):
         """N-gram names, prefixed ``word__`` / ``char__`` when both analyzers are used."""

@@ -70,19 +70,40 @@ class TextEnsemble(ComponentReportMixin, TextClassifierMixin, Components, BaseEs
     (name, classifier); fitted learners are in ``named_estimators_``; subclasses define
     ``fit`` and ``_combine`` (components' probabilities -> the hybrid's)."""
 
+    def _split_input(self, X) -> tuple[list[str], object]:
+        """(the texts of ``X``, the rest of its columns or None): with ``text_column`` set,
+        ``X`` is a DataFrame whose ``text_column`` holds the texts and whose other columns
+        (numbers and categories) go to the meta learner; else ``X`` is the texts."""
+        column = getattr(self, "text_column", None)
+        if column is None:
+            return check_texts(X), None
+        if type(X).__name__ != "DataFrame" or column not in X.columns:
+            got = (f"columns {list(X.columns)}" if type(X).__name__ == "DataFrame"
+                   else f"a {type(X).__name__}")
+            raise ValueError(f"text_column={column!r}: X must be a pandas DataFrame with a "
+                             f"{column!r} column (the texts; the others are its metadata), "
+                             f"got {got}.")
+        table = X.drop(columns=[column])
+        return check_texts(X[column], name=f"X[{column!r}]"), (table if table.shape[1]
+                                                                else None)
+
     def component_proba(self, X) -> dict[str, np.ndarray]:
         """Each base learner's class probabilities, columns in ``classes_`` order."""
         check_fitted(self)
-        texts = check_texts(X)
+        return self._component_proba(self._split_input(X)[0])
+
+    def _component_proba(self, texts: list[str]) -> dict[str, np.ndarray]:
         return {name: _aligned(est, est.predict_proba(texts), self.classes_)
                 for name, est in self.named_estimators_.items()}
 
     def predict_proba(self, X) -> np.ndarray:
-        texts = check_texts(X)
-        return self._combine(self.component_proba(texts), texts)
+        texts, table = self._split_input(X)
+        return self._combine(self._component_proba(texts), texts, table)
 
-    def _combine(self, probas: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
-        """The hybrid's class probabilities from its components' (``component_proba``)."""
+    def _combine(self, probas: dict[str, np.ndarray], texts: list[str],
+                 table=None) -> np.ndarray:
+        """The hybrid's class probabilities from its components' (``component_proba``) and,
+        with ``text_column``, the texts' other columns (``table``)."""
         raise NotImplementedError
 
     def predict(self, X) -> np.ndarray:

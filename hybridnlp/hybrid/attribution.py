@@ -109,9 +109,10 @@ class ComponentReportMixin:
         """Per-example predictions and confidences of every component and of the hybrid, with
         a summary (accuracies, who is right when the others are wrong, accuracy by length),
         and ``proba``, the hybrid's ``predict_proba(X)``: every component predicts once."""
-        texts, y = check_texts_labels(X, y, require_words=False, min_classes=1)
-        components = self.component_proba(texts)
-        final = self._combine(components, texts)
+        texts, table = self._split_input(X)
+        texts, y = check_texts_labels(texts, y, require_words=False, min_classes=1)
+        components = self._component_proba(texts)
+        final = self._combine(components, texts, table)
         report = component_report(components, final, self.classes_, texts, y)
         report.proba = final
         return report

@@ -243,7 +243,8 @@ class WeightedEnsemble(TextEnsemble):
         feats = self._gate_features(_TOKENIZE.tokenize_batch(texts), probas, fit=False)
         return softmax(feats @ self.gate_coef_, axis=1)
 
-    def _combine(self, probas: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
+    def _combine(self, probas: dict[str, np.ndarray], texts: list[str],
+                 table=None) -> np.ndarray:
         probas = np.stack(list(probas.values()))  # (M, n, K)
         weights = self._gate(texts, probas)  # (n, M)
         return np.einsum("nm,mnk->nk", weights, probas)

@@ -56,6 +56,11 @@ def explain_ensemble(ensemble, X, *, labels=None, method="auto") -> list[Explana
     is explained."""
     check_fitted(ensemble)
     check_single_label(ensemble)
+    if getattr(ensemble, "text_column", None) is not None:
+        raise ValueError(f"explain reads texts alone, and this {type(ensemble).__name__} "
+                         f"reads a DataFrame (text_column={ensemble.text_column!r}); explain "
+                         f"its components on the texts: ensemble.named_estimators_[name]"
+                         f".explain(texts).")
     texts = check_texts(X, name="X")
     n, classes = len(texts), ensemble.classes_
     probas = ensemble.component_proba(texts)

@@ -110,7 +110,7 @@ class _DefaultComponents(RenamedParams):
     def fit(self, X, y, sample_weight=None):
         """As the hybrid's base fits; ``X`` may be sentence pairs (``pairs_``): then the
         default components include ``pair``."""
-        self.pairs_ = is_pairs(X)
+        self.pairs_ = getattr(self, "text_column", None) is None and is_pairs(X)
         return super().fit(X, y, sample_weight)
 
     def _materialise(self) -> None:
@@ -239,6 +239,9 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     class_weight : "balanced", dict or None, default=None
         As in ``StackingClassifier``: every component and the meta learner weigh each text
         by its class's weight (times ``fit``'s ``sample_weight``).
+    text_column : str or None, default=None
+        As in ``StackingClassifier``: ``X`` is a DataFrame, the components read this column
+        and the meta learner also reads the other columns (numbers and categories).
 
     Examples
     --------
@@ -251,11 +254,12 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
     def __init__(self, *, estimators=None, word_vectors=None, segmenter=None, pretrained=None,
                  fine_tune=True, final_estimator=None, cv=5, estimator_cv=None,
                  passthrough=None, cache=True, random_state=None, n_jobs=None, verbose=0,
-                 calibrate=False, cascade=None, class_weight=None):
+                 calibrate=False, cascade=None, class_weight=None, text_column=None):
         super().__init__(estimators=estimators, final_estimator=final_estimator, cv=cv,
                          estimator_cv=estimator_cv, passthrough=passthrough, cache=cache,
                          random_state=random_state, n_jobs=n_jobs, verbose=verbose,
-                         calibrate=calibrate, cascade=cascade, class_weight=class_weight)
+                         calibrate=calibrate, cascade=cascade, class_weight=class_weight,
+                         text_column=text_column)
         self.word_vectors = word_vectors
         self.segmenter = segmenter
         self.pretrained = pretrained

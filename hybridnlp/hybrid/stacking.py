@@ -86,6 +86,14 @@ class StackingClassifier(TextEnsemble):
         Each text's weight times its class's ("balanced": n_texts / (n_classes x the
         class's count), as scikit-learn's); combined with ``fit``'s ``sample_weight``:
         every component and the meta learner get the product.
+    text_column : str or None, default=None
+        ``X`` is a pandas DataFrame: the components read its ``text_column``, and its other
+        columns (metadata: numbers, standardised with missing values as the median; and
+        categories, one-hot) join the meta learner's input beside the components'
+        probabilities (``table_``), so a user's rating or a channel name can shift the
+        decision. The meta learner must take extra columns (the default logistic
+        regression does; ``SimplexWeights`` and ``MetaSelection`` combine probabilities
+        only).
 
     Attributes
     ----------
@@ -101,6 +109,8 @@ class StackingClassifier(TextEnsemble):
         Learners reused from an earlier hybrid's fit inside ``share_fits`` (not fit again).
     temperature_ : float
         The temperature the probabilities are divided by (1.0 without ``calibrate``).
+    table_ : ColumnTransformer or None
+        With ``text_column``: the metadata columns' encoding, fit on the training rows.
     cascade_threshold_, cascade_escalated_, cascade_loss_ : float
         With ``cascade``: the cheap stage's confidence below which a text is escalated, and
         the share of held-out texts escalated and the accuracy lost there at it;
@@ -110,8 +120,9 @@ class StackingClassifier(TextEnsemble):
 
     def __init__(self, *, estimators, final_estimator=None, cv=5, estimator_cv=None,
                  passthrough=None, cache=True, random_state=None, n_jobs=None, verbose=0,
-                 calibrate=False, cascade=None, class_weight=None):
+                 calibrate=False, cascade=None, class_weight=None, text_column=None):
         self.estimators = estimators
+        self.text_column = text_column
         self.final_estimator = final_estimator
         self.cv = cv
         self.estimator_cv = estimator_cv
@@ -132,7 +143,8 @@ class StackingClassifier(TextEnsemble):
         self.multilabel_ = is_multilabel(y)
         if self.multilabel_:
             return self._fit_multilabel(X, y, sample_weight)
-        texts, y = check_texts_labels(X, y)
+        texts, table = self._split_input(X)
+        texts, y = check_texts_labels(texts, y)
         w = weighted_by_class(check_sample_weight(sample_weight, len(texts)),
                               self.class_weight, np.unique(y), y)
         components = self._components()
@@ -162,8 +174,10 @@ class StackingClassifier(TextEnsemble):
         names = [n for n, _ in components]
         self.held_out_ = {n: h.proba[rows] for n, h in zip(names, held)}
         self.held_out_y_ = y[rows]
-        meta = self._meta_features([h.proba[rows] for h in held], row_texts)
         final = self.final_estimator or self._default_final_estimator()
+        self.table_ = None if table is None else _table_encoder(table, final).fit(table)
+        row_table = None if table is None else table.iloc[np.flatnonzero(rows)]
+        meta = self._meta_features([h.proba[rows] for h in held], row_texts, row_table)
         self.final_estimator_ = fit_meta(clone(final), meta, y[rows],
                                          None if w is None else w[rows])
         self.n_meta_rows_ = int(rows.sum())
@@ -183,7 +197,8 @@ class StackingClassifier(TextEnsemble):
         cross-validated predictions on the held-out texts."""
         for name, value in (("calibrate", self.calibrate), ("cascade", self.cascade),
                             ("passthrough", self.passthrough),
-                            ("class_weight", self.class_weight)):
+                            ("class_weight", self.class_weight),
+                            ("text_column", self.text_column)):
             if value not in (None, False):
                 raise ValueError(f"{name}={value!r} is not available with a multi-label y; "
                                  f"leave it at its default.")
@@ -222,13 +237,17 @@ class StackingClassifier(TextEnsemble):
         self._set_thresholds(held_meta, Y[rows])
         return self
 
-    def __setstate__(self, state):
-        super().__setstate__({"cascade": None, "class_weight": None, **state})  # older
+    def __setstate__(self, state):  # pickled before these existed
+        super().__setstate__({"cascade": None, "class_weight": None, "text_column": None,
+                              "table_": None, **state})
 
     def _check_cascade(self, components) -> None:
         if self.cascade is None:
             return
         check_number("cascade", self.cascade, float, low=0, high=1, high_open=True)
+        if self.text_column is not None:
+            raise ValueError("cascade cannot be combined with text_column (the cheap stage "
+                             "reads the texts alone); drop one of them.")
         if self.passthrough is not None:
             raise ValueError("cascade cannot be combined with passthrough (the cheap stage "
                              "would need the passthrough features too); drop one of them.")
@@ -295,22 +314,25 @@ class StackingClassifier(TextEnsemble):
     def _default_final_estimator(self):
         return LogisticRegression(max_iter=1000)
 
-    def _meta_features(self, probas: list[np.ndarray], texts: list[str]):
+    def _meta_features(self, probas: list[np.ndarray], texts: list[str], table=None):
         # Two classes: one column per learner suffices (the other is 1 - p).
         blocks = [p[:, 1:] if p.shape[1] == 2 else p for p in probas]
         meta = np.hstack(blocks)
+        if getattr(self, "table_", None) is not None:
+            meta = np.hstack([meta, self.table_.transform(table)])
         if self.passthrough_ is not None:
             extra = self.passthrough_.transform(texts)
             return sp.hstack([sp.csr_matrix(meta), sp.csr_matrix(extra)], format="csr")
         return meta
 
 
-    def _combine(self, probas: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
+    def _combine(self, probas: dict[str, np.ndarray], texts: list[str],
+                 table=None) -> np.ndarray:
         if self._is_multilabel:
             blocks = np.stack(list(probas.values()), axis=2)  # (n, K, M)
             return np.column_stack([_positive_proba(est, blocks[:, j])
                                     for j, est in enumerate(self.final_estimators_)])
-        meta = self._meta_features(list(probas.values()), texts)
+        meta = self._meta_features(list(probas.values()), texts, table)
         return with_temperature(self.final_estimator_.predict_proba(meta),
                                 getattr(self, "temperature_", 1.0))
 
@@ -325,3 +347,24 @@ def _fit_label(final, meta, y_j, sample_weight=None):
 def _positive_proba(est, meta) -> np.ndarray:
     p = est.predict_proba(meta)
     return p[:, list(est.classes_).index(1)] if 1 in est.classes_ else np.zeros(len(p))
+
+
+def _table_encoder(table, final):
+    """The metadata columns' encoding for the meta learner: numbers standardised (a missing
+    value: the column's median), everything else one-hot (an unseen value: all zeros)."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    if type(final).__name__ in ("SimplexWeights", "MetaSelection"):
+        raise ValueError(f"text_column with metadata columns needs a meta learner that takes "
+                         f"extra columns; {type(final).__name__} combines probabilities "
+                         f"only. Use the default (logistic regression).")
+    numeric = [c for c in table.columns if table[c].dtype.kind in "biuf"]
+    other = [c for c in table.columns if c not in numeric]
+    return make_column_transformer(
+        (make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+        (make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
+                       OneHotEncoder(handle_unknown="ignore", sparse_output=False)), other),
+        sparse_threshold=0.0)

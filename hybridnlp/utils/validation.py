@@ -138,6 +138,8 @@ def check_texts(texts: Any, *, name: str = "X", require_words: bool = False) -> 
     """
     if is_pairs(texts):
         texts = join_pairs(texts, name=name)
+    elif type(texts).__name__ == "DataFrame" and texts.shape[1] == 1:  # its one column
+        texts = texts.iloc[:, 0]
     seq = _as_sequence(texts, name, "str")
     if len(seq) == 0:
         raise ValueError(f"{name} is empty: got 0 texts; pass at least one text.")
