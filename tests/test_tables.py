@@ -100,3 +100,31 @@ def test_feature_transformers_give_pandas_output():
     assert list(pairs.transform([("a b", "a c")]).columns)[:2] == ["word_cosine", "char_cosine"]
     pipe = make_pipeline(TfidfFeatures(), LogisticRegression()).set_output(transform="pandas")
     assert pipe.fit(texts, Y).score(texts, Y) > 0.8
+
+
+def test_a_config_names_the_feature_columns_for_the_hybrid(tmp_path):
+    import json
+
+    from hybridnlp.exceptions import ConfigError
+    from hybridnlp.experiments import load_config, run
+
+    frame = TRAIN.assign(label=np.where(Y == 1, "pos", "neg"))
+    frame.loc[3, "rating"] = None  # an empty cell: a missing number
+    frame.to_csv(tmp_path / "reviews.csv", index=False)
+    config = {"name": "reviews", "task": "classification", "output": str(tmp_path / "runs"),
+              "data": {"path": str(tmp_path / "reviews.csv"), "text_column": "review",
+                       "feature_columns": ["rating", "channel"]},
+              "evaluation": {"cv": 3, "save_models": False},
+              "models": [{"type": "stacking", "name": "texts only"},
+                         {"type": "stacking", "name": "with metadata",
+                          "params": {"text_column": "review"}}]}
+    result = run(config, quiet=True)
+    rows = json.loads((result.run_dir / "metrics.json").read_text())["models"]
+    assert rows["with metadata"]["accuracy"] > rows["texts only"]["accuracy"] + 0.05
+    with pytest.raises(ConfigError, match=r"data.feature_columns: no model reads them; set "
+                                          r"params: \{text_column: review\}"):
+        load_config({**config, "models": [{"type": "stacking"}]})
+    with pytest.raises(ConfigError, match=r"models\[0\].params.text_column: 'text' is not the "
+                                          r"data's text column 'review'"):
+        load_config({**config, "models": [{"type": "stacking",
+                                           "params": {"text_column": "text"}}]})

@@ -112,6 +112,7 @@ def load_texts(
     label_column: str | None = None,
     format: str | None = None,
     encoding: str = "utf-8",
+    feature_columns=None,
 ) -> Bunch:
     """Read texts (and optionally labels) from a CSV, TSV, JSONL or plain-text file.
 
@@ -127,6 +128,9 @@ def load_texts(
     format : {"csv", "tsv", "jsonl", "txt"}, optional
         Overrides the format inferred from the file name.
     encoding : str, default="utf-8"
+    feature_columns : list of str, optional
+        More columns to read (metadata: numbers or categories), as ``frame``, a pandas
+        DataFrame: a column whose values all read as numbers (empty: missing) is numeric.
 
     Returns
     -------
@@ -144,7 +148,11 @@ def load_texts(
         raise FileNotFoundError(f"no such file: {str(path)!r}")
     fmt = _format_of(path, format)
     text = _read_text(path, encoding)
+    frame = None
     if fmt == "txt":
+        if feature_columns:
+            raise ValueError("feature_columns cannot be used with a one-text-per-line file; "
+                             "store them in a CSV/TSV/JSONL file instead.")
         if label_column is not None:
             raise ValueError(
                 f"label_column={label_column!r} cannot be used with a one-text-per-line file; "
@@ -162,6 +170,9 @@ def load_texts(
         text_col = _column(columns, text_column, "text_column", path)
         label_col = _column(columns, label_column, "label_column", path) if label_column else None
         texts, labels = _texts_from_rows(rows, text_col, label_col, path)
+        if feature_columns:
+            frame = _frame(rows, [_column(columns, c, "feature_columns", path)
+                                  for c in feature_columns])
     if not texts:
         raise ValueError(f"{path.name} holds no texts; the file is empty or has only a header.")
     target = None
@@ -176,10 +187,29 @@ def load_texts(
         target_names = sorted({str(v) if not isinstance(v, str) else v for v in labels})
     from sklearn.utils import Bunch
 
-    return Bunch(
+    bunch = Bunch(
         data=texts, target=target, target_names=target_names,
         DESCR=f"{len(texts)} texts read from {path} ({fmt})", name=path.name,
     )
+    if frame is not None:
+        bunch.frame = frame
+    return bunch
+
+
+def _frame(rows, columns: list[str]):
+    """The ``columns`` of ``rows`` as a DataFrame; a column whose values all read as numbers
+    (an empty cell: missing) is numeric, the others are strings (an empty cell: missing)."""
+    import pandas as pd
+
+    out = {}
+    for column in columns:
+        values = [None if is_missing(v) or v == "" else v for v in (r.get(column) for r in rows)]
+        try:
+            out[column] = [np.nan if v is None else float(v) for v in values]
+        except (TypeError, ValueError):
+            out[column] = pd.Series([None if v is None else str(v) for v in values],
+                                    dtype=object)
+    return pd.DataFrame(out)
 
 
 class TextStream:

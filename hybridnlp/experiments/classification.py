@@ -57,9 +57,10 @@ def _fit(model, *args, **kwargs):
 # ---------------------------------------------------------------------- data
 
 
-def load_split(config: ExperimentConfig, split: str | None):
+def load_split(config: ExperimentConfig, split: str | None, *, with_table: bool = False):
     """(texts, labels or None, label names) of one split of the config's data (``data.limit``
-    applied)."""
+    applied); ``with_table``: and the DataFrame of ``data.text_column`` and
+    ``data.feature_columns`` (None without feature columns)."""
     from hybridnlp.datasets import DATASETS, load_dataset, load_texts
 
     d = config.data
@@ -77,15 +78,21 @@ def load_split(config: ExperimentConfig, split: str | None):
                              f"from it. Set data.test_split to null for cross-validation.")
         with reading_data("data.path"):
             bunch = load_texts(d.path, text_column=d.text_column,
-                               label_column=d.label_column)
+                               label_column=d.label_column,
+                               feature_columns=d.feature_columns)
         texts, target = bunch.data, bunch.target
         names = list(getattr(bunch, "target_names", None) or [])
+    table = getattr(bunch, "frame", None)
+    if table is not None:
+        table = table.assign(**{d.text_column: list(texts)})
     if d.limit is not None and d.limit < len(texts):  # a seeded sample, in corpus order
         keep = np.sort(np.random.default_rng(config.seed).choice(len(texts), d.limit,
                                                                  replace=False))
         texts = [texts[i] for i in keep]
         target = None if target is None else np.asarray(target)[keep]
-    return list(texts), (None if target is None else np.asarray(target)), names
+        table = None if table is None else table.iloc[keep].reset_index(drop=True)
+    out = list(texts), (None if target is None else np.asarray(target)), names
+    return (*out, table) if with_table else out
 
 
 # ---------------------------------------------------------------------- classification
@@ -135,21 +142,29 @@ class _Folds:
     test_texts: list | None
     y_test: np.ndarray | None
     progress: object
+    table: object = None  # with data.feature_columns: the texts and those columns
+    test_table: object = None
 
-    def fold_data(self, train_idx, test_idx):
-        """(train texts, train labels, test texts, test labels, test ids) of one fold."""
+    def fold_data(self, train_idx, test_idx, tabular: bool = False):
+        """(train texts, train labels, test texts, test labels, test ids) of one fold; with
+        ``tabular``, DataFrames of the texts and the feature columns instead of texts."""
+        texts, test_texts = ((self.table, self.test_table) if tabular
+                             else (self.texts, self.test_texts))
         if test_idx is None:
-            return (self.texts, self.y, self.test_texts, self.y_test,
-                    np.arange(len(self.test_texts)))
-        return ([self.texts[j] for j in train_idx], self.y[train_idx],
-                [self.texts[j] for j in test_idx], self.y[test_idx], test_idx)
+            return (texts, self.y, test_texts, self.y_test, np.arange(len(self.y_test)))
+        if tabular:
+            return (texts.iloc[train_idx], self.y[train_idx], texts.iloc[test_idx],
+                    self.y[test_idx], test_idx)
+        return ([texts[j] for j in train_idx], self.y[train_idx],
+                [texts[j] for j in test_idx], self.y[test_idx], test_idx)
 
 
 def classification(config, run_dir, result, *, progress=None, scheduler=None) -> dict:
     """The classification task of ``run``: every model over the folds (or the test split);
     ``scheduler``: the Dask scheduler's address the caller gave (never the config's)."""
     ev = config.evaluation
-    texts, y, target_names = load_split(config, config.data.train_split)
+    texts, y, target_names, table = load_split(config, config.data.train_split,
+                                               with_table=True)
     if y is None:
         raise ValueError("classification needs labels; set data.label_column.")
     if np.ndim(y) == 2:  # a multi-label data set: the multilabel task's run and report
@@ -158,14 +173,16 @@ def classification(config, run_dir, result, *, progress=None, scheduler=None) ->
         for row in out["models"].values():  # scikit-learn's accuracy of label sets
             row["accuracy"] = row["subset_accuracy"]
         return {**out, "task": "multilabel"}
-    test_texts, y_test = None, None
+    test_texts, y_test, test_table = None, None, None
     if config.data.test_split:
-        test_texts, y_test, _ = load_split(config, config.data.test_split)
+        test_texts, y_test, _, test_table = load_split(config, config.data.test_split,
+                                                       with_table=True)
         folds = [(np.arange(len(texts)), None)]
     else:
         splitter = StratifiedKFold(ev.cv, shuffle=True, random_state=config.seed)
         folds = list(splitter.split(texts, y))
-    task = _Folds(config, Progress(run_dir), texts, y, folds, test_texts, y_test, progress)
+    task = _Folds(config, Progress(run_dir), texts, y, folds, test_texts, y_test, progress,
+                  table, test_table)
     records = {}  # model name -> {"summary", "predictions", "attribution"}
     with execution_backend(config.execution, scheduler), _sharing(config):  # shared component fits
         for i, spec, est in pending_models(config, run_dir, result, records):
@@ -251,9 +268,11 @@ def _classification_model(task: _Folds, spec, i: int, est) -> tuple[dict, object
     todo = [k for k in range(len(task.folds)) if k not in records]
     n_jobs = config.execution.n_jobs
     threads = threads_per_job(n_jobs, len(todo))
+    tabular = task.table is not None and bool(spec.params.get("text_column"))
     results = run_jobs(_fold_job, [
         (journalled(est, task.done.dir.parent, spec.name, k), config.evaluation.metrics,
-         config.seed + k, task.fold_data(*task.folds[k]), threads, k == len(task.folds) - 1)
+         config.seed + k, task.fold_data(*task.folds[k], tabular), threads,
+         k == len(task.folds) - 1)
         for k in todo], n_jobs)
     folds = range(len(task.folds))
     for k in (task.progress(folds, desc=spec.name) if task.progress else folds):
@@ -274,7 +293,7 @@ def _classification_model(task: _Folds, spec, i: int, est) -> tuple[dict, object
             searches.append({"fold": k, **fold_record["search"]})
     summary = _summary(fold_metrics, fit_times, model)
     explained = None
-    if model is not None and len(confidence) == len(preds):  # the last fold's texts
+    if model is not None and len(confidence) == len(preds) and not tabular:  # last fold
         _, _, X_te, y_te, ids = task.fold_data(*task.folds[-1])
         explained = explained_examples(model, X_te, y_te, [preds[j] for j in ids.tolist()],
                                        [confidence[j] for j in ids.tolist()])

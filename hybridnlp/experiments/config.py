@@ -53,6 +53,9 @@ class DataConfig:
     data_home: str | None = None
     source: str | None = None  # translation: the source and target languages (e.g. en, de)
     target: str | None = None
+    # classification from a file: more columns (numbers, categories) for the models whose
+    # text_column is set (the hybrids' meta learner reads them beside the texts)
+    feature_columns: list | None = None
 
 
 @dataclass
@@ -240,6 +243,25 @@ def _build(cls, values: dict, path: str):
     return cls(**kwargs)
 
 
+def _check_feature_columns(config: ExperimentConfig) -> None:
+    d = config.data
+    if not (isinstance(d.feature_columns, list) and d.feature_columns
+            and all(isinstance(c, str) for c in d.feature_columns)):
+        raise ConfigError(f"data.feature_columns: expected a list of column names, got "
+                          f"{d.feature_columns!r}.")
+    if d.path is None or config.task != "classification":
+        raise ConfigError("data.feature_columns: metadata columns are read from a file "
+                          "(data.path) in a classification run; remove the key.")
+    if not any(m.params.get("text_column") for m in config.models):
+        raise ConfigError(f"data.feature_columns: no model reads them; set params: "
+                          f"{{text_column: {d.text_column}}} on a stacking or hybrid model.")
+    for i, m in enumerate(config.models):
+        column = m.params.get("text_column")
+        if column is not None and column != d.text_column:
+            raise ConfigError(f"models[{i}].params.text_column: {column!r} is not the data's "
+                              f"text column {d.text_column!r}; give the same name.")
+
+
 def _check(config: ExperimentConfig) -> ExperimentConfig:
     task = task_named(config.task)
     d = config.data
@@ -248,6 +270,8 @@ def _check(config: ExperimentConfig) -> ExperimentConfig:
     if not config.models:
         raise ConfigError("models: the list is empty; name at least one model.")
     check_task_data(config)
+    if d.feature_columns is not None:
+        _check_feature_columns(config)
     from hybridnlp.experiments.registry import MODELS, PARTS, build_model
 
     names: set[str] = set()
