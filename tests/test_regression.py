@@ -267,7 +267,8 @@ def test_a_regression_config_runs_from_a_csv_with_every_regressor_type(tmp_path)
     assert "![predicted against true](predicted.png)" in report
     assert (result.run_dir / "predicted.png").stat().st_size > 1000
     assert (result.run_dir / "models" / "hybrid" / "config.json").is_file()
-    with pytest.raises(Exception, match="'nbsvm' is a classification model, but task is "
+    with pytest.raises(Exception, match="'nbsvm' is a classification or multilabel model, "
+                                        "but task is "
                                         "'regression'"):
         load_config({**config, "models": [{"type": "nbsvm"}]})
 

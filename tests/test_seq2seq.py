@@ -376,7 +376,8 @@ def test_translation_config_checks(tmp_path):
         load_config(bad)
     with pytest.raises(ConfigError, match="reads the sentence pairs of a translation data set"):
         load_config({**base, "data": {"name": "mr"}})
-    with pytest.raises(ConfigError, match="'nbsvm' is a classification model, but task is "
+    with pytest.raises(ConfigError, match="'nbsvm' is a classification or multilabel model, "
+                                          "but task is "
                                           "'translation'"):
         load_config({**base, "models": [{"type": "nbsvm"}]})
     with pytest.raises(ConfigError, match="data.source: only the translation task"):

@@ -5,13 +5,18 @@ directory finished, seed and build the rest, and record each as it ends (its row
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import KFold
 
 from hybridnlp.experiments.registry import build_model
 from hybridnlp.experiments.run_state import Progress, model_dir, resumed
 from hybridnlp.utils.seed import seed_everything
 
-__all__ = ["finish_model", "pending_models"]
+__all__ = ["finish_model", "fit_folds", "folds_of", "pending_models"]
 
 logger = logging.getLogger("hybridnlp.experiments")
 
@@ -62,3 +67,40 @@ def finish_model(config, run_dir, result, rows: dict, i: int, spec, model, row: 
             logger.warning("model %s not saved: %s", spec.name, err)
             row["saved"] = str(err)
     Progress(run_dir).put(f"{i}-{spec.name}", row)
+
+
+def folds_of(config, texts, y, test_texts=None, y_test=None):
+    """``(folds, protocol, truth)`` of a task scored per example: one fold (train on the
+    train split, test on the test split) or ``evaluation.cv`` shuffled k folds; each fold is
+    (train texts, train targets, test texts, test targets, test rows in ``truth``)."""
+    if config.data.test_split:
+        folds = [(texts, y, test_texts, y_test, np.arange(len(test_texts)))]
+        return folds, (f"train on {config.data.train_split}, test on "
+                       f"{config.data.test_split}"), y_test
+    split = KFold(config.evaluation.cv, shuffle=True, random_state=config.seed)
+    folds = [([texts[i] for i in tr], y[tr], [texts[i] for i in te], y[te], te)
+             for tr, te in split.split(texts)]
+    return folds, f"{config.evaluation.cv}-fold CV (shuffled, seed {config.seed})", y
+
+
+def fit_folds(est, folds, truth, metrics: tuple[str, ...], predict: Callable,
+              score: Callable, *, desc: str, progress=None) -> tuple[dict, np.ndarray, object]:
+    """A clone of ``est`` fit on each fold and scored on its test part: (the row: each of
+    ``metrics`` as the mean over folds, its spread ``_std``, ``fit_time`` summed, ``folds``;
+    the predictions of every row of ``truth``; the last fold's model). ``predict(model,
+    texts)`` gives predictions shaped as the targets, ``score(true, predicted)`` a dict."""
+    scores, fit_times, pred, model = [], [], np.zeros_like(truth), None
+    steps = range(len(folds))
+    for k in (progress(steps, desc=desc) if progress else steps):
+        tr_x, tr_y, te_x, te_y, ids = folds[k]
+        model = clone(est)
+        start = time.perf_counter()
+        model.fit(tr_x, tr_y)
+        fit_times.append(time.perf_counter() - start)
+        pred[ids] = predict(model, te_x)
+        scores.append(score(te_y, pred[ids]))
+    row = {m: float(np.mean([s[m] for s in scores])) for m in metrics}
+    row.update({f"{m}_std": float(np.std([s[m] for s in scores])) for m in metrics})
+    row["fit_time"] = float(np.sum(fit_times))
+    row["folds"] = [{m: s[m] for m in metrics} for s in scores]
+    return row, pred, model

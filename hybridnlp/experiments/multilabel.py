@@ -6,17 +6,14 @@ label one-vs-rest; the hybrids stack per label (``hybridnlp.hybrid.StackingClass
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.model_selection import KFold
 
 from hybridnlp.experiments.classification import load_split
-from hybridnlp.experiments.model_loop import finish_model, pending_models
+from hybridnlp.experiments.model_loop import finish_model, fit_folds, folds_of, pending_models
 from hybridnlp.experiments.plots import bar_chart
-from hybridnlp.experiments.report import target_cell
+from hybridnlp.experiments.report import metric_table
 from hybridnlp.experiments.task import Task, register_task
 from hybridnlp.hybrid import as_multilabel
 from hybridnlp.utils.multilabel import check_multilabel, multilabel_scores
@@ -49,33 +46,19 @@ def multilabel(config, run_dir, result, *, progress=None, scheduler=None) -> dic
         raise ValueError("the multilabel task needs labels; set data.label_column (labels "
                          "joined by '|').")
     Y, names = indicator(target, names)
+    test_texts, Y_test = None, None
     if config.data.test_split:
         test_texts, test_target, test_names = load_split(config, config.data.test_split)
         Y_test = _test_indicator(test_target, test_names, names)
-        folds = [(texts, Y, test_texts, Y_test, np.arange(len(test_texts)))]
-        protocol = f"train on {config.data.train_split}, test on {config.data.test_split}"
-    else:
-        split = KFold(config.evaluation.cv, shuffle=True, random_state=config.seed)
-        folds = [([texts[i] for i in tr], Y[tr], [texts[i] for i in te], Y[te], te)
-                 for tr, te in split.split(texts)]
-        protocol = f"{config.evaluation.cv}-fold CV (shuffled, seed {config.seed})"
-    truth = folds[0][3] if config.data.test_split else Y
+    folds, protocol, truth = folds_of(config, texts, Y.astype(np.int64), test_texts,
+                                      None if Y_test is None else Y_test.astype(np.int64))
+    truth = truth.astype(bool)
     rows = {}
     for i, spec, est in pending_models(config, run_dir, result, rows):
-        scores, fit_times, pred, model = [], [], np.zeros_like(truth), None
-        steps = range(len(folds))
-        for k in (progress(steps, desc=spec.name) if progress else steps):
-            tr_x, tr_y, te_x, te_y, ids = folds[k]
-            model = clone(as_multilabel(est))
-            start = time.perf_counter()
-            model.fit(tr_x, tr_y.astype(np.int64))
-            fit_times.append(time.perf_counter() - start)
-            pred[ids] = np.asarray(model.predict(te_x)).astype(bool)
-            scores.append(multilabel_scores(te_y, pred[ids]))
-        row = {m: float(np.mean([s[m] for s in scores])) for m in METRICS}
-        row.update({f"{m}_std": float(np.std([s[m] for s in scores])) for m in METRICS})
-        row["fit_time"] = float(np.sum(fit_times))
-        row["folds"] = [{m: s[m] for m in METRICS} for s in scores]
+        row, pred, model = fit_folds(
+            as_multilabel(est), folds, truth, METRICS,
+            lambda model, x: np.asarray(model.predict(x)).astype(bool), multilabel_scores,
+            desc=spec.name, progress=progress)
         row["label_f1"] = _label_f1(truth, pred, names)
         finish_model(config, run_dir, result, rows, i, spec, model, row,
                      card_metrics={m: row[m] for m in METRICS},
@@ -109,14 +92,7 @@ def render(m: dict, run_dir: Path) -> list[str]:
     lines = [f"Protocol: {m['protocol']}. {len(m['label_names'])} labels; micro F1 pools "
              f"every label decision, macro F1 averages the labels' F1, subset accuracy counts "
              f"texts whose label set is exactly right, Hamming loss the wrong decisions.", "",
-             "| model | " + " | ".join(METRICS) + " | fit time (s) | target |",
-             "|---" * (len(METRICS) + 3) + "|"]
-    for name, r in rows.items():
-        folds = len(r.get("folds") or [])
-        cells = [f"{r[k]:.4f}" + (f" ± {r[k + '_std']:.4f}" if folds > 1 else "")
-                 for k in METRICS]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {r['fit_time']:.1f} | "
-                     f"{target_cell(m, name, r['micro_f1'])} |")
+             *metric_table(m, METRICS, "micro_f1")]
     best = max(rows, key=lambda n: rows[n]["micro_f1"])
     f1 = rows[best]["label_f1"]
     order = sorted(f1, key=f1.get)

@@ -5,17 +5,14 @@ per-example predictions and a predicted-against-true plot of the best model."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.model_selection import KFold
 
 from hybridnlp.experiments.classification import load_split
-from hybridnlp.experiments.model_loop import finish_model, pending_models
+from hybridnlp.experiments.model_loop import finish_model, fit_folds, folds_of, pending_models
 from hybridnlp.experiments.plots import scatter_plot
-from hybridnlp.experiments.report import target_cell
+from hybridnlp.experiments.report import metric_table
 from hybridnlp.experiments.task import Task, register_task
 from hybridnlp.utils.metrics import regression_scores
 
@@ -46,34 +43,17 @@ def regression(config, run_dir, result, *, progress=None, scheduler=None) -> dic
     if config.data.path is not None:  # a file's column: its distinct values are no names
         names = [config.data.label_column]
     y, names = _targets(y, names)
+    test_texts, y_test = None, None
     if config.data.test_split:
         test_texts, y_test, _ = load_split(config, config.data.test_split)
         y_test, _ = _targets(y_test, names)
-        folds = [(texts, y, test_texts, y_test, np.arange(len(test_texts)))]
-        protocol = f"train on {config.data.train_split}, test on {config.data.test_split}"
-    else:
-        split = KFold(config.evaluation.cv, shuffle=True, random_state=config.seed)
-        folds = [([texts[i] for i in tr], y[tr], [texts[i] for i in te], y[te], te)
-                 for tr, te in split.split(texts)]
-        protocol = f"{config.evaluation.cv}-fold CV (shuffled, seed {config.seed})"
-    truth = folds[0][3] if config.data.test_split else y
+    folds, protocol, truth = folds_of(config, texts, y, test_texts, y_test)
     rows, predictions = {}, {}
     for i, spec, est in pending_models(config, run_dir, result, rows):
-        scores, fit_times, pred, model = [], [], np.zeros_like(truth), None
-        steps = range(len(folds))
-        for k in (progress(steps, desc=spec.name) if progress else steps):
-            tr_x, tr_y, te_x, te_y, ids = folds[k]
-            model = clone(est)
-            start = time.perf_counter()
-            model.fit(tr_x, tr_y)
-            fit_times.append(time.perf_counter() - start)
-            fold_pred = np.asarray(model.predict(te_x), dtype=np.float64).reshape(te_y.shape)
-            pred[ids] = fold_pred
-            scores.append(regression_scores(te_y, fold_pred, names))
-        row = {m: float(np.mean([s[m] for s in scores])) for m in METRICS}
-        row.update({f"{m}_std": float(np.std([s[m] for s in scores])) for m in METRICS})
-        row["fit_time"] = float(np.sum(fit_times))
-        row["folds"] = [{m: s[m] for m in METRICS} for s in scores]
+        row, pred, model = fit_folds(
+            est, folds, truth, METRICS, lambda model, x: np.asarray(
+                model.predict(x), dtype=np.float64).reshape(len(x), *truth.shape[1:]),
+            lambda t, p: regression_scores(t, p, names), desc=spec.name, progress=progress)
         if len(names) > 1:
             row["per_target"] = regression_scores(truth, pred, names)["per_target"]
         if hasattr(model, "chosen_"):
@@ -89,16 +69,8 @@ def regression(config, run_dir, result, *, progress=None, scheduler=None) -> dic
 def render(m: dict, run_dir: Path) -> list[str]:
     rows = m["models"]
     lines = [f"Protocol: {m['protocol']}. Each score is the mean over the targets "
-             f"({', '.join(m['target_names'])}).", "",
-             "| model | " + " | ".join(METRICS) + " | fit time (s) | target |",
-             "|---" * (len(METRICS) + 3) + "|"]
-    for name, r in rows.items():
-        folds = len(r.get("folds") or [])
-        cells = [f"{r[k]:.4f}" + (f" ± {r[k + '_std']:.4f}" if folds > 1 else "")
-                 for k in METRICS]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {r['fit_time']:.1f} | "
-                     f"{target_cell(m, name, r['pearson'])} |")
-    lines.append("")
+             f"({', '.join(m['target_names'])}).", "", *metric_table(m, METRICS, "pearson"),
+             ""]
     for name, r in rows.items():
         if r.get("per_target"):
             lines.append(f"{name}, Pearson per target: " + ", ".join(

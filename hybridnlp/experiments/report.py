@@ -43,6 +43,20 @@ def target_cell(m: dict, name: str, value: float) -> str:
     return f"{target:g}: met" if met else f"{target:g}: missed by {gap:.4f}"
 
 
+def metric_table(m: dict, metrics: tuple[str, ...], main: str) -> list[str]:
+    """A run's table, a row per model: each metric's mean over the folds (± their spread
+    where there are several), the fit time and the target of ``main``."""
+    lines = ["| model | " + " | ".join(metrics) + " | fit time (s) | target |",
+             "|---" * (len(metrics) + 3) + "|"]
+    for name, r in m["models"].items():
+        folds = len(r.get("folds") or [])
+        cells = [f"{r[k]:.4f}" + (f" ± {r[k + '_std']:.4f}" if folds > 1 else "")
+                 for k in metrics]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {r['fit_time']:.1f} | "
+                     f"{target_cell(m, name, r[main])} |")
+    return lines
+
+
 def main_rows(m: dict) -> list[dict]:
     """One row per model of a run (and per component of a hybrid, measured inside its fit):
     label, the task's main metric, its spread over folds, fit time, target."""
