@@ -90,6 +90,9 @@ def _predict(args) -> int:
                           f"{args.model_dir} --prompt TEXT")
     try:  # a missing file or column, a malformed CSV: the reader's message, no traceback
         texts = load_texts(args.input, text_column=args.text_column).data
+        if args.second_column:  # sentence pairs: (first, second) per row
+            second = load_texts(args.input, text_column=args.second_column).data
+            texts = list(zip(texts, second, strict=True))
     except (FileNotFoundError, ValueError, TypeError) as err:
         raise _UsageError(str(err)) from None
     raw = model.predict(texts)
@@ -112,9 +115,9 @@ def _predict(args) -> int:
     out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
     try:
         w = csv.writer(out)
-        w.writerow(["text", *header])
+        w.writerow(["text", *(["second"] if args.second_column else []), *header])
         for t, p in zip(texts, rows, strict=True):
-            w.writerow([t, *p])
+            w.writerow([*t, *p] if args.second_column else [t, *p])
     finally:
         if args.output:
             out.close()
@@ -511,6 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a model directory, e.g. RUN_DIR/models/NBSVM")
     p.add_argument("--input", required=True, help="CSV, TSV, JSONL or TXT file of texts")
     p.add_argument("--text-column", default="text", help="column of the texts (CSV, TSV, JSONL)")
+    p.add_argument("--second-column", help="for sentence pairs: the column of each pair's "
+                                           "second text (--text-column holds the first)")
     p.add_argument("--output", help="CSV to write (default: standard output)")
     p.set_defaults(func=_predict)
     p = command("explain", "which words drove a saved classifier's predictions")

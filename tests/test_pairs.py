@@ -107,3 +107,20 @@ def test_hybrid_classifier_reads_paraphrase_pairs():
     alone = make_pipeline(TfidfFeatures(), LogisticRegression()).fit(check_texts(PAIRS), LABELS)
     assert clf.score(TEST_PAIRS, TEST_LABELS) > alone.score(check_texts(TEST_PAIRS),
                                                             TEST_LABELS)
+
+
+def test_predict_command_reads_pairs_from_two_columns(tmp_path, capsys):
+    from hybridnlp.cli import main
+
+    reg = HybridRegressor(random_state=0).set_params(fasttext__max_epochs=1).fit(PAIRS, SCORES)
+    reg.save(tmp_path / "model")
+    (tmp_path / "in.csv").write_text("a,b\ncat dog bird,cat dog bird\ncat dog,owl hawk\n")
+    assert main(["predict", str(tmp_path / "model"), "--input", str(tmp_path / "in.csv"),
+                 "--text-column", "a", "--second-column", "b"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "text,second,prediction"
+    assert lines[1].startswith("cat dog bird,cat dog bird,")
+    same, apart = (float(line.rsplit(",", 1)[1]) for line in lines[1:])
+    expected = reg.predict([("cat dog bird", "cat dog bird"), ("cat dog", "owl hawk")])
+    np.testing.assert_allclose([same, apart], expected)
+    assert same > apart
