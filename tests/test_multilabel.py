@@ -241,10 +241,37 @@ def test_multilabel_hybrid_refuses_what_needs_one_label_per_text():
     with pytest.raises(ValueError, match=r"calibrate=True is not available with a "
                                          r"multi-label y"):
         _stack(calibrate=True).fit(TEXTS, LABELS)
-    with pytest.raises(ValueError, match=r"WeightedEnsemble mixes class distributions"):
-        WeightedEnsemble(estimators=[("nbsvm", NBSVMClassifier())]).fit(TEXTS, LABELS)
-    with pytest.raises(ValueError, match=r"WeightedEnsemble mixes class distributions"):
-        HybridEnsemble().fit(TEXTS, LABELS)
+    with pytest.raises(ValueError, match=r"gating and class_weight weigh one class per text, "
+                                         r"but y is multi-label"):
+        HybridEnsemble(gating=True).fit(TEXTS, LABELS)
+
+
+def test_weighted_ensemble_fits_one_set_of_weights_for_every_label():
+    from scipy.optimize import minimize_scalar
+
+    ens = WeightedEnsemble(estimators=[
+        ("nbsvm", NBSVMClassifier()),
+        ("mnb", make_pipeline(CountVectorizer(), MultinomialNB()))], cv=3,
+        random_state=0).fit(TEXTS, LABELS)
+    assert ens.multilabel_ and ens.weights_.shape == (2,)
+    assert ens.weights_.sum() == pytest.approx(1.0)
+    parts = ens.component_proba(TEST_TEXTS)
+    np.testing.assert_allclose(ens.predict_proba(TEST_TEXTS),
+                               ens.weights_[0] * parts["nbsvm"] + ens.weights_[1] * parts["mnb"])
+    # the weight minimises the held-out binary log loss (one free number with two parts)
+    from hybridnlp.hybrid._heldout import held_out_probas
+
+    Y, _ = check_multilabel(LABELS)
+    held_nb, held_mnb = (h.proba for h in held_out_probas(
+        [(n, as_multilabel(e)) for n, e in ens.estimators], TEXTS, Y, ens.classes_, [3, 3], 0))
+
+    def loss(a):
+        p = np.clip(a * held_nb + (1 - a) * held_mnb, 1e-12, 1 - 1e-12)
+        return -(Y * np.log(p) + (1 - Y) * np.log(1 - p)).mean()
+
+    best = minimize_scalar(loss, bounds=(0, 1), method="bounded").x
+    assert ens.weights_[0] == pytest.approx(best, abs=1e-3)
+    assert multilabel_scores(Y_TEST, ens.predict(TEST_TEXTS))["micro_f1"] > 0.95
 
 
 def test_fusion_fuses_every_labels_out_of_fold_probabilities():

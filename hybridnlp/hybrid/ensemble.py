@@ -9,11 +9,11 @@ from scipy.special import logsumexp, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_array
 
-from hybridnlp.hybrid._heldout import held_out_probas
+from hybridnlp.hybrid._heldout import as_multilabel, held_out_probas
 from hybridnlp.hybrid._text_ensemble import TextEnsemble
 from hybridnlp.text import WordTokenizer
 from hybridnlp.utils.class_weight import weighted_by_class
-from hybridnlp.utils.multilabel import is_multilabel
+from hybridnlp.utils.multilabel import check_texts_multilabel, is_multilabel
 from hybridnlp.utils.saving import SaveMixin
 from hybridnlp.utils.validation import (
     check_fitted,
@@ -37,14 +37,26 @@ def _mixture_nll(log_gate: np.ndarray, probas: np.ndarray, y_idx: np.ndarray,
                              weights=sample_weight))
 
 
+def _binary_mixture_nll(weights: np.ndarray, probas: np.ndarray, Y: np.ndarray,
+                        sample_weight=None) -> float:
+    """Mean over texts (weighted) of the mean over labels of the binary log loss of
+    sum_m weights_m * p_m. probas (M, n, K), Y (n, K) 0/1."""
+    p = np.clip(np.einsum("m,mnk->nk", weights, probas), EPS, 1 - EPS)
+    per = -(Y * np.log(p) + (1 - Y) * np.log(1 - p)).mean(axis=1)
+    return float(np.average(per, weights=sample_weight))
+
+
 def fit_simplex_weights(probas: np.ndarray, y_idx: np.ndarray,
                         sample_weight=None) -> np.ndarray:
     """Weights on the simplex minimising the log loss of the weighted average of ``probas``
-    (each example weighing ``sample_weight``)."""
+    (each example weighing ``sample_weight``); for a multi-label indicator matrix
+    ``y_idx`` (n, K), the mean binary log loss of each label's average."""
     M = probas.shape[0]
 
     def loss(theta):
         log_w = theta - logsumexp(theta)
+        if np.ndim(y_idx) == 2:
+            return _binary_mixture_nll(np.exp(log_w), probas, y_idx, sample_weight)
         return _mixture_nll(np.broadcast_to(log_w, (len(y_idx), M)), probas, y_idx,
                             sample_weight)
 
@@ -118,7 +130,9 @@ class SimplexWeights(SaveMixin, ClassifierMixin, BaseEstimator):
 
 
 class WeightedEnsemble(TextEnsemble):
-    """Weighted soft voting; weights minimise log loss on held-out predictions.
+    """Weighted soft voting; weights minimise log loss on held-out predictions (a
+    multi-label ``y``: one set of weights for every label's probability, on the mean binary
+    log loss, and per-label thresholds tuned on the held-out average).
 
     With ``gating=True`` the weights depend on the text: a small multinomial model of cheap
     features (log length, rate of words unseen in training, each component's confidence and
@@ -170,10 +184,9 @@ class WeightedEnsemble(TextEnsemble):
     def fit(self, X, y, sample_weight=None):
         """Held-out probabilities of every component -> weights (or a gate), each text
         weighing ``sample_weight`` in the components' fits and in the weights'."""
-        if is_multilabel(y):
-            raise ValueError("WeightedEnsemble mixes class distributions (one label per "
-                             "text), but y is multi-label; use StackingClassifier or "
-                             "HybridClassifier (one meta learner per label).")
+        self.multilabel_ = is_multilabel(y)
+        if self.multilabel_:
+            return self._fit_multilabel(X, y, sample_weight)
         texts, y = check_texts_labels(X, y)
         w = weighted_by_class(check_sample_weight(sample_weight, len(texts)),
                               self.class_weight, np.unique(y), y)
@@ -199,6 +212,32 @@ class WeightedEnsemble(TextEnsemble):
             kept = [toks for toks, keep in zip(tokens, rows) if keep]
             feats = self._gate_features(kept, probas, fit=True)
             self.gate_coef_ = self._fit_gate(feats, probas, y_idx[rows], w_rows)
+        return self
+
+    def _fit_multilabel(self, X, y, sample_weight):
+        """Multi-label: the components learn every label (scikit-learn ones one-vs-rest), one
+        set of simplex weights minimises the mean binary log loss of the weighted average
+        of their held-out per-label probabilities, and each label's threshold is tuned on
+        that average (``thresholds_``)."""
+        if self.gating or self.class_weight is not None:
+            raise ValueError("gating and class_weight weigh one class per text, but y is "
+                             "multi-label; set gating=False and class_weight=None.")
+        texts, Y, self.classes_ = check_texts_multilabel(X, y)
+        w = check_sample_weight(sample_weight, len(texts))
+        components = [(n, as_multilabel(est)) for n, est in self._components()]
+        names = [name for name, _ in components]
+        cvs = [self._estimator_cv(len(texts)).get(name, self.cv) for name in names]
+        held = held_out_probas(components, texts, Y, self.classes_, cvs, self._split_seed(),
+                               verbose=self.verbose, n_jobs=self.n_jobs, sample_weight=w)
+        rows = np.logical_and.reduce([h.rows for h in held])
+        probas = np.stack([h.proba[rows] for h in held])  # (M, n, K)
+        self.named_estimators_ = dict(zip(names, [h.fitted for h in held]))
+        self.estimators_ = list(self.named_estimators_.values())
+        self.shared_components_ = [n for n, h in zip(names, held) if h.shared]
+        w_rows = None if w is None else w[rows]
+        self.weights_ = fit_simplex_weights(probas, Y[rows], w_rows)
+        self.gate_coef_ = None
+        self._set_thresholds(np.einsum("m,mnk->nk", self.weights_, probas), Y[rows])
         return self
 
     def _gate_features(self, tokens: list[list[str]], probas: np.ndarray,
