@@ -111,5 +111,5 @@ def render(m: dict, run_dir: Path) -> list[str]:
 MULTILABEL = register_task(Task(
     name="multilabel", metrics=METRICS, main_metric="micro_f1",
     model_types=("tfidf_lr", "nbsvm", "fasttext", "transformer", "fusion", "stacking",
-                 "hybrid"),
+                 "ensemble", "hybrid_ensemble", "hybrid"),
     run=multilabel, render=render))
