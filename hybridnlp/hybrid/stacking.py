@@ -99,7 +99,10 @@ class StackingClassifier(TextEnsemble):
     ----------
     estimators_ : list of fitted base learners (refit on all data)
     named_estimators_ : dict name -> fitted base learner
-    final_estimator_ : fitted meta learner
+    final_estimator_ : fitted meta learner (None for a multi-label ``y``)
+    final_estimators_ : list of fitted meta learners, one per label (multi-label ``y``)
+    thresholds_ : ndarray (n_labels,)
+        Multi-label: each label's threshold on its combined probability.
     classes_ : ndarray
     n_meta_rows_ : int
         Texts the meta learner was trained on.
@@ -232,7 +235,7 @@ class StackingClassifier(TextEnsemble):
                 part = _fit_label(final, blocks[train, j], y_j[train],
                                   None if weights is None else weights[train])
                 held_meta[test, j] = _positive_proba(part, blocks[test, j])
-        self.final_estimator_ = self.final_estimators_[0]
+        self.final_estimator_ = None  # one per label: final_estimators_
         self.n_meta_rows_ = int(rows.sum())
         self._set_thresholds(held_meta, Y[rows])
         return self
