@@ -21,6 +21,7 @@ goemotions duee`` (about an hour on 2 cores).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,7 @@ from hybridnlp.hybrid import HybridClassifier  # noqa: E402
 from hybridnlp.utils.multilabel import multilabel_scores, tune_thresholds  # noqa: E402
 
 METRICS = ("micro_f1", "macro_f1", "subset_accuracy", "hamming_loss")
+DUMP = os.environ.get("HYBRIDNLP_BENCH_DUMP")  # a folder for the probabilities, optional
 
 
 def peer(chinese: bool):
@@ -57,7 +59,7 @@ def out_of_fold(model, texts, Y) -> np.ndarray:
                              method="predict_proba")
 
 
-def evaluate(train, evals: dict, chinese: bool) -> list[str]:
+def evaluate(train, evals: dict, chinese: bool, dump: str | None = None) -> list[str]:
     """Rows of the table: every model scored on each evaluation split."""
     texts, Y = train
     header = "| model | fit (s) | " + " | ".join(
@@ -94,17 +96,25 @@ def evaluate(train, evals: dict, chinese: bool) -> list[str]:
         row(f"component: {comp} (thresholds tuned on its held-out probabilities)", None,
             lambda x, est=est, t=t: est.predict_proba(x) >= t)
     row("HybridClassifier()", fit_s, hybrid.predict)
-    rows += ["", f"HybridClassifier: its meta learners learned from {hybrid.n_meta_rows_:,} "
-             f"held-out texts (components: {', '.join(hybrid.named_estimators_)}); "
+    scores = ", ".join(f"{k} {v:.4f}" for k, v in hybrid.meta_scores_.items())
+    rows += ["", f"HybridClassifier: its meta level was chosen on {hybrid.n_meta_rows_:,} "
+             f"held-out texts, by micro F1 out of fold ({scores}): **{hybrid.chosen_}**; "
              f"thresholds from {hybrid.thresholds_.min():.2f} to "
              f"{hybrid.thresholds_.max():.2f} (median {np.median(hybrid.thresholds_):.2f})."]
+    if dump:  # the components' held-out and evaluation probabilities, for study
+        np.savez_compressed(dump, y=hybrid.held_out_y_, **{
+            f"held_{n}": p for n, p in hybrid.held_out_.items()}, **{
+            f"{split}_{n}": est.predict_proba(x) for split, (x, _) in evals.items()
+            for n, est in hybrid.named_estimators_.items()}, **{
+            f"{split}_y": y for split, (_, y) in evals.items()})
     return rows
 
 
 def goemotions_section(command: str) -> None:
     train, dev, test = (load_dataset("goemotions", split=s) for s in ("train", "dev", "test"))
     rows = evaluate((train.data, train.target),
-                    {"dev": (dev.data, dev.target), "test": (test.data, test.target)}, False)
+                    {"dev": (dev.data, dev.target), "test": (test.data, test.target)}, False,
+                    DUMP and f"{DUMP}/goemotions.npz")
     write_section("multilabel-goemotions", "\n".join([
         "## Multi-label: GoEmotions, 28 emotions (issue 32)", "", stamp(command), "",
         f"Trained on GoEmotions train ({len(train.data):,} comments), scored on dev "
@@ -121,7 +131,8 @@ def duee_section(command: str) -> None:
     train, held = train_test_split(idx, test_size=0.2, random_state=0)
     texts = [data.data[i] for i in train]
     rows = evaluate((texts, data.target[train]),
-                    {"held-out 20%": ([data.data[i] for i in held], data.target[held])}, True)
+                    {"held-out 20%": ([data.data[i] for i in held], data.target[held])}, True,
+                    DUMP and f"{DUMP}/duee.npz")
     write_section("multilabel-duee", "\n".join([
         "## Multi-label: DuEE 1.0 event types, 65 labels, Chinese (issue 32)", "",
         stamp(command), "",

@@ -210,21 +210,44 @@ def _stack(**kw):
     ], cv=3, random_state=0, **kw)
 
 
-def test_stacking_learns_one_meta_learner_per_label(tmp_path):
+def test_stacking_chooses_its_meta_level_out_of_fold(tmp_path):
     clf = _stack().fit(TEXTS, LABELS)
     assert clf.multilabel_ and clf.classes_.tolist() == sorted(COLOURS)
-    assert len(clf.final_estimators_) == 3
     assert isinstance(clf.named_estimators_["mnb"][-1], OneVsRestClassifier)
     assert clf.held_out_["nbsvm"].shape == (240, 3) and clf.held_out_y_.shape == (240, 3)
+    assert set(clf.meta_scores_) == {"shared", "per_label", "nbsvm", "mnb", "fasttext"}
+    assert clf.chosen_ == max(clf.meta_scores_, key=clf.meta_scores_.get)
     proba = clf.predict_proba(TEST_TEXTS)
     parts = clf.component_proba(TEST_TEXTS)
-    for j, meta in enumerate(clf.final_estimators_):
-        column = np.column_stack([parts[n][:, j] for n in ("nbsvm", "mnb", "fasttext")])
-        np.testing.assert_allclose(proba[:, j], meta.predict_proba(column)[:, 1])
+    blocks = np.stack([parts[n] for n in ("nbsvm", "mnb", "fasttext")], axis=2)
+    for kind in ("shared", "per_label"):  # each kind combines the components as documented
+        from hybridnlp.hybrid._multilabel_meta import _fit, combine
+
+        fitted = _fit(kind, LogisticRegression(max_iter=1000),
+                      np.stack([clf.held_out_[n] for n in ("nbsvm", "mnb", "fasttext")], 2),
+                      clf.held_out_y_)
+        combined = combine(kind, fitted, blocks, ["nbsvm", "mnb", "fasttext"])
+        assert combined.shape == (60, 3) and ((combined >= 0) & (combined <= 1)).all()
+        if kind == clf.chosen_:
+            np.testing.assert_allclose(proba, combined)
     assert multilabel_scores(Y_TEST, clf.predict(TEST_TEXTS))["micro_f1"] > 0.95
     saved = hybridnlp.load(hybridnlp.save(clf, tmp_path / "model"))
     np.testing.assert_allclose(saved.predict_proba(TEST_TEXTS), proba, atol=1e-6)
     np.testing.assert_array_equal(saved.predict(TEST_TEXTS), clf.predict(TEST_TEXTS))
+
+
+def test_a_component_alone_is_chosen_where_the_others_only_add_noise():
+    from hybridnlp.hybrid._multilabel_meta import fit_multilabel_meta
+
+    rng = np.random.default_rng(0)
+    Y = rng.random((300, 4)) < 0.2
+    good = np.where(Y, rng.uniform(0.6, 1.0, Y.shape), rng.uniform(0.0, 0.4, Y.shape))
+    noise = rng.random((2, *Y.shape))
+    blocks = np.stack([noise[0], good, noise[1]], axis=2)
+    meta = fit_multilabel_meta(LogisticRegression(), blocks, Y, ["a", "b", "c"], seed=0)
+    assert meta["scores"]["b"] == 1.0 and meta["scores"]["a"] < 0.5
+    assert meta["chosen"] in ("shared", "per_label", "b")
+    assert meta["scores"][meta["chosen"]] == 1.0 and meta["thresholds"].shape == (4,)
 
 
 def test_scikit_learn_components_learn_every_label_one_vs_rest():

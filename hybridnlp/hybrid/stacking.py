@@ -8,11 +8,12 @@ import tempfile
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from hybridnlp.hybrid._heldout import _aligned, as_multilabel, fit_meta, held_out_probas
+from hybridnlp.hybrid._multilabel_meta import combine as combine_multilabel
+from hybridnlp.hybrid._multilabel_meta import fit_multilabel_meta
 from hybridnlp.hybrid._text_ensemble import TextEnsemble
 from hybridnlp.hybrid.cascade import (
     cascade_curve,
@@ -99,8 +100,11 @@ class StackingClassifier(TextEnsemble):
     ----------
     estimators_ : list of fitted base learners (refit on all data)
     named_estimators_ : dict name -> fitted base learner
-    final_estimator_ : fitted meta learner (None for a multi-label ``y``)
-    final_estimators_ : list of fitted meta learners, one per label (multi-label ``y``)
+    final_estimator_ : fitted meta learner (multi-label: the shared one, a list of one per
+        label, or None where one component alone was chosen)
+    chosen_, meta_scores_ : str, dict
+        Multi-label: the meta level chosen ("shared", "per_label" or a component's name)
+        and every candidate's out-of-fold micro F1.
     thresholds_ : ndarray (n_labels,)
         Multi-label: each label's threshold on its combined probability.
     classes_ : ndarray
@@ -194,10 +198,11 @@ class StackingClassifier(TextEnsemble):
     def _fit_multilabel(self, X, y, sample_weight):
         """Multi-label: each component learns every label (ours natively, scikit-learn
         classifiers in ``OneVsRestClassifier``: :func:`as_multilabel`) and gives held-out
-        per-label probabilities (k-fold or holdout, not stratified); one meta learner per
-        label reads that label's probability from each component (``final_estimators_``),
-        and each label's threshold (``thresholds_``) is tuned on the meta learners' own
-        cross-validated predictions on the held-out texts."""
+        per-label probabilities (k-fold or holdout, not stratified); the meta level is
+        chosen out of fold among one meta learner shared by every label, one per label, and
+        each component alone (:mod:`hybridnlp.hybrid._multilabel_meta`: ``chosen_``,
+        ``meta_scores_``), and each label's threshold is tuned on its out-of-fold
+        probabilities (``thresholds_``)."""
         for name, value in (("calibrate", self.calibrate), ("cascade", self.cascade),
                             ("passthrough", self.passthrough),
                             ("class_weight", self.class_weight),
@@ -224,20 +229,13 @@ class StackingClassifier(TextEnsemble):
         self.held_out_y_ = Y[rows]
         self.passthrough_, self.temperature_, self.cascade_threshold_ = None, 1.0, None
         final = self.final_estimator or self._default_final_estimator()
-        weights = None if w is None else w[rows]
         blocks = np.stack([h.proba[rows] for h in held], axis=2)  # (n, K, M)
-        self.final_estimators_, held_meta = [], np.zeros(Y[rows].shape)
-        folds = KFold(min(5, int(rows.sum())), shuffle=True, random_state=seed)
-        for j in range(Y.shape[1]):
-            y_j = Y[rows, j].astype(np.int64)
-            self.final_estimators_.append(_fit_label(final, blocks[:, j], y_j, weights))
-            for train, test in folds.split(y_j):
-                part = _fit_label(final, blocks[train, j], y_j[train],
-                                  None if weights is None else weights[train])
-                held_meta[test, j] = _positive_proba(part, blocks[test, j])
-        self.final_estimator_ = None  # one per label: final_estimators_
+        meta = fit_multilabel_meta(final, blocks, Y[rows], names, seed,
+                                   None if w is None else w[rows])
+        self.chosen_, self.meta_scores_ = meta["chosen"], meta["scores"]
+        self.final_estimator_ = meta["fitted"]  # a list with "per_label"; None: a component
+        self.thresholds_ = meta["thresholds"]
         self.n_meta_rows_ = int(rows.sum())
-        self._set_thresholds(held_meta, Y[rows])
         return self
 
     def __setstate__(self, state):  # pickled before these existed
@@ -333,23 +331,11 @@ class StackingClassifier(TextEnsemble):
                  table=None) -> np.ndarray:
         if self._is_multilabel:
             blocks = np.stack(list(probas.values()), axis=2)  # (n, K, M)
-            return np.column_stack([_positive_proba(est, blocks[:, j])
-                                    for j, est in enumerate(self.final_estimators_)])
+            return combine_multilabel(self.chosen_, self.final_estimator_, blocks,
+                                      list(probas))
         meta = self._meta_features(list(probas.values()), texts, table)
         return with_temperature(self.final_estimator_.predict_proba(meta),
                                 getattr(self, "temperature_", 1.0))
-
-
-def _fit_label(final, meta, y_j, sample_weight=None):
-    """One label's meta learner (a constant one where the label is always or never on)."""
-    if len(np.unique(y_j)) < 2:
-        return DummyClassifier(strategy="prior").fit(meta, y_j)
-    return fit_meta(clone(final), meta, y_j, sample_weight)
-
-
-def _positive_proba(est, meta) -> np.ndarray:
-    p = est.predict_proba(meta)
-    return p[:, list(est.classes_).index(1)] if 1 in est.classes_ else np.zeros(len(p))
 
 
 def _table_encoder(table, final):
