@@ -183,18 +183,29 @@ class WeightedEnsemble(TextEnsemble):
 
     def fit(self, X, y, sample_weight=None):
         """Held-out probabilities of every component -> weights (or a gate), each text
-        weighing ``sample_weight`` in the components' fits and in the weights'."""
+        weighing ``sample_weight`` in the components' fits and in the weights'. A
+        multi-label ``y``: the components learn every label (scikit-learn ones
+        one-vs-rest), one set of simplex weights minimises the mean binary log loss of the
+        weighted average of their held-out per-label probabilities, and each label's
+        threshold is tuned on that average (``thresholds_``)."""
         self.multilabel_ = is_multilabel(y)
-        if self.multilabel_:
-            return self._fit_multilabel(X, y, sample_weight)
-        texts, y = check_texts_labels(X, y)
-        w = weighted_by_class(check_sample_weight(sample_weight, len(texts)),
-                              self.class_weight, np.unique(y), y)
-        components = self._components()
+        if self.multilabel_:  # one set of weights for every label's probability
+            if self.gating or self.class_weight is not None:
+                raise ValueError("gating and class_weight weigh one class per text, but y is "
+                                 "multi-label; set gating=False and class_weight=None.")
+            texts, y, self.classes_ = check_texts_multilabel(X, y)  # y: indicator matrix
+            w = check_sample_weight(sample_weight, len(texts))
+            components = [(n, as_multilabel(est)) for n, est in self._components()]
+            target = y
+        else:
+            texts, y = check_texts_labels(X, y)
+            w = weighted_by_class(check_sample_weight(sample_weight, len(texts)),
+                                  self.class_weight, np.unique(y), y)
+            components = self._components()
+            self.classes_ = np.unique(y)
+            target = np.searchsorted(self.classes_, y)
         seed = self._split_seed()  # one for every component: their held-out rows align
         names = [name for name, _ in components]
-        self.classes_ = np.unique(y)
-        y_idx = np.searchsorted(self.classes_, y)
         cvs = [self._estimator_cv(len(texts)).get(name, self.cv) for name in names]
         held = held_out_probas(components, texts, y, self.classes_, cvs, seed,
                                verbose=self.verbose, n_jobs=self.n_jobs, sample_weight=w)
@@ -204,40 +215,16 @@ class WeightedEnsemble(TextEnsemble):
         self.estimators_ = list(self.named_estimators_.values())
         self.shared_components_ = [n for n, h in zip(names, held) if h.shared]
         w_rows = None if w is None else w[rows]
-        self.weights_ = fit_simplex_weights(probas, y_idx[rows], w_rows)
+        self.weights_ = fit_simplex_weights(probas, target[rows], w_rows)
         self.gate_coef_ = None
-        if self.gating:
+        if self.multilabel_:  # thresholds on the held-out weighted average
+            self._set_thresholds(np.einsum("m,mnk->nk", self.weights_, probas), target[rows])
+        elif self.gating:
             tokens = _TOKENIZE.tokenize_batch(texts)
             self.vocabulary_ = {w for toks in tokens for w in toks}
             kept = [toks for toks, keep in zip(tokens, rows) if keep]
             feats = self._gate_features(kept, probas, fit=True)
-            self.gate_coef_ = self._fit_gate(feats, probas, y_idx[rows], w_rows)
-        return self
-
-    def _fit_multilabel(self, X, y, sample_weight):
-        """Multi-label: the components learn every label (scikit-learn ones one-vs-rest), one
-        set of simplex weights minimises the mean binary log loss of the weighted average
-        of their held-out per-label probabilities, and each label's threshold is tuned on
-        that average (``thresholds_``)."""
-        if self.gating or self.class_weight is not None:
-            raise ValueError("gating and class_weight weigh one class per text, but y is "
-                             "multi-label; set gating=False and class_weight=None.")
-        texts, Y, self.classes_ = check_texts_multilabel(X, y)
-        w = check_sample_weight(sample_weight, len(texts))
-        components = [(n, as_multilabel(est)) for n, est in self._components()]
-        names = [name for name, _ in components]
-        cvs = [self._estimator_cv(len(texts)).get(name, self.cv) for name in names]
-        held = held_out_probas(components, texts, Y, self.classes_, cvs, self._split_seed(),
-                               verbose=self.verbose, n_jobs=self.n_jobs, sample_weight=w)
-        rows = np.logical_and.reduce([h.rows for h in held])
-        probas = np.stack([h.proba[rows] for h in held])  # (M, n, K)
-        self.named_estimators_ = dict(zip(names, [h.fitted for h in held]))
-        self.estimators_ = list(self.named_estimators_.values())
-        self.shared_components_ = [n for n, h in zip(names, held) if h.shared]
-        w_rows = None if w is None else w[rows]
-        self.weights_ = fit_simplex_weights(probas, Y[rows], w_rows)
-        self.gate_coef_ = None
-        self._set_thresholds(np.einsum("m,mnk->nk", self.weights_, probas), Y[rows])
+            self.gate_coef_ = self._fit_gate(feats, probas, target[rows], w_rows)
         return self
 
     def _gate_features(self, tokens: list[list[str]], probas: np.ndarray,
