@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import warnings
 from collections.abc import Iterator
 from contextvars import ContextVar
 
@@ -260,9 +261,11 @@ def _plan(estimator, texts, y, classes, cv, random_state, sample_weight=None) ->
 def _fit_part(estimator, texts, y, classes, train, test, memory, threads, sample_weight=None):
     """One job: (None, a clone's probabilities on the ``test`` rows, fit on the ``train``
     rows), or (the clone fitted on everything, None) when ``test`` is None."""
-    # a multi-label component's own thresholds are unused: the hybrid tunes its own
+    # a multi-label component's own thresholds are unused: the hybrid tunes its own; a
+    # fold without a rare label's texts is expected (OneVsRestClassifier warns of each)
     tuning = contextlib.nullcontext() if y.ndim == 1 else skip_threshold_tuning()
-    with torch_threads(threads), tuning:
+    with torch_threads(threads), tuning, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Label .* is present in all training")
         if test is None:
             return fit_weighted(_clone(estimator, memory), texts, y, sample_weight), None
         est = fit_weighted(_clone(estimator, memory), [texts[j] for j in train], y[train],
