@@ -50,7 +50,6 @@ __all__ = ["EXPORT_FORMATS", "allowed_type_names", "allowed_types", "export", "e
 def allowed_types() -> tuple[type, ...]:
     """The classes :func:`load` accepts beyond skops' defaults (imported on first use:
     they pull in torch)."""
-    import numpy as np
     from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     from sklearn.model_selection import (
         GroupKFold,
@@ -110,9 +109,6 @@ def allowed_types() -> tuple[type, ...]:
         # the fitted trees of a HistGradientBoosting model (the hybrids' pair component):
         # arrays of nodes, no code
         TreePredictor,
-        # a dtype (SimpleImputer's, in a hybrid's metadata encoding): skops reads it as an
-        # empty array's header (.npy, no pickle)
-        np.dtype,
     )
 
 

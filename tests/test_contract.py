@@ -418,7 +418,7 @@ FIT_ELSEWHERE = {
     "QAPipeline": "test_qa", "SentenceEmbeddingFeatures": "test_pretrained",
     "FastTextRegressor": "test_regression", "HybridRegressor": "test_regression",
     "TransformerRegressor": "test_regression",
-    "NonNegativeLinear": "test_regression",
+    "NonNegativeLinear": "test_regression", "PairFeatures": "test_pairs (reads sentence pairs)",
     "TextTransformer": "a base class (tested through TfidfFeatures and the others)",
 }
 PACKAGES = ("features", "estimators", "hybrid", "lm", "seq2seq", "qa", "pretrained", "text")

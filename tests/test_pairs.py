@@ -124,3 +124,27 @@ def test_predict_command_reads_pairs_from_two_columns(tmp_path, capsys):
     expected = reg.predict([("cat dog bird", "cat dog bird"), ("cat dog", "owl hawk")])
     np.testing.assert_allclose([same, apart], expected)
     assert same > apart
+
+
+def test_pair_features_keep_the_estimator_contract(tmp_path):
+    import pickle
+
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.model_selection import GridSearchCV
+
+    f = PairFeatures(lowercase=False)
+    assert clone(f).get_params() == f.get_params() == {
+        "lowercase": False, "token_pattern": f.token_pattern, "segmenter": None}
+    with pytest.raises(NotFittedError, match=r"this PairFeatures is not fitted yet; call fit "
+                                             r"first"):
+        f.transform(TEST_PAIRS)
+    grid = GridSearchCV(make_pipeline(PairFeatures(), Ridge()),
+                        {"pairfeatures__lowercase": [True, False]}, cv=3).fit(PAIRS, SCORES)
+    assert grid.best_score_ > 0.9
+    fitted = PairFeatures().fit(PAIRS)
+    expected = fitted.transform(TEST_PAIRS)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).transform(TEST_PAIRS),
+                                  expected)
+    saved = hybridnlp.load(hybridnlp.save(fitted, tmp_path / "model"))
+    np.testing.assert_array_equal(saved.transform(TEST_PAIRS), expected)

@@ -184,6 +184,7 @@ ELSEWHERE = {"SentenceEmbeddingFeatures": "test_pretrained (needs a local encode
              "TransformerRegressor": "test_regression (the regressor contract: pickle, save, "
                                      "load)",
              "NonNegativeLinear": "test_regression (inside HybridRegressor, saved and loaded)",
+             "PairFeatures": "test_pairs (reads sentence pairs: pickle, save, load)",
              "TextTransformer": "a base class"}
 
 

@@ -26,7 +26,7 @@ def reviews(n, seed):
     noisy = rng.random(n) < 0.2
     words = [" ".join(rng.choice(WORDS, 4)) + (" good" if (y ^ f) else " bad")
              for y, f in zip(label, noisy)]
-    rating[rng.random(n) < 0.05] = np.nan  # missing values are the median
+    rating[rng.random(n) < 0.05] = np.nan  # a missing number: the column's mean
     frame = pd.DataFrame({"review": words, "rating": rating, "channel": channel})
     return frame, label
 
@@ -52,6 +52,8 @@ def test_the_meta_learner_reads_the_metadata_columns(tmp_path):
         clf.named_estimators_["nbsvm"].predict_proba(TEST["review"].tolist()))
     unseen = TEST.assign(channel="email")  # an unseen category: all its one-hot columns 0
     assert clf.predict_proba(unseen).shape == (200, 2)
+    missing = TEST.assign(channel=None, rating=np.nan)  # missing values too
+    assert np.isfinite(clf.predict_proba(missing)).all()
     saved = hybridnlp.load(hybridnlp.save(clf, tmp_path / "model"))
     np.testing.assert_allclose(saved.predict_proba(TEST), clf.predict_proba(TEST))
     report = clf.component_report(TEST, Y_TEST)

@@ -97,6 +97,7 @@ class TextEnsemble(ComponentReportMixin, TextClassifierMixin, Components, BaseEs
                 for name, est in self.named_estimators_.items()}
 
     def predict_proba(self, X) -> np.ndarray:
+        check_fitted(self)
         texts, table = self._split_input(X)
         return self._combine(self._component_proba(texts), texts, table)
 

@@ -89,12 +89,12 @@ class StackingClassifier(TextEnsemble):
         every component and the meta learner get the product.
     text_column : str or None, default=None
         ``X`` is a pandas DataFrame: the components read its ``text_column``, and its other
-        columns (metadata: numbers, standardised with missing values as the median; and
-        categories, one-hot) join the meta learner's input beside the components'
-        probabilities (``table_``), so a user's rating or a channel name can shift the
-        decision. The meta learner must take extra columns (the default logistic
-        regression does; ``SimplexWeights`` and ``MetaSelection`` combine probabilities
-        only).
+        columns (metadata: numbers, standardised, a missing one at the mean; categories,
+        one-hot, a missing one a category of its own) join the meta learner's input beside
+        the components' probabilities (``table_``), so a user's rating or a channel name
+        can shift the decision. The meta learner must take extra columns (the default
+        logistic regression does; ``SimplexWeights`` and ``MetaSelection`` combine
+        probabilities only).
 
     Attributes
     ----------
@@ -319,8 +319,8 @@ class StackingClassifier(TextEnsemble):
         # Two classes: one column per learner suffices (the other is 1 - p).
         blocks = [p[:, 1:] if p.shape[1] == 2 else p for p in probas]
         meta = np.hstack(blocks)
-        if getattr(self, "table_", None) is not None:
-            meta = np.hstack([meta, self.table_.transform(table)])
+        if getattr(self, "table_", None) is not None:  # a missing number: its mean, 0
+            meta = np.hstack([meta, np.nan_to_num(self.table_.transform(table), nan=0.0)])
         if self.passthrough_ is not None:
             extra = self.passthrough_.transform(texts)
             return sp.hstack([sp.csr_matrix(meta), sp.csr_matrix(extra)], format="csr")
@@ -340,10 +340,10 @@ class StackingClassifier(TextEnsemble):
 
 def _table_encoder(table, final):
     """The metadata columns' encoding for the meta learner: numbers standardised (a missing
-    value: the column's median), everything else one-hot (an unseen value: all zeros)."""
+    value becomes 0, the column's mean, in ``_meta_features``), everything else one-hot (a
+    missing value is a category of its own, an unseen value all zeros). Only scikit-learn
+    estimators that skops saves without extra trust (no imputer: it keeps numpy dtypes)."""
     from sklearn.compose import make_column_transformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     if type(final).__name__ in ("SimplexWeights", "MetaSelection"):
@@ -353,7 +353,6 @@ def _table_encoder(table, final):
     numeric = [c for c in table.columns if table[c].dtype.kind in "biuf"]
     other = [c for c in table.columns if c not in numeric]
     return make_column_transformer(
-        (make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
-        (make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
-                       OneHotEncoder(handle_unknown="ignore", sparse_output=False)), other),
+        (StandardScaler(), numeric),
+        (OneHotEncoder(handle_unknown="ignore", sparse_output=False), other),
         sparse_threshold=0.0)
