@@ -154,7 +154,7 @@ def stsb_section(command: str) -> None:
         "## Regression on sentence pairs: STS-B (issue 32)", "", stamp(command), "",
         f"Trained on STS-B train ({len(train.data):,} pairs), scored on dev "
         f"({len(dev.data):,}; the test split is held out). Every component reads the pair "
-        f"joined by a separator; `pair` is gradient-boosted trees on `PairFeatures` (TF-IDF "
+        f"joined by a separator; `pair` is ridge regression on `PairFeatures` (TF-IDF "
         f"cosines, overlaps, lengths, numbers). Published, not trained on STS-B: averaged "
         f"GloVe 58.0, USE 74.9 Pearson on test (Cer et al. 2017). The components' fit time is "
         f"inside the hybrid's.", "", *rows, "",

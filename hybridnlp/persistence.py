@@ -50,7 +50,6 @@ __all__ = ["EXPORT_FORMATS", "allowed_type_names", "allowed_types", "export", "e
 def allowed_types() -> tuple[type, ...]:
     """The classes :func:`load` accepts beyond skops' defaults (imported on first use:
     they pull in torch)."""
-    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     from sklearn.model_selection import (
         GroupKFold,
         KFold,
@@ -106,9 +105,6 @@ def allowed_types() -> tuple[type, ...]:
         # scikit-learn's splitters, given as a stacking's ``cv`` (skops trusts estimators only)
         KFold, StratifiedKFold, GroupKFold, ShuffleSplit, StratifiedShuffleSplit,
         RepeatedKFold, RepeatedStratifiedKFold, PredefinedSplit,
-        # the fitted trees of a HistGradientBoosting model (the hybrids' pair component):
-        # arrays of nodes, no code
-        TreePredictor,
     )
 
 

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from hybridnlp.estimators import FastTextClassifier, NBSVMClassifier, TransformerClassifier
 from hybridnlp.features import NBFeatures, PairFeatures, TfidfFeatures, Word2VecFeatures
@@ -48,7 +48,7 @@ def default_components(random_state=None, word_vectors=None, segmenter=None, pre
     every component splits words with it.
 
     On sentence pairs (``pairs``: a hybrid's ``fit`` got pairs) every component reads the
-    pair joined by a separator, and ``pair`` joins: gradient-boosted trees on
+    pair joined by a separator, and ``pair`` joins: logistic regression on
     ``PairFeatures`` (how alike the two texts are: TF-IDF cosines, overlaps, lengths).
 
     With ``pretrained`` (a local Hugging Face or sentence-transformers directory), a component
@@ -89,8 +89,8 @@ def default_components(random_state=None, word_vectors=None, segmenter=None, pre
                                                      LogisticRegression(C=1, max_iter=2000))))
     if pairs:
         components.append(("pair", make_pipeline(
-            PairFeatures(segmenter=segmenter),
-            HistGradientBoostingClassifier(random_state=random_state))))
+            PairFeatures(segmenter=segmenter), StandardScaler(),
+            LogisticRegression(max_iter=1000))))
     return components
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import nnls
 from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from hybridnlp.estimators import FastTextRegressor, TextRegressorMixin, TransformerRegressor
 from hybridnlp.features import PairFeatures, TfidfFeatures, Word2VecFeatures
@@ -35,7 +35,7 @@ RIDGE_ALPHA = 3.0  # TF-IDF ridge: the best of 0.3-10 by 5-fold CV on EmoBank tr
 def default_regressors(random_state=None, word_vectors=None, segmenter=None,
                        pretrained=None, fine_tune=True, pairs=False) -> list[tuple[str, object]]:
     """Ridge regression on TF-IDF word + char n-grams and ``FastTextRegressor`` (on sentence
-    pairs, both read the joined pair, and ``pair`` joins: gradient-boosted trees on
+    pairs, both read the joined pair, and ``pair`` joins: ridge regression on
     ``PairFeatures``, how alike the two texts are); with
     ``pretrained`` (a local sentence-transformers or Hugging Face directory) ridge on its
     frozen sentence embeddings joins, and with ``fine_tune`` the encoder fine-tuned as a
@@ -61,8 +61,7 @@ def default_regressors(random_state=None, word_vectors=None, segmenter=None,
             Word2VecFeatures(word_vectors=word_vectors, segmenter=segmenter), Ridge(alpha=1.0))))
     if pairs:
         components.append(("pair", make_pipeline(
-            PairFeatures(segmenter=segmenter),
-            HistGradientBoostingRegressor(random_state=random_state))))
+            PairFeatures(segmenter=segmenter), StandardScaler(), Ridge(alpha=1.0))))
     return components
 
 

@@ -116,8 +116,10 @@ class StackingClassifier(TextEnsemble):
         Learners reused from an earlier hybrid's fit inside ``share_fits`` (not fit again).
     temperature_ : float
         The temperature the probabilities are divided by (1.0 without ``calibrate``).
-    table_ : ColumnTransformer or None
-        With ``text_column``: the metadata columns' encoding, fit on the training rows.
+    table_ : dict or None
+        With ``text_column``: the metadata columns' encoding (``numeric`` and ``other``
+        column names, a fitted ``StandardScaler`` and ``OneHotEncoder``), fit on the
+        training rows.
     cascade_threshold_, cascade_escalated_, cascade_loss_ : float
         With ``cascade``: the cheap stage's confidence below which a text is escalated, and
         the share of held-out texts escalated and the accuracy lost there at it;
@@ -182,7 +184,7 @@ class StackingClassifier(TextEnsemble):
         self.held_out_ = {n: h.proba[rows] for n, h in zip(names, held)}
         self.held_out_y_ = y[rows]
         final = self.final_estimator or self._default_final_estimator()
-        self.table_ = None if table is None else _table_encoder(table, final).fit(table)
+        self.table_ = None if table is None else _table_encoder(table, final)
         row_table = None if table is None else table.iloc[np.flatnonzero(rows)]
         meta = self._meta_features([h.proba[rows] for h in held], row_texts, row_table)
         self.final_estimator_ = fit_meta(clone(final), meta, y[rows],
@@ -319,8 +321,8 @@ class StackingClassifier(TextEnsemble):
         # Two classes: one column per learner suffices (the other is 1 - p).
         blocks = [p[:, 1:] if p.shape[1] == 2 else p for p in probas]
         meta = np.hstack(blocks)
-        if getattr(self, "table_", None) is not None:  # a missing number: its mean, 0
-            meta = np.hstack([meta, np.nan_to_num(self.table_.transform(table), nan=0.0)])
+        if getattr(self, "table_", None) is not None:
+            meta = np.hstack([meta, _encode_table(self.table_, table)])
         if self.passthrough_ is not None:
             extra = self.passthrough_.transform(texts)
             return sp.hstack([sp.csr_matrix(meta), sp.csr_matrix(extra)], format="csr")
@@ -338,21 +340,36 @@ class StackingClassifier(TextEnsemble):
                                 getattr(self, "temperature_", 1.0))
 
 
-def _table_encoder(table, final):
-    """The metadata columns' encoding for the meta learner: numbers standardised (a missing
-    value becomes 0, the column's mean, in ``_meta_features``), everything else one-hot (a
-    missing value is a category of its own, an unseen value all zeros). Only scikit-learn
-    estimators that skops saves without extra trust (no imputer: it keeps numpy dtypes)."""
-    from sklearn.compose import make_column_transformer
+def _table_encoder(table, final) -> dict:
+    """The metadata columns' encoding for the meta learner, fit on ``table``: numbers
+    standardised (a missing value becomes 0, the column's mean), everything else one-hot (a
+    missing value is a category of its own, an unseen value all zeros). Plain scikit-learn
+    estimators in a dict, which skops saves at every supported version (a ColumnTransformer
+    or an imputer keeps private types or numpy dtypes)."""
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     if type(final).__name__ in ("SimplexWeights", "MetaSelection"):
         raise ValueError(f"text_column with metadata columns needs a meta learner that takes "
                          f"extra columns; {type(final).__name__} combines probabilities "
                          f"only. Use the default (logistic regression).")
-    numeric = [c for c in table.columns if table[c].dtype.kind in "biuf"]
-    other = [c for c in table.columns if c not in numeric]
-    return make_column_transformer(
-        (StandardScaler(), numeric),
-        (OneHotEncoder(handle_unknown="ignore", sparse_output=False), other),
-        sparse_threshold=0.0)
+    numeric = [str(c) for c in table.columns if table[c].dtype.kind in "biuf"]
+    other = [str(c) for c in table.columns if str(c) not in numeric]
+    return {
+        "numeric": numeric, "other": other,
+        "scaler": StandardScaler().fit(table[numeric].to_numpy(np.float64)) if numeric
+        else None,
+        "onehot": OneHotEncoder(handle_unknown="ignore", sparse_output=False).fit(
+            table[other].astype(object).to_numpy()) if other else None,
+    }
+
+
+def _encode_table(encoder: dict, table) -> np.ndarray:
+    """``table``'s metadata columns as the meta learner reads them (``_table_encoder``)."""
+    parts = []
+    if encoder["scaler"] is not None:
+        numbers = encoder["scaler"].transform(table[encoder["numeric"]].to_numpy(np.float64))
+        parts.append(np.nan_to_num(numbers, nan=0.0))
+    if encoder["onehot"] is not None:
+        parts.append(encoder["onehot"].transform(table[encoder["other"]].astype(object)
+                                                 .to_numpy()))
+    return np.hstack(parts) if parts else np.zeros((len(table), 0))
