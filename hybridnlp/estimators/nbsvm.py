@@ -15,7 +15,13 @@ from hybridnlp.features import NBFeatures
 from hybridnlp.features.nb import log_count_ratios
 from hybridnlp.utils.class_weight import weighted_by_class
 from hybridnlp.utils.deprecation import positional_deprecated
-from hybridnlp.utils.multilabel import check_multilabel, is_multilabel, tuning_thresholds
+from hybridnlp.utils.multilabel import (
+    check_multilabel,
+    fit_binary,
+    is_multilabel,
+    positive_proba,
+    tuning_thresholds,
+)
 from hybridnlp.utils.validation import (
     check_choice,
     check_fitted,
@@ -186,34 +192,28 @@ class NBSVMClassifier(TextClassifierMixin, BaseEstimator):
 
 
 def _fit_labels(clf, counts, Y, ratios, sample_weight, class_weight) -> list:
-    """One binary copy of ``clf`` per label (column of ``Y``) on its block; a label that is
-    on for every text or for none (a small fold of a rare label) gets a constant model."""
+    """One binary copy of ``clf`` per label (column of ``Y``) on its block (a constant model
+    where the label is always or never on: ``fit_binary``)."""
     out = []
     for j, r in enumerate(ratios):
         y_j = Y[:, j].astype(np.int64)
         w = weighted_by_class(sample_weight, class_weight, np.array([0, 1]), y_j)
-        est = clone(clf) if len(np.unique(y_j)) == 2 else DummyClassifier(strategy="prior")
-        out.append(est.fit(_block(counts, r), y_j, **({} if w is None else
-                                                      {"sample_weight": w})))
+        kw = {} if w is None else {"sample_weight": w}
+        out.append(fit_binary(clf, _block(counts, r), y_j,
+                              lambda est, X, y, kw=kw: est.fit(X, y, **kw)))
     return out
-
-
-def _positive(est, X) -> np.ndarray:
-    """A binary model's probability of 1 (a constant model's: 1 or 0)."""
-    p = est.predict_proba(X)
-    return p[:, list(est.classes_).index(1)] if 1 in est.classes_ else np.zeros(len(p))
 
 
 def _label_proba(estimators, counts, ratios) -> np.ndarray:
     """Each label's probability, (n, K)."""
-    return np.column_stack([_positive(est, _block(counts, r))
+    return np.column_stack([positive_proba(est, _block(counts, r))
                             for est, r in zip(estimators, ratios)])
 
 
 def _decision(est, X) -> np.ndarray:
     """A binary model's decision function (a constant model's: +-inf as its probability)."""
     if isinstance(est, DummyClassifier):
-        return np.where(_positive(est, X) > 0.5, np.inf, -np.inf)
+        return np.where(positive_proba(est, X) > 0.5, np.inf, -np.inf)
     return est.decision_function(X)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from hybridnlp.estimators._classifier import TextRegressorMixin
 from hybridnlp.estimators._encoders import check_fit
-from hybridnlp.estimators.transformer_classifier import _TransformerEstimator
+from hybridnlp.estimators._transformer_base import _TransformerEstimator
 from hybridnlp.utils.validation import check_sample_weight, check_texts_targets
 
 __all__ = ["TransformerRegressor"]

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridnlp.experiments.classification import load_split
+from hybridnlp.experiments.data import load_split
 from hybridnlp.experiments.model_loop import finish_model, fit_folds, folds_of, pending_models
 from hybridnlp.experiments.plots import bar_chart
 from hybridnlp.experiments.report import metric_table
 from hybridnlp.experiments.task import Task, register_task
 from hybridnlp.hybrid import as_multilabel
-from hybridnlp.utils.multilabel import check_multilabel, multilabel_scores
+from hybridnlp.utils.multilabel import check_multilabel, label_f1, multilabel_scores
 
 __all__ = ["MULTILABEL", "multilabel", "render"]
 
@@ -32,7 +32,8 @@ def indicator(target, names: list[str]) -> tuple[np.ndarray, list[str]]:
         Y, _ = check_multilabel(target)
         return Y, [str(n) for n in names] if len(names) == Y.shape[1] else [
             str(j) for j in range(Y.shape[1])]
-    if target.dtype.kind in "iu" and names:  # a file's labels, read as class ids
+    if target.dtype.kind in "iu" and len(target) and target.min() >= 0 and \
+            target.max() < len(names):  # a data set's class ids (not a file's numbers)
         target = np.asarray(names, dtype=object)[target]
     lists = [[part for part in str(v).split(SEPARATOR) if part] for v in target]
     Y, classes = check_multilabel(lists)
@@ -59,7 +60,7 @@ def multilabel(config, run_dir, result, *, progress=None, scheduler=None) -> dic
             as_multilabel(est), folds, truth, METRICS,
             lambda model, x: np.asarray(model.predict(x)).astype(bool), multilabel_scores,
             desc=spec.name, progress=progress)
-        row["label_f1"] = _label_f1(truth, pred, names)
+        row["label_f1"] = dict(zip(names, label_f1(truth, pred).tolist()))
         finish_model(config, run_dir, result, rows, i, spec, model, row,
                      card_metrics={m: row[m] for m in METRICS},
                      data={"texts": len(texts), "labels": len(names)}, class_names=names)
@@ -77,13 +78,6 @@ def _test_indicator(target, test_names, names: list[str]) -> np.ndarray:
     out = np.zeros((len(Y), len(names)), dtype=bool)
     out[:, [names.index(n) for n in found]] = Y
     return out
-
-
-def _label_f1(truth: np.ndarray, pred: np.ndarray, names: list[str]) -> dict:
-    tp = (truth & pred).sum(axis=0)
-    wrong = (truth ^ pred).sum(axis=0)
-    return {n: float(2 * t / (2 * t + w)) if 2 * t + w else 0.0
-            for n, t, w in zip(names, tp.tolist(), wrong.tolist())}
 
 
 def render(m: dict, run_dir: Path) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridnlp.experiments.classification import load_split
+from hybridnlp.experiments.data import load_split
 from hybridnlp.experiments.model_loop import finish_model, fit_folds, folds_of, pending_models
 from hybridnlp.experiments.plots import scatter_plot
 from hybridnlp.experiments.report import metric_table

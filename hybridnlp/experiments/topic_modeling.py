@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hybridnlp.experiments.classification import load_split
+from hybridnlp.experiments.data import load_split
 from hybridnlp.experiments.model_loop import finish_model, pending_models
 from hybridnlp.experiments.task import Task, register_task
 

@@ -20,12 +20,15 @@ out-of-fold probabilities.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import KFold
 
 from hybridnlp.hybrid._heldout import fit_meta
-from hybridnlp.utils.multilabel import multilabel_scores, tune_thresholds
+from hybridnlp.utils.multilabel import (
+    fit_binary,
+    multilabel_scores,
+    positive_proba,
+    tune_thresholds,
+)
 
 __all__ = ["META_KINDS", "combine", "fit_multilabel_meta"]
 
@@ -38,15 +41,8 @@ def _log_odds(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-def _positive(est, X) -> np.ndarray:
-    p = est.predict_proba(X)
-    return p[:, list(est.classes_).index(1)] if 1 in est.classes_ else np.zeros(len(p))
-
-
 def _fit_binary(final, X, y, sample_weight=None):
-    if len(np.unique(y)) < 2:  # a label always or never on
-        return DummyClassifier(strategy="prior").fit(X, y)
-    return fit_meta(clone(final), X, y, sample_weight)
+    return fit_binary(final, X, y, lambda est, X, y: fit_meta(est, X, y, sample_weight))
 
 
 def _fit(kind: str, final, blocks: np.ndarray, Y: np.ndarray, weights=None):
@@ -64,9 +60,9 @@ def combine(kind: str, fitted, blocks: np.ndarray, names: list[str]) -> np.ndarr
     """The hybrid's per-label probabilities (n, K) from the components' ``blocks`` (n, K, M)."""
     n, K, M = blocks.shape
     if kind == "shared":
-        return _positive(fitted, _log_odds(blocks).reshape(n * K, M)).reshape(n, K)
+        return positive_proba(fitted, _log_odds(blocks).reshape(n * K, M)).reshape(n, K)
     if kind == "per_label":
-        return np.column_stack([_positive(est, blocks[:, j]) for j, est in enumerate(fitted)])
+        return np.column_stack([positive_proba(est, blocks[:, j]) for j, est in enumerate(fitted)])
     return blocks[:, :, names.index(kind)]
 
 

@@ -24,8 +24,8 @@ import numpy as np
 from hybridnlp.utils.validation import check_texts, is_missing
 
 __all__ = ["DEFAULT_THRESHOLD", "check_multilabel", "check_texts_multilabel", "is_multilabel",
-           "label_lists", "multilabel_scores", "skip_threshold_tuning", "tune_thresholds",
-           "tuning_thresholds"]
+           "fit_binary", "label_f1", "label_lists", "multilabel_scores", "positive_proba",
+           "skip_threshold_tuning", "tune_thresholds", "tuning_thresholds"]
 
 DEFAULT_THRESHOLD = 0.5  # a label without positives to tune on keeps it
 _TUNING: ContextVar[bool] = ContextVar("hybridnlp_tune_thresholds", default=True)
@@ -198,17 +198,43 @@ def tune_thresholds(proba, Y, *, sample_weight=None, sweeps: int = 2) -> np.ndar
         tp, fp, fn = stats[j]
         f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1e-12)
         choice[j] = int(np.argmax(f1 + tie_break))
+    totals = np.sum([[tp[c], fp[c], fn[c]] for (tp, fp, fn), c in zip(stats, choice)], axis=0)
     for _ in range(sweeps):
         for j in np.flatnonzero(has_pos):
-            tp_all = sum(s[0][c] for s, c in zip(stats, choice))
-            fp_all = sum(s[1][c] for s, c in zip(stats, choice))
-            fn_all = sum(s[2][c] for s, c in zip(stats, choice))
             tp, fp, fn = stats[j]
-            tp_o, fp_o, fn_o = (tp_all - tp[choice[j]], fp_all - fp[choice[j]],
-                                fn_all - fn[choice[j]])
-            micro = 2 * (tp_o + tp) / np.maximum(2 * (tp_o + tp) + fp_o + fp + fn_o + fn, 1e-12)
+            others = totals - (tp[choice[j]], fp[choice[j]], fn[choice[j]])
+            tps = others[0] + tp
+            micro = 2 * tps / np.maximum(2 * tps + others[1] + fp + others[2] + fn, 1e-12)
             choice[j] = int(np.argmax(micro + tie_break))
+            totals = others + (tp[choice[j]], fp[choice[j]], fn[choice[j]])
     return _GRID[choice].astype(np.float64)
+
+
+def label_f1(Y_true, Y_pred) -> np.ndarray:
+    """Each label's F1 (n_labels,); a label neither true nor predicted anywhere counts 0."""
+    t, p = np.asarray(Y_true, dtype=bool), np.asarray(Y_pred, dtype=bool)
+    tp = 2.0 * (t & p).sum(axis=0)
+    denom = tp + (t ^ p).sum(axis=0)
+    return np.divide(tp, denom, out=np.zeros_like(tp), where=denom > 0)
+
+
+def positive_proba(est, X) -> np.ndarray:
+    """A fitted binary classifier's probability of 1 (a constant model of 0s: zeros)."""
+    p = est.predict_proba(X)
+    return p[:, list(est.classes_).index(1)] if 1 in est.classes_ else np.zeros(len(p))
+
+
+def fit_binary(clf, X, y, fit=None):
+    """A clone of ``clf`` fit on a binary 0/1 ``y`` by ``fit(estimator, X, y)`` (default:
+    ``estimator.fit(X, y)``); a ``y`` that is always or never 1 (a rare label in a small
+    fold) gets a constant model, ``DummyClassifier(strategy="prior")``."""
+    from sklearn.base import clone
+    from sklearn.dummy import DummyClassifier
+
+    if len(np.unique(y)) < 2:
+        return DummyClassifier(strategy="prior").fit(X, y)
+    est = clone(clf)
+    return est.fit(X, y) if fit is None else fit(est, X, y)
 
 
 def multilabel_scores(Y_true, Y_pred) -> dict:
@@ -221,14 +247,12 @@ def multilabel_scores(Y_true, Y_pred) -> dict:
     if t.shape != p.shape or t.ndim != 2:
         raise ValueError(f"Y_true and Y_pred must be indicator matrices of one shape; got "
                          f"{t.shape} and {p.shape}.")
-    tp = (t & p).sum(axis=0).astype(np.float64)
-    fp = (~t & p).sum(axis=0)
-    fn = (t & ~p).sum(axis=0)
-    per = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp), where=2 * tp + fp + fn > 0)
-    denom = 2 * tp.sum() + fp.sum() + fn.sum()
+    tp = (t & p).sum(axis=0)
+    wrong = (t ^ p).sum(axis=0)  # false positives and false negatives
+    denom = 2 * tp.sum() + wrong.sum()
     return {
         "micro_f1": float(2 * tp.sum() / denom) if denom else 0.0,
-        "macro_f1": float(per.mean()),
+        "macro_f1": float(label_f1(t, p).mean()),
         "subset_accuracy": float((t == p).all(axis=1).mean()),
         "hamming_loss": float((t != p).mean()),
     }
