@@ -12,8 +12,14 @@ each measurement in a fresh process:
   (``full_scores``, <s> ... </s>): tokens/s, and the largest difference of its log10
   probabilities from ours on the same lines.
 
+``--scaling``: the same 5-gram on the largest text in the data directory (IMDB's 50,000
+reviews, all but the last 1,000) and on concatenations of it up to about 100M tokens, each
+``fit(path)`` in a fresh process: fit seconds, the process's peak resident set, resident bytes
+per n-gram after fit, and scoring throughput and perplexity on the 1,000 held-out reviews ->
+RESULTS.md "N-gram tables: up to 100M tokens".
+
 Run alone: ``HYBRIDNLP_DATA=../shared/data .venv/bin/python benchmarks/ngram_tables.py
-[--baseline /tmp/old]``
+[--baseline /tmp/old] [--scaling]``
 """
 
 from __future__ import annotations
@@ -92,6 +98,79 @@ print("RESULT " + json.dumps(out))
 '''
 
 
+SCALE = r'''
+import gc, json, math, os, resource, statistics, sys, time
+from pathlib import Path
+import numpy as np
+from hybridnlp import NGramLM
+from hybridnlp.lm._corpus import token_stream
+
+def rss():
+    gc.collect()
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+resident0 = rss()
+t = time.perf_counter()
+lm = NGramLM(order=5).fit(Path(sys.argv[1]))
+fit_s = time.perf_counter() - t
+n = lm._scores.n_entries()
+resident = rss() - resident0
+ids = token_stream(lm.tokenizer_, Path(sys.argv[2]).read_text(encoding="utf-8"))
+times = []
+for _ in range(3):
+    t = time.perf_counter()
+    lp = lm.token_log_probs(ids)
+    times.append(time.perf_counter() - t)
+print("RESULT " + json.dumps({
+    "tokens": lm.n_tokens_, "ngrams": n, "fit_s": fit_s,
+    "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+    "resident_per_ngram": resident / n,
+    "score_tok_s": (len(ids) - 1) / statistics.median(times),
+    "test_ppl": math.exp(-float(np.mean(lp)))}))
+'''
+
+
+def scaling() -> str:
+    """The 5-gram on IMDB and on concatenations of it up to ~100M tokens (module docstring)."""
+    from hybridnlp import load_dataset
+
+    reviews = [" ".join(t.split()) for t in load_dataset("imdb").data]
+    train, test = reviews[:-1000], reviews[-1000:]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        test_file = Path(tmp) / "test.txt"
+        test_file.write_text("\n".join(test) + "\n", encoding="utf-8")
+        for label, part in (("1/4", 4), ("1/2", 2), ("whole", 1)):
+            corpus = Path(tmp) / f"train_{part}.txt"
+            corpus.write_text("\n".join(train[:len(train) // part]) + "\n", encoding="utf-8")
+            rows.append((f"IMDB {label}", _measure(corpus, test_file)))
+            corpus.unlink()
+        for copies in (3, 9):
+            corpus = Path(tmp) / f"train_x{copies}.txt"
+            with corpus.open("w", encoding="utf-8") as f:
+                for _ in range(copies):
+                    f.write("\n".join(train) + "\n")
+            rows.append((f"IMDB x {copies}", _measure(corpus, test_file)))
+            corpus.unlink()
+    lines = ["| corpus | tokens | n-grams held | fit s | peak resident GiB | bytes per n-gram "
+             "resident after fit | score tokens/s | held-out perplexity |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, r in rows:
+        lines.append(f"| {name} | {r['tokens']:,} | {r['ngrams']:,} | {r['fit_s']:.0f} | "
+                     f"{r['peak_gib']:.1f} | {r['resident_per_ngram']:.0f} | "
+                     f"{r['score_tok_s']:,.0f} | {r['test_ppl']:.2f} |")
+    return "\n".join(lines)
+
+
+def _measure(corpus: Path, test_file: Path) -> dict:
+    run = subprocess.run([sys.executable, "-c", SCALE, str(corpus), str(test_file)],
+                         capture_output=True, text=True)
+    if run.returncode:
+        raise RuntimeError(f"the measurement failed:\n{run.stderr[-3000:]}")
+    print(corpus.name, run.stdout.strip(), file=sys.stderr)
+    return json.loads(run.stdout.split("RESULT ", 1)[1])
+
+
 def _run(pythonpath: str | None, *extra: str) -> dict:
     env = dict(os.environ)
     if pythonpath:
@@ -107,7 +186,23 @@ def _run(pythonpath: str | None, *extra: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--baseline", help="a checkout of the earlier code to compare with")
+    parser.add_argument("--scaling", action="store_true",
+                        help="only the IMDB scaling rows, up to ~100M tokens")
     args = parser.parse_args()
+    if args.scaling:
+        body = scaling()
+        command = ("HYBRIDNLP_DATA=../shared/data .venv/bin/python benchmarks/ngram_tables.py "
+                   "--scaling")
+        write_section("ngram_scaling", f"## N-gram tables: up to 100M tokens (issue 35)\n\n"
+                                       f"{stamp(command)}\n"
+                                       f"`NGramLM(order=5)` (word tokens, every word kept, "
+                                       f"modified Kneser-Ney) `.fit(path)` on IMDB's reviews "
+                                       f"but the last 1,000, and on that text repeated 3 and 9 "
+                                       f"times; each row in a fresh process. Perplexity and "
+                                       f"scoring on the last 1,000 reviews (whole stream, median "
+                                       f"of 3).\n\n{body}\n")
+        print(body)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         ours = _run(None, str(Path(tmp) / "wt2.arpa"))
     rows = [("this code", ours)]

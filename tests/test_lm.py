@@ -21,7 +21,7 @@ from hybridnlp.lm import (
     save_gpt2,
 )
 from hybridnlp.lm._corpus import token_stream
-from hybridnlp.lm.ngram import modified_discounts
+from hybridnlp.lm.ngram import FALLBACK_DISCOUNTS, modified_discounts
 from hybridnlp.text import CharTokenizer, WhitespaceTokenizer
 
 
@@ -290,6 +290,20 @@ def test_modified_kn_is_a_distribution_and_vector_matches_scalar():
         assert p[lm.tokenizer_.pad_id] == 0.0
         for w in range(lm.vocab_size_):
             assert p[w] == pytest.approx(lm.prob(w, hist)[0], abs=1e-15)
+
+
+def test_discounts_fall_back_where_the_closed_form_fails():
+    # a repeated corpus has (almost) no singletons or doubletons: the closed form gives a
+    # discount of 0 (no mass left for unseen continuations), KenLM's BadDiscountException
+    assert modified_discounts(np.array([3] * 50 + [2] * 2 + [1] * 2 + [6])) == \
+        FALLBACK_DISCOUNTS
+    assert modified_discounts(np.array([2] * 8 + [3])) == FALLBACK_DISCOUNTS  # n1 = 0
+    text = "the cat sat on the mat\nthe dog sat on the log\na cat and a dog\n"
+    lm = NGramLM(order=3).fit(text * 3)
+    assert lm.discounts_[-1] == FALLBACK_DISCOUNTS
+    lp = lm.token_log_probs([lm.tokenizer_.eos_id, *lm.tokenizer_.encode("the cat sat")])
+    assert np.isfinite(lp).all()
+    assert np.isfinite(lm.perplexity("a dog sat on the cat\n"))
 
 
 def test_modified_discounts_follow_chen_goodman():

@@ -12,6 +12,7 @@ from sklearn.utils.metaestimators import available_if
 
 from hybridnlp.estimators._classifier import TextClassifierMixin
 from hybridnlp.features import NBFeatures
+from hybridnlp.features._ngrams import scale_columns
 from hybridnlp.features.nb import log_count_ratios
 from hybridnlp.utils.class_weight import weighted_by_class
 from hybridnlp.utils.deprecation import positional_deprecated
@@ -219,4 +220,4 @@ def _decision(est, X) -> np.ndarray:
 
 def _block(counts, ratios) -> sp.csr_matrix:
     """The n-grams scaled by one class's log-count ratios, (n, V)."""
-    return (counts @ sp.diags(ratios)).tocsr()
+    return scale_columns(counts, ratios)

@@ -6,7 +6,13 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
-from hybridnlp.features._ngrams import check_words, feature_names, make_vectorizers, stack
+from hybridnlp.features._ngrams import (
+    check_words,
+    feature_names,
+    make_vectorizers,
+    scale_columns,
+    stack,
+)
 from hybridnlp.features._text_transformer import SparseOutput, TextTransformer
 from hybridnlp.text import WORD_PATTERN
 from hybridnlp.utils.validation import check_fitted, check_sample_weight
@@ -166,7 +172,7 @@ class NBFeatures(SparseOutput, TextTransformer, auto_wrap_output_keys=None):
         return [counts[:, a:b] for a, b in zip([0, *ends[:-1]], ends)]
 
     def _scale(self, counts):
-        blocks = [counts @ sp.diags(r) for r in self.ratios_]  # each (n, V)
+        blocks = [scale_columns(counts, r) for r in self.ratios_]  # each (n, V)
         return stack(blocks)
 
     def get_feature_names_out(self, input_features=None):

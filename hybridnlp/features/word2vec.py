@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
+from hybridnlp.features._ngrams import scale_columns
 from hybridnlp.features._text_transformer import TextTransformer
 from hybridnlp.text import WORD_PATTERN, WordTokenizer
 from hybridnlp.text.words import warn_unsegmented
@@ -216,7 +217,7 @@ class Word2VecFeatures(TextTransformer):
         """Pooled vectors, shape (n_texts, vector_size), float32."""
         texts = self._validate_transform(X)
         counts, n_oov = self._counts(self._tokens(texts))
-        weights = counts @ sp.diags(self.idf_) if self.pooling == "tfidf" else counts  # (n, V)
+        weights = scale_columns(counts, self.idf_) if self.pooling == "tfidf" else counts  # (n, V)
         vectors = self.vectors_.vectors.astype(np.float64)  # (V, D)
         summed = weights @ vectors  # (n, D)
         total = np.asarray(weights.sum(axis=1)).ravel()  # (n,)

@@ -65,17 +65,27 @@ def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows[starts], counts
 
 
+# KenLM's ``--discount_fallback`` values, for an order whose closed-form estimate fails
+FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
+
+
 def modified_discounts(counts: np.ndarray) -> tuple[float, float, float]:
-    """D1, D2, D3+ from the count-of-counts n1..n4 (Chen & Goodman, eq. 26)."""
+    """D1, D2, D3+ from the count-of-counts n1..n4 (Chen & Goodman, eq. 26).
+
+    Where the closed form fails, as it does on small, vocabulary-capped or repeated corpora
+    (no singletons or doubletons, or a discount outside (0, r]: KenLM's BadDiscountException),
+    the order gets KenLM's fallback discounts (0.5, 1, 1.5): a discount of 0 would leave a
+    context no mass for unseen continuations (probability 0 on new text)."""
     n = [int(np.sum(counts == r)) for r in (1, 2, 3, 4)]
     if n[0] == 0 or n[1] == 0:  # too little data for the estimate: absolute discounting
         d = n[0] / (n[0] + 2 * n[1]) if n[0] + n[1] else 0.5
-        return d, d, d
+        return (d, d, d) if 0 < d <= 1 else FALLBACK_DISCOUNTS
     y = n[0] / (n[0] + 2 * n[1])
-    d1 = 1 - 2 * y * n[1] / n[0]
-    d2 = 2 - 3 * y * n[2] / n[1]
+    d1, d2 = 1 - 2 * y * n[1] / n[0], 2 - 3 * y * n[2] / n[1]
     d3 = 3 - 4 * y * n[3] / n[2] if n[2] else d2
-    return (min(max(d1, 0.0), 1.0), min(max(d2, 0.0), 2.0), min(max(d3, 0.0), 3.0))
+    if not (0 < d1 <= 1 and 0 < d2 <= 2 and 0 < d3 <= 3):
+        return FALLBACK_DISCOUNTS
+    return d1, d2, d3
 
 
 class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
