@@ -189,6 +189,45 @@ class _TooLarge(Exception):
     pass
 
 
+class _Shortcut:
+    """ASGI middleware: ``POST path`` answered by ``answer(body) -> JSON bytes`` without the
+    framework's routing, request objects and exception layers (most of a one-text request's
+    cost beside the model's; benchmarks/RESULTS.md "Serving"). A body ``answer`` refuses
+    (``refused`` exceptions) goes on to the framework's own route, which gives its 4xx."""
+
+    def __init__(self, app, path: str, answer, refused: tuple):
+        self.app, self.path, self.answer, self.refused = app, path, answer, refused
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+            return await self.app(scope, receive, send)
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        try:
+            payload = await self.answer(body)
+        except self.refused:
+            replayed = False
+
+            async def replay():
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            return await self.app(scope, replay, send)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+
 def build_app(models: dict, *, max_batch: int = 64, max_wait_ms: float = 2.0,
               max_body_bytes: int = MAX_BODY_BYTES, batching: bool = True):
     """The FastAPI application serving ``models`` (``{name: model}``, or ``{name: (model,
@@ -197,7 +236,7 @@ def build_app(models: dict, *, max_batch: int = 64, max_wait_ms: float = 2.0,
     benchmarks/serve.py)."""
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse, StreamingResponse
+    from fastapi.responses import JSONResponse, Response, StreamingResponse
     from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
     served = {name: m if isinstance(m, tuple) else (m, None, None)
@@ -253,7 +292,6 @@ def build_app(models: dict, *, max_batch: int = 64, max_wait_ms: float = 2.0,
         single.shutdown(wait=True)
 
     app = FastAPI(title="hybridnlp", lifespan=lifespan)
-    app.add_middleware(_BodyLimit, limit=max_body_bytes)
     app.state.batchers = batchers
 
     class Strict(BaseModel):
@@ -318,10 +356,9 @@ def build_app(models: dict, *, max_batch: int = 64, max_wait_ms: float = 2.0,
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
                                           for e in err.errors()]) from None
 
-    @app.post("/predict", openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": Texts.model_json_schema()}}}})
-    async def predict(request: Request):
-        body = parsed(Texts, await request.body())
+    async def answer_predict(raw: bytes) -> bytes:
+        """The JSON answer to a ``/predict`` body; a bad body raises the 4xx errors."""
+        body = parsed(Texts, raw)
         name, _ = pick(body.model, "classifier")
         if batching:
             if name not in batchers:
@@ -330,10 +367,16 @@ def build_app(models: dict, *, max_batch: int = 64, max_wait_ms: float = 2.0,
             rows = await batchers[name](body.texts)
         else:
             rows = await off_loop(classify(name), body.texts)
-        # a Response as is: FastAPI's encoder would walk every float of the rows again
-        return JSONResponse({"labels": [r[0] for r in rows],
-                             "probabilities": [r[1] for r in rows],
-                             "classes": classes_of(name)})
+        return json.dumps({"labels": [r[0] for r in rows],
+                           "probabilities": [r[1] for r in rows],
+                           "classes": classes_of(name)}).encode()
+
+    @app.post("/predict", openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": Texts.model_json_schema()}}}})
+    async def predict(request: Request):
+        # bytes as they are: FastAPI's encoder would walk every float of the rows again
+        return Response(await answer_predict(await request.body()),
+                        media_type="application/json")
 
     @app.post("/generate")
     async def generate(body: Prompt):
@@ -364,6 +407,11 @@ def build_app(models: dict, *, max_batch: int = 64, max_wait_ms: float = 2.0,
         answers = await off_loop(model.predict, body.questions)
         return {"answers": [{k: _jsonable(v) for k, v in a.items()} for a in answers]}
 
+    # the hot route's good requests skip the routing (the route above answers the bad ones);
+    # the body limit wraps both
+    app.add_middleware(_Shortcut, path="/predict", answer=answer_predict,
+                       refused=(RequestValidationError, _Error))
+    app.add_middleware(_BodyLimit, limit=max_body_bytes)
     return app
 
 
