@@ -617,8 +617,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument("--max-batch", type=int, default=64,
                    help="most texts of concurrent /predict requests run in one batch")
-    p.add_argument("--max-wait-ms", type=float, default=2.0,
-                   help="how long a batch waits for more requests")
+    p.add_argument("--max-wait-ms", type=float, default=0.0,
+                   help="how long a batch waits for more requests beyond those that queued "
+                        "while the last one ran (default 0)")
     p.add_argument("--log-level", default="info",
                    choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn's log level (info: one line a request)")

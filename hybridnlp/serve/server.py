@@ -15,7 +15,8 @@ Routes (``MODEL`` is a served directory's name; with one model served it may be 
 
 Concurrent ``/predict`` requests to one model are batched into one forward pass
 (:class:`MicroBatcher`: what queued while the previous batch ran, plus what arrives within
-``max_wait_ms``, up to ``max_batch`` texts). Bad requests get a 4xx with ``{"error": ...}``
+``max_wait_ms``, up to ``max_batch`` texts; by default no wait, since clients that wait for
+their answers send nothing more while a batch waits: benchmarks/RESULTS.md "Serving"). Bad requests get a 4xx with ``{"error": ...}``
 and the server keeps serving; bodies over ``max_body_bytes`` are refused (413) before they are
 read whole. Ctrl-C or SIGTERM stops taking connections and finishes the requests under way.
 """
@@ -84,7 +85,7 @@ class MicroBatcher:
     worker thread: each batch takes what queued while the previous one ran, then waits up to
     ``max_wait`` seconds for more, up to ``max_batch`` texts."""
 
-    def __init__(self, fn, *, max_batch: int = 64, max_wait: float = 0.002):
+    def __init__(self, fn, *, max_batch: int = 64, max_wait: float = 0.0):
         self.fn, self.max_batch, self.max_wait = fn, max_batch, max_wait
         self._queue: asyncio.Queue | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="hybridnlp-batch")
@@ -228,7 +229,7 @@ class _Shortcut:
         await send({"type": "http.response.body", "body": payload})
 
 
-def build_app(models: dict, *, max_batch: int = 64, max_wait_ms: float = 2.0,
+def build_app(models: dict, *, max_batch: int = 64, max_wait_ms: float = 0.0,
               max_body_bytes: int = MAX_BODY_BYTES, batching: bool = True):
     """The FastAPI application serving ``models`` (``{name: model}``, or ``{name: (model,
     class names or None, model card or None)}`` as :func:`load_models` gives).
@@ -422,17 +423,10 @@ def _streams(model) -> bool:
 
 
 def serve(models: dict, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int = 64,
-          max_wait_ms: float = 2.0, log_level: str = "info") -> None:
+          max_wait_ms: float = 0.0, log_level: str = "info") -> None:
     """Serve ``models`` (as :func:`build_app` takes them) until Ctrl-C or SIGTERM, which
-    finish the requests under way first. The objects alive when serving starts are frozen
-    out of the garbage collector (``gc.freeze``), so its passes stay short."""
-    import gc
-
+    finish the requests under way first."""
     import uvicorn
 
     app = build_app(models, max_batch=max_batch, max_wait_ms=max_wait_ms)
-    # the models' objects (vocabularies, modules) never become garbage: kept out of the
-    # collector, whose full passes over them were the served requests' slowest latencies
-    gc.collect()
-    gc.freeze()
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
