@@ -767,11 +767,21 @@ def test_top_k_search_ranks_as_a_full_sort_does():
 
     rng = np.random.default_rng(0)
     for _ in range(100):
-        scores = rng.integers(0, 4, (6, 40)).astype(np.float32)
-        scores *= rng.random((6, 40)) < 0.3  # mostly zeros: ties at the k-th
-        scores += (rng.random() < 0.5) * rng.random((6, 40)).astype(np.float32)
+        n = int(rng.choice([40, 3000]))  # 3000: the strided sample bounds the k-th best
+        scores = rng.integers(0, 4, (6, n)).astype(np.float32)
+        scores *= rng.random((6, n)) < 0.3  # mostly zeros: ties at the k-th
+        scores += (rng.random() < 0.5) * rng.random((6, n)).astype(np.float32)
         k = int(rng.integers(1, 45))
         np.testing.assert_array_equal(_top_k(scores, k), _ranking(scores)[:, :k])
+
+
+@pytest.mark.parametrize("make", [BM25Retriever, TfidfRetriever])
+def test_sparse_scores_equal_the_matrix_product(make):
+    """Scores summed from the term-major postings are the query-passage matrix product's."""
+    r = make().fit(PASSAGES)
+    queries = [*QUESTIONS, "zzz unknown words only", "the the of"]
+    want = (r._query_matrix(queries) @ r.matrix_.T).toarray().astype(np.float32)
+    np.testing.assert_allclose(r.score_passages(queries), want, rtol=1e-6, atol=1e-7)
 
 
 def test_the_learned_combiner_is_chosen_out_of_fold_and_saved(tmp_path):

@@ -190,29 +190,65 @@ def _ranking(scores: np.ndarray) -> np.ndarray:
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """The first ``k`` columns of :func:`_ranking` without sorting every score: a partition
-    picks each row's k best, only they are sorted; a row where the k-th score is tied beyond
-    the k (where the partition could pick another of the tied) is ranked in full."""
+    """The first ``k`` columns of :func:`_ranking` without sorting every score (row by row:
+    :func:`_top_k_row`)."""
     n = scores.shape[1]
     if k >= n:
         return _ranking(scores)
-    part = np.argpartition(scores, n - k, axis=1)[:, n - k:]  # no negated copy
-    values = np.take_along_axis(scores, part, axis=1)
-    kth = values.min(axis=1)
-    order = np.lexsort((part, -values), axis=1)  # best first, ties by collection position
-    top = np.take_along_axis(part, order, axis=1)
-    tied = (scores >= kth[:, None]).sum(axis=1) > k
-    if tied.any():
-        top[tied] = _ranking(scores[tied])[:, :k]
-    return top
+    return np.vstack([_top_k_row(row, k) for row in scores]).reshape(len(scores), k)
+
+
+def _top_k_row(s: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` best positions of one score row, best first, ties in collection order
+    (exactly ``_ranking`` cut at k). The k-th best of a strided sample bounds the row's k-th
+    best from below, so one comparison pass leaves a few candidates, and only they are
+    partitioned and sorted (a full partition of a 175,000-passage row cost more than
+    scoring it: benchmarks/RESULTS.md "Question answering: BM25 against bm25s")."""
+    n = len(s)
+    stride = max(1, int(np.sqrt(n / k)))
+    sample = s[::stride]
+    if len(sample) > k:
+        bound = np.partition(sample, len(sample) - k)[len(sample) - k]
+        cand = np.flatnonzero(s >= bound)
+    else:
+        cand = np.arange(n)
+    vals = s[cand]
+    kth = np.partition(vals, len(vals) - k)[len(vals) - k]  # the row's k-th best value
+    above = vals > kth
+    best = cand[above][np.lexsort((cand[above], -vals[above]))]  # fewer than k
+    tied = cand[vals == kth][:k - len(best)]  # the k-th value's first in collection order
+    return np.concatenate([best, tied])
 
 
 class _SparseRetriever(_Retriever):
     """A retriever whose index is one sparse passage-term matrix: score = query terms @ it."""
 
     def _scores(self, queries):
-        q = self._query_matrix(queries)  # (n, V) sparse
-        return np.asarray((q @ self.matrix_.T).todense())
+        """Each query's scores summed from its terms' posting rows (a term-major copy of the
+        index, made once) into one dense row per query: a sparse matrix product makes a
+        sparse result as large as the dense one, and slower (RESULTS "BM25 against
+        bm25s")."""
+        q = self._query_matrix(queries).tocsr()  # (n, V)
+        terms, postings = self._postings()
+        out = np.zeros((q.shape[0], postings.shape[1]), dtype=np.float32)  # as _blocks gives
+        for i in range(q.shape[0]):  # each row summed in float64, stored as float32
+            idx, w = q.indices[q.indptr[i]:q.indptr[i + 1]], q.data[q.indptr[i]:q.indptr[i + 1]]
+            rows = np.minimum(np.searchsorted(terms, idx), len(terms) - 1)
+            known = terms[rows] == idx  # a term no passage has adds nothing
+            if known.any():
+                out[i] = postings[rows[known]].T @ w[known]
+        return out
+
+    def _postings(self) -> tuple[np.ndarray, sp.csr_matrix]:
+        """The index term-major: the columns that occur (sorted) and their rows, (terms,
+        n_passages) CSR; made on first use."""
+        if getattr(self, "_postings_of", None) is not self.matrix_:
+            m = self.matrix_.tocoo()
+            terms, rows = np.unique(m.col, return_inverse=True)
+            self._postings_csr = (terms, sp.csr_matrix((m.data, (rows, m.row)),
+                                                       shape=(len(terms), m.shape[0])))
+            self._postings_of = self.matrix_
+        return self._postings_csr
 
     def save(self, path: str | os.PathLike) -> None:
         """Write ``index.npz`` (the sparse matrix, no object arrays) and ``config.json``
