@@ -760,14 +760,18 @@ def test_logistic_reader_reads_chinese_spans_of_characters():
     assert sum(g == a for g, a in zip(got, ans[30:], strict=True)) >= 8
 
 
-def test_top_k_search_ranks_as_a_full_sort_does():
+@pytest.mark.parametrize("wide", [False, True])
+def test_top_k_search_ranks_as_a_full_sort_does(monkeypatch, wide):
     """search's partition picks the same passages in the same order as sorting every score,
-    ties (many zeros) in collection order."""
+    ties (many zeros) in collection order; wide rows (row by row, candidates above a strided
+    sample's k-th best) too."""
+    from hybridnlp.qa import retrievers
     from hybridnlp.qa.retrievers import _ranking, _top_k
 
+    monkeypatch.setattr(retrievers, "_WIDE", 20 if wide else 10**6)
     rng = np.random.default_rng(0)
     for _ in range(100):
-        n = int(rng.choice([40, 3000]))  # 3000: the strided sample bounds the k-th best
+        n = int(rng.choice([40, 3000]))
         scores = rng.integers(0, 4, (6, n)).astype(np.float32)
         scores *= rng.random((6, n)) < 0.3  # mostly zeros: ties at the k-th
         scores += (rng.random() < 0.5) * rng.random((6, n)).astype(np.float32)
@@ -776,8 +780,12 @@ def test_top_k_search_ranks_as_a_full_sort_does():
 
 
 @pytest.mark.parametrize("make", [BM25Retriever, TfidfRetriever])
-def test_sparse_scores_equal_the_matrix_product(make):
-    """Scores summed from the term-major postings are the query-passage matrix product's."""
+def test_sparse_scores_equal_the_matrix_product(monkeypatch, make):
+    """Scores summed from the term-major postings (used over many passages) are the
+    query-passage matrix product's."""
+    from hybridnlp.qa import retrievers
+
+    monkeypatch.setattr(retrievers, "_WIDE", 1)
     r = make().fit(PASSAGES)
     queries = [*QUESTIONS, "zzz unknown words only", "the the of"]
     want = (r._query_matrix(queries) @ r.matrix_.T).toarray().astype(np.float32)
