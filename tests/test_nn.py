@@ -62,6 +62,44 @@ def test_cross_attention_matches_torch_multihead_attention():
         attn(x)
 
 
+@pytest.mark.parametrize("case", ["padding", "causal", "causal over a longer past"])
+def test_bf16_training_on_cpu_attends_by_products_as_sdpa_does(monkeypatch, case):
+    """Short keys in bf16 training on CPU take the matrix-product path (the flash kernel's
+    backward is slow there); its output and gradients are SDPA's."""
+    from hybridnlp.nn import Attention, attention
+    from hybridnlp.nn.attention import _by_products
+
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 2, 5 if i == 0 else 7, 8) for i in range(3))
+    mask, causal = None, False
+    if case == "padding":
+        mask = torch.tensor([[1] * 7, [1] * 3 + [0] * 4], dtype=torch.bool)[:, None, None, :]
+    elif case == "causal":
+        q, causal = q[:, :, :5], True
+        k, v = k[:, :, :5], v[:, :, :5]
+    else:
+        mask = torch.ones(5, 7, dtype=torch.bool).tril(2)
+    want = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+    assert torch.allclose(_by_products(q, k, v, mask, causal), want, atol=1e-6)
+
+    attn = Attention(n_embd=16, n_head=2, attn_dropout=0.0, dropout=0.0, causal=True).train()
+    x = torch.randn(3, 9, 16, requires_grad=True)
+    runs, sdpa_calls, sdpa = [], [], F.scaled_dot_product_attention
+    monkeypatch.setattr(F, "scaled_dot_product_attention",
+                        lambda *a, **kw: sdpa_calls.append(1) or sdpa(*a, **kw))
+    for limit in (128, 0):  # 0: every length through SDPA
+        monkeypatch.setattr(attention, "_PRODUCTS_MAX_LEN", limit)
+        attn.zero_grad()
+        x.grad = None
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = attn(x)
+        y.float().square().sum().backward()
+        runs.append((y.float(), x.grad.clone(), attn.qkv.weight.grad.clone()))
+        assert len(sdpa_calls) == (0 if limit else 1)
+    for a, b in zip(*runs, strict=True):  # bf16: about three significant digits
+        assert ((a - b).norm() / b.norm()).item() < 2e-2
+
+
 def test_one_attention_serves_the_encoder_and_the_gpt():
     from hybridnlp.nn import GPT, Attention, GPTConfig
 

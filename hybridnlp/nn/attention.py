@@ -26,6 +26,28 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).type_as(x)
 
 
+# Training on CPU in bf16, keys up to this long attend by plain products (``_by_products``):
+# there the CPU flash kernel's backward cost 1.6x the whole step; from 256 on it is the
+# faster (benchmarks/RESULTS.md "Attention on CPU: which kernel trains faster")
+_PRODUCTS_MAX_LEN = 128
+
+
+def _by_products(q, k, v, attn_mask=None, is_causal: bool = False,
+                 dropout_p: float = 0.0) -> torch.Tensor:
+    """softmax(q k^T / sqrt(head size), where ``attn_mask``) v as matrix products, the
+    arithmetic of ``F.scaled_dot_product_attention``'s math kernel."""
+    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
+    if is_causal:
+        attn_mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool,
+                               device=q.device).tril(k.shape[-2] - q.shape[-2])
+    if attn_mask is not None:
+        att = att.masked_fill(~attn_mask, float("-inf"))
+    att = att.softmax(dim=-1)
+    if dropout_p:
+        att = F.dropout(att, dropout_p)
+    return att.to(v.dtype) @ v
+
+
 class Attention(nn.Module):
     """Multi-head attention through ``F.scaled_dot_product_attention``.
 
@@ -95,20 +117,19 @@ class Attention(nn.Module):
         T, Tk = q.shape[2], k.shape[2]
         if self.causal and T == 1 and not self.training:
             # one decoding step: two small matmuls beat SDPA
-            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (B, nh, 1, Tk)
-            if attn_mask is not None:
-                att = att.masked_fill(~attn_mask, float("-inf"))
-            return self._merge(att.softmax(dim=-1) @ v)
+            return self._merge(_by_products(q, k, v, attn_mask))
         is_causal = False
         if self.causal and attn_mask is None and T > 1:
             if Tk == T:
                 is_causal = True
             else:  # queries are the last T of Tk positions
                 attn_mask = torch.ones(T, Tk, dtype=torch.bool, device=x.device).tril(Tk - T)
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, is_causal=is_causal,
-            dropout_p=self.attn_dropout if self.training else 0.0,
-        )  # (B, nh, T, hs)
+        dropout_p = self.attn_dropout if self.training else 0.0
+        if (q.device.type == "cpu" and q.dtype == torch.bfloat16 and q.requires_grad
+                and Tk <= _PRODUCTS_MAX_LEN):
+            return self._merge(_by_products(q, k, v, attn_mask, is_causal, dropout_p))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
+                                           dropout_p=dropout_p)  # (B, nh, T, hs)
         return self._merge(y)
 
     def step(self, x: torch.Tensor, index: torch.Tensor, k_cache: torch.Tensor,
@@ -122,6 +143,4 @@ class Attention(nn.Module):
             q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
         k_cache.index_copy_(2, index, k)
         v_cache.index_copy_(2, index, v)
-        att = (q @ k_cache.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (B, nh, 1, L)
-        att = att.masked_fill(~valid, float("-inf"))
-        return self._merge(att.softmax(dim=-1) @ v_cache)
+        return self._merge(_by_products(q, k_cache, v_cache, valid))  # over (B, nh, 1, L)
