@@ -13,6 +13,10 @@ Sections (each writes its own part of RESULTS.md; run any subset):
   ``GPT2LMHeadModel`` at the same config: training tokens/s, and generation tokens/s with a KV
   cache at batch 1 and batch 8, alternating runs, medians.
 * ``gpu`` (CUDA only): GPT-2 124M config, bf16, training tokens/s and MFU.
+* ``attention``: training tokens/s on CPU with each attention kernel (SDPA's flash kernel, or
+  plain matrix products), fp32 and bf16, for GPT shapes from the baby config to d=512 at
+  contexts 64-256 and for ``Seq2SeqLM``'s small preset on Multi30k batches: the measurement
+  behind ``hybridnlp.nn.attention._PRODUCTS_MAX_LEN``.
 
 Run: ``.venv/bin/python benchmarks/lm.py [shakespeare] [wikitext2] [speed] [gpu]``
 (needs ``transformers``, in the dev extra; WikiText-2 from ../shared/data).
@@ -613,6 +617,94 @@ def mfu(args) -> None:
     print(body)
 
 
+def _seq2seq_rate(dtype: torch.dtype, steps: int = 30) -> tuple[float, int]:
+    """(tokens/s, longest key length) of Seq2SeqLM's small preset training on Multi30k En-De
+    batches, as benchmarks/translation.py's peer loop runs it."""
+    from translation import pairs, train_ours
+
+    from hybridnlp.seq2seq.pairs import PairBatches
+
+    mt, _ = train_ours("en-de", 2)  # a tokenizer and a model of the preset's shape
+    model = mt.model_.train()
+    loader = PairBatches(*mt._pair_ids(*pairs("train", "en-de")), batch_size=mt.batch_size,
+                         shuffle=True, seed=0)
+    batches = [b for _, b in zip(range(steps + 3), loader)]
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+    tokens, start = 0, None
+    for i, b in enumerate(batches):
+        if i == 3:
+            start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+            loss = model(b["src"], b["src_mask"], b["tgt"], b["targets"])[1]
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if i >= 3:
+            tokens += int(b["src_mask"].sum()) + int((b["targets"] != -1).sum())
+    longest = max(max(b["src"].shape[1], b["tgt"].shape[1]) for b in batches)
+    return tokens / (time.perf_counter() - start), longest
+
+
+def attention(args) -> None:
+    """Training tokens/s with SDPA's CPU flash kernel against plain matrix products."""
+    from hybridnlp.nn import attention as attn
+    from hybridnlp.utils.device import cpu_name
+
+    shapes = [
+        ("GPT baby (4 x 128, 4 heads), context 64, batch 12",
+         GPTConfig.from_preset("baby", vocab_size=65), 12, 30),
+        ("GPT quick (1 x 128), context 128, batch 12",
+         GPTConfig.from_preset("quick", vocab_size=65), 12, 30),
+        ("GPT 4 x 512, 8 heads, context 64, batch 32",
+         GPTConfig.from_preset("baby", n_head=8, n_embd=512, block_size=64,
+                               vocab_size=8192), 32, 6),
+        ("GPT 4 x 512, 8 heads, context 128, batch 16",
+         GPTConfig.from_preset("baby", n_head=8, n_embd=512, block_size=128,
+                               vocab_size=8192), 16, 6),
+        ("GPT 4 x 512, 8 heads, context 256, batch 8",
+         GPTConfig.from_preset("baby", n_head=8, n_embd=512, block_size=256,
+                               vocab_size=8192), 8, 6),
+        ("Seq2SeqLM small (3 + 3 x 256, 4 heads), Multi30k batches of 64", None, None, 30),
+    ]
+    default_limit = attn._PRODUCTS_MAX_LEN
+    rows = []
+    try:
+        for label, config, batch, steps in shapes:
+            for dtype, name in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+                rates: dict[str, list[float]] = {"flash": [], "products": []}
+                for _ in range(2):  # alternating, medians
+                    for kernel, limit in (("flash", 0), ("products", 10**9)):
+                        attn._PRODUCTS_MAX_LEN = limit
+                        if config is None:
+                            rate, length = _seq2seq_rate(dtype, steps)
+                        else:
+                            rate = _training_rate(config, batch, dtype, steps)[0]
+                            length = config.block_size
+                        rates[kernel].append(rate)
+                flash, products = (statistics.median(rates[k]) for k in ("flash", "products"))
+                uses = ("products" if dtype == torch.bfloat16 and length <= default_limit
+                        else "flash")
+                rows.append(f"| {label} | {name} | {flash:,.0f} | {products:,.0f} | "
+                            f"{products / flash:.2f}x | {uses} |")
+                print(rows[-1], flush=True)
+    finally:
+        attn._PRODUCTS_MAX_LEN = default_limit
+    body = (
+        "## Attention on CPU: which kernel trains faster (issue 35)\n\n"
+        + stamp("python benchmarks/lm.py attention")
+        + f"\nCPU: {cpu_name()}, {torch.get_num_threads()} threads. Training tokens/s (forward, "
+        "backward, fused AdamW; bf16 by autocast as the Trainer runs it) with every "
+        "attention through `F.scaled_dot_product_attention` (its CPU flash kernel) or through "
+        "plain matrix products (`hybridnlp.nn.attention._by_products`, SDPA's math "
+        "arithmetic); medians of two alternating runs. \"default\": what `Attention` uses "
+        f"(products for bf16 training on CPU with keys up to {default_limit} long).\n\n"
+        "| shape | dtype | flash tokens/s | products tokens/s | products / flash | "
+        "default |\n|---|---|---:|---:|---:|---|\n" + "\n".join(rows) + "\n")
+    write_section("lm-attention-kernel", body)
+    print(body)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sections", nargs="*",
@@ -644,7 +736,7 @@ def main() -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     for name in args.sections:
         {"shakespeare": shakespeare, "wikitext2": wikitext2, "speed": speed, "gpu": gpu,
-         "mfu": mfu}[name](args)
+         "mfu": mfu, "attention": attention}[name](args)
 
 
 if __name__ == "__main__":
