@@ -57,8 +57,15 @@ COMMANDS = {"main-en-de": "main --budget 2700", "fusion-en-de": "fusion",
 
 
 def save_raw(key: str, value: dict) -> None:
+    from _report import machine
+
     raw = json.loads(RAW.read_text()) if RAW.exists() else {}
     value["command"] = "python benchmarks/translation.py " + " ".join(sys.argv[1:])
+    value["machine"], value["date"] = machine(), time.strftime("%Y-%m-%d")
+    if key in ("prefix-en-de", "variant-en-de") and "peer-en-de" in raw:  # compared with it
+        peer_run = raw["peer-en-de"]
+        value["compared_with"] = {k: peer_run.get(k) for k in ("ours", "peer", "machine",
+                                                                  "date")}
     raw[key] = value
     RAW.write_text(json.dumps(raw, indent=1, ensure_ascii=False) + "\n")
 
@@ -255,6 +262,8 @@ EARLIER = "learned positions, as the preset was when this ran"
 def render(command: str) -> None:
     raw = json.loads(RAW.read_text())
     runs = "; ".join(f"`{raw[k].get('command') or 'python benchmarks/translation.py ' + c}`"
+                     f" ({raw[k].get('machine', 'machine not recorded')}, "
+                     f"{raw[k].get('date', 'date not recorded')})"
                      for k, c in COMMANDS.items() if k in raw)
     lines = ["## Translation: Multi30k, sacreBLEU on test2016 (issue 16)", "",
              stamp(command).replace("Command:", "Rendered by:"),
@@ -322,15 +331,17 @@ def render(command: str) -> None:
     if "prefix-en-de" in raw:
         r = raw["prefix-en-de"]
         o = r["ours"]
-        same = raw.get("peer-en-de", {}).get("ours")
+        base = r.get("compared_with") or raw.get("peer-en-de", {})
+        same = base.get("ours")
         lines += [f"**Decoder-only prefix LM** (`architecture=\"prefix_lm\"`: 6 blocks over "
                   f"source, <bos>, target; {o['params']:,} parameters), "
                   f"{r['budget'] / 60:.0f} min, against the encoder-decoder trained for the "
-                  f"same time in the peer run:", "",
+                  f"same time in the peer run it was measured with ({base.get('date', '')}):",
+                  "",
                   "| architecture | steps | training tokens/s | BLEU test2016 | "
                   "decoding sentences/s |", "|---|---|---|---|---|"]
         if same:
-            lines.append(f"| encoder-decoder (learned positions) | {same['steps']:,} | "
+            lines.append(f"| encoder-decoder (that run's preset) | {same['steps']:,} | "
                          f"{same['tokens_per_s']:,.0f} | {same['test']['bleu']:.2f} | "
                          f"{same['test']['sentences_per_s']:.1f} |")
         lines += [f"| prefix LM | {o['steps']:,} | {o['tokens_per_s']:,.0f} | "
@@ -338,22 +349,23 @@ def render(command: str) -> None:
     if "variant-en-de" in raw:
         r = raw["variant-en-de"]
         o = r["ours"]
-        same = raw.get("peer-en-de", {}).get("ours")
+        base = r.get("compared_with") or raw.get("peer-en-de", {})
+        same = base.get("ours")
         lines += [f"**Embeddings** ({', '.join(f'`{k}={v!r}`' for k, v in r['module'].items())}"
                   f", as Marian's), {r['budget'] / 60:.0f} min, against the default of the peer "
-                  f"run (same time):", "",
+                  f"run it was measured with ({base.get('date', '')}, same time):", "",
                   "| embeddings | steps | BLEU test2016 |", "|---|---|---|"]
         if same:
             lines.append(f"| learned positions (the earlier preset) | {same['steps']:,} | "
                          f"{same['test']['bleu']:.2f} |")
         lines += [f"| sinusoidal, scaled (the \"small\" preset now) | {o['steps']:,} | "
                   f"{o['test']['bleu']:.2f} |", ""]
-        peer = raw.get("peer-en-de", {}).get("peer")
+        peer = base.get("peer")
         if peer:
             ob, pb = o["test"]["bleu"], peer["test"]["bleu"]
             od, pd = o["test"]["sentences_per_s"], peer["test"]["sentences_per_s"]
-            lines += [f"Against the Marian peer's figures above (its run, alone on the same "
-                      f"machine, the same 10 minutes): BLEU {ob:.2f} vs {pb:.2f} "
+            lines += [f"Against that run's Marian peer ({base.get('date', '')}, alone on the "
+                      f"same machine, the same 10 minutes): BLEU {ob:.2f} vs {pb:.2f} "
                       f"({ob - pb:+.2f}), training tokens/s {o['tokens_per_s']:,.0f} vs "
                       f"{peer['tokens_per_s']:,.0f} "
                       f"(**{o['tokens_per_s'] / peer['tokens_per_s']:.2f}x**), decoding "
