@@ -144,6 +144,9 @@ def serving(args, sst2) -> str:
             servers = {
                 "hybridnlp serve (batching)": [sys.executable, "-m", "hybridnlp.cli", "serve",
                                                str(Path(tmp) / name)],
+                "hybridnlp serve --max-wait-ms 2 (batches wait 2 ms for more)": [
+                    sys.executable, "-m", "hybridnlp.cli", "serve", str(Path(tmp) / name),
+                    "--max-wait-ms", "2"],
                 "hybridnlp serve --max-batch 1 (no batching)": [
                     sys.executable, "-m", "hybridnlp.cli", "serve", str(Path(tmp) / name),
                     "--max-batch", "1", "--max-wait-ms", "0"],

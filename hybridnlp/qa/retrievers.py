@@ -248,7 +248,7 @@ class _SparseRetriever(_Retriever):
             return (q @ self.matrix_.T).toarray().astype(np.float32)
         terms, postings = self._postings()
         out = np.zeros((q.shape[0], postings.shape[1]), dtype=np.float32)  # as _blocks gives
-        for i in range(q.shape[0]):  # each row summed in float64, stored as float32
+        for i in range(q.shape[0] if len(terms) else 0):  # summed in float64, kept float32
             idx, w = q.indices[q.indptr[i]:q.indptr[i + 1]], q.data[q.indptr[i]:q.indptr[i + 1]]
             rows = np.minimum(np.searchsorted(terms, idx), len(terms) - 1)
             known = terms[rows] == idx  # a term no passage has adds nothing

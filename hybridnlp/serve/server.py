@@ -15,10 +15,11 @@ Routes (``MODEL`` is a served directory's name; with one model served it may be 
 
 Concurrent ``/predict`` requests to one model are batched into one forward pass
 (:class:`MicroBatcher`: what queued while the previous batch ran, plus what arrives within
-``max_wait_ms``, up to ``max_batch`` texts; by default no wait, since clients that wait for
-their answers send nothing more while a batch waits: benchmarks/RESULTS.md "Serving"). Bad requests get a 4xx with ``{"error": ...}``
-and the server keeps serving; bodies over ``max_body_bytes`` are refused (413) before they are
-read whole. Ctrl-C or SIGTERM stops taking connections and finishes the requests under way.
+``max_wait_ms``, up to ``max_batch`` texts; no wait by default, since clients waiting for
+their answers send nothing more while a batch waits: benchmarks/RESULTS.md "Serving"). Bad
+requests get a 4xx with ``{"error": ...}`` and the server keeps serving; bodies over
+``max_body_bytes`` are refused (413) before they are read whole. Ctrl-C or SIGTERM stops
+taking connections and finishes the requests under way.
 """
 
 # no `from __future__ import annotations`: FastAPI reads the routes' annotations (the
@@ -83,7 +84,7 @@ def load_models(dirs) -> dict[str, tuple]:
 class MicroBatcher:
     """Runs ``fn(texts) -> rows`` on the texts of many concurrent requests at once, in one
     worker thread: each batch takes what queued while the previous one ran, then waits up to
-    ``max_wait`` seconds for more, up to ``max_batch`` texts."""
+    ``max_wait`` seconds (default 0) for more, up to ``max_batch`` texts."""
 
     def __init__(self, fn, *, max_batch: int = 64, max_wait: float = 0.0):
         self.fn, self.max_batch, self.max_wait = fn, max_batch, max_wait
@@ -192,8 +193,8 @@ class _TooLarge(Exception):
 
 class _Shortcut:
     """ASGI middleware: ``POST path`` answered by ``answer(body) -> JSON bytes`` without the
-    framework's routing, request objects and exception layers (most of a one-text request's
-    cost beside the model's; benchmarks/RESULTS.md "Serving"). A body ``answer`` refuses
+    framework's routing, request objects and exception layers, a per-request cost paid
+    before any batching (benchmarks/RESULTS.md "Serving"). A body ``answer`` refuses
     (``refused`` exceptions) goes on to the framework's own route, which gives its 4xx."""
 
     def __init__(self, app, path: str, answer, refused: tuple):
