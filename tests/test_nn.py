@@ -62,7 +62,8 @@ def test_cross_attention_matches_torch_multihead_attention():
         attn(x)
 
 
-@pytest.mark.parametrize("case", ["padding", "causal", "causal over a longer past"])
+@pytest.mark.parametrize("case", ["padding", "no key to see", "causal",
+                                  "causal over a longer past"])
 def test_bf16_training_on_cpu_attends_by_products_as_sdpa_does(monkeypatch, case):
     """Short keys in bf16 training on CPU take the matrix-product path (the flash kernel's
     backward is slow there); its output and gradients are SDPA's."""
@@ -74,6 +75,8 @@ def test_bf16_training_on_cpu_attends_by_products_as_sdpa_does(monkeypatch, case
     mask, causal = None, False
     if case == "padding":
         mask = torch.tensor([[1] * 7, [1] * 3 + [0] * 4], dtype=torch.bool)[:, None, None, :]
+    elif case == "no key to see":  # SDPA gives zeros, not NaN
+        mask = torch.tensor([[1] * 7, [0] * 7], dtype=torch.bool)[:, None, None, :]
     elif case == "causal":
         q, causal = q[:, :, :5], True
         k, v = k[:, :, :5], v[:, :, :5]

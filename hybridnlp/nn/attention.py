@@ -35,7 +35,8 @@ _PRODUCTS_MAX_LEN = 128
 def _by_products(q, k, v, attn_mask=None, is_causal: bool = False,
                  dropout_p: float = 0.0) -> torch.Tensor:
     """softmax(q k^T / sqrt(head size), where ``attn_mask``) v as matrix products, the
-    arithmetic of ``F.scaled_dot_product_attention``'s math kernel."""
+    arithmetic of ``F.scaled_dot_product_attention``'s math kernel (a query whose keys are
+    all masked gets zeros, as SDPA gives)."""
     att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
     if is_causal:
         attn_mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool,
@@ -43,6 +44,8 @@ def _by_products(q, k, v, attn_mask=None, is_causal: bool = False,
     if attn_mask is not None:
         att = att.masked_fill(~attn_mask, float("-inf"))
     att = att.softmax(dim=-1)
+    if attn_mask is not None and not is_causal:  # a query with no key to see: zeros, as SDPA
+        att = torch.where(attn_mask.any(dim=-1, keepdim=True), att, 0.0)
     if dropout_p:
         att = F.dropout(att, dropout_p)
     return att.to(v.dtype) @ v
