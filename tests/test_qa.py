@@ -765,10 +765,10 @@ def test_top_k_search_ranks_as_a_full_sort_does(monkeypatch, wide):
     """search's partition picks the same passages in the same order as sorting every score,
     ties (many zeros) in collection order; wide rows (row by row, candidates above a strided
     sample's k-th best) too."""
-    from hybridnlp.qa import retrievers
-    from hybridnlp.qa.retrievers import _ranking, _top_k
+    from hybridnlp.qa import _ranking
+    from hybridnlp.qa._ranking import ranking, top_k
 
-    monkeypatch.setattr(retrievers, "_WIDE", 20 if wide else 10**6)
+    monkeypatch.setattr(_ranking, "WIDE", 20 if wide else 10**6)
     rng = np.random.default_rng(0)
     for _ in range(100):
         n = int(rng.choice([40, 3000]))
@@ -776,16 +776,16 @@ def test_top_k_search_ranks_as_a_full_sort_does(monkeypatch, wide):
         scores *= rng.random((6, n)) < 0.3  # mostly zeros: ties at the k-th
         scores += (rng.random() < 0.5) * rng.random((6, n)).astype(np.float32)
         k = int(rng.integers(1, 45))
-        np.testing.assert_array_equal(_top_k(scores, k), _ranking(scores)[:, :k])
+        np.testing.assert_array_equal(top_k(scores, k), ranking(scores)[:, :k])
 
 
 @pytest.mark.parametrize("make", [BM25Retriever, TfidfRetriever])
 def test_sparse_scores_equal_the_matrix_product(monkeypatch, make):
     """Scores summed from the term-major postings (used over many passages) are the
     query-passage matrix product's."""
-    from hybridnlp.qa import retrievers
+    from hybridnlp.qa import _ranking
 
-    monkeypatch.setattr(retrievers, "_WIDE", 1)
+    monkeypatch.setattr(_ranking, "WIDE", 1)
     r = make().fit(PASSAGES)
     queries = [*QUESTIONS, "zzz unknown words only", "the the of"]
     want = (r._query_matrix(queries) @ r.matrix_.T).toarray().astype(np.float32)

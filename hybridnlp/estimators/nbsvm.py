@@ -12,8 +12,7 @@ from sklearn.utils.metaestimators import available_if
 
 from hybridnlp.estimators._classifier import TextClassifierMixin
 from hybridnlp.features import NBFeatures
-from hybridnlp.features._ngrams import scale_columns
-from hybridnlp.features.nb import log_count_ratios
+from hybridnlp.features.nb import log_count_ratios, scale_columns
 from hybridnlp.utils.class_weight import weighted_by_class
 from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.multilabel import (

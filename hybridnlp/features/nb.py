@@ -17,7 +17,7 @@ from hybridnlp.features._text_transformer import SparseOutput, TextTransformer
 from hybridnlp.text import WORD_PATTERN
 from hybridnlp.utils.validation import check_fitted, check_sample_weight
 
-__all__ = ["NBFeatures", "log_count_ratios"]
+__all__ = ["NBFeatures", "log_count_ratios", "scale_columns"]
 
 
 def log_count_ratios(counts, y, classes, alpha: float, sample_weight=None) -> np.ndarray:

@@ -69,23 +69,25 @@ def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
 
 
-def modified_discounts(counts: np.ndarray) -> tuple[float, float, float]:
+def modified_discounts(counts: np.ndarray, *, fallback: bool = True
+                       ) -> tuple[float, float, float]:
     """D1, D2, D3+ from the count-of-counts n1..n4 (Chen & Goodman, eq. 26).
 
     Where the closed form fails, as it does on small, vocabulary-capped or repeated corpora
     (no singletons or doubletons, or a discount outside (0, r]: KenLM's BadDiscountException),
     the order gets KenLM's fallback discounts (0.5, 1, 1.5): a discount of 0 would leave a
-    context no mass for unseen continuations (probability 0 on new text)."""
+    context no mass for unseen continuations (probability 0 on new text). ``fallback=False``:
+    the closed form clipped to [0, r], as versions before the fallback computed it."""
     n = [int(np.sum(counts == r)) for r in (1, 2, 3, 4)]
     if n[0] == 0 or n[1] == 0:  # too little data for the estimate: absolute discounting
         d = n[0] / (n[0] + 2 * n[1]) if n[0] + n[1] else 0.5
-        return (d, d, d) if 0 < d <= 1 else FALLBACK_DISCOUNTS
+        return FALLBACK_DISCOUNTS if fallback and not 0 < d <= 1 else (d, d, d)
     y = n[0] / (n[0] + 2 * n[1])
     d1, d2 = 1 - 2 * y * n[1] / n[0], 2 - 3 * y * n[2] / n[1]
     d3 = 3 - 4 * y * n[3] / n[2] if n[2] else d2
-    if not (0 < d1 <= 1 and 0 < d2 <= 2 and 0 < d3 <= 3):
+    if fallback and not (0 < d1 <= 1 and 0 < d2 <= 2 and 0 < d3 <= 3):
         return FALLBACK_DISCOUNTS
-    return d1, d2, d3
+    return min(max(d1, 0.0), 1.0), min(max(d2, 0.0), 2.0), min(max(d3, 0.0), 3.0)
 
 
 class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
@@ -188,15 +190,15 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
         release_free_memory()  # the token lists' heap: resident otherwise
         return self
 
-    def _set_tables(self, tables: dict) -> None:
+    def _set_tables(self, tables: dict, *, fallback: bool = True) -> None:
         """The scoring tables from the counts per order (``tables[k]``: sorted distinct k-gram
         rows and their raw or continuation counts), which are then let go: the model is its
-        probabilities and backoffs."""
+        probabilities and backoffs. ``fallback``: see :func:`modified_discounts`."""
         self._set_vocabulary()
         self.discounts_ = []
         for k in range(1, self.order + 1):
             if self.discount == "modified":
-                self.discounts_.append(modified_discounts(tables[k][1]))
+                self.discounts_.append(modified_discounts(tables[k][1], fallback=fallback))
             else:
                 self.discounts_.append((float(self.discount),) * 3)
         types, counts = tables[1]
@@ -317,7 +319,7 @@ class NGramLM(Saveable, LMScoringMixin, BaseEstimator):
         except (KeyError, ValueError, OSError, IndexError) as err:
             raise ValueError(f"{str(path / 'ngrams.npz')!r} is missing or corrupt: "
                              f"{err}") from None
-        lm._set_tables(tables)
+        lm._set_tables(tables, fallback=False)  # the discounts those versions fit
         return lm
 
     # ------------------------------------------------------------------ ARPA

@@ -13,15 +13,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
 from hybridnlp.qa._linear import linear_from_state, linear_state
+from hybridnlp.qa._ranking import ranking, top_k
 from hybridnlp.qa.dense import DenseRetriever
 from hybridnlp.qa.readers import _SENTENCE_ENDS, word_spans
 from hybridnlp.qa.retrievers import (
     BM25Retriever,
     TfidfRetriever,
     _check_queries,
-    _ranking,
     _Retriever,
-    _top_k,
     check_passages,
     load_retriever,
 )
@@ -182,8 +181,8 @@ class HybridRetriever(_Retriever):
             block, want = questions[i:i + 512], gold[i:i + 512, None]
             scores = [r.score_passages(block) for _, r in self.retrievers_]
             for (name, _), s in zip(self.retrievers_, scores, strict=True):
-                hits[name].append((_top_k(s, k) == want).any(1))
-            hits["rrf"].append((_top_k(self._rrf(scores), k) == want).any(1))
+                hits[name].append((top_k(s, k) == want).any(1))
+            hits["rrf"].append((top_k(self._rrf(scores), k) == want).any(1))
             if learned:
                 x, c = self._features(scores)
                 X.append(x)
@@ -219,7 +218,7 @@ class HybridRetriever(_Retriever):
                 cand[held].shape)
             out = np.full((len(held), self.n_passages_), -np.inf, dtype=np.float32)
             np.put_along_axis(out, cand[held], z.astype(np.float32), axis=1)
-            found[held] = (_top_k(out, k) == gold[held, None]).any(1)
+            found[held] = (top_k(out, k) == gold[held, None]).any(1)
         return float(found.mean())
 
     def _fit_parts(self, texts: list[str]) -> None:
@@ -236,7 +235,7 @@ class HybridRetriever(_Retriever):
         """Per query, the union of each retriever's first ``depth`` candidates (padded with
         repeats) and their features: per retriever, z-scored score and 1 / (k + rank)."""
         depth = min(self.depth, self.n_passages_)
-        orders = [_ranking(s) for s in scores]
+        orders = [ranking(s) for s in scores]
         tops = [order[:, :depth] for order in orders]
         ranks = []
         for order in orders:  # rank of every passage (0 = best), per retriever
@@ -257,7 +256,7 @@ class HybridRetriever(_Retriever):
         n, depth = len(scores[0]), min(self.depth, self.n_passages_)
         out = np.zeros((n, self.n_passages_), dtype=np.float32)
         for s in scores:
-            top = _top_k(s, depth)
+            top = top_k(s, depth)
             rows = np.repeat(np.arange(n), depth)
             np.add.at(out, (rows, top.ravel()),
                       np.tile(1.0 / (self.k + 1 + np.arange(depth)), n).astype(np.float32))

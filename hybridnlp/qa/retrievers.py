@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, HashingVectorizer
 
+import hybridnlp.qa._ranking as _ranking
 from hybridnlp.text import WordTokenizer
 from hybridnlp.utils.deprecation import RenamedParams, under_new_names
 from hybridnlp.utils.io import atomic_path, atomic_write_json, read_json
@@ -30,9 +31,6 @@ from hybridnlp.utils.validation import check_choice, check_fitted, check_number,
 
 __all__ = ["BM25Retriever", "TfidfRetriever", "check_passages", "load_retriever"]
 
-# passages beyond which scoring loops over each query's postings and top-k goes row by row
-# (below it one sparse product and one partition over the block are faster; measured)
-_WIDE = 5000
 _QUERY_BLOCK = 512  # queries scored per matrix product (bounds the dense score block)
 
 
@@ -170,7 +168,7 @@ class _Retriever(RenamedParams, Saveable, BaseEstimator):
         single = isinstance(queries, str)
         ids, scores = [], []
         for s in self._blocks(queries):
-            top = _top_k(s, k)
+            top = _ranking.top_k(s, k)
             ids.append(top)
             scores.append(np.take_along_axis(s, top, axis=1))
         ids, scores = np.vstack(ids), np.vstack(scores)
@@ -187,54 +185,6 @@ def _json_id(i):
     return str(i)
 
 
-def _ranking(scores: np.ndarray) -> np.ndarray:
-    """Column indices of each row's scores, best first, ties in collection order."""
-    return np.argsort(-scores, axis=1, kind="stable")
-
-
-def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """The first ``k`` columns of :func:`_ranking` without sorting every score. Rows of up to
-    ``_WIDE`` passages: one partition over the block picks each row's k best, only they are
-    sorted, and a row where the k-th score is tied beyond the k (where the partition could
-    pick another of the tied) is ranked in full; wider rows: :func:`_top_k_row`."""
-    n = scores.shape[1]
-    if k >= n:
-        return _ranking(scores)
-    if n > _WIDE:
-        return np.vstack([_top_k_row(row, k) for row in scores]).reshape(len(scores), k)
-    part = np.argpartition(scores, n - k, axis=1)[:, n - k:]  # no negated copy
-    values = np.take_along_axis(scores, part, axis=1)
-    kth = values.min(axis=1)
-    order = np.lexsort((part, -values), axis=1)  # best first, ties by collection position
-    top = np.take_along_axis(part, order, axis=1)
-    tied = (scores >= kth[:, None]).sum(axis=1) > k
-    if tied.any():
-        top[tied] = _ranking(scores[tied])[:, :k]
-    return top
-
-
-def _top_k_row(s: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` best positions of one score row, best first, ties in collection order
-    (exactly ``_ranking`` cut at k). The k-th best of a strided sample bounds the row's k-th
-    best from below, so one comparison pass leaves a few candidates, and only they are
-    partitioned and sorted (a full partition of a 175,000-passage row cost more than
-    scoring it: benchmarks/RESULTS.md "Question answering: BM25 against bm25s")."""
-    n = len(s)
-    stride = max(1, int(np.sqrt(n / k)))
-    sample = s[::stride]
-    if len(sample) > k:
-        bound = np.partition(sample, len(sample) - k)[len(sample) - k]
-        cand = np.flatnonzero(s >= bound)
-    else:
-        cand = np.arange(n)
-    vals = s[cand]
-    kth = np.partition(vals, len(vals) - k)[len(vals) - k]  # the row's k-th best value
-    above = vals > kth
-    best = cand[above][np.lexsort((cand[above], -vals[above]))]  # fewer than k
-    tied = cand[vals == kth][:k - len(best)]  # the k-th value's first in collection order
-    return np.concatenate([best, tied])
-
-
 class _SparseRetriever(_Retriever):
     """A retriever whose index is one sparse passage-term matrix: score = query terms @ it."""
 
@@ -244,7 +194,7 @@ class _SparseRetriever(_Retriever):
         product makes a sparse result as large as the dense one, and slower (RESULTS "BM25
         against bm25s")."""
         q = self._query_matrix(queries).tocsr()  # (n, V)
-        if self.n_passages_ <= _WIDE:  # few passages: one product beats a loop over queries
+        if self.n_passages_ <= _ranking.WIDE:  # few passages: one product beats a loop
             return (q @ self.matrix_.T).toarray().astype(np.float32)
         terms, postings = self._postings()
         out = np.zeros((q.shape[0], postings.shape[1]), dtype=np.float32)  # as _blocks gives
