@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 import hybridnlp
 from hybridnlp import FastTextClassifier, NBSVMClassifier, NGramLM, TransformerClassifier
@@ -54,7 +55,7 @@ def test_onnx_export_gives_the_same_probabilities_and_int8_the_same_labels(saved
                                                                            tmp_path):
     root, models, texts = saved
     est = models[name]
-    test = [*texts[:40], "words it never saw", ""]
+    test = [*texts[:20], "", *texts[20:40], "words it never saw", ""]  # empty bags too
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         hybridnlp.export(root / name, to="onnx", output=tmp_path / "fp32")
@@ -74,6 +75,19 @@ def test_onnx_export_gives_the_same_probabilities_and_int8_the_same_labels(saved
         assert np.abs(int8.predict_proba(test) - ref).max() < 0.1
     assert sorted(p.name for p in (tmp_path / "fp32").iterdir()) == [
         "README.md", "config.json", "estimator", "model.onnx"]
+
+
+def test_the_exported_bag_is_embedding_bags_mean_empty_bags_included():
+    """fastText's export writes the bag as gathers and sums (ONNX has no EmbeddingBag): the
+    same logits, an empty bag first, inside and last."""
+    from hybridnlp.estimators.fasttext_classifier import _BagModel
+    from hybridnlp.estimators.onnx import _BagLogits
+
+    torch.manual_seed(0)
+    model = _BagModel(50, 8, 3).eval()
+    torch.nn.init.normal_(model.linear.weight)
+    ids, offsets = torch.tensor([3, 4, 5, 9, 1, 7]), torch.tensor([0, 0, 2, 2, 5, 6])
+    assert torch.allclose(_BagLogits(model)(ids, offsets), model(ids, offsets)[0], atol=1e-6)
 
 
 def test_export_refuses_what_a_model_cannot_become(saved, tmp_path):

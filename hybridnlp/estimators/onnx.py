@@ -71,6 +71,30 @@ class _Logits(torch.nn.Module):
         return self.module(**dict(zip(self.names, inputs, strict=True)))[0]
 
 
+class _BagLogits(torch.nn.Module):
+    """fastText's logits with the bag written as gathers and sums: ONNX has no
+    ``EmbeddingBag``, and the exporter's loop over bags runs in onnxruntime at a third of
+    torch's speed (benchmarks/RESULTS.md "Export"). Bag b holds ids[offsets[b]:offsets[b + 1]];
+    an empty bag's mean is zeros, as ``EmbeddingBag(mode="mean")`` gives."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, *inputs) -> torch.Tensor:  # (ids, offsets), as _Logits takes them
+        ids, offsets = inputs
+        n, n_bags = ids.shape[0], offsets.shape[0]
+        starts = torch.zeros(n + 1, dtype=torch.float32).index_add(
+            0, offsets, torch.ones(n_bags, dtype=torch.float32))
+        bag = (torch.cumsum(starts[:n], 0) - 1).long()  # the bag of each id
+        weight = self.module.embedding.weight
+        sums = torch.zeros(n_bags, weight.shape[1], dtype=weight.dtype).index_add(
+            0, bag, weight[ids])
+        sizes = torch.zeros(n_bags, dtype=weight.dtype).index_add(
+            0, bag, torch.ones(n, dtype=weight.dtype))
+        return self.module.linear(sums / sizes.clamp(min=1.0)[:, None])
+
+
 @contextlib.contextmanager
 def _quiet():
     """The exporter's and the quantiser's progress lines and advice, kept off the console
@@ -110,7 +134,9 @@ def export_onnx_bytes(estimator, *, quantize: str | None = None) -> bytes:
     with tempfile.TemporaryDirectory() as tmp, _quiet():
         path = Path(tmp) / "model.onnx"
         with torch.no_grad():
-            torch.onnx.export(_Logits(module, names).eval(), args, str(path), dynamo=True,
+            bag = isinstance(getattr(module, "embedding", None), torch.nn.EmbeddingBag)
+            wrapper = _BagLogits(module) if bag else _Logits(module, names)
+            torch.onnx.export(wrapper.eval(), args, str(path), dynamo=True,
                               input_names=names, output_names=["logits"],
                               dynamic_shapes=(tuple(dims[k] for k in names),), verbose=False,
                               external_data=False)
