@@ -90,8 +90,8 @@ class _BagLogits(torch.nn.Module):
         weight = self.module.embedding.weight
         sums = torch.zeros(n_bags, weight.shape[1], dtype=weight.dtype).index_add(
             0, bag, weight[ids])
-        sizes = torch.zeros(n_bags, dtype=weight.dtype).index_add(
-            0, bag, torch.ones(n, dtype=weight.dtype))
+        ends = torch.cat([offsets[1:], offsets.new_full((1,), n)])
+        sizes = (ends - offsets).to(weight.dtype)
         return self.module.linear(sums / sizes.clamp(min=1.0)[:, None])
 
 

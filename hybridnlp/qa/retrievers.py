@@ -212,10 +212,10 @@ class _SparseRetriever(_Retriever):
         if getattr(self, "_postings_of", None) is not self.matrix_:
             m = self.matrix_.tocoo()
             terms, rows = np.unique(m.col, return_inverse=True)
-            self._postings_csr = (terms, sp.csr_matrix((m.data, (rows, m.row)),
+            self._postings_cache = (terms, sp.csr_matrix((m.data, (rows, m.row)),
                                                        shape=(len(terms), m.shape[0])))
             self._postings_of = self.matrix_
-        return self._postings_csr
+        return self._postings_cache
 
     def save(self, path: str | os.PathLike) -> None:
         """Write ``index.npz`` (the sparse matrix, no object arrays) and ``config.json``
