@@ -163,12 +163,13 @@ def wikitext2(args) -> None:
     v_ids, t_ids = token_stream(tok, valid), token_stream(tok, test)
     lp_kn_v, lp_kn_t = kn.token_log_probs(v_ids), kn.token_log_probs(t_ids)
     start = time.perf_counter()
+    overrides = {f"module__{k}": v for k, v in (("n_layer", args.wt2_layers),
+                                                 ("n_embd", args.wt2_embd),
+                                                 ("dropout", args.wt2_dropout)) if v is not None}
     lm = CausalLM(preset=args.wt2_model, tokenizer=tok, max_time=args.wt2_minutes * 60,
-                  block_size=args.wt2_block, batch_size=args.wt2_batch,
-                  optimizer__lr=args.wt2_lr, module__dropout=args.wt2_dropout,
-                  eval_interval=500, eval_windows=100,
-                  module__n_layer=args.wt2_layers,
-                  random_state=0).fit(train, validation_data=valid)
+                  batch_size=args.wt2_batch, optimizer__lr=args.wt2_lr,
+                  precision=args.wt2_precision, eval_interval=500, eval_windows=100,
+                  random_state=0, **overrides).fit(train, validation_data=valid)
     gpt_fit = time.perf_counter() - start
     lp_nn_v, lp_nn_t = lm.token_log_probs(v_ids), lm.token_log_probs(t_ids)
     lam = fit_mixture_weight(np.exp(lp_nn_v), np.exp(lp_kn_v))
@@ -181,16 +182,24 @@ def wikitext2(args) -> None:
 
     total = time.perf_counter() - start_all
     c = lm.config_
+    n_params = sum(p.numel() for p in lm.model_.parameters())
+    steps = lm.history_[-1]["step"]
+    epochs = steps * args.wt2_batch * c.block_size / lm.n_train_tokens_
     body = (
         "## Language modelling: WikiText-2 (word level)\n\n"
         + stamp("python benchmarks/lm.py wikitext2")
         + f"\nWord level: the data set's tokens split on whitespace, `<eos>` at every line end "
         f"(valid {len(v_ids) - 1:,} and test {len(t_ids) - 1:,} predicted tokens), vocabulary "
         f"of the training text ({tok.vocab_size:,} ids), so perplexity per token is per word. "
-        f"GPT: `{args.wt2_model}` with block {c.block_size}, {c.n_layer} layers, {c.n_embd} wide, "
-        f"trained {gpt_fit / 60:.1f} min ({lm.history_[-1]['step']} steps of "
-        f"{args.wt2_batch} x {c.block_size} tokens); scored with a sliding window (stride half "
-        f"a block). Mixture weight fit on valid: {lam:.3f}. Whole run {total / 60:.1f} min "
+        f"GPT: preset `{args.wt2_model}` with block {c.block_size}, {c.n_layer} layers, "
+        f"{c.n_embd} wide, dropout {c.dropout}, "
+        + (f"adaptive softmax and input over clusters {c.cutoffs} (div {c.adaptive_div:g}), "
+           if c.cutoffs else "full softmax, ")
+        + f"{n_params / 1e6:.2f}M parameters, {args.wt2_precision} precision, lr "
+        f"{args.wt2_lr:g}, trained {gpt_fit / 60:.1f} min ({steps} steps of {args.wt2_batch} x "
+        f"{c.block_size} tokens, {epochs:.1f} passes over the training text; the weights of "
+        f"the best validation estimate kept); scored with a sliding window (stride half a "
+        f"block). Mixture weight fit on valid: {lam:.3f}. Whole run {total / 60:.1f} min "
         f"(target < 30).\n\n"
         "| model | valid ppl | test ppl | fit time |\n|---|---|---|---|\n"
         f"| KN5 (`NGramLM(order=5)`, modified KN) | {ppl(lp_kn_v):.1f} | {ppl(lp_kn_t):.1f} | "
@@ -710,13 +719,15 @@ def main() -> None:
     parser.add_argument("sections", nargs="*",
                         default=["shakespeare", "wikitext2", "speed", "gpu"])
     parser.add_argument("--char-order", type=int, default=8)
-    parser.add_argument("--wt2-model", default="quick")
-    parser.add_argument("--wt2-layers", type=int, default=2)
-    parser.add_argument("--wt2-minutes", type=float, default=18.0)
-    parser.add_argument("--wt2-block", type=int, default=128)
+    parser.add_argument("--wt2-model", default="word")
+    parser.add_argument("--wt2-layers", type=int, default=None, help="the preset's by default")
+    parser.add_argument("--wt2-embd", type=int, default=None, help="the preset's by default")
+    parser.add_argument("--wt2-dropout", type=float, default=None,
+                        help="the preset's by default")
+    parser.add_argument("--wt2-minutes", type=float, default=25.0)
     parser.add_argument("--wt2-batch", type=int, default=16)
     parser.add_argument("--wt2-lr", type=float, default=3e-3)
-    parser.add_argument("--wt2-dropout", type=float, default=0.1)
+    parser.add_argument("--wt2-precision", default="bf16")
     parser.add_argument("--gpu-batches", type=int, nargs="+", default=[16, 32])
     parser.add_argument("--gpu-steps", type=int, default=30)
     parser.add_argument("--gpu-preset", default="gpt2")

@@ -217,3 +217,68 @@ def test_beam_search_is_exact_when_the_beam_holds_every_sequence():
     assert one == _greedy(model, prompt[None], 5, True)[0].tolist()
     uncached = beam_search(model, prompt, 5, num_beams=3, use_cache=False)
     assert beam_search(model, prompt, 5, num_beams=3)[0][0] == uncached[0][0]
+
+
+# ---------------------------------------------------------------------- adaptive softmax
+
+
+def test_adaptive_softmax_is_a_distribution_and_its_loss_the_mean_nll():
+    model = nano(vocab_size=60, adaptive_cutoffs=[8, 24])
+    head = model.lm_head
+    assert model.wte is None and model.adaptive  # the input vectors are the softmax's
+    idx = torch.randint(0, 60, (3, 12))
+    log_probs, loss = model(idx)
+    assert log_probs.shape == (3, 12, 60) and loss is None
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(3, 12), atol=1e-5)
+    targets = torch.randint(0, 60, (3, 12))
+    targets[:, :4] = -1  # ignored, as the full softmax's loss ignores them
+    logits, loss = model(idx, targets)
+    assert logits is None  # the loss never forms the full distribution
+    expected = F.nll_loss(log_probs[:, 4:].reshape(-1, 60), targets[:, 4:].reshape(-1))
+    assert torch.allclose(loss, expected, atol=1e-5)
+    # a frequent word's vector is its head row; a rarer one's its cluster row projected up
+    words = torch.tensor([[3, 10, 30]])
+    vectors = model.embed(words)[0]
+    assert torch.equal(vectors[0], head.head.weight[3])
+    proj, rows = head.tail[0]
+    assert torch.allclose(vectors[1], rows.weight[10 - 8] @ proj.weight)
+    proj, rows = head.tail[1]
+    assert torch.allclose(vectors[2], rows.weight[30 - 24] @ proj.weight)
+    # both ends train one matrix: a rare input word gets a gradient through its row
+    model.train()
+    model(words, torch.tensor([[1, 2, 3]]))[1].backward()
+    assert rows.weight.grad[30 - 24].abs().sum() > 0
+    # words of every cluster start at the size of GPT-2's embeddings
+    all_vectors = model.embed(torch.arange(60)[None])[0].detach()
+    for lo, hi in ((0, 8), (8, 24), (24, 60)):
+        assert 0.01 < float(all_vectors[lo:hi].std()) < 0.04
+
+
+def test_adaptive_softmax_decodes_as_its_full_forward():
+    model = nano(vocab_size=50, block_size=8, seed=5, adaptive_cutoffs=[6, 20])
+    idx = torch.randint(0, 50, (2, 8))
+    full, _ = model(idx)
+    cache = KVCache(model.config, 2)
+    model(idx[:, :5], kv_cache=cache)
+    step, _ = model(idx[:, 5:6], kv_cache=cache)
+    assert torch.allclose(step[:, 0], full[:, 5], atol=1e-5)
+    prompt = torch.randint(0, 50, (3, 5))
+    assert torch.equal(_greedy(model, prompt, 20, True), _greedy(model, prompt, 20, False))
+
+
+def test_adaptive_cutoffs_auto_and_errors():
+    from hybridnlp.nn.adaptive import auto_cutoffs
+
+    assert auto_cutoffs(65) == [] and auto_cutoffs(19_999) == []
+    assert auto_cutoffs(33_281) == [2000, 10000]
+    assert auto_cutoffs(60_000) == [2000, 10000, 50000]
+    assert GPTConfig(vocab_size=33_281, adaptive_cutoffs="auto").cutoffs == [2000, 10000]
+    assert not nano(vocab_size=50, adaptive_cutoffs="auto").adaptive  # a small vocabulary
+    with pytest.raises(ValueError, match=r"adaptive_cutoffs=\[10, 60\] must all be below "
+                                         r"vocab_size=50; drop the last ones or use 'auto'"):
+        GPTConfig(vocab_size=50, adaptive_cutoffs=[10, 60])
+    with pytest.raises(ValueError, match=r"adaptive_cutoffs=\[10, 5\] must be 'auto', None or "
+                                         r"increasing positive word counts"):
+        GPTConfig(vocab_size=50, adaptive_cutoffs=[10, 5])
+    with pytest.raises(ValueError, match="adaptive_div=0.5 must be a number >= 1"):
+        GPTConfig(adaptive_div=0.5)

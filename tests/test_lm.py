@@ -556,3 +556,24 @@ def test_an_empty_or_missing_corpus_file_is_named(tmp_path):
         NGramLM().fit(tmp_path / "empty.txt")
     with pytest.raises(FileNotFoundError, match=r"^corpus file '.*nothing.txt' does not exist"):
         NGramLM().fit(tmp_path / "nothing.txt")
+
+
+def test_a_word_lm_with_the_adaptive_softmax_fits_saves_and_scores(tmp_path):
+    text = " ".join(f"w{i % 37} w{(i * 7) % 53}" for i in range(400)) + "\n"
+    lm = CausalLM(preset="gpt-nano", tokenizer="word", max_steps=30, block_size=16,
+                  module__adaptive_cutoffs=[10, 30], eval_interval=10,
+                  random_state=0).fit(text)
+    assert lm.model_.adaptive and lm.config_.adaptive_cutoffs == [10, 30]
+    assert lm.history_[-1]["train_loss"] < lm.history_[0]["train_loss"]
+    val = "w1 w7 w2 w14\n"
+    lm.save(tmp_path / "lm")
+    loaded = CausalLM.load(tmp_path / "lm")
+    assert loaded.model_.adaptive
+    assert loaded.perplexity(val) == pytest.approx(lm.perplexity(val), rel=1e-6)
+    assert loaded.generate("w1", 8, temperature=0) == lm.generate("w1", 8, temperature=0)
+    with pytest.raises(ValueError, match="a GPT with the adaptive softmax has no GPT-2 form"):
+        lm.save_pretrained(tmp_path / "hf")
+    with pytest.raises(ValueError, match=r"adaptive_cutoffs=\[10, 500\] must all be below "
+                                         r"vocab_size="):
+        CausalLM(preset="gpt-nano", tokenizer="word", max_steps=1, block_size=16,
+                 module__adaptive_cutoffs=[10, 500]).fit(text)

@@ -48,8 +48,12 @@ class CausalLM(Saveable, TextGenerationMixin, LMScoringMixin, NeuralEstimator):
     preset : str, dict or GPTConfig, default="quick"
         A preset of :data:`hybridnlp.nn.GPT_PRESETS` or :class:`GPTConfig` fields;
         ``module__<field>=`` overrides one field (``module__n_layer=2``,
-        ``module__dropout=0.1``). "quick" (one block, 128 wide, context 64) learns the most per
-        CPU second; "baby" is nanoGPT's 4-layer baby GPT; "gpt2" is GPT-2 small.
+        ``module__dropout=0.1``). "quick" (one block, 128 wide, context 128) learns the most
+        per CPU second; "word" (two blocks, 192 wide) is the choice for word-level text; "baby" is
+        nanoGPT's 4-layer baby GPT; "gpt2" is GPT-2 small. The small presets put a word-level
+        vocabulary (20,000 words or more) behind the adaptive softmax
+        (``module__adaptive_cutoffs``, :mod:`hybridnlp.nn.adaptive`), which trains an order
+        of magnitude more tokens per second than a full softmax over it.
     tokenizer : {"char", "word", "bpe"} or Tokenizer, default="char"
         ``"word"``: whitespace words with line breaks as ``<eos>`` and ``<unk>`` for words not
         in the training text; ``"bpe"``: byte-level BPE trained in fit (``vocab_size``).

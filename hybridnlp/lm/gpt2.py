@@ -157,6 +157,9 @@ def export_hf(model: GPT, tokenizer, path: str | os.PathLike) -> Path:
     (``tokenizer.json`` read by ``PreTrainedTokenizerFast``), written whole."""
     from hybridnlp.utils.saving import write_whole
 
+    if model.adaptive:
+        raise ValueError("a GPT with the adaptive softmax has no GPT-2 form; export to 'hf' "
+                         "needs a full softmax (module__adaptive_cutoffs=None).")
     hf = getattr(tokenizer, "backend", None)
     if hf is None:
         raise ValueError(f"a {type(tokenizer).__name__} has no Hugging Face form; export to "

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hybridnlp.nn.adaptive import AdaptiveSoftmax, auto_cutoffs
 from hybridnlp.nn.attention import apply_rotary, rotary_tables
 from hybridnlp.nn.config import PresetConfig
 from hybridnlp.nn.encoder import ClassificationHead
@@ -41,6 +42,10 @@ class GPTConfig(PresetConfig):
     tie_weights: bool = True
     norm_eps: float = 1e-5
     activation: str = "gelu_tanh"  # GPT-2's tanh approximation; "gelu" (exact) is 2x faster on CPU
+    # The adaptive softmax's cluster bounds over frequency-sorted ids (hybridnlp.nn.adaptive);
+    # "auto" picks them from vocab_size (none below 20,000 words), None or [] is a full softmax.
+    adaptive_cutoffs: list | str | None = None
+    adaptive_div: float = 4.0
 
     def __post_init__(self):
         self._check_sizes("vocab_size", "block_size", "n_layer", "n_head", "n_embd",
@@ -52,6 +57,30 @@ class GPTConfig(PresetConfig):
                              f"{self.n_embd // self.n_head}; change n_embd or n_head.")
         self._check_choice("activation", ("gelu", "gelu_tanh"))
         self._check_fractions("dropout")
+        self._check_cutoffs()
+
+    def _check_cutoffs(self) -> None:
+        if not (isinstance(self.adaptive_div, int | float) and self.adaptive_div >= 1):
+            raise ValueError(f"adaptive_div={self.adaptive_div!r} must be a number >= 1.")
+        cut = self.adaptive_cutoffs
+        if cut is None or cut == "auto":
+            return
+        if (isinstance(cut, str) or not isinstance(cut, list | tuple)
+                or not all(isinstance(c, int) and not isinstance(c, bool) for c in cut)
+                or any(b <= a for a, b in zip(cut[:-1], cut[1:])) or (cut and cut[0] < 1)):
+            raise ValueError(f"adaptive_cutoffs={cut!r} must be 'auto', None or increasing "
+                             f"positive word counts such as [2000, 10000].")
+        if cut and cut[-1] >= self.vocab_size:
+            raise ValueError(f"adaptive_cutoffs={list(cut)!r} must all be below "
+                             f"vocab_size={self.vocab_size}; drop the last ones or use "
+                             f"'auto'.")
+
+    @property
+    def cutoffs(self) -> list[int]:
+        """The adaptive softmax's cluster bounds; [] for a full softmax."""
+        if self.adaptive_cutoffs == "auto":
+            return auto_cutoffs(self.vocab_size)
+        return list(self.adaptive_cutoffs or [])
 
     @property
     def head_size(self) -> int:
@@ -60,14 +89,18 @@ class GPTConfig(PresetConfig):
 
 # vocab_size of the small presets is replaced by the tokenizer's when a CausalLM fits. The
 # small presets train from scratch on CPU: no biases and exact GELU (as nanoGPT), which is
-# twice as fast as the tanh approximation there; the gpt2 presets are GPT-2's shapes.
-_SMALL = dict(bias=False, activation="gelu")
+# twice as fast as the tanh approximation there, and the adaptive softmax when the vocabulary
+# is a word-level one (20,000 words or more); the gpt2 presets are GPT-2's shapes.
+_SMALL = dict(bias=False, activation="gelu", adaptive_cutoffs="auto")
 GPT_PRESETS = {
     "gpt-nano": dict(n_layer=3, n_head=3, n_embd=48, block_size=64, **_SMALL),  # tests
     # CausalLM's default: with minutes of CPU, steps beat depth. One block learns the most
     # per second (Tiny Shakespeare, 90 s, lr 5e-3, context 64: 1 layer 1.68, 2 layers 1.72,
     # 3 layers 1.76, 4 layers 1.81; 1 layer with context 128: 1.66).
     "quick": dict(n_layer=1, n_head=4, n_embd=128, block_size=128, **_SMALL),
+    # Words: two blocks, chosen on WikiText-2 validation perplexity with the adaptive softmax
+    # (benchmarks/RESULTS.md "WikiText-2").
+    "word": dict(n_layer=2, n_head=4, n_embd=192, block_size=128, dropout=0.1, **_SMALL),
     # nanoGPT's CPU "baby GPT" (config/train_shakespeare_char.py, CPU settings)
     "baby": dict(n_layer=4, n_head=4, n_embd=128, block_size=64, **_SMALL),
     "gpt-micro": dict(n_layer=4, n_head=4, n_embd=128, block_size=256, **_SMALL),
@@ -135,14 +168,18 @@ class GPT(nn.Module):
 
     ``forward(idx, targets=None, kv_cache=None, positions=None, key_mask=None)`` returns
     ``(logits, loss)``: logits (B, T, vocab) (only the last position when there are no
-    targets and a cache is used), loss the mean cross-entropy over targets != -1.
+    targets and a cache is used), loss the mean cross-entropy over targets != -1. With the
+    adaptive softmax, logits are log-probabilities, and None when there are targets (the
+    loss never forms the full distribution).
     """
 
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
         c = config
-        self.wte = nn.Embedding(c.vocab_size, c.n_embd)
+        adaptive = bool(c.cutoffs)
+        # with a tied adaptive softmax the input vectors are its matrices (adaptive input)
+        self.wte = None if adaptive and c.tie_weights else nn.Embedding(c.vocab_size, c.n_embd)
         self.wpe = nn.Embedding(c.block_size, c.n_embd) if c.positions == "learned" else None
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
@@ -151,14 +188,32 @@ class GPT(nn.Module):
             for _ in range(c.n_layer)
         )
         self.ln_f = nn.LayerNorm(c.n_embd, eps=c.norm_eps, bias=c.bias)
-        self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
-        if c.tie_weights:
-            self.lm_head.weight = self.wte.weight
+        if adaptive:
+            self.lm_head = AdaptiveSoftmax(c.n_embd, c.vocab_size, c.cutoffs, c.adaptive_div)
+        else:
+            self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+            if c.tie_weights:
+                self.lm_head.weight = self.wte.weight
         if c.positions == "rotary":
             cos, sin = rotary_tables(c.head_size, c.block_size, c.rope_base)
             self.register_buffer("rope_cos", cos, persistent=False)
             self.register_buffer("rope_sin", sin, persistent=False)
         init_weights(self, c.n_layer)
+        if adaptive:
+            self.lm_head.reset_projections()
+
+    @property
+    def adaptive(self) -> bool:
+        return isinstance(self.lm_head, AdaptiveSoftmax)
+
+    def embed(self, idx: torch.Tensor) -> torch.Tensor:
+        """Token vectors (B, T, C) of ids (B, T)."""
+        return self.wte(idx) if self.wte is not None else self.lm_head.embed(idx)
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Next-token scores (..., vocab) of final hidden states ``h`` (..., C): logits, or
+        with the adaptive softmax log-probabilities (which are logits too)."""
+        return self.lm_head.log_prob(h) if self.adaptive else self.lm_head(h)
 
     def num_params(self, non_embedding: bool = True) -> int:
         """Parameter count; without position embeddings by default (as nanoGPT counts)."""
@@ -177,7 +232,9 @@ class GPT(nn.Module):
         if targets is None:
             if kv_cache is not None:
                 x = x[:, -1:]  # only the next-token distribution is needed
-            return self.lm_head(x), None
+            return self.logits(x), None
+        if self.adaptive:
+            return None, self.lm_head.loss(x, targets)
         logits = self.lm_head(x)  # (B, T, V)
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1),
                                ignore_index=-1)
@@ -199,7 +256,7 @@ class GPT(nn.Module):
                     f"{self.config.block_size} tokens."
                 )
             positions = torch.arange(start, start + T, device=idx.device)  # (T,), broadcast
-        x = self.wte(idx)  # (B, T, C)
+        x = self.embed(idx)  # (B, T, C)
         rotary = None
         if self.wpe is not None:
             x = x + self.wpe(positions)
@@ -233,7 +290,7 @@ class GPT(nn.Module):
         c = self.config
         C, hs = c.n_embd, c.head_size
         where = pos.view(1) if positions is None else positions  # (1,) or (B, 1)
-        x = self.wte(idx)  # (B, 1, C)
+        x = self.embed(idx)  # (B, 1, C)
         rotary = None
         if self.wpe is not None:
             x = x + self.wpe(where).view(-1, 1, C)
@@ -247,7 +304,7 @@ class GPT(nn.Module):
         index = pos.view(1)
         for i, block in enumerate(self.blocks):
             x = block.step(x, index, k_cache[i], v_cache[i], valid, rotary)
-        return self.lm_head(self.ln_f(x))[:, -1].float()
+        return self.logits(self.ln_f(x))[:, -1].float()
 
     # ------------------------------------------------------------------ FLOPs
 
@@ -317,7 +374,7 @@ class GPTClassifier(nn.Module):
             loss = head_loss(logits, targets, self.class_weight, sample_weight)
             if self.config.lm_weight and self.training:
                 next_ids = idx[:, 1:].masked_fill(~mask[:, 1:], -1)  # (B, T-1)
-                lm_logits = self.gpt.lm_head(h[:, :-1]).float()
+                lm_logits = self.gpt.logits(h[:, :-1]).float()
                 lm_loss = F.cross_entropy(lm_logits.reshape(-1, lm_logits.shape[-1]),
                                           next_ids.reshape(-1), ignore_index=-1)
                 loss = loss + self.config.lm_weight * lm_loss
