@@ -133,7 +133,8 @@ def test_occlusion_is_the_drop_when_the_word_alone_is_deleted_and_ig_adds_up():
     variants = [without_tokens(e.text, [span]) for span in e.spans]
     drop = e.score - label_scores(model.predict_proba(variants), np.full(len(variants), k))
     np.testing.assert_allclose(e.scores, drop, atol=1e-6)
-    assert e.base == pytest.approx(label_scores(model.predict_proba([""]), [k])[0])
+    # float32 sums in another batch: equal to rounding (a 5e-8 difference seen on AMD EPYC)
+    assert e.base == pytest.approx(label_scores(model.predict_proba([""]), [k])[0], abs=1e-6)
     ig = model.explain(NEW[:1], method="integrated_gradients")[0]
     assert ig.score == pytest.approx(e.score, abs=1e-5)
     assert ig.base + ig.scores.sum() == pytest.approx(ig.score, abs=0.02 * abs(
