@@ -42,9 +42,9 @@ class AdaptiveSoftmax(nn.AdaptiveLogSoftmaxWithLoss):
         super().__init__(n_embd, vocab_size, list(cutoffs), div_value=div_value)
 
     def reset_projections(self) -> None:
-        """Scale each cluster's projection (n_embd -> d) by 1/sqrt(d): a rare word's input
+        """Draw each cluster's projection (n_embd -> d) from N(0, 1/d): a rare word's input
         vector and its logit then start at the size of a frequent word's, with every word
-        vector drawn N(0, 0.02) as GPT-2 draws its embeddings."""
+        row drawn N(0, 0.02) as GPT-2 draws its embeddings."""
         for proj, _ in self.tail:
             nn.init.normal_(proj.weight, std=1.0 / math.sqrt(proj.weight.shape[0]))
 
