@@ -98,10 +98,20 @@ def window_loss(forward, val_ids, T: int) -> float:
     return total / count
 
 
-def shakespeare(args) -> None:
+def shakespeare_split() -> tuple[str, str]:
+    """Tiny Shakespeare's first 90% of characters and the last 10% (nanoGPT's split)."""
     text = load_dataset("tinyshakespeare").data[0]
     cut = int(len(text) * 0.9)
-    train, val = text[:cut], text[cut:]
+    return text[:cut], text[cut:]
+
+
+def wikitext2_text(split: str) -> str:
+    """One WikiText-2 split as one text, a line per line of the data set."""
+    return "\n".join(load_dataset("wikitext2", split).data) + "\n"
+
+
+def shakespeare(args) -> None:
+    train, val = shakespeare_split()
     start = time.perf_counter()
     lm = CausalLM(**SHAKESPEARE, random_state=0).fit(train, validation_data=val)
     ours_wall = time.perf_counter() - start
@@ -157,9 +167,7 @@ def shakespeare_protocols(args) -> None:
     """The same 90 s default fit under the issue's protocol (``fit(train)``: the last 10% of
     the training text held out for validation) and the benchmark's (``validation_data=val``),
     to find where the 0.2 nats between them go."""
-    text = load_dataset("tinyshakespeare").data[0]
-    cut = int(len(text) * 0.9)
-    train, val = text[:cut], text[cut:]
+    train, val = shakespeare_split()
     first = train[:int(len(train) * 0.9)]
     runs = [("`fit(train)` (the issue's protocol: trains on the first 81%, validates on the "
              "next 9%)", train, None, "auto"),
@@ -186,9 +194,7 @@ def shakespeare_protocols(args) -> None:
 
 
 def wikitext2(args) -> None:
-    train = "\n".join(load_dataset("wikitext2", "train").data) + "\n"
-    valid = "\n".join(load_dataset("wikitext2", "dev").data) + "\n"
-    test = "\n".join(load_dataset("wikitext2", "test").data) + "\n"
+    train, valid, test = (wikitext2_text(split) for split in ("train", "dev", "test"))
     start_all = time.perf_counter()
     start = time.perf_counter()
     kn = NGramLM(order=5, tokenizer="word").fit(train)

@@ -14,7 +14,9 @@ import json
 import math
 import time
 
-from hybridnlp import CausalLM, load_dataset
+from lm import wikitext2_text
+
+from hybridnlp import CausalLM
 from hybridnlp.lm._corpus import make_tokenizer, token_stream
 
 
@@ -34,8 +36,7 @@ def main() -> None:
     p.add_argument("--precision", default="auto")
     p.add_argument("--score", type=int, default=60000)
     a = p.parse_args()
-    train = "\n".join(load_dataset("wikitext2", "train").data) + "\n"
-    valid = "\n".join(load_dataset("wikitext2", "dev").data) + "\n"
+    train, valid = wikitext2_text("train"), wikitext2_text("dev")
     tok = make_tokenizer("word")
     tok.train([train])
     cut = (None if a.cut == "none" else "auto" if a.cut == "auto"

@@ -37,10 +37,6 @@ class AdaptiveSoftmax(nn.AdaptiveLogSoftmaxWithLoss):
     """``nn.AdaptiveLogSoftmaxWithLoss`` plus ``embed`` (the tied adaptive input) and
     ``loss`` (mean negative log-likelihood over targets != -1)."""
 
-    def __init__(self, n_embd: int, vocab_size: int, cutoffs: list[int],
-                 div_value: float = 4.0):
-        super().__init__(n_embd, vocab_size, list(cutoffs), div_value=div_value)
-
     def reset_projections(self) -> None:
         """Draw each cluster's projection (n_embd -> d) from N(0, 1/d): a rare word's input
         vector and its logit then start at the size of a frequent word's, with every word
