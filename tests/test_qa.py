@@ -348,11 +348,12 @@ def test_logistic_reader_lexical_features_extend_the_window_features(tmp_path):
     old = plain._features(_Passage(plain, QUESTIONS[0], raw, words), first, last)
     new = lexical._features(_Passage(lexical, QUESTIONS[0], raw, words), first, last)
     assert isinstance(old, np.ndarray) and sparse.issparse(new)
-    assert new.shape == (len(first), old.shape[1] + 12 + _HASH_BUCKETS)
-    # the first columns are the window features, unchanged; then 12 sentence and boundary
-    # columns; then 2 question keys x 7 span keys hashed (14 ones, fewer on a collision)
+    assert new.shape == (len(first), old.shape[1] + 16 + _HASH_BUCKETS)
+    # the first columns are the window features, unchanged; then 16 sentence, shared-prefix
+    # and boundary columns; then 2 question keys x 7 span keys hashed (14 ones, fewer on a
+    # collision)
     np.testing.assert_allclose(new[:, :old.shape[1]].toarray(), old)
-    hashed = new[:, old.shape[1] + 12:]
+    hashed = new[:, old.shape[1] + 16:]
     assert set(hashed.data) == {1.0} and 10 <= hashed.sum(1).min() <= hashed.sum(1).max() <= 14
     assert _hash("t=who|last=broncos") == zlib.crc32(b"t=who|last=broncos") % _HASH_BUCKETS
     # saved as JSON and read back, the same answers; a reader written before the lexical
@@ -367,6 +368,86 @@ def test_logistic_reader_lexical_features_extend_the_window_features(tmp_path):
     old_loaded = load_reader(tmp_path / "old")
     assert old_loaded.lexical is False
     assert old_loaded.predict(QUESTIONS, gold) == plain.predict(QUESTIONS, gold)
+    # a lexical reader written before the shared-prefix columns (no "feature_set", 4 fewer
+    # weights) computes the features it was trained on
+    state = json.loads((tmp_path / "lex" / "reader.json").read_text())
+    assert state.pop("feature_set") == 2
+    width = old.shape[1] + 5
+    state["model"]["coef"] = [w[:width] + w[width + 4:] for w in state["model"]["coef"]]
+    (tmp_path / "lex" / "reader.json").write_text(json.dumps(state))
+    before = load_reader(tmp_path / "lex")
+    assert before.feature_set_ == 1
+    assert before._features(_Passage(before, QUESTIONS[0], raw, words), first, last).shape \
+        == (len(first), new.shape[1] - 4)
+    assert [s.start for s in before.predict(QUESTIONS, gold)]  # reads without a shape error
+    state["feature_set"] = 3
+    (tmp_path / "lex" / "reader.json").write_text(json.dumps(state))
+    with pytest.raises(ValueError, match=r"field 'feature_set' must be an integer in 1\.\.2, "
+                                         r"got 3; a newer hybridnlp wrote it, or it was "
+                                         r"edited\.$"):
+        load_reader(tmp_path / "lex")
+
+
+def test_conditional_logit_of_pairs_is_a_logistic_regression_on_their_differences():
+    """With one negative a group, the softmax is a sigmoid of the score difference: the same
+    weights as scikit-learn's logistic regression (no intercept) on x_pos - x_neg, where the
+    rows (d, 1) and (-d, 0) count each pair twice (so half the C)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from hybridnlp.qa._linear import conditional_logit
+
+    rng = np.random.default_rng(0)
+    pos, neg = rng.normal(size=(200, 6)), rng.normal(size=(200, 6))
+    pos[:, 0] += 1.0
+    X = np.empty((400, 6))
+    X[0::2], X[1::2] = pos, neg
+    ours = conditional_logit(X, np.repeat(np.arange(200), 2), np.arange(0, 400, 2), C=0.7)
+    d = pos - neg
+    peer = LogisticRegression(C=0.35, fit_intercept=False, tol=1e-10, max_iter=10_000).fit(
+        np.vstack([d, -d]), np.r_[np.ones(200), np.zeros(200)])
+    np.testing.assert_allclose(ours.coef_, peer.coef_, atol=1e-4)
+    assert ours.intercept_.tolist() == [0.0] and ours.coef_[0, 0] > 0.5
+    np.testing.assert_allclose(ours.decision_function(X[:4]), X[:4] @ ours.coef_[0])
+
+
+def test_logistic_reader_counts_other_forms_and_refits_on_its_hardest_negatives(monkeypatch):
+    from hybridnlp.qa import LogisticReader, readers
+    from hybridnlp.qa.readers import _Passage, word_spans
+
+    reader = LogisticReader(random_state=0, negatives=10).fit(
+        QUESTIONS * 5, [PASSAGES[g] for g in GOLD] * 5, [a[0] for a in ANSWERS] * 5)
+    p = "They were defeated, and the defeat stood; Defeating them took a win."
+    raw = [p[a:b] for a, b in word_spans(p)]
+    words = [w.lower() for w in raw]
+    passage = _Passage(reader, "Who was defeated in the final?", raw, words)
+    forms = np.diff(passage.cf)  # the words sharing "defea" with the question's "defeated"
+    assert [w for w, f in zip(words, forms, strict=True) if f > 0] == ["defeat", "defeating"]
+    assert forms[words.index("defeat")] == pytest.approx(reader._ic("defeat"))
+    fitted, scores = [], []
+    original = readers.conditional_logit
+
+    def recording(X, groups, positives, *, C):
+        if fitted:  # the second fit: how the first model ranked each question's negatives
+            model = fitted[-1]
+            s = model.decision_function(X)
+            for k in range(len(positives)):
+                rows = np.flatnonzero(np.asarray(groups) == k)[1:]
+                scores.append(s[rows])
+        fitted.append(original(X, groups, positives, C=C))
+        return fitted[-1]
+
+    monkeypatch.setattr(readers, "conditional_logit", recording)
+    args = (QUESTIONS * 5, [PASSAGES[g] for g in GOLD] * 5, [a[0] for a in ANSWERS] * 5)
+    LogisticReader(random_state=0, negatives=10, hard_negatives=False).fit(*args)
+    assert len(fitted) == 1
+    fitted.clear()
+    LogisticReader(random_state=0, negatives=10).fit(*args)
+    assert len(fitted) == 2
+    # the first 5 negatives of each question are the first model's best wrong spans, in order
+    assert len(scores) == 20 and all(len(s) == 10 for s in scores)
+    assert all(np.all(np.diff(s[:5]) <= 0) and s[:5].min() >= s[5:].max() for s in scores)
+    with pytest.raises(ValueError, match=r"^hard_negatives must be True or False, got 1\.$"):
+        LogisticReader(hard_negatives=1).fit(*args)
 
 
 def test_pipeline_answers_over_the_collection_and_over_new_passages():

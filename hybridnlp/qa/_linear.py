@@ -1,14 +1,17 @@
 """A fitted logistic regression as JSON and back: how the QA readers, the reader stack and the
-learned retriever fusion save their linear models without pickle."""
+learned retriever fusion save their linear models without pickle; and the conditional logit
+(a softmax over each question's candidates) the logistic reader is trained with."""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
+from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 
 from hybridnlp.utils.saved_arrays import checked_array
 
-__all__ = ["linear_from_state", "linear_state"]
+__all__ = ["conditional_logit", "linear_from_state", "linear_state"]
 
 
 def linear_state(model) -> dict:
@@ -41,3 +44,35 @@ def linear_from_state(state: dict, *, what: str, n_features: int | None = None,
     m.coef_, m.intercept_, m.classes_ = coef, intercept, np.asarray(classes)
     m.n_features_in_ = coef.shape[1]
     return m
+
+
+def conditional_logit(X, groups, positives, *, C: float) -> LogisticRegression:
+    """A linear scorer fit by maximum likelihood of each group's positive row under a softmax
+    over the group's rows (McFadden's conditional logit: a question's right span against its
+    other candidates), with scikit-learn's L2 penalty ``0.5 |w|^2 + C x loss``; L-BFGS.
+
+    ``groups``: each row's group (0..G-1), ``positives``: the one positive row of each group.
+    Returned as a ``LogisticRegression`` whose ``decision_function`` is the score (intercept
+    0: a constant cancels in the softmax), so it saves with :func:`linear_state`."""
+    X = sparse.csr_matrix(X, dtype=np.float64)
+    groups = np.asarray(groups)
+    n_groups = int(groups.max()) + 1
+    Xt = X.T.tocsr()
+
+    def loss(w):
+        s = X @ w
+        top = np.full(n_groups, -np.inf)
+        np.maximum.at(top, groups, s)
+        e = np.exp(s - top[groups])
+        z = np.bincount(groups, weights=e, minlength=n_groups)
+        nll = float(np.sum(np.log(z) + top) - s[positives].sum())
+        g = e / z[groups]
+        g[positives] -= 1.0
+        return C * nll + 0.5 * w @ w, C * (Xt @ g) + w
+
+    w = minimize(loss, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B",
+                 options={"maxiter": 2000}).x
+    model = LogisticRegression(C=C)
+    model.coef_, model.intercept_, model.classes_ = w[None, :], np.zeros(1), np.array([0, 1])
+    model.n_features_in_ = X.shape[1]
+    return model

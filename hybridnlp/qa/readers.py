@@ -4,13 +4,15 @@ offsets into the passage) and its score.
 - :class:`SlidingWindowReader`: the sliding-window baseline of Rajpurkar et al. 2016 (after
   Richardson et al. 2013): a candidate span scores the inverse-count weights of the question's
   words in the window around it; nothing is learned but the word counts.
-- :class:`LogisticReader`: a logistic regression over candidate spans with lexical features
-  (window overlap with the question at several widths, unigram and bigram matches, distance
-  to the nearest question word, the span's length, shape and position, question word x span
-  shape), the match of the span's sentence with the question, what stands either side of the
-  span (in lieu of their parse features), and hashed lexical crosses of the question's type
-  and head word with the span's words, shape and neighbours (their lexicalised features): the
-  simpler features of their 51.0 F1 baseline, trained on question-answer pairs.
+- :class:`LogisticReader`: a log-linear model over candidate spans (a softmax over a
+  question's candidates, as their logistic regression) with lexical features (window overlap
+  with the question at several widths, unigram and bigram matches, words sharing a question
+  word's first five letters in lieu of their lemmas, distance to the nearest question word,
+  the span's length, shape and position, question word x span shape), the match of the
+  span's sentence with the question, what stands either side of the span (in lieu of their
+  parse features), and hashed lexical crosses of the question's type and head word with the
+  span's words, shape and neighbours (their lexicalised features): the simpler features of
+  their 51.0 F1 baseline, trained on question-answer pairs.
 """
 
 from __future__ import annotations
@@ -23,10 +25,9 @@ from collections import Counter
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator
-from sklearn.linear_model import LogisticRegression
 
 from hybridnlp.qa._answers import old_fit_order, reading_data
-from hybridnlp.qa._linear import linear_from_state, linear_state
+from hybridnlp.qa._linear import conditional_logit, linear_from_state, linear_state
 from hybridnlp.text.words import SPAN_PATTERN, WordTokenizer
 from hybridnlp.utils.progress import progress
 from hybridnlp.utils.saving import Saveable, registered, registered_kinds
@@ -49,6 +50,10 @@ QUESTION_TYPES = ("what", "who", "when", "where", "why", "how many", "how much",
 
 
 _HASH_BUCKETS = 2 ** 16
+_PREFIX = 5  # letters two words of 4 or more share to be one word's forms (defeat, defeated)
+# the features a fitted LogisticReader computes: 1, before the shared-prefix columns (a reader
+# saved without "feature_set" reads as one); 2, with them
+FEATURE_SET = 2
 MAX_WORDS = 10_000  # bound on window and answer lengths (in words): far beyond any passage
 
 
@@ -141,6 +146,7 @@ class _Reader(Saveable, BaseEstimator):
     for all the candidates of a passage at once (prefix sums over its words)."""
 
     _fitted_attr = "counts_"  # what check_fitted looks for
+    _feature_sets = 0  # the newest feature set of a reader whose features changed (0: never)
 
     def _candidates(self, words) -> tuple[np.ndarray, np.ndarray]:
         """(first word, last word) of every candidate, ordered by first then last word:
@@ -174,6 +180,8 @@ class _Reader(Saveable, BaseEstimator):
             state["max_answer_words"] = self.max_answer_words_
         if hasattr(self, "model_"):
             state["model"] = linear_state(self.model_)
+        if hasattr(self, "feature_set_"):
+            state["feature_set"] = self.feature_set_
         atomic_write_json(path / "reader.json", state)
 
     @classmethod
@@ -211,6 +219,14 @@ class _Reader(Saveable, BaseEstimator):
             reader.max_answer_words_ = longest
         if "model" in state:
             reader.model_ = linear_from_state(state["model"], what=str(file), C=reader.C)
+        if cls._feature_sets:
+            feature_set = state.get("feature_set", 1)
+            if isinstance(feature_set, bool) or feature_set not in range(
+                    1, cls._feature_sets + 1):
+                raise ValueError(f"{str(file)!r}: field 'feature_set' must be an integer in "
+                                 f"1..{cls._feature_sets}, got {feature_set!r}; a newer "
+                                 f"hybridnlp wrote it, or it was edited.")
+            reader.feature_set_ = feature_set
         return reader
 
     @classmethod
@@ -253,11 +269,16 @@ class _Passage:
         match = np.array([w in q for w in words], dtype=float)
         weight = np.array([reader._ic(w) if m else 0.0
                            for w, m in zip(words, match, strict=True)])
+        # another form of a question word: the same first five letters, not the same word
+        prefixes = {w[:_PREFIX] for w in q if len(w) >= 4}
+        form = np.array([reader._ic(w) if len(w) >= 4 and w[:_PREFIX] in prefixes
+                         and w not in q else 0.0 for w in words])
         bigram = np.array([0.0, *(float(p in qbigrams) for p in zip(words, words[1:]))])
         digit = np.array([any(ch.isdigit() for ch in w) for w in raw], dtype=float)
         upper = np.array([w[:1].isupper() for w in raw], dtype=float)
-        self.cm, self.cw, self.cb, self.cd, self.cu = (
-            np.concatenate([[0.0], np.cumsum(v)]) for v in (match, weight, bigram, digit, upper))
+        self.cm, self.cw, self.cb, self.cd, self.cu, self.cf = (
+            np.concatenate([[0.0], np.cumsum(v)])
+            for v in (match, weight, bigram, digit, upper, form))
         self.hits = np.flatnonzero(match)
         self.qtype = question_type(question)
         self.raw, self.words, self.upper = raw, words, upper
@@ -269,6 +290,7 @@ class _Passage:
         self.sentence = np.concatenate([[0], np.cumsum(ends)[:-1]]) if self.n else ends
         self.sentence_weight = np.bincount(self.sentence, weights=weight)
         self.sentence_bigrams = np.bincount(self.sentence, weights=bigram)
+        self.sentence_forms = np.bincount(self.sentence, weights=form)
         order = np.argsort(-self.sentence_weight, kind="stable")
         self.sentence_rank = np.empty(len(order), dtype=np.int64)
         self.sentence_rank[order] = np.arange(len(order))
@@ -335,9 +357,10 @@ class SlidingWindowReader(_Reader):
 
 
 class LogisticReader(_Reader):
-    """Logistic regression over candidate spans with lexical features, trained on
-    (question, passage, answer start) triples; the span that matches a reference answer's
-    words is the positive, ``negatives`` sampled candidates of the passage the negatives.
+    """A log-linear model over candidate spans with lexical features, trained on (question,
+    passage, answer start) triples: the likelihood of the span that matches a reference
+    answer's words under a softmax over it and ``negatives`` other candidates of its passage
+    (a conditional logit: spans compete within their question, as they do when read).
 
     Parameters
     ----------
@@ -348,8 +371,13 @@ class LogisticReader(_Reader):
     negatives : int, default=100
         Candidates sampled per training question as negatives.
     C : float, default=0.3
-        Inverse regularisation strength. ``negatives`` and ``C`` were chosen by 3-fold
-        cross-validation over the SQuAD training articles (benchmarks/RESULTS.md, "reading").
+        Inverse regularisation strength (scikit-learn's: ``0.5 |w|^2 + C x loss``).
+    hard_negatives : bool, default=True
+        Fit twice: the second time half of each question's negatives are the first model's
+        best-scoring wrong spans (the near misses a reader must learn to reject), half
+        random. ``negatives``, ``C`` and this were chosen by 3-fold cross-validation over
+        the SQuAD training articles (benchmarks/RESULTS.md, "choosing the logistic reader's
+        defaults").
     lexical : bool, default=True
         Add the sentence, boundary and hashed lexical features (2**16 buckets); False: the
         window and shape features only.
@@ -361,12 +389,15 @@ class LogisticReader(_Reader):
     _WIDTHS = (3, 6, 12)
     _learns_from_answers = True
     _fitted_attr = "model_"
+    _feature_sets = FEATURE_SET
 
     def __init__(self, *, max_answer_words="auto", negatives: int = 100, C: float = 0.3,
-                 lexical: bool = True, random_state=None, verbose=0):
+                 hard_negatives: bool = True, lexical: bool = True, random_state=None,
+                 verbose=0):
         self.max_answer_words = max_answer_words
         self.negatives = negatives
         self.C = C
+        self.hard_negatives = hard_negatives
         self.lexical = lexical
         self.random_state = random_state
         self.verbose = verbose
@@ -376,6 +407,9 @@ class LogisticReader(_Reader):
             check_number("max_answer_words", self.max_answer_words, int, low=1, high=MAX_WORDS)
         check_number("negatives", self.negatives, int, low=1)
         check_number("C", self.C, float, low=0, low_open=True)
+        if not isinstance(self.hard_negatives, bool):
+            raise ValueError(f"hard_negatives must be True or False, got "
+                             f"{self.hard_negatives!r}.")
 
     @classmethod
     def _saved_params(cls, params: dict) -> dict:
@@ -389,12 +423,13 @@ class LogisticReader(_Reader):
         data = reading_data(questions, passages, answers, passage_index)
         self._check_params()
         self.counts_ = Counter(w.lower() for p in set(data.passages) for w in _WORDS(p))
+        self.feature_set_ = FEATURE_SET
         self.max_answer_words_ = self.max_answer_words
         if self.max_answer_words == "auto":
             lengths = [len(word_spans(a)) for a in data.answers]
             self.max_answer_words_ = int(min(max(np.ceil(np.percentile(lengths, 90)), 1), 30))
         rng = np.random.default_rng(self.random_state)
-        X, y = [], []
+        examples = []  # (passage, candidates' first and last words, the answer's candidate)
         for q, p, start, text in progress(
                 zip(data.questions, data.passages, data.starts, data.answers, strict=True),
                 desc="reader: the training questions' spans", total=len(data.questions),
@@ -406,19 +441,33 @@ class LogisticReader(_Reader):
             starts = np.array([a for a, _ in spans])
             ends = np.array([b for _, b in spans])
             gold = np.flatnonzero((starts[first] == start) & (ends[last] == start + len(text)))
-            if not len(gold):
-                continue  # the answer is not a candidate (too long, or cut mid-word)
-            others = np.delete(np.arange(len(first)), gold[0])
-            pick = rng.choice(others, min(self.negatives, len(others)), replace=False)
-            chosen = np.concatenate([[gold[0]], pick]).astype(np.int64)
-            X.append(self._features(_Passage(self, q, raw, words), first[chosen],
-                                    last[chosen]))
-            y.extend([1] + [0] * len(pick))
-        if not X:
+            if len(gold):  # else the answer is not a candidate (too long, or cut mid-word)
+                examples.append((_Passage(self, q, raw, words), first, last, int(gold[0])))
+        if not examples:
             raise ValueError("no reference answer is a candidate span; raise "
                              "max_answer_words.")
-        X = sparse.vstack(X, "csr") if self.lexical else np.vstack(X)
-        self.model_ = LogisticRegression(C=self.C, max_iter=2000).fit(X, np.array(y))
+
+        def sampled(p, first, last, gold):
+            others = np.delete(np.arange(len(first)), gold)
+            return rng.choice(others, min(self.negatives, len(others)), replace=False)
+
+        def hardest(p, first, last, gold):  # half the model's best wrong spans, half random
+            others = np.delete(np.arange(len(first)), gold)
+            top = others[np.argsort(-self._score(p, first[others], last[others]),
+                                    kind="stable")[:self.negatives // 2]]
+            rest = np.setdiff1d(others, top)
+            return np.concatenate([top, rng.choice(rest, min(self.negatives - len(top),
+                                                             len(rest)), replace=False)])
+
+        for negatives in (sampled, hardest)[:1 + self.hard_negatives]:
+            X, groups, positives = [], [], []
+            for k, (p, first, last, gold) in enumerate(examples):
+                chosen = np.concatenate([[gold], negatives(p, first, last, gold)]).astype(int)
+                positives.append(len(groups))
+                groups.extend([k] * len(chosen))
+                X.append(self._features(p, first[chosen], last[chosen]))
+            X = sparse.vstack(X, "csr") if self.lexical else np.vstack(X)
+            self.model_ = conditional_logit(X, groups, positives, C=self.C)
         return self
 
     def _score(self, p: _Passage, first, last) -> np.ndarray:
@@ -450,6 +499,11 @@ class LogisticReader(_Reader):
         rank = p.sentence_rank[sent]
         cols += [s_weight / p.q_weight, (rank == 0).astype(float), np.log1p(rank),
                  p.sentence_bigrams[sent], same]
+        if getattr(self, "feature_set_", FEATURE_SET) >= 2:  # other forms of question words
+            for width in (3, 6, 12):
+                lo, hi = p.window(first, last, width)
+                cols.append(p.cf[hi] - p.cf[lo] - (p.cf[last + 1] - p.cf[first]))
+            cols.append(p.sentence_forms[sent] / p.q_weight)
         for width in (6, 12):
             lo, hi = p.window(first, last, width)
             cols.append((p.cw[hi] - p.cw[lo] - (p.cw[last + 1] - p.cw[first])) / p.q_weight)
