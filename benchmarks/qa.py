@@ -258,8 +258,9 @@ def reading(command: str, budget: float) -> None:
         "## Question answering: reading SQuAD dev (issue 17)", "", stamp(command), "",
         f"Trained on the {len(train.data):,} training questions only (4% of SQuAD's); official "
         f"v1.1 EM/F1 on the {len(dev.data):,} dev questions, with the gold passage and in "
-        f"open mode (BM25's top 5 of the {len(dev.passages)} dev passages, reader score + a "
-        f"weight x the retriever's, the weight chosen on the training questions).", "",
+        f"open mode (BM25's top 5 of the {len(dev.passages)} dev passages; the pipeline's "
+        f"combination of the reader's and the retriever's scores, a weight or a learned "
+        f"combiner, chosen on the training questions).", "",
         *table, "", "Gold-passage F1 by question type (questions: " + ", ".join(
             f"{t} {counts[t]}" for t in types) + "):", "", *by_type, ""])
     write_section("qa-reading", body)

@@ -470,6 +470,33 @@ def test_pipeline_answers_over_the_collection_and_over_new_passages():
         QAPipeline().fit(QUESTIONS[:1], PASSAGES, ANSWERS[:1], passage_index=[7])
 
 
+def test_pipeline_index_keeps_the_fusion_its_retriever_learnt_on_the_training_questions():
+    """A pipeline fit with a learned fusion searches a new collection with it (as the
+    retriever fit on the new passages with ``question_passages`` does), not with RRF."""
+    from hybridnlp.qa import QAPipeline
+
+    def hybrid():
+        return HybridRetriever(retrievers=[("bm25", BM25Retriever()),
+                                           ("tfidf", TfidfRetriever())], fusion="learned")
+
+    qa = QAPipeline(retriever=hybrid(), top_k=2, weight=1.0, random_state=0).fit(
+        QUESTIONS * 3, PASSAGES, ANSWERS * 3, passage_index=GOLD * 3)
+    learnt = qa.retriever_
+    assert learnt.fusion_ == "learned"
+    new = PASSAGES[::-1] + ["The Broncos won their third Super Bowl title in 2016."]
+    qa.index(new, passage_ids=list("vwxyzs"))
+    r = qa.retriever_
+    assert r is not learnt and learnt.n_passages_ == 5  # the fitted one is untouched
+    assert r.fusion_ == "learned" and r.combiner_ is learnt.combiner_ and r.n_passages_ == 6
+    peer = hybrid().fit(new, ids=list("vwxyzs"), questions=QUESTIONS * 3, gold=GOLD * 3,
+                        question_passages=PASSAGES)
+    np.testing.assert_allclose(peer.combiner_.coef_, r.combiner_.coef_)
+    q = ["Who won the title?", "Santa Clara County"]
+    np.testing.assert_allclose(r.score_passages(q), peer.score_passages(q), rtol=1e-6)
+    assert (r.search(q, k=3)[0] == peer.search(q, k=3)[0]).all()
+    assert qa.predict(q)[0]["passage"] in set("vwxyzs")
+
+
 def test_pipeline_chooses_the_weight_on_reads_by_readers_that_did_not_see_the_passage():
     from hybridnlp.qa import LogisticReader, QAPipeline
 

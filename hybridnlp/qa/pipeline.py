@@ -261,9 +261,11 @@ class QAPipeline(Saveable, BaseEstimator):
         return out_of_fold(splits, fit_read, len(data.questions))
 
     def index(self, passages, *, passage_ids=None) -> QAPipeline:
-        """Search ``passages`` from now on: a fitted pipeline keeps its reader and weight and
-        indexes the new collection; an unfitted one needs a reader that learns nothing from
-        answers (``SlidingWindowReader``) or a fitted one, and ``weight`` (default 1)."""
+        """Search ``passages`` from now on: a fitted pipeline keeps its reader, weight or
+        combiner and its retriever's fusion learnt on the training questions
+        (``HybridRetriever.index``), and indexes the new collection; an unfitted one needs a
+        reader that learns nothing from answers (``SlidingWindowReader``) or a fitted one,
+        and ``weight`` (default 1)."""
         texts, ids = check_passages(passages, passage_ids)
         if not hasattr(self, "weight_"):
             reader = self.reader
@@ -274,8 +276,12 @@ class QAPipeline(Saveable, BaseEstimator):
                                  "call fit with training questions first.")
             self.reader_ = reader if _fitted(reader) else clone(reader).fit(None, texts)
             self.weight_ = 1.0 if self.weight is None else float(self.weight)
-        retriever = self.retriever if self.retriever is not None else BM25Retriever()
-        self.retriever_ = self._verbose(clone(retriever)).fit(texts, ids=ids)
+        fitted = getattr(self, "retriever_", None)
+        if fitted is not None and hasattr(fitted, "index"):  # what it learnt is kept
+            self.retriever_ = fitted.index(texts, ids=ids)
+        else:
+            retriever = self.retriever if self.retriever is not None else BM25Retriever()
+            self.retriever_ = self._verbose(clone(retriever)).fit(texts, ids=ids)
         self.passages_ = texts
         return self
 

@@ -4,6 +4,7 @@ questions."""
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -169,6 +170,17 @@ class HybridRetriever(_Retriever):
             self._fit_parts(texts)
         self.passage_ids_ = None if ids is None else np.asarray(ids, dtype=object)
         return self
+
+    def index(self, passages, *, ids=None) -> HybridRetriever:
+        """A copy that searches ``passages``: each retriever refit on them, the fusion chosen
+        at fit kept (``fusion_``, ``combiner_``): choose on training questions once, then
+        index any collection (what ``QAPipeline.index`` does)."""
+        check_fitted(self, "n_passages_")
+        texts, ids = check_passages(passages, ids)
+        new = copy.copy(self)
+        new._fit_parts(texts)
+        new.passage_ids_ = None if ids is None else np.asarray(ids, dtype=object)
+        return new
 
     def _choose(self, train, questions, gold, *, learned: bool) -> None:
         """Fit the retrievers on ``train`` and set ``fusion_`` (and ``combiner_``) from the
