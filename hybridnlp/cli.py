@@ -359,6 +359,7 @@ def _index(args) -> int:
 
     if args.top_k < 1:
         raise _UsageError(f"--top-k {args.top_k}: read at least 1 passage")
+    reader = _read_reader(args.reader) if args.reader else None
     passages = _read_passages(args.passages)
     retriever = {"bm25": BM25Retriever(), "tfidf": TfidfRetriever(),
                  "hybrid": HybridRetriever(retrievers=[("bm25", BM25Retriever()),
@@ -371,17 +372,42 @@ def _index(args) -> int:
             squad = load_squad(args.train)
         except (FileNotFoundError, ValueError) as err:
             raise _UsageError(str(err)) from None
-        qa = QAPipeline(retriever=retriever, top_k=args.top_k, random_state=0,
+        qa = QAPipeline(retriever=retriever, reader=reader, top_k=args.top_k, random_state=0,
                         verbose=int(not args.quiet)).fit(
             squad.data, squad.passages, squad.target, passage_index=squad.passage_index)
         qa.index(passages)  # trained there, answering here
-    else:  # nothing to learn from: the sliding-window reader
-        qa = QAPipeline(retriever=retriever, reader=SlidingWindowReader(),
+    else:  # nothing to learn from: the reader given, or the sliding-window reader
+        qa = QAPipeline(retriever=retriever, reader=reader or SlidingWindowReader(),
                         top_k=args.top_k, verbose=int(not args.quiet)).index(passages)
     qa.save(args.output)  # whole, then renamed into place
     print(f"indexed {len(passages):,} passages into {args.output} ({args.retriever}, reader "
           f"{type(qa.reader_).__name__})")
     return 0
+
+
+def _read_reader(directory: str):
+    """A fitted reader: a directory a reader's ``save`` wrote, or a local fine-tuned Hugging
+    Face question-answering model (answering as it is; its code never runs)."""
+    from hybridnlp.qa import ExtractiveReader
+    from hybridnlp.qa.readers import load_reader
+    from hybridnlp.utils.io import read_json
+
+    path = Path(directory)
+    if not path.is_dir():
+        raise _UsageError(f"reader directory {directory!r} does not exist")
+    config = path / "config.json"
+    try:
+        saved = (path / "reader.json").is_file() or (
+            config.is_file() and "kind" in read_json(config, what="reader"))
+        if saved:
+            return load_reader(path)
+        if config.is_file():
+            return ExtractiveReader.from_pretrained(path)
+    except (OSError, ValueError) as err:
+        raise _UsageError(str(err)) from None
+    raise _UsageError(f"{directory!r} holds no reader: expected a directory a reader's save "
+                      f"wrote (reader.json or config.json) or a fine-tuned Hugging Face "
+                      f"question-answering model (config.json and its weights)")
 
 
 def _ask(args) -> int:
@@ -592,11 +618,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retriever", default="bm25", choices=["bm25", "tfidf", "hybrid"],
                    help="bm25: Okapi BM25 (the default: the best single retriever measured); "
                         "tfidf: DrQA's hashed unigram + bigram TF-IDF; hybrid: both, fused "
-                        "by reciprocal rank where that finds more passages than either alone "
-                        "on questions made from the passages, else the better one alone")
+                        "(by reciprocal rank, or by a logistic regression learnt on the --train "
+                        "questions) where that finds more passages than either alone on the "
+                        "--train questions (without them, on questions made from the "
+                        "passages), else the better one alone")
     p.add_argument("--train", metavar="SQUAD_FILE",
-                   help="SQuAD-format questions to train the reader and the score weight on "
-                        "(without: the sliding-window reader)")
+                   help="SQuAD-format questions to train the reader and the score combination "
+                        "on (without: the sliding-window reader, or --reader as it is)")
+    p.add_argument("--reader", metavar="DIR",
+                   help="a fitted reader: a directory a reader's save wrote (e.g. a "
+                        "fine-tuned ExtractiveReader) or a local fine-tuned Hugging Face "
+                        "question-answering model; with --train only the score combination "
+                        "is learnt")
     p.add_argument("--top-k", type=int, default=5, help="passages read per question")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_index)

@@ -581,6 +581,30 @@ def test_pipeline_save_load_and_the_index_and_ask_commands(tmp_path, capsys):
     assert main(["index", str(tmp_path / "p.txt"), "--output", str(tmp_path / "hy"),
                  "--retriever", "hybrid"]) == 0
     assert "(hybrid, reader" in capsys.readouterr().out
+    # a fitted reader from its directory: as it is without --train, kept with it
+    from hybridnlp.qa import LogisticReader
+
+    reader = LogisticReader(random_state=0, negatives=10).fit(QUESTIONS * 3, PASSAGES,
+                                                               ANSWERS * 3,
+                                                               passage_index=GOLD * 3)
+    reader.save(tmp_path / "reader")
+    (tmp_path / "train.json").write_text(json.dumps({"data": [{"title": "t", "paragraphs": [
+        {"context": PASSAGES[g], "qas": [{"id": str(i), "question": q, "answers": [
+            {"text": a[0], "answer_start": PASSAGES[g].index(a[0])}]}]}
+        for i, (q, a, g) in enumerate(zip(QUESTIONS, ANSWERS, GOLD, strict=True))]}]}))
+    for extra in ([], ["--train", str(tmp_path / "train.json")]):
+        assert main(["index", str(tmp_path / "p.txt"), "--output", str(tmp_path / "lr"),
+                     "--reader", str(tmp_path / "reader"), "--top-k", "2", *extra]) == 0
+        assert "reader LogisticReader" in capsys.readouterr().out
+        kept = QAPipeline.load(tmp_path / "lr").reader_
+        assert kept.predict(QUESTIONS, PASSAGES[:4]) == reader.predict(QUESTIONS, PASSAGES[:4])
+    assert f"reader directory {str(tmp_path / 'none')!r} does not exist" in cli_error(
+        ["index", str(tmp_path / "p.txt"), "--output", str(tmp_path / "x"), "--reader",
+         str(tmp_path / "none")], capsys)
+    (tmp_path / "empty").mkdir()
+    assert "holds no reader: expected a directory a reader's save wrote" in cli_error(
+        ["index", str(tmp_path / "p.txt"), "--output", str(tmp_path / "x"), "--reader",
+         str(tmp_path / "empty")], capsys)
 
 
 # ---------------------------------------------------------------------- the neural reader
