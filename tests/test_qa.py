@@ -327,14 +327,8 @@ def test_logistic_reader_lexical_features_extend_the_window_features(tmp_path):
     from scipy import sparse
 
     from hybridnlp.qa import LogisticReader
-    from hybridnlp.qa.readers import (
-        _HASH_BUCKETS,
-        _hash,
-        _Passage,
-        load_reader,
-        save_reader,
-        word_spans,
-    )
+    from hybridnlp.qa.logistic_reader import _HASH_BUCKETS, _hash
+    from hybridnlp.qa.readers import _Passage, load_reader, save_reader, word_spans
 
     passages = [PASSAGES[g] for g in GOLD] * 5
     args = (QUESTIONS * 5, passages, [a[0] for a in ANSWERS] * 5)  # texts found in passages
@@ -411,7 +405,7 @@ def test_conditional_logit_of_pairs_is_a_logistic_regression_on_their_difference
 
 
 def test_logistic_reader_counts_other_forms_and_refits_on_its_hardest_negatives(monkeypatch):
-    from hybridnlp.qa import LogisticReader, readers
+    from hybridnlp.qa import LogisticReader, logistic_reader
     from hybridnlp.qa.readers import _Passage, word_spans
 
     reader = LogisticReader(random_state=0, negatives=10).fit(
@@ -424,7 +418,7 @@ def test_logistic_reader_counts_other_forms_and_refits_on_its_hardest_negatives(
     assert [w for w, f in zip(words, forms, strict=True) if f > 0] == ["defeat", "defeating"]
     assert forms[words.index("defeat")] == pytest.approx(reader._ic("defeat"))
     fitted, scores = [], []
-    original = readers.conditional_logit
+    original = logistic_reader.conditional_logit
 
     def recording(X, groups, positives, *, C):
         if fitted:  # the second fit: how the first model ranked each question's negatives
@@ -436,7 +430,7 @@ def test_logistic_reader_counts_other_forms_and_refits_on_its_hardest_negatives(
         fitted.append(original(X, groups, positives, C=C))
         return fitted[-1]
 
-    monkeypatch.setattr(readers, "conditional_logit", recording)
+    monkeypatch.setattr(logistic_reader, "conditional_logit", recording)
     args = (QUESTIONS * 5, [PASSAGES[g] for g in GOLD] * 5, [a[0] for a in ANSWERS] * 5)
     LogisticReader(random_state=0, negatives=10, hard_negatives=False).fit(*args)
     assert len(fitted) == 1

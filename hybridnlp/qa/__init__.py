@@ -5,6 +5,7 @@ official SQuAD v1.1 metrics and retrieval recall@k. SQuAD-format files load with
 
 from hybridnlp.qa.dense import DenseRetriever
 from hybridnlp.qa.extractive import ExtractiveReader
+from hybridnlp.qa.logistic_reader import LogisticReader
 from hybridnlp.qa.metrics import (
     answer_em,
     answer_f1,
@@ -19,7 +20,6 @@ from hybridnlp.qa.metrics import (
 from hybridnlp.qa.pipeline import QAPipeline
 from hybridnlp.qa.reader_stacking import HybridReader
 from hybridnlp.qa.readers import (
-    LogisticReader,
     SlidingWindowReader,
     Span,
     question_type,

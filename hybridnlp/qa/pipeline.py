@@ -15,8 +15,9 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 
 from hybridnlp.qa._answers import old_fit_order, reading_data
+from hybridnlp.qa.logistic_reader import LogisticReader
 from hybridnlp.qa.metrics import squad_em_f1
-from hybridnlp.qa.readers import _SENTENCE_ENDS, _STOP, _WORDS, LogisticReader, word_spans
+from hybridnlp.qa.readers import _SENTENCE_ENDS, _STOP, _WORDS, word_spans
 from hybridnlp.qa.retrievers import (
     BM25Retriever,
     _check_queries,

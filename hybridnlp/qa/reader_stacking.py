@@ -8,7 +8,8 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
 from hybridnlp.qa._answers import old_fit_order, reading_data
-from hybridnlp.qa.readers import LogisticReader, Span, check_pairs
+from hybridnlp.qa.logistic_reader import LogisticReader
+from hybridnlp.qa.readers import Span, check_pairs
 from hybridnlp.utils.deprecation import positional_deprecated
 from hybridnlp.utils.saving import Saveable
 from hybridnlp.utils.validation import check_fitted, check_number
