@@ -377,8 +377,9 @@ def _index(args) -> int:
             squad.data, squad.passages, squad.target, passage_index=squad.passage_index)
         qa.index(passages)  # trained there, answering here
     else:  # nothing to learn from: the reader given, or the sliding-window reader
-        qa = QAPipeline(retriever=retriever, reader=reader or SlidingWindowReader(),
-                        top_k=args.top_k, verbose=int(not args.quiet)).index(passages)
+        reader = reader if reader is not None else SlidingWindowReader()
+        qa = QAPipeline(retriever=retriever, reader=reader, top_k=args.top_k,
+                        verbose=int(not args.quiet)).index(passages)
     qa.save(args.output)  # whole, then renamed into place
     print(f"indexed {len(passages):,} passages into {args.output} ({args.retriever}, reader "
           f"{type(qa.reader_).__name__})")
