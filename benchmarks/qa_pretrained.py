@@ -122,9 +122,9 @@ def report(command: str) -> None:
         f"only ({settings}; not tuned on dev). Official v1.1 EM/F1 on the 4,961 dev "
         "questions, with the gold passage and in open mode (the retriever's top 5 of the 913 "
         "dev passages, the pipeline's combination of reader and retriever chosen on the "
-        "training questions' out-of-fold reads); read time: the dev questions on their gold "
-        "passages; picked gold: how often the open answer comes from the question's own "
-        "passage.", "",
+        "fine-tuned reader's reads of its own training questions: a reader given fitted is "
+        "not refit per fold); read time: the dev questions on their gold passages; picked "
+        "gold: how often the open answer comes from the question's own passage.", "",
         "| reader | retriever | EM gold | F1 gold | EM open | F1 open | open - gold | "
         "picked gold (%) | fit (s) | read (s) |",
         "|---|---|---|---|---|---|---|---|---|---|", *rows, ""])
