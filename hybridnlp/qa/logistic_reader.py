@@ -157,25 +157,29 @@ class LogisticReader(_Reader):
             raise ValueError("no reference answer is a candidate span; raise "
                              "max_answer_words.")
 
+        # each returns the features of the answer's span, then of its negatives
         def sampled(p, first, last, gold):
             others = np.delete(np.arange(len(first)), gold)
-            return rng.choice(others, min(self.negatives, len(others)), replace=False)
+            chosen = np.concatenate([[gold], rng.choice(
+                others, min(self.negatives, len(others)), replace=False)]).astype(int)
+            return self._features(p, first[chosen], last[chosen])
 
         def hardest(p, first, last, gold):  # half the model's best wrong spans, half random
+            every = self._features(p, first, last)  # scored once, the chosen rows kept
             others = np.delete(np.arange(len(first)), gold)
-            top = others[np.argsort(-self._score(p, first[others], last[others]),
+            top = others[np.argsort(-self.model_.decision_function(every)[others],
                                     kind="stable")[:self.negatives // 2]]
             rest = np.setdiff1d(others, top)
-            return np.concatenate([top, rng.choice(rest, min(self.negatives - len(top),
-                                                             len(rest)), replace=False)])
+            chosen = np.concatenate([[gold], top, rng.choice(
+                rest, min(self.negatives - len(top), len(rest)), replace=False)]).astype(int)
+            return every[chosen]
 
         for negatives in (sampled, hardest)[:1 + self.hard_negatives]:
             X, groups, positives = [], [], []
             for k, (p, first, last, gold) in enumerate(examples):
-                chosen = np.concatenate([[gold], negatives(p, first, last, gold)]).astype(int)
+                X.append(negatives(p, first, last, gold))
                 positives.append(len(groups))
-                groups.extend([k] * len(chosen))
-                X.append(self._features(p, first[chosen], last[chosen]))
+                groups.extend([k] * X[-1].shape[0])
             X = sparse.vstack(X, "csr") if self.lexical else np.vstack(X)
             self.model_ = conditional_logit(X, groups, positives, C=self.C)
         return self
