@@ -504,6 +504,36 @@ def test_fit_temperature_recovers_the_temperature_labels_were_drawn_at():
     assert fit_temperature(uniform, np.arange(10) % 2) == 1.0
 
 
+def test_fit_top_label_beta_recovers_the_map_labels_were_drawn_at():
+    from hybridnlp.utils.calibration import fit_top_label_beta, with_top_label_beta
+
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet([0.7, 0.7, 0.7], size=40_000)  # 3 classes
+    truth = (-0.5, 1.5, -0.5)  # a >= -b / (K - 1): rising on [1/3, 1]
+    c = proba.max(axis=1)
+    p_right = 1 / (1 + np.exp(-(truth[0] * np.log(c) - truth[1] * np.log(1 - c) + truth[2])))
+    right = rng.random(len(c)) < p_right
+    wrong = (proba.argmax(axis=1) + rng.integers(1, 3, len(c))) % 3
+    y = np.where(right, proba.argmax(axis=1), wrong)
+    assert fit_top_label_beta(proba, y) == pytest.approx(truth, abs=0.15)
+    mapped = with_top_label_beta(proba, truth)
+    sure = p_right > 0.5  # a floor (the runner-up's share) never binds above 1/2
+    np.testing.assert_allclose(mapped.max(axis=1)[sure], p_right[sure])
+    np.testing.assert_allclose(mapped.sum(axis=1), 1.0)
+    assert (mapped.argmax(axis=1) == proba.argmax(axis=1)).all()
+    # the other classes keep their proportions
+    second, third = np.sort(proba, axis=1)[:, 1], np.sort(proba, axis=1)[:, 0]
+    m_second, m_third = np.sort(mapped, axis=1)[:, 1], np.sort(mapped, axis=1)[:, 0]
+    np.testing.assert_allclose(m_third * second, m_second * third, atol=1e-12)
+    # a map that would drop the top label below the runner-up is held at the tie's edge
+    low = with_top_label_beta(np.array([[0.6, 0.4]]), (0.0, 0.0, -5.0))
+    assert low[0, 0] > low[0, 1] and low[0, 0] == pytest.approx(0.5)
+    # already calibrated: nothing fits better than the identity, or barely moves
+    calibrated_y = np.array([rng.choice(3, p=row) for row in proba[:5000]])
+    drift = with_top_label_beta(proba[:5000], fit_top_label_beta(proba[:5000], calibrated_y))
+    assert np.abs(drift - proba[:5000]).mean() < 0.01
+
+
 def test_expected_calibration_error_by_hand():
     from hybridnlp.utils.calibration import expected_calibration_error
 
@@ -549,21 +579,35 @@ def test_calibrate_without_held_out_texts_is_refused_before_training(mr_small):
         FastTextClassifier(calibrate="yes", validation_fraction=0.2).fit(texts, y)
 
 
-def test_calibrate_scales_the_hybrids_probabilities_and_keeps_its_predictions(mr_small):
+def test_calibrate_scales_the_hybrids_probabilities_and_keeps_its_predictions(mr_small,
+                                                                             tmp_path):
     texts, y = mr_small
     est = [("nbsvm", nbsvm()), ("tfidf", tfidf())]
     plain = StackingClassifier(estimators=est, cv=5, random_state=0).fit(texts[:150], y[:150])
-    cal = StackingClassifier(estimators=est, cv=5, random_state=0, calibrate=True).fit(
-        texts[:150], y[:150])
+    cal = StackingClassifier(estimators=est, cv=5, random_state=0,
+                             calibrate="temperature").fit(texts[:150], y[:150])
     assert plain.temperature_ == 1.0 and cal.temperature_ != 1.0
     test = texts[150:]
     assert list(cal.predict(test)) == list(plain.predict(test))
     p, q = plain.predict_proba(test), cal.predict_proba(test)
     np.testing.assert_allclose(q.sum(axis=1), 1.0)
     # the scaled probabilities are the unscaled ones at that temperature
-    from hybridnlp.utils.calibration import with_temperature
+    from hybridnlp.utils.calibration import with_temperature, with_top_label_beta
 
     np.testing.assert_allclose(q, with_temperature(p, cal.temperature_))
+    # the default (True): beta calibration of the top label, fit on the same predictions
+    beta = StackingClassifier(estimators=est, cv=5, random_state=0, calibrate=True).fit(
+        texts[:150], y[:150])
+    assert beta.temperature_ == 1.0 and beta.top_label_beta_ != (1.0, 1.0, 0.0)
+    assert plain.top_label_beta_ == (1.0, 1.0, 0.0)
+    assert list(beta.predict(test)) == list(plain.predict(test))
+    np.testing.assert_allclose(beta.predict_proba(test),
+                               with_top_label_beta(p, beta.top_label_beta_))
+    loaded = hybridnlp.load(beta.save(tmp_path / "beta"))
+    np.testing.assert_allclose(loaded.predict_proba(test), beta.predict_proba(test))
+    with pytest.raises(ValueError, match=r"^calibrate='platt' must be True, False, 'beta' or "
+                                         r"'temperature'\.$"):
+        StackingClassifier(estimators=est, calibrate="platt").fit(texts[:150], y[:150])
     hyb = HybridClassifier(estimators=est, calibrate=True, random_state=0)
     assert hyb.get_params()["calibrate"] is True
     assert clone(hyb).calibrate is True

@@ -228,9 +228,11 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
         ``joblib.parallel_config``).
     verbose : int, default=0
         A progress bar (tqdm, on standard error) per component over its held-out fits.
-    calibrate : bool, default=False
-        Temperature-scale the probabilities, fit on the meta learner's cross-validated
-        held-out predictions (``StackingClassifier``); ``predict`` is unchanged.
+    calibrate : bool, "beta" or "temperature", default=False
+        Calibrate the probabilities on the meta learner's cross-validated held-out
+        predictions (``StackingClassifier``): ``True``/``"beta"`` maps the predicted
+        class's confidence (beta calibration), ``"temperature"`` divides by one
+        temperature; ``predict`` is unchanged.
     cascade : float or None, default=None
         Cheap first (``StackingClassifier``): the n-gram components and fastText answer
         every text, the Transformer (or pretrained encoder) only those they are unsure of,

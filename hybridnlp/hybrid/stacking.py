@@ -21,7 +21,12 @@ from hybridnlp.hybrid.cascade import (
     held_out_stage_probas,
     is_expensive,
 )
-from hybridnlp.utils.calibration import fit_temperature, with_temperature
+from hybridnlp.utils.calibration import (
+    fit_temperature,
+    fit_top_label_beta,
+    with_temperature,
+    with_top_label_beta,
+)
 from hybridnlp.utils.class_weight import weighted_by_class
 from hybridnlp.utils.multilabel import check_texts_multilabel, is_multilabel
 from hybridnlp.utils.validation import (
@@ -69,11 +74,15 @@ class StackingClassifier(TextEnsemble):
         summation order (within 1e-5, tested), the classical ones exactly.
     verbose : int, default=0
         A progress bar (tqdm, on standard error) per component over its held-out fits.
-    calibrate : bool, default=False
-        Temperature-scale the combined probabilities (Guo et al. 2017): the temperature
-        minimises the log loss of the meta learner's cross-validated predictions on the
-        held-out texts (5 stratified folds), so no text it is fit on was seen by what it
-        scales. The ranking, and so ``predict``, is unchanged.
+    calibrate : bool, "beta" or "temperature", default=False
+        Calibrate the combined probabilities on the meta learner's cross-validated
+        predictions of the held-out texts (5 stratified folds), so no text a calibration is
+        fit on was seen by what it maps. ``True`` or ``"beta"``: beta calibration of the
+        predicted class's confidence (Kull et al. 2017, ``top_label_beta_``; the other
+        classes keep their proportions), which bends the reliability curve where one
+        temperature cannot; ``"temperature"``: one temperature (Guo et al. 2017,
+        ``temperature_``). ``predict`` is unchanged either way. Why beta is the default:
+        benchmarks/RESULTS.md "Calibration".
     cascade : float or None, default=None
         Cheap first: the accuracy (a fraction, e.g. 0.002) a user gives up for speed.
         ``predict`` runs the cheap components (n-gram models, fastText) and a meta learner
@@ -115,7 +124,11 @@ class StackingClassifier(TextEnsemble):
     shared_components_ : list of str
         Learners reused from an earlier hybrid's fit inside ``share_fits`` (not fit again).
     temperature_ : float
-        The temperature the probabilities are divided by (1.0 without ``calibrate``).
+        The temperature the probabilities are divided by (1.0 unless
+        ``calibrate="temperature"``).
+    top_label_beta_ : tuple (a, b, m)
+        ``calibrate=True`` / ``"beta"``: the predicted class's confidence ``c`` becomes
+        ``sigmoid(a log c - b log(1 - c) + m)`` (``(1, 1, 0)``, the identity, otherwise).
     table_ : dict or None
         With ``text_column``: the metadata columns' encoding (``numeric`` and ``other``
         column names, a fitted ``StandardScaler`` and ``OneHotEncoder``), fit on the
@@ -158,6 +171,7 @@ class StackingClassifier(TextEnsemble):
                               self.class_weight, np.unique(y), y)
         components = self._components()
         self._check_cascade(components)
+        self._check_calibrate()
         seed = self._split_seed()  # one for every component: their held-out rows align
         self.classes_ = np.unique(y)
         cache_dir = tempfile.mkdtemp(prefix="hybridnlp-stack-") if self.cache else None
@@ -190,8 +204,7 @@ class StackingClassifier(TextEnsemble):
         self.final_estimator_ = fit_meta(clone(final), meta, y[rows],
                                          None if w is None else w[rows])
         self.n_meta_rows_ = int(rows.sum())
-        self.temperature_ = self._fit_temperature(final, meta, y[rows], seed) \
-            if self.calibrate else 1.0
+        self._fit_calibration(final, meta, y[rows], seed)
         self.cascade_threshold_ = None
         if self.cascade is not None:
             self._fit_cascade(final, meta, row_texts, y[rows], seed)
@@ -230,6 +243,7 @@ class StackingClassifier(TextEnsemble):
         self.held_out_ = {n: h.proba[rows] for n, h in zip(names, held)}
         self.held_out_y_ = Y[rows]
         self.passthrough_, self.temperature_, self.cascade_threshold_ = None, 1.0, None
+        self.top_label_beta_ = _IDENTITY
         final = self.final_estimator or self._default_final_estimator()
         blocks = np.stack([h.proba[rows] for h in held], axis=2)  # (n, K, M)
         meta = fit_multilabel_meta(final, blocks, Y[rows], names, seed,
@@ -304,15 +318,29 @@ class StackingClassifier(TextEnsemble):
             proba[low] = self._combine(parts, rest)
         return proba
 
-    def _fit_temperature(self, final, meta, y, seed: int) -> float:
-        """The temperature of the meta learner's cross-validated predictions on ``meta``."""
+    def _check_calibrate(self) -> None:
+        if self.calibrate not in (False, True, "beta", "temperature") \
+                or not isinstance(self.calibrate, bool | str):
+            raise ValueError(f"calibrate={self.calibrate!r} must be True, False, 'beta' or "
+                             f"'temperature'.")
+
+    def _fit_calibration(self, final, meta, y, seed: int) -> None:
+        """``temperature_`` and ``top_label_beta_`` from the meta learner's cross-validated
+        predictions on ``meta`` (``calibrate`` docs)."""
+        self.temperature_, self.top_label_beta_ = 1.0, _IDENTITY
+        if not self.calibrate:
+            return
         n_splits = int(min(5, np.bincount(np.searchsorted(self.classes_, y)).min()))
         if n_splits < 2:
-            raise ValueError("calibrate=True needs at least 2 held-out texts of every class; "
-                             "use more folds or a larger holdout fraction.")
+            raise ValueError(f"calibrate={self.calibrate!r} needs at least 2 held-out texts "
+                             f"of every class; use more folds or a larger holdout fraction.")
         folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         proba = cross_val_predict(clone(final), meta, y, cv=folds, method="predict_proba")
-        return fit_temperature(proba, np.searchsorted(self.classes_, y))
+        y_idx = np.searchsorted(self.classes_, y)
+        if self.calibrate == "temperature":
+            self.temperature_ = fit_temperature(proba, y_idx)
+        else:
+            self.top_label_beta_ = fit_top_label_beta(proba, y_idx)
 
     def _default_final_estimator(self):
         return LogisticRegression(max_iter=1000)
@@ -336,8 +364,12 @@ class StackingClassifier(TextEnsemble):
             return combine_multilabel(self.chosen_, self.final_estimator_, blocks,
                                       list(probas))
         meta = self._meta_features(list(probas.values()), texts, table)
-        return with_temperature(self.final_estimator_.predict_proba(meta),
-                                getattr(self, "temperature_", 1.0))
+        proba = with_temperature(self.final_estimator_.predict_proba(meta),
+                                 getattr(self, "temperature_", 1.0))
+        return with_top_label_beta(proba, getattr(self, "top_label_beta_", _IDENTITY))
+
+
+_IDENTITY = (1.0, 1.0, 0.0)  # top_label_beta_ that maps nothing
 
 
 def _table_encoder(table, final) -> dict:
