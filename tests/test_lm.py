@@ -235,6 +235,34 @@ def test_resume_continues_from_the_checkpoint(shakespeare, tmp_path):
 # ---------------------------------------------------------------------- token files
 
 
+def test_split_corpus_holds_out_the_tail_or_the_end_of_each_tenth():
+    from hybridnlp.lm import split_corpus
+
+    text = "".join(chr(65 + i % 26) for i in range(50_000))
+    assert split_corpus(text, 0.1) == (text[:45_000], text[45_000:])
+    train, held = split_corpus(text, 0.1, spread=True)
+    # 5,000 held-out characters: 5 pieces of 1,000 (each at least SPREAD_MIN_CHARS), each
+    # the end of a fifth of the text
+    assert held == "".join(text[end - 1000:end] for end in range(10_000, 50_001, 10_000))
+    assert train == "".join(text[start:start + 9000] for start in range(0, 50_000, 10_000))
+    big = text * 4  # 20,000 held out: 10 pieces of 2,000
+    train, held = split_corpus(big, 0.1, spread=True)
+    assert held == "".join(big[end - 2000:end] for end in range(20_000, 200_001, 20_000))
+    assert len(train) + len(held) == len(big)
+    short = text[:5000]  # 500 held out: one piece, the tail
+    assert split_corpus(short, 0.1, spread=True) == split_corpus(short, 0.1)
+    docs = [f"d{i}" for i in range(25)]
+    train, held = split_corpus(docs, 0.2, spread=True)
+    assert held == ["d4", "d9", "d14", "d19", "d24"] and len(train) == 20
+    assert split_corpus(docs, 0.2) == (docs[:20], docs[20:])
+    assert split_corpus(docs[:3], 0.1, spread=True) == (docs[:2], [docs[2]])  # none would be
+    lm = CausalLM(preset="gpt-nano", tokenizer="char", max_steps=2, eval_interval=1,
+                  random_state=0).fit(big)
+    train, _ = split_corpus(big, 0.1, spread=True)  # CausalLM holds out the spread share
+    assert lm.n_train_tokens_ == len(train) + 1  # and a leading <eos>
+    assert train.endswith(big[-20_000:-2_000])  # it trains on text near the end
+
+
 def test_token_file_roundtrip_and_random_windows(tmp_path):
     tok = CharTokenizer().train("abcdefgh")
     tokens = encode_to_file(tok, ["abcabc", "defgh"], tmp_path / "tok.bin")

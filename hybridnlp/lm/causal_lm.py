@@ -75,8 +75,11 @@ class CausalLM(Saveable, TextGenerationMixin, LMScoringMixin, NeuralEstimator):
         Windows of the validation stream used for the estimate during training; the full
         validation loss is computed once at the end (``val_loss_``).
     validation_fraction : float, default=0.1
-        Share of the corpus held out (the last characters of a string, the last documents of
-        a list) when ``fit`` gets no ``validation_data``; 0 trains on everything.
+        Share of the corpus held out when ``fit`` gets no ``validation_data``: the end of
+        each tenth of a string (up to 10 contiguous pieces) or of each run of
+        ``1 / validation_fraction`` documents of a list (``lm.split_corpus(...,
+        spread=True)``), so the model still trains on the text nearest what follows it;
+        the last tokens of token ids. 0 trains on everything.
     patience : int, optional
         Stop after this many evaluations without improvement; the best weights are kept.
     optimizer__lr, optimizer__weight_decay, optimizer__betas : 5e-3, 0.1, (0.9, 0.99)
@@ -173,7 +176,7 @@ class CausalLM(Saveable, TextGenerationMixin, LMScoringMixin, NeuralEstimator):
         if validation_data is not None:
             train, val = corpus, read_corpus(validation_data, what="validation_data")
         elif self.validation_fraction:
-            train, val = split_corpus(corpus, self.validation_fraction)
+            train, val = split_corpus(corpus, self.validation_fraction, spread=True)
         else:
             train, val = corpus, None
         tok = make_tokenizer(self.tokenizer, self.vocab_size)

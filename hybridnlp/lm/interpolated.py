@@ -154,13 +154,14 @@ class InterpolatedLM(Saveable, LMScoringMixin, BaseEstimator):
     @staticmethod
     def _split(neural, corpus, validation_data):
         """(training text, weight-fitting text): ``validation_data`` when given, else the
-        neural model's ``validation_fraction`` share of the end of ``corpus``."""
+        neural model's ``validation_fraction`` share of ``corpus``, held out as the neural
+        model holds it out (spread: ``split_corpus``)."""
         from hybridnlp.lm._corpus import read_corpus, split_corpus
 
         corpus = read_corpus(corpus)
         if validation_data is not None:
             return corpus, read_corpus(validation_data, what="validation_data")
-        return split_corpus(corpus, neural.validation_fraction or 0.1)
+        return split_corpus(corpus, neural.validation_fraction or 0.1, spread=True)
 
     def cross_fit_log_likelihood(self, texts) -> tuple[float, int]:
         """Honest held-out score on text that also fits the weights: the weight(s) fit on
