@@ -52,12 +52,20 @@ def test_only_transformers_and_pretrained_encoders_are_expensive():
 def test_cascade_calls_the_transformer_only_for_escalated_texts(mr_small, monkeypatch,
                                                                  tmp_path):
     texts, y = mr_small
+    from hybridnlp.hybrid import cascade as cascade_module
     from hybridnlp.hybrid import share_fits
 
+    costs = {"nbsvm": 1e-6, "tfidf": 2e-6, "transformer": 1.0}  # measured costs, fixed
+    monkeypatch.setattr(cascade_module, "predict_seconds",
+                        lambda est, sample: costs[next(n for n, e in cascade.named_estimators_
+                                                       .items() if e is est)])
     with share_fits():  # the components fit once for both
         full = _hybrid().fit(texts, y)
-        cascade = _hybrid(cascade=0.0).fit(texts, y)
-    assert cascade.cascade_components_ == ["nbsvm", "tfidf"]
+        cascade = _hybrid(cascade=0.0)
+        cascade.fit(texts, y)
+    assert [s["components"] for s in cascade.cascade_stages_] == [["nbsvm"],
+                                                                  ["nbsvm", "tfidf"]]
+    stage = cascade.cascade_components_
     assert cascade.cascade_loss_ <= 0.0 and 0.0 <= cascade.cascade_escalated_ <= 1.0
     curve = cascade.cascade_curve_
     assert len(curve["thresholds"]) == len(curve["loss"]) == cascade.n_meta_rows_ + 1
@@ -67,7 +75,7 @@ def test_cascade_calls_the_transformer_only_for_escalated_texts(mr_small, monkey
                                atol=1e-12)
     cascade.cascade_threshold_ = 0.0
     cheap = cascade.cascade_final_.predict_proba(np.hstack([
-        cascade.named_estimators_[n].predict_proba(texts)[:, 1:] for n in ("nbsvm", "tfidf")]))
+        cascade.named_estimators_[n].predict_proba(texts)[:, 1:] for n in stage]))
     np.testing.assert_allclose(cascade.predict_proba(texts), cheap)
     # in between: the transformer sees exactly the texts below the threshold
     cascade.cascade_threshold_ = float(np.median(cheap.max(axis=1)))
@@ -86,6 +94,54 @@ def test_cascade_calls_the_transformer_only_for_escalated_texts(mr_small, monkey
     np.testing.assert_allclose(proba[~low], cheap[~low])
     np.testing.assert_allclose(proba[low], full.predict_proba([t for t, e in zip(
         texts, low, strict=True) if e]), atol=1e-12)
+
+
+def test_cascade_keeps_the_stage_with_the_least_expected_predict_time(mr_small,
+                                                                      monkeypatch):
+    texts, y = mr_small
+    from hybridnlp.hybrid import cascade as cascade_module
+
+    costs = {"nbsvm": 0.5, "tfidf": 1e-4, "transformer": 1e-3}  # nbsvm the dearest
+    monkeypatch.setattr(cascade_module, "predict_seconds",
+                        lambda est, sample: costs[next(n for n, e in model.named_estimators_
+                                                       .items() if e is est)])
+    model = _hybrid(cascade=0.05)
+    model.fit(texts, y)
+    assert model.cascade_costs_ == costs
+    stages = model.cascade_stages_
+    assert [s["components"] for s in stages] == [["tfidf"], ["nbsvm", "tfidf"]]
+    for s in stages:  # its own components, plus the rest for the share it escalates
+        own = sum(costs[n] for n in s["components"])
+        assert s["seconds_per_text"] == pytest.approx(own + s["escalated"] *
+                                                      (sum(costs.values()) - own))
+        assert s["loss"] <= 0.05 + 1e-12
+    best = min(stages, key=lambda s: s["seconds_per_text"])
+    assert model.cascade_components_ == best["components"] == ["tfidf"]
+    assert model.cascade_threshold_ == best["threshold"]
+    # an escalated text runs every component the stage left out, nbsvm too
+    seen = []
+    original = model.named_estimators_["nbsvm"].predict_proba
+    monkeypatch.setattr(model.named_estimators_["nbsvm"], "predict_proba",
+                        lambda X: seen.extend(X) or original(X))
+    low = model.escalated(texts)
+    model.predict_proba(texts)
+    assert seen == [t for t, e in zip(texts, low, strict=True) if e]
+
+
+def test_predict_seconds_measures_per_text():
+    from hybridnlp.hybrid.cascade import predict_seconds
+
+    class Slow:
+        calls = []
+
+        def predict_proba(self, X):
+            self.calls.append(len(X))
+            import time
+            time.sleep(0.001 * len(X))
+
+    est = Slow()
+    assert predict_seconds(est, ["a"] * 20) >= 0.001
+    assert est.calls == [8, 20]  # a warm-up on a few, then the measured call
 
 
 def test_cascade_refuses_settings_it_cannot_serve(mr_small):

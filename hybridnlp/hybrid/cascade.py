@@ -1,17 +1,22 @@
 """A cheap-first cascade for stacked hybrids (``cascade=`` on ``StackingClassifier`` and
-``HybridClassifier``): the cheap components (n-gram models, fastText) and a meta learner of
-their own answer every text; the expensive ones (a Transformer, a pretrained encoder) run only
-on the texts the cheap stage is unsure of. The threshold is chosen on the held-out
-predictions the stack was fit on, so that at most ``cascade`` accuracy is lost there."""
+``HybridClassifier``): some cheap components (n-gram models, fastText) and a meta learner of
+their own answer every text; the rest (a Transformer, a pretrained encoder, the slower cheap
+ones) run only on the texts the cheap stage is unsure of. The threshold is chosen on the
+held-out predictions the stack was fit on, so that at most ``cascade`` accuracy is lost
+there; which cheap components form the stage, by the predict time it is expected to cost."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
-__all__ = ["cascade_curve", "choose_threshold", "is_expensive"]
+__all__ = ["cascade_curve", "choose_threshold", "is_expensive", "predict_seconds"]
+
+COST_TEXTS = 256  # texts each component's predict time is measured on
 
 
 def is_expensive(estimator) -> bool:
@@ -66,3 +71,16 @@ def held_out_stage_probas(final, meta: np.ndarray, y: np.ndarray, seed: int) -> 
         return clone(final).fit(meta, y).predict_proba(meta)
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return cross_val_predict(clone(final), meta, y, cv=folds, method="predict_proba")
+
+
+def predict_seconds(estimator, texts: list[str]) -> float:
+    """Seconds ``estimator.predict_proba`` takes per text on ``texts`` (after a warm-up
+    call on a few of them, with the sentence-embedding cache emptied so a pretrained
+    encoder embeds them again): the cost the cascade weighs its stages by."""
+    from hybridnlp.pretrained import clear_embedding_cache
+
+    estimator.predict_proba(texts[:8])
+    clear_embedding_cache()
+    start = time.perf_counter()
+    estimator.predict_proba(texts)
+    return (time.perf_counter() - start) / max(1, len(texts))

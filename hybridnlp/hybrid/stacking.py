@@ -85,13 +85,19 @@ class StackingClassifier(TextEnsemble):
         benchmarks/RESULTS.md "Calibration".
     cascade : float or None, default=None
         Cheap first: the accuracy (a fraction, e.g. 0.002) a user gives up for speed.
-        ``predict`` runs the cheap components (n-gram models, fastText) and a meta learner
-        fit on their held-out probabilities alone, and calls the expensive ones (a
-        Transformer, a pretrained encoder: :func:`~hybridnlp.hybrid.cascade.is_expensive`)
-        only for the texts whose cheap confidence is below ``cascade_threshold_``, chosen on
-        the held-out texts (both stages' predictions there cross-validated) as the fewest
-        escalations losing at most ``cascade`` accuracy there. The texts the cheap stage
-        keeps get its probabilities (not temperature-scaled). None: every component runs.
+        ``predict`` runs a stage of cheap components (n-gram models, fastText) and a meta
+        learner fit on their held-out probabilities alone, and calls the others (the
+        expensive ones, a Transformer or a pretrained encoder:
+        :func:`~hybridnlp.hybrid.cascade.is_expensive`, and the cheap ones left out of the
+        stage) only for the texts whose stage confidence is below ``cascade_threshold_``,
+        chosen on the held-out texts (both stages' predictions there cross-validated) as the
+        fewest escalations losing at most ``cascade`` accuracy there. The stage is the
+        cheapest 1, 2, ... cheap components (by their predict seconds per text, measured
+        after the fit on up to 256 held-out texts: ``cascade_costs_``) whose expected
+        seconds per text, with its escalations, are least (``cascade_stages_``); measured
+        times decide it, so two fits may choose differently where two stages cost about the
+        same. The texts the stage keeps get its probabilities (not calibrated). None: every
+        component runs.
     class_weight : "balanced", dict or None, default=None
         Each text's weight times its class's ("balanced": n_texts / (n_classes x the
         class's count), as scikit-learn's); combined with ``fit``'s ``sample_weight``:
@@ -136,8 +142,12 @@ class StackingClassifier(TextEnsemble):
     cascade_threshold_, cascade_escalated_, cascade_loss_ : float
         With ``cascade``: the cheap stage's confidence below which a text is escalated, and
         the share of held-out texts escalated and the accuracy lost there at it;
-        ``cascade_components_`` the cheap components, ``cascade_curve_`` (thresholds, shares
-        escalated, accuracy lost) every other choice.
+        ``cascade_components_`` the cheap stage's components, ``cascade_curve_``
+        (thresholds, shares escalated, accuracy lost) every other choice of its threshold.
+    cascade_costs_, cascade_stages_ : dict, list of dict
+        With ``cascade``: each component's measured predict seconds per text, and each
+        candidate stage's ``components``, ``threshold``, ``escalated``, ``loss`` and
+        expected ``seconds_per_text``.
     """
 
     def __init__(self, *, estimators, final_estimator=None, cv=5, estimator_cv=None,
@@ -276,17 +286,42 @@ class StackingClassifier(TextEnsemble):
                              f"set cascade=None.")
 
     def _fit_cascade(self, final, meta, texts, y, seed: int) -> None:
-        """The cheap stage's meta learner and the threshold (``cascade`` docs)."""
-        self.cascade_components_ = [n for n, est in self.named_estimators_.items()
-                                    if not is_expensive(est)]
-        cheap_meta = self._meta_features([self.held_out_[n] for n in self.cascade_components_],
-                                         texts)
-        self.cascade_final_ = clone(final).fit(cheap_meta, y)
+        """The cheap stage, its meta learner and the threshold (``cascade`` docs): each
+        stage of the cheapest 1, 2, ... cheap components gets the threshold losing at most
+        ``cascade`` held-out accuracy, and the stage with the least expected predict time
+        per text (its components' measured seconds, plus the share it escalates times the
+        rest's) is kept."""
+        from hybridnlp.hybrid import cascade as cascade_module
+
         y_idx = np.searchsorted(self.classes_, y)
-        self.cascade_curve_ = cascade_curve(held_out_stage_probas(final, cheap_meta, y, seed),
-                                            held_out_stage_probas(final, meta, y, seed), y_idx)
-        self.cascade_threshold_, self.cascade_escalated_, self.cascade_loss_ = \
-            choose_threshold(self.cascade_curve_, self.cascade)
+        full = held_out_stage_probas(final, meta, y, seed)
+        sample = list(texts[:cascade_module.COST_TEXTS])
+        self.cascade_costs_ = {n: cascade_module.predict_seconds(est, sample)
+                               for n, est in self.named_estimators_.items()}
+        cheap = [n for n, est in self.named_estimators_.items() if not is_expensive(est)]
+        by_cost = sorted(cheap, key=self.cascade_costs_.get)
+        total = sum(self.cascade_costs_.values())
+        stages = []
+        for k in range(1, len(by_cost) + 1):
+            names = [n for n in cheap if n in by_cost[:k]]  # in the components' order
+            stage_meta = self._meta_features([self.held_out_[n] for n in names], texts)
+            curve = cascade_curve(held_out_stage_probas(final, stage_meta, y, seed), full,
+                                  y_idx)
+            threshold, escalated, loss = choose_threshold(curve, self.cascade)
+            own = sum(self.cascade_costs_[n] for n in names)
+            stages.append({"components": names, "threshold": threshold,
+                           "escalated": escalated, "loss": loss,
+                           "seconds_per_text": own + escalated * (total - own),
+                           "curve": curve, "meta": stage_meta})
+        best = min(stages, key=lambda s: s["seconds_per_text"])  # ties: the fewer
+        self.cascade_components_ = best["components"]
+        self.cascade_final_ = clone(final).fit(best["meta"], y)
+        self.cascade_curve_ = best["curve"]
+        self.cascade_threshold_, self.cascade_escalated_, self.cascade_loss_ = (
+            best["threshold"], best["escalated"], best["loss"])
+        self.cascade_stages_ = [{k: s[k] for k in ("components", "threshold", "escalated",
+                                                   "loss", "seconds_per_text")}
+                                for s in stages]
 
     def escalated(self, X) -> np.ndarray:
         """Which texts of ``X`` the cascade sends to the expensive components (bool)."""
