@@ -761,7 +761,7 @@ def test_a_real_sigint_stops_a_run_in_one_line(tmp_path):
 
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(_with(output=str(tmp_path / "runs"), models=[
-        {"type": "transformer", "params": {"max_epochs": 200, "patience": None,
+        {"type": "transformer", "params": {"max_epochs": 100_000, "patience": None,
                                                      "preset": "tiny"}}])))
     proc = subprocess.Popen([sys.executable, "-m", "hybridnlp.cli", "run", str(config),
                              "--quiet"], stderr=subprocess.PIPE, text=True)
