@@ -2,8 +2,9 @@
 
 :func:`held_out_rows` is the one seeded split of examples (the translator's sentence pairs, the
 reader's questions); :func:`holdout_split` adds stratification by class for the classifiers.
-A language model holds out the tail of its text instead (``lm.split_corpus``): its validation
-text must be contiguous."""
+A language model holds out contiguous text instead (``lm.split_corpus``: its tail, or with
+``spread=True``, as ``CausalLM`` does, the end of each tenth): its validation windows must
+run over text as written."""
 
 from __future__ import annotations
 
