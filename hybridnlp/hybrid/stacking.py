@@ -15,12 +15,7 @@ from hybridnlp.hybrid._heldout import _aligned, as_multilabel, fit_meta, held_ou
 from hybridnlp.hybrid._multilabel_meta import combine as combine_multilabel
 from hybridnlp.hybrid._multilabel_meta import fit_multilabel_meta
 from hybridnlp.hybrid._text_ensemble import TextEnsemble
-from hybridnlp.hybrid.cascade import (
-    cascade_curve,
-    choose_threshold,
-    held_out_stage_probas,
-    is_expensive,
-)
+from hybridnlp.hybrid.cascade import choose_stage, is_expensive
 from hybridnlp.utils.calibration import (
     fit_temperature,
     fit_top_label_beta,
@@ -286,42 +281,17 @@ class StackingClassifier(TextEnsemble):
                              f"set cascade=None.")
 
     def _fit_cascade(self, final, meta, texts, y, seed: int) -> None:
-        """The cheap stage, its meta learner and the threshold (``cascade`` docs): each
-        stage of the cheapest 1, 2, ... cheap components gets the threshold losing at most
-        ``cascade`` held-out accuracy, and the stage with the least expected predict time
-        per text (its components' measured seconds, plus the share it escalates times the
-        rest's) is kept."""
-        from hybridnlp.hybrid import cascade as cascade_module
-
-        y_idx = np.searchsorted(self.classes_, y)
-        full = held_out_stage_probas(final, meta, y, seed)
-        sample = list(texts[:cascade_module.COST_TEXTS])
-        self.cascade_costs_ = {n: cascade_module.predict_seconds(est, sample)
-                               for n, est in self.named_estimators_.items()}
-        cheap = [n for n, est in self.named_estimators_.items() if not is_expensive(est)]
-        by_cost = sorted(cheap, key=self.cascade_costs_.get)
-        total = sum(self.cascade_costs_.values())
-        stages = []
-        for k in range(1, len(by_cost) + 1):
-            names = [n for n in cheap if n in by_cost[:k]]  # in the components' order
-            stage_meta = self._meta_features([self.held_out_[n] for n in names], texts)
-            curve = cascade_curve(held_out_stage_probas(final, stage_meta, y, seed), full,
-                                  y_idx)
-            threshold, escalated, loss = choose_threshold(curve, self.cascade)
-            own = sum(self.cascade_costs_[n] for n in names)
-            stages.append({"components": names, "threshold": threshold,
-                           "escalated": escalated, "loss": loss,
-                           "seconds_per_text": own + escalated * (total - own),
-                           "curve": curve, "meta": stage_meta})
-        best = min(stages, key=lambda s: s["seconds_per_text"])  # ties: the fewer
+        """The cheap stage, its meta learner and the threshold (``cascade`` docs;
+        :func:`~hybridnlp.hybrid.cascade.choose_stage`)."""
+        best, self.cascade_stages_, self.cascade_costs_ = choose_stage(
+            self.named_estimators_, lambda names: self._meta_features(
+                [self.held_out_[n] for n in names], texts),
+            final, meta, y, np.searchsorted(self.classes_, y), self.cascade, seed, texts)
         self.cascade_components_ = best["components"]
         self.cascade_final_ = clone(final).fit(best["meta"], y)
         self.cascade_curve_ = best["curve"]
         self.cascade_threshold_, self.cascade_escalated_, self.cascade_loss_ = (
             best["threshold"], best["escalated"], best["loss"])
-        self.cascade_stages_ = [{k: s[k] for k in ("components", "threshold", "escalated",
-                                                   "loss", "seconds_per_text")}
-                                for s in stages]
 
     def escalated(self, X) -> np.ndarray:
         """Which texts of ``X`` the cascade sends to the expensive components (bool)."""
