@@ -34,6 +34,8 @@ from hybridnlp.utils.validation import (
 
 __all__ = ["StackingClassifier"]
 
+_IDENTITY = (1.0, 1.0, 0.0)  # top_label_beta_ that maps nothing
+
 
 class StackingClassifier(TextEnsemble):
     """A meta learner over held-out class probabilities of base learners.
@@ -373,8 +375,6 @@ class StackingClassifier(TextEnsemble):
                                  getattr(self, "temperature_", 1.0))
         return with_top_label_beta(proba, getattr(self, "top_label_beta_", _IDENTITY))
 
-
-_IDENTITY = (1.0, 1.0, 0.0)  # top_label_beta_ that maps nothing
 
 
 def _table_encoder(table, final) -> dict:

@@ -65,7 +65,6 @@ def _anchor(p, first, last) -> list[str]:
                                                                  bucket.tolist())]
 
 
-
 class LogisticReader(_Reader):
     """A log-linear model over candidate spans with lexical features, trained on (question,
     passage, answer start) triples: the likelihood of the span that matches a reference
@@ -214,7 +213,7 @@ class LogisticReader(_Reader):
         cols += [s_weight / p.q_weight, (rank == 0).astype(float), np.log1p(rank),
                  p.sentence_bigrams[sent], same]
         if getattr(self, "feature_set_", FEATURE_SET) >= 2:  # other forms of question words
-            for width in (3, 6, 12):
+            for width in self._WIDTHS:
                 lo, hi = p.window(first, last, width)
                 cols.append(p.cf[hi] - p.cf[lo] - (p.cf[last + 1] - p.cf[first]))
             cols.append(p.sentence_forms[sent] / p.q_weight)
