@@ -17,6 +17,10 @@
 - ``open-weight``: open-mode F1 of the default pipeline with the retriever's weight chosen
   on the training questions' own reads or on out-of-fold reads (``weight_cv``).
 
+- ``combiner``: open mode's ways to compare a question's candidates (the weight, a logistic
+  regression, the conditional logit) on the same reads, with the ceilings a perfect choice
+  would reach.
+
 - ``reading``: the sliding-window baseline, the logistic regression over spans (window
   features only, then all), the
   Transformer ``ExtractiveReader`` (``--reader-time`` seconds) and the ``HybridReader`` of
@@ -356,11 +360,115 @@ def open_weight(command: str) -> None:
     write_section("qa-open-weight", body)
 
 
+# the README's example questions, asked over the dev passages (Super Bowl 50's article)
+SUPER_BOWL = ("Who won Super Bowl 50?", "Which NFL team represented the AFC at Super Bowl 50?")
+
+
+def combiner(command: str) -> None:
+    """Open mode's combiners on the same reads: the training questions as read out of fold
+    (what the pipeline fits its combiner on), the dev questions over BM25's top 5 of the dev
+    passages; the reader score + weight, a logistic regression telling each right span from
+    the wrong ones (the combiner before 2026-12-07) and the conditional logit ranking a
+    question's candidates (now), with what a perfect choice among the candidates and of the
+    gold passage would score. The logistic reader, and the fine-tuned MiniLM reader where
+    ``benchmarks/qa_pretrained.py fit`` has saved it."""
+    from sklearn.linear_model import LogisticRegression
+
+    from hybridnlp.qa import ExtractiveReader, LogisticReader, QAPipeline, squad_em_f1
+    from hybridnlp.qa._linear import ranker
+    from hybridnlp.qa.metrics import answer_f1
+    from hybridnlp.qa.pipeline import _candidate_features, _Match
+
+    class Reads(QAPipeline):  # keeps the reads its combiner is fit on
+        def _fit_combiner(self, questions, found, references):
+            self.reads_ = (questions, found, references)
+            super()._fit_combiner(questions, found, references)
+
+    def table(questions, found, passages):
+        match = _Match(passages)
+        rows = [i for i, f in enumerate(found) if f]
+        X = np.vstack([_candidate_features(found[i], questions[i], passages, match)
+                       for i in rows])
+        group = np.concatenate([[i] * len(found[i]) for i in rows])
+        texts = [passages[p][s.start:s.end] for i in rows for p, _, s in found[i]]
+        return X, group, texts
+
+    def pick(decision, group, texts, n):
+        best = {}
+        for k, g in enumerate(group):
+            if g not in best or decision[k] > decision[best[g]]:
+                best[g] = k
+        return [texts[best[i]] if i in best else None for i in range(n)]
+
+    dev, train = load_dataset("squad", split="dev"), load_dataset("squad", split="train")
+    cached = Path(__file__).with_name(".cache") / "qa-minilm-reader"
+    readers = [("LogisticReader()", LogisticReader(random_state=0))]
+    if cached.exists():
+        readers.append(("ExtractiveReader(pretrained=all-MiniLM-L6-v2), fine-tuned "
+                        "(read as fitted: its training reads are its own)",
+                        ExtractiveReader.load(cached)))
+    lines = ["| reader | combiner | EM open | F1 open | F1 on training reads (3-fold) |",
+             "|---|---|---|---|---|"]
+    ceilings = []
+    for name, reader in readers:
+        start = time.perf_counter()
+        qa = Reads(reader=reader, random_state=0).fit(
+            train.data, train.passages, train.target, passage_index=train.passage_index)
+        questions, found, refs = qa.reads_
+        trained_passages = qa.passages_
+        qa.index(dev.passages)
+        dev_found = qa._read(dev.data)
+        seconds = time.perf_counter() - start
+        X, group, texts = table(questions, found, trained_passages)
+        gain = np.array([max(answer_f1(t, r) for r in refs[g]) for t, g in zip(texts, group,
+                                                                               strict=True)])
+        Xd, gd, td = table(dev.data, dev_found, dev.passages)
+        n = len(dev.data)
+        weighted = [qa._pick(f, qa.weight_)["text"] for f in dev_found]
+        binary = LogisticRegression(C=1.0, max_iter=1000).fit(X, gain >= 0.5)
+        scores = {f"reader score + {qa.weight_:g} x retriever z-score (`weight`)":
+                  (weighted, qa.weight_scores_[qa.weight_]),
+                  "logistic regression, right span or not (before)":
+                  (pick(binary.decision_function(Xd), gd, td, n), None),
+                  "conditional logit over the question's candidates (now)":
+                  (pick(ranker(X, group, gain).decision_function(Xd), gd, td, n),
+                   qa.combine_scores_.get("learned"))}
+        for label, (chosen, on_train) in scores.items():
+            r = squad_em_f1(chosen, dev.target)
+            lines.append(f"| {name} | {label} | {r['exact_match']:.1f} | {r['f1']:.1f} | "
+                         + (f"{on_train:.1f}" if on_train is not None else "-") + " |")
+            print(lines[-1], flush=True)
+        best, gold_pick = [], []
+        for f, ref, g in zip(dev_found, dev.target, dev.passage_index, strict=True):
+            f1s = [max(answer_f1(dev.passages[p][s.start:s.end], r) for r in ref)
+                   for p, _, s in f]
+            best.append(max(f1s, default=0.0))
+            own = [k for k, (p, _, _) in enumerate(f) if p == g]
+            gold_pick.append(f1s[own[0]] if own else f1s[0] if f1s else 0.0)
+        asked = {q: qa.predict([q])[0]["text"] for q in SUPER_BOWL}
+        ceilings.append(f"{name}: the best of the candidates F1 {100 * np.mean(best):.1f}; "
+                        f"the gold passage's span where it is retrieved (else the "
+                        f"retriever's first) F1 {100 * np.mean(gold_pick):.1f}; chosen by "
+                        f"the pipeline: `{qa.combine_}`; fit and reads {seconds:.0f} s. "
+                        f"It answers " + "; ".join(f"{q!r}: {a!r}" for q, a in asked.items())
+                        + ".")
+    body = "\n".join([
+        "## Question answering: open mode's combiner (issue 29)", "", stamp(command), "",
+        f"Trained on the {len(train.data):,} training questions; open mode over BM25's top 5 "
+        f"of the {len(dev.passages)} dev passages, official v1.1 EM/F1 on the {len(dev.data):,}"
+        f" dev questions. Every combiner is fit on the same reads of the training questions "
+        f"(out of fold for the logistic reader) with the same 10 features a candidate; the "
+        f"pipeline keeps the weight or the conditional logit, whichever scores the training "
+        f"reads better (the logit by 3-fold cross-validation over questions).", "",
+        *lines, "", "Ceilings on the same dev reads:", "", *[f"- {c}" for c in ceilings], ""])
+    write_section("qa-combiner", body)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("sections", nargs="*", default=["retrieval", "reading"],
                         choices=["retrieval", "collections", "reader-cv", "reading",
-                                 "open-weight"])
+                                 "open-weight", "combiner"])
     parser.add_argument("--reader-time", type=float, default=300,
                         help="training seconds of the Transformer reader")
     args = parser.parse_args()
@@ -376,3 +484,5 @@ if __name__ == "__main__":
             reading(command, args.reader_time)
         elif section == "open-weight":
             open_weight(command)
+        elif section == "combiner":
+            combiner(command)

@@ -918,9 +918,36 @@ def test_sparse_scores_equal_the_matrix_product(monkeypatch, make):
     np.testing.assert_allclose(r.score_passages(queries), want, rtol=1e-6, atol=1e-7)
 
 
+def test_the_ranker_learns_the_order_within_groups_that_no_global_threshold_gives():
+    """Each group's right row has the group's highest first column, but groups sit at random
+    levels, so no threshold over all rows tells right from wrong: the conditional logit ranks
+    every group's right row first; scaling is folded into the weights; groups that teach no
+    ranking (one row, or none right) are left out, and with none left there is no ranker."""
+    from hybridnlp.qa._linear import conditional_logit, ranker
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(60), 4)
+    level = rng.normal(0, 10, 60)[groups]
+    right = np.tile([False, False, False, True], 60)
+    X = np.column_stack([level + right + rng.normal(0, 0.1, 240), rng.normal(0, 5, 240)])
+    gain = right.astype(float)
+    model = ranker(X, groups, gain)
+    decision = model.decision_function(X).reshape(60, 4)
+    assert (decision.argmax(axis=1) == 3).all()
+    mu, sd = X.mean(axis=0), X.std(axis=0)
+    scaled = conditional_logit((X - mu) / sd, groups, np.arange(60) * 4 + 3, C=1.0)
+    np.testing.assert_allclose(decision.ravel(), scaled.decision_function((X - mu) / sd),
+                               atol=1e-6)
+    # a lone row and a group with nothing right are left out: the ranking holds
+    more = np.vstack([X, [[50.0, 0.0]], [[60.0, 0.0], [61.0, 1.0]]])
+    with_more = ranker(more, np.append(groups, [60, 61, 61]), np.append(gain, [1.0, 0.2, 0.4]))
+    assert (with_more.decision_function(X).reshape(60, 4).argmax(axis=1) == 3).all()
+    assert ranker(X[:8], groups[:8], np.zeros(8)) is None
+
+
 def test_the_learned_combiner_is_chosen_out_of_fold_and_saved(tmp_path):
-    """combine="learned" keeps a logistic combiner over the candidates' reader, retriever and
-    question-cover features; it answers from the saved pipeline as before."""
+    """combine="learned" keeps a conditional-logit combiner over the candidates' reader,
+    retriever and question-cover features; it answers from the saved pipeline as before."""
     from hybridnlp.qa import QAPipeline
 
     qa = QAPipeline(top_k=2, combine="learned", random_state=0).fit(

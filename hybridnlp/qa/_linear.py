@@ -1,6 +1,7 @@
 """A fitted logistic regression as JSON and back: how the QA readers, the reader stack and the
 learned retriever fusion save their linear models without pickle; and the conditional logit
-(a softmax over each question's candidates) the logistic reader is trained with."""
+(a softmax over each question's candidates) the logistic reader and the pipeline's combiner
+are trained with."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 from hybridnlp.utils.saved_arrays import checked_array
 
-__all__ = ["conditional_logit", "linear_from_state", "linear_state"]
+__all__ = ["conditional_logit", "linear_from_state", "linear_state", "ranker"]
 
 
 def linear_state(model) -> dict:
@@ -75,4 +76,30 @@ def conditional_logit(X, groups, positives, *, C: float) -> LogisticRegression:
     model = LogisticRegression(C=C)
     model.coef_, model.intercept_, model.classes_ = w[None, :], np.zeros(1), np.array([0, 1])
     model.n_features_in_ = X.shape[1]
+    return model
+
+
+def ranker(X, groups, gain, *, C: float = 1.0) -> LogisticRegression | None:
+    """A conditional logit that ranks each group's rows: the likelihood of a group's best row
+    (highest ``gain``, where it is at least 0.5) under a softmax over the group's rows, on
+    standardised columns, the scaling folded back into the weights so that
+    ``decision_function`` takes raw rows. Groups of one row or with no row of gain >= 0.5
+    teach a ranking nothing and are left out; None where no group is left."""
+    X = np.asarray(X, dtype=np.float64)
+    groups, gain = np.asarray(groups), np.asarray(gain, dtype=np.float64)
+    rows, positives, renumbered = [], [], []
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        if len(idx) < 2 or gain[idx].max() < 0.5:
+            continue
+        positives.append(len(rows) + int(np.argmax(gain[idx])))
+        rows.extend(idx.tolist())
+        renumbered.extend([len(positives) - 1] * len(idx))
+    if not positives:
+        return None
+    mu, sd = X.mean(axis=0), X.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    model = conditional_logit((X[rows] - mu) / sd, renumbered, positives, C=C)
+    model.coef_ = model.coef_ / sd
+    model.intercept_ = -(model.coef_ @ mu)
     return model

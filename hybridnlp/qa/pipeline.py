@@ -1,9 +1,10 @@
 """``QAPipeline``: index passages, ask questions, get the answer span with its passage and a
 score. A retriever finds ``top_k`` passages, a reader picks a span in each, and the answer is
-the span with the best combined score: a logistic regression over the reader's and the
+the span with the best combined score: a conditional logit over the reader's and the
 retriever's scores (each also normalised over the question's ``top_k``, as DrQA compares
-spans across passages), or reader score + ``weight`` x the retriever's standardised score,
-whichever answers the training questions better on out-of-fold reads."""
+spans across passages) trained to rank a question's right span first, or reader score +
+``weight`` x the retriever's standardised score, whichever answers the training questions
+better on out-of-fold reads."""
 
 from __future__ import annotations
 
@@ -116,9 +117,11 @@ class QAPipeline(Saveable, BaseEstimator):
     combine : {"auto", "learned", "weight"}, default="auto"
         How a question's candidates (one span per retrieved passage) compare.
         ``"weight"``: reader score + ``weight`` x retriever z-score. ``"learned"``: a
-        logistic regression (``combiner_``) over the reader's score, its margin and softmax
-        among the candidates, the retriever's z-score and rank, fit on the training
-        questions' reads to tell a right span (F1 >= 0.5) from a wrong one. ``"auto"``: the
+        linear score (``combiner_``) of the reader's score, its margin and softmax among the
+        candidates, the retriever's z-score and rank and the question's cover by the
+        passage, fit on the training questions' reads as a conditional logit: the
+        likelihood of a question's best right span (F1 >= 0.5) under a softmax over its
+        candidates, as they compete when read. ``"auto"``: the
         better of the two on the training questions (the learned one scored by 3-fold
         cross-validation over questions), recorded in ``combine_`` and ``combine_scores_``.
         A given ``weight`` means ``"weight"``.
@@ -210,12 +213,15 @@ class QAPipeline(Saveable, BaseEstimator):
         return estimator
 
     def _fit_combiner(self, questions, found, references) -> None:
-        """The logistic combiner on the reads ``found`` (right span: F1 >= 0.5 against the
-        question's references), scored by 3-fold cross-validation over the questions; kept
-        where ``combine="learned"`` or where it beats the weight."""
-        from sklearn.linear_model import LogisticRegression
+        """The conditional-logit combiner on the reads ``found`` (:func:`~hybridnlp.qa.
+        _linear.ranker`: a question's best span, if its F1 against the references is at
+        least 0.5, against its other candidates), scored by 3-fold cross-validation over the
+        questions; kept where ``combine="learned"`` or where it beats the weight. It picks
+        better in open mode than a logistic regression telling each right span from the
+        wrong ones (benchmarks/RESULTS.md, "Question answering: open mode's combiner")."""
         from sklearn.model_selection import GroupKFold
 
+        from hybridnlp.qa._linear import ranker
         from hybridnlp.qa.metrics import answer_f1
 
         rows = [i for i, f in enumerate(found) if f]
@@ -226,16 +232,17 @@ class QAPipeline(Saveable, BaseEstimator):
                        for i in rows])
         group = np.concatenate([[i] * len(found[i]) for i in rows])
         texts = [self.passages_[p][s.start:s.end] for i in rows for p, _, s in found[i]]
-        y = np.array([max(answer_f1(t, r) for r in references[g]) >= 0.5
-                      for t, g in zip(texts, group, strict=True)])
-        if y.all() or not y.any():
+        gain = np.array([max(answer_f1(t, r) for r in references[g])
+                         for t, g in zip(texts, group, strict=True)])
+        combiner = ranker(X, group, gain)
+        if combiner is None:
             return
-        decision = np.zeros(len(y))
+        decision = np.zeros(len(gain))
         folds = min(3, len(rows))
         if folds >= 2:
-            for train, held in GroupKFold(n_splits=folds).split(X, y, group):
-                if len(set(y[train])) == 2:
-                    part = LogisticRegression(C=1.0, max_iter=1000).fit(X[train], y[train])
+            for train, held in GroupKFold(n_splits=folds).split(X, gain, group):
+                part = ranker(X[train], group[train], gain[train])
+                if part is not None:
                     decision[held] = part.decision_function(X[held])
         picked = {}
         for k, g in enumerate(group):  # the candidate with the best held-out decision
@@ -245,8 +252,7 @@ class QAPipeline(Saveable, BaseEstimator):
         self.combine_scores_["learned"] = squad_em_f1(chosen, references)["f1"]
         if self.combine == "learned" or \
                 self.combine_scores_["learned"] > self.combine_scores_["weight"]:
-            self.combiner_ = LogisticRegression(C=1.0, max_iter=1000).fit(X, y)
-            self.combine_ = "learned"
+            self.combiner_, self.combine_ = combiner, "learned"
 
     def _held_out_reads(self, reader, data, bar):
         """``_read`` of every question by a reader fit without its passage's questions."""
