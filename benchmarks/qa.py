@@ -377,28 +377,12 @@ def combiner(command: str) -> None:
     from hybridnlp.qa import ExtractiveReader, LogisticReader, QAPipeline, squad_em_f1
     from hybridnlp.qa._linear import ranker
     from hybridnlp.qa.metrics import answer_f1
-    from hybridnlp.qa.pipeline import _candidate_features, _Match
+    from hybridnlp.qa.pipeline import _Match, best_by_group, candidate_table
 
     class Reads(QAPipeline):  # keeps the reads its combiner is fit on
         def _fit_combiner(self, questions, found, references):
             self.reads_ = (questions, found, references)
             super()._fit_combiner(questions, found, references)
-
-    def table(questions, found, passages):
-        match = _Match(passages)
-        rows = [i for i, f in enumerate(found) if f]
-        X = np.vstack([_candidate_features(found[i], questions[i], passages, match)
-                       for i in rows])
-        group = np.concatenate([[i] * len(found[i]) for i in rows])
-        texts = [passages[p][s.start:s.end] for i in rows for p, _, s in found[i]]
-        return X, group, texts
-
-    def pick(decision, group, texts, n):
-        best = {}
-        for k, g in enumerate(group):
-            if g not in best or decision[k] > decision[best[g]]:
-                best[g] = k
-        return [texts[best[i]] if i in best else None for i in range(n)]
 
     dev, train = load_dataset("squad", split="dev"), load_dataset("squad", split="train")
     cached = Path(__file__).with_name(".cache") / "qa-minilm-reader"
@@ -419,19 +403,20 @@ def combiner(command: str) -> None:
         qa.index(dev.passages)
         dev_found = qa._read(dev.data)
         seconds = time.perf_counter() - start
-        X, group, texts = table(questions, found, trained_passages)
+        X, group, texts = candidate_table(questions, found, trained_passages,
+                                          _Match(trained_passages))
         gain = np.array([max(answer_f1(t, r) for r in refs[g]) for t, g in zip(texts, group,
                                                                                strict=True)])
-        Xd, gd, td = table(dev.data, dev_found, dev.passages)
+        Xd, gd, td = candidate_table(dev.data, dev_found, dev.passages, _Match(dev.passages))
         n = len(dev.data)
         weighted = [qa._pick(f, qa.weight_)["text"] for f in dev_found]
         binary = LogisticRegression(C=1.0, max_iter=1000).fit(X, gain >= 0.5)
         scores = {f"reader score + {qa.weight_:g} x retriever z-score (`weight`)":
                   (weighted, qa.weight_scores_[qa.weight_]),
                   "logistic regression, right span or not (before)":
-                  (pick(binary.decision_function(Xd), gd, td, n), None),
+                  (best_by_group(binary.decision_function(Xd), gd, td, n), None),
                   "conditional logit over the question's candidates (now)":
-                  (pick(ranker(X, group, gain).decision_function(Xd), gd, td, n),
+                  (best_by_group(ranker(X, group, gain).decision_function(Xd), gd, td, n),
                    qa.combine_scores_.get("learned"))}
         for label, (chosen, on_train) in scores.items():
             r = squad_em_f1(chosen, dev.target)

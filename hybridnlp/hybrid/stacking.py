@@ -376,7 +376,6 @@ class StackingClassifier(TextEnsemble):
         return with_top_label_beta(proba, getattr(self, "top_label_beta_", _IDENTITY))
 
 
-
 def _table_encoder(table, final) -> dict:
     """The metadata columns' encoding for the meta learner, fit on ``table``: numbers
     standardised (a missing value becomes 0, the column's mean), everything else one-hot (a

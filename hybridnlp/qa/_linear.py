@@ -88,8 +88,8 @@ def ranker(X, groups, gain, *, C: float = 1.0) -> LogisticRegression | None:
     X = np.asarray(X, dtype=np.float64)
     groups, gain = np.asarray(groups), np.asarray(gain, dtype=np.float64)
     rows, positives, renumbered = [], [], []
-    for g in np.unique(groups):
-        idx = np.flatnonzero(groups == g)
+    order = np.argsort(groups, kind="stable")  # each group's rows together, in row order
+    for idx in np.split(order, np.flatnonzero(np.diff(groups[order])) + 1):
         if len(idx) < 2 or gain[idx].max() < 0.5:
             continue
         positives.append(len(rows) + int(np.argmax(gain[idx])))

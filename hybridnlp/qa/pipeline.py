@@ -86,6 +86,27 @@ def _candidate_features(found, question: str, passages, match: _Match) -> np.nda
                             (r == r.max()).astype(np.float64), cover])
 
 
+def candidate_table(questions, found, passages, match: _Match):
+    """Every question's candidates in one table: their features (``_candidate_features``),
+    the question each belongs to (its position in ``found``) and each span's text."""
+    rows = [i for i, f in enumerate(found) if f]
+    X = np.vstack([_candidate_features(found[i], questions[i], passages, match)
+                   for i in rows]) if rows else np.zeros((0, N_COMBINER_FEATURES))
+    group = np.array([i for i in rows for _ in found[i]], dtype=np.int64)
+    texts = [passages[p][s.start:s.end] for i in rows for p, _, s in found[i]]
+    return X, group, texts
+
+
+def best_by_group(decision, group, texts, n: int) -> list:
+    """Per question 0..n-1, the text of its candidate of the highest ``decision`` (the first
+    of equals); None for a question without candidates."""
+    picked = {}
+    for k, g in enumerate(group.tolist()):
+        if g not in picked or decision[k] > decision[picked[g]]:
+            picked[g] = k
+    return [texts[picked[i]] if i in picked else None for i in range(n)]
+
+
 def _fitted(estimator) -> bool:
     """Whether ``estimator`` holds fitted state (scikit-learn's convention: attributes
     ending in ``_``)."""
@@ -224,31 +245,21 @@ class QAPipeline(Saveable, BaseEstimator):
         from hybridnlp.qa._linear import ranker
         from hybridnlp.qa.metrics import answer_f1
 
-        rows = [i for i, f in enumerate(found) if f]
-        if not rows:
-            return
-        match = self._match(self.passages_)
-        X = np.vstack([_candidate_features(found[i], questions[i], self.passages_, match)
-                       for i in rows])
-        group = np.concatenate([[i] * len(found[i]) for i in rows])
-        texts = [self.passages_[p][s.start:s.end] for i in rows for p, _, s in found[i]]
+        X, group, texts = candidate_table(questions, found, self.passages_,
+                                          self._match(self.passages_))
         gain = np.array([max(answer_f1(t, r) for r in references[g])
-                         for t, g in zip(texts, group, strict=True)])
+                         for t, g in zip(texts, group.tolist(), strict=True)])
         combiner = ranker(X, group, gain)
-        if combiner is None:
+        if combiner is None:  # no candidates, or no question with a right one among two
             return
         decision = np.zeros(len(gain))
-        folds = min(3, len(rows))
+        folds = min(3, len(set(group.tolist())))
         if folds >= 2:
             for train, held in GroupKFold(n_splits=folds).split(X, gain, group):
                 part = ranker(X[train], group[train], gain[train])
                 if part is not None:
                     decision[held] = part.decision_function(X[held])
-        picked = {}
-        for k, g in enumerate(group):  # the candidate with the best held-out decision
-            if g not in picked or decision[k] > decision[picked[g]]:
-                picked[g] = k
-        chosen = [texts[picked[i]] if i in picked else None for i in range(len(found))]
+        chosen = best_by_group(decision, group, texts, len(found))  # held-out decisions
         self.combine_scores_["learned"] = squad_em_f1(chosen, references)["f1"]
         if self.combine == "learned" or \
                 self.combine_scores_["learned"] > self.combine_scores_["weight"]:
