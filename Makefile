@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # torch first, pinned to the CPU build on this machine's disk: a bare `torch` requirement
-# would pull a multi-GB CUDA build. pyproject keeps a range (torch>=2.2) for GPU users.
+# would pull a multi-GB CUDA build. pyproject keeps a range (torch>=2.9) for GPU users.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install torch==2.13.0
 	$(BIN)/python -m pip install -e ".[dev]"

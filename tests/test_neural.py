@@ -22,7 +22,8 @@ SHARED = {"max_epochs", "max_steps", "max_time", "batch_size", "validation_fract
           "patience", "device", "precision", "checkpoint_dir", "callbacks", "random_state",
           "verbose", "optimizer__lr", "optimizer__weight_decay", "optimizer__betas",
           "optimizer__eps", "trainer__warmup", "trainer__min_lr_ratio", "trainer__schedule",
-          "trainer__grad_clip", "trainer__grad_accum", "trainer__monitor", "trainer__compile"}
+          "trainer__grad_clip", "trainer__grad_accum", "trainer__monitor", "trainer__compile",
+          "trainer__optimizer"}
 NEURAL = [TransformerClassifier, FastTextClassifier, CausalLM, FusionClassifier, Seq2SeqLM]
 TEXTS = ["a good film", "a bad film", "good acting", "bad acting", "truly good", "truly bad",
          "good good", "bad bad"] * 4
@@ -43,6 +44,9 @@ def test_each_estimator_states_its_own_defaults():
     assert tc._lr() == 1e-3 and tc.set_params(pretrained="DIR")._lr() == 5e-5  # "auto"
     assert (ft.optimizer__lr, ft.trainer__schedule, ft.trainer__warmup) == (0.01, "linear", 0)
     assert (lm.optimizer__betas, lm.trainer__warmup, lm.max_steps) == ((0.9, 0.99), 100, "auto")
+    assert (lm.optimizer__lr, lm.trainer__min_lr_ratio, lm.trainer__optimizer) == (
+        7e-3, 0.0, "muon")
+    assert tc.trainer__optimizer == ft.trainer__optimizer == "adamw"
     assert FusionClassifier().max_epochs == 20  # a subclass of a subclass keeps them
 
 

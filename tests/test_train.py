@@ -36,6 +36,13 @@ class Toy(nn.Module):
         return logits, loss
 
 
+class ToyWithHidden(Toy):
+    """Toy, naming its first layer's weights as the hidden matrix Muon updates."""
+
+    def hidden_matrices(self):
+        return [self.net[0].weight]
+
+
 class Loader:
     """Shuffled mini-batches whose order is a function of (seed, epoch)."""
 
@@ -163,28 +170,30 @@ def test_gradient_accumulation_equals_bigger_batches():
         assert torch.allclose(v, b.state_dict()[k], atol=1e-6), k
 
 
-def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, optimizer):
     x, y = toy_data()
     xv, yv = toy_data(seed=1)
     torch.manual_seed(0)
-    init = weights(Toy(dropout=0.3))
+    init = weights(ToyWithHidden(dropout=0.3))
 
-    full = Toy(dropout=0.3)
+    full = ToyWithHidden(dropout=0.3)
     full.load_state_dict(init)
-    make(max_epochs=5, patience=10).fit(full, Loader(x, y, 16), Loader(xv, yv, 32))
+    settings = dict(optimizer=optimizer, max_epochs=5, patience=10)
+    make(**settings).fit(full, Loader(x, y, 16), Loader(xv, yv, 32))
 
     stop_after_two = LambdaCallback(
         on_epoch_end=lambda t, m, row: setattr(t, "should_stop", row["epoch"] == 2))
-    part = Toy(dropout=0.3)
+    part = ToyWithHidden(dropout=0.3)
     part.load_state_dict(init)
-    first = make(max_epochs=5, patience=10, checkpoint_dir=tmp_path / "ckpt",
+    first = make(**settings, checkpoint_dir=tmp_path / "ckpt",
                  callbacks=[stop_after_two])
     assert len(first.fit(part, Loader(x, y, 16), Loader(xv, yv, 32))) == 2
     assert json.loads((tmp_path / "ckpt" / "trainer.json").read_text())["epoch"] == 2
 
-    resumed = Toy(dropout=0.3)  # fresh weights: everything must come from the checkpoint
+    resumed = ToyWithHidden(dropout=0.3)  # fresh weights: all must come from the checkpoint
     torch.manual_seed(123)  # and a disturbed RNG
-    second = make(max_epochs=5, patience=10, checkpoint_dir=tmp_path / "ckpt")
+    second = make(**settings, checkpoint_dir=tmp_path / "ckpt")
     history = second.fit(resumed, Loader(x, y, 16), Loader(xv, yv, 32), resume=True)
     assert [row["epoch"] for row in history] == [1, 2, 3, 4, 5]
     for k, v in full.state_dict().items():
@@ -397,3 +406,53 @@ def test_every_batch_class_of_the_project_follows_the_one_batch_protocol():
                    if not issubclass(cls, Batches) and "Sampler" not in n)
     assert loose == []
     assert len([c for c in found.values() if issubclass(c, Batches) and c is not Batches]) >= 7
+
+
+@pytest.mark.parametrize("adjust", [None, "match_rms_adamw"])
+def test_muon_steps_as_torchs_in_bfloat16_and_orthogonalises_in_float32(adjust):
+    from hybridnlp.train.optim import Muon, orthogonalise
+
+    torch.manual_seed(0)
+    start = torch.randn(8, 5)
+    ours, theirs = nn.Parameter(start.clone()), nn.Parameter(start.clone())
+    mine = Muon([ours], lr=0.02, ns_dtype=torch.bfloat16, adjust_lr_fn=adjust)
+    torchs = torch.optim.Muon([theirs], lr=0.02, adjust_lr_fn=adjust)
+    for _ in range(3):
+        grad = torch.randn(8, 5)
+        ours.grad, theirs.grad = grad.clone(), grad.clone()
+        mine.step()
+        torchs.step()
+        assert torch.equal(ours, theirs)
+    assert not torch.equal(ours, start)
+    # in float32: singular values pulled from a spread of 10x to near 1 (the quintic's band),
+    # the same directions as bfloat16's within its rounding
+    grad = torch.randn(32, 12) @ torch.diag(torch.logspace(0, 1, 12))
+    coefficients = (3.4445, -4.775, 2.0315)
+    fp32 = orthogonalise(grad, coefficients, 5, 1e-7, torch.float32)
+    assert fp32.dtype == torch.float32 and fp32.shape == (32, 12)
+    s = torch.linalg.svdvals(fp32)
+    assert 0.6 < s.min() and s.max() < 1.25
+    bf16 = orthogonalise(grad, coefficients, 5, 1e-7, torch.bfloat16).float()
+    assert (fp32 - bf16).abs().max() < 0.05
+
+
+def test_muon_updates_the_hidden_matrices_and_adamw_the_rest():
+    x, y = toy_data()
+    xv, yv = toy_data(seed=1)
+    torch.manual_seed(0)
+    model = ToyWithHidden(dropout=0.0)
+    muon, adamw = make(optimizer="muon").make_optimizer(model).optimizers
+    assert [p for g in muon.param_groups for p in g["params"]] == [model.net[0].weight]
+    assert [(p.shape, g["weight_decay"]) for g in adamw.param_groups for p in g["params"]] == [
+        ((2, 16), 0.01), ((16,), 0.0), ((2,), 0.0)]
+    history = make(optimizer="muon", max_epochs=6, metrics={"accuracy": accuracy}).fit(
+        model, Loader(x, y, 16), Loader(xv, yv, 32))
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+    assert history[-1]["val_accuracy"] > 0.85
+    with pytest.raises(ValueError, match=re.escape(
+            "optimizer='muon' needs a model that names its hidden matrices (hidden_matrices(), "
+            "as GPT does); a Toy does not: use optimizer='adamw'.")):
+        make(optimizer="muon").fit(Toy(), Loader(x, y, 16))
+    with pytest.raises(ValueError, match=re.escape(
+            "optimizer='sgd' is not allowed; choose one of 'adamw', 'muon'.")):
+        make(optimizer="sgd")

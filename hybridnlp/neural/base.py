@@ -11,7 +11,8 @@ them) take the same names for the same things, and train through the one ``Train
   ``callbacks``, ``random_state``, ``verbose``;
 - ``optimizer__lr``, ``optimizer__weight_decay``, ``optimizer__betas``, ``optimizer__eps``;
 - ``trainer__warmup``, ``trainer__min_lr_ratio``, ``trainer__schedule``,
-  ``trainer__grad_clip``, ``trainer__grad_accum``, ``trainer__monitor``, ``trainer__compile``;
+  ``trainer__grad_clip``, ``trainer__grad_accum``, ``trainer__monitor``, ``trainer__compile``,
+  ``trainer__optimizer`` ("adamw", or "muon" for a GPT's hidden matrices);
 - ``module__<field>``: one field of the module's config, over the ``preset``'s value.
 
 Every one of them, with its default, is in ``get_params()``; a subclass states its own
@@ -47,7 +48,8 @@ DUNDER_PREFIXES = ("module__", "optimizer__", "trainer__")
 TRAINER_NAMES = {  # Trainer argument -> the estimators' parameter
     **{name: f"optimizer__{name}" for name in ("lr", "weight_decay", "betas", "eps")},
     **{name: f"trainer__{name}" for name in ("warmup", "min_lr_ratio", "schedule",
-                                             "grad_clip", "grad_accum", "monitor", "compile")},
+                                             "grad_clip", "grad_accum", "monitor", "compile",
+                                             "optimizer")},
 }
 
 
@@ -91,7 +93,7 @@ class NeuralEstimator(BaseEstimator):
                  optimizer__betas=(0.9, 0.999), optimizer__eps=1e-8,
                  trainer__warmup=0.1, trainer__min_lr_ratio=0.1, trainer__schedule="cosine",
                  trainer__grad_clip=1.0, trainer__grad_accum=1, trainer__monitor="val_loss",
-                 trainer__compile=False, **kwargs):
+                 trainer__compile=False, trainer__optimizer="adamw", **kwargs):
         self.max_epochs = max_epochs
         self.max_steps = max_steps
         self.max_time = max_time
@@ -115,6 +117,7 @@ class NeuralEstimator(BaseEstimator):
         self.trainer__grad_accum = trainer__grad_accum
         self.trainer__monitor = trainer__monitor
         self.trainer__compile = trainer__compile
+        self.trainer__optimizer = trainer__optimizer
         self._set_extra(kwargs)
 
     # ------------------------------------------------------------------ parameters
@@ -223,7 +226,7 @@ class NeuralEstimator(BaseEstimator):
             monitor=monitor if has_val or not monitor.startswith("val_") else "train_loss",
             metrics=self._metrics, callbacks=list(self.callbacks or []),
             progress=bool(self.verbose), checkpoint_dir=checkpoints, seed=seed,
-            compile=self.trainer__compile,
+            compile=self.trainer__compile, optimizer=self.trainer__optimizer,
         )
 
     def _lr(self) -> float:

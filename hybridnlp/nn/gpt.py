@@ -94,10 +94,10 @@ class GPTConfig(PresetConfig):
 _SMALL = dict(bias=False, activation="gelu", adaptive_cutoffs="auto")
 GPT_PRESETS = {
     "gpt-nano": dict(n_layer=3, n_head=3, n_embd=48, block_size=64, **_SMALL),  # tests
-    # CausalLM's default: with minutes of CPU, steps beat depth. One block learns the most
-    # per second (Tiny Shakespeare, 90 s, lr 5e-3, context 64: 1 layer 1.68, 2 layers 1.72,
-    # 3 layers 1.76, 4 layers 1.81; 1 layer with context 128: 1.66).
-    "quick": dict(n_layer=1, n_head=4, n_embd=128, block_size=128, **_SMALL),
+    # CausalLM's default: with minutes of CPU and CausalLM's Muon, two blocks learn the most
+    # per second (chosen on Tiny Shakespeare validation loss in 90 s; with AdamW one block
+    # did: benchmarks/RESULTS.md, "how CausalLM's defaults were chosen").
+    "quick": dict(n_layer=2, n_head=4, n_embd=128, block_size=128, **_SMALL),
     # Words: two blocks, chosen on WikiText-2 validation perplexity with the adaptive softmax
     # (benchmarks/RESULTS.md "WikiText-2").
     "word": dict(n_layer=2, n_head=4, n_embd=192, block_size=128, dropout=0.1, **_SMALL),
@@ -214,6 +214,11 @@ class GPT(nn.Module):
         """Next-token scores (..., vocab) of final hidden states ``h`` (..., C): logits, or
         with the adaptive softmax log-probabilities (which are logits too)."""
         return self.lm_head.log_prob(h) if self.adaptive else self.lm_head(h)
+
+    def hidden_matrices(self) -> list[nn.Parameter]:
+        """The blocks' 2-D weights (attention and MLP projections): what Muon updates
+        (``Trainer(optimizer="muon")``); embeddings, the output layer and norms are not."""
+        return [p for p in self.blocks.parameters() if p.dim() == 2]
 
     def num_params(self, non_embedding: bool = True) -> int:
         """Parameter count; without position embeddings by default (as nanoGPT counts)."""

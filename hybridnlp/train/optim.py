@@ -1,11 +1,16 @@
 """Several torch optimizers stepped as one, for models whose parameters need different
-optimizers (sparse embedding gradients take ``SparseAdam``, the dense rest ``Adam``)."""
+optimizers (sparse embedding gradients take ``SparseAdam``, the dense rest ``Adam``; hidden
+matrices ``Muon``, the rest ``AdamW``), and ``Muon`` orthogonalising in the weights' dtype."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-__all__ = ["OptimizerChain"]
+__all__ = ["OPTIMIZERS", "Muon", "OptimizerChain", "muon_with_adamw"]
+
+OPTIMIZERS = ("adamw", "muon")
 
 
 def _n_params(groups: list[dict]) -> int:
@@ -60,3 +65,81 @@ class OptimizerChain:
                                  for g in groups[first:first + k]],
             })
             offset, first = offset + n, first + k
+
+
+class Muon(torch.optim.Muon):
+    """``torch.optim.Muon`` (momentum orthogonalised by Newton-Schulz iterations, Jordan et
+    al. 2024; the same settings, state and updates) with the iterations in ``ns_dtype``.
+    torch's runs them in bfloat16, which on a CPU without bf16 matrix units costs more than
+    float32 (benchmarks/RESULTS.md, "Tiny Shakespeare"); with ``ns_dtype=torch.bfloat16`` the
+    updates are torch's own."""
+
+    def __init__(self, params, *, ns_dtype: torch.dtype = torch.float32, **kwargs):
+        super().__init__(params, **kwargs)
+        self.ns_dtype = ns_dtype
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, momentum = group["lr"], group["momentum"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if "momentum_buffer" not in state:
+                    state["momentum_buffer"] = torch.zeros_like(
+                        p.grad, memory_format=torch.preserve_format)
+                buf = state["momentum_buffer"]
+                buf.lerp_(p.grad, 1 - momentum)
+                update = p.grad.lerp(buf, momentum) if group["nesterov"] else buf
+                update = orthogonalise(update, group["ns_coefficients"], group["ns_steps"],
+                                       group["eps"], self.ns_dtype)
+                p.mul_(1 - lr * group["weight_decay"])
+                p.add_(update.to(p.dtype), alpha=-_scaled_lr(lr, group["adjust_lr_fn"], p.shape))
+        return loss
+
+
+def _scaled_lr(lr: float, adjust: str | None, shape) -> float:
+    """Muon's rate for a (rows, columns) matrix, as torch's ``adjust_lr_fn``: "original"
+    (or None) scales by sqrt(max(1, rows / columns)) (Jordan et al.), "match_rms_adamw" by
+    0.2 sqrt(max(rows, columns)) (Liu et al. 2025), so that updates have AdamW's RMS."""
+    rows, columns = shape[:2]
+    if adjust == "match_rms_adamw":
+        return lr * 0.2 * math.sqrt(max(rows, columns))
+    return lr * math.sqrt(max(1.0, rows / columns))
+
+
+def orthogonalise(grad: torch.Tensor, coefficients, steps: int, eps: float,
+                  dtype: torch.dtype) -> torch.Tensor:
+    """``grad`` (2-D) mapped near the closest semi-orthogonal matrix by ``steps`` quintic
+    Newton-Schulz iterations in ``dtype``: torch's ``_zeropower_via_newtonschulz``, but for the
+    dtype."""
+    a, b, c = coefficients
+    x = grad.to(dtype)
+    wide = grad.size(0) > grad.size(1)
+    if wide:
+        x = x.T
+    x = x.div(x.norm().clamp(min=eps))
+    for _ in range(steps):
+        gram = x @ x.T
+        x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    return x.T if wide else x
+
+
+def muon_with_adamw(model: torch.nn.Module, matrices, *, lr: float, weight_decay: float,
+                    betas, eps: float, fused: bool) -> OptimizerChain:
+    """``Muon`` on ``matrices`` (a model's hidden 2-D weights; its rate matched to AdamW's
+    update size, Liu et al. 2025, so one ``lr`` serves both), AdamW on every other parameter
+    (embeddings, output layer: weight decay; vectors: none)."""
+    chosen = {id(p) for p in matrices}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in chosen]
+    muon = Muon(list(matrices), lr=lr, weight_decay=weight_decay, adjust_lr_fn="match_rms_adamw")
+    groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": weight_decay},
+              {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0}]
+    adamw = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, betas=betas, eps=eps,
+                              fused=fused)
+    return OptimizerChain(muon, adamw)

@@ -20,6 +20,7 @@ from hybridnlp.train import distributed
 from hybridnlp.train.callbacks import Callback, History
 from hybridnlp.train.checkpoint import load_checkpoint, recover_checkpoint, save_checkpoint
 from hybridnlp.train.data import Batches
+from hybridnlp.train.optim import OPTIMIZERS, muon_with_adamw
 from hybridnlp.train.schedule import SCHEDULES, cosine_lr, cosine_lr_by_progress
 from hybridnlp.utils.device import (
     autocast_context,
@@ -80,6 +81,11 @@ class Trainer:
         Stop after this many seconds of training; checked after every optimizer step. The
         learning-rate schedule then follows the time spent (or the steps, if they run out
         first), so the rate has decayed when the budget ends.
+    optimizer : {"adamw", "muon"}, default="adamw"
+        "muon": Muon (:class:`~hybridnlp.train.optim.Muon`) on the hidden matrices a model
+        names (``hidden_matrices()``, as :class:`~hybridnlp.nn.GPT` does) and AdamW on the
+        rest, one rate for both; more learnt per step on small GPTs (benchmarks/RESULTS.md,
+        "Tiny Shakespeare").
     lr, weight_decay, betas, eps : AdamW settings (weight decay on matrices only).
     warmup : float, default=0.1
         Warmup length: a fraction of the total steps if < 1, else a number of steps.
@@ -130,7 +136,7 @@ class Trainer:
                  metrics: dict[str, Callable] | None = None,
                  callbacks: Iterable[Callback] = (), progress: bool = False,
                  checkpoint_dir: str | None = None, seed: int = 0,
-                 compile: bool | dict = False):
+                 compile: bool | dict = False, optimizer: str = "adamw"):
         self.max_epochs = max_epochs
         self.max_steps = max_steps
         self.max_time = max_time
@@ -155,6 +161,7 @@ class Trainer:
         self.seed = seed
         compile_options(compile)  # a bad setting fails here, not at fit
         self.compile = compile
+        self.optimizer = optimizer
         self.should_stop = False
         self.history = History()
         self._check()
@@ -176,6 +183,7 @@ class Trainer:
         check_number("warmup", self.warmup, float, low=0)
         check_number("min_lr_ratio", self.min_lr_ratio, float, low=0, high=1)
         check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_number("grad_clip", self.grad_clip, float, low=0, low_open=True, none_ok=True)
         check_number("grad_accum", self.grad_accum, int, low=1)
         check_number("patience", self.patience, int, low=1, none_ok=True)
@@ -191,6 +199,15 @@ class Trainer:
         return make()
 
     def make_optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
+        fused = self.device.type in ("cuda", "cpu")  # CUDA, and CPU since torch 2.4
+        if self.optimizer == "muon":
+            if not hasattr(model, "hidden_matrices"):
+                raise ValueError(f"optimizer='muon' needs a model that names its hidden "
+                                 f"matrices (hidden_matrices(), as GPT does); a "
+                                 f"{type(model).__name__} does not: use optimizer='adamw'.")
+            return muon_with_adamw(model, model.hidden_matrices(), lr=self.lr,
+                                   weight_decay=self.weight_decay, betas=self.betas,
+                                   eps=self.eps, fused=fused)
         if hasattr(model, "configure_optimizer"):
             return model.configure_optimizer(lr=self.lr, weight_decay=self.weight_decay,
                                              betas=self.betas, eps=self.eps)
@@ -203,7 +220,7 @@ class Trainer:
                       {"params": no_decay, "weight_decay": 0.0}]
         kwargs = dict(lr=self.lr, betas=self.betas, eps=self.eps)
         try:  # fused kernels: CUDA, and CPU since torch 2.4 (6x faster steps there)
-            return torch.optim.AdamW(groups, fused=self.device.type in ("cuda", "cpu"), **kwargs)
+            return torch.optim.AdamW(groups, fused=fused, **kwargs)
         except (RuntimeError, TypeError):
             return torch.optim.AdamW(groups, **kwargs)
 
