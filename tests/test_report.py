@@ -3,21 +3,21 @@ bars, targets, class names, and the component attribution as a plot."""
 
 import pytest
 
-from hybridnlp.experiments import classification as classification_module
+from hybridnlp.experiments import _classification_report as report_module
 from hybridnlp.experiments import run
 
 
 @pytest.fixture
 def bars(monkeypatch):
     calls = {}
-    real = classification_module.bar_chart
+    real = report_module.bar_chart
 
     def record(names, values, errors, ylabel, path, **kw):
         calls[path.name] = {"names": names, "values": values, "errors": errors, **kw}
         return real(names, values, errors, ylabel, path, **kw)
 
     monkeypatch.setattr(classification_module, "bar_chart", record)
-    real_interval = classification_module.interval_plot
+    real_interval = report_module.interval_plot
 
     def record_interval(labels, values, errors, kinds, path, **kw):
         calls[path.name] = {"names": labels, "values": values, "errors": errors,
@@ -26,7 +26,7 @@ def bars(monkeypatch):
 
     monkeypatch.setattr(classification_module, "interval_plot", record_interval)
     confusions = {}
-    real_confusion = classification_module.confusion_plot
+    real_confusion = report_module.confusion_plot
 
     def record_confusion(name, conf, path, class_names=None, title=""):
         confusions["labels"] = class_names
