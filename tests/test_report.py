@@ -16,7 +16,7 @@ def bars(monkeypatch):
         calls[path.name] = {"names": names, "values": values, "errors": errors, **kw}
         return real(names, values, errors, ylabel, path, **kw)
 
-    monkeypatch.setattr(classification_module, "bar_chart", record)
+    monkeypatch.setattr(report_module, "bar_chart", record)
     real_interval = report_module.interval_plot
 
     def record_interval(labels, values, errors, kinds, path, **kw):
@@ -24,7 +24,7 @@ def bars(monkeypatch):
                             "kinds": kinds, **kw}
         return real_interval(labels, values, errors, kinds, path, **kw)
 
-    monkeypatch.setattr(classification_module, "interval_plot", record_interval)
+    monkeypatch.setattr(report_module, "interval_plot", record_interval)
     confusions = {}
     real_confusion = report_module.confusion_plot
 
@@ -32,7 +32,7 @@ def bars(monkeypatch):
         confusions["labels"] = class_names
         return real_confusion(name, conf, path, class_names, title)
 
-    monkeypatch.setattr(classification_module, "confusion_plot", record_confusion)
+    monkeypatch.setattr(report_module, "confusion_plot", record_confusion)
     calls["confusion"] = confusions
     return calls
 
