@@ -8,7 +8,7 @@ import math
 
 import torch
 
-__all__ = ["OPTIMIZERS", "Muon", "OptimizerChain", "muon_with_adamw"]
+__all__ = ["OPTIMIZERS", "Muon", "OptimizerChain", "build_optimizer", "muon_with_adamw"]
 
 OPTIMIZERS = ("adamw", "muon")
 
@@ -140,6 +140,38 @@ def muon_with_adamw(model: torch.nn.Module, matrices, *, lr: float, weight_decay
     muon = Muon(list(matrices), lr=lr, weight_decay=weight_decay, adjust_lr_fn="match_rms_adamw")
     groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": weight_decay},
               {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0}]
-    adamw = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, betas=betas, eps=eps,
-                              fused=fused)
+    adamw = _adamw([g for g in groups if g["params"]], fused=fused, lr=lr, betas=betas, eps=eps)
     return OptimizerChain(muon, adamw)
+
+
+def build_optimizer(model: torch.nn.Module, optimizer: str = "adamw", *, lr: float,
+                    weight_decay: float, betas, eps: float, fused: bool):
+    """The optimizer the Trainer steps. ``"muon"``: :func:`muon_with_adamw` over the model's
+    ``hidden_matrices()``. ``"adamw"``: the model's own ``configure_optimizer(lr=,
+    weight_decay=, betas=, eps=)`` where it has one (e.g. an :class:`OptimizerChain`), else
+    AdamW over its ``optimizer_groups(weight_decay)``, else over its parameters with weight
+    decay on matrices only."""
+    if optimizer == "muon":
+        if not hasattr(model, "hidden_matrices"):
+            raise ValueError(f"optimizer='muon' needs a model that names its hidden matrices "
+                             f"(hidden_matrices(), as GPT does); a {type(model).__name__} "
+                             f"does not: use optimizer='adamw'.")
+        return muon_with_adamw(model, model.hidden_matrices(), lr=lr,
+                               weight_decay=weight_decay, betas=betas, eps=eps, fused=fused)
+    if hasattr(model, "configure_optimizer"):
+        return model.configure_optimizer(lr=lr, weight_decay=weight_decay, betas=betas, eps=eps)
+    if hasattr(model, "optimizer_groups"):
+        groups = model.optimizer_groups(weight_decay)
+    else:
+        params = [p for p in model.parameters() if p.requires_grad]
+        groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+                  {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return _adamw(groups, fused=fused, lr=lr, betas=betas, eps=eps)
+
+
+def _adamw(groups, *, fused: bool, **kwargs) -> torch.optim.AdamW:
+    """AdamW, fused where this torch and device have the kernel."""
+    try:
+        return torch.optim.AdamW(groups, fused=fused, **kwargs)
+    except (RuntimeError, TypeError):
+        return torch.optim.AdamW(groups, **kwargs)
