@@ -375,9 +375,9 @@ def combiner(command: str) -> None:
     from sklearn.linear_model import LogisticRegression
 
     from hybridnlp.qa import ExtractiveReader, LogisticReader, QAPipeline, squad_em_f1
+    from hybridnlp.qa._candidates import QuestionMatch, best_by_group, candidate_table
     from hybridnlp.qa._linear import ranker
     from hybridnlp.qa.metrics import answer_f1
-    from hybridnlp.qa.pipeline import _Match, best_by_group, candidate_table
 
     class Reads(QAPipeline):  # keeps the reads its combiner is fit on
         def _fit_combiner(self, questions, found, references):
@@ -404,10 +404,10 @@ def combiner(command: str) -> None:
         dev_found = qa._read(dev.data)
         seconds = time.perf_counter() - start
         X, group, texts = candidate_table(questions, found, trained_passages,
-                                          _Match(trained_passages))
+                                          QuestionMatch(trained_passages))
         gain = np.array([max(answer_f1(t, r) for r in refs[g]) for t, g in zip(texts, group,
                                                                                strict=True)])
-        Xd, gd, td = candidate_table(dev.data, dev_found, dev.passages, _Match(dev.passages))
+        Xd, gd, td = candidate_table(dev.data, dev_found, dev.passages, QuestionMatch(dev.passages))
         n = len(dev.data)
         weighted = [qa._pick(f, qa.weight_)["text"] for f in dev_found]
         binary = LogisticRegression(C=1.0, max_iter=1000).fit(X, gain >= 0.5)
