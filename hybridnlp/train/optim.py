@@ -138,9 +138,8 @@ def muon_with_adamw(model: torch.nn.Module, matrices, *, lr: float, weight_decay
     chosen = {id(p) for p in matrices}
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in chosen]
     muon = Muon(list(matrices), lr=lr, weight_decay=weight_decay, adjust_lr_fn="match_rms_adamw")
-    groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": weight_decay},
-              {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0}]
-    adamw = _adamw([g for g in groups if g["params"]], fused=fused, lr=lr, betas=betas, eps=eps)
+    groups = [g for g in _decay_groups(rest, weight_decay) if g["params"]]
+    adamw = _adamw(groups, fused=fused, lr=lr, betas=betas, eps=eps)
     return OptimizerChain(muon, adamw)
 
 
@@ -163,10 +162,14 @@ def build_optimizer(model: torch.nn.Module, optimizer: str = "adamw", *, lr: flo
     if hasattr(model, "optimizer_groups"):
         groups = model.optimizer_groups(weight_decay)
     else:
-        params = [p for p in model.parameters() if p.requires_grad]
-        groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-                  {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+        groups = _decay_groups([p for p in model.parameters() if p.requires_grad], weight_decay)
     return _adamw(groups, fused=fused, lr=lr, betas=betas, eps=eps)
+
+
+def _decay_groups(params: list, weight_decay: float) -> list[dict]:
+    """AdamW's two groups: weight decay on matrices, none on vectors (biases, norms)."""
+    return [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
 
 
 def _adamw(groups, *, fused: bool, **kwargs) -> torch.optim.AdamW:
