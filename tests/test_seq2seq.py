@@ -24,6 +24,7 @@ from hybridnlp.lm.decoding import (
 )
 from hybridnlp.nn.seq2seq import ARCHITECTURES, Seq2SeqConfig, Seq2SeqStepper
 from hybridnlp.seq2seq import Seq2SeqLM, ShallowFusion, corpus_bleu, corpus_chrf
+from hybridnlp.train import Trainer
 
 WORDS = "red blue green big small cat dog bird sees chases likes".split()
 GERMAN = dict(zip(WORDS, "rot blau gruen gross klein katze hund vogel sieht jagt mag".split()))
@@ -231,7 +232,8 @@ def test_params_and_clone():
     mt = Seq2SeqLM(preset="tiny", module__n_encoder_layers=2, num_beams=3)
     params = mt.get_params()
     assert params["module__n_encoder_layers"] == 2 and params["num_beams"] == 3
-    assert params["optimizer__lr"] == 1e-3 and params["length_penalty"] == 0.6
+    assert params["optimizer__lr"] == 3e-3 and params["length_penalty"] == 0.6
+    assert (params["trainer__optimizer"], params["trainer__min_lr_ratio"]) == ("muon", 0.0)
     assert clone(mt).get_params() == params
     with pytest.raises(ValueError, match="module__n_layers is not a parameter of Seq2SeqLM"):
         Seq2SeqLM(module__n_layers=2)
@@ -496,3 +498,16 @@ def test_sinusoidal_positions_and_scaled_embeddings():
         assert logits.shape == (1, 2, 9) and torch.isfinite(logits).all()
     with pytest.raises(ValueError, match="positions='rope' is not allowed"):
         Seq2SeqConfig(positions="rope")
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_muon_takes_the_blocks_matrices_and_adamw_the_rest(arch):
+    model = tiny_model(arch=arch)
+    blocks = model.blocks if arch == "prefix_lm" else [*model.encoder, *model.decoder]
+    matrices = [p for b in blocks for p in b.parameters() if p.dim() == 2]
+    assert [id(p) for p in model.hidden_matrices()] == [id(p) for p in matrices]
+    muon, adamw = Trainer(optimizer="muon").make_optimizer(model).optimizers
+    assert [id(p) for g in muon.param_groups for p in g["params"]] == [id(p) for p in matrices]
+    rest = {id(p) for g in adamw.param_groups for p in g["params"]}
+    assert model.wte.weight.dim() == 2 and id(model.wte.weight) in rest  # tied embedding
+    assert rest | {id(p) for p in matrices} == {id(p) for p in model.parameters()}

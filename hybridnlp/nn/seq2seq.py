@@ -155,6 +155,13 @@ class Seq2SeqTransformer(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def hidden_matrices(self) -> list[nn.Parameter]:
+        """The encoder's and decoder's 2-D weights (self- and cross-attention and MLP
+        projections): what Muon updates (``trainer__optimizer="muon"``); the tied embedding,
+        positions and norms are not."""
+        return [p for p in (*self.encoder.parameters(), *self.decoder.parameters())
+                if p.dim() == 2]
+
     def _check_length(self, T: int, what: str) -> None:
         if T > self.config.max_len:
             raise ValueError(f"{what} of {T} tokens is longer than max_len="
@@ -278,6 +285,10 @@ class PrefixLM(nn.Module):
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def hidden_matrices(self) -> list[nn.Parameter]:
+        """The blocks' 2-D weights: what Muon updates, as in ``Seq2SeqTransformer``."""
+        return [p for p in self.blocks.parameters() if p.dim() == 2]
 
     def hidden(self, idx, positions, attn_mask, kv_cache=None):
         x = self.drop(self.wte(idx) * self.embed_scale + self.wpe(positions))
