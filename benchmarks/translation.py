@@ -105,7 +105,8 @@ def train_ours(direction: str, budget: float, seed: int = 0,
     info = {"fit_wall": wall, "train_time": train_time, "steps": steps, "epochs": len(h),
             "tokens_per_s": steps * batch_tokens(mt, src, tgt) / train_time,
             "val_loss": mt.val_loss_, "params": mt.model_.num_params(),
-            "vocab": mt.tokenizer_.vocab_size, "history": h}
+            "vocab": mt.tokenizer_.vocab_size, "history": h,
+            "optimizer": {k: mt.get_params()[k] for k in ADAMW}}
     return mt, info
 
 
@@ -270,8 +271,16 @@ OPTIMIZER_NOTE = (
     "early (dev 7.21 / test 6.83); Muon + AdamW at 1e-3 to 0.1 x lr 32.49 / 33.64; at 2e-3 "
     "to 0 35.05 / 34.95; at **3e-3 to 0 35.63 / 35.33** (the default); at 4e-3 to 0 35.40 / "
     "35.43. Muon's Newton-Schulz iterations (float32) cost about a fifth of the steps "
-    "(1,032-1,087 against 1,397 in 10 minutes) and still win. The 45-minute figures above "
-    "were measured with AdamW, the default then.")
+    "(1,032-1,087 against 1,397 in 10 minutes) and still win.")
+
+
+def optimizer_words(info: dict) -> str:
+    """How a run was optimised; runs from before the entry recorded it used AdamW at 1e-3."""
+    o = info.get("optimizer") or ADAMW
+    name = "Muon + AdamW" if o["trainer__optimizer"] == "muon" else "AdamW"
+    then = "" if "optimizer" in info else ", the default then"
+    return (f"{name} at lr {o['optimizer__lr']:g} decayed to "
+            f"{o['trainer__min_lr_ratio']:g} x lr{then}")
 
 
 def optimizer_section(budget: float) -> None:
@@ -282,7 +291,6 @@ def optimizer_section(budget: float) -> None:
         mt, info = train_ours("en-de", budget, **settings)
         info["dev"] = decode(mt, *pairs("dev", "en-de"))
         info["test"] = decode(mt, *pairs("test", "en-de"))
-        info["settings"] = {k: mt.get_params()[k] for k in ADAMW}
         runs[name] = info
     save_raw("optimizer-en-de", {"budget": budget, **runs})
 
@@ -311,7 +319,8 @@ def render(command: str) -> None:
         lines += [f"**{key[5:].replace('-', '->')}**, `Seq2SeqLM()` (\"small\": 3+3 layers, 256 "
                   f"wide, MLP 512, {r['params']:,} parameters, joint byte-level BPE "
                   f"{r['vocab']:,}; {r.get('embeddings', EARLIER)})"
-                  f", bf16 autocast, {r['train_time'] / 60:.1f} min of training "
+                  f", {optimizer_words(r)}, bf16 autocast, {r['train_time'] / 60:.1f} min of "
+                  f"training "
                   f"({r['epochs']} epochs, {r['steps']:,} steps, {r['tokens_per_s']:,.0f} "
                   f"tokens/s), best epoch's weights:", "",
                   "| decoding | BLEU test2016 | chrF test2016 | BLEU dev | sentences/s |",
@@ -328,7 +337,8 @@ def render(command: str) -> None:
         f = raw["fusion-en-de"]
         plain = f["plain"]
         lines += ["**Target-side 4-gram Kneser-Ney LM** (fit on the training German, "
-                  f"{f['lm_fit']:.0f} s), weight chosen on dev BLEU, the same model:", "",
+                  f"{f['lm_fit']:.0f} s), weight chosen on dev BLEU, on the `main` model of "
+                  f"{f.get('date', 'its run')}:", "",
                   "| decoding | LM weight | BLEU test2016 | gain | sentences/s | speed |",
                   "|---|---|---|---|---|---|",
                   f"| plain beam 5 | 0 | {plain['bleu']:.2f} | - | "
@@ -412,7 +422,7 @@ def render(command: str) -> None:
                   "BLEU dev | BLEU test2016 | chrF test2016 |", "|---|---|---|---|---|---|---|---|"]
         for name, label in (("adamw", "AdamW (the default before)"),
                             ("defaults", "Muon + AdamW (the default)")):
-            o, st = r[name], r[name]["settings"]
+            o, st = r[name], r[name]["optimizer"]
             lines.append(f"| {label} | {st['optimizer__lr']:g}, "
                          f"{st['trainer__min_lr_ratio']:g} x lr | {o['steps']:,} | "
                          f"{o['tokens_per_s']:,.0f} | {o['val_loss']:.3f} | "

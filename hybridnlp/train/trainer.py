@@ -83,9 +83,10 @@ class Trainer:
         first), so the rate has decayed when the budget ends.
     optimizer : {"adamw", "muon"}, default="adamw"
         "muon": Muon (:class:`~hybridnlp.train.optim.Muon`) on the hidden matrices a model
-        names (``hidden_matrices()``, as :class:`~hybridnlp.nn.GPT` does) and AdamW on the
-        rest, one rate for both; more learnt per step on small GPTs (benchmarks/RESULTS.md,
-        "Tiny Shakespeare").
+        names (``hidden_matrices()``, as :class:`~hybridnlp.nn.GPT` and the sequence-to-
+        sequence models do) and AdamW on the rest, one rate for both; more learnt in the same
+        time by small GPTs and translation models (benchmarks/RESULTS.md, "Tiny Shakespeare",
+        "Translation").
     lr, weight_decay, betas, eps : AdamW settings (weight decay on matrices only).
     warmup : float, default=0.1
         Warmup length: a fraction of the total steps if < 1, else a number of steps.
