@@ -456,3 +456,12 @@ def test_muon_updates_the_hidden_matrices_and_adamw_the_rest():
     with pytest.raises(ValueError, match=re.escape(
             "optimizer='sgd' is not allowed; choose one of 'adamw', 'muon'.")):
         make(optimizer="sgd")
+
+
+def test_muon_orthogonalises_in_bfloat16_on_a_gpu_and_float32_on_a_cpu():
+    from hybridnlp.train.optim import ns_dtype
+
+    assert ns_dtype(torch.device("cuda", 0)) is torch.bfloat16
+    assert ns_dtype(torch.device("cpu")) is torch.float32
+    muon, _ = make(optimizer="muon").make_optimizer(ToyWithHidden()).optimizers
+    assert muon.ns_dtype is torch.float32

@@ -130,14 +130,24 @@ def orthogonalise(grad: torch.Tensor, coefficients, steps: int, eps: float,
     return x.T if wide else x
 
 
+def ns_dtype(device: torch.device) -> torch.dtype:
+    """The dtype of Muon's Newton-Schulz iterations: bfloat16 on a GPU (torch's choice; its
+    bf16 matrix units), float32 on a CPU, where bf16 products were slower on a CPU without
+    AMX (benchmarks/RESULTS.md, "Tiny Shakespeare")."""
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
 def muon_with_adamw(model: torch.nn.Module, matrices, *, lr: float, weight_decay: float,
                     betas, eps: float, fused: bool) -> OptimizerChain:
     """``Muon`` on ``matrices`` (a model's hidden 2-D weights; its rate matched to AdamW's
     update size, Liu et al. 2025, so one ``lr`` serves both), AdamW on every other parameter
     (embeddings, output layer: weight decay; vectors: none)."""
+    matrices = list(matrices)
     chosen = {id(p) for p in matrices}
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in chosen]
-    muon = Muon(list(matrices), lr=lr, weight_decay=weight_decay, adjust_lr_fn="match_rms_adamw")
+    device = matrices[0].device if matrices else torch.device("cpu")
+    muon = Muon(matrices, lr=lr, weight_decay=weight_decay, adjust_lr_fn="match_rms_adamw",
+                ns_dtype=ns_dtype(device))
     groups = [g for g in _decay_groups(rest, weight_decay) if g["params"]]
     adamw = _adamw(groups, fused=fused, lr=lr, betas=betas, eps=eps)
     return OptimizerChain(muon, adamw)
