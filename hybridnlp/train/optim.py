@@ -1,6 +1,7 @@
 """Several torch optimizers stepped as one, for models whose parameters need different
 optimizers (sparse embedding gradients take ``SparseAdam``, the dense rest ``Adam``; hidden
-matrices ``Muon``, the rest ``AdamW``), and ``Muon`` orthogonalising in the weights' dtype."""
+matrices ``Muon``, the rest ``AdamW``), and ``Muon`` orthogonalising in float32 on a CPU and
+bfloat16 on a GPU (``ns_dtype``)."""
 
 from __future__ import annotations
 
