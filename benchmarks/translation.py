@@ -273,10 +273,9 @@ OPTIMIZER_NOTE = (
     "early (dev 7.21 / test 6.83); Muon + AdamW at 1e-3 to 0.1 x lr 32.49 / 33.64; at 2e-3 "
     "to 0 35.05 / 34.95; at **3e-3 to 0 35.63 / 35.33** (the default); at 4e-3 to 0 35.40 / "
     "35.43. Muon's Newton-Schulz iterations (float32) cost about a fifth of the steps "
-    "(1,032-1,087 against 1,397 in 10 minutes) and still win. In the 45-minute protocol "
-    "(`main`, above) the default scored 38.57 on test2016 on this Intel Xeon, at 3,442 "
-    "training tokens/s (bf16 autocast, which this CPU runs slowly); the `main` run before it, "
-    "AdamW with learned positions on AMD EPYC at 5,229 tokens/s (2026-12-02), scored 36.90.")
+    "(1,032-1,087 against 1,397 in 10 minutes) and still win. The `main` run before the "
+    "one above (AdamW with learned positions, AMD EPYC, 5,229 tokens/s, 2026-12-02) scored "
+    "36.90 on test2016.")
 
 
 def optimizer_words(info: dict) -> str:
