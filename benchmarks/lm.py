@@ -163,36 +163,60 @@ def shakespeare(args) -> None:
     print(body)
 
 
+VENDOR_NAMES = {"amd": "AMD EPYC", "intel": "Intel Xeon"}
+
+
+def _vendor() -> str:
+    """"amd" or "intel": the machine kinds these runs differ on, each with its own section of
+    RESULTS (the issue's targets apply to each)."""
+    from hybridnlp.utils.device import cpu_name
+
+    return "amd" if "AMD" in cpu_name() else "intel"
+
+
 def shakespeare_protocols(args) -> None:
     """The same 90 s default fit under the issue's protocol (``fit(train)``: 10% of the
     training text held out for validation, spread over it) and the benchmark's
     (``validation_data=val``), and with the defaults before Muon (AdamW, one block)."""
+    from hybridnlp.utils.device import cpu_has_bf16, cpu_name
+
     train, val = shakespeare_split()
+    native_bf16 = cpu_has_bf16()
+    vendor = _vendor()
     adamw = dict(trainer__optimizer="adamw", optimizer__lr=5e-3, trainer__min_lr_ratio=0.1,
                  module__n_layer=1)
     runs = [("`fit(train)` (the issue's protocol: 10% of the training text held out, the "
              "end of each tenth)", None, {}),
-            ("`fit(train)`, `precision='bf16'`", None, {"precision": "bf16"}),
+            ("`fit(train)`, `precision='bf16'`", None, {"precision": "bf16"}) if native_bf16
+            else None,
             ("`fit(train, validation_data=val)` (the benchmark's: trains on all 90%)", val, {}),
             ("`fit(train)` with the defaults before 2026-12-07: AdamW alone, lr 5e-3 decayed "
              "to 0.1 of it, one block (`trainer__optimizer='adamw', optimizer__lr=5e-3, "
              "trainer__min_lr_ratio=0.1, module__n_layer=1`)", None, adamw)]
+    gemm = _gemm_rate(torch.float32)  # the machine's pace, for reading the steps
     rows = []
-    for label, val_data, settings in runs:
+    for label, val_data, settings in filter(None, runs):
         lm = CausalLM(tokenizer="char", max_time=90, random_state=0, verbose=0,
                       **settings).fit(train, validation_data=val_data)
         rows.append(f"| {label} | {lm.history_[-1]['step']} | "
                     f"{math.log(lm.perplexity(val)):.4f} |")
     body = (
         "## Language modelling: Tiny Shakespeare, the issue's protocol against the "
-        "benchmark's\n\n" + stamp("python benchmarks/lm.py shakespeare-protocols")
+        f"benchmark's ({VENDOR_NAMES[vendor]})\n\n"
+        + stamp("python benchmarks/lm.py shakespeare-protocols")
         + "\nEach row one `CausalLM(tokenizer='char', max_time=90, random_state=0)` fit, run "
         "alone; loss: `log(lm.perplexity(val))` (nats per character, sliding window) on the "
         "last 10% of the text. The defaults since 2026-12-07: Muon on the blocks' matrices "
         "(AdamW on the rest), lr 7e-3 decayed to 0, two blocks (\"how CausalLM's defaults were "
-        "chosen\" has the sweep).\n\n| fit | steps in 90 s | val loss |\n|---|---:|---:|\n"
+        "chosen\" has the sweep).\n\n"
+        f"CPU: {cpu_name()}, torch's CPU capability "
+        f"{torch.backends.cpu.get_cpu_capability()}, a 2048 x 2048 x 2048 float32 product at "
+        f"{gemm / 1e9:.0f} GFLOP/s on {torch.get_num_threads()} threads"
+        + ("" if native_bf16 else "; no bf16 instructions (avx512_bf16 or AMX), so "
+           "`precision='bf16'` trains in fp32 here (`resolve_precision`) and has no row")
+        + ".\n\n| fit | steps in 90 s | val loss |\n|---|---:|---:|\n"
         + "\n".join(rows) + "\n")
-    write_section("lm-shakespeare-protocols", body)
+    write_section(f"lm-shakespeare-protocols-{vendor}", body)
     print(body)
 
 
@@ -618,10 +642,14 @@ def mfu(args) -> None:
     """Model-FLOPs utilisation of GPT training on CPU (issue 35): model FLOPs per token
     (6N + 12 L H Q T, PaLM's appendix B) x tokens/s over the rate of a large matrix product
     in the same dtype on the same cores, measured in the same run."""
-    from hybridnlp.utils.device import cpu_name
+    from hybridnlp.utils.device import cpu_has_bf16, cpu_name
 
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     amx = "amx_bf16" in flags
+    # without bf16 instructions torch emulates bf16 products (hundreds of times slower): the
+    # Trainer trains such a CPU in fp32 whatever it is asked, so bf16 has no rows there
+    dtypes = ((torch.float32, "fp32"),) + (((torch.bfloat16, "bf16"),) if cpu_has_bf16() else ())
+    vendor = _vendor()
     configs = [
         ("baby (4 x 128, context 64, vocabulary 65), batch 12",
          GPTConfig.from_preset("baby", vocab_size=65), 12, 40),
@@ -630,7 +658,7 @@ def mfu(args) -> None:
                                vocab_size=8192), 8, 8),
     ]
     rows = []
-    for dtype, name in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+    for dtype, name in dtypes:
         for label, config, batch, steps in configs:
             for compiled in (False, True):
                 if compiled:  # compile outside the timing
@@ -653,7 +681,8 @@ def mfu(args) -> None:
         f"**{100 * m:.1f}%** | {target(label, dt)} |"
         for label, dt, rate, fpt, peak, m in rows)
     body = (
-        "## Language modelling: model-FLOPs utilisation of training on CPU (issue 35)\n\n"
+        "## Language modelling: model-FLOPs utilisation of training on CPU (issue 35, "
+        f"{VENDOR_NAMES[vendor]})\n\n"
         + stamp("python benchmarks/lm.py mfu")
         + f"\nCPU: {cpu_name()}, {'with' if amx else 'without'} AMX (amx_bf16 "
         f"{'in' if amx else 'not in'} /proc/cpuinfo), {torch.get_num_threads()} threads. MFU = "
@@ -665,7 +694,7 @@ def mfu(args) -> None:
         "just before and just after each row (the higher of the two medians of 7).\n\n"
         "| config | dtype | tokens/s | FLOPs/token | GEMM GFLOP/s | MFU | target |\n"
         "|---|---|---|---|---|---|---|\n" + table + "\n")
-    write_section("lm-mfu", body)
+    write_section(f"lm-mfu-{vendor}", body)
     print(body)
 
 

@@ -399,14 +399,16 @@ def test_ctranslate2_decodes_greedily_as_the_translator_does(tmp_path):
     from hybridnlp import Seq2SeqLM
 
     src, tgt = toy_pairs(2000, 0)  # word-for-word translation, word order reversed
-    mt = Seq2SeqLM(preset="tiny", vocab_size=300, max_epochs=8, random_state=0,
+    # 16 epochs: at 8 this shape had not learnt the task on an AMD EPYC (BLEU 2), and int8's
+    # agreement with an untrained model's guesses is a coin toss
+    mt = Seq2SeqLM(preset="tiny", vocab_size=300, max_epochs=16, random_state=0,
                    module__n_embd=64, optimizer__lr=3e-3, **module).fit(src, tgt)
     hybridnlp.export(mt, to="ctranslate2", output=tmp_path / "ct2")
     ct2 = hybridnlp.load(tmp_path / "ct2")
     assert type(ct2).__name__ == "CTranslate2Translator"
-    test, _ = toy_pairs(30, 1)
+    test, references = toy_pairs(30, 1)
     ours = mt.generate(test, num_beams=1)
-    assert len(set(ours)) >= 20  # a model that has learned something: varied outputs
+    assert mt.score(test, references) > 50  # a model that has learnt the task
     assert ct2.generate(test, num_beams=1) == ours  # token for token
     hybridnlp.export(mt, to="ctranslate2", output=tmp_path / "int8", quantize="int8")
     int8 = hybridnlp.load(tmp_path / "int8").generate(test, num_beams=1)

@@ -284,6 +284,31 @@ def test_bf16_on_cpu_trains():
     assert np.isfinite(history[-1]["train_loss"])
 
 
+@pytest.mark.parametrize("avx512_bf16, amx, expected", [
+    (False, False, "fp32"), (True, False, "bf16"), (False, True, "bf16")])
+def test_bf16_on_an_x86_cpu_without_bf16_instructions_falls_back_to_fp32(
+        monkeypatch, avx512_bf16, amx, expected):
+    # an AVX2-only CPU emulates bf16 products hundreds of times slower than fp32: asking for
+    # bf16 there trains in fp32, with a warning that says why and how to silence it
+    import platform
+
+    from hybridnlp.utils.device import resolve_precision
+
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    cpu = torch.device("cpu")
+    if expected == "fp32":
+        with pytest.warns(UserWarning, match=r"^precision='bf16' on a CPU without bf16 "
+                          r"instructions \(avx512_bf16 or AMX\): torch would emulate it"):
+            assert resolve_precision("bf16", cpu) == "fp32"
+        with pytest.warns(UserWarning, match="training in fp32"):
+            assert make(precision="bf16").precision == "fp32"
+    else:
+        assert resolve_precision("bf16", cpu) == "bf16"
+    assert resolve_precision("auto", cpu) == "fp32"  # auto never picks bf16 on a CPU
+
+
 def test_compiled_forward_trains_the_plain_module_to_the_same_weights():
     # dynamo's "eager" backend traces the forward without code generation: the same arithmetic,
     # so the weights match exactly, and the model handed back is the plain module.
@@ -434,6 +459,34 @@ def test_muon_steps_as_torchs_in_bfloat16_and_orthogonalises_in_float32(adjust):
     assert 0.6 < s.min() and s.max() < 1.25
     bf16 = orthogonalise(grad, coefficients, 5, 1e-7, torch.bfloat16).float()
     assert (fp32 - bf16).abs().max() < 0.05
+
+
+@pytest.mark.parametrize("shape", [(512, 128), (128, 384), (256, 128)])
+def test_orthogonalise_on_the_gram_matrix_matches_the_direct_iterations(shape):
+    # matrices at least twice as long as wide iterate on their Gram matrix in float32: the
+    # same result as the direct iterations in float64, within float32's rounding, for a
+    # spread-out and for a nearly low-rank gradient
+    from hybridnlp.train.optim import _gram_newton_schulz, orthogonalise
+
+    coefficients = (3.4445, -4.775, 2.0315)
+    torch.manual_seed(0)
+    spread = torch.randn(*shape)
+    low_rank = torch.randn(shape[0], 4) @ torch.randn(4, shape[1]) + 1e-3 * torch.randn(*shape)
+    for grad in (spread, low_rank):
+        exact = orthogonalise(grad.double(), coefficients, 5, 1e-7, torch.float64)
+        fast = orthogonalise(grad, coefficients, 5, 1e-7, torch.float32)
+        assert fast.dtype == torch.float32 and fast.shape == shape
+        assert (fast.double() - exact).abs().max() < 2e-5
+        assert exact.abs().max() > 0.01  # the update is not vanishing
+    # and the Gram form is the direct form's arithmetic, step for step, in float64
+    x = spread.double().T if shape[0] > shape[1] else spread.double()
+    x = x / x.norm()
+    direct = x.clone()
+    for _ in range(3):
+        gram = direct @ direct.T
+        direct = torch.addmm(direct, torch.addmm(gram, gram, gram, beta=-4.775, alpha=2.0315),
+                             direct, beta=3.4445)
+    assert torch.allclose(_gram_newton_schulz(x, *coefficients, 3), direct, atol=1e-12)
 
 
 def test_muon_updates_the_hidden_matrices_and_adamw_the_rest():

@@ -118,17 +118,39 @@ def orthogonalise(grad: torch.Tensor, coefficients, steps: int, eps: float,
                   dtype: torch.dtype) -> torch.Tensor:
     """``grad`` (2-D) mapped near the closest semi-orthogonal matrix by ``steps`` quintic
     Newton-Schulz iterations in ``dtype``: torch's ``_zeropower_via_newtonschulz``, but for the
-    dtype."""
+    dtype. A float32 (or float64) matrix at least twice as long as it is wide iterates on its
+    Gram matrix instead (``_gram_newton_schulz``): the same polynomial, fewer FLOPs."""
     a, b, c = coefficients
     x = grad.to(dtype)
     wide = grad.size(0) > grad.size(1)
     if wide:
         x = x.T
     x = x.div(x.norm().clamp(min=eps))
-    for _ in range(steps):
-        gram = x @ x.T
-        x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    m, n = x.shape
+    if dtype in (torch.float32, torch.float64) and n >= 2 * m:
+        x = _gram_newton_schulz(x, a, b, c, steps)
+    else:
+        for _ in range(steps):
+            gram = x @ x.T
+            x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
     return x.T if wide else x
+
+
+def _gram_newton_schulz(x: torch.Tensor, a: float, b: float, c: float,
+                        steps: int) -> torch.Tensor:
+    """The quintic iterations on x (m x n, m < n) carried out on its m x m Gram matrix: each
+    step multiplies x by q = a + b g + c g^2 of g = x x^T, so the next Gram matrix is q g q
+    (q is a polynomial in g) and the result is (q_k ... q_1) x. Two m x n products in all,
+    instead of two a step; in float32 within 2e-5 of the direct iterations (test). Not in
+    bfloat16, whose rounding the squared conditioning of g would amplify."""
+    gram = x @ x.T
+    product = None
+    for _ in range(steps):
+        q = torch.addmm(gram, gram, gram, beta=b, alpha=c)
+        q.diagonal().add_(a)
+        product = q if product is None else q @ product
+        gram = q @ gram @ q
+    return product @ x
 
 
 def ns_dtype(device: torch.device) -> torch.dtype:

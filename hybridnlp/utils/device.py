@@ -7,7 +7,7 @@ import warnings
 
 import torch
 
-__all__ = ["autocast_context", "compile_options", "cpu_name", "resolve_device",
+__all__ = ["autocast_context", "compile_options", "cpu_has_bf16", "cpu_name", "resolve_device",
            "resolve_precision", "torch_threads"]
 
 
@@ -53,9 +53,26 @@ def _cpu_bf16_works() -> bool:
         return False
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware: on x86, avx512_bf16 or AMX. Without
+    either, torch emulates bf16 products hundreds of times slower than fp32 (AVX2-only AMD
+    EPYC: benchmarks/RESULTS.md, "Tiny Shakespeare ... (AMD EPYC)"). Other architectures
+    (and a torch without these probes) are taken to have it."""
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64", "i686", "i386", "x86"):
+        return True
+    probes = [getattr(torch.cpu, name, None)
+              for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    if any(probe is None for probe in probes):
+        return True
+    return any(probe() for probe in probes)
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
     """``"auto"``: bf16 on CUDA cards that support it, else fp32. ``"bf16"`` falls back to fp32,
-    with a warning, where bf16 autocast does not work."""
+    with a warning, where bf16 autocast does not work, and on an x86 CPU without bf16
+    instructions (avx512_bf16 or AMX), where it works hundreds of times slower than fp32."""
     if precision not in ("auto", "bf16", "fp32"):
         raise ValueError(
             f"precision={precision!r} is not allowed; choose 'auto', 'bf16' or 'fp32'."
@@ -70,6 +87,12 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         return "bf16" if device.type == "cuda" and supported else "fp32"
     if precision == "bf16" and not supported:
         warnings.warn(f"bf16 autocast is not supported on {device}; training in fp32.",
+                      stacklevel=3)
+        return "fp32"
+    if precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
+        warnings.warn("precision='bf16' on a CPU without bf16 instructions (avx512_bf16 or "
+                      "AMX): torch would emulate it, hundreds of times slower than fp32; "
+                      "training in fp32. Pass precision='fp32' (or 'auto') to silence this.",
                       stacklevel=3)
         return "fp32"
     return precision
