@@ -115,11 +115,12 @@ def _scaled_lr(lr: float, adjust: str | None, shape) -> float:
 
 
 def orthogonalise(grad: torch.Tensor, coefficients, steps: int, eps: float,
-                  dtype: torch.dtype) -> torch.Tensor:
+                  dtype: torch.dtype, *, gram: bool = True) -> torch.Tensor:
     """``grad`` (2-D) mapped near the closest semi-orthogonal matrix by ``steps`` quintic
     Newton-Schulz iterations in ``dtype``: torch's ``_zeropower_via_newtonschulz``, but for the
-    dtype. A float32 (or float64) matrix at least twice as long as it is wide iterates on its
-    Gram matrix instead (``_gram_newton_schulz``): the same polynomial, fewer FLOPs."""
+    dtype. With ``gram``, a float32 (or float64) matrix at least twice as long as it is wide
+    iterates on its Gram matrix instead (``_gram_newton_schulz``): the same polynomial, fewer
+    FLOPs (benchmarks/RESULTS.md, "Muon's Newton-Schulz iterations")."""
     a, b, c = coefficients
     x = grad.to(dtype)
     wide = grad.size(0) > grad.size(1)
@@ -127,7 +128,7 @@ def orthogonalise(grad: torch.Tensor, coefficients, steps: int, eps: float,
         x = x.T
     x = x.div(x.norm().clamp(min=eps))
     m, n = x.shape
-    if dtype in (torch.float32, torch.float64) and n >= 2 * m:
+    if gram and dtype in (torch.float32, torch.float64) and n >= 2 * m:
         x = _gram_newton_schulz(x, a, b, c, steps)
     else:
         for _ in range(steps):
@@ -145,11 +146,12 @@ def _gram_newton_schulz(x: torch.Tensor, a: float, b: float, c: float,
     bfloat16, whose rounding the squared conditioning of g would amplify."""
     gram = x @ x.T
     product = None
-    for _ in range(steps):
+    for step in range(steps):
         q = torch.addmm(gram, gram, gram, beta=b, alpha=c)
         q.diagonal().add_(a)
         product = q if product is None else q @ product
-        gram = q @ gram @ q
+        if step < steps - 1:  # the last step's Gram matrix is not needed
+            gram = q @ gram @ q
     return product @ x
 
 
