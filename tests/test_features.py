@@ -50,6 +50,37 @@ def test_tfidf_both_stacks_word_and_char_blocks(mr_small):
     assert len(names) == out.shape[1]
 
 
+def test_shared_counts_counts_the_texts_once_for_nb_and_tfidf_and_changes_nothing(
+        mr_small, monkeypatch):
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from hybridnlp.features import shared_counts
+
+    texts, y = mr_small
+    train, new = texts[:150], texts[150:]
+    tfidf = TfidfFeatures(analyzer="both", char_ngram_range=(2, 4)).fit(train)
+    nb = NBFeatures(analyzer="both", char_ngram_range=(2, 4)).fit(train, y[:150])
+    other = NBFeatures(analyzer="both", char_ngram_range=(2, 4), min_df=2).fit(train, y[:150])
+    alone = [f.transform(new) for f in (tfidf, nb, other)]
+    counted = []
+    count_vocab = CountVectorizer._count_vocab
+    monkeypatch.setattr(CountVectorizer, "_count_vocab", lambda self, *a, **k: (
+        counted.append(1), count_vocab(self, *a, **k))[1])
+    with shared_counts():
+        shared = [f.transform(new) for f in (tfidf, nb, other)]
+        # the same texts again, in another list: counted already
+        again = nb.transform(list(new))
+    # word + char blocks: twice for TF-IDF and NB (the same vocabularies), twice for the NB
+    # whose min_df made other vocabularies
+    assert len(counted) == 4
+    for a, b in zip(alone, shared, strict=True):
+        assert a.dtype == b.dtype and (a != b).nnz == 0
+    assert (again != alone[1]).nnz == 0
+    counted.clear()
+    assert (nb.transform(new) != alone[1]).nnz == 0  # outside the block: counted as before
+    assert len(counted) == 2
+
+
 def test_tfidf_bad_analyzer(mr_small):
     message = (
         "analyzer='words' is not allowed; choose one of 'word', 'char', 'char_wb', 'both'. "

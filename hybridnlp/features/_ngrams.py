@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import weakref
 from itertools import islice
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from hybridnlp.text.words import warn_unsegmented, word_split
 from hybridnlp.utils.validation import check_choice, check_ngram_range
 
-__all__ = ["ANALYZERS", "check_words", "make_vectorizers", "scale_columns", "stack"]
+__all__ = ["ANALYZERS", "check_words", "make_vectorizers", "scale_columns", "shared_counts",
+           "stack", "vectorize"]
 
 ANALYZERS = ("word", "char", "char_wb", "both")
 
@@ -39,6 +44,67 @@ def make_vectorizers(
         kind = "char_wb" if analyzer == "both" else analyzer
         vectorizers.append(("char", vectorizer_cls(analyzer=kind, ngram_range=ngrams, **common)))
     return vectorizers
+
+
+# Counting n-grams (sklearn's analyzer and vocabulary look-up, in Python) is most of a
+# linear n-gram model's predict; NBSVM and TF-IDF + LR count the same n-grams of the same
+# texts. Inside ``shared_counts()`` a vectorizer's raw counts are kept, and another vectorizer
+# with the same analysis and vocabulary reuses them.
+_SHARED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("shared_counts",
+                                                                     default=None)
+# per fitted vectorizer: (the key of its analysis and vocabulary, a CountVectorizer counting
+# with them); weak, so a vectorizer refit or dropped is forgotten
+_COUNTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# the weighting parameters: what a vectorizer does to the counts, not which n-grams it counts
+_WEIGHTING = frozenset({"binary", "dtype", "norm", "use_idf", "smooth_idf", "sublinear_tf",
+                        "min_df", "max_df", "max_features", "vocabulary"})
+
+
+@contextlib.contextmanager
+def shared_counts():
+    """Within the block, vectorizers of the same analysis and vocabulary (the word or char
+    blocks of ``NBFeatures`` and ``TfidfFeatures`` fit alike) count a list of texts once
+    (:func:`vectorize`). The counts are dropped when the block ends."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _counter(vec) -> tuple:
+    """(key, counter) of a fitted vectorizer: the key names its analysis and vocabulary."""
+    known = _COUNTERS.get(vec)
+    if known is None or known[0][1] is not vec.vocabulary_:
+        params = {k: v for k, v in vec.get_params().items() if k not in _WEIGHTING}
+        analysis = repr(sorted(params.items()))
+        vocabulary = hash(frozenset(vec.vocabulary_.items()))
+        counter = CountVectorizer(**params, vocabulary=vec.vocabulary_, dtype=np.float64)
+        known = ((analysis, vec.vocabulary_, vocabulary), counter)
+        _COUNTERS[vec] = known
+    return known
+
+
+def vectorize(vec, texts: list[str]):
+    """``vec.transform(texts)`` for a fitted CountVectorizer or TfidfVectorizer, the same
+    matrix; inside :func:`shared_counts` its raw counts are shared with every other vectorizer
+    of the same analysis and vocabulary that counts the same texts."""
+    shared = _SHARED.get()
+    if shared is None or type(vec) not in (CountVectorizer, TfidfVectorizer) \
+            or not isinstance(texts, list):  # a stream is read once, by its own vectorizer
+        return vec.transform(texts)
+    (analysis, _, vocabulary), counter = _counter(vec)
+    key = (analysis, vocabulary, len(texts))
+    kept = shared.get(key)
+    if kept is None or kept[0] is not texts and kept[0] != texts:
+        kept = shared[key] = (texts, counter.transform(texts))
+    counts = kept[1].copy()
+    if vec.binary:
+        counts.data.fill(1)
+    counts = counts.astype(vec.dtype, copy=False)
+    if type(vec) is TfidfVectorizer:  # as its transform does after counting
+        return vec._tfidf.transform(counts, copy=False)
+    return counts
 
 
 def check_words(vectorizers, texts, owner: str, sample: int = 2000) -> None:

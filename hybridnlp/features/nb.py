@@ -12,6 +12,7 @@ from hybridnlp.features._ngrams import (
     make_vectorizers,
     scale_columns,
     stack,
+    vectorize,
 )
 from hybridnlp.features._text_transformer import SparseOutput, TextTransformer
 from hybridnlp.text import WORD_PATTERN
@@ -164,7 +165,7 @@ class NBFeatures(SparseOutput, TextTransformer, auto_wrap_output_keys=None):
 
     def _counts(self, texts):
         """The unscaled n-gram indicators (or counts), (n_texts, V)."""
-        return stack([vec.transform(texts) for _, vec in self.vectorizers_])
+        return stack([vectorize(vec, texts) for _, vec in self.vectorizers_])
 
     def _blocks(self, counts) -> list:
         """``counts`` split into the vectorizers' blocks (columns), each with its own ratios."""

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from hybridnlp.features._ngrams import check_words, feature_names, make_vectorizers, stack
+from hybridnlp.features._ngrams import (
+    check_words,
+    feature_names,
+    make_vectorizers,
+    stack,
+    vectorize,
+)
 from hybridnlp.features._text_transformer import SparseOutput, TextTransformer
 from hybridnlp.text import WORD_PATTERN
 from hybridnlp.utils.validation import check_fitted
@@ -115,7 +121,7 @@ class TfidfFeatures(SparseOutput, TextTransformer, auto_wrap_output_keys=None):
     def transform(self, X):
         """TF-IDF matrix of new texts, shape (n_texts, n_features_out_), CSR."""
         texts = self._validate_transform(X)
-        return self._output(stack([vec.transform(texts) for _, vec in self.vectorizers_]))
+        return self._output(stack([vectorize(vec, texts) for _, vec in self.vectorizers_]))
 
     def get_feature_names_out(self, input_features=None):
         """N-gram names, prefixed ``word__`` / ``char__`` when both analyzers are used."""

@@ -11,6 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import _BaseComposition
 
 from hybridnlp.estimators import TextClassifierMixin
+from hybridnlp.features import shared_counts
 from hybridnlp.hybrid._heldout import _aligned
 from hybridnlp.hybrid.attribution import ComponentReportMixin
 from hybridnlp.utils.validation import check_fitted, check_texts, text_input_tags
@@ -93,8 +94,9 @@ class TextEnsemble(ComponentReportMixin, TextClassifierMixin, Components, BaseEs
         return self._component_proba(self._split_input(X)[0])
 
     def _component_proba(self, texts: list[str]) -> dict[str, np.ndarray]:
-        return {name: _aligned(est, est.predict_proba(texts), self.classes_)
-                for name, est in self.named_estimators_.items()}
+        with shared_counts():  # NBSVM and TF-IDF count the texts' n-grams once
+            return {name: _aligned(est, est.predict_proba(texts), self.classes_)
+                    for name, est in self.named_estimators_.items()}
 
     def predict_proba(self, X) -> np.ndarray:
         check_fitted(self)
