@@ -56,9 +56,13 @@ def test_cascade_calls_the_transformer_only_for_escalated_texts(mr_small, monkey
     from hybridnlp.hybrid import share_fits
 
     costs = {"nbsvm": 1e-6, "tfidf": 2e-6, "transformer": 1.0}  # measured costs, fixed
-    monkeypatch.setattr(cascade_module, "predict_seconds",
-                        lambda est, sample: costs[next(n for n, e in cascade.named_estimators_
-                                                       .items() if e is est)])
+
+    def cost(est):
+        return costs[next(n for n, e in cascade.named_estimators_.items() if e is est)]
+
+    monkeypatch.setattr(cascade_module, "predict_seconds", lambda est, sample: cost(est))
+    monkeypatch.setattr(cascade_module, "stage_seconds",
+                        lambda ests, sample: sum(cost(e) for e in ests))
     with share_fits():  # the components fit once for both
         full = _hybrid().fit(texts, y)
         cascade = _hybrid(cascade=0.0)
@@ -102,9 +106,13 @@ def test_cascade_keeps_the_stage_with_the_least_expected_predict_time(mr_small,
     from hybridnlp.hybrid import cascade as cascade_module
 
     costs = {"nbsvm": 0.5, "tfidf": 1e-4, "transformer": 1e-3}  # nbsvm the dearest
-    monkeypatch.setattr(cascade_module, "predict_seconds",
-                        lambda est, sample: costs[next(n for n, e in model.named_estimators_
-                                                       .items() if e is est)])
+
+    def cost(est):
+        return costs[next(n for n, e in model.named_estimators_.items() if e is est)]
+
+    monkeypatch.setattr(cascade_module, "predict_seconds", lambda est, sample: cost(est))
+    monkeypatch.setattr(cascade_module, "stage_seconds",  # a stage: its components' sum
+                        lambda ests, sample: sum(cost(e) for e in ests))
     model = _hybrid(cascade=0.05)
     model.fit(texts, y)
     assert model.cascade_costs_ == costs
@@ -157,3 +165,23 @@ def test_cascade_refuses_settings_it_cannot_serve(mr_small):
     plain = clone(cheap_only).set_params(cascade=None).fit(texts, y)
     with pytest.raises(ValueError, match=r"^escalated\(\) needs a cascade; fit with cascade="):
         plain.escalated(texts[:2])
+
+
+def test_stage_seconds_runs_a_stage_as_predict_does_counting_shared_ngrams_once(
+        mr_small, monkeypatch):
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from hybridnlp.hybrid.cascade import stage_seconds
+
+    texts, y = mr_small
+    nbsvm = _nbsvm().fit(texts, y)
+    tfidf = Pipeline([("tfidf", TfidfFeatures(analyzer="both", char_ngram_range=(2, 3))),
+                      ("lr", LogisticRegression(max_iter=1000))]).fit(texts, y)
+    counted = []
+    count_vocab = CountVectorizer._count_vocab
+    monkeypatch.setattr(CountVectorizer, "_count_vocab", lambda self, *a, **k: (
+        counted.append(1), count_vocab(self, *a, **k))[1])
+    assert stage_seconds([nbsvm, tfidf], texts[:50]) > 0
+    # NBSVM's word n-grams are TF-IDF's word block: counted once; then TF-IDF's char n-grams
+    assert len(counted) == 2
+    assert stage_seconds([], texts[:50]) == 0.0
