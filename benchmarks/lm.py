@@ -691,7 +691,10 @@ def mfu(args) -> None:
         "tokens/s (forward, "
         "backward, clipping, fused AdamW; bf16 by autocast, as the Trainer runs it) / the rate "
         "of a 2048 x 2048 x 2048 matrix product in the same dtype on the same cores, measured "
-        "just before and just after each row (the higher of the two medians of 7).\n\n"
+        "just before and just after each row (the higher of the two medians of 7)."
+        + ("" if cpu_has_bf16() else " No bf16 rows: this CPU has no bf16 instructions "
+           "(avx512_bf16 or AMX), torch would emulate them, and the Trainer trains in fp32 "
+           "here whatever it is asked.") + "\n\n"
         "| config | dtype | tokens/s | FLOPs/token | GEMM GFLOP/s | MFU | target |\n"
         "|---|---|---|---|---|---|---|\n" + table + "\n")
     write_section(f"lm-mfu-{vendor}", body)
