@@ -365,7 +365,7 @@ def test_logistic_reader_lexical_features_extend_the_window_features(tmp_path):
     # a lexical reader written before the shared-prefix columns (no "feature_set", 4 fewer
     # weights) computes the features it was trained on
     state = json.loads((tmp_path / "lex" / "reader.json").read_text())
-    assert state.pop("feature_set") == 2
+    assert state.pop("feature_set") == 3
     width = old.shape[1] + 5
     state["model"]["coef"] = [w[:width] + w[width + 4:] for w in state["model"]["coef"]]
     (tmp_path / "lex" / "reader.json").write_text(json.dumps(state))
@@ -374,10 +374,10 @@ def test_logistic_reader_lexical_features_extend_the_window_features(tmp_path):
     assert before._features(_Passage(before, QUESTIONS[0], raw, words), first, last).shape \
         == (len(first), new.shape[1] - 4)
     assert [s.start for s in before.predict(QUESTIONS, gold)]  # reads without a shape error
-    state["feature_set"] = 3
+    state["feature_set"] = 4
     (tmp_path / "lex" / "reader.json").write_text(json.dumps(state))
-    with pytest.raises(ValueError, match=r"field 'feature_set' must be an integer in 1\.\.2, "
-                                         r"got 3; a newer hybridnlp wrote it, or it was "
+    with pytest.raises(ValueError, match=r"field 'feature_set' must be an integer in 1\.\.3, "
+                                         r"got 4; a newer hybridnlp wrote it, or it was "
                                          r"edited\.$"):
         load_reader(tmp_path / "lex")
 
@@ -417,6 +417,18 @@ def test_logistic_reader_counts_other_forms_and_refits_on_its_hardest_negatives(
     forms = np.diff(passage.cf)  # the words sharing "defea" with the question's "defeated"
     assert [w for w, f in zip(words, forms, strict=True) if f > 0] == ["defeat", "defeating"]
     assert forms[words.index("defeat")] == pytest.approx(reader._ic("defeat"))
+    # feature set 3: an irregular verb's other forms too ("won" of "win", "took" of "taken");
+    # a reader trained on feature set 2 keeps computing the columns it was trained on
+    p = "The Broncos won in 2016 and took the title; they win often, as they had taken it."
+    raw = [p[a:b] for a, b in word_spans(p)]
+    words = [w.lower() for w in raw]
+    question = "Who will win, and who has taken it?"
+    assert reader.feature_set_ == 3
+    forms = np.diff(_Passage(reader, question, raw, words).cf)
+    assert [w for w, f in zip(words, forms, strict=True) if f > 0] == ["won", "took"]
+    reader.feature_set_ = 2
+    assert not np.diff(_Passage(reader, question, raw, words).cf).any()
+    reader.feature_set_ = 3
     fitted, scores = [], []
     original = logistic_reader.conditional_logit
 

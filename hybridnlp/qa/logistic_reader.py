@@ -37,8 +37,9 @@ _PREPOSITIONS = frozenset("in on at of by from to during since until after befor
                           "between into than".split())
 _HASH_BUCKETS = 2 ** 16
 # the features a fitted LogisticReader computes: 1, before the shared-prefix columns (a reader
-# saved without "feature_set" reads as one); 2, with them
-FEATURE_SET = 2
+# saved without "feature_set" reads as one); 2, with them; 3, with irregular verbs' forms in
+# those columns ("won" a form of "win")
+FEATURE_SET = 3
 
 
 def _hash(feature: str) -> int:

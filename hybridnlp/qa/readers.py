@@ -38,6 +38,23 @@ QUESTION_TYPES = ("what", "who", "when", "where", "why", "how many", "how much",
 
 
 _PREFIX = 5  # letters two words of 4 or more share to be one word's forms (defeat, defeated)
+# English irregular verbs, each form -> its first: the forms a shared prefix misses ("won"
+# and "win", "wrote" and "write"); be, do and have are left to the stop words
+_IRREGULAR = {form: forms.split()[0] for forms in (
+    "begin began begun|become became|bring brought|build built|buy bought|catch caught|"
+    "choose chose chosen|come came|draw drew drawn|drive drove driven|eat ate eaten|"
+    "fall fell fallen|feel felt|fight fought|find found|fly flew flown|forget forgot "
+    "forgotten|get got gotten|give gave given|go went gone|grow grew grown|hold held|"
+    "keep kept|know knew known|lead led|leave left|lose lost|make made|mean meant|meet met|"
+    "pay paid|run ran|say said|see saw seen|sell sold|send sent|shoot shot|sing sang sung|"
+    "sit sat|speak spoke spoken|spend spent|stand stood|steal stole stolen|strike struck|"
+    "take took taken|teach taught|tell told|think thought|throw threw thrown|understand "
+    "understood|win won|write wrote written|rise rose risen|seek sought|sink sank sunk|"
+    "swim swam swum|wear wore worn|ride rode ridden|shake shook shaken|bear bore born borne|"
+    "bind bound|breed bred|deal dealt|dig dug|feed fed|flee fled|freeze froze frozen|"
+    "hide hid hidden|slide slid|spring sprang sprung|stick stuck|swear swore sworn|"
+    "tear tore torn|weave wove woven|withdraw withdrew withdrawn").split("|")
+    for form in forms.split()}
 MAX_WORDS = 10_000  # bound on window and answer lengths (in words): far beyond any passage
 
 
@@ -229,10 +246,14 @@ class _Passage:
         match = np.array([w in q for w in words], dtype=float)
         weight = np.array([reader._ic(w) if m else 0.0
                            for w, m in zip(words, match, strict=True)])
-        # another form of a question word: the same first five letters, not the same word
+        # another form of a question word: the same first five letters, or (feature set 3 of
+        # the logistic reader) the same irregular verb, not the same word
         prefixes = {w[:_PREFIX] for w in q if len(w) >= 4}
-        form = np.array([reader._ic(w) if len(w) >= 4 and w[:_PREFIX] in prefixes
-                         and w not in q else 0.0 for w in words])
+        verbs = {_IRREGULAR[w] for w in q if w in _IRREGULAR} \
+            if getattr(reader, "feature_set_", 0) >= 3 else set()
+        form = np.array([reader._ic(w) if w not in q and (
+            len(w) >= 4 and w[:_PREFIX] in prefixes or _IRREGULAR.get(w) in verbs) else 0.0
+            for w in words])
         bigram = np.array([0.0, *(float(p in qbigrams) for p in zip(words, words[1:]))])
         digit = np.array([any(ch.isdigit() for ch in w) for w in raw], dtype=float)
         upper = np.array([w[:1].isupper() for w in raw], dtype=float)
