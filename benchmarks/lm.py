@@ -835,7 +835,8 @@ def muon(args) -> None:
                         f"{error:.1e} |")
             print(rows[-1], flush=True)
     body = (
-        "## Language modelling: Muon's Newton-Schulz iterations (issue 35)\n\n"
+        f"## Language modelling: Muon's Newton-Schulz iterations (issue 35, "
+        f"{VENDOR_NAMES[_vendor()]})\n\n"
         + stamp("python benchmarks/lm.py muon")
         + f"\nCPU: {cpu_name()}, {torch.get_num_threads()} threads. One optimizer step's "
         "orthogonalisations (5 quintic iterations, torch's coefficients) over every hidden "
