@@ -52,8 +52,8 @@ def make_vectorizers(
 # with the same analysis and vocabulary reuses them.
 _SHARED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("shared_counts",
                                                                      default=None)
-# per fitted vectorizer: (the key of its analysis and vocabulary, a CountVectorizer counting
-# with them); weak, so a vectorizer refit or dropped is forgotten
+# per fitted vectorizer: (its vocabulary dict, the key of its analysis and vocabulary, a
+# CountVectorizer counting with them); weak, so a vectorizer refit or dropped is forgotten
 _COUNTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # the weighting parameters: what a vectorizer does to the counts, not which n-grams it counts
 _WEIGHTING = frozenset({"binary", "dtype", "norm", "use_idf", "smooth_idf", "sublinear_tf",
@@ -73,16 +73,18 @@ def shared_counts():
 
 
 def _counter(vec) -> tuple:
-    """(key, counter) of a fitted vectorizer: the key names its analysis and vocabulary."""
+    """(key, counter) of a fitted vectorizer: the key names its analysis and vocabulary (its
+    size and an order-free hash of its items, summed one item at a time, so that a vocabulary
+    of millions of n-grams is not copied to be hashed)."""
     known = _COUNTERS.get(vec)
-    if known is None or known[0][1] is not vec.vocabulary_:
+    if known is None or known[0] is not vec.vocabulary_:
         params = {k: v for k, v in vec.get_params().items() if k not in _WEIGHTING}
-        analysis = repr(sorted(params.items()))
-        vocabulary = hash(frozenset(vec.vocabulary_.items()))
+        vocabulary = (len(vec.vocabulary_),
+                      sum(map(hash, vec.vocabulary_.items())) & 0xFFFFFFFFFFFFFFFF)
         counter = CountVectorizer(**params, vocabulary=vec.vocabulary_, dtype=np.float64)
-        known = ((analysis, vec.vocabulary_, vocabulary), counter)
-        _COUNTERS[vec] = known
-    return known
+        known = _COUNTERS[vec] = (vec.vocabulary_, (repr(sorted(params.items())), vocabulary),
+                                  counter)
+    return known[1:]
 
 
 def vectorize(vec, texts: list[str]):
@@ -93,8 +95,8 @@ def vectorize(vec, texts: list[str]):
     if shared is None or type(vec) not in (CountVectorizer, TfidfVectorizer) \
             or not isinstance(texts, list):  # a stream is read once, by its own vectorizer
         return vec.transform(texts)
-    (analysis, _, vocabulary), counter = _counter(vec)
-    key = (analysis, vocabulary, len(texts))
+    key, counter = _counter(vec)
+    key = (*key, len(texts))
     kept = shared.get(key)
     if kept is None or kept[0] is not texts and kept[0] != texts:
         kept = shared[key] = (texts, counter.transform(texts))

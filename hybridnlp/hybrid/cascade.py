@@ -14,6 +14,8 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
+from hybridnlp.features import shared_counts
+
 __all__ = ["cascade_curve", "choose_stage", "choose_threshold", "is_expensive",
            "predict_seconds", "stage_seconds"]
 
@@ -78,20 +80,14 @@ def predict_seconds(estimator, texts: list[str]) -> float:
     """Seconds ``estimator.predict_proba`` takes per text on ``texts`` (after a warm-up
     call on a few of them, with the sentence-embedding cache emptied so a pretrained
     encoder embeds them again): the cost the cascade weighs its stages by."""
-    from hybridnlp.pretrained import clear_embedding_cache
-
     estimator.predict_proba(texts[:8])
-    clear_embedding_cache()
-    start = time.perf_counter()
-    estimator.predict_proba(texts)
-    return (time.perf_counter() - start) / max(1, len(texts))
+    return stage_seconds([estimator], texts)
 
 
 def stage_seconds(estimators: list, texts: list[str]) -> float:
     """Seconds a text the ``estimators`` (warmed up) take to predict ``texts`` together, as
     the cascade runs a stage: in one ``shared_counts`` block, so that n-gram models of the
     same analysis count the texts once."""
-    from hybridnlp.features import shared_counts
     from hybridnlp.pretrained import clear_embedding_cache
 
     if not estimators:
