@@ -3,7 +3,9 @@ RESULTS.md without touching the sections other scripts own."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import math
 import os
 import platform
 import statistics
@@ -56,3 +58,17 @@ def write_section(name: str, body: str) -> None:
     from hybridnlp.experiments.report import replace_section
 
     replace_section(RESULTS, name, body, header=HEADER)
+
+
+@contextlib.contextmanager
+def sklearn_counting():
+    """Every batch of n-grams counted by scikit-learn's ``transform``, as before 2026-12-08
+    (``hybridnlp.features._counting`` sends batches under ``SMALL_BATCH`` windows there)."""
+    from hybridnlp.features import _counting
+
+    kept = _counting.SMALL_BATCH
+    _counting.SMALL_BATCH = math.inf
+    try:
+        yield
+    finally:
+        _counting.SMALL_BATCH = kept

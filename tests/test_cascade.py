@@ -169,8 +169,7 @@ def test_cascade_refuses_settings_it_cannot_serve(mr_small):
 
 def test_stage_seconds_runs_a_stage_as_predict_does_counting_shared_ngrams_once(
         mr_small, monkeypatch):
-    from sklearn.feature_extraction.text import CountVectorizer
-
+    from hybridnlp.features._counting import NgramCounter
     from hybridnlp.hybrid.cascade import stage_seconds
 
     texts, y = mr_small
@@ -178,9 +177,9 @@ def test_stage_seconds_runs_a_stage_as_predict_does_counting_shared_ngrams_once(
     tfidf = Pipeline([("tfidf", TfidfFeatures(analyzer="both", char_ngram_range=(2, 3))),
                       ("lr", LogisticRegression(max_iter=1000))]).fit(texts, y)
     counted = []
-    count_vocab = CountVectorizer._count_vocab
-    monkeypatch.setattr(CountVectorizer, "_count_vocab", lambda self, *a, **k: (
-        counted.append(1), count_vocab(self, *a, **k))[1])
+    count = NgramCounter.transform
+    monkeypatch.setattr(NgramCounter, "transform", lambda self, *a, **k: (
+        counted.append(1), count(self, *a, **k))[1])
     assert stage_seconds([nbsvm, tfidf], texts[:50]) > 0
     # NBSVM's word n-grams are TF-IDF's word block: counted once; then TF-IDF's char n-grams
     assert len(counted) == 2

@@ -52,9 +52,8 @@ def test_tfidf_both_stacks_word_and_char_blocks(mr_small):
 
 def test_shared_counts_counts_the_texts_once_for_nb_and_tfidf_and_changes_nothing(
         mr_small, monkeypatch):
-    from sklearn.feature_extraction.text import CountVectorizer
-
     from hybridnlp.features import shared_counts
+    from hybridnlp.features._counting import NgramCounter
 
     texts, y = mr_small
     train, new = texts[:150], texts[150:]
@@ -63,9 +62,9 @@ def test_shared_counts_counts_the_texts_once_for_nb_and_tfidf_and_changes_nothin
     other = NBFeatures(analyzer="both", char_ngram_range=(2, 4), min_df=2).fit(train, y[:150])
     alone = [f.transform(new) for f in (tfidf, nb, other)]
     counted = []
-    count_vocab = CountVectorizer._count_vocab
-    monkeypatch.setattr(CountVectorizer, "_count_vocab", lambda self, *a, **k: (
-        counted.append(1), count_vocab(self, *a, **k))[1])
+    count = NgramCounter.transform
+    monkeypatch.setattr(NgramCounter, "transform", lambda self, *a, **k: (
+        counted.append(1), count(self, *a, **k))[1])
     with shared_counts():
         shared = [f.transform(new) for f in (tfidf, nb, other)]
         # the same texts again, in another list: counted already

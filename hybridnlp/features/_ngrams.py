@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
+from hybridnlp.features._counting import NgramCounter
 from hybridnlp.text.words import warn_unsegmented, word_split
 from hybridnlp.utils.validation import check_choice, check_ngram_range
 
@@ -81,7 +82,8 @@ def _counter(vec) -> tuple:
         params = {k: v for k, v in vec.get_params().items() if k not in _WEIGHTING}
         vocabulary = (len(vec.vocabulary_),
                       sum(map(hash, vec.vocabulary_.items())) & 0xFFFFFFFFFFFFFFFF)
-        counter = CountVectorizer(**params, vocabulary=vec.vocabulary_, dtype=np.float64)
+        counter = NgramCounter(vec, CountVectorizer(**params, vocabulary=vec.vocabulary_,
+                                                    dtype=np.float64))
         known = _COUNTERS[vec] = (vec.vocabulary_, (repr(sorted(params.items())), vocabulary),
                                   counter)
     return known[1:]
@@ -89,18 +91,21 @@ def _counter(vec) -> tuple:
 
 def vectorize(vec, texts: list[str]):
     """``vec.transform(texts)`` for a fitted CountVectorizer or TfidfVectorizer, the same
-    matrix; inside :func:`shared_counts` its raw counts are shared with every other vectorizer
-    of the same analysis and vocabulary that counts the same texts."""
-    shared = _SHARED.get()
-    if shared is None or type(vec) not in (CountVectorizer, TfidfVectorizer) \
-            or not isinstance(texts, list):  # a stream is read once, by its own vectorizer
-        return vec.transform(texts)
+    matrix, its n-grams counted with NumPy (:class:`~hybridnlp.features._counting.
+    NgramCounter`); inside :func:`shared_counts` its raw counts are shared with every other
+    vectorizer of the same analysis and vocabulary that counts the same texts."""
+    if type(vec) not in (CountVectorizer, TfidfVectorizer) or not isinstance(texts, list):
+        return vec.transform(texts)  # a stream is read once, by its own vectorizer
     key, counter = _counter(vec)
-    key = (*key, len(texts))
-    kept = shared.get(key)
-    if kept is None or kept[0] is not texts and kept[0] != texts:
-        kept = shared[key] = (texts, counter.transform(texts))
-    counts = kept[1].copy()
+    shared = _SHARED.get()
+    if shared is None:
+        counts = counter.transform(texts)
+    else:
+        key = (*key, len(texts))
+        kept = shared.get(key)
+        if kept is None or kept[0] is not texts and kept[0] != texts:
+            kept = shared[key] = (texts, counter.transform(texts))
+        counts = kept[1].copy()
     if vec.binary:
         counts.data.fill(1)
     counts = counts.astype(vec.dtype, copy=False)

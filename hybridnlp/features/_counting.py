@@ -1,0 +1,237 @@
+"""Counting a fitted vectorizer's n-grams with NumPy: the matrix scikit-learn's
+``CountVectorizer.transform`` gives, without a Python string per n-gram.
+
+scikit-learn's analyzer builds every word and character n-gram of a text as a Python string
+and looks each up in the vocabulary dict; that loop is most of a linear n-gram model's
+predict (``benchmarks/RESULTS.md``, "N-gram counting"). Here each character (or word) of the
+vocabulary gets a small integer id, an n-gram is the integer ``sum(id_j * base**(n-1-j))``
+(ids from 1, so n-grams of different lengths never share one), and every window of a batch
+of texts is keyed and looked up in the sorted vocabulary keys at once. Per text only the
+vectorizer's own preprocessing (and, for words, its tokenizer) runs in Python.
+
+Analyses it cannot reproduce exactly fall back to scikit-learn's own ``transform``: a
+callable analyzer, input other than strings, ``char_wb`` with ``min_n > 3`` (sklearn counts
+a word shorter than ``min_n`` whole), keys too long for 64 bits, and a batch whose tokens
+contain a space (a word n-gram's key would then be ambiguous); and a batch of a text or two,
+where NumPy's fixed cost per call is more than sklearn's loop.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import chain, repeat
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["NgramCounter"]
+
+_WHITE_SPACES = re.compile(r"\s\s+")  # as sklearn's _VectorizerMixin._white_spaces
+_SPACE = ord(" ")
+# windows (symbols x n-gram sizes) below which sklearn's loop beats NumPy's fixed cost per
+# call: a text or two (measured: benchmarks/RESULTS.md, "N-gram counting")
+SMALL_BATCH = 400
+
+
+class NgramCounter:
+    """Raw n-gram counts (float64 CSR, sorted indices) of a fitted ``CountVectorizer`` or
+    ``TfidfVectorizer``'s analysis and vocabulary; ``transform(texts)`` equals
+    ``CountVectorizer(**vec.get_params(), vocabulary=vec.vocabulary_,
+    dtype=np.float64).transform(texts)``, which it falls back to (module docstring)."""
+
+    def __init__(self, vec, fallback):
+        self.fallback = fallback
+        self.analyzer = vec.analyzer
+        self.n_features = len(vec.vocabulary_)
+        self._fast = self._supported(vec)
+        if not self._fast:
+            return
+        self.min_n, self.max_n = vec.ngram_range
+        self.preprocess = vec.build_preprocessor()
+        if self.analyzer == "word":
+            self.tokenize = vec.build_tokenizer()
+            self.stop_words = vec.get_stop_words()
+        keys, columns = self._vocabulary_keys(vec.vocabulary_)
+        if keys is None:
+            self._fast = False
+            return
+        self.table = _HashTable(keys, columns)
+
+    def _supported(self, vec) -> bool:
+        if vec.input != "content" or self.analyzer not in ("word", "char", "char_wb"):
+            return False
+        return not (self.analyzer == "char_wb" and vec.ngram_range[0] > 3)
+
+    def _vocabulary_keys(self, vocabulary: dict):
+        """(key, column) of every vocabulary entry, or (None, None) when the keys would not
+        fit in 64 bits. Sets ``base`` and the symbol ids (``alphabet`` of code points, or
+        ``word_ids``)."""
+        items = list(vocabulary)
+        columns = np.fromiter((vocabulary[k] for k in items), np.int64, len(items))
+        if self.analyzer == "word":
+            parts = " ".join(items).split(" ")  # every key's words, key after key
+            self.word_ids = {w: i + 1 for i, w in enumerate(set(parts))}
+            self.base = len(self.word_ids) + 1
+            lengths = np.fromiter((k.count(" ") + 1 for k in items), np.int64, len(items))
+            flat = np.fromiter(map(self.word_ids.__getitem__, parts), np.int64, len(parts))
+        else:
+            codes = _code_points("".join(items))
+            self.alphabet = np.unique(codes)
+            self.base = len(self.alphabet) + 1
+            lengths = np.fromiter(map(len, items), np.int64, len(items))
+            flat = np.searchsorted(self.alphabet, codes).astype(np.int64) + 1
+        longest = max(int(lengths.max(initial=0)), self.max_n)
+        if self.base ** longest >= 2 ** 63:
+            return None, None
+        keys = np.zeros(len(items), np.int64)
+        starts = np.cumsum(lengths) - lengths
+        for j in range(int(lengths.max(initial=0))):
+            has = lengths > j
+            keys[has] = keys[has] * self.base + flat[starts[has] + j]
+        return keys, columns
+
+    def transform(self, texts) -> sp.csr_matrix:
+        if not self._fast or not all(type(t) is str for t in texts):
+            return self.fallback.transform(texts)
+        per_symbol = 5 if self.analyzer == "word" else 1  # characters a word, roughly
+        if sum(map(len, texts)) * (self.max_n - self.min_n + 1) < SMALL_BATCH * per_symbol:
+            return self.fallback.transform(texts)
+        if self.analyzer == "word":
+            symbols = self._word_symbols(texts)
+            if symbols is None:
+                return self.fallback.transform(texts)
+        else:
+            symbols = self._char_symbols(texts)
+        ids, lengths, breaks = symbols
+        rows, keys = _windows(ids, lengths, self.min_n, self.max_n, self.base, breaks)
+        columns = self.table.get(keys)
+        found = columns >= 0
+        return _csr(rows[found], columns[found], len(texts), self.n_features)
+
+    def _char_symbols(self, texts):
+        """(ids, lengths per text, breaks) of the texts' characters as sklearn's char and
+        char_wb analyzers read them; char_wb pads each word with a space on both sides and
+        joins them by those pads, so a window holding two spaces in a row crosses a word."""
+        docs = [_WHITE_SPACES.sub(" ", self.preprocess(t)) for t in texts]
+        if self.analyzer == "char_wb":
+            docs = [" " + "  ".join(words) + " " if (words := d.split()) else "" for d in docs]
+        codes = _code_points("".join(docs))
+        lengths = np.fromiter(map(len, docs), np.int64, len(docs))
+        ids = self._char_ids(codes)
+        breaks = None
+        if self.analyzer == "char_wb":
+            space = codes == _SPACE
+            breaks = space[:-1] & space[1:]
+        return ids.astype(np.int64), lengths, breaks
+
+    def _char_ids(self, codes: np.ndarray) -> np.ndarray:
+        """Each code point's id in the alphabet (1, 2, ...), 0 for one it does not hold: a
+        dense table up to the largest code point when that is below 2**17 (Latin, CJK),
+        else a binary search."""
+        if not len(self.alphabet):
+            return np.zeros(len(codes), np.int64)
+        top = int(self.alphabet[-1])
+        if top < 1 << 17:
+            if not hasattr(self, "_dense"):
+                self._dense = np.zeros(top + 2, np.int64)
+                self._dense[self.alphabet] = np.arange(1, len(self.alphabet) + 1)
+            return self._dense[np.minimum(codes, top + 1)]
+        at = np.minimum(np.searchsorted(self.alphabet, codes), len(self.alphabet) - 1)
+        return np.where(self.alphabet[at] == codes, at + 1, 0)
+
+    def _word_symbols(self, texts):
+        """(ids, lengths per text, None) of the texts' tokens (sklearn's preprocessing,
+        tokenizer and stop words); None when a token holds a space."""
+        tokens = [list(self.tokenize(self.preprocess(t))) for t in texts]
+        if self.stop_words is not None:
+            stop = self.stop_words
+            tokens = [[w for w in doc if w not in stop] for doc in tokens]
+        flat = list(chain.from_iterable(tokens))
+        if " " in "\n".join(flat):
+            return None
+        ids = np.fromiter(map(self.word_ids.get, flat, repeat(0)), np.int64, len(flat))
+        return ids, np.fromiter(map(len, tokens), np.int64, len(tokens)), None
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _windows(ids, lengths, min_n: int, max_n: int, base: int, breaks=None):
+    """(row, key) of every window of ``min_n`` to ``max_n`` symbols inside one text (texts
+    back to back, ``lengths`` each) with no unknown symbol (id 0) and, with ``breaks``, none
+    over a break (``breaks[i]``: no window holds both symbols i and i + 1)."""
+    rows_of = np.repeat(np.arange(len(lengths)), lengths)
+    room = np.repeat(np.cumsum(lengths), lengths) - np.arange(len(ids))  # symbols left
+    key, valid = ids.copy(), ids != 0
+    rows, keys = [], []
+    for n in range(1, max_n + 1):
+        if n > 1:
+            size = len(ids) - n + 1
+            if size <= 0:
+                break
+            last = ids[n - 1:]
+            key = key[:size] * base + last
+            valid = valid[:size] & (last != 0) & (room[:size] >= n)
+            if breaks is not None:
+                valid &= ~breaks[n - 2:n - 2 + size]
+        if n >= min_n:
+            at = np.flatnonzero(valid)
+            rows.append(rows_of[at])
+            keys.append(key[at])
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(rows), np.concatenate(keys)
+
+
+def _csr(rows, columns, n_rows: int, n_columns: int) -> sp.csr_matrix:
+    """Counts of each (row, column) pair as CSR, indices sorted within rows."""
+    cells = np.sort(rows * n_columns + columns)
+    starts = np.flatnonzero(np.concatenate([[True], cells[1:] != cells[:-1]])) \
+        if len(cells) else np.zeros(0, np.int64)
+    counts = np.diff(np.append(starts, len(cells))).astype(np.float64)
+    cells = cells[starts]
+    indptr = np.searchsorted(cells, np.arange(n_rows + 1) * n_columns)
+    return sp.csr_matrix((counts, cells % n_columns, indptr), shape=(n_rows, n_columns))
+
+
+class _HashTable:
+    """A read-only open-addressing hash table from non-negative int64 keys to column numbers,
+    looked up for a whole array of keys at once (linear probing, at most half full):
+    a few random reads a key, where a binary search over a large vocabulary takes ~17."""
+
+    _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray):
+        self.bits = max(4, int(2 * max(len(keys), 1) - 1).bit_length())
+        size = 1 << self.bits
+        self.keys = np.full(size, -1, np.int64)
+        self.values = np.full(size, -1, np.int32 if len(keys) < 2 ** 31 else np.int64)
+        slot, pending = self._slots(keys), np.arange(len(keys))
+        while len(pending):
+            free = self.keys[slot] == -1
+            # of the keys wanting a free slot, the first of each slot takes it
+            first = np.unique(slot[free], return_index=True)[1]
+            placed = np.flatnonzero(free)[first]
+            self.keys[slot[placed]] = keys[pending[placed]]
+            self.values[slot[placed]] = values[pending[placed]]
+            left = np.ones(len(pending), bool)
+            left[placed] = False
+            pending, slot = pending[left], (slot[left] + 1) & (size - 1)
+
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        hashed = keys.astype(np.uint64) * self._MULTIPLIER  # wraps modulo 2**64
+        return (hashed >> np.uint64(64 - self.bits)).astype(np.int64)
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """The value of each key; -1 where the table does not hold it."""
+        out = np.full(len(keys), -1, np.int64)
+        slot, pending = self._slots(keys), np.arange(len(keys))
+        mask = len(self.keys) - 1
+        while len(pending):
+            held = self.keys[slot]
+            hit = held == keys[pending]
+            out[pending[hit]] = self.values[slot[hit]]
+            left = ~hit & (held != -1)  # an empty slot ends a miss's probe
+            pending, slot = pending[left], (slot[left] + 1) & mask
+        return out
