@@ -35,9 +35,10 @@ NEW = [
 
 @pytest.fixture(autouse=True)
 def no_small_batches(monkeypatch):
-    """Count every batch with NumPy, however small (a counter built with fallback None fails
-    if it falls back)."""
+    """Count every batch with NumPy, however small, from the first (a counter built with
+    fallback None fails if it falls back)."""
     monkeypatch.setattr(_counting, "SMALL_BATCH", 0)
+    monkeypatch.setattr(_counting, "BUILD_AFTER", 0)
 
 
 def assert_same(ours, expected):
@@ -82,6 +83,26 @@ def test_a_batch_of_a_text_or_two_is_counted_by_sklearn(monkeypatch):
                 vec.transform(three).astype(np.float64))
 
 
+def test_the_key_table_is_built_once_sklearn_would_have_counted_the_vocabulary(monkeypatch):
+    monkeypatch.setattr(_counting, "BUILD_AFTER", 1.0)
+    vec = CountVectorizer(analyzer="char_wb", ngram_range=(2, 5)).fit(TRAIN)
+    calls = []
+
+    class Fallback:
+        def transform(self, texts):
+            calls.append(len(texts))
+            return vec.transform(texts).astype(np.float64)
+
+    counter = NgramCounter(vec, Fallback())
+    assert len(vec.vocabulary_) == 457
+    first = counter.transform(NEW[:5])  # 84 characters x 4 sizes: 336 windows
+    assert counter.table is None and calls == [5]
+    assert_same(first, vec.transform(NEW[:5]).astype(np.float64))
+    second = counter.transform(NEW)  # 336 + 1,316 windows, past 457: the table is built
+    assert counter.table is not None and calls == [5]
+    assert_same(second, vec.transform(NEW).astype(np.float64))
+
+
 def test_tfidf_and_min_df_vocabularies_equal_sklearns(mr_small):
     texts, _ = mr_small
     for vec in (TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
@@ -96,9 +117,9 @@ def test_chinese_characters_beyond_the_dense_table_and_segmented_words():
     texts = ["我们喜欢这部电影", "这部电影很无聊", "𠀋𠀌 rare characters 𠀋"]
     vec = CountVectorizer(analyzer="char", ngram_range=(1, 2)).fit(texts)
     counter = NgramCounter(vec, None)
-    assert int(counter.alphabet[-1]) >= 1 << 17  # the binary-search path
     new = ["电影很好", "𠀋𠀌𠀋", "喜欢"]
     assert_same(counter.transform(new), vec.transform(new).astype(np.float64))
+    assert int(counter.alphabet[-1]) >= 1 << 17  # the binary-search path
     words = CountVectorizer(tokenizer=lambda t: [c for c in t if not c.isspace()],
                             token_pattern=None, ngram_range=(1, 2)).fit(texts)
     assert_same(vectorize(words, new), words.transform(new))
@@ -125,7 +146,9 @@ def test_a_base_too_large_for_64_bit_keys_falls_back():
     rng = np.random.default_rng(0)
     texts = [" ".join(f"w{i}" for i in rng.integers(0, 3000, 40)) for _ in range(200)]
     vec = CountVectorizer(ngram_range=(1, 6)).fit(texts)
-    assert not NgramCounter(vec, None)._fast
+    counter = NgramCounter(vec, vec)
+    counter._build()
+    assert not counter._fast
     assert_same(vectorize(vec, texts[:5]), vec.transform(texts[:5]))
 
 

@@ -12,8 +12,10 @@ vectorizer's own preprocessing (and, for words, its tokenizer) runs in Python.
 Analyses it cannot reproduce exactly fall back to scikit-learn's own ``transform``: a
 callable analyzer, input other than strings, ``char_wb`` with ``min_n > 3`` (sklearn counts
 a word shorter than ``min_n`` whole), keys too long for 64 bits, and a batch whose tokens
-contain a space (a word n-gram's key would then be ambiguous); and a batch of a text or two,
-where NumPy's fixed cost per call is more than sklearn's loop.
+contain a space (a word n-gram's key would then be ambiguous); a batch of a text or two,
+where NumPy's fixed cost per call is more than sklearn's loop; and every batch until the
+vectorizer has counted about as many n-grams as its vocabulary holds, since building the
+vocabulary's key table costs about as much as sklearn counting that many.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ _SPACE = ord(" ")
 # windows (symbols x n-gram sizes) below which sklearn's loop beats NumPy's fixed cost per
 # call: a text or two (measured: benchmarks/RESULTS.md, "N-gram counting")
 SMALL_BATCH = 400
+# windows counted per vocabulary entry before the key table is built: building it costs about
+# what sklearn's counting of that many windows does, so a vectorizer that counts a few texts
+# once (a cross-validation fold's) never pays more than twice the cheaper way
+BUILD_AFTER = 1.0
 
 
 class NgramCounter:
@@ -42,7 +48,9 @@ class NgramCounter:
     def __init__(self, vec, fallback):
         self.fallback = fallback
         self.analyzer = vec.analyzer
+        self.vocabulary = vec.vocabulary_
         self.n_features = len(vec.vocabulary_)
+        self.table, self._windows_seen = None, 0
         self._fast = self._supported(vec)
         if not self._fast:
             return
@@ -51,11 +59,14 @@ class NgramCounter:
         if self.analyzer == "word":
             self.tokenize = vec.build_tokenizer()
             self.stop_words = vec.get_stop_words()
-        keys, columns = self._vocabulary_keys(vec.vocabulary_)
+
+    def _build(self) -> None:
+        """The vocabulary's keys and hash table (or ``_fast`` off, when keys would not fit)."""
+        keys, columns = self._vocabulary_keys(self.vocabulary)
         if keys is None:
             self._fast = False
-            return
-        self.table = _HashTable(keys, columns)
+        else:
+            self.table = _HashTable(keys, columns)
 
     def _supported(self, vec) -> bool:
         if vec.input != "content" or self.analyzer not in ("word", "char", "char_wb"):
@@ -67,7 +78,7 @@ class NgramCounter:
         fit in 64 bits. Sets ``base`` and the symbol ids (``alphabet`` of code points, or
         ``word_ids``)."""
         items = list(vocabulary)
-        columns = np.fromiter((vocabulary[k] for k in items), np.int64, len(items))
+        columns = np.fromiter(vocabulary.values(), np.int64, len(items))  # in items' order
         if self.analyzer == "word":
             parts = " ".join(items).split(" ")  # every key's words, key after key
             self.word_ids = {w: i + 1 for i, w in enumerate(set(parts))}
@@ -79,7 +90,7 @@ class NgramCounter:
             self.alphabet = np.unique(codes)
             self.base = len(self.alphabet) + 1
             lengths = np.fromiter(map(len, items), np.int64, len(items))
-            flat = np.searchsorted(self.alphabet, codes).astype(np.int64) + 1
+            flat = self._char_ids(codes)
         longest = max(int(lengths.max(initial=0)), self.max_n)
         if self.base ** longest >= 2 ** 63:
             return None, None
@@ -94,8 +105,16 @@ class NgramCounter:
         if not self._fast or not all(type(t) is str for t in texts):
             return self.fallback.transform(texts)
         per_symbol = 5 if self.analyzer == "word" else 1  # characters a word, roughly
-        if sum(map(len, texts)) * (self.max_n - self.min_n + 1) < SMALL_BATCH * per_symbol:
+        windows = sum(map(len, texts)) * (self.max_n - self.min_n + 1) / per_symbol
+        if windows < SMALL_BATCH:
             return self.fallback.transform(texts)
+        if self.table is None:  # built once sklearn's counting would have paid for it
+            self._windows_seen += windows
+            if self._windows_seen < BUILD_AFTER * self.n_features:
+                return self.fallback.transform(texts)
+            self._build()
+            if not self._fast:
+                return self.fallback.transform(texts)
         if self.analyzer == "word":
             symbols = self._word_symbols(texts)
             if symbols is None:
@@ -197,27 +216,27 @@ def _csr(rows, columns, n_rows: int, n_columns: int) -> sp.csr_matrix:
 
 class _HashTable:
     """A read-only open-addressing hash table from non-negative int64 keys to column numbers,
-    looked up for a whole array of keys at once (linear probing, at most half full):
-    a few random reads a key, where a binary search over a large vocabulary takes ~17."""
+    looked up for a whole array of keys at once (linear probing, at most half full): a few
+    random reads a key, where a binary search over a large vocabulary takes ~17.
+
+    Built in one pass: the keys sorted by home slot, each takes the first slot at or after
+    both its home and its predecessor's slot, ``slot_i = max(home_i, slot_{i-1} + 1)``, which
+    is where inserting them one by one in that order would put them. Probes run on past the
+    last home slot into an overflow tail instead of wrapping to the front."""
 
     _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
 
     def __init__(self, keys: np.ndarray, values: np.ndarray):
         self.bits = max(4, int(2 * max(len(keys), 1) - 1).bit_length())
-        size = 1 << self.bits
+        home = self._slots(keys)
+        order = np.argsort(home, kind="stable")
+        steps = np.arange(len(keys))
+        slot = np.maximum.accumulate(home[order] - steps) + steps if len(keys) else steps
+        size = max(1 << self.bits, int(slot.max(initial=-1)) + 2)  # an empty slot last
         self.keys = np.full(size, -1, np.int64)
         self.values = np.full(size, -1, np.int32 if len(keys) < 2 ** 31 else np.int64)
-        slot, pending = self._slots(keys), np.arange(len(keys))
-        while len(pending):
-            free = self.keys[slot] == -1
-            # of the keys wanting a free slot, the first of each slot takes it
-            first = np.unique(slot[free], return_index=True)[1]
-            placed = np.flatnonzero(free)[first]
-            self.keys[slot[placed]] = keys[pending[placed]]
-            self.values[slot[placed]] = values[pending[placed]]
-            left = np.ones(len(pending), bool)
-            left[placed] = False
-            pending, slot = pending[left], (slot[left] + 1) & (size - 1)
+        self.keys[slot] = keys[order]
+        self.values[slot] = values[order]
 
     def _slots(self, keys: np.ndarray) -> np.ndarray:
         hashed = keys.astype(np.uint64) * self._MULTIPLIER  # wraps modulo 2**64
@@ -227,11 +246,10 @@ class _HashTable:
         """The value of each key; -1 where the table does not hold it."""
         out = np.full(len(keys), -1, np.int64)
         slot, pending = self._slots(keys), np.arange(len(keys))
-        mask = len(self.keys) - 1
-        while len(pending):
+        while len(pending):  # the table ends in an empty slot: every probe stops by it
             held = self.keys[slot]
             hit = held == keys[pending]
             out[pending[hit]] = self.values[slot[hit]]
             left = ~hit & (held != -1)  # an empty slot ends a miss's probe
-            pending, slot = pending[left], (slot[left] + 1) & mask
+            pending, slot = pending[left], slot[left] + 1
         return out

@@ -10,13 +10,14 @@ from itertools import islice
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.pipeline import Pipeline
 
 from hybridnlp.features._counting import NgramCounter
 from hybridnlp.text.words import warn_unsegmented, word_split
 from hybridnlp.utils.validation import check_choice, check_ngram_range
 
-__all__ = ["ANALYZERS", "check_words", "make_vectorizers", "scale_columns", "shared_counts",
-           "stack", "vectorize"]
+__all__ = ["ANALYZERS", "check_words", "make_vectorizers", "pipeline_proba", "scale_columns",
+           "shared_counts", "stack", "vectorize"]
 
 ANALYZERS = ("word", "char", "char_wb", "both")
 
@@ -112,6 +113,17 @@ def vectorize(vec, texts: list[str]):
     if type(vec) is TfidfVectorizer:  # as its transform does after counting
         return vec._tfidf.transform(counts, copy=False)
     return counts
+
+
+def pipeline_proba(estimator, texts: list[str]) -> np.ndarray:
+    """``estimator.predict_proba(texts)``; a ``Pipeline`` whose first step is a fitted
+    CountVectorizer or TfidfVectorizer (the hybrid's naive Bayes) counts through
+    :func:`vectorize`, so its n-grams are counted with NumPy and, inside
+    :func:`shared_counts`, once with the other components' of the same analysis."""
+    if isinstance(estimator, Pipeline) and len(estimator.steps) > 1 and isinstance(texts, list) \
+            and type(estimator.steps[0][1]) in (CountVectorizer, TfidfVectorizer):
+        return estimator[1:].predict_proba(vectorize(estimator.steps[0][1], texts))
+    return estimator.predict_proba(texts)
 
 
 def check_words(vectorizers, texts, owner: str, sample: int = 2000) -> None:

@@ -24,6 +24,7 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 
+from hybridnlp.features import pipeline_proba
 from hybridnlp.utils.device import torch_threads
 from hybridnlp.utils.jobs import run_jobs, threads_per_job
 from hybridnlp.utils.multilabel import skip_threshold_tuning
@@ -102,7 +103,7 @@ def _outputs(est, texts: list[str], classes) -> np.ndarray:
     ``classes`` None a regressor's predictions as (n_texts, n_targets)."""
     if classes is None:
         return np.asarray(est.predict(texts), dtype=np.float64).reshape(len(texts), -1)
-    return _aligned(est, est.predict_proba(texts), classes)
+    return _aligned(est, pipeline_proba(est, texts), classes)
 
 
 def _aligned(est, proba: np.ndarray, classes: np.ndarray) -> np.ndarray:

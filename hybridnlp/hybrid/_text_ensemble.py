@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import _BaseComposition
 
 from hybridnlp.estimators import TextClassifierMixin
-from hybridnlp.features import shared_counts
+from hybridnlp.features import pipeline_proba, shared_counts
 from hybridnlp.hybrid._heldout import _aligned
 from hybridnlp.hybrid.attribution import ComponentReportMixin
 from hybridnlp.utils.validation import check_fitted, check_texts, text_input_tags
@@ -95,7 +95,7 @@ class TextEnsemble(ComponentReportMixin, TextClassifierMixin, Components, BaseEs
 
     def _component_proba(self, texts: list[str]) -> dict[str, np.ndarray]:
         with shared_counts():  # NBSVM and TF-IDF count the texts' n-grams once
-            return {name: _aligned(est, est.predict_proba(texts), self.classes_)
+            return {name: _aligned(est, pipeline_proba(est, texts), self.classes_)
                     for name, est in self.named_estimators_.items()}
 
     def predict_proba(self, X) -> np.ndarray:

@@ -14,7 +14,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
-from hybridnlp.features import shared_counts
+from hybridnlp.features import pipeline_proba, shared_counts
 
 __all__ = ["cascade_curve", "choose_stage", "choose_threshold", "is_expensive",
            "predict_seconds", "stage_seconds"]
@@ -80,7 +80,7 @@ def predict_seconds(estimator, texts: list[str]) -> float:
     """Seconds ``estimator.predict_proba`` takes per text on ``texts`` (after a warm-up
     call on a few of them, with the sentence-embedding cache emptied so a pretrained
     encoder embeds them again): the cost the cascade weighs its stages by."""
-    estimator.predict_proba(texts[:8])
+    pipeline_proba(estimator, texts[:8])
     return stage_seconds([estimator], texts)
 
 
@@ -96,7 +96,7 @@ def stage_seconds(estimators: list, texts: list[str]) -> float:
     start = time.perf_counter()
     with shared_counts():
         for est in estimators:
-            est.predict_proba(texts)
+            pipeline_proba(est, texts)
     return (time.perf_counter() - start) / max(1, len(texts))
 
 

@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from hybridnlp.features import shared_counts
+from hybridnlp.features import pipeline_proba, shared_counts
 from hybridnlp.hybrid._heldout import _aligned, as_multilabel, fit_meta, held_out_probas
 from hybridnlp.hybrid._multilabel_meta import combine as combine_multilabel
 from hybridnlp.hybrid._multilabel_meta import fit_multilabel_meta
@@ -308,7 +308,7 @@ class StackingClassifier(TextEnsemble):
         components' probabilities)."""
         with shared_counts():
             cheap = {n: _aligned(self.named_estimators_[n],
-                                 self.named_estimators_[n].predict_proba(texts), self.classes_)
+                                 pipeline_proba(self.named_estimators_[n], texts), self.classes_)
                      for n in self.cascade_components_}
         proba = self.cascade_final_.predict_proba(self._meta_features(list(cheap.values()),
                                                                       texts))
@@ -323,7 +323,7 @@ class StackingClassifier(TextEnsemble):
             rest = [t for t, keep in zip(texts, low, strict=True) if keep]
             with shared_counts():
                 parts = {n: cheap[n][low] if n in cheap else _aligned(
-                    est, est.predict_proba(rest), self.classes_)
+                    est, pipeline_proba(est, rest), self.classes_)
                     for n, est in self.named_estimators_.items()}
             proba[low] = self._combine(parts, rest)
         return proba
