@@ -63,7 +63,7 @@ def assert_same(ours, expected):
 ])
 def test_counts_equal_sklearns_transform(params):
     vec = CountVectorizer(**params).fit(TRAIN)
-    counter = NgramCounter(vec, None)
+    counter = NgramCounter.for_vectorizer(vec, None)
     raw = CountVectorizer(**{**params, "binary": False, "dtype": np.float64},
                           vocabulary=vec.vocabulary_)
     for texts in (NEW, NEW[:1], NEW[1:3]):
@@ -76,10 +76,10 @@ def test_a_batch_of_a_text_or_two_is_counted_by_sklearn(monkeypatch):
     monkeypatch.setattr(_counting, "SMALL_BATCH", 400)
     vec = CountVectorizer(analyzer="char_wb", ngram_range=(2, 5)).fit(TRAIN)
     one, three = NEW[:1], NEW[:1] * 3  # 41 characters x 4 sizes: 164 windows; 492
-    assert_same(NgramCounter(vec, vec).transform(one), vec.transform(one))
+    assert_same(NgramCounter.for_vectorizer(vec, vec).transform(one), vec.transform(one))
     with pytest.raises(AttributeError, match="'NoneType' object has no attribute"):
-        NgramCounter(vec, None).transform(one)  # went to the fallback
-    assert_same(NgramCounter(vec, None).transform(three),
+        NgramCounter.for_vectorizer(vec, None).transform(one)  # went to the fallback
+    assert_same(NgramCounter.for_vectorizer(vec, None).transform(three),
                 vec.transform(three).astype(np.float64))
 
 
@@ -93,7 +93,7 @@ def test_the_key_table_is_built_once_sklearn_would_have_counted_the_vocabulary(m
             calls.append(len(texts))
             return vec.transform(texts).astype(np.float64)
 
-    counter = NgramCounter(vec, Fallback())
+    counter = NgramCounter.for_vectorizer(vec, Fallback())
     assert len(vec.vocabulary_) == 457
     first = counter.transform(NEW[:5])  # 84 characters x 4 sizes: 336 windows
     assert counter.table is None and calls == [5]
@@ -116,7 +116,7 @@ def test_tfidf_and_min_df_vocabularies_equal_sklearns(mr_small):
 def test_chinese_characters_beyond_the_dense_table_and_segmented_words():
     texts = ["我们喜欢这部电影", "这部电影很无聊", "𠀋𠀌 rare characters 𠀋"]
     vec = CountVectorizer(analyzer="char", ngram_range=(1, 2)).fit(texts)
-    counter = NgramCounter(vec, None)
+    counter = NgramCounter.for_vectorizer(vec, None)
     new = ["电影很好", "𠀋𠀌𠀋", "喜欢"]
     assert_same(counter.transform(new), vec.transform(new).astype(np.float64))
     assert int(counter.alphabet[-1]) >= 1 << 17  # the binary-search path
@@ -134,11 +134,12 @@ def test_analyses_it_cannot_reproduce_fall_back_to_sklearn():
     short_words = CountVectorizer(analyzer="char_wb", ngram_range=(4, 5)).fit(TRAIN)
     own = CountVectorizer(analyzer=str.split).fit(TRAIN)
     for vec, fast in ((spaced, True), (short_words, False), (own, False)):
-        assert NgramCounter(vec, None)._fast is fast
+        assert NgramCounter.for_vectorizer(vec, None)._fast is fast
         assert_same(vectorize(vec, NEW), vec.transform(NEW))
     # bytes are decoded by sklearn's own transform
     vec = CountVectorizer().fit(TRAIN)
-    assert_same(NgramCounter(vec, vec).transform([b"a joy"]), vec.transform([b"a joy"]))
+    counter = NgramCounter.for_vectorizer(vec, vec)
+    assert_same(counter.transform([b"a joy"]), vec.transform([b"a joy"]))
 
 
 def test_a_base_too_large_for_64_bit_keys_falls_back():
@@ -146,7 +147,7 @@ def test_a_base_too_large_for_64_bit_keys_falls_back():
     rng = np.random.default_rng(0)
     texts = [" ".join(f"w{i}" for i in rng.integers(0, 3000, 40)) for _ in range(200)]
     vec = CountVectorizer(ngram_range=(1, 6)).fit(texts)
-    counter = NgramCounter(vec, vec)
+    counter = NgramCounter.for_vectorizer(vec, vec)
     counter._build()
     assert not counter._fast
     assert_same(vectorize(vec, texts[:5]), vec.transform(texts[:5]))
@@ -166,3 +167,18 @@ def test_hash_table_finds_every_key_and_misses_the_rest():
     assert np.array_equal(_HashTable(clustered, np.arange(1000)).get(clustered),
                           np.arange(1000))
     assert (_HashTable(np.zeros(0, np.int64), np.zeros(0, np.int64)).get(keys) == -1).all()
+
+
+def test_fasttext_encodes_the_rows_of_its_python_path_in_the_same_order(mr_small):
+    from hybridnlp import FastTextClassifier
+
+    texts, y = mr_small
+    model = FastTextClassifier(max_epochs=1, random_state=0).fit(texts[:150], y[:150])
+    new = texts[150:] + ["", "an unseen-word text , with punctuation !"]
+    flat, starts = model._encode_texts(new)
+    expected_flat, expected_starts = model._encode(model._ngrams(new))
+    assert len(flat) > 500 and np.array_equal(starts, expected_starts)
+    assert np.array_equal(flat, expected_flat)
+    proba = model.predict_proba(new)
+    _counting.SMALL_BATCH = float("inf")  # (the fixture restores it) the Python path
+    assert np.array_equal(model.predict_proba(new), proba)

@@ -4,6 +4,7 @@ classifier; ``FastTextRegressor``: the same model with a squared-error loss."""
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 
 import numpy as np
@@ -14,6 +15,7 @@ from hybridnlp.estimators._classifier import (
     TextClassifierMixin,
     TextRegressorMixin,
 )
+from hybridnlp.features import NgramCounter
 from hybridnlp.neural import (
     NeuralEstimator,
     accuracy,
@@ -52,6 +54,10 @@ def _one_thread():
     (benchmarks/RESULTS.md)."""
     return torch_threads(1)
 
+
+# per fitted model: its NgramCounter (holding the vocabulary, not the model); weak, so a
+# model dropped is forgotten, and predict leaves the model's own attributes as they were
+_COUNTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 class _BagModel(torch.nn.Module):
     """fastText's initialisation: uniform(+-1/dim) vectors, a zero linear layer."""
@@ -189,6 +195,17 @@ class _FastText(NeuralEstimator):
         flat = np.fromiter((i for r in rows for i in r), dtype=np.int64, count=int(starts[-1]))
         return flat, starts
 
+    def _encode_texts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``_encode(_ngrams(texts))``, the same rows in the same order, counted with NumPy
+        over the vocabulary's integer keys where it applies (``NgramCounter.ids``)."""
+        counter = _COUNTERS.get(self)
+        if counter is None or counter.vocabulary is not self.vocabulary_:
+            counter = _COUNTERS[self] = NgramCounter(
+                self.vocabulary_, "word", self.ngram_range, tokenize=WordTokenizer(
+                    WORD_PATTERN, lowercase=self.lowercase, segmenter=self.segmenter))
+        found = counter.ids(texts)
+        return found if found is not None else self._encode(self._ngrams(texts))
+
     def _train(self, train_texts, train_y, val_texts, val_y, n_out: int, seed: int,
                resume: bool, train_w=None) -> None:
         """Learn the n-gram vocabulary of ``train_texts`` and train a bag model with ``n_out``
@@ -225,7 +242,7 @@ class _FastText(NeuralEstimator):
         and for other runtimes (an ONNX export) that run the same inputs."""
         check_fitted(self, "model_")
         texts = check_texts(X)
-        batches = _BagBatches(*self._encode(self._ngrams(texts)), None, batch_size=4096)
+        batches = _BagBatches(*self._encode_texts(texts), None, batch_size=4096)
         return len(texts), batches.indexed()
 
     def __getstate__(self) -> dict:

@@ -40,25 +40,35 @@ BUILD_AFTER = 1.0
 
 
 class NgramCounter:
-    """Raw n-gram counts (float64 CSR, sorted indices) of a fitted ``CountVectorizer`` or
-    ``TfidfVectorizer``'s analysis and vocabulary; ``transform(texts)`` equals
-    ``CountVectorizer(**vec.get_params(), vocabulary=vec.vocabulary_,
-    dtype=np.float64).transform(texts)``, which it falls back to (module docstring)."""
+    """The n-grams of texts that a vocabulary (n-gram string -> column) holds, as sklearn's
+    vectorizers read them: ``transform`` gives raw counts (float64 CSR, sorted indices), ``ids``
+    each text's columns in order. ``for_vectorizer`` reads the analysis of a fitted
+    ``CountVectorizer`` or ``TfidfVectorizer``, whose ``transform`` with
+    ``dtype=np.float64`` it equals; ``fallback.transform`` counts what NumPy does not
+    (module docstring)."""
 
-    def __init__(self, vec, fallback):
+    def __init__(self, vocabulary: dict, analyzer: str, ngram_range, *, preprocess=None,
+                 tokenize=None, stop_words=None, fallback=None, supported: bool = True):
         self.fallback = fallback
-        self.analyzer = vec.analyzer
-        self.vocabulary = vec.vocabulary_
-        self.n_features = len(vec.vocabulary_)
+        self.analyzer = analyzer
+        self.vocabulary = vocabulary
+        self.n_features = len(vocabulary)
+        self.min_n, self.max_n = ngram_range
+        self.preprocess = preprocess or (lambda text: text)
+        self.tokenize, self.stop_words = tokenize, stop_words
         self.table, self._windows_seen = None, 0
-        self._fast = self._supported(vec)
-        if not self._fast:
-            return
-        self.min_n, self.max_n = vec.ngram_range
-        self.preprocess = vec.build_preprocessor()
-        if self.analyzer == "word":
-            self.tokenize = vec.build_tokenizer()
-            self.stop_words = vec.get_stop_words()
+        self._fast = supported and analyzer in ("word", "char", "char_wb") \
+            and not (analyzer == "char_wb" and self.min_n > 3)
+
+    @classmethod
+    def for_vectorizer(cls, vec, fallback) -> NgramCounter:
+        """The counter of a fitted vectorizer's analysis and vocabulary."""
+        word = vec.analyzer == "word"
+        return cls(vec.vocabulary_, vec.analyzer, vec.ngram_range,
+                   preprocess=vec.build_preprocessor() if not callable(vec.analyzer) else None,
+                   tokenize=vec.build_tokenizer() if word else None,
+                   stop_words=vec.get_stop_words() if word else None,
+                   fallback=fallback, supported=vec.input == "content")
 
     def _build(self) -> None:
         """The vocabulary's keys and hash table (or ``_fast`` off, when keys would not fit)."""
@@ -67,11 +77,6 @@ class NgramCounter:
             self._fast = False
         else:
             self.table = _HashTable(keys, columns)
-
-    def _supported(self, vec) -> bool:
-        if vec.input != "content" or self.analyzer not in ("word", "char", "char_wb"):
-            return False
-        return not (self.analyzer == "char_wb" and vec.ngram_range[0] > 3)
 
     def _vocabulary_keys(self, vocabulary: dict):
         """(key, column) of every vocabulary entry, or (None, None) when the keys would not
@@ -102,30 +107,48 @@ class NgramCounter:
         return keys, columns
 
     def transform(self, texts) -> sp.csr_matrix:
-        if not self._fast or not all(type(t) is str for t in texts):
+        """Raw counts, shape (len(texts), len(vocabulary))."""
+        found = self._found(texts)
+        if found is None:
             return self.fallback.transform(texts)
+        return _csr(*found, len(texts), self.n_features)
+
+    def ids(self, texts) -> tuple[np.ndarray, np.ndarray] | None:
+        """(the column of every n-gram of the texts the vocabulary holds, text after text and
+        within a text by size then position; where each text's start, len(texts) + 1), or
+        None where NumPy's counting does not apply (module docstring)."""
+        found = self._found(texts)
+        if found is None:
+            return None
+        rows, columns = found
+        starts = np.zeros(len(texts) + 1, np.int64)
+        np.cumsum(np.bincount(rows, minlength=len(texts)), out=starts[1:])
+        return columns[np.argsort(rows, kind="stable")], starts
+
+    def _found(self, texts):
+        """(rows, columns) of the texts' n-grams the vocabulary holds, by size, each size's
+        by position; None where NumPy's counting does not apply."""
+        if not self._fast or not all(type(t) is str for t in texts):
+            return None
         per_symbol = 5 if self.analyzer == "word" else 1  # characters a word, roughly
         windows = sum(map(len, texts)) * (self.max_n - self.min_n + 1) / per_symbol
         if windows < SMALL_BATCH:
-            return self.fallback.transform(texts)
+            return None
         if self.table is None:  # built once sklearn's counting would have paid for it
             self._windows_seen += windows
             if self._windows_seen < BUILD_AFTER * self.n_features:
-                return self.fallback.transform(texts)
+                return None
             self._build()
             if not self._fast:
-                return self.fallback.transform(texts)
-        if self.analyzer == "word":
-            symbols = self._word_symbols(texts)
-            if symbols is None:
-                return self.fallback.transform(texts)
-        else:
-            symbols = self._char_symbols(texts)
-        ids, lengths, breaks = symbols
-        rows, keys = _windows(ids, lengths, self.min_n, self.max_n, self.base, breaks)
+                return None
+        symbols = self._word_symbols(texts) if self.analyzer == "word" else \
+            self._char_symbols(texts)
+        if symbols is None:
+            return None
+        rows, keys = _windows(*symbols, self.min_n, self.max_n, self.base)
         columns = self.table.get(keys)
         found = columns >= 0
-        return _csr(rows[found], columns[found], len(texts), self.n_features)
+        return rows[found], columns[found]
 
     def _char_symbols(self, texts):
         """(ids, lengths per text, breaks) of the texts' characters as sklearn's char and
@@ -176,7 +199,7 @@ def _code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
-def _windows(ids, lengths, min_n: int, max_n: int, base: int, breaks=None):
+def _windows(ids, lengths, breaks, min_n: int, max_n: int, base: int):
     """(row, key) of every window of ``min_n`` to ``max_n`` symbols inside one text (texts
     back to back, ``lengths`` each) with no unknown symbol (id 0) and, with ``breaks``, none
     over a break (``breaks[i]``: no window holds both symbols i and i + 1)."""

@@ -83,8 +83,8 @@ def _counter(vec) -> tuple:
         params = {k: v for k, v in vec.get_params().items() if k not in _WEIGHTING}
         vocabulary = (len(vec.vocabulary_),
                       sum(map(hash, vec.vocabulary_.items())) & 0xFFFFFFFFFFFFFFFF)
-        counter = NgramCounter(vec, CountVectorizer(**params, vocabulary=vec.vocabulary_,
-                                                    dtype=np.float64))
+        counter = NgramCounter.for_vectorizer(vec, CountVectorizer(
+            **params, vocabulary=vec.vocabulary_, dtype=np.float64))
         known = _COUNTERS[vec] = (vec.vocabulary_, (repr(sorted(params.items())), vocabulary),
                                   counter)
     return known[1:]

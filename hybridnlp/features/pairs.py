@@ -8,6 +8,7 @@ import re
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from hybridnlp.features._ngrams import vectorize
 from hybridnlp.features._text_transformer import TextTransformer
 from hybridnlp.text import WORD_PATTERN
 from hybridnlp.text.words import word_split
@@ -86,7 +87,7 @@ class PairFeatures(TextTransformer):
         left, right = split_pairs(list(texts))
         out = np.zeros((len(left), len(FEATURE_NAMES)))
         for k, vec in enumerate((self.word_idf_, self.char_idf_)):
-            a, b = vec.transform(left), vec.transform(right)
+            a, b = vectorize(vec, left), vectorize(vec, right)
             out[:, k] = np.asarray(a.multiply(b).sum(axis=1)).ravel()  # rows are unit length
         analyse = self.word_idf_.build_analyzer()
         idf = dict(zip(self.word_idf_.get_feature_names_out(), self.word_idf_.idf_))

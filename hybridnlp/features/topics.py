@@ -9,7 +9,7 @@ from sklearn.decomposition import LatentDirichletAllocation
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils import check_random_state
 
-from hybridnlp.features._ngrams import check_words
+from hybridnlp.features._ngrams import check_words, vectorize
 from hybridnlp.features._text_transformer import TextTransformer
 from hybridnlp.text.words import SPACELESS, WordTokenizer
 from hybridnlp.utils.validation import check_choice, check_fitted, check_texts
@@ -169,7 +169,7 @@ class TopicFeatures(TextTransformer):
     def transform(self, X):
         """Topic proportions, shape (n_texts, n_topics); each row sums to 1."""
         texts = self._validate_transform(X)
-        counts = self.vectorizer_.transform(texts)
+        counts = vectorize(self.vectorizer_, texts)
         if self.backend == "sklearn":
             return self.model_.transform(counts)
         # gensim's inference draws its starting point from the model's RandomState; reseed it

@@ -78,9 +78,10 @@ def held_out_stage_probas(final, meta: np.ndarray, y: np.ndarray, seed: int) -> 
 
 def predict_seconds(estimator, texts: list[str]) -> float:
     """Seconds ``estimator.predict_proba`` takes per text on ``texts`` (after a warm-up
-    call on a few of them, with the sentence-embedding cache emptied so a pretrained
-    encoder embeds them again): the cost the cascade weighs its stages by."""
-    pipeline_proba(estimator, texts[:8])
+    call on them, which also builds an n-gram vocabulary's key table, a one-off cost; the
+    sentence-embedding cache emptied so a pretrained encoder embeds them again): the cost
+    the cascade weighs its stages by."""
+    pipeline_proba(estimator, texts)
     return stage_seconds([estimator], texts)
 
 
