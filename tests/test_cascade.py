@@ -136,7 +136,8 @@ def test_cascade_keeps_the_stage_with_the_least_expected_predict_time(mr_small,
     assert seen == [t for t, e in zip(texts, low, strict=True) if e]
 
 
-def test_predict_seconds_measures_per_text():
+def test_predict_seconds_measures_per_text(monkeypatch):
+    from hybridnlp.hybrid import cascade
     from hybridnlp.hybrid.cascade import predict_seconds
 
     class Slow:
@@ -149,7 +150,13 @@ def test_predict_seconds_measures_per_text():
 
     est = Slow()
     assert predict_seconds(est, ["a"] * 20) >= 0.001
-    assert est.calls == [20, 20]  # a warm-up call on the texts, then the measured one
+    # a warm-up call on the texts, then three measured runs: each took ~0.02 s, under
+    # REPEAT_UNDER; the least kept
+    assert est.calls == [20] * 4
+    est.calls.clear()
+    monkeypatch.setattr(cascade, "REPEAT_UNDER", 0.01)
+    assert predict_seconds(est, ["a"] * 20) >= 0.001
+    assert est.calls == [20, 20]  # a run long enough is not repeated
 
 
 def test_cascade_refuses_settings_it_cannot_serve(mr_small):
@@ -181,6 +188,7 @@ def test_stage_seconds_runs_a_stage_as_predict_does_counting_shared_ngrams_once(
     monkeypatch.setattr(NgramCounter, "transform", lambda self, *a, **k: (
         counted.append(1), count(self, *a, **k))[1])
     assert stage_seconds([nbsvm, tfidf], texts[:50]) > 0
-    # NBSVM's word n-grams are TF-IDF's word block: counted once; then TF-IDF's char n-grams
-    assert len(counted) == 2
+    # NBSVM's word n-grams are TF-IDF's word block: counted once; then TF-IDF's char n-grams;
+    # a run this short is repeated: three runs
+    assert len(counted) == 3 * 2
     assert stage_seconds([], texts[:50]) == 0.0

@@ -20,6 +20,7 @@ __all__ = ["cascade_curve", "choose_stage", "choose_threshold", "is_expensive",
            "predict_seconds", "stage_seconds"]
 
 COST_TEXTS = 256  # texts each component's predict time is measured on
+REPEAT_UNDER = 0.25  # seconds: a stage timing shorter than this is repeated
 
 
 def is_expensive(estimator) -> bool:
@@ -88,17 +89,24 @@ def predict_seconds(estimator, texts: list[str]) -> float:
 def stage_seconds(estimators: list, texts: list[str]) -> float:
     """Seconds a text the ``estimators`` (warmed up) take to predict ``texts`` together, as
     the cascade runs a stage: in one ``shared_counts`` block, so that n-gram models of the
-    same analysis count the texts once."""
+    same analysis count the texts once. A run under ``REPEAT_UNDER`` seconds is repeated
+    (up to three runs, the fastest kept), so that timing noise does not choose the stage."""
     from hybridnlp.pretrained import clear_embedding_cache
 
     if not estimators:
         return 0.0
-    clear_embedding_cache()
-    start = time.perf_counter()
-    with shared_counts():
-        for est in estimators:
-            pipeline_proba(est, texts)
-    return (time.perf_counter() - start) / max(1, len(texts))
+    best = float("inf")
+    for _ in range(3):  # a short timing is a noisy one: the least of up to three
+        clear_embedding_cache()
+        start = time.perf_counter()
+        with shared_counts():
+            for est in estimators:
+                pipeline_proba(est, texts)
+        elapsed = time.perf_counter() - start
+        best = min(best, elapsed)
+        if elapsed >= REPEAT_UNDER:
+            break
+    return best / max(1, len(texts))
 
 
 def choose_stage(estimators: dict, stage_meta, final, meta, y, y_idx, budget: float, seed: int,
