@@ -108,10 +108,9 @@ def imdb() -> None:
     train, test = sets
     label = ("HybridClassifier(nbsvm__features__word_ngram_range=(1, 3), fasttext__ngram_range="
              "(1, 3), transformer__max_len=256, transformer__truncation='head_tail')")
-    clf = HybridClassifier(random_state=0, cascade=0.002,
-                           nbsvm__features__word_ngram_range=(1, 3),
-                           fasttext__ngram_range=(1, 3), transformer__max_len=256,
-                           transformer__truncation="head_tail")
+    clf = HybridClassifier(random_state=0, cascade=0.002).set_params(
+        nbsvm__features__word_ngram_range=(1, 3), fasttext__ngram_range=(1, 3),
+        transformer__max_len=256, transformer__truncation="head_tail")
     start = time.perf_counter()
     clf.fit(train.data, train.target)
     fit = _describe_fit(label, clf, time.perf_counter() - start)
