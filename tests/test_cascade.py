@@ -34,12 +34,21 @@ def test_cascade_curve_and_threshold_by_hand():
     # least confident first: 0.55 (text 2), 0.6 (text 1), 0.8 (text 3), 0.9 (text 0)
     np.testing.assert_allclose(curve["escalated"], [0, 0.25, 0.5, 0.75, 1.0])
     np.testing.assert_allclose(curve["loss"], [0.5, 0.25, 0.0, 0.0, 0.0])
+    # texts 2 and 1 are where the two differ: sqrt(2) / 4, sqrt(1) / 4, then none
+    np.testing.assert_allclose(curve["spread"], [np.sqrt(2) / 4, 0.25, 0.0, 0.0, 0.0])
     assert curve["cheap_accuracy"] == 0.5 and curve["full_accuracy"] == 1.0
     threshold, share, loss = choose_threshold(curve, 0.0)
     assert (share, loss) == (0.5, 0.0)
     assert (cheap.max(axis=1) < threshold).tolist() == [False, True, True, False]
+    # on the loss alone
+    assert choose_threshold(curve, 0.3, confidence=0)[1:] == (0.25, 0.25)
+    assert choose_threshold(curve, 1.0, confidence=0) == (0.0, 0.0, 0.5)  # none escalated
+    # one standard error more: 0.25 + 0.25 > 0.3, 0.5 + 0.354 <= 1.0
+    assert choose_threshold(curve, 0.3)[1:] == (0.5, 0.0)
+    assert choose_threshold(curve, 0.6)[1:] == (0.25, 0.25)
+    assert choose_threshold(curve, 1.0) == (0.0, 0.0, 0.5)
+    del curve["spread"]  # a model saved before: the loss alone
     assert choose_threshold(curve, 0.3)[1:] == (0.25, 0.25)
-    assert choose_threshold(curve, 1.0) == (0.0, 0.0, 0.5)  # nothing escalated
 
 
 def test_only_transformers_and_pretrained_encoders_are_expensive():

@@ -235,10 +235,10 @@ class HybridClassifier(_DefaultComponents, StackingClassifier):
         temperature; ``predict`` is unchanged.
     cascade : float or None, default=None
         Cheap first (``StackingClassifier``): a stage of the cheapest components (chosen
-        at fit by measured predict time: MNB and fastText, or with NBSVM) answers every
+        at fit by measured predict time, e.g. NBSVM, MNB and fastText) answers every
         text, the rest (the Transformer or pretrained encoder among them) only those it is
-        unsure of, at most this accuracy lost on the held-out texts
-        (``cascade_escalated_``: the share sent on).
+        unsure of, at most this accuracy lost on the held-out texts, one standard error of
+        it included (``cascade_escalated_``: the share sent on).
     class_weight : "balanced", dict or None, default=None
         As in ``StackingClassifier``: every component and the meta learner weigh each text
         by its class's weight (times ``fit``'s ``sample_weight``).

@@ -89,7 +89,8 @@ class StackingClassifier(TextEnsemble):
         :func:`~hybridnlp.hybrid.cascade.is_expensive`, and the cheap ones left out of the
         stage) only for the texts whose stage confidence is below ``cascade_threshold_``,
         chosen on the held-out texts (both stages' predictions there cross-validated) as the
-        fewest escalations losing at most ``cascade`` accuracy there. The stage is the
+        fewest escalations whose accuracy lost there, plus one standard error of it
+        (:data:`~hybridnlp.hybrid.cascade.CONFIDENCE`), is at most ``cascade``. The stage is the
         cheapest 1, 2, ... cheap components (by their predict seconds per text, measured
         after the fit on up to 256 held-out texts: ``cascade_costs_``) whose expected
         seconds per text, with its escalations, are least (``cascade_stages_``); measured
