@@ -249,7 +249,7 @@ def counting(args) -> None:
 {stamp("python benchmarks/classical.py counting")}
 `NBFeatures(analyzer="both")` (the hybrid's NBSVM features: word 1-2 and char_wb 2-5 n-grams)
 fit on the training texts; each block's counts of the test texts by scikit-learn's
-`transform` (the peer) and by ours (`hybridnlp.features._counting.NgramCounter`, which
+`transform` (the peer) and by ours (`hybridnlp.features.NgramCounter`, which
 `NBFeatures`, `TfidfFeatures` and the hybrids' predict use), the same matrices (checked);
 median of 5 calls on all the texts. IMDB: 5,000 training and 2,500 test reviews drawn at
 random (seed 0); ChnSentiCorp's words split by jieba (`segmenter="jieba"`, as the Chinese

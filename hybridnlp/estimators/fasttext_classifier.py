@@ -59,6 +59,7 @@ def _one_thread():
 # model dropped is forgotten, and predict leaves the model's own attributes as they were
 _COUNTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
+
 class _BagModel(torch.nn.Module):
     """fastText's initialisation: uniform(+-1/dim) vectors, a zero linear layer."""
 

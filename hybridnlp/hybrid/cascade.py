@@ -2,8 +2,8 @@
 ``HybridClassifier``): some cheap components (n-gram models, fastText) and a meta learner of
 their own answer every text; the rest (a Transformer, a pretrained encoder, the slower cheap
 ones) run only on the texts the cheap stage is unsure of. The threshold is chosen on the
-held-out predictions the stack was fit on, so that at most ``cascade`` accuracy is lost
-there, less one standard error of that loss (``CONFIDENCE``); which cheap components form
+held-out predictions the stack was fit on, so that the accuracy lost there, plus one
+standard error of it (``CONFIDENCE``), is at most ``cascade``; which cheap components form
 the stage, by the predict time it is expected to cost."""
 
 from __future__ import annotations
