@@ -177,7 +177,8 @@ COUNTING_SETS = (("sst2", "train", "test", None, None), ("imdb", "train", "test"
 
 def counting(args) -> None:
     from hybridnlp import NBFeatures, NBSVMClassifier
-    from hybridnlp.features._ngrams import _COUNTERS, _counter, vectorize
+    from hybridnlp.features._counting import _CACHE
+    from hybridnlp.features._ngrams import _counter, vectorize
 
     def median_time(fn, repeats=5):
         return float(np.median([timed(fn)[1] for _ in range(repeats)]))
@@ -197,7 +198,7 @@ def counting(args) -> None:
         chars = np.mean([len(t) for t in texts])
         feats = NBFeatures(analyzer="both", segmenter=segmenter).fit(fit_texts, y)
         for block, vec in feats.vectorizers_:
-            _COUNTERS.pop(vec, None)
+            _CACHE.pop(vec, None)
             build = timed(_counter(vec)[1]._build)[1]
             ours = median_time(lambda vec=vec, texts=texts: vectorize(vec, texts))
             peer = median_time(lambda vec=vec, texts=texts: vec.transform(texts))

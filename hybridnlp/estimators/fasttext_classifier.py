@@ -4,7 +4,6 @@ classifier; ``FastTextRegressor``: the same model with a squared-error loss."""
 
 from __future__ import annotations
 
-import weakref
 from collections import Counter
 
 import numpy as np
@@ -15,7 +14,7 @@ from hybridnlp.estimators._classifier import (
     TextClassifierMixin,
     TextRegressorMixin,
 )
-from hybridnlp.features import NgramCounter
+from hybridnlp.features import NgramCounter, counter_for
 from hybridnlp.neural import (
     NeuralEstimator,
     accuracy,
@@ -53,11 +52,6 @@ def _one_thread():
     process (parallel cross-validation), so one thread is the choice that never collapses
     (benchmarks/RESULTS.md)."""
     return torch_threads(1)
-
-
-# per fitted model: its NgramCounter (holding the vocabulary, not the model); weak, so a
-# model dropped is forgotten, and predict leaves the model's own attributes as they were
-_COUNTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class _BagModel(torch.nn.Module):
@@ -199,11 +193,9 @@ class _FastText(NeuralEstimator):
     def _encode_texts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """``_encode(_ngrams(texts))``, the same rows in the same order, counted with NumPy
         over the vocabulary's integer keys where it applies (``NgramCounter.ids``)."""
-        counter = _COUNTERS.get(self)
-        if counter is None or counter.vocabulary is not self.vocabulary_:
-            counter = _COUNTERS[self] = NgramCounter(
-                self.vocabulary_, "word", self.ngram_range, tokenize=WordTokenizer(
-                    WORD_PATTERN, lowercase=self.lowercase, segmenter=self.segmenter))
+        counter = counter_for(self, self.vocabulary_, lambda: NgramCounter(
+            self.vocabulary_, "word", self.ngram_range, tokenize=WordTokenizer(
+                WORD_PATTERN, lowercase=self.lowercase, segmenter=self.segmenter)))
         found = counter.ids(texts)
         return found if found is not None else self._encode(self._ngrams(texts))
 

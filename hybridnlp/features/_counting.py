@@ -21,12 +21,13 @@ vocabulary's key table costs about as much as sklearn counting that many.
 from __future__ import annotations
 
 import re
+import weakref
 from itertools import chain, repeat
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["NgramCounter"]
+__all__ = ["NgramCounter", "counter_for"]
 
 _WHITE_SPACES = re.compile(r"\s\s+")  # as sklearn's _VectorizerMixin._white_spaces
 _SPACE = ord(" ")
@@ -37,6 +38,20 @@ SMALL_BATCH = 400
 # what sklearn's counting of that many windows does, so a vectorizer that counts a few texts
 # once (a cross-validation fold's) never pays more than twice the cheaper way
 BUILD_AFTER = 1.0
+
+
+# per owner (a fitted vectorizer or model): its counter, which holds the vocabulary, not the
+# owner; weak, so an owner dropped is forgotten, and predict leaves its attributes as they were
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def counter_for(owner, vocabulary: dict, build) -> NgramCounter:
+    """The counter ``build()`` made for ``owner``, made again once ``owner`` holds another
+    ``vocabulary`` (a refit)."""
+    counter = _CACHE.get(owner)
+    if counter is None or counter.vocabulary is not vocabulary:
+        counter = _CACHE[owner] = build()
+    return counter
 
 
 class NgramCounter:
@@ -57,6 +72,7 @@ class NgramCounter:
         self.preprocess = preprocess or (lambda text: text)
         self.tokenize, self.stop_words = tokenize, stop_words
         self.table, self._windows_seen = None, 0
+        self.share_key = None  # what shared_counts knows its counts by (features._ngrams)
         self._fast = supported and analyzer in ("word", "char", "char_wb") \
             and not (analyzer == "char_wb" and self.min_n > 3)
 
@@ -65,7 +81,7 @@ class NgramCounter:
         """The counter of a fitted vectorizer's analysis and vocabulary."""
         word = vec.analyzer == "word"
         return cls(vec.vocabulary_, vec.analyzer, vec.ngram_range,
-                   preprocess=vec.build_preprocessor() if not callable(vec.analyzer) else None,
+                   preprocess=vec.build_preprocessor(),
                    tokenize=vec.build_tokenizer() if word else None,
                    stop_words=vec.get_stop_words() if word else None,
                    fallback=fallback, supported=vec.input == "content")
@@ -93,6 +109,11 @@ class NgramCounter:
         else:
             codes = _code_points("".join(items))
             self.alphabet = np.unique(codes)
+            top = int(self.alphabet[-1]) if len(self.alphabet) else 0
+            self._dense = None  # a dense table of ids up to the largest code point, if small
+            if top < 1 << 17:
+                self._dense = np.zeros(top + 2, np.int64)
+                self._dense[self.alphabet] = np.arange(1, len(self.alphabet) + 1)
             self.base = len(self.alphabet) + 1
             lengths = np.fromiter(map(len, items), np.int64, len(items))
             flat = self._char_ids(codes)
@@ -170,14 +191,8 @@ class NgramCounter:
         """Each code point's id in the alphabet (1, 2, ...), 0 for one it does not hold: a
         dense table up to the largest code point when that is below 2**17 (Latin, CJK),
         else a binary search."""
-        if not len(self.alphabet):
-            return np.zeros(len(codes), np.int64)
-        top = int(self.alphabet[-1])
-        if top < 1 << 17:
-            if not hasattr(self, "_dense"):
-                self._dense = np.zeros(top + 2, np.int64)
-                self._dense[self.alphabet] = np.arange(1, len(self.alphabet) + 1)
-            return self._dense[np.minimum(codes, top + 1)]
+        if self._dense is not None:
+            return self._dense[np.minimum(codes, len(self._dense) - 1)]
         at = np.minimum(np.searchsorted(self.alphabet, codes), len(self.alphabet) - 1)
         return np.where(self.alphabet[at] == codes, at + 1, 0)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import weakref
 from itertools import islice
 
 import numpy as np
@@ -12,7 +11,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
-from hybridnlp.features._counting import NgramCounter
+from hybridnlp.features._counting import NgramCounter, counter_for
 from hybridnlp.text.words import warn_unsegmented, word_split
 from hybridnlp.utils.validation import check_choice, check_ngram_range
 
@@ -54,9 +53,6 @@ def make_vectorizers(
 # with the same analysis and vocabulary reuses them.
 _SHARED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("shared_counts",
                                                                      default=None)
-# per fitted vectorizer: (its vocabulary dict, the key of its analysis and vocabulary, a
-# CountVectorizer counting with them); weak, so a vectorizer refit or dropped is forgotten
-_COUNTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # the weighting parameters: what a vectorizer does to the counts, not which n-grams it counts
 _WEIGHTING = frozenset({"binary", "dtype", "norm", "use_idf", "smooth_idf", "sublinear_tf",
                         "min_df", "max_df", "max_features", "vocabulary"})
@@ -78,16 +74,16 @@ def _counter(vec) -> tuple:
     """(key, counter) of a fitted vectorizer: the key names its analysis and vocabulary (its
     size and an order-free hash of its items, summed one item at a time, so that a vocabulary
     of millions of n-grams is not copied to be hashed)."""
-    known = _COUNTERS.get(vec)
-    if known is None or known[0] is not vec.vocabulary_:
+    def build():
         params = {k: v for k, v in vec.get_params().items() if k not in _WEIGHTING}
-        vocabulary = (len(vec.vocabulary_),
-                      sum(map(hash, vec.vocabulary_.items())) & 0xFFFFFFFFFFFFFFFF)
         counter = NgramCounter.for_vectorizer(vec, CountVectorizer(
             **params, vocabulary=vec.vocabulary_, dtype=np.float64))
-        known = _COUNTERS[vec] = (vec.vocabulary_, (repr(sorted(params.items())), vocabulary),
-                                  counter)
-    return known[1:]
+        counter.share_key = (repr(sorted(params.items())), len(vec.vocabulary_),
+                             sum(map(hash, vec.vocabulary_.items())) & 0xFFFFFFFFFFFFFFFF)
+        return counter
+
+    counter = counter_for(vec, vec.vocabulary_, build)
+    return counter.share_key, counter
 
 
 def vectorize(vec, texts: list[str]):
